@@ -1,0 +1,1 @@
+"""The router: composition, planning, execution and the ASGI app. Imports nothing else of ours."""
