@@ -1,0 +1,32 @@
+# One image for every process of the stack:
+#   docker run IMAGE serve router --supergraph supergraph.graphql --config router.yaml
+#   docker run IMAGE serve users|posts|feed|analytics
+#   docker run IMAGE worker
+#   docker run IMAGE migrate
+# It uses external PostgreSQL, Redis and S3: set DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL
+# (the embedded dev services are not installed in the image).
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY graph ./graph
+COPY subgraphs ./subgraphs
+COPY resolvers ./resolvers
+COPY models ./models
+COPY workers ./workers
+COPY puppies ./puppies
+COPY migrations ./migrations
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 HOST=0.0.0.0
+RUN useradd --system --uid 10001 --no-create-home puppies
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY router.yaml supergraph.graphql ./
+USER puppies
+EXPOSE 4000 4001 4002 4003 4004
+ENTRYPOINT ["puppies"]
+CMD ["serve", "router", "--supergraph", "supergraph.graphql", "--config", "router.yaml"]

@@ -1,0 +1,178 @@
+"""The `puppies` command line.
+
+Upper-layer code (subgraphs, router, workers, seed) is loaded by import string, so this
+module stays at the bottom of the dependency graph.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from puppies import components
+from puppies.errors import PuppiesError
+from puppies.settings import Settings, load_settings
+
+SERVABLE = ["router", *components.SUBGRAPH_APPS]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except PuppiesError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _require_services(settings: Settings) -> None:
+    try:
+        settings.require_services()
+    except PuppiesError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Puppies: a federated GraphQL API for a social app.
+
+    Settings come from the environment and .env (DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL,
+    ...); see the README.
+    """
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Wipe .puppies/ (embedded data, dev keys) first.")
+def dev(reset: bool) -> None:
+    """Start the whole stack for development.
+
+    Starts embedded PostgreSQL, Redis and S3 for each of DATABASE_URL, REDIS_URL,
+    S3_ENDPOINT_URL that is unset (data kept under .puppies/), runs migrations, starts the
+    subgraphs, the worker and the router, and prints the router URL. Ctrl-C stops it all.
+    """
+    from puppies.supervisor import run_dev
+
+    try:
+        code = run_dev(_settings(), reset=reset)
+    except PuppiesError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("process", type=click.Choice(SERVABLE))
+@click.option("--host", default=None, help="Interface to bind (default HOST setting).")
+@click.option("--port", type=int, default=None, help="Port (default: the process's own).")
+@click.option("--supergraph", type=click.Path(dir_okay=False), default="supergraph.graphql",
+              show_default=True, help="router only: the supergraph SDL file to serve.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="router only: router.yaml (default ./router.yaml when present).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+def serve(process: str, host: str | None, port: int | None, supergraph: str,
+          config_path: str | None, workers: int) -> None:
+    """Serve one process: the router or a subgraph (users, posts, feed, analytics).
+
+    The router serves any supergraph file and needs no database; a subgraph needs
+    DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL (which `puppies dev` sets for it).
+    """
+    if process == "router":
+        if config_path is None and Path("router.yaml").exists():
+            config_path = "router.yaml"
+        serve_router = components.load(components.ROUTER_CLI + ":serve_router")
+        serve_router(supergraph_path=supergraph, config_path=config_path, host=host, port=port,
+                     workers=workers)
+        return
+    import uvicorn
+
+    settings = _settings()
+    _require_services(settings)
+    target = components.SUBGRAPH_APPS[process]
+    if not components.exists(target):
+        raise click.ClickException(f"the {process} subgraph is not built yet")
+    uvicorn.run(
+        target,
+        factory=True,
+        host=host or settings.host,
+        port=port or getattr(settings, f"{process}_port"),
+        workers=workers if workers > 1 else None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the arq worker: outbox relay, feed fan-out, media processing, counters, rollups."""
+    settings = _settings()
+    _require_services(settings)
+    if not components.exists(components.WORKER_MAIN):
+        raise click.ClickException("the worker is not built yet")
+    components.load(components.WORKER_MAIN)(settings)
+
+
+@main.command()
+@click.option("--target", default="heads", show_default=True, help="Alembic revision.")
+def migrate(target: str) -> None:
+    """Apply database migrations (one PostgreSQL schema and version branch per domain)."""
+    from puppies import migrate as m
+
+    settings = _settings()
+    if settings.database_url is None:
+        raise click.ClickException("DATABASE_URL is not set (puppies dev migrates by itself)")
+    m.upgrade(settings, target)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--users", type=int, default=200, show_default=True, help="Accounts to create.")
+@click.option("--follows", type=int, default=20, show_default=True,
+              help="Average accounts each one follows.")
+@click.option("--posts", type=int, default=5, show_default=True,
+              help="Average posts per account.")
+@click.option("--likes", type=int, default=10, show_default=True,
+              help="Average likes per post.")
+@click.option("--comments", type=int, default=2, show_default=True,
+              help="Average comments per post.")
+@click.option("--scale", is_flag=True,
+              help="Benchmark scale: a power-law graph of 100,000 users, 5,000,000 follows, "
+                   "1,000,000 posts (overrides the counts above).")
+@click.option("--seed", "random_seed", type=int, default=42, show_default=True,
+              help="Random seed, for a reproducible graph.")
+def seed(users: int, follows: int, posts: int, likes: int, comments: int, scale: bool,
+         random_seed: int) -> None:
+    """Fill the database with demo data, with a progress bar."""
+    settings = _settings()
+    _require_services(settings)
+    if not components.exists(components.SEED_MAIN):
+        raise click.ClickException("seeding is not built yet")
+    components.load(components.SEED_MAIN)(
+        settings, users=users, follows=follows, posts=posts, likes=likes, comments=comments,
+        scale=scale, random_seed=random_seed,
+    )
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default="router.yaml",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="supergraph.graphql",
+              show_default=True)
+def compose(config_path: str, output: str) -> None:
+    """Compose the subgraphs listed in router.yaml into a supergraph SDL file."""
+    components.load(components.ROUTER_CLI + ":compose")(config_path=config_path, output=output)
+
+
+@main.command()
+@click.argument("operation_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--supergraph", type=click.Path(exists=True, dir_okay=False),
+              default="supergraph.graphql", show_default=True)
+@click.option("--operation-name", default=None, help="Which operation of the file to plan.")
+def plan(operation_file: str, supergraph: str, operation_name: str | None) -> None:
+    """Print the query plan of an operation, as Apollo's query plan output does."""
+    components.load(components.ROUTER_CLI + ":plan")(
+        operation_file=operation_file, supergraph_path=supergraph, operation_name=operation_name
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Settings for every process, from the environment and `.env` (pydantic-settings).
+
+Built once at start-up by the CLI (or a test fixture) and passed down; nothing reads the
+environment at import time. An invalid value stops start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from puppies.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Services. Unset means "start an embedded, real server" in `puppies dev` and in tests.
+    database_url: str | None = Field(
+        default=None, description="postgresql+asyncpg://user:pass@host:port/db"
+    )
+    redis_url: str | None = Field(default=None, description="redis://host:port/0")
+    s3_endpoint_url: str | None = Field(default=None, description="http://host:port")
+    s3_bucket: str = "puppies-media"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = "puppies"
+    s3_secret_access_key: str = "puppies-secret"
+    media_public_base_url: str | None = Field(
+        default=None, description="CDN base URL for media; presigned GETs when unset"
+    )
+
+    # Where embedded services and dev keys keep their data.
+    data_dir: Path = Path(".puppies")
+
+    # Ports (DESIGN.md).
+    host: str = "127.0.0.1"
+    router_port: int = 4000
+    users_port: int = 4001
+    posts_port: int = 4002
+    feed_port: int = 4003
+    analytics_port: int = 4004
+    embedded_postgres_port: int = 54329
+    embedded_redis_port: int = 63799
+    embedded_s3_port: int = 59000
+
+    # Database pool.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_echo: bool = False
+
+    # Auth.
+    jwt_issuer: str = "puppies"
+    jwt_audience: str = "puppies"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    jwt_keys_dir: Path | None = Field(
+        default=None, description="directory of PEM private keys; default <data_dir>/keys"
+    )
+    jwks_url: str | None = Field(
+        default=None,
+        description="where non-users processes fetch the JWKS; default the users subgraph",
+    )
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+
+    # Request limits shared by the subgraphs.
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=20, ge=1, le=1000)
+
+    log_level: str = "INFO"
+    environment: str = Field(default="development", pattern="^(development|test|production)$")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if v.startswith("postgresql://") or v.startswith("postgres://"):
+            v = "postgresql+asyncpg://" + v.split("://", 1)[1]
+        if not v.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a postgresql:// or postgresql+asyncpg:// URL")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return v
+
+    @field_validator("s3_endpoint_url", "media_public_base_url", "jwks_url")
+    @classmethod
+    def _check_http_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.jwt_keys_dir or self.data_dir / "keys"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.jwks_url or f"http://{self.host}:{self.users_port}/.well-known/jwks.json"
+
+    def require_services(self) -> None:
+        """Raise ConfigError unless every service URL is set (a process other than `dev`)."""
+        missing = [
+            name.upper()
+            for name in ("database_url", "redis_url", "s3_endpoint_url")
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} not set: run `puppies dev` to start embedded services, "
+                "or set them to your servers' URLs"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate settings; a bad value becomes a ConfigError naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

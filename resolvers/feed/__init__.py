@@ -1,0 +1,1 @@
+"""What the feed domain's fields do: async functions and DataLoaders over models."""

@@ -1,0 +1,1 @@
+"""The feed subgraph: Strawberry types and the ASGI app; every field calls into resolvers.feed."""

@@ -1,0 +1,1 @@
+"""The posts subgraph: Strawberry types and the ASGI app; every field calls into resolvers.posts."""

@@ -1,0 +1,111 @@
+"""Test fixtures: real PostgreSQL, Redis and S3.
+
+The same switch as `puppies dev`: with DATABASE_URL / REDIS_URL / S3_ENDPOINT_URL set the
+tests use those servers (point them at disposable ones: tests truncate tables and flush
+Redis); each one unset is started here as a real embedded server on an ephemeral port,
+with its data in a temporary directory, once per test session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from puppies import migrate
+from puppies.embedded import free_port
+from puppies.s3 import create_s3_client, ensure_bucket
+from puppies.services import RunningServices, start_services
+from puppies.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
+    data_dir = tmp_path_factory.mktemp("services")
+    base = load_settings(environment="test", data_dir=data_dir,
+                         jwt_keys_dir=data_dir / "keys", s3_bucket="puppies-test")
+    running = start_services(base, data_dir=data_dir,
+                             ports=(free_port(), free_port(), free_port()), throwaway=True)
+    try:
+        migrate.upgrade(running.settings)
+        ensure_bucket(create_s3_client(running.settings), running.settings.s3_bucket)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(services: RunningServices) -> Settings:
+    return services.settings
+
+
+@pytest.fixture(scope="session")
+def service_env(services: RunningServices) -> dict[str, str]:
+    """Environment for child processes (subgraphs, workers) started by a test."""
+    s = services.settings
+    return {
+        **os.environ,
+        **services.env(),
+        "ENVIRONMENT": "test",
+        "S3_BUCKET": s.s3_bucket,
+        "JWT_KEYS_DIR": str(s.keys_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+DOMAIN_SCHEMAS = ("users", "posts", "feed", "analytics")
+
+
+async def _truncate_all(settings: Settings) -> None:
+    import asyncpg
+
+    assert settings.database_url
+    conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])",
+            list(DOMAIN_SCHEMAS),
+        )
+        # Partitions are truncated through their parent.
+        parts = {
+            (r["schemaname"], r["relname"])
+            for r in await conn.fetch(
+                "SELECT n.nspname AS schemaname, c.relname FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace"
+            )
+        }
+        names = [
+            f'"{r["schemaname"]}"."{r["tablename"]}"'
+            for r in rows
+            if (r["schemaname"], r["tablename"]) not in parts
+        ]
+        if names:
+            await conn.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+async def _flush_redis(settings: Settings) -> None:
+    from puppies.redis import create_redis
+
+    redis = create_redis(settings)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def clean(settings: Settings) -> AsyncIterator[Settings]:
+    """Empty every domain table and Redis before the test; yields the settings."""
+    await asyncio.gather(_truncate_all(settings), _flush_redis(settings))
+    yield settings
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
