@@ -1,0 +1,90 @@
+"""`puppies dev`: starts real services and every built process, stops all of it on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from puppies.embedded import free_port, port_is_free
+
+REPO = Path(__file__).resolve().parents[2]
+PORT_SETTINGS = (
+    "ROUTER_PORT", "USERS_PORT", "POSTS_PORT", "FEED_PORT", "ANALYTICS_PORT",
+    "EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT",
+)
+
+
+def _dev_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    ports = {name: free_port() for name in PORT_SETTINGS}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL"}}
+    env.update({k: str(v) for k, v in ports.items()})
+    env.update({"DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
+                "JWKS_URL": f"http://127.0.0.1:{ports['USERS_PORT']}/.well-known/jwks.json"})
+    return env, ports
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.timeout(240)
+def test_dev_starts_everything_and_sigterm_stops_it_all(tmp_path: Path) -> None:
+    env, ports = _dev_env(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", "dev"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        output = "".join(lines)
+        assert "Ctrl-C stops everything" in output, output
+        # The embedded servers are real and listening.
+        for name in ("EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT"):
+            assert not port_is_free(ports[name]), f"{name} is not listening\n{output}"
+        children = _descendants(proc.pid)
+        assert children
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    # Nothing it started survives, and no port stays bound.
+    time.sleep(0.5)
+    survivors = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not survivors, survivors
+    for name, port in ports.items():
+        assert port_is_free(port), f"{name} ({port}) still bound"
+    # Data survives a restart: the database cluster was initialised in DATA_DIR.
+    assert (tmp_path / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+
+
+def test_dev_port_in_use_is_named(tmp_path: Path) -> None:
+    env, ports = _dev_env(tmp_path)
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", ports["EMBEDDED_REDIS_PORT"]))
+        s.listen()
+        result = subprocess.run([sys.executable, "-m", "puppies.cli", "dev"], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"port {ports['EMBEDDED_REDIS_PORT']}" in result.stderr
+    assert "Traceback" not in result.stderr
+    # What had started before the clash was stopped again.
+    assert port_is_free(ports["EMBEDDED_POSTGRES_PORT"])
