@@ -72,6 +72,26 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=1000)
 
+    # Feed: hybrid fan-out (docs/feed.md).
+    feed_vip_threshold: int = Field(
+        default=10_000, ge=1, description="followers at which an author's posts are merged at "
+        "read time instead of being fanned out"
+    )
+    feed_follow_backfill: int = Field(
+        default=50, ge=0, le=1000, description="followee posts copied into an inbox on follow"
+    )
+    feed_inbox_cap: int = Field(default=800, ge=1, description="entries kept per inbox")
+    feed_fanout_batch: int = Field(
+        default=10_000, ge=1, le=100_000, description="followers per fan-out statement"
+    )
+    feed_trim_every: int = Field(
+        default=32, ge=1, description="a fan-out trims each inbox it touches with chance 1/N"
+    )
+    feed_read_timeout_ms: int = Field(
+        default=250, ge=1, description="inbox read budget before the degraded answer"
+    )
+    feed_popular_size: int = Field(default=100, ge=1, le=1000)
+
     log_level: str = "INFO"
     environment: str = Field(default="development", pattern="^(development|test|production)$")
 
