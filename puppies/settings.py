@@ -92,6 +92,22 @@ class Settings(BaseSettings):
     )
     feed_popular_size: int = Field(default=100, ge=1, le=1000)
 
+    # Analytics.
+    analytics_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="raw event partitions older than this are dropped"
+    )
+    analytics_ingest_window_hours: int = Field(
+        default=72, ge=1, le=24 * 90,
+        description="trackEvents rejects events whose occurredAt is older than this",
+    )
+    analytics_future_skew_seconds: int = Field(
+        default=60, ge=0, le=3600, description="tolerated client clock skew into the future"
+    )
+    analytics_partitions_ahead_days: int = Field(default=3, ge=1, le=60)
+    analytics_max_batch: int = Field(default=500, ge=1, le=10_000)
+    analytics_rollup_interval_ms: int = Field(default=100, ge=10, le=60_000)
+    analytics_trending_cache_seconds: int = Field(default=10, ge=0, le=3600)
+
     log_level: str = "INFO"
     environment: str = Field(default="development", pattern="^(development|test|production)$")
 
