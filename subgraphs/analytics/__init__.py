@@ -1,1 +1,4 @@
-"""The analytics subgraph: Strawberry types and the ASGI app; every field calls into resolvers.analytics."""
+"""The analytics subgraph: Strawberry types and the ASGI app.
+
+Every field calls into resolvers.analytics.
+"""
