@@ -92,6 +92,25 @@ class Settings(BaseSettings):
     )
     feed_popular_size: int = Field(default=100, ge=1, le=1000)
 
+    # Worker and transactional outbox (workers/relay.py, docs/events.md).
+    worker_max_jobs: int = Field(default=20, ge=1, le=1000)
+    worker_queue_name: str = "puppies:queue"
+    outbox_batch_size: int = Field(default=200, ge=1, le=10_000)
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    outbox_retention_hours: int = Field(default=24, ge=1)
+
+    # Posts, media and likes (docs/posts.md).
+    post_max_text_length: int = Field(default=2000, ge=1, le=100_000)
+    post_max_media: int = Field(default=4, ge=0, le=20)
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    media_allowed_types: list[str] = ["image/jpeg", "image/png", "image/webp", "image/gif"]
+    media_max_pixels: int = Field(default=50_000_000, ge=1)
+    media_upload_expiry_seconds: int = Field(default=15 * 60, ge=30, le=7 * 24 * 3600)
+    media_url_expiry_seconds: int = Field(default=3600, ge=30, le=7 * 24 * 3600)
+    likes_flush_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+    likes_flush_batch_size: int = Field(default=500, ge=1, le=100_000)
+    subscription_queue_size: int = Field(default=100, ge=1, le=100_000)
+
     # Analytics.
     analytics_retention_days: int = Field(
         default=90, ge=1, le=3650, description="raw event partitions older than this are dropped"

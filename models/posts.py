@@ -1,0 +1,131 @@
+"""The posts domain's tables (schema `posts`): posts, media, likes, comments, and its outbox.
+
+- `posts`: `like_count` is a buffered counter: likes write rows in `likes`, the worker
+  recomputes `like_count` from those rows for the posts marked dirty in Redis (see
+  resolvers/posts/likes.py); `comment_count` is kept in the comment's transaction.
+- `media`: one row per attachment; `status` walks PENDING_UPLOAD -> PROCESSING -> READY or
+  FAILED. `byte_size`/`content_type` are what the client declared (the presigned upload is
+  bound to them); `width`, `height`, `stored_bytes` are what processing found.
+- `likes`: primary key (post_id, user_id): liking twice is one like.
+- `comments`: flat comments, newest first by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.db import Base
+from models.outbox import outbox_table, processed_table
+
+SCHEMA = "posts"
+
+MEDIA_STATUSES = ("PENDING_UPLOAD", "PROCESSING", "READY", "FAILED")
+
+OUTBOX = outbox_table(SCHEMA)
+PROCESSED = processed_table(SCHEMA)
+
+NEXT_ID = text("public.next_id()")
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_posts_author_id_id", "author_id", text("id DESC")),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    like_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    comment_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Media(Base):
+    __tablename__ = "media"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('PENDING_UPLOAD', 'PROCESSING', 'READY', 'FAILED')", name="status"
+        ),
+        Index("ix_posts_media_post_id_position", "post_id", "position"),
+        Index("ix_posts_media_unfinished", "updated_at",
+              postgresql_where=text("status IN ('PENDING_UPLOAD', 'PROCESSING')")),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    post_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("posts.posts.id", ondelete="CASCADE"), nullable=False
+    )
+    author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    position: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False,
+                                        server_default="PENDING_UPLOAD")
+    content_type: Mapped[str] = mapped_column(Text, nullable=False)
+    byte_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    object_key: Mapped[str] = mapped_column(Text, nullable=False)
+    stored_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stored_content_type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stored_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    thumbnails: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    __table_args__ = ({"schema": SCHEMA},)
+
+    post_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("posts.posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        Index("ix_posts_comments_post_id_id", "post_id", text("id DESC")),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    post_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("posts.posts.id", ondelete="CASCADE"), nullable=False
+    )
+    author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -1,0 +1,163 @@
+"""The outbox and its relay against real PostgreSQL and Redis (arq's own queue format)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job, JobStatus
+
+from models.db import Database
+from models.outbox import Event, emit
+from puppies.settings import Settings
+from workers.idempotency import AlreadyRunning, claim, once
+from workers.registry import Registry
+from workers.relay import OutboxRelay, job_id
+
+
+async def _noop(ctx: dict, event: Event) -> None:  # registered, never run here
+    return None
+
+
+def _registry() -> Registry:
+    reg = Registry()
+    reg.consumer("test.happened", name="test.first")(_noop)
+    reg.consumer("test.happened", name="test.second")(_noop)
+    return reg
+
+
+@pytest.fixture
+async def db(clean: Settings) -> AsyncIterator[Database]:
+    database = Database(clean)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def arq_redis(clean: Settings) -> AsyncIterator[ArqRedis]:
+    assert clean.redis_url
+    pool = await create_pool(RedisSettings.from_dsn(clean.redis_url))
+    yield pool
+    await pool.aclose()
+
+
+async def _queued(redis: ArqRedis, settings: Settings) -> list[str]:
+    return [j.decode() for j in await redis.zrange(settings.worker_queue_name, 0, -1)]
+
+
+async def test_rolled_back_event_is_never_relayed(db, arq_redis, settings):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            await emit(session, "posts", "test.happened", {"n": 1}, aggregate_id=1)
+            raise RuntimeError("the change failed")
+    relay = OutboxRelay(settings, db, arq_redis, _registry())
+    assert await relay.relay_once() == 0
+    assert await _queued(arq_redis, settings) == []
+
+
+async def test_committed_event_becomes_one_job_per_consumer_once(db, arq_redis, settings):
+    async with db.transaction() as session:
+        row = await emit(session, "posts", "test.happened", {"n": 1}, aggregate_id=7)
+        await emit(session, "posts", "nobody.listens", {}, aggregate_id=8)
+    relay = OutboxRelay(settings, db, arq_redis, _registry())
+    assert await relay.relay_once() == 2
+    queued = sorted(await _queued(arq_redis, settings))
+    assert queued == [f"posts:{row}:test.first", f"posts:{row}:test.second"]
+    job = Job(queued[0], arq_redis, _queue_name=settings.worker_queue_name)
+    info = await job.info()
+    assert info is not None and info.function == "test.first"
+    event = Event.from_dict(info.args[0])
+    assert (event.id, event.type, event.aggregate_id, event.payload) == (
+        f"posts:{row}", "test.happened", 7, {"n": 1})
+    # A second pass finds nothing: rows are marked dispatched in the same transaction.
+    assert await relay.relay_once() == 0
+    assert len(await _queued(arq_redis, settings)) == 2
+
+
+async def test_redispatch_after_a_crash_does_not_duplicate_jobs(db, arq_redis, settings):
+    """A relay that enqueued and died before committing its mark: the rows come back."""
+    async with db.transaction() as session:
+        row = await emit(session, "posts", "test.happened", {}, aggregate_id=1)
+    relay = OutboxRelay(settings, db, arq_redis, _registry())
+    assert await relay.relay_once() == 1
+    async with db.transaction() as session:  # undo the mark, as a crash before commit would
+        from sqlalchemy import text
+        await session.execute(text("UPDATE posts.outbox SET dispatched_at = NULL"))
+    assert await relay.relay_once() == 1
+    queued = await _queued(arq_redis, settings)
+    assert sorted(queued) == [f"posts:{row}:test.first", f"posts:{row}:test.second"]
+    status = await Job(queued[0], arq_redis,
+                       _queue_name=settings.worker_queue_name).status()
+    assert status == JobStatus.queued
+
+
+async def test_concurrent_relays_share_rows_without_overlap(db, arq_redis, settings):
+    async with db.transaction() as session:
+        for i in range(300):
+            await emit(session, "posts", "test.happened", {"i": i}, aggregate_id=i)
+    reg = _registry()
+    small = settings.model_copy(update={"outbox_batch_size": 25})
+    relays = [OutboxRelay(small, db, arq_redis, reg) for _ in range(3)]
+    counts = await asyncio.gather(*(r.relay_once() for r in relays))
+    assert sum(counts) == 300
+    assert len(await _queued(arq_redis, settings)) == 600
+
+
+async def test_notify_wakes_the_relay_without_waiting_for_the_poll(db, arq_redis, settings):
+    slow_poll = settings.model_copy(update={"outbox_poll_interval_seconds": 60.0})
+    relay = OutboxRelay(slow_poll, db, arq_redis, _registry())
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # first pass done, LISTEN connected
+        async with db.transaction() as session:
+            row = await emit(session, "posts", "test.happened", {}, aggregate_id=1)
+        for _ in range(100):
+            if f"posts:{row}:test.first" in await _queued(arq_redis, settings):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the relay did not wake on NOTIFY (poll interval was 60 s)")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_claim_marks_an_event_once_per_consumer(db):
+    event = Event(id="posts:1", type="test.happened", schema="posts", aggregate_id=None)
+    async with db.transaction() as session:
+        assert await claim(session, "posts", "c1", event) is True
+    async with db.transaction() as session:
+        assert await claim(session, "posts", "c1", event) is False
+        assert await claim(session, "posts", "c2", event) is True
+    with pytest.raises(RuntimeError):  # a rolled-back claim leaves no mark
+        async with db.transaction() as session:
+            assert await claim(session, "posts", "c3", event) is True
+            raise RuntimeError("effect failed")
+    async with db.transaction() as session:
+        assert await claim(session, "posts", "c3", event) is True
+
+
+async def test_once_runs_a_block_once_and_not_after_a_failure(arq_redis):
+    runs = 0
+    with pytest.raises(ValueError):
+        async with once(arq_redis, "k1") as first:
+            assert first
+            raise ValueError("side effect failed")
+    async with once(arq_redis, "k1") as first:  # the failure left it undone
+        assert first
+        runs += 1
+    async with once(arq_redis, "k1") as first:
+        assert not first
+    assert runs == 1
+    await arq_redis.set("puppies:lease:k2", b"1", ex=60)
+    with pytest.raises(AlreadyRunning):
+        async with once(arq_redis, "k2"):
+            pass
+
+
+def test_job_ids_are_deterministic():
+    e = Event(id="posts:42", type="x", schema="posts", aggregate_id=None)
+    assert job_id(e, "feed.fan_out") == "posts:42:feed.fan_out"

@@ -1,0 +1,120 @@
+"""The worker process (`puppies worker`): one arq Worker plus the outbox relay.
+
+`run(settings)` imports every domain's worker module (each registers its jobs, consumers,
+crons and periodic tasks on `workers.registry.REGISTRY`), builds an arq Worker with all of
+them, and starts the outbox relay and the periodic tasks as background tasks of the same
+event loop. SIGTERM/SIGINT stop it gracefully (arq's handlers); SIGKILL loses nothing that
+was committed (see workers/relay.py and docs/events.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import secrets
+
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from models.db import Database
+from puppies.logging import configure_logging
+from puppies.s3 import create_s3_client
+from puppies.settings import Settings
+from workers.context import Resources, WorkerContext, resources
+from workers.registry import REGISTRY, Periodic, Registry
+from workers.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+# Domain worker modules, imported when they exist (a domain may not be built yet).
+DOMAIN_MODULES = ("workers.users", "workers.posts", "workers.feed", "workers.analytics")
+PERIODIC_LOCK_PREFIX = "puppies:periodic:"
+
+
+def load_domains(modules: tuple[str, ...] = DOMAIN_MODULES) -> Registry:
+    for name in modules:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    return REGISTRY
+
+
+async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
+    """Run `task` every interval; a Redis lock keeps one run at a time across processes."""
+    res = resources(ctx)
+    interval = max(0.01, task.interval(res.settings))
+    lock_ms = int(max(5.0, interval * 3) * 1000)
+    key = PERIODIC_LOCK_PREFIX + task.name
+    token = secrets.token_hex(8).encode()
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            if await res.redis.set(key, token, nx=True, px=lock_ms):
+                try:
+                    await task.fn(ctx)
+                finally:
+                    if await res.redis.get(key) == token:
+                        await res.redis.delete(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic task %s failed", task.name)
+        elapsed = asyncio.get_running_loop().time() - started
+        await asyncio.sleep(max(0.0, interval - elapsed))
+
+
+def build_worker(settings: Settings, registry: Registry | None = None) -> Worker:
+    settings.require_services()
+    assert settings.redis_url is not None
+    reg = registry or load_domains()
+    background: list[asyncio.Task[None]] = []
+
+    async def startup(ctx: WorkerContext) -> None:
+        res = Resources(settings=settings, db=Database(settings), redis=ctx["redis"],
+                        s3=create_s3_client(settings))
+        ctx["resources"] = res
+        for hook in reg.startup:
+            await hook(ctx)
+        relay = OutboxRelay(settings, res.db, res.redis, reg)
+        ctx["relay"] = relay
+        background.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        for task in reg.periodics:
+            background.append(asyncio.create_task(_run_periodic(ctx, task), name=task.name))
+        log.info("worker started: %d jobs, %d crons, %d periodic tasks, relay on",
+                 len(reg.functions), len(reg.cron_jobs), len(reg.periodics))
+
+    async def shutdown(ctx: WorkerContext) -> None:
+        for t in background:
+            t.cancel()
+        for t in background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        background.clear()
+        for hook in reg.shutdown:
+            with contextlib.suppress(Exception):
+                await hook(ctx)
+        res = ctx.get("resources")
+        if isinstance(res, Resources):
+            await res.db.dispose()
+
+    return Worker(
+        functions=list(reg.functions.values()),
+        cron_jobs=reg.cron_jobs,
+        queue_name=settings.worker_queue_name,
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        max_jobs=settings.worker_max_jobs,
+        keep_result=3600,
+        poll_delay=0.05,
+        handle_signals=True,
+    )
+
+
+def run(settings: Settings) -> None:
+    """Entry point of `puppies worker`."""
+    configure_logging(settings.log_level, "worker")
+    worker = build_worker(settings)
+    worker.run()

@@ -1,0 +1,176 @@
+"""The outbox relay: committed outbox rows -> arq jobs, in the worker process.
+
+For each `<schema>.outbox` that exists it repeatedly, in one transaction:
+  1. locks up to `outbox_batch_size` undispatched rows, oldest first, with
+     `FOR UPDATE SKIP LOCKED` (several relays share the work without waiting on each other),
+  2. enqueues one arq job per (row, registered consumer) with the deterministic job id
+     `<schema>:<row id>:<consumer>`, so arq refuses a second copy of the same job while
+     the first is queued or its result is kept,
+  3. sets `dispatched_at` on those rows and commits.
+A crash before the commit leaves the rows undispatched; the next pass enqueues them again
+and the job ids absorb the duplicates. Rows are dispatched exactly once from the relay's
+point of view; consumers are still written to be idempotent (arq is at-least-once).
+
+Latency: an AFTER INSERT trigger does `pg_notify('puppies_outbox', schema)`, delivered at
+commit; the relay LISTENs and wakes at once. It also polls every
+`outbox_poll_interval_seconds`, so a lost notification (e.g. while reconnecting) only
+delays a row, never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from models.db import Database
+from models.outbox import (
+    OUTBOX_CHANNEL,
+    Event,
+    claim_pending,
+    existing_outbox_schemas,
+    mark_dispatched,
+    purge_dispatched,
+)
+from puppies.settings import Settings
+from workers.context import WorkerContext, resources
+from workers.registry import REGISTRY, Registry
+
+log = logging.getLogger(__name__)
+
+SCHEMA_REFRESH_SECONDS = 30.0
+ENQUEUE_CONCURRENCY = 16
+
+
+def job_id(event: Event, consumer_name: str) -> str:
+    return f"{event.id}:{consumer_name}"
+
+
+class OutboxRelay:
+    def __init__(self, settings: Settings, db: Database, redis: ArqRedis,
+                 registry: Registry) -> None:
+        self.settings = settings
+        self.db = db
+        self.redis = redis
+        self.registry = registry
+        self.batch_size = settings.outbox_batch_size
+        self.poll_interval = settings.outbox_poll_interval_seconds
+        self._wake = asyncio.Event()
+        self._schemas: list[str] = []
+        self._schemas_at = 0.0
+        self.dispatched = 0
+
+    async def schemas(self) -> list[str]:
+        now = time.monotonic()
+        if not self._schemas or now - self._schemas_at > SCHEMA_REFRESH_SECONDS:
+            async with self.db.session() as session:
+                self._schemas = await existing_outbox_schemas(session)
+            self._schemas_at = now
+        return self._schemas
+
+    async def _enqueue(self, events: list[Event]) -> int:
+        jobs: list[tuple[str, dict[str, Any], str]] = [
+            (c.name, e.to_dict(), job_id(e, c.name))
+            for e in events
+            for c in self.registry.consumers_for(e.type)
+        ]
+        sem = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+
+        async def one(name: str, payload: dict[str, Any], jid: str) -> None:
+            async with sem:
+                await self.redis.enqueue_job(name, payload, _job_id=jid,
+                                             _queue_name=self.settings.worker_queue_name)
+
+        await asyncio.gather(*(one(*j) for j in jobs))
+        return len(jobs)
+
+    async def relay_schema(self, schema: str) -> int:
+        """Dispatch one batch of `schema`'s outbox; returns how many rows it dispatched."""
+        async with self.db.transaction() as session:
+            events = await claim_pending(session, schema, self.batch_size)
+            if not events:
+                return 0
+            await self._enqueue(events)
+            await mark_dispatched(session, schema, events)
+        self.dispatched += len(events)
+        return len(events)
+
+    async def relay_once(self) -> int:
+        """Drain every outbox once (batch by batch); returns the rows dispatched."""
+        total = 0
+        for schema in await self.schemas():
+            while True:
+                n = await self.relay_schema(schema)
+                total += n
+                if n < self.batch_size:
+                    break
+        return total
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection open; reconnect with back-off."""
+        assert self.settings.database_url is not None
+        dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        delay = 0.5
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(dsn)
+                await conn.add_listener(OUTBOX_CHANNEL, self._on_notify)
+                delay = 0.5
+                self._wake.set()  # catch up on anything committed while not listening
+                while not conn.is_closed():
+                    await asyncio.sleep(5)
+                    await conn.execute("SELECT 1")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox LISTEN connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self.relay_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay pass failed; retrying")
+                    await asyncio.sleep(self.poll_interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+
+async def purge_outboxes(ctx: WorkerContext) -> None:
+    """Cron: delete dispatched outbox rows older than `outbox_retention_hours`."""
+    res = resources(ctx)
+    async with res.db.session() as session:
+        schemas = await existing_outbox_schemas(session)
+    for schema in schemas:
+        async with res.db.transaction() as session:
+            n = await purge_dispatched(session, schema, res.settings.outbox_retention_hours)
+        if n:
+            log.info("purged %d dispatched %s.outbox rows", n, schema)
+
+
+REGISTRY.cron(name="outbox.purge", minute={7, 37}, second=0)(purge_outboxes)
