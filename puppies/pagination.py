@@ -1,0 +1,97 @@
+"""Relay-style pagination primitives: opaque cursors over time-ordered bigint IDs.
+
+A cursor is base64url("v1:<id>"): opaque to clients, but stable and cheap to decode into a
+`WHERE id < :after` keyset predicate (IDs from `public.next_id()` sort by creation time).
+Page sizes are clamped to `Settings.max_page_size`; asking for more is an error, not a
+silent truncation, so a client learns the limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from puppies.errors import PuppiesError
+from puppies.settings import Settings
+
+T = TypeVar("T")
+_PREFIX = "v1:"
+
+
+class PaginationError(PuppiesError):
+    """A bad cursor or page size; reported as BAD_USER_INPUT."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(f"{_PREFIX}{key}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, field: str = "after") -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        if not text.startswith(_PREFIX):
+            raise ValueError(text)
+        value = int(text[len(_PREFIX):])
+    except (ValueError, UnicodeError, binascii.Error):
+        raise PaginationError(f"`{field}` is not a cursor returned by this API", field) from None
+    if value < 0:
+        raise PaginationError(f"`{field}` is not a cursor returned by this API", field)
+    return value
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int
+    after: int | None
+
+    @classmethod
+    def build(cls, settings: Settings, first: int | None, after: str | None) -> PageRequest:
+        if first is None:
+            first = settings.default_page_size
+        if first < 0:
+            raise PaginationError("`first` must not be negative", "first")
+        if first > settings.max_page_size:
+            raise PaginationError(
+                f"`first` is at most {settings.max_page_size} (got {first})", "first"
+            )
+        return cls(first, decode_cursor(after) if after else None)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of items with their cursor keys, newest first."""
+
+    items: Sequence[T]
+    keys: Sequence[int]
+    has_next_page: bool
+    has_previous_page: bool = False
+
+    @property
+    def cursors(self) -> list[str]:
+        return [encode_cursor(k) for k in self.keys]
+
+    @property
+    def end_cursor(self) -> str | None:
+        return encode_cursor(self.keys[-1]) if self.keys else None
+
+    @property
+    def start_cursor(self) -> str | None:
+        return encode_cursor(self.keys[0]) if self.keys else None
+
+
+def page_from_rows(rows: Sequence[tuple[int, T]], request: PageRequest) -> Page[T]:
+    """Rows of (cursor key, item) fetched with LIMIT first+1 -> a Page."""
+    has_next = len(rows) > request.first
+    rows = rows[: request.first]
+    return Page(items=[r[1] for r in rows], keys=[r[0] for r in rows], has_next_page=has_next,
+                has_previous_page=request.after is not None)

@@ -1,0 +1,144 @@
+"""The shared subgraph app factory: FastAPI + Strawberry's GraphQLRouter, Federation 2.
+
+    spec = SubgraphSpec(name="posts", schema=build_schema(Query, Mutation, types=[...]),
+                        make_loaders=PostsLoaders)
+    def create_app(settings: Settings | None = None) -> FastAPI:
+        return create_subgraph_app(spec, settings)
+
+Serves POST/GET `/graphql` (federation `_service { sdl }` and `_entities` included) and
+`/health`. The lifespan opens the process's Resources (database, Redis) and the
+Authenticator; the context getter builds a RequestContext per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import strawberry
+from cross_web import HTTPException
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types import ExecutionContext
+
+from puppies.auth.apikeys import ApiKeyVerifier, RemoteApiKeyVerifier
+from puppies.auth.jwks import RemoteJWKS
+from puppies.auth.tokens import KeySource
+from puppies.auth.viewer import Authenticator, Viewer
+from puppies.settings import Settings, load_settings
+from resolvers.runtime import Resources
+from subgraphs.common.context import RequestContext, get_context
+from subgraphs.common.errors import ErrorCodes, log_errors, request_error
+
+FEDERATION_VERSION: Literal["2.7"] = "2.7"
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        log_errors(errors)
+
+
+def build_schema(query: type, mutation: type | None = None, *, subscription: type | None = None,
+                 types: Iterable[type] = ()) -> strawberry.federation.Schema:
+    return SubgraphSchema(
+        query=query, mutation=mutation, subscription=subscription, types=list(types),
+        extensions=[ErrorCodes], federation_version=FEDERATION_VERSION,
+    )
+
+
+@dataclass
+class SubgraphSpec:
+    name: str
+    schema: strawberry.federation.Schema
+    # (resources, viewer) -> this subgraph's per-request DataLoaders
+    make_loaders: Callable[[Resources, Viewer], Any]
+    # How access tokens are verified; default: the users subgraph's JWKS over HTTP.
+    key_source: Callable[[Resources], KeySource] | None = None
+    # How API keys are verified; default: the users subgraph's internal endpoint.
+    api_key_verifier: Callable[[Resources], ApiKeyVerifier] | None = None
+    routers: Sequence[APIRouter] = ()
+    on_startup: Callable[[FastAPI, Resources], Awaitable[None]] | None = None
+    on_shutdown: Callable[[FastAPI, Resources], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def users_base_url(settings: Settings) -> str:
+    """The users subgraph's origin (from JWKS_URL when set)."""
+    url = settings.resolved_jwks_url
+    return url.split("/.well-known/", 1)[0]
+
+
+class SubgraphRouter(GraphQLRouter[RequestContext, None]):
+    """GraphQL-over-HTTP with JSON error bodies for requests that never reach execution."""
+
+    async def run(  # type: ignore[override]
+        self, request: Request | WebSocket, context: Any = None, root_value: Any = None
+    ) -> Response | WebSocket:
+        if isinstance(request, Request) and isinstance(context, RequestContext) \
+                and context.auth_error is not None:
+            return JSONResponse(
+                request_error(str(context.auth_error), context.auth_error.code),
+                status_code=401 if context.auth_error.code == "UNAUTHENTICATED" else 403,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
+
+
+def _explain(exc: HTTPException) -> str:
+    reason = str(exc.reason)
+    if "JSON" in reason:
+        return ("the request body is not valid JSON; send "
+                '{"query": "...", "variables": {...}} with Content-Type: application/json')
+    return reason
+
+
+def create_subgraph_app(spec: SubgraphSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    settings.require_services()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = Resources.open(settings)
+        keys = (spec.key_source(resources) if spec.key_source
+                else RemoteJWKS(settings.resolved_jwks_url))
+        api_keys = (spec.api_key_verifier(resources) if spec.api_key_verifier
+                    else RemoteApiKeyVerifier(users_base_url(settings)
+                                              + "/internal/api-keys/verify"))
+        app.state.resources = resources
+        app.state.authenticator = Authenticator(settings, keys, api_keys)
+        app.state.make_loaders = spec.make_loaders
+        try:
+            if spec.on_startup:
+                await spec.on_startup(app, resources)
+            yield
+        finally:
+            if spec.on_shutdown:
+                await spec.on_shutdown(app, resources)
+            await resources.close()
+
+    app = FastAPI(title=f"puppies {spec.name} subgraph", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    graphql = SubgraphRouter(spec.schema, context_getter=get_context, graphql_ide="graphiql"
+                             if settings.environment == "development" else None)
+    app.include_router(graphql, prefix="/graphql")
+    for router in spec.routers:
+        app.include_router(router)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "subgraph": spec.name}
+
+    return app
+

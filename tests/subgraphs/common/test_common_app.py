@@ -1,0 +1,179 @@
+"""The shared subgraph factory over real HTTP: error codes, bad requests, auth, federation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import strawberry
+
+from puppies.auth.keys import KeyRing
+from puppies.auth.tokens import LocalKeys, issue_access_token
+from puppies.pagination import Page, PageRequest
+from puppies.settings import Settings
+from resolvers.errors import NotFound
+from subgraphs.common import (
+    Connection,
+    Info,
+    SubgraphSpec,
+    build_schema,
+    connection_from_page,
+    create_subgraph_app,
+)
+from tests.support.servers import serve_asgi
+
+
+@strawberry.federation.type(keys=["id"])
+class Thing:
+    id: strawberry.ID
+    n: int
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, info: Info) -> Thing:
+        return Thing(id=id, n=info.context.loaders["n"])
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def echo(self, n: int) -> int:
+        return n
+
+    @strawberry.field
+    def boom(self) -> int:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    @strawberry.field
+    def missing(self) -> int:
+        raise NotFound("no such thing", field="id")
+
+    @strawberry.field
+    def whoami(self, info: Info) -> int:
+        return info.context.viewer.require_user()
+
+    @strawberry.field
+    def things(self, info: Info, first: int | None = None,
+               after: str | None = None) -> Connection[Thing]:
+        req = PageRequest.build(info.context.settings, first, after)
+        keys = [k for k in range(1000, 0, -1) if req.after is None or k < req.after]
+        rows = [(k, k) for k in keys[: req.first + 1]]
+        has_next = len(rows) > req.first
+        rows = rows[: req.first]
+        page = Page(items=[r[1] for r in rows], keys=[r[0] for r in rows],
+                    has_next_page=has_next)
+        return connection_from_page(page, lambda k: Thing(id=strawberry.ID(str(k)), n=k))
+
+
+def _app(settings: Settings) -> Any:
+    ring = KeyRing(settings.keys_dir).load()
+    spec = SubgraphSpec(name="probe", schema=build_schema(Query, types=[Thing]),
+                        make_loaders=lambda resources, viewer: {"n": 7},
+                        key_source=lambda resources: LocalKeys(ring))
+    return create_subgraph_app(spec, settings), ring
+
+
+async def _post(client: httpx.AsyncClient, url: str, query: str, variables: Any = None,
+                **kw: Any) -> httpx.Response:
+    return await client.post(url + "/graphql", json={"query": query, "variables": variables},
+                             **kw)
+
+
+@pytest.fixture
+async def probe(settings: Settings):
+    app, ring = _app(settings)
+    async with serve_asgi(app) as url, httpx.AsyncClient() as client:
+        yield url, client, ring
+
+
+async def test_error_codes(probe) -> None:
+    url, client, _ = probe
+    r = await _post(client, url, "{ echo(n: 3) }")
+    assert r.json() == {"data": {"echo": 3}}
+
+    r = await _post(client, url, "{ echo(n: ")
+    err = r.json()["errors"][0]
+    assert err["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert "Syntax Error" in err["message"]
+
+    r = await _post(client, url, "{ nope }")
+    assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+    r = await _post(client, url, "query($n: Int!) { echo(n: $n) }", {"n": "three"})
+    err = r.json()["errors"][0]
+    assert err["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "$n" in err["message"]
+
+    r = await _post(client, url, "{ boom }")
+    body = r.json()
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert body["errors"][0]["message"] == "Internal server error"
+    assert "passwd" not in r.text and "Traceback" not in r.text
+
+    r = await _post(client, url, "{ missing }")
+    assert r.json()["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "id"}
+
+    r = await _post(client, url, "{ whoami }")
+    assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_garbage_requests(probe) -> None:
+    url, client, _ = probe
+    r = await client.post(url + "/graphql", content=b"{not json",
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "not valid JSON" in body["errors"][0]["message"]
+
+    r = await client.post(url + "/graphql", json={"query": 42})
+    assert r.status_code == 400
+    assert "query" in r.json()["errors"][0]["message"]
+
+    r = await client.post(url + "/graphql", json={"query": "{ echo(n: 1) }", "variables": [1]})
+    assert r.status_code == 400
+    assert "variables" in r.json()["errors"][0]["message"]
+
+
+async def test_viewer_from_bearer_token(probe, settings: Settings) -> None:
+    url, client, ring = probe
+    token = issue_access_token(ring, settings, 12345).token
+    r = await _post(client, url, "{ whoami }", headers={"authorization": f"Bearer {token}"})
+    assert r.json() == {"data": {"whoami": 12345}}
+
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    r = await _post(client, url, "{ echo(n: 1) }",
+                    headers={"authorization": f"Bearer {tampered}"})
+    assert r.status_code == 401
+    assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_federation_service_and_entities(probe) -> None:
+    url, client, _ = probe
+    r = await _post(client, url, "{ _service { sdl } }")
+    sdl = r.json()["data"]["_service"]["sdl"]
+    assert '@key(fields: "id")' in sdl and "federation/v2" in sdl
+    r = await _post(
+        client, url,
+        'query($r: [_Any!]!) { _entities(representations: $r) { ... on Thing { id n } } }',
+        {"r": [{"__typename": "Thing", "id": "5"}]},
+    )
+    assert r.json() == {"data": {"_entities": [{"id": "5", "n": 7}]}}
+
+
+async def test_connections_cursor_and_cap(probe, settings: Settings) -> None:
+    url, client, _ = probe
+    q = ("query($f: Int, $a: String) { things(first: $f, after: $a) { "
+         "edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }")
+    r = await _post(client, url, q, {"f": 2})
+    conn = r.json()["data"]["things"]
+    assert [e["node"]["id"] for e in conn["edges"]] == ["1000", "999"]
+    assert conn["pageInfo"]["hasNextPage"] is True
+    r = await _post(client, url, q, {"f": 2, "a": conn["pageInfo"]["endCursor"]})
+    assert [e["node"]["id"] for e in r.json()["data"]["things"]["edges"]] == ["998", "997"]
+
+    r = await _post(client, url, q, {"f": settings.max_page_size + 1})
+    err = r.json()["errors"][0]
+    assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+    r = await _post(client, url, q, {"f": 2, "a": "garbage!"})
+    assert r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
