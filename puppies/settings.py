@@ -91,6 +91,9 @@ class Settings(BaseSettings):
         default=250, ge=1, description="inbox read budget before the degraded answer"
     )
     feed_popular_size: int = Field(default=100, ge=1, le=1000)
+    feed_fanout_lease_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="a fan-out silent this long is resumed elsewhere"
+    )
 
     # Worker and transactional outbox (workers/relay.py, docs/events.md).
     worker_max_jobs: int = Field(default=20, ge=1, le=1000)
