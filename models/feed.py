@@ -82,7 +82,7 @@ class Fanout(Base):
     __tablename__ = "fanout"
     __table_args__ = (
         CheckConstraint(f"state IN {FANOUT_STATES!r}", name="state"),
-        Index("ix_fanout_running", "updated_at", postgresql_where="state = 'running'"),
+        Index("ix_fanout_running", "lease_until", postgresql_where="state = 'running'"),
         {"schema": SCHEMA},
     )
 
@@ -91,6 +91,9 @@ class Fanout(Base):
     state: Mapped[str] = mapped_column(Text, nullable=False)
     after_follower_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     rows_inserted: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # A running fan-out's worker renews this each batch; once it lapses, the worker is
+    # presumed dead and the stalled-fan-out sweep hands the post to another worker.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     started_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

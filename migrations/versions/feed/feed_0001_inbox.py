@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("after_follower_id", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("rows_inserted", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         _ts("started_at"),
         _ts("updated_at"),
         sa.PrimaryKeyConstraint("post_id", name="pk_fanout"),
@@ -73,7 +74,7 @@ def upgrade() -> None:
                            name="state"),
         schema="feed",
     )
-    op.create_index("ix_fanout_running", "fanout", ["updated_at"], schema="feed",
+    op.create_index("ix_fanout_running", "fanout", ["lease_until"], schema="feed",
                     postgresql_where=sa.text("state = 'running'"))
 
 
