@@ -9,7 +9,7 @@
 - `vip_follow`: the feed's own copy of "viewer follows this VIP", maintained from follow
   events, so the read-time merge is one query in this schema.
 - `vip_post`: the recent posts of VIP authors (what a read merges in).
-- `fanout`: one row per post: how far its fan-out got (`after_follower_id`), so a job killed
+- `fanout`: one row per post: how far its fan-out got (`follower_cursor`), so a job killed
   mid-way resumes where it stopped; `state = 'deleted'` is the post's tombstone, which stops a
   late or retried fan-out from resurrecting it.
 """
@@ -82,14 +82,14 @@ class Fanout(Base):
     __tablename__ = "fanout"
     __table_args__ = (
         CheckConstraint(f"state IN {FANOUT_STATES!r}", name="state"),
-        Index("ix_fanout_running", "lease_until", postgresql_where="state = 'running'"),
+        Index("ix_fanout_running", "author_id", postgresql_where="state = 'running'"),
         {"schema": SCHEMA},
     )
 
     post_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     state: Mapped[str] = mapped_column(Text, nullable=False)
-    after_follower_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    follower_cursor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     rows_inserted: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     # A running fan-out's worker renews this each batch; once it lapses, the worker is
     # presumed dead and the stalled-fan-out sweep hands the post to another worker.

@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("post_id", sa.BigInteger(), nullable=False, autoincrement=False),
         sa.Column("author_id", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
-        sa.Column("after_follower_id", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("follower_cursor", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("rows_inserted", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         _ts("started_at"),
@@ -74,7 +74,7 @@ def upgrade() -> None:
                            name="state"),
         schema="feed",
     )
-    op.create_index("ix_fanout_running", "fanout", ["lease_until"], schema="feed",
+    op.create_index("ix_fanout_running", "fanout", ["author_id"], schema="feed",
                     postgresql_where=sa.text("state = 'running'"))
 
 

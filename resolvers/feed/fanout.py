@@ -1,0 +1,231 @@
+"""Fan-out on write: a new post goes into every follower's inbox, 10,000 followers a statement.
+
+`start_fanout` records the post in `feed.fanout` (state `running`, or `vip` when the author
+is a VIP: then the post only goes to `vip_post` and is merged at read time) and puts it in
+the author's own inbox. `run_fanout` then walks the followers in ascending ID order, one
+batch per transaction:
+
+    INSERT INTO feed.inbox SELECT follower, post, author FROM <next followers>
+    ON CONFLICT DO NOTHING
+
+and in the same transaction moves `fanout.follower_cursor` past the batch's last follower.
+A worker killed mid fan-out leaves the progress of its last committed batch; whoever runs
+the post next (a retry, or the stalled-fan-out sweep once the lease lapses) continues from
+there. A batch replayed after a crash inserts nothing twice (primary key + DO NOTHING).
+The followers come from the users domain (resolvers/users/graph_queries.py), composed into
+the INSERT as a subquery so each batch is one statement and one round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import BigInteger, Table, func, literal, literal_column, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.db import Database
+from models.feed import InboxEntry
+from puppies.settings import Settings
+from resolvers.feed.locks import author_exclusive, author_shared
+from resolvers.feed.trim import trim_inboxes
+from resolvers.users.graph_queries import follower_ids_after
+
+INBOX = cast(Table, InboxEntry.__table__)
+
+
+@dataclass
+class FanoutResult:
+    post_id: int
+    state: str
+    batches: int = 0
+    rows_inserted: int = 0
+
+
+def sample_condition(column: object, post_id: int, every: int) -> object:
+    """Deterministic 1-in-`every` sample of (viewer, post) pairs, for trimming."""
+    if every <= 1:
+        return literal(True)
+    return literal_column(
+        f"(hashint8(({column}) # {int(post_id)}) & 2147483647) % {int(every)} = 0"
+    )
+
+
+async def start_fanout(db: Database, post_id: int, author_id: int) -> str:
+    """Record the post for fan-out; returns its state (`running`, `vip`, `done`, `deleted`)."""
+    async with db.transaction() as session:
+        # FOR SHARE: a demotion waits until posts that saw "vip" are in vip_post.
+        vip_state = (
+            await session.execute(
+                text("SELECT state FROM feed.vip WHERE author_id = :a FOR SHARE"),
+                {"a": author_id},
+            )
+        ).scalar_one_or_none()
+        new_state = "vip" if vip_state == "vip" else "running"
+        state = (
+            await session.execute(
+                text(
+                    "INSERT INTO feed.fanout (post_id, author_id, state, lease_until) "
+                    "VALUES (:p, :a, :s, NULL) ON CONFLICT (post_id) DO NOTHING RETURNING state"
+                ),
+                {"p": post_id, "a": author_id, "s": new_state},
+            )
+        ).scalar_one_or_none()
+        if state is None:
+            state = (
+                await session.execute(
+                    text("SELECT state FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
+                )
+            ).scalar_one()
+        if state == "deleted":
+            return state
+        if vip_state is not None:
+            await session.execute(
+                text("INSERT INTO feed.vip_post (author_id, post_id) VALUES (:a, :p) "
+                     "ON CONFLICT DO NOTHING"),
+                {"a": author_id, "p": post_id},
+            )
+        # The author sees their own post.
+        await session.execute(
+            pg_insert(INBOX).values(viewer_id=author_id, post_id=post_id, author_id=author_id)
+            .on_conflict_do_nothing()
+        )
+    return str(state)
+
+
+async def _claim(db: Database, post_id: int, lease_seconds: float) -> bool:
+    async with db.transaction() as session:
+        row = (
+            await session.execute(
+                text(
+                    "UPDATE feed.fanout SET lease_until = now() + make_interval(secs => :l) "
+                    "WHERE post_id = :p AND state = 'running' "
+                    "AND (lease_until IS NULL OR lease_until < now()) RETURNING post_id"
+                ),
+                {"p": post_id, "l": lease_seconds},
+            )
+        ).first()
+    return row is not None
+
+
+async def fanout_batch(session: AsyncSession, settings: Settings, post_id: int, author_id: int,
+                       after: int) -> tuple[int | None, int, int, list[int]]:
+    """One batch: (follower cursor after it, followers in batch, rows inserted, sampled
+    viewers to trim)."""
+    limit = settings.feed_fanout_batch
+    batch = follower_ids_after(author_id, after, limit).cte("batch")
+    follower = batch.c.follower_id
+    ins = (
+        pg_insert(INBOX)
+        .from_select(
+            ["viewer_id", "post_id", "author_id"],
+            select(follower, literal(post_id, BigInteger), literal(author_id, BigInteger)),
+        )
+        .on_conflict_do_nothing()
+        .returning(INBOX.c.viewer_id)
+        .cte("ins")
+    )
+    sampled = sample_condition("batch.follower_id", post_id, settings.feed_trim_every)
+    stmt = select(
+        select(func.max(batch.c.cursor)).scalar_subquery(),
+        select(func.count()).select_from(batch).scalar_subquery(),
+        select(func.count()).select_from(ins).scalar_subquery(),
+        select(func.array_agg(follower)).where(sampled).scalar_subquery(),  # type: ignore[arg-type]
+    )
+    last, n, inserted, sample = (await session.execute(stmt)).one()
+    return last, int(n), int(inserted), list(sample or [])
+
+
+async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutResult:
+    """Deliver a `running` post to the followers not reached yet; resumable, idempotent."""
+    lease = float(settings.feed_fanout_lease_seconds)
+    result = FanoutResult(post_id=post_id, state="running")
+    if not await _claim(db, post_id, lease):
+        async with db.session() as session:
+            state = (await session.execute(
+                text("SELECT state FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
+            )).scalar_one_or_none()
+        result.state = str(state) if state else "missing"
+        return result
+    while True:
+        async with db.transaction() as session:
+            row = (
+                await session.execute(
+                    text("SELECT author_id, state, follower_cursor FROM feed.fanout "
+                         "WHERE post_id = :p FOR UPDATE"),
+                    {"p": post_id},
+                )
+            ).one()
+            if row.state != "running":
+                result.state = row.state
+                return result
+            await author_shared(session, row.author_id)
+            last, n, inserted, sample = await fanout_batch(
+                session, settings, post_id, row.author_id, row.follower_cursor
+            )
+            await trim_inboxes(session, sample, settings.feed_inbox_cap)
+            done = n < settings.feed_fanout_batch
+            await session.execute(
+                text(
+                    "UPDATE feed.fanout SET follower_cursor = :after, "
+                    "rows_inserted = rows_inserted + :ins, updated_at = now(), "
+                    "state = CASE WHEN :done THEN 'done' ELSE state END, "
+                    "lease_until = CASE WHEN :done THEN NULL "
+                    "ELSE now() + make_interval(secs => :l) END "
+                    "WHERE post_id = :p"
+                ),
+                {"after": last if last is not None else row.follower_cursor, "ins": inserted,
+                 "done": done, "l": lease, "p": post_id},
+            )
+        result.batches += 1
+        result.rows_inserted += inserted
+        if done:
+            result.state = "done"
+            return result
+
+
+async def fan_out_post(db: Database, settings: Settings, post_id: int,
+                       author_id: int) -> FanoutResult:
+    """The whole `post.created` effect: record, own inbox, then followers (if not a VIP)."""
+    state = await start_fanout(db, post_id, author_id)
+    if state != "running":
+        return FanoutResult(post_id=post_id, state=state)
+    return await run_fanout(db, settings, post_id)
+
+
+async def stalled_fanouts(db: Database, limit: int = 100) -> list[int]:
+    """Posts whose fan-out is unfinished and whose lease lapsed (its worker died)."""
+    async with db.session() as session:
+        rows = await session.execute(
+            text("SELECT post_id FROM feed.fanout WHERE state = 'running' "
+                 "AND (lease_until IS NULL OR lease_until < now()) "
+                 "ORDER BY post_id LIMIT :n"),
+            {"n": limit},
+        )
+        return [int(r[0]) for r in rows]
+
+
+async def delete_post(db: Database, post_id: int, author_id: int | None) -> int:
+    """Remove a post from every inbox and from the VIP posts; leaves a tombstone so a late
+    or retried fan-out of it does nothing. Returns inbox rows removed."""
+    async with db.transaction() as session:
+        if author_id is None:
+            author_id = (await session.execute(
+                text("SELECT author_id FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
+            )).scalar_one_or_none()
+        if author_id is not None:
+            await author_exclusive(session, author_id)
+        await session.execute(
+            text(
+                "INSERT INTO feed.fanout (post_id, author_id, state) VALUES (:p, :a, 'deleted') "
+                "ON CONFLICT (post_id) DO UPDATE SET state = 'deleted', lease_until = NULL, "
+                "updated_at = now()"
+            ),
+            {"p": post_id, "a": author_id or 0},
+        )
+        result = await session.execute(
+            text("DELETE FROM feed.inbox WHERE post_id = :p"), {"p": post_id}
+        )
+        await session.execute(text("DELETE FROM feed.vip_post WHERE post_id = :p"), {"p": post_id})
+    return int(getattr(result, "rowcount", 0) or 0)

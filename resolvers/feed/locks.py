@@ -1,0 +1,24 @@
+"""Per-author advisory locks that order the feed's writers against each other.
+
+Fan-out batches, VIP promotion/demotion batches take the author's lock SHARED (they may run
+side by side); unfollow and post deletion take it EXCLUSIVE. So a removal never interleaves
+with a batch that read the follower list or the post before the removal committed: either
+the batch commits first (and the removal deletes what it wrote) or the removal commits first
+(and the batch no longer sees the follow or the post).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtext('feed.author'), hashint8(:a))")
+_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(hashtext('feed.author'), hashint8(:a))")
+
+
+async def author_shared(session: AsyncSession, author_id: int) -> None:
+    await session.execute(_SHARED, {"a": author_id})
+
+
+async def author_exclusive(session: AsyncSession, author_id: int) -> None:
+    await session.execute(_EXCLUSIVE, {"a": author_id})

@@ -1,0 +1,130 @@
+"""Reading a home feed page: one inbox range scan plus one VIP query, merged by post ID.
+
+The inbox holds what fan-out on write delivered; `vip_post` holds the recent posts of VIP
+authors, merged at read time for the viewer's VIP followees (`vip_follow`). Both queries
+walk an index backwards from the cursor and stop after `first + 1` rows, so a page costs
+the same whatever the viewer's follow count or the authors' follower counts. A post that
+sits in both (an author crossing the VIP threshold) is returned once.
+
+The cursor is the last post ID of the page (opaque, see puppies/pagination.py): the next
+page is "IDs below it", so posts arriving between pages never shift or repeat a page.
+
+When the inbox read fails or exceeds `feed_read_timeout_ms`, the page is served from the
+cached popular posts instead (see resolvers/feed/popular.py) with `degraded=True`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from models.db import Database
+from puppies.pagination import PageRequest
+from puppies.settings import Settings
+from resolvers.feed.errors import FeedUnavailable
+from resolvers.feed.popular import cached_popular
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1
+
+INBOX_PAGE = text(
+    "SELECT post_id, author_id FROM feed.inbox "
+    "WHERE viewer_id = :viewer AND post_id < :before "
+    "ORDER BY post_id DESC LIMIT :n"
+)
+VIP_PAGE = text(
+    "SELECT p.post_id, p.author_id FROM feed.vip_follow f "
+    "CROSS JOIN LATERAL ("
+    "  SELECT v.post_id, v.author_id FROM feed.vip_post v "
+    "  WHERE v.author_id = f.vip_id AND v.post_id < :before "
+    "  ORDER BY v.post_id DESC LIMIT :n"
+    ") p WHERE f.viewer_id = :viewer "
+    "ORDER BY p.post_id DESC LIMIT :n"
+)
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    post_id: int
+    author_id: int | None
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[FeedItem]
+    has_next_page: bool
+    degraded: bool = False
+    degraded_reason: str | None = None
+
+    @property
+    def keys(self) -> list[int]:
+        return [i.post_id for i in self.items]
+
+
+def merge(first: int, *sources: list[tuple[int, int]]) -> tuple[list[FeedItem], bool]:
+    """Merge rows (post_id, author_id) newest first, each post once; (page, has_next)."""
+    seen: dict[int, int] = {}
+    for rows in sources:
+        for post_id, author_id in rows:
+            seen.setdefault(post_id, author_id)
+    ordered = sorted(seen.items(), key=lambda kv: kv[0], reverse=True)
+    items = [FeedItem(post_id=p, author_id=a) for p, a in ordered[:first]]
+    return items, len(ordered) > first
+
+
+async def read_inbox_page(db: Database, settings: Settings, viewer_id: int,
+                          request: PageRequest) -> FeedPage:
+    """The normal path; raises on a database error or when over the time budget."""
+    before = request.after if request.after is not None else MAX_ID
+    params = {"viewer": viewer_id, "before": before, "n": request.first + 1}
+    async with db.transaction() as session:
+        # Server-side budget, so a slow scan is cancelled in PostgreSQL too.
+        await session.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"),
+            {"ms": str(settings.feed_read_timeout_ms)},
+        )
+        inbox = [(r[0], r[1]) for r in await session.execute(INBOX_PAGE, params)]
+        vip = [(r[0], r[1]) for r in await session.execute(VIP_PAGE, params)]
+    items, has_next = merge(request.first, inbox, vip)
+    return FeedPage(items=items, has_next_page=has_next)
+
+
+async def read_feed(db: Database, redis: Redis, settings: Settings, viewer_id: int,
+                    request: PageRequest) -> FeedPage:
+    """A page of the viewer's home feed, or the degraded popular page if the inbox fails."""
+    if request.first == 0:
+        return FeedPage(items=[], has_next_page=False)
+    # Client-side budget too: covers waiting for a pooled connection or a dead server.
+    budget = settings.feed_read_timeout_ms / 1000 * 2 + 0.05
+    try:
+        async with asyncio.timeout(budget):
+            return await read_inbox_page(db, settings, viewer_id, request)
+    except TimeoutError:
+        reason = "TIMEOUT"
+    except DBAPIError as exc:
+        reason = "TIMEOUT" if "statement timeout" in str(exc.orig) else "INBOX_UNAVAILABLE"
+        log.warning("feed inbox read failed for viewer %s: %s", viewer_id, exc.orig)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = "INBOX_UNAVAILABLE"
+        log.warning("feed inbox read failed for viewer %s: %s", viewer_id, exc)
+    return await degraded_page(redis, request, reason)
+
+
+async def degraded_page(redis: Redis, request: PageRequest, reason: str) -> FeedPage:
+    try:
+        popular = await cached_popular(redis)
+    except RedisError as exc:
+        raise FeedUnavailable("the feed is temporarily unavailable; retry shortly") from exc
+    if popular is None:
+        raise FeedUnavailable("the feed is temporarily unavailable; retry shortly")
+    before = request.after if request.after is not None else MAX_ID
+    rows = [(p, a) for p, a in popular if p < before]
+    items, has_next = merge(request.first, rows)
+    return FeedPage(items=items, has_next_page=has_next, degraded=True, degraded_reason=reason)
