@@ -1,0 +1,57 @@
+"""Analytics jobs: domain events in, rollups, partition upkeep.
+
+- one consumer per tracked outbox event type, recording it exactly once (the dedup
+  ledger keyed by the outbox event id makes a redelivery a no-op);
+- `analytics.roll_up`, a periodic task every `analytics_rollup_interval_ms`, folds queued
+  events into the hourly and daily rollups (one roller at a time across processes);
+- `analytics.maintain_partitions`, a cron every 10 minutes and at start-up: partitions
+  from the ingestion window to `analytics_partitions_ahead_days` ahead, drops those past
+  `analytics_retention_days`;
+- `analytics.rebuild` (enqueue by name with ISO start and end): recompute a period's
+  rollups from the raw events.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from models.outbox import Event
+from resolvers.analytics import domain, partitions, rollup
+from workers.context import WorkerContext, resources
+from workers.registry import REGISTRY
+
+log = logging.getLogger(__name__)
+
+
+async def _record(ctx: WorkerContext, event: Event) -> None:
+    res = resources(ctx)
+    await domain.record_domain_event(res.db, res.settings, event)
+
+
+for _event_type in domain.DOMAIN_EVENT_TYPES:
+    REGISTRY.consumer(_event_type, name=f"analytics.record.{_event_type}")(_record)
+
+
+@REGISTRY.periodic(lambda s: s.analytics_rollup_interval_ms / 1000, name="analytics.roll_up")
+async def roll_up(ctx: WorkerContext) -> None:
+    res = resources(ctx)
+    n = await rollup.roll_up_all(res.db)
+    if n:
+        log.debug("rolled up %d events", n)
+
+
+@REGISTRY.cron(name="analytics.maintain_partitions", run_at_startup=True,
+               minute=set(range(0, 60, 10)), second={0})
+async def maintain_partitions(ctx: WorkerContext) -> None:
+    res = resources(ctx)
+    created, dropped = await partitions.maintain(res.db, res.settings)
+    if created or dropped:
+        log.info("analytics partitions: created %s, dropped %s",
+                 [d.isoformat() for d in created], [d.isoformat() for d in dropped])
+
+
+@REGISTRY.job(name="analytics.rebuild", timeout=3600)
+async def rebuild(ctx: WorkerContext, start: str, end: str) -> None:
+    res = resources(ctx)
+    await rollup.rebuild(res.db, datetime.fromisoformat(start), datetime.fromisoformat(end))
