@@ -1,0 +1,209 @@
+"""Likes: idempotent rows, buffered counters, live counts, flush and reconcile.
+
+Truth is `posts.likes` (primary key (post_id, user_id)). `posts.like_count` is a buffered
+copy: a like never updates the post row (a hot post would serialise every like on that row
+lock). Instead:
+
+- the like transaction inserts/deletes the row and writes the outbox event;
+- the post id is added to the Redis set `DIRTY` before the transaction (so a process dying
+  right after its commit still leaves the post marked) and again after it;
+- after commit the live counter `LIVE:<post>` (if cached) is adjusted and the change is
+  published for `postLikeChanged`.
+
+`flush_like_counts` (the worker, every LIKES_FLUSH_INTERVAL_SECONDS) atomically renames
+`DIRTY` to `FLUSHING` (or resumes a `FLUSHING` left by a worker that died), and for each
+batch of post ids sets `like_count` to `count(*)` of their rows in one UPDATE, refreshes the
+live counters, and only then removes the batch from `FLUSHING`. A recount is idempotent,
+so a worker killed at any point loses nothing: the next flush resumes the same set.
+`reconcile_like_counts` recomputes every counter from the rows (hourly cron, or by hand).
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import BigInteger, Column, Integer, delete, func, select, text, update, values
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from models.outbox import emit
+from models.posts import SCHEMA, Like, Post
+from resolvers.errors import NotFound
+from resolvers.posts.deps import PostsDeps
+from resolvers.posts.live import publish_like
+from resolvers.posts.records import LikeChange, PostRecord
+
+DIRTY = "puppies:posts:likes:dirty"
+FLUSHING = "puppies:posts:likes:flushing"
+LIVE = "puppies:posts:likecount:"
+LIVE_TTL_SECONDS = 24 * 3600
+
+# Adjust a cached live counter; nil when it is not cached (then it is loaded from the DB).
+_ADJUST = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return v
+end
+return nil
+"""
+# Claim the dirty set for flushing: resume an unfinished flush, else take the dirty set.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
+"""
+
+
+async def _count_rows(deps: PostsDeps, post_id: int) -> int:
+    async with deps.db.session() as session:
+        return int((await session.execute(
+            select(func.count()).select_from(Like).where(Like.post_id == post_id)
+        )).scalar_one())
+
+
+async def _live_count(deps: PostsDeps, post_id: int, delta: int) -> int:
+    value = await deps.redis.eval(  # type: ignore[misc]
+        _ADJUST, 1, LIVE + str(post_id), str(delta), str(LIVE_TTL_SECONDS))
+    if value is not None:
+        return int(value)
+    exact = await _count_rows(deps, post_id)
+    await deps.redis.set(LIVE + str(post_id), exact, ex=LIVE_TTL_SECONDS, nx=True)
+    return exact
+
+
+async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> LikeChange:
+    await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
+    async with deps.db.transaction() as session:
+        post = await session.get(Post, post_id)
+        if post is None:
+            raise NotFound(f"post {post_id} does not exist", field="postId")
+        if like:
+            result = await session.execute(
+                pg_insert(Like).values(post_id=post_id, user_id=user_id)
+                .on_conflict_do_nothing().returning(Like.user_id))
+        else:
+            result = await session.execute(
+                delete(Like).where(Like.post_id == post_id, Like.user_id == user_id)
+                .returning(Like.user_id))
+        changed = result.first() is not None
+        if changed:
+            await emit(session, SCHEMA, "post.liked" if like else "post.unliked",
+                       {"post_id": post_id, "user_id": user_id, "author_id": post.author_id},
+                       aggregate_id=post_id)
+    record = PostRecord.of(post)
+    if not changed:
+        count = await _live_count(deps, post_id, 0)
+        return LikeChange(post=record, like_count=count, liked=like, changed=False,
+                          user_id=user_id)
+    count = await _live_count(deps, post_id, 1 if like else -1)
+    await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
+    change = LikeChange(post=record, like_count=count, liked=like, changed=True,
+                        user_id=user_id)
+    await publish_like(deps.redis, change, time.time())
+    return change
+
+
+async def like_post(deps: PostsDeps, user_id: int, post_id: int) -> LikeChange:
+    """Like a post; liking it again is a no-op (`changed` False, nothing published)."""
+    return await _change(deps, user_id, post_id, True)
+
+
+async def unlike_post(deps: PostsDeps, user_id: int, post_id: int) -> LikeChange:
+    """Unlike a post; unliking what was never liked is a no-op."""
+    return await _change(deps, user_id, post_id, False)
+
+
+async def liked_by(deps: PostsDeps, user_id: int, post_ids: list[int]) -> set[int]:
+    """Which of `post_ids` `user_id` likes (one statement, the primary key)."""
+    if not post_ids:
+        return set()
+    async with deps.db.session() as session:
+        rows = await session.execute(
+            select(Like.post_id).where(Like.user_id == user_id, Like.post_id.in_(post_ids)))
+    return {r[0] for r in rows}
+
+
+async def live_counts(deps: PostsDeps, posts: list[PostRecord]) -> list[int]:
+    """The freshest like count per post: the live counter when cached, else the column."""
+    if not posts:
+        return []
+    cached = await deps.redis.mget([LIVE + str(p.id) for p in posts])
+    return [int(c) if c is not None else p.like_count for p, c in zip(posts, cached,
+                                                                       strict=True)]
+
+
+async def _recount(deps: PostsDeps, post_ids: list[int]) -> dict[int, int]:
+    """Set like_count = count(rows) for these posts in one statement; returns the counts."""
+    ids = values(Column("pid", BigInteger), name="d").data([(i,) for i in post_ids])
+    counts = (select(ids.c.pid, func.count(Like.user_id).cast(Integer).label("n"))
+              .select_from(ids.outerjoin(Like, Like.post_id == ids.c.pid))
+              .group_by(ids.c.pid).subquery("c"))
+    stmt = (update(Post)
+            .where(Post.id == counts.c.pid)
+            .values(like_count=counts.c.n)
+            .returning(Post.id, Post.like_count)
+            .execution_options(synchronize_session=False))
+    async with deps.db.transaction() as session:
+        rows = (await session.execute(stmt)).all()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+async def flush_like_counts(deps: PostsDeps, *, max_batches: int | None = None) -> int:
+    """Write buffered counters of dirty posts to the database; returns posts flushed."""
+    batch = deps.settings.likes_flush_batch_size
+    flushed = 0
+    batches = 0
+    while await deps.redis.eval(_CLAIM, 2, DIRTY, FLUSHING):  # type: ignore[misc]
+        while True:
+            raw = await deps.redis.srandmember(FLUSHING, batch)  # type: ignore[misc]
+            if not raw:
+                break
+            ids = sorted({int(x) for x in raw})
+            counts = await _recount(deps, ids)
+            async with deps.redis.pipeline(transaction=False) as pipe:
+                for pid in ids:
+                    if pid in counts:
+                        pipe.set(LIVE + str(pid), counts[pid], ex=LIVE_TTL_SECONDS)
+                    else:  # the post was deleted
+                        pipe.delete(LIVE + str(pid))
+                pipe.srem(FLUSHING, *ids)
+                await pipe.execute()
+            flushed += len(ids)
+            batches += 1
+            if max_batches is not None and batches >= max_batches:
+                return flushed
+    return flushed
+
+
+async def pending_flush(deps: PostsDeps) -> int:
+    """Posts waiting for a flush (dirty or mid-flush)."""
+    pipe = deps.redis.pipeline(transaction=False)
+    pipe.scard(DIRTY)
+    pipe.scard(FLUSHING)
+    a, b = await pipe.execute()
+    return int(a) + int(b)
+
+
+async def reconcile_like_counts(deps: PostsDeps, *, chunk: int = 1000) -> int:
+    """Recompute every post's like_count from the rows; returns the counters corrected."""
+    corrected = 0
+    after = 0
+    while True:
+        async with deps.db.session() as session:
+            ids = list((await session.execute(
+                select(Post.id).where(Post.id > after).order_by(Post.id).limit(chunk)
+            )).scalars())
+            if not ids:
+                return corrected
+            wrong = list((await session.execute(text(
+                "SELECT p.id FROM posts.posts p LEFT JOIN LATERAL "
+                "(SELECT count(*) AS n FROM posts.likes l WHERE l.post_id = p.id) c ON true "
+                "WHERE p.id = ANY(:ids) AND p.like_count <> c.n"), {"ids": ids})).scalars())
+        if wrong:
+            await _recount(deps, wrong)
+            await deps.redis.delete(*[LIVE + str(i) for i in wrong])
+            corrected += len(wrong)
+        after = ids[-1]

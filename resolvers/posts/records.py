@@ -1,0 +1,115 @@
+"""Plain records the posts resolvers return (the subgraph never sees ORM objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from models.posts import Comment, Media, Post
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    id: int
+    author_id: int
+    text: str
+    like_count: int
+    comment_count: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, p: Post) -> PostRecord:
+        return cls(id=p.id, author_id=p.author_id, text=p.text, like_count=p.like_count,
+                   comment_count=p.comment_count, created_at=p.created_at)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"id": self.id, "author_id": self.author_id, "text": self.text,
+                "like_count": self.like_count, "comment_count": self.comment_count,
+                "created_at": self.created_at.isoformat()}
+
+    @classmethod
+    def from_snapshot(cls, d: dict[str, Any]) -> PostRecord:
+        return cls(id=int(d["id"]), author_id=int(d["author_id"]), text=str(d["text"]),
+                   like_count=int(d["like_count"]), comment_count=int(d["comment_count"]),
+                   created_at=datetime.fromisoformat(d["created_at"]))
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    width: int
+    height: int
+    key: str
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    id: int
+    post_id: int
+    author_id: int
+    position: int
+    status: str
+    content_type: str
+    byte_size: int
+    stored_key: str | None
+    stored_bytes: int | None
+    width: int | None
+    height: int | None
+    thumbnails: tuple[Thumbnail, ...]
+    failure_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Media) -> MediaRecord:
+        return cls(
+            id=m.id, post_id=m.post_id, author_id=m.author_id, position=m.position,
+            status=m.status, content_type=m.stored_content_type or m.content_type,
+            byte_size=m.byte_size, stored_key=m.stored_key, stored_bytes=m.stored_bytes,
+            width=m.width, height=m.height,
+            thumbnails=tuple(Thumbnail(int(t["width"]), int(t["height"]), str(t["key"]))
+                             for t in (m.thumbnails or [])),
+            failure_reason=m.failure_reason, created_at=m.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    id: int
+    post_id: int
+    author_id: int
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, c: Comment) -> CommentRecord:
+        return cls(id=c.id, post_id=c.post_id, author_id=c.author_id, text=c.text,
+                   created_at=c.created_at)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Where and how the client uploads one media file (a presigned S3 POST)."""
+
+    media_id: int
+    method: str
+    url: str
+    fields: dict[str, str]
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CreatedPost:
+    post: PostRecord
+    uploads: list[Upload] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LikeChange:
+    """The result of a like or unlike: `changed` is False for a repeat (a no-op)."""
+
+    post: PostRecord
+    like_count: int
+    liked: bool
+    changed: bool
+    user_id: int
