@@ -30,6 +30,7 @@ TIERS = ("free", "pro", "enterprise")
 SCOPES = (
     "read:profile",
     "write:profile",
+    "write:follows",
     "read:posts",
     "write:posts",
     "read:feed",

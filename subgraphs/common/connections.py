@@ -12,7 +12,8 @@ from puppies.pagination import Page
 NodeT = TypeVar("NodeT")
 
 
-@strawberry.type
+# Shareable: every subgraph defines these same value types (Federation 2 composition).
+@strawberry.federation.type(shareable=True)
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
@@ -20,13 +21,13 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class Edge(Generic[NodeT]):
     cursor: str
     node: NodeT
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     page_info: PageInfo
