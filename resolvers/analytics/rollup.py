@@ -193,8 +193,8 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
     first_day = start.date()
     last_day = (end - timedelta(microseconds=1)).date()
     span = {"start": start, "end": end, "d0": first_day, "d1": last_day}
-    async with db.sessionmaker() as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    async with db.engine.connect() as plain:
+        session = await plain.execution_options(isolation_level="REPEATABLE READ")
         async with session.begin():
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             await session.execute(
