@@ -13,9 +13,9 @@ from resolvers.analytics.domain import record_domain_event, to_row
 from resolvers.analytics.rollup import roll_up_all
 
 
-def _event(row: int, type_: str, **payload: object) -> Event:
+def _event(row: int, type_: str, **payload: int) -> Event:
     return Event(id=f"posts:{row}", type=type_, schema="posts",
-                 aggregate_id=int(payload.get("post_id") or 0) or None, payload=payload,
+                 aggregate_id=payload.get("post_id"), payload=dict(payload),
                  occurred_at=datetime.now(UTC) - timedelta(seconds=5))
 
 
