@@ -1,0 +1,101 @@
+"""Feed jobs: fan-out, deletion, follow backfill/removal, VIP crossing, upkeep.
+
+Consumers of the posts and users domains' events (at least once, each idempotent):
+- `post.created`   -> record the post, put it in the author's inbox, fan it out to the
+                      followers in batches (or into `vip_post` for a VIP author);
+- `post.deleted`   -> remove it from every inbox (and leave a tombstone);
+- `user.followed`  -> backfill the followee's newest posts, then re-check the followee's
+                      VIP status;
+- `user.unfollowed`-> remove the followee's posts, then re-check the VIP status.
+Periodic tasks: resume fan-outs whose worker died (lease lapsed), finish VIP crossings and
+re-check VIP counts, refresh the popular-posts cache the degraded feed serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from models.outbox import Event
+from resolvers.feed.fanout import delete_post, fan_out_post, run_fanout, stalled_fanouts
+from resolvers.feed.follows import sync_follow, sync_unfollow
+from resolvers.feed.popular import refresh_popular
+from resolvers.feed.vip import reconcile_vip, vip_authors
+from workers.context import WorkerContext, resources
+from workers.registry import REGISTRY
+
+log = logging.getLogger(__name__)
+
+RESUME_JOB = "feed.resume_fanout"
+
+
+def _int(event: Event, key: str) -> int:
+    value = event.payload.get(key)
+    if value is None:
+        raise ValueError(f"{event.type} event {event.id} has no {key!r}")
+    return int(value)
+
+
+@REGISTRY.consumer("post.created", name="feed.fan_out", timeout=600)
+async def fan_out(ctx: WorkerContext, event: Event) -> None:
+    res = resources(ctx)
+    result = await fan_out_post(res.db, res.settings, _int(event, "post_id"),
+                                _int(event, "author_id"))
+    log.info("fan-out of post %s: %s, %d rows in %d batches", result.post_id, result.state,
+             result.rows_inserted, result.batches)
+
+
+@REGISTRY.job(name=RESUME_JOB, timeout=600)
+async def resume_fanout(ctx: WorkerContext, post_id: int) -> None:
+    res = resources(ctx)
+    result = await run_fanout(res.db, res.settings, post_id)
+    log.info("resumed fan-out of post %s: %s, %d rows", post_id, result.state,
+             result.rows_inserted)
+
+
+@REGISTRY.consumer("post.deleted", name="feed.remove_post")
+async def remove_post(ctx: WorkerContext, event: Event) -> None:
+    res = resources(ctx)
+    author = event.payload.get("author_id")
+    await delete_post(res.db, _int(event, "post_id"), int(author) if author else None)
+
+
+@REGISTRY.consumer("user.followed", name="feed.on_follow", timeout=600)
+async def on_follow(ctx: WorkerContext, event: Event) -> None:
+    res = resources(ctx)
+    followee = _int(event, "followee_id")
+    await sync_follow(res.db, res.settings, _int(event, "follower_id"), followee)
+    await reconcile_vip(res.db, res.redis, res.settings, followee)
+
+
+@REGISTRY.consumer("user.unfollowed", name="feed.on_unfollow", timeout=600)
+async def on_unfollow(ctx: WorkerContext, event: Event) -> None:
+    res = resources(ctx)
+    followee = _int(event, "followee_id")
+    await sync_unfollow(res.db, res.settings, _int(event, "follower_id"), followee)
+    await reconcile_vip(res.db, res.redis, res.settings, followee)
+
+
+@REGISTRY.periodic(lambda s: max(1.0, s.feed_fanout_lease_seconds / 3),
+                   name="feed.resume_stalled_fanouts")
+async def resume_stalled(ctx: WorkerContext) -> None:
+    """Hand fan-outs whose worker stopped renewing its lease to a live worker."""
+    res = resources(ctx)
+    bucket = int(time.time() // res.settings.feed_fanout_lease_seconds)
+    for post_id in await stalled_fanouts(res.db):
+        await res.redis.enqueue_job(RESUME_JOB, post_id, _job_id=f"feed:resume:{post_id}:{bucket}",
+                                    _queue_name=res.queue_name)
+
+
+@REGISTRY.periodic(lambda s: 30.0, name="feed.vip_sweep")
+async def vip_sweep(ctx: WorkerContext) -> None:
+    """Finish interrupted VIP crossings and catch counts that moved without an event."""
+    res = resources(ctx)
+    for author_id in await vip_authors(res.db):
+        await reconcile_vip(res.db, res.redis, res.settings, author_id)
+
+
+@REGISTRY.periodic(lambda s: 60.0, name="feed.refresh_popular")
+async def popular(ctx: WorkerContext) -> None:
+    res = resources(ctx)
+    await refresh_popular(res.db, res.redis, res.settings, int(time.time() * 1000))
