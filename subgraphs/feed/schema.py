@@ -1,0 +1,70 @@
+"""The feed subgraph's schema: `Query.feed(first, after): FeedConnection!`.
+
+A degraded answer (popular posts instead of the viewer's inbox, see resolvers/feed/read.py)
+is flagged in the response's top-level `extensions.feed`:
+`{"degraded": true, "reason": "TIMEOUT" | "INBOX_UNAVAILABLE"}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from puppies.pagination import PageRequest, encode_cursor
+from resolvers.feed.read import read_feed
+from subgraphs.common import Info, PageInfo
+from subgraphs.common.app import FEDERATION_VERSION, SubgraphSchema
+from subgraphs.common.errors import ErrorCodes
+from subgraphs.feed.types import FeedConnection, FeedEdge, Post
+
+
+@dataclass
+class FeedRequestState:
+    """Per-request state (the context's `loaders` slot): whether the answer was degraded."""
+
+    degraded_reason: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The viewer's home feed, newest first. Authentication "
+                      "required; `first` is at most 100 (MAX_PAGE_SIZE).")
+    async def feed(self, info: Info, first: int | None = 20,
+                   after: str | None = None) -> FeedConnection:
+        viewer_id = info.context.viewer.require_user()
+        settings = info.context.settings
+        request = PageRequest.build(settings, first, after)
+        res = info.context.resources
+        page = await read_feed(res.db, res.redis, settings, viewer_id, request)
+        if page.degraded:
+            state: FeedRequestState = info.context.loaders
+            state.degraded_reason = page.degraded_reason
+        edges = [FeedEdge(cursor=encode_cursor(i.post_id),
+                          node=Post(id=strawberry.ID(str(i.post_id))))
+                 for i in page.items]
+        return FeedConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=request.after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+class DegradedFlag(SchemaExtension):
+    """Puts `{"feed": {"degraded": true, "reason": ...}}` in the response extensions."""
+
+    def get_results(self) -> dict[str, Any]:
+        state = getattr(self.execution_context.context, "loaders", None)
+        if isinstance(state, FeedRequestState) and state.degraded_reason:
+            return {"feed": {"degraded": True, "reason": state.degraded_reason}}
+        return {}
+
+
+schema = SubgraphSchema(query=Query, types=[Post], extensions=[ErrorCodes, DegradedFlag],
+                        federation_version=FEDERATION_VERSION)
