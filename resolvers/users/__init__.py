@@ -1,1 +1,1 @@
-"""What the users domain's fields do: async functions and DataLoaders over models."""
+"""The users domain: accounts, sessions, follows, API keys (see docs/users.md)."""

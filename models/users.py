@@ -1,0 +1,136 @@
+"""The users domain's tables (schema `users`): accounts, follows, refresh tokens, API keys,
+and its outbox.
+
+- `users`: `username` and `email` are unique case-insensitively (indexes on lower()).
+  `follower_count` / `following_count` change in the same statement that inserts or deletes
+  a `follows` row (resolvers/users/follows.py), so they are exact under concurrency.
+- `follows`: primary key (follower_id, followee_id): following twice is one edge. `id` is a
+  time-ordered bigint used as the pagination cursor of both follower and following lists.
+- `refresh_tokens`: stored as SHA-256 of the opaque token. Every rotation inserts a new
+  row in the same `family_id` and stamps `rotated_at` on the old one; presenting a rotated
+  token again revokes the whole family.
+- `api_keys`: `prefix` (clear, unique) finds the row, `secret_hash` (SHA-256) proves it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.db import Base
+from models.outbox import outbox_table, processed_table
+
+SCHEMA = "users"
+NEXT_ID = text("public.next_id()")
+PLANS = ("free", "pro", "enterprise")
+
+OUTBOX = outbox_table(SCHEMA)
+PROCESSED = processed_table(SCHEMA)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_users_username_lower", text("lower(username)"), unique=True),
+        Index("uq_users_users_email_lower", text("lower(email)"), unique=True),
+        CheckConstraint("plan IN ('free', 'pro', 'enterprise')", name="plan"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    username: Mapped[str] = mapped_column(Text, nullable=False)
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    display_name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    bio: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    plan: Mapped[str] = mapped_column(Text, nullable=False, server_default="free")
+    follower_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    following_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+    __table_args__ = (
+        CheckConstraint("follower_id <> followee_id", name="not_self"),
+        Index("uq_users_follows_id", "id", unique=True),
+        Index("ix_users_follows_followee_id_id", "followee_id", text("id DESC")),
+        Index("ix_users_follows_follower_id_id", "follower_id", text("id DESC")),
+        {"schema": SCHEMA},
+    )
+
+    follower_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    followee_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=NEXT_ID)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index("uq_users_refresh_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_users_refresh_tokens_family_id", "family_id"),
+        Index("ix_users_refresh_tokens_user_id", "user_id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    family_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("uq_users_api_keys_prefix", "prefix", unique=True),
+        Index("ix_users_api_keys_user_id", "user_id"),
+        CheckConstraint("tier IN ('free', 'pro', 'enterprise')", name="tier"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    prefix: Mapped[str] = mapped_column(Text, nullable=False)
+    secret_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    tier: Mapped[str] = mapped_column(Text, nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

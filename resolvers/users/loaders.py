@@ -1,0 +1,51 @@
+"""Per-request DataLoaders of the users domain: one SQL statement per batch.
+
+Built by the users subgraph's context getter for every request (batching and caching never
+cross requests or viewers). `followers` / `following` batch every page asked for at one
+level of a query into one LATERAL statement; their nodes come through `user`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiodataloader import DataLoader
+
+from models.users import User
+from puppies.auth import Viewer
+from puppies.auth.keys import KeyRing
+from puppies.pagination import Page, PageRequest
+from resolvers.runtime import Resources
+from resolvers.users import accounts, follows
+
+PageKey = tuple[int, PageRequest]
+
+
+class UsersLoaders:
+    def __init__(self, res: Resources, viewer: Viewer, keyring: KeyRing) -> None:
+        self.res = res
+        self.viewer = viewer
+        self.keyring = keyring
+        self.user: DataLoader[int, User | None] = DataLoader(self._users)
+        self.followers: DataLoader[PageKey, Page[int]] = DataLoader(self._followers)
+        self.following: DataLoader[PageKey, Page[int]] = DataLoader(self._following)
+        self.viewer_follows: DataLoader[int, bool] = DataLoader(self._viewer_follows)
+
+    async def _users(self, ids: Sequence[int]) -> list[User | None]:
+        return await accounts.users_by_ids(self.res, ids)
+
+    async def _followers(self, keys: Sequence[PageKey]) -> list[Page[int]]:
+        return await follows.followers_pages(self.res, keys)
+
+    async def _following(self, keys: Sequence[PageKey]) -> list[Page[int]]:
+        return await follows.following_pages(self.res, keys)
+
+    async def _viewer_follows(self, ids: Sequence[int]) -> list[bool]:
+        if self.viewer.user_id is None:
+            return [False for _ in ids]
+        return await follows.viewer_follows(self.res, self.viewer.user_id, ids)
+
+    def forget_user(self, user_id: int) -> None:
+        """After a write, so later fields in this request see fresh rows."""
+        self.user.clear(user_id)
+        self.viewer_follows.clear(user_id)

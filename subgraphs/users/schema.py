@@ -1,0 +1,186 @@
+"""Query and Mutation of the users subgraph."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+
+import strawberry
+
+from puppies.auth import AuthError
+from resolvers.errors import BadInput, Forbidden, NotFound
+from resolvers.runtime import Resources
+from resolvers.users import accounts, apikeys, follows, sessions, validation
+from resolvers.users.accounts import AuthResult
+from subgraphs.common import Info, build_schema
+from subgraphs.users.types import (
+    ApiKey,
+    AuthPayload,
+    AuthSession,
+    CreateApiKeyInput,
+    CreateApiKeyPayload,
+    FollowPayload,
+    LogInInput,
+    SignUpInput,
+    UpdateProfileInput,
+    User,
+    UserError,
+    loaders,
+)
+
+
+def _payload(result: AuthResult) -> AuthPayload:
+    s = result.session
+    return AuthPayload(
+        session=AuthSession(access_token=s.access_token, refresh_token=s.refresh_token,
+                            access_token_expires_at=s.access_token_expires_at,
+                            refresh_token_expires_at=s.refresh_token_expires_at,
+                            user=User.from_row(s.user)) if s else None,
+        errors=[UserError(code=e.code, field=e.field, message=e.message) for e in result.errors],
+    )
+
+
+def _session_payload(s: sessions.Session) -> AuthPayload:
+    return _payload(AuthResult(session=s))
+
+
+def client_ip(info: Info) -> str | None:
+    """The caller's address; X-Forwarded-For is believed only from a loopback/private peer
+    (the router or a load balancer in front of this subgraph)."""
+    request = info.context.request
+    peer = request.client.host if request is not None and request.client else None
+    forwarded = request.headers.get("x-forwarded-for") if request is not None else None
+    if forwarded and peer:
+        try:
+            trusted = ipaddress.ip_address(peer).is_private or ipaddress.ip_address(peer)\
+                .is_loopback
+        except ValueError:
+            trusted = False
+        if trusted:
+            return forwarded.split(",")[0].strip() or peer
+    return peer
+
+
+def _session_user(info: Info) -> int:
+    """The viewer, who must be logged in with a session (not an API key)."""
+    viewer = info.context.viewer
+    user_id = viewer.require_user()
+    if viewer.kind != "user":
+        raise Forbidden("API keys cannot manage API keys; use a logged-in session")
+    return user_id
+
+
+async def _load_user(info: Info, user_id: int) -> User | None:
+    row = await loaders(info).user.load(user_id)
+    return User.from_row(row) if row else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The logged-in account (null when logged out).")
+    async def me(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        if viewer.user_id is None:
+            return None
+        viewer.require_scope("read:profile")
+        return await _load_user(info, viewer.user_id)
+
+    @strawberry.field
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
+        return await _load_user(info, validation.user_id(id, field="id"))
+
+    @strawberry.field
+    async def user_by_username(self, info: Info, username: str) -> User | None:
+        user_id = await accounts.user_id_by_username(info.context.resources, username)
+        return await _load_user(info, user_id) if user_id else None
+
+    @strawberry.field(description="The viewer's API keys, newest first.")
+    async def api_keys(self, info: Info) -> list[ApiKey]:
+        rows = await apikeys.list_api_keys(info.context.resources, _session_user(info))
+        return [ApiKey.from_row(r) for r in rows]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create an account and start a session.")
+    async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
+        ld = loaders(info)
+        return _payload(await accounts.sign_up(
+            info.context.resources, ld.keyring, username=input.username, email=input.email,
+            password=input.password,
+        ))
+
+    @strawberry.mutation(description="Start a session with a username or email and password. "
+                                     "Failed attempts are throttled per account and per IP.")
+    async def log_in(self, info: Info, input: LogInInput) -> AuthPayload:
+        ld = loaders(info)
+        return _payload(await accounts.log_in(
+            info.context.resources, ld.keyring, login=input.login, password=input.password,
+            ip=client_ip(info),
+        ))
+
+    @strawberry.mutation(description="Trade a refresh token for a new session (rotation). "
+                                     "Reusing a rotated token revokes its whole family.")
+    async def refresh_session(self, info: Info, refresh_token: str) -> AuthPayload:
+        ld = loaders(info)
+        return _session_payload(
+            await sessions.refresh_session(info.context.resources, ld.keyring, refresh_token)
+        )
+
+    @strawberry.mutation(description="End the session of this refresh token. False when it "
+                                     "had already ended.")
+    async def log_out(self, info: Info, refresh_token: str) -> bool:
+        return await sessions.end_session(info.context.resources, refresh_token)
+
+    @strawberry.mutation
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
+        user_id = info.context.viewer.require_scope("write:profile")
+        row = await accounts.update_profile(info.context.resources, user_id,
+                                            display_name=input.display_name, bio=input.bio)
+        loaders(info).forget_user(user_id)
+        return User.from_row(row)
+
+    @strawberry.mutation(description="Follow an account (idempotent).")
+    async def follow(self, info: Info, user_id: strawberry.ID) -> FollowPayload:
+        return await _follow(info, user_id, follows.follow)
+
+    @strawberry.mutation(description="Stop following an account (idempotent).")
+    async def unfollow(self, info: Info, user_id: strawberry.ID) -> FollowPayload:
+        return await _follow(info, user_id, follows.unfollow)
+
+    @strawberry.mutation(description="Create an API key; the secret is in the payload once.")
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+        created = await apikeys.create_api_key(info.context.resources, _session_user(info),
+                                               name=input.name, scopes=input.scopes)
+        return CreateApiKeyPayload(api_key=ApiKey.from_row(created.row), key=created.key,
+                                   errors=[])
+
+    @strawberry.mutation(description="Revoke one of your API keys (idempotent).")
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKey:
+        key_id = validation.user_id(id, field="id")
+        return ApiKey.from_row(
+            await apikeys.revoke_api_key(info.context.resources, _session_user(info), key_id)
+        )
+
+
+FollowChange = Callable[[Resources, int, int], Awaitable[bool]]
+
+
+async def _follow(info: Info, raw_id: strawberry.ID, change: FollowChange) -> FollowPayload:
+    viewer_id = info.context.viewer.require_scope("write:follows")
+    target = validation.user_id(raw_id)
+    if target == viewer_id:
+        raise BadInput("you cannot follow yourself", field="userId")
+    changed = await change(info.context.resources, viewer_id, target)
+    ld = loaders(info)
+    ld.forget_user(target)
+    ld.forget_user(viewer_id)
+    user, me = await ld.user.load_many([target, viewer_id])
+    if user is None:
+        raise NotFound(f"no user with id {target}", field="userId")
+    if me is None:
+        raise AuthError("your account no longer exists")
+    return FollowPayload(user=User.from_row(user), viewer=User.from_row(me), changed=changed)
+
+
+schema = build_schema(Query, Mutation, types=[User])

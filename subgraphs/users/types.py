@@ -1,0 +1,174 @@
+"""GraphQL types of the users subgraph. Thin: every field calls into resolvers.users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, cast
+
+import strawberry
+
+from puppies.pagination import PageRequest
+from resolvers.users.loaders import UsersLoaders
+from subgraphs.common import Connection, Info, connection_from_page
+
+if TYPE_CHECKING:
+    from models.users import ApiKey as ApiKeyRow
+    from models.users import User as UserRow
+
+
+def loaders(info: Info) -> UsersLoaders:
+    return cast(UsersLoaders, info.context.loaders)
+
+
+@strawberry.federation.type(keys=["id"], description="A Puppies account.")
+class User:
+    id: strawberry.ID
+    username: str
+    display_name: str
+    bio: str
+    created_at: datetime
+    follower_count: int
+    following_count: int
+    _email: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(id=strawberry.ID(str(row.id)), username=row.username,
+                   display_name=row.display_name, bio=row.bio, created_at=row.created_at,
+                   follower_count=row.follower_count, following_count=row.following_count,
+                   _email=row.email)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
+        try:
+            key = int(id)
+        except ValueError:
+            return None
+        row = await loaders(info).user.load(key)
+        return cls.from_row(row) if row else None
+
+    @strawberry.field(description="Only visible to the account itself.")
+    def email(self, info: Info) -> str | None:
+        return self._email if info.context.viewer.user_id == int(self.id) else None
+
+    @strawberry.field(description="Accounts following this one, most recent first.")
+    async def followers(self, info: Info, first: int | None = None,
+                        after: str | None = None) -> Connection[User]:
+        return await _follow_page(info, "followers", int(self.id), first, after,
+                                  self.follower_count)
+
+    @strawberry.field(description="Accounts this one follows, most recent first.")
+    async def following(self, info: Info, first: int | None = None,
+                        after: str | None = None) -> Connection[User]:
+        return await _follow_page(info, "following", int(self.id), first, after,
+                                  self.following_count)
+
+    @strawberry.field(description="Whether the viewer follows this account (false when "
+                                  "logged out).")
+    async def viewer_follows(self, info: Info) -> bool:
+        return await loaders(info).viewer_follows.load(int(self.id))
+
+
+async def _follow_page(info: Info, which: str, user_id: int, first: int | None,
+                       after: str | None, total: int) -> Connection[User]:
+    ld = loaders(info)
+    request = PageRequest.build(info.context.settings, first, after)
+    page = await getattr(ld, which).load((user_id, request))
+    rows = await ld.user.load_many(list(page.items))
+    by_id: dict[int, Any] = {r.id: r for r in rows if r is not None}
+    # An account deleted between the two statements is skipped, not a null in a list.
+    kept = [(k, i) for k, i in zip(page.keys, page.items, strict=True) if i in by_id]
+    page = type(page)(items=[i for _, i in kept], keys=[k for k, _ in kept],
+                      has_next_page=page.has_next_page,
+                      has_previous_page=page.has_previous_page)
+    return connection_from_page(page, lambda uid: User.from_row(by_id[uid]), total)
+
+
+@strawberry.enum(description="An API key's tier, from its owner's plan.")
+class ApiKeyTier(Enum):
+    FREE = "free"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
+
+
+@strawberry.type(description="A partner API key. The secret is shown only at creation.")
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    prefix: str
+    tier: ApiKeyTier
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: ApiKeyRow) -> ApiKey:
+        return cls(id=strawberry.ID(str(row.id)), name=row.name, prefix=row.prefix,
+                   tier=ApiKeyTier(row.tier), scopes=list(row.scopes),
+                   created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+@strawberry.type(description="An expected failure: a field and what to fix.")
+class UserError:
+    code: str
+    field: str | None
+    message: str
+
+
+@strawberry.type
+class AuthSession:
+    access_token: str
+    refresh_token: str
+    access_token_expires_at: datetime
+    refresh_token_expires_at: datetime
+    user: User
+
+
+@strawberry.type
+class AuthPayload:
+    session: AuthSession | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class FollowPayload:
+    user: User = strawberry.field(description="The account followed or unfollowed.")
+    viewer: User = strawberry.field(description="The viewer's account, counts updated.")
+    changed: bool = strawberry.field(
+        description="False when nothing changed (already followed / not followed)."
+    )
+
+
+@strawberry.type
+class CreateApiKeyPayload:
+    api_key: ApiKey | None
+    key: str | None = strawberry.field(
+        description="The secret key: store it now, it is never shown again."
+    )
+    errors: list[UserError]
+
+
+@strawberry.input
+class SignUpInput:
+    username: str
+    email: str
+    password: str
+
+
+@strawberry.input
+class LogInInput:
+    login: str = strawberry.field(description="A username or an email address.")
+    password: str
+
+
+@strawberry.input
+class UpdateProfileInput:
+    display_name: str | None = None
+    bio: str | None = None
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str
+    scopes: list[str]
