@@ -1,0 +1,177 @@
+"""Query, Mutation and Subscription of the posts subgraph."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+from puppies.pagination import PageRequest
+from resolvers.errors import ResolverError, Unauthenticated
+from resolvers.posts import comments, likes, media, posts
+from resolvers.posts.errors import SubscriberTooSlow
+from resolvers.posts.posts import MediaSpec
+from subgraphs.common import Connection, Info, build_schema, connection_from_page
+from subgraphs.posts.types import (
+    AddCommentInput,
+    AddCommentPayload,
+    Comment,
+    CompleteMediaUploadPayload,
+    CreatePostInput,
+    CreatePostPayload,
+    DeleteCommentPayload,
+    DeletePostPayload,
+    LikePayload,
+    Media,
+    MediaUpload,
+    Post,
+    PostLikeEvent,
+    User,
+    UserError,
+    loaders,
+    parse_id,
+)
+
+P = TypeVar("P")
+
+
+def _writer(info: Info) -> int:
+    """The viewer's user id for a write; UNAUTHENTICATED/FORBIDDEN as top-level errors."""
+    return info.context.viewer.require_scope("write:posts")
+
+
+async def _payload(make: Callable[[], Awaitable[P]],
+                   fail: Callable[[list[UserError]], P]) -> P:
+    """Run a mutation; expected failures become `errors` in the payload."""
+    try:
+        return await make()
+    except Unauthenticated:
+        raise
+    except ResolverError as exc:
+        return fail([UserError(message=exc.message, code=exc.code, field=exc.field)])
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A post by ID, or null when it does not exist.")
+    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
+        rec = await loaders(info).post.load(parse_id(id, "id"))
+        return Post.of(rec) if rec else None
+
+    @strawberry.field(description="Every post, newest first.")
+    async def posts(self, info: Info, first: int | None = None,
+                    after: str | None = None) -> Connection[Post]:
+        req = PageRequest.build(info.context.settings, first, after)
+        page = await posts.posts_page(loaders(info).deps, req)
+        return connection_from_page(page, Post.of)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a post; returns one presigned upload per file.")
+    async def create_post(self, info: Info, input: CreatePostInput) -> CreatePostPayload:
+        author = _writer(info)
+        specs = [MediaSpec(content_type=m.content_type, byte_size=m.byte_size)
+                 for m in input.media]
+
+        async def run() -> CreatePostPayload:
+            created = await posts.create_post(loaders(info).deps, author, input.text, specs)
+            return CreatePostPayload(post=Post.of(created.post),
+                                     uploads=[MediaUpload.of(u) for u in created.uploads])
+
+        return await _payload(run, lambda e: CreatePostPayload(errors=e))
+
+    @strawberry.mutation(description="Tell the API a file was uploaded; processing starts.")
+    async def complete_media_upload(self, info: Info,
+                                    media_id: strawberry.ID) -> CompleteMediaUploadPayload:
+        viewer = _writer(info)
+
+        async def run() -> CompleteMediaUploadPayload:
+            rec = await media.complete_media_upload(loaders(info).deps, viewer,
+                                                    parse_id(media_id, "mediaId"))
+            return CompleteMediaUploadPayload(media=Media(rec=rec))
+
+        return await _payload(run, lambda e: CompleteMediaUploadPayload(errors=e))
+
+    @strawberry.mutation(description="Delete a post (its author only).")
+    async def delete_post(self, info: Info, id: strawberry.ID) -> DeletePostPayload:
+        viewer = _writer(info)
+
+        async def run() -> DeletePostPayload:
+            rec = await posts.delete_post(loaders(info).deps, viewer, parse_id(id, "id"))
+            return DeletePostPayload(deleted_post_id=strawberry.ID(str(rec.id)))
+
+        return await _payload(run, lambda e: DeletePostPayload(errors=e))
+
+    @strawberry.mutation(description="Like a post; liking it again changes nothing.")
+    async def like_post(self, info: Info, post_id: strawberry.ID) -> LikePayload:
+        viewer = _writer(info)
+
+        async def run() -> LikePayload:
+            change = await likes.like_post(loaders(info).deps, viewer,
+                                           parse_id(post_id, "postId"))
+            loaders(info).like_count.prime(change.post, change.like_count)
+            loaders(info).liked.prime(change.post.id, True)
+            return LikePayload(post=Post.of(change.post))
+
+        return await _payload(run, lambda e: LikePayload(errors=e))
+
+    @strawberry.mutation(description="Unlike a post; unliking what you never liked is a no-op.")
+    async def unlike_post(self, info: Info, post_id: strawberry.ID) -> LikePayload:
+        viewer = _writer(info)
+
+        async def run() -> LikePayload:
+            change = await likes.unlike_post(loaders(info).deps, viewer,
+                                             parse_id(post_id, "postId"))
+            loaders(info).like_count.prime(change.post, change.like_count)
+            loaders(info).liked.prime(change.post.id, False)
+            return LikePayload(post=Post.of(change.post))
+
+        return await _payload(run, lambda e: LikePayload(errors=e))
+
+    @strawberry.mutation
+    async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentPayload:
+        viewer = _writer(info)
+
+        async def run() -> AddCommentPayload:
+            rec = await comments.add_comment(loaders(info).deps, viewer,
+                                             parse_id(input.post_id, "postId"), input.text)
+            return AddCommentPayload(comment=Comment.of(rec))
+
+        return await _payload(run, lambda e: AddCommentPayload(errors=e))
+
+    @strawberry.mutation(description="Delete a comment (its author or the post's author).")
+    async def delete_comment(self, info: Info, id: strawberry.ID) -> DeleteCommentPayload:
+        viewer = _writer(info)
+
+        async def run() -> DeleteCommentPayload:
+            rec = await comments.delete_comment(loaders(info).deps, viewer, parse_id(id, "id"))
+            return DeleteCommentPayload(deleted_comment_id=strawberry.ID(str(rec.id)))
+
+        return await _payload(run, lambda e: DeleteCommentPayload(errors=e))
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Every like and unlike of a post, after it commits.")
+    async def post_like_changed(self, info: Info,
+                                post_id: strawberry.ID) -> AsyncGenerator[PostLikeEvent, None]:
+        ld = loaders(info)
+        pid = parse_id(post_id, "postId")
+        if await ld.post.load(pid) is None:
+            raise GraphQLError(f"post {pid} does not exist",
+                               extensions={"code": "NOT_FOUND", "field": "postId"})
+        async with ld.broker.subscribe(pid) as sub:
+            try:
+                async for event in sub.events():
+                    yield PostLikeEvent(post=Post.of(event.post), like_count=event.like_count,
+                                        liked=event.liked,
+                                        user_id=strawberry.ID(str(event.user_id)))
+            except SubscriberTooSlow as exc:
+                raise GraphQLError(exc.message, extensions={"code": exc.code}) from None
+
+
+schema = build_schema(Query, Mutation, subscription=Subscription,
+                      types=[User, Post, Media, Comment])

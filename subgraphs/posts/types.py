@@ -1,0 +1,285 @@
+"""The posts subgraph's GraphQL types. Thin: every field calls into resolvers/posts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from puppies.pagination import PageRequest
+from resolvers.errors import BadInput
+from resolvers.posts.loaders import PostsLoaders
+from resolvers.posts.media import media_url
+from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord, Upload
+from subgraphs.common import Connection, Info, connection_from_page
+
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value: str | int, field: str) -> int:
+    try:
+        n = int(str(value))
+    except ValueError:
+        raise BadInput(f"`{field}` is not a valid ID: {str(value)[:40]!r}", field=field) from None
+    if not 0 < n <= MAX_ID:
+        raise BadInput(f"`{field}` is not a valid ID: {n}", field=field)
+    return n
+
+
+def loaders(info: Info) -> PostsLoaders:
+    ld: PostsLoaders = info.context.loaders
+    return ld
+
+
+@strawberry.enum(description="Where a media file is in its life.")
+class MediaStatus(Enum):
+    PENDING_UPLOAD = "PENDING_UPLOAD"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+@strawberry.type(description="A WebP rendition of an image.")
+class Thumbnail:
+    width: int
+    height: int
+    url: str
+
+
+@strawberry.type(description="An image attached to a post.")
+class Media:
+    rec: strawberry.Private[MediaRecord]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.rec.id))
+
+    @strawberry.field
+    def status(self) -> MediaStatus:
+        return MediaStatus(self.rec.status)
+
+    @strawberry.field(description="The image type (of the stored copy once READY).")
+    def content_type(self) -> str:
+        return self.rec.content_type
+
+    @strawberry.field(description="Bytes: as declared until READY, then as stored.")
+    def byte_size(self) -> int:
+        return self.rec.stored_bytes or self.rec.byte_size
+
+    @strawberry.field
+    def width(self) -> int | None:
+        return self.rec.width
+
+    @strawberry.field
+    def height(self) -> int | None:
+        return self.rec.height
+
+    @strawberry.field(description="The cleaned image (metadata stripped); null until READY.")
+    def url(self, info: Info) -> str | None:
+        if self.rec.status != "READY":
+            return None
+        return media_url(loaders(info).deps, self.rec.stored_key)
+
+    @strawberry.field(description="WebP thumbnails 320 and 1080 px wide; empty until READY.")
+    def thumbnails(self, info: Info) -> list[Thumbnail]:
+        deps = loaders(info).deps
+        return [Thumbnail(width=t.width, height=t.height, url=media_url(deps, t.key) or "")
+                for t in self.rec.thumbnails]
+
+    @strawberry.field(description="Why processing failed, in words a user can act on.")
+    def failure_reason(self) -> str | None:
+        return self.rec.failure_reason
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @strawberry.field(description="This user's posts, newest first.")
+    async def posts(self, info: Info, first: int | None = None,
+                    after: str | None = None) -> Connection[Post]:
+        req = PageRequest.build(info.context.settings, first, after)
+        author = parse_id(self.id, "id")
+        page = await loaders(info).author_posts.load((author, req))
+        return connection_from_page(page, Post.of)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, info: Info) -> User:
+        return cls(id=id)
+
+
+@strawberry.federation.type(keys=["id"])
+class Post:
+    id: strawberry.ID
+    rec: strawberry.Private[PostRecord]
+
+    @classmethod
+    def of(cls, rec: PostRecord) -> Post:
+        return cls(id=strawberry.ID(str(rec.id)), rec=rec)
+
+    @classmethod
+    async def resolve_reference(cls, id: strawberry.ID, info: Info) -> Post | None:
+        rec = await loaders(info).post.load(parse_id(id, "id"))
+        return cls.of(rec) if rec else None
+
+    @strawberry.field
+    def author(self) -> User:
+        return User(id=strawberry.ID(str(self.rec.author_id)))
+
+    @strawberry.field
+    def text(self) -> str:
+        return self.rec.text
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.rec.created_at
+
+    @strawberry.field
+    async def media(self, info: Info) -> list[Media]:
+        return [Media(rec=m) for m in await loaders(info).media.load(self.rec.id)]
+
+    @strawberry.field(description="Likes; buffered counters are flushed about every second.")
+    async def like_count(self, info: Info) -> int:
+        return await loaders(info).like_count.load(self.rec)
+
+    @strawberry.field(description="False for anonymous viewers.")
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await loaders(info).liked.load(self.rec.id)
+
+    @strawberry.field
+    def comment_count(self) -> int:
+        return self.rec.comment_count
+
+    @strawberry.field(description="Comments, newest first.")
+    async def comments(self, info: Info, first: int | None = None,
+                       after: str | None = None) -> Connection[Comment]:
+        req = PageRequest.build(info.context.settings, first, after)
+        page = await loaders(info).comments.load((self.rec.id, req))
+        return connection_from_page(page, Comment.of)
+
+
+@strawberry.type
+class Comment:
+    rec: strawberry.Private[CommentRecord]
+
+    @classmethod
+    def of(cls, rec: CommentRecord) -> Comment:
+        return cls(rec=rec)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.rec.id))
+
+    @strawberry.field
+    async def post(self, info: Info) -> Post | None:
+        rec = await loaders(info).post.load(self.rec.post_id)
+        return Post.of(rec) if rec else None
+
+    @strawberry.field
+    def author(self) -> User:
+        return User(id=strawberry.ID(str(self.rec.author_id)))
+
+    @strawberry.field
+    def text(self) -> str:
+        return self.rec.text
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.rec.created_at
+
+
+@strawberry.type(description="A problem with the input; nothing was changed.")
+class UserError:
+    message: str
+    code: str
+    field: str | None = None
+
+
+@strawberry.type
+class HttpHeader:
+    name: str
+    value: str
+
+
+@strawberry.type(description="Upload one file: send a multipart/form-data POST to `url` "
+                             "with every `fields` entry, then the file as the `file` field.")
+class MediaUpload:
+    media_id: strawberry.ID
+    method: str
+    url: str
+    headers: list[HttpHeader]
+    fields: list[HttpHeader]
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, u: Upload) -> MediaUpload:
+        return cls(media_id=strawberry.ID(str(u.media_id)), method=u.method, url=u.url,
+                   headers=[HttpHeader(name=k, value=v) for k, v in u.headers.items()],
+                   fields=[HttpHeader(name=k, value=v) for k, v in u.fields.items()],
+                   expires_at=u.expires_at)
+
+
+@strawberry.input
+class MediaInput:
+    content_type: str
+    byte_size: int
+
+
+@strawberry.input
+class CreatePostInput:
+    text: str = ""
+    media: list[MediaInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AddCommentInput:
+    post_id: strawberry.ID
+    text: str
+
+
+@strawberry.type
+class CreatePostPayload:
+    post: Post | None = None
+    uploads: list[MediaUpload] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CompleteMediaUploadPayload:
+    media: Media | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeletePostPayload:
+    deleted_post_id: strawberry.ID | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LikePayload:
+    post: Post | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AddCommentPayload:
+    comment: Comment | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteCommentPayload:
+    deleted_comment_id: strawberry.ID | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="A like or unlike of a post, as it happened.")
+class PostLikeEvent:
+    post: Post
+    like_count: int
+    liked: bool
+    user_id: strawberry.ID
+
+
