@@ -104,7 +104,7 @@ def _open_header(data: bytes, fmt: str) -> Image.Image:
     """
     Image.init()
     factory, _accept = Image.OPEN[fmt]
-    im = factory(io.BytesIO(data), None)
+    im = factory(io.BytesIO(data), "")
     if not isinstance(im, Image.Image):
         raise TypeError("not an image")
     return im
