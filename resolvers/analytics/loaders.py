@@ -16,16 +16,25 @@ from puppies.auth import Viewer
 from resolvers.analytics import dashboards, trending
 from resolvers.analytics.dashboards import PostStats, Range, TopPost, UserAnalytics
 from resolvers.analytics.ingest import EventInput, TrackResult, track_events
+from resolvers.posts.deps import PostsDeps
+from resolvers.posts.posts import posts_by_ids
 from resolvers.runtime import Resources
 
-# Who wrote a post when analytics has not heard of it (e.g. posts that predate analytics):
-# a function of the posts domain's resolvers, plugged in by the subgraph when it exists.
 AuthorFallback = Callable[[Resources, Sequence[int]], Awaitable[dict[int, int]]]
+
+
+async def authors_from_posts_domain(resources: Resources,
+                                    post_ids: Sequence[int]) -> dict[int, int]:
+    """Who wrote these posts, asked of the posts domain's resolvers: for posts analytics has
+    not heard of through post.created (e.g. created before analytics ran, or seeded)."""
+    deps = PostsDeps(settings=resources.settings, db=resources.db, redis=resources.redis,
+                     s3=None)  # posts_by_ids reads the database only
+    return {pid: rec.author_id for pid, rec in (await posts_by_ids(deps, list(post_ids))).items()}
 
 
 class AnalyticsLoaders:
     def __init__(self, resources: Resources, viewer: Viewer,
-                 author_fallback: AuthorFallback | None = None) -> None:
+                 author_fallback: AuthorFallback | None = authors_from_posts_domain) -> None:
         self.resources = resources
         self.viewer = viewer
         self._fallback = author_fallback
