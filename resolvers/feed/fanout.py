@@ -52,7 +52,7 @@ def sample_condition(column: object, post_id: int, every: int) -> object:
     )
 
 
-async def start_fanout(db: Database, post_id: int, author_id: int) -> str:
+async def start_fanout(db: Database, settings: Settings, post_id: int, author_id: int) -> str:
     """Record the post for fan-out; returns its state (`running`, `vip`, `done`, `deleted`)."""
     async with db.transaction() as session:
         # FOR SHARE: a demotion waits until posts that saw "vip" are in vip_post.
@@ -91,6 +91,7 @@ async def start_fanout(db: Database, post_id: int, author_id: int) -> str:
             pg_insert(INBOX).values(viewer_id=author_id, post_id=post_id, author_id=author_id)
             .on_conflict_do_nothing()
         )
+        await trim_inboxes(session, [author_id], settings.feed_inbox_cap)
     return str(state)
 
 
@@ -188,7 +189,7 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
 async def fan_out_post(db: Database, settings: Settings, post_id: int,
                        author_id: int) -> FanoutResult:
     """The whole `post.created` effect: record, own inbox, then followers (if not a VIP)."""
-    state = await start_fanout(db, post_id, author_id)
+    state = await start_fanout(db, settings, post_id, author_id)
     if state != "running":
         return FanoutResult(post_id=post_id, state=state)
     return await run_fanout(db, settings, post_id)

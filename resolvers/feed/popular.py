@@ -21,7 +21,7 @@ EPOCH_MS = 1704067200000  # public.next_id(): milliseconds since 2024-01-01 << 2
 
 def id_floor_for_age(now_ms: int, age_ms: int) -> int:
     """The smallest snowflake ID created at or after `now_ms - age_ms`."""
-    return max(0, (now_ms - age_ms - EPOCH_MS)) << 23
+    return min(2**63 - 1, max(0, (now_ms - age_ms - EPOCH_MS)) << 23)
 
 
 async def refresh_popular(db: Database, redis: Redis, settings: Settings, now_ms: int) -> int:
