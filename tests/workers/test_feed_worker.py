@@ -1,0 +1,90 @@
+"""The feed consumers in a real `puppies worker` process, fed by real outbox events."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+
+from puppies.settings import Settings
+from tests.resolvers.feed.world import World, eventually
+from tests.support.servers import run_cli
+
+
+@pytest.fixture
+async def world(clean: Settings) -> AsyncIterator[World]:
+    w = World(clean)
+    try:
+        yield w
+    finally:
+        await w.close()
+
+
+def worker_env(service_env: dict[str, str], **extra: str) -> dict[str, str]:
+    return {**service_env, "LOG_LEVEL": "WARNING", "FEED_FANOUT_LEASE_SECONDS": "2", **extra}
+
+
+async def test_events_drive_the_feed(world: World, service_env: dict[str, str]) -> None:
+    viewer, author = await world.users(2)
+    with run_cli(["worker"], worker_env(service_env, FEED_FOLLOW_BACKFILL="2")):
+        old = [await world.post(author) for _ in range(3)]
+        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.fanout "
+                                           "WHERE state = 'done'", 3))
+        await world.follow(viewer, author)  # user.followed -> backfill the newest 2
+        await eventually(lambda: _inbox_is(world, viewer, sorted(old, reverse=True)[:2]))
+        new = await world.post(author)  # post.created -> fan-out
+        await eventually(lambda: _inbox_is(world, viewer, [new, *sorted(old, reverse=True)[:2]]))
+        await eventually(lambda: _inbox_has(world, author, new))  # own post
+        await world.delete(author, new)  # post.deleted -> gone everywhere
+        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.inbox "
+                                           f"WHERE post_id = {new}", 0))
+        await world.unfollow(viewer, author)  # user.unfollowed -> removed
+        await eventually(lambda: _inbox_is(world, viewer, []))
+
+
+async def test_worker_killed_mid_fan_out_loses_nothing(world: World,
+                                                       service_env: dict[str, str]) -> None:
+    author, *followers = await world.users(20_001)
+    await world.bulk_follow(followers, author)
+    env = worker_env(service_env, FEED_FANOUT_BATCH="100")
+    with run_cli(["worker"], env) as proc:
+        post_id = await world.post(author)
+
+        async def mid_way() -> bool:
+            rows = await world.rows("SELECT state, follower_cursor FROM feed.fanout "
+                                    "WHERE post_id = :p", p=post_id)
+            return bool(rows) and rows[0].state == "running" and rows[0].follower_cursor > 0
+
+        await eventually(mid_way, timeout=60, interval=0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    delivered = await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p",
+                                   p=post_id)
+    assert 1 < delivered < 20_001, delivered  # really interrupted half-way
+    assert await world.scalar("SELECT state FROM feed.fanout WHERE post_id = :p",
+                              p=post_id) == "running"
+    with run_cli(["worker"], env):  # a new worker picks it up once the lease lapses
+        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.inbox "
+                                           f"WHERE post_id = {post_id}", 20_001), timeout=60)
+        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.fanout WHERE "
+                                           f"post_id = {post_id} AND state = 'done'", 1))
+    # Every follower exactly once (the primary key forbids more; all are there).
+    missing = await world.scalar(
+        "SELECT count(*) FROM users.follows f WHERE f.followee_id = :a AND NOT EXISTS "
+        "(SELECT 1 FROM feed.inbox i WHERE i.viewer_id = f.follower_id AND i.post_id = :p)",
+        a=author, p=post_id)
+    assert missing == 0
+
+
+async def _inbox_is(world: World, viewer: int, expected: list[int]) -> bool:
+    return await world.inbox(viewer) == expected
+
+
+async def _inbox_has(world: World, viewer: int, post_id: int) -> bool:
+    return post_id in await world.inbox(viewer)
+
+
+async def _count_is(world: World, sql: str, n: int) -> bool:
+    return await world.scalar(sql) == n
