@@ -1,0 +1,64 @@
+"""The like broker over real Redis pub/sub: shared listener, bounded queues, slow drop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from resolvers.posts.errors import SubscriberTooSlow
+from resolvers.posts.live import LikeBroker, publish_like
+from resolvers.posts.records import LikeChange, PostRecord
+
+
+def _change(post_id: int, count: int) -> LikeChange:
+    from datetime import UTC, datetime
+    rec = PostRecord(id=post_id, author_id=1, text="t", like_count=0, comment_count=0,
+                     created_at=datetime.now(UTC))
+    return LikeChange(post=rec, like_count=count, liked=True, changed=True, user_id=count)
+
+
+async def test_one_pubsub_connection_serves_every_subscriber(deps):
+    broker = LikeBroker(deps.redis, queue_size=10)
+    await broker.start()
+    try:
+        async with broker.subscribe(1) as a, broker.subscribe(1) as b, \
+                broker.subscribe(2) as c:
+            assert await deps.redis.pubsub_numsub("puppies:posts:likes") == [
+                (b"puppies:posts:likes", 1)]
+            await publish_like(deps.redis, _change(1, 5), time.time())
+            ea = await asyncio.wait_for(anext(a.events()), 5)
+            eb = await asyncio.wait_for(anext(b.events()), 5)
+            assert ea.like_count == eb.like_count == 5
+            assert c.queue.empty()
+    finally:
+        await broker.stop()
+    assert broker.subscriber_count == 0
+
+
+async def test_a_slow_subscriber_is_dropped_and_the_others_keep_up(deps):
+    broker = LikeBroker(deps.redis, queue_size=3)
+    await broker.start()
+    try:
+        async with broker.subscribe(1) as slow, broker.subscribe(1) as fast:
+            got = []
+
+            async def read_fast() -> None:
+                async for e in fast.events():
+                    got.append(e.like_count)
+                    if len(got) == 10:
+                        return
+
+            reader = asyncio.create_task(read_fast())
+            for i in range(10):
+                await publish_like(deps.redis, _change(1, i), time.time())
+                await asyncio.sleep(0.01)
+            await asyncio.wait_for(reader, 5)
+            assert got == list(range(10))
+            assert slow.dropped and broker.dropped == 1
+            with pytest.raises(SubscriberTooSlow):
+                async for _ in slow.events():
+                    pass
+    finally:
+        await broker.stop()

@@ -1,0 +1,182 @@
+"""Likes, comments and listings through the posts subgraph over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from models.db import Database
+from models.sqlcount import count_statements
+from resolvers.posts import likes
+from resolvers.posts.deps import PostsDeps
+from tests.subgraphs.posts.conftest import PostsClient, eventually
+
+NEW = """mutation($t: String!) { createPost(input: {text: $t}) { post { id } errors { code } } }"""
+LIKE = """mutation($id: ID!) { likePost(postId: $id) {
+  post { id likeCount viewerHasLiked } errors { message code field } } }"""
+UNLIKE = """mutation($id: ID!) { unlikePost(postId: $id) {
+  post { id likeCount viewerHasLiked } errors { message code field } } }"""
+POST = "query($id: ID!) { post(id: $id) { id likeCount viewerHasLiked commentCount } }"
+
+
+async def new_post(api: PostsClient, user: int = 1, t: str = "hi") -> str:
+    pid: str = (await api.data(NEW, {"t": t}, user=user))["createPost"]["post"]["id"]
+    return pid
+
+
+async def _column(settings, post_id: str) -> tuple[int, int]:
+    db = Database(settings)
+    try:
+        async with db.session() as s:
+            col = (await s.execute(text("SELECT like_count FROM posts.posts WHERE id = :i"),
+                                   {"i": int(post_id)})).scalar_one()
+            rows = (await s.execute(text("SELECT count(*) FROM posts.likes WHERE post_id = :i"),
+                                    {"i": int(post_id)})).scalar_one()
+        return col, rows
+    finally:
+        await db.dispose()
+
+
+async def test_double_like_and_double_unlike(posts_api):
+    pid = await new_post(posts_api)
+    a = (await posts_api.data(LIKE, {"id": pid}, user=5))["likePost"]
+    b = (await posts_api.data(LIKE, {"id": pid}, user=5))["likePost"]
+    assert a == b == {"post": {"id": pid, "likeCount": 1, "viewerHasLiked": True}, "errors": []}
+    c = (await posts_api.data(UNLIKE, {"id": pid}, user=5))["unlikePost"]
+    d = (await posts_api.data(UNLIKE, {"id": pid}, user=5))["unlikePost"]
+    never = (await posts_api.data(UNLIKE, {"id": pid}, user=6))["unlikePost"]
+    assert c == d == {"post": {"id": pid, "likeCount": 0, "viewerHasLiked": False}, "errors": []}
+    assert never["post"]["likeCount"] == 0 and never["errors"] == []
+    assert await _column(posts_api.settings, pid) == (0, 0)
+
+
+async def test_like_bad_paths_change_nothing(posts_api):
+    pid = await new_post(posts_api)
+    anon = await posts_api.gql(LIKE, {"id": pid})
+    assert anon["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    missing = (await posts_api.data(LIKE, {"id": "424242"}, user=5))["likePost"]
+    assert missing["post"] is None
+    assert (missing["errors"][0]["code"], missing["errors"][0]["field"]) == ("NOT_FOUND",
+                                                                             "postId")
+    bad = (await posts_api.data(LIKE, {"id": "not-a-number"}, user=5))["likePost"]
+    assert bad["errors"][0]["code"] == "BAD_USER_INPUT"
+    assert await _column(posts_api.settings, pid) == (0, 0)
+
+
+async def test_200_concurrent_likes_give_200_after_the_flush(posts_api, worker):
+    pid = await new_post(posts_api)
+    results = await asyncio.gather(*(posts_api.data(LIKE, {"id": pid}, user=u)
+                                     for u in range(1000, 1200)))
+    assert all(r["likePost"]["errors"] == [] for r in results)
+
+    async def flushed() -> bool:
+        return await _column(posts_api.settings, pid) == (200, 200)
+
+    await eventually(flushed, timeout=30)
+    got = (await posts_api.data(POST, {"id": pid}, user=1000))["post"]
+    assert (got["likeCount"], got["viewerHasLiked"]) == (200, True)
+
+
+async def test_comments_add_list_delete(posts_api):
+    pid = await new_post(posts_api, user=1)
+    add = """mutation($p: ID!, $t: String!) { addComment(input: {postId: $p, text: $t}) {
+      comment { id text author { id } } errors { code field message } } }"""
+    ids = []
+    for i in range(3):
+        r = (await posts_api.data(add, {"p": pid, "t": f"c{i}"}, user=2))["addComment"]
+        ids.append(r["comment"]["id"])
+    empty = (await posts_api.data(add, {"p": pid, "t": "   "}, user=2))["addComment"]
+    assert (empty["comment"], empty["errors"][0]["field"]) == (None, "text")
+    q = """query($id: ID!, $after: String) { post(id: $id) { commentCount
+      comments(first: 2, after: $after) { edges { node { text } }
+      pageInfo { hasNextPage endCursor } } } }"""
+    page1 = (await posts_api.data(q, {"id": pid}))["post"]
+    assert page1["commentCount"] == 3
+    assert [e["node"]["text"] for e in page1["comments"]["edges"]] == ["c2", "c1"]
+    page2 = (await posts_api.data(q, {"id": pid,
+                                      "after": page1["comments"]["pageInfo"]["endCursor"]}))
+    assert [e["node"]["text"] for e in page2["post"]["comments"]["edges"]] == ["c0"]
+    dele = """mutation($id: ID!) { deleteComment(id: $id) { deletedCommentId errors { code } } }"""
+    stranger = (await posts_api.data(dele, {"id": ids[0]}, user=3))["deleteComment"]
+    assert stranger["errors"][0]["code"] == "FORBIDDEN"
+    by_post_author = (await posts_api.data(dele, {"id": ids[0]}, user=1))["deleteComment"]
+    assert by_post_author == {"deletedCommentId": ids[0], "errors": []}
+    assert (await posts_api.data(POST, {"id": pid}))["post"]["commentCount"] == 2
+
+
+async def test_delete_post_author_only(posts_api):
+    pid = await new_post(posts_api, user=1)
+    dele = """mutation($id: ID!) { deletePost(id: $id) { deletedPostId errors { code } } }"""
+    assert (await posts_api.data(dele, {"id": pid}, user=2))["deletePost"]["errors"][0][
+        "code"] == "FORBIDDEN"
+    assert (await posts_api.data(POST, {"id": pid}))["post"] is not None
+    assert (await posts_api.data(dele, {"id": pid}, user=1))["deletePost"] == {
+        "deletedPostId": pid, "errors": []}
+    assert (await posts_api.data(POST, {"id": pid}))["post"] is None
+    again = (await posts_api.data(dele, {"id": pid}, user=1))["deletePost"]
+    assert again["errors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_text_limit(posts_api):
+    r = await posts_api.data(NEW, {"t": "x" * 2001}, user=1)
+    assert r["createPost"] == {"post": None, "errors": [{"code": "BAD_USER_INPUT"}]}
+
+
+LISTING = """
+query($first: Int!) { posts(first: $first) { edges { node {
+  id text createdAt author { id } likeCount viewerHasLiked commentCount
+  media { id status contentType width height url failureReason
+          thumbnails { width height url } }
+  comments(first: 2) { edges { node { id text author { id } } } }
+} } } }"""
+
+ENTITIES = """
+query($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on User { id posts(first: 20) { edges { node { id likeCount viewerHasLiked
+                                                     media { id } } } } }
+  ... on Post { id text likeCount } } }"""
+
+
+async def _seed_listing(settings, n: int) -> list[int]:
+    from resolvers.posts import comments, posts
+    from resolvers.posts.posts import MediaSpec
+
+    db = Database(settings)
+    from puppies.redis import create_redis
+    redis = create_redis(settings)
+    deps = PostsDeps.build(settings, db, redis)
+    ids = []
+    try:
+        for i in range(n):
+            created = await posts.create_post(deps, 1 + i % 3, f"post {i}", [
+                MediaSpec("image/png", 100), MediaSpec("image/jpeg", 200)])
+            ids.append(created.post.id)
+            if i % 2:
+                await likes.like_post(deps, 77, created.post.id)
+            await comments.add_comment(deps, 2, created.post.id, f"comment on {i}")
+    finally:
+        await redis.aclose()
+        await db.dispose()
+    return ids
+
+
+async def test_a_listing_costs_a_fixed_number_of_statements(posts_api):
+    await _seed_listing(posts_api.settings, 50)
+    counts = {}
+    for first in (5, 50):
+        with count_statements() as counter:
+            data = await posts_api.data(LISTING, {"first": first}, user=77)
+        edges = data["posts"]["edges"]
+        assert len(edges) == first
+        assert all(len(e["node"]["media"]) == 2 for e in edges)
+        assert [e["node"]["viewerHasLiked"] for e in edges] == [
+            e["node"]["likeCount"] == 1 for e in edges]
+        counts[first] = len(counter.queries())
+    # posts page, media, viewer's likes, comments: one statement each, whatever the size
+    assert counts == {5: 4, 50: 4}
+    reps = [{"__typename": "User", "id": str(u)} for u in (1, 2, 3)]
+    with count_statements() as counter:
+        data = await posts_api.data(ENTITIES, {"reps": reps}, user=77)
+    assert [len(u["posts"]["edges"]) for u in data["_entities"]] == [17, 17, 16]
+    assert len(counter.queries()) == 3  # authors' pages (LATERAL), media, viewer's likes
