@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from puppies.embedded import free_port
-from tests.subgraphs.posts.conftest import PostsClient
 from tests.subgraphs.posts.test_likes_api import LIKE, UNLIKE, new_post
 from tests.subgraphs.posts.wsclient import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket
 from tests.support.servers import run_cli
