@@ -1,0 +1,248 @@
+"""Feed benchmarks on the `puppies seed --scale` graph (see bench/RESULTS.md, "Feed").
+
+    python -m bench.feed.bench_feed [--requests 2000] [--visible 20]
+
+With DATABASE_URL/REDIS_URL/S3_ENDPOINT_URL pointing at the seeded services (see
+bench/feed/services.py). Measures, in one run:
+1. the feed page (20 items) read by the resolver, against a pure fan-out-on-read query over
+   all followees (posts of everyone followed, newest 20), for viewers following ~10 to ~3,000
+   accounts: how each grows with the follow count;
+2. `Query.feed(first: 20)` over HTTP at a real `puppies serve feed` process (JWT auth via a
+   real `puppies serve users` JWKS), sequential requests over one keep-alive connection;
+3. fan-out throughput (inbox rows/s) of posts by a ~9,000-follower author;
+4. post-to-visible: a real `puppies worker` running, the time from `create_post` commit
+   until the post is in the feed of the author's last follower (the last one fan-out
+   reaches), for a ~9,000-follower author.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import select, text
+
+from models.db import Database
+from puppies.auth.keys import KeyRing
+from puppies.auth.tokens import issue_access_token
+from puppies.embedded import free_port
+from puppies.pagination import PageRequest
+from puppies.redis import create_redis
+from puppies.settings import Settings, load_settings
+from resolvers.feed.fanout import fan_out_post
+from resolvers.feed.read import MAX_ID, read_inbox_page
+from resolvers.posts.deps import PostsDeps
+from resolvers.posts.feed_queries import posts_by_authors
+from resolvers.posts.posts import create_post
+from resolvers.users.bulk_copy import all_user_ids, users_by_followers, users_by_following
+from resolvers.users.graph_queries import followee_ids, follower_ids_after
+
+FEED = "query($first: Int) { feed(first: $first) { edges { cursor node { id } } " \
+       "pageInfo { hasNextPage endCursor } } }"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def fmt(values: list[float]) -> str:
+    return (f"p50 {pct(values, 50):.2f} ms, p95 {pct(values, 95):.2f} ms, "
+            f"max {max(values):.2f} ms (n={len(values)})")
+
+
+async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
+    t = time.perf_counter()
+    await fn()
+    return (time.perf_counter() - t) * 1000
+
+
+async def compare_by_follow_count(db: Database, settings: Settings, reps: int) -> list[str]:
+    lines = ["| accounts followed (~) | viewers | hybrid page p50 / p95 (ms) | "
+             "pure fan-out-on-read p50 / p95 (ms) |", "|---|---|---|---|"]
+    request = PageRequest(20, None)
+    for around in (10, 50, 200, 1000, 3000):
+        async with db.session() as session:
+            viewers = await users_by_following(session, around, 20)
+        if not viewers:
+            continue
+        hybrid: list[float] = []
+        pure: list[float] = []
+        for viewer in viewers:
+            stmt = posts_by_authors(followee_ids(viewer), MAX_ID, 21)
+
+            async def hybrid_read(v: int = viewer) -> None:
+                await read_inbox_page(db, settings, v, request)
+
+            async def pure_read(s: Any = stmt) -> None:
+                async with db.session() as session:
+                    (await session.execute(s)).all()
+
+            await hybrid_read()
+            await pure_read()  # warm both
+            for _ in range(reps):
+                hybrid.append(await timed(hybrid_read))
+                pure.append(await timed(pure_read))
+        lines.append(f"| {around} | {len(viewers)} | {pct(hybrid, 50):.2f} / "
+                     f"{pct(hybrid, 95):.2f} | {pct(pure, 50):.2f} / {pct(pure, 95):.2f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def start(args: list[str], env: dict[str, str], port: int | None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while port is not None:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{args} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{args} did not listen on {port}")
+        time.sleep(0.1)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int],
+                     requests: int) -> tuple[list[float], float]:
+    ring = KeyRing(settings.keys_dir).load()
+    tokens = {v: issue_access_token(ring, settings, v, ttl_seconds=3600).token for v in viewers}
+    users_port, feed_port = free_port(), free_port()
+    env = {**env, "USERS_PORT": str(users_port), "FEED_PORT": str(feed_port),
+           "JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json",
+           "LOG_LEVEL": "WARNING"}
+    users = start(["serve", "users"], env, users_port)
+    feed = start(["serve", "feed"], env, feed_port)
+    try:
+        url = f"http://127.0.0.1:{feed_port}/graphql"
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def one(v: int) -> None:
+                r = await http.post(url, json={"query": FEED, "variables": {"first": 20}},
+                                    headers={"Authorization": f"Bearer {tokens[v]}"})
+                body = r.json()
+                assert r.status_code == 200 and "errors" not in body, body
+                assert "feed" not in body.get("extensions", {}), body  # not degraded
+
+            for v in viewers[:50]:
+                await one(v)  # warm-up (JWKS fetch, pool)
+            latencies = []
+            t0 = time.perf_counter()
+            for i in range(requests):
+                v = viewers[i % len(viewers)]
+                t = time.perf_counter()
+                await one(v)
+                latencies.append((time.perf_counter() - t) * 1000)
+            elapsed = time.perf_counter() - t0
+        return latencies, requests / elapsed
+    finally:
+        stop(feed)
+        stop(users)
+
+
+async def fanout_throughput(db: Database, deps: PostsDeps, settings: Settings,
+                            author: int, posts: int) -> tuple[float, int, float]:
+    rows, seconds = 0, 0.0
+    for _ in range(posts):
+        post_id = (await create_post(deps, author, "bench fan-out", [])).post.id
+        t = time.perf_counter()
+        result = await fan_out_post(db, settings, post_id, author)
+        seconds += time.perf_counter() - t
+        rows += result.rows_inserted + 1
+    return rows / seconds, rows, seconds
+
+
+async def post_to_visible(db: Database, deps: PostsDeps, settings: Settings,
+                          env: dict[str, str], author: int, n: int) -> list[float]:
+    followers = follower_ids_after(author, 0, 10**9).subquery()
+    async with db.session() as session:
+        # The last follower in fan-out order: the worst case for post-to-visible.
+        last_follower = (await session.execute(
+            select(followers.c.follower_id).order_by(followers.c.cursor.desc()).limit(1)
+        )).scalar_one()
+    worker = start(["worker"], {**env, "LOG_LEVEL": "WARNING"}, None)
+    try:
+        await asyncio.sleep(3)  # worker start-up, relay LISTEN
+        request = PageRequest(1, None)
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            post_id = (await create_post(deps, author, "bench visible", [])).post.id
+            while True:
+                page = await read_inbox_page(db, settings, last_follower, request)
+                if page.items and page.items[0].post_id == post_id:
+                    break
+                if time.perf_counter() - t > 30:
+                    raise TimeoutError("post never became visible")
+                await asyncio.sleep(0.002)
+            out.append((time.perf_counter() - t) * 1000)
+            await asyncio.sleep(0.2)
+        return out
+    finally:
+        stop(worker)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--visible", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    settings = load_settings(log_level="WARNING")
+    settings.require_services()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    db = Database(settings)
+    redis = create_redis(settings)
+    deps = PostsDeps.build(settings, db, redis)
+    rng = random.Random(7)
+    try:
+        async with db.session() as session:
+            counts: dict[str, int] = dict(await session.execute(text(
+                "SELECT 'users', count(*) FROM users.users UNION ALL "
+                "SELECT 'follows', count(*) FROM users.follows UNION ALL "
+                "SELECT 'posts', count(*) FROM posts.posts UNION ALL "
+                "SELECT 'inbox', count(*) FROM feed.inbox UNION ALL "
+                "SELECT 'vips', count(*) FROM feed.vip")))
+            everyone = await all_user_ids(session)
+            (author, followers), = await users_by_followers(session, 9000, 1)
+        print(f"graph: {counts}; 9k author {author} has {followers} followers", flush=True)
+        print("\n1. page read vs pure fan-out-on-read, by accounts followed", flush=True)
+        table = await compare_by_follow_count(db, settings, args.reps)
+        print("\n2. Query.feed(first: 20) over HTTP at the feed subgraph", flush=True)
+        viewers = rng.sample(everyone, 500)
+        latencies, rps = await http_reads(settings, env, viewers, args.requests)
+        print(f"   {fmt(latencies)}; {rps:.0f} req/s sequential", flush=True)
+        print(f"\n3. fan-out throughput, author with {followers} followers", flush=True)
+        rate, rows, secs = await fanout_throughput(db, deps, settings, author, 5)
+        print(f"   {rows} inbox rows in {secs:.2f} s: {rate:,.0f} rows/s", flush=True)
+        print(f"\n4. post to visible in the last follower's feed ({followers} followers)",
+              flush=True)
+        visible = await post_to_visible(db, deps, settings, env, author, args.visible)
+        print(f"   {fmt(visible)}", flush=True)
+        print("\n" + "\n".join(table))
+    finally:
+        await redis.aclose()
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
