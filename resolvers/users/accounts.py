@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Text, any_, cast, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.outbox import emit
@@ -144,3 +145,15 @@ async def user_id_by_username(res: Resources, username: str) -> int | None:
         return (await session.execute(
             select(User.id).where(func.lower(User.username) == username.strip().lower())
         )).scalar_one_or_none()
+
+
+async def user_ids_by_usernames(res: Resources, usernames: Sequence[str]) -> list[int | None]:
+    """Ids in the order of `usernames` (None where missing): one statement."""
+    lowered = [u.lower() for u in usernames]
+    async with res.db.session() as session:
+        rows = (await session.execute(
+            select(func.lower(User.username), User.id)
+            .where(func.lower(User.username) == any_(cast(lowered, ARRAY(Text))))
+        )).all()
+    by_name = {r[0]: r[1] for r in rows}
+    return [by_name.get(u) for u in lowered]
