@@ -152,6 +152,45 @@ def seed(users: int, follows: int, posts: int, likes: int, comments: int, scale:
     )
 
 
+@main.group()
+def keys() -> None:
+    """Manage the ES256 keys that sign access tokens (JWT_KEYS_DIR, default .puppies/keys)."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the signing keys (newest signs; all are published in the JWKS)."""
+    from puppies.auth.keys import KeyRing
+
+    ring = KeyRing(_settings().keys_dir).load(create=False)
+    current = ring.keys[-1].kid if ring.keys else None
+    for key in ring.keys:
+        click.echo(f"{key.kid}{'  (signing)' if key.kid == current else ''}")
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key. Running users subgraphs pick it up within a second; tokens
+    signed by older keys stay valid (their keys stay published) until `keys prune`."""
+    from puppies.auth.keys import KeyRing
+
+    kid = KeyRing(_settings().keys_dir).load(create=False).rotate()
+    click.echo(f"new signing key {kid}")
+
+
+@keys.command("prune")
+@click.option("--older-than", type=int, default=None,
+              help="Seconds since a key was superseded (default: the access-token TTL).")
+def keys_prune(older_than: int | None) -> None:
+    """Remove keys superseded long enough ago that no live token can need them."""
+    from puppies.auth.keys import KeyRing
+
+    settings = _settings()
+    removed = KeyRing(settings.keys_dir).load(create=False).prune(
+        older_than if older_than is not None else settings.access_token_ttl_seconds + 60)
+    click.echo(f"removed {len(removed)} key(s)" + (f": {', '.join(removed)}" if removed else ""))
+
+
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default="router.yaml",
               show_default=True)
