@@ -21,6 +21,7 @@ so a worker killed at any point loses nothing: the next flush resumes the same s
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from sqlalchemy import BigInteger, Column, Integer, delete, func, select, text, update, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,7 +30,7 @@ from models.outbox import emit
 from models.posts import SCHEMA, Like, Post
 from resolvers.errors import NotFound
 from resolvers.posts.deps import PostsDeps
-from resolvers.posts.live import publish_like
+from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
 from resolvers.posts.records import LikeChange, PostRecord
 
 DIRTY = "puppies:posts:likes:dirty"
@@ -37,14 +38,22 @@ FLUSHING = "puppies:posts:likes:flushing"
 LIVE = "puppies:posts:likecount:"
 LIVE_TTL_SECONDS = 24 * 3600
 
-# Adjust a cached live counter; nil when it is not cached (then it is loaded from the DB).
-_ADJUST = """
+# After commit, in one round trip: adjust the cached live counter (when cached), mark the
+# post dirty, and publish the event with the new count filled in. Returns nil when the
+# counter was not cached (the caller then loads it from the rows and publishes itself).
+_AFTER_COMMIT = """
+local v = false
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+  v = redis.call('INCRBY', KEYS[1], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return v
 end
-return nil
+redis.call('SADD', KEYS[2], ARGV[3])
+if v and ARGV[4] ~= '' then
+  local msg = ARGV[5]
+  local i, j = string.find(msg, ARGV[6], 1, true)
+  redis.call('PUBLISH', ARGV[4], string.sub(msg, 1, i - 1) .. v .. string.sub(msg, j + 1))
+end
+return v
 """
 # Claim the dirty set for flushing: resume an unfinished flush, else take the dirty set.
 _CLAIM = """
@@ -64,17 +73,18 @@ async def _count_rows(deps: PostsDeps, post_id: int) -> int:
         )).scalar_one())
 
 
-async def _live_count(deps: PostsDeps, post_id: int, delta: int) -> int:
-    value = await deps.redis.eval(  # type: ignore[misc]
-        _ADJUST, 1, LIVE + str(post_id), str(delta), str(LIVE_TTL_SECONDS))
-    if value is not None:
-        return int(value)
+async def _cold_count(deps: PostsDeps, post_id: int) -> int:
+    """The exact count from the rows, cached as the live counter if nobody cached one."""
     exact = await _count_rows(deps, post_id)
-    await deps.redis.set(LIVE + str(post_id), exact, ex=LIVE_TTL_SECONDS, nx=True)
-    return exact
+    if await deps.redis.set(LIVE + str(post_id), exact, ex=LIVE_TTL_SECONDS, nx=True):
+        return exact
+    cached = await deps.redis.get(LIVE + str(post_id))
+    return int(cached) if cached is not None else exact
 
 
 async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> LikeChange:
+    # Marked dirty before the transaction too: a process that dies right after its commit
+    # still leaves the post for the flush (a mark without a change only costs a recount).
     await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
     async with deps.db.transaction() as session:
         post = await session.get(Post, post_id)
@@ -94,15 +104,21 @@ async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> Li
                        {"post_id": post_id, "user_id": user_id, "author_id": post.author_id},
                        aggregate_id=post_id)
     record = PostRecord.of(post)
-    if not changed:
-        count = await _live_count(deps, post_id, 0)
-        return LikeChange(post=record, like_count=count, liked=like, changed=False,
-                          user_id=user_id)
-    count = await _live_count(deps, post_id, 1 if like else -1)
-    await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
-    change = LikeChange(post=record, like_count=count, liked=like, changed=True,
+    change = LikeChange(post=record, like_count=0, liked=like, changed=changed,
                         user_id=user_id)
-    await publish_like(deps.redis, change, time.time())
+    if not changed:
+        cached = await deps.redis.get(LIVE + str(post_id))
+        count = int(cached) if cached is not None else await _cold_count(deps, post_id)
+        return replace(change, like_count=count)
+    now = time.time()
+    value = await deps.redis.eval(  # type: ignore[misc]
+        _AFTER_COMMIT, 2, LIVE + str(post_id), DIRTY, str(1 if like else -1),
+        str(LIVE_TTL_SECONDS), str(post_id), CHANNEL,
+        like_message(change, now, placeholder=True).decode(), COUNT_PLACEHOLDER)
+    if value is not None:
+        return replace(change, like_count=int(value))
+    change = replace(change, like_count=await _cold_count(deps, post_id))
+    await publish_like(deps.redis, change, now)
     return change
 
 

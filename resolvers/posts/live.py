@@ -36,10 +36,19 @@ class LikeEvent:
     published_at: float  # time.time() at publish, for latency measurements
 
 
-async def publish_like(redis: Redis, change: LikeChange, published_at: float) -> None:
-    message = {"post": change.post.snapshot(), "like_count": change.like_count,
+COUNT_PLACEHOLDER = '"__LIKE_COUNT__"'
+
+
+def like_message(change: LikeChange, published_at: float, *, placeholder: bool = False) -> bytes:
+    """The pub/sub message; with `placeholder` the count is left for a Lua script to fill."""
+    message = {"post": change.post.snapshot(),
+               "like_count": "__LIKE_COUNT__" if placeholder else change.like_count,
                "liked": change.liked, "user_id": change.user_id, "at": published_at}
-    await redis.publish(CHANNEL, orjson.dumps(message))
+    return orjson.dumps(message)
+
+
+async def publish_like(redis: Redis, change: LikeChange, published_at: float) -> None:
+    await redis.publish(CHANNEL, like_message(change, published_at))
 
 
 def _decode(data: bytes) -> LikeEvent:
