@@ -53,7 +53,7 @@ def build_schema(query: type, mutation: type | None = None, *, subscription: typ
         query=query, mutation=mutation, subscription=subscription, types=list(types),
         # Validating the same operation text again is wasted work (~10 ms for a large one):
         # clients send a handful of distinct operations. Errors are cached with their codes.
-        extensions=[ErrorCodes, ValidationCache(maxsize=1000)],
+        extensions=[ErrorCodes, lambda: ValidationCache(maxsize=1000)],
         federation_version=FEDERATION_VERSION,
     )
 
