@@ -1,0 +1,59 @@
+"""Shared set-up for the posts benchmarks: the stack, tokens, a post to hammer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.analytics.stack import Stack
+from puppies.auth.keys import KeyRing
+from puppies.auth.tokens import issue_access_token
+from puppies.embedded import free_port
+
+
+def start_posts_stack(st: Stack, data_dir: Path, *, posts_workers: int,
+                      worker: bool = True) -> str:
+    """Users (for JWKS), posts (N processes) and the worker; returns the posts URL."""
+    users_port, posts_port = free_port(), free_port()
+    env = {"JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json"}
+    st.env.update(env)
+    st.start(["serve", "users", "--port", str(users_port)], users_port,
+             log=data_dir / "users.log")
+    st.start(["serve", "posts", "--port", str(posts_port), "--workers", str(posts_workers)],
+             posts_port, log=data_dir / "posts.log")
+    if worker:
+        st.start(["worker"], log=data_dir / "worker.log")
+    return f"http://127.0.0.1:{posts_port}"
+
+
+def tokens(st: Stack, user_ids: range) -> dict[int, str]:
+    ring = KeyRing(st.settings.keys_dir).load()
+    return {u: issue_access_token(ring, st.settings, u, ttl_seconds=3600).token
+            for u in user_ids}
+
+
+async def gql(session: aiohttp.ClientSession, url: str, query: str,
+              variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    async with session.post(url + "/graphql", headers=headers,
+                            data=orjson.dumps({"query": query, "variables": variables})) as r:
+        body: dict[str, Any] = orjson.loads(await r.read())
+        return body
+
+
+async def create_post(url: str, token: str) -> str:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(50):  # the users subgraph's JWKS may not be fetched yet
+            body = await gql(session, url, "mutation { createPost(input: {text: \"hot\"}) "
+                                           "{ post { id } errors { message } } }", {}, token)
+            if "data" in body and body["data"]["createPost"]["post"]:
+                pid: str = body["data"]["createPost"]["post"]["id"]
+                return pid
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"could not create the post: {body}")
