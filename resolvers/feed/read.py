@@ -1,5 +1,8 @@
 """Reading a home feed page: one inbox range scan plus one VIP query, merged by post ID.
 
+Both go to PostgreSQL as one statement (a UNION ALL of the two, each with its own LIMIT), so
+a page is one round trip.
+
 The inbox holds what fan-out on write delivered; `vip_post` holds the recent posts of VIP
 authors, merged at read time for the viewer's VIP followees (`vip_follow`). Both queries
 walk an index backwards from the cursor and stop after `first + 1` rows, so a page costs
@@ -18,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from models.db import Database
@@ -34,20 +38,34 @@ log = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 
-INBOX_PAGE = text(
-    "SELECT post_id, author_id FROM feed.inbox "
-    "WHERE viewer_id = :viewer AND post_id < :before "
-    "ORDER BY post_id DESC LIMIT :n"
+# One round trip: the inbox range scan and the VIP merge query, each stopping at :n rows.
+PAGE = text(
+    "(SELECT post_id, author_id FROM feed.inbox "
+    " WHERE viewer_id = :viewer AND post_id < :before "
+    " ORDER BY post_id DESC LIMIT :n) "
+    "UNION ALL "
+    "(SELECT p.post_id, p.author_id FROM feed.vip_follow f "
+    " CROSS JOIN LATERAL ("
+    "   SELECT v.post_id, v.author_id FROM feed.vip_post v "
+    "   WHERE v.author_id = f.vip_id AND v.post_id < :before "
+    "   ORDER BY v.post_id DESC LIMIT :n"
+    " ) p WHERE f.viewer_id = :viewer "
+    " ORDER BY p.post_id DESC LIMIT :n)"
 )
-VIP_PAGE = text(
-    "SELECT p.post_id, p.author_id FROM feed.vip_follow f "
-    "CROSS JOIN LATERAL ("
-    "  SELECT v.post_id, v.author_id FROM feed.vip_post v "
-    "  WHERE v.author_id = f.vip_id AND v.post_id < :before "
-    "  ORDER BY v.post_id DESC LIMIT :n"
-    ") p WHERE f.viewer_id = :viewer "
-    "ORDER BY p.post_id DESC LIMIT :n"
-)
+
+
+def install_read_budget(db: Database, settings: Settings) -> None:
+    """Give every connection of `db` a server-side `statement_timeout` of
+    `feed_read_timeout_ms`, so a slow page is cancelled inside PostgreSQL too. For the feed
+    subgraph's own engine (it runs nothing but page reads), installed at start-up."""
+    ms = int(settings.feed_read_timeout_ms)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(
+            lambda conn: conn.execute(f"SET statement_timeout = {ms}")
+        )
+
+    event.listen(db.engine.sync_engine, "connect", on_connect)
 
 
 @dataclass(frozen=True)
@@ -81,18 +99,12 @@ def merge(first: int, *sources: list[tuple[int, int]]) -> tuple[list[FeedItem], 
 
 async def read_inbox_page(db: Database, settings: Settings, viewer_id: int,
                           request: PageRequest) -> FeedPage:
-    """The normal path; raises on a database error or when over the time budget."""
+    """The normal path: one statement. Raises on a database error or timeout."""
     before = request.after if request.after is not None else MAX_ID
     params = {"viewer": viewer_id, "before": before, "n": request.first + 1}
-    async with db.transaction() as session:
-        # Server-side budget, so a slow scan is cancelled in PostgreSQL too.
-        await session.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"),
-            {"ms": str(settings.feed_read_timeout_ms)},
-        )
-        inbox = [(r[0], r[1]) for r in await session.execute(INBOX_PAGE, params)]
-        vip = [(r[0], r[1]) for r in await session.execute(VIP_PAGE, params)]
-    items, has_next = merge(request.first, inbox, vip)
+    async with db.session() as session:
+        rows = [(r[0], r[1]) for r in await session.execute(PAGE, params)]
+    items, has_next = merge(request.first, rows)
     return FeedPage(items=items, has_next_page=has_next)
 
 
@@ -101,8 +113,9 @@ async def read_feed(db: Database, redis: Redis, settings: Settings, viewer_id: i
     """A page of the viewer's home feed, or the degraded popular page if the inbox fails."""
     if request.first == 0:
         return FeedPage(items=[], has_next_page=False)
-    # Client-side budget too: covers waiting for a pooled connection or a dead server.
-    budget = settings.feed_read_timeout_ms / 1000 * 2 + 0.05
+    # Client-side budget: covers waiting for a pooled connection or a dead server, and
+    # engines without `install_read_budget`.
+    budget = settings.feed_read_timeout_ms / 1000 + 0.05
     try:
         async with asyncio.timeout(budget):
             return await read_inbox_page(db, settings, viewer_id, request)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from puppies.auth import Viewer
 from puppies.auth.tokens import KeySource
 from puppies.settings import Settings, load_settings
+from resolvers.feed.read import install_read_budget
 from resolvers.runtime import Resources
 from subgraphs.common import SubgraphSpec, create_subgraph_app
 from subgraphs.feed.schema import FeedRequestState, schema
@@ -22,6 +23,9 @@ def create_app(settings: Settings | None = None, *,
     def make_state(resources: Resources, viewer: Viewer) -> FeedRequestState:
         return FeedRequestState()
 
+    async def startup(app: FastAPI, resources: Resources) -> None:
+        install_read_budget(resources.db, settings)
+
     spec = SubgraphSpec(name="feed", schema=schema, make_loaders=make_state,
-                        key_source=key_source)
+                        key_source=key_source, on_startup=startup)
     return create_subgraph_app(spec, settings)

@@ -126,3 +126,34 @@ def test_cursor_is_opaque_and_round_trips() -> None:
 
     c = encode_cursor(123456789)
     assert "123456789" not in c and decode_cursor(c) == 123456789
+
+
+async def test_server_side_budget_cancels_a_slow_page_inside_postgresql(world: World) -> None:
+    from models.db import Database
+    from resolvers.feed.read import install_read_budget
+
+    viewer, author = await world.users(2)
+    await world.follow(viewer, author)
+    await publish(world, author)
+    settings = world.settings.model_copy(update={"feed_read_timeout_ms": 100})
+    await refresh_popular(world.db, world.res.redis, settings, int(time.time() * 1000))
+    feed_db = Database(settings)
+    install_read_budget(feed_db, settings)
+    assert world.settings.database_url
+    dsn = world.settings.database_url.replace("+asyncpg", "")
+    locked, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_lock_inbox(dsn, locked, release))
+    await locked.wait()
+    try:
+        got = await read_feed(feed_db, world.res.redis, settings, viewer, PageRequest(5, None))
+        assert got.degraded and got.degraded_reason == "TIMEOUT"
+        waiting = await world.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%feed.inbox%'")
+        assert waiting == 0  # PostgreSQL cancelled it: nothing left queued on the lock
+    finally:
+        release.set()
+        await holder
+    healthy = await read_feed(feed_db, world.res.redis, settings, viewer, PageRequest(5, None))
+    assert not healthy.degraded and len(healthy.items) == 1
+    await feed_db.dispose()
