@@ -7,6 +7,8 @@
 - `analytics.maintain_partitions`, a cron every 10 minutes and at start-up: partitions
   from the ingestion window to `analytics_partitions_ahead_days` ahead, drops those past
   `analytics_retention_days`;
+- `analytics.refresh_trending`, a periodic task every `analytics_trending_cache_seconds`:
+  the trendingPosts rankings, precomputed into Redis;
 - `analytics.rebuild` (enqueue by name with ISO start and end): recompute a period's
   rollups from the raw events.
 """
@@ -17,7 +19,7 @@ import logging
 from datetime import datetime
 
 from models.outbox import Event
-from resolvers.analytics import domain, partitions, rollup
+from resolvers.analytics import domain, partitions, rollup, trending
 from workers.context import WorkerContext, resources
 from workers.registry import REGISTRY
 
@@ -39,6 +41,14 @@ async def roll_up(ctx: WorkerContext) -> None:
     n = await rollup.roll_up_all(res.db)
     if n:
         log.debug("rolled up %d events", n)
+
+
+@REGISTRY.periodic(lambda s: max(1, s.analytics_trending_cache_seconds),
+                   name="analytics.refresh_trending")
+async def refresh_trending(ctx: WorkerContext) -> None:
+    res = resources(ctx)
+    if res.settings.analytics_trending_cache_seconds > 0:
+        await trending.refresh_trending(res.db, res.redis, res.settings)
 
 
 @REGISTRY.cron(name="analytics.maintain_partitions", run_at_startup=True,

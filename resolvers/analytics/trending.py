@@ -1,9 +1,14 @@
 """trendingPosts: the posts with the most engagement in the last hour, day or week.
 
-Read from the rollups (hourly buckets for HOUR and DAY, daily rows for WEEK), only posts
-analytics knows from post.created and that were not deleted. Score = views + 3 x likes
-(net) + 5 x comments + 5 x shares. The ranking (top `max_page_size`) is cached in Redis
-for `analytics_trending_cache_seconds`, so a burst of readers costs one query.
+Computed from the rollups (hourly buckets for HOUR and DAY, daily rows for WEEK), only
+posts analytics knows from post.created and that were not deleted. Score = views + 3 x
+likes (net) + 5 x comments + 5 x shares.
+
+Ranking every post of a week is an aggregate over the whole period, too slow for a read
+path, so the worker refreshes the top `max_page_size` of each window into Redis every
+`analytics_trending_cache_seconds` (`refresh_trending`); a read is one GET. When the
+ranking is missing (no worker yet) the reader computes and stores it itself; with the
+setting at 0 every read computes.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from models.db import Database
 from puppies.settings import Settings
@@ -23,30 +28,27 @@ CACHE_PREFIX = "analytics:trending:"
 
 _SCORE = "sum(x.views) + 3 * sum(x.likes) + 5 * sum(x.comments) + 5 * sum(x.shares)"
 
-_HOURLY = text(
-    f"""
-    SELECT x.post_id, {_SCORE} AS score
-    FROM analytics.post_hourly x
-    JOIN analytics.posts p ON p.post_id = x.post_id AND p.deleted_at IS NULL
-    WHERE x.bucket >= :since
-    GROUP BY x.post_id
-    HAVING {_SCORE} > 0
-    ORDER BY score DESC, x.post_id DESC
-    LIMIT :limit
-    """
-)
-_DAILY = text(
-    f"""
-    SELECT x.post_id, {_SCORE} AS score
-    FROM analytics.post_daily x
-    JOIN analytics.posts p ON p.post_id = x.post_id AND p.deleted_at IS NULL
-    WHERE x.day >= :since
-    GROUP BY x.post_id
-    HAVING {_SCORE} > 0
-    ORDER BY score DESC, x.post_id DESC
-    LIMIT :limit
-    """
-)
+def _ranking(table: str, column: str) -> TextClause:
+    """Aggregate the window first, then keep posts analytics knows and that still exist."""
+    return text(
+        f"""
+        SELECT a.post_id, a.score FROM (
+            SELECT x.post_id, {_SCORE} AS score
+            FROM analytics.{table} x
+            WHERE x.{column} >= :since
+            GROUP BY x.post_id
+            HAVING {_SCORE} > 0
+        ) a
+        WHERE EXISTS (SELECT 1 FROM analytics.posts p
+                      WHERE p.post_id = a.post_id AND p.deleted_at IS NULL)
+        ORDER BY a.score DESC, a.post_id DESC
+        LIMIT :limit
+        """
+    )
+
+
+_HOURLY = _ranking("post_hourly", "bucket")
+_DAILY = _ranking("post_daily", "day")
 
 
 async def compute_trending(db: Database, window: str, limit: int,
@@ -67,6 +69,21 @@ async def compute_trending(db: Database, window: str, limit: int,
         return [(int(r[0]), int(r[1])) for r in rows]
 
 
+async def _store(db: Database, redis: Redis, settings: Settings, window: str) -> list[int]:
+    ids = [post_id for post_id, _ in await compute_trending(db, window, settings.max_page_size)]
+    ttl = settings.analytics_trending_cache_seconds
+    if ttl > 0:
+        # Kept for 3 refresh periods: a late refresh never leaves readers without a ranking.
+        await redis.set(CACHE_PREFIX + window, orjson.dumps([str(p) for p in ids]), ex=3 * ttl)
+    return ids
+
+
+async def refresh_trending(db: Database, redis: Redis, settings: Settings) -> None:
+    """The worker's periodic job: recompute and store every window's ranking."""
+    for window in WINDOWS:
+        await _store(db, redis, settings, window)
+
+
 async def trending_posts(db: Database, redis: Redis, settings: Settings, window: str,
                          limit: int) -> list[int]:
     """Post ids, best first."""
@@ -74,14 +91,8 @@ async def trending_posts(db: Database, redis: Redis, settings: Settings, window:
         raise BadInput(f"window must be one of {', '.join(WINDOWS)}", field="window")
     if not 1 <= limit <= settings.max_page_size:
         raise BadInput(f"limit must be between 1 and {settings.max_page_size}", field="limit")
-    ttl = settings.analytics_trending_cache_seconds
-    key = CACHE_PREFIX + window
-    if ttl > 0:
-        cached = await redis.get(key)
+    if settings.analytics_trending_cache_seconds > 0:
+        cached = await redis.get(CACHE_PREFIX + window)
         if cached is not None:
             return [int(p) for p in orjson.loads(cached)][:limit]
-    ranked = await compute_trending(db, window, settings.max_page_size)
-    ids = [post_id for post_id, _ in ranked]
-    if ttl > 0:
-        await redis.set(key, orjson.dumps([str(p) for p in ids]), ex=ttl)
-    return ids[:limit]
+    return (await _store(db, redis, settings, window))[:limit]

@@ -181,3 +181,35 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
         await _eventually(all_counted)
         hourly = await _rows(res.db, "SELECT sum(views) FROM analytics.post_hourly")
         assert hourly == [(sent,)]
+
+
+async def test_the_worker_refreshes_trending_rankings(
+        res: Resources, service_env: dict[str, str]) -> None:
+    from resolvers.analytics.domain import record_domain_event
+    from resolvers.analytics.trending import CACHE_PREFIX, trending_posts
+
+    now = datetime.now(UTC)
+    for post in (1, 2):
+        await record_domain_event(res.db, res.settings, Event(
+            id=f"posts:t{post}", type="post.created", schema="posts", aggregate_id=post,
+            payload={"post_id": post, "author_id": 7}, occurred_at=now))
+    env = {**service_env, "ANALYTICS_TRENDING_CACHE_SECONDS": "1"}
+    with run_cli(["worker"], env):
+        batch = [EventInput(id=f"t{i}", type="POST_VIEW", occurred_at=now,
+                            post_id="2" if i < 3 else "1") for i in range(5)]
+        assert (await track_events(res.db, res.settings, 1, batch)).accepted == 5
+
+        async def ranked() -> bool:
+            return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["2","1"]'
+
+        await _eventually(ranked, timeout=15)
+        more = [EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id="1")
+                for i in range(5)]
+        assert (await track_events(res.db, res.settings, 1, more)).accepted == 5
+
+        async def reranked() -> bool:
+            return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["1","2"]'
+
+        await _eventually(reranked, timeout=15)
+        s = res.settings.model_copy(update={"analytics_trending_cache_seconds": 1})
+        assert await trending_posts(res.db, res.redis, s, "HOUR", 1) == [1]

@@ -1,0 +1,102 @@
+"""A throwaway stack for the analytics benchmarks, in its own data directory and ports.
+
+Real embedded PostgreSQL (durable: fsync on), Redis and S3 started with the same code as
+`puppies dev`, migrated; subgraphs and the worker started as real `puppies` processes.
+Nothing here collides with `puppies dev` or the test suite (own data dir, free ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from puppies import migrate
+from puppies.embedded import free_port
+from puppies.s3 import create_s3_client, ensure_bucket
+from puppies.services import RunningServices, start_services
+from puppies.settings import Settings, load_settings
+
+
+@dataclass
+class Stack:
+    services: RunningServices
+    env: dict[str, str]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def start(self, args: list[str], port: int | None = None, *,
+              extra_env: dict[str, str] | None = None, log: Path | None = None
+              ) -> subprocess.Popen[bytes]:
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", *args],
+                                env={**self.env, **(extra_env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        if port is not None:
+            deadline = time.monotonic() + 90
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{args} exited with {proc.returncode}")
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{args} did not listen on {port}")
+                time.sleep(0.1)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        self.procs.clear()
+
+
+@contextlib.contextmanager
+def stack(data_dir: Path, **overrides: object) -> Iterator[Stack]:
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    base = load_settings(data_dir=data_dir, jwt_keys_dir=data_dir / "keys",
+                         log_level="WARNING", **overrides)
+    running = start_services(base, data_dir=data_dir,
+                             ports=(free_port(), free_port(), free_port()))
+    try:
+        migrate.upgrade(running.settings)
+        ensure_bucket(create_s3_client(running.settings), running.settings.s3_bucket)
+        s = running.settings
+        env = {**os.environ, **running.env(), "JWT_KEYS_DIR": str(s.keys_dir),
+               "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+               **{k.upper(): str(v) for k, v in overrides.items()}}
+        st = Stack(running, env)
+        try:
+            yield st
+        finally:
+            st.stop_all()
+    finally:
+        running.stop()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
