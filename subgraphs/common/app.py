@@ -25,7 +25,7 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from strawberry.extensions import ValidationCache
+from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
 
@@ -48,12 +48,14 @@ class SubgraphSchema(strawberry.federation.Schema):
 
 
 def build_schema(query: type, mutation: type | None = None, *, subscription: type | None = None,
-                 types: Iterable[type] = ()) -> strawberry.federation.Schema:
+                 types: Iterable[type] = (),
+                 extensions: Iterable[type[SchemaExtension]] = ()) -> strawberry.federation.Schema:
+    """`extensions`: a subgraph's own schema extensions, after the shared ones."""
     return SubgraphSchema(
         query=query, mutation=mutation, subscription=subscription, types=list(types),
         # Validating the same operation text again is wasted work (~10 ms for a large one):
         # clients send a handful of distinct operations. Errors are cached with their codes.
-        extensions=[ErrorCodes, lambda: ValidationCache(maxsize=1000)],
+        extensions=[ErrorCodes, lambda: ValidationCache(maxsize=1000), *extensions],
         federation_version=FEDERATION_VERSION,
     )
 
