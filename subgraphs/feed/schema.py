@@ -15,9 +15,7 @@ from strawberry.extensions import SchemaExtension
 
 from puppies.pagination import PageRequest, encode_cursor
 from resolvers.feed.read import read_feed
-from subgraphs.common import Info, PageInfo
-from subgraphs.common.app import FEDERATION_VERSION, SubgraphSchema
-from subgraphs.common.errors import ErrorCodes
+from subgraphs.common import Info, PageInfo, build_schema
 from subgraphs.feed.types import FeedConnection, FeedEdge, Post
 
 
@@ -66,5 +64,4 @@ class DegradedFlag(SchemaExtension):
         return {}
 
 
-schema = SubgraphSchema(query=Query, types=[Post], extensions=[ErrorCodes, DegradedFlag],
-                        federation_version=FEDERATION_VERSION)
+schema = build_schema(Query, types=[Post], extensions=[DegradedFlag])
