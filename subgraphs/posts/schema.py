@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types.graphql import OperationType
 
 from puppies.pagination import PageRequest
 from resolvers.errors import ResolverError, Unauthenticated
 from resolvers.posts import comments, likes, media, posts
 from resolvers.posts.errors import SubscriberTooSlow
 from resolvers.posts.posts import MediaSpec
-from subgraphs.common import Connection, Info, build_schema, connection_from_page
+from subgraphs.common import Connection, Info, RequestContext, connection_from_page
+from subgraphs.common.app import FEDERATION_VERSION, SubgraphSchema
+from subgraphs.common.errors import ErrorCodes
+from subgraphs.posts.multiplex import Multiplexer, share_key
 from subgraphs.posts.types import (
     AddCommentInput,
     AddCommentPayload,
@@ -173,5 +177,35 @@ class Subscription:
                 raise GraphQLError(exc.message, extensions={"code": exc.code}) from None
 
 
-schema = build_schema(Query, Mutation, subscription=Subscription,
-                      types=[User, Post, Media, Comment])
+class PostsSchema(SubgraphSchema):
+    """The shared subgraph schema, plus deduplication of identical live-like subscriptions
+    (subgraphs/posts/multiplex.py) for the WebSocket transports."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.multiplexer = Multiplexer()
+
+    async def stream(
+        self, query: str | None, variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None, root_value: Any | None = None,
+        operation_name: str | None = None, operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        parent = super().stream
+
+        def open_source() -> Awaitable[Any]:
+            return parent(query, variable_values, context_value, root_value, operation_name,
+                          operation_extensions, allowed_operation_types)
+
+        allowed = set(allowed_operation_types or (OperationType.SUBSCRIPTION,))
+        key = share_key(query, variable_values, operation_name) if (
+            OperationType.SUBSCRIPTION in allowed and not operation_extensions) else None
+        if key is None or not isinstance(context_value, RequestContext):
+            return await open_source()
+        return await self.multiplexer.join(key, open_source,
+                                           context_value.settings.subscription_queue_size)
+
+
+schema = PostsSchema(query=Query, mutation=Mutation, subscription=Subscription,
+                     types=[User, Post, Media, Comment], extensions=[ErrorCodes],
+                     federation_version=FEDERATION_VERSION)

@@ -24,6 +24,7 @@ class PostsClient:
     http: httpx.AsyncClient
     keyring: KeyRing
     settings: Settings
+    app: Any = None
 
     def token(self, user_id: int) -> str:
         return issue_access_token(self.keyring, self.settings, user_id).token
@@ -51,7 +52,7 @@ async def posts_api(clean: Settings) -> AsyncIterator[PostsClient]:
     ring = KeyRing(clean.keys_dir).load()
     app = create_app(clean, key_source=lambda resources: LocalKeys(ring))
     async with serve_asgi(app) as url, httpx.AsyncClient(timeout=30) as http:
-        yield PostsClient(url=url, http=http, keyring=ring, settings=clean)
+        yield PostsClient(url=url, http=http, keyring=ring, settings=clean, app=app)
 
 
 @pytest.fixture

@@ -60,3 +60,65 @@ async def test_a_subscriber_on_a_second_process_gets_a_like_made_through_the_fir
             got = await asyncio.wait_for(ws.next_payload(), 10)
     assert got["data"]["postLikeChanged"]["userId"] == "21"
     assert got["data"]["postLikeChanged"]["likeCount"] == 1
+
+
+async def _settle(check, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def test_identical_subscriptions_share_one_execution(posts_api):
+    from subgraphs.posts.schema import schema
+
+    pid = await new_post(posts_api)
+    broker = posts_api.app.state.like_broker
+    mux = schema.multiplexer
+    async with GraphQLWebSocket(posts_api.url) as a, GraphQLWebSocket(posts_api.url) as b, \
+            GraphQLWebSocket(posts_api.url) as c:
+        await a.subscribe(SUB, {"id": pid})
+        await b.subscribe(SUB, {"id": pid})
+        viewer_q = SUB.replace("likeCount", "likeCount post { viewerHasLiked }")
+        await c.subscribe(viewer_q, {"id": pid})  # viewer-dependent: not shared
+        await _settle(lambda: broker.subscriber_count == 2 and mux.upstreams == 1)
+        await posts_api.data(LIKE, {"id": pid}, user=3)
+        ga, gb, gc = await asyncio.gather(*(asyncio.wait_for(x.next_payload(), 10)
+                                            for x in (a, b, c)))
+        assert ga == gb
+        assert ga["data"]["postLikeChanged"]["likeCount"] == 1
+        assert gc["data"]["postLikeChanged"]["post"]["viewerHasLiked"] is False
+    await _settle(lambda: broker.subscriber_count == 0 and mux.upstreams == 0)
+
+
+async def test_multiplexer_drops_a_slow_member_and_keeps_the_others():
+    from subgraphs.posts.multiplex import Multiplexer
+
+    mux = Multiplexer()
+    produced = asyncio.Event()
+
+    async def source():
+        for i in range(20):
+            yield {"n": i}
+            await asyncio.sleep(0)  # an event loop turn between events, as with real I/O
+        produced.set()
+        await asyncio.sleep(3600)
+
+    async def open_source():
+        return source()
+
+    fast = await mux.join("k", open_source, queue_size=5)
+    slow = await mux.join("k", open_source, queue_size=5)
+    got = []
+    async for item in fast:
+        got.append(item["n"])
+        if len(got) == 20:
+            break
+    await produced.wait()
+    assert got == list(range(20))
+    items = [item async for item in slow]
+    assert len(items) == 1 and items[0].errors[0].extensions["code"] == "SUBSCRIBER_TOO_SLOW"
+    assert mux.dropped == 1 and mux.upstreams == 1
+    await fast.aclose()
+    await _settle(lambda: mux.upstreams == 0)

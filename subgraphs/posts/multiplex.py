@@ -1,0 +1,171 @@
+"""Subscription deduplication: identical live-like subscriptions share one execution.
+
+A like on a post with 1,000 subscribers would otherwise run the subscription's selection
+set 1,000 times (once per subscriber, in graphql-core). Subscriptions that are the same
+operation with the same variables and select nothing viewer-dependent (`viewerHasLiked`)
+produce the same result for everyone, so the posts schema runs ONE upstream subscription
+per distinct (document, operation name, variables) in the process and fans its results
+out. (Apollo Router's `subscription.enable_deduplication` does the same across
+subgraph subscriptions.)
+
+Each member keeps the contract of a plain subscription: its own bounded queue
+(SUBSCRIPTION_QUEUE_SIZE); a member that falls behind gets a SUBSCRIBER_TOO_SLOW error and
+ends, without slowing the others; the upstream ends when its last member leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    visit,
+)
+from graphql.language import Visitor
+from strawberry.types import ExecutionResult
+
+log = logging.getLogger(__name__)
+
+SHAREABLE_ROOT_FIELDS = frozenset({"postLikeChanged"})
+VIEWER_DEPENDENT_FIELDS = frozenset({"viewerHasLiked"})
+
+Source = AsyncGenerator[Any, None]
+_END = object()
+
+
+class _FieldNames(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def share_key(query: str | None, variables: dict[str, Any] | None,
+              operation_name: str | None) -> str | None:
+    """A key when this operation may share its execution with identical ones, else None."""
+    if not query or len(query) > 10_000:
+        return None
+    try:
+        doc = parse(query)
+    except GraphQLError:
+        return None
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(ops) != 1 or ops[0].operation != OperationType.SUBSCRIPTION:
+        return None
+    roots = {s.name.value for s in ops[0].selection_set.selections
+             if isinstance(s, FieldNode)}
+    if not roots or not roots <= SHAREABLE_ROOT_FIELDS or len(roots) != len(
+            ops[0].selection_set.selections):
+        return None
+    names = _FieldNames()
+    visit(doc, names)
+    if names.names & VIEWER_DEPENDENT_FIELDS:
+        return None
+    try:
+        vars_key = json.dumps(variables or {}, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return f"{operation_name or ''}\x00{vars_key}\x00{query}"
+
+
+@dataclass(eq=False)
+class _Member:
+    queue: asyncio.Queue[Any]
+
+
+@dataclass(eq=False)
+class _Group:
+    key: str
+    members: set[_Member] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class Multiplexer:
+    def __init__(self) -> None:
+        self.groups: dict[str, _Group] = {}
+        self.dropped = 0
+
+    @property
+    def upstreams(self) -> int:
+        return len(self.groups)
+
+    async def _pump(self, group: _Group, open_source: Callable[[], Awaitable[Source]]) -> None:
+        try:
+            source = await open_source()
+            async with contextlib.aclosing(source):
+                async for result in source:
+                    for member in list(group.members):
+                        try:
+                            member.queue.put_nowait(result)
+                        except asyncio.QueueFull:
+                            self._drop(group, member)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never leave members waiting forever
+            log.exception("shared subscription failed")
+            error = ExecutionResult(data=None, errors=[GraphQLError(
+                "Internal server error", extensions={"code": "INTERNAL_SERVER_ERROR"},
+                original_error=exc)])
+            for member in list(group.members):
+                with contextlib.suppress(asyncio.QueueFull):
+                    member.queue.put_nowait(error)
+        finally:
+            if self.groups.get(group.key) is group:
+                del self.groups[group.key]
+            for member in list(group.members):
+                self._end(member)
+
+    def _end(self, member: _Member) -> None:
+        try:
+            member.queue.put_nowait(_END)
+        except asyncio.QueueFull:
+            member.queue.get_nowait()
+            member.queue.put_nowait(_END)
+
+    def _drop(self, group: _Group, member: _Member) -> None:
+        self.dropped += 1
+        group.members.discard(member)
+        while not member.queue.empty():
+            member.queue.get_nowait()
+        member.queue.put_nowait(ExecutionResult(data=None, errors=[GraphQLError(
+            "this subscription fell too far behind and was closed; resubscribe",
+            extensions={"code": "SUBSCRIBER_TOO_SLOW"})]))
+        member.queue.put_nowait(_END)
+
+    async def join(self, key: str, open_source: Callable[[], Awaitable[Source]],
+                   queue_size: int) -> Source:
+        group = self.groups.get(key)
+        if group is None:
+            group = _Group(key=key)
+            self.groups[key] = group
+            group.task = asyncio.create_task(self._pump(group, open_source),
+                                             name="shared-subscription")
+        member = _Member(queue=asyncio.Queue(maxsize=queue_size + 2))
+        group.members.add(member)
+        return self._member_stream(group, member)
+
+    async def _member_stream(self, group: _Group, member: _Member) -> Source:
+        try:
+            while True:
+                item = await member.queue.get()
+                if item is _END:
+                    return
+                yield item
+        finally:
+            group.members.discard(member)
+            if not group.members and group.task is not None and not group.task.done():
+                if self.groups.get(group.key) is group:
+                    del self.groups[group.key]
+                group.task.cancel()
