@@ -13,7 +13,7 @@ Payloads (docs/events.md): post.created/deleted {post_id, author_id}, post.liked
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,3 +128,20 @@ async def record_domain_event(db: Database, settings: Settings, event: Event) ->
             day = row.occurred_at.date()
             await ensure_partitions(db, day, day)
     return False
+
+
+async def remember_posts(db: Database, posts: Sequence[tuple[int, int, datetime]]) -> None:
+    """Add (post id, author id, created at) to the authorship projection, as post.created
+    events would (for posts written in bulk without events, e.g. by `puppies seed`)."""
+    if not posts:
+        return
+    async with db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO analytics.posts (post_id, author_id, created_at) "
+                "SELECT * FROM unnest(CAST(:p AS bigint[]), CAST(:a AS bigint[]), "
+                "CAST(:t AS timestamptz[])) ON CONFLICT (post_id) DO NOTHING"
+            ),
+            {"p": [p[0] for p in posts], "a": [p[1] for p in posts],
+             "t": [p[2] for p in posts]},
+        )
