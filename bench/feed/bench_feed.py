@@ -72,7 +72,7 @@ async def compare_by_follow_count(db: Database, settings: Settings, reps: int) -
     lines = ["| accounts followed (~) | viewers | hybrid page p50 / p95 (ms) | "
              "pure fan-out-on-read p50 / p95 (ms) |", "|---|---|---|---|"]
     request = PageRequest(20, None)
-    for around in (10, 50, 200, 1000, 3000):
+    for around in (5, 20, 100, 500, 1000, 1800):
         async with db.session() as session:
             viewers = await users_by_following(session, around, 20)
         if not viewers:

@@ -33,6 +33,7 @@ from resolvers.feed.trim import trim_inboxes
 from resolvers.users.graph_queries import follower_ids_after
 
 INBOX = cast(Table, InboxEntry.__table__)
+TRIM_CHUNK = 1000
 
 
 @dataclass
@@ -139,9 +140,11 @@ async def fanout_batch(session: AsyncSession, settings: Settings, post_id: int, 
 
 
 async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutResult:
-    """Deliver a `running` post to the followers not reached yet; resumable, idempotent."""
+    """Deliver a `running` post to the followers not reached yet; resumable, idempotent.
+    Then trim the sampled inboxes it touched."""
     lease = float(settings.feed_fanout_lease_seconds)
     result = FanoutResult(post_id=post_id, state="running")
+    to_trim: list[int] = []
     if not await _claim(db, post_id, lease):
         async with db.session() as session:
             state = (await session.execute(
@@ -165,7 +168,7 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
             last, n, inserted, sample = await fanout_batch(
                 session, settings, post_id, row.author_id, row.follower_cursor
             )
-            await trim_inboxes(session, sample, settings.feed_inbox_cap)
+            to_trim += sample
             done = n < settings.feed_fanout_batch
             await session.execute(
                 text(
@@ -183,7 +186,13 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
         result.rows_inserted += inserted
         if done:
             result.state = "done"
-            return result
+            break
+    # Trim after the deliveries committed, so trimming never delays a post becoming visible.
+    # (If the worker dies first, these inboxes are trimmed when next sampled.)
+    for start in range(0, len(to_trim), TRIM_CHUNK):
+        async with db.transaction() as session:
+            await trim_inboxes(session, to_trim[start:start + TRIM_CHUNK], settings.feed_inbox_cap)
+    return result
 
 
 async def fan_out_post(db: Database, settings: Settings, post_id: int,

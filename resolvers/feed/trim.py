@@ -2,8 +2,9 @@
 
 Trimming one inbox is one backward index scan to the (cap+1)-th newest entry and a range
 delete below it. Fan-out trims the inboxes it touches on a deterministic sample (1 in
-`feed_trim_every` per (viewer, post)), so an inbox overshoots the cap by about that many
-entries at most on average, while a fan-out does not pay a trim per follower per post.
+`feed_trim_every` per (viewer, post)), after the post's deliveries committed, so an inbox
+overshoots the cap by about that many entries on average, a fan-out does not pay a trim per
+follower per post, and trimming never delays a post becoming visible.
 """
 
 from __future__ import annotations
