@@ -45,6 +45,7 @@ class KeyRing:
         self.directory = directory
         self.reload_interval = reload_interval
         self._keys: list[SigningKey] = []
+        self._public: KeySet | None = None
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
 
@@ -70,6 +71,7 @@ class KeyRing:
             keys.append(SigningKey(kid, key))
         keys.sort(key=lambda k: (_kid_millis(k.kid), k.kid))
         self._keys = keys
+        self._public = None
         self._stamp = self._dir_stamp()
         self._checked = time.monotonic()
 
@@ -98,7 +100,11 @@ class KeyRing:
         return {"keys": [k.key.as_dict(private=False) for k in self.keys]}
 
     def public_key_set(self) -> KeySet:
-        return KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+        """The published keys as a KeySet (rebuilt only when the directory changed)."""
+        self.refresh()
+        if self._public is None:
+            self._public = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+        return self._public
 
     # -- rotation ----------------------------------------------------------------------------
     def rotate(self) -> str:

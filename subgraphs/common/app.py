@@ -12,6 +12,7 @@ Authenticator; the context getter builds a RequestContext per request.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ from subgraphs.common.context import RequestContext, get_context
 from subgraphs.common.errors import ErrorCodes, log_errors, request_error
 
 FEDERATION_VERSION: Literal["2.7"] = "2.7"
+# Garbage collection tuned for a request server: after start-up, the long-lived heap (schema,
+# mappers, modules) is frozen out of collection, and the young generation is collected every
+# 20,000 allocations instead of 700. Halves the CPU of a 100-node page (bench/RESULTS.md).
+GC_THRESHOLDS = (20_000, 20, 50)
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -127,6 +132,9 @@ def create_subgraph_app(spec: SubgraphSpec, settings: Settings | None = None) ->
         try:
             if spec.on_startup:
                 await spec.on_startup(app, resources)
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
             yield
         finally:
             if spec.on_shutdown:
