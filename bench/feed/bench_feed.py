@@ -5,10 +5,12 @@
 With DATABASE_URL/REDIS_URL/S3_ENDPOINT_URL pointing at the seeded services (see
 bench/feed/services.py). Measures, in one run:
 1. the feed page (20 items) read by the resolver, against a pure fan-out-on-read query over
-   all followees (posts of everyone followed, newest 20), for viewers following ~10 to ~3,000
+   all followees (posts of everyone followed, newest 20), for viewers following ~5 to ~1,800
    accounts: how each grows with the follow count;
 2. `Query.feed(first: 20)` over HTTP at a real `puppies serve feed` process (JWT auth via a
-   real `puppies serve users` JWKS), sequential requests over one keep-alive connection;
+   real `puppies serve users` JWKS), sequential requests over one keep-alive connection, and
+   with `--router-dir` the same through the router (composed from the running subgraphs),
+   asking each post's `text` so every page also costs a posts `_entities` fetch;
 3. fan-out throughput (inbox rows/s) of posts by a ~9,000-follower author;
 4. post-to-visible: a real `puppies worker` running, the time from `create_post` commit
    until the post is in the feed of the author's last follower (the last one fan-out
@@ -123,40 +125,108 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(20)
 
 
+ROUTER_FEED = "query($first: Int) { feed(first: $first) { edges { cursor node { id text } } " \
+              "pageInfo { hasNextPage endCursor } } }"
+
+
+async def measure(url: str, query: str, tokens: dict[int, str], viewers: list[int],
+                  requests: int, check: Callable[[dict[str, Any]], None]) -> tuple[list[float],
+                                                                                  float]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        async def one(v: int) -> None:
+            r = await http.post(url, json={"query": query, "variables": {"first": 20}},
+                                headers={"Authorization": f"Bearer {tokens[v]}"})
+            body = r.json()
+            assert r.status_code == 200 and "errors" not in body, body
+            check(body)
+
+        for v in viewers[:50]:
+            await one(v)  # warm-up (JWKS fetch, pools, plan cache)
+        latencies = []
+        t0 = time.perf_counter()
+        for i in range(requests):
+            t = time.perf_counter()
+            await one(viewers[i % len(viewers)])
+            latencies.append((time.perf_counter() - t) * 1000)
+        return latencies, requests / (time.perf_counter() - t0)
+
+
+def not_degraded(body: dict[str, Any]) -> None:
+    assert "feed" not in body.get("extensions", {}), body
+
+
+def router_config(path: str, listen: int, ports: dict[str, int]) -> None:
+    subgraphs = "".join(
+        f"  {name}:\n    routing_url: http://127.0.0.1:{port}/graphql\n"
+        f"    schema:\n      subgraph_url: http://127.0.0.1:{port}/graphql\n"
+        for name, port in ports.items())
+    with open(path, "w") as f:
+        f.write(f"supergraph:\n  listen: 127.0.0.1:{listen}\n  path: /graphql\n"
+                "headers:\n  all:\n    request:\n      - propagate:\n"
+                "          named: authorization\n"
+                f"subgraphs:\n{subgraphs}")
+
+
+def start_router(router_dir: str, cfg: str, sdl: str, port: int) -> subprocess.Popen[bytes]:
+    """Compose the running subgraphs and serve them with the router checkout's own venv."""
+    renv = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    py = os.path.join(router_dir, ".venv", "bin", "python")
+    subprocess.run([py, "-c", "import sys; from graph.composition.command import "
+                    "compose_command; compose_command(sys.argv[1], sys.argv[2], "
+                    "timeout=30, check=False)", cfg, sdl],
+                   cwd=router_dir, env=renv, check=True)
+    router = subprocess.Popen(
+        [py, "-m", "graph.cli", "serve", "--supergraph", sdl, "--config", cfg],
+        cwd=router_dir, env=renv, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return router
+        if time.monotonic() > deadline or router.poll() is not None:
+            stop(router)
+            raise RuntimeError("the router did not start")
+        time.sleep(0.1)
+
+
 async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int],
-                     requests: int) -> tuple[list[float], float]:
+                     requests: int, router_dir: str | None) -> list[str]:
+    """Query.feed at the subgraph, and through the router (when its checkout is given)."""
     ring = KeyRing(settings.keys_dir).load()
     tokens = {v: issue_access_token(ring, settings, v, ttl_seconds=3600).token for v in viewers}
-    users_port, feed_port = free_port(), free_port()
-    env = {**env, "USERS_PORT": str(users_port), "FEED_PORT": str(feed_port),
-           "JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json",
+    ports = {"users": free_port(), "posts": free_port(), "feed": free_port()}
+    env = {**env, **{f"{k.upper()}_PORT": str(p) for k, p in ports.items()},
+           "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
            "LOG_LEVEL": "WARNING"}
-    users = start(["serve", "users"], env, users_port)
-    feed = start(["serve", "feed"], env, feed_port)
+    procs = [start(["serve", name], env, port) for name, port in ports.items()]
+    out = []
     try:
-        url = f"http://127.0.0.1:{feed_port}/graphql"
-        async with httpx.AsyncClient(timeout=30) as http:
-            async def one(v: int) -> None:
-                r = await http.post(url, json={"query": FEED, "variables": {"first": 20}},
-                                    headers={"Authorization": f"Bearer {tokens[v]}"})
-                body = r.json()
-                assert r.status_code == 200 and "errors" not in body, body
-                assert "feed" not in body.get("extensions", {}), body  # not degraded
+        lat, rps = await measure(f"http://127.0.0.1:{ports['feed']}/graphql", FEED, tokens,
+                                 viewers, requests, not_degraded)
+        out.append(f"subgraph: {fmt(lat)}; {rps:.0f} req/s sequential")
+        print("   " + out[-1], flush=True)
+        if router_dir:
+            cfg = os.path.join(settings.data_dir, "bench-router.yaml")
+            sdl = os.path.join(settings.data_dir, "bench-supergraph.graphql")
+            router_port = free_port()
+            # Feed and posts are all this query needs (users runs for the JWKS only).
+            router_config(cfg, router_port, {k: ports[k] for k in ("posts", "feed")})
+            procs.append(start_router(router_dir, cfg, sdl, router_port))
 
-            for v in viewers[:50]:
-                await one(v)  # warm-up (JWKS fetch, pool)
-            latencies = []
-            t0 = time.perf_counter()
-            for i in range(requests):
-                v = viewers[i % len(viewers)]
-                t = time.perf_counter()
-                await one(v)
-                latencies.append((time.perf_counter() - t) * 1000)
-            elapsed = time.perf_counter() - t0
-        return latencies, requests / elapsed
+            def has_text(body: dict[str, Any]) -> None:
+                edges = body["data"]["feed"]["edges"]
+                assert all(e["node"]["text"] is not None for e in edges), body
+
+            lat, rps = await measure(f"http://127.0.0.1:{router_port}/graphql", ROUTER_FEED,
+                                     tokens, viewers, requests, has_text)
+            out.append(f"router (feed + posts `text` via _entities): {fmt(lat)}; "
+                       f"{rps:.0f} req/s sequential")
+            print("   " + out[-1], flush=True)
     finally:
-        stop(feed)
-        stop(users)
+        for proc in reversed(procs):
+            stop(proc)
+    return out
 
 
 async def fanout_throughput(db: Database, deps: PostsDeps, settings: Settings,
@@ -207,6 +277,8 @@ async def main() -> None:
     parser.add_argument("--visible", type=int, default=20)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--fanouts", type=int, default=20)
+    parser.add_argument("--router-dir", default=None,
+                        help="a checkout of the router (with its .venv) to measure through")
     args = parser.parse_args()
     settings = load_settings(log_level="WARNING")
     settings.require_services()
@@ -231,8 +303,7 @@ async def main() -> None:
         table = await compare_by_follow_count(db, settings, args.reps)
         print("\n2. Query.feed(first: 20) over HTTP at the feed subgraph", flush=True)
         viewers = rng.sample(everyone, 500)
-        latencies, rps = await http_reads(settings, env, viewers, args.requests)
-        print(f"   {fmt(latencies)}; {rps:.0f} req/s sequential", flush=True)
+        await http_reads(settings, env, viewers, args.requests, args.router_dir)
         print(f"\n3. fan-out throughput, author with {followers} followers", flush=True)
         runs = await fanout_throughput(db, deps, settings, author, args.fanouts)
         rows, secs = sum(r for r, _ in runs), sum(t for _, t in runs)
