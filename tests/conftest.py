@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from puppies.embedded import free_port
 from puppies.s3 import create_s3_client, ensure_bucket
 from puppies.services import RunningServices, start_services
 from puppies.settings import Settings, load_settings
+from tests.support.tmp import private_tmp_dir
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
-    data_dir = tmp_path_factory.mktemp("services")
+def services() -> Iterator[RunningServices]:
+    data_dir = private_tmp_dir("services")
     base = load_settings(environment="test", data_dir=data_dir,
                          jwt_keys_dir=data_dir / "keys", s3_bucket="puppies-test")
     running = start_services(base, data_dir=data_dir,
@@ -35,6 +37,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServic
         yield running
     finally:
         running.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

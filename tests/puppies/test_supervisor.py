@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from puppies.embedded import free_port, port_is_free
+from tests.support.tmp import private_tmp_dir
 
 REPO = Path(__file__).resolve().parents[2]
 PORT_SETTINGS = (
     "ROUTER_PORT", "USERS_PORT", "POSTS_PORT", "FEED_PORT", "ANALYTICS_PORT",
     "EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT",
 )
+
+
+@pytest.fixture
+def data_home() -> Iterator[Path]:
+    path = private_tmp_dir("dev")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _dev_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
@@ -40,7 +50,8 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 
 @pytest.mark.timeout(240)
-def test_dev_starts_everything_and_sigterm_stops_it_all(tmp_path: Path) -> None:
+def test_dev_starts_everything_and_sigterm_stops_it_all(data_home: Path) -> None:
+    tmp_path = data_home
     env, ports = _dev_env(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", "dev"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -75,8 +86,8 @@ def test_dev_starts_everything_and_sigterm_stops_it_all(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
 
 
-def test_dev_port_in_use_is_named(tmp_path: Path) -> None:
-    env, ports = _dev_env(tmp_path)
+def test_dev_port_in_use_is_named(data_home: Path) -> None:
+    env, ports = _dev_env(data_home)
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", ports["EMBEDDED_REDIS_PORT"]))
