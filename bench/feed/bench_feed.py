@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import psutil
 from sqlalchemy import select, text
 
 from models.db import Database
@@ -129,9 +130,21 @@ ROUTER_FEED = "query($first: Int) { feed(first: $first) { edges { cursor node { 
               "pageInfo { hasNextPage endCursor } } }"
 
 
+def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
+    """user+sys CPU of the server processes (and their children) so far."""
+    total = 0.0
+    for proc in procs:
+        p = psutil.Process(proc.pid)
+        for q in [p, *p.children(recursive=True)]:
+            t = q.cpu_times()
+            total += t.user + t.system
+    return total
+
+
 async def measure(url: str, query: str, tokens: dict[int, str], viewers: list[int],
-                  requests: int, check: Callable[[dict[str, Any]], None]) -> tuple[list[float],
-                                                                                  float]:
+                  requests: int, check: Callable[[dict[str, Any]], None],
+                  servers: list[subprocess.Popen[bytes]]) -> tuple[list[float], float, float]:
+    """Latencies (ms), requests/s, and server CPU ms per request."""
     async with httpx.AsyncClient(timeout=30) as http:
         async def one(v: int) -> None:
             r = await http.post(url, json={"query": query, "variables": {"first": 20}},
@@ -143,12 +156,14 @@ async def measure(url: str, query: str, tokens: dict[int, str], viewers: list[in
         for v in viewers[:50]:
             await one(v)  # warm-up (JWKS fetch, pools, plan cache)
         latencies = []
+        cpu0 = cpu_seconds(servers)
         t0 = time.perf_counter()
         for i in range(requests):
             t = time.perf_counter()
             await one(viewers[i % len(viewers)])
             latencies.append((time.perf_counter() - t) * 1000)
-        return latencies, requests / (time.perf_counter() - t0)
+        rps = requests / (time.perf_counter() - t0)
+        return latencies, rps, (cpu_seconds(servers) - cpu0) / requests * 1000
 
 
 def not_degraded(body: dict[str, Any]) -> None:
@@ -202,9 +217,10 @@ async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int]
     procs = [start(["serve", name], env, port) for name, port in ports.items()]
     out = []
     try:
-        lat, rps = await measure(f"http://127.0.0.1:{ports['feed']}/graphql", FEED, tokens,
-                                 viewers, requests, not_degraded)
-        out.append(f"subgraph: {fmt(lat)}; {rps:.0f} req/s sequential")
+        lat, rps, cpu = await measure(f"http://127.0.0.1:{ports['feed']}/graphql", FEED,
+                                      tokens, viewers, requests, not_degraded, [procs[2]])
+        out.append(f"subgraph: {fmt(lat)}; {rps:.0f} req/s sequential; feed process CPU "
+                   f"{cpu:.2f} ms/request")
         print("   " + out[-1], flush=True)
         if router_dir:
             cfg = os.path.join(settings.data_dir, "bench-router.yaml")
@@ -218,10 +234,12 @@ async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int]
                 edges = body["data"]["feed"]["edges"]
                 assert all(e["node"]["text"] is not None for e in edges), body
 
-            lat, rps = await measure(f"http://127.0.0.1:{router_port}/graphql", ROUTER_FEED,
-                                     tokens, viewers, requests, has_text)
+            lat, rps, cpu = await measure(f"http://127.0.0.1:{router_port}/graphql",
+                                          ROUTER_FEED, tokens, viewers, requests, has_text,
+                                          [procs[1], procs[2], procs[3]])
             out.append(f"router (feed + posts `text` via _entities): {fmt(lat)}; "
-                       f"{rps:.0f} req/s sequential")
+                       f"{rps:.0f} req/s sequential; router+feed+posts CPU {cpu:.2f} "
+                       "ms/request")
             print("   " + out[-1], flush=True)
     finally:
         for proc in reversed(procs):

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import SelectBase
 
 from models.posts import Post
 
@@ -38,7 +39,7 @@ async def popular_posts(session: AsyncSession, *, since_id: int,
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-def posts_by_authors(author_ids: Select[Any], before_id: int,
+def posts_by_authors(author_ids: SelectBase, before_id: int,
                      limit: int) -> Select[int, int]:
     """Newest posts of any of `author_ids` (a one-column select) below `before_id`: the pure
     fan-out-on-read query, used by the feed benchmark as the baseline."""

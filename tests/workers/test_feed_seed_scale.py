@@ -1,0 +1,44 @@
+"""The scale seeder (small spec): power-law shape, and inboxes equal to fan-out-on-read."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import literal, select, text, union
+
+from models.db import Database
+from puppies.pagination import PageRequest
+from puppies.redis import create_redis
+from puppies.settings import Settings
+from resolvers.feed.read import MAX_ID, read_feed
+from resolvers.posts.feed_queries import posts_by_authors
+from resolvers.users.graph_queries import followee_ids
+from workers.seed_scale import ScaleSpec, seed_scale
+
+
+async def test_scale_seed_builds_what_fan_out_would_have(clean: Settings) -> None:
+    settings = clean.model_copy(update={"feed_vip_threshold": 150, "feed_inbox_cap": 60})
+    spec = ScaleSpec(users=1500, follows=30_000, posts=15_000)
+    summary = await seed_scale(settings, 3, spec)
+    assert summary["users"] == 1500 and summary["follows"] == 30_000
+    assert summary["posts"] == 15_000 and summary["vips"] >= 2
+
+    db = Database(settings)
+    redis = create_redis(settings)
+    try:
+        async with db.session() as session:
+            ids = [r[0] for r in await session.execute(text("SELECT id FROM users.users"))]
+            counts = [r[0] for r in await session.execute(text(
+                "SELECT follower_count FROM users.users ORDER BY follower_count DESC"))]
+        assert sum(counts) == 30_000
+        assert counts[0] > 20 * (sum(counts) / len(counts))  # heavy head: a power law
+        for viewer in random.Random(1).sample(ids, 25):
+            page = await read_feed(db, redis, settings, viewer, PageRequest(20, None))
+            authors = union(followee_ids(viewer), select(literal(viewer)))  # and their own
+            async with db.session() as session:
+                expected = [r[0] for r in await session.execute(
+                    posts_by_authors(authors, MAX_ID, 20))]
+            assert [i.post_id for i in page.items] == expected, viewer
+    finally:
+        await redis.aclose()
+        await db.dispose()
