@@ -14,9 +14,14 @@ from resolvers.errors import ResolverError, Unauthenticated
 from resolvers.posts import comments, likes, media, posts
 from resolvers.posts.errors import SubscriberTooSlow
 from resolvers.posts.posts import MediaSpec
-from subgraphs.common import Connection, Info, RequestContext, connection_from_page
+from subgraphs.common import (
+    Connection,
+    Info,
+    RequestContext,
+    build_schema,
+    connection_from_page,
+)
 from subgraphs.common.app import FEDERATION_VERSION, SubgraphSchema
-from subgraphs.common.errors import ErrorCodes
 from subgraphs.posts.multiplex import Multiplexer, share_key
 from subgraphs.posts.types import (
     AddCommentInput,
@@ -206,6 +211,10 @@ class PostsSchema(SubgraphSchema):
                                            context_value.settings.subscription_queue_size)
 
 
-schema = PostsSchema(query=Query, mutation=Mutation, subscription=Subscription,
-                     types=[User, Post, Media, Comment], extensions=[ErrorCodes],
+TYPES = [User, Post, Media, Comment]
+# The shared factory decides the schema extensions (error codes, validation cache, ...);
+# the posts schema reuses exactly those, in its own class.
+_shared = build_schema(Query, Mutation, subscription=Subscription, types=TYPES)
+schema = PostsSchema(query=Query, mutation=Mutation, subscription=Subscription, types=TYPES,
+                     extensions=list(_shared.extensions),
                      federation_version=FEDERATION_VERSION)
