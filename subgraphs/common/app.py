@@ -26,10 +26,13 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
+from strawberry.types.unset import UNSET
 
+from puppies.auth import AuthError
 from puppies.auth.apikeys import ApiKeyVerifier, RemoteApiKeyVerifier
 from puppies.auth.jwks import RemoteJWKS
 from puppies.auth.tokens import KeySource
@@ -37,7 +40,7 @@ from puppies.auth.viewer import Authenticator, Viewer
 from puppies.settings import Settings, load_settings
 from resolvers.runtime import Resources
 from subgraphs.common.context import RequestContext, get_context
-from subgraphs.common.errors import ErrorCodes, log_errors, request_error
+from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
 
 FEDERATION_VERSION: Literal["2.7"] = "2.7"
 # Garbage collection tuned for a request server: after start-up, the long-lived heap (schema,
@@ -49,7 +52,11 @@ GC_THRESHOLDS = (20_000, 20, 50)
 class SubgraphSchema(strawberry.federation.Schema):
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
+        # Every path (queries, mutations, subscription events) passes here: log the
+        # unexpected ones with their traceback, then give each its code (masking those).
         log_errors(errors)
+        for error in errors:
+            classify(error)
 
 
 def build_schema(query: type, mutation: type | None = None, *, subscription: type | None = None,
@@ -104,6 +111,37 @@ class SubgraphRouter(GraphQLRouter[RequestContext, None]):
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
+
+    async def on_ws_connect(self, context: RequestContext) -> Any:
+        """graphql-transport-ws / graphql-ws: browsers cannot set headers on a WebSocket, so
+        the credential may come in the connection_init payload (`Authorization` or
+        `authorization`: "Bearer <jwt>", or `x-api-key`). A bad one closes with 4403."""
+        params = context.connection_params if isinstance(context.connection_params, dict) \
+            else {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        api_key = params.get("x-api-key") or params.get("X-API-Key")
+        if authorization or api_key:
+            request = context.request
+            assert request is not None
+            state = request.app.state
+            try:
+                viewer = await state.authenticator.authenticate(
+                    str(authorization) if authorization else None,
+                    str(api_key) if api_key else None,
+                )
+            except AuthError as exc:
+                raise ConnectionRejectionError(
+                    {"message": str(exc), "extensions": {"code": exc.code}}
+                ) from None
+            context.viewer = viewer
+            context.loaders = state.make_loaders(context.resources, viewer)
+            context.auth_error = None
+        elif context.auth_error is not None:
+            raise ConnectionRejectionError(
+                {"message": str(context.auth_error),
+                 "extensions": {"code": context.auth_error.code}}
+            )
+        return UNSET
 
 
 def _explain(exc: HTTPException) -> str:

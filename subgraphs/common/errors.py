@@ -65,6 +65,9 @@ def classify(error: GraphQLError) -> None:
         else:
             _set_code(error, code)
         return
+    if original is None and error.message.startswith("Syntax Error"):
+        _set_code(error, "GRAPHQL_PARSE_FAILED")
+        return
     if original is None:
         _set_code(error, "INTERNAL_SERVER_ERROR")  # e.g. a null in a non-null field
         return

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import strawberry
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import LocalKeys, issue_access_token
@@ -65,9 +69,17 @@ class Query:
         return connection_from_page(page, lambda k: Thing(id=strawberry.ID(str(k)), n=k))
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def whoami(self, info: Info) -> AsyncIterator[int]:
+        yield info.context.viewer.require_user()
+
+
 def _app(settings: Settings) -> Any:
     ring = KeyRing(settings.keys_dir).load()
-    spec = SubgraphSpec(name="probe", schema=build_schema(Query, types=[Thing]),
+    spec = SubgraphSpec(name="probe", schema=build_schema(Query, subscription=Subscription,
+                                                          types=[Thing]),
                         make_loaders=lambda resources, viewer: {"n": 7},
                         key_source=lambda resources: LocalKeys(ring))
     return create_subgraph_app(spec, settings), ring
@@ -177,3 +189,28 @@ async def test_connections_cursor_and_cap(probe, settings: Settings) -> None:
     assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
     r = await _post(client, url, q, {"f": 2, "a": "garbage!"})
     assert r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def _ws_whoami(url: str, init: dict[str, Any]) -> Any:
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        try:
+            ack = json.loads(await ws.recv())
+        except ConnectionClosed as closed:
+            return ("closed", closed.rcvd.code if closed.rcvd else None)
+        assert ack["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": "subscription { whoami }"}}))
+        return json.loads(await ws.recv())
+
+
+async def test_websocket_auth_from_connection_init(probe, settings: Settings) -> None:
+    url, _, ring = probe
+    token = issue_access_token(ring, settings, 777).token
+    msg = await _ws_whoami(url, {"Authorization": f"Bearer {token}"})
+    assert msg["type"] == "next" and msg["payload"]["data"] == {"whoami": 777}
+    msg = await _ws_whoami(url, {})
+    assert msg["type"] == "next"
+    assert msg["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await _ws_whoami(url, {"authorization": "Bearer not-a-jwt"}) == ("closed", 4403)
