@@ -79,6 +79,15 @@ async def test_api_key_bad_paths(users_api: UsersApi) -> None:
     assert r.status_code == 401 and error_code(r.json()) == "UNAUTHENTICATED"
     r = await gql.post("{ me { id } }", headers={"x-api-key": "pk_nonsense"})
     assert r.status_code == 401 and "malformed" in r.text
+    # The internal verification endpoint the other subgraphs call.
+    verify = users_api.url + "/internal/api-keys/verify"
+    r = await users_api.http.post(verify, json={"key": key})
+    assert r.status_code == 200
+    assert r.json() == {"id": key_id, "userId": a.id, "tier": "free", "scopes": ["read:profile"]}
+    r = await users_api.http.post(verify, json={"key": forged})
+    assert r.status_code == 401 and "not valid" in r.json()["error"]
+    r = await users_api.http.post(verify, content=b"nope")
+    assert r.status_code == 400
 
 
 @strawberry.type
