@@ -4,11 +4,12 @@ Truth is `posts.likes` (primary key (post_id, user_id)). `posts.like_count` is a
 copy: a like never updates the post row (a hot post would serialise every like on that row
 lock). Instead:
 
-- the like transaction inserts/deletes the row and writes the outbox event;
-- the post id is added to the Redis set `DIRTY` before the transaction (so a process dying
+- ONE statement (data-modifying CTEs, atomic by itself) reads the post, inserts/deletes
+  the row and, only when a row changed, writes the `post.liked`/`post.unliked` outbox row;
+- the post id is added to the Redis set `DIRTY` before that statement (so a process dying
   right after its commit still leaves the post marked) and again after it;
-- after commit the live counter `LIVE:<post>` (if cached) is adjusted and the change is
-  published for `postLikeChanged`.
+- after commit one Lua script adjusts the live counter `LIVE:<post>` (if cached), marks
+  the post dirty and publishes the change for `postLikeChanged`.
 
 `flush_like_counts` (the worker, every LIKES_FLUSH_INTERVAL_SECONDS) atomically renames
 `DIRTY` to `FLUSHING` (or resumes a `FLUSHING` left by a worker that died), and for each
@@ -23,11 +24,9 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from sqlalchemy import BigInteger, Column, Integer, delete, func, select, text, update, values
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import BigInteger, Column, Integer, func, select, text, update, values
 
-from models.outbox import emit
-from models.posts import SCHEMA, Like, Post
+from models.posts import Like, Post
 from resolvers.errors import NotFound
 from resolvers.posts.deps import PostsDeps
 from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
@@ -82,28 +81,47 @@ async def _cold_count(deps: PostsDeps, post_id: int) -> int:
     return int(cached) if cached is not None else exact
 
 
+# One statement, so one round trip and atomic by itself (run in autocommit): read the post,
+# insert (or delete) the like row, and write the outbox event only when a row changed.
+_LIKE_SQL = """
+WITH p AS (
+  SELECT id, author_id, text, like_count, comment_count, created_at
+  FROM posts.posts WHERE id = :post_id
+), ch AS (
+  {change}
+), ev AS (
+  INSERT INTO posts.outbox (event_type, aggregate_id, payload)
+  SELECT :event_type, ch.post_id, jsonb_build_object(
+    'post_id', ch.post_id, 'user_id', ch.user_id, 'author_id', p.author_id)
+  FROM ch CROSS JOIN p
+  RETURNING id
+)
+SELECT p.*, EXISTS (SELECT 1 FROM ev) AS changed FROM p
+"""
+_INSERT_LIKE = _LIKE_SQL.format(change=(
+    "INSERT INTO posts.likes (post_id, user_id) SELECT id, :user_id FROM p "
+    "ON CONFLICT DO NOTHING RETURNING post_id, user_id"))
+_DELETE_LIKE = _LIKE_SQL.format(change=(
+    "DELETE FROM posts.likes WHERE post_id = (SELECT id FROM p) AND user_id = :user_id "
+    "RETURNING post_id, user_id"))
+
+
 async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> LikeChange:
-    # Marked dirty before the transaction too: a process that dies right after its commit
+    # Marked dirty before the write too: a process that dies right after its commit
     # still leaves the post for the flush (a mark without a change only costs a recount).
     await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
-    async with deps.db.transaction() as session:
-        post = await session.get(Post, post_id)
-        if post is None:
-            raise NotFound(f"post {post_id} does not exist", field="postId")
-        if like:
-            result = await session.execute(
-                pg_insert(Like).values(post_id=post_id, user_id=user_id)
-                .on_conflict_do_nothing().returning(Like.user_id))
-        else:
-            result = await session.execute(
-                delete(Like).where(Like.post_id == post_id, Like.user_id == user_id)
-                .returning(Like.user_id))
-        changed = result.first() is not None
-        if changed:
-            await emit(session, SCHEMA, "post.liked" if like else "post.unliked",
-                       {"post_id": post_id, "user_id": user_id, "author_id": post.author_id},
-                       aggregate_id=post_id)
-    record = PostRecord.of(post)
+    async with deps.db.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await auto.execute(
+            text(_INSERT_LIKE if like else _DELETE_LIKE),
+            {"post_id": post_id, "user_id": user_id,
+             "event_type": "post.liked" if like else "post.unliked"})).first()
+    if row is None:
+        raise NotFound(f"post {post_id} does not exist", field="postId")
+    changed = bool(row.changed)
+    record = PostRecord(id=row.id, author_id=row.author_id, text=row.text,
+                        like_count=row.like_count, comment_count=row.comment_count,
+                        created_at=row.created_at)
     change = LikeChange(post=record, like_count=0, liked=like, changed=changed,
                         user_id=user_id)
     if not changed:
