@@ -100,7 +100,10 @@ async def log_in(res: Resources, keyring: KeyRing, *, login: str, password: str,
             f"too many failed log-ins for this {limited.scope}; try again in "
             f"{limited.retry_after} seconds",
         )])
-    if user is None or not await verify_password(user.password_hash if user else None, password):
+    # Always one argon2 verification (a dummy hash when no account matches): the time taken
+    # does not tell whether the account exists.
+    verified = await verify_password(user.password_hash if user else None, password)
+    if user is None or not verified:
         await throttle.record_failure(res.redis, res.settings, account, ip)
         return AuthResult(errors=[FieldError("INVALID_CREDENTIALS",
                                              "the login or the password is wrong")])
