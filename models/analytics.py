@@ -135,7 +135,10 @@ class PostDaily(Base):
 
 class UserHourly(Base):
     __tablename__ = "user_hourly"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_analytics_user_hourly_bucket", "bucket"),
+        {"schema": SCHEMA},
+    )
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
@@ -148,7 +151,10 @@ class UserHourly(Base):
 
 class UserDaily(Base):
     __tablename__ = "user_daily"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_analytics_user_daily_day", "day"),
+        {"schema": SCHEMA},
+    )
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import psutil
 
-from bench.analytics.stack import percentile, stack
+from bench.analytics.stack import Stack, percentile, stack
 from puppies.embedded import free_port
 
 MUTATION = ("mutation($events: [EventInput!]!) { trackEvents(events: $events) "
@@ -74,6 +75,32 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int, batch
     return accepted, latencies, elapsed
 
 
+def _tree_cpu(pid: int) -> float:
+    """user+sys CPU seconds of a process and its children (uvicorn workers, PG backends)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _cpu(st: Stack) -> dict[str, float]:
+    pg = next(s for s in st.services.started if s.name == "postgres")
+    assert pg.proc is not None
+    out = {"postgres": _tree_cpu(pg.proc.pid), "analytics": _tree_cpu(st.procs[0].pid)}
+    if len(st.procs) > 1:
+        out["worker"] = _tree_cpu(st.procs[1].pid)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -92,9 +119,21 @@ def main() -> None:
                   str(args.server_workers)], port, log=args.data_dir / "analytics.log")
         if not args.no_worker:
             st.start(["worker"], log=args.data_dir / "worker.log")
-        accepted, lat, elapsed = asyncio.run(_load(
-            f"http://127.0.0.1:{port}/graphql", args.seconds, args.warmup, args.concurrency,
-            args.batch, args.posts))
+        before: dict[str, float] = {}
+
+        async def go() -> tuple[int, list[float], float]:
+            async def mark() -> None:
+                await asyncio.sleep(args.warmup)
+                before.update(_cpu(st))
+            marker = asyncio.create_task(mark())
+            result = await _load(f"http://127.0.0.1:{port}/graphql", args.seconds,
+                                 args.warmup, args.concurrency, args.batch, args.posts)
+            await marker
+            return result
+
+        accepted, lat, elapsed = asyncio.run(go())
+        after = _cpu(st)
+        batches = max(1, len(lat))
         print(f"trackEvents batches of {args.batch}, concurrency {args.concurrency}, "
               f"{args.server_workers} server processes, worker "
               f"{'off' if args.no_worker else 'on'}:")
@@ -102,6 +141,13 @@ def main() -> None:
               f"events/s ({len(lat) / elapsed:,.0f} requests/s)")
         print(f"  request latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
               f"p95 {percentile(lat, 95) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms")
+        per_batch = {k: (after[k] - before.get(k, 0.0)) / batches * 1000 for k in after}
+        print("  CPU per batch of " + str(args.batch) + ": "
+              + ", ".join(f"{k} {v:.1f} ms" for k, v in per_batch.items()))
+        total = sum(per_batch.values())
+        print(f"  => capacity of 2 otherwise idle cores: ~{2000 / total * args.batch:,.0f} "
+              f"events/s ({total:.1f} ms CPU per batch, all processes)")
+        print(f"  load average during the run: {psutil.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
