@@ -122,7 +122,9 @@ async def fanout_batch(session: AsyncSession, settings: Settings, post_id: int, 
         pg_insert(INBOX)
         .from_select(
             ["viewer_id", "post_id", "author_id"],
-            select(follower, literal(post_id, BigInteger), literal(author_id, BigInteger)),
+            # In key order: the primary-key leaves are visited once each, left to right.
+            select(follower, literal(post_id, BigInteger), literal(author_id, BigInteger))
+            .order_by(follower),
         )
         .on_conflict_do_nothing()
         .returning(INBOX.c.viewer_id)
