@@ -34,6 +34,11 @@ from resolvers.users.graph_queries import follower_ids_after
 
 INBOX = cast(Table, InboxEntry.__table__)
 TRIM_CHUNK = 1000
+VIP_POST_TRIM = text(
+    "DELETE FROM feed.vip_post WHERE author_id = :a AND post_id <= ("
+    " SELECT post_id FROM feed.vip_post WHERE author_id = :a "
+    " ORDER BY post_id DESC OFFSET :cap LIMIT 1)"
+)
 
 
 @dataclass
@@ -87,6 +92,8 @@ async def start_fanout(db: Database, settings: Settings, post_id: int, author_id
                      "ON CONFLICT DO NOTHING"),
                 {"a": author_id, "p": post_id},
             )
+            # A VIP's merged posts are capped like an inbox.
+            await session.execute(VIP_POST_TRIM, {"a": author_id, "cap": settings.feed_inbox_cap})
         # The author sees their own post.
         await session.execute(
             pg_insert(INBOX).values(viewer_id=author_id, post_id=post_id, author_id=author_id)

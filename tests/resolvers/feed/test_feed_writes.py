@@ -150,3 +150,19 @@ async def test_inbox_is_trimmed_to_the_cap(world: World) -> None:
         posts.append(post_id)
     assert await world.inbox(viewer) == sorted(posts, reverse=True)[:4]
     assert await world.inbox(author) == sorted(posts, reverse=True)[:4]
+
+
+async def test_vip_posts_are_capped_too(world: World) -> None:
+    star, *fans = await world.users(4)
+    await world.bulk_follow(fans, star)
+    await reconcile_vip(world.db, world.res.redis, world.settings, star)
+    settings = world.settings.model_copy(update={"feed_inbox_cap": 3})
+    posts = []
+    for _ in range(5):
+        post_id = await world.post(star)
+        await fan_out_post(world.db, settings, post_id, star)
+        posts.append(post_id)
+    kept = [r[0] for r in await world.rows(
+        "SELECT post_id FROM feed.vip_post WHERE author_id = :a ORDER BY post_id DESC", a=star)]
+    assert kept == sorted(posts, reverse=True)[:3]
+    assert await feed_ids(world, fans[0]) == kept
