@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 
 from bench.analytics.stack import Stack
 from puppies.auth.keys import KeyRing
@@ -28,6 +30,54 @@ def start_posts_stack(st: Stack, data_dir: Path, *, posts_workers: int,
     if worker:
         st.start(["worker"], log=data_dir / "worker.log")
     return f"http://127.0.0.1:{posts_port}"
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(st: Stack, data_dir: Path) -> dict[str, float]:
+    """CPU seconds (user+system) used so far by each part of the stack.
+
+    Parts: the processes started by `st` by their command (users, posts, worker), and the
+    embedded services, found by their data directory in the command line.
+    """
+    out: dict[str, float] = {}
+    for proc in st.procs:
+        args = list(proc.args)  # type: ignore[arg-type]
+        name = "worker" if "worker" in args else str(args[4])
+        for p in _tree(proc.pid):
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                out[name] = out.get(name, 0.0) + t.user + t.system
+    marker = str(data_dir.resolve())
+    for p in psutil.process_iter(["cmdline", "name"]):
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if marker not in cmd and not (p.info["name"] or "").startswith("postgres"):
+                continue
+            kind = ("postgres" if "postgres" in (p.info["name"] or "") or "postgres" in cmd
+                    else "redis" if "redis" in cmd else "s3" if "moto" in cmd else None)
+            if kind is None:
+                continue
+            if kind == "postgres" and not _owned_by(p, marker):
+                continue
+            t = p.cpu_times()
+            out[kind] = out.get(kind, 0.0) + t.user + t.system
+    return out
+
+
+def _owned_by(p: psutil.Process, marker: str) -> bool:
+    """A postgres backend belongs to our cluster when its postmaster's command has our dir."""
+    with contextlib.suppress(psutil.Error):
+        for q in [p, *p.parents()]:
+            if marker in " ".join(q.cmdline()):
+                return True
+    return False
 
 
 def tokens(st: Stack, user_ids: range) -> dict[int, str]:

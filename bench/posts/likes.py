@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
 
 from bench.analytics.stack import percentile, stack
-from bench.posts.common import create_post, gql, start_posts_stack, tokens
+from bench.posts.common import cpu_seconds, create_post, gql, start_posts_stack, tokens
 
 LIKE = "mutation($id: ID!) { likePost(postId: $id) { post { id likeCount } errors { code } } }"
 
 
 async def _load(url: str, post_id: str, toks: list[str], seconds: float, warmup: float,
-                concurrency: int) -> tuple[int, int, list[float], float]:
+                concurrency: int, cpu: Any) -> tuple[int, int, list[float], float,
+                                                    dict[str, float]]:
     ok = errors = 0
     latencies: list[float] = []
     next_user = 0
@@ -53,10 +56,12 @@ async def _load(url: str, post_id: str, toks: list[str], seconds: float, warmup:
         tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
         await asyncio.sleep(warmup)
         measuring = True
+        cpu0 = cpu()
         started = time.monotonic()
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
-    return ok, errors, latencies, elapsed
+        cpu1 = cpu()
+    return ok, errors, latencies, elapsed, {k: cpu1.get(k, 0) - v for k, v in cpu0.items()}
 
 
 async def _check(dsn: str, post_id: str, timeout: float = 30) -> tuple[int, int, float]:
@@ -98,9 +103,9 @@ def main() -> None:
                 await c.execute("ALTER TABLE posts.outbox DISABLE TRIGGER outbox_notify")
                 await c.close()
             asyncio.run(off())
-        ok, errors, lat, elapsed = asyncio.run(_load(
+        ok, errors, lat, elapsed, cpu = asyncio.run(_load(
             url, post_id, list(toks.values())[1:], args.seconds, args.warmup,
-            args.concurrency))
+            args.concurrency, lambda: cpu_seconds(st, args.data_dir)))
         assert st.settings.database_url
         col, rows, waited = asyncio.run(_check(
             st.settings.database_url.replace("+asyncpg", ""), post_id))
@@ -110,6 +115,9 @@ def main() -> None:
               f"({errors} errors)")
         print(f"  request latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
               f"p95 {percentile(lat, 95) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms")
+        per_like = ", ".join(f"{k} {v / max(ok, 1) * 1000:.2f}" for k, v in sorted(cpu.items()))
+        print(f"  CPU ms per like: {per_like}")
+        print(f"  load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
         print(f"  after the run: like_count {col}, like rows {rows} "
               f"({'equal' if col == rows else 'NOT EQUAL'} {waited:.1f}s after the last like)")
 

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import shutil
 import time
 from multiprocessing.connection import Connection
@@ -29,7 +30,7 @@ import aiohttp
 from websockets.asyncio.client import connect
 
 from bench.analytics.stack import percentile, stack
-from bench.posts.common import create_post, gql, start_posts_stack, tokens
+from bench.posts.common import cpu_seconds, create_post, gql, start_posts_stack, tokens
 
 SUB = ("subscription($id: ID!) { postLikeChanged(postId: $id) "
        "{ likeCount liked userId } }")
@@ -134,9 +135,12 @@ def main() -> None:
         for _, pipe in clients:
             assert pipe.recv() == "subscribed"
         time.sleep(2.0)  # let the server register the last subscriptions
+        cpu0 = cpu_seconds(st, args.data_dir)
         sent = asyncio.run(_like_loop(url, post_id, [toks[u] for u in range(2, args.likes + 2)],
                                       args.likes, args.interval))
         time.sleep(2.0)
+        cpu1 = cpu_seconds(st, args.data_dir)
+        load = os.getloadavg()[0]
         received: list[tuple[str, float]] = []
         for _, pipe in clients:
             pipe.send("stop")
@@ -154,6 +158,10 @@ def main() -> None:
         print(f"  latency like sent -> event received: p50 {percentile(lat, 50):.1f} ms, "
               f"p95 {percentile(lat, 95):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
               f"max {max(lat) if lat else float('nan'):.1f} ms")
+        per_like = ", ".join(f"{k} {(cpu1.get(k, 0) - v) / args.likes * 1000:.1f}"
+                             for k, v in sorted(cpu0.items()))
+        print(f"  server-side CPU ms per like (all its deliveries): {per_like}")
+        print(f"  load average during the run: {load:.1f} (2 cores)")
         if errors:
             print("  first error:", errors[0])
 
