@@ -68,11 +68,13 @@ def _events(n: int, posts: int, authors: int, start: datetime,
             yield (uuid.uuid4(), at, kind, "client", "b", actor, post, None, owner)
 
 
-async def load(settings: Settings, n: int, posts: int, authors: int, seed: int) -> None:
+async def copy_events(settings: Settings, n: int, posts: int, authors: int,
+                      seed: int) -> None:
     db = Database(settings)
     now = datetime.now(UTC)
     start = now - timedelta(days=DAYS)
     await ensure_partitions(db, start.date(), now.date() + timedelta(days=1))
+    await db.dispose()
     assert settings.database_url
     conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     try:
@@ -94,6 +96,14 @@ async def load(settings: Settings, n: int, posts: int, authors: int, seed: int) 
         print(f"loaded {n:,} raw events with COPY in {time.monotonic() - t:.0f}s")
     finally:
         await conn.close()
+
+
+async def build_rollups(settings: Settings) -> None:
+    """The rollups from the raw events, day by day, with the production `rebuild()`."""
+    assert settings.database_url
+    db = Database(settings)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=DAYS)
     t = time.monotonic()
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     while day < now:
@@ -190,11 +200,15 @@ def main() -> None:
     args = ap.parse_args()
     if not args.reuse:
         shutil.rmtree(args.data_dir, ignore_errors=True)
-    loaded = args.data_dir / "loaded"
+    copied, rolled = args.data_dir / "copied", args.data_dir / "rolled-up"
     with stack(args.data_dir) as st:
-        if not loaded.exists():
-            asyncio.run(load(st.settings, args.events, args.posts, args.authors, args.seed))
-            loaded.touch()
+        if not copied.exists():
+            asyncio.run(copy_events(st.settings, args.events, args.posts, args.authors,
+                                    args.seed))
+            copied.touch()
+        if not rolled.exists():
+            asyncio.run(build_rollups(st.settings))
+            rolled.touch()
         asyncio.run(time_trending(st.settings))
         ring = KeyRing(st.settings.keys_dir).load()
         users_port, port = free_port(), free_port()

@@ -192,7 +192,9 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
     end = end_floor if end_floor == end.astimezone(UTC) else end_floor + timedelta(hours=1)
     first_day = start.date()
     last_day = (end - timedelta(microseconds=1)).date()
-    span = {"start": start, "end": end, "d0": first_day, "d1": last_day}
+    span = {"start": start, "end": end, "d0": first_day, "d1": last_day,
+            "t0": datetime.combine(first_day, datetime.min.time(), UTC),
+            "t1": datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC)}
     async with db.engine.connect() as plain:
         session = await plain.execution_options(isolation_level="REPEATABLE READ")
         async with session.begin():
@@ -215,8 +217,7 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
                     SELECT post_id, (bucket AT TIME ZONE 'UTC')::date, max(owner_id),
                            sum(views), sum(likes), sum(comments), sum(shares)
                     FROM analytics.post_hourly
-                    WHERE bucket >= CAST(:d0 AS date) AT TIME ZONE 'UTC'
-                      AND bucket < (CAST(:d1 AS date) + 1) AT TIME ZONE 'UTC'
+                    WHERE bucket >= :t0 AND bucket < :t1
                     GROUP BY post_id, (bucket AT TIME ZONE 'UTC')::date
                     """
                 ),
@@ -234,8 +235,7 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
                            sum(likes_received), sum(comments_received),
                            sum(followers_gained), sum(profile_views)
                     FROM analytics.user_hourly
-                    WHERE bucket >= CAST(:d0 AS date) AT TIME ZONE 'UTC'
-                      AND bucket < (CAST(:d1 AS date) + 1) AT TIME ZONE 'UTC'
+                    WHERE bucket >= :t0 AND bucket < :t1
                     GROUP BY user_id, (bucket AT TIME ZONE 'UTC')::date
                     """
                 ),
