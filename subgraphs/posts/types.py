@@ -189,11 +189,14 @@ class Comment:
         return self.rec.created_at
 
 
-@strawberry.type(description="A problem with the input; nothing was changed.")
+@strawberry.federation.type(
+    shareable=True, description="An expected failure: a field and what to fix.")
 class UserError:
-    message: str
+    """Shared with the users subgraph (same name and fields, so it composes)."""
+
     code: str
-    field: str | None = None
+    field: str | None
+    message: str
 
 
 @strawberry.type
