@@ -296,6 +296,8 @@ async def main() -> None:
     parser.add_argument("--visible", type=int, default=20)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--fanouts", type=int, default=20)
+    parser.add_argument("--writes-only", action="store_true",
+                        help="only fan-out throughput and post-to-visible")
     parser.add_argument("--router-dir", default=None,
                         help="a checkout of the router (with its .venv) to measure through")
     args = parser.parse_args()
@@ -318,11 +320,13 @@ async def main() -> None:
             (author, followers), = await users_by_followers(session, 9000, 1)
         print(f"graph: {counts}; 9k author {author} has {followers} followers; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-        print("\n1. page read vs pure fan-out-on-read, by accounts followed", flush=True)
-        table = await compare_by_follow_count(db, settings, args.reps)
-        print("\n2. Query.feed(first: 20) over HTTP at the feed subgraph", flush=True)
-        viewers = rng.sample(everyone, 500)
-        await http_reads(settings, env, viewers, args.requests, args.router_dir)
+        table: list[str] = []
+        if not args.writes_only:
+            print("\n1. page read vs pure fan-out-on-read, by accounts followed", flush=True)
+            table = await compare_by_follow_count(db, settings, args.reps)
+            print("\n2. Query.feed(first: 20) over HTTP at the feed subgraph", flush=True)
+            viewers = rng.sample(everyone, 500)
+            await http_reads(settings, env, viewers, args.requests, args.router_dir)
         print(f"\n3. fan-out throughput, author with {followers} followers", flush=True)
         runs = await fanout_throughput(db, deps, settings, author, args.fanouts)
         rows, secs = sum(r for r, _ in runs), sum(t for _, t in runs)

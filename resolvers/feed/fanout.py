@@ -34,6 +34,7 @@ from resolvers.users.graph_queries import follower_ids_after
 
 INBOX = cast(Table, InboxEntry.__table__)
 TRIM_CHUNK = 1000
+ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 VIP_POST_TRIM = text(
     "DELETE FROM feed.vip_post WHERE author_id = :a AND post_id <= ("
     " SELECT post_id FROM feed.vip_post WHERE author_id = :a "
@@ -173,6 +174,9 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
             if row.state != "running":
                 result.state = row.state
                 return result
+            # No WAL flush wait: the `running` row was committed durably by start_fanout, so
+            # a batch lost in a database crash is redone by the stalled-fan-out sweep.
+            await session.execute(ASYNC_COMMIT)
             await author_shared(session, row.author_id)
             last, n, inserted, sample = await fanout_batch(
                 session, settings, post_id, row.author_id, row.follower_cursor
@@ -200,6 +204,7 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
     # (If the worker dies first, these inboxes are trimmed when next sampled.)
     for start in range(0, len(to_trim), TRIM_CHUNK):
         async with db.transaction() as session:
+            await session.execute(ASYNC_COMMIT)
             await trim_inboxes(session, to_trim[start:start + TRIM_CHUNK], settings.feed_inbox_cap)
     return result
 
