@@ -206,8 +206,9 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
                            ContentType=converted.content_type,
                            CacheControl="public, max-age=31536000, immutable")
         thumbs: list[dict[str, object]] = []
-        for tw, th, blob in converted.thumbnails:
-            tkey = thumbnail_key(media_id, tw)
+        for target, (tw, th, blob) in zip(THUMBNAIL_WIDTHS, converted.thumbnails,
+                                          strict=True):
+            tkey = thumbnail_key(media_id, target)  # named by the rendition, not its size
             deps.s3.put_object(Bucket=bucket, Key=tkey, Body=blob, ContentType="image/webp",
                                CacheControl="public, max-age=31536000, immutable")
             thumbs.append({"width": tw, "height": th, "key": tkey})

@@ -105,7 +105,21 @@ async def test_relay_survives_a_kill_between_commit_and_dispatch(deps, service_e
             if status in ("READY", "FAILED"):
                 break
             await asyncio.sleep(0.1)
-    assert status == "READY"
+        assert status == "READY"
+
+        def keys() -> list[str]:
+            listing = deps.s3.list_objects_v2(Bucket=deps.settings.s3_bucket,
+                                              Prefix=f"media/{media_id}/")
+            return sorted(o["Key"] for o in listing.get("Contents", []))
+
+        assert keys() == [f"media/{media_id}/original.png", f"media/{media_id}/w1080.webp",
+                          f"media/{media_id}/w320.webp"]
+        # Deleting the post removes its files (the post.deleted consumer).
+        await posts.delete_post(deps, 1, created.post.id)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and await asyncio.to_thread(keys):
+            await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(keys) == []
     async with deps.db.session() as s:
         undispatched = (await s.execute(text(
             "SELECT count(*) FROM posts.outbox WHERE dispatched_at IS NULL"))).scalar_one()
