@@ -141,7 +141,7 @@ def check_json_content_type(content_type: bytes | None) -> None:
             )
 
 
-def _params_from_mapping(data: dict[str, Any]) -> GraphQLParams:
+def params_from_mapping(data: dict[str, Any]) -> GraphQLParams:
     query = data.get("query")
     operation_name = data.get("operationName")
     variables = data.get("variables")
@@ -212,7 +212,7 @@ def params_from_body(body: bytes) -> GraphQLParams:
             f"The request body must be a JSON object with a 'query' string, got "
             f"{_json_type(data)}.",
         )
-    return _params_from_mapping(data)
+    return params_from_mapping(data)
 
 
 def params_from_query_string(query_string: bytes) -> GraphQLParams:
@@ -241,4 +241,4 @@ def params_from_query_string(query_string: bytes) -> GraphQLParams:
             raise HttpError(400, f"The {key!r} URL parameter is not valid JSON: {exc}.") from None
     if data.get("operationName") == "":
         data["operationName"] = None
-    return _params_from_mapping(data)
+    return params_from_mapping(data)

@@ -1,0 +1,352 @@
+"""The router's ASGI app: GraphQL over HTTP and graphql-transport-ws at ``supergraph.path``,
+``/health`` and ``/metrics``.
+
+Raw ASGI (no framework) to keep the per-request path short: one pass over the headers, one
+``orjson`` decode, the gateway's cached plan, one ``orjson`` encode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+from graphql import DocumentNode, GraphQLError
+
+from graph.config import RouterConfig
+from graph.errors import ConfigError
+from graph.execution.gateway import (
+    Gateway,
+    GatewayOptions,
+    PreparedOperation,
+    RequestError,
+    SubgraphOptions,
+)
+from graph.http import (
+    APPLICATION_JSON,
+    GRAPHQL_RESPONSE_JSON,
+    GraphQLParams,
+    HttpError,
+    check_json_content_type,
+    negotiate,
+    params_from_body,
+    params_from_query_string,
+)
+from graph.plugins.cors import Cors
+from graph.plugins.csrf import CsrfGuard
+from graph.plugins.headers import HeaderPropagation
+from graph.plugins.introspection import introspection_disabled_check
+from graph.plugins.limits import OperationLimits
+from graph.plugins.telemetry import Metrics
+from graph.ws import GraphQLTransportWS
+
+logger = logging.getLogger("graph.app")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Check = Callable[[DocumentNode], list[GraphQLError]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+_TEXT_PLAIN = b"text/plain; version=0.0.4; charset=utf-8"
+_HEALTH_BODY = b'{"status":"UP"}'
+
+
+def gateway_options(config: RouterConfig) -> GatewayOptions:
+    """The gateway's options from router.yaml (timeouts, subgraph errors, plan cache)."""
+    named = set(config.traffic_shaping.subgraphs) | set(config.include_subgraph_errors.subgraphs)
+    shaping, errors = config.traffic_shaping, config.include_subgraph_errors
+    return GatewayOptions(
+        plan_cache_size=config.supergraph.query_planning.cache.in_memory.limit,
+        subgraphs={
+            name: SubgraphOptions(
+                timeout=shaping.timeout_for(name), include_errors=errors.includes(name)
+            )
+            for name in sorted(named)
+        },
+        default=SubgraphOptions(timeout=shaping.timeout_for("\0all"), include_errors=errors.all),
+    )
+
+
+def _check_subgraph_names(config: RouterConfig, known: list[str]) -> None:
+    problems = []
+    for section, names in (
+        ("traffic_shaping.subgraphs", config.traffic_shaping.subgraphs),
+        ("include_subgraph_errors.subgraphs", config.include_subgraph_errors.subgraphs),
+        ("headers.subgraphs", config.headers.subgraphs),
+    ):
+        for name in names:
+            if name not in known:
+                problems.append(f"{section}.{name}")
+    if problems:
+        raise ConfigError(
+            "router.yaml names subgraphs the supergraph does not have: "
+            + ", ".join(problems)
+            + f" (the supergraph's subgraphs: {', '.join(sorted(known)) or 'none'})"
+        )
+
+
+class RouterApp:
+    """The ASGI application. Build it with :func:`create_app`."""
+
+    def __init__(self, gateway: Gateway, config: RouterConfig) -> None:
+        self.gateway = gateway
+        self.config = config
+        self.graphql_path = config.supergraph.path
+        health = config.health_check
+        self.health_path = health.path if health.enabled and health.listen is None else None
+        prometheus = config.telemetry.exporters.metrics.prometheus
+        self.metrics = Metrics()
+        self.metrics_path = (
+            prometheus.path if prometheus.enabled and prometheus.listen is None else None
+        )
+        self.cors = Cors(config.cors)
+        self.csrf = CsrfGuard(config.csrf)
+        self.headers = HeaderPropagation(config.headers)
+        self.limits = OperationLimits(config.limits, gateway.api_schema)
+        self.max_body = config.limits.http_max_request_bytes
+        self.max_tokens = config.limits.parser_max_tokens
+        self.introspection = config.supergraph.introspection
+        self.ws = GraphQLTransportWS(self)
+
+    # ---- ASGI entry point
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            if scope["path"] == self.graphql_path:
+                await self.ws.serve(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 4404})
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.gateway.aclose()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ---- HTTP
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        path = scope["path"]
+        method = scope["method"]
+        if path == self.graphql_path:
+            status = await self._graphql(scope, receive, send, method)
+        elif path == self.health_path and method == "GET":
+            status = await _respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
+        elif path == self.metrics_path and method == "GET":
+            status = await _respond(send, 200, self.metrics.render(), _TEXT_PLAIN)
+        else:
+            error = HttpError(
+                404,
+                f"Nothing is served at {path}; GraphQL is at {self.graphql_path}.",
+                "NOT_FOUND",
+            )
+            status = await _respond(send, 404, error.body(), APPLICATION_JSON)
+        self.metrics.observe_request(method, status, time.perf_counter() - started)
+
+    async def _graphql(self, scope: Scope, receive: Receive, send: Send, method: str) -> int:
+        accept = content_type = origin = content_length = None
+        acrm = acrh = None
+        raw_headers: RawHeaders = scope["headers"]
+        for name, value in raw_headers:
+            if name == b"accept":
+                accept = value if accept is None else accept + b"," + value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"access-control-request-method":
+                acrm = value
+            elif name == b"access-control-request-headers":
+                acrh = value
+        cors = self.cors.response_headers(origin) if origin is not None else []
+        if method == "OPTIONS":
+            if origin is not None and acrm is not None:
+                headers = self.cors.preflight_headers(origin, acrh)
+                return await _respond(send, 200, b"", None, headers)
+            return await _respond(send, 204, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
+        media = APPLICATION_JSON
+        try:
+            media = negotiate(accept)
+            if method == "POST":
+                params = await self._read_post(receive, content_type, content_length, raw_headers)
+            elif method == "GET":
+                if not self.csrf.is_preflighted(raw_headers):
+                    raise HttpError(400, self.csrf.message, "CSRF_PREVENTION")
+                params = params_from_query_string(scope["query_string"])
+            else:
+                raise HttpError(
+                    405,
+                    f"Method {method} is not allowed; use POST (or GET for queries).",
+                    "METHOD_NOT_ALLOWED",
+                    [(b"allow", b"GET, POST, OPTIONS")],
+                )
+            prepared = self._prepare(params)
+            kind = prepared.operation_type
+            if kind != "query":
+                if method == "GET":
+                    raise HttpError(
+                        405,
+                        f"A {kind} cannot be sent with GET; use POST.",
+                        "METHOD_NOT_ALLOWED",
+                        [(b"allow", b"POST")],
+                    )
+                if kind == "subscription":
+                    raise HttpError(
+                        400,
+                        "Subscriptions are served over WebSocket (graphql-transport-ws) at "
+                        f"{self.graphql_path}, not over a plain HTTP request.",
+                        "SUBSCRIPTION_NOT_SUPPORTED_OVER_HTTP",
+                    )
+        except HttpError as error:
+            return await _respond(send, error.status, error.body(), media, error.headers + cors)
+        except RequestError as error:
+            body = {"errors": [e.formatted for e in error.errors]}
+            self.metrics.observe_errors(body["errors"])
+            status = 400 if media is GRAPHQL_RESPONSE_JSON else 200
+            return await _respond(send, status, orjson.dumps(body), media, cors)
+        self.metrics.observe_operation(kind)
+        try:
+            result = await self.gateway.execute(
+                prepared, params.variables, headers_for=self.headers.for_request(raw_headers)
+            )
+        except Exception:
+            logger.exception("the gateway failed on an operation")
+            failure = HttpError(
+                500, "The router failed to execute this operation.", "INTERNAL_SERVER_ERROR"
+            )
+            return await _respond(send, 500, failure.body(), media, cors)
+        errors = result.get("errors")
+        if errors:
+            self.metrics.observe_errors(errors)
+        status = 200
+        if "data" not in result and media is GRAPHQL_RESPONSE_JSON:
+            status = 400  # a request error (e.g. variables that do not coerce)
+        return await _respond(send, status, orjson.dumps(result), media, cors)
+
+    async def _read_post(
+        self,
+        receive: Receive,
+        content_type: bytes | None,
+        content_length: bytes | None,
+        raw_headers: RawHeaders,
+    ) -> GraphQLParams:
+        if not self.csrf.is_preflighted(raw_headers):
+            raise HttpError(400, self.csrf.message, "CSRF_PREVENTION")
+        check_json_content_type(content_type)
+        limit = self.max_body
+        too_big = HttpError(
+            413,
+            f"The request body is larger than the router allows ({limit} bytes, "
+            "limits.http_max_request_bytes).",
+            "PAYLOAD_TOO_LARGE",
+        )
+        if content_length is not None:
+            try:
+                if int(content_length) > limit:
+                    raise too_big
+            except ValueError:
+                raise HttpError(400, "The Content-Length header is not a number.") from None
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if message.get("more_body", False):
+            chunks = [body]
+            size = len(body)
+            while message.get("more_body", False):
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise HttpError(400, "The client went away before sending the whole body.")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise too_big
+                chunks.append(chunk)
+            body = b"".join(chunks)
+        if len(body) > limit:
+            raise too_big
+        return params_from_body(body)
+
+    def _prepare(self, params: GraphQLParams) -> PreparedOperation:
+        return self.gateway.prepare(
+            params.query,
+            params.operation_name,
+            max_tokens=self.max_tokens,
+            checks=self.checks_for(params.operation_name),
+        )
+
+    def checks_for(self, operation_name: str | None) -> list[Check]:
+        """The router's own document checks (limits, introspection) for one request."""
+        checks: list[Check] = []
+        if self.limits.enabled:
+            limits = self.limits
+            checks.append(lambda document: limits.check(document, operation_name))
+        if not self.introspection:
+            checks.append(lambda document: introspection_disabled_check(document, operation_name))
+        return checks
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes | None,
+    extra: RawHeaders | None = None,
+) -> int:
+    headers: RawHeaders = [(b"content-length", str(len(body)).encode())]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+def create_app(supergraph_sdl: str, config: RouterConfig | None = None) -> RouterApp:
+    """The router for one supergraph SDL and router.yaml."""
+    config = config or RouterConfig()
+    gateway = Gateway.from_supergraph_sdl(supergraph_sdl, gateway_options(config))
+    _check_subgraph_names(config, list(gateway.subgraph_names))
+    return RouterApp(gateway, config)
+
+
+def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Awaitable[None]]:
+    """The app for ``health_check.listen`` / the Prometheus ``listen`` when on another port."""
+    health = config.health_check
+    prometheus = config.telemetry.exporters.metrics.prometheus
+    health_path = health.path if health.enabled and health.listen is not None else None
+    metrics_path = prometheus.path if prometheus.enabled and prometheus.listen is not None else None
+
+    async def side_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == health_path and scope["method"] == "GET":
+            await _respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
+        elif scope["path"] == metrics_path and scope["method"] == "GET":
+            await _respond(send, 200, router.metrics.render(), _TEXT_PLAIN)
+        else:
+            error = HttpError(404, f"Nothing is served at {scope['path']}.", "NOT_FOUND")
+            await _respond(send, 404, error.body(), APPLICATION_JSON)
+
+    return side_app

@@ -1,0 +1,167 @@
+"""The router's command-line logic: ``puppies serve router`` (and friends).
+
+``puppies/cli.py`` loads these by import string, so the platform package does not import
+the router. Everything here is plain functions plus one click command group, ``router``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from graph.config import RouterConfig, load_config, parse_listen
+from graph.errors import ConfigError, GraphError
+
+logger = logging.getLogger("graph.cli")
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+def _bind(listen: str) -> socket.socket:
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIApp, list[str]]:
+    """The ASGI app to serve and the addresses it listens on (main listen first)."""
+    from graph.app import create_app, create_side_app
+
+    try:
+        sdl = Path(supergraph_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read supergraph {supergraph_path}: {exc.strerror or exc}"
+        ) from None
+    router = create_app(sdl, config)
+    main_listen = config.supergraph.listen
+    side_listens = {
+        listen
+        for listen in (
+            config.health_check.listen if config.health_check.enabled else None,
+            config.telemetry.exporters.metrics.prometheus.listen
+            if config.telemetry.exporters.metrics.prometheus.enabled
+            else None,
+        )
+        if listen is not None and listen != main_listen
+    }
+    if not side_listens:
+        return router, [main_listen]
+    side = create_side_app(config, router)
+    side_ports = {parse_listen(listen)[1] for listen in side_listens}
+
+    async def dispatch(scope: Scope, receive: Any, send: Any) -> None:
+        server = scope.get("server")
+        if scope["type"] == "lifespan" or server is None or server[1] not in side_ports:
+            await router(scope, receive, send)
+        else:
+            await side(scope, receive, send)
+
+    return dispatch, [main_listen, *sorted(side_listens)]
+
+
+def serve_router(
+    supergraph_path: str | Path,
+    config_path: str | Path | None = None,
+    *,
+    listen: str | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``supergraph_path`` with uvicorn (uvloop + httptools) until interrupted."""
+    import uvicorn
+
+    config = load_config(config_path)
+    if listen is not None:
+        parse_listen(listen)
+        config = config.model_copy(
+            update={"supergraph": config.supergraph.model_copy(update={"listen": listen})}
+        )
+    app, listens = build_app(supergraph_path, config)
+    sockets = [_bind(address) for address in listens]
+    uv_config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        ws_max_size=config.limits.http_max_request_bytes,
+        timeout_keep_alive=30,
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(uv_config)
+    click.echo(
+        f"router serving {supergraph_path} at http://{listens[0]}{config.supergraph.path}",
+        err=True,
+    )
+    try:
+        server.run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@click.group("router")
+def router_cli() -> None:
+    """The federated GraphQL router."""
+
+
+@router_cli.command("serve")
+@click.option(
+    "--supergraph",
+    "supergraph_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The supergraph SDL file to serve (any Federation 2 supergraph).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="router.yaml (defaults for every key when left out).",
+)
+@click.option("--listen", default=None, help="host:port, overriding supergraph.listen.")
+@click.option("--log-level", default="warning", show_default=True)
+def serve_command(
+    supergraph_path: str, config_path: str | None, listen: str | None, log_level: str
+) -> None:
+    """Serve a supergraph."""
+    run_or_exit(
+        lambda: serve_router(supergraph_path, config_path, listen=listen, log_level=log_level)
+    )
+
+
+def run_or_exit(action: Callable[[], None]) -> None:
+    """Run a command; a router error is printed as one clear message and exit status 2."""
+    try:
+        action()
+    except GraphError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def main() -> None:  # pragma: no cover - `python -m graph.cli`
+    router_cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
