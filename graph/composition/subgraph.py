@@ -144,6 +144,10 @@ def _print_type(node: TypeNode, rename: dict[str, str]) -> str:
     return rename.get(node.name.value, node.name.value)
 
 
+def _node_name(node: Any) -> str:
+    return str(node.name.value)
+
+
 def _description(node: Any) -> str | None:
     desc = getattr(node, "description", None)
     return None if desc is None else str(desc.value)
@@ -173,7 +177,7 @@ class SubgraphReader:
             if isinstance(definition, DirectiveDefinitionNode):
                 self._read_directive_definition(definition, schema)
             elif type(definition) in _KINDS:
-                definitions.setdefault(definition.name.value, []).append(definition)
+                definitions.setdefault(_node_name(definition), []).append(definition)
         for type_name, nodes in definitions.items():
             if self.names.is_machinery_type(type_name):
                 continue
@@ -196,11 +200,11 @@ class SubgraphReader:
         declared = False
         for definition in doc.definitions:
             if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
-                for op in definition.operation_types or ():
+                for op_type in definition.operation_types or ():
                     declared = True
-                    schema.roots[op.operation.value] = op.type.name.value
+                    schema.roots[op_type.operation.value] = op_type.type.name.value
         if not declared:
-            present = {d.name.value for d in doc.definitions if type(d) in _KINDS}
+            present = {_node_name(d) for d in doc.definitions if type(d) in _KINDS}
             schema.roots = {op: name for op, name in DEFAULT_ROOTS.items() if name in present}
         for op, type_name in schema.roots.items():
             if type_name != DEFAULT_ROOTS[op]:
@@ -237,10 +241,9 @@ class SubgraphReader:
                 schema.composed_links.append((url, [f"@{n}" for n in used]))
         keep = set(composed)
         for name in list(schema.directives):
-            definition = schema.directives[name]
-            if name not in keep and not set(definition.locations) <= EXECUTABLE_LOCATIONS:
+            kept = schema.directives[name]
+            if name not in keep and not set(kept.locations) <= EXECUTABLE_LOCATIONS:
                 del schema.directives[name]
-        self.composed_names = keep
 
     # -- types ---------------------------------------------------------------------------
 
@@ -319,7 +322,7 @@ class SubgraphReader:
         arg = Argument(
             name=node.name.value,
             type=_print_type(node.type, self.rename),
-            default=node.default_value,  # type: ignore[arg-type]
+            default=node.default_value,
             description=_description(node),
         )
         for directive in node.directives or ():
@@ -352,7 +355,7 @@ class SubgraphReader:
             description=_description(node),
         )
         if isinstance(node, InputValueDefinitionNode):
-            fld.default = node.default_value  # type: ignore[assignment]
+            fld.default = node.default_value
         else:
             fld.args = {arg.name.value: self._argument(arg) for arg in node.arguments or ()}
         for directive in node.directives or ():
