@@ -1,0 +1,110 @@
+"""`puppies serve router` as a real process: serving, /health on its own port or on
+health_check.listen, clean shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+PUPPIES = str(Path(sys.executable).parent / "puppies")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"router exited: {process.communicate()[1]}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"router did not answer at {url}")
+
+
+def serve(tmp_path: Path, supergraph_sdl: str, config: str) -> subprocess.Popen[str]:
+    supergraph = tmp_path / "supergraph.graphql"
+    supergraph.write_text(supergraph_sdl)
+    router_yaml = tmp_path / "router.yaml"
+    router_yaml.write_text(config)
+    return subprocess.Popen(
+        [PUPPIES, "serve", "router", "--supergraph", str(supergraph), "--config", str(router_yaml)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serves_graphql_and_health_on_its_own_port(tmp_path: Path, supergraph_sdl: str) -> None:
+    port = free_port()
+    process = serve(tmp_path, supergraph_sdl, f"supergraph:\n  listen: 127.0.0.1:{port}\n")
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        health = httpx.get(f"http://127.0.0.1:{port}/health")
+        assert health.status_code == 200
+        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { name } }"})
+        assert answer.json() == {"data": {"me": {"name": "Ada"}}}
+    finally:
+        assert stop(process) == 0
+
+
+def test_health_check_listen_moves_health_to_its_own_listener(
+    tmp_path: Path, supergraph_sdl: str
+) -> None:
+    port, health_port = free_port(), free_port()
+    config = (
+        f"supergraph:\n  listen: 127.0.0.1:{port}\n"
+        f"health_check:\n  listen: 127.0.0.1:{health_port}\n  path: /ready\n"
+    )
+    process = serve(tmp_path, supergraph_sdl, config)
+    try:
+        wait_for(f"http://127.0.0.1:{health_port}/ready", process)
+        assert httpx.get(f"http://127.0.0.1:{health_port}/ready").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 404
+        # GraphQL is not served on the health listener
+        assert (
+            httpx.post(
+                f"http://127.0.0.1:{health_port}/graphql", json={"query": "{ __typename }"}
+            ).status_code
+            == 404
+        )
+        assert httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": "{ __typename }"}
+        ).json() == {"data": {"__typename": "Query"}}
+    finally:
+        assert stop(process) == 0
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path, supergraph_sdl: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = serve(tmp_path, supergraph_sdl, f"supergraph:\n  listen: 127.0.0.1:{port}\n")
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in stderr
+    assert "Traceback" not in stderr
