@@ -17,13 +17,8 @@ from graphql import DocumentNode, GraphQLError
 
 from graph.config import RouterConfig
 from graph.errors import ConfigError
-from graph.execution.gateway import (
-    Gateway,
-    GatewayOptions,
-    PreparedOperation,
-    RequestError,
-    SubgraphOptions,
-)
+from graph.execution.errors import RequestError
+from graph.execution.gateway import Gateway, GatewayOptions, PreparedOperation, SubgraphOptions
 from graph.http import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
@@ -216,7 +211,7 @@ class RouterApp:
         except HttpError as error:
             return await _respond(send, error.status, error.body(), media, error.headers + cors)
         except RequestError as error:
-            body = {"errors": [e.formatted for e in error.errors]}
+            body = {"errors": error.errors}
             self.metrics.observe_errors(body["errors"])
             status = 400 if media is GRAPHQL_RESPONSE_JSON else 200
             return await _respond(send, status, orjson.dumps(body), media, cors)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from graph.execution.gateway import RequestError
+from graph.execution.errors import RequestError
 from graph.http import HttpError, params_from_mapping
 
 if TYPE_CHECKING:
@@ -216,9 +216,7 @@ class Connection:
             )
             return
         except RequestError as error:
-            await self.send_json(
-                {"type": "error", "id": op_id, "payload": [e.formatted for e in error.errors]}
-            )
+            await self.send_json({"type": "error", "id": op_id, "payload": error.errors})
             return
         headers_for = router.headers.for_request(self.headers)
         router.metrics.observe_operation(prepared.operation_type)
@@ -250,9 +248,7 @@ class Connection:
         except asyncio.CancelledError:
             raise
         except RequestError as error:
-            await self.send_json(
-                {"type": "error", "id": op_id, "payload": [e.formatted for e in error.errors]}
-            )
+            await self.send_json({"type": "error", "id": op_id, "payload": error.errors})
             return
         except Exception:
             logger.exception("subscription %s failed", op_id)
