@@ -47,13 +47,15 @@ class SelectedField:
     type_name: str
     field_name: str
     depth: int
+    leaf: bool = True
+    under_external: bool = False
 
 
 def walk(
     schema: SubgraphSchema, type_name: str, text: str, *, allow_fragments: bool = True
 ) -> Iterator[SelectedField]:
     """Every field a field set selects, checked against `schema`; raises `FieldSetError`."""
-    yield from _walk(schema, type_name, parse_field_set(text), 0, allow_fragments)
+    yield from _walk(schema, type_name, parse_field_set(text), 0, allow_fragments, False)
 
 
 def _walk(
@@ -62,6 +64,7 @@ def _walk(
     selection_set: SelectionSetNode,
     depth: int,
     allow_fragments: bool,
+    under_external: bool,
 ) -> Iterator[SelectedField]:
     parent = schema.types.get(type_name)
     if parent is None:
@@ -71,7 +74,9 @@ def _walk(
             if not allow_fragments:
                 raise FieldSetError("fragments are not allowed here")
             cond = selection.type_condition.name.value if selection.type_condition else type_name
-            yield from _walk(schema, cond, selection.selection_set, depth, allow_fragments)
+            yield from _walk(
+                schema, cond, selection.selection_set, depth, allow_fragments, under_external
+            )
             continue
         if not isinstance(selection, FieldNode):
             raise FieldSetError("named fragment spreads are not allowed in a field set")
@@ -85,7 +90,9 @@ def _walk(
         fld = parent.fields.get(name)
         if fld is None or parent.kind in (Kind.INPUT, Kind.ENUM, Kind.SCALAR, Kind.UNION):
             raise FieldSetError(f'Cannot query field "{name}" on type "{type_name}"')
-        yield SelectedField(type_name, name, depth)
+        yield SelectedField(
+            type_name, name, depth, selection.selection_set is None, under_external
+        )
         target = schema.types.get(base_type(fld.type))
         composite = target is not None and target.kind in (
             Kind.OBJECT, Kind.INTERFACE, Kind.UNION,
@@ -96,7 +103,12 @@ def _walk(
                     f'Field "{type_name}.{name}" of type "{fld.type}" must not have a selection'
                 )
             yield from _walk(
-                schema, base_type(fld.type), selection.selection_set, depth + 1, allow_fragments
+                schema,
+                base_type(fld.type),
+                selection.selection_set,
+                depth + 1,
+                allow_fragments,
+                under_external or fld.external,
             )
         elif composite:
             raise FieldSetError(

@@ -5,18 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from graphql import print_ast
-
 from graph.composition.errors import IssueCollector
-from graph.composition.fieldsets import field_names
+from graph.composition.fieldsets import FieldSetError, field_names, walk
+from graph.composition.merge_inputs import InputMerger, quote_names
 from graph.composition.model import (
-    Argument,
     DirectiveDef,
     Field,
     Kind,
     SubgraphSchema,
     TypeDef,
-    base_type,
 )
 from graph.composition.supergraph import (
     GraphEntry,
@@ -24,10 +21,9 @@ from graph.composition.supergraph import (
     JoinType,
     MergedField,
     MergedType,
-    MergedValue,
     Supergraph,
 )
-from graph.composition.types import merge_input_types, merge_output_types
+from graph.composition.types import merge_output_types
 
 Source = tuple[SubgraphSchema, TypeDef]
 FieldSource = tuple[SubgraphSchema, TypeDef, Field]
@@ -50,11 +46,6 @@ def graph_enum_names(names: list[str]) -> dict[str, str]:
     return result
 
 
-def _quote(names: list[str]) -> str:
-    quoted = [f'"{n}"' for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
 def _key_field_names(typedef: TypeDef) -> set[str]:
     names: set[str] = set()
     for key in typedef.keys:
@@ -62,13 +53,24 @@ def _key_field_names(typedef: TypeDef) -> set[str]:
     return names
 
 
-class Merger:
+class Merger(InputMerger):
     def __init__(self, subgraphs: list[SubgraphSchema], issues: IssueCollector) -> None:
         self.subgraphs = subgraphs
         self.issues = issues
         self.enums = graph_enum_names([s.name for s in subgraphs])
         self.by_name = {s.name: s for s in subgraphs}
         self.supertypes: dict[str, set[str]] = {}
+        self.key_fields: dict[str, set[tuple[str, str]]] = {}
+        for sub in subgraphs:
+            pairs: set[tuple[str, str]] = set()
+            for t in sub.types.values():
+                for key in t.keys:
+                    try:
+                        selected = walk(sub, t.name, key.fields)
+                        pairs |= {(f.type_name, f.field_name) for f in selected}
+                    except FieldSetError:
+                        continue
+            self.key_fields[sub.name] = pairs
         for sub in subgraphs:
             for t in sub.types.values():
                 for iface in t.interfaces:
@@ -142,7 +144,10 @@ class Merger:
             if t.keys and kind in (Kind.OBJECT, Kind.INTERFACE):
                 for key in t.keys:
                     merged.join_types.append(
-                        JoinType(graph, key.fields, t.extension, key.resolvable, t.interface_object)
+                        JoinType(
+                            graph, key.fields, t.extension, key.resolvable, t.interface_object,
+                            key.resolvable_explicit,
+                        )
                     )
             else:
                 merged.join_types.append(
@@ -156,6 +161,8 @@ class Merger:
                 if member not in merged.members:
                     merged.members.append(member)
                 merged.member_joins.append((graph, member))
+        order = {m: i for i, m in enumerate(merged.members)}
+        merged.member_joins.sort(key=lambda j: order[j[1]])
         if kind in (Kind.OBJECT, Kind.INTERFACE):
             self._merge_fields(merged, srcs)
         elif kind is Kind.INPUT:
@@ -173,6 +180,8 @@ class Merger:
             for fld in t.fields.values():
                 by_field.setdefault(fld.name, []).append((sub, t, fld))
         type_graphs = {sub.name for sub, _ in srcs}
+        if merged.name == "Query":
+            type_graphs = {sub.name for sub in self.subgraphs}
         for fname, fsrcs in by_field.items():
             result = self._merge_field(merged, fname, fsrcs, type_graphs)
             if result is not None:
@@ -195,6 +204,7 @@ class Merger:
             )
             return None
         out = MergedField(name=fname, type=type_text)
+        present = {s.name for s, _, _ in fsrcs}
         resolving: list[FieldSource] = []
         joins: list[JoinField] = []
         special = False
@@ -206,25 +216,25 @@ class Merger:
             out.tags += [tag for tag in f.tags if tag not in out.tags]
             out.composed += [d for d in f.composed if self._is_composed(sub, d.name.value)]
             used_overridden = False
-            if sub.name in overridden:
+            if sub.name in overridden and not f.external:
                 special = True
-                if fname not in _key_field_names(t) and not self._used_in_requires(t, fname):
+                if not self._used_locally(sub, t, fname):
                     continue
                 used_overridden = True
+            override = f.override if f.override in present else None
             join = JoinField(
                 self.enums[sub.name],
                 requires=f.requires,
                 provides=f.provides,
                 type=f.type if differing_types else None,
                 external=f.external,
-                override=f.override,
+                override=override,
                 used_overridden=used_overridden,
             )
-            special = special or bool(f.requires or f.provides or f.external or f.override)
+            special = special or bool(f.requires or f.provides or f.external or override)
             joins.append(join)
             if not f.external and not used_overridden:
                 resolving.append((sub, t, f))
-        present = {s.name for s, _, _ in fsrcs}
         if special or differing_types or present != type_graphs:
             out.joins = joins
         if merged.kind is Kind.OBJECT:
@@ -232,8 +242,16 @@ class Merger:
         out.args = self._merge_args(coord, [(s, f) for s, _, f in fsrcs if not f.external])
         return out
 
-    def _used_in_requires(self, t: TypeDef, fname: str) -> bool:
-        return any(f.requires and fname in field_names(f.requires) for f in t.fields.values())
+    def _used_locally(self, sub: SubgraphSchema, t: TypeDef, fname: str) -> bool:
+        """An overridden field is still used by its old subgraph: in a key, a @requires, or to
+        implement an interface there."""
+        if fname in _key_field_names(t):
+            return True
+        if any(f.requires and fname in field_names(f.requires) for f in t.fields.values()):
+            return True
+        return any(
+            i in sub.types and fname in sub.types[i].fields for i in t.interfaces
+        )
 
     def _overridden(self, coord: str, fsrcs: list[FieldSource]) -> set[str]:
         overridden: set[str] = set()
@@ -280,180 +298,23 @@ class Merger:
             return
         non_shareable = [
             s.name for s, t, f in resolving
-            if s.fed2 and not f.shareable and f.name not in _key_field_names(t)
+            if s.fed2 and not f.shareable and (t.name, f.name) not in self.key_fields[s.name]
         ]
         if not non_shareable:
             return
         all_names = [s.name for s, _, _ in resolving]
         where = (
             "in all of them" if len(non_shareable) == len(all_names)
-            else f"in subgraph{'s' if len(non_shareable) > 1 else ''} {_quote(non_shareable)}"
+            else f"in subgraph{'s' if len(non_shareable) > 1 else ''} {quote_names(non_shareable)}"
         )
         self.issues.add(
             "INVALID_FIELD_SHARING",
             f'Non-shareable field "{coord}" is resolved from multiple subgraphs: it is resolved '
-            f"from subgraphs {_quote(all_names)} and defined as non-shareable {where}",
+            f"from subgraphs {quote_names(all_names)} and defined as non-shareable {where}",
             subgraphs=all_names,
             type_name=coord.split(".")[0],
             field_name=coord.split(".")[1],
         )
-
-    def _merge_args(
-        self, coord: str, fsrcs: list[tuple[SubgraphSchema, Field]]
-    ) -> dict[str, Argument]:
-        if not fsrcs:
-            return {}
-        names: list[str] = []
-        for _, f in fsrcs:
-            names += [a for a in f.args if a not in names]
-        result: dict[str, Argument] = {}
-        for name in names:
-            having = [(s, f.args[name]) for s, f in fsrcs if name in f.args]
-            merged = self._merge_input_value(f"{coord}({name}:)", having, "argument")
-            if len(having) < len(fsrcs):
-                required = [s.name for s, a in having if a.type.endswith("!") and a.default is None]
-                if required:
-                    missing = [s.name for s, f in fsrcs if name not in f.args]
-                    self.issues.add(
-                        "REQUIRED_ARGUMENT_MISSING_IN_SOME_SUBGRAPH",
-                        f'Argument "{coord}({name}:)" is required in some subgraphs but does not'
-                        f" appear in all subgraphs: it is required in subgraph {_quote(required)}"
-                        f" but does not appear in subgraph {_quote(missing)}",
-                        subgraphs=required + missing,
-                        type_name=coord.split(".")[0],
-                        field_name=coord.split(".")[1],
-                    )
-                continue
-            if merged is not None:
-                result[name] = merged
-        return result
-
-    def _merge_input_value(
-        self, coord: str, having: list[tuple[SubgraphSchema, Argument]], what: str
-    ) -> Argument | None:
-        type_text = merge_input_types([a.type for _, a in having])
-        if type_text is None:
-            detail = " but ".join(f'type "{a.type}" in subgraph "{s.name}"' for s, a in having)
-            code = "FIELD_ARGUMENT_TYPE_MISMATCH" if what == "argument" else "FIELD_TYPE_MISMATCH"
-            self.issues.add(
-                code,
-                f'Type of {what} "{coord}" is incompatible across subgraphs: it has {detail}',
-                subgraphs=[s.name for s, _ in having],
-                type_name=coord.split(".")[0],
-            )
-            return None
-        defaults = {print_ast(a.default) if a.default is not None else None for _, a in having}
-        if len(defaults) > 1:
-            self.issues.add(
-                "FIELD_ARGUMENT_DEFAULT_MISMATCH" if what == "argument"
-                else "INPUT_FIELD_DEFAULT_MISMATCH",
-                f'{what.capitalize()} "{coord}" has incompatible default values across '
-                "subgraphs: "
-                + ", ".join(
-                    f'it has default value {print_ast(a.default) if a.default else "none"} in '
-                    f'subgraph "{s.name}"'
-                    for s, a in having
-                ),
-                subgraphs=[s.name for s, _ in having],
-                type_name=coord.split(".")[0],
-            )
-        first = having[0][1]
-        merged = replace(first, type=type_text, tags=[])
-        for _, a in having:
-            merged.description = merged.description or a.description
-            merged.deprecated = merged.deprecated or a.deprecated
-            merged.inaccessible = merged.inaccessible or a.inaccessible
-            merged.tags += [tag for tag in a.tags if tag not in merged.tags]
-        return merged
-
-    def _merge_input_fields(self, merged: MergedType, srcs: list[Source]) -> None:
-        names: list[str] = []
-        for _, t in srcs:
-            names += [f for f in t.fields if f not in names]
-        for name in names:
-            having = [(s, t.fields[name]) for s, t in srcs if name in t.fields]
-            coord = f"{merged.name}.{name}"
-            as_args = [
-                (s, Argument(f.name, f.type, f.default, f.description, f.inaccessible, f.tags,
-                             f.deprecated))
-                for s, f in having
-            ]
-            if len(having) < len(srcs):
-                required = [s.name for s, f in having if f.type.endswith("!") and f.default is None]
-                if required:
-                    missing = [s.name for s, t in srcs if name not in t.fields]
-                    self.issues.add(
-                        "REQUIRED_INPUT_FIELD_MISSING_IN_SOME_SUBGRAPH",
-                        f'Input object field "{coord}" is required in some subgraphs but does not'
-                        f" appear in all subgraphs: it is required in subgraph {_quote(required)}"
-                        f" but does not appear in subgraph {_quote(missing)}",
-                        subgraphs=required + missing, type_name=merged.name, field_name=name,
-                    )
-                continue
-            arg = self._merge_input_value(coord, as_args, "input field")
-            if arg is not None:
-                merged.fields[name] = MergedField(
-                    name, arg.type, description=arg.description, default=arg.default,
-                    deprecated=arg.deprecated, inaccessible=arg.inaccessible, tags=arg.tags,
-                )
-        if not merged.fields:
-            self.issues.add(
-                "EMPTY_MERGED_INPUT_TYPE",
-                f'None of the fields of input object type "{merged.name}" are consistently '
-                "defined in all the subgraphs defining that type. As only fields common to all "
-                "subgraphs are merged, this would result in an empty type.",
-                subgraphs=[s.name for s, _ in srcs], type_name=merged.name,
-            )
-
-    def _enum_usage(self) -> tuple[set[str], set[str]]:
-        inputs: set[str] = set()
-        outputs: set[str] = set()
-        for sub in self.subgraphs:
-            for t in sub.types.values():
-                for f in t.fields.values():
-                    (inputs if t.kind is Kind.INPUT else outputs).add(base_type(f.type))
-                    for a in f.args.values():
-                        inputs.add(base_type(a.type))
-        return inputs, outputs
-
-    def _merge_enum(self, merged: MergedType, srcs: list[Source]) -> None:
-        is_input = merged.name in self.input_enums
-        is_output = merged.name in self.output_enums or not is_input
-        names: list[str] = []
-        for _, t in srcs:
-            names += [v for v in t.values if v not in names]
-        for name in names:
-            having = [(s, t.values[name]) for s, t in srcs if name in t.values]
-            if len(having) < len(srcs):
-                if is_input and is_output:
-                    missing = [s.name for s, t in srcs if name not in t.values]
-                    self.issues.add(
-                        "ENUM_VALUE_MISMATCH",
-                        f'Enum type "{merged.name}" is used as both input type and output type, '
-                        f'but value "{name}" is not defined in all the subgraphs defining '
-                        f'"{merged.name}": "{name}" is defined in subgraph '
-                        f"{_quote([s.name for s, _ in having])} but not in subgraph "
-                        f"{_quote(missing)}",
-                        subgraphs=[s.name for s, _ in srcs], type_name=merged.name,
-                    )
-                    continue
-                if is_input:
-                    continue
-            value = MergedValue(name)
-            for sub, v in having:
-                value.description = value.description or v.description
-                value.deprecated = value.deprecated or v.deprecated
-                value.inaccessible = value.inaccessible or v.inaccessible
-                value.tags += [tag for tag in v.tags if tag not in value.tags]
-                value.graphs.append(self.enums[sub.name])
-            merged.values[name] = value
-        if not merged.values:
-            self.issues.add(
-                "EMPTY_MERGED_ENUM_TYPE",
-                f'None of the values of enum type "{merged.name}" are defined consistently in '
-                "all the subgraphs defining that type",
-                subgraphs=[s.name for s, _ in srcs], type_name=merged.name,
-            )
 
     def _add_interface_object_fields(
         self, types: dict[str, MergedType], sources: dict[str, list[Source]]

@@ -77,6 +77,7 @@ class EnumValue:
 class Key:
     fields: str
     resolvable: bool = True
+    resolvable_explicit: bool = False
 
 
 @dataclass
@@ -93,6 +94,7 @@ class TypeDef:
     inaccessible: bool = False
     interface_object: bool = False
     extension: bool = False
+    extends_directive: bool = False
     tags: list[str] = field(default_factory=list)
     specified_by: str | None = None
     composed: list[DirectiveNode] = field(default_factory=list)

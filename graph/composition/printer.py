@@ -83,8 +83,8 @@ def _join_type(j: JoinType) -> str:
         args.append(f"key: {print_string(j.key)}")
     if j.extension:
         args.append("extension: true")
-    if not j.resolvable:
-        args.append("resolvable: false")
+    if not j.resolvable or j.resolvable_explicit:
+        args.append(f"resolvable: {'true' if j.resolvable else 'false'}")
     if j.is_interface_object:
         args.append("isInterfaceObject: true")
     return f"@join__type({', '.join(args)})"
@@ -137,8 +137,11 @@ def _args(args: dict[str, Argument], indent: str) -> str:
         return "(" + ", ".join(parts) + ")"
     inner = indent + "  "
     lines = [
-        _description(arg.description, inner) + inner + part
-        for arg, part in zip(args.values(), parts, strict=True)
+        ("\n" if arg.description and i else "")
+        + _description(arg.description, inner)
+        + inner
+        + part
+        for i, (arg, part) in enumerate(zip(args.values(), parts, strict=True))
     ]
     return "(\n" + "\n".join(lines) + "\n" + indent + ")"
 
@@ -147,8 +150,9 @@ def _field(f: MergedField) -> str:
     text = f"  {f.name}{_args(f.args, '  ')}: {f.type}"
     if f.default is not None:
         text += f" = {print_ast(f.default)}"
-    directives = [_join_field(j) for j in f.joins]
-    directives += _element_directives(f.inaccessible, f.tags, f.deprecated, f.composed)
+    directives = ["@inaccessible"] if f.inaccessible else []
+    directives += [_join_field(j) for j in f.joins]
+    directives += _element_directives(False, f.tags, f.deprecated, f.composed)
     return _description(f.description, "  ") + " ".join([text, *directives])
 
 
@@ -182,6 +186,14 @@ def _type(t: MergedType) -> str:
         body = [_value(v) for v in t.values.values()]
     else:
         body = [_field(f) for f in t.fields.values()]
+    described = [
+        bool(item.description)
+        for item in (t.values.values() if t.kind is Kind.ENUM else t.fields.values())
+    ]
+    body = [
+        ("\n" if has_desc and i else "") + line
+        for i, (line, has_desc) in enumerate(zip(body, described, strict=True))
+    ]
     return out + ("\n{\n" if directives else " {\n") + "\n".join(body) + "\n}"
 
 

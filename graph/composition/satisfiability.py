@@ -84,89 +84,134 @@ class _Checker:
                         changed = True
         return available, visited
 
+    def resolves(self, sub: SubgraphSchema, type_name: str, fname: str) -> bool:
+        t = sub.types.get(type_name)
+        return t is not None and fname in self.local_fields(sub, t)
+
     def check(self, issues: IssueCollector) -> None:
-        for sub in self.schemas:
-            for type_name, path in self._reached_types(sub).items():
-                self._check_type(sub, type_name, path, issues)
-
-    def _reached_types(self, sub: SubgraphSchema) -> dict[str, list[_Step]]:
-        reached: dict[str, list[_Step]] = {}
-        queue: deque[tuple[str, list[_Step]]] = deque()
-        roots = set(sub.roots.values())
+        """Walk the supergraph from its roots. A state is a type plus the set of subgraphs the
+        planner can be in at that point; each field must be resolvable from one of them."""
+        queue: deque[tuple[str, frozenset[str], tuple[_Step, ...]]] = deque()
         for op in ("query", "mutation"):
-            if op in sub.roots:
-                queue.append((sub.roots[op], []))
-        seen: set[str] = set()
-        while queue:
-            type_name, path = queue.popleft()
-            if type_name in seen:
+            root = self.supergraph.roots.get(op)
+            if root is None:
                 continue
-            seen.add(type_name)
-            t = sub.types.get(type_name)
-            if t is None:
-                continue
-            if t.kind is Kind.OBJECT and type_name not in roots and not t.interface_object:
-                reached[type_name] = path
-            if t.kind in (Kind.INTERFACE, Kind.UNION):
-                for other in sub.types.values():
-                    if other.kind is Kind.OBJECT and (
-                        type_name in other.interfaces or other.name in t.members
-                    ):
-                        queue.append((other.name, [*path, _Step("", (), other.name)]))
-                continue
-            for f in t.fields.values():
-                if f.external or (t.name, f.name, sub.name) in self.overridden:
-                    continue
-                required = tuple(
-                    a.name for a in f.args.values() if a.type.endswith("!") and a.default is None
+            for fname, fld in self.supergraph.types[root].fields.items():
+                owners = frozenset(
+                    s.name for s in self.schemas if self.resolves(s, root, fname)
                 )
-                queue.append((base_type(f.type), [*path, _Step(f.name, required)]))
-        return reached
-
-    def _check_type(
-        self, sub: SubgraphSchema, type_name: str, path: list[_Step], issues: IssueCollector
-    ) -> None:
-        merged = self.supergraph.types.get(type_name)
-        if merged is None or merged.kind is not Kind.OBJECT:
-            return
-        local = self.local_fields(sub, sub.types[type_name])
-        missing = [f for f in merged.fields if f not in local]
-        if not missing:
-            return
-        available, _ = self.reachable_fields(sub, type_name)
-        for fname in missing:
-            if fname in available or (type_name, fname) in self.reported:
+                queue.append((base_type(fld.type), owners, (self._step(root, fname),)))
+        seen: set[tuple[str, frozenset[str]]] = set()
+        by_name = {s.name: s for s in self.schemas}
+        while queue:
+            type_name, states, path = queue.popleft()
+            merged = self.supergraph.types.get(type_name)
+            if merged is None or not states or (type_name, states) in seen:
                 continue
-            self.reported.add((type_name, fname))
-            owners = [
-                s for s in self.schemas
-                if type_name in s.types and fname in self.local_fields(s, s.types[type_name])
+            seen.add((type_name, states))
+            if merged.kind in (Kind.INTERFACE, Kind.UNION):
+                for impl in self._possible_types(type_name):
+                    knowing = frozenset(
+                        n for n in states
+                        if impl in by_name[n].types and by_name[n].types[impl].kind is Kind.OBJECT
+                        and self._knows(by_name[n], type_name, impl)
+                    )
+                    queue.append((impl, knowing, (*path, _Step("", (), impl))))
+                continue
+            if merged.kind is not Kind.OBJECT:
+                continue
+            subs = [
+                by_name[n] for n in sorted(states)
+                if type_name in by_name[n].types
+                and by_name[n].types[type_name].kind is Kind.OBJECT
             ]
-            reasons = [f'  - cannot find field "{type_name}.{fname}".']
+            if not subs:
+                continue
+            closures = {s.name: self.reachable_fields(s, type_name)[1] for s in subs}
+            for fname, fld in merged.fields.items():
+                nxt: set[str] = set()
+                for s in subs:
+                    nxt |= {
+                        n for n in closures[s.name] if self.resolves(by_name[n], type_name, fname)
+                    }
+                    if self.resolves(s, type_name, fname) or self._via_interface_object(
+                        s, type_name, fname
+                    ):
+                        nxt.add(s.name)
+                if not nxt:
+                    self._report(issues, subs, type_name, fname, path)
+                    continue
+                queue.append(
+                    (base_type(fld.type), frozenset(nxt), (*path, self._step(type_name, fname)))
+                )
+
+    def _step(self, type_name: str, fname: str) -> _Step:
+        fld = self.supergraph.types[type_name].fields[fname]
+        required = tuple(
+            a.name for a in fld.args.values() if a.type.endswith("!") and a.default is None
+        )
+        return _Step(fname, required)
+
+    def _possible_types(self, abstract: str) -> list[str]:
+        merged = self.supergraph.types[abstract]
+        if merged.kind is Kind.UNION:
+            return list(merged.members)
+        return [t.name for t in self.supergraph.types.values()
+                if abstract in t.interfaces and t.kind is Kind.OBJECT]
+
+    def _knows(self, sub: SubgraphSchema, abstract: str, impl: str) -> bool:
+        t = sub.types.get(abstract)
+        if t is None:
+            return False
+        if t.kind is Kind.UNION:
+            return impl in t.members
+        if t.interface_object:
+            return True
+        return abstract in sub.types[impl].interfaces
+
+    def _via_interface_object(self, sub: SubgraphSchema, type_name: str, fname: str) -> bool:
+        available, _ = self.reachable_fields(sub, type_name)
+        return fname in available
+
+    def _report(
+        self,
+        issues: IssueCollector,
+        subs: list[SubgraphSchema],
+        type_name: str,
+        fname: str,
+        path: tuple[_Step, ...],
+    ) -> None:
+        if (type_name, fname) in self.reported:
+            return
+        self.reported.add((type_name, fname))
+        owners = [s for s in self.schemas if self.resolves(s, type_name, fname)]
+        lines: list[str] = []
+        for sub in subs:
+            lines.append(f'- from subgraph "{sub.name}":')
+            lines.append(f'  - cannot find field "{type_name}.{fname}".')
             for owner in owners:
                 keys = owner.types[type_name].resolvable_keys
                 if not keys:
                     why = f'type "{type_name}" has no @key defined in subgraph "{owner.name}"'
                 else:
-                    why = "none of the @key of type " + (
-                        f'"{type_name}" in subgraph "{owner.name}" can be satisfied from the '
-                        f'fields available in subgraph "{sub.name}"'
+                    why = (
+                        f'none of the @key of type "{type_name}" in subgraph "{owner.name}" can '
+                        f'be satisfied from the fields available in subgraph "{sub.name}"'
                     )
-                reasons.append(
+                lines.append(
                     f'  - cannot move to subgraph "{owner.name}", which has field '
                     f'"{type_name}.{fname}", because {why}.'
                 )
-            issues.add(
-                "SATISFIABILITY_ERROR",
-                "The following supergraph API query:\n"
-                + _query_text(path, fname)
-                + "\ncannot be satisfied by the subgraphs because:\n"
-                + f'- from subgraph "{sub.name}":\n'
-                + "\n".join(reasons),
-                subgraphs=[sub.name, *[o.name for o in owners]],
-                type_name=type_name,
-                field_name=fname,
-            )
+        issues.add(
+            "SATISFIABILITY_ERROR",
+            "The following supergraph API query:\n"
+            + _query_text(list(path), fname)
+            + "\ncannot be satisfied by the subgraphs because:\n"
+            + "\n".join(lines),
+            subgraphs=[*[s.name for s in subs], *[o.name for o in owners]],
+            type_name=type_name,
+            field_name=fname,
+        )
 
 
 def _query_text(path: list[_Step], leaf: str) -> str:

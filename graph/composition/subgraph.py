@@ -261,7 +261,8 @@ class SubgraphReader:
                 )
                 return None
             is_extension = isinstance(node, _EXTENSIONS)
-            node_shareable = self._node_shareable(node)
+            node_shareable = self._node_has(node, "shareable")
+            node_external = self._node_has(node, "external")
             has_base = has_base or not is_extension
             typedef.description = typedef.description or _description(node)
             self._type_directives(typedef, node)
@@ -274,15 +275,19 @@ class SubgraphReader:
             for field_node in getattr(node, "fields", None) or ():
                 fld = self._field(field_node, typedef)
                 fld.shareable = fld.shareable or node_shareable
+                fld.external = fld.external or node_external
                 typedef.fields[fld.name] = fld
-        if not has_base:
+        if not has_base and kind in (Kind.OBJECT, Kind.INTERFACE) and self.names.fed2:
             typedef.extension = True
+        typedef.extension = typedef.extension or typedef.extends_directive
         if not self.names.fed2:
             self._fed1_upgrade(typedef)
+        elif typedef.extension:
+            self._unexternal_keys(typedef)
         return typedef
 
-    def _node_shareable(self, node: Any) -> bool:
-        return any(self.names.canonical(d) == "shareable" for d in node.directives or ())
+    def _node_has(self, node: Any, directive: str) -> bool:
+        return any(self.names.canonical(d) == directive for d in node.directives or ())
 
     def _type_directives(self, typedef: TypeDef, node: Any) -> None:
         for directive in node.directives or ():
@@ -290,7 +295,11 @@ class SubgraphReader:
             args = directive_args(directive)
             if canonical == "key":
                 typedef.keys.append(
-                    Key(str(args.get("fields", "")), bool(args.get("resolvable", True)))
+                    Key(
+                        str(args.get("fields", "")),
+                        bool(args.get("resolvable", True)),
+                        "resolvable" in args,
+                    )
                 )
             elif canonical == "shareable":
                 typedef.shareable = True
@@ -299,7 +308,7 @@ class SubgraphReader:
             elif canonical == "interfaceObject":
                 typedef.interface_object = True
             elif canonical == "extends":
-                typedef.extension = True
+                typedef.extends_directive = True
             elif canonical == "tag":
                 typedef.tags.append(str(args.get("name", "")))
             elif canonical in UNSUPPORTED:
@@ -388,14 +397,18 @@ class SubgraphReader:
     def _fed1_upgrade(self, typedef: TypeDef) -> None:
         """Federation 1 had no @shareable: every field may be shared. `@external` on a key
         field of a type extension only restated the key, so it is not external."""
-        typedef.extension = False
         if typedef.kind is not Kind.OBJECT:
             return
+        for fld in typedef.fields.values():
+            fld.shareable = True
+        self._unexternal_keys(typedef)
+
+    @staticmethod
+    def _unexternal_keys(typedef: TypeDef) -> None:
         key_fields = {
             name for key in typedef.keys for name in re.findall(r"[_A-Za-z]\w*", key.fields)
         }
         for fld in typedef.fields.values():
-            fld.shareable = True
             if fld.external and fld.name in key_fields:
                 fld.external = False
 

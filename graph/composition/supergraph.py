@@ -16,6 +16,7 @@ class JoinType:
     extension: bool = False
     resolvable: bool = True
     is_interface_object: bool = False
+    resolvable_explicit: bool = False
 
 
 @dataclass

@@ -5,7 +5,7 @@ with no base)."""
 from __future__ import annotations
 
 from graph.composition.errors import IssueCollector
-from graph.composition.fieldsets import FieldSetError, walk
+from graph.composition.fieldsets import FieldSetError, SelectedField, walk
 from graph.composition.model import Kind, SubgraphSchema, TypeDef, base_type
 
 _KEY_HINT = (
@@ -85,7 +85,7 @@ class SubgraphValidator:
         for sel in selected:
             self.used_externals.add((sel.type_name, sel.field_name))
             owner = self.schema.types[sel.type_name]
-            if sel.depth == 0 and self.schema.fed2 and not owner.fields[sel.field_name].external:
+            if self._missing_external(sel, owner):
                 self._add(
                     "REQUIRES_FIELDS_MISSING_EXTERNAL",
                     f'On field "{coord}", for @requires(fields: "{fields}"): field '
@@ -129,7 +129,7 @@ class SubgraphValidator:
         for sel in selected:
             self.used_externals.add((sel.type_name, sel.field_name))
             owner = self.schema.types[sel.type_name]
-            if sel.depth == 0 and self.schema.fed2 and not owner.fields[sel.field_name].external:
+            if self._missing_external(sel, owner):
                 self._add(
                     "PROVIDES_FIELDS_MISSING_EXTERNAL",
                     f'On field "{coord}", for @provides(fields: "{fields}"): field '
@@ -138,6 +138,16 @@ class SubgraphValidator:
                     t.name,
                     fname,
                 )
+
+    def _missing_external(self, sel: SelectedField, owner: TypeDef) -> bool:
+        """A leaf of a @requires/@provides must be external, or sit under an external field."""
+        return (
+            self.schema.fed2
+            and sel.leaf
+            and not sel.under_external
+            and owner.kind is Kind.OBJECT
+            and not owner.fields[sel.field_name].external
+        )
 
     def _unused_externals(self, t: TypeDef) -> None:
         interface_fields: set[str] = set()
