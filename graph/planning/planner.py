@@ -68,10 +68,12 @@ class Ctx:
     touched: set[Group] | None = None
     conditions: tuple[Condition, ...] = ()
     depth: int = 0
+    # Fields already in the data at this place (the key an entity fetch was made with).
+    known: frozenset[str] = frozenset()
 
     def sub(self, **kw: object) -> Ctx:
         c = Ctx(self.group, self.selset, self.path, self.provided, self.touched,
-                self.conditions, self.depth + 1)
+                self.conditions, self.depth + 1, self.known)
         for k, v in kw.items():
             setattr(c, k, v)
         return c
@@ -309,7 +311,9 @@ class _Run:
     def is_local(self, graph: str, type_name: str, fi: FieldInfo,
                  provided: Provided | None) -> bool:
         if fi.resolvers.get(graph) == type_name:
-            return True
+            jf = fi.by_graph.get(graph)
+            # A field with @requires is only resolvable through _entities (with its needs).
+            return jf is None or not jf.requires
         return provided is not None and fi.name in provided and (
             graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
 
@@ -328,7 +332,7 @@ class _Run:
         self._options_memo[key] = []  # cycle guard
         out = []
         for g, via in fi.resolvers.items():
-            if g == graph:
+            if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
                 continue
             extra = self._key_cost(graph, type_name, via, g, provided)
             if extra < INF:
@@ -356,6 +360,10 @@ class _Run:
         if local and (f.selections is None or len(fi.resolvers) == 1):
             self._add_local(ctx, type_name, fi, f)
             return
+        if not local and f.name in ctx.known and f.selections is None:
+            if f.response_key != f.name or f.args_text:
+                self._add_local(ctx, type_name, fi, f)
+            return  # the key this entity was fetched with is in the data already
         options = self._jump_options(graph, type_name, fi, ctx.provided)
         routes: list[tuple[str, str] | None] = ([None] if local else []) + list(options)
         if not routes:
@@ -386,7 +394,7 @@ class _Run:
         tctx = self.jump(ctx, type_name, g, via, jf.requires if jf else None)
         if tctx is None:
             raise PlanningError(f"cannot plan {type_name}.{f.name}: no usable key")
-        self.plan_field(tctx, via, f)
+        self._add_local(tctx, via, self.sg.types[via].fields[f.name], f)
 
     def _split(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
                routes: list[tuple[str, str] | None]) -> None:
@@ -411,7 +419,7 @@ class _Run:
             extra = self.p.provided_of(jf.provides)
             provided = {**provided, **extra} if provided else extra
         path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
-        self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided),
+        self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided, known=frozenset()),
                        self.p.field_type(graph, fi), f.selections)
 
     # ------------------------------------------------------------------ jumps
@@ -477,8 +485,10 @@ class _Run:
         if ctx.touched is not None:
             ctx.touched.add(group)
             ctx.touched.update(touched)
+        known = frozenset(s.name for s in key_sels
+                          if isinstance(s, OpField) and s.selections is None)
         return Ctx(group, group.selset.fragment(via), ctx.path, None, ctx.touched,
-                   ctx.conditions, ctx.depth + 1)
+                   ctx.conditions, ctx.depth + 1, known)
 
     def _entity_group(self, ctx: Ctx, target: str, via: str, reqs: tuple[ReqSelection, ...],
                       touched: set[Group]) -> Group:

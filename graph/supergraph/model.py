@@ -321,10 +321,6 @@ class Supergraph:
                 if not f.joins:
                     for g in type_graphs:
                         f.resolvers[g] = t.name
-                # Key fields can always be echoed back by a subgraph that declares the key.
-                for j in t.joins:
-                    if j.key and j.graph not in f.resolvers and self._in_key(f.name, j.key):
-                        f.resolvers.setdefault(j.graph, t.name)
         # Fields an object gets from an @interfaceObject: reachable through the interface.
         for t in self.types.values():
             if t.kind != "object":
