@@ -28,7 +28,8 @@ from graph.planning.plan import QueryPlan, ReqSelection
 from graph.planning.selections import SelSet, merge_reqs, req_from_selections
 from graph.supergraph.model import FieldInfo, Supergraph, list_depth, named_type_of
 
-INF = 10**6
+INF = 10**9
+JUMP = 1000  # the cost of one more fetch; each field fetched through it adds 1
 _MAX_DEPTH = 40
 
 Provided = dict[str, "Provided | None"]
@@ -128,8 +129,9 @@ def _provided_tree(sels: tuple[OpSelection, ...]) -> Provided:
                 child = merged
             out[s.name] = child
         else:
+            tc = s.type_condition
             for k, v in _provided_tree(s.selections).items():
-                out.setdefault(k, v)
+                out.setdefault(f"{tc}.{k}" if tc and "." not in k else k, v)
     return out
 
 
@@ -256,7 +258,12 @@ class _Run:
 
     def _plan_abstract(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
         ctx.selset.add_typename()
-        for obj in self.sg.possible_types_in(type_name, ctx.group.subgraph):
+        possible = self.sg.possible_types_in(type_name, ctx.group.subgraph)
+        if not possible and self.sg.types[type_name].kind == "interface":
+            # The subgraph knows no implementation: only the interface's own fields count.
+            self._plan_object(ctx, type_name, sels)
+            return
+        for obj in possible:
             applicable = collect_for(self.sg, obj, sels)
             if not _has_real_fields(applicable):
                 continue
@@ -314,8 +321,21 @@ class _Run:
             jf = fi.by_graph.get(graph)
             # A field with @requires is only resolvable through _entities (with its needs).
             return jf is None or not jf.requires
-        return provided is not None and fi.name in provided and (
+        return provided is not None and self.prov(provided, fi)[0] and (
             graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
+
+    def prov(self, provided: Provided | None, fi: FieldInfo) -> tuple[bool, Provided | None]:
+        """Is the field in a @provides tree, and what does it provide below it?"""
+        if not provided:
+            return False, None
+        if fi.name in provided:
+            return True, provided[fi.name]
+        t = self.sg.types.get(fi.parent)
+        for tn in (fi.parent, *(t.interfaces if t else ())):
+            k = f"{tn}.{fi.name}"
+            if k in provided:
+                return True, provided[k]
+        return False, None
 
     def _jump_options(self, graph: str, type_name: str, fi: FieldInfo,
                       provided: Provided | None = None) -> list[tuple[str, str]]:
@@ -382,7 +402,8 @@ class _Run:
             return self._cost_local(ctx.group.subgraph, fi, f, ctx.provided, 0)
         g, via = route
         extra = self._key_cost(ctx.group.subgraph, type_name, via, g, ctx.provided)
-        return 1 + extra + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0)
+        return (JUMP + _size(f) + extra
+                + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0))
 
     def _take_route(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
                     route: tuple[str, str] | None) -> None:
@@ -413,7 +434,7 @@ class _Run:
         if f.selections is None or sub is None:
             return
         graph = ctx.group.subgraph
-        provided = ctx.provided.get(f.name) if ctx.provided else None
+        provided = self.prov(ctx.provided, fi)[1]
         jf = fi.by_graph.get(graph)
         if jf is not None and jf.provides:
             extra = self.p.provided_of(jf.provides)
@@ -438,7 +459,7 @@ class _Run:
             if fi is None or not self.is_local(graph, type_name, fi, provided):
                 return False
             if s.selections is not None:
-                sub = provided.get(s.name) if provided else None
+                sub = self.prov(provided, fi)[1]
                 if not self._fields_local(graph, fi.named_type, s.selections, sub):
                     return False
         return True
@@ -509,7 +530,7 @@ class _Run:
                     depth: int) -> int:
         if f.selections is None:
             return 0
-        sub = provided.get(fi.name) if provided else None
+        sub = self.prov(provided, fi)[1]
         jf = fi.by_graph.get(graph)
         if jf is not None and jf.provides:
             extra = self.p.provided_of(jf.provides)
@@ -547,7 +568,7 @@ class _Run:
                     if c > 0:
                         for g, via, extra in self._jump_options_cost(graph, type_name, fi,
                                                                      provided):
-                            c = min(c, 1 + extra + self._cost_local(
+                            c = min(c, JUMP + _size(s) + extra + self._cost_local(
                                 g, self.sg.types[via].fields[s.name], s, None, depth))
                     total += c
                 else:
@@ -555,7 +576,7 @@ class _Run:
                     if not opts:
                         total += INF
                     else:
-                        total += 1 + min(extra + self._cost_local(
+                        total += JUMP + _size(s) + min(extra + self._cost_local(
                             g, self.sg.types[via].fields[s.name], s, None, depth)
                             for g, via, extra in opts)
         total = min(total, INF)
@@ -573,6 +594,21 @@ def _flatten_fields(sg: Supergraph, type_name: str,
                 sg.runtime_type_applies(type_name, s.type_condition):
             out.extend(_flatten_fields(sg, type_name, s.selections))
     return out
+
+
+def _size(f: OpField) -> int:
+    """How many fields a subtree asks for (the planner's tie-breaker between routes)."""
+    n = 1
+    stack = list(f.selections or ())
+    while stack:
+        s = stack.pop()
+        if isinstance(s, OpField):
+            n += 1
+            if s.selections:
+                stack.extend(s.selections)
+        else:
+            stack.extend(s.selections)
+    return n
 
 
 def _with_selections(f: OpField, sels: tuple[OpSelection, ...]) -> OpField:

@@ -92,6 +92,7 @@ class FieldInfo:
     # graph -> the JoinField of that graph (requires/provides), when there is one.
     by_graph: dict[str, JoinField] = field(default_factory=dict)
     external_in: set[str] = field(default_factory=set)
+    parent: str = ""
 
     @property
     def is_list(self) -> bool:
@@ -251,7 +252,7 @@ class Supergraph:
             if kind in ("object", "interface"):
                 info.interfaces.extend(i.name.value for i in d.interfaces or ())  # type: ignore[attr-defined]
                 for fd in d.fields or ():  # type: ignore[attr-defined]
-                    fi = FieldInfo(fd.name.value, fd.type, named_type_of(fd.type))
+                    fi = FieldInfo(fd.name.value, fd.type, named_type_of(fd.type), parent=name)
                     for dn in fd.directives or ():
                         if dn.name.value == f"{jp}field":
                             gv = _arg(dn, "graph")
