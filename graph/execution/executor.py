@@ -91,6 +91,8 @@ class _Run:
             return
         data = resp.get("data")
         if isinstance(data, dict):
+            if f.renames:
+                _rename(data, f.renames, ())
             deep_merge(self.data, data, self.ex.abstract_types)
         errs = resp.get("errors")
         if errs:
@@ -141,6 +143,8 @@ class _Run:
         data = resp.get("data")
         ents = data.get("_entities") if isinstance(data, dict) else None
         abstract = self.ex.abstract_types
+        if isinstance(ents, list) and f.renames:
+            _rename(ents, f.renames, ("@",))
         if isinstance(ents, list):
             for i, item in enumerate(ents[: len(buckets)]):
                 if isinstance(item, dict):
@@ -209,6 +213,14 @@ def collect(data: Any, path: tuple[str, ...]) -> list[tuple[dict[str, Any], list
         if not current:
             return []
     return [(v, p) for v, p in current if isinstance(v, dict)]
+
+
+def _rename(data: Any, renames: tuple[tuple[tuple[str, ...], str, str], ...],
+            prefix: tuple[str, ...]) -> None:
+    for path, alias, key in renames:
+        for obj, _ in collect(data, prefix + path):
+            if alias in obj:
+                obj[key] = obj.pop(alias)
 
 
 def _project(src: dict[str, Any], reqs: tuple[ReqSelection, ...], out: dict[str, Any],

@@ -197,6 +197,8 @@ class _Run:
             rt = self.shaper.schema.get_type(tn) if isinstance(tn, str) else None
             if isinstance(rt, GraphQLObjectType):
                 return self.complete_object(sels or (), rt, value, path)
+            if rt is None and isinstance(tn, str):
+                return None  # a type the API schema does not have (@inaccessible)
             return self._complete_unresolved(sels or (), t, value, path)  # type: ignore[arg-type]
         if isinstance(t, GraphQLEnumType):
             if isinstance(value, str) and value in self.shaper.enum_values(t):

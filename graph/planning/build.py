@@ -133,7 +133,7 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
             for p in g.parts.values()
         )
         fetch = FetchNode(g.id, g.subgraph, text, "query", usages, entities, (),
-                          g.conditions)
+                          g.conditions, tuple(g.renames))
         return FlattenNode(g.path, fetch)
     kind = "mutation" if op.kind == "mutation" else "query"
     head = kind
@@ -142,4 +142,5 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
     if var_defs:
         head += "(" + ", ".join(var_defs) + ")"
     text = f"{head} {g.selset.render_block()}"
-    return FetchNode(g.id, g.subgraph, text, kind, usages, (), tuple(g.root_keys), g.conditions)
+    return FetchNode(g.id, g.subgraph, text, kind, usages, (), tuple(g.root_keys), g.conditions,
+                     tuple(g.renames))

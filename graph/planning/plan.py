@@ -51,6 +51,9 @@ class FetchNode:
     # Root fields this fetch answers (their response keys), for error paths.
     root_keys: tuple[str, ...] = ()
     conditions: tuple[Condition, ...] = ()
+    # (path inside the fetched data, alias, response key): aliases the planner used to keep
+    # the subgraph query valid, renamed back before merging.
+    renames: tuple[tuple[tuple[str, ...], str, str], ...] = ()
 
     @property
     def is_entity_fetch(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphql import parse_type
+from graphql import parse_type, print_ast
 
 from graph.planning.errors import PlanningError
 from graph.planning.operation import (
@@ -55,6 +55,10 @@ class Group:
     parts: dict[str, Part] = field(default_factory=dict)
     deps: set[Group] = field(default_factory=set)
     root_keys: list[str] = field(default_factory=list)
+    # (path without type conditions, response key) -> the field's type in this subgraph
+    shapes: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
+    # (path relative to the fetch, alias, response key): renamed back after the fetch
+    renames: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
 
     def __hash__(self) -> int:
         return self.id
@@ -108,6 +112,12 @@ class Planner:
         if jf is not None and jf.type:
             return named_type_of(parse_type(jf.type))
         return fi.named_type
+
+    def type_shape(self, graph: str, fi: FieldInfo) -> str:
+        jf = fi.by_graph.get(graph)
+        if jf is not None and jf.type:
+            return jf.type
+        return print_ast(fi.type_node)
 
     def provided_of(self, text: str) -> Provided:
         p = self._provided.get(text)
@@ -430,10 +440,10 @@ class _Run:
             self._take_route(ctx, type_name, fi, _with_selections(f, tuple(subs)), routes[idx])
 
     def _add_local(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField) -> None:
-        sub = ctx.selset.add_field(f)
+        graph = ctx.group.subgraph
+        sub = ctx.selset.add_field(self._unclash(ctx, fi, f))
         if f.selections is None or sub is None:
             return
-        graph = ctx.group.subgraph
         provided = self.prov(ctx.provided, fi)[1]
         jf = fi.by_graph.get(graph)
         if jf is not None and jf.provides:
@@ -442,6 +452,21 @@ class _Run:
         path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
         self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided, known=frozenset()),
                        self.p.field_type(graph, fi), f.selections)
+
+    def _unclash(self, ctx: Ctx, fi: FieldInfo, f: OpField) -> OpField:
+        """Alias a field whose type in this subgraph differs from a same-named field fetched
+        at the same place for another type (GraphQL would reject the subgraph query)."""
+        group = ctx.group
+        rel = ctx.path[len(group.path):]
+        norm = tuple(p for p in rel if not p.startswith("on:"))
+        shape = self.p.type_shape(group.subgraph, fi)
+        seen = group.shapes.setdefault((norm, f.response_key), shape)
+        if seen == shape:
+            return f
+        alias = f"{f.response_key}__{_short(shape)}"
+        group.renames.append((rel, alias, f.response_key))
+        return OpField(alias, f.name, f.args_text, f.directives_text, f.conditions,
+                       f.selections, f.variables, f.internal)
 
     # ------------------------------------------------------------------ jumps
     def _fields_local(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
@@ -594,6 +619,10 @@ def _flatten_fields(sg: Supergraph, type_name: str,
                 sg.runtime_type_applies(type_name, s.type_condition):
             out.extend(_flatten_fields(sg, type_name, s.selections))
     return out
+
+
+def _short(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text.replace("!", "NN"))
 
 
 def _size(f: OpField) -> int:
