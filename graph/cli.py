@@ -98,7 +98,7 @@ def serve_router(
         app,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         lifespan="on",
         access_log=False,
         log_level=log_level,

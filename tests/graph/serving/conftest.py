@@ -43,7 +43,9 @@ def start_router(supergraph_sdl: str) -> Iterator[RouterFactory]:
 
     def start(config: dict[str, Any] | None = None, **uvicorn_options: Any) -> str:
         parsed = config_from_mapping(config or {})
-        server = ServerThread(lambda: create_app(supergraph_sdl, parsed), **uvicorn_options)
+        server = ServerThread(
+            lambda: create_app(supergraph_sdl, parsed), **{"lifespan": "on", **uvicorn_options}
+        )
         started.append(server.start())
         return server.url
 

@@ -36,11 +36,10 @@ class ServerThread:
                 app,
                 loop="uvloop",
                 http="httptools",
-                ws="websockets",
-                lifespan="on",
+                ws="websockets-sansio",
                 log_level="warning",
                 access_log=False,
-                **self.options,
+                **{"lifespan": "auto", **self.options},
             )
             self.server = uvicorn.Server(config)
             self.server.run(sockets=[self.sock])

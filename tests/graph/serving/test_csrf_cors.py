@@ -85,7 +85,7 @@ async def test_custom_required_headers_and_disabling(start_router: Callable[...,
 CORS = {
     "cors": {
         "origins": ["https://app.example.com"],
-        "match_origins": [r"^https://[a-z]+\.preview\.example\.com$"],
+        "match_origins": [r"^https://[a-z0-9]+\.preview\.example\.com$"],
         "allow_credentials": True,
         "allow_headers": ["content-type", "authorization"],
         "expose_headers": ["x-request-id"],
