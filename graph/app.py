@@ -245,18 +245,13 @@ class RouterApp:
             raise HttpError(400, self.csrf.message, "CSRF_PREVENTION")
         check_json_content_type(content_type)
         limit = self.max_body
-        too_big = HttpError(
-            413,
-            f"The request body is larger than the router allows ({limit} bytes, "
-            "limits.http_max_request_bytes).",
-            "PAYLOAD_TOO_LARGE",
-        )
         if content_length is not None:
             try:
-                if int(content_length) > limit:
-                    raise too_big
+                declared = int(content_length)
             except ValueError:
                 raise HttpError(400, "The Content-Length header is not a number.") from None
+            if declared > limit:
+                raise self._too_big()
         message = await receive()
         body: bytes = message.get("body", b"")
         if message.get("more_body", False):
@@ -269,12 +264,20 @@ class RouterApp:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise too_big
+                    raise self._too_big()
                 chunks.append(chunk)
             body = b"".join(chunks)
         if len(body) > limit:
-            raise too_big
+            raise self._too_big()
         return params_from_body(body)
+
+    def _too_big(self) -> HttpError:
+        return HttpError(
+            413,
+            f"The request body is larger than the router allows ({self.max_body} bytes, "
+            "limits.http_max_request_bytes).",
+            "PAYLOAD_TOO_LARGE",
+        )
 
     def _prepare(self, params: GraphQLParams) -> PreparedOperation:
         return self.gateway.prepare(

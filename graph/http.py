@@ -112,6 +112,17 @@ def negotiate(accept: bytes | None) -> bytes:
 
 def check_json_content_type(content_type: bytes | None) -> None:
     """A POST body must be ``application/json`` (UTF-8): raise 415 otherwise."""
+    if content_type in _JSON_CONTENT_TYPES:
+        return
+    _check_json_content_type(content_type)
+    if content_type is not None and len(_JSON_CONTENT_TYPES) < 64:
+        _JSON_CONTENT_TYPES.add(content_type)
+
+
+_JSON_CONTENT_TYPES: set[bytes | None] = {b"application/json"}
+
+
+def _check_json_content_type(content_type: bytes | None) -> None:
     if content_type is None:
         raise HttpError(
             415,

@@ -10,6 +10,8 @@ a browser would have preflighted it, and CORS decides.
 
 from __future__ import annotations
 
+import functools
+
 from pydantic import Field
 
 from graph.plugins.base import StrictModel
@@ -55,9 +57,12 @@ class CsrfGuard:
                 content_types.append(value)
         if not content_types:
             return True
+        if len(content_types) == 1:
+            return _requires_preflight(content_types[0])
         return _requires_preflight(b",".join(content_types))
 
 
+@functools.lru_cache(maxsize=256)
 def _requires_preflight(content_type: bytes) -> bool:
     try:
         text = content_type.decode("latin-1")
