@@ -17,6 +17,7 @@ import click
 
 from graph.config import RouterConfig, load_config, parse_listen
 from graph.errors import ConfigError, GraphError
+from graph.supergraph.errors import SupergraphError
 
 logger = logging.getLogger("graph.cli")
 
@@ -49,7 +50,10 @@ def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIAp
         raise ConfigError(
             f"cannot read supergraph {supergraph_path}: {exc.strerror or exc}"
         ) from None
-    router = create_app(sdl, config)
+    try:
+        router = create_app(sdl, config)
+    except SupergraphError as exc:
+        raise ConfigError(f"cannot serve supergraph {supergraph_path}: {exc}") from None
     main_listen = config.supergraph.listen
     side_listens = {
         listen

@@ -190,3 +190,17 @@ def test_cli_exits_2_on_a_missing_supergraph(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot read supergraph" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_exits_2_on_a_file_that_is_not_a_supergraph(tmp_path: Path) -> None:
+    plain = tmp_path / "schema.graphql"
+    plain.write_text("type Query { a: Int }\n")
+    result = subprocess.run(
+        [PUPPIES, "serve", "router", "--supergraph", str(plain)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"cannot serve supergraph {plain}" in result.stderr
+    assert "Traceback" not in result.stderr
