@@ -148,10 +148,61 @@ def router_cli() -> None:
 def serve_command(
     supergraph_path: str, config_path: str | None, listen: str | None, log_level: str
 ) -> None:
-    """Serve a supergraph."""
+    """Serve a supergraph file with the router (router.yaml from --config)."""
     run_or_exit(
         lambda: serve_router(supergraph_path, config_path, listen=listen, log_level=log_level)
     )
+
+
+def plan_operation(
+    operation_path: str | Path, supergraph_path: str | Path, operation_name: str | None = None
+) -> str:
+    """The query plan of the operation in ``operation_path``, printed for a human."""
+    from graph.execution.errors import RequestError
+    from graph.execution.gateway import Gateway
+    from graph.planning.printer import format_plan
+
+    try:
+        query = Path(operation_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read operation {operation_path}: {exc.strerror or exc}"
+        ) from None
+    try:
+        sdl = Path(supergraph_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read supergraph {supergraph_path}: {exc.strerror or exc}"
+        ) from None
+    try:
+        gateway = Gateway.from_supergraph_sdl(sdl)
+    except SupergraphError as exc:
+        raise ConfigError(f"cannot load supergraph {supergraph_path}: {exc}") from None
+    try:
+        prepared = gateway.prepare(query, operation_name)
+    except RequestError as exc:
+        details = "\n".join(f"  - {e.get('message')}" for e in exc.errors)
+        raise ConfigError(f"{operation_path}: {exc.code}:\n{details}") from None
+    return format_plan(prepared.plan)
+
+
+@click.command("plan")
+@click.argument("operation", type=click.Path(dir_okay=False))
+@click.option(
+    "--supergraph",
+    "supergraph_path",
+    default="supergraph.graphql",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The supergraph to plan against.",
+)
+@click.option("--operation-name", default=None, help="Which operation of the file to plan.")
+def plan_command(operation: str, supergraph_path: str, operation_name: str | None) -> None:
+    """Print the query plan of the operation in OPERATION (a .graphql file)."""
+    run_or_exit(lambda: click.echo(plan_operation(operation, supergraph_path, operation_name)))
+
+
+router_cli.add_command(plan_command)
 
 
 def run_or_exit(action: Callable[[], None]) -> None:

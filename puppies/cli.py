@@ -1,6 +1,6 @@
 """``puppies``: the command line. (Minimal version on the router branch; the lead merges it
-into the full CLI.) Commands of upper layers are loaded by import string, so ``puppies``
-never imports them at module level."""
+into the full CLI.) Commands of upper layers are loaded by import string when they run, so
+``puppies`` never imports them at module level."""
 
 from __future__ import annotations
 
@@ -15,25 +15,34 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are named by import strings and loaded on use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            command: click.Command = _load(self.lazy[cmd_name])
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "compose": "graph.composition.command:compose_cli",
+        "plan": "graph.cli:plan_command",
+    },
+)
 def main() -> None:
     """Puppies: a federated GraphQL API for a social app."""
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={"router": "graph.cli:serve_command"})
 def serve() -> None:
     """Serve one process."""
-
-
-@serve.command("router")
-@click.option("--supergraph", "supergraph_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--listen", default=None, help="host:port, overriding supergraph.listen.")
-@click.option("--log-level", default="warning", show_default=True)
-def serve_router(
-    supergraph_path: str, config_path: str | None, listen: str | None, log_level: str
-) -> None:
-    """Serve a supergraph file with the router (router.yaml from --config)."""
-    run_or_exit = _load("graph.cli:run_or_exit")
-    serve = _load("graph.cli:serve_router")
-    run_or_exit(lambda: serve(supergraph_path, config_path, listen=listen, log_level=log_level))

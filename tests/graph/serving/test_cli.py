@@ -110,3 +110,30 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, supergraph_sdl: str) -> No
     assert process.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in stderr
     assert "Traceback" not in stderr
+
+
+def test_plan_prints_the_query_plan(tmp_path: Path, supergraph_sdl: str) -> None:
+    supergraph = tmp_path / "supergraph.graphql"
+    supergraph.write_text(supergraph_sdl)
+    operation = tmp_path / "op.graphql"
+    operation.write_text("query A { me { name reviews { body } } } query B { users { id } }")
+    result = subprocess.run(
+        [PUPPIES, "plan", str(operation), "--supergraph", str(supergraph), "--operation-name", "A"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("QueryPlan {")
+    assert 'Fetch(service: "accounts")' in result.stdout
+    assert 'Flatten(path: "me")' in result.stdout
+    operation.write_text("{ nope }")
+    bad = subprocess.run(
+        [PUPPIES, "plan", str(operation), "--supergraph", str(supergraph)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "GRAPHQL_VALIDATION_FAILED" in bad.stderr
+    assert "Cannot query field 'nope'" in bad.stderr
