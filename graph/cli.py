@@ -7,6 +7,7 @@ the router. Everything here is plain functions plus one click command group, ``r
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -80,44 +81,81 @@ def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIAp
     return dispatch, [main_listen, *sorted(side_listens)]
 
 
-def serve_router(
-    supergraph_path: str | Path,
-    config_path: str | Path | None = None,
-    *,
-    listen: str | None = None,
-    log_level: str = "warning",
-) -> None:
-    """Serve ``supergraph_path`` with uvicorn (uvloop + httptools) until interrupted."""
-    import uvicorn
+_ENV_SUPERGRAPH = "PUPPIES_ROUTER_SUPERGRAPH"
+_ENV_CONFIG = "PUPPIES_ROUTER_CONFIG"
+_ENV_LISTEN = "PUPPIES_ROUTER_LISTEN"
 
+
+def _effective_config(config_path: str | Path | None, listen: str | None) -> RouterConfig:
     config = load_config(config_path)
     if listen is not None:
         parse_listen(listen)
         config = config.model_copy(
             update={"supergraph": config.supergraph.model_copy(update={"listen": listen})}
         )
+    return config
+
+
+def app_from_env() -> ASGIApp:
+    """The app of one worker process (``--workers`` > 1): paths come from the parent's env."""
+    config = _effective_config(
+        os.environ.get(_ENV_CONFIG) or None, os.environ.get(_ENV_LISTEN) or None
+    )
+    app, _ = build_app(os.environ[_ENV_SUPERGRAPH], config)
+    return app
+
+
+def serve_router(
+    supergraph_path: str | Path,
+    config_path: str | Path | None = None,
+    *,
+    listen: str | None = None,
+    log_level: str = "warning",
+    workers: int = 1,
+) -> None:
+    """Serve ``supergraph_path`` with uvicorn (uvloop + httptools) until interrupted.
+
+    With ``workers`` > 1 the listening sockets are shared by that many worker processes,
+    each with its own gateway and connection pools (uvicorn's multiprocess supervisor).
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    config = _effective_config(config_path, listen)
+    # build once in this process: every config and supergraph error surfaces here
     app, listens = build_app(supergraph_path, config)
     sockets = [_bind(address) for address in listens]
-    uv_config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        lifespan="on",
-        access_log=False,
-        log_level=log_level,
-        ws_max_size=config.limits.http_max_request_bytes,
-        timeout_keep_alive=30,
-        server_header=False,
-        date_header=False,
-    )
-    server = uvicorn.Server(uv_config)
+    options: dict[str, Any] = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": "websockets-sansio",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": log_level,
+        "ws_max_size": config.limits.http_max_request_bytes,
+        "timeout_keep_alive": 30,
+        "server_header": False,
+        "date_header": False,
+    }
     click.echo(
-        f"router serving {supergraph_path} at http://{listens[0]}{config.supergraph.path}",
+        f"router serving {supergraph_path} at http://{listens[0]}{config.supergraph.path}"
+        + (f" with {workers} workers" if workers > 1 else ""),
         err=True,
     )
     try:
-        server.run(sockets=sockets)
+        if workers == 1:
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=sockets)
+        else:
+            del app
+            os.environ[_ENV_SUPERGRAPH] = str(Path(supergraph_path).resolve())
+            os.environ[_ENV_CONFIG] = str(Path(config_path).resolve()) if config_path else ""
+            os.environ[_ENV_LISTEN] = listen or ""
+            uv_config = uvicorn.Config(
+                "graph.cli:app_from_env", factory=True, workers=workers, **options
+            )
+            Multiprocess(uv_config, sockets=sockets).run()
     finally:
         for sock in sockets:
             sock.close()
@@ -145,12 +183,25 @@ def router_cli() -> None:
 )
 @click.option("--listen", default=None, help="host:port, overriding supergraph.listen.")
 @click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Worker processes sharing the listening socket.",
+)
 def serve_command(
-    supergraph_path: str, config_path: str | None, listen: str | None, log_level: str
+    supergraph_path: str,
+    config_path: str | None,
+    listen: str | None,
+    log_level: str,
+    workers: int,
 ) -> None:
     """Serve a supergraph file with the router (router.yaml from --config)."""
     run_or_exit(
-        lambda: serve_router(supergraph_path, config_path, listen=listen, log_level=log_level)
+        lambda: serve_router(
+            supergraph_path, config_path, listen=listen, log_level=log_level, workers=workers
+        )
     )
 
 

@@ -137,3 +137,33 @@ def test_plan_prints_the_query_plan(tmp_path: Path, supergraph_sdl: str) -> None
     assert bad.returncode == 2
     assert "GRAPHQL_VALIDATION_FAILED" in bad.stderr
     assert "Cannot query field 'nope'" in bad.stderr
+
+
+def test_workers_share_the_port(tmp_path: Path, supergraph_sdl: str) -> None:
+    port = free_port()
+    supergraph = tmp_path / "supergraph.graphql"
+    supergraph.write_text(supergraph_sdl)
+    process = subprocess.Popen(
+        [
+            PUPPIES,
+            "serve",
+            "router",
+            "--supergraph",
+            str(supergraph),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(20):
+                answer = http.post("/graphql", json={"query": "{ me { name } }"})
+                assert answer.json() == {"data": {"me": {"name": "Ada"}}}
+    finally:
+        assert stop(process)
