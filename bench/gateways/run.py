@@ -58,6 +58,8 @@ class LoadResult:
     errors: int
     peak_rss_mb: float
     correct: bool
+    gateway_cpu_ms_per_request: float = 0.0
+    subgraphs_cpu_ms_per_request: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -125,6 +127,23 @@ class PeakRss:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process and its children, in seconds."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
 
 
 def _start(cmd: list[str], log: Path, cwd: Path = ROOT, env: dict[str, str] | None = None
@@ -198,7 +217,12 @@ def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[s
 
 
 def run_gateway(
-    name: str, cmd: list[str], health: str, env: dict[str, str], args: argparse.Namespace
+    name: str,
+    cmd: list[str],
+    health: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    subgraphs_pid: int,
 ) -> LoadResult:
     url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
     proc = _start(cmd, WORK / "logs" / f"{name}.log", env=env)
@@ -210,10 +234,16 @@ def run_gateway(
             if not correct:
                 (WORK / f"{name}-answer.json").write_text(json.dumps(answer, indent=1))
             _wrk(url, QUERY, args.warmup, args.connections, args.threads)
+            cpu0 = tree_cpu_seconds(proc.pid), tree_cpu_seconds(subgraphs_pid)
             stats = _wrk(url, QUERY, args.duration, args.connections, args.threads)
+            cpu1 = tree_cpu_seconds(proc.pid), tree_cpu_seconds(subgraphs_pid)
             after = _post(url, QUERY)
             correct = correct and after.get("data") == expected_deep_result()
-        return _summary(name, " ".join(cmd), stats, rss.peak, correct)
+        result = _summary(name, " ".join(cmd), stats, rss.peak, correct)
+        n = max(stats["requests"], 1)
+        result.gateway_cpu_ms_per_request = round(1000 * (cpu1[0] - cpu0[0]) / n, 2)
+        result.subgraphs_cpu_ms_per_request = round(1000 * (cpu1[1] - cpu0[1]) / n, 2)
+        return result
     finally:
         _stop(proc)
 
@@ -281,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = gateway_commands(supergraph)
         for name in args.only or list(commands):
             cmd, health, env = commands[name]
-            result = run_gateway(name, cmd, health, env, args)
+            result = run_gateway(name, cmd, health, env, args, subgraphs.pid)
             results.append(result)
             print(json.dumps(asdict(result)), flush=True)
         if not args.skip_overhead:
@@ -301,13 +331,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        "| gateway | RPS | p50 ms | p95 ms | p99 ms | peak RSS MB | errors | correct |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| gateway | RPS | p50 ms | p95 ms | p99 ms | peak RSS MB | errors | correct "
+        "| gateway CPU ms/req | subgraphs CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in report["results"]:
         lines.append(
             f"| {r['name']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {r['peak_rss_mb']:.0f} | {r['errors']} | {r['correct']} |"
+            f"{r['p99_ms']:.1f} | {r['peak_rss_mb']:.0f} | {r['errors']} | {r['correct']} | "
+            f"{r['gateway_cpu_ms_per_request']:.1f} | {r['subgraphs_cpu_ms_per_request']:.1f} |"
         )
     o = report.get("overhead")
     if o:
