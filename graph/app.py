@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway, GatewayOptions, PreparedOperation, SubgraphOptions
 from graph.http import (
     APPLICATION_JSON,
+    EVENT_STREAM,
     GRAPHQL_RESPONSE_JSON,
     GraphQLParams,
     HttpError,
@@ -35,6 +36,7 @@ from graph.plugins.headers import HeaderPropagation
 from graph.plugins.introspection import introspection_disabled_check
 from graph.plugins.limits import OperationLimits
 from graph.plugins.telemetry import Metrics
+from graph.sse import stream_events
 from graph.ws import GraphQLTransportWS
 
 logger = logging.getLogger("graph.app")
@@ -176,8 +178,11 @@ class RouterApp:
                 return await _respond(send, 200, b"", None, headers)
             return await _respond(send, 204, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
         media = APPLICATION_JSON
+        sse = False
         try:
             media = negotiate(accept)
+            if media is EVENT_STREAM:
+                sse, media = True, GRAPHQL_RESPONSE_JSON  # errors before the stream are JSON
             if method == "POST":
                 params = await self._read_post(receive, content_type, content_length, raw_headers)
             elif method == "GET":
@@ -201,13 +206,16 @@ class RouterApp:
                         "METHOD_NOT_ALLOWED",
                         [(b"allow", b"POST")],
                     )
-                if kind == "subscription":
-                    raise HttpError(
-                        400,
-                        "Subscriptions are served over WebSocket (graphql-transport-ws) at "
-                        f"{self.graphql_path}, not over a plain HTTP request.",
-                        "SUBSCRIPTION_NOT_SUPPORTED_OVER_HTTP",
-                    )
+                if kind == "subscription" and not sse:
+                    if accept is None or b"text/event-stream" not in accept:
+                        raise HttpError(
+                            400,
+                            "A subscription needs a stream: send Accept: text/event-stream "
+                            "(server-sent events), or use WebSocket (graphql-transport-ws) at "
+                            f"{self.graphql_path}.",
+                            "SUBSCRIPTION_NEEDS_STREAM",
+                        )
+                    sse = True
         except HttpError as error:
             return await _respond(send, error.status, error.body(), media, error.headers + cors)
         except RequestError as error:
@@ -216,10 +224,13 @@ class RouterApp:
             status = 400 if media is GRAPHQL_RESPONSE_JSON else 200
             return await _respond(send, status, orjson.dumps(body), media, cors)
         self.metrics.observe_operation(kind)
+        headers_for = self.headers.for_request(raw_headers)
+        if sse:
+            results = self.results(prepared, params.variables, headers_for)
+            await stream_events(send, receive, results, cors)
+            return 200
         try:
-            result = await self.gateway.execute(
-                prepared, params.variables, headers_for=self.headers.for_request(raw_headers)
-            )
+            result = await self.gateway.execute(prepared, params.variables, headers_for=headers_for)
         except Exception:
             logger.exception("the gateway failed on an operation")
             failure = HttpError(
@@ -233,6 +244,25 @@ class RouterApp:
         if "data" not in result and media is GRAPHQL_RESPONSE_JSON:
             status = 400  # a request error (e.g. variables that do not coerce)
         return await _respond(send, status, orjson.dumps(result), media, cors)
+
+    async def results(
+        self,
+        prepared: PreparedOperation,
+        variables: dict[str, Any] | None,
+        headers_for: Callable[[str], dict[str, str]],
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The results of an operation as a stream (one for a query or mutation)."""
+        if prepared.operation_type != "subscription":
+            yield await self.gateway.execute(prepared, variables, headers_for=headers_for)
+            return
+        self.metrics.active_subscriptions += 1
+        try:
+            async for result in self.gateway.subscribe(
+                prepared, variables, headers_for=headers_for
+            ):
+                yield result
+        finally:
+            self.metrics.active_subscriptions -= 1
 
     async def _read_post(
         self,

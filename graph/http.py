@@ -19,6 +19,7 @@ from graph.errors import GraphError
 
 GRAPHQL_RESPONSE_JSON = b"application/graphql-response+json; charset=utf-8"
 APPLICATION_JSON = b"application/json; charset=utf-8"
+EVENT_STREAM = b"text/event-stream; charset=utf-8"
 
 _ACCEPT_CACHE: dict[bytes, bytes | None] = {}
 _ACCEPT_CACHE_MAX = 256
@@ -81,6 +82,8 @@ def _parse_accept(accept: bytes) -> bytes | None:
             chosen, rank = GRAPHQL_RESPONSE_JSON, 0
         elif media in ("application/json", "application/*", "*/*"):
             chosen, rank = APPLICATION_JSON, 1
+        elif media == "text/event-stream":
+            chosen, rank = EVENT_STREAM, 2
         else:
             continue
         candidate = (-q, rank * 1000 + index, chosen)
@@ -104,7 +107,7 @@ def negotiate(accept: bytes | None) -> bytes:
         raise HttpError(
             406,
             "The Accept header allows no media type this router answers with; accept "
-            "application/graphql-response+json or application/json.",
+            "application/graphql-response+json, application/json or text/event-stream.",
             "NOT_ACCEPTABLE",
         )
     return chosen

@@ -8,7 +8,13 @@ import pytest
 from graphql import build_schema, parse
 
 from graph.config import config_from_mapping
-from graph.http import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, HttpError, negotiate
+from graph.http import (
+    APPLICATION_JSON,
+    EVENT_STREAM,
+    GRAPHQL_RESPONSE_JSON,
+    HttpError,
+    negotiate,
+)
 from graph.plugins.base import parse_duration
 from graph.plugins.csrf import CsrfConfig, CsrfGuard
 from graph.plugins.headers import HeaderPropagation
@@ -108,6 +114,9 @@ def test_csrf_disabled() -> None:
         (b"application/graphql-response+json;q=0.1, application/json", APPLICATION_JSON),
         (b"application/graphql-response+json, application/json", GRAPHQL_RESPONSE_JSON),
         (b"application/json; charset=latin-1, */*;q=0.1", APPLICATION_JSON),
+        (b"text/event-stream", EVENT_STREAM),
+        (b"text/event-stream, application/json", APPLICATION_JSON),
+        (b"text/event-stream, application/json;q=0.5", EVENT_STREAM),
     ],
 )
 def test_negotiate(accept: bytes | None, expected: bytes) -> None:

@@ -140,11 +140,12 @@ async def test_mutation_over_post_runs(client: httpx.AsyncClient) -> None:
     assert response.json() == {"data": {"rename": None}}
 
 
-async def test_subscription_over_http_points_to_websocket(client: httpx.AsyncClient) -> None:
+async def test_subscription_without_a_stream_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql", json={"query": "subscription { countdown(start: 2) }"})
     assert response.status_code == 400
     error = only_error(response)
-    assert error["extensions"]["code"] == "SUBSCRIPTION_NOT_SUPPORTED_OVER_HTTP"
+    assert error["extensions"]["code"] == "SUBSCRIPTION_NEEDS_STREAM"
+    assert "text/event-stream" in error["message"]
     assert "WebSocket" in error["message"]
 
 
