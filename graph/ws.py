@@ -101,14 +101,18 @@ class Connection:
         if self.closed:
             return
         async with self.send_lock:
-            await self._send({"type": "websocket.send", "text": orjson.dumps(payload).decode()})
+            try:
+                await self._send({"type": "websocket.send", "text": orjson.dumps(payload).decode()})
+            except OSError:  # the client went away (uvicorn raises ClientDisconnected)
+                self.closed = True
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
         async with self.send_lock:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            with contextlib.suppress(OSError):
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def run(self) -> None:
         init_timer = asyncio.get_running_loop().call_later(
