@@ -64,7 +64,7 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
             )
             for name in sorted(named)
         },
-        default=SubgraphOptions(timeout=shaping.timeout_for("\0all"), include_errors=errors.all),
+        default=SubgraphOptions(timeout=shaping.default_timeout, include_errors=errors.all),
     )
 
 

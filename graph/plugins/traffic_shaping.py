@@ -21,9 +21,14 @@ class TrafficShapingConfig(StrictModel):
     all: SubgraphShaping = Field(default_factory=SubgraphShaping)
     subgraphs: dict[str, SubgraphShaping] = Field(default_factory=dict)
 
+    @property
+    def default_timeout(self) -> float:
+        """Seconds a fetch may take when its subgraph has no timeout of its own."""
+        return self.all.timeout if self.all.timeout is not None else DEFAULT_SUBGRAPH_TIMEOUT
+
     def timeout_for(self, subgraph: str) -> float:
         """Seconds a fetch to ``subgraph`` may take (the per-subgraph value, else ``all``)."""
         own = self.subgraphs.get(subgraph)
         if own is not None and own.timeout is not None:
             return own.timeout
-        return self.all.timeout if self.all.timeout is not None else DEFAULT_SUBGRAPH_TIMEOUT
+        return self.default_timeout
