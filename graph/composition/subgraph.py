@@ -119,9 +119,21 @@ class _Names:
         if self.fed2:
             self.to_canonical = {}
             for name in FEDERATION_DIRECTIVES:
-                self.to_canonical[f"{prefix}__{name}"] = name
                 if name in imports:
                     self.to_canonical[imports[name]] = name
+                else:
+                    self.to_canonical[f"{prefix}__{name}"] = name
+        self.defined = {
+            d.name.value for d in doc.definitions if isinstance(d, DirectiveDefinitionNode)
+        }
+
+    def is_known(self, name: str) -> bool:
+        return (
+            name in self.to_canonical
+            or name in self.defined
+            or name in BUILTIN_DIRECTIVES
+            or name == "link"
+        )
 
     def canonical(self, directive: DirectiveNode) -> str | None:
         return self.to_canonical.get(directive.name.value)
@@ -289,8 +301,21 @@ class SubgraphReader:
     def _node_has(self, node: Any, directive: str) -> bool:
         return any(self.names.canonical(d) == directive for d in node.directives or ())
 
+    def _known(self, directive: DirectiveNode) -> bool:
+        name = directive.name.value
+        if self.names.is_known(name):
+            return True
+        self.issues.add(
+            "INVALID_GRAPHQL",
+            f'[{self.subgraph.name}] Unknown directive "@{name}".',
+            subgraphs=[self.subgraph.name],
+        )
+        return False
+
     def _type_directives(self, typedef: TypeDef, node: Any) -> None:
         for directive in node.directives or ():
+            if not self._known(directive):
+                continue
             canonical = self.names.canonical(directive)
             args = directive_args(directive)
             if canonical == "key":
@@ -335,6 +360,8 @@ class SubgraphReader:
             description=_description(node),
         )
         for directive in node.directives or ():
+            if not self._known(directive):
+                continue
             canonical = self.names.canonical(directive)
             if canonical == "inaccessible":
                 arg.inaccessible = True
@@ -347,6 +374,8 @@ class SubgraphReader:
     def _enum_value(self, node: Any) -> EnumValue:
         value = EnumValue(name=node.name.value, description=_description(node))
         for directive in node.directives or ():
+            if not self._known(directive):
+                continue
             canonical = self.names.canonical(directive)
             if canonical == "inaccessible":
                 value.inaccessible = True
@@ -368,6 +397,8 @@ class SubgraphReader:
         else:
             fld.args = {arg.name.value: self._argument(arg) for arg in node.arguments or ()}
         for directive in node.directives or ():
+            if not self._known(directive):
+                continue
             canonical = self.names.canonical(directive)
             args = directive_args(directive)
             if canonical == "external":
