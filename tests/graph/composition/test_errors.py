@@ -78,7 +78,10 @@ def test_non_shareable_field_in_two_subgraphs() -> None:
 
 def test_sharing_is_fine_when_every_definition_is_shareable() -> None:
     user = 'type User @key(fields: "id") { id: ID! n: String @shareable }'
-    compose([sub("a", "type Query { u: User } " + user), sub("b", "type Query { v: User } " + user)])
+    compose([
+        sub("a", "type Query { u: User } " + user),
+        sub("b", "type Query { v: User } " + user),
+    ])
 
 
 def test_conflicting_field_types() -> None:
