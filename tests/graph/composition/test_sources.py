@@ -89,7 +89,9 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_composes_from_service_sdl_and_file(users_server: ServerThread, products_file: Path) -> None:
+def test_composes_from_service_sdl_and_file(
+    users_server: ServerThread, products_file: Path
+) -> None:
     sdl = compose_locations([
         SubgraphLocation("users", f"{users_server.url}/graphql"),
         SubgraphLocation("products", "http://127.0.0.1:9/graphql", file=str(products_file)),
