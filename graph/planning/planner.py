@@ -75,10 +75,13 @@ class Ctx:
     depth: int = 0
     # Fields already in the data at this place (the key an entity fetch was made with).
     known: frozenset[str] = frozenset()
+    # Subgraphs that could all have resolved this path (below a @shareable field of an
+    # entity): only union members / implementations they all know are safe to ask for.
+    candidates: frozenset[str] | None = None
 
     def sub(self, **kw: object) -> Ctx:
         c = Ctx(self.group, self.selset, self.path, self.provided, self.touched,
-                self.conditions, self.depth + 1, self.known)
+                self.conditions, self.depth + 1, self.known, self.candidates)
         for k, v in kw.items():
             setattr(c, k, v)
         return c
@@ -269,6 +272,11 @@ class _Run:
     def _plan_abstract(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
         ctx.selset.add_typename()
         possible = self.sg.possible_types_in(type_name, ctx.group.subgraph)
+        if ctx.candidates is not None and len(ctx.candidates) > 1:
+            for g in ctx.candidates:
+                if g != ctx.group.subgraph and self.sg.type_in_graph(type_name, g):
+                    other = set(self.sg.possible_types_in(type_name, g))
+                    possible = [t for t in possible if t in other]
         if not possible and self.sg.types[type_name].kind == "interface":
             # The subgraph knows no implementation: only the interface's own fields count.
             self._plan_object(ctx, type_name, sels)
@@ -450,8 +458,22 @@ class _Run:
             extra = self.p.provided_of(jf.provides)
             provided = {**provided, **extra} if provided else extra
         path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
-        self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided, known=frozenset()),
+        cands = self._candidates(ctx, type_name, fi)
+        self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided, known=frozenset(),
+                               candidates=cands),
                        self.p.field_type(graph, fi), f.selections)
+
+    def _candidates(self, ctx: Ctx, type_name: str, fi: FieldInfo) -> frozenset[str] | None:
+        rt = self.sg.types.get(fi.named_type)
+        if rt is None or (rt.kind == "object" and any(j.key for j in rt.joins)):
+            return None  # an entity below: it can be fetched from wherever it is needed
+        graphs = frozenset(fi.resolvers)
+        if ctx.candidates is not None:
+            return (ctx.candidates & graphs) or None
+        parent = self.sg.types[type_name]
+        if len(graphs) > 1 and any(j.key for j in parent.joins):
+            return frozenset(g for g in graphs if parent.keys_in(g)) or None
+        return None
 
     def _unclash(self, ctx: Ctx, fi: FieldInfo, f: OpField) -> OpField:
         """Alias a field whose type in this subgraph differs from a same-named field fetched
