@@ -14,4 +14,4 @@ if (result.errors && result.errors.length) {
   for (const e of result.errors) console.log("ERROR", e.extensions?.code, e.message);
   process.exit(1);
 }
-process.stdout.write(result.supergraphSdl);
+process.stdout.write(result.supergraphSdl + "\n");
