@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: list[LoadResult] = []
     overhead: dict[str, Any] | None = None
+    load_before = os.getloadavg()
     try:
         _wait_http(f"http://127.0.0.1:{SUBGRAPH_PORT}/health")
         locations = [
@@ -322,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     report = {
         "when": stamp, "args": vars(args), "cpus": os.cpu_count(),
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "results": [asdict(r) for r in results], "overhead": overhead,
     }
     (WORK / f"gateways-{stamp}.json").write_text(json.dumps(report, indent=1))
@@ -341,6 +343,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"{r['p99_ms']:.1f} | {r['peak_rss_mb']:.0f} | {r['errors']} | {r['correct']} | "
             f"{r['gateway_cpu_ms_per_request']:.1f} | {r['subgraphs_cpu_ms_per_request']:.1f} |"
         )
+    lines.append("")
+    lines.append(
+        f"load average before/after (1, 5, 15 min): {report['loadavg_before']} / "
+        f"{report['loadavg_after']} on {report['cpus']} CPUs"
+    )
     o = report.get("overhead")
     if o:
         lines.append("")
