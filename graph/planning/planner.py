@@ -430,7 +430,9 @@ class _Run:
             return
         g, via = route
         jf = fi.by_graph.get(g)
-        tctx = self.jump(ctx, type_name, g, via, jf.requires if jf else None)
+        # A fetch made only for a field under @skip/@include is skipped with it.
+        jctx = ctx.sub(conditions=ctx.conditions + f.conditions) if f.conditions else ctx
+        tctx = self.jump(jctx, type_name, g, via, jf.requires if jf else None)
         if tctx is None:
             raise PlanningError(f"cannot plan {type_name}.{f.name}: no usable key")
         self._add_local(tctx, via, self.sg.types[via].fields[f.name], f)
