@@ -173,7 +173,8 @@ class _Run:
     def _subgraph_error(self, subgraph: str, e: Any, path: list[Any] | None) -> None:
         if not isinstance(e, dict):
             return
-        ext = e.get("extensions") if isinstance(e.get("extensions"), dict) else {}
+        raw_ext = e.get("extensions")
+        ext: dict[str, Any] = raw_ext if isinstance(raw_ext, dict) else {}
         if self.ex.include_errors.get(subgraph, False):
             out: dict[str, Any] = {"message": str(e.get("message", "Subgraph error"))}
             if path is not None:
@@ -237,9 +238,9 @@ def _project(src: dict[str, Any], reqs: tuple[ReqSelection, ...], out: dict[str,
             out[r.repr_key] = v
         else:
             tc = r.type_condition
-            if tc == runtime_type or runtime_type in possible.get(tc, ()):
-                if not _project(src, r.selections, out, runtime_type, possible):
-                    return False
+            if (tc == runtime_type or runtime_type in possible.get(tc, ())) and not _project(
+                    src, r.selections, out, runtime_type, possible):
+                return False
     return True
 
 

@@ -196,7 +196,7 @@ class Gateway:
                                variable_values=variables)
             extra = res.data or {}
             for e in res.errors or ():
-                errors.append(e.formatted)
+                errors.append(dict(e.formatted))
         shaped = self.shaper.shape(prepared.normalized.selections, prepared.root_type, data,
                                    variables, errors, extra)
         out: dict[str, Any] = {"data": shaped}
@@ -227,8 +227,8 @@ class Gateway:
 
 def _error(e: GraphQLError | Exception, code: str) -> dict[str, Any]:
     if isinstance(e, GraphQLError):
-        out = dict(e.formatted)
-        ext = dict(out.get("extensions") or {})
+        out: dict[str, Any] = dict(e.formatted)
+        ext: dict[str, Any] = dict(out.get("extensions") or {})
         ext.setdefault("code", code)
         out["extensions"] = ext
         return out

@@ -199,7 +199,7 @@ class _Run:
                 return self.complete_object(sels or (), rt, value, path)
             if rt is None and isinstance(tn, str):
                 return None  # a type the API schema does not have (@inaccessible)
-            return self._complete_unresolved(sels or (), t, value, path)  # type: ignore[arg-type]
+            return self._complete_unresolved(sels or (), t, value, path)
         if isinstance(t, GraphQLEnumType):
             if isinstance(value, str) and value in self.shaper.enum_values(t):
                 return value

@@ -33,7 +33,7 @@ ReqSelection = ReqField | ReqFragment
 
 @dataclass(frozen=True, slots=True)
 class EntityTarget:
-    """Objects whose `__typename` is in `runtime_types` are sent as `{__typename: type_name, ...}`."""
+    """Objects whose `__typename` is in `runtime_types` go as `{__typename: type_name, ...}`."""
 
     type_name: str
     runtime_types: tuple[str, ...]

@@ -171,7 +171,7 @@ class _Run:
         self.op = op
         self.groups: list[Group] = []
         self._cost_memo: dict[tuple[object, ...], int] = {}
-        self._options_memo: dict[tuple[object, ...], list[tuple[str, str]]] = {}
+        self._options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]] = {}
         self._alive: list[object] = []  # keeps memo keys' id()s from being reused
 
     def new_group(self, subgraph: str, path: tuple[str, ...], entity: bool, segment: int,
@@ -251,11 +251,11 @@ class _Run:
             g = self.new_group(graph, (), False, self._segment, None, ())
             self._last_root = g
             return g
-        g = self._root_groups.get(graph)
-        if g is None:
-            g = self.new_group(graph, (), False, 0, None, ())
-            self._root_groups[graph] = g
-        return g
+        found = self._root_groups.get(graph)
+        if found is None:
+            found = self.new_group(graph, (), False, 0, None, ())
+            self._root_groups[graph] = found
+        return found
 
     # ------------------------------------------------------------------ selections
     def plan_sels(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
@@ -368,7 +368,7 @@ class _Run:
         if hit is not None:
             return hit
         self._options_memo[key] = []  # cycle guard
-        out = []
+        out: list[tuple[str, str, int]] = []
         for g, via in fi.resolvers.items():
             if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
                 continue

@@ -213,13 +213,14 @@ class Supergraph:
                             self.subgraphs[name] = Subgraph(name, v.name.value, url)
                             enum_to_graph[v.name.value] = name
         if not self.subgraphs:
-            raise SupergraphError("the supergraph has no join__Graph enum: is it a Federation 2 supergraph?")
+            raise SupergraphError(
+                "the supergraph has no join__Graph enum: is it a Federation 2 supergraph?")
         self._enum_to_graph = enum_to_graph
 
         for d in defs:
             if not hasattr(d, "name") or isinstance(d, SchemaDefinitionNode):
                 continue
-            name = d.name.value  # type: ignore[attr-defined]
+            name = d.name.value
             if name.startswith(jp) or name.startswith("link__"):
                 continue
             kind = self._kind(d)
