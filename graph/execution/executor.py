@@ -45,6 +45,16 @@ class Executor:
         return run.data, run.errors
 
 
+    async def run_node(self, node: PlanNode, variables: dict[str, Any],
+                       headers_for: HeadersFor | None, data: dict[str, Any]
+                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run part of a plan over data already fetched (a subscription event)."""
+        run = _Run(self, variables, headers_for)
+        run.data = data
+        await run.node(node)
+        return run.data, run.errors
+
+
 class _Run:
     __slots__ = ("data", "errors", "ex", "headers_for", "variables")
 

@@ -218,6 +218,9 @@ class Gateway:
         for name, value in coerced["__ok"].items():
             raw.setdefault(name, value)
         async for data, errors in run_subscription(self, prepared, raw, headers_for):
+            if not data and errors:
+                yield {"errors": errors}  # the subgraph refused or the stream failed
+                continue
             yield self._shape(prepared, data, errors, raw)
 
     async def aclose(self) -> None:

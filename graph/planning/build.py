@@ -135,7 +135,7 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
         fetch = FetchNode(g.id, g.subgraph, text, "query", usages, entities, (),
                           g.conditions, tuple(g.renames))
         return FlattenNode(g.path, fetch)
-    kind = "mutation" if op.kind == "mutation" else "query"
+    kind = op.kind if op.kind in ("mutation", "subscription") else "query"
     head = kind
     if name:
         head += f" {name}"

@@ -126,3 +126,21 @@ async def test_introspection_is_answered_by_the_router(
     assert {"me", "users", "topProducts", "nodes"} <= names
     assert "_entities" not in names
     assert result["data"]["me"] == {"__typename": "User"}
+
+
+async def test_subscription_events_go_through_entity_fetches(
+        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    prepared = gateway.prepare("""
+      subscription ($upc: String!) {
+        reviewAdded(upc: $upc) { body product { name } author { name } }
+      }
+    """, None)
+    assert prepared.operation_type == "subscription"
+    events = [e async for e in gateway.subscribe(prepared, {"upc": "p1"})]
+    expected = [r for r in REVIEWS.values() if r["product"] == "p1"]
+    assert [e["data"]["reviewAdded"]["body"] for e in events] == [r["body"] for r in expected]
+    for event, review in zip(events, expected, strict=True):
+        added = event["data"]["reviewAdded"]
+        assert added["product"] == {"name": "Product 1"}
+        assert added["author"] == {"name": USERS[review["author"]]["name"]}
+    assert servers["reviews"].calls[0]["query"].startswith("subscription")
