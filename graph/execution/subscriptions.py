@@ -75,7 +75,8 @@ async def run_subscription(
                     await ws.send_bytes(orjson.dumps({"type": "pong"}))
                 elif kind == "next":
                     event = message.get("payload") or {}
-                    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+                    raw = event.get("data")
+                    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
                     errors = [_event_error(root.subgraph, e, gateway)
                               for e in event.get("errors") or ()]
                     more_errors: list[dict[str, Any]] = []
