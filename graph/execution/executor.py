@@ -103,7 +103,10 @@ class _Run:
         if isinstance(data, dict):
             if f.renames:
                 _rename(data, f.renames, ())
-            deep_merge(self.data, data, self.ex.abstract_types)
+            if self.data:
+                deep_merge(self.data, data, self.ex.abstract_types)
+            else:
+                self.data = data
         errs = resp.get("errors")
         if errs:
             for e in errs:

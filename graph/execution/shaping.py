@@ -39,8 +39,6 @@ class Shaper:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
         self._applies: dict[tuple[str, str], bool] = {}
-        self._collected: dict[tuple[object, str], dict[str, list[OpField]]] = {}
-        self._conditional: dict[tuple[OpSelection, ...], bool] = {}
         self._enum_values: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ collecting
@@ -61,29 +59,21 @@ class Shaper:
             self._applies[key] = hit
         return hit
 
-    def _is_conditional(self, sels: tuple[OpSelection, ...]) -> bool:
-        hit = self._conditional.get(sels)
-        if hit is None:
-            hit = False
-            for s in sels:
-                if s.conditions or (not isinstance(s, OpField)
-                                    and self._is_conditional(s.selections)):
-                    hit = True
-                    break
-            self._conditional[sels] = hit
-        return hit
-
     def collect(self, sels: tuple[OpSelection, ...], type_name: str,
-                variables: dict[str, Any]) -> dict[str, list[OpField]]:
-        conditional = self._is_conditional(sels)
-        if not conditional:
-            hit = self._collected.get((sels, type_name))
-            if hit is not None:
-                return hit
+                variables: dict[str, Any], cache: dict[Any, Any]) -> dict[str, list[OpField]]:
+        """The fields of `sels` for an object of `type_name` (graphql's CollectFields).
+
+        `cache` belongs to one prepared operation (it lives and dies with it); selections
+        without @skip/@include are collected once per type.
+        """
+        key = (id(sels), type_name)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
         out: dict[str, list[OpField]] = {}
         self._collect(sels, type_name, variables, out)
-        if not conditional:
-            self._collected[(sels, type_name)] = out
+        if not _conditional(sels):
+            cache[key] = out
         return out
 
     def _collect(self, sels: tuple[OpSelection, ...], type_name: str, variables: dict[str, Any],
@@ -103,8 +93,9 @@ class Shaper:
     # ------------------------------------------------------------------ completing
     def shape(self, sels: tuple[OpSelection, ...], root: str, data: dict[str, Any],
               variables: dict[str, Any], errors: list[dict[str, Any]],
-              extra_root: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        run = _Run(self, variables, errors)
+              cache: dict[Any, Any], extra_root: dict[str, Any] | None = None,
+              ) -> dict[str, Any] | None:
+        run = _Run(self, variables, errors, cache)
         root_type = self.schema.get_type(root)
         assert isinstance(root_type, GraphQLObjectType)
         result = run.complete_object(sels, root_type, data, [], extra_root)
@@ -118,19 +109,27 @@ class Shaper:
         return vals
 
 
+def _conditional(sels: tuple[OpSelection, ...]) -> bool:
+    for s in sels:
+        if s.conditions or (not isinstance(s, OpField) and _conditional(s.selections)):
+            return True
+    return False
+
+
 class _Run:
-    __slots__ = ("errors", "shaper", "variables")
+    __slots__ = ("cache", "errors", "shaper", "variables")
 
     def __init__(self, shaper: Shaper, variables: dict[str, Any],
-                 errors: list[dict[str, Any]]) -> None:
+                 errors: list[dict[str, Any]], cache: dict[Any, Any]) -> None:
         self.shaper = shaper
         self.variables = variables
         self.errors = errors
+        self.cache = cache
 
     def complete_object(self, sels: tuple[OpSelection, ...], t: GraphQLObjectType,
                         obj: dict[str, Any], path: list[str | int],
                         extra: dict[str, Any] | None = None) -> Any:
-        fields = self.shaper.collect(sels, t.name, self.variables)
+        fields = self.shaper.collect(sels, t.name, self.variables, self.cache)
         out: dict[str, Any] = {}
         tfields = t.fields
         for key, fs in fields.items():
@@ -145,10 +144,7 @@ class _Run:
             fdef = tfields.get(name)
             if fdef is None:
                 continue
-            if len(fs) == 1:
-                sub = f0.selections
-            else:
-                sub = tuple(s for f in fs for s in (f.selections or ()))
+            sub = f0.selections if len(fs) == 1 else self.merged(fs)
             path.append(key)
             value = self.complete_value(fdef.type, sub, obj.get(key), path, t.name, name)
             path.pop()
@@ -210,7 +206,7 @@ class _Run:
     def _complete_unresolved(self, sels: tuple[OpSelection, ...], t: Any, obj: dict[str, Any],
                              path: list[str | int]) -> Any:
         """An abstract value whose concrete type is unknown (e.g. from an @interfaceObject)."""
-        fields = self.shaper.collect(sels, t.name, self.variables)
+        fields = self.shaper.collect(sels, t.name, self.variables, self.cache)
         out: dict[str, Any] = {}
         tfields = getattr(t, "fields", {})
         for key, fs in fields.items():
@@ -221,7 +217,7 @@ class _Run:
             fdef = tfields.get(name)
             if fdef is None:
                 continue
-            sub = tuple(s for f in fs for s in (f.selections or ()))
+            sub = self.merged(fs)
             path.append(key)
             value = self.complete_value(fdef.type, sub or None, obj.get(key), path, t.name, name)
             path.pop()
@@ -229,6 +225,16 @@ class _Run:
                 return _PROPAGATE
             out[key] = value
         return out
+
+    def merged(self, fs: list[OpField]) -> tuple[OpSelection, ...]:
+        """The selections of several fields with one response key, kept in the operation's
+        cache so that the tuple (and its id, a cache key) lives as long as the operation."""
+        key = ("merged", *(id(f) for f in fs))
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = tuple(s for f in fs for s in (f.selections or ()))
+            self.cache[key] = hit
+        return hit
 
     def null_error(self, path: list[str | int], parent: str, fname: str) -> None:
         n = len(path)
