@@ -282,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overhead-duration", type=int, default=10)
     parser.add_argument("--only", action="append", choices=["puppies", "hive-gateway"])
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Run the gateways this many times, interleaved (noisy machines).")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
@@ -310,11 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         supergraph = WORK / "supergraph.graphql"
         supergraph.write_text(compose_locations(locations))
         commands = gateway_commands(supergraph)
-        for name in args.only or list(commands):
-            cmd, health, env = commands[name]
-            result = run_gateway(name, cmd, health, env, args, subgraphs.pid)
-            results.append(result)
-            print(json.dumps(asdict(result)), flush=True)
+        for _ in range(args.repeat):
+            for name in args.only or list(commands):
+                cmd, health, env = commands[name]
+                result = run_gateway(name, cmd, health, env, args, subgraphs.pid)
+                results.append(result)
+                print(json.dumps(asdict(result)), flush=True)
         if not args.skip_overhead:
             overhead = run_overhead(supergraph, args)
             print(json.dumps(overhead), flush=True)
