@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
+from pydantic import BaseModel
 
 from graph.app import create_app
-from graph.config import config_from_mapping, load_config
+from graph.config import RouterConfig, config_from_mapping, load_config
 from graph.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -204,3 +206,35 @@ def test_cli_exits_2_on_a_file_that_is_not_a_supergraph(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"cannot serve supergraph {plain}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """The dotted path of every leaf key of a config model (``<name>`` for map keys)."""
+    paths: list[str] = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{field.alias or name}"
+        annotation = field.annotation
+        models = [
+            a
+            for a in (annotation, *get_args(annotation))
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        if get_origin(annotation) is dict:
+            value = get_args(annotation)[1]
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                paths += _key_paths(value, f"{path}.<name>.")
+            else:
+                paths.append(f"{path}.<name>")
+        elif models:
+            paths += _key_paths(models[0], f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def test_every_key_is_documented() -> None:
+    docs = (ROOT / "docs" / "router-config.md").read_text()
+    paths = _key_paths(RouterConfig)
+    assert len(paths) > 30
+    missing = [path for path in paths if f"`{path}`" not in docs]
+    assert missing == []
