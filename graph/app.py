@@ -30,6 +30,7 @@ from graph.http import (
     params_from_body,
     params_from_query_string,
 )
+from graph.plugins.apq import PersistedQueries
 from graph.plugins.cors import Cors
 from graph.plugins.csrf import CsrfGuard
 from graph.plugins.headers import HeaderPropagation
@@ -107,6 +108,7 @@ class RouterApp:
         self.max_body = config.limits.http_max_request_bytes
         self.max_tokens = config.limits.parser_max_tokens
         self.introspection = config.supergraph.introspection
+        self.apq = PersistedQueries(config.apq)
         self.ws = GraphQLTransportWS(self)
 
     # ---- ASGI entry point
@@ -196,7 +198,7 @@ class RouterApp:
                     "METHOD_NOT_ALLOWED",
                     [(b"allow", b"GET, POST, OPTIONS")],
                 )
-            prepared = self._prepare(params)
+            prepared = self.prepare(params)
             kind = prepared.operation_type
             if kind != "query":
                 if method == "GET":
@@ -309,9 +311,10 @@ class RouterApp:
             "PAYLOAD_TOO_LARGE",
         )
 
-    def _prepare(self, params: GraphQLParams) -> PreparedOperation:
+    def prepare(self, params: GraphQLParams) -> PreparedOperation:
+        """Parse, check, validate and plan (cached by the gateway); APQ resolves the text."""
         return self.gateway.prepare(
-            params.query,
+            self.apq.resolve(params),
             params.operation_name,
             max_tokens=self.max_tokens,
             checks=self.checks_for(params.operation_name),

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from graph.errors import ConfigError
+from graph.plugins.apq import ApqConfig
 from graph.plugins.base import StrictModel
 from graph.plugins.cors import CorsConfig
 from graph.plugins.csrf import CsrfConfig
@@ -154,6 +155,7 @@ class RouterConfig(StrictModel):
     traffic_shaping: TrafficShapingConfig = Field(default_factory=TrafficShapingConfig)
     include_subgraph_errors: SubgraphErrorsConfig = Field(default_factory=SubgraphErrorsConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    apq: ApqConfig = Field(default_factory=ApqConfig)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
 
 

@@ -51,7 +51,7 @@ class HttpError(GraphError):
 class GraphQLParams:
     """The request parameters of one GraphQL-over-HTTP request."""
 
-    query: str
+    query: str | None  # None only with extensions.persistedQuery (APQ resolves it)
     operation_name: str | None
     variables: dict[str, Any] | None
     extensions: dict[str, Any] | None
@@ -160,18 +160,17 @@ def params_from_mapping(data: dict[str, Any]) -> GraphQLParams:
     operation_name = data.get("operationName")
     variables = data.get("variables")
     extensions = data.get("extensions")
-    if query is None:
-        if isinstance(extensions, dict) and "persistedQuery" in extensions:
-            raise HttpError(
-                400,
-                "Persisted queries are not supported by this router; send the full "
-                "operation text in 'query'.",
-                "PERSISTED_QUERY_NOT_SUPPORTED",
-            )
+    if extensions is not None and not isinstance(extensions, dict):
         raise HttpError(
-            400, "The request has no 'query' parameter: send the operation text in 'query'."
+            400,
+            f"The 'extensions' parameter must be an object or null, got {_json_type(extensions)}.",
         )
-    if not isinstance(query, str):
+    if query is None:
+        if extensions is None or "persistedQuery" not in extensions:
+            raise HttpError(
+                400, "The request has no 'query' parameter: send the operation text in 'query'."
+            )
+    elif not isinstance(query, str):
         raise HttpError(400, f"The 'query' parameter must be a string, got {_json_type(query)}.")
     if operation_name is not None and not isinstance(operation_name, str):
         raise HttpError(
@@ -183,11 +182,6 @@ def params_from_mapping(data: dict[str, Any]) -> GraphQLParams:
         raise HttpError(
             400,
             f"The 'variables' parameter must be an object or null, got {_json_type(variables)}.",
-        )
-    if extensions is not None and not isinstance(extensions, dict):
-        raise HttpError(
-            400,
-            f"The 'extensions' parameter must be an object or null, got {_json_type(extensions)}.",
         )
     return GraphQLParams(query, operation_name, variables, extensions)
 

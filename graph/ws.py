@@ -204,12 +204,7 @@ class Connection:
         router = self.router
         try:
             params = params_from_mapping(payload)
-            prepared = router.gateway.prepare(
-                params.query,
-                params.operation_name,
-                max_tokens=router.max_tokens,
-                checks=router.checks_for(params.operation_name),
-            )
+            prepared = router.prepare(params)
         except HttpError as error:
             await self.send_json(
                 {

@@ -174,7 +174,8 @@ async def test_other_methods_are_405(client: httpx.AsyncClient, method: str) -> 
         (b'{"query": "{ __typename }", "variables": [1]}', "'variables' parameter"),
         (b'{"query": "{ __typename }", "operationName": 0}', "'operationName' parameter"),
         (b'{"query": "{ __typename }", "extensions": false}', "'extensions' parameter"),
-        (b'{"extensions": {"persistedQuery": {"version": 1}}}', "Persisted queries"),
+        (b'{"extensions": {"persistedQuery": {"version": 1}}}', "sha256Hash must be"),
+        (b'{"extensions": {"persistedQuery": {"version": 2}}}', "Unsupported persisted query"),
         (b"\xff\xfe{}", "not valid JSON"),
     ],
 )
