@@ -7,6 +7,7 @@ Raw ASGI (no framework) to keep the per-request path short: one pass over the he
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -16,9 +17,8 @@ import orjson
 from graphql import DocumentNode, GraphQLError
 
 from graph.config import RouterConfig
-from graph.errors import ConfigError
 from graph.execution.errors import RequestError
-from graph.execution.gateway import Gateway, GatewayOptions, PreparedOperation, SubgraphOptions
+from graph.execution.gateway import Gateway, PreparedOperation
 from graph.http import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -29,7 +29,9 @@ from graph.http import (
     negotiate,
     params_from_body,
     params_from_query_string,
+    respond,
 )
+from graph.options import check_subgraph_names, gateway_options
 from graph.plugins.apq import PersistedQueries
 from graph.plugins.cors import Cors
 from graph.plugins.csrf import CsrfGuard
@@ -37,6 +39,7 @@ from graph.plugins.headers import HeaderPropagation
 from graph.plugins.introspection import introspection_disabled_check
 from graph.plugins.limits import OperationLimits
 from graph.plugins.telemetry import Metrics
+from graph.plugins.traffic_shaping import RateLimiter
 from graph.sse import stream_events
 from graph.ws import GraphQLTransportWS
 
@@ -51,40 +54,6 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 _TEXT_PLAIN = b"text/plain; version=0.0.4; charset=utf-8"
 _HEALTH_BODY = b'{"status":"UP"}'
-
-
-def gateway_options(config: RouterConfig) -> GatewayOptions:
-    """The gateway's options from router.yaml (timeouts, subgraph errors, plan cache)."""
-    named = set(config.traffic_shaping.subgraphs) | set(config.include_subgraph_errors.subgraphs)
-    shaping, errors = config.traffic_shaping, config.include_subgraph_errors
-    return GatewayOptions(
-        plan_cache_size=config.supergraph.query_planning.cache.in_memory.limit,
-        subgraphs={
-            name: SubgraphOptions(
-                timeout=shaping.timeout_for(name), include_errors=errors.includes(name)
-            )
-            for name in sorted(named)
-        },
-        default=SubgraphOptions(timeout=shaping.default_timeout, include_errors=errors.all),
-    )
-
-
-def _check_subgraph_names(config: RouterConfig, known: list[str]) -> None:
-    problems = []
-    for section, names in (
-        ("traffic_shaping.subgraphs", config.traffic_shaping.subgraphs),
-        ("include_subgraph_errors.subgraphs", config.include_subgraph_errors.subgraphs),
-        ("headers.subgraphs", config.headers.subgraphs),
-    ):
-        for name in names:
-            if name not in known:
-                problems.append(f"{section}.{name}")
-    if problems:
-        raise ConfigError(
-            "router.yaml names subgraphs the supergraph does not have: "
-            + ", ".join(problems)
-            + f" (the supergraph's subgraphs: {', '.join(sorted(known)) or 'none'})"
-        )
 
 
 class RouterApp:
@@ -109,6 +78,11 @@ class RouterApp:
         self.max_tokens = config.limits.parser_max_tokens
         self.introspection = config.supergraph.introspection
         self.apq = PersistedQueries(config.apq)
+        shaping = config.traffic_shaping.router
+        self.router_timeout = shaping.timeout
+        self.rate_limiter = (
+            RateLimiter(shaping.global_rate_limit) if shaping.global_rate_limit else None
+        )
         self.ws = GraphQLTransportWS(self)
 
     # ---- ASGI entry point
@@ -144,16 +118,16 @@ class RouterApp:
         if path == self.graphql_path:
             status = await self._graphql(scope, receive, send, method)
         elif path == self.health_path and method == "GET":
-            status = await _respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
+            status = await respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
         elif path == self.metrics_path and method == "GET":
-            status = await _respond(send, 200, self.metrics.render(), _TEXT_PLAIN)
+            status = await respond(send, 200, self.metrics.render(), _TEXT_PLAIN)
         else:
             error = HttpError(
                 404,
                 f"Nothing is served at {path}; GraphQL is at {self.graphql_path}.",
                 "NOT_FOUND",
             )
-            status = await _respond(send, 404, error.body(), APPLICATION_JSON)
+            status = await respond(send, 404, error.body(), APPLICATION_JSON)
         self.metrics.observe_request(method, status, time.perf_counter() - started)
 
     async def _graphql(self, scope: Scope, receive: Receive, send: Send, method: str) -> int:
@@ -177,14 +151,16 @@ class RouterApp:
         if method == "OPTIONS":
             if origin is not None and acrm is not None:
                 headers = self.cors.preflight_headers(origin, acrh)
-                return await _respond(send, 200, b"", None, headers)
-            return await _respond(send, 204, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
+                return await respond(send, 200, b"", None, headers)
+            return await respond(send, 204, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
         media = APPLICATION_JSON
         sse = False
         try:
             media = negotiate(accept)
             if media is EVENT_STREAM:
                 sse, media = True, GRAPHQL_RESPONSE_JSON  # errors before the stream are JSON
+            if self.rate_limiter is not None and not self.rate_limiter.try_acquire():
+                raise self.rate_limited()
             if method == "POST":
                 params = await self._read_post(receive, content_type, content_length, raw_headers)
             elif method == "GET":
@@ -219,12 +195,12 @@ class RouterApp:
                         )
                     sse = True
         except HttpError as error:
-            return await _respond(send, error.status, error.body(), media, error.headers + cors)
+            return await respond(send, error.status, error.body(), media, error.headers + cors)
         except RequestError as error:
             body = {"errors": error.errors}
             self.metrics.observe_errors(body["errors"])
             status = 400 if media is GRAPHQL_RESPONSE_JSON else 200
-            return await _respond(send, status, orjson.dumps(body), media, cors)
+            return await respond(send, status, orjson.dumps(body), media, cors)
         self.metrics.observe_operation(kind)
         headers_for = self.headers.for_request(raw_headers)
         if sse:
@@ -232,20 +208,32 @@ class RouterApp:
             await stream_events(send, receive, results, cors)
             return 200
         try:
-            result = await self.gateway.execute(prepared, params.variables, headers_for=headers_for)
+            execution = self.gateway.execute(prepared, params.variables, headers_for=headers_for)
+            if self.router_timeout is None:
+                result = await execution
+            else:
+                result = await asyncio.wait_for(execution, self.router_timeout)
+        except TimeoutError:
+            timed_out = HttpError(
+                504,
+                f"The request took longer than the router allows ({self.router_timeout:g}s, "
+                "traffic_shaping.router.timeout).",
+                "GATEWAY_TIMEOUT",
+            )
+            return await respond(send, 504, timed_out.body(), media, cors)
         except Exception:
             logger.exception("the gateway failed on an operation")
             failure = HttpError(
                 500, "The router failed to execute this operation.", "INTERNAL_SERVER_ERROR"
             )
-            return await _respond(send, 500, failure.body(), media, cors)
+            return await respond(send, 500, failure.body(), media, cors)
         errors = result.get("errors")
         if errors:
             self.metrics.observe_errors(errors)
         status = 200
         if "data" not in result and media is GRAPHQL_RESPONSE_JSON:
             status = 400  # a request error (e.g. variables that do not coerce)
-        return await _respond(send, status, orjson.dumps(result), media, cors)
+        return await respond(send, status, orjson.dumps(result), media, cors)
 
     async def results(
         self,
@@ -303,6 +291,16 @@ class RouterApp:
             raise self._too_big()
         return params_from_body(body)
 
+    def rate_limited(self) -> HttpError:
+        assert self.rate_limiter is not None
+        return HttpError(
+            429,
+            "Too many requests: the router's global rate limit "
+            "(traffic_shaping.router.global_rate_limit) is reached; retry later.",
+            "REQUEST_RATE_LIMITED",
+            [(b"retry-after", str(self.rate_limiter.retry_after()).encode())],
+        )
+
     def _too_big(self) -> HttpError:
         return HttpError(
             413,
@@ -331,28 +329,11 @@ class RouterApp:
         return checks
 
 
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: bytes | None,
-    extra: RawHeaders | None = None,
-) -> int:
-    headers: RawHeaders = [(b"content-length", str(len(body)).encode())]
-    if content_type is not None:
-        headers.append((b"content-type", content_type))
-    if extra:
-        headers.extend(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    return status
-
-
 def create_app(supergraph_sdl: str, config: RouterConfig | None = None) -> RouterApp:
     """The router for one supergraph SDL and router.yaml."""
     config = config or RouterConfig()
     gateway = Gateway.from_supergraph_sdl(supergraph_sdl, gateway_options(config))
-    _check_subgraph_names(config, list(gateway.subgraph_names))
+    check_subgraph_names(config, list(gateway.subgraph_names))
     return RouterApp(gateway, config)
 
 
@@ -373,11 +354,11 @@ def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Aw
         if scope["type"] != "http":
             return
         if scope["path"] == health_path and scope["method"] == "GET":
-            await _respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
+            await respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
         elif scope["path"] == metrics_path and scope["method"] == "GET":
-            await _respond(send, 200, router.metrics.render(), _TEXT_PLAIN)
+            await respond(send, 200, router.metrics.render(), _TEXT_PLAIN)
         else:
             error = HttpError(404, f"Nothing is served at {scope['path']}.", "NOT_FOUND")
-            await _respond(send, 404, error.body(), APPLICATION_JSON)
+            await respond(send, 404, error.body(), APPLICATION_JSON)
 
     return side_app

@@ -9,6 +9,7 @@ that is not JSON) with a GraphQL error whose ``extensions.code`` says what went 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,6 +21,9 @@ from graph.errors import GraphError
 GRAPHQL_RESPONSE_JSON = b"application/graphql-response+json; charset=utf-8"
 APPLICATION_JSON = b"application/json; charset=utf-8"
 EVENT_STREAM = b"text/event-stream; charset=utf-8"
+
+RawHeaders = list[tuple[bytes, bytes]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _ACCEPT_CACHE: dict[bytes, bytes | None] = {}
 _ACCEPT_CACHE_MAX = 256
@@ -250,3 +254,21 @@ def params_from_query_string(query_string: bytes) -> GraphQLParams:
     if data.get("operationName") == "":
         data["operationName"] = None
     return params_from_mapping(data)
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes | None,
+    extra: RawHeaders | None = None,
+) -> int:
+    """Send a whole response; returns the status (for metrics)."""
+    headers: RawHeaders = [(b"content-length", str(len(body)).encode())]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status

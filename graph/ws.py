@@ -203,6 +203,8 @@ class Connection:
     async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
         router = self.router
         try:
+            if router.rate_limiter is not None and not router.rate_limiter.try_acquire():
+                raise router.rate_limited()
             params = params_from_mapping(payload)
             prepared = router.prepare(params)
         except HttpError as error:

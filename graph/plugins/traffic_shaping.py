@@ -1,6 +1,10 @@
-"""``traffic_shaping``: per-subgraph request timeouts (``all`` and per-subgraph overrides)."""
+"""``traffic_shaping``: per-subgraph request timeouts (``all`` and per-subgraph overrides), and
+for the router itself a request timeout and a global rate limit (``traffic_shaping.router``)."""
 
 from __future__ import annotations
+
+import math
+import time
 
 from pydantic import Field
 
@@ -15,9 +19,24 @@ class SubgraphShaping(StrictModel):
     timeout: Duration | None = None
 
 
-class TrafficShapingConfig(StrictModel):
-    """``traffic_shaping``: ``all.timeout`` and ``subgraphs.<name>.timeout``."""
+class RateLimitConfig(StrictModel):
+    """At most ``capacity`` requests per ``interval``, over all clients."""
 
+    capacity: int = Field(gt=0)
+    interval: Duration
+
+
+class RouterShaping(StrictModel):
+    """``traffic_shaping.router``: limits on the client requests the router accepts."""
+
+    timeout: Duration | None = None
+    global_rate_limit: RateLimitConfig | None = None
+
+
+class TrafficShapingConfig(StrictModel):
+    """``traffic_shaping``: ``router.*``, ``all.timeout`` and ``subgraphs.<name>.timeout``."""
+
+    router: RouterShaping = Field(default_factory=RouterShaping)
     all: SubgraphShaping = Field(default_factory=SubgraphShaping)
     subgraphs: dict[str, SubgraphShaping] = Field(default_factory=dict)
 
@@ -32,3 +51,26 @@ class TrafficShapingConfig(StrictModel):
         if own is not None and own.timeout is not None:
             return own.timeout
         return self.default_timeout
+
+
+class RateLimiter:
+    """A token bucket: ``capacity`` tokens, refilled evenly over ``interval``."""
+
+    def __init__(self, config: RateLimitConfig) -> None:
+        self.capacity = float(config.capacity)
+        self.rate = config.capacity / config.interval
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+
+    def try_acquire(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        """Whole seconds until the next request would be accepted."""
+        return max(1, math.ceil((1.0 - self.tokens) / self.rate))

@@ -53,3 +53,29 @@ async def test_per_subgraph_timeout(start_router: Callable[..., str]) -> None:
     assert body["data"].get("slow") is None
     error = body["errors"][0]
     assert error["extensions"]["code"] == "SUBREQUEST_TIMEOUT"
+
+
+async def test_router_timeout(start_router: Callable[..., str]) -> None:
+    url = start_router({"traffic_shaping": {"router": {"timeout": "300ms"}}})
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        quick = await http.post("/graphql", json={"query": "{ slow(seconds: 0.01) }"})
+        slow = await http.post("/graphql", json={"query": "{ slow(seconds: 2) }"})
+    assert quick.json() == {"data": {"slow": "done"}}
+    assert slow.status_code == 504
+    body = slow.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "GATEWAY_TIMEOUT"
+
+
+async def test_global_rate_limit(start_router: Callable[..., str]) -> None:
+    url = start_router(
+        {"traffic_shaping": {"router": {"global_rate_limit": {"capacity": 3, "interval": "1m"}}}}
+    )
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        answers = [await http.post("/graphql", json={"query": "{ __typename }"}) for _ in range(5)]
+        health = await http.get("/health")
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    limited = answers[-1]
+    assert limited.json()["errors"][0]["extensions"]["code"] == "REQUEST_RATE_LIMITED"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert health.status_code == 200  # the health check is not rate limited
