@@ -125,10 +125,10 @@ class _Run:
                 targets.setdefault(rt, e)
         default = f.entities[0] if len(f.entities) == 1 else None
         reps: list[dict[str, Any]] = []
-        buckets: list[list[tuple[dict[str, Any], list[str | int]]]] = []
+        buckets: list[list[dict[str, Any]]] = []
         index: dict[bytes, int] = {}
         possible = self.ex.possible_types
-        for obj, p in objs:
+        for obj in objs:
             tn = obj.get("__typename")
             target = targets.get(tn) if tn is not None else default
             if target is None:
@@ -141,9 +141,9 @@ class _Run:
             if i is None:
                 index[k] = len(reps)
                 reps.append(rep)
-                buckets.append([(obj, p)])
+                buckets.append([obj])
             else:
-                buckets[i].append((obj, p))
+                buckets[i].append(obj)
         if not reps:
             return
         variables = self._vars(f)
@@ -151,7 +151,7 @@ class _Run:
         try:
             resp = await self._post(f, {"query": f.operation, "variables": variables})
         except SubgraphFetchError as exc:
-            self._fetch_error(exc, buckets[0][0][1])
+            self._fetch_error(exc, response_path_of(self.data, path, buckets[0][0]))
             return
         data = resp.get("data")
         ents = data.get("_entities") if isinstance(data, dict) else None
@@ -161,7 +161,7 @@ class _Run:
         if isinstance(ents, list):
             for i, item in enumerate(ents[: len(buckets)]):
                 if isinstance(item, dict):
-                    for obj, _ in buckets[i]:
+                    for obj in buckets[i]:
                         deep_merge(obj, item, abstract)
         for e in resp.get("errors") or ():
             if not isinstance(e, dict):
@@ -170,9 +170,9 @@ class _Run:
             mapped: list[Any] | None = None
             if isinstance(ep, list) and len(ep) >= 2 and ep[0] == "_entities" \
                     and isinstance(ep[1], int) and ep[1] < len(buckets):
-                mapped = [*buckets[ep[1]][0][1], *ep[2:]]
+                mapped = [*response_path_of(self.data, path, buckets[ep[1]][0]), *ep[2:]]
             elif buckets:
-                mapped = list(buckets[0][0][1])
+                mapped = response_path_of(self.data, path, buckets[0][0])
             self._subgraph_error(f.subgraph, e, mapped)
 
     # ------------------------------------------------------------------ errors
@@ -202,7 +202,33 @@ class _Run:
         self.errors.append(out)
 
 
-def collect(data: Any, path: tuple[str, ...]) -> list[tuple[dict[str, Any], list[str | int]]]:
+def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The objects at `path` in the merged data (the hot path: no response paths)."""
+    current: list[Any] = [data]
+    for seg in path:
+        if seg == "@":
+            current = [x for v in current if type(v) is list for x in v if x is not None]
+        elif seg.startswith("on:"):
+            tn = seg[3:]
+            current = [v for v in current if type(v) is dict and v.get("__typename") == tn]
+        else:
+            current = [x for v in current if type(v) is dict
+                       and (x := v.get(seg)) is not None]
+        if not current:
+            return []
+    return [v for v in current if type(v) is dict]
+
+
+def response_path_of(data: Any, path: tuple[str, ...], obj: dict[str, Any]) -> list[str | int]:
+    """The response path of one object found at `path` (for errors only)."""
+    for candidate, p in collect_with_paths(data, path):
+        if candidate is obj:
+            return p
+    return [s for s in path if s != "@" and not s.startswith("on:")]
+
+
+def collect_with_paths(data: Any,
+                       path: tuple[str, ...]) -> list[tuple[dict[str, Any], list[str | int]]]:
     """The objects at `path` in the merged data, with their response paths."""
     current: list[tuple[Any, list[str | int]]] = [(data, [])]
     for seg in path:
@@ -232,7 +258,7 @@ def collect(data: Any, path: tuple[str, ...]) -> list[tuple[dict[str, Any], list
 def _rename(data: Any, renames: tuple[tuple[tuple[str, ...], str, str], ...],
             prefix: tuple[str, ...]) -> None:
     for path, alias, key in renames:
-        for obj, _ in collect(data, prefix + path):
+        for obj in collect(data, prefix + path):
             if alias in obj:
                 obj[key] = obj.pop(alias)
 

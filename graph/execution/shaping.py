@@ -39,7 +39,7 @@ class Shaper:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
         self._applies: dict[tuple[str, str], bool] = {}
-        self._enum_values: dict[str, frozenset[str]] = {}
+        self.type_cache: dict[int, _VT] = {}
 
     # ------------------------------------------------------------------ collecting
     def _type_applies(self, condition: str, type_name: str) -> bool:
@@ -58,23 +58,6 @@ class Shaper:
                 )
             self._applies[key] = hit
         return hit
-
-    def collect(self, sels: tuple[OpSelection, ...], type_name: str,
-                variables: dict[str, Any], cache: dict[Any, Any]) -> dict[str, list[OpField]]:
-        """The fields of `sels` for an object of `type_name` (graphql's CollectFields).
-
-        `cache` belongs to one prepared operation (it lives and dies with it); selections
-        without @skip/@include are collected once per type.
-        """
-        key = (id(sels), type_name)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
-        out: dict[str, list[OpField]] = {}
-        self._collect(sels, type_name, variables, out)
-        if not _conditional(sels):
-            cache[key] = out
-        return out
 
     def _collect(self, sels: tuple[OpSelection, ...], type_name: str, variables: dict[str, Any],
                  out: dict[str, list[OpField]]) -> None:
@@ -96,17 +79,11 @@ class Shaper:
               cache: dict[Any, Any], extra_root: dict[str, Any] | None = None,
               ) -> dict[str, Any] | None:
         run = _Run(self, variables, errors, cache)
+        run.extra = extra_root
         root_type = self.schema.get_type(root)
         assert isinstance(root_type, GraphQLObjectType)
-        result = run.complete_object(sels, root_type, data, [], extra_root)
+        result = run.complete_object(sels, root_type, data, None)
         return None if result is _PROPAGATE else result
-
-    def enum_values(self, t: GraphQLEnumType) -> frozenset[str]:
-        vals = self._enum_values.get(t.name)
-        if vals is None:
-            vals = frozenset(t.values)
-            self._enum_values[t.name] = vals
-        return vals
 
 
 def _conditional(sels: tuple[OpSelection, ...]) -> bool:
@@ -116,8 +93,52 @@ def _conditional(sels: tuple[OpSelection, ...]) -> bool:
     return False
 
 
+SCALAR, ENUM, OBJECT, ABSTRACT, LIST = range(5)
+# How a field is completed: its __typename, a nullable scalar (copied), a non-null scalar
+# (copied after a null check), anything else (the general path), an introspection root field.
+_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA = range(5)
+
+
+class _VT:
+    """A compiled output type: what completing a value of it takes."""
+
+    __slots__ = ("inner", "kind", "nonnull", "type", "values")
+
+    def __init__(self, kind: int, nonnull: bool, inner: _VT | None = None, type_: Any = None,
+                 values: frozenset[str] = frozenset()) -> None:
+        self.kind = kind
+        self.nonnull = nonnull
+        self.inner = inner
+        self.type = type_
+        self.values = values
+
+
+def _compile_type(t: GraphQLOutputType, cache: dict[int, _VT]) -> _VT:
+    hit = cache.get(id(t))
+    if hit is not None:
+        return hit
+    nonnull = isinstance(t, GraphQLNonNull)
+    base: Any = t.of_type if nonnull else t  # type: ignore[union-attr]
+    if isinstance(base, GraphQLList):
+        vt = _VT(LIST, nonnull, _compile_type(base.of_type, cache))
+    elif isinstance(base, GraphQLObjectType):
+        vt = _VT(OBJECT, nonnull, type_=base)
+    elif is_abstract_type(base):
+        vt = _VT(ABSTRACT, nonnull, type_=base)
+    elif isinstance(base, GraphQLEnumType):
+        vt = _VT(ENUM, nonnull, type_=base, values=frozenset(base.values))
+    else:
+        vt = _VT(SCALAR, nonnull)
+    cache[id(t)] = vt
+    return vt
+
+
+Entry = tuple[str, int, "_VT | None", "tuple[OpSelection, ...] | None", str]
+Path = "tuple[Any, str | int] | None"  # a linked list: (parent path, key)
+
+
 class _Run:
-    __slots__ = ("cache", "errors", "shaper", "variables")
+    __slots__ = ("cache", "errors", "extra", "shaper", "types", "variables")
 
     def __init__(self, shaper: Shaper, variables: dict[str, Any],
                  errors: list[dict[str, Any]], cache: dict[Any, Any]) -> None:
@@ -125,106 +146,116 @@ class _Run:
         self.variables = variables
         self.errors = errors
         self.cache = cache
+        self.types = shaper.type_cache
+        self.extra: dict[str, Any] | None = None
 
-    def complete_object(self, sels: tuple[OpSelection, ...], t: GraphQLObjectType,
-                        obj: dict[str, Any], path: list[str | int],
-                        extra: dict[str, Any] | None = None) -> Any:
-        fields = self.shaper.collect(sels, t.name, self.variables, self.cache)
-        out: dict[str, Any] = {}
+    def entries(self, sels: tuple[OpSelection, ...], t: Any) -> list[Entry]:
+        key = ("entries", id(sels), t.name)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        fields: dict[str, list[OpField]] = {}
+        self.shaper._collect(sels, t.name, self.variables, fields)
+        out: list[Entry] = []
         tfields = t.fields
-        for key, fs in fields.items():
+        for rkey, fs in fields.items():
             f0 = fs[0]
-            name = f0.name
-            if name == "__typename":
-                out[key] = t.name
+            if f0.name == "__typename":
+                out.append((rkey, _TYPENAME, None, None, f0.name))
                 continue
-            if extra is not None and key in extra:
-                out[key] = extra[key]
+            if self.extra is not None and rkey in self.extra:
+                out.append((rkey, _EXTRA, None, None, f0.name))
                 continue
-            fdef = tfields.get(name)
+            fdef = tfields.get(f0.name)
             if fdef is None:
                 continue
+            vt = _compile_type(fdef.type, self.types)
             sub = f0.selections if len(fs) == 1 else self.merged(fs)
-            path.append(key)
-            value = self.complete_value(fdef.type, sub, obj.get(key), path, t.name, name)
-            path.pop()
-            if value is _PROPAGATE:
-                return _PROPAGATE
-            out[key] = value
+            code = _GENERAL if vt.kind != SCALAR else _SCALAR_NN if vt.nonnull else _SCALAR
+            out.append((rkey, code, vt, sub, f0.name))
+        if self.extra is None and not _conditional(sels):
+            self.cache[key] = out
         return out
 
-    def complete_value(self, t: GraphQLOutputType, sels: tuple[OpSelection, ...] | None,
-                       value: Any, path: list[str | int], parent: str, fname: str) -> Any:
-        if isinstance(t, GraphQLNonNull):
-            r = self.complete_inner(t.of_type, sels, value, path, parent, fname)
-            if r is None:
-                self.null_error(path, parent, fname)
-                return _PROPAGATE
-            return r
-        r = self.complete_inner(t, sels, value, path, parent, fname)
-        return None if r is _PROPAGATE else r
-
-    def complete_inner(self, t: GraphQLOutputType, sels: tuple[OpSelection, ...] | None,
-                       value: Any, path: list[str | int], parent: str, fname: str) -> Any:
-        if value is None:
-            return None
-        if isinstance(t, GraphQLList):
-            if not isinstance(value, list):
-                self.error(path, f"Expected a list for {parent}.{fname}.")
-                return None
-            out = []
-            item_t = t.of_type
-            for i, v in enumerate(value):
-                path.append(i)
-                r = self.complete_value(item_t, sels, v, path, parent, fname)
-                path.pop()
+    def complete_object(self, sels: tuple[OpSelection, ...], t: Any, obj: dict[str, Any],
+                        path: Any, typename: str | None = None) -> Any:
+        out: dict[str, Any] = {}
+        for key, code, vt, sub, fname in self.entries(sels, t):
+            if code == _SCALAR:
+                out[key] = obj.get(key)
+            elif code == _SCALAR_NN:
+                v = obj.get(key)
+                if v is None:
+                    self.null_error((path, key), t.name, fname)
+                    return _PROPAGATE
+                out[key] = v
+            elif code == _TYPENAME:
+                out[key] = typename or t.name
+            elif code == _EXTRA:
+                out[key] = self.extra[key]  # type: ignore[index]
+            else:
+                r = self.value(vt, sub, obj.get(key), path, key, t.name, fname)  # type: ignore[arg-type]
                 if r is _PROPAGATE:
                     return _PROPAGATE
+                out[key] = r
+        return out
+
+    def value(self, vt: _VT, sub: tuple[OpSelection, ...] | None, v: Any, path: Any,
+              key: str | int, parent: str, fname: str) -> Any:
+        if v is None:
+            if vt.nonnull:
+                self.null_error((path, key), parent, fname)
+                return _PROPAGATE
+            return None
+        kind = vt.kind
+        if kind == SCALAR:
+            return v
+        if kind == LIST:
+            if not isinstance(v, list):
+                self.error((path, key), f"Expected a list for {parent}.{fname}.")
+                return _PROPAGATE if vt.nonnull else None
+            inner = vt.inner
+            assert inner is not None
+            if inner.kind == SCALAR and not inner.nonnull:
+                return v
+            p = (path, key)
+            out = []
+            for i, x in enumerate(v):
+                r = self.value(inner, sub, x, p, i, parent, fname)
+                if r is _PROPAGATE:
+                    return _PROPAGATE if vt.nonnull else None
                 out.append(r)
             return out
-        if isinstance(t, GraphQLObjectType):
-            if not isinstance(value, dict):
-                return None
-            return self.complete_object(sels or (), t, value, path)
-        if is_abstract_type(t):
-            if not isinstance(value, dict):
-                return None
-            tn = value.get("__typename")
-            rt = self.shaper.schema.get_type(tn) if isinstance(tn, str) else None
-            if isinstance(rt, GraphQLObjectType):
-                return self.complete_object(sels or (), rt, value, path)
-            if rt is None and isinstance(tn, str):
-                return None  # a type the API schema does not have (@inaccessible)
-            return self._complete_unresolved(sels or (), t, value, path)
-        if isinstance(t, GraphQLEnumType):
-            if isinstance(value, str) and value in self.shaper.enum_values(t):
-                return value
-            self.error(path, f"Enum \"{t.name}\" cannot represent value: {value!r}")
-            return None
-        return value
-
-    def _complete_unresolved(self, sels: tuple[OpSelection, ...], t: Any, obj: dict[str, Any],
-                             path: list[str | int]) -> Any:
-        """An abstract value whose concrete type is unknown (e.g. from an @interfaceObject)."""
-        fields = self.shaper.collect(sels, t.name, self.variables, self.cache)
-        out: dict[str, Any] = {}
-        tfields = getattr(t, "fields", {})
-        for key, fs in fields.items():
-            name = fs[0].name
-            if name == "__typename":
-                out[key] = obj.get("__typename", t.name)
-                continue
-            fdef = tfields.get(name)
-            if fdef is None:
-                continue
-            sub = self.merged(fs)
-            path.append(key)
-            value = self.complete_value(fdef.type, sub or None, obj.get(key), path, t.name, name)
-            path.pop()
-            if value is _PROPAGATE:
+        if kind == OBJECT:
+            r = self.complete_object(sub or (), vt.type, v, (path, key)) \
+                if isinstance(v, dict) else None
+        elif kind == ABSTRACT:
+            r = self.abstract(vt, sub or (), v, (path, key))
+        else:  # ENUM
+            if isinstance(v, str) and v in vt.values:
+                return v
+            self.error((path, key), f"Enum \"{vt.type.name}\" cannot represent value: {v!r}")
+            r = None
+        if r is _PROPAGATE or r is None:
+            if vt.nonnull:
+                if r is None and kind != ENUM:
+                    self.null_error((path, key), parent, fname)
                 return _PROPAGATE
-            out[key] = value
-        return out
+            return None
+        return r
+
+    def abstract(self, vt: _VT, sels: tuple[OpSelection, ...], v: Any, path: Any) -> Any:
+        if not isinstance(v, dict):
+            return None
+        tn = v.get("__typename")
+        rt = self.shaper.schema.get_type(tn) if isinstance(tn, str) else None
+        if isinstance(rt, GraphQLObjectType):
+            return self.complete_object(sels, rt, v, path)
+        if rt is None and isinstance(tn, str):
+            return None  # a type the API schema does not have (@inaccessible)
+        # The concrete type is unknown (e.g. an @interfaceObject answered): the
+        # interface's own fields only.
+        return self.complete_object(sels, vt.type, v, path, tn if isinstance(tn, str) else None)
 
     def merged(self, fs: list[OpField]) -> tuple[OpSelection, ...]:
         """The selections of several fields with one response key, kept in the operation's
@@ -236,7 +267,8 @@ class _Run:
             self.cache[key] = hit
         return hit
 
-    def null_error(self, path: list[str | int], parent: str, fname: str) -> None:
+    def null_error(self, chain: Any, parent: str, fname: str) -> None:
+        path = _path_list(chain)
         n = len(path)
         for e in self.errors:
             p = e.get("path")
@@ -244,8 +276,17 @@ class _Run:
                 return
         self.errors.append({
             "message": f"Cannot return null for non-nullable field {parent}.{fname}.",
-            "path": list(path),
+            "path": path,
         })
 
-    def error(self, path: list[str | int], message: str) -> None:
-        self.errors.append({"message": message, "path": list(path)})
+    def error(self, chain: Any, message: str) -> None:
+        self.errors.append({"message": message, "path": _path_list(chain)})
+
+
+def _path_list(chain: Any) -> list[str | int]:
+    out: list[str | int] = []
+    while chain is not None:
+        chain, key = chain
+        out.append(key)
+    out.reverse()
+    return out
