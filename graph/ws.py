@@ -4,8 +4,9 @@ One :class:`Connection` per socket: ``connection_init`` -> ``connection_ack``, t
 of ``subscribe`` messages, each run as its own task (a subscription streams ``next`` messages
 from the gateway, a query or mutation sends one), ended by ``complete`` from either side.
 Protocol violations close the socket with the protocol's close codes (4400, 4401, 4406, 4408,
-4409, 4429). String values in the ``connection_init`` payload are treated as request headers
-for header propagation, since browsers cannot set headers on a WebSocket.
+4409, 4429); a browser origin that ``cors`` does not allow is closed with 4403. String values
+in the ``connection_init`` payload are treated as request headers for header propagation,
+since browsers cannot set headers on a WebSocket.
 """
 
 from __future__ import annotations
@@ -56,14 +57,13 @@ class GraphQLTransportWS:
             return
         offered = scope.get("subprotocols") or []
         if PROTOCOL not in offered:
-            await send({"type": "websocket.accept"})
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": 4406,
-                    "reason": f"Subprotocol not acceptable: use {PROTOCOL}",
-                }
-            )
+            await self._refuse(send, 4406, f"Subprotocol not acceptable: use {PROTOCOL}", None)
+            return
+        origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
+        if origin is not None and not self.router.cors.origin_allowed(origin):
+            # browsers send Origin on every WebSocket and apply no CORS to it: refuse origins
+            # that cors does not allow, so no other site can use a visitor's connection
+            await self._refuse(send, 4403, "Forbidden: this origin is not allowed (cors)", PROTOCOL)
             return
         await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
         metrics = self.router.metrics
@@ -72,6 +72,12 @@ class GraphQLTransportWS:
             await Connection(self.router, scope, receive, send, self.init_timeout).run()
         finally:
             metrics.websocket_connections -= 1
+
+    @staticmethod
+    async def _refuse(send: Send, code: int, reason: str, subprotocol: str | None) -> None:
+        # accept first: a close code and reason can only be sent on an open WebSocket
+        await send({"type": "websocket.accept", "subprotocol": subprotocol})
+        await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 class Connection:

@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -205,3 +206,41 @@ async def test_connection_init_payload_is_propagated_as_headers(
 
 def test_websockets_version() -> None:
     assert int(websockets.__version__.split(".")[0]) >= 13
+
+
+async def test_disallowed_browser_origin_is_refused(router_url: str) -> None:
+    async with connect(
+        ws_url(router_url), subprotocols=[PROTOCOL], origin="https://evil.example"
+    ) as ws:
+        code, reason = await closed_with(ws)
+    assert code == 4403
+    assert "origin" in reason
+    async with connect(
+        ws_url(router_url), subprotocols=[PROTOCOL], origin="https://studio.apollographql.com"
+    ) as ws:
+        await handshake(ws)
+
+
+async def test_completed_subscriptions_are_released(start_router: Any) -> None:
+    router_url = start_router({})  # its own router: the gauges count only this test
+    async with connect(ws_url(router_url), subprotocols=[PROTOCOL]) as ws:
+        await handshake(ws)
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "subscribe",
+                    "id": "a",
+                    "payload": {"query": "subscription { countdown(start: 100000) }"},
+                }
+            )
+        )
+        assert (await recv(ws))["type"] == "next"
+        await ws.send(json.dumps({"type": "complete", "id": "a"}))
+        async with httpx.AsyncClient(base_url=router_url) as http:
+            for _ in range(50):
+                metrics = (await http.get("/metrics")).text
+                if "router_active_subscriptions 0" in metrics:
+                    break
+                await asyncio.sleep(0.1)
+        assert "router_active_subscriptions 0" in metrics
+        assert "router_websocket_connections 1" in metrics
