@@ -84,7 +84,7 @@ class _Run:
     async def _post(self, f: FetchNode, body: dict[str, Any]) -> dict[str, Any]:
         client = self.ex.clients[f.subgraph]
         headers = self.headers_for(f.subgraph) if self.headers_for is not None else None
-        return await client.post(body, headers)
+        return await client.post(body, headers, idempotent=f.operation_kind != "mutation")
 
     # ------------------------------------------------------------------ root
     async def root_fetch(self, f: FetchNode) -> None:

@@ -1,20 +1,95 @@
-"""Pooled keep-alive HTTP connections to subgraphs (one aiohttp session per subgraph)."""
+"""Pooled keep-alive HTTP/1.1 connections to subgraphs.
+
+A lean client on asyncio protocols and the httptools response parser (the one uvicorn uses):
+a subgraph request is one `transport.write` and one parsed response, with no per-request
+objects beyond a future. Each subgraph has its own pool (at most `max_connections` open at
+once), a per-request total timeout, idle connections dropped before servers usually close
+them, and one retry on a fresh connection when a reused keep-alive connection turns out to be
+closed (only for queries: a mutation is never sent twice).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
+import httptools
 import orjson
 
 from graph.execution.errors import SubgraphFetchError
 
-_BASE_HEADERS = {
-    "content-type": "application/json",
-    "accept": "application/graphql-response+json, application/json",
-}
+_IDLE_SECONDS = 4.0  # below uvicorn's default keep-alive timeout of 5 s
+
+
+class _StaleConnection(ConnectionError):
+    """The connection was closed before any byte of the response arrived."""
+
+
+class _Connection(asyncio.Protocol):
+    __slots__ = ("_body", "_parser", "_started", "_waiter", "closed", "idle_since",
+                 "keep_alive", "transport")
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self._body: list[bytes] = []
+        self._parser: Any = None
+        self._started = False
+        self.closed = False
+        self.keep_alive = True
+        self.idle_since = 0.0
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._started = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ConnectionError(f"invalid HTTP response: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._started:
+            self._fail(ConnectionError("the subgraph closed the connection mid-response"))
+        else:
+            self._fail(_StaleConnection("the subgraph closed the connection"))
+
+    # httptools callbacks
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.keep_alive = bool(self._parser.should_keep_alive())
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result((self._parser.get_status_code(), b"".join(self._body)))
+
+    def _fail(self, exc: Exception) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_exception(exc)
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self._parser = httptools.HttpResponseParser(self)
+        self._body = []
+        self._started = False
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await self._waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
 
 
 class SubgraphClient:
@@ -26,53 +101,106 @@ class SubgraphClient:
         self.url = url
         self.timeout = timeout
         self.max_connections = max_connections
-        self.static_headers = {**_BASE_HEADERS, **(headers or {})}
-        self._session: aiohttp.ClientSession | None = None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        parts = urlsplit(url)
+        self._tls = parts.scheme == "https"
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or (443 if self._tls else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        static = {"content-type": "application/json",
+                  "accept": "application/graphql-response+json, application/json",
+                  **(headers or {})}
+        self._head = (f"POST {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n".encode()
+                      + _header_bytes(static))
+        self._idle: list[_Connection] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        s = self._session
-        if s is None or s.closed:
-            connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=60,
-                                             ttl_dns_cache=300)
-            s = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                      json_serialize=lambda o: orjson.dumps(o).decode(),
-                                      skip_auto_headers=("User-Agent",))
-            self._session = s
-        return s
-
-    async def post(self, body: dict[str, Any],
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        session = self._get_session()
-        hdrs = self.static_headers if not headers else {**self.static_headers, **headers}
+    async def post(self, body: dict[str, Any], headers: Mapping[str, str] | None = None,
+                   *, idempotent: bool = True) -> dict[str, Any]:
+        payload = orjson.dumps(body)
+        head = self._head + _header_bytes(headers) if headers else self._head
+        data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_connections)
         try:
-            async with session.post(self.url, data=orjson.dumps(body), headers=hdrs) as resp:
-                raw = await resp.read()
-                status = resp.status
+            async with self._slots, asyncio.timeout(self.timeout):
+                status, raw = await self._roundtrip(data, idempotent)
         except TimeoutError as exc:
             raise SubgraphFetchError(
                 self.name, f"subgraph '{self.name}' did not answer within {self.timeout:g}s",
                 "SUBREQUEST_TIMEOUT") from exc
-        except (aiohttp.ClientError, OSError, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+        except OSError as exc:
             raise SubgraphFetchError(
                 self.name, f"HTTP fetch failed from '{self.name}': {exc}",
                 "SUBREQUEST_HTTP_ERROR") from exc
         try:
-            payload = orjson.loads(raw)
+            result = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise SubgraphFetchError(
                 self.name,
                 f"HTTP fetch failed from '{self.name}': {status} with a body that is not JSON",
                 "SUBREQUEST_HTTP_ERROR") from exc
-        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
+        if not isinstance(result, dict) or ("data" not in result and "errors" not in result):
             raise SubgraphFetchError(
                 self.name, f"HTTP fetch failed from '{self.name}': {status} without a GraphQL "
                 "response", "SUBREQUEST_HTTP_ERROR")
-        return payload
+        return result
+
+    async def _roundtrip(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
+        conn = self._checkout()
+        reused = conn is not None
+        if conn is None:
+            conn = await self._connect()
+        try:
+            result = await conn.request(data)
+        except _StaleConnection:
+            conn.close()
+            if not (reused and idempotent):
+                raise
+            conn = await self._connect()
+            try:
+                result = await conn.request(data)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            conn.close()  # a timeout or failure mid-request: the connection is unusable
+            raise
+        if conn.keep_alive and not conn.closed:
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return result
+
+    def _checkout(self) -> _Connection | None:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed and now - conn.idle_since < _IDLE_SECONDS:
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(
+            _Connection, self._host, self._port, ssl=self._ssl,
+            server_hostname=self._host if self._tls else None)
+        return conn
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
+
+
+def _header_bytes(headers: Mapping[str, str] | None) -> bytes:
+    if not headers:
+        return b""
+    out = []
+    for k, v in headers.items():
+        if "\r" in k or "\n" in k or "\r" in v or "\n" in v:
+            continue  # never let a header value split the request
+        out.append(f"{k}: {v}\r\n")
+    return "".join(out).encode("latin-1", "replace")
