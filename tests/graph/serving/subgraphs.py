@@ -111,7 +111,11 @@ class ReviewsQuery:
     @strawberry.field
     def top_reviews(self) -> list[Review]:
         return [
-            Review(id=strawberry.ID(f"r{k}"), body=f"review by {k}", author=ReviewsUser(id=k))
+            Review(
+                id=strawberry.ID(f"r{k}"),
+                body=f"review by {k}",
+                author=ReviewsUser(id=strawberry.ID(k)),
+            )
             for k in ("1", "2")
         ]
 

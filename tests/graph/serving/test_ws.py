@@ -12,8 +12,9 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin, Subprotocol
 
-PROTOCOL = "graphql-transport-ws"
+PROTOCOL = Subprotocol("graphql-transport-ws")
 
 
 def ws_url(router_url: str) -> str:
@@ -176,7 +177,7 @@ async def test_protocol_violations_close_with_the_protocol_codes(
 
 
 async def test_wrong_subprotocol_is_refused(router_url: str) -> None:
-    async with connect(ws_url(router_url), subprotocols=["graphql-ws"]) as ws:
+    async with connect(ws_url(router_url), subprotocols=[Subprotocol("graphql-ws")]) as ws:
         code, reason = await closed_with(ws)
     assert code == 4406
     assert PROTOCOL in reason
@@ -210,13 +211,15 @@ def test_websockets_version() -> None:
 
 async def test_disallowed_browser_origin_is_refused(router_url: str) -> None:
     async with connect(
-        ws_url(router_url), subprotocols=[PROTOCOL], origin="https://evil.example"
+        ws_url(router_url), subprotocols=[PROTOCOL], origin=Origin("https://evil.example")
     ) as ws:
         code, reason = await closed_with(ws)
     assert code == 4403
     assert "origin" in reason
     async with connect(
-        ws_url(router_url), subprotocols=[PROTOCOL], origin="https://studio.apollographql.com"
+        ws_url(router_url),
+        subprotocols=[PROTOCOL],
+        origin=Origin("https://studio.apollographql.com"),
     ) as ws:
         await handshake(ws)
 
