@@ -31,7 +31,7 @@ from graph.http import (
     params_from_query_string,
     respond,
 )
-from graph.options import check_subgraph_names, gateway_options
+from graph.options import gateway_options, unknown_subgraph_names
 from graph.plugins.apq import PersistedQueries
 from graph.plugins.cors import Cors
 from graph.plugins.csrf import CsrfGuard
@@ -62,6 +62,7 @@ class RouterApp:
     def __init__(self, gateway: Gateway, config: RouterConfig) -> None:
         self.gateway = gateway
         self.config = config
+        self.warnings: list[str] = []  # start-up warnings, printed by the CLI
         self.graphql_path = config.supergraph.path
         health = config.health_check
         self.health_path = health.path if health.enabled and health.listen is None else None
@@ -333,8 +334,12 @@ def create_app(supergraph_sdl: str, config: RouterConfig | None = None) -> Route
     """The router for one supergraph SDL and router.yaml."""
     config = config or RouterConfig()
     gateway = Gateway.from_supergraph_sdl(supergraph_sdl, gateway_options(config))
-    check_subgraph_names(config, list(gateway.subgraph_names))
-    return RouterApp(gateway, config)
+    app = RouterApp(gateway, config)
+    warning = unknown_subgraph_names(config, list(gateway.subgraph_names))
+    if warning is not None:
+        logger.warning("%s", warning)
+        app.warnings.append(warning)
+    return app
 
 
 def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Awaitable[None]]:

@@ -55,6 +55,8 @@ def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIAp
         router = create_app(sdl, config)
     except SupergraphError as exc:
         raise ConfigError(f"cannot serve supergraph {supergraph_path}: {exc}") from None
+    for warning in router.warnings:
+        click.echo(f"warning: {warning}", err=True)
     main_listen = config.supergraph.listen
     side_listens = {
         listen

@@ -1,10 +1,9 @@
-"""router.yaml -> the gateway's options, and the check that router.yaml names only subgraphs
-the supergraph has."""
+"""router.yaml -> the gateway's options, and a warning when router.yaml names subgraphs the
+supergraph does not have."""
 
 from __future__ import annotations
 
 from graph.config import RouterConfig
-from graph.errors import ConfigError
 from graph.execution.gateway import GatewayOptions, SubgraphOptions
 
 
@@ -24,8 +23,13 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
     )
 
 
-def check_subgraph_names(config: RouterConfig, known: list[str]) -> None:
-    """Raise ``ConfigError`` naming every per-subgraph key for a subgraph that does not exist."""
+def unknown_subgraph_names(config: RouterConfig, known: list[str]) -> str | None:
+    """A warning naming every per-subgraph key for a subgraph the supergraph does not have.
+
+    Not an error: the same router.yaml serves supergraphs with fewer subgraphs (a dev stack
+    where only some subgraphs run), and such keys then simply do nothing. The router prints
+    the warning at start-up, so a misspelt subgraph name does not go unnoticed.
+    """
     problems = []
     for section, names in (
         ("traffic_shaping.subgraphs", config.traffic_shaping.subgraphs),
@@ -35,9 +39,10 @@ def check_subgraph_names(config: RouterConfig, known: list[str]) -> None:
         for name in names:
             if name not in known:
                 problems.append(f"{section}.{name}")
-    if problems:
-        raise ConfigError(
-            "router.yaml names subgraphs the supergraph does not have: "
-            + ", ".join(problems)
-            + f" (the supergraph's subgraphs: {', '.join(sorted(known)) or 'none'})"
-        )
+    if not problems:
+        return None
+    return (
+        "router.yaml names subgraphs the supergraph does not have (these keys do nothing): "
+        + ", ".join(problems)
+        + f" (the supergraph's subgraphs: {', '.join(sorted(known)) or 'none'})"
+    )

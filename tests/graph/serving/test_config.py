@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -150,19 +151,43 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.yaml")
 
 
-def test_subgraph_names_must_exist_in_the_supergraph(supergraph_sdl: str) -> None:
+def test_subgraph_names_the_supergraph_lacks_are_a_warning(supergraph_sdl: str) -> None:
     config = config_from_mapping(
         {
             "traffic_shaping": {"subgraphs": {"acounts": {"timeout": "1s"}}},
             "headers": {"subgraphs": {"reviewz": {"request": []}}},
         }
     )
-    with pytest.raises(ConfigError) as caught:
-        create_app(supergraph_sdl, config)
-    message = str(caught.value)
-    assert "traffic_shaping.subgraphs.acounts" in message
-    assert "headers.subgraphs.reviewz" in message
-    assert "accounts, reviews" in message
+    app = create_app(supergraph_sdl, config)
+    assert len(app.warnings) == 1
+    warning = app.warnings[0]
+    assert "traffic_shaping.subgraphs.acounts" in warning
+    assert "headers.subgraphs.reviewz" in warning
+    assert "accounts, reviews" in warning
+    assert create_app(supergraph_sdl, config_from_mapping({})).warnings == []
+
+
+def test_cli_prints_the_subgraph_name_warning(tmp_path: Path, supergraph_sdl: str) -> None:
+    supergraph = tmp_path / "supergraph.graphql"
+    supergraph.write_text(supergraph_sdl)
+    config = tmp_path / "router.yaml"
+    # the port is taken, so the router stops right after its start-up checks
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config.write_text(
+            f"supergraph:\n  listen: 127.0.0.1:{port}\n"
+            "include_subgraph_errors:\n  subgraphs:\n    reviewz: true\n"
+        )
+        result = subprocess.run(
+            [PUPPIES, "serve", "router", "--supergraph", str(supergraph), "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert "warning: router.yaml names subgraphs" in result.stderr
+    assert "include_subgraph_errors.subgraphs.reviewz" in result.stderr
 
 
 def test_cli_exits_2_naming_the_unknown_key(tmp_path: Path, supergraph_sdl: str) -> None:
