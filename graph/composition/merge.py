@@ -14,6 +14,7 @@ from graph.composition.model import (
     Kind,
     SubgraphSchema,
     TypeDef,
+    base_type,
 )
 from graph.composition.supergraph import (
     GraphEntry,
@@ -71,6 +72,19 @@ class Merger(InputMerger):
                     except FieldSetError:
                         continue
             self.key_fields[sub.name] = pairs
+        self.provided: dict[str, set[tuple[str, str]]] = {}
+        for sub in subgraphs:
+            provided: set[tuple[str, str]] = set()
+            for t in sub.types.values():
+                for f in t.fields.values():
+                    if not f.provides:
+                        continue
+                    try:
+                        selected = walk(sub, base_type(f.type), f.provides)
+                        provided |= {(s.type_name, s.field_name) for s in selected}
+                    except FieldSetError:
+                        continue
+            self.provided[sub.name] = provided
         for sub in subgraphs:
             for t in sub.types.values():
                 for iface in t.interfaces:
@@ -233,7 +247,8 @@ class Merger(InputMerger):
             )
             special = special or bool(f.requires or f.provides or f.external or override)
             joins.append(join)
-            if not f.external and not used_overridden:
+            provided = (t.name, f.name) in self.provided[sub.name]
+            if (not f.external or provided) and not used_overridden:
                 resolving.append((sub, t, f))
         if special or differing_types or present != type_graphs:
             out.joins = joins
@@ -298,7 +313,8 @@ class Merger(InputMerger):
             return
         non_shareable = [
             s.name for s, t, f in resolving
-            if s.fed2 and not f.shareable and (t.name, f.name) not in self.key_fields[s.name]
+            if s.fed2 and not f.shareable and not f.external
+            and (t.name, f.name) not in self.key_fields[s.name]
         ]
         if not non_shareable:
             return

@@ -127,23 +127,34 @@ class _Checker:
             ]
             if not subs:
                 continue
-            closures = {s.name: self.reachable_fields(s, type_name)[1] for s in subs}
+            closures = {s.name: self.reachable_fields(s, type_name) for s in subs}
             for fname, fld in merged.fields.items():
                 nxt: set[str] = set()
                 for s in subs:
+                    available, visited = closures[s.name]
                     nxt |= {
-                        n for n in closures[s.name] if self.resolves(by_name[n], type_name, fname)
+                        n for n in visited
+                        if self.resolves(by_name[n], type_name, fname)
+                        and self._requires_met(by_name[n], type_name, fname, available)
                     }
-                    if self.resolves(s, type_name, fname) or self._via_interface_object(
-                        s, type_name, fname
-                    ):
+                    if self.resolves(s, type_name, fname):
                         nxt.add(s.name)
+                    nxt |= {
+                        n for n in visited
+                        if self._interface_object_resolves(by_name[n], type_name, fname)
+                    }
                 if not nxt:
                     self._report(issues, subs, type_name, fname, path)
                     continue
                 queue.append(
                     (base_type(fld.type), frozenset(nxt), (*path, self._step(type_name, fname)))
                 )
+
+    def _requires_met(
+        self, sub: SubgraphSchema, type_name: str, fname: str, available: set[str]
+    ) -> bool:
+        fld = sub.types[type_name].fields.get(fname)
+        return fld is None or not fld.requires or field_names(fld.requires) <= available
 
     def _step(self, type_name: str, fname: str) -> _Step:
         fld = self.supergraph.types[type_name].fields[fname]
@@ -169,9 +180,15 @@ class _Checker:
             return True
         return abstract in sub.types[impl].interfaces
 
-    def _via_interface_object(self, sub: SubgraphSchema, type_name: str, fname: str) -> bool:
-        available, _ = self.reachable_fields(sub, type_name)
-        return fname in available
+    def _interface_object_resolves(
+        self, sub: SubgraphSchema, type_name: str, fname: str
+    ) -> bool:
+        """`sub` resolves the field through an @interfaceObject of an interface of the type."""
+        for iface in self.supergraph.types[type_name].interfaces:
+            t = sub.types.get(iface)
+            if t is not None and t.interface_object and fname in self.local_fields(sub, t):
+                return True
+        return False
 
     def _report(
         self,
@@ -190,14 +207,24 @@ class _Checker:
             lines.append(f'- from subgraph "{sub.name}":')
             lines.append(f'  - cannot find field "{type_name}.{fname}".')
             for owner in owners:
-                keys = owner.types[type_name].resolvable_keys
-                if not keys:
-                    why = f'type "{type_name}" has no @key defined in subgraph "{owner.name}"'
-                else:
+                owner_type = owner.types[type_name]
+                keys = owner_type.resolvable_keys
+                if keys:
+                    lines += [
+                        f'  - cannot move to subgraph "{owner.name}" using @key(fields: '
+                        f'"{key.fields}") of "{type_name}", the key field(s) cannot be '
+                        f'resolved from subgraph "{sub.name}".'
+                        for key in keys
+                    ]
+                    continue
+                if owner_type.keys:
                     why = (
-                        f'none of the @key of type "{type_name}" in subgraph "{owner.name}" can '
-                        f'be satisfied from the fields available in subgraph "{sub.name}"'
+                        f'none of the @key defined on type "{type_name}" in subgraph '
+                        f'"{owner.name}" are resolvable (they are all declared with their '
+                        '"resolvable" argument set to false)'
                     )
+                else:
+                    why = f'type "{type_name}" has no @key defined in subgraph "{owner.name}"'
                 lines.append(
                     f'  - cannot move to subgraph "{owner.name}", which has field '
                     f'"{type_name}.{fname}", because {why}.'

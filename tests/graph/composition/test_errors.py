@@ -312,3 +312,36 @@ def test_every_issue_is_reported_at_once() -> None:
 
 def test_no_subgraphs() -> None:
     assert issues_of()[0].code == "NO_SUBGRAPHS"
+
+
+def test_requires_whose_fields_cannot_be_reached() -> None:
+    """`T.z` needs `w`, which only subgraph c resolves, and c's key `sku` is unreachable."""
+    issues = issues_of(
+        sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! }'),
+        sub("b", 'type T @key(fields: "id") { id: ID! w: Int @external '
+                 'z: Int @requires(fields: "w") }'),
+        sub("c", 'type T @key(fields: "sku") { sku: ID! w: Int }'),
+    )
+    unreachable = {(i.type_name, i.field_name) for i in issues if i.code == "SATISFIABILITY_ERROR"}
+    assert {("T", "w"), ("T", "z"), ("T", "sku")} <= unreachable
+    w = next(i for i in issues if i.field_name == "w")
+    assert 'cannot move to subgraph "c" using @key(fields: "sku") of "T"' in w.message
+
+
+def test_keys_that_are_all_unresolvable() -> None:
+    issue = only(
+        "SATISFIABILITY_ERROR",
+        sub("a", 'type Query { t: T } type T @key(fields: "id", resolvable: false) { id: ID! }'),
+        sub("b", 'type T @key(fields: "id", resolvable: false) { id: ID! y: Int }'),
+    )
+    assert '"resolvable" argument set to false' in issue.message
+
+
+def test_provided_field_counts_as_resolved_for_sharing() -> None:
+    issue = only(
+        "INVALID_FIELD_SHARING",
+        sub("a", 'type Query { t: T u: U } type T @key(fields: "id") { id: ID! '
+                 'n: String @external } type U { t: T @provides(fields: "n") }'),
+        sub("b", 'type T @key(fields: "id", resolvable: false) { id: ID! n: String }'),
+    )
+    assert 'defined as non-shareable in subgraph "b"' in issue.message
