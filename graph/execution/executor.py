@@ -70,7 +70,7 @@ class _Run:
         if isinstance(n, FetchNode):
             await self.root_fetch(n)
         elif isinstance(n, FlattenNode):
-            await self.entity_fetch(n.node, n.path)
+            await self.entity_fetch(n.node, n.paths)
         elif isinstance(n, SequenceNode):
             for c in n.nodes:
                 await self.node(c)
@@ -113,10 +113,12 @@ class _Run:
                 self._subgraph_error(f.subgraph, e, e.get("path") if isinstance(e, dict) else None)
 
     # ------------------------------------------------------------------ entities
-    async def entity_fetch(self, f: FetchNode, path: tuple[str, ...]) -> None:
+    async def entity_fetch(self, f: FetchNode, paths: tuple[tuple[str, ...], ...]) -> None:
         if f.conditions and not passes(f.conditions, self.variables):
             return
-        objs = collect(self.data, path)
+        objs = collect(self.data, paths[0])
+        for more in paths[1:]:
+            objs.extend(collect(self.data, more))
         if not objs:
             return
         targets: dict[str, EntityTarget] = {}
@@ -151,7 +153,7 @@ class _Run:
         try:
             resp = await self._post(f, {"query": f.operation, "variables": variables})
         except SubgraphFetchError as exc:
-            self._fetch_error(exc, response_path_of(self.data, path, buckets[0][0]))
+            self._fetch_error(exc, response_path_of(self.data, paths, buckets[0][0]))
             return
         data = resp.get("data")
         ents = data.get("_entities") if isinstance(data, dict) else None
@@ -170,9 +172,9 @@ class _Run:
             mapped: list[Any] | None = None
             if isinstance(ep, list) and len(ep) >= 2 and ep[0] == "_entities" \
                     and isinstance(ep[1], int) and ep[1] < len(buckets):
-                mapped = [*response_path_of(self.data, path, buckets[ep[1]][0]), *ep[2:]]
+                mapped = [*response_path_of(self.data, paths, buckets[ep[1]][0]), *ep[2:]]
             elif buckets:
-                mapped = response_path_of(self.data, path, buckets[0][0])
+                mapped = response_path_of(self.data, paths, buckets[0][0])
             self._subgraph_error(f.subgraph, e, mapped)
 
     # ------------------------------------------------------------------ errors
@@ -219,12 +221,14 @@ def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
     return [v for v in current if type(v) is dict]
 
 
-def response_path_of(data: Any, path: tuple[str, ...], obj: dict[str, Any]) -> list[str | int]:
-    """The response path of one object found at `path` (for errors only)."""
-    for candidate, p in collect_with_paths(data, path):
-        if candidate is obj:
-            return p
-    return [s for s in path if s != "@" and not s.startswith("on:")]
+def response_path_of(data: Any, paths: tuple[tuple[str, ...], ...],
+                     obj: dict[str, Any]) -> list[str | int]:
+    """The response path of one object found at one of `paths` (for errors only)."""
+    for path in paths:
+        for candidate, p in collect_with_paths(data, path):
+            if candidate is obj:
+                return p
+    return [s for s in paths[0] if s != "@" and not s.startswith("on:")]
 
 
 def collect_with_paths(data: Any,

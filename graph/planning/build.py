@@ -8,7 +8,7 @@ holding one of its dependencies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from graph.planning.operation import NormalizedOperation
 from graph.planning.plan import (
@@ -33,6 +33,8 @@ def build_plan(groups: list[Group], op: NormalizedOperation,
     alive = {g.id for g in groups}
     for g in groups:
         g.deps = {d for d in g.deps if d.id in alive and d is not g}
+    _reduce(groups)
+    groups = _merge_siblings(groups)
     _reduce(groups)
     segments: dict[int, list[Group]] = {}
     for g in groups:
@@ -61,6 +63,59 @@ def _reduce(groups: list[Group]) -> None:
             if any(o is not d and o in keep and _depends_on(o, d) for o in g.deps):
                 keep.discard(d)
         g.deps = keep
+
+
+def _merge_siblings(groups: list[Group]) -> list[Group]:
+    """Merge entity fetches to one subgraph that wait for exactly the same fetches: one request
+    carries the representations of all their paths (deduplicated across paths)."""
+    from graph.planning.selections import merge_reqs
+
+    changed = True
+    while changed:
+        changed = False
+        seen: dict[tuple[object, ...], Group] = {}
+        for g in groups:
+            if not g.entity:
+                continue
+            key = (g.segment, g.subgraph, g.conditions, frozenset(d.id for d in g.deps))
+            first = seen.get(key)
+            if first is None:
+                seen[key] = g
+                continue
+            merged_parts: dict[str, Any] = {}
+            ok = True
+            for name in set(first.parts) | set(g.parts):
+                a, b = first.parts.get(name), g.parts.get(name)
+                if a is None or b is None:
+                    merged_parts[name] = a or b
+                    continue
+                reqs = merge_reqs(a.requires, b.requires)
+                if reqs is None:
+                    ok = False
+                    break
+                merged_parts[name] = (a, b, reqs)
+            if not ok:
+                continue
+            for name, value in merged_parts.items():
+                if isinstance(value, tuple):
+                    a, b, reqs = value
+                    a.runtime_types |= b.runtime_types
+                    a.requires = reqs
+                elif name not in first.parts and value is not None:
+                    first.parts[name] = value
+            first.selset.merge(g.selset)
+            first.renames.extend(r for r in g.renames if r not in first.renames)
+            for p in (g.path, *g.extra_paths):
+                if p != first.path and p not in first.extra_paths:
+                    first.extra_paths.append(p)
+            for other in groups:
+                if g in other.deps:
+                    other.deps.discard(g)
+                    other.deps.add(first)
+            groups = [x for x in groups if x is not g]
+            changed = True
+            break
+    return groups
 
 
 def _segment_node(groups: list[Group], op: NormalizedOperation, sg: Supergraph) -> PlanNode:
@@ -134,7 +189,7 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
         )
         fetch = FetchNode(g.id, g.subgraph, text, "query", usages, entities, (),
                           g.conditions, tuple(g.renames))
-        return FlattenNode(g.path, fetch)
+        return FlattenNode(g.path, fetch, tuple(g.extra_paths))
     kind = op.kind if op.kind in ("mutation", "subscription") else "query"
     head = kind
     if name:

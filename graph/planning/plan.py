@@ -64,6 +64,13 @@ class FetchNode:
 class FlattenNode:
     path: tuple[str, ...]
     node: FetchNode
+    # More places the same fetch takes representations from (sibling fetches to one subgraph
+    # that wait for the same fetches are merged into one request).
+    extra_paths: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        return (self.path, *self.extra_paths)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class Group:
     shapes: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
     # (path relative to the fetch, alias, response key): renamed back after the fetch
     renames: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
+    extra_paths: list[tuple[str, ...]] = field(default_factory=list)
 
     def __hash__(self) -> int:
         return self.id

@@ -35,7 +35,9 @@ def _node(n: PlanNode, depth: int, out: list[str]) -> None:
             _node(c, depth + 1, out)
         out.append(f"{pad}}},")
     elif isinstance(n, FlattenNode):
-        out.append(f'{pad}Flatten(path: "{format_path(n.path)}") {{')
+        paths = ", ".join(f'"{format_path(p)}"' for p in n.paths)
+        label = "path" if len(n.paths) == 1 else "paths"
+        out.append(f"{pad}Flatten({label}: {paths}) {{")
         _fetch(n.node, depth + 1, out)
         out.append(f"{pad}}},")
     else:

@@ -58,6 +58,19 @@ class SelSet:
         assert isinstance(e, FragmentEntry)
         return e.sub
 
+    def merge(self, other: SelSet) -> None:
+        for key, e in other.entries.items():
+            mine = self.entries.get(key)
+            if mine is None:
+                self.entries[key] = e
+            elif isinstance(mine, FieldEntry):
+                assert isinstance(e, FieldEntry)
+                if mine.sub is not None and e.sub is not None:
+                    mine.sub.merge(e.sub)
+            else:
+                assert isinstance(e, FragmentEntry)
+                mine.sub.merge(e.sub)
+
     def is_empty(self) -> bool:
         return not self.entries
 

@@ -144,3 +144,16 @@ async def test_subscription_events_go_through_entity_fetches(
         assert added["product"] == {"name": "Product 1"}
         assert added["author"] == {"name": USERS[review["author"]]["name"]}
     assert servers["reviews"].calls[0]["query"].startswith("subscription")
+
+
+async def test_sibling_entity_fetches_share_one_request_across_paths(
+        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    result = await run(gateway, """
+      { nodes { ... on Product { upc inStock } } topProducts(first: 3) { upc inStock } }
+    """)
+    assert result["data"]["nodes"] == [{"upc": "p1", "inStock": True},
+                                       {"upc": "p2", "inStock": False}]
+    assert [p["inStock"] for p in result["data"]["topProducts"]] == [True, False, True]
+    # One inventory request; p1 and p2 appear under both paths but are sent once.
+    [reps] = servers["inventory"].entity_calls()
+    assert sorted(r["upc"] for r in reps) == ["p1", "p2", "p3"]
