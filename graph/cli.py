@@ -20,7 +20,6 @@ from graph.config import RouterConfig, load_config, parse_listen
 from graph.errors import ConfigError, GraphError
 from graph.supergraph.errors import SupergraphError
 
-logger = logging.getLogger("graph.cli")
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -55,8 +54,6 @@ def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIAp
         router = create_app(sdl, config)
     except SupergraphError as exc:
         raise ConfigError(f"cannot serve supergraph {supergraph_path}: {exc}") from None
-    for warning in router.warnings:
-        click.echo(f"warning: {warning}", err=True)
     main_listen = config.supergraph.listen
     side_listens = {
         listen
@@ -125,6 +122,10 @@ def serve_router(
 
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.WARNING),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     config = _effective_config(config_path, listen)
     # build once in this process: every config and supergraph error surfaces here
     app, listens = build_app(supergraph_path, config)
