@@ -20,7 +20,6 @@ from graph.config import RouterConfig, load_config, parse_listen
 from graph.errors import ConfigError, GraphError
 from graph.supergraph.errors import SupergraphError
 
-
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
