@@ -178,13 +178,14 @@ class RouterApp:
             prepared = self.prepare(params)
             kind = prepared.operation_type
             if kind != "query":
-                if method == "GET":
+                if kind == "mutation" and method == "GET":
                     raise HttpError(
                         405,
-                        f"A {kind} cannot be sent with GET; use POST.",
+                        "A mutation cannot be sent with GET; use POST.",
                         "METHOD_NOT_ALLOWED",
                         [(b"allow", b"POST")],
                     )
+                # a subscription may come over GET: EventSource can only GET
                 if kind == "subscription" and not sse:
                     if accept is None or b"text/event-stream" not in accept:
                         raise HttpError(

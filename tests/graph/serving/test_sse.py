@@ -97,3 +97,29 @@ async def test_client_going_away_stops_the_subscription(
             break
         await asyncio.sleep(0.1)
     assert "router_active_subscriptions 0" in metrics
+
+
+async def test_subscription_over_get_like_eventsource(client: httpx.AsyncClient) -> None:
+    async with client.stream(
+        "GET",
+        "/graphql",
+        params={"query": "subscription { countdown(start: 1) }"},
+        headers=STREAM,
+    ) as response:
+        assert response.status_code == 200
+        events = await read_events(response)
+    assert events == [
+        ("next", {"data": {"countdown": 1}}),
+        ("next", {"data": {"countdown": 0}}),
+        ("complete", None),
+    ]
+
+
+async def test_mutation_over_get_stays_405_with_a_stream(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/graphql",
+        params={"query": 'mutation { rename(id: "3", name: "Eve") { name } }'},
+        headers=STREAM,
+    )
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
