@@ -126,7 +126,11 @@ class Merger(InputMerger):
             for link in sub.composed_links:
                 if link not in composed_links:
                     composed_links.append(link)
-        return Supergraph(graphs, types, roots, self._merge_directives(), composed_links)
+        newest = max(s.version for s in self.subgraphs)
+        join_version = "0.5" if newest >= (2, 8) else "0.4" if newest >= (2, 7) else "0.3"
+        return Supergraph(
+            graphs, types, roots, self._merge_directives(), composed_links, join_version
+        )
 
     # -- types ---------------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class SubgraphSchema:
     name: str
     url: str
     fed2: bool
+    version: tuple[int, int] = (1, 0)
     types: dict[str, TypeDef] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)  # operation -> type name
     directives: dict[str, DirectiveDef] = field(default_factory=dict)

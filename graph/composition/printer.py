@@ -17,7 +17,7 @@ from graph.composition.supergraph import (
     Supergraph,
 )
 
-JOIN_URL = "https://specs.apollo.dev/join/v0.3"
+JOIN_URL = "https://specs.apollo.dev/join/v{version}"
 LINK_URL = "https://specs.apollo.dev/link/v1.0"
 TAG_URL = "https://specs.apollo.dev/tag/v0.3"
 INACCESSIBLE_URL = "https://specs.apollo.dev/inaccessible/v0.2"
@@ -53,6 +53,16 @@ _FIXED_DIRECTIVES = {
     ),
     "tag": f"directive @tag(name: String!) repeatable on {_ELEMENT_LOCATIONS} | SCHEMA",
 }
+_JOIN_DIRECTIVE = (
+    "directive @join__directive(graphs: [join__Graph!], name: String!, args: "
+    "join__DirectiveArguments) repeatable on SCHEMA | OBJECT | INTERFACE | FIELD_DEFINITION"
+)
+_CONTEXT_ARGUMENT = """input join__ContextArgument {
+  name: String!
+  type: String!
+  context: String!
+  selection: join__FieldValue!
+}"""
 _LINK_PURPOSE = '''enum link__Purpose {
   """
   `SECURITY` features provide metadata necessary to securely resolve fields.
@@ -205,8 +215,22 @@ def _directive_definition(d: DirectiveDef) -> str:
 
 
 def print_supergraph(supergraph: Supergraph) -> str:
-    links = [f'@link(url: "{LINK_URL}")', f'@link(url: "{JOIN_URL}", for: EXECUTION)']
+    version = supergraph.join_version
+    join_url = JOIN_URL.format(version=version)
+    links = [f'@link(url: "{LINK_URL}")', f'@link(url: "{join_url}", for: EXECUTION)']
     directives = dict(_FIXED_DIRECTIVES)
+    extra_types: dict[str, str] = {}
+    if version != "0.3":
+        directives["join__directive"] = _JOIN_DIRECTIVE
+        extra_types["join__DirectiveArguments"] = "scalar join__DirectiveArguments"
+        field_args = "overrideLabel: String"
+        if version == "0.5":
+            field_args += ", contextArguments: [join__ContextArgument!]"
+            extra_types["join__ContextArgument"] = _CONTEXT_ARGUMENT
+            extra_types["join__FieldValue"] = "scalar join__FieldValue"
+        directives["join__field"] = directives["join__field"].replace(
+            "usedOverridden: Boolean)", f"usedOverridden: Boolean, {field_args})"
+        )
     if supergraph.uses_tag:
         links.append(f'@link(url: "{TAG_URL}")')
     else:
@@ -233,6 +257,7 @@ def print_supergraph(supergraph: Supergraph) -> str:
         "join__Graph": "enum join__Graph {\n" + graphs + "\n}",
         "link__Import": "scalar link__Import",
         "link__Purpose": _LINK_PURPOSE,
+        **extra_types,
     }
     for t in supergraph.types.values():
         typed[t.name] = _type(t)

@@ -182,7 +182,9 @@ class SubgraphReader:
             self.issues.add("INVALID_GRAPHQL", f"[{name}] {exc.message}", subgraphs=[name])
             return None
         self.names = _Names(doc)
-        schema = SubgraphSchema(name=name, url=self.subgraph.url, fed2=self.names.fed2)
+        schema = SubgraphSchema(
+            name=name, url=self.subgraph.url, fed2=self.names.fed2, version=self.names.version
+        )
         self._read_roots(doc, schema)
         definitions: dict[str, list[Any]] = {}
         for definition in doc.definitions:

@@ -89,6 +89,7 @@ class Supergraph:
     roots: dict[str, str]
     directives: list[DirectiveDef] = field(default_factory=list)
     composed_links: list[tuple[str, list[str]]] = field(default_factory=list)
+    join_version: str = "0.3"
 
     @property
     def uses_inaccessible(self) -> bool:
