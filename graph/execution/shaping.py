@@ -138,7 +138,8 @@ Path = "tuple[Any, str | int] | None"  # a linked list: (parent path, key)
 
 
 class _Run:
-    __slots__ = ("cache", "errors", "extra", "shaper", "types", "variables")
+    __slots__ = ("_covered", "_exact", "cache", "errors", "extra", "shaper", "types",
+                 "variables")
 
     def __init__(self, shaper: Shaper, variables: dict[str, Any],
                  errors: list[dict[str, Any]], cache: dict[Any, Any]) -> None:
@@ -148,6 +149,8 @@ class _Run:
         self.cache = cache
         self.types = shaper.type_cache
         self.extra: dict[str, Any] | None = None
+        self._exact: set[tuple[Any, ...]] | None = None  # paths of errors so far
+        self._covered: set[tuple[Any, ...]] = set()  # ... and every prefix of them
 
     def entries(self, sels: tuple[OpSelection, ...], t: Any) -> list[Entry]:
         key = ("entries", id(sels), t.name)
@@ -268,19 +271,36 @@ class _Run:
         return hit
 
     def null_error(self, chain: Any, parent: str, fname: str) -> None:
+        """An error for a null in a non-null position, unless an error at this path, above it
+        or below it (e.g. the subgraph's own) already explains it."""
         path = _path_list(chain)
-        n = len(path)
-        for e in self.errors:
-            p = e.get("path")
-            if p is not None and (p[:n] == path or path[: len(p)] == p):
-                return
+        if self._exact is None:
+            self._exact = set()
+            for e in self.errors:
+                p = e.get("path")
+                if isinstance(p, list):
+                    self._remember(p)
+        t = tuple(path)
+        if t in self._covered or any(t[:i] in self._exact for i in range(len(t))):
+            return
         self.errors.append({
             "message": f"Cannot return null for non-nullable field {parent}.{fname}.",
             "path": path,
         })
+        self._remember(path)
+
+    def _remember(self, path: list[Any]) -> None:
+        assert self._exact is not None
+        t = tuple(path)
+        self._exact.add(t)
+        for i in range(len(t) + 1):
+            self._covered.add(t[:i])
 
     def error(self, chain: Any, message: str) -> None:
-        self.errors.append({"message": message, "path": _path_list(chain)})
+        path = _path_list(chain)
+        self.errors.append({"message": message, "path": path})
+        if self._exact is not None:
+            self._remember(path)
 
 
 def _path_list(chain: Any) -> list[str | int]:
