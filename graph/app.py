@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from graphql import DocumentNode, GraphQLError
 
-from graph.config import RouterConfig
+from graph.config import RouterConfig, parse_listen
 from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway, PreparedOperation
 from graph.http import (
@@ -64,12 +64,13 @@ class RouterApp:
         self.config = config
         self.warnings: list[str] = []  # start-up warnings, printed by the CLI
         self.graphql_path = config.supergraph.path
+        own = (None, config.supergraph.listen)  # served on the router's own port
         health = config.health_check
-        self.health_path = health.path if health.enabled and health.listen is None else None
+        self.health_path = health.path if health.enabled and health.listen in own else None
         prometheus = config.telemetry.exporters.metrics.prometheus
         self.metrics = Metrics()
         self.metrics_path = (
-            prometheus.path if prometheus.enabled and prometheus.listen is None else None
+            prometheus.path if prometheus.enabled and prometheus.listen in own else None
         )
         self.cors = Cors(config.cors)
         self.csrf = CsrfGuard(config.csrf)
@@ -344,11 +345,26 @@ def create_app(supergraph_sdl: str, config: RouterConfig | None = None) -> Route
 
 
 def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Awaitable[None]]:
-    """The app for ``health_check.listen`` / the Prometheus ``listen`` when on another port."""
+    """The app for ``health_check.listen`` / the Prometheus ``listen`` when on other ports.
+
+    Each endpoint answers only on the port its own ``listen`` names.
+    """
+    main = config.supergraph.listen
+    routes: dict[tuple[int, str], tuple[Callable[[], bytes], bytes]] = {}
     health = config.health_check
+    if health.enabled and health.listen not in (None, main):
+        assert health.listen is not None
+        routes[(parse_listen(health.listen)[1], health.path)] = (
+            lambda: _HEALTH_BODY,
+            APPLICATION_JSON,
+        )
     prometheus = config.telemetry.exporters.metrics.prometheus
-    health_path = health.path if health.enabled and health.listen is not None else None
-    metrics_path = prometheus.path if prometheus.enabled and prometheus.listen is not None else None
+    if prometheus.enabled and prometheus.listen not in (None, main):
+        assert prometheus.listen is not None
+        routes[(parse_listen(prometheus.listen)[1], prometheus.path)] = (
+            router.metrics.render,
+            _TEXT_PLAIN,
+        )
 
     async def side_app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -359,10 +375,11 @@ def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Aw
                     return
         if scope["type"] != "http":
             return
-        if scope["path"] == health_path and scope["method"] == "GET":
-            await respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
-        elif scope["path"] == metrics_path and scope["method"] == "GET":
-            await respond(send, 200, router.metrics.render(), _TEXT_PLAIN)
+        server = scope.get("server") or (None, 0)
+        route = routes.get((server[1], scope["path"]))
+        if route is not None and scope["method"] == "GET":
+            render, content_type = route
+            await respond(send, 200, render(), content_type)
         else:
             error = HttpError(404, f"Nothing is served at {scope['path']}.", "NOT_FOUND")
             await respond(send, 404, error.body(), APPLICATION_JSON)

@@ -167,3 +167,38 @@ def test_workers_share_the_port(tmp_path: Path, supergraph_sdl: str) -> None:
                 assert answer.json() == {"data": {"me": {"name": "Ada"}}}
     finally:
         assert stop(process)
+
+
+def test_health_and_metrics_each_on_their_own_listener(tmp_path: Path, supergraph_sdl: str) -> None:
+    port, health_port, metrics_port = free_port(), free_port(), free_port()
+    config = (
+        f"supergraph:\n  listen: 127.0.0.1:{port}\n"
+        f"health_check:\n  listen: 127.0.0.1:{health_port}\n"
+        "telemetry:\n  exporters:\n    metrics:\n      prometheus:\n"
+        f"        listen: 127.0.0.1:{metrics_port}\n"
+    )
+    process = serve(tmp_path, supergraph_sdl, config)
+    try:
+        wait_for(f"http://127.0.0.1:{health_port}/health", process)
+        base, health, metrics = (f"http://127.0.0.1:{p}" for p in (port, health_port, metrics_port))
+        assert httpx.get(f"{health}/health").json() == {"status": "UP"}
+        assert httpx.get(f"{health}/metrics").status_code == 404
+        assert "router_http_requests_total" in httpx.get(f"{metrics}/metrics").text
+        assert httpx.get(f"{metrics}/health").status_code == 404
+        assert httpx.get(f"{base}/health").status_code == 404
+        assert httpx.get(f"{base}/metrics").status_code == 404
+    finally:
+        assert stop(process)
+
+
+def test_listen_equal_to_the_router_s_own_is_the_own_port(
+    tmp_path: Path, supergraph_sdl: str
+) -> None:
+    port = free_port()
+    config = f"supergraph:\n  listen: 127.0.0.1:{port}\nhealth_check:\n  listen: 127.0.0.1:{port}\n"
+    process = serve(tmp_path, supergraph_sdl, config)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    finally:
+        assert stop(process)
