@@ -140,6 +140,7 @@ def serve_router(
         "timeout_keep_alive": 30,
         "server_header": False,
         "date_header": False,
+        "timeout_graceful_shutdown": 10,
     }
     click.echo(
         f"router serving {supergraph_path} at http://{listens[0]}{config.supergraph.path}"
