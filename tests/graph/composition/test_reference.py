@@ -42,8 +42,15 @@ def reference(case: str, which: str) -> str:
     script.write_text(SCRIPT.read_text())
     done = subprocess.run(["node", str(script), which], input=payload, capture_output=True,
                           text=True, timeout=120, check=False)
+    if "UNKNOWN_FEDERATION_LINK_VERSION" in done.stdout:
+        pytest.skip(f"{which} does not know this federation version: {done.stdout.strip()}")
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+def _name(definition: object) -> str:
+    name = getattr(definition, "name", None)
+    return str(name.value) if name is not None else ""
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
@@ -51,13 +58,20 @@ def test_same_as_apollo(case: str) -> None:
     assert compose(load_case(case)) == reference(case, "apollo")
 
 
-@pytest.mark.parametrize("case", ["shop", "fed1"])
+@pytest.mark.parametrize("case", CASE_NAMES)
 def test_same_types_and_fields_as_the_guild(case: str) -> None:
-    """The Guild's printer lays the SDL out differently; compare it normalised."""
-    from graphql import build_ast_schema, parse
+    """The Guild's printer lays the SDL out differently, and its join v0.4/v0.5 definitions
+    are a subset of Apollo's; compare the API types and fields, normalised."""
+    from graphql import DocumentNode, build_ast_schema, parse
     from graphql.utilities import lexicographic_sort_schema, print_schema
 
     def normal(sdl: str) -> str:
-        return print_schema(lexicographic_sort_schema(build_ast_schema(parse(sdl))))
+        doc = parse(sdl)
+        kept = [
+            d for d in doc.definitions
+            if not _name(d).startswith("join__") or _name(d) == "join__Graph"
+        ]
+        schema = build_ast_schema(DocumentNode(definitions=kept), assume_valid_sdl=True)
+        return print_schema(lexicographic_sort_schema(schema))
 
     assert normal(compose(load_case(case))) == normal(reference(case, "guild"))
