@@ -163,6 +163,9 @@ class SubgraphServer:
 
 
 SERVERS = {name: SubgraphServer(name) for name in SDL}
+# Per-process counters (requests, request bytes, response bytes) by subgraph, for GET /stats:
+# meaningful with one worker, which is how fetch_stats runs it.
+STATS: dict[str, list[int]] = {name: [0, 0, 0] for name in SDL}
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = [(b"content-type", b"application/json")]
@@ -183,6 +186,9 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     if scope["method"] == "GET" and path == "health":
         await _respond(send, 200, b"OK", [(b"content-type", b"text/plain")])
         return
+    if scope["method"] == "GET" and path == "stats":
+        await _respond(send, 200, orjson.dumps(STATS), _JSON)
+        return
     server = SERVERS.get(path)
     if server is None or scope["method"] != "POST":
         await _respond(send, 404, b'{"errors":[{"message":"not found"}]}', _JSON)
@@ -198,7 +204,12 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     except orjson.JSONDecodeError:
         await _respond(send, 400, b'{"errors":[{"message":"invalid JSON"}]}', _JSON)
         return
-    await _respond(send, 200, server.handle(payload), _JSON)
+    answer = server.handle(payload)
+    counters = STATS[path]
+    counters[0] += 1
+    counters[1] += len(body)
+    counters[2] += len(answer)
+    await _respond(send, 200, answer, _JSON)
 
 
 async def _respond(
