@@ -53,7 +53,9 @@ FEDERATION_DIRECTIVES = (
     "tag", "extends", "interfaceObject", "composeDirective", "authenticated",
     "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
 )
-UNSUPPORTED = ("authenticated", "requiresScopes", "policy", "context", "fromContext")
+UNSUPPORTED = (
+    "authenticated", "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
+)
 BUILTIN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 BUILTIN_DIRECTIVES = {"skip", "include", "deprecated", "specifiedBy", "oneOf", "defer", "stream"}
 MACHINERY_TYPES = {
