@@ -22,7 +22,7 @@ from graph.planning.plan import (
 from graph.supergraph.model import Supergraph
 
 if TYPE_CHECKING:
-    from graph.planning.planner import Group
+    from graph.planning.groups import Group
 
 
 def build_plan(groups: list[Group], op: NormalizedOperation,
@@ -53,14 +53,14 @@ def _empty(g: Group) -> bool:
 
 def _reduce(groups: list[Group]) -> None:
     """Drop a dependency that another dependency already waits for."""
-    from graph.planning.planner import _depends_on
+    from graph.planning.groups import depends_on
 
     for g in groups:
         if len(g.deps) < 2:
             continue
         keep = set(g.deps)
         for d in list(g.deps):
-            if any(o is not d and o in keep and _depends_on(o, d) for o in g.deps):
+            if any(o is not d and o in keep and depends_on(o, d) for o in g.deps):
                 keep.discard(d)
         g.deps = keep
 

@@ -11,11 +11,23 @@ into the object types the subgraph knows, so each object type is planned on its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from graphql import parse_type, print_ast
 
+from graph.planning.costs import INF, JUMP, MAX_DEPTH, CostModel
 from graph.planning.errors import PlanningError
+from graph.planning.groups import (
+    Ctx,
+    Group,
+    Part,
+    Provided,
+    collect_for,
+    depends_on,
+    field_count,
+    has_real_fields,
+    provided_tree,
+    short_alias,
+    with_selections,
+)
 from graph.planning.operation import (
     Condition,
     NormalizedOperation,
@@ -25,67 +37,8 @@ from graph.planning.operation import (
     parse_field_set,
 )
 from graph.planning.plan import QueryPlan, ReqSelection
-from graph.planning.selections import SelSet, merge_reqs, req_from_selections
+from graph.planning.selections import merge_reqs, req_from_selections
 from graph.supergraph.model import FieldInfo, Supergraph, list_depth, named_type_of
-
-INF = 10**9
-JUMP = 1000  # the cost of one more fetch; each field fetched through it adds 1
-_MAX_DEPTH = 40
-
-Provided = dict[str, "Provided | None"]
-
-
-@dataclass(eq=False)
-class Part:
-    type_name: str
-    runtime_types: set[str] = field(default_factory=set)
-    requires: tuple[ReqSelection, ...] = ()
-
-
-@dataclass(eq=False)
-class Group:
-    id: int
-    subgraph: str
-    path: tuple[str, ...]
-    entity: bool
-    segment: int
-    parent: Group | None
-    conditions: tuple[Condition, ...] = ()
-    selset: SelSet = field(default_factory=SelSet)
-    parts: dict[str, Part] = field(default_factory=dict)
-    deps: set[Group] = field(default_factory=set)
-    root_keys: list[str] = field(default_factory=list)
-    # (path without type conditions, response key) -> the field's type in this subgraph
-    shapes: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
-    # (path relative to the fetch, alias, response key): renamed back after the fetch
-    renames: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
-    extra_paths: list[tuple[str, ...]] = field(default_factory=list)
-
-    def __hash__(self) -> int:
-        return self.id
-
-
-@dataclass
-class Ctx:
-    group: Group
-    selset: SelSet
-    path: tuple[str, ...]
-    provided: Provided | None = None
-    touched: set[Group] | None = None
-    conditions: tuple[Condition, ...] = ()
-    depth: int = 0
-    # Fields already in the data at this place (the key an entity fetch was made with).
-    known: frozenset[str] = frozenset()
-    # Subgraphs that could all have resolved this path (below a @shareable field of an
-    # entity): only union members / implementations they all know are safe to ask for.
-    candidates: frozenset[str] | None = None
-
-    def sub(self, **kw: object) -> Ctx:
-        c = Ctx(self.group, self.selset, self.path, self.provided, self.touched,
-                self.conditions, self.depth + 1, self.known, self.candidates)
-        for k, v in kw.items():
-            setattr(c, k, v)
-        return c
 
 
 class Planner:
@@ -126,46 +79,12 @@ class Planner:
     def provided_of(self, text: str) -> Provided:
         p = self._provided.get(text)
         if p is None:
-            p = _provided_tree(self.field_set(text, False))
+            p = provided_tree(self.field_set(text, False))
             self._provided[text] = p
         return p
 
 
-def _provided_tree(sels: tuple[OpSelection, ...]) -> Provided:
-    out: Provided = {}
-    for s in sels:
-        if isinstance(s, OpField):
-            child = _provided_tree(s.selections) if s.selections is not None else None
-            prev = out.get(s.name)
-            if isinstance(prev, dict) and child is not None:
-                merged = dict(prev)
-                merged.update(child)
-                child = merged
-            out[s.name] = child
-        else:
-            tc = s.type_condition
-            for k, v in _provided_tree(s.selections).items():
-                out.setdefault(f"{tc}.{k}" if tc and "." not in k else k, v)
-    return out
-
-
-def collect_for(sg: Supergraph, object_type: str,
-                sels: tuple[OpSelection, ...]) -> tuple[OpSelection, ...]:
-    """The selections that apply to `object_type`, fragments on other types dropped."""
-    out: list[OpSelection] = []
-    for s in sels:
-        if isinstance(s, OpField):
-            out.append(s)
-        elif sg.runtime_type_applies(object_type, s.type_condition):
-            inner = collect_for(sg, object_type, s.selections)
-            if s.conditions:
-                out.append(OpFragment(None, inner, s.directives_text, s.conditions, s.variables))
-            else:
-                out.extend(inner)
-    return tuple(out)
-
-
-class _Run:
+class _Run(CostModel):
     def __init__(self, planner: Planner, op: NormalizedOperation) -> None:
         self.p = planner
         self.sg = planner.sg
@@ -209,12 +128,12 @@ class _Run:
             if cost >= INF and s.selections and len(fi.resolvers) > 1:
                 assigned: dict[str, list[OpSelection]] = {}
                 for sub in s.selections:
-                    probe = _with_selections(s, (sub,))
+                    probe = with_selections(s, (sub,))
                     g = min(fi.resolvers, key=lambda g, p=probe: self._cost_local(  # type: ignore[misc]
                         g, fi, p, None, 0))
                     assigned.setdefault(g, []).append(sub)
                 for g, subs in assigned.items():
-                    self._plan_root_field(root, g, _with_selections(s, tuple(subs)), wrappers)
+                    self._plan_root_field(root, g, with_selections(s, tuple(subs)), wrappers)
             else:
                 self._plan_root_field(root, graph, s, wrappers)
 
@@ -260,7 +179,7 @@ class _Run:
 
     # ------------------------------------------------------------------ selections
     def plan_sels(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
-        if ctx.depth > _MAX_DEPTH * 8:
+        if ctx.depth > MAX_DEPTH * 8:
             raise PlanningError("the operation is too deep to plan")
         t = self.sg.types.get(type_name)
         if t is None:
@@ -284,7 +203,7 @@ class _Run:
             return
         for obj in possible:
             applicable = collect_for(self.sg, obj, sels)
-            if not _has_real_fields(applicable):
+            if not has_real_fields(applicable):
                 continue
             frag = ctx.selset.fragment(obj)
             self._plan_object(ctx.sub(selset=frag, path=(*ctx.path, f"on:{obj}")), obj,
@@ -334,62 +253,6 @@ class _Run:
             self.plan_sels(tctx, iface, sels)
 
     # ------------------------------------------------------------------ fields
-    def is_local(self, graph: str, type_name: str, fi: FieldInfo,
-                 provided: Provided | None) -> bool:
-        if fi.resolvers.get(graph) == type_name:
-            jf = fi.by_graph.get(graph)
-            # A field with @requires is only resolvable through _entities (with its needs).
-            return jf is None or not jf.requires
-        return provided is not None and self.prov(provided, fi)[0] and (
-            graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
-
-    def prov(self, provided: Provided | None, fi: FieldInfo) -> tuple[bool, Provided | None]:
-        """Is the field in a @provides tree, and what does it provide below it?"""
-        if not provided:
-            return False, None
-        if fi.name in provided:
-            return True, provided[fi.name]
-        t = self.sg.types.get(fi.parent)
-        for tn in (fi.parent, *(t.interfaces if t else ())):
-            k = f"{tn}.{fi.name}"
-            if k in provided:
-                return True, provided[k]
-        return False, None
-
-    def _jump_options(self, graph: str, type_name: str, fi: FieldInfo,
-                      provided: Provided | None = None) -> list[tuple[str, str]]:
-        """Subgraphs (and the entity type to use there) a field can be fetched from."""
-        return [(g, via) for g, via, _ in self._jump_options_cost(graph, type_name, fi, provided)]
-
-    def _jump_options_cost(self, graph: str, type_name: str, fi: FieldInfo,
-                           provided: Provided | None) -> list[tuple[str, str, int]]:
-        key = (graph, type_name, fi.name, id(provided))
-        self._alive.append(provided)
-        hit = self._options_memo.get(key)
-        if hit is not None:
-            return hit
-        self._options_memo[key] = []  # cycle guard
-        out: list[tuple[str, str, int]] = []
-        for g, via in fi.resolvers.items():
-            if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
-                continue
-            extra = self._key_cost(graph, type_name, via, g, provided)
-            if extra < INF:
-                out.append((g, via, extra))
-        self._options_memo[key] = out
-        return out
-
-    def _key_cost(self, graph: str, type_name: str, via: str, target: str,
-                  provided: Provided | None) -> int:
-        """0 when a key of `via` in `target` is at hand in `graph`, else the jumps to get one."""
-        best = INF
-        for k in self.sg.types[via].keys_in(target):
-            sels = self.p.field_set(k, False)
-            if self._fields_local(graph, type_name, sels, provided):
-                return 0
-            best = min(best, self._cost_sels(graph, type_name, sels, provided, 0))
-        return best
-
     def plan_field(self, ctx: Ctx, type_name: str, f: OpField) -> None:
         graph = ctx.group.subgraph
         fi = self.sg.types[type_name].fields.get(f.name)
@@ -421,7 +284,7 @@ class _Run:
             return self._cost_local(ctx.group.subgraph, fi, f, ctx.provided, 0)
         g, via = route
         extra = self._key_cost(ctx.group.subgraph, type_name, via, g, ctx.provided)
-        return (JUMP + _size(f) + extra
+        return (JUMP + field_count(f) + extra
                 + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0))
 
     def _take_route(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
@@ -444,11 +307,11 @@ class _Run:
         assigned: dict[int, list[OpSelection]] = {}
         assert f.selections is not None
         for sub in f.selections:
-            probe = _with_selections(f, (sub,))
+            probe = with_selections(f, (sub,))
             costs = [self._route_cost(ctx, type_name, fi, probe, r) for r in routes]
             assigned.setdefault(costs.index(min(costs)), []).append(sub)
         for idx, subs in sorted(assigned.items()):
-            self._take_route(ctx, type_name, fi, _with_selections(f, tuple(subs)), routes[idx])
+            self._take_route(ctx, type_name, fi, with_selections(f, tuple(subs)), routes[idx])
 
     def _add_local(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField) -> None:
         graph = ctx.group.subgraph
@@ -488,35 +351,15 @@ class _Run:
         seen = group.shapes.setdefault((norm, f.response_key), shape)
         if seen == shape:
             return f
-        alias = f"{f.response_key}__{_short(shape)}"
+        alias = f"{f.response_key}__{short_alias(shape)}"
         group.renames.append((rel, alias, f.response_key))
         return OpField(alias, f.name, f.args_text, f.directives_text, f.conditions,
                        f.selections, f.variables, f.internal)
 
     # ------------------------------------------------------------------ jumps
-    def _fields_local(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
-                      provided: Provided | None) -> bool:
-        t = self.sg.types.get(type_name)
-        if t is None:
-            return False
-        for s in sels:
-            if isinstance(s, OpFragment):
-                if not self._fields_local(graph, s.type_condition or type_name, s.selections,
-                                          provided):
-                    return False
-                continue
-            fi = t.fields.get(s.name)
-            if fi is None or not self.is_local(graph, type_name, fi, provided):
-                return False
-            if s.selections is not None:
-                sub = self.prov(provided, fi)[1]
-                if not self._fields_local(graph, fi.named_type, s.selections, sub):
-                    return False
-        return True
-
     def jump(self, ctx: Ctx, type_name: str, target: str, via: str,
              requires: str | None) -> Ctx | None:
-        if ctx.depth > _MAX_DEPTH * 8:
+        if ctx.depth > MAX_DEPTH * 8:
             raise PlanningError("planning recursed too deep (circular keys or requires?)")
         keys = self.sg.types[via].keys_in(target)
         if not keys:
@@ -569,125 +412,8 @@ class _Run:
                 part = g.parts.get(via)
                 if part is not None and merge_reqs(part.requires, reqs) is None:
                     continue
-                if any(t is g or _depends_on(t, g) for t in touched):
+                if any(t is g or depends_on(t, g) for t in touched):
                     continue
                 return g
         return self.new_group(target, ctx.path, True, ctx.group.segment, ctx.group,
                               ctx.conditions)
-
-    # ------------------------------------------------------------------ costs
-    def _cost_local(self, graph: str, fi: FieldInfo, f: OpField, provided: Provided | None,
-                    depth: int) -> int:
-        if f.selections is None:
-            return 0
-        sub = self.prov(provided, fi)[1]
-        jf = fi.by_graph.get(graph)
-        if jf is not None and jf.provides:
-            extra = self.p.provided_of(jf.provides)
-            sub = {**sub, **extra} if sub else extra
-        return self._cost_sels(graph, self.p.field_type(graph, fi), f.selections, sub,
-                               depth + 1)
-
-    def _cost_sels(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
-                   provided: Provided | None, depth: int) -> int:
-        if depth > _MAX_DEPTH:
-            return 0
-        key = (graph, type_name, sels, id(provided))
-        self._alive.append(provided)
-        hit = self._cost_memo.get(key)
-        if hit is not None:
-            return hit
-        self._cost_memo[key] = INF  # cycle guard
-        t = self.sg.types.get(type_name)
-        total = 0
-        if t is None:
-            pass
-        elif t.is_abstract and not t.is_interface_object_in(graph):
-            for obj in self.sg.possible_types_in(type_name, graph):
-                total += self._cost_sels(graph, obj, collect_for(self.sg, obj, sels), provided,
-                                         depth + 1)
-        else:
-            for s in _flatten_fields(self.sg, type_name, sels):
-                if s.name == "__typename":
-                    continue
-                fi = t.fields.get(s.name)
-                if fi is None:
-                    continue
-                if self.is_local(graph, type_name, fi, provided):
-                    c = self._cost_local(graph, fi, s, provided, depth)
-                    if c > 0:
-                        for g, via, extra in self._jump_options_cost(graph, type_name, fi,
-                                                                     provided):
-                            c = min(c, JUMP + _size(s) + extra + self._cost_local(
-                                g, self.sg.types[via].fields[s.name], s, None, depth))
-                    total += c
-                else:
-                    opts = self._jump_options_cost(graph, type_name, fi, provided)
-                    if not opts:
-                        total += INF
-                    else:
-                        total += JUMP + _size(s) + min(extra + self._cost_local(
-                            g, self.sg.types[via].fields[s.name], s, None, depth)
-                            for g, via, extra in opts)
-        total = min(total, INF)
-        self._cost_memo[key] = total
-        return total
-
-
-def _flatten_fields(sg: Supergraph, type_name: str,
-                    sels: tuple[OpSelection, ...]) -> list[OpField]:
-    out: list[OpField] = []
-    for s in sels:
-        if isinstance(s, OpField):
-            out.append(s)
-        elif s.type_condition is None or s.type_condition == type_name or \
-                sg.runtime_type_applies(type_name, s.type_condition):
-            out.extend(_flatten_fields(sg, type_name, s.selections))
-    return out
-
-
-def _short(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text.replace("!", "NN"))
-
-
-def _size(f: OpField) -> int:
-    """How many fields a subtree asks for (the planner's tie-breaker between routes)."""
-    n = 1
-    stack = list(f.selections or ())
-    while stack:
-        s = stack.pop()
-        if isinstance(s, OpField):
-            n += 1
-            if s.selections:
-                stack.extend(s.selections)
-        else:
-            stack.extend(s.selections)
-    return n
-
-
-def _with_selections(f: OpField, sels: tuple[OpSelection, ...]) -> OpField:
-    return OpField(f.response_key, f.name, f.args_text, f.directives_text, f.conditions, sels,
-                   f.variables, f.internal)
-
-
-def _has_real_fields(sels: tuple[OpSelection, ...]) -> bool:
-    for s in sels:
-        if isinstance(s, OpField):
-            if s.name != "__typename":
-                return True
-        elif _has_real_fields(s.selections):
-            return True
-    return False
-
-
-def _depends_on(a: Group, b: Group, _seen: set[int] | None = None) -> bool:
-    seen = _seen if _seen is not None else set()
-    for d in a.deps:
-        if d is b:
-            return True
-        if d.id in seen:
-            continue
-        seen.add(d.id)
-        if _depends_on(d, b, seen):
-            return True
-    return False
