@@ -198,3 +198,18 @@ async def test_introspection_disabled(start_router: Callable[..., str]) -> None:
     assert codes(schema) == ["INTROSPECTION_DISABLED"]
     assert codes(typ) == ["INTROSPECTION_DISABLED"]
     assert typename.json() == {"data": {"__typename": "Query", "me": {"__typename": "User"}}}
+
+
+async def test_chunked_body_within_the_limit(limited: httpx.AsyncClient) -> None:
+    async def chunks() -> Any:
+        yield b'{"query": '
+        yield b'"{ me { name } }"'
+        yield b"}"
+
+    response = await limited.post(
+        "/graphql",
+        content=chunks(),
+        headers={"content-type": "application/json", **GRJSON},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"me": {"name": "Ada"}}}

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
+INIT = json.dumps({"type": "connection_init"})
 
 
 def ws_url(router_url: str) -> str:
@@ -144,6 +145,12 @@ async def test_client_complete_stops_a_subscription(router_url: str) -> None:
             4401,
         ),
         ([json.dumps({"type": "connection_init"}), json.dumps({"type": "connection_init"})], 4429),
+        ([json.dumps({"type": "connection_init", "payload": "token"})], 4400),
+        ([INIT, json.dumps({"type": "subscribe", "payload": {"query": "{ me { id } }"}})], 4400),
+        ([INIT, json.dumps({"type": "subscribe", "id": "", "payload": {"query": "{ x }"}})], 4400),
+        ([INIT, json.dumps({"type": "subscribe", "id": "1", "payload": "{ me { id } }"})], 4400),
+        ([INIT, json.dumps({"type": "complete", "id": 7})], 4400),
+        ([INIT, json.dumps([1, 2])], 4400),
         (
             [
                 json.dumps({"type": "connection_init"}),
