@@ -204,3 +204,22 @@ def test_cli_reports_bad_config_and_composition_errors(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "TYPE_KIND_MISMATCH" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_compose_entry_point_for_the_puppies_cli(
+    users_server: ServerThread, products_file: Path, tmp_path: Path
+) -> None:
+    """`puppies compose` calls `compose(config_path=..., output=...)` by import string."""
+    from graph.composition.command import compose
+
+    config = _router_yaml(tmp_path, f"{users_server.url}/graphql")
+    out = tmp_path / "supergraph.graphql"
+    compose(config_path=str(config), output=str(out))
+    assert 'USERS @join__graph(name: "users"' in out.read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump({"subgraphs": {
+        "x": {"routing_url": "http://x", "schema": {"file": str(tmp_path / "missing.graphql")}},
+    }}))
+    with pytest.raises(SystemExit) as info:
+        compose(config_path=str(broken), output=str(out))
+    assert info.value.code == 2
