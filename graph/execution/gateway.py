@@ -70,6 +70,10 @@ class SubgraphOptions:
     timeout: float = 30.0
     include_errors: bool = False
     headers: Mapping[str, str] | None = None  # static headers sent on every request
+    # Share one subgraph round trip between identical query requests in flight (same query,
+    # variables and headers; never mutations). Apollo Router: traffic_shaping.*.
+    # deduplicate_query; Hive Gateway: deduplicateInflightRequests (on by default there too).
+    deduplicate: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class Gateway:
             opts = self.options.for_subgraph(name)
             self.clients[name] = SubgraphClient(
                 name, sub.url, opts.timeout, self.options.max_connections_per_subgraph,
-                opts.headers)
+                opts.headers, opts.deduplicate)
             include[name] = opts.include_errors
         abstract = frozenset(n for n, t in supergraph.types.items() if t.is_abstract)
         possible = {n: frozenset(supergraph.possible_types(n)) for n in supergraph.types}

@@ -11,6 +11,7 @@ closed (only for queries: a mutation is never sent twice).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections.abc import Mapping
@@ -96,8 +97,12 @@ class SubgraphClient:
     """Sends GraphQL requests to one subgraph over a pool of keep-alive connections."""
 
     def __init__(self, name: str, url: str, timeout: float, max_connections: int,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, deduplicate: bool = True) -> None:
         self.name = name
+        self.deduplicate = deduplicate
+        # Identical query requests in flight (same bytes: query, variables, headers) share
+        # one subgraph round trip; each caller parses the answer into its own objects.
+        self._inflight: dict[bytes, asyncio.Future[tuple[int, bytes]]] = {}
         self.url = url
         self.timeout = timeout
         self.max_connections = max_connections
@@ -120,19 +125,15 @@ class SubgraphClient:
         payload = orjson.dumps(body)
         head = self._head + _header_bytes(headers) if headers else self._head
         data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.max_connections)
-        try:
-            async with self._slots, asyncio.timeout(self.timeout):
-                status, raw = await self._roundtrip(data, idempotent)
-        except TimeoutError as exc:
-            raise SubgraphFetchError(
-                self.name, f"subgraph '{self.name}' did not answer within {self.timeout:g}s",
-                "SUBREQUEST_TIMEOUT") from exc
-        except OSError as exc:
-            raise SubgraphFetchError(
-                self.name, f"HTTP fetch failed from '{self.name}': {exc}",
-                "SUBREQUEST_HTTP_ERROR") from exc
+        if idempotent and self.deduplicate:
+            shared = self._inflight.get(data)
+            if shared is None:
+                shared = asyncio.ensure_future(self._send(data, idempotent))
+                self._inflight[data] = shared
+                shared.add_done_callback(functools.partial(self._settled, data))
+            status, raw = await asyncio.shield(shared)
+        else:
+            status, raw = await self._send(data, idempotent)
         try:
             result = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -145,6 +146,27 @@ class SubgraphClient:
                 self.name, f"HTTP fetch failed from '{self.name}': {status} without a GraphQL "
                 "response", "SUBREQUEST_HTTP_ERROR")
         return result
+
+    def _settled(self, key: bytes, fut: asyncio.Future[tuple[int, bytes]]) -> None:
+        if self._inflight.get(key) is fut:
+            del self._inflight[key]
+        if not fut.cancelled():
+            fut.exception()  # retrieved: every waiter may have gone away
+
+    async def _send(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_connections)
+        try:
+            async with self._slots, asyncio.timeout(self.timeout):
+                return await self._roundtrip(data, idempotent)
+        except TimeoutError as exc:
+            raise SubgraphFetchError(
+                self.name, f"subgraph '{self.name}' did not answer within {self.timeout:g}s",
+                "SUBREQUEST_TIMEOUT") from exc
+        except OSError as exc:
+            raise SubgraphFetchError(
+                self.name, f"HTTP fetch failed from '{self.name}': {exc}",
+                "SUBREQUEST_HTTP_ERROR") from exc
 
     async def _roundtrip(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
         conn = self._checkout()

@@ -158,3 +158,48 @@ async def test_timeout(clients: list[SubgraphClient]) -> None:
     finally:
         server.close()
         await asyncio.sleep(0.01)
+
+
+async def test_identical_queries_in_flight_share_one_request(
+        clients: list[SubgraphClient]) -> None:
+    requests = 0
+
+    async def slow_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length"))
+                body = orjson.loads(await reader.readexactly(length))
+                requests += 1
+                await asyncio.sleep(0.1)
+                writer.write(ok({"data": {"q": body["query"]}}))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(slow_ok, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    try:
+        c = client(url, clients)
+        results = await asyncio.gather(*(c.post({"query": "{ a }"}) for _ in range(5)),
+                                       c.post({"query": "{ b }"}))
+        assert [r["data"]["q"] for r in results] == ["{ a }"] * 5 + ["{ b }"]
+        assert requests == 2  # five identical queries, one round trip
+        results[0]["data"]["q"] = "changed"
+        assert results[1]["data"]["q"] == "{ a }"  # each caller has its own objects
+        # Mutations are never shared.
+        await asyncio.gather(*(c.post({"query": "mutation { m }"}, idempotent=False)
+                               for _ in range(3)))
+        assert requests == 5
+        # Nor is anything when deduplication is off.
+        plain = SubgraphClient("sub", url, 2.0, 10, deduplicate=False)
+        clients.append(plain)
+        await asyncio.gather(*(plain.post({"query": "{ a }"}) for _ in range(3)))
+        assert requests == 8
+    finally:
+        for made in clients:
+            await made.aclose()
+        server.close()
+        await asyncio.sleep(0.01)
