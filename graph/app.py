@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import orjson
 from graphql import DocumentNode, GraphQLError
 
-from graph.config import RouterConfig, parse_listen
+from graph.config import RouterConfig
 from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway, PreparedOperation
 from graph.http import (
@@ -52,23 +52,30 @@ Send = Callable[[Message], Awaitable[None]]
 Check = Callable[[DocumentNode], list[GraphQLError]]
 RawHeaders = list[tuple[bytes, bytes]]
 
-_TEXT_PLAIN = b"text/plain; version=0.0.4; charset=utf-8"
-_HEALTH_BODY = b'{"status":"UP"}'
+TEXT_PLAIN = b"text/plain; version=0.0.4; charset=utf-8"
+HEALTH_BODY = b'{"status":"UP"}'
 
 
 class RouterApp:
     """The ASGI application. Build it with :func:`create_app`."""
 
     def __init__(self, gateway: Gateway, config: RouterConfig) -> None:
+        self.warnings: list[str] = []  # start-up warnings, printed by the CLI
+        self.metrics = Metrics()
+        self.ws = GraphQLTransportWS(self)
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run while serving
+        self._configure(gateway, config)
+
+    def _configure(self, gateway: Gateway, config: RouterConfig) -> None:
+        """Set everything that follows from the gateway and router.yaml (no awaits: a
+        reload swaps it all between two requests' steps)."""
         self.gateway = gateway
         self.config = config
-        self.warnings: list[str] = []  # start-up warnings, printed by the CLI
         self.graphql_path = config.supergraph.path
         own = (None, config.supergraph.listen)  # served on the router's own port
         health = config.health_check
         self.health_path = health.path if health.enabled and health.listen in own else None
         prometheus = config.telemetry.exporters.metrics.prometheus
-        self.metrics = Metrics()
         self.metrics_path = (
             prometheus.path if prometheus.enabled and prometheus.listen in own else None
         )
@@ -85,7 +92,14 @@ class RouterApp:
         self.rate_limiter = (
             RateLimiter(shaping.global_rate_limit) if shaping.global_rate_limit else None
         )
-        self.ws = GraphQLTransportWS(self)
+
+    def replace(self, supergraph_sdl: str, config: RouterConfig) -> Gateway:
+        """Serve a new supergraph and/or router.yaml from now on; returns the old gateway
+        (still used by requests in flight: close it once they are done)."""
+        gateway = Gateway.from_supergraph_sdl(supergraph_sdl, gateway_options(config))
+        old = self.gateway
+        self._configure(gateway, config)
+        return old
 
     # ---- ASGI entry point
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,12 +115,17 @@ class RouterApp:
             await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        tasks: list[asyncio.Task[None]] = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                tasks = [asyncio.create_task(job()) for job in self.background]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
                     await self.gateway.aclose()
                 finally:
                     await send({"type": "lifespan.shutdown.complete"})
@@ -120,9 +139,9 @@ class RouterApp:
         if path == self.graphql_path:
             status = await self._graphql(scope, receive, send, method)
         elif path == self.health_path and method == "GET":
-            status = await respond(send, 200, _HEALTH_BODY, APPLICATION_JSON)
+            status = await respond(send, 200, HEALTH_BODY, APPLICATION_JSON)
         elif path == self.metrics_path and method == "GET":
-            status = await respond(send, 200, self.metrics.render(), _TEXT_PLAIN)
+            status = await respond(send, 200, self.metrics.render(), TEXT_PLAIN)
         else:
             error = HttpError(
                 404,
@@ -176,7 +195,8 @@ class RouterApp:
                     "METHOD_NOT_ALLOWED",
                     [(b"allow", b"GET, POST, OPTIONS")],
                 )
-            prepared = self.prepare(params)
+            gateway = self.gateway  # a reload must not mix two gateways in one request
+            prepared = self.prepare(params, gateway)
             kind = prepared.operation_type
             if kind != "query":
                 if kind == "mutation" and method == "GET":
@@ -207,11 +227,11 @@ class RouterApp:
         self.metrics.observe_operation(kind)
         headers_for = self.headers.for_request(raw_headers)
         if sse:
-            results = self.results(prepared, params.variables, headers_for)
+            results = self.results(gateway, prepared, params.variables, headers_for)
             await stream_events(send, receive, results, cors)
             return 200
         try:
-            execution = self.gateway.execute(prepared, params.variables, headers_for=headers_for)
+            execution = gateway.execute(prepared, params.variables, headers_for=headers_for)
             if self.router_timeout is None:
                 result = await execution
             else:
@@ -240,19 +260,18 @@ class RouterApp:
 
     async def results(
         self,
+        gateway: Gateway,
         prepared: PreparedOperation,
         variables: dict[str, Any] | None,
         headers_for: Callable[[str], dict[str, str]],
     ) -> AsyncIterator[dict[str, Any]]:
         """The results of an operation as a stream (one for a query or mutation)."""
         if prepared.operation_type != "subscription":
-            yield await self.gateway.execute(prepared, variables, headers_for=headers_for)
+            yield await gateway.execute(prepared, variables, headers_for=headers_for)
             return
         self.metrics.active_subscriptions += 1
         try:
-            async for result in self.gateway.subscribe(
-                prepared, variables, headers_for=headers_for
-            ):
+            async for result in gateway.subscribe(prepared, variables, headers_for=headers_for):
                 yield result
         finally:
             self.metrics.active_subscriptions -= 1
@@ -312,9 +331,9 @@ class RouterApp:
             "PAYLOAD_TOO_LARGE",
         )
 
-    def prepare(self, params: GraphQLParams) -> PreparedOperation:
+    def prepare(self, params: GraphQLParams, gateway: Gateway) -> PreparedOperation:
         """Parse, check, validate and plan (cached by the gateway); APQ resolves the text."""
-        return self.gateway.prepare(
+        return gateway.prepare(
             self.apq.resolve(params),
             params.operation_name,
             max_tokens=self.max_tokens,
@@ -342,46 +361,3 @@ def create_app(supergraph_sdl: str, config: RouterConfig | None = None) -> Route
         logger.warning("%s", warning)
         app.warnings.append(warning)
     return app
-
-
-def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Awaitable[None]]:
-    """The app for ``health_check.listen`` / the Prometheus ``listen`` when on other ports.
-
-    Each endpoint answers only on the port its own ``listen`` names.
-    """
-    main = config.supergraph.listen
-    routes: dict[tuple[int, str], tuple[Callable[[], bytes], bytes]] = {}
-    health = config.health_check
-    if health.enabled and health.listen not in (None, main):
-        assert health.listen is not None
-        routes[(parse_listen(health.listen)[1], health.path)] = (
-            lambda: _HEALTH_BODY,
-            APPLICATION_JSON,
-        )
-    prometheus = config.telemetry.exporters.metrics.prometheus
-    if prometheus.enabled and prometheus.listen not in (None, main):
-        assert prometheus.listen is not None
-        routes[(parse_listen(prometheus.listen)[1], prometheus.path)] = (
-            router.metrics.render,
-            _TEXT_PLAIN,
-        )
-
-    async def side_app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                await send({"type": message["type"] + ".complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
-        if scope["type"] != "http":
-            return
-        server = scope.get("server") or (None, 0)
-        route = routes.get((server[1], scope["path"]))
-        if route is not None and scope["method"] == "GET":
-            render, content_type = route
-            await respond(send, 200, render(), content_type)
-        else:
-            error = HttpError(404, f"Nothing is served at {scope['path']}.", "NOT_FOUND")
-            await respond(send, 404, error.body(), APPLICATION_JSON)
-
-    return side_app

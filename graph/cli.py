@@ -39,9 +39,22 @@ def _bind(listen: str) -> socket.socket:
     return sock
 
 
-def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIApp, list[str]]:
-    """The ASGI app to serve and the addresses it listens on (main listen first)."""
-    from graph.app import create_app, create_side_app
+def build_app(
+    supergraph_path: str | Path,
+    config: RouterConfig,
+    *,
+    hot_reload: bool = False,
+    config_path: str | Path | None = None,
+    listen: str | None = None,
+) -> tuple[ASGIApp, list[str]]:
+    """The ASGI app to serve and the addresses it listens on (main listen first).
+
+    With ``hot_reload`` the router watches ``supergraph_path`` and ``config_path`` and
+    serves their new contents without a restart (``listen`` overrides the file's listen).
+    """
+    from graph.app import create_app
+    from graph.listeners import create_side_app
+    from graph.reload import HotReload
 
     try:
         sdl = Path(supergraph_path).read_text(encoding="utf-8")
@@ -53,6 +66,8 @@ def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIAp
         router = create_app(sdl, config)
     except SupergraphError as exc:
         raise ConfigError(f"cannot serve supergraph {supergraph_path}: {exc}") from None
+    if hot_reload:
+        router.background.append(HotReload(router, supergraph_path, config_path, listen=listen).run)
     main_listen = config.supergraph.listen
     side_listens = {
         listen
@@ -82,6 +97,7 @@ def build_app(supergraph_path: str | Path, config: RouterConfig) -> tuple[ASGIAp
 _ENV_SUPERGRAPH = "PUPPIES_ROUTER_SUPERGRAPH"
 _ENV_CONFIG = "PUPPIES_ROUTER_CONFIG"
 _ENV_LISTEN = "PUPPIES_ROUTER_LISTEN"
+_ENV_HOT_RELOAD = "PUPPIES_ROUTER_HOT_RELOAD"
 
 
 def _effective_config(config_path: str | Path | None, listen: str | None) -> RouterConfig:
@@ -96,10 +112,15 @@ def _effective_config(config_path: str | Path | None, listen: str | None) -> Rou
 
 def app_from_env() -> ASGIApp:
     """The app of one worker process (``--workers`` > 1): paths come from the parent's env."""
-    config = _effective_config(
-        os.environ.get(_ENV_CONFIG) or None, os.environ.get(_ENV_LISTEN) or None
+    config_path = os.environ.get(_ENV_CONFIG) or None
+    listen = os.environ.get(_ENV_LISTEN) or None
+    app, _ = build_app(
+        os.environ[_ENV_SUPERGRAPH],
+        _effective_config(config_path, listen),
+        hot_reload=os.environ.get(_ENV_HOT_RELOAD) == "1",
+        config_path=config_path,
+        listen=listen,
     )
-    app, _ = build_app(os.environ[_ENV_SUPERGRAPH], config)
     return app
 
 
@@ -110,6 +131,7 @@ def serve_router(
     listen: str | None = None,
     log_level: str = "warning",
     workers: int = 1,
+    hot_reload: bool = False,
 ) -> None:
     """Serve ``supergraph_path`` with uvicorn (uvloop + httptools) until interrupted.
 
@@ -127,7 +149,9 @@ def serve_router(
     )
     config = _effective_config(config_path, listen)
     # build once in this process: every config and supergraph error surfaces here
-    app, listens = build_app(supergraph_path, config)
+    app, listens = build_app(
+        supergraph_path, config, hot_reload=hot_reload, config_path=config_path, listen=listen
+    )
     sockets = [_bind(address) for address in listens]
     options: dict[str, Any] = {
         "loop": "uvloop",
@@ -155,6 +179,7 @@ def serve_router(
             os.environ[_ENV_SUPERGRAPH] = str(Path(supergraph_path).resolve())
             os.environ[_ENV_CONFIG] = str(Path(config_path).resolve()) if config_path else ""
             os.environ[_ENV_LISTEN] = listen or ""
+            os.environ[_ENV_HOT_RELOAD] = "1" if hot_reload else ""
             uv_config = uvicorn.Config(
                 "graph.cli:app_from_env", factory=True, workers=workers, **options
             )
@@ -193,17 +218,28 @@ def router_cli() -> None:
     type=int,
     help="Worker processes sharing the listening socket.",
 )
+@click.option(
+    "--hot-reload",
+    is_flag=True,
+    help="Serve a changed supergraph file or router.yaml without a restart.",
+)
 def serve_command(
     supergraph_path: str,
     config_path: str | None,
     listen: str | None,
     log_level: str,
     workers: int,
+    hot_reload: bool,
 ) -> None:
     """Serve a supergraph file with the router (router.yaml from --config)."""
     run_or_exit(
         lambda: serve_router(
-            supergraph_path, config_path, listen=listen, log_level=log_level, workers=workers
+            supergraph_path,
+            config_path,
+            listen=listen,
+            log_level=log_level,
+            workers=workers,
+            hot_reload=hot_reload,
         )
     )
 

@@ -212,7 +212,8 @@ class Connection:
             if router.rate_limiter is not None and not router.rate_limiter.try_acquire():
                 raise router.rate_limited()
             params = params_from_mapping(payload)
-            prepared = router.prepare(params)
+            gateway = router.gateway  # a reload must not mix two gateways in one operation
+            prepared = router.prepare(params, gateway)
         except HttpError as error:
             await self.send_json(
                 {
@@ -231,7 +232,7 @@ class Connection:
             if prepared.operation_type == "subscription":
                 router.metrics.active_subscriptions += 1
                 try:
-                    async for result in router.gateway.subscribe(
+                    async for result in gateway.subscribe(
                         prepared, params.variables, headers_for=headers_for
                     ):
                         if "data" not in result:
@@ -243,9 +244,7 @@ class Connection:
                 finally:
                     router.metrics.active_subscriptions -= 1
             else:
-                result = await router.gateway.execute(
-                    prepared, params.variables, headers_for=headers_for
-                )
+                result = await gateway.execute(prepared, params.variables, headers_for=headers_for)
                 if "data" not in result:
                     await self.send_json(
                         {"type": "error", "id": op_id, "payload": result["errors"]}

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -202,3 +203,66 @@ def test_listen_equal_to_the_router_s_own_is_the_own_port(
         assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
     finally:
         assert stop(process)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_hot_reload_of_router_yaml_and_supergraph(tmp_path: Path, supergraph_sdl: str) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = f"supergraph:\n  listen: 127.0.0.1:{port}\n  introspection: true\n"
+    supergraph, router_yaml = tmp_path / "supergraph.graphql", tmp_path / "router.yaml"
+    supergraph.write_text(supergraph_sdl)
+    router_yaml.write_text(config)
+    process = subprocess.Popen(
+        [
+            PUPPIES,
+            "serve",
+            "router",
+            "--supergraph",
+            str(supergraph),
+            "--config",
+            str(router_yaml),
+            "--hot-reload",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    schema_query = {"query": "{ __schema { queryType { name } } }"}
+
+    def code(body: dict[str, str]) -> str | None:
+        answer = httpx.post(f"{base}/graphql", json=body).json()
+        return answer["errors"][0]["extensions"]["code"] if "errors" in answer else None
+
+    try:
+        wait_for(f"{base}/health", process)
+        assert code(schema_query) is None
+        # router.yaml changes: introspection off
+        router_yaml.write_text(config.replace("introspection: true", "introspection: false"))
+        assert wait_until(lambda: code(schema_query) == "INTROSPECTION_DISABLED")
+        # a broken router.yaml is refused; the router keeps serving the last good one
+        router_yaml.write_text(config + "limits:\n  max_dpth: 1\n")
+        time.sleep(2.5)
+        assert code(schema_query) == "INTROSPECTION_DISABLED"
+        assert code({"query": "{ me { name } }"}) is None
+        # the supergraph changes: Query.headers is gone
+        router_yaml.write_text(config)
+        supergraph.write_text(
+            supergraph_sdl.replace("  headers: String! @join__field(graph: ACCOUNTS)\n", "")
+        )
+        assert wait_until(lambda: code({"query": "{ headers }"}) == "GRAPHQL_VALIDATION_FAILED")
+        assert code(schema_query) is None
+        assert code({"query": "{ me { name } }"}) is None
+    finally:
+        assert stop(process)
+    _, stderr = process.communicate()
+    assert "hot reload failed, still serving the previous version" in stderr
+    assert "limits.max_dpth" in stderr
