@@ -143,7 +143,7 @@ class Gateway:
         else:
             self._cache.move_to_end(key)
         if isinstance(hit, RequestError):
-            raise hit
+            raise hit.with_traceback(None)  # a cached failure: no growing traceback
         return hit
 
     def _prepare(self, query: str, operation_name: str | None, max_tokens: int | None,
