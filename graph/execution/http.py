@@ -113,9 +113,9 @@ class SubgraphClient:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         static = {"content-type": "application/json",
                   "accept": "application/graphql-response+json, application/json",
-                  **(headers or {})}
+                  **{k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED}}
         self._head = (f"POST {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n".encode()
-                      + _header_bytes(static))
+                      + _header_bytes(static, reserved=False))
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
@@ -217,12 +217,20 @@ class SubgraphClient:
         self._idle.clear()
 
 
-def _header_bytes(headers: Mapping[str, str] | None) -> bytes:
+# Headers the client sets itself: a propagated or configured one would duplicate them.
+_RESERVED = frozenset({"host", "content-length", "content-type", "accept", "connection",
+                       "transfer-encoding", "keep-alive", "upgrade", "te", "trailer",
+                       "expect", "accept-encoding"})
+
+
+def _header_bytes(headers: Mapping[str, str] | None, reserved: bool = True) -> bytes:
     if not headers:
         return b""
     out = []
     for k, v in headers.items():
-        if "\r" in k or "\n" in k or "\r" in v or "\n" in v:
-            continue  # never let a header value split the request
+        if "\r" in k or "\n" in k or "\r" in v or "\n" in v or ":" in k:
+            continue  # never let a header split the request
+        if reserved and k.lower() in _RESERVED:
+            continue
         out.append(f"{k}: {v}\r\n")
     return "".join(out).encode("latin-1", "replace")

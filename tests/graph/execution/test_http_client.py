@@ -203,3 +203,35 @@ async def test_identical_queries_in_flight_share_one_request(
             await made.aclose()
         server.close()
         await asyncio.sleep(0.01)
+
+
+async def test_headers_are_sent_but_never_split_or_duplicate_the_request(
+        clients: list[SubgraphClient]) -> None:
+    seen: list[bytes] = []
+
+    def respond(n: int, body: bytes) -> bytes:
+        return ok({"data": {}})
+
+    async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.lower())
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        writer.write(respond(1, b""))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(capture, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    try:
+        c = SubgraphClient("sub", url, 2.0, 10, headers={"x-static": "1"})
+        clients.append(c)
+        await c.post({"query": "{ a }"}, {"authorization": "Bearer t", "content-length": "1",
+                                          "x-evil": "a\r\nx-injected: 1", "host": "other"})
+    finally:
+        server.close()
+    [head] = seen
+    assert b"authorization: bearer t" in head and b"x-static: 1" in head
+    assert b"x-injected" not in head and b"other" not in head
+    assert head.count(b"content-length") == 1 and head.count(b"host:") == 1
