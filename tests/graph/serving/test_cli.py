@@ -3,6 +3,8 @@ health_check.listen, clean shutdown on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -12,6 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 PUPPIES = str(Path(sys.executable).parent / "puppies")
 
@@ -266,3 +272,26 @@ def test_hot_reload_of_router_yaml_and_supergraph(tmp_path: Path, supergraph_sdl
     _, stderr = process.communicate()
     assert "hot reload failed, still serving the previous version" in stderr
     assert "limits.max_dpth" in stderr
+
+
+async def test_websocket_messages_obey_http_max_request_bytes(
+    tmp_path: Path, supergraph_sdl: str
+) -> None:
+    port = free_port()
+    config = f"supergraph:\n  listen: 127.0.0.1:{port}\nlimits:\n  http_max_request_bytes: 1000\n"
+    process = serve(tmp_path, supergraph_sdl, config)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        async with connect(
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+            big = {"query": "{ me { name } }", "variables": {"pad": "x" * 5000}}
+            await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": big}))
+            with pytest.raises(ConnectionClosed) as caught:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+        assert caught.value.rcvd is not None
+        assert caught.value.rcvd.code == 1009  # message too big
+    finally:
+        assert stop(process)
