@@ -59,20 +59,21 @@ async def run_subscription(
             _ws_url(client.url), protocols=(_PROTOCOL,), headers=headers, timeout=timeout,
             heartbeat=30,
         ) as ws:
-            await ws.send_bytes(orjson.dumps({"type": "connection_init", "payload": {}}))
+            # graphql-transport-ws messages are text frames.
+            await ws.send_str('{"type":"connection_init","payload":{}}')
             ack = await asyncio.wait_for(ws.receive(), timeout=client.timeout)
             if ack.type != aiohttp.WSMsgType.TEXT or orjson.loads(ack.data).get("type") \
                     != "connection_ack":
                 raise aiohttp.ClientError("the subgraph did not acknowledge the connection")
-            await ws.send_bytes(orjson.dumps({"id": "1", "type": "subscribe",
-                                              "payload": payload}))
+            await ws.send_str(orjson.dumps({"id": "1", "type": "subscribe",
+                                            "payload": payload}).decode())
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
                 message = orjson.loads(msg.data)
                 kind = message.get("type")
                 if kind == "ping":
-                    await ws.send_bytes(orjson.dumps({"type": "pong"}))
+                    await ws.send_str('{"type":"pong"}')
                 elif kind == "next":
                     event = message.get("payload") or {}
                     raw = event.get("data")
