@@ -38,6 +38,7 @@ from graph.plugins.csrf import CsrfGuard
 from graph.plugins.headers import HeaderPropagation
 from graph.plugins.introspection import introspection_disabled_check
 from graph.plugins.limits import OperationLimits
+from graph.plugins.persisted_queries import PersistedQueryManifest
 from graph.plugins.telemetry import Metrics
 from graph.plugins.traffic_shaping import RateLimiter
 from graph.sse import stream_events
@@ -87,6 +88,7 @@ class RouterApp:
         self.max_tokens = config.limits.parser_max_tokens
         self.introspection = config.supergraph.introspection
         self.apq = PersistedQueries(config.apq)
+        self.manifest = PersistedQueryManifest(config.persisted_queries)
         shaping = config.traffic_shaping.router
         self.router_timeout = shaping.timeout
         self.rate_limiter = (
@@ -333,8 +335,11 @@ class RouterApp:
 
     def prepare(self, params: GraphQLParams, gateway: Gateway) -> PreparedOperation:
         """Parse, check, validate and plan (cached by the gateway); APQ resolves the text."""
+        query = self.manifest.resolve(params)
+        if query is None:
+            query = self.apq.resolve(params)
         return gateway.prepare(
-            self.apq.resolve(params),
+            query,
             params.operation_name,
             max_tokens=self.max_tokens,
             checks=self.checks_for(params.operation_name),

@@ -25,6 +25,7 @@ from graph.plugins.cors import CorsConfig
 from graph.plugins.csrf import CsrfConfig
 from graph.plugins.headers import HeadersConfig
 from graph.plugins.limits import LimitsConfig
+from graph.plugins.persisted_queries import PersistedQueriesConfig
 from graph.plugins.subgraph_errors import SubgraphErrorsConfig
 from graph.plugins.telemetry import TelemetryConfig
 from graph.plugins.traffic_shaping import TrafficShapingConfig
@@ -156,7 +157,18 @@ class RouterConfig(StrictModel):
     include_subgraph_errors: SubgraphErrorsConfig = Field(default_factory=SubgraphErrorsConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     apq: ApqConfig = Field(default_factory=ApqConfig)
+    persisted_queries: PersistedQueriesConfig = Field(default_factory=PersistedQueriesConfig)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _apq_or_safelist(self) -> RouterConfig:
+        safelist = self.persisted_queries.safelist
+        if self.apq.enabled and (safelist.enabled or safelist.require_id):
+            raise ValueError(
+                "persisted_queries.safelist cannot be combined with apq.enabled (clients "
+                "could register any operation through APQ): set apq.enabled: false"
+            )
+        return self
 
 
 def _expand_env(value: Any, where: str) -> Any:
@@ -286,4 +298,18 @@ def load_config(path: str | Path | None) -> RouterConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file} is not valid YAML: {exc}") from None
+    _resolve_manifest_paths(data, file.parent)
     return config_from_mapping(data, str(file))
+
+
+def _resolve_manifest_paths(data: Any, base: Path) -> None:
+    """Manifest paths in router.yaml are relative to the file's directory."""
+    section = data.get("persisted_queries") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return
+    manifests = section.get("local_manifests")
+    if isinstance(manifests, list):
+        section["local_manifests"] = [
+            str(base / m) if isinstance(m, str) and not Path(m).is_absolute() else m
+            for m in manifests
+        ]
