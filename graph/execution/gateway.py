@@ -18,8 +18,10 @@ Contract:
   GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED (also for failed checks unless the check's
   errors carry their own ``extensions.code``), BAD_REQUEST (no/unknown operation, operation
   name needed) or QUERY_PLANNING_FAILED. Results (and failures) are cached together in a
-  bounded LRU keyed by (query text, operation name, max_tokens); ``checks`` must therefore
-  depend on the document and operation name only.
+  bounded LRU keyed by (query text, operation name, max_tokens), and validated plans also by
+  the normalised document (printed AST), so the same operation formatted differently is
+  validated and planned once; ``checks`` must therefore depend on the document and operation
+  name only.
 - ``PreparedOperation`` has ``.document``, ``.operation``, ``.operation_type``
   ("query" | "mutation" | "subscription") and ``.plan``.
 - ``await execute(prepared, variables, *, headers_for=None) -> dict``: the GraphQL response.
@@ -50,6 +52,7 @@ from graphql import (
     SelectionSetNode,
     execute_sync,
     parse,
+    print_ast,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -122,6 +125,7 @@ class Gateway:
         self.executor = Executor(self.clients, include, abstract, possible)
         self._cache: OrderedDict[tuple[str, str | None, int | None],
                                  PreparedOperation | RequestError] = OrderedDict()
+        self._normal: OrderedDict[tuple[str, str | None], PreparedOperation] = OrderedDict()
 
     @classmethod
     def from_supergraph_sdl(cls, sdl: str, options: GatewayOptions | None = None) -> Gateway:
@@ -153,6 +157,21 @@ class Gateway:
         except GraphQLError as exc:
             raise RequestError([_error(exc, "GRAPHQL_PARSE_FAILED")],
                                "GRAPHQL_PARSE_FAILED") from None
+        # The same operation written differently (spacing, commas, comments) shares one
+        # validated plan: the printed document is its normal form.
+        normal_key = (print_ast(document), operation_name)
+        known = self._normal.get(normal_key)
+        if known is not None:
+            self._normal.move_to_end(normal_key)
+            return known
+        prepared = self._validate_and_plan(document, operation_name, checks)
+        self._normal[normal_key] = prepared
+        if len(self._normal) > self.options.plan_cache_size:
+            self._normal.popitem(last=False)
+        return prepared
+
+    def _validate_and_plan(self, document: DocumentNode, operation_name: str | None,
+                           checks: Sequence[Check]) -> PreparedOperation:
         for check in checks:
             errs = check(document)
             if errs:

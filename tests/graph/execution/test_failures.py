@@ -143,3 +143,10 @@ def test_prepared_operations_are_cached_in_a_bounded_lru(sdl: str) -> None:
     with pytest.raises(RequestError) as second:
         gw.prepare("{ nope }", None)
     assert first.value is second.value  # failures are cached too
+
+
+def test_differently_formatted_operations_share_one_plan(gateway: Gateway) -> None:
+    a = gateway.prepare("{ me { id name } }", None)
+    b = gateway.prepare("query {\n  me {\n    id,\n    name # the name\n  }\n}", None)
+    assert b is a
+    assert gateway.prepare("{ me { name id } }", None) is not a  # a different operation
