@@ -100,6 +100,7 @@ class SubgraphClient:
                  headers: Mapping[str, str] | None = None, deduplicate: bool = True) -> None:
         self.name = name
         self.deduplicate = deduplicate
+        self.requests_sent = 0  # round trips made (shared ones count once)
         # Identical query requests in flight (same bytes: query, variables, headers) share
         # one subgraph round trip; each caller parses the answer into its own objects.
         self._inflight: dict[bytes, asyncio.Future[tuple[int, bytes]]] = {}
@@ -154,6 +155,7 @@ class SubgraphClient:
             fut.exception()  # retrieved: every waiter may have gone away
 
     async def _send(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
+        self.requests_sent += 1
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)
         try:
