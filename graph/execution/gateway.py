@@ -1,12 +1,5 @@
 """The Gateway: the one object the serving layer (graph/app.py, graph/ws.py) talks to.
 
-NOTE (from the serving-layer helper, please remove when handled): subscriptions.py sends
-binary frames (``ws.send_bytes``); graphql-transport-ws messages must be text frames, and
-Strawberry subgraphs close with 4400 "WebSocket message type must be text", so every
-subscription fails with "the subgraph did not acknowledge the connection". Use
-``ws.send_str(orjson.dumps(...).decode())``. Reproduce:
-``.venv/bin/python -m pytest tests/graph/serving/test_ws.py tests/graph/serving/test_sse.py``.
-
 Contract:
 
 - ``Gateway.from_supergraph_sdl(sdl, options)`` loads a Federation 2 supergraph (raises
