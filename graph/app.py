@@ -65,6 +65,7 @@ class RouterApp:
         self.metrics = Metrics()
         self.ws = GraphQLTransportWS(self)
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run while serving
+        self.sse_keepalive = 12.0  # seconds between keep-alive comments on an event stream
         self._configure(gateway, config)
 
     def _configure(self, gateway: Gateway, config: RouterConfig) -> None:
@@ -230,7 +231,7 @@ class RouterApp:
         headers_for = self.headers.for_request(raw_headers)
         if sse:
             results = self.results(gateway, prepared, params.variables, headers_for)
-            await stream_events(send, receive, results, cors)
+            await stream_events(send, receive, results, cors, self.sse_keepalive)
             return 200
         try:
             execution = gateway.execute(prepared, params.variables, headers_for=headers_for)

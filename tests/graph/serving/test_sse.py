@@ -8,6 +8,10 @@ from typing import Any
 
 import httpx
 
+from graph.app import create_app
+from graph.config import config_from_mapping
+from tests.graph.serving.servers import ServerThread
+
 STREAM = {"accept": "text/event-stream"}
 
 
@@ -123,3 +127,26 @@ async def test_mutation_over_get_stays_405_with_a_stream(client: httpx.AsyncClie
     )
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_keepalive_comments_while_waiting(supergraph_sdl: str) -> None:
+    def app() -> Any:
+        router = create_app(supergraph_sdl, config_from_mapping({}))
+        router.sse_keepalive = 0.05
+        return router
+
+    server = ServerThread(app, lifespan="on").start()
+    try:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+            http.stream(
+                "POST", "/graphql", json={"query": "{ slow(seconds: 0.5) }"}, headers=STREAM
+            ) as response,
+        ):
+            lines = [line async for line in response.aiter_lines()]
+    finally:
+        server.stop()
+    first_event = lines.index("event: next")
+    assert ":" in lines[:first_event]  # keep-alive comments came before the result
+    assert lines[first_event + 1] == 'data: {"data":{"slow":"done"}}'
+    assert "event: complete" in lines
