@@ -7,7 +7,7 @@ module stays at the bottom of the dependency graph.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,7 +32,28 @@ def _require_services(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are named by import strings and loaded on use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            command: click.Command = components.load(self.lazy[cmd_name])
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={"compose": components.COMPOSE_COMMAND, "plan": components.PLAN_COMMAND},
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def main() -> None:
     """Puppies: a federated GraphQL API for a social app.
 
@@ -66,21 +87,29 @@ def dev(reset: bool) -> None:
 @click.option("--supergraph", type=click.Path(dir_okay=False), default="supergraph.graphql",
               show_default=True, help="router only: the supergraph SDL file to serve.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="router only: router.yaml (default ./router.yaml when present).")
+              help="router only: router.yaml (built-in defaults for every key when left out).")
+@click.option("--listen", default=None,
+              help="router only: HOST:PORT, overriding supergraph.listen of router.yaml.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--log-level", default="warning", show_default=True, help="router only.")
+@click.option("--hot-reload", is_flag=True,
+              help="router only: serve a changed supergraph or router.yaml without a restart.")
 def serve(process: str, host: str | None, port: int | None, supergraph: str,
-          config_path: str | None, workers: int) -> None:
+          config_path: str | None, listen: str | None, workers: int, log_level: str,
+          hot_reload: bool) -> None:
     """Serve one process: the router or a subgraph (users, posts, feed, analytics).
 
     The router serves any supergraph file and needs no database; a subgraph needs
     DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL (which `puppies dev` sets for it).
     """
     if process == "router":
-        if config_path is None and Path("router.yaml").exists():
-            config_path = "router.yaml"
+        if listen is None and (host is not None or port is not None):
+            listen = f"{host or '127.0.0.1'}:{port or 4000}"
         serve_router = components.load(components.ROUTER_CLI + ":serve_router")
-        serve_router(supergraph_path=supergraph, config_path=config_path, host=host, port=port,
-                     workers=workers)
+        run_or_exit = components.load(components.ROUTER_CLI + ":run_or_exit")
+        run_or_exit(lambda: serve_router(supergraph, config_path, listen=listen,
+                                         log_level=log_level, workers=workers,
+                                         hot_reload=hot_reload))
         return
     import uvicorn
 
@@ -189,28 +218,6 @@ def keys_prune(older_than: int | None) -> None:
     removed = KeyRing(settings.keys_dir).load(create=False).prune(
         older_than if older_than is not None else settings.access_token_ttl_seconds + 60)
     click.echo(f"removed {len(removed)} key(s)" + (f": {', '.join(removed)}" if removed else ""))
-
-
-@main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default="router.yaml",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default="supergraph.graphql",
-              show_default=True)
-def compose(config_path: str, output: str) -> None:
-    """Compose the subgraphs listed in router.yaml into a supergraph SDL file."""
-    components.load(components.ROUTER_CLI + ":compose")(config_path=config_path, output=output)
-
-
-@main.command()
-@click.argument("operation_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--supergraph", type=click.Path(exists=True, dir_okay=False),
-              default="supergraph.graphql", show_default=True)
-@click.option("--operation-name", default=None, help="Which operation of the file to plan.")
-def plan(operation_file: str, supergraph: str, operation_name: str | None) -> None:
-    """Print the query plan of an operation, as Apollo's query plan output does."""
-    components.load(components.ROUTER_CLI + ":plan")(
-        operation_file=operation_file, supergraph_path=supergraph, operation_name=operation_name
-    )
 
 
 if __name__ == "__main__":

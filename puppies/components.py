@@ -20,6 +20,8 @@ SUBGRAPH_APPS: dict[str, str] = {
     "analytics": "subgraphs.analytics.app:create_app",
 }
 ROUTER_CLI = "graph.cli"
+COMPOSE_COMMAND = "graph.composition.command:compose_cli"
+PLAN_COMMAND = "graph.cli:plan_command"
 WORKER_MAIN = "workers.main:run"
 SEED_MAIN = "workers.seed:run"
 

@@ -1,0 +1,366 @@
+"""The gateway benchmark: our router and Hive Gateway over the same four subgraphs, one run,
+one load generator (wrk with a POST script).
+
+    .venv/bin/python -m bench.gateways.run [--duration 30] [--connections 50] [--only puppies]
+
+Steps: start the subgraphs (uvicorn, raw ASGI, graphql-core); compose the supergraph from
+their ``_service { sdl }`` with our composition; for each gateway: start it, check that its
+answer to the deep query equals the expected data, warm up, run wrk, record RPS, latency
+percentiles and the peak RSS of the gateway's process tree; then measure what the router adds
+over calling one subgraph directly for a single-fetch query. Results go to
+``bench/.work/gateways-<time>.json`` and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.gateways.data import QUERY, SINGLE_FETCH_QUERY
+from bench.gateways.expected import expected_deep_result, expected_single_result
+from graph.composition.sources import SubgraphLocation, compose_locations
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "bench" / ".work"
+HIVE_DIR = WORK / "hive"
+LUA = Path(__file__).with_name("wrk_post.lua")
+SUBGRAPH_PORT = int(os.environ.get("BENCH_SUBGRAPH_PORT", "4710"))
+GATEWAY_PORT = int(os.environ.get("BENCH_GATEWAY_PORT", "4711"))
+NAMES = ("accounts", "inventory", "products", "reviews")
+
+
+@dataclass
+class LoadResult:
+    name: str
+    command: str
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    requests: int
+    errors: int
+    peak_rss_mb: float
+    correct: bool
+    gateway_cpu_ms_per_request: float = 0.0
+    subgraphs_cpu_ms_per_request: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _post(url: str, query: str, timeout: float = 10.0) -> dict[str, Any]:
+    body = json.dumps({"query": query}).encode()
+    request = urllib.request.Request(
+        url, data=body, headers={"content-type": "application/json",
+                                 "accept": "application/graphql-response+json, application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return dict(json.loads(response.read()))
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_http(url: str, timeout: float = 60.0, post_query: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if post_query is not None:
+                _post(url, post_query, timeout=2)
+            else:
+                with urllib.request.urlopen(url, timeout=2):
+                    pass
+            return
+        except (urllib.error.URLError, ConnectionError, OSError, ValueError) as exc:
+            last = exc
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout}s: {last}")
+
+
+class PeakRss:
+    """Samples the summed RSS of a process tree every 50 ms and keeps the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        continue
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process and its children, in seconds."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _start(cmd: list[str], log: Path, cwd: Path = ROOT, env: dict[str, str] | None = None
+           ) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wrk(url: str, query: str, duration: int, connections: int, threads: int) -> dict[str, Any]:
+    body_file = WORK / "body.json"
+    body_file.write_text(json.dumps({"query": query}))
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+           "-s", str(LUA), url]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True,
+        env={**os.environ, "BENCH_BODY_FILE": str(body_file)},
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("WRK_JSON "):
+            return dict(json.loads(line[len("WRK_JSON "):]))
+    raise RuntimeError(f"wrk printed no summary:\n{out}")
+
+
+def _summary(name: str, command: str, stats: dict[str, Any], peak: int, correct: bool
+             ) -> LoadResult:
+    errors = sum(stats[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                    "status_errors", "timeouts"))
+    return LoadResult(
+        name=name, command=command,
+        rps=round(stats["requests"] / (stats["duration_us"] / 1e6), 1),
+        p50_ms=stats["p50_us"] / 1000, p90_ms=stats["p90_us"] / 1000,
+        p95_ms=stats["p95_us"] / 1000, p99_ms=stats["p99_us"] / 1000,
+        max_ms=stats["max_us"] / 1000, requests=stats["requests"], errors=errors,
+        peak_rss_mb=round(peak / 2**20, 1), correct=correct,
+    )
+
+
+def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[str, str]]]:
+    """name -> (command, health URL, extra environment)."""
+    puppies = ROOT / ".venv" / "bin" / "puppies"
+    hive = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
+    return {
+        "puppies": (
+            [str(puppies), "serve", "router", "--supergraph", str(supergraph),
+             "--listen", f"127.0.0.1:{GATEWAY_PORT}"],
+            f"http://127.0.0.1:{GATEWAY_PORT}/health",
+            {},
+        ),
+        "hive-gateway": (
+            [str(hive), "supergraph", str(supergraph), "--host", "127.0.0.1",
+             "--port", str(GATEWAY_PORT), "--fork", "1", "--jit"],
+            f"http://127.0.0.1:{GATEWAY_PORT}/healthcheck",
+            {"NODE_ENV": "production"},
+        ),
+    }
+
+
+def run_gateway(
+    name: str,
+    cmd: list[str],
+    health: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    subgraphs_pid: int,
+) -> LoadResult:
+    url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
+    proc = _start(cmd, WORK / "logs" / f"{name}.log", env=env)
+    try:
+        with PeakRss(proc.pid) as rss:
+            _wait_http(health)
+            answer = _post(url, QUERY)
+            correct = answer.get("data") == expected_deep_result() and "errors" not in answer
+            if not correct:
+                (WORK / f"{name}-answer.json").write_text(json.dumps(answer, indent=1))
+            _wrk(url, QUERY, args.warmup, args.connections, args.threads)
+            cpu0 = tree_cpu_seconds(proc.pid), tree_cpu_seconds(subgraphs_pid)
+            stats = _wrk(url, QUERY, args.duration, args.connections, args.threads)
+            cpu1 = tree_cpu_seconds(proc.pid), tree_cpu_seconds(subgraphs_pid)
+            after = _post(url, QUERY)
+            correct = correct and after.get("data") == expected_deep_result()
+        result = _summary(name, " ".join(cmd), stats, rss.peak, correct)
+        n = max(stats["requests"], 1)
+        result.gateway_cpu_ms_per_request = round(1000 * (cpu1[0] - cpu0[0]) / n, 2)
+        result.subgraphs_cpu_ms_per_request = round(1000 * (cpu1[1] - cpu0[1]) / n, 2)
+        return result
+    finally:
+        _stop(proc)
+
+
+def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Single-fetch query at one connection: subgraph directly vs through our router."""
+    direct_url = f"http://127.0.0.1:{SUBGRAPH_PORT}/accounts"
+    direct = _wrk(direct_url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
+    cmd, health, env = gateway_commands(supergraph)["puppies"]
+    proc = _start(cmd, WORK / "logs" / "puppies-overhead.log", env=env)
+    try:
+        _wait_http(health)
+        url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
+        answer = _post(url, SINGLE_FETCH_QUERY)
+        correct = answer.get("data") == expected_single_result()
+        _wrk(url, SINGLE_FETCH_QUERY, 3, 1, 1)
+        routed = _wrk(url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
+    finally:
+        _stop(proc)
+    return {
+        "query": SINGLE_FETCH_QUERY, "correct": correct,
+        "direct_p50_ms": direct["p50_us"] / 1000, "direct_p99_ms": direct["p99_us"] / 1000,
+        "router_p50_ms": routed["p50_us"] / 1000, "router_p99_ms": routed["p99_us"] / 1000,
+        "added_p50_ms": (routed["p50_us"] - direct["p50_us"]) / 1000,
+        "added_p99_ms": (routed["p99_us"] - direct["p99_us"]) / 1000,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--subgraph-workers", type=int, default=2)
+    parser.add_argument("--overhead-duration", type=int, default=10)
+    parser.add_argument("--only", action="append", choices=["puppies", "hive-gateway"])
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Run the gateways this many times, interleaved (noisy machines).")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk", file=sys.stderr)
+        return 2
+    WORK.mkdir(parents=True, exist_ok=True)
+    for port in (SUBGRAPH_PORT, GATEWAY_PORT):
+        if _port_busy(port):
+            print(f"port {port} is busy (set BENCH_SUBGRAPH_PORT / BENCH_GATEWAY_PORT)",
+                  file=sys.stderr)
+            return 2
+    subgraphs = _start(
+        [str(ROOT / ".venv" / "bin" / "uvicorn"), "bench.gateways.subgraphs:app",
+         "--host", "127.0.0.1", "--port", str(SUBGRAPH_PORT),
+         "--workers", str(args.subgraph_workers), "--loop", "uvloop", "--http", "httptools",
+         "--no-access-log", "--log-level", "warning"],
+        WORK / "logs" / "subgraphs.log",
+    )
+    results: list[LoadResult] = []
+    overhead: dict[str, Any] | None = None
+    load_before = os.getloadavg()
+    try:
+        _wait_http(f"http://127.0.0.1:{SUBGRAPH_PORT}/health")
+        locations = [
+            SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES
+        ]
+        supergraph = WORK / "supergraph.graphql"
+        supergraph.write_text(compose_locations(locations))
+        commands = gateway_commands(supergraph)
+        for _ in range(args.repeat):
+            for name in args.only or list(commands):
+                cmd, health, env = commands[name]
+                result = run_gateway(name, cmd, health, env, args, subgraphs.pid)
+                results.append(result)
+                print(json.dumps(asdict(result)), flush=True)
+        if not args.skip_overhead:
+            overhead = run_overhead(supergraph, args)
+            print(json.dumps(overhead), flush=True)
+    finally:
+        _stop(subgraphs)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    report = {
+        "when": stamp, "args": vars(args), "cpus": os.cpu_count(),
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+        "results": [asdict(r) for r in results], "overhead": overhead,
+    }
+    (WORK / f"gateways-{stamp}.json").write_text(json.dumps(report, indent=1))
+    print(markdown(report))
+    return 0 if all(r.correct for r in results) else 1
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| gateway | RPS | p50 ms | p95 ms | p99 ms | peak RSS MB | errors | correct "
+        "| gateway CPU ms/req | subgraphs CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['name']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['peak_rss_mb']:.0f} | {r['errors']} | {r['correct']} | "
+            f"{r['gateway_cpu_ms_per_request']:.1f} | {r['subgraphs_cpu_ms_per_request']:.1f} |"
+        )
+    lines.append("")
+    lines.append(
+        f"load average before/after (1, 5, 15 min): {report['loadavg_before']} / "
+        f"{report['loadavg_after']} on {report['cpus']} CPUs"
+    )
+    o = report.get("overhead")
+    if o:
+        lines.append("")
+        lines.append(
+            f"single fetch at 1 connection: direct p50 {o['direct_p50_ms']:.3f} ms, through the "
+            f"router p50 {o['router_p50_ms']:.3f} ms, added p50 {o['added_p50_ms']:.3f} ms "
+            f"(p99 added {o['added_p99_ms']:.3f} ms), correct: {o['correct']}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

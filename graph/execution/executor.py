@@ -1,0 +1,338 @@
+"""Runs a QueryPlan: fetches (in parallel where the plan says), batches entity
+representations per fetch, merges results into one tree, and records errors with paths."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from graph.execution.errors import SubgraphFetchError
+from graph.execution.http import SubgraphClient
+from graph.execution.shaping import passes
+from graph.planning.plan import (
+    EntityTarget,
+    FetchNode,
+    FlattenNode,
+    ParallelNode,
+    PlanNode,
+    QueryPlan,
+    ReqField,
+    ReqSelection,
+    SequenceNode,
+)
+
+HeadersFor = Callable[[str], Mapping[str, str]]
+_MISSING = object()
+
+
+class Executor:
+    def __init__(self, clients: Mapping[str, SubgraphClient], include_errors: Mapping[str, bool],
+                 abstract_types: frozenset[str],
+                 possible_types: Mapping[str, frozenset[str]]) -> None:
+        self.clients = clients
+        self.include_errors = include_errors
+        self.abstract_types = abstract_types
+        self.possible_types = possible_types
+
+    async def run(self, plan: QueryPlan, variables: dict[str, Any],
+                  headers_for: HeadersFor | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        run = _Run(self, variables, headers_for)
+        if plan.node is not None:
+            await run.node(plan.node)
+        return run.data, run.errors
+
+
+    async def run_node(self, node: PlanNode, variables: dict[str, Any],
+                       headers_for: HeadersFor | None, data: dict[str, Any]
+                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run part of a plan over data already fetched (a subscription event)."""
+        run = _Run(self, variables, headers_for)
+        run.data = data
+        await run.node(node)
+        return run.data, run.errors
+
+
+class _Run:
+    __slots__ = ("data", "errors", "ex", "headers_for", "variables")
+
+    def __init__(self, ex: Executor, variables: dict[str, Any],
+                 headers_for: HeadersFor | None) -> None:
+        self.ex = ex
+        self.variables = variables
+        self.headers_for = headers_for
+        self.data: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+
+    async def node(self, n: PlanNode) -> None:
+        if isinstance(n, FetchNode):
+            await self.root_fetch(n)
+        elif isinstance(n, FlattenNode):
+            await self.entity_fetch(n.node, n.paths)
+        elif isinstance(n, SequenceNode):
+            for c in n.nodes:
+                await self.node(c)
+        elif isinstance(n, ParallelNode):
+            await asyncio.gather(*(self.node(c) for c in n.nodes))
+
+    def _vars(self, f: FetchNode) -> dict[str, Any]:
+        v = self.variables
+        return {k: v[k] for k in f.variable_usages if k in v}
+
+    async def _post(self, f: FetchNode, body: dict[str, Any]) -> dict[str, Any]:
+        client = self.ex.clients[f.subgraph]
+        headers = self.headers_for(f.subgraph) if self.headers_for is not None else None
+        return await client.post(body, headers, idempotent=f.operation_kind != "mutation")
+
+    # ------------------------------------------------------------------ root
+    async def root_fetch(self, f: FetchNode) -> None:
+        if f.conditions and not passes(f.conditions, self.variables):
+            return
+        body: dict[str, Any] = {"query": f.operation}
+        if f.variable_usages:
+            body["variables"] = self._vars(f)
+        try:
+            resp = await self._post(f, body)
+        except SubgraphFetchError as exc:
+            for key in f.root_keys:
+                self._fetch_error(exc, [key])
+            return
+        data = resp.get("data")
+        if isinstance(data, dict):
+            if f.renames:
+                _rename(data, f.renames, ())
+            if self.data:
+                deep_merge(self.data, data, self.ex.abstract_types)
+            else:
+                self.data = data
+        errs = resp.get("errors")
+        if errs:
+            for e in errs:
+                self._subgraph_error(f.subgraph, e, e.get("path") if isinstance(e, dict) else None)
+
+    # ------------------------------------------------------------------ entities
+    async def entity_fetch(self, f: FetchNode, paths: tuple[tuple[str, ...], ...]) -> None:
+        if f.conditions and not passes(f.conditions, self.variables):
+            return
+        objs = collect(self.data, paths[0])
+        for more in paths[1:]:
+            objs.extend(collect(self.data, more))
+        if not objs:
+            return
+        targets: dict[str, EntityTarget] = {}
+        for e in f.entities:
+            for rt in e.runtime_types:
+                targets.setdefault(rt, e)
+        default = f.entities[0] if len(f.entities) == 1 else None
+        reps: list[dict[str, Any]] = []
+        buckets: list[list[dict[str, Any]]] = []
+        index: dict[bytes, int] = {}
+        possible = self.ex.possible_types
+        for obj in objs:
+            tn = obj.get("__typename")
+            target = targets.get(tn) if tn is not None else default
+            if target is None:
+                continue
+            rep: dict[str, Any] = {"__typename": target.type_name}
+            if not _project(obj, target.requires, rep, tn or target.type_name, possible):
+                continue
+            k = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+            i = index.get(k)
+            if i is None:
+                index[k] = len(reps)
+                reps.append(rep)
+                buckets.append([obj])
+            else:
+                buckets[i].append(obj)
+        if not reps:
+            return
+        variables = self._vars(f)
+        variables["representations"] = reps
+        try:
+            resp = await self._post(f, {"query": f.operation, "variables": variables})
+        except SubgraphFetchError as exc:
+            self._fetch_error(exc, response_path_of(self.data, paths, buckets[0][0]))
+            return
+        data = resp.get("data")
+        ents = data.get("_entities") if isinstance(data, dict) else None
+        abstract = self.ex.abstract_types
+        if isinstance(ents, list) and f.renames:
+            _rename(ents, f.renames, ("@",))
+        if isinstance(ents, list):
+            for i, item in enumerate(ents[: len(buckets)]):
+                if isinstance(item, dict):
+                    for obj in buckets[i]:
+                        deep_merge(obj, item, abstract)
+        for e in resp.get("errors") or ():
+            if not isinstance(e, dict):
+                continue
+            ep = e.get("path")
+            mapped: list[Any] | None = None
+            if isinstance(ep, list) and len(ep) >= 2 and ep[0] == "_entities" \
+                    and isinstance(ep[1], int) and ep[1] < len(buckets):
+                mapped = [*response_path_of(self.data, paths, buckets[ep[1]][0]), *ep[2:]]
+            elif buckets:
+                mapped = response_path_of(self.data, paths, buckets[0][0])
+            self._subgraph_error(f.subgraph, e, mapped)
+
+    # ------------------------------------------------------------------ errors
+    def _fetch_error(self, exc: SubgraphFetchError, path: list[Any]) -> None:
+        self.errors.append({
+            "message": exc.message,
+            "path": list(path),
+            "extensions": {"code": exc.code, "serviceName": exc.subgraph},
+        })
+
+    def _subgraph_error(self, subgraph: str, e: Any, path: list[Any] | None) -> None:
+        if not isinstance(e, dict):
+            return
+        raw_ext = e.get("extensions")
+        ext: dict[str, Any] = raw_ext if isinstance(raw_ext, dict) else {}
+        if self.ex.include_errors.get(subgraph, False):
+            out: dict[str, Any] = {"message": str(e.get("message", "Subgraph error"))}
+            if path is not None:
+                out["path"] = path
+            out["extensions"] = {**ext, "code": ext.get("code", "DOWNSTREAM_SERVICE_ERROR"),
+                                 "serviceName": subgraph}
+        else:
+            out = {"message": "Subgraph errors redacted"}
+            if path is not None:
+                out["path"] = path
+            out["extensions"] = {"code": ext.get("code", "DOWNSTREAM_SERVICE_ERROR")}
+        self.errors.append(out)
+
+
+def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The objects at `path` in the merged data (the hot path: no response paths)."""
+    current: list[Any] = [data]
+    for seg in path:
+        if seg == "@":
+            current = [x for v in current if type(v) is list for x in v if x is not None]
+        elif seg.startswith("on:"):
+            tn = seg[3:]
+            current = [v for v in current if type(v) is dict and v.get("__typename") == tn]
+        else:
+            current = [x for v in current if type(v) is dict
+                       and (x := v.get(seg)) is not None]
+        if not current:
+            return []
+    return [v for v in current if type(v) is dict]
+
+
+def response_path_of(data: Any, paths: tuple[tuple[str, ...], ...],
+                     obj: dict[str, Any]) -> list[str | int]:
+    """The response path of one object found at one of `paths` (for errors only)."""
+    for path in paths:
+        for candidate, p in collect_with_paths(data, path):
+            if candidate is obj:
+                return p
+    return [s for s in paths[0] if s != "@" and not s.startswith("on:")]
+
+
+def collect_with_paths(data: Any,
+                       path: tuple[str, ...]) -> list[tuple[dict[str, Any], list[str | int]]]:
+    """The objects at `path` in the merged data, with their response paths."""
+    current: list[tuple[Any, list[str | int]]] = [(data, [])]
+    for seg in path:
+        nxt: list[tuple[Any, list[str | int]]] = []
+        if seg == "@":
+            for v, p in current:
+                if isinstance(v, list):
+                    for i, x in enumerate(v):
+                        if x is not None:
+                            nxt.append((x, [*p, i]))
+        elif seg.startswith("on:"):
+            tn = seg[3:]
+            nxt = [(v, p) for v, p in current
+                   if isinstance(v, dict) and v.get("__typename") == tn]
+        else:
+            for v, p in current:
+                if isinstance(v, dict):
+                    x = v.get(seg)
+                    if x is not None:
+                        nxt.append((x, [*p, seg]))
+        current = nxt
+        if not current:
+            return []
+    return [(v, p) for v, p in current if isinstance(v, dict)]
+
+
+def _rename(data: Any, renames: tuple[tuple[tuple[str, ...], str, str], ...],
+            prefix: tuple[str, ...]) -> None:
+    for path, alias, key in renames:
+        for obj in collect(data, prefix + path):
+            if alias in obj:
+                obj[key] = obj.pop(alias)
+
+
+def _project(src: dict[str, Any], reqs: tuple[ReqSelection, ...], out: dict[str, Any],
+             runtime_type: str, possible: Mapping[str, frozenset[str]]) -> bool:
+    for r in reqs:
+        if isinstance(r, ReqField):
+            v = src.get(r.data_key, _MISSING)
+            if v is _MISSING:
+                return False
+            if r.selections is not None and v is not None:
+                v = _project_value(v, r.selections, possible)
+                if v is _MISSING:
+                    return False
+            out[r.repr_key] = v
+        else:
+            tc = r.type_condition
+            if (tc == runtime_type or runtime_type in possible.get(tc, ())) and not _project(
+                    src, r.selections, out, runtime_type, possible):
+                return False
+    return True
+
+
+def _project_value(v: Any, reqs: tuple[ReqSelection, ...],
+                   possible: Mapping[str, frozenset[str]]) -> Any:
+    if isinstance(v, list):
+        items = []
+        for x in v:
+            y = _project_value(x, reqs, possible) if x is not None else None
+            if y is _MISSING:
+                return _MISSING
+            items.append(y)
+        return items
+    if isinstance(v, dict):
+        out: dict[str, Any] = {}
+        tn = v.get("__typename")
+        if tn is not None:
+            out["__typename"] = tn
+        if not _project(v, reqs, out, tn or "", possible):
+            return _MISSING
+        return out
+    return v
+
+
+def deep_merge(dst: dict[str, Any], src: dict[str, Any], abstract: frozenset[str]) -> None:
+    for k, v in src.items():
+        cur = dst.get(k, _MISSING)
+        if cur is _MISSING or cur is None:
+            dst[k] = v
+        elif isinstance(v, dict):
+            if isinstance(cur, dict):
+                deep_merge(cur, v, abstract)
+            else:
+                dst[k] = v
+        elif isinstance(v, list):
+            if isinstance(cur, list) and len(cur) == len(v):
+                for i, (a, b) in enumerate(zip(cur, v, strict=True)):
+                    if isinstance(a, dict) and isinstance(b, dict):
+                        deep_merge(a, b, abstract)
+                    elif isinstance(a, list) and isinstance(b, list):
+                        tmp = {"_": a}
+                        deep_merge(tmp, {"_": b}, abstract)
+                        cur[i] = tmp["_"]
+                    elif a is None or not isinstance(a, dict | list):
+                        cur[i] = b
+            else:
+                dst[k] = v
+        elif k == "__typename":
+            if not (v in abstract and cur not in abstract):
+                dst[k] = v
+        else:
+            dst[k] = v

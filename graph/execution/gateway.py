@@ -1,0 +1,297 @@
+"""The Gateway: the one object the serving layer (graph/app.py, graph/ws.py) talks to.
+
+Contract:
+
+- ``Gateway.from_supergraph_sdl(sdl, options)`` loads a Federation 2 supergraph (raises
+  ``graph.supergraph.SupergraphError`` when it cannot).
+- ``api_schema`` (GraphQLSchema) and ``subgraph_names`` (list[str]).
+- ``prepare(query, operation_name, *, max_tokens=None, checks=())`` parses (``max_tokens``),
+  runs ``checks`` (each returns a list of GraphQLError for the document), validates against
+  the API schema and plans. It raises ``RequestError(errors, code)`` with code
+  GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED (also for failed checks unless the check's
+  errors carry their own ``extensions.code``), BAD_REQUEST (no/unknown operation, operation
+  name needed) or QUERY_PLANNING_FAILED. Results (and failures) are cached together in a
+  bounded LRU keyed by (query text, operation name, max_tokens), and validated plans also by
+  the normalised document (printed AST), so the same operation formatted differently is
+  validated and planned once; ``checks`` must therefore depend on the document and operation
+  name only.
+- ``PreparedOperation`` has ``.document``, ``.operation``, ``.operation_type``
+  ("query" | "mutation" | "subscription") and ``.plan``.
+- ``await execute(prepared, variables, *, headers_for=None) -> dict``: the GraphQL response.
+  Without "data" it is a request error (variables that do not coerce: BAD_USER_INPUT).
+  ``headers_for(subgraph_name)`` gives extra headers for each subgraph request.
+- ``subscribe(prepared, variables, *, headers_for=None)``: an async iterator of responses;
+  the subscription is forwarded to its subgraph over graphql-transport-ws and every event
+  goes through the rest of the plan (entity fetches) like a query.
+- ``await aclose()`` closes the pooled subgraph connections.
+
+Introspection (``__schema``, ``__type``) is answered by the router from the API schema.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    execute_sync,
+    parse,
+    print_ast,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+
+from graph.execution.errors import RequestError
+from graph.execution.executor import Executor, HeadersFor
+from graph.execution.http import SubgraphClient
+from graph.execution.shaping import Shaper
+from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
+from graph.planning.operation import NormalizedOperation
+from graph.supergraph import Supergraph, build_api_schema
+
+Check = Callable[[DocumentNode], list[GraphQLError]]
+
+
+@dataclass(frozen=True)
+class SubgraphOptions:
+    timeout: float = 30.0
+    include_errors: bool = False
+    headers: Mapping[str, str] | None = None  # static headers sent on every request
+    # Share one subgraph round trip between identical query requests in flight (same query,
+    # variables and headers; never mutations). Apollo Router: traffic_shaping.*.
+    # deduplicate_query; Hive Gateway: deduplicateInflightRequests (on by default there too).
+    deduplicate: bool = True
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    plan_cache_size: int = 1000
+    subgraphs: Mapping[str, SubgraphOptions] = field(default_factory=dict)
+    default: SubgraphOptions = field(default_factory=SubgraphOptions)
+    max_connections_per_subgraph: int = 100
+
+    def for_subgraph(self, name: str) -> SubgraphOptions:
+        return self.subgraphs.get(name, self.default)
+
+
+@dataclass(frozen=True)
+class PreparedOperation:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    operation_type: str
+    plan: QueryPlan
+    normalized: NormalizedOperation
+    root_type: str
+    introspection: DocumentNode | None  # the introspection root fields, answered locally
+    # The shaper's per-operation cache (collected fields per selection set and type): it lives
+    # and dies with this prepared operation in the LRU.
+    shape_cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class Gateway:
+    def __init__(self, supergraph: Supergraph, options: GatewayOptions | None = None) -> None:
+        self.options = options or GatewayOptions()
+        self.supergraph = supergraph
+        self.api_schema: GraphQLSchema = build_api_schema(supergraph)
+        self.subgraph_names: list[str] = list(supergraph.subgraphs)
+        self.planner = Planner(supergraph)
+        self.shaper = Shaper(self.api_schema)
+        self.clients: dict[str, SubgraphClient] = {}
+        include: dict[str, bool] = {}
+        for name, sub in supergraph.subgraphs.items():
+            opts = self.options.for_subgraph(name)
+            self.clients[name] = SubgraphClient(
+                name, sub.url, opts.timeout, self.options.max_connections_per_subgraph,
+                opts.headers, opts.deduplicate)
+            include[name] = opts.include_errors
+        abstract = frozenset(n for n, t in supergraph.types.items() if t.is_abstract)
+        possible = {n: frozenset(supergraph.possible_types(n)) for n in supergraph.types}
+        self.executor = Executor(self.clients, include, abstract, possible)
+        self._cache: OrderedDict[tuple[str, str | None, int | None],
+                                 PreparedOperation | RequestError] = OrderedDict()
+        self._normal: OrderedDict[tuple[str, str | None], PreparedOperation] = OrderedDict()
+
+    @classmethod
+    def from_supergraph_sdl(cls, sdl: str, options: GatewayOptions | None = None) -> Gateway:
+        return cls(Supergraph.from_sdl(sdl), options)
+
+    # ------------------------------------------------------------------ prepare
+    def prepare(self, query: str, operation_name: str | None, *, max_tokens: int | None = None,
+                checks: Sequence[Check] = ()) -> PreparedOperation:
+        key = (query, operation_name, max_tokens)
+        hit = self._cache.get(key)
+        if hit is None:
+            try:
+                hit = self._prepare(query, operation_name, max_tokens, checks)
+            except RequestError as exc:
+                hit = exc
+            self._cache[key] = hit
+            if len(self._cache) > self.options.plan_cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        if isinstance(hit, RequestError):
+            raise hit.with_traceback(None)  # a cached failure: no growing traceback
+        return hit
+
+    def _prepare(self, query: str, operation_name: str | None, max_tokens: int | None,
+                 checks: Sequence[Check]) -> PreparedOperation:
+        try:
+            document = parse(query, max_tokens=max_tokens)
+        except GraphQLError as exc:
+            raise RequestError([_error(exc, "GRAPHQL_PARSE_FAILED")],
+                               "GRAPHQL_PARSE_FAILED") from None
+        # The same operation written differently (spacing, commas, comments) shares one
+        # validated plan: the printed document is its normal form.
+        normal_key = (print_ast(document), operation_name)
+        known = self._normal.get(normal_key)
+        if known is not None:
+            self._normal.move_to_end(normal_key)
+            return known
+        prepared = self._validate_and_plan(document, operation_name, checks)
+        self._normal[normal_key] = prepared
+        if len(self._normal) > self.options.plan_cache_size:
+            self._normal.popitem(last=False)
+        return prepared
+
+    def _validate_and_plan(self, document: DocumentNode, operation_name: str | None,
+                           checks: Sequence[Check]) -> PreparedOperation:
+        for check in checks:
+            errs = check(document)
+            if errs:
+                code = (errs[0].extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+                raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs],
+                                   str(code))
+        errs = validate(self.api_schema, document)
+        if errs:
+            raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs],
+                               "GRAPHQL_VALIDATION_FAILED")
+        operation = _pick_operation(document, operation_name)
+        fragments = {d.name.value: d for d in document.definitions
+                     if isinstance(d, FragmentDefinitionNode)}
+        normalized = normalize_operation(operation, fragments)
+        try:
+            plan = self.planner.plan(normalized)
+        except PlanningError as exc:
+            raise RequestError([{"message": f"Query planning failed: {exc}",
+                                 "extensions": {"code": "QUERY_PLANNING_FAILED"}}],
+                               "QUERY_PLANNING_FAILED") from None
+        kind = operation.operation.value
+        root = self.supergraph.root_types.get(kind, kind.capitalize())
+        return PreparedOperation(document, operation, kind, plan, normalized, root,
+                                 _introspection_document(operation, fragments))
+
+    # ------------------------------------------------------------------ execute
+    async def execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
+                      *, headers_for: HeadersFor | None = None) -> dict[str, Any]:
+        coerced = self._coerce(prepared, variables)
+        if isinstance(coerced, dict) and "errors" in coerced and "__ok" not in coerced:
+            return coerced
+        raw = dict(variables or {})
+        for name, value in coerced["__ok"].items():
+            raw.setdefault(name, value)
+        data, errors = await self.executor.run(prepared.plan, raw, headers_for)
+        return self._shape(prepared, data, errors, raw)
+
+    def _coerce(self, prepared: PreparedOperation,
+                variables: Mapping[str, Any] | None) -> dict[str, Any]:
+        defs = prepared.operation.variable_definitions
+        if not defs:
+            return {"__ok": {}}
+        result = get_variable_values(self.api_schema, defs, dict(variables or {}))
+        if isinstance(result, list):
+            return {"errors": [_error(e, "BAD_USER_INPUT") for e in result]}
+        # Defaults the client did not send: the subgraphs apply them themselves from the
+        # variable definitions, the shaper needs them for @skip/@include.
+        return {"__ok": {k: v for k, v in result.items() if isinstance(v, bool)}}
+
+    def _shape(self, prepared: PreparedOperation, data: dict[str, Any],
+               errors: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
+        extra = None
+        if prepared.introspection is not None:
+            res = execute_sync(self.api_schema, prepared.introspection,
+                               variable_values=variables)
+            extra = res.data or {}
+            for e in res.errors or ():
+                errors.append(dict(e.formatted))
+        shaped = self.shaper.shape(prepared.normalized.selections, prepared.root_type, data,
+                                   variables, errors, prepared.shape_cache, extra)
+        out: dict[str, Any] = {"data": shaped}
+        if errors:
+            out["errors"] = errors
+        return out
+
+    # ------------------------------------------------------------------ subscribe
+    async def subscribe(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
+                        *, headers_for: HeadersFor | None = None
+                        ) -> AsyncIterator[dict[str, Any]]:
+        from graph.execution.subscriptions import run_subscription
+
+        coerced = self._coerce(prepared, variables)
+        if "errors" in coerced and "__ok" not in coerced:
+            yield coerced
+            return
+        raw = dict(variables or {})
+        for name, value in coerced["__ok"].items():
+            raw.setdefault(name, value)
+        async for data, errors in run_subscription(self, prepared, raw, headers_for):
+            if not data and errors:
+                yield {"errors": errors}  # the subgraph refused or the stream failed
+                continue
+            yield self._shape(prepared, data, errors, raw)
+
+    async def aclose(self) -> None:
+        for c in self.clients.values():
+            await c.aclose()
+
+
+def _error(e: GraphQLError | Exception, code: str) -> dict[str, Any]:
+    if isinstance(e, GraphQLError):
+        out: dict[str, Any] = dict(e.formatted)
+        ext: dict[str, Any] = dict(out.get("extensions") or {})
+        ext.setdefault("code", code)
+        out["extensions"] = ext
+        return out
+    return {"message": str(e), "extensions": {"code": code}}
+
+
+def _pick_operation(document: DocumentNode,
+                    operation_name: str | None) -> OperationDefinitionNode:
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name:
+        for op in ops:
+            if op.name and op.name.value == operation_name:
+                return op
+        raise RequestError([{"message": f"Unknown operation named \"{operation_name}\".",
+                             "extensions": {"code": "BAD_REQUEST"}}], "BAD_REQUEST")
+    if len(ops) == 1:
+        return ops[0]
+    if not ops:
+        raise RequestError([{"message": "The document has no operation to execute.",
+                             "extensions": {"code": "BAD_REQUEST"}}], "BAD_REQUEST")
+    raise RequestError([{"message": "The document has several operations: send an "
+                         "operationName to say which one to execute.",
+                         "extensions": {"code": "BAD_REQUEST"}}], "BAD_REQUEST")
+
+
+def _introspection_document(operation: OperationDefinitionNode,
+                            fragments: dict[str, FragmentDefinitionNode]) -> DocumentNode | None:
+    """A document with only the operation's `__schema` / `__type` root fields, or None."""
+    fields = [s for s in operation.selection_set.selections
+              if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")]
+    if not fields:
+        return None
+    op = OperationDefinitionNode(
+        operation=operation.operation, name=None,
+        variable_definitions=operation.variable_definitions, directives=(),
+        selection_set=SelectionSetNode(selections=tuple(fields)))
+    return DocumentNode(definitions=(op, *fragments.values()))

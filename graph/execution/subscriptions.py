@@ -1,0 +1,108 @@
+"""Subscriptions: forwarded to the subgraph that owns the root field over graphql-transport-ws;
+every event then runs through the rest of the plan (entity fetches) and the shaper."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from graph.execution.executor import HeadersFor
+from graph.planning.plan import FetchNode, PlanNode, SequenceNode
+
+if TYPE_CHECKING:
+    from graph.execution.gateway import Gateway, PreparedOperation
+
+_PROTOCOL = "graphql-transport-ws"
+
+
+def split_subscription_plan(node: PlanNode | None) -> tuple[FetchNode | None, PlanNode | None]:
+    """The subscription's root fetch, and what runs for each event after it."""
+    if isinstance(node, FetchNode):
+        return node, None
+    if isinstance(node, SequenceNode) and isinstance(node.nodes[0], FetchNode):
+        rest = node.nodes[1:]
+        if not rest:
+            return node.nodes[0], None
+        return node.nodes[0], rest[0] if len(rest) == 1 else SequenceNode(rest)
+    return None, None
+
+
+def _ws_url(url: str) -> str:
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://"):]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://"):]
+    return url
+
+
+async def run_subscription(
+    gateway: Gateway, prepared: PreparedOperation, variables: dict[str, Any],
+    headers_for: HeadersFor | None,
+) -> AsyncIterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    root, rest = split_subscription_plan(prepared.plan.node)
+    if root is None:
+        yield {}, [{"message": "This subscription cannot be planned as one subgraph stream.",
+                    "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
+        return
+    client = gateway.clients[root.subgraph]
+    headers = dict(headers_for(root.subgraph)) if headers_for is not None else {}
+    payload: dict[str, Any] = {"query": root.operation}
+    if root.variable_usages:
+        payload["variables"] = {k: variables[k] for k in root.variable_usages if k in variables}
+    timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+            _ws_url(client.url), protocols=(_PROTOCOL,), headers=headers, timeout=timeout,
+            heartbeat=30,
+        ) as ws:
+            # graphql-transport-ws messages are text frames.
+            await ws.send_str('{"type":"connection_init","payload":{}}')
+            ack = await asyncio.wait_for(ws.receive(), timeout=client.timeout)
+            if ack.type != aiohttp.WSMsgType.TEXT or orjson.loads(ack.data).get("type") \
+                    != "connection_ack":
+                raise aiohttp.ClientError("the subgraph did not acknowledge the connection")
+            await ws.send_str(orjson.dumps({"id": "1", "type": "subscribe",
+                                            "payload": payload}).decode())
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                message = orjson.loads(msg.data)
+                kind = message.get("type")
+                if kind == "ping":
+                    await ws.send_str('{"type":"pong"}')
+                elif kind == "next":
+                    event = message.get("payload") or {}
+                    raw = event.get("data")
+                    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                    errors = [_event_error(root.subgraph, e, gateway)
+                              for e in event.get("errors") or ()]
+                    more_errors: list[dict[str, Any]] = []
+                    if rest is not None and data:
+                        data, more_errors = await gateway.executor.run_node(
+                            rest, variables, headers_for, data)
+                    yield data, errors + more_errors
+                elif kind == "error":
+                    yield {}, [_event_error(root.subgraph, e, gateway)
+                               for e in message.get("payload") or ()]
+                    return
+                elif kind == "complete":
+                    return
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        yield {}, [{"message": f"subscription to '{root.subgraph}' failed: {exc}",
+                    "extensions": {"code": "SUBREQUEST_HTTP_ERROR",
+                                   "serviceName": root.subgraph}}]
+
+
+def _event_error(subgraph: str, e: Any, gateway: Gateway) -> dict[str, Any]:
+    if not isinstance(e, dict):
+        return {"message": "Subgraph error", "extensions": {"code": "DOWNSTREAM_SERVICE_ERROR"}}
+    if gateway.executor.include_errors.get(subgraph, False):
+        return {**e, "extensions": {**(e.get("extensions") or {}), "serviceName": subgraph}}
+    out: dict[str, Any] = {"message": "Subgraph errors redacted"}
+    if "path" in e:
+        out["path"] = e["path"]
+    return out

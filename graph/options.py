@@ -1,0 +1,48 @@
+"""router.yaml -> the gateway's options, and a warning when router.yaml names subgraphs the
+supergraph does not have."""
+
+from __future__ import annotations
+
+from graph.config import RouterConfig
+from graph.execution.gateway import GatewayOptions, SubgraphOptions
+
+
+def gateway_options(config: RouterConfig) -> GatewayOptions:
+    """The gateway's options from router.yaml (timeouts, subgraph errors, plan cache)."""
+    named = set(config.traffic_shaping.subgraphs) | set(config.include_subgraph_errors.subgraphs)
+    shaping, errors = config.traffic_shaping, config.include_subgraph_errors
+    return GatewayOptions(
+        plan_cache_size=config.supergraph.query_planning.cache.in_memory.limit,
+        subgraphs={
+            name: SubgraphOptions(
+                timeout=shaping.timeout_for(name), include_errors=errors.includes(name)
+            )
+            for name in sorted(named)
+        },
+        default=SubgraphOptions(timeout=shaping.default_timeout, include_errors=errors.all),
+    )
+
+
+def unknown_subgraph_names(config: RouterConfig, known: list[str]) -> str | None:
+    """A warning naming every per-subgraph key for a subgraph the supergraph does not have.
+
+    Not an error: the same router.yaml serves supergraphs with fewer subgraphs (a dev stack
+    where only some subgraphs run), and such keys then simply do nothing. The router prints
+    the warning at start-up, so a misspelt subgraph name does not go unnoticed.
+    """
+    problems = []
+    for section, names in (
+        ("traffic_shaping.subgraphs", config.traffic_shaping.subgraphs),
+        ("include_subgraph_errors.subgraphs", config.include_subgraph_errors.subgraphs),
+        ("headers.subgraphs", config.headers.subgraphs),
+    ):
+        for name in names:
+            if name not in known:
+                problems.append(f"{section}.{name}")
+    if not problems:
+        return None
+    return (
+        "router.yaml names subgraphs the supergraph does not have (these keys do nothing): "
+        + ", ".join(problems)
+        + f" (the supergraph's subgraphs: {', '.join(sorted(known)) or 'none'})"
+    )

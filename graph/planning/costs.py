@@ -1,0 +1,159 @@
+"""The planner's cost model: which subgraph can resolve a field where, with which key, and
+what a subtree costs from a given subgraph (each further fetch costs JUMP, each field fetched
+through it 1; INF when a subgraph cannot resolve it at all)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from graph.planning.groups import Provided, collect_for, field_count, flatten_fields
+from graph.planning.operation import OpField, OpFragment, OpSelection
+from graph.supergraph.model import FieldInfo, Supergraph
+
+if TYPE_CHECKING:
+    from graph.planning.planner import Planner
+
+INF = 10**9
+JUMP = 1000  # the cost of one more fetch; each field fetched through it adds 1
+MAX_DEPTH = 40
+
+
+class CostModel:
+    sg: Supergraph
+    p: Planner
+    _cost_memo: dict[tuple[object, ...], int]
+    _options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]]
+    _alive: list[object]
+
+    def is_local(self, graph: str, type_name: str, fi: FieldInfo,
+                 provided: Provided | None) -> bool:
+        if fi.resolvers.get(graph) == type_name:
+            jf = fi.by_graph.get(graph)
+            # A field with @requires is only resolvable through _entities (with its needs).
+            return jf is None or not jf.requires
+        return provided is not None and self.prov(provided, fi)[0] and (
+            graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
+
+    def prov(self, provided: Provided | None, fi: FieldInfo) -> tuple[bool, Provided | None]:
+        """Is the field in a @provides tree, and what does it provide below it?"""
+        if not provided:
+            return False, None
+        if fi.name in provided:
+            return True, provided[fi.name]
+        t = self.sg.types.get(fi.parent)
+        for tn in (fi.parent, *(t.interfaces if t else ())):
+            k = f"{tn}.{fi.name}"
+            if k in provided:
+                return True, provided[k]
+        return False, None
+
+    def _jump_options(self, graph: str, type_name: str, fi: FieldInfo,
+                      provided: Provided | None = None) -> list[tuple[str, str]]:
+        """Subgraphs (and the entity type to use there) a field can be fetched from."""
+        return [(g, via) for g, via, _ in self._jump_options_cost(graph, type_name, fi, provided)]
+
+    def _jump_options_cost(self, graph: str, type_name: str, fi: FieldInfo,
+                           provided: Provided | None) -> list[tuple[str, str, int]]:
+        key = (graph, type_name, fi.name, id(provided))
+        self._alive.append(provided)
+        hit = self._options_memo.get(key)
+        if hit is not None:
+            return hit
+        self._options_memo[key] = []  # cycle guard
+        out: list[tuple[str, str, int]] = []
+        for g, via in fi.resolvers.items():
+            if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
+                continue
+            extra = self._key_cost(graph, type_name, via, g, provided)
+            if extra < INF:
+                out.append((g, via, extra))
+        self._options_memo[key] = out
+        return out
+
+    def _key_cost(self, graph: str, type_name: str, via: str, target: str,
+                  provided: Provided | None) -> int:
+        """0 when a key of `via` in `target` is at hand in `graph`, else the jumps to get one."""
+        best = INF
+        for k in self.sg.types[via].keys_in(target):
+            sels = self.p.field_set(k, False)
+            if self._fields_local(graph, type_name, sels, provided):
+                return 0
+            best = min(best, self._cost_sels(graph, type_name, sels, provided, 0))
+        return best
+
+    def _fields_local(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
+                      provided: Provided | None) -> bool:
+        t = self.sg.types.get(type_name)
+        if t is None:
+            return False
+        for s in sels:
+            if isinstance(s, OpFragment):
+                if not self._fields_local(graph, s.type_condition or type_name, s.selections,
+                                          provided):
+                    return False
+                continue
+            fi = t.fields.get(s.name)
+            if fi is None or not self.is_local(graph, type_name, fi, provided):
+                return False
+            if s.selections is not None:
+                sub = self.prov(provided, fi)[1]
+                if not self._fields_local(graph, fi.named_type, s.selections, sub):
+                    return False
+        return True
+
+    def _cost_local(self, graph: str, fi: FieldInfo, f: OpField, provided: Provided | None,
+                    depth: int) -> int:
+        if f.selections is None:
+            return 0
+        sub = self.prov(provided, fi)[1]
+        jf = fi.by_graph.get(graph)
+        if jf is not None and jf.provides:
+            extra = self.p.provided_of(jf.provides)
+            sub = {**sub, **extra} if sub else extra
+        return self._cost_sels(graph, self.p.field_type(graph, fi), f.selections, sub,
+                               depth + 1)
+
+    def _cost_sels(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
+                   provided: Provided | None, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            return 0
+        key = (graph, type_name, sels, id(provided))
+        self._alive.append(provided)
+        hit = self._cost_memo.get(key)
+        if hit is not None:
+            return hit
+        self._cost_memo[key] = INF  # cycle guard
+        t = self.sg.types.get(type_name)
+        total = 0
+        if t is None:
+            pass
+        elif t.is_abstract and not t.is_interface_object_in(graph):
+            for obj in self.sg.possible_types_in(type_name, graph):
+                total += self._cost_sels(graph, obj, collect_for(self.sg, obj, sels), provided,
+                                         depth + 1)
+        else:
+            for s in flatten_fields(self.sg, type_name, sels):
+                if s.name == "__typename":
+                    continue
+                fi = t.fields.get(s.name)
+                if fi is None:
+                    continue
+                if self.is_local(graph, type_name, fi, provided):
+                    c = self._cost_local(graph, fi, s, provided, depth)
+                    if c > 0:
+                        for g, via, extra in self._jump_options_cost(graph, type_name, fi,
+                                                                     provided):
+                            c = min(c, JUMP + field_count(s) + extra + self._cost_local(
+                                g, self.sg.types[via].fields[s.name], s, None, depth))
+                    total += c
+                else:
+                    opts = self._jump_options_cost(graph, type_name, fi, provided)
+                    if not opts:
+                        total += INF
+                    else:
+                        total += JUMP + field_count(s) + min(extra + self._cost_local(
+                            g, self.sg.types[via].fields[s.name], s, None, depth)
+                            for g, via, extra in opts)
+        total = min(total, INF)
+        self._cost_memo[key] = total
+        return total

@@ -1,0 +1,159 @@
+"""The planner's working data: fetch groups under construction, the planning context, and
+small helpers over normalised selections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graph.planning.operation import Condition, OpField, OpFragment, OpSelection
+from graph.planning.plan import ReqSelection
+from graph.planning.selections import SelSet
+from graph.supergraph.model import Supergraph
+
+Provided = dict[str, "Provided | None"]
+
+
+@dataclass(eq=False)
+class Part:
+    type_name: str
+    runtime_types: set[str] = field(default_factory=set)
+    requires: tuple[ReqSelection, ...] = ()
+
+
+@dataclass(eq=False)
+class Group:
+    id: int
+    subgraph: str
+    path: tuple[str, ...]
+    entity: bool
+    segment: int
+    parent: Group | None
+    conditions: tuple[Condition, ...] = ()
+    selset: SelSet = field(default_factory=SelSet)
+    parts: dict[str, Part] = field(default_factory=dict)
+    deps: set[Group] = field(default_factory=set)
+    root_keys: list[str] = field(default_factory=list)
+    # (path without type conditions, response key) -> the field's type in this subgraph
+    shapes: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
+    # (path relative to the fetch, alias, response key): renamed back after the fetch
+    renames: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
+    extra_paths: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __hash__(self) -> int:
+        return self.id
+
+
+@dataclass
+class Ctx:
+    group: Group
+    selset: SelSet
+    path: tuple[str, ...]
+    provided: Provided | None = None
+    touched: set[Group] | None = None
+    conditions: tuple[Condition, ...] = ()
+    depth: int = 0
+    # Fields already in the data at this place (the key an entity fetch was made with).
+    known: frozenset[str] = frozenset()
+    # Subgraphs that could all have resolved this path (below a @shareable field of an
+    # entity): only union members / implementations they all know are safe to ask for.
+    candidates: frozenset[str] | None = None
+
+    def sub(self, **kw: object) -> Ctx:
+        c = Ctx(self.group, self.selset, self.path, self.provided, self.touched,
+                self.conditions, self.depth + 1, self.known, self.candidates)
+        for k, v in kw.items():
+            setattr(c, k, v)
+        return c
+
+
+def provided_tree(sels: tuple[OpSelection, ...]) -> Provided:
+    out: Provided = {}
+    for s in sels:
+        if isinstance(s, OpField):
+            child = provided_tree(s.selections) if s.selections is not None else None
+            prev = out.get(s.name)
+            if isinstance(prev, dict) and child is not None:
+                merged = dict(prev)
+                merged.update(child)
+                child = merged
+            out[s.name] = child
+        else:
+            tc = s.type_condition
+            for k, v in provided_tree(s.selections).items():
+                out.setdefault(f"{tc}.{k}" if tc and "." not in k else k, v)
+    return out
+
+
+def collect_for(sg: Supergraph, object_type: str,
+                sels: tuple[OpSelection, ...]) -> tuple[OpSelection, ...]:
+    """The selections that apply to `object_type`, fragments on other types dropped."""
+    out: list[OpSelection] = []
+    for s in sels:
+        if isinstance(s, OpField):
+            out.append(s)
+        elif sg.runtime_type_applies(object_type, s.type_condition):
+            inner = collect_for(sg, object_type, s.selections)
+            if s.conditions:
+                out.append(OpFragment(None, inner, s.directives_text, s.conditions, s.variables))
+            else:
+                out.extend(inner)
+    return tuple(out)
+
+
+def flatten_fields(sg: Supergraph, type_name: str,
+                    sels: tuple[OpSelection, ...]) -> list[OpField]:
+    out: list[OpField] = []
+    for s in sels:
+        if isinstance(s, OpField):
+            out.append(s)
+        elif s.type_condition is None or s.type_condition == type_name or \
+                sg.runtime_type_applies(type_name, s.type_condition):
+            out.extend(flatten_fields(sg, type_name, s.selections))
+    return out
+
+
+def short_alias(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text.replace("!", "NN"))
+
+
+def field_count(f: OpField) -> int:
+    """How many fields a subtree asks for (the planner's tie-breaker between routes)."""
+    n = 1
+    stack = list(f.selections or ())
+    while stack:
+        s = stack.pop()
+        if isinstance(s, OpField):
+            n += 1
+            if s.selections:
+                stack.extend(s.selections)
+        else:
+            stack.extend(s.selections)
+    return n
+
+
+def with_selections(f: OpField, sels: tuple[OpSelection, ...]) -> OpField:
+    return OpField(f.response_key, f.name, f.args_text, f.directives_text, f.conditions, sels,
+                   f.variables, f.internal)
+
+
+def has_real_fields(sels: tuple[OpSelection, ...]) -> bool:
+    for s in sels:
+        if isinstance(s, OpField):
+            if s.name != "__typename":
+                return True
+        elif has_real_fields(s.selections):
+            return True
+    return False
+
+
+def depends_on(a: Group, b: Group, _seen: set[int] | None = None) -> bool:
+    seen = _seen if _seen is not None else set()
+    for d in a.deps:
+        if d is b:
+            return True
+        if d.id in seen:
+            continue
+        seen.add(d.id)
+        if depends_on(d, b, seen):
+            return True
+    return False

@@ -1,0 +1,419 @@
+"""Operation -> query plan.
+
+The planner walks the normalised operation once. It keeps a "current fetch" (a subgraph and a
+place in its selection set) and, for each field, either adds it to that fetch or, when the
+subgraph cannot resolve it, jumps: it adds the entity's key (and any `@requires` fields) to the
+current fetch and plans the field inside an `_entities` fetch of a subgraph that can. When a
+field can be resolved in several subgraphs (`@shareable`, root fields), a small cost estimate
+(number of further jumps the subtree needs) picks the subgraph. Abstract types are expanded
+into the object types the subgraph knows, so each object type is planned on its own.
+"""
+
+from __future__ import annotations
+
+from graphql import parse_type, print_ast
+
+from graph.planning.costs import INF, JUMP, MAX_DEPTH, CostModel
+from graph.planning.errors import PlanningError
+from graph.planning.groups import (
+    Ctx,
+    Group,
+    Part,
+    Provided,
+    collect_for,
+    depends_on,
+    field_count,
+    has_real_fields,
+    provided_tree,
+    short_alias,
+    with_selections,
+)
+from graph.planning.operation import (
+    Condition,
+    NormalizedOperation,
+    OpField,
+    OpFragment,
+    OpSelection,
+    parse_field_set,
+)
+from graph.planning.plan import QueryPlan, ReqSelection
+from graph.planning.selections import merge_reqs, req_from_selections
+from graph.supergraph.model import FieldInfo, Supergraph, list_depth, named_type_of
+
+
+class Planner:
+    def __init__(self, supergraph: Supergraph) -> None:
+        self.sg = supergraph
+        self._fieldsets: dict[tuple[str, bool], tuple[OpSelection, ...]] = {}
+        self._provided: dict[str, Provided] = {}
+
+    # ------------------------------------------------------------------ entry point
+    def plan(self, op: NormalizedOperation) -> QueryPlan:
+        from graph.planning.build import build_plan
+
+        run = _Run(self, op)
+        run.plan_root()
+        return QueryPlan(op.kind, build_plan(run.groups, op, self.sg))
+
+    def field_set(self, text: str, alias: bool) -> tuple[OpSelection, ...]:
+        key = (text, alias)
+        sels = self._fieldsets.get(key)
+        if sels is None:
+            sels = parse_field_set(text, alias_arguments=alias)
+            self._fieldsets[key] = sels
+        return sels
+
+    def field_type(self, graph: str, fi: FieldInfo) -> str:
+        """The field's named type as the subgraph declares it (join__field(type:) may differ)."""
+        jf = fi.by_graph.get(graph)
+        if jf is not None and jf.type:
+            return named_type_of(parse_type(jf.type))
+        return fi.named_type
+
+    def type_shape(self, graph: str, fi: FieldInfo) -> str:
+        jf = fi.by_graph.get(graph)
+        if jf is not None and jf.type:
+            return jf.type
+        return print_ast(fi.type_node)
+
+    def provided_of(self, text: str) -> Provided:
+        p = self._provided.get(text)
+        if p is None:
+            p = provided_tree(self.field_set(text, False))
+            self._provided[text] = p
+        return p
+
+
+class _Run(CostModel):
+    def __init__(self, planner: Planner, op: NormalizedOperation) -> None:
+        self.p = planner
+        self.sg = planner.sg
+        self.op = op
+        self.groups: list[Group] = []
+        self._cost_memo: dict[tuple[object, ...], int] = {}
+        self._options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]] = {}
+        self._alive: list[object] = []  # keeps memo keys' id()s from being reused
+
+    def new_group(self, subgraph: str, path: tuple[str, ...], entity: bool, segment: int,
+                  parent: Group | None, conditions: tuple[Condition, ...]) -> Group:
+        g = Group(len(self.groups), subgraph, path, entity, segment, parent, conditions)
+        self.groups.append(g)
+        return g
+
+    # ------------------------------------------------------------------ root
+    def plan_root(self) -> None:
+        root = self.sg.root_types.get(self.op.kind)
+        if root is None or root not in self.sg.types:
+            raise PlanningError(f"the supergraph has no {self.op.kind} type")
+        self._segment = 0
+        self._root_groups: dict[str, Group] = {}
+        self._last_root: Group | None = None
+        self._plan_root_sels(root, self.op.selections, [])
+
+    def _plan_root_sels(self, root: str, sels: tuple[OpSelection, ...],
+                        wrappers: list[OpFragment]) -> None:
+        for s in sels:
+            if isinstance(s, OpFragment):
+                if not self.sg.runtime_type_applies(root, s.type_condition):
+                    continue
+                self._plan_root_sels(root, s.selections,
+                                     [*wrappers, s] if s.conditions else wrappers)
+                continue
+            if s.name.startswith("__"):
+                continue
+            fi = self.sg.types[root].fields.get(s.name)
+            if fi is None or not fi.resolvers:
+                raise PlanningError(f"no subgraph resolves {root}.{s.name}")
+            graph, cost = self._choose_root_graph(root, fi, s)
+            if cost >= INF and s.selections and len(fi.resolvers) > 1:
+                assigned: dict[str, list[OpSelection]] = {}
+                for sub in s.selections:
+                    probe = with_selections(s, (sub,))
+                    g = min(fi.resolvers, key=lambda g, p=probe: self._cost_local(  # type: ignore[misc]
+                        g, fi, p, None, 0))
+                    assigned.setdefault(g, []).append(sub)
+                for g, subs in assigned.items():
+                    self._plan_root_field(root, g, with_selections(s, tuple(subs)), wrappers)
+            else:
+                self._plan_root_field(root, graph, s, wrappers)
+
+    def _plan_root_field(self, root: str, graph: str, s: OpField,
+                         wrappers: list[OpFragment]) -> None:
+        group = self._root_group(graph)
+        if s.response_key not in group.root_keys:
+            group.root_keys.append(s.response_key)
+        selset = group.selset
+        conds: tuple[Condition, ...] = ()
+        for w in wrappers:
+            selset = selset.fragment(None, w.directives_text, w.variables)
+            conds += w.conditions
+        ctx = Ctx(group, selset, (), None, None, conds)
+        self._add_local(ctx, root, self.sg.types[root].fields[s.name], s)
+
+    def _choose_root_graph(self, root: str, fi: FieldInfo, f: OpField) -> tuple[str, int]:
+        graphs = list(fi.resolvers)
+        if len(graphs) == 1:
+            return graphs[0], 0
+        best, best_cost = graphs[0], INF * 10
+        for g in graphs:
+            c = self._cost_local(g, fi, f, None, 0)
+            if c < best_cost or (c == best_cost and g in self._root_groups
+                                 and best not in self._root_groups):
+                best, best_cost = g, c
+        return best, best_cost
+
+    def _root_group(self, graph: str) -> Group:
+        if self.op.kind == "mutation":
+            last = self._last_root
+            if last is not None and last.subgraph == graph:
+                return last
+            self._segment += 1
+            g = self.new_group(graph, (), False, self._segment, None, ())
+            self._last_root = g
+            return g
+        found = self._root_groups.get(graph)
+        if found is None:
+            found = self.new_group(graph, (), False, 0, None, ())
+            self._root_groups[graph] = found
+        return found
+
+    # ------------------------------------------------------------------ selections
+    def plan_sels(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
+        if ctx.depth > MAX_DEPTH * 8:
+            raise PlanningError("the operation is too deep to plan")
+        t = self.sg.types.get(type_name)
+        if t is None:
+            return
+        if t.is_abstract and not t.is_interface_object_in(ctx.group.subgraph):
+            self._plan_abstract(ctx, type_name, sels)
+        else:
+            self._plan_object(ctx, type_name, sels)
+
+    def _plan_abstract(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
+        ctx.selset.add_typename()
+        possible = self.sg.possible_types_in(type_name, ctx.group.subgraph)
+        if ctx.candidates is not None and len(ctx.candidates) > 1:
+            for g in ctx.candidates:
+                if g != ctx.group.subgraph and self.sg.type_in_graph(type_name, g):
+                    other = set(self.sg.possible_types_in(type_name, g))
+                    possible = [t for t in possible if t in other]
+        if not possible and self.sg.types[type_name].kind == "interface":
+            # The subgraph knows no implementation: only the interface's own fields count.
+            self._plan_object(ctx, type_name, sels)
+            return
+        for obj in possible:
+            applicable = collect_for(self.sg, obj, sels)
+            if not has_real_fields(applicable):
+                continue
+            frag = ctx.selset.fragment(obj)
+            self._plan_object(ctx.sub(selset=frag, path=(*ctx.path, f"on:{obj}")), obj,
+                              applicable)
+
+    def _plan_object(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
+        iobj = self.sg.types[type_name].is_abstract  # an @interfaceObject in this subgraph
+        deferred: list[OpSelection] = []
+        for s in sels:
+            if isinstance(s, OpFragment):
+                tc = s.type_condition
+                if tc is None or tc == type_name or (
+                    not iobj and self.sg.runtime_type_applies(type_name, tc)
+                ):
+                    if s.conditions:
+                        sub = ctx.selset.fragment(None, s.directives_text, s.variables)
+                        self._plan_object(
+                            ctx.sub(selset=sub, conditions=ctx.conditions + s.conditions),
+                            type_name, s.selections)
+                    else:
+                        self._plan_object(ctx, type_name, s.selections)
+                elif iobj and set(self.sg.possible_types(tc)) & set(
+                        self.sg.possible_types(type_name)):
+                    deferred.append(s)
+                continue
+            if s.name == "__typename":
+                ctx.selset.add_typename()
+                if iobj:
+                    deferred.append(s)
+                continue
+            self.plan_field(ctx, type_name, s)
+        if deferred:
+            self._resolve_interface_object(ctx, type_name, tuple(deferred))
+
+    def _resolve_interface_object(self, ctx: Ctx, iface: str,
+                                  sels: tuple[OpSelection, ...]) -> None:
+        """Type conditions and `__typename` under an @interfaceObject need the real type."""
+        t = self.sg.types[iface]
+        candidates = [j.graph for j in t.joins
+                      if not j.interface_object and j.key and j.resolvable
+                      and j.graph != ctx.group.subgraph]
+        if not candidates:
+            return
+        best = min(candidates, key=lambda g: self._cost_sels(g, iface, sels, None, 0))
+        tctx = self.jump(ctx, iface, best, iface, None)
+        if tctx is not None:
+            self.plan_sels(tctx, iface, sels)
+
+    # ------------------------------------------------------------------ fields
+    def plan_field(self, ctx: Ctx, type_name: str, f: OpField) -> None:
+        graph = ctx.group.subgraph
+        fi = self.sg.types[type_name].fields.get(f.name)
+        if fi is None:
+            return
+        local = self.is_local(graph, type_name, fi, ctx.provided)
+        if local and (f.selections is None or len(fi.resolvers) == 1):
+            self._add_local(ctx, type_name, fi, f)
+            return
+        if not local and f.name in ctx.known and f.selections is None:
+            if f.response_key != f.name or f.args_text:
+                self._add_local(ctx, type_name, fi, f)
+            return  # the key this entity was fetched with is in the data already
+        options = self._jump_options(graph, type_name, fi, ctx.provided)
+        routes: list[tuple[str, str] | None] = ([None] if local else []) + list(options)
+        if not routes:
+            raise PlanningError(
+                f"cannot plan {type_name}.{f.name}: no subgraph can resolve it from {graph!r}")
+        costs = [self._route_cost(ctx, type_name, fi, f, r) for r in routes]
+        best = min(costs)
+        if best >= INF and f.selections and len(routes) > 1:
+            self._split(ctx, type_name, fi, f, routes)
+            return
+        self._take_route(ctx, type_name, fi, f, routes[costs.index(best)])
+
+    def _route_cost(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
+                    route: tuple[str, str] | None) -> int:
+        if route is None:
+            return self._cost_local(ctx.group.subgraph, fi, f, ctx.provided, 0)
+        g, via = route
+        extra = self._key_cost(ctx.group.subgraph, type_name, via, g, ctx.provided)
+        return (JUMP + field_count(f) + extra
+                + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0))
+
+    def _take_route(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
+                    route: tuple[str, str] | None) -> None:
+        if route is None:
+            self._add_local(ctx, type_name, fi, f)
+            return
+        g, via = route
+        jf = fi.by_graph.get(g)
+        # A fetch made only for a field under @skip/@include is skipped with it.
+        jctx = ctx.sub(conditions=ctx.conditions + f.conditions) if f.conditions else ctx
+        tctx = self.jump(jctx, type_name, g, via, jf.requires if jf else None)
+        if tctx is None:
+            raise PlanningError(f"cannot plan {type_name}.{f.name}: no usable key")
+        self._add_local(tctx, via, self.sg.types[via].fields[f.name], f)
+
+    def _split(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
+               routes: list[tuple[str, str] | None]) -> None:
+        """No single subgraph resolves the whole subtree: give each subfield its best one."""
+        assigned: dict[int, list[OpSelection]] = {}
+        assert f.selections is not None
+        for sub in f.selections:
+            probe = with_selections(f, (sub,))
+            costs = [self._route_cost(ctx, type_name, fi, probe, r) for r in routes]
+            assigned.setdefault(costs.index(min(costs)), []).append(sub)
+        for idx, subs in sorted(assigned.items()):
+            self._take_route(ctx, type_name, fi, with_selections(f, tuple(subs)), routes[idx])
+
+    def _add_local(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField) -> None:
+        graph = ctx.group.subgraph
+        sub = ctx.selset.add_field(self._unclash(ctx, fi, f))
+        if f.selections is None or sub is None:
+            return
+        provided = self.prov(ctx.provided, fi)[1]
+        jf = fi.by_graph.get(graph)
+        if jf is not None and jf.provides:
+            extra = self.p.provided_of(jf.provides)
+            provided = {**provided, **extra} if provided else extra
+        path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
+        cands = self._candidates(ctx, type_name, fi)
+        self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided, known=frozenset(),
+                               candidates=cands),
+                       self.p.field_type(graph, fi), f.selections)
+
+    def _candidates(self, ctx: Ctx, type_name: str, fi: FieldInfo) -> frozenset[str] | None:
+        rt = self.sg.types.get(fi.named_type)
+        if rt is None or (rt.kind == "object" and any(j.key for j in rt.joins)):
+            return None  # an entity below: it can be fetched from wherever it is needed
+        graphs = frozenset(fi.resolvers)
+        if ctx.candidates is not None:
+            return (ctx.candidates & graphs) or None
+        parent = self.sg.types[type_name]
+        if len(graphs) > 1 and any(j.key for j in parent.joins):
+            return frozenset(g for g in graphs if parent.keys_in(g)) or None
+        return None
+
+    def _unclash(self, ctx: Ctx, fi: FieldInfo, f: OpField) -> OpField:
+        """Alias a field whose type in this subgraph differs from a same-named field fetched
+        at the same place for another type (GraphQL would reject the subgraph query)."""
+        group = ctx.group
+        rel = ctx.path[len(group.path):]
+        norm = tuple(p for p in rel if not p.startswith("on:"))
+        shape = self.p.type_shape(group.subgraph, fi)
+        seen = group.shapes.setdefault((norm, f.response_key), shape)
+        if seen == shape:
+            return f
+        alias = f"{f.response_key}__{short_alias(shape)}"
+        group.renames.append((rel, alias, f.response_key))
+        return OpField(alias, f.name, f.args_text, f.directives_text, f.conditions,
+                       f.selections, f.variables, f.internal)
+
+    # ------------------------------------------------------------------ jumps
+    def jump(self, ctx: Ctx, type_name: str, target: str, via: str,
+             requires: str | None) -> Ctx | None:
+        if ctx.depth > MAX_DEPTH * 8:
+            raise PlanningError("planning recursed too deep (circular keys or requires?)")
+        keys = self.sg.types[via].keys_in(target)
+        if not keys:
+            return None
+        graph = ctx.group.subgraph
+        key = next((k for k in keys
+                    if self._fields_local(graph, type_name, self.p.field_set(k, False),
+                                          ctx.provided)), None)
+        if key is None:
+            key = min(keys, key=lambda k: self._cost_sels(
+                graph, type_name, self.p.field_set(k, False), ctx.provided, 0))
+        key_sels = self.p.field_set(key, False)
+        touched: set[Group] = set()
+        kctx = ctx.sub(touched=touched)
+        ctx.selset.add_typename()
+        self.plan_sels(kctx, type_name, key_sels)
+        reqs = req_from_selections(key_sels)
+        if requires:
+            req_sels = self.p.field_set(requires, True)
+            self.plan_sels(kctx, type_name, req_sels)
+            merged = merge_reqs(reqs, req_from_selections(req_sels))
+            if merged is None:
+                raise PlanningError(f"@requires of {via} in {target} conflicts with its key")
+            reqs = merged
+        group = self._entity_group(ctx, target, via, reqs, touched)
+        group.deps.add(ctx.group)
+        group.deps.update(t for t in touched if t is not group)
+        part = group.parts.get(via)
+        if part is None:
+            part = group.parts[via] = Part(via)
+        part.runtime_types.add(type_name)
+        if self.sg.types[type_name].is_abstract:
+            part.runtime_types.update(self.sg.possible_types(type_name))
+        merged_reqs = merge_reqs(part.requires, reqs)
+        assert merged_reqs is not None
+        part.requires = merged_reqs
+        if ctx.touched is not None:
+            ctx.touched.add(group)
+            ctx.touched.update(touched)
+        known = frozenset(s.name for s in key_sels
+                          if isinstance(s, OpField) and s.selections is None)
+        return Ctx(group, group.selset.fragment(via), ctx.path, None, ctx.touched,
+                   ctx.conditions, ctx.depth + 1, known)
+
+    def _entity_group(self, ctx: Ctx, target: str, via: str, reqs: tuple[ReqSelection, ...],
+                      touched: set[Group]) -> Group:
+        for g in self.groups:
+            if (g.entity and g.subgraph == target and g.path == ctx.path
+                    and g.parent is ctx.group and g.conditions == ctx.conditions):
+                part = g.parts.get(via)
+                if part is not None and merge_reqs(part.requires, reqs) is None:
+                    continue
+                if any(t is g or depends_on(t, g) for t in touched):
+                    continue
+                return g
+        return self.new_group(target, ctx.path, True, ctx.group.segment, ctx.group,
+                              ctx.conditions)

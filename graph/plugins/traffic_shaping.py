@@ -1,0 +1,76 @@
+"""``traffic_shaping``: per-subgraph request timeouts (``all`` and per-subgraph overrides), and
+for the router itself a request timeout and a global rate limit (``traffic_shaping.router``)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from pydantic import Field
+
+from graph.plugins.base import Duration, StrictModel
+
+DEFAULT_SUBGRAPH_TIMEOUT = 30.0
+
+
+class SubgraphShaping(StrictModel):
+    """Traffic shaping for one subgraph (or all): ``timeout`` as a duration, e.g. ``"30s"``."""
+
+    timeout: Duration | None = None
+
+
+class RateLimitConfig(StrictModel):
+    """At most ``capacity`` requests per ``interval``, over all clients."""
+
+    capacity: int = Field(gt=0)
+    interval: Duration
+
+
+class RouterShaping(StrictModel):
+    """``traffic_shaping.router``: limits on the client requests the router accepts."""
+
+    timeout: Duration | None = None
+    global_rate_limit: RateLimitConfig | None = None
+
+
+class TrafficShapingConfig(StrictModel):
+    """``traffic_shaping``: ``router.*``, ``all.timeout`` and ``subgraphs.<name>.timeout``."""
+
+    router: RouterShaping = Field(default_factory=RouterShaping)
+    all: SubgraphShaping = Field(default_factory=SubgraphShaping)
+    subgraphs: dict[str, SubgraphShaping] = Field(default_factory=dict)
+
+    @property
+    def default_timeout(self) -> float:
+        """Seconds a fetch may take when its subgraph has no timeout of its own."""
+        return self.all.timeout if self.all.timeout is not None else DEFAULT_SUBGRAPH_TIMEOUT
+
+    def timeout_for(self, subgraph: str) -> float:
+        """Seconds a fetch to ``subgraph`` may take (the per-subgraph value, else ``all``)."""
+        own = self.subgraphs.get(subgraph)
+        if own is not None and own.timeout is not None:
+            return own.timeout
+        return self.default_timeout
+
+
+class RateLimiter:
+    """A token bucket: ``capacity`` tokens, refilled evenly over ``interval``."""
+
+    def __init__(self, config: RateLimitConfig) -> None:
+        self.capacity = float(config.capacity)
+        self.rate = config.capacity / config.interval
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+
+    def try_acquire(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        """Whole seconds until the next request would be accepted."""
+        return max(1, math.ceil((1.0 - self.tokens) / self.rate))

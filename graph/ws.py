@@ -1,0 +1,274 @@
+"""The graphql-transport-ws protocol (the ``graphql-ws`` library's protocol) at the GraphQL path.
+
+One :class:`Connection` per socket: ``connection_init`` -> ``connection_ack``, then any number
+of ``subscribe`` messages, each run as its own task (a subscription streams ``next`` messages
+from the gateway, a query or mutation sends one), ended by ``complete`` from either side.
+Protocol violations close the socket with the protocol's close codes (4400, 4401, 4406, 4408,
+4409, 4429); a browser origin that ``cors`` does not allow is closed with 4403. String values
+in the ``connection_init`` payload are treated as request headers for header propagation,
+since browsers cannot set headers on a WebSocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from graph.execution.errors import RequestError
+from graph.http import HttpError, params_from_mapping
+
+if TYPE_CHECKING:
+    from graph.app import RouterApp
+
+logger = logging.getLogger("graph.ws")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+PROTOCOL = "graphql-transport-ws"
+INIT_TIMEOUT = 3.0
+
+
+class _Close(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class GraphQLTransportWS:
+    """Serves graphql-transport-ws connections for a router."""
+
+    def __init__(self, router: RouterApp, init_timeout: float = INIT_TIMEOUT) -> None:
+        self.router = router
+        self.init_timeout = init_timeout
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        offered = scope.get("subprotocols") or []
+        if PROTOCOL not in offered:
+            await self._refuse(send, 4406, f"Subprotocol not acceptable: use {PROTOCOL}", None)
+            return
+        origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
+        if origin is not None and not self.router.cors.origin_allowed(origin):
+            # browsers send Origin on every WebSocket and apply no CORS to it: refuse origins
+            # that cors does not allow, so no other site can use a visitor's connection
+            await self._refuse(send, 4403, "Forbidden: this origin is not allowed (cors)", PROTOCOL)
+            return
+        await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        metrics = self.router.metrics
+        metrics.websocket_connections += 1
+        try:
+            await Connection(self.router, scope, receive, send, self.init_timeout).run()
+        finally:
+            metrics.websocket_connections -= 1
+
+    @staticmethod
+    async def _refuse(send: Send, code: int, reason: str, subprotocol: str | None) -> None:
+        # accept first: a close code and reason can only be sent on an open WebSocket
+        await send({"type": "websocket.accept", "subprotocol": subprotocol})
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class Connection:
+    """One graphql-transport-ws socket."""
+
+    def __init__(
+        self,
+        router: RouterApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        init_timeout: float,
+    ) -> None:
+        self.router = router
+        self.scope = scope
+        self.receive = receive
+        self._send = send
+        self.init_timeout = init_timeout
+        self.acknowledged = False
+        self.init_received = False
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+        self.closed = False
+        self.send_lock = asyncio.Lock()
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        async with self.send_lock:
+            try:
+                await self._send({"type": "websocket.send", "text": orjson.dumps(payload).decode()})
+            except OSError:  # the client went away (uvicorn raises ClientDisconnected)
+                self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        async with self.send_lock:
+            with contextlib.suppress(OSError):
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def run(self) -> None:
+        init_timer = asyncio.get_running_loop().call_later(
+            self.init_timeout, lambda: asyncio.ensure_future(self._init_timeout())
+        )
+        try:
+            while True:
+                message = await self.receive()
+                if message["type"] == "websocket.disconnect":
+                    self.closed = True
+                    return
+                if message["type"] != "websocket.receive":
+                    continue
+                raw = message.get("text")
+                if raw is None:
+                    raw = message.get("bytes") or b""
+                try:
+                    await self.handle(raw)
+                except _Close as close:
+                    await self.close(close.code, close.reason)
+                    return
+                if self.closed:
+                    return
+        finally:
+            init_timer.cancel()
+            for task in list(self.operations.values()):
+                task.cancel()
+            for task in list(self.operations.values()):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _init_timeout(self) -> None:
+        if not self.init_received:
+            await self.close(4408, "Connection initialisation timeout")
+
+    async def handle(self, raw: str | bytes) -> None:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _Close(4400, "Invalid message received: not JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise _Close(4400, "Invalid message received: no 'type'")
+        kind = message["type"]
+        if kind == "connection_init":
+            if self.init_received:
+                raise _Close(4429, "Too many initialisation requests")
+            self.init_received = True
+            payload = message.get("payload")
+            if payload is not None and not isinstance(payload, dict):
+                raise _Close(4400, "Invalid message received: payload must be an object")
+            for key, value in (payload or {}).items():
+                if isinstance(value, str) and isinstance(key, str):
+                    self.headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+            self.acknowledged = True
+            await self.send_json({"type": "connection_ack"})
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "pong":
+            return
+        elif kind == "subscribe":
+            if not self.acknowledged:
+                raise _Close(4401, "Unauthorized")
+            op_id = message.get("id")
+            if not isinstance(op_id, str) or not op_id:
+                raise _Close(4400, "Invalid message received: subscribe needs a string 'id'")
+            payload = message.get("payload")
+            if not isinstance(payload, dict):
+                raise _Close(4400, "Invalid message received: subscribe needs a payload object")
+            if op_id in self.operations:
+                raise _Close(4409, f"Subscriber for {op_id} already exists")
+            task = asyncio.create_task(self.operate(op_id, payload))
+            self.operations[op_id] = task
+            task.add_done_callback(functools.partial(self._forget, op_id))
+        elif kind == "complete":
+            op_id = message.get("id")
+            if not isinstance(op_id, str):
+                raise _Close(4400, "Invalid message received: complete needs a string 'id'")
+            running = self.operations.pop(op_id, None)
+            if running is not None:
+                running.cancel()
+        else:
+            raise _Close(4400, f"Invalid message received: unknown type {kind!r}")
+
+    def _forget(self, op_id: str, task: asyncio.Task[None]) -> None:
+        if self.operations.get(op_id) is task:
+            del self.operations[op_id]
+
+    async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
+        router = self.router
+        try:
+            if router.rate_limiter is not None and not router.rate_limiter.try_acquire():
+                raise router.rate_limited()
+            params = params_from_mapping(payload)
+            gateway = router.gateway  # a reload must not mix two gateways in one operation
+            prepared = router.prepare(params, gateway)
+        except HttpError as error:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "id": op_id,
+                    "payload": [{"message": error.message, "extensions": {"code": error.code}}],
+                }
+            )
+            return
+        except RequestError as error:
+            await self.send_json({"type": "error", "id": op_id, "payload": error.errors})
+            return
+        headers_for = router.headers.for_request(self.headers)
+        router.metrics.observe_operation(prepared.operation_type)
+        try:
+            if prepared.operation_type == "subscription":
+                router.metrics.active_subscriptions += 1
+                try:
+                    async for result in gateway.subscribe(
+                        prepared, params.variables, headers_for=headers_for
+                    ):
+                        if "data" not in result:
+                            await self.send_json(
+                                {"type": "error", "id": op_id, "payload": result["errors"]}
+                            )
+                            return
+                        await self.send_json({"type": "next", "id": op_id, "payload": result})
+                finally:
+                    router.metrics.active_subscriptions -= 1
+            else:
+                result = await gateway.execute(prepared, params.variables, headers_for=headers_for)
+                if "data" not in result:
+                    await self.send_json(
+                        {"type": "error", "id": op_id, "payload": result["errors"]}
+                    )
+                    return
+                await self.send_json({"type": "next", "id": op_id, "payload": result})
+        except asyncio.CancelledError:
+            raise
+        except RequestError as error:
+            await self.send_json({"type": "error", "id": op_id, "payload": error.errors})
+            return
+        except Exception:
+            logger.exception("subscription %s failed", op_id)
+            await self.send_json(
+                {
+                    "type": "error",
+                    "id": op_id,
+                    "payload": [
+                        {
+                            "message": "The router failed to run this operation.",
+                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                        }
+                    ],
+                }
+            )
+            return
+        await self.send_json({"type": "complete", "id": op_id})
