@@ -44,7 +44,8 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            command: click.Command = components.load(self.lazy[cmd_name])
+            command = components.load(self.lazy[cmd_name])
+            assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
 
