@@ -88,3 +88,42 @@ async def _inbox_has(world: World, viewer: int, post_id: int) -> bool:
 
 async def _count_is(world: World, sql: str, n: int) -> bool:
     return await world.scalar(sql) == n
+
+
+async def test_vip_threshold_crossing_driven_by_follow_events(
+        world: World, service_env: dict[str, str]) -> None:
+    from puppies.pagination import PageRequest
+    from resolvers.feed.read import read_feed
+
+    settings = world.settings.model_copy(update={"feed_vip_threshold": 3})
+
+    async def feed(viewer: int) -> list[int]:
+        page = await read_feed(world.db, world.res.redis, settings, viewer,
+                               PageRequest(50, None))
+        return [i.post_id for i in page.items]
+
+    author, f1, f2, f3 = await world.users(4)
+    vip = "SELECT count(*) FROM feed.vip WHERE author_id = {a} AND state = 'vip'"
+    with run_cli(["worker"], worker_env(service_env, FEED_VIP_THRESHOLD="3")):
+        for f in (f1, f2, f3):
+            await world.follow(f, author)
+        await eventually(lambda: _count_is(world, vip.format(a=author), 1))
+        star_post = await world.post(author)
+        await eventually(lambda: _count_is(
+            world, f"SELECT count(*) FROM feed.fanout WHERE post_id = {star_post} "
+            "AND state = 'vip'", 1))
+        # Not fanned out (only the author's own inbox), yet in every follower's feed.
+        assert await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p",
+                                  p=star_post) == 1
+        for f in (f1, f2, f3):
+            assert await feed(f) == [star_post]
+        await world.unfollow(f3, author)  # back under the threshold: demoted
+        await eventually(lambda: _count_is(
+            world, f"SELECT count(*) FROM feed.vip WHERE author_id = {author}", 0))
+        plain_post = await world.post(author)
+        await eventually(lambda: _count_is(
+            world, f"SELECT count(*) FROM feed.inbox WHERE post_id = {plain_post}", 3))
+        for f in (f1, f2):  # both posts, each once, now both from the inbox
+            assert await feed(f) == [plain_post, star_post]
+            assert await world.inbox(f) == [plain_post, star_post]
+        assert await feed(f3) == []
