@@ -13,6 +13,7 @@ from resolvers.posts.loaders import PostsLoaders
 from resolvers.posts.media import media_url
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord, Upload
 from subgraphs.common import Connection, Info, connection_from_page
+from subgraphs.common.payloads import UserError
 
 MAX_ID = 2**63 - 1
 
@@ -187,16 +188,6 @@ class Comment:
     @strawberry.field
     def created_at(self) -> datetime:
         return self.rec.created_at
-
-
-@strawberry.federation.type(
-    shareable=True, description="An expected failure: a field and what to fix.")
-class UserError:
-    """Shared with the users subgraph (same name and fields, so it composes)."""
-
-    code: str
-    field: str | None
-    message: str
 
 
 @strawberry.type

@@ -11,6 +11,7 @@ import strawberry
 from puppies.pagination import PageRequest
 from resolvers.users.loaders import UsersLoaders
 from subgraphs.common import Connection, Info, connection_from_page
+from subgraphs.common.payloads import UserError
 
 if TYPE_CHECKING:
     from models.users import ApiKey as ApiKeyRow
@@ -107,13 +108,6 @@ class ApiKey:
         return cls(id=strawberry.ID(str(row.id)), name=row.name, prefix=row.prefix,
                    tier=ApiKeyTier(row.tier), scopes=list(row.scopes),
                    created_at=row.created_at, revoked_at=row.revoked_at)
-
-
-@strawberry.type(description="An expected failure: a field and what to fix.")
-class UserError:
-    code: str
-    field: str | None
-    message: str
 
 
 @strawberry.type
