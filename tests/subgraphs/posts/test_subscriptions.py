@@ -44,7 +44,14 @@ async def test_subscribing_to_a_missing_post_is_an_error_with_a_code(posts_api):
     async with GraphQLWebSocket(posts_api.url, TRANSPORT_WS) as ws:
         await ws.subscribe(SUB, {"id": "31337"})
         got = await asyncio.wait_for(ws.next_payload(), 10)
-    assert got["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert got["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        await ws.subscribe(SUB, {"id": "not-an-id"}, op_id="2")
+        bad = await asyncio.wait_for(ws.next_payload(), 10)
+        assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        await ws.subscribe("subscription { postLikeChanged(postId: 1) { nope } }", {},
+                           op_id="3")
+        invalid = await asyncio.wait_for(ws.next_payload(), 10)
+        assert invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
 async def test_a_subscriber_on_a_second_process_gets_a_like_made_through_the_first(

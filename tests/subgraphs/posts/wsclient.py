@@ -52,8 +52,11 @@ class GraphQLWebSocket:
                          "payload": {"query": query, "variables": variables}})
 
     async def next_payload(self) -> dict[str, Any]:
-        """The next result (`data`/`errors`), or the protocol's error message."""
+        """The next result (`data`/`errors`), or the protocol's error message; operations'
+        `complete` messages are skipped."""
         msg = await self.recv()
+        while msg["type"] == "complete":
+            msg = await self.recv()
         if msg["type"] in ("next", "data"):
             payload: dict[str, Any] = msg["payload"]
             return payload
