@@ -217,8 +217,13 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
     thumbs = await asyncio.to_thread(store)
     async with deps.db.transaction() as session:
         row = await session.get(Media, media_id, with_for_update=True)
-        if row is None or row.status != "PROCESSING":
-            return row.status if row else "GONE"
+        if row is None:  # the post was deleted while we worked: leave no files behind
+            written = [{"Key": key}, *({"Key": str(t["key"])} for t in thumbs)]
+            await asyncio.to_thread(deps.s3.delete_objects, Bucket=bucket,
+                                    Delete={"Objects": written, "Quiet": True})
+            return "GONE"
+        if row.status != "PROCESSING":
+            return row.status
         row.status = "READY"
         row.stored_key = key
         row.stored_content_type = converted.content_type
