@@ -159,6 +159,15 @@ class RouterConfig(StrictModel):
     apq: ApqConfig = Field(default_factory=ApqConfig)
     persisted_queries: PersistedQueriesConfig = Field(default_factory=PersistedQueriesConfig)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
+    override_subgraph_url: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("override_subgraph_url")
+    @classmethod
+    def _http_urls(cls, urls: dict[str, str]) -> dict[str, str]:
+        for name, url in urls.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name}: {url!r} is not an http:// or https:// URL")
+        return urls
 
     @model_validator(mode="after")
     def _apq_or_safelist(self) -> RouterConfig:

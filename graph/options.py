@@ -9,13 +9,19 @@ from graph.execution.gateway import GatewayOptions, SubgraphOptions
 
 def gateway_options(config: RouterConfig) -> GatewayOptions:
     """The gateway's options from router.yaml (timeouts, subgraph errors, plan cache)."""
-    named = set(config.traffic_shaping.subgraphs) | set(config.include_subgraph_errors.subgraphs)
+    named = (
+        set(config.traffic_shaping.subgraphs)
+        | set(config.include_subgraph_errors.subgraphs)
+        | set(config.override_subgraph_url)
+    )
     shaping, errors = config.traffic_shaping, config.include_subgraph_errors
     return GatewayOptions(
         plan_cache_size=config.supergraph.query_planning.cache.in_memory.limit,
         subgraphs={
             name: SubgraphOptions(
-                timeout=shaping.timeout_for(name), include_errors=errors.includes(name)
+                timeout=shaping.timeout_for(name),
+                include_errors=errors.includes(name),
+                url=config.override_subgraph_url.get(name),
             )
             for name in sorted(named)
         },
@@ -35,6 +41,7 @@ def unknown_subgraph_names(config: RouterConfig, known: list[str]) -> str | None
         ("traffic_shaping.subgraphs", config.traffic_shaping.subgraphs),
         ("include_subgraph_errors.subgraphs", config.include_subgraph_errors.subgraphs),
         ("headers.subgraphs", config.headers.subgraphs),
+        ("override_subgraph_url", config.override_subgraph_url),
     ):
         for name in names:
             if name not in known:

@@ -33,6 +33,12 @@ class RunningServices:
             "REDIS_URL": s.redis_url,
             "S3_ENDPOINT_URL": s.s3_endpoint_url,
             "DATA_DIR": str(s.data_dir),
+            "HOST": s.host,
+            "ROUTER_PORT": str(s.router_port),
+            "USERS_PORT": str(s.users_port),
+            "POSTS_PORT": str(s.posts_port),
+            "FEED_PORT": str(s.feed_port),
+            "ANALYTICS_PORT": str(s.analytics_port),
         }
 
 

@@ -66,6 +66,9 @@ class SubgraphOptions:
     timeout: float = 30.0
     include_errors: bool = False
     headers: Mapping[str, str] | None = None  # static headers sent on every request
+    # Where to send this subgraph's requests instead of the supergraph's routing URL
+    # (Apollo Router: override_subgraph_url).
+    url: str | None = None
     # Share one subgraph round trip between identical query requests in flight (same query,
     # variables and headers; never mutations). Apollo Router: traffic_shaping.*.
     # deduplicate_query; Hive Gateway: deduplicateInflightRequests (on by default there too).
@@ -110,7 +113,7 @@ class Gateway:
         for name, sub in supergraph.subgraphs.items():
             opts = self.options.for_subgraph(name)
             self.clients[name] = SubgraphClient(
-                name, sub.url, opts.timeout, self.options.max_connections_per_subgraph,
+                name, opts.url or sub.url, opts.timeout, self.options.max_connections_per_subgraph,
                 opts.headers, opts.deduplicate)
             include[name] = opts.include_errors
         abstract = frozenset(n for n, t in supergraph.types.items() if t.is_abstract)

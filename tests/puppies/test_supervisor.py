@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -40,6 +41,42 @@ def _dev_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
     env.update({"DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
                 "JWKS_URL": f"http://127.0.0.1:{ports['USERS_PORT']}/.well-known/jwks.json"})
     return env, ports
+
+
+def _gql(url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(url, json={"query": query, "variables": variables or {}},
+                          headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _round_trip_through_the_router(url: str) -> None:
+    """What `make run` promises: sign up, log in, me, follow, followers, across subgraphs."""
+    sign_up = """mutation($u: String!) {
+        signUp(input: {username: $u, email: "$u@example.com", password: "correct horse battery"})
+        { session { accessToken user { id } } errors { code } } }"""
+    sessions = {}
+    for name in ("rex", "fido"):
+        data = _gql(url, sign_up.replace("$u@", f"{name}@"), {"u": name})["signUp"]
+        assert data["errors"] == [], data
+        sessions[name] = data["session"]
+    login = _gql(url, """mutation { logIn(input: {login: "rex", password: "correct horse battery"})
+        { session { accessToken } errors { code } } }""")["logIn"]
+    token = login["session"]["accessToken"]
+    fido_id = sessions["fido"]["user"]["id"]
+    _gql(url, "mutation($id: ID!) { follow(userId: $id) { user { id } } }", {"id": fido_id},
+         token)
+    me = _gql(url, "{ me { username followingCount following(first: 5) { edges { node {"
+                   " username followerCount posts(first: 1) { edges { node { id } } } } } } } }",
+              token=token)["me"]
+    assert me["username"] == "rex"
+    assert me["followingCount"] == 1
+    followed = me["following"]["edges"][0]["node"]
+    assert followed["username"] == "fido" and followed["followerCount"] == 1
+    assert followed["posts"]["edges"] == []  # resolved by the posts subgraph through the router
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -73,6 +110,9 @@ def test_dev_starts_everything_and_sigterm_stops_it_all(data_home: Path) -> None
             assert not port_is_free(ports[name]), f"{name} is not listening\n{output}"
         children = _descendants(proc.pid)
         assert children
+        router = f"http://127.0.0.1:{ports['ROUTER_PORT']}"
+        assert f"graph served at {router}/graphql" in output, output
+        _round_trip_through_the_router(router + "/graphql")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
