@@ -156,3 +156,23 @@ async def test_a_page_costs_the_same_statements_whatever_the_follow_count(
     # The inbox range scan and the VIP merge in one statement, for 1 or 20 items.
     assert [len(q) for q in counts] == [1, 1], counts
     assert "feed.inbox" in counts[1][0] and "feed.vip_follow" in counts[1][0]
+
+
+async def test_no_inbox_and_no_fallback_is_a_coded_error(api: Api, world: World) -> None:
+    viewer, author = await world.users(2)
+    await world.follow(viewer, author)
+    await publish(world, author)
+    await world.res.redis.delete("feed:popular")  # nothing cached to fall back on
+    assert world.settings.database_url
+    conn = await asyncpg.connect(world.settings.database_url.replace("+asyncpg", ""))
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("LOCK TABLE feed.inbox IN ACCESS EXCLUSIVE MODE")
+        body = await asyncio.wait_for(api(FEED, user=viewer), 10)
+        await tx.rollback()
+    finally:
+        await conn.close()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "retry" in body["errors"][0]["message"]
