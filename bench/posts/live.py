@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from websockets.asyncio.client import connect
 
 from bench.analytics.stack import percentile, stack
 from bench.posts.common import cpu_seconds, create_post, gql, start_posts_stack, tokens
@@ -39,33 +38,37 @@ SUB_WITH_POST = ("subscription($id: ID!) { postLikeChanged(postId: $id) "
 LIKE = "mutation($id: ID!) { likePost(postId: $id) { errors { code } } }"
 
 
-async def _subscriber(url: str, post_id: str, query: str, ready: asyncio.Event,
-                      counter: list[int], n: int, received: list[tuple[str, float]],
-                      stop: asyncio.Event) -> None:
-    async with connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                       max_queue=None, open_timeout=60, ping_interval=None) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": query, "variables": {"id": post_id}}}))
+async def _subscriber(session: aiohttp.ClientSession, url: str, post_id: str, query: str,
+                      ready: asyncio.Event, counter: list[int], n: int,
+                      received: list[tuple[str, float]], stop: asyncio.Event) -> None:
+    async with session.ws_connect(url, protocols=("graphql-transport-ws",),
+                                  autoping=True, max_msg_size=0) as ws:
+        await ws.send_str(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads((await ws.receive()).data)["type"] == "connection_ack"
+        await ws.send_str(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": query, "variables": {"id": post_id}}}))
         counter[0] += 1
         if counter[0] == n:
             ready.set()
-        recv = asyncio.ensure_future(ws.recv())
         stopping = asyncio.ensure_future(stop.wait())
+        recv = asyncio.ensure_future(ws.receive())
         while True:
             done, _ = await asyncio.wait({recv, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if recv in done:
-                raw = recv.result()
+                frame = recv.result()
                 at = time.time()
-                msg = json.loads(raw)
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    received.append((f"error:{frame.type}", at))
+                    stopping.cancel()
+                    return
+                msg = json.loads(frame.data)
                 if msg.get("type") == "next" and "data" in msg["payload"]:
                     received.append((msg["payload"]["data"]["postLikeChanged"]["userId"], at))
                 elif msg.get("type") == "ping":
-                    await ws.send(json.dumps({"type": "pong"}))
+                    await ws.send_str(json.dumps({"type": "pong"}))
                 else:
                     received.append(("error:" + json.dumps(msg)[:200], at))
-                recv = asyncio.ensure_future(ws.recv())
+                recv = asyncio.ensure_future(ws.receive())
             if stopping in done:
                 recv.cancel()
                 return
@@ -77,19 +80,25 @@ def client_main(url: str, post_id: str, query: str, n: int, pipe: Connection) ->
         counter = [0]
         received: list[tuple[str, float]] = []
         tasks = []
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         for i in range(n):
             tasks.append(asyncio.create_task(
-                _subscriber(url, post_id, query, ready, counter, n, received, stop)))
+                _subscriber(session, url, post_id, query, ready, counter, n, received, stop)))
             if i % 50 == 49:
                 await asyncio.sleep(0.05)  # do not stampede the accept queue
         await ready.wait()
         pipe.send("subscribed")
+        cpu0 = time.process_time()
         await asyncio.to_thread(pipe.recv)  # "stop"
+        cpu[0] = time.process_time() - cpu0
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await session.close()
         return received
 
-    pipe.send(asyncio.run(run()))
+    cpu = [0.0]
+    received = asyncio.run(run())
+    pipe.send((received, cpu[0]))
 
 
 async def _like_loop(url: str, post_id: str, toks: list[str], n: int,
@@ -142,10 +151,13 @@ def main() -> None:
         cpu1 = cpu_seconds(st, args.data_dir)
         load = os.getloadavg()[0]
         received: list[tuple[str, float]] = []
+        client_cpu = 0.0
         for _, pipe in clients:
             pipe.send("stop")
         for proc, pipe in clients:
-            received.extend(pipe.recv())
+            got, used = pipe.recv()
+            received.extend(got)
+            client_cpu += used
             proc.join(30)
         lat = [(at - sent[u]) * 1000 for u, at in received if u in sent]
         errors = [u for u, _ in received if u not in sent]
@@ -161,6 +173,8 @@ def main() -> None:
         per_like = ", ".join(f"{k} {(cpu1.get(k, 0) - v) / args.likes * 1000:.1f}"
                              for k, v in sorted(cpu0.items()))
         print(f"  server-side CPU ms per like (all its deliveries): {per_like}")
+        print(f"  client processes' CPU ms per like (receiving {args.subscribers} frames): "
+              f"{client_cpu / args.likes * 1000:.1f}")
         print(f"  load average during the run: {load:.1f} (2 cores)")
         if errors:
             print("  first error:", errors[0])
