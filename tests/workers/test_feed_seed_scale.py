@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import literal, select, text, union
+from sqlalchemy import literal, select, union
 
 from models.db import Database
 from puppies.pagination import PageRequest
@@ -12,6 +12,7 @@ from puppies.redis import create_redis
 from puppies.settings import Settings
 from resolvers.feed.read import MAX_ID, read_feed
 from resolvers.posts.feed_queries import posts_by_authors
+from resolvers.users.bulk_copy import accounts_with_followers, all_user_ids
 from resolvers.users.graph_queries import followee_ids
 from workers.seed_scale import ScaleSpec, seed_scale
 
@@ -27,9 +28,8 @@ async def test_scale_seed_builds_what_fan_out_would_have(clean: Settings) -> Non
     redis = create_redis(settings)
     try:
         async with db.session() as session:
-            ids = [r[0] for r in await session.execute(text("SELECT id FROM users.users"))]
-            counts = [r[0] for r in await session.execute(text(
-                "SELECT follower_count FROM users.users ORDER BY follower_count DESC"))]
+            ids = await all_user_ids(session)
+            counts = [c for _, c in await accounts_with_followers(session, 0)]
         assert sum(counts) == 30_000
         assert counts[0] > 20 * (sum(counts) / len(counts))  # heavy head: a power law
         for viewer in random.Random(1).sample(ids, 25):
