@@ -9,6 +9,17 @@ from tests.subgraphs.posts.test_likes_api import LIKE, UNLIKE, new_post
 from tests.subgraphs.posts.wsclient import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket
 from tests.support.servers import run_cli
 
+
+async def _subscribed(api, n: int = 1) -> None:
+    """Wait until this process's broker has `n` upstream subscriptions registered."""
+    broker = api.app.state.like_broker
+    for _ in range(500):
+        if broker.subscriber_count >= n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the subscription was never registered")
+
+
 SUB = """subscription($id: ID!) { postLikeChanged(postId: $id) {
   post { id text author { id } } likeCount liked userId } }"""
 
@@ -17,7 +28,7 @@ async def test_transport_ws_receives_likes_and_unlikes(posts_api):
     pid = await new_post(posts_api, t="sub me")
     async with GraphQLWebSocket(posts_api.url, TRANSPORT_WS) as ws:
         await ws.subscribe(SUB, {"id": pid})
-        await asyncio.sleep(0.3)
+        await _subscribed(posts_api)
         await posts_api.data(LIKE, {"id": pid}, user=9)
         await posts_api.data(LIKE, {"id": pid}, user=9)  # a no-op: nothing published
         await posts_api.data(UNLIKE, {"id": pid}, user=9)
@@ -34,7 +45,7 @@ async def test_legacy_graphql_ws_protocol(posts_api):
     pid = await new_post(posts_api)
     async with GraphQLWebSocket(posts_api.url, LEGACY_WS) as ws:
         await ws.subscribe(SUB, {"id": pid})
-        await asyncio.sleep(0.3)
+        await _subscribed(posts_api)
         await posts_api.data(LIKE, {"id": pid}, user=4)
         got = await asyncio.wait_for(ws.next_payload(), 10)
     assert got["data"]["postLikeChanged"]["userId"] == "4"
@@ -62,11 +73,20 @@ async def test_a_subscriber_on_a_second_process_gets_a_like_made_through_the_fir
         other = f"http://127.0.0.1:{port}"
         async with GraphQLWebSocket(other, TRANSPORT_WS) as ws:
             await ws.subscribe(SUB, {"id": pid})
-            await asyncio.sleep(0.5)
-            await posts_api.data(LIKE, {"id": pid}, user=21)
-            got = await asyncio.wait_for(ws.next_payload(), 10)
-    assert got["data"]["postLikeChanged"]["userId"] == "21"
-    assert got["data"]["postLikeChanged"]["likeCount"] == 1
+            # The other process registers the subscription asynchronously and we cannot
+            # see its broker from here: like (as a new user each time) until one arrives.
+            got = None
+            for attempt in range(20):
+                await posts_api.data(LIKE, {"id": pid}, user=21 + attempt)
+                try:
+                    got = await asyncio.wait_for(ws.next_payload(), 1.0)
+                    break
+                except TimeoutError:
+                    continue
+    assert got is not None, "no event reached the second process"
+    event = got["data"]["postLikeChanged"]
+    assert int(event["userId"]) == 21 + attempt
+    assert event["likeCount"] == attempt + 1 and event["liked"] is True
 
 
 async def _settle(check, timeout: float = 10.0) -> None:
