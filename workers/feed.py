@@ -8,7 +8,8 @@ Consumers of the posts and users domains' events (at least once, each idempotent
                       VIP status;
 - `user.unfollowed`-> remove the followee's posts, then re-check the VIP status.
 Periodic tasks: resume fan-outs whose worker died (lease lapsed), finish VIP crossings and
-re-check VIP counts, refresh the popular-posts cache the degraded feed serves.
+re-check VIP counts, refresh the popular-posts cache the degraded feed serves, and drop
+week-old fan-out records.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import logging
 import time
 
 from models.outbox import Event
-from resolvers.feed.fanout import delete_post, fan_out_post, run_fanout, stalled_fanouts
+from resolvers.feed.fanout import (
+    delete_post,
+    fan_out_post,
+    purge_finished,
+    run_fanout,
+    stalled_fanouts,
+)
 from resolvers.feed.follows import sync_follow, sync_unfollow
 from resolvers.feed.popular import refresh_popular
 from resolvers.feed.vip import reconcile_vip, vip_authors
@@ -99,3 +106,9 @@ async def vip_sweep(ctx: WorkerContext) -> None:
 async def popular(ctx: WorkerContext) -> None:
     res = resources(ctx)
     await refresh_popular(res.db, res.redis, res.settings, int(time.time() * 1000))
+
+
+@REGISTRY.periodic(lambda s: 3600.0, name="feed.purge_fanouts")
+async def purge_fanouts(ctx: WorkerContext) -> None:
+    """Drop week-old fan-out records and tombstones."""
+    await purge_finished(resources(ctx).db)

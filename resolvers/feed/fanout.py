@@ -253,3 +253,15 @@ async def delete_post(db: Database, post_id: int, author_id: int | None) -> int:
         )
         await session.execute(text("DELETE FROM feed.vip_post WHERE post_id = :p"), {"p": post_id})
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_finished(db: Database, older_than_days: int = 7) -> int:
+    """Forget finished fan-outs and tombstones older than any redelivery can be (the outbox
+    keeps events a day; arq retries within minutes). Returns rows removed."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            text("DELETE FROM feed.fanout WHERE state <> 'running' "
+                 "AND updated_at < now() - make_interval(days => :d)"),
+            {"d": older_than_days},
+        )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -36,10 +36,10 @@ async def test_fan_out_reaches_every_follower_in_batches_and_twice_is_once(world
     again = await fan_out_post(world.db, settings, post_id, author)
     assert again.state == "done" and again.rows_inserted == 0
     # Even if its progress were lost, replaying every batch inserts no duplicate.
-    await world.rows("UPDATE feed.fanout SET state = 'running', follower_cursor = 0 "
-                     "WHERE post_id = :p RETURNING 1", p=post_id)
+    await world.execute("UPDATE feed.fanout SET state = 'running', follower_cursor = 0 "
+                        "WHERE post_id = :p", p=post_id)
     replay = await run_fanout(world.db, settings, post_id)
-    assert replay.state == "done" and replay.rows_inserted == 0
+    assert (replay.state, replay.batches, replay.rows_inserted) == ("done", 3, 0)
     assert await world.scalar(count, p=post_id) == 26
 
 
@@ -166,3 +166,16 @@ async def test_vip_posts_are_capped_too(world: World) -> None:
         "SELECT post_id FROM feed.vip_post WHERE author_id = :a ORDER BY post_id DESC", a=star)]
     assert kept == sorted(posts, reverse=True)[:3]
     assert await feed_ids(world, fans[0]) == kept
+
+
+async def test_old_fan_out_records_are_purged_but_running_ones_kept(world: World) -> None:
+    from resolvers.feed.fanout import purge_finished
+
+    (author,) = await world.users(1)
+    done, running = await publish(world, author), await world.post(author)
+    await world.execute("INSERT INTO feed.fanout (post_id, author_id, state) "
+                        "VALUES (:p, :a, 'running')", p=running, a=author)
+    await world.execute("UPDATE feed.fanout SET updated_at = now() - interval '8 days'")
+    assert await purge_finished(world.db) == 1
+    left = [r[0] for r in await world.rows("SELECT post_id FROM feed.fanout")]
+    assert left == [running] and done not in left

@@ -71,6 +71,11 @@ class World:
         async with self.db.session() as session:
             return list(await session.execute(text(sql), params))
 
+    async def execute(self, sql: str, **params: Any) -> None:
+        """A committed write (test set-up only)."""
+        async with self.db.transaction() as session:
+            await session.execute(text(sql), params)
+
     async def inbox(self, viewer: int) -> list[int]:
         return [r[0] for r in await self.rows(
             "SELECT post_id FROM feed.inbox WHERE viewer_id = :v ORDER BY post_id DESC",
