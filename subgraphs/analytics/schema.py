@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
+import dateutil.parser
 import strawberry
 from graphql import GraphQLResolveInfo
+from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
 
 from resolvers.analytics.ingest import EventInput as EventRecord
 from resolvers.analytics.ingest import TrackResult
@@ -51,7 +55,21 @@ def _payload(result: TrackResult) -> TrackEventsPayload:
     )
 
 
-schema = build_schema(Query, Mutation, types=[Post, User])
+def _parse_datetime(value: str) -> dt.datetime:
+    """ISO 8601 with the C parser of the standard library; anything it refuses goes to
+    dateutil (Strawberry's parser), so what is accepted does not change. A 100-event batch
+    parses 100 timestamps: dateutil alone was ~15% of trackEvents' CPU."""
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return dateutil.parser.isoparse(value)
+
+
+FAST_DATETIME = dataclasses.replace(DateTimeDefinition,
+                                    parse_value=wrap_parser(_parse_datetime, "DateTime"))
+
+schema = build_schema(Query, Mutation, types=[Post, User],
+                      scalar_overrides={dt.datetime: FAST_DATETIME})
 
 
 async def _track_events_hot_path(_root: Any, info: GraphQLResolveInfo,

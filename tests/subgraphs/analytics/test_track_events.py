@@ -80,3 +80,14 @@ async def test_malformed_input_is_bad_user_input(analytics: Analytics) -> None:
     body = await analytics.gql(TRACK, {"events": [{"id": "x", "type": "APP_OPEN"}]})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert await _raw_count(analytics) == 0
+
+
+def test_the_fast_datetime_parser_accepts_what_strawberry_accepts() -> None:
+    import dateutil.parser
+
+    from subgraphs.analytics.schema import _parse_datetime
+
+    for value in ("2026-11-22T17:03:11.402Z", "2026-11-22T17:03:11+02:00", "2026-11-22",
+                  "2026-11-22T17:03", "20261122T170311Z", "2026-11-22T17:03:11.123456789Z",
+                  "2026-W47-1T10:00:00Z"):
+        assert _parse_datetime(value) == dateutil.parser.isoparse(value), value
