@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     analytics_partitions_ahead_days: int = Field(default=3, ge=1, le=60)
     analytics_max_batch: int = Field(default=500, ge=1, le=10_000)
     analytics_rollup_interval_ms: int = Field(default=100, ge=10, le=60_000)
-    analytics_trending_cache_seconds: int = Field(default=10, ge=0, le=3600)
+    analytics_trending_cache_seconds: int = Field(default=30, ge=0, le=3600)
 
     log_level: str = "INFO"
     environment: str = Field(default="development", pattern="^(development|test|production)$")
