@@ -196,23 +196,35 @@ def _summary(name: str, command: str, stats: dict[str, Any], peak: int, correct:
     )
 
 
-def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[str, str]]]:
-    """name -> (command, health URL, extra environment)."""
+HIVE_INBOUND_CONFIG = """import { defineConfig } from "@graphql-hive/gateway";
+
+// The original benchmark's gateway.config.ts: identical client requests in flight share one
+// execution.
+export const gatewayConfig = defineConfig({ inboundInflightRequestDeduplication: true });
+"""
+
+
+def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[str, str], Path]]:
+    """name -> (command, health URL, extra environment, working directory)."""
     puppies = ROOT / ".venv" / "bin" / "puppies"
     hive = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
+    hive_cmd = [str(hive), "supergraph", str(supergraph), "--host", "127.0.0.1",
+                "--port", str(GATEWAY_PORT), "--fork", "1", "--jit"]
+    inbound_dir = HIVE_DIR / "inbound-dedup"  # node finds ../node_modules from here
+    inbound_dir.mkdir(parents=True, exist_ok=True)
+    (inbound_dir / "gateway.config.ts").write_text(HIVE_INBOUND_CONFIG)
+    hive_health = f"http://127.0.0.1:{GATEWAY_PORT}/healthcheck"
+    production = {"NODE_ENV": "production"}
     return {
         "puppies": (
             [str(puppies), "serve", "router", "--supergraph", str(supergraph),
              "--listen", f"127.0.0.1:{GATEWAY_PORT}"],
             f"http://127.0.0.1:{GATEWAY_PORT}/health",
             {},
+            ROOT,
         ),
-        "hive-gateway": (
-            [str(hive), "supergraph", str(supergraph), "--host", "127.0.0.1",
-             "--port", str(GATEWAY_PORT), "--fork", "1", "--jit"],
-            f"http://127.0.0.1:{GATEWAY_PORT}/healthcheck",
-            {"NODE_ENV": "production"},
-        ),
+        "hive-gateway": (hive_cmd, hive_health, production, WORK),
+        "hive-gateway-inbound-dedup": (hive_cmd, hive_health, production, inbound_dir),
     }
 
 
@@ -221,11 +233,12 @@ def run_gateway(
     cmd: list[str],
     health: str,
     env: dict[str, str],
+    cwd: Path,
     args: argparse.Namespace,
     subgraphs_pid: int,
 ) -> LoadResult:
     url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
-    proc = _start(cmd, WORK / "logs" / f"{name}.log", env=env)
+    proc = _start(cmd, WORK / "logs" / f"{name}.log", cwd=cwd, env=env)
     try:
         with PeakRss(proc.pid) as rss:
             _wait_http(health)
@@ -252,8 +265,8 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Single-fetch query at one connection: subgraph directly vs through our router."""
     direct_url = f"http://127.0.0.1:{SUBGRAPH_PORT}/accounts"
     direct = _wrk(direct_url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
-    cmd, health, env = gateway_commands(supergraph)["puppies"]
-    proc = _start(cmd, WORK / "logs" / "puppies-overhead.log", env=env)
+    cmd, health, env, cwd = gateway_commands(supergraph)["puppies"]
+    proc = _start(cmd, WORK / "logs" / "puppies-overhead.log", cwd=cwd, env=env)
     try:
         _wait_http(health)
         url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
@@ -280,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--subgraph-workers", type=int, default=2)
     parser.add_argument("--overhead-duration", type=int, default=10)
-    parser.add_argument("--only", action="append", choices=["puppies", "hive-gateway"])
+    parser.add_argument(
+        "--only", action="append",
+        choices=["puppies", "hive-gateway", "hive-gateway-inbound-dedup"],
+    )
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--repeat", type=int, default=1,
                         help="Run the gateways this many times, interleaved (noisy machines).")
@@ -314,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         commands = gateway_commands(supergraph)
         for _ in range(args.repeat):
             for name in args.only or list(commands):
-                cmd, health, env = commands[name]
-                result = run_gateway(name, cmd, health, env, args, subgraphs.pid)
+                cmd, health, env, cwd = commands[name]
+                result = run_gateway(name, cmd, health, env, cwd, args, subgraphs.pid)
                 results.append(result)
                 print(json.dumps(asdict(result)), flush=True)
         if not args.skip_overhead:
