@@ -273,7 +273,9 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
         answer = _post(url, SINGLE_FETCH_QUERY)
         correct = answer.get("data") == expected_single_result()
         _wrk(url, SINGLE_FETCH_QUERY, 3, 1, 1)
+        cpu0 = tree_cpu_seconds(proc.pid)
         routed = _wrk(url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
+        router_cpu = tree_cpu_seconds(proc.pid) - cpu0
     finally:
         _stop(proc)
     return {
@@ -282,6 +284,7 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
         "router_p50_ms": routed["p50_us"] / 1000, "router_p99_ms": routed["p99_us"] / 1000,
         "added_p50_ms": (routed["p50_us"] - direct["p50_us"]) / 1000,
         "added_p99_ms": (routed["p99_us"] - direct["p99_us"]) / 1000,
+        "router_cpu_ms_per_request": round(1000 * router_cpu / max(routed["requests"], 1), 3),
     }
 
 
@@ -298,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=["puppies", "hive-gateway", "hive-gateway-inbound-dedup"],
     )
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="Only measure the single-fetch overhead.")
     parser.add_argument("--repeat", type=int, default=1,
                         help="Run the gateways this many times, interleaved (noisy machines).")
     args = parser.parse_args(argv)
@@ -328,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         supergraph = WORK / "supergraph.graphql"
         supergraph.write_text(compose_locations(locations))
         commands = gateway_commands(supergraph)
-        for _ in range(args.repeat):
+        for _ in range(0 if args.overhead_only else args.repeat):
             for name in args.only or list(commands):
                 cmd, health, env, cwd = commands[name]
                 result = run_gateway(name, cmd, health, env, cwd, args, subgraphs.pid)
@@ -373,7 +378,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"single fetch at 1 connection: direct p50 {o['direct_p50_ms']:.3f} ms, through the "
             f"router p50 {o['router_p50_ms']:.3f} ms, added p50 {o['added_p50_ms']:.3f} ms "
-            f"(p99 added {o['added_p99_ms']:.3f} ms), correct: {o['correct']}"
+            f"(p99 added {o['added_p99_ms']:.3f} ms), router CPU per request "
+            f"{o['router_cpu_ms_per_request']:.3f} ms, correct: {o['correct']}"
         )
     return "\n".join(lines)
 
