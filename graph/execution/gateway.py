@@ -18,6 +18,9 @@ Contract:
 - ``PreparedOperation`` has ``.document``, ``.operation``, ``.operation_type``
   ("query" | "mutation" | "subscription") and ``.plan``.
 - ``await execute(prepared, variables, *, headers_for=None) -> dict``: the GraphQL response.
+  Identical queries in flight together (same prepared operation, variables and subgraph
+  headers) share one execution (``GatewayOptions.deduplicate_requests``); the returned dict
+  is the caller's, the data inside it may be shared: serialise it, do not mutate it.
   Without "data" it is a request error (variables that do not coerce: BAD_USER_INPUT).
   ``headers_for(subgraph_name)`` gives extra headers for each subgraph request.
 - ``subscribe(prepared, variables, *, headers_for=None)``: an async iterator of responses;
@@ -30,11 +33,14 @@ Introspection (``__schema``, ``__type``) is answered by the router from the API 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -78,6 +84,9 @@ class GatewayOptions:
     subgraphs: Mapping[str, SubgraphOptions] = field(default_factory=dict)
     default: SubgraphOptions = field(default_factory=SubgraphOptions)
     max_connections_per_subgraph: int = 100
+    # Identical queries in flight at the same time (same operation, variables and the headers
+    # each subgraph would get) share one execution. Never mutations or subscriptions.
+    deduplicate_requests: bool = True
 
     def for_subgraph(self, name: str) -> SubgraphOptions:
         return self.subgraphs.get(name, self.default)
@@ -119,6 +128,7 @@ class Gateway:
         self._cache: OrderedDict[tuple[str, str | None, int | None],
                                  PreparedOperation | RequestError] = OrderedDict()
         self._normal: OrderedDict[tuple[str, str | None], PreparedOperation] = OrderedDict()
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[dict[str, Any]]] = {}
 
     @classmethod
     def from_supergraph_sdl(cls, sdl: str, options: GatewayOptions | None = None) -> Gateway:
@@ -193,6 +203,40 @@ class Gateway:
     # ------------------------------------------------------------------ execute
     async def execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
                       *, headers_for: HeadersFor | None = None) -> dict[str, Any]:
+        if self.options.deduplicate_requests and prepared.operation_type == "query":
+            key = self._request_key(prepared, variables, headers_for)
+            if key is not None:
+                shared = self._inflight.get(key)
+                if shared is None:
+                    shared = asyncio.ensure_future(
+                        self._execute(prepared, variables, headers_for))
+                    self._inflight[key] = shared
+                    shared.add_done_callback(functools.partial(self._settled, key))
+                result = await asyncio.shield(shared)
+                return dict(result)  # callers share nested data: they must not mutate it
+        return await self._execute(prepared, variables, headers_for)
+
+    def _request_key(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
+                     headers_for: HeadersFor | None) -> tuple[Any, ...] | None:
+        try:
+            var_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        headers: tuple[Any, ...] = ()
+        if headers_for is not None:
+            headers = tuple(tuple(sorted(headers_for(name).items()))
+                            for name in self.subgraph_names)
+        # The in-flight task holds `prepared`, so its id() cannot be reused meanwhile.
+        return (id(prepared), var_key, headers)
+
+    def _settled(self, key: tuple[Any, ...], task: asyncio.Future[dict[str, Any]]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved, whoever is still waiting
+
+    async def _execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
+                       headers_for: HeadersFor | None) -> dict[str, Any]:
         coerced = self._coerce(prepared, variables)
         if isinstance(coerced, dict) and "errors" in coerced and "__ok" not in coerced:
             return coerced
