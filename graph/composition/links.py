@@ -24,7 +24,6 @@ FEDERATION_DIRECTIVES = (
 UNSUPPORTED = (
     "authenticated", "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
 )
-BUILTIN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 BUILTIN_DIRECTIVES = {"skip", "include", "deprecated", "specifiedBy", "oneOf", "defer", "stream"}
 MACHINERY_TYPES = {
     "_Service", "_Any", "_Entity", "_FieldSet", "FieldSet", "link__Import", "link__Purpose",
