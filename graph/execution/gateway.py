@@ -237,26 +237,31 @@ class Gateway:
 
     async def _execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
                        headers_for: HeadersFor | None) -> dict[str, Any]:
-        coerced = self._coerce(prepared, variables)
-        if isinstance(coerced, dict) and "errors" in coerced and "__ok" not in coerced:
-            return coerced
-        raw = dict(variables or {})
-        for name, value in coerced["__ok"].items():
-            raw.setdefault(name, value)
-        data, errors = await self.executor.run(prepared.plan, raw, headers_for)
-        return self._shape(prepared, data, errors, raw)
+        values, problems = self._variables(prepared, variables)
+        if problems:
+            return {"errors": problems}
+        data, errors = await self.executor.run(prepared.plan, values, headers_for)
+        return self._shape(prepared, data, errors, values)
 
-    def _coerce(self, prepared: PreparedOperation,
-                variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _variables(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The variables to run with, or the errors (BAD_USER_INPUT) if they do not coerce.
+
+        Subgraphs get the client's values as sent (they coerce them against their own
+        schemas and apply defaults from the variable definitions the router forwards); the
+        router adds the Boolean defaults it needs itself for @skip/@include.
+        """
+        values = dict(variables or {})
         defs = prepared.operation.variable_definitions
         if not defs:
-            return {"__ok": {}}
-        result = get_variable_values(self.api_schema, defs, dict(variables or {}))
-        if isinstance(result, list):
-            return {"errors": [_error(e, "BAD_USER_INPUT") for e in result]}
-        # Defaults the client did not send: the subgraphs apply them themselves from the
-        # variable definitions, the shaper needs them for @skip/@include.
-        return {"__ok": {k: v for k, v in result.items() if isinstance(v, bool)}}
+            return values, []
+        coerced = get_variable_values(self.api_schema, defs, values)
+        if isinstance(coerced, list):
+            return values, [_error(e, "BAD_USER_INPUT") for e in coerced]
+        for name, value in coerced.items():
+            if isinstance(value, bool):
+                values.setdefault(name, value)
+        return values, []
 
     def _shape(self, prepared: PreparedOperation, data: dict[str, Any],
                errors: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
@@ -280,18 +285,15 @@ class Gateway:
                         ) -> AsyncIterator[dict[str, Any]]:
         from graph.execution.subscriptions import run_subscription
 
-        coerced = self._coerce(prepared, variables)
-        if "errors" in coerced and "__ok" not in coerced:
-            yield coerced
+        values, problems = self._variables(prepared, variables)
+        if problems:
+            yield {"errors": problems}
             return
-        raw = dict(variables or {})
-        for name, value in coerced["__ok"].items():
-            raw.setdefault(name, value)
-        async for data, errors in run_subscription(self, prepared, raw, headers_for):
+        async for data, errors in run_subscription(self, prepared, values, headers_for):
             if not data and errors:
                 yield {"errors": errors}  # the subgraph refused or the stream failed
                 continue
-            yield self._shape(prepared, data, errors, raw)
+            yield self._shape(prepared, data, errors, values)
 
     async def aclose(self) -> None:
         for c in self.clients.values():
