@@ -267,11 +267,17 @@ class Gateway:
                errors: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
         extra = None
         if prepared.introspection is not None:
-            res = execute_sync(self.api_schema, prepared.introspection,
-                               variable_values=variables)
-            extra = res.data or {}
-            for e in res.errors or ():
-                errors.append(dict(e.formatted))
+            # The API schema does not change: an introspection without variables is answered
+            # once per prepared operation (tools poll the same introspection query).
+            cached = prepared.shape_cache.get("introspection") if not variables else None
+            if cached is None:
+                res = execute_sync(self.api_schema, prepared.introspection,
+                                   variable_values=variables)
+                cached = (res.data or {}, [dict(e.formatted) for e in res.errors or ()])
+                if not variables:
+                    prepared.shape_cache["introspection"] = cached
+            extra = cached[0]
+            errors.extend(cached[1])
         shaped = self.shaper.shape(prepared.normalized.selections, prepared.root_type, data,
                                    variables, errors, prepared.shape_cache, extra)
         out: dict[str, Any] = {"data": shaped}
