@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         supergraph.write_text(compose_locations(
             [SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES]
         ))
-        for name, (cmd, health, env) in gateway_commands(supergraph).items():
-            proc = _start(cmd, WORK / "logs" / f"{name}-stats.log", env=env)
+        for name, (cmd, health, env, cwd) in gateway_commands(supergraph).items():
+            proc = _start(cmd, WORK / "logs" / f"{name}-stats.log", cwd=cwd, env=env)
             try:
                 _wait_http(health)
                 url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"

@@ -196,23 +196,35 @@ def _summary(name: str, command: str, stats: dict[str, Any], peak: int, correct:
     )
 
 
-def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[str, str]]]:
-    """name -> (command, health URL, extra environment)."""
+HIVE_INBOUND_CONFIG = """import { defineConfig } from "@graphql-hive/gateway";
+
+// The original benchmark's gateway.config.ts: identical client requests in flight share one
+// execution.
+export const gatewayConfig = defineConfig({ inboundInflightRequestDeduplication: true });
+"""
+
+
+def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[str, str], Path]]:
+    """name -> (command, health URL, extra environment, working directory)."""
     puppies = ROOT / ".venv" / "bin" / "puppies"
     hive = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
+    hive_cmd = [str(hive), "supergraph", str(supergraph), "--host", "127.0.0.1",
+                "--port", str(GATEWAY_PORT), "--fork", "1", "--jit"]
+    inbound_dir = HIVE_DIR / "inbound-dedup"  # node finds ../node_modules from here
+    inbound_dir.mkdir(parents=True, exist_ok=True)
+    (inbound_dir / "gateway.config.ts").write_text(HIVE_INBOUND_CONFIG)
+    hive_health = f"http://127.0.0.1:{GATEWAY_PORT}/healthcheck"
+    production = {"NODE_ENV": "production"}
     return {
         "puppies": (
             [str(puppies), "serve", "router", "--supergraph", str(supergraph),
              "--listen", f"127.0.0.1:{GATEWAY_PORT}"],
             f"http://127.0.0.1:{GATEWAY_PORT}/health",
             {},
+            ROOT,
         ),
-        "hive-gateway": (
-            [str(hive), "supergraph", str(supergraph), "--host", "127.0.0.1",
-             "--port", str(GATEWAY_PORT), "--fork", "1", "--jit"],
-            f"http://127.0.0.1:{GATEWAY_PORT}/healthcheck",
-            {"NODE_ENV": "production"},
-        ),
+        "hive-gateway": (hive_cmd, hive_health, production, WORK),
+        "hive-gateway-inbound-dedup": (hive_cmd, hive_health, production, inbound_dir),
     }
 
 
@@ -221,11 +233,12 @@ def run_gateway(
     cmd: list[str],
     health: str,
     env: dict[str, str],
+    cwd: Path,
     args: argparse.Namespace,
     subgraphs_pid: int,
 ) -> LoadResult:
     url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
-    proc = _start(cmd, WORK / "logs" / f"{name}.log", env=env)
+    proc = _start(cmd, WORK / "logs" / f"{name}.log", cwd=cwd, env=env)
     try:
         with PeakRss(proc.pid) as rss:
             _wait_http(health)
@@ -252,15 +265,17 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Single-fetch query at one connection: subgraph directly vs through our router."""
     direct_url = f"http://127.0.0.1:{SUBGRAPH_PORT}/accounts"
     direct = _wrk(direct_url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
-    cmd, health, env = gateway_commands(supergraph)["puppies"]
-    proc = _start(cmd, WORK / "logs" / "puppies-overhead.log", env=env)
+    cmd, health, env, cwd = gateway_commands(supergraph)["puppies"]
+    proc = _start(cmd, WORK / "logs" / "puppies-overhead.log", cwd=cwd, env=env)
     try:
         _wait_http(health)
         url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
         answer = _post(url, SINGLE_FETCH_QUERY)
         correct = answer.get("data") == expected_single_result()
         _wrk(url, SINGLE_FETCH_QUERY, 3, 1, 1)
+        cpu0 = tree_cpu_seconds(proc.pid)
         routed = _wrk(url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
+        router_cpu = tree_cpu_seconds(proc.pid) - cpu0
     finally:
         _stop(proc)
     return {
@@ -269,6 +284,7 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
         "router_p50_ms": routed["p50_us"] / 1000, "router_p99_ms": routed["p99_us"] / 1000,
         "added_p50_ms": (routed["p50_us"] - direct["p50_us"]) / 1000,
         "added_p99_ms": (routed["p99_us"] - direct["p99_us"]) / 1000,
+        "router_cpu_ms_per_request": round(1000 * router_cpu / max(routed["requests"], 1), 3),
     }
 
 
@@ -280,8 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--subgraph-workers", type=int, default=2)
     parser.add_argument("--overhead-duration", type=int, default=10)
-    parser.add_argument("--only", action="append", choices=["puppies", "hive-gateway"])
+    parser.add_argument(
+        "--only", action="append",
+        choices=["puppies", "hive-gateway", "hive-gateway-inbound-dedup"],
+    )
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="Only measure the single-fetch overhead.")
     parser.add_argument("--repeat", type=int, default=1,
                         help="Run the gateways this many times, interleaved (noisy machines).")
     args = parser.parse_args(argv)
@@ -312,10 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         supergraph = WORK / "supergraph.graphql"
         supergraph.write_text(compose_locations(locations))
         commands = gateway_commands(supergraph)
-        for _ in range(args.repeat):
+        for _ in range(0 if args.overhead_only else args.repeat):
             for name in args.only or list(commands):
-                cmd, health, env = commands[name]
-                result = run_gateway(name, cmd, health, env, args, subgraphs.pid)
+                cmd, health, env, cwd = commands[name]
+                result = run_gateway(name, cmd, health, env, cwd, args, subgraphs.pid)
                 results.append(result)
                 print(json.dumps(asdict(result)), flush=True)
         if not args.skip_overhead:
@@ -357,7 +378,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"single fetch at 1 connection: direct p50 {o['direct_p50_ms']:.3f} ms, through the "
             f"router p50 {o['router_p50_ms']:.3f} ms, added p50 {o['added_p50_ms']:.3f} ms "
-            f"(p99 added {o['added_p99_ms']:.3f} ms), correct: {o['correct']}"
+            f"(p99 added {o['added_p99_ms']:.3f} ms), router CPU per request "
+            f"{o['router_cpu_ms_per_request']:.3f} ms, correct: {o['correct']}"
         )
     return "\n".join(lines)
 

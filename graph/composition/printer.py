@@ -167,10 +167,9 @@ def _field(f: MergedField) -> str:
 
 
 def _value(v: MergedValue) -> str:
-    directives = _element_directives(v.inaccessible, v.tags, None, [])
+    directives = ["@inaccessible"] if v.inaccessible else []
     directives += [f"@join__enumValue(graph: {g})" for g in v.graphs]
-    if v.deprecated is not None:
-        directives += _element_directives(False, [], v.deprecated, [])
+    directives += _element_directives(False, v.tags, v.deprecated, [])
     return _description(v.description, "  ") + " ".join([f"  {v.name}", *directives])
 
 
@@ -184,9 +183,9 @@ def _type(t: MergedType) -> str:
     directives += [
         f"@join__unionMember(graph: {g}, member: {print_string(m)})" for g, m in t.member_joins
     ]
-    directives += _element_directives(t.inaccessible, t.tags, None, t.composed)
     if t.specified_by is not None:
         directives.append(f"@specifiedBy(url: {print_string(t.specified_by)})")
+    directives += _element_directives(t.inaccessible, t.tags, None, t.composed)
     out = _description(t.description) + head + "".join(f"\n  {d}" for d in directives)
     if t.kind is Kind.UNION:
         return out + ("\n = " if directives else " = ") + " | ".join(t.members)

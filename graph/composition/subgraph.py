@@ -33,9 +33,16 @@ from graphql.language import (
     UnionTypeDefinitionNode,
     UnionTypeExtensionNode,
 )
-from graphql.utilities import value_from_ast_untyped
 
 from graph.composition.errors import IssueCollector
+from graph.composition.links import (
+    BUILTIN_DIRECTIVES,
+    DEFAULT_ROOTS,
+    EXECUTABLE_LOCATIONS,
+    UNSUPPORTED,
+    LinkNames,
+    directive_args,
+)
 from graph.composition.model import (
     Argument,
     DirectiveDef,
@@ -47,26 +54,6 @@ from graph.composition.model import (
     SubgraphSchema,
     TypeDef,
 )
-
-FEDERATION_DIRECTIVES = (
-    "key", "requires", "provides", "external", "shareable", "override", "inaccessible",
-    "tag", "extends", "interfaceObject", "composeDirective", "authenticated",
-    "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
-)
-UNSUPPORTED = (
-    "authenticated", "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
-)
-BUILTIN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
-BUILTIN_DIRECTIVES = {"skip", "include", "deprecated", "specifiedBy", "oneOf", "defer", "stream"}
-MACHINERY_TYPES = {
-    "_Service", "_Any", "_Entity", "_FieldSet", "FieldSet", "link__Import", "link__Purpose",
-}
-EXECUTABLE_LOCATIONS = {
-    "QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD",
-    "INLINE_FRAGMENT", "VARIABLE_DEFINITION",
-}
-DEFAULT_ROOTS = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
-_FED_URL = re.compile(r"specs\.apollo\.dev/federation/v(\d+)\.(\d+)")
 
 _KINDS: dict[type, Kind] = {
     ObjectTypeDefinitionNode: Kind.OBJECT, ObjectTypeExtensionNode: Kind.OBJECT,
@@ -80,73 +67,6 @@ _EXTENSIONS = (
     ObjectTypeExtensionNode, InterfaceTypeExtensionNode, UnionTypeExtensionNode,
     EnumTypeExtensionNode, InputObjectTypeExtensionNode, ScalarTypeExtensionNode,
 )
-
-
-def directive_args(node: DirectiveNode) -> dict[str, Any]:
-    return {arg.name.value: value_from_ast_untyped(arg.value) for arg in node.arguments}
-
-
-class _Names:
-    """Maps the directive names a subgraph uses to federation's canonical names."""
-
-    def __init__(self, doc: DocumentNode) -> None:
-        self.fed2 = False
-        self.version = (1, 0)
-        self.links: list[tuple[str, list[Any]]] = []
-        self.to_canonical: dict[str, str] = {name: name for name in FEDERATION_DIRECTIVES}
-        prefix = "federation"
-        imports: dict[str, str] = {}
-        for definition in doc.definitions:
-            if not isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
-                continue
-            for directive in definition.directives:
-                if directive.name.value != "link":
-                    continue
-                args = directive_args(directive)
-                url = str(args.get("url", ""))
-                match = _FED_URL.search(url)
-                if match is None:
-                    self.links.append((url, list(args.get("import") or [])))
-                    continue
-                self.fed2 = int(match.group(1)) >= 2
-                self.version = (int(match.group(1)), int(match.group(2)))
-                prefix = str(args.get("as") or "federation")
-                for item in args.get("import") or []:
-                    if isinstance(item, dict):
-                        name, alias = str(item.get("name", "")), str(item.get("as") or "")
-                        imports[name.lstrip("@")] = (alias or name).lstrip("@")
-                    else:
-                        imports[str(item).lstrip("@")] = str(item).lstrip("@")
-        self.prefix = prefix
-        if self.fed2:
-            self.to_canonical = {}
-            for name in FEDERATION_DIRECTIVES:
-                if name in imports:
-                    self.to_canonical[imports[name]] = name
-                else:
-                    self.to_canonical[f"{prefix}__{name}"] = name
-        self.defined = {
-            d.name.value for d in doc.definitions if isinstance(d, DirectiveDefinitionNode)
-        }
-
-    def is_known(self, name: str) -> bool:
-        return (
-            name in self.to_canonical
-            or name in self.defined
-            or name in BUILTIN_DIRECTIVES
-            or name == "link"
-        )
-
-    def canonical(self, directive: DirectiveNode) -> str | None:
-        return self.to_canonical.get(directive.name.value)
-
-    def is_machinery_type(self, name: str) -> bool:
-        return (
-            name in MACHINERY_TYPES
-            or name.startswith(f"{self.prefix}__")
-            or name.startswith("link__")
-            or name.startswith("join__")
-        )
 
 
 def _print_type(node: TypeNode, rename: dict[str, str]) -> str:
@@ -174,7 +94,7 @@ class SubgraphReader:
         self.subgraph = subgraph
         self.issues = issues
         self.rename: dict[str, str] = {}
-        self.names: _Names
+        self.names: LinkNames
 
     def read(self) -> SubgraphSchema | None:
         name = self.subgraph.name
@@ -183,7 +103,7 @@ class SubgraphReader:
         except GraphQLError as exc:
             self.issues.add("INVALID_GRAPHQL", f"[{name}] {exc.message}", subgraphs=[name])
             return None
-        self.names = _Names(doc)
+        self.names = LinkNames(doc)
         schema = SubgraphSchema(
             name=name, url=self.subgraph.url, fed2=self.names.fed2, version=self.names.version
         )

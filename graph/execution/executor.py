@@ -4,6 +4,7 @@ representations per fetch, merges results into one tree, and records errors with
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from graph.planning.plan import (
     ReqSelection,
     SequenceNode,
 )
+
+logger = logging.getLogger("graph.execution")
 
 HeadersFor = Callable[[str], Mapping[str, str]]
 _MISSING = object()
@@ -179,6 +182,7 @@ class _Run:
 
     # ------------------------------------------------------------------ errors
     def _fetch_error(self, exc: SubgraphFetchError, path: list[Any]) -> None:
+        logger.warning("subgraph fetch failed (%s): %s", exc.code, exc.message)
         self.errors.append({
             "message": exc.message,
             "path": list(path),

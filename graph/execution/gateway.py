@@ -18,6 +18,9 @@ Contract:
 - ``PreparedOperation`` has ``.document``, ``.operation``, ``.operation_type``
   ("query" | "mutation" | "subscription") and ``.plan``.
 - ``await execute(prepared, variables, *, headers_for=None) -> dict``: the GraphQL response.
+  Identical queries in flight together (same prepared operation, variables and subgraph
+  headers) share one execution (``GatewayOptions.deduplicate_requests``); the returned dict
+  is the caller's, the data inside it may be shared: serialise it, do not mutate it.
   Without "data" it is a request error (variables that do not coerce: BAD_USER_INPUT).
   ``headers_for(subgraph_name)`` gives extra headers for each subgraph request.
 - ``subscribe(prepared, variables, *, headers_for=None)``: an async iterator of responses;
@@ -30,11 +33,14 @@ Introspection (``__schema``, ``__type``) is answered by the router from the API 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -81,6 +87,9 @@ class GatewayOptions:
     subgraphs: Mapping[str, SubgraphOptions] = field(default_factory=dict)
     default: SubgraphOptions = field(default_factory=SubgraphOptions)
     max_connections_per_subgraph: int = 100
+    # Identical queries in flight at the same time (same operation, variables and the headers
+    # each subgraph would get) share one execution. Never mutations or subscriptions.
+    deduplicate_requests: bool = True
 
     def for_subgraph(self, name: str) -> SubgraphOptions:
         return self.subgraphs.get(name, self.default)
@@ -122,6 +131,7 @@ class Gateway:
         self._cache: OrderedDict[tuple[str, str | None, int | None],
                                  PreparedOperation | RequestError] = OrderedDict()
         self._normal: OrderedDict[tuple[str, str | None], PreparedOperation] = OrderedDict()
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[dict[str, Any]]] = {}
 
     @classmethod
     def from_supergraph_sdl(cls, sdl: str, options: GatewayOptions | None = None) -> Gateway:
@@ -196,36 +206,81 @@ class Gateway:
     # ------------------------------------------------------------------ execute
     async def execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
                       *, headers_for: HeadersFor | None = None) -> dict[str, Any]:
-        coerced = self._coerce(prepared, variables)
-        if isinstance(coerced, dict) and "errors" in coerced and "__ok" not in coerced:
-            return coerced
-        raw = dict(variables or {})
-        for name, value in coerced["__ok"].items():
-            raw.setdefault(name, value)
-        data, errors = await self.executor.run(prepared.plan, raw, headers_for)
-        return self._shape(prepared, data, errors, raw)
+        if self.options.deduplicate_requests and prepared.operation_type == "query":
+            key = self._request_key(prepared, variables, headers_for)
+            if key is not None:
+                shared = self._inflight.get(key)
+                if shared is None:
+                    shared = asyncio.ensure_future(
+                        self._execute(prepared, variables, headers_for))
+                    self._inflight[key] = shared
+                    shared.add_done_callback(functools.partial(self._settled, key))
+                result = await asyncio.shield(shared)
+                return dict(result)  # callers share nested data: they must not mutate it
+        return await self._execute(prepared, variables, headers_for)
 
-    def _coerce(self, prepared: PreparedOperation,
-                variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _request_key(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
+                     headers_for: HeadersFor | None) -> tuple[Any, ...] | None:
+        try:
+            var_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        headers: tuple[Any, ...] = ()
+        if headers_for is not None:
+            headers = tuple(tuple(sorted(headers_for(name).items()))
+                            for name in self.subgraph_names)
+        # The in-flight task holds `prepared`, so its id() cannot be reused meanwhile.
+        return (id(prepared), var_key, headers)
+
+    def _settled(self, key: tuple[Any, ...], task: asyncio.Future[dict[str, Any]]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved, whoever is still waiting
+
+    async def _execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
+                       headers_for: HeadersFor | None) -> dict[str, Any]:
+        values, problems = self._variables(prepared, variables)
+        if problems:
+            return {"errors": problems}
+        data, errors = await self.executor.run(prepared.plan, values, headers_for)
+        return self._shape(prepared, data, errors, values)
+
+    def _variables(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The variables to run with, or the errors (BAD_USER_INPUT) if they do not coerce.
+
+        Subgraphs get the client's values as sent (they coerce them against their own
+        schemas and apply defaults from the variable definitions the router forwards); the
+        router adds the Boolean defaults it needs itself for @skip/@include.
+        """
+        values = dict(variables or {})
         defs = prepared.operation.variable_definitions
         if not defs:
-            return {"__ok": {}}
-        result = get_variable_values(self.api_schema, defs, dict(variables or {}))
-        if isinstance(result, list):
-            return {"errors": [_error(e, "BAD_USER_INPUT") for e in result]}
-        # Defaults the client did not send: the subgraphs apply them themselves from the
-        # variable definitions, the shaper needs them for @skip/@include.
-        return {"__ok": {k: v for k, v in result.items() if isinstance(v, bool)}}
+            return values, []
+        coerced = get_variable_values(self.api_schema, defs, values)
+        if isinstance(coerced, list):
+            return values, [_error(e, "BAD_USER_INPUT") for e in coerced]
+        for name, value in coerced.items():
+            if isinstance(value, bool):
+                values.setdefault(name, value)
+        return values, []
 
     def _shape(self, prepared: PreparedOperation, data: dict[str, Any],
                errors: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
         extra = None
         if prepared.introspection is not None:
-            res = execute_sync(self.api_schema, prepared.introspection,
-                               variable_values=variables)
-            extra = res.data or {}
-            for e in res.errors or ():
-                errors.append(dict(e.formatted))
+            # The API schema does not change: an introspection without variables is answered
+            # once per prepared operation (tools poll the same introspection query).
+            cached = prepared.shape_cache.get("introspection") if not variables else None
+            if cached is None:
+                res = execute_sync(self.api_schema, prepared.introspection,
+                                   variable_values=variables)
+                cached = (res.data or {}, [dict(e.formatted) for e in res.errors or ()])
+                if not variables:
+                    prepared.shape_cache["introspection"] = cached
+            extra = cached[0]
+            errors.extend(cached[1])
         shaped = self.shaper.shape(prepared.normalized.selections, prepared.root_type, data,
                                    variables, errors, prepared.shape_cache, extra)
         out: dict[str, Any] = {"data": shaped}
@@ -239,18 +294,15 @@ class Gateway:
                         ) -> AsyncIterator[dict[str, Any]]:
         from graph.execution.subscriptions import run_subscription
 
-        coerced = self._coerce(prepared, variables)
-        if "errors" in coerced and "__ok" not in coerced:
-            yield coerced
+        values, problems = self._variables(prepared, variables)
+        if problems:
+            yield {"errors": problems}
             return
-        raw = dict(variables or {})
-        for name, value in coerced["__ok"].items():
-            raw.setdefault(name, value)
-        async for data, errors in run_subscription(self, prepared, raw, headers_for):
+        async for data, errors in run_subscription(self, prepared, values, headers_for):
             if not data and errors:
                 yield {"errors": errors}  # the subgraph refused or the stream failed
                 continue
-            yield self._shape(prepared, data, errors, raw)
+            yield self._shape(prepared, data, errors, values)
 
     async def aclose(self) -> None:
         for c in self.clients.values():

@@ -31,8 +31,8 @@ class _StaleConnection(ConnectionError):
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_body", "_parser", "_started", "_waiter", "closed", "idle_since",
-                 "keep_alive", "transport")
+    __slots__ = ("_body", "_headers_done", "_parser", "_started", "_waiter", "closed",
+                 "idle_since", "keep_alive", "transport")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -40,6 +40,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._parser: Any = None
         self._started = False
+        self._headers_done = False
         self.closed = False
         self.keep_alive = True
         self.idle_since = 0.0
@@ -58,12 +59,21 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        w = self._waiter
+        if self._headers_done and exc is None and w is not None and not w.done():
+            # A body delimited by the end of the connection (no length, not chunked).
+            self.keep_alive = False
+            w.set_result((self._parser.get_status_code(), b"".join(self._body)))
+            return
         if self._started:
             self._fail(ConnectionError("the subgraph closed the connection mid-response"))
         else:
             self._fail(_StaleConnection("the subgraph closed the connection"))
 
     # httptools callbacks
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
@@ -83,6 +93,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._body = []
         self._started = False
+        self._headers_done = False
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return await self._waiter

@@ -127,9 +127,6 @@ class TypeInfo:
     def keys_in(self, graph: str) -> list[str]:
         return [j.key for j in self.joins if j.graph == graph and j.key and j.resolvable]
 
-    def all_keys_in(self, graph: str) -> list[str]:
-        return [j.key for j in self.joins if j.graph == graph and j.key]
-
     def is_interface_object_in(self, graph: str) -> bool:
         return any(j.graph == graph and j.interface_object for j in self.joins)
 
@@ -346,23 +343,6 @@ class Supergraph:
                             if ij.graph in ifield.by_graph:
                                 of.by_graph.setdefault(ij.graph, ifield.by_graph[ij.graph])
 
-    @staticmethod
-    def _in_key(fname: str, key: str) -> bool:
-        depth = 0
-        token = ""
-        for ch in key + " ":
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-            if ch.isalnum() or ch == "_":
-                token += ch
-                continue
-            if token and depth == 0 and token == fname:
-                return True
-            token = ""
-        return False
-
     def _compute_possible(self) -> None:
         for t in self.types.values():
             if t.kind == "union":
@@ -403,10 +383,6 @@ class Supergraph:
     def is_abstract(self, type_name: str) -> bool:
         t = self.types.get(type_name)
         return t is not None and t.is_abstract
-
-    def is_composite(self, type_name: str) -> bool:
-        t = self.types.get(type_name)
-        return t is not None and t.kind in ("object", "interface", "union")
 
     def type_in_graph(self, type_name: str, graph: str) -> bool:
         t = self.types.get(type_name)

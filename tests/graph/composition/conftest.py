@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from graph.composition import Subgraph
 
 CASES = Path(__file__).with_name("cases")
@@ -12,8 +10,3 @@ CASES = Path(__file__).with_name("cases")
 def load_case(name: str) -> list[Subgraph]:
     files = sorted((CASES / name / "subgraphs").glob("*.graphql"))
     return [Subgraph(f.stem, f"http://{f.stem}.example/graphql", f.read_text()) for f in files]
-
-
-@pytest.fixture
-def case_names() -> list[str]:
-    return sorted(p.name for p in CASES.iterdir() if p.is_dir())

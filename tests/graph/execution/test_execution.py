@@ -157,3 +157,41 @@ async def test_sibling_entity_fetches_share_one_request_across_paths(
     # One inventory request; p1 and p2 appear under both paths but are sent once.
     [reps] = servers["inventory"].entity_calls()
     assert sorted(r["upc"] for r in reps) == ["p1", "p2", "p3"]
+
+
+async def test_identical_queries_in_flight_share_one_execution(
+        sdl: str, servers: dict[str, SubgraphServer]) -> None:
+    import asyncio
+
+    from graph.execution.gateway import GatewayOptions, SubgraphOptions
+
+    servers["products"].delay = 0.2
+    no_subgraph_dedup = SubgraphOptions(deduplicate=False)
+    gw = Gateway.from_supergraph_sdl(sdl, GatewayOptions(default=no_subgraph_dedup))
+    plain = Gateway.from_supergraph_sdl(sdl, GatewayOptions(
+        default=no_subgraph_dedup, deduplicate_requests=False))
+    try:
+        query = gw.prepare("query ($n: Int) { topProducts(first: $n) { upc } }", None)
+        results = await asyncio.gather(*(gw.execute(query, {"n": 2}) for _ in range(4)),
+                                       gw.execute(query, {"n": 1}))
+        assert [len(r["data"]["topProducts"]) for r in results] == [2, 2, 2, 2, 1]
+        assert len(servers["products"].calls) == 2  # four identical requests, one execution
+        assert results[0] is not results[1]  # each caller gets its own response dict
+
+        def auth(token: str) -> Any:
+            return lambda subgraph: {"authorization": token}
+
+        await asyncio.gather(gw.execute(query, {"n": 2}, headers_for=auth("a")),
+                             gw.execute(query, {"n": 2}, headers_for=auth("b")))
+        assert len(servers["products"].calls) == 4  # other credentials: not shared
+        servers["products"].calls.clear()
+        other = plain.prepare("{ topProducts { upc } }", None)
+        await asyncio.gather(*(plain.execute(other, None) for _ in range(3)))
+        assert len(servers["products"].calls) == 3  # switched off
+        servers["reviews"].calls.clear()
+        mutation = gw.prepare('mutation { createReview(upc: "p1", body: "x") { id } }', None)
+        await asyncio.gather(*(gw.execute(mutation, None) for _ in range(2)))
+        assert len(servers["reviews"].calls) == 2  # mutations are never shared
+    finally:
+        await gw.aclose()
+        await plain.aclose()

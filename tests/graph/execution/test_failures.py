@@ -150,3 +150,15 @@ def test_differently_formatted_operations_share_one_plan(gateway: Gateway) -> No
     b = gateway.prepare("query {\n  me {\n    id,\n    name # the name\n  }\n}", None)
     assert b is a
     assert gateway.prepare("{ me { name id } }", None) is not a  # a different operation
+
+
+async def test_null_item_in_a_list_of_non_null_nulls_the_list(
+        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    servers["reviews"].overrides["null_bodies"] = {"r5"}  # a review of p1
+    result = await run(gateway, "{ topProducts(first: 2) { upc reviews { id body } } }")
+    first, second = result["data"]["topProducts"]
+    # Product.reviews is [Review!] and Review.body String!: the list becomes null.
+    assert first == {"upc": "p1", "reviews": None}
+    assert second["upc"] == "p2" and second["reviews"]
+    [error] = result["errors"]
+    assert error["path"][:3] == ["topProducts", 0, "reviews"] and error["path"][-1] == "body"

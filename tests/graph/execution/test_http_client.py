@@ -235,3 +235,12 @@ async def test_headers_are_sent_but_never_split_or_duplicate_the_request(
     assert b"authorization: bearer t" in head and b"x-static: 1" in head
     assert b"x-injected" not in head and b"other" not in head
     assert head.count(b"content-length") == 1 and head.count(b"host:") == 1
+
+
+async def test_body_delimited_by_connection_close(clients: list[SubgraphClient]) -> None:
+    body = orjson.dumps({"data": {"old": "style"}})
+    raw = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n" + body
+    async with RawServer(lambda n, b: raw, close_after_response=True) as url:
+        c = client(url, clients)
+        assert await c.post({"query": "{ old }"}) == {"data": {"old": "style"}}
+        assert await c.post({"query": "{ old }"}) == {"data": {"old": "style"}}
