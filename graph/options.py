@@ -22,10 +22,16 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
                 timeout=shaping.timeout_for(name),
                 include_errors=errors.includes(name),
                 url=config.override_subgraph_url.get(name),
+                deduplicate=shaping.deduplicate_for(name),
             )
             for name in sorted(named)
         },
-        default=SubgraphOptions(timeout=shaping.default_timeout, include_errors=errors.all),
+        default=SubgraphOptions(
+            timeout=shaping.default_timeout,
+            include_errors=errors.all,
+            deduplicate=shaping.deduplicate_for(""),
+        ),
+        deduplicate_requests=shaping.router.deduplicate_requests,
     )
 
 

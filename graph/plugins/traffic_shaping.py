@@ -17,6 +17,7 @@ class SubgraphShaping(StrictModel):
     """Traffic shaping for one subgraph (or all): ``timeout`` as a duration, e.g. ``"30s"``."""
 
     timeout: Duration | None = None
+    deduplicate_query: bool | None = None
 
 
 class RateLimitConfig(StrictModel):
@@ -31,6 +32,7 @@ class RouterShaping(StrictModel):
 
     timeout: Duration | None = None
     global_rate_limit: RateLimitConfig | None = None
+    deduplicate_requests: bool = True
 
 
 class TrafficShapingConfig(StrictModel):
@@ -51,6 +53,14 @@ class TrafficShapingConfig(StrictModel):
         if own is not None and own.timeout is not None:
             return own.timeout
         return self.default_timeout
+
+
+    def deduplicate_for(self, subgraph: str) -> bool:
+        """Whether identical in-flight queries to ``subgraph`` share one round trip."""
+        own = self.subgraphs.get(subgraph)
+        if own is not None and own.deduplicate_query is not None:
+            return own.deduplicate_query
+        return self.all.deduplicate_query if self.all.deduplicate_query is not None else True
 
 
 class RateLimiter:
