@@ -111,6 +111,9 @@ async def record_in(session: AsyncSession, rows: Sequence[Row]) -> set[uuid.UUID
     """Record `rows` in the caller's transaction; returns the ids that were new."""
     if not rows:
         return set()
+    # One lock order for every batch: two batches sharing ids (a client retrying while its
+    # first attempt is still in flight) then wait on each other instead of deadlocking.
+    rows = sorted(rows, key=lambda r: r.event_id)
     params = {
         "event_id": [r.event_id for r in rows],
         "occurred_at": [r.occurred_at for r in rows],

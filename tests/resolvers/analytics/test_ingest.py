@@ -143,3 +143,17 @@ async def test_a_missing_partition_is_created_on_demand(db: Database,
     assert result.accepted == 1
     assert day in await list_partitions(db)
     assert await _count(db, f"SELECT count(*) FROM analytics.events_p{day:%Y%m%d}") == 1
+
+
+async def test_concurrent_overlapping_batches_count_each_event_once(
+        db: Database, settings: Settings) -> None:
+    import asyncio
+
+    ids = list(range(200))
+    batches = [[_ev(i) for i in ids], [_ev(i) for i in reversed(ids)],
+               [_ev(i) for i in ids[50:150]], [_ev(i) for i in ids[::-1][::2]]]
+    results = await asyncio.gather(*(track_events(db, settings, 1, b) for b in batches))
+    assert sum(r.accepted for r in results) == 200
+    assert sum(len(r.rejected) for r in results) == 200 + 200 + 100 + 100 - 200
+    assert {r.reason for res in results for r in res.rejected} == {Reason.DUPLICATE_ID}
+    assert await _count(db, "SELECT count(*) FROM analytics.events") == 200
