@@ -5,8 +5,8 @@ of ``subscribe`` messages, each run as its own task (a subscription streams ``ne
 from the gateway, a query or mutation sends one), ended by ``complete`` from either side.
 Protocol violations close the socket with the protocol's close codes (4400, 4401, 4406, 4408,
 4409, 4429); a browser origin that ``cors`` does not allow is closed with 4403. String values
-in the ``connection_init`` payload are treated as request headers for header propagation,
-since browsers cannot set headers on a WebSocket.
+in the ``connection_init`` payload (and in a nested ``headers`` object) are treated as request
+headers for header propagation, since browsers cannot set headers on a WebSocket.
 """
 
 from __future__ import annotations
@@ -35,6 +35,33 @@ Send = Callable[[Message], Awaitable[None]]
 
 PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT = 3.0
+
+
+def _header_entries(source: dict[str, Any]) -> dict[bytes, bytes]:
+    out: dict[bytes, bytes] = {}
+    for key, value in source.items():
+        if not (isinstance(key, str) and isinstance(value, str)):
+            continue
+        try:
+            out[key.lower().encode("latin-1")] = value.encode("latin-1")
+        except UnicodeEncodeError:  # not something an HTTP header can carry
+            continue
+    return out
+
+
+def merge_init_headers(
+    headers: list[tuple[bytes, bytes]], payload: dict[str, Any]
+) -> list[tuple[bytes, bytes]]:
+    """The upgrade request's headers with the connection_init payload's string entries
+    (``{"Authorization": "Bearer ..."}``) and those of a nested ``headers`` object
+    (``{"headers": {"authorization": ...}}``, which wins) as headers; a name given in
+    the payload replaces the upgrade request's header of that name."""
+    given = _header_entries(payload)
+    nested = payload.get("headers")
+    if isinstance(nested, dict):
+        given.update(_header_entries(nested))
+    kept = [(name, value) for name, value in headers if name not in given]
+    return kept + list(given.items())
 
 
 class _Close(Exception):
@@ -169,9 +196,7 @@ class Connection:
             payload = message.get("payload")
             if payload is not None and not isinstance(payload, dict):
                 raise _Close(4400, "Invalid message received: payload must be an object")
-            for key, value in (payload or {}).items():
-                if isinstance(value, str) and isinstance(key, str):
-                    self.headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+            self.headers = merge_init_headers(self.headers, payload or {})
             self.acknowledged = True
             await self.send_json({"type": "connection_ack"})
         elif kind == "ping":

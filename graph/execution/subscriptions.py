@@ -1,5 +1,10 @@
 """Subscriptions: forwarded to the subgraph that owns the root field over graphql-transport-ws;
-every event then runs through the rest of the plan (entity fetches) and the shaper."""
+every event then runs through the rest of the plan (entity fetches) and the shaper.
+
+The client's credentials reach the subgraph as the upgrade request's headers (from the
+``headers`` rules, exactly as for HTTP fetches; a WebSocket client's connection_init payload
+counts as its headers, see graph/ws.py); the connection_init sent to the subgraph is empty.
+A subgraph that refuses them (close 4403) gives the client an UNAUTHENTICATED error."""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ if TYPE_CHECKING:
     from graph.execution.gateway import Gateway, PreparedOperation
 
 _PROTOCOL = "graphql-transport-ws"
+# graphql-transport-ws: the server refused connection_init (its credentials)
+_FORBIDDEN = 4403
+_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
 def split_subscription_plan(node: PlanNode | None) -> tuple[FetchNode | None, PlanNode | None]:
@@ -62,6 +70,9 @@ async def run_subscription(
             # graphql-transport-ws messages are text frames.
             await ws.send_str('{"type":"connection_init","payload":{}}')
             ack = await asyncio.wait_for(ws.receive(), timeout=client.timeout)
+            if ack.type in _CLOSED and ws.close_code == _FORBIDDEN:
+                yield {}, [_refused(root.subgraph)]
+                return
             if ack.type != aiohttp.WSMsgType.TEXT or orjson.loads(ack.data).get("type") \
                     != "connection_ack":
                 raise aiohttp.ClientError("the subgraph did not acknowledge the connection")
@@ -95,6 +106,13 @@ async def run_subscription(
         yield {}, [{"message": f"subscription to '{root.subgraph}' failed: {exc}",
                     "extensions": {"code": "SUBREQUEST_HTTP_ERROR",
                                    "serviceName": root.subgraph}}]
+
+
+def _refused(subgraph: str) -> dict[str, Any]:
+    return {"message": f"'{subgraph}' refused this subscription's credentials (WebSocket "
+                       "close 4403): send a valid Authorization in the connection_init "
+                       "payload or the upgrade request",
+            "extensions": {"code": "UNAUTHENTICATED", "serviceName": subgraph}}
 
 
 def _event_error(subgraph: str, e: Any, gateway: Gateway) -> dict[str, Any]:

@@ -13,8 +13,8 @@ Authenticator; the context getter builds a RequestContext per request.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from puppies.auth import AuthError
@@ -39,7 +40,7 @@ from puppies.auth.tokens import KeySource
 from puppies.auth.viewer import Authenticator, Viewer
 from puppies.settings import Settings, load_settings
 from resolvers.runtime import Resources
-from subgraphs.common.context import RequestContext, get_context
+from subgraphs.common.context import RequestContext, authenticate_connection, get_context
 from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
 
 FEDERATION_VERSION: Literal["2.7"] = "2.7"
@@ -57,6 +58,35 @@ class SubgraphSchema(strawberry.federation.Schema):
         log_errors(errors)
         for error in errors:
             classify(error)
+
+    async def stream(
+        self, query: str | None, variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None, root_value: Any | None = None,
+        operation_name: str | None = None, operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        """What the WebSocket (and SSE) transports run. One connection's context is shared
+        by all its operations, and a subscription resolves every event with it: give each
+        operation its own DataLoaders, and empty them after each result, so nothing read
+        for one operation or event (`viewerHasLiked`, counts) is served stale to another."""
+        if not isinstance(context_value, RequestContext):
+            return await super().stream(query, variable_values, context_value, root_value,
+                                        operation_name, operation_extensions,
+                                        allowed_operation_types)
+        context = context_value.for_operation()
+        results = await super().stream(query, variable_values, context, root_value,
+                                       operation_name, operation_extensions,
+                                       allowed_operation_types)
+        return _fresh_loaders_per_result(results, context)
+
+
+async def _fresh_loaders_per_result(results: AsyncGenerator[Any, None],
+                                    context: RequestContext) -> AsyncGenerator[Any, None]:
+    async with aclosing(results):
+        async for result in results:
+            yield result
+            # the next event is executed when the transport asks for the next result
+            context.refresh_loaders()
 
 
 def build_schema(query: type, mutation: type | None = None, *, subscription: type | None = None,
@@ -117,34 +147,16 @@ class SubgraphRouter(GraphQLRouter[RequestContext, None]):
             return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
 
     async def on_ws_connect(self, context: RequestContext) -> Any:
-        """graphql-transport-ws / graphql-ws: browsers cannot set headers on a WebSocket, so
-        the credential may come in the connection_init payload (`Authorization` or
-        `authorization`: "Bearer <jwt>", or `x-api-key`). A bad one closes with 4403."""
-        params = context.connection_params if isinstance(context.connection_params, dict) \
-            else {}
-        authorization = params.get("Authorization") or params.get("authorization")
-        api_key = params.get("x-api-key") or params.get("X-API-Key")
-        if authorization or api_key:
-            request = context.request
-            assert request is not None
-            state = request.app.state
-            try:
-                viewer = await state.authenticator.authenticate(
-                    str(authorization) if authorization else None,
-                    str(api_key) if api_key else None,
-                )
-            except AuthError as exc:
-                raise ConnectionRejectionError(
-                    {"message": str(exc), "extensions": {"code": exc.code}}
-                ) from None
-            context.viewer = viewer
-            context.loaders = state.make_loaders(context.resources, viewer)
-            context.auth_error = None
-        elif context.auth_error is not None:
+        """graphql-transport-ws / graphql-ws connection_init: the viewer from the credential
+        in its payload or on the upgrade request (subgraphs/common/context.py). A bad one
+        refuses the connection: close 4403 (graphql-transport-ws), or a connection_error
+        with extensions.code (graphql-ws)."""
+        try:
+            await authenticate_connection(context)
+        except AuthError as exc:
             raise ConnectionRejectionError(
-                {"message": str(context.auth_error),
-                 "extensions": {"code": context.auth_error.code}}
-            )
+                {"message": str(exc), "extensions": {"code": exc.code}}
+            ) from None
         return UNSET
 
 

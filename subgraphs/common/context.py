@@ -1,35 +1,62 @@
 """The per-request context, built by the context getter for every HTTP/WebSocket request.
 
-It carries the viewer (from the Authorization header), fresh DataLoaders (so batching and
-caching never cross requests or viewers), and the process's resources (database, Redis,
+It carries the viewer, fresh DataLoaders (so batching and caching never cross requests,
+operations, subscription events or viewers), and the process's resources (database, Redis,
 settings) created once in the app's lifespan.
+
+Where the viewer comes from:
+- HTTP: the `Authorization` (`Bearer <jwt>`, `Bearer pk_...`, `ApiKey pk_...`) or
+  `X-API-Key` header.
+- WebSocket (graphql-transport-ws and graphql-ws): the same headers on the upgrade request
+  (what the router sends), or, since browsers cannot set headers on a WebSocket, the
+  connection_init payload: `{"Authorization": "Bearer ..."}`, `{"authorization": ...}`,
+  `{"x-api-key": ...}` or those nested in `{"headers": {...}}`. Connection params win over
+  upgrade headers. A bad credential refuses the connection (`authenticate_connection`).
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
-from puppies.auth import ANONYMOUS, AuthError, Viewer
+from puppies.auth import ANONYMOUS, Authenticator, AuthError, Viewer
 from puppies.settings import Settings
 from resolvers.runtime import Resources
+
+MakeLoaders = Callable[[Resources, Viewer], Any]
 
 
 class RequestContext(BaseContext):
     def __init__(self, resources: Resources, viewer: Viewer, loaders: Any,
-                 auth_error: AuthError | None = None) -> None:
+                 auth_error: AuthError | None = None,
+                 make_loaders: MakeLoaders | None = None) -> None:
         super().__init__()
         self.resources = resources
         self.viewer = viewer
         self.loaders = loaders
         self.auth_error = auth_error
+        self.make_loaders = make_loaders
 
     @property
     def settings(self) -> Settings:
         return self.resources.settings
+
+    def refresh_loaders(self) -> None:
+        """New, empty DataLoaders: nothing read before is served from their caches."""
+        if self.make_loaders is not None:
+            self.loaders = self.make_loaders(self.resources, self.viewer)
+
+    def for_operation(self) -> RequestContext:
+        """A copy for one operation on a WebSocket: same viewer and connection, own loaders
+        (one connection's context is shared by every operation sent on it)."""
+        ctx = copy.copy(self)
+        ctx.refresh_loaders()
+        return ctx
 
 
 Info = StrawberryInfo[RequestContext, None]
@@ -39,6 +66,7 @@ async def get_context(connection: HTTPConnection) -> RequestContext:
     """FastAPI dependency: the context for this request (HTTP or WebSocket)."""
     state = connection.app.state
     resources: Resources = state.resources
+    make_loaders: MakeLoaders = state.make_loaders
     viewer, auth_error = ANONYMOUS, None
     try:
         viewer = await state.authenticator.authenticate(
@@ -46,4 +74,42 @@ async def get_context(connection: HTTPConnection) -> RequestContext:
         )
     except AuthError as exc:
         auth_error = exc
-    return RequestContext(resources, viewer, state.make_loaders(resources, viewer), auth_error)
+    return RequestContext(resources, viewer, make_loaders(resources, viewer), auth_error,
+                          make_loaders)
+
+
+def connection_credentials(params: object) -> tuple[str | None, str | None]:
+    """(authorization, api key) from a connection_init payload, header names matched
+    case-insensitively; entries of a nested `headers` object win over top-level ones."""
+    if not isinstance(params, Mapping):
+        return None, None
+    found: dict[str, object] = {}
+    nested = params.get("headers")
+    for source in (params, nested if isinstance(nested, Mapping) else {}):
+        for key, value in source.items():
+            if isinstance(key, str) and key.lower() in ("authorization", "x-api-key"):
+                found[key.lower()] = value
+    out: list[str | None] = []
+    for name in ("authorization", "x-api-key"):
+        value = found.get(name)
+        if value is not None and not isinstance(value, str):
+            raise AuthError(f"connection_init payload: `{name}` must be a string")
+        out.append(value or None)
+    return out[0], out[1]
+
+
+async def authenticate_connection(context: RequestContext) -> None:
+    """Called once a WebSocket's connection_init arrives (its payload is
+    `context.connection_params`): set the viewer from the credential in it, if any.
+    Raises AuthError for a bad credential, in the payload or on the upgrade request."""
+    authorization, api_key = connection_credentials(context.connection_params)
+    if authorization is None and api_key is None:
+        if context.auth_error is not None:
+            raise context.auth_error
+        return
+    request = context.request
+    assert request is not None
+    authenticator: Authenticator = request.app.state.authenticator
+    context.viewer = await authenticator.authenticate(authorization, api_key)
+    context.auth_error = None
+    context.refresh_loaders()

@@ -212,6 +212,33 @@ async def test_connection_init_payload_is_propagated_as_headers(
     assert received["authorization"] == "Bearer from-init"
 
 
+async def test_connection_init_headers_object_is_propagated_and_wins(
+    start_router: Any,
+) -> None:
+    rules = [{"propagate": {"named": "authorization"}}, {"propagate": {"named": "x-api-key"}}]
+    url = start_router({"headers": {"all": {"request": rules}}})
+    async with connect(
+        ws_url(url), subprotocols=[PROTOCOL], additional_headers={"x-api-key": "from-upgrade"}
+    ) as ws:
+        await handshake(
+            ws,
+            {
+                "Authorization": "Bearer top-level",
+                "x-api-key": "from-init",
+                "headers": {"authorization": "Bearer nested", "x-unrelated": "Zoë"},
+            },
+        )
+        await ws.send(
+            json.dumps({"type": "subscribe", "id": "h", "payload": {"query": "{ headers }"}})
+        )
+        message = await recv(ws)
+    assert message["type"] == "next"
+    received = json.loads(message["payload"]["data"]["headers"])
+    # the nested object wins over top-level keys, the payload over the upgrade request
+    assert received["authorization"] == "Bearer nested"
+    assert received["x-api-key"] == "from-init"
+
+
 def test_websockets_version() -> None:
     assert int(websockets.__version__.split(".")[0]) >= 13
 

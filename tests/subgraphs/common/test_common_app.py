@@ -214,3 +214,64 @@ async def test_websocket_auth_from_connection_init(probe, settings: Settings) ->
     assert msg["type"] == "next"
     assert msg["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert await _ws_whoami(url, {"authorization": "Bearer not-a-jwt"}) == ("closed", 4403)
+
+
+async def test_websocket_connection_params_shapes(probe, settings: Settings) -> None:
+    url, _, ring = probe
+    token = issue_access_token(ring, settings, 778).token
+    init: dict[str, Any]
+    for init in ({"headers": {"Authorization": f"Bearer {token}"}},
+                 {"authorization": "Bearer garbage",
+                  "headers": {"authorization": f"Bearer {token}"}},
+                 {"AUTHORIZATION": f"Bearer {token}"}):
+        msg = await _ws_whoami(url, init)
+        assert msg["type"] == "next" and msg["payload"]["data"] == {"whoami": 778}, init
+    for init in ({"headers": {"authorization": f"Bearer {token[:-3]}xyz"}},
+                 {"authorization": 42},
+                 {"x-api-key": "pk_nope_nope"}):
+        assert await _ws_whoami(url, init) == ("closed", 4403), init
+
+
+async def test_websocket_params_win_over_a_bad_upgrade_header(probe, settings: Settings) -> None:
+    url, _, ring = probe
+    token = issue_access_token(ring, settings, 779).token
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    bad = {"Authorization": "Bearer not-a-jwt"}
+    for init, expected in (({}, None), ({"Authorization": f"Bearer {token}"}, 779)):
+        async with connect(ws_url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                           additional_headers=bad) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            if expected is None:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+                continue
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "subscription { whoami }"}}))
+            assert json.loads(await ws.recv())["payload"]["data"] == {"whoami": expected}
+
+
+async def test_legacy_graphql_ws_refuses_a_bad_token_with_a_code(probe,
+                                                                 settings: Settings) -> None:
+    url, _, ring = probe
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    token = issue_access_token(ring, settings, 780).token
+    async with connect(ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"headers": {"Authorization": f"Bearer {token}"}}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "start",
+                                  "payload": {"query": "subscription { whoami }"}}))
+        msg = json.loads(await ws.recv())
+        while msg["type"] == "ka":
+            msg = json.loads(await ws.recv())
+        assert msg["payload"]["data"] == {"whoami": 780}
+    async with connect(ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"Authorization": "Bearer not-a-jwt"}}))
+        msg = json.loads(await ws.recv())
+        while msg["type"] == "ka":
+            msg = json.loads(await ws.recv())
+        assert msg["type"] == "connection_error"
+        assert msg["payload"]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -12,15 +12,18 @@ LEGACY_WS = "graphql-ws"
 
 
 class GraphQLWebSocket:
-    def __init__(self, url: str, protocol: str = TRANSPORT_WS) -> None:
+    def __init__(self, url: str, protocol: str = TRANSPORT_WS,
+                 init: dict[str, Any] | None = None) -> None:
+        """`init`: the connection_init payload (connection params, e.g. credentials)."""
         self.url = url.replace("http://", "ws://") + "/graphql"
         self.protocol = protocol
+        self.init = init or {}
         self.ws: ClientConnection | None = None
 
     async def __aenter__(self) -> GraphQLWebSocket:
         self.ws = await connect(self.url, subprotocols=[self.protocol],  # type: ignore[list-item]
                                 max_queue=None, open_timeout=30)
-        await self.send({"type": "connection_init", "payload": {}})
+        await self.send({"type": "connection_init", "payload": self.init})
         while True:
             msg = await self.recv()
             if msg["type"] == "connection_ack":
