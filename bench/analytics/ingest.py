@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import orjson
 import psutil
 
@@ -73,6 +74,21 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int, batch
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
     return accepted, latencies, elapsed
+
+
+async def _drain(st: Stack) -> tuple[int, float]:
+    """Queued events left when the load stops, and how long the worker takes to fold them."""
+    assert st.settings.database_url
+    conn = await asyncpg.connect(st.settings.database_url.replace("+asyncpg", ""))
+    try:
+        query = "SELECT count(*) FROM analytics.rollup_queue"
+        backlog = int(await conn.fetchval(query))
+        t = time.monotonic()
+        while await conn.fetchval(query):
+            await asyncio.sleep(0.05)
+        return backlog, time.monotonic() - t
+    finally:
+        await conn.close()
 
 
 def _tree_cpu(pid: int) -> float:
@@ -148,6 +164,10 @@ def main() -> None:
         print(f"  => capacity of 2 otherwise idle cores: ~{2000 / total * args.batch:,.0f} "
               f"events/s ({total:.1f} ms CPU per batch, all processes)")
         print(f"  load average during the run: {psutil.getloadavg()[0]:.1f}")
+        if not args.no_worker:
+            backlog, drained = asyncio.run(_drain(st))
+            print(f"  rollup backlog when the load stopped: {backlog:,} events, drained in "
+                  f"{drained:.1f}s")
 
 
 if __name__ == "__main__":
