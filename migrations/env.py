@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import models
+from models.analytics import PARTITION_PREFIX as ANALYTICS_PARTITION_PREFIX
 from models.db import Base
 
 config = context.config
@@ -25,7 +26,12 @@ target_metadata = Base.metadata
 def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if type_ == "schema":
         return name in {"users", "posts", "feed", "analytics", None, "public"}
-    return True
+    # The daily partitions of analytics.events are created and dropped at run time.
+    analytics_partition = (type_ == "table" and isinstance(parent_names, dict)
+                           and parent_names.get("schema_name") == "analytics"
+                           and name is not None
+                           and name.startswith(ANALYTICS_PARTITION_PREFIX))
+    return not analytics_partition
 
 
 def _run(connection: Connection) -> None:
