@@ -158,6 +158,10 @@ async def test_stats_of_many_posts_cost_a_fixed_number_of_statements(
         assert all(e["stats"]["views"] == 1 for e in body["data"]["_entities"])
         counts.append(len(counter.queries()))
     assert counts == [2, 2]  # the authors, then the stats of every post
+    with count_statements() as counter:
+        body = await analytics.gql(USER_ANALYTICS, {"id": str(AUTHOR)}, as_user=AUTHOR)
+    assert body["data"]["_entities"][0]["analytics"]["postViews"] == 50
+    assert len(counter.queries()) == 2  # the totals and daily series, then topPosts
 
 
 async def test_posts_analytics_never_heard_of_ask_the_posts_domain(
