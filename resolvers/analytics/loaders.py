@@ -16,8 +16,7 @@ from puppies.auth import Viewer
 from resolvers.analytics import dashboards, trending
 from resolvers.analytics.dashboards import PostStats, Range, TopPost, UserAnalytics
 from resolvers.analytics.ingest import EventInput, TrackResult, track_events
-from resolvers.posts.deps import PostsDeps
-from resolvers.posts.posts import posts_by_ids
+from resolvers.posts.posts import post_authors
 from resolvers.runtime import Resources
 
 AuthorFallback = Callable[[Resources, Sequence[int]], Awaitable[dict[int, int]]]
@@ -27,9 +26,7 @@ async def authors_from_posts_domain(resources: Resources,
                                     post_ids: Sequence[int]) -> dict[int, int]:
     """Who wrote these posts, asked of the posts domain's resolvers: for posts analytics has
     not heard of through post.created (e.g. created before analytics ran, or seeded)."""
-    deps = PostsDeps(settings=resources.settings, db=resources.db, redis=resources.redis,
-                     s3=None)  # posts_by_ids reads the database only
-    return {pid: rec.author_id for pid, rec in (await posts_by_ids(deps, list(post_ids))).items()}
+    return await post_authors(resources.db, post_ids)
 
 
 class AnalyticsLoaders:
