@@ -215,10 +215,16 @@ def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[s
     (inbound_dir / "gateway.config.ts").write_text(HIVE_INBOUND_CONFIG)
     hive_health = f"http://127.0.0.1:{GATEWAY_PORT}/healthcheck"
     production = {"NODE_ENV": "production"}
+    # Our router without inbound dedup: the fair match for Hive Gateway's defaults (both
+    # still share identical in-flight *subgraph* requests).
+    no_inbound = WORK / "router-no-inbound-dedup.yaml"
+    no_inbound.write_text("traffic_shaping:\n  router:\n    deduplicate_requests: false\n")
+    router_cmd = [str(puppies), "serve", "router", "--supergraph", str(supergraph),
+                  "--listen", f"127.0.0.1:{GATEWAY_PORT}"]
     return {
-        "puppies": (
-            [str(puppies), "serve", "router", "--supergraph", str(supergraph),
-             "--listen", f"127.0.0.1:{GATEWAY_PORT}"],
+        "puppies": (router_cmd, f"http://127.0.0.1:{GATEWAY_PORT}/health", {}, ROOT),
+        "puppies-no-inbound-dedup": (
+            [*router_cmd, "--config", str(no_inbound)],
             f"http://127.0.0.1:{GATEWAY_PORT}/health",
             {},
             ROOT,
@@ -298,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overhead-duration", type=int, default=10)
     parser.add_argument(
         "--only", action="append",
-        choices=["puppies", "hive-gateway", "hive-gateway-inbound-dedup"],
+        choices=["puppies", "puppies-no-inbound-dedup", "hive-gateway",
+                 "hive-gateway-inbound-dedup"],
     )
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--overhead-only", action="store_true",
