@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.users.bench_users [--followers 1000] [--seconds 10]
                                                 [--concurrency 16] [--workers 1]
+                                                [--only me|followers|logIn ...]
 
 Measures, each for `--seconds` at `--concurrency` requests in flight over HTTP:
   - `me` with a bearer token (JWT verification + one DataLoader statement);
@@ -93,6 +94,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--only", action="append", choices=["me", "followers", "logIn"],
+                    help="run only these operations (repeatable); default: all")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-users-") as tmp, \
             stack(Path(tmp)) as st:
@@ -117,6 +120,8 @@ def main() -> None:
         print(f"users subgraph, {args.workers} process(es), concurrency {args.concurrency}, "
               f"{args.seconds:.0f} s each; star has {args.followers} followers")
         for name, (q, v, tok, check) in runs.items():
+            if args.only and name.split("(")[0].split(" ")[0] not in args.only:
+                continue
             asyncio.run(_hammer(url, q, v, tok, 1.0, args.concurrency, check))  # warm up
             cpu0 = cpu_seconds()
             r = asyncio.run(_hammer(url, q, v, tok, args.seconds, args.concurrency, check))

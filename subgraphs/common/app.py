@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -48,6 +48,8 @@ FEDERATION_VERSION: Literal["2.7"] = "2.7"
 # mappers, modules) is frozen out of collection, and the young generation is collected every
 # 20,000 allocations instead of 700. Halves the CPU of a 100-node page (bench/RESULTS.md).
 GC_THRESHOLDS = (20_000, 20, 50)
+# Distinct operation texts whose parsed document and validation result are kept (LRU).
+OPERATION_CACHE_SIZE = 1000
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -99,9 +101,13 @@ def build_schema(query: type, mutation: type | None = None, *, subscription: typ
     return SubgraphSchema(
         query=query, mutation=mutation, subscription=subscription, types=list(types),
         scalar_overrides=scalar_overrides,
-        # Validating the same operation text again is wasted work (~10 ms for a large one):
-        # clients send a handful of distinct operations. Errors are cached with their codes.
-        extensions=[ErrorCodes, lambda: ValidationCache(maxsize=1000), *extensions],
+        # Clients send a handful of distinct operations: parsing or validating the same text
+        # again is wasted work (~10 ms to validate a large one). ParserCache maps the raw
+        # text to ONE DocumentNode, so ValidationCache's key (schema, document, rules) is
+        # found by the node's cached hash instead of hashing a freshly parsed tree on every
+        # request. Validation errors are cached with their codes; parse errors are not cached.
+        extensions=[ErrorCodes, lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
+                    lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE), *extensions],
         federation_version=FEDERATION_VERSION,
     )
 

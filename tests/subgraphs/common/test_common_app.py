@@ -275,3 +275,31 @@ async def test_legacy_graphql_ws_refuses_a_bad_token_with_a_code(probe,
             msg = json.loads(await ws.recv())
         assert msg["type"] == "connection_error"
         assert msg["payload"]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_operations_are_parsed_and_validated_once_per_text(probe) -> None:
+    from strawberry.extensions import ParserCache, ValidationCache
+
+    from subgraphs.common.app import OPERATION_CACHE_SIZE
+
+    url, client, _ = probe
+    # the process-wide LRU caches the subgraph schemas use (keyed by their size)
+    parsed: Any = ParserCache(maxsize=OPERATION_CACHE_SIZE).cached_parse_document
+    validated: Any = ValidationCache(maxsize=OPERATION_CACHE_SIZE).cached_validate_document
+    query = "query Once($n: Int!) { echo(n: $n) } # cache probe"
+    p0, v0 = parsed.cache_info(), validated.cache_info()
+    for n in (1, 2, 3):
+        r = await _post(client, url, query, {"n": n})
+        assert r.json() == {"data": {"echo": n}}
+    p1, v1 = parsed.cache_info(), validated.cache_info()
+    assert (p1.misses - p0.misses, p1.hits - p0.hits) == (1, 2)
+    assert (v1.misses - v0.misses, v1.hits - v0.hits) == (1, 2)
+
+    # cached validation errors keep their code; parse errors are never cached
+    for _ in range(2):
+        r = await _post(client, url, "{ nope } # cache probe")
+        assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        r = await _post(client, url, "{ echo(n: # cache probe")
+        err = r.json()["errors"][0]
+        assert err["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+        assert "Syntax Error" in err["message"]
