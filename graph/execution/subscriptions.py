@@ -120,7 +120,11 @@ def _event_error(subgraph: str, e: Any, gateway: Gateway) -> dict[str, Any]:
         return {"message": "Subgraph error", "extensions": {"code": "DOWNSTREAM_SERVICE_ERROR"}}
     if gateway.executor.include_errors.get(subgraph, False):
         return {**e, "extensions": {**(e.get("extensions") or {}), "serviceName": subgraph}}
+    # redacted as for HTTP fetches: the message goes, the code stays
+    ext = e.get("extensions")
+    code = ext.get("code") if isinstance(ext, dict) else None
     out: dict[str, Any] = {"message": "Subgraph errors redacted"}
     if "path" in e:
         out["path"] = e["path"]
+    out["extensions"] = {"code": code if isinstance(code, str) else "DOWNSTREAM_SERVICE_ERROR"}
     return out

@@ -45,6 +45,7 @@ class Stack:
     router: str
     gql: GraphQLClient
     posts_app: Any
+    supergraph: str
 
     async def token(self, username: str) -> str:
         body = await self.gql.data(SIGN_UP, {"u": username, "e": f"{username}@example.com",
@@ -83,7 +84,7 @@ async def stack(clean: Settings) -> AsyncIterator[Stack]:
             ])
             router = create_router(supergraph, config_from_mapping(ROUTER_YAML))
             async with serve_asgi(router) as router_url:
-                yield Stack(router_url, GraphQLClient(http, router_url), posts_app)
+                yield Stack(router_url, GraphQLClient(http, router_url), posts_app, supergraph)
 
 
 async def _next(ws: GraphQLWebSocket) -> dict[str, Any]:
@@ -133,3 +134,18 @@ async def test_a_bad_token_in_connection_init_is_refused(stack: Stack):
         assert got["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", (init, got)
         assert "data" not in got
     assert stack.posts_app.state.like_broker.subscriber_count == 0
+
+
+async def test_subscription_errors_keep_their_code_when_redacted(stack: Stack):
+    token = await stack.token("dave_ws")
+    init = {"Authorization": f"Bearer {token}"}
+    redacting = config_from_mapping({**ROUTER_YAML, "include_subgraph_errors": {"all": False}})
+    async with serve_asgi(create_router(stack.supergraph, redacting)) as quiet:
+        for router, message in ((stack.router, "post 31337 does not exist"),
+                                (quiet, "Subgraph errors redacted")):
+            async with GraphQLWebSocket(router, init=init) as ws:
+                await ws.subscribe(SUB, {"id": "31337"})
+                got = await _next(ws)
+            error = got["errors"][0]
+            assert error["extensions"]["code"] == "NOT_FOUND", got
+            assert error["message"] == message
