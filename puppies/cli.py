@@ -128,6 +128,9 @@ def serve(process: str, host: str | None, port: int | None, supergraph: str,
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
     )
 
 
