@@ -4,7 +4,10 @@
 #   docker run IMAGE worker
 #   docker run IMAGE migrate
 # It uses external PostgreSQL, Redis and S3: set DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL
-# (the embedded dev services are not installed in the image).
+# (the embedded dev services are not installed in the image). Across containers also set
+# JWKS_URL (where subgraphs fetch the users subgraph's public keys), JWT_KEYS_DIR on the
+# users subgraph (a volume with its signing keys), and mount a router.yaml whose
+# override_subgraph_url points at the subgraphs' addresses.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
