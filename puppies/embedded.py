@@ -10,6 +10,7 @@ Each server keeps its data under a directory it is given and listens on 127.0.0.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib.util
 import os
@@ -96,7 +97,7 @@ def _open_up(path: Path, *, executable: bool) -> None:
     path.chmod(path.stat().st_mode | 0o055)
 
 
-class EmbeddedService:
+class EmbeddedService(abc.ABC):
     """A child server process with a data directory and a log file."""
 
     name = "service"
@@ -108,11 +109,13 @@ class EmbeddedService:
         self.log_path = self.data_dir / f"{self.name}.log"
 
     @property
+    @abc.abstractmethod
     def url(self) -> str:
-        raise NotImplementedError
+        """The URL clients connect to."""
 
+    @abc.abstractmethod
     def start(self) -> str:
-        raise NotImplementedError
+        """Start the server, wait until it answers, and return its URL."""
 
     def _spawn(self, args: list[str], **kwargs: object) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
