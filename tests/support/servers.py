@@ -19,7 +19,7 @@ from puppies.embedded import free_port
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi(app: Any, *, ws: str = "websockets") -> AsyncIterator[str]:
+async def serve_asgi(app: Any, *, ws: str = "websockets-sansio") -> AsyncIterator[str]:
     """Run `app` under uvicorn on this event loop; yields its base URL (http://127.0.0.1:N)."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
