@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,11 @@ from joserfc.jwk import ECKey, KeySet
 ALGORITHM = "ES256"
 
 
-def _new_kid() -> str:
-    return f"k{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
+def _new_kid(after: Iterable[str] = ()) -> str:
+    """A kid that sorts after every kid in `after`, even when made within the same
+    millisecond (the newest key is the one that signs)."""
+    millis = max([int(time.time() * 1000), *(_kid_millis(k) + 1 for k in after)])
+    return f"k{millis:013d}-{secrets.token_hex(4)}"
 
 
 def _kid_millis(kid: str) -> int:
@@ -110,7 +114,7 @@ class KeyRing:
     def rotate(self) -> str:
         """Create a new key, which signs from now on; older keys stay published."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        kid = _new_kid()
+        kid = _new_kid(path.stem for path in self.directory.glob("*.pem"))
         key = ECKey.generate_key("P-256", parameters={"kid": kid})
         path = self.directory / f"{kid}.pem"
         tmp = path.with_suffix(".tmp")

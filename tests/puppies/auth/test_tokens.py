@@ -124,3 +124,10 @@ async def test_remote_jwks_unreachable(conf: Settings, ring: KeyRing) -> None:
     with pytest.raises(AuthError) as info:
         await verify_access_token(token, remote, conf)
     assert info.value.code == "INTERNAL_SERVER_ERROR"
+
+
+def test_rotation_within_one_millisecond_still_signs_with_the_new_key(tmp_path: Path) -> None:
+    ring = KeyRing(tmp_path / "k", reload_interval=0).load()
+    kids = [ring.rotate() for _ in range(20)]  # far faster than one per millisecond
+    assert ring.signing_key().kid == kids[-1]
+    assert [k.kid for k in ring.keys][-20:] == kids
