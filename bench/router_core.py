@@ -57,8 +57,9 @@ async def _measure(gw: Gateway, query: str, n: int) -> tuple[float, float]:
     return ((time.perf_counter() - wall) / n * 1000, (time.process_time() - cpu) / n * 1000)
 
 
-async def _concurrent(gw: Gateway, query: str, n: int,
-                      concurrency: int) -> tuple[float, float, float]:
+async def _concurrent(
+    gw: Gateway, query: str, n: int, concurrency: int
+) -> tuple[float, float, float]:
     prepared = gw.prepare(query, None)
     sent = sum(c.requests_sent for c in gw.clients.values())
     wall, cpu = time.perf_counter(), time.process_time()
@@ -81,16 +82,22 @@ async def _main(args: argparse.Namespace, sdl: str) -> None:
         started = time.perf_counter()
         plan = gw.prepare(QUERY, None).plan
         cold = (time.perf_counter() - started) * 1000
-        print(f"deep query: cold parse+validate+plan {cold:.1f} ms, "
-              f"{len(plan.fetches())} subgraph requests per execution")
+        print(
+            f"deep query: cold parse+validate+plan {cold:.1f} ms, "
+            f"{len(plan.fetches())} subgraph requests per execution"
+        )
         for name, query in (("deep query", QUERY), ("single fetch", SINGLE_FETCH_QUERY)):
             wall, cpu = await _measure(gw, query, args.requests)
-            print(f"{name}: {wall:.2f} ms wall, {cpu:.2f} ms router CPU per request "
-                  f"({args.requests} sequential requests)")
+            print(
+                f"{name}: {wall:.2f} ms wall, {cpu:.2f} ms router CPU per request "
+                f"({args.requests} sequential requests)"
+            )
         if args.concurrency > 1:
             rps, cpu, per = await _concurrent(gw, QUERY, args.requests, args.concurrency)
-            print(f"deep query, {args.concurrency} at a time: {rps:.0f} requests/s, "
-                  f"{cpu:.2f} ms router CPU and {per:.1f} subgraph requests per request")
+            print(
+                f"deep query, {args.concurrency} at a time: {rps:.0f} requests/s, "
+                f"{cpu:.2f} ms router CPU and {per:.1f} subgraph requests per request"
+            )
     finally:
         await gw.aclose()
 
@@ -98,14 +105,30 @@ async def _main(args: argparse.Namespace, sdl: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=20,
-                        help="also run the deep query this many at a time (1: skip)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=20,
+        help="also run the deep query this many at a time (1: skip)",
+    )
     args = parser.parse_args()
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.gateways.subgraphs:app", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.gateways.subgraphs:app",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+    )
     try:
         _wait(f"http://127.0.0.1:{port}/health")
         base = f"http://127.0.0.1:{port}"

@@ -27,10 +27,13 @@ def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if type_ == "schema":
         return name in {"users", "posts", "feed", "analytics", None, "public"}
     # The daily partitions of analytics.events are created and dropped at run time.
-    analytics_partition = (type_ == "table" and isinstance(parent_names, dict)
-                           and parent_names.get("schema_name") == "analytics"
-                           and name is not None
-                           and name.startswith(ANALYTICS_PARTITION_PREFIX))
+    analytics_partition = (
+        type_ == "table"
+        and isinstance(parent_names, dict)
+        and parent_names.get("schema_name") == "analytics"
+        and name is not None
+        and name.startswith(ANALYTICS_PARTITION_PREFIX)
+    )
     return not analytics_partition
 
 
@@ -57,8 +60,11 @@ async def _run_async() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

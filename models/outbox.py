@@ -64,16 +64,17 @@ def outbox_table(schema: str) -> Table:
         table = Table(
             "outbox",
             Base.metadata,
-            Column("id", BigInteger, primary_key=True,
-                   server_default=text("public.next_id()")),
+            Column("id", BigInteger, primary_key=True, server_default=text("public.next_id()")),
             Column("event_type", Text, nullable=False),
             Column("aggregate_id", BigInteger, nullable=True),
             Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-            Column("created_at", DateTime(timezone=True), nullable=False,
-                   server_default=func.now()),
+            Column(
+                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
             Column("dispatched_at", DateTime(timezone=True), nullable=True),
-            Index(f"ix_{schema}_outbox_pending", "id",
-                  postgresql_where=text("dispatched_at IS NULL")),
+            Index(
+                f"ix_{schema}_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")
+            ),
             schema=schema,
         )
         _OUTBOXES[schema] = table
@@ -90,10 +91,10 @@ def processed_table(schema: str) -> Table:
             Base.metadata,
             Column("consumer", Text, nullable=False),
             Column("event_id", Text, nullable=False),
-            Column("processed_at", DateTime(timezone=True), nullable=False,
-                   server_default=func.now()),
-            PrimaryKeyConstraint("consumer", "event_id",
-                                 name=f"pk_{schema}_processed_events"),
+            Column(
+                "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+            PrimaryKeyConstraint("consumer", "event_id", name=f"pk_{schema}_processed_events"),
             schema=schema,
         )
         _PROCESSED[schema] = table
@@ -215,8 +216,13 @@ async def claim_pending(session: AsyncSession, schema: str, limit: int) -> list[
     table = outbox_table(schema)
     rows = (
         await session.execute(
-            select(table.c.id, table.c.event_type, table.c.aggregate_id, table.c.payload,
-                   table.c.created_at)
+            select(
+                table.c.id,
+                table.c.event_type,
+                table.c.aggregate_id,
+                table.c.payload,
+                table.c.created_at,
+            )
             .where(table.c.dispatched_at.is_(None))
             .order_by(table.c.id)
             .limit(limit)
@@ -224,8 +230,14 @@ async def claim_pending(session: AsyncSession, schema: str, limit: int) -> list[
         )
     ).all()
     return [
-        Event(id=f"{schema}:{r.id}", type=r.event_type, schema=schema,
-              aggregate_id=r.aggregate_id, payload=r.payload, occurred_at=r.created_at)
+        Event(
+            id=f"{schema}:{r.id}",
+            type=r.event_type,
+            schema=schema,
+            aggregate_id=r.aggregate_id,
+            payload=r.payload,
+            occurred_at=r.created_at,
+        )
         for r in rows
     ]
 
@@ -235,9 +247,7 @@ async def mark_dispatched(session: AsyncSession, schema: str, events: list[Event
         return
     table = outbox_table(schema)
     ids = [int(e.id.split(":", 1)[1]) for e in events]
-    await session.execute(
-        update(table).where(table.c.id.in_(ids)).values(dispatched_at=func.now())
-    )
+    await session.execute(update(table).where(table.c.id.in_(ids)).values(dispatched_at=func.now()))
 
 
 async def existing_outbox_schemas(session: AsyncSession) -> list[str]:

@@ -67,8 +67,11 @@ class Media(Base):
             "status IN ('PENDING_UPLOAD', 'PROCESSING', 'READY', 'FAILED')", name="status"
         ),
         Index("ix_posts_media_post_id_position", "post_id", "position"),
-        Index("ix_posts_media_unfinished", "updated_at",
-              postgresql_where=text("status IN ('PENDING_UPLOAD', 'PROCESSING')")),
+        Index(
+            "ix_posts_media_unfinished",
+            "updated_at",
+            postgresql_where=text("status IN ('PENDING_UPLOAD', 'PROCESSING')"),
+        ),
         {"schema": SCHEMA},
     )
 
@@ -78,8 +81,7 @@ class Media(Base):
     )
     author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     position: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False,
-                                        server_default="PENDING_UPLOAD")
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING_UPLOAD")
     content_type: Mapped[str] = mapped_column(Text, nullable=False)
     byte_size: Mapped[int] = mapped_column(Integer, nullable=False)
     object_key: Mapped[str] = mapped_column(Text, nullable=False)

@@ -29,8 +29,11 @@ class StatementCounter:
 
     def queries(self) -> list[str]:
         """Statements other than transaction control (BEGIN/COMMIT/ROLLBACK)."""
-        return [s for s in self.statements
-                if s.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+        return [
+            s
+            for s in self.statements
+            if s.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}
+        ]
 
 
 @contextmanager

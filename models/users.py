@@ -73,10 +73,18 @@ class Follow(Base):
         CheckConstraint("follower_id <> followee_id", name="not_self"),
         Index("uq_users_follows_id", "id", unique=True),
         # INCLUDE makes follower/following pages and fan-out batches index-only scans.
-        Index("ix_users_follows_followee_id_id", "followee_id", text("id DESC"),
-              postgresql_include=["follower_id"]),
-        Index("ix_users_follows_follower_id_id", "follower_id", text("id DESC"),
-              postgresql_include=["followee_id"]),
+        Index(
+            "ix_users_follows_followee_id_id",
+            "followee_id",
+            text("id DESC"),
+            postgresql_include=["follower_id"],
+        ),
+        Index(
+            "ix_users_follows_follower_id_id",
+            "follower_id",
+            text("id DESC"),
+            postgresql_include=["followee_id"],
+        ),
         {"schema": SCHEMA},
     )
 

@@ -85,19 +85,43 @@ def dev(reset: bool) -> None:
 @click.argument("process", type=click.Choice(SERVABLE))
 @click.option("--host", default=None, help="Interface to bind (default HOST setting).")
 @click.option("--port", type=int, default=None, help="Port (default: the process's own).")
-@click.option("--supergraph", type=click.Path(dir_okay=False), default="supergraph.graphql",
-              show_default=True, help="router only: the supergraph SDL file to serve.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="router only: router.yaml (built-in defaults for every key when left out).")
-@click.option("--listen", default=None,
-              help="router only: HOST:PORT, overriding supergraph.listen of router.yaml.")
+@click.option(
+    "--supergraph",
+    type=click.Path(dir_okay=False),
+    default="supergraph.graphql",
+    show_default=True,
+    help="router only: the supergraph SDL file to serve.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="router only: router.yaml (built-in defaults for every key when left out).",
+)
+@click.option(
+    "--listen",
+    default=None,
+    help="router only: HOST:PORT, overriding supergraph.listen of router.yaml.",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
 @click.option("--log-level", default="warning", show_default=True, help="router only.")
-@click.option("--hot-reload", is_flag=True,
-              help="router only: serve a changed supergraph or router.yaml without a restart.")
-def serve(process: str, host: str | None, port: int | None, supergraph: str,
-          config_path: str | None, listen: str | None, workers: int, log_level: str,
-          hot_reload: bool) -> None:
+@click.option(
+    "--hot-reload",
+    is_flag=True,
+    help="router only: serve a changed supergraph or router.yaml without a restart.",
+)
+def serve(
+    process: str,
+    host: str | None,
+    port: int | None,
+    supergraph: str,
+    config_path: str | None,
+    listen: str | None,
+    workers: int,
+    log_level: str,
+    hot_reload: bool,
+) -> None:
     """Serve one process: the router or a subgraph (users, posts, feed, analytics).
 
     The router serves any supergraph file and needs no database; a subgraph needs
@@ -108,9 +132,16 @@ def serve(process: str, host: str | None, port: int | None, supergraph: str,
             listen = f"{host or '127.0.0.1'}:{port or 4000}"
         serve_router = components.load(components.ROUTER_CLI + ":serve_router")
         run_or_exit = components.load(components.ROUTER_CLI + ":run_or_exit")
-        run_or_exit(lambda: serve_router(supergraph, config_path, listen=listen,
-                                         log_level=log_level, workers=workers,
-                                         hot_reload=hot_reload))
+        run_or_exit(
+            lambda: serve_router(
+                supergraph,
+                config_path,
+                listen=listen,
+                log_level=log_level,
+                workers=workers,
+                hot_reload=hot_reload,
+            )
+        )
         return
     import uvicorn
 
@@ -159,29 +190,45 @@ def migrate(target: str) -> None:
 
 @main.command()
 @click.option("--users", type=int, default=200, show_default=True, help="Accounts to create.")
-@click.option("--follows", type=int, default=20, show_default=True,
-              help="Average accounts each one follows.")
-@click.option("--posts", type=int, default=5, show_default=True,
-              help="Average posts per account.")
-@click.option("--likes", type=int, default=10, show_default=True,
-              help="Average likes per post.")
-@click.option("--comments", type=int, default=2, show_default=True,
-              help="Average comments per post.")
-@click.option("--scale", is_flag=True,
-              help="Benchmark scale: a power-law graph of 100,000 users, 5,000,000 follows, "
-                   "1,000,000 posts (overrides the counts above).")
-@click.option("--seed", "random_seed", type=int, default=42, show_default=True,
-              help="Random seed, for a reproducible graph.")
-def seed(users: int, follows: int, posts: int, likes: int, comments: int, scale: bool,
-         random_seed: int) -> None:
+@click.option(
+    "--follows", type=int, default=20, show_default=True, help="Average accounts each one follows."
+)
+@click.option("--posts", type=int, default=5, show_default=True, help="Average posts per account.")
+@click.option("--likes", type=int, default=10, show_default=True, help="Average likes per post.")
+@click.option(
+    "--comments", type=int, default=2, show_default=True, help="Average comments per post."
+)
+@click.option(
+    "--scale",
+    is_flag=True,
+    help="Benchmark scale: a power-law graph of 100,000 users, 5,000,000 follows, "
+    "1,000,000 posts (overrides the counts above).",
+)
+@click.option(
+    "--seed",
+    "random_seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Random seed, for a reproducible graph.",
+)
+def seed(
+    users: int, follows: int, posts: int, likes: int, comments: int, scale: bool, random_seed: int
+) -> None:
     """Fill the database with demo data, with a progress bar."""
     settings = _settings()
     _require_services(settings)
     if not components.exists(components.SEED_MAIN):
         raise click.ClickException("seeding is not built yet")
     components.load(components.SEED_MAIN)(
-        settings, users=users, follows=follows, posts=posts, likes=likes, comments=comments,
-        scale=scale, random_seed=random_seed,
+        settings,
+        users=users,
+        follows=follows,
+        posts=posts,
+        likes=likes,
+        comments=comments,
+        scale=scale,
+        random_seed=random_seed,
     )
 
 
@@ -212,15 +259,22 @@ def keys_rotate() -> None:
 
 
 @keys.command("prune")
-@click.option("--older-than", type=int, default=None,
-              help="Seconds since a key was superseded (default: the access-token TTL).")
+@click.option(
+    "--older-than",
+    type=int,
+    default=None,
+    help="Seconds since a key was superseded (default: the access-token TTL).",
+)
 def keys_prune(older_than: int | None) -> None:
     """Remove keys superseded long enough ago that no live token can need them."""
     from puppies.auth.keys import KeyRing
 
     settings = _settings()
-    removed = KeyRing(settings.keys_dir).load(create=False).prune(
-        older_than if older_than is not None else settings.access_token_ttl_seconds + 60)
+    removed = (
+        KeyRing(settings.keys_dir)
+        .load(create=False)
+        .prune(older_than if older_than is not None else settings.access_token_ttl_seconds + 60)
+    )
     click.echo(f"removed {len(removed)} key(s)" + (f": {', '.join(removed)}" if removed else ""))
 
 

@@ -184,9 +184,16 @@ class EmbeddedPostgres(EmbeddedService):
             entry = pwd.getpwnam(PG_SYSTEM_USER)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                 PG_SYSTEM_USER],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "-s",
+                    "/usr/sbin/nologin",
+                    PG_SYSTEM_USER,
+                ],
+                check=True,
+                capture_output=True,
             )
             entry = pwd.getpwnam(PG_SYSTEM_USER)
         # The server user must reach its binaries and its data directory.
@@ -211,22 +218,49 @@ class EmbeddedPostgres(EmbeddedService):
             if self.pgdata.exists():
                 shutil.rmtree(self.pgdata)
             result = subprocess.run(
-                [self._bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
-                 "--auth=trust", "--encoding=UTF8", "--no-instructions"],
-                capture_output=True, text=True, **as_user,  # type: ignore[call-overload]
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ],
+                capture_output=True,
+                text=True,
+                **as_user,  # type: ignore[call-overload]
             )
             if result.returncode != 0:
                 raise ServiceStartError(f"initdb failed: {result.stderr.strip()}")
         socket_dir = self.data_dir
         args = [
-            self._bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-            "-h", "127.0.0.1", "-k", str(socket_dir),
-            "-c", "max_connections=300", "-c", "shared_buffers=256MB",
-            "-c", "logging_collector=off",
+            self._bin("postgres"),
+            "-D",
+            str(self.pgdata),
+            "-p",
+            str(self.port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(socket_dir),
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=256MB",
+            "-c",
+            "logging_collector=off",
         ]
         if self.fast_unsafe:
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off"]
+            args += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         self._spawn(args, **as_user)
         wait_until(lambda: self._ready(), 60, "embedded PostgreSQL", self.log_path)
         self._create_database()
@@ -245,15 +279,31 @@ class EmbeddedPostgres(EmbeddedService):
         return result.returncode == 0
 
     def _create_database(self) -> None:
-        psql = [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                "-d", "postgres", "-tAc"]
+        psql = [
+            self._bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
         exists = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         if exists != "1":
-            subprocess.run([*psql, f'CREATE DATABASE "{self.database}"'],
-                           capture_output=True, text=True, check=True)
+            subprocess.run(
+                [*psql, f'CREATE DATABASE "{self.database}"'],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
 
 
 class EmbeddedRedis(EmbeddedService):
@@ -282,16 +332,29 @@ class EmbeddedRedis(EmbeddedService):
     def start(self) -> str:
         ensure_port_free(self.port, "embedded Redis")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [self._binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "yes",
-                "--maxclients", "10000"]
+        args = [
+            self._binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--maxclients",
+            "10000",
+        ]
         if self.persist:
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1"]
         else:
             args += ["--appendonly", "no", "--save", ""]
         self._spawn(args)
-        wait_until(lambda: self.alive() and _tcp_open(self.port), 30, "embedded Redis",
-                   self.log_path)
+        wait_until(
+            lambda: self.alive() and _tcp_open(self.port), 30, "embedded Redis", self.log_path
+        )
         return self.url
 
 
@@ -314,10 +377,12 @@ class EmbeddedS3(EmbeddedService):
         if self.persist:
             env["MOTO_ENABLE_RECORDING"] = "True"
             env["MOTO_RECORDER_FILEPATH"] = str(self.recording)
-        self._spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                     "-p", str(self.port)], env=env)
-        wait_until(lambda: self.alive() and _tcp_open(self.port), 60, "embedded S3 (moto)",
-                   self.log_path)
+        self._spawn(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], env=env
+        )
+        wait_until(
+            lambda: self.alive() and _tcp_open(self.port), 60, "embedded S3 (moto)", self.log_path
+        )
         if self.persist and self.recording.exists() and self.recording.stat().st_size:
             # Replay what earlier runs stored, without recording the replay twice.
             req = urllib.request.Request(

@@ -41,7 +41,7 @@ def decode_cursor(cursor: str, field: str = "after") -> int:
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
         if not text.startswith(_PREFIX):
             raise ValueError(text)
-        value = int(text[len(_PREFIX):])
+        value = int(text[len(_PREFIX) :])
     except (ValueError, UnicodeError, binascii.Error):
         raise PaginationError(f"`{field}` is not a cursor returned by this API", field) from None
     if value < 0:
@@ -93,5 +93,9 @@ def page_from_rows(rows: Sequence[tuple[int, T]], request: PageRequest) -> Page[
     """Rows of (cursor key, item) fetched with LIMIT first+1 -> a Page."""
     has_next = len(rows) > request.first
     rows = rows[: request.first]
-    return Page(items=[r[1] for r in rows], keys=[r[0] for r in rows], has_next_page=has_next,
-                has_previous_page=request.after is not None)
+    return Page(
+        items=[r[1] for r in rows],
+        keys=[r[0] for r in rows],
+        has_next_page=has_next,
+        has_previous_page=request.after is not None,
+    )

@@ -74,8 +74,10 @@ class Settings(BaseSettings):
 
     # Feed: hybrid fan-out (docs/feed.md).
     feed_vip_threshold: int = Field(
-        default=10_000, ge=1, description="followers at which an author's posts are merged at "
-        "read time instead of being fanned out"
+        default=10_000,
+        ge=1,
+        description="followers at which an author's posts are merged at "
+        "read time instead of being fanned out",
     )
     feed_follow_backfill: int = Field(
         default=50, ge=0, le=1000, description="followee posts copied into an inbox on follow"
@@ -119,7 +121,9 @@ class Settings(BaseSettings):
         default=90, ge=1, le=3650, description="raw event partitions older than this are dropped"
     )
     analytics_ingest_window_hours: int = Field(
-        default=72, ge=1, le=24 * 90,
+        default=72,
+        ge=1,
+        le=24 * 90,
         description="trackEvents rejects events whose occurredAt is older than this",
     )
     analytics_future_skew_seconds: int = Field(

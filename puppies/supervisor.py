@@ -87,8 +87,9 @@ def run_dev(settings: Settings, *, reset: bool = False, root: Path | None = None
         ensure_bucket(create_s3_client(s), s.s3_bucket)
         env = {**os.environ, **services.env(), "PYTHONUNBUFFERED": "1"}
         for comp in components:
-            proc = subprocess.Popen(comp.argv, env=env, start_new_session=True,
-                                    stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                comp.argv, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+            )
             children.append(Child(comp, proc))
         for child in children:
             port = child.component.port

@@ -27,10 +27,15 @@ from tests.support.tmp import private_tmp_dir
 @pytest.fixture(scope="session")
 def services() -> Iterator[RunningServices]:
     data_dir = private_tmp_dir("services")
-    base = load_settings(environment="test", data_dir=data_dir,
-                         jwt_keys_dir=data_dir / "keys", s3_bucket="puppies-test")
-    running = start_services(base, data_dir=data_dir,
-                             ports=(free_port(), free_port(), free_port()), throwaway=True)
+    base = load_settings(
+        environment="test",
+        data_dir=data_dir,
+        jwt_keys_dir=data_dir / "keys",
+        s3_bucket="puppies-test",
+    )
+    running = start_services(
+        base, data_dir=data_dir, ports=(free_port(), free_port(), free_port()), throwaway=True
+    )
     try:
         migrate.upgrade(running.settings)
         ensure_bucket(create_s3_client(running.settings), running.settings.s3_bucket)

@@ -43,22 +43,30 @@ async def roll_up(ctx: WorkerContext) -> None:
         log.debug("rolled up %d events", n)
 
 
-@REGISTRY.periodic(lambda s: max(1, s.analytics_trending_cache_seconds),
-                   name="analytics.refresh_trending")
+@REGISTRY.periodic(
+    lambda s: max(1, s.analytics_trending_cache_seconds), name="analytics.refresh_trending"
+)
 async def refresh_trending(ctx: WorkerContext) -> None:
     res = resources(ctx)
     if res.settings.analytics_trending_cache_seconds > 0:
         await trending.refresh_trending(res.db, res.redis, res.settings)
 
 
-@REGISTRY.cron(name="analytics.maintain_partitions", run_at_startup=True,
-               minute=set(range(0, 60, 10)), second={0})
+@REGISTRY.cron(
+    name="analytics.maintain_partitions",
+    run_at_startup=True,
+    minute=set(range(0, 60, 10)),
+    second={0},
+)
 async def maintain_partitions(ctx: WorkerContext) -> None:
     res = resources(ctx)
     created, dropped = await partitions.maintain(res.db, res.settings)
     if created or dropped:
-        log.info("analytics partitions: created %s, dropped %s",
-                 [d.isoformat() for d in created], [d.isoformat() for d in dropped])
+        log.info(
+            "analytics partitions: created %s, dropped %s",
+            [d.isoformat() for d in created],
+            [d.isoformat() for d in dropped],
+        )
 
 
 @REGISTRY.job(name="analytics.rebuild", timeout=3600)

@@ -46,18 +46,23 @@ def _int(event: Event, key: str) -> int:
 @REGISTRY.consumer("post.created", name="feed.fan_out", timeout=600)
 async def fan_out(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
-    result = await fan_out_post(res.db, res.settings, _int(event, "post_id"),
-                                _int(event, "author_id"))
-    log.info("fan-out of post %s: %s, %d rows in %d batches", result.post_id, result.state,
-             result.rows_inserted, result.batches)
+    result = await fan_out_post(
+        res.db, res.settings, _int(event, "post_id"), _int(event, "author_id")
+    )
+    log.info(
+        "fan-out of post %s: %s, %d rows in %d batches",
+        result.post_id,
+        result.state,
+        result.rows_inserted,
+        result.batches,
+    )
 
 
 @REGISTRY.job(name=RESUME_JOB, timeout=600)
 async def resume_fanout(ctx: WorkerContext, post_id: int) -> None:
     res = resources(ctx)
     result = await run_fanout(res.db, res.settings, post_id)
-    log.info("resumed fan-out of post %s: %s, %d rows", post_id, result.state,
-             result.rows_inserted)
+    log.info("resumed fan-out of post %s: %s, %d rows", post_id, result.state, result.rows_inserted)
 
 
 @REGISTRY.consumer("post.deleted", name="feed.remove_post")
@@ -83,15 +88,20 @@ async def on_unfollow(ctx: WorkerContext, event: Event) -> None:
     await reconcile_vip(res.db, res.redis, res.settings, followee)
 
 
-@REGISTRY.periodic(lambda s: max(1.0, s.feed_fanout_lease_seconds / 3),
-                   name="feed.resume_stalled_fanouts")
+@REGISTRY.periodic(
+    lambda s: max(1.0, s.feed_fanout_lease_seconds / 3), name="feed.resume_stalled_fanouts"
+)
 async def resume_stalled(ctx: WorkerContext) -> None:
     """Hand fan-outs whose worker stopped renewing its lease to a live worker."""
     res = resources(ctx)
     bucket = int(time.time() // res.settings.feed_fanout_lease_seconds)
     for post_id in await stalled_fanouts(res.db):
-        await res.redis.enqueue_job(RESUME_JOB, post_id, _job_id=f"feed:resume:{post_id}:{bucket}",
-                                    _queue_name=res.queue_name)
+        await res.redis.enqueue_job(
+            RESUME_JOB,
+            post_id,
+            _job_id=f"feed:resume:{post_id}:{bucket}",
+            _queue_name=res.queue_name,
+        )
 
 
 @REGISTRY.periodic(lambda s: 30.0, name="feed.vip_sweep")

@@ -48,8 +48,9 @@ async def claim(session: AsyncSession, schema: str, consumer: str, event: Event 
 
 
 @asynccontextmanager
-async def once(redis: Redis, key: str, *, done_ttl_seconds: int = 7 * 24 * 3600,
-               lease_seconds: int = 300) -> AsyncIterator[bool]:
+async def once(
+    redis: Redis, key: str, *, done_ttl_seconds: int = 7 * 24 * 3600, lease_seconds: int = 300
+) -> AsyncIterator[bool]:
     """Yield True when the block should run (first time), False when `key` is already done.
 
     Raises AlreadyRunning when another delivery holds the lease right now.

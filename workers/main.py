@@ -72,8 +72,12 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
     background: list[asyncio.Task[None]] = []
 
     async def startup(ctx: WorkerContext) -> None:
-        res = Resources(settings=settings, db=Database(settings), redis=ctx["redis"],
-                        s3=create_s3_client(settings))
+        res = Resources(
+            settings=settings,
+            db=Database(settings),
+            redis=ctx["redis"],
+            s3=create_s3_client(settings),
+        )
         ctx["resources"] = res
         for hook in reg.startup:
             await hook(ctx)
@@ -82,8 +86,12 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
         background.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         for task in reg.periodics:
             background.append(asyncio.create_task(_run_periodic(ctx, task), name=task.name))
-        log.info("worker started: %d jobs, %d crons, %d periodic tasks, relay on",
-                 len(reg.functions), len(reg.cron_jobs), len(reg.periodics))
+        log.info(
+            "worker started: %d jobs, %d crons, %d periodic tasks, relay on",
+            len(reg.functions),
+            len(reg.cron_jobs),
+            len(reg.periodics),
+        )
 
     async def shutdown(ctx: WorkerContext) -> None:
         for t in background:

@@ -33,9 +33,12 @@ async def delete_media_objects(ctx: WorkerContext, event: Event) -> None:
     d = deps(ctx)
     keys = [str(k) for k in event.payload.get("object_keys", [])]
     for i in range(0, len(keys), 1000):
-        chunk = [{"Key": k} for k in keys[i:i + 1000]]
-        await asyncio.to_thread(d.s3.delete_objects, Bucket=d.settings.s3_bucket,
-                                Delete={"Objects": chunk, "Quiet": True})
+        chunk = [{"Key": k} for k in keys[i : i + 1000]]
+        await asyncio.to_thread(
+            d.s3.delete_objects,
+            Bucket=d.settings.s3_bucket,
+            Delete={"Objects": chunk, "Quiet": True},
+        )
 
 
 @REGISTRY.periodic(lambda s: s.likes_flush_interval_seconds, name="posts.flush_like_counts")

@@ -69,15 +69,31 @@ class Registry:
     startup: list[HookFn] = field(default_factory=list)
     shutdown: list[HookFn] = field(default_factory=list)
 
-    def _add_function(self, name: str, coroutine: Callable[..., Awaitable[Any]], *,
-                      max_tries: int | None, timeout: float | None) -> None:
+    def _add_function(
+        self,
+        name: str,
+        coroutine: Callable[..., Awaitable[Any]],
+        *,
+        max_tries: int | None,
+        timeout: float | None,
+    ) -> None:
         if name in self.functions:
             raise RegistryError(f"job {name!r} is registered twice")
-        self.functions[name] = func(coroutine, name=name, max_tries=max_tries,  # type: ignore[arg-type]
-                                    timeout=timeout)
+        self.functions[name] = func(
+            coroutine,  # type: ignore[arg-type]
+            name=name,
+            max_tries=max_tries,
+            timeout=timeout,
+        )
 
-    def consumer(self, event_type: str, *, name: str | None = None, max_tries: int = 10,
-                 timeout: float | None = 120) -> Callable[[ConsumerFn], ConsumerFn]:
+    def consumer(
+        self,
+        event_type: str,
+        *,
+        name: str | None = None,
+        max_tries: int = 10,
+        timeout: float | None = 120,
+    ) -> Callable[[ConsumerFn], ConsumerFn]:
         """Register `fn(ctx, event)` to run once per committed `event_type` outbox row.
 
         Delivery is at least once (arq retries; a relay crash may re-enqueue): make the
@@ -99,32 +115,45 @@ class Registry:
 
         return register
 
-    def job(self, *, name: str | None = None, max_tries: int = 5,
-            timeout: float | None = 300) -> Callable[[F], F]:
+    def job(
+        self, *, name: str | None = None, max_tries: int = 5, timeout: float | None = 300
+    ) -> Callable[[F], F]:
         """Register a plain arq job, enqueued by name (`ArqRedis.enqueue_job`)."""
 
         def register(fn: F) -> F:
-            self._add_function(name or _default_name(fn), fn, max_tries=max_tries,
-                               timeout=timeout)
+            self._add_function(name or _default_name(fn), fn, max_tries=max_tries, timeout=timeout)
             return fn
 
         return register
 
-    def cron(self, *, name: str | None = None, run_at_startup: bool = False,
-             timeout: float | None = 300, **when: Any) -> Callable[[F], F]:
+    def cron(
+        self,
+        *,
+        name: str | None = None,
+        run_at_startup: bool = False,
+        timeout: float | None = 300,
+        **when: Any,
+    ) -> Callable[[F], F]:
         """Register an arq cron job (`minute=`, `second=`, ... as `arq.cron.cron` takes)."""
 
         def register(fn: F) -> F:
             self.cron_jobs.append(
-                cron(fn, name=name or _default_name(fn), run_at_startup=run_at_startup,  # type: ignore[arg-type]
-                     timeout=timeout, unique=True, **when)
+                cron(
+                    fn,  # type: ignore[arg-type]
+                    name=name or _default_name(fn),
+                    run_at_startup=run_at_startup,
+                    timeout=timeout,
+                    unique=True,
+                    **when,
+                )
             )
             return fn
 
         return register
 
-    def periodic(self, interval: Callable[[Settings], float], *,
-                 name: str | None = None) -> Callable[[HookFn], HookFn]:
+    def periodic(
+        self, interval: Callable[[Settings], float], *, name: str | None = None
+    ) -> Callable[[HookFn], HookFn]:
         """Register `fn(ctx)` to run every `interval(settings)` seconds in the worker process.
 
         For sub-minute work (counter flushes). Across several worker processes one run at a
@@ -132,8 +161,9 @@ class Registry:
         """
 
         def register(fn: HookFn) -> HookFn:
-            self.periodics.append(Periodic(name=name or _default_name(fn), fn=fn,
-                                           interval=interval))
+            self.periodics.append(
+                Periodic(name=name or _default_name(fn), fn=fn, interval=interval)
+            )
             return fn
 
         return register

@@ -64,8 +64,9 @@ def job_id(event: Event, consumer_name: str) -> str:
 
 
 class OutboxRelay:
-    def __init__(self, settings: Settings, db: Database, redis: ArqRedis,
-                 registry: Registry) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, redis: ArqRedis, registry: Registry
+    ) -> None:
         self.settings = settings
         self.db = db
         self.redis = redis
@@ -94,8 +95,11 @@ class OutboxRelay:
         atomically in Lua instead of WATCH/MULTI, so a batch is one round trip, not three
         per job. The stored job is arq's own serialisation (`arq.jobs.serialize_job`).
         """
-        jobs = [(c.name, e, job_id(e, c.name))
-                for e in events for c in self.registry.consumers_for(e.type)]
+        jobs = [
+            (c.name, e, job_id(e, c.name))
+            for e in events
+            for c in self.registry.consumers_for(e.type)
+        ]
         if not jobs:
             return 0
         now = timestamp_ms()
@@ -103,10 +107,14 @@ class OutboxRelay:
         queue = self.settings.worker_queue_name
         async with self.redis.pipeline(transaction=False) as pipe:
             for name, event, jid in jobs:
-                data = serialize_job(name, (event.to_dict(),), {}, None, now,
-                                     serializer=self.redis.job_serializer)
-                await self._script(keys=[job_key_prefix + jid, result_key_prefix + jid, queue],
-                                   args=[data, expires, str(now), jid], client=pipe)
+                data = serialize_job(
+                    name, (event.to_dict(),), {}, None, now, serializer=self.redis.job_serializer
+                )
+                await self._script(
+                    keys=[job_key_prefix + jid, result_key_prefix + jid, queue],
+                    args=[data, expires, str(now), jid],
+                    client=pipe,
+                )
             results = await pipe.execute()
         return sum(int(r) for r in results)
 

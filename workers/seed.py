@@ -30,8 +30,15 @@ from resolvers.users.passwords import hash_password_sync
 
 DEMO_PASSWORD = "puppies-demo-password"
 CHUNK = 5000
-BIOS = ("Loves long walks.", "Professional napper.", "Ball is life.", "Will sit for treats.",
-        "Certified good dog.", "Chases squirrels, never catches them.", "")
+BIOS = (
+    "Loves long walks.",
+    "Professional napper.",
+    "Ball is life.",
+    "Will sit for treats.",
+    "Certified good dog.",
+    "Chases squirrels, never catches them.",
+    "",
+)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -69,8 +76,9 @@ def follow_pairs(user_ids: list[int], follows: int, rng: random.Random) -> list[
     return pairs
 
 
-async def seed_users(settings: Settings, *, users: int, follows: int, rng: random.Random,
-                     progress: bool = True) -> list[int]:
+async def seed_users(
+    settings: Settings, *, users: int, follows: int, rng: random.Random, progress: bool = True
+) -> list[int]:
     """Create the demo accounts and their follows; returns every demo account's id."""
     res = Resources.open(settings)
     try:
@@ -78,10 +86,10 @@ async def seed_users(settings: Settings, *, users: int, follows: int, rng: rando
         names = [f"pup{i}" for i in range(users)]
         with tqdm(total=users, desc="accounts", unit="user", disable=not progress) as bar:
             for i in range(0, users, CHUNK):
-                part = names[i:i + CHUNK]
+                part = names[i : i + CHUNK]
                 await bulk.insert_users(
-                    res, [(n, f"{n}@demo.puppies.dev", f"Pup {n[3:]}", rng.choice(BIOS))
-                          for n in part],
+                    res,
+                    [(n, f"{n}@demo.puppies.dev", f"Pup {n[3:]}", rng.choice(BIOS)) for n in part],
                     password_hash,
                 )
                 bar.update(len(part))
@@ -89,8 +97,8 @@ async def seed_users(settings: Settings, *, users: int, follows: int, rng: rando
         pairs = follow_pairs(ids, follows, rng)
         with tqdm(total=len(pairs), desc="follows", unit="edge", disable=not progress) as bar:
             for i in range(0, len(pairs), CHUNK):
-                await bulk.insert_follows(res, pairs[i:i + CHUNK])
-                bar.update(len(pairs[i:i + CHUNK]))
+                await bulk.insert_follows(res, pairs[i : i + CHUNK])
+                bar.update(len(pairs[i : i + CHUNK]))
         await bulk.recount(res)
         return ids
     finally:
@@ -103,16 +111,31 @@ def _optional(module: str, func: str) -> Any | None:
     return getattr(importlib.import_module(module), func, None)
 
 
-async def seed(settings: Settings, *, users: int, follows: int, posts: int, likes: int,
-               comments: int, random_seed: int, progress: bool = True) -> dict[str, int]:
+async def seed(
+    settings: Settings,
+    *,
+    users: int,
+    follows: int,
+    posts: int,
+    likes: int,
+    comments: int,
+    random_seed: int,
+    progress: bool = True,
+) -> dict[str, int]:
     rng = random.Random(random_seed)
-    user_ids = await seed_users(settings, users=users, follows=follows, rng=rng,
-                                progress=progress)
+    user_ids = await seed_users(settings, users=users, follows=follows, rng=rng, progress=progress)
     summary: dict[str, int] = {"users": len(user_ids)}
     seed_posts = _optional("workers.seed_posts", "seed_posts")
     if seed_posts is not None:
-        made = await seed_posts(settings, user_ids, posts=posts, likes=likes,
-                                comments=comments, rng=rng, progress=progress)
+        made = await seed_posts(
+            settings,
+            user_ids,
+            posts=posts,
+            likes=likes,
+            comments=comments,
+            rng=rng,
+            progress=progress,
+        )
         summary.update(posts=made.posts, likes=made.likes, comments=made.comments)
     for name in ("feed", "analytics"):
         part = _optional(f"workers.seed_{name}", f"seed_{name}")
@@ -121,15 +144,36 @@ async def seed(settings: Settings, *, users: int, follows: int, posts: int, like
     return summary
 
 
-def run(settings: Settings, *, users: int = 200, follows: int = 20, posts: int = 5,
-        likes: int = 10, comments: int = 2, scale: bool = False,
-        random_seed: int = 42) -> dict[str, int]:
+def run(
+    settings: Settings,
+    *,
+    users: int = 200,
+    follows: int = 20,
+    posts: int = 5,
+    likes: int = 10,
+    comments: int = 2,
+    scale: bool = False,
+    random_seed: int = 42,
+) -> dict[str, int]:
     if scale:
         from workers.seed_scale import run_scale
 
         return run_scale(settings, random_seed)
-    summary = asyncio.run(seed(settings, users=users, follows=follows, posts=posts,
-                               likes=likes, comments=comments, random_seed=random_seed))
-    print("seeded: " + ", ".join(f"{k}={v:,}" for k, v in summary.items())
-          + f"; every account's password is {DEMO_PASSWORD!r}", flush=True)
+    summary = asyncio.run(
+        seed(
+            settings,
+            users=users,
+            follows=follows,
+            posts=posts,
+            likes=likes,
+            comments=comments,
+            random_seed=random_seed,
+        )
+    )
+    print(
+        "seeded: "
+        + ", ".join(f"{k}={v:,}" for k, v in summary.items())
+        + f"; every account's password is {DEMO_PASSWORD!r}",
+        flush=True,
+    )
     return summary

@@ -31,8 +31,14 @@ AUTHORS_PER_QUERY = 500
 DAYS = 7
 
 
-async def seed_analytics(settings: Settings, user_ids: Sequence[int], *, rng: random.Random,
-                         views: int = 20, progress: bool = True) -> int:
+async def seed_analytics(
+    settings: Settings,
+    user_ids: Sequence[int],
+    *,
+    rng: random.Random,
+    views: int = 20,
+    progress: bool = True,
+) -> int:
     """Returns the number of events recorded."""
     res = Resources.open(settings)
     try:
@@ -41,9 +47,10 @@ async def seed_analytics(settings: Settings, user_ids: Sequence[int], *, rng: ra
         posts: list[tuple[int, int, datetime]] = []
         users = list(user_ids)
         for i in range(0, len(users), AUTHORS_PER_QUERY):
-            pages = await posts_pages_by_author(deps, users[i:i + AUTHORS_PER_QUERY], request)
-            posts.extend((r.id, r.author_id, r.created_at)
-                         for page in pages.values() for r in page.items)
+            pages = await posts_pages_by_author(deps, users[i : i + AUTHORS_PER_QUERY], request)
+            posts.extend(
+                (r.id, r.author_id, r.created_at) for page in pages.values() for r in page.items
+            )
         await remember_posts(res.db, posts)
         now = datetime.now(UTC)
         start = now - timedelta(days=DAYS)
@@ -52,25 +59,39 @@ async def seed_analytics(settings: Settings, user_ids: Sequence[int], *, rng: ra
         for post_id, author_id, _ in posts:
             for k in range(int(views * rng.paretovariate(1.5) / 3)):
                 viewer = rng.choice(users)
-                rows.append(Row(event_id=client_event_uuid(None, f"seed-v-{post_id}-{k}"),
-                                occurred_at=start + timedelta(seconds=rng.random() * span),
-                                type="POST_VIEW", source="client",
-                                client_event_id=f"seed-v-{post_id}-{k}", actor_id=viewer,
-                                post_id=post_id, owner_id=author_id))
+                rows.append(
+                    Row(
+                        event_id=client_event_uuid(None, f"seed-v-{post_id}-{k}"),
+                        occurred_at=start + timedelta(seconds=rng.random() * span),
+                        type="POST_VIEW",
+                        source="client",
+                        client_event_id=f"seed-v-{post_id}-{k}",
+                        actor_id=viewer,
+                        post_id=post_id,
+                        owner_id=author_id,
+                    )
+                )
         for user_id in users:
             for k in range(rng.randint(0, 5)):
                 viewer = rng.choice(users)
-                rows.append(Row(event_id=client_event_uuid(None, f"seed-p-{user_id}-{k}"),
-                                occurred_at=start + timedelta(seconds=rng.random() * span),
-                                type="PROFILE_VIEW", source="client",
-                                client_event_id=f"seed-p-{user_id}-{k}", actor_id=viewer,
-                                user_id=user_id))
+                rows.append(
+                    Row(
+                        event_id=client_event_uuid(None, f"seed-p-{user_id}-{k}"),
+                        occurred_at=start + timedelta(seconds=rng.random() * span),
+                        type="PROFILE_VIEW",
+                        source="client",
+                        client_event_id=f"seed-p-{user_id}-{k}",
+                        actor_id=viewer,
+                        user_id=user_id,
+                    )
+                )
         recorded = 0
-        with tqdm(total=len(rows), desc="analytics events", unit="event",
-                  disable=not progress) as bar:
+        with tqdm(
+            total=len(rows), desc="analytics events", unit="event", disable=not progress
+        ) as bar:
             for i in range(0, len(rows), CHUNK):
-                recorded += len(await record(res.db, rows[i:i + CHUNK]))
-                bar.update(len(rows[i:i + CHUNK]))
+                recorded += len(await record(res.db, rows[i : i + CHUNK]))
+                bar.update(len(rows[i : i + CHUNK]))
         await roll_up_all(res.db)
         return recorded
     finally:

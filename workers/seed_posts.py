@@ -23,9 +23,18 @@ from resolvers.posts import bulk
 from resolvers.posts.deps import PostsDeps
 
 CHUNK = 2000
-PHRASES = ("Walkies at the park", "Who ate my slipper?", "Nap time", "New squeaky toy!",
-           "Rainy day zoomies", "Met a very good boy today", "Bath time :(",
-           "Treat review: 10/10", "Learning to sit", "Beach day")
+PHRASES = (
+    "Walkies at the park",
+    "Who ate my slipper?",
+    "Nap time",
+    "New squeaky toy!",
+    "Rainy day zoomies",
+    "Met a very good boy today",
+    "Bath time :(",
+    "Treat review: 10/10",
+    "Learning to sit",
+    "Beach day",
+)
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,16 @@ def _poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
-async def seed_posts(settings: Settings, user_ids: Sequence[int], *, posts: int, likes: int,
-                     comments: int, rng: random.Random,
-                     progress: bool = True) -> SeededPosts:
+async def seed_posts(
+    settings: Settings,
+    user_ids: Sequence[int],
+    *,
+    posts: int,
+    likes: int,
+    comments: int,
+    rng: random.Random,
+    progress: bool = True,
+) -> SeededPosts:
     if not user_ids:
         return SeededPosts(0, 0, 0)
     db = Database(settings)
@@ -60,26 +76,28 @@ async def seed_posts(settings: Settings, user_ids: Sequence[int], *, posts: int,
     users = list(user_ids)
     weights = [1.0 / (i + 1) ** 0.5 for i in range(len(users))]  # a few popular accounts
     try:
-        rows = [(u, f"{rng.choice(PHRASES)} #{i}")
-                for u in users for i in range(_poisson(rng, posts))]
+        rows = [
+            (u, f"{rng.choice(PHRASES)} #{i}") for u in users for i in range(_poisson(rng, posts))
+        ]
         rng.shuffle(rows)
         post_ids: list[int] = []
         bar = tqdm(total=len(rows), desc="posts", unit="post", disable=not progress)
         for i in range(0, len(rows), CHUNK):
-            post_ids.extend(await bulk.insert_posts(deps, rows[i:i + CHUNK]))
-            bar.update(len(rows[i:i + CHUNK]))
+            post_ids.extend(await bulk.insert_posts(deps, rows[i : i + CHUNK]))
+            bar.update(len(rows[i : i + CHUNK]))
         bar.close()
         n_likes = n_comments = 0
-        bar = tqdm(total=len(post_ids), desc="likes+comments", unit="post",
-                   disable=not progress)
+        bar = tqdm(total=len(post_ids), desc="likes+comments", unit="post", disable=not progress)
         pairs: list[tuple[int, int]] = []
         notes: list[tuple[int, int, str]] = []
         for pid in post_ids:
             k = min(len(users), _poisson(rng, likes))
             likers = set(rng.choices(users, weights=weights, k=k))
             pairs.extend((pid, u) for u in likers)
-            notes.extend((pid, rng.choice(users), f"{rng.choice(PHRASES)}!")
-                         for _ in range(_poisson(rng, comments)))
+            notes.extend(
+                (pid, rng.choice(users), f"{rng.choice(PHRASES)}!")
+                for _ in range(_poisson(rng, comments))
+            )
             if len(pairs) >= CHUNK * 5 or len(notes) >= CHUNK:
                 await bulk.insert_likes(deps, pairs)
                 await bulk.insert_comments(deps, notes)

@@ -79,8 +79,9 @@ def _raw_dsn(settings: Settings) -> str:
 def following_counts(spec: ScaleSpec, rng: random.Random) -> list[int]:
     """How many accounts each account follows: log-normal, scaled to `spec.follows`."""
     mu = math.log(spec.follows / spec.users) - 0.5
-    raw = [min(spec.max_following, max(1.0, rng.lognormvariate(mu, 1.0)))
-           for _ in range(spec.users)]
+    raw = [
+        min(spec.max_following, max(1.0, rng.lognormvariate(mu, 1.0))) for _ in range(spec.users)
+    ]
     scale = spec.follows / sum(raw)
     counts = [max(1, min(spec.max_following, round(r * scale))) for r in raw]
     # Settle rounding so the total is exactly spec.follows.
@@ -105,7 +106,7 @@ def edges(spec: ScaleSpec, user_ids: list[int], rng: random.Random) -> Iterator[
     cum: list[float] = []
     acc = 0.0
     for r in range(1, len(ranked) + 1):
-        acc += r ** -spec.zipf_exponent
+        acc += r**-spec.zipf_exponent
         cum.append(acc)
     for follower, want in zip(user_ids, following_counts(spec, rng), strict=True):
         chosen: set[int] = set()
@@ -120,8 +121,9 @@ def edges(spec: ScaleSpec, user_ids: list[int], rng: random.Random) -> Iterator[
             yield follower, followee
 
 
-async def _copy_chunks(conn: asyncpg.Connection, copy: object, rows: Iterator[tuple],
-                       chunk: int, bar: tqdm) -> None:
+async def _copy_chunks(
+    conn: asyncpg.Connection, copy: object, rows: Iterator[tuple], chunk: int, bar: tqdm
+) -> None:
     while True:
         part = list(itertools.islice(rows, chunk))
         if not part:
@@ -130,8 +132,9 @@ async def _copy_chunks(conn: asyncpg.Connection, copy: object, rows: Iterator[tu
         bar.update(len(part))
 
 
-async def seed_scale(settings: Settings, random_seed: int = 42,
-                     spec: ScaleSpec | None = None) -> dict[str, int]:
+async def seed_scale(
+    settings: Settings, random_seed: int = 42, spec: ScaleSpec | None = None
+) -> dict[str, int]:
     spec = spec or ScaleSpec()
     rng = random.Random(random_seed)
     now_ms = int(time.time() * 1000)
@@ -143,12 +146,20 @@ async def seed_scale(settings: Settings, random_seed: int = 42,
         await conn.execute("SET synchronous_commit = off")
         # Accounts.
         user_flakes = Snowflakes(now_ms - 365 * DAY_MS, now_ms - 90 * DAY_MS).spread(
-            spec.users, rng)
+            spec.users, rng
+        )
         run = f"{random_seed:x}{now_ms % 100000:05d}"
         with tqdm(total=spec.users, desc="accounts", unit="row") as bar:
             rows = (
-                (uid, f"pup{run}_{i}", f"pup{run}_{i}@seed.puppies.dev", password_hash,
-                 f"Pup {i}", _ts(ms), _ts(ms))
+                (
+                    uid,
+                    f"pup{run}_{i}",
+                    f"pup{run}_{i}@seed.puppies.dev",
+                    password_hash,
+                    f"Pup {i}",
+                    _ts(ms),
+                    _ts(ms),
+                )
                 for i, (uid, ms) in enumerate(user_flakes)
             )
             await _copy_chunks(conn, copy_users, iter(rows), spec.chunk, bar)
@@ -158,8 +169,12 @@ async def seed_scale(settings: Settings, random_seed: int = 42,
         span = follow_flakes.end_ms - follow_flakes.start_ms
         with tqdm(total=spec.follows, desc="follows", unit="row") as bar:
             frows = (
-                (a, b, follow_flakes.at(ms := follow_flakes.start_ms + rng.randrange(span)),
-                 _ts(ms))
+                (
+                    a,
+                    b,
+                    follow_flakes.at(ms := follow_flakes.start_ms + rng.randrange(span)),
+                    _ts(ms),
+                )
                 for a, b in edges(spec, user_ids, rng)
             )
             await _copy_chunks(conn, copy_follows, frows, spec.chunk, bar)
@@ -176,16 +191,23 @@ async def seed_scale(settings: Settings, random_seed: int = 42,
         post_flakes = Snowflakes(now_ms - 30 * DAY_MS, now_ms - 60_000).spread(spec.posts, rng)
         with tqdm(total=spec.posts, desc="posts", unit="row") as bar:
             prows = (
-                (pid, user_ids[bisect.bisect_left(cum, rng.random() * cum[-1])],
-                 f"seed post {i}", _ts(ms))
+                (
+                    pid,
+                    user_ids[bisect.bisect_left(cum, rng.random() * cum[-1])],
+                    f"seed post {i}",
+                    _ts(ms),
+                )
                 for i, (pid, ms) in enumerate(post_flakes)
             )
             await _copy_chunks(conn, copy_posts, iter(prows), spec.chunk, bar)
         await analyze_posts(conn)
         # Feed.
         vips = await build_vips(db, settings)
-        print(f"{len(vips)} VIP authors (>= {settings.feed_vip_threshold} followers): "
-              + ", ".join(f"{c}" for _, c in vips[:10]), flush=True)
+        print(
+            f"{len(vips)} VIP authors (>= {settings.feed_vip_threshold} followers): "
+            + ", ".join(f"{c}" for _, c in vips[:10]),
+            flush=True,
+        )
         async with db.session() as session:
             viewers = await all_user_ids(session)
         with tqdm(total=len(viewers), desc="inboxes", unit="viewer") as bar:
@@ -193,8 +215,9 @@ async def seed_scale(settings: Settings, random_seed: int = 42,
             def advance(n: int, _rows: int) -> None:
                 bar.update(n)
 
-            inbox_rows = await build_inboxes(db, settings, viewers, [v for v, _ in vips],
-                                             progress=advance)
+            inbox_rows = await build_inboxes(
+                db, settings, viewers, [v for v, _ in vips], progress=advance
+            )
         from puppies.redis import create_redis
 
         redis = create_redis(settings)
@@ -205,9 +228,14 @@ async def seed_scale(settings: Settings, random_seed: int = 42,
     finally:
         await conn.close()
         await db.dispose()
-    summary = {"users": spec.users, "follows": spec.follows, "posts": spec.posts,
-               "vips": len(vips), "inbox_rows": inbox_rows,
-               "seconds": int(time.monotonic() - started)}
+    summary = {
+        "users": spec.users,
+        "follows": spec.follows,
+        "posts": spec.posts,
+        "vips": len(vips),
+        "inbox_rows": inbox_rows,
+        "seconds": int(time.monotonic() - started),
+    }
     print("seeded: " + ", ".join(f"{k}={v:,}" for k, v in summary.items()), flush=True)
     return summary
 

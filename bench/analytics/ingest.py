@@ -28,19 +28,28 @@ import psutil
 from bench.analytics.stack import Stack, percentile, stack
 from puppies.embedded import free_port
 
-MUTATION = ("mutation($events: [EventInput!]!) { trackEvents(events: $events) "
-            "{ accepted rejected } }")
+MUTATION = (
+    "mutation($events: [EventInput!]!) { trackEvents(events: $events) { accepted rejected } }"
+)
 
 
 def _body(batch: int, posts: int) -> bytes:
     now = datetime.now(UTC).isoformat()
-    events = [{"id": uuid.uuid4().hex, "type": "POST_VIEW", "occurredAt": now,
-               "postId": str(random.randint(1, posts))} for _ in range(batch)]
+    events = [
+        {
+            "id": uuid.uuid4().hex,
+            "type": "POST_VIEW",
+            "occurredAt": now,
+            "postId": str(random.randint(1, posts)),
+        }
+        for _ in range(batch)
+    ]
     return orjson.dumps({"query": MUTATION, "variables": {"events": events}})
 
 
-async def _load(url: str, seconds: float, warmup: float, concurrency: int, batch: int,
-                posts: int) -> tuple[int, list[float], float]:
+async def _load(
+    url: str, seconds: float, warmup: float, concurrency: int, batch: int, posts: int
+) -> tuple[int, list[float], float]:
     accepted = 0
     latencies: list[float] = []
     # Fresh bodies are built ahead in a pool so the client's CPU goes to sending.
@@ -49,8 +58,9 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int, batch
     measuring = False
     stop_at = time.monotonic() + warmup + seconds
     async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=concurrency),
-            headers={"Content-Type": "application/json"}) as session:
+        connector=aiohttp.TCPConnector(limit=concurrency),
+        headers={"Content-Type": "application/json"},
+    ) as session:
 
         async def worker() -> None:
             nonlocal accepted, next_body
@@ -131,8 +141,11 @@ def main() -> None:
     shutil.rmtree(args.data_dir, ignore_errors=True)
     with stack(args.data_dir) as st:
         port = free_port()
-        st.start(["serve", "analytics", "--port", str(port), "--workers",
-                  str(args.server_workers)], port, log=args.data_dir / "analytics.log")
+        st.start(
+            ["serve", "analytics", "--port", str(port), "--workers", str(args.server_workers)],
+            port,
+            log=args.data_dir / "analytics.log",
+        )
         if not args.no_worker:
             st.start(["worker"], log=args.data_dir / "worker.log")
         before: dict[str, float] = {}
@@ -141,33 +154,54 @@ def main() -> None:
             async def mark() -> None:
                 await asyncio.sleep(args.warmup)
                 before.update(_cpu(st))
+
             marker = asyncio.create_task(mark())
-            result = await _load(f"http://127.0.0.1:{port}/graphql", args.seconds,
-                                 args.warmup, args.concurrency, args.batch, args.posts)
+            result = await _load(
+                f"http://127.0.0.1:{port}/graphql",
+                args.seconds,
+                args.warmup,
+                args.concurrency,
+                args.batch,
+                args.posts,
+            )
             await marker
             return result
 
         accepted, lat, elapsed = asyncio.run(go())
         after = _cpu(st)
         batches = max(1, len(lat))
-        print(f"trackEvents batches of {args.batch}, concurrency {args.concurrency}, "
-              f"{args.server_workers} server processes, worker "
-              f"{'off' if args.no_worker else 'on'}:")
-        print(f"  {accepted} events accepted in {elapsed:.1f}s = {accepted / elapsed:,.0f} "
-              f"events/s ({len(lat) / elapsed:,.0f} requests/s)")
-        print(f"  request latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
-              f"p95 {percentile(lat, 95) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms")
+        print(
+            f"trackEvents batches of {args.batch}, concurrency {args.concurrency}, "
+            f"{args.server_workers} server processes, worker "
+            f"{'off' if args.no_worker else 'on'}:"
+        )
+        print(
+            f"  {accepted} events accepted in {elapsed:.1f}s = {accepted / elapsed:,.0f} "
+            f"events/s ({len(lat) / elapsed:,.0f} requests/s)"
+        )
+        print(
+            f"  request latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
+            f"p95 {percentile(lat, 95) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms"
+        )
         per_batch = {k: (after[k] - before.get(k, 0.0)) / batches * 1000 for k in after}
-        print("  CPU per batch of " + str(args.batch) + ": "
-              + ", ".join(f"{k} {v:.1f} ms" for k, v in per_batch.items()))
+        print(
+            "  CPU per batch of "
+            + str(args.batch)
+            + ": "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in per_batch.items())
+        )
         total = sum(per_batch.values())
-        print(f"  => capacity of 2 otherwise idle cores: ~{2000 / total * args.batch:,.0f} "
-              f"events/s ({total:.1f} ms CPU per batch, all processes)")
+        print(
+            f"  => capacity of 2 otherwise idle cores: ~{2000 / total * args.batch:,.0f} "
+            f"events/s ({total:.1f} ms CPU per batch, all processes)"
+        )
         print(f"  load average during the run: {psutil.getloadavg()[0]:.1f}")
         if not args.no_worker:
             backlog, drained = asyncio.run(_drain(st))
-            print(f"  rollup backlog when the load stopped: {backlog:,} events, drained in "
-                  f"{drained:.1f}s")
+            print(
+                f"  rollup backlog when the load stopped: {backlog:,} events, drained in "
+                f"{drained:.1f}s"
+            )
 
 
 if __name__ == "__main__":

@@ -42,17 +42,32 @@ AUTHOR, POST = 10, 1
 async def _setup(settings: Settings) -> None:
     db = Database(settings)
     for post in range(1, 1001):
-        await record_domain_event(db, settings, Event(
-            id=f"posts:{post}", type="post.created", schema="posts", aggregate_id=post,
-            payload={"post_id": post, "author_id": AUTHOR if post == POST else 11},
-            occurred_at=datetime.now(UTC)))
+        await record_domain_event(
+            db,
+            settings,
+            Event(
+                id=f"posts:{post}",
+                type="post.created",
+                schema="posts",
+                aggregate_id=post,
+                payload={"post_id": post, "author_id": AUTHOR if post == POST else 11},
+                occurred_at=datetime.now(UTC),
+            ),
+        )
     await db.dispose()
 
 
 def _events(n: int, post: int | None = None) -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()
-    return [{"id": uuid.uuid4().hex, "type": "POST_VIEW", "occurredAt": now,
-             "postId": str(post or random.randint(2, 1000))} for _ in range(n)]
+    return [
+        {
+            "id": uuid.uuid4().hex,
+            "type": "POST_VIEW",
+            "occurredAt": now,
+            "postId": str(post or random.randint(2, 1000)),
+        }
+        for _ in range(n)
+    ]
 
 
 async def _run(url: str, token: str, samples: int, background: int) -> list[float]:
@@ -60,11 +75,12 @@ async def _run(url: str, token: str, samples: int, background: int) -> list[floa
     stop = asyncio.Event()
     async with aiohttp.ClientSession(headers={"Content-Type": "application/json"}) as session:
 
-        async def post(query: str, variables: dict[str, Any],
-                       h: dict[str, str] | None = None) -> Any:
-            async with session.post(url, data=orjson.dumps({"query": query,
-                                                            "variables": variables}),
-                                    headers=h) as r:
+        async def post(
+            query: str, variables: dict[str, Any], h: dict[str, str] | None = None
+        ) -> Any:
+            async with session.post(
+                url, data=orjson.dumps({"query": query, "variables": variables}), headers=h
+            ) as r:
                 return orjson.loads(await r.read())
 
         async def load() -> None:
@@ -76,8 +92,7 @@ async def _run(url: str, token: str, samples: int, background: int) -> list[floa
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
         async def views() -> int:
-            body = await post(STATS, {"reps": [{"__typename": "Post", "id": str(POST)}]},
-                              headers)
+            body = await post(STATS, {"reps": [{"__typename": "Post", "id": str(POST)}]}, headers)
             return int(body["data"]["_entities"][0]["stats"]["views"])
 
         loaders = [asyncio.create_task(load()) for _ in range(4)] if background else []
@@ -102,30 +117,44 @@ async def _run(url: str, token: str, samples: int, background: int) -> list[floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200)
-    ap.add_argument("--background", type=int, default=0,
-                    help="background events/s (in batches of 100), split over 4 senders")
-    ap.add_argument("--data-dir", type=Path,
-                    default=Path("/tmp/puppies-bench-analytics-latency"))
+    ap.add_argument(
+        "--background",
+        type=int,
+        default=0,
+        help="background events/s (in batches of 100), split over 4 senders",
+    )
+    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/puppies-bench-analytics-latency"))
     args = ap.parse_args()
     shutil.rmtree(args.data_dir, ignore_errors=True)
     with stack(args.data_dir) as st:
         asyncio.run(_setup(st.settings))
         ring = KeyRing(st.settings.keys_dir).load()
         users_port, port = free_port(), free_port()
-        st.start(["serve", "users", "--port", str(users_port)], users_port,
-                 log=args.data_dir / "users.log")
-        st.start(["serve", "analytics", "--port", str(port)], port,
-                 extra_env={"JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json"},
-                 log=args.data_dir / "analytics.log")
+        st.start(
+            ["serve", "users", "--port", str(users_port)],
+            users_port,
+            log=args.data_dir / "users.log",
+        )
+        st.start(
+            ["serve", "analytics", "--port", str(port)],
+            port,
+            extra_env={"JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json"},
+            log=args.data_dir / "analytics.log",
+        )
         st.start(["worker"], log=args.data_dir / "worker.log")
         token = issue_access_token(ring, st.settings, AUTHOR, ttl_seconds=3600).token
-        lat = asyncio.run(_run(f"http://127.0.0.1:{port}/graphql", token, args.samples,
-                               args.background // 4))
-        print(f"event -> Post.stats latency, rollup every "
-              f"{st.settings.analytics_rollup_interval_ms} ms, background "
-              f"{args.background} events/s, {len(lat)} samples:")
-        print(f"  p50 {percentile(lat, 50) * 1000:.0f} ms, p95 {percentile(lat, 95) * 1000:.0f} "
-              f"ms, p99 {percentile(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+        lat = asyncio.run(
+            _run(f"http://127.0.0.1:{port}/graphql", token, args.samples, args.background // 4)
+        )
+        print(
+            f"event -> Post.stats latency, rollup every "
+            f"{st.settings.analytics_rollup_interval_ms} ms, background "
+            f"{args.background} events/s, {len(lat)} samples:"
+        )
+        print(
+            f"  p50 {percentile(lat, 50) * 1000:.0f} ms, p95 {percentile(lat, 95) * 1000:.0f} "
+            f"ms, p99 {percentile(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

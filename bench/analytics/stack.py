@@ -35,13 +35,22 @@ class Stack:
     def settings(self) -> Settings:
         return self.services.settings
 
-    def start(self, args: list[str], port: int | None = None, *,
-              extra_env: dict[str, str] | None = None, log: Path | None = None
-              ) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        args: list[str],
+        port: int | None = None,
+        *,
+        extra_env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", *args],
-                                env={**self.env, **(extra_env or {})}, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "puppies.cli", *args],
+            env={**self.env, **(extra_env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         if port is not None:
             deadline = time.monotonic() + 90
@@ -74,17 +83,22 @@ class Stack:
 def stack(data_dir: Path, **overrides: object) -> Iterator[Stack]:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    base = load_settings(data_dir=data_dir, jwt_keys_dir=data_dir / "keys",
-                         log_level="WARNING", **overrides)
-    running = start_services(base, data_dir=data_dir,
-                             ports=(free_port(), free_port(), free_port()))
+    base = load_settings(
+        data_dir=data_dir, jwt_keys_dir=data_dir / "keys", log_level="WARNING", **overrides
+    )
+    running = start_services(base, data_dir=data_dir, ports=(free_port(), free_port(), free_port()))
     try:
         migrate.upgrade(running.settings)
         ensure_bucket(create_s3_client(running.settings), running.settings.s3_bucket)
         s = running.settings
-        env = {**os.environ, **running.env(), "JWT_KEYS_DIR": str(s.keys_dir),
-               "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-               **{k.upper(): str(v) for k, v in overrides.items()}}
+        env = {
+            **os.environ,
+            **running.env(),
+            "JWT_KEYS_DIR": str(s.keys_dir),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **{k.upper(): str(v) for k, v in overrides.items()},
+        }
         st = Stack(running, env)
         try:
             yield st

@@ -50,8 +50,10 @@ from resolvers.posts.posts import create_post
 from resolvers.users.bulk_copy import all_user_ids, users_by_followers, users_by_following
 from resolvers.users.graph_queries import followee_ids, follower_ids_after
 
-FEED = "query($first: Int) { feed(first: $first) { edges { cursor node { id } } " \
-       "pageInfo { hasNextPage endCursor } } }"
+FEED = (
+    "query($first: Int) { feed(first: $first) { edges { cursor node { id } } "
+    "pageInfo { hasNextPage endCursor } } }"
+)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -61,8 +63,10 @@ def pct(values: list[float], p: float) -> float:
 
 
 def fmt(values: list[float]) -> str:
-    return (f"p50 {pct(values, 50):.2f} ms, p95 {pct(values, 95):.2f} ms, "
-            f"max {max(values):.2f} ms (n={len(values)})")
+    return (
+        f"p50 {pct(values, 50):.2f} ms, p95 {pct(values, 95):.2f} ms, "
+        f"max {max(values):.2f} ms (n={len(values)})"
+    )
 
 
 async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
@@ -72,8 +76,11 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
 
 
 async def compare_by_follow_count(db: Database, settings: Settings, reps: int) -> list[str]:
-    lines = ["| accounts followed (~) | viewers | hybrid page: min / p50 / p95 (ms) "
-             "| pure fan-out-on-read: min / p50 / p95 (ms) |", "|---|---|---|---|"]
+    lines = [
+        "| accounts followed (~) | viewers | hybrid page: min / p50 / p95 (ms) "
+        "| pure fan-out-on-read: min / p50 / p95 (ms) |",
+        "|---|---|---|---|",
+    ]
     request = PageRequest(20, None)
     for around in (5, 20, 100, 500, 1000, 1800):
         async with db.session() as session:
@@ -97,17 +104,23 @@ async def compare_by_follow_count(db: Database, settings: Settings, reps: int) -
             for _ in range(reps):
                 hybrid.append(await timed(hybrid_read))
                 pure.append(await timed(pure_read))
-        lines.append(f"| {around} | {len(viewers)} | {min(hybrid):.2f} / {pct(hybrid, 50):.2f} / "
-                     f"{pct(hybrid, 95):.2f} | {min(pure):.2f} / {pct(pure, 50):.2f} / "
-                     f"{pct(pure, 95):.2f} |")
+        lines.append(
+            f"| {around} | {len(viewers)} | {min(hybrid):.2f} / {pct(hybrid, 50):.2f} / "
+            f"{pct(hybrid, 95):.2f} | {min(pure):.2f} / {pct(pure, 50):.2f} / "
+            f"{pct(pure, 95):.2f} |"
+        )
         print(lines[-1], flush=True)
     return lines
 
 
 def start(args: list[str], env: dict[str, str], port: int | None) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "puppies.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while port is not None:
         if proc.poll() is not None:
@@ -127,8 +140,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(20)
 
 
-ROUTER_FEED = "query($first: Int) { feed(first: $first) { edges { cursor node { id text } } " \
-              "pageInfo { hasNextPage endCursor } } }"
+ROUTER_FEED = (
+    "query($first: Int) { feed(first: $first) { edges { cursor node { id text } } "
+    "pageInfo { hasNextPage endCursor } } }"
+)
 
 
 def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
@@ -142,14 +157,24 @@ def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
     return total
 
 
-async def measure(url: str, query: str, tokens: dict[int, str], viewers: list[int],
-                  requests: int, check: Callable[[dict[str, Any]], None],
-                  servers: list[subprocess.Popen[bytes]]) -> tuple[list[float], float, float]:
+async def measure(
+    url: str,
+    query: str,
+    tokens: dict[int, str],
+    viewers: list[int],
+    requests: int,
+    check: Callable[[dict[str, Any]], None],
+    servers: list[subprocess.Popen[bytes]],
+) -> tuple[list[float], float, float]:
     """Latencies (ms), requests/s, and server CPU ms per request."""
     async with httpx.AsyncClient(timeout=30) as http:
+
         async def one(v: int) -> None:
-            r = await http.post(url, json={"query": query, "variables": {"first": 20}},
-                                headers={"Authorization": f"Bearer {tokens[v]}"})
+            r = await http.post(
+                url,
+                json={"query": query, "variables": {"first": 20}},
+                headers={"Authorization": f"Bearer {tokens[v]}"},
+            )
             body = r.json()
             assert r.status_code == 200 and "errors" not in body, body
             check(body)
@@ -175,26 +200,43 @@ def router_config(path: str, listen: int, ports: dict[str, int]) -> None:
     subgraphs = "".join(
         f"  {name}:\n    routing_url: http://127.0.0.1:{port}/graphql\n"
         f"    schema:\n      subgraph_url: http://127.0.0.1:{port}/graphql\n"
-        for name, port in ports.items())
+        for name, port in ports.items()
+    )
     with open(path, "w") as f:
-        f.write(f"supergraph:\n  listen: 127.0.0.1:{listen}\n  path: /graphql\n"
-                "headers:\n  all:\n    request:\n      - propagate:\n"
-                "          named: authorization\n"
-                f"subgraphs:\n{subgraphs}")
+        f.write(
+            f"supergraph:\n  listen: 127.0.0.1:{listen}\n  path: /graphql\n"
+            "headers:\n  all:\n    request:\n      - propagate:\n"
+            "          named: authorization\n"
+            f"subgraphs:\n{subgraphs}"
+        )
 
 
 def start_router(router_dir: str, cfg: str, sdl: str, port: int) -> subprocess.Popen[bytes]:
     """Compose the running subgraphs and serve them with the router checkout's own venv."""
     renv = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     py = os.path.join(router_dir, ".venv", "bin", "python")
-    subprocess.run([py, "-c", "import sys; from graph.composition.command import "
-                    "compose_command; compose_command(sys.argv[1], sys.argv[2], "
-                    "timeout=30, check=False)", cfg, sdl],
-                   cwd=router_dir, env=renv, check=True)
+    subprocess.run(
+        [
+            py,
+            "-c",
+            "import sys; from graph.composition.command import "
+            "compose_command; compose_command(sys.argv[1], sys.argv[2], "
+            "timeout=30, check=False)",
+            cfg,
+            sdl,
+        ],
+        cwd=router_dir,
+        env=renv,
+        check=True,
+    )
     router = subprocess.Popen(
         [py, "-m", "graph.cli", "serve", "--supergraph", sdl, "--config", cfg],
-        cwd=router_dir, env=renv, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=router_dir,
+        env=renv,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while True:
         with socket.socket() as sock:
@@ -206,22 +248,39 @@ def start_router(router_dir: str, cfg: str, sdl: str, port: int) -> subprocess.P
         time.sleep(0.1)
 
 
-async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int],
-                     requests: int, router_dir: str | None) -> list[str]:
+async def http_reads(
+    settings: Settings,
+    env: dict[str, str],
+    viewers: list[int],
+    requests: int,
+    router_dir: str | None,
+) -> list[str]:
     """Query.feed at the subgraph, and through the router (when its checkout is given)."""
     ring = KeyRing(settings.keys_dir).load()
     tokens = {v: issue_access_token(ring, settings, v, ttl_seconds=3600).token for v in viewers}
     ports = {"users": free_port(), "posts": free_port(), "feed": free_port()}
-    env = {**env, **{f"{k.upper()}_PORT": str(p) for k, p in ports.items()},
-           "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
-           "LOG_LEVEL": "WARNING"}
+    env = {
+        **env,
+        **{f"{k.upper()}_PORT": str(p) for k, p in ports.items()},
+        "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
+        "LOG_LEVEL": "WARNING",
+    }
     procs = [start(["serve", name], env, port) for name, port in ports.items()]
     out = []
     try:
-        lat, rps, cpu = await measure(f"http://127.0.0.1:{ports['feed']}/graphql", FEED,
-                                      tokens, viewers, requests, not_degraded, [procs[2]])
-        out.append(f"subgraph: {fmt(lat)}; {rps:.0f} req/s sequential; feed process CPU "
-                   f"{cpu:.2f} ms/request")
+        lat, rps, cpu = await measure(
+            f"http://127.0.0.1:{ports['feed']}/graphql",
+            FEED,
+            tokens,
+            viewers,
+            requests,
+            not_degraded,
+            [procs[2]],
+        )
+        out.append(
+            f"subgraph: {fmt(lat)}; {rps:.0f} req/s sequential; feed process CPU "
+            f"{cpu:.2f} ms/request"
+        )
         print("   " + out[-1], flush=True)
         if router_dir:
             cfg = os.path.join(settings.data_dir, "bench-router.yaml")
@@ -235,12 +294,20 @@ async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int]
                 edges = body["data"]["feed"]["edges"]
                 assert all(e["node"]["text"] is not None for e in edges), body
 
-            lat, rps, cpu = await measure(f"http://127.0.0.1:{router_port}/graphql",
-                                          ROUTER_FEED, tokens, viewers, requests, has_text,
-                                          [procs[1], procs[2], procs[3]])
-            out.append(f"router (feed + posts `text` via _entities): {fmt(lat)}; "
-                       f"{rps:.0f} req/s sequential; router+feed+posts CPU {cpu:.2f} "
-                       "ms/request")
+            lat, rps, cpu = await measure(
+                f"http://127.0.0.1:{router_port}/graphql",
+                ROUTER_FEED,
+                tokens,
+                viewers,
+                requests,
+                has_text,
+                [procs[1], procs[2], procs[3]],
+            )
+            out.append(
+                f"router (feed + posts `text` via _entities): {fmt(lat)}; "
+                f"{rps:.0f} req/s sequential; router+feed+posts CPU {cpu:.2f} "
+                "ms/request"
+            )
             print("   " + out[-1], flush=True)
     finally:
         for proc in reversed(procs):
@@ -248,8 +315,9 @@ async def http_reads(settings: Settings, env: dict[str, str], viewers: list[int]
     return out
 
 
-async def fanout_throughput(db: Database, deps: PostsDeps, settings: Settings,
-                            author: int, posts: int) -> list[tuple[int, float]]:
+async def fanout_throughput(
+    db: Database, deps: PostsDeps, settings: Settings, author: int, posts: int
+) -> list[tuple[int, float]]:
     """(rows, seconds) per post, fanned out by the resolver in this process."""
     out = []
     for _ in range(posts):
@@ -260,14 +328,17 @@ async def fanout_throughput(db: Database, deps: PostsDeps, settings: Settings,
     return out
 
 
-async def post_to_visible(db: Database, deps: PostsDeps, settings: Settings,
-                          env: dict[str, str], author: int, n: int) -> list[float]:
+async def post_to_visible(
+    db: Database, deps: PostsDeps, settings: Settings, env: dict[str, str], author: int, n: int
+) -> list[float]:
     followers = follower_ids_after(author, 0, 10**9).subquery()
     async with db.session() as session:
         # The last follower in fan-out order: the worst case for post-to-visible.
-        last_follower = (await session.execute(
-            select(followers.c.follower_id).order_by(followers.c.cursor.desc()).limit(1)
-        )).scalar_one()
+        last_follower = (
+            await session.execute(
+                select(followers.c.follower_id).order_by(followers.c.cursor.desc()).limit(1)
+            )
+        ).scalar_one()
     worker = start(["worker"], {**env, "LOG_LEVEL": "WARNING"}, None)
     try:
         await asyncio.sleep(3)  # worker start-up, relay LISTEN
@@ -296,10 +367,14 @@ async def main() -> None:
     parser.add_argument("--visible", type=int, default=20)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--fanouts", type=int, default=20)
-    parser.add_argument("--writes-only", action="store_true",
-                        help="only fan-out throughput and post-to-visible")
-    parser.add_argument("--router-dir", default=None,
-                        help="a checkout of the router (with its .venv) to measure through")
+    parser.add_argument(
+        "--writes-only", action="store_true", help="only fan-out throughput and post-to-visible"
+    )
+    parser.add_argument(
+        "--router-dir",
+        default=None,
+        help="a checkout of the router (with its .venv) to measure through",
+    )
     args = parser.parse_args()
     settings = load_settings(log_level="WARNING")
     settings.require_services()
@@ -310,14 +385,23 @@ async def main() -> None:
     rng = random.Random(7)
     try:
         async with db.session() as session:
-            counts = {r[0]: r[1] for r in await session.execute(text(
-                "SELECT 'inbox', count(*) FROM feed.inbox UNION ALL "
-                "SELECT 'vips', count(*) FROM feed.vip"))}
+            counts = {
+                r[0]: r[1]
+                for r in await session.execute(
+                    text(
+                        "SELECT 'inbox', count(*) FROM feed.inbox UNION ALL "
+                        "SELECT 'vips', count(*) FROM feed.vip"
+                    )
+                )
+            }
             everyone = await all_user_ids(session)
             counts["users"] = len(everyone)
-            (author, followers), = await users_by_followers(session, 9000, 1)
-        print(f"graph: {counts}; 9k author {author} has {followers} followers; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+            ((author, followers),) = await users_by_followers(session, 9000, 1)
+        print(
+            f"graph: {counts}; 9k author {author} has {followers} followers; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+            flush=True,
+        )
         table: list[str] = []
         if not args.writes_only:
             print("\n1. page read vs pure fan-out-on-read, by accounts followed", flush=True)
@@ -329,12 +413,16 @@ async def main() -> None:
         runs = await fanout_throughput(db, deps, settings, author, args.fanouts)
         rows, secs = sum(r for r, _ in runs), sum(t for _, t in runs)
         warm = runs[3:] or runs
-        print(f"   {len(runs)} posts, {rows} inbox rows in {secs:.2f} s: {rows / secs:,.0f} "
-              f"rows/s overall; {sum(r for r, _ in warm) / sum(t for _, t in warm):,.0f} rows/s "
-              f"after the first 3 (cold pages); per post p50 "
-              f"{pct([t * 1000 for _, t in runs], 50):.0f} ms", flush=True)
-        print(f"\n4. post to visible in the last follower's feed ({followers} followers)",
-              flush=True)
+        print(
+            f"   {len(runs)} posts, {rows} inbox rows in {secs:.2f} s: {rows / secs:,.0f} "
+            f"rows/s overall; {sum(r for r, _ in warm) / sum(t for _, t in warm):,.0f} rows/s "
+            f"after the first 3 (cold pages); per post p50 "
+            f"{pct([t * 1000 for _, t in runs], 50):.0f} ms",
+            flush=True,
+        )
+        print(
+            f"\n4. post to visible in the last follower's feed ({followers} followers)", flush=True
+        )
         visible = await post_to_visible(db, deps, settings, env, author, args.visible)
         print(f"   {fmt(visible)}", flush=True)
         print("\n" + "\n".join(table))

@@ -24,8 +24,7 @@ from puppies.settings import load_settings
 def main() -> None:
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/feedbench/data")
     ports = tuple(int(p) for p in sys.argv[2:5]) if len(sys.argv) >= 5 else (55432, 56379, 59100)
-    running = start_services(load_settings(data_dir=data), data_dir=data,
-                             ports=ports)  # type: ignore[arg-type]
+    running = start_services(load_settings(data_dir=data), data_dir=data, ports=ports)  # type: ignore[arg-type]
     print(json.dumps(running.env()), flush=True)
     stop = False
 

@@ -68,7 +68,9 @@ class _Client(asyncio.Protocol):
         self.transport.write(
             b"POST " + PATH.encode() + b" HTTP/1.1\r\nhost: subgraph\r\n"
             b"content-type: application/json\r\ncontent-length: "
-            + str(len(body)).encode() + b"\r\n\r\n" + body
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
         )
         return await self.waiter
 

@@ -55,24 +55,47 @@ PRODUCTS: list[dict[str, Any]] = [
     {"upc": str(i), "name": name, "price": price, "weight": weight}
     for i, (name, price, weight) in enumerate(
         [
-            ("Table", 899, 100), ("Couch", 1299, 1000), ("Glass", 15, 20), ("Chair", 499, 100),
-            ("TV", 1299, 1000), ("Lamp", 6999, 300), ("Grill", 3999, 2000),
-            ("Fridge", 100000, 6000), ("Sofa", 9999, 800),
+            ("Table", 899, 100),
+            ("Couch", 1299, 1000),
+            ("Glass", 15, 20),
+            ("Chair", 499, 100),
+            ("TV", 1299, 1000),
+            ("Lamp", 6999, 300),
+            ("Grill", 3999, 2000),
+            ("Fridge", 100000, 6000),
+            ("Sofa", 9999, 800),
         ],
         start=1,
     )
 ]
 
-IN_STOCK = {"1": True, "2": False, "3": False, "4": False, "5": True, "6": True, "7": True,
-            "8": False, "9": True}
+IN_STOCK = {
+    "1": True,
+    "2": False,
+    "3": False,
+    "4": False,
+    "5": True,
+    "6": True,
+    "7": True,
+    "8": False,
+    "9": True,
+}
 
 REVIEWS: list[dict[str, Any]] = [
     {"id": str(i), "body": body, "product_upc": upc}
     for i, (body, upc) in enumerate(
         [
-            (LOREM, "1"), (SED_UT, "1"), (SED_QUIA, "1"), (UT_ENIM, "1"),
-            (LOREM, "2"), (SED_UT, "2"), (SED_QUIA, "2"), (UT_ENIM, "2"),
-            (UT_ENIM, "3"), (UT_ENIM, "4"), (AT_VERO, "4"),
+            (LOREM, "1"),
+            (SED_UT, "1"),
+            (SED_QUIA, "1"),
+            (UT_ENIM, "1"),
+            (LOREM, "2"),
+            (SED_UT, "2"),
+            (SED_QUIA, "2"),
+            (UT_ENIM, "2"),
+            (UT_ENIM, "3"),
+            (UT_ENIM, "4"),
+            (AT_VERO, "4"),
         ],
         start=1,
     )
@@ -81,7 +104,8 @@ REVIEWS: list[dict[str, Any]] = [
 _LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: [{}])\n'
 
 SDL: dict[str, str] = {
-    "accounts": _LINK.format('"@key", "@shareable"') + """
+    "accounts": _LINK.format('"@key", "@shareable"')
+    + """
 type Query {
   me: User
   user(id: ID!): User
@@ -95,7 +119,8 @@ type User @key(fields: "id") {
   birthday: Int
 }
 """,
-    "inventory": _LINK.format('"@key", "@external", "@requires"') + """
+    "inventory": _LINK.format('"@key", "@external", "@requires"')
+    + """
 type Product @key(fields: "upc") {
   upc: String!
   weight: Int @external
@@ -104,7 +129,8 @@ type Product @key(fields: "upc") {
   shippingEstimate: Int @requires(fields: "price weight")
 }
 """,
-    "products": _LINK.format('"@key"') + """
+    "products": _LINK.format('"@key"')
+    + """
 type Query {
   topProducts(first: Int = 5): [Product]
 }
@@ -116,7 +142,8 @@ type Product @key(fields: "upc") {
   weight: Int
 }
 """,
-    "reviews": _LINK.format('"@key", "@external", "@provides"') + """
+    "reviews": _LINK.format('"@key", "@external", "@provides"')
+    + """
 type Review @key(fields: "id") {
   id: ID!
   body: String

@@ -13,8 +13,14 @@ _PRODUCTS = {p["upc"]: p for p in PRODUCTS}
 def _product(upc: str) -> dict[str, Any]:
     p = _PRODUCTS[upc]
     estimate = 0 if p["price"] > 1000 else p["weight"] // 2
-    return {"inStock": IN_STOCK[upc], "name": p["name"], "price": p["price"],
-            "shippingEstimate": estimate, "upc": upc, "weight": p["weight"]}
+    return {
+        "inStock": IN_STOCK[upc],
+        "name": p["name"],
+        "price": p["price"],
+        "shippingEstimate": estimate,
+        "upc": upc,
+        "weight": p["weight"],
+    }
 
 
 def _review(r: dict[str, Any]) -> dict[str, Any]:
@@ -55,9 +61,7 @@ def expected_deep_result() -> dict[str, Any]:
         }
         for u in USERS
     ]
-    top = [
-        {**_product(p["upc"]), "reviews": _product_reviews(p["upc"])} for p in PRODUCTS[:5]
-    ]
+    top = [{**_product(p["upc"]), "reviews": _product_reviews(p["upc"])} for p in PRODUCTS[:5]]
     return {"users": users, "topProducts": top}
 
 

@@ -40,18 +40,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args(argv)
     subgraphs = _start(
-        [str(ROOT / ".venv" / "bin" / "uvicorn"), "bench.gateways.subgraphs:app", "--host",
-         "127.0.0.1", "--port", str(SUBGRAPH_PORT), "--workers", "1", "--loop", "uvloop",
-         "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        [
+            str(ROOT / ".venv" / "bin" / "uvicorn"),
+            "bench.gateways.subgraphs:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(SUBGRAPH_PORT),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
         WORK / "logs" / "subgraphs-stats.log",
     )
     report: dict[str, Any] = {}
     try:
         _wait_http(f"http://127.0.0.1:{SUBGRAPH_PORT}/health")
         supergraph = WORK / "supergraph.graphql"
-        supergraph.write_text(compose_locations(
-            [SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES]
-        ))
+        supergraph.write_text(
+            compose_locations(
+                [SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES]
+            )
+        )
         for name, (cmd, health, env, cwd) in gateway_commands(supergraph).items():
             proc = _start(cmd, WORK / "logs" / f"{name}-stats.log", cwd=cwd, env=env)
             try:
@@ -70,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             }
             report[name] = per_query
             total = [round(sum(v[i] for v in per_query.values()), 1) for i in range(3)]
-            print(f"{name}: per deep query {total[0]:.0f} subgraph requests, "
-                  f"{total[1] / 1024:.1f} KiB sent, {total[2] / 1024:.1f} KiB received; "
-                  f"by subgraph [requests, bytes sent, bytes received]: {per_query}")
+            print(
+                f"{name}: per deep query {total[0]:.0f} subgraph requests, "
+                f"{total[1] / 1024:.1f} KiB sent, {total[2] / 1024:.1f} KiB received; "
+                f"by subgraph [requests, bytes sent, bytes received]: {per_query}"
+            )
     finally:
         _stop(subgraphs)
     (WORK / "fetch-stats.json").write_text(json.dumps(report, indent=1))

@@ -66,8 +66,12 @@ class LoadResult:
 def _post(url: str, query: str, timeout: float = 10.0) -> dict[str, Any]:
     body = json.dumps({"query": query}).encode()
     request = urllib.request.Request(
-        url, data=body, headers={"content-type": "application/json",
-                                 "accept": "application/graphql-response+json, application/json"}
+        url,
+        data=body,
+        headers={
+            "content-type": "application/json",
+            "accept": "application/graphql-response+json, application/json",
+        },
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return dict(json.loads(response.read()))
@@ -146,12 +150,17 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def _start(cmd: list[str], log: Path, cwd: Path = ROOT, env: dict[str, str] | None = None
-           ) -> subprocess.Popen[bytes]:
+def _start(
+    cmd: list[str], log: Path, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         return subprocess.Popen(
-            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cmd,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={**os.environ, **(env or {})},
         )
 
@@ -170,29 +179,50 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _wrk(url: str, query: str, duration: int, connections: int, threads: int) -> dict[str, Any]:
     body_file = WORK / "body.json"
     body_file.write_text(json.dumps({"query": query}))
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-           "-s", str(LUA), url]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        url,
+    ]
     out = subprocess.run(
-        cmd, capture_output=True, text=True, check=True,
+        cmd,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "BENCH_BODY_FILE": str(body_file)},
     ).stdout
     for line in out.splitlines():
         if line.startswith("WRK_JSON "):
-            return dict(json.loads(line[len("WRK_JSON "):]))
+            return dict(json.loads(line[len("WRK_JSON ") :]))
     raise RuntimeError(f"wrk printed no summary:\n{out}")
 
 
-def _summary(name: str, command: str, stats: dict[str, Any], peak: int, correct: bool
-             ) -> LoadResult:
-    errors = sum(stats[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                    "status_errors", "timeouts"))
+def _summary(
+    name: str, command: str, stats: dict[str, Any], peak: int, correct: bool
+) -> LoadResult:
+    errors = sum(
+        stats[k]
+        for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
     return LoadResult(
-        name=name, command=command,
+        name=name,
+        command=command,
         rps=round(stats["requests"] / (stats["duration_us"] / 1e6), 1),
-        p50_ms=stats["p50_us"] / 1000, p90_ms=stats["p90_us"] / 1000,
-        p95_ms=stats["p95_us"] / 1000, p99_ms=stats["p99_us"] / 1000,
-        max_ms=stats["max_us"] / 1000, requests=stats["requests"], errors=errors,
-        peak_rss_mb=round(peak / 2**20, 1), correct=correct,
+        p50_ms=stats["p50_us"] / 1000,
+        p90_ms=stats["p90_us"] / 1000,
+        p95_ms=stats["p95_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
+        max_ms=stats["max_us"] / 1000,
+        requests=stats["requests"],
+        errors=errors,
+        peak_rss_mb=round(peak / 2**20, 1),
+        correct=correct,
     )
 
 
@@ -208,8 +238,18 @@ def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[s
     """name -> (command, health URL, extra environment, working directory)."""
     puppies = ROOT / ".venv" / "bin" / "puppies"
     hive = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
-    hive_cmd = [str(hive), "supergraph", str(supergraph), "--host", "127.0.0.1",
-                "--port", str(GATEWAY_PORT), "--fork", "1", "--jit"]
+    hive_cmd = [
+        str(hive),
+        "supergraph",
+        str(supergraph),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(GATEWAY_PORT),
+        "--fork",
+        "1",
+        "--jit",
+    ]
     inbound_dir = HIVE_DIR / "inbound-dedup"  # node finds ../node_modules from here
     inbound_dir.mkdir(parents=True, exist_ok=True)
     (inbound_dir / "gateway.config.ts").write_text(HIVE_INBOUND_CONFIG)
@@ -219,8 +259,15 @@ def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[s
     # still share identical in-flight *subgraph* requests).
     no_inbound = WORK / "router-no-inbound-dedup.yaml"
     no_inbound.write_text("traffic_shaping:\n  router:\n    deduplicate_requests: false\n")
-    router_cmd = [str(puppies), "serve", "router", "--supergraph", str(supergraph),
-                  "--listen", f"127.0.0.1:{GATEWAY_PORT}"]
+    router_cmd = [
+        str(puppies),
+        "serve",
+        "router",
+        "--supergraph",
+        str(supergraph),
+        "--listen",
+        f"127.0.0.1:{GATEWAY_PORT}",
+    ]
     return {
         "puppies": (router_cmd, f"http://127.0.0.1:{GATEWAY_PORT}/health", {}, ROOT),
         "puppies-no-inbound-dedup": (
@@ -285,9 +332,12 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         _stop(proc)
     return {
-        "query": SINGLE_FETCH_QUERY, "correct": correct,
-        "direct_p50_ms": direct["p50_us"] / 1000, "direct_p99_ms": direct["p99_us"] / 1000,
-        "router_p50_ms": routed["p50_us"] / 1000, "router_p99_ms": routed["p99_us"] / 1000,
+        "query": SINGLE_FETCH_QUERY,
+        "correct": correct,
+        "direct_p50_ms": direct["p50_us"] / 1000,
+        "direct_p99_ms": direct["p99_us"] / 1000,
+        "router_p50_ms": routed["p50_us"] / 1000,
+        "router_p99_ms": routed["p99_us"] / 1000,
         "added_p50_ms": (routed["p50_us"] - direct["p50_us"]) / 1000,
         "added_p99_ms": (routed["p99_us"] - direct["p99_us"]) / 1000,
         "router_cpu_ms_per_request": round(1000 * router_cpu / max(routed["requests"], 1), 3),
@@ -303,15 +353,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subgraph-workers", type=int, default=2)
     parser.add_argument("--overhead-duration", type=int, default=10)
     parser.add_argument(
-        "--only", action="append",
-        choices=["puppies", "puppies-no-inbound-dedup", "hive-gateway",
-                 "hive-gateway-inbound-dedup"],
+        "--only",
+        action="append",
+        choices=[
+            "puppies",
+            "puppies-no-inbound-dedup",
+            "hive-gateway",
+            "hive-gateway-inbound-dedup",
+        ],
     )
     parser.add_argument("--skip-overhead", action="store_true")
-    parser.add_argument("--overhead-only", action="store_true",
-                        help="Only measure the single-fetch overhead.")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="Run the gateways this many times, interleaved (noisy machines).")
+    parser.add_argument(
+        "--overhead-only", action="store_true", help="Only measure the single-fetch overhead."
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="Run the gateways this many times, interleaved (noisy machines).",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
@@ -319,14 +379,29 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     for port in (SUBGRAPH_PORT, GATEWAY_PORT):
         if _port_busy(port):
-            print(f"port {port} is busy (set BENCH_SUBGRAPH_PORT / BENCH_GATEWAY_PORT)",
-                  file=sys.stderr)
+            print(
+                f"port {port} is busy (set BENCH_SUBGRAPH_PORT / BENCH_GATEWAY_PORT)",
+                file=sys.stderr,
+            )
             return 2
     subgraphs = _start(
-        [str(ROOT / ".venv" / "bin" / "uvicorn"), "bench.gateways.subgraphs:app",
-         "--host", "127.0.0.1", "--port", str(SUBGRAPH_PORT),
-         "--workers", str(args.subgraph_workers), "--loop", "uvloop", "--http", "httptools",
-         "--no-access-log", "--log-level", "warning"],
+        [
+            str(ROOT / ".venv" / "bin" / "uvicorn"),
+            "bench.gateways.subgraphs:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(SUBGRAPH_PORT),
+            "--workers",
+            str(args.subgraph_workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
         WORK / "logs" / "subgraphs.log",
     )
     results: list[LoadResult] = []
@@ -334,9 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     try:
         _wait_http(f"http://127.0.0.1:{SUBGRAPH_PORT}/health")
-        locations = [
-            SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES
-        ]
+        locations = [SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES]
         supergraph = WORK / "supergraph.graphql"
         supergraph.write_text(compose_locations(locations))
         commands = gateway_commands(supergraph)
@@ -353,9 +426,13 @@ def main(argv: list[str] | None = None) -> int:
         _stop(subgraphs)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     report = {
-        "when": stamp, "args": vars(args), "cpus": os.cpu_count(),
-        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-        "results": [asdict(r) for r in results], "overhead": overhead,
+        "when": stamp,
+        "args": vars(args),
+        "cpus": os.cpu_count(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "results": [asdict(r) for r in results],
+        "overhead": overhead,
     }
     (WORK / f"gateways-{stamp}.json").write_text(json.dumps(report, indent=1))
     print(markdown(report))

@@ -97,8 +97,12 @@ def _root(name: str) -> dict[str, Any]:
 def build_subgraph(name: str) -> GraphQLSchema:
     sdl = SDL[name]
     body = sdl.split("\n", 1)[1]  # drop `extend schema @link(...)`
-    entities = {"accounts": "User", "inventory": "Product", "products": "Product",
-                "reviews": "Review | User | Product"}[name]
+    entities = {
+        "accounts": "User",
+        "inventory": "Product",
+        "products": "Product",
+        "reviews": "Review | User | Product",
+    }[name]
     has_query = "type Query" in body
     query_ext = (
         "extend type Query" if has_query else "type Query"
@@ -153,7 +157,9 @@ class SubgraphServer:
         if isinstance(document, list):
             return orjson.dumps({"errors": [e.formatted for e in document]})
         result = execute_sync(
-            self.schema, document, variable_values=payload.get("variables"),
+            self.schema,
+            document,
+            variable_values=payload.get("variables"),
             operation_name=payload.get("operationName"),
         )
         out: dict[str, Any] = {"data": result.data}

@@ -17,16 +17,17 @@ from puppies.auth.tokens import issue_access_token
 from puppies.embedded import free_port
 
 
-def start_posts_stack(st: Stack, data_dir: Path, *, posts_workers: int,
-                      worker: bool = True) -> str:
+def start_posts_stack(st: Stack, data_dir: Path, *, posts_workers: int, worker: bool = True) -> str:
     """Users (for JWKS), posts (N processes) and the worker; returns the posts URL."""
     users_port, posts_port = free_port(), free_port()
     env = {"JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json"}
     st.env.update(env)
-    st.start(["serve", "users", "--port", str(users_port)], users_port,
-             log=data_dir / "users.log")
-    st.start(["serve", "posts", "--port", str(posts_port), "--workers", str(posts_workers)],
-             posts_port, log=data_dir / "posts.log")
+    st.start(["serve", "users", "--port", str(users_port)], users_port, log=data_dir / "users.log")
+    st.start(
+        ["serve", "posts", "--port", str(posts_port), "--workers", str(posts_workers)],
+        posts_port,
+        log=data_dir / "posts.log",
+    )
     if worker:
         st.start(["worker"], log=data_dir / "worker.log")
     return f"http://127.0.0.1:{posts_port}"
@@ -60,8 +61,15 @@ def cpu_seconds(st: Stack, data_dir: Path) -> dict[str, float]:
             cmd = " ".join(p.info["cmdline"] or [])
             if marker not in cmd and not (p.info["name"] or "").startswith("postgres"):
                 continue
-            kind = ("postgres" if "postgres" in (p.info["name"] or "") or "postgres" in cmd
-                    else "redis" if "redis" in cmd else "s3" if "moto" in cmd else None)
+            kind = (
+                "postgres"
+                if "postgres" in (p.info["name"] or "") or "postgres" in cmd
+                else "redis"
+                if "redis" in cmd
+                else "s3"
+                if "moto" in cmd
+                else None
+            )
             if kind is None:
                 continue
             if kind == "postgres" and not _owned_by(p, marker):
@@ -82,17 +90,24 @@ def _owned_by(p: psutil.Process, marker: str) -> bool:
 
 def tokens(st: Stack, user_ids: range) -> dict[int, str]:
     ring = KeyRing(st.settings.keys_dir).load()
-    return {u: issue_access_token(ring, st.settings, u, ttl_seconds=3600).token
-            for u in user_ids}
+    return {u: issue_access_token(ring, st.settings, u, ttl_seconds=3600).token for u in user_ids}
 
 
-async def gql(session: aiohttp.ClientSession, url: str, query: str,
-              variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+async def gql(
+    session: aiohttp.ClientSession,
+    url: str,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None = None,
+) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    async with session.post(url + "/graphql", headers=headers,
-                            data=orjson.dumps({"query": query, "variables": variables})) as r:
+    async with session.post(
+        url + "/graphql",
+        headers=headers,
+        data=orjson.dumps({"query": query, "variables": variables}),
+    ) as r:
         body: dict[str, Any] = orjson.loads(await r.read())
         return body
 
@@ -100,8 +115,13 @@ async def gql(session: aiohttp.ClientSession, url: str, query: str,
 async def create_post(url: str, token: str) -> str:
     async with aiohttp.ClientSession() as session:
         for _ in range(50):  # the users subgraph's JWKS may not be fetched yet
-            body = await gql(session, url, "mutation { createPost(input: {text: \"hot\"}) "
-                                           "{ post { id } errors { message } } }", {}, token)
+            body = await gql(
+                session,
+                url,
+                'mutation { createPost(input: {text: "hot"}) { post { id } errors { message } } }',
+                {},
+                token,
+            )
             if "data" in body and body["data"]["createPost"]["post"]:
                 pid: str = body["data"]["createPost"]["post"]["id"]
                 return pid

@@ -29,9 +29,15 @@ from bench.posts.common import cpu_seconds, create_post, gql, start_posts_stack,
 LIKE = "mutation($id: ID!) { likePost(postId: $id) { post { id likeCount } errors { code } } }"
 
 
-async def _load(url: str, post_id: str, toks: list[str], seconds: float, warmup: float,
-                concurrency: int, cpu: Any) -> tuple[int, int, list[float], float,
-                                                    dict[str, float]]:
+async def _load(
+    url: str,
+    post_id: str,
+    toks: list[str],
+    seconds: float,
+    warmup: float,
+    concurrency: int,
+    cpu: Any,
+) -> tuple[int, int, list[float], float, dict[str, float]]:
     ok = errors = 0
     latencies: list[float] = []
     next_user = 0
@@ -71,7 +77,9 @@ async def _check(dsn: str, post_id: str, timeout: float = 30) -> tuple[int, int,
         while True:
             col, rows = await conn.fetchrow(
                 "SELECT like_count, (SELECT count(*) FROM posts.likes WHERE post_id = $1) "
-                "FROM posts.posts WHERE id = $1", int(post_id))
+                "FROM posts.posts WHERE id = $1",
+                int(post_id),
+            )
             if col == rows or time.monotonic() - t0 > timeout:
                 return col, rows, time.monotonic() - t0
             await asyncio.sleep(0.05)
@@ -97,29 +105,45 @@ def main() -> None:
         print(f"minted {len(toks)} tokens in {time.monotonic() - t0:.1f}s")
         post_id = asyncio.run(create_post(url, toks[1]))
         if args.no_notify:
+
             async def off() -> None:
                 assert st.settings.database_url
                 c = await asyncpg.connect(st.settings.database_url.replace("+asyncpg", ""))
                 await c.execute("ALTER TABLE posts.outbox DISABLE TRIGGER outbox_notify")
                 await c.close()
+
             asyncio.run(off())
-        ok, errors, lat, elapsed, cpu = asyncio.run(_load(
-            url, post_id, list(toks.values())[1:], args.seconds, args.warmup,
-            args.concurrency, lambda: cpu_seconds(st, args.data_dir)))
+        ok, errors, lat, elapsed, cpu = asyncio.run(
+            _load(
+                url,
+                post_id,
+                list(toks.values())[1:],
+                args.seconds,
+                args.warmup,
+                args.concurrency,
+                lambda: cpu_seconds(st, args.data_dir),
+            )
+        )
         assert st.settings.database_url
-        col, rows, waited = asyncio.run(_check(
-            st.settings.database_url.replace("+asyncpg", ""), post_id))
-        print(f"likePost on one post, concurrency {args.concurrency}, "
-              f"{args.server_workers} posts processes, worker on:")
-        print(f"  {ok} likes in {elapsed:.1f}s = {ok / elapsed:,.0f} likes/s "
-              f"({errors} errors)")
-        print(f"  request latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
-              f"p95 {percentile(lat, 95) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms")
+        col, rows, waited = asyncio.run(
+            _check(st.settings.database_url.replace("+asyncpg", ""), post_id)
+        )
+        print(
+            f"likePost on one post, concurrency {args.concurrency}, "
+            f"{args.server_workers} posts processes, worker on:"
+        )
+        print(f"  {ok} likes in {elapsed:.1f}s = {ok / elapsed:,.0f} likes/s ({errors} errors)")
+        print(
+            f"  request latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
+            f"p95 {percentile(lat, 95) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms"
+        )
         per_like = ", ".join(f"{k} {v / max(ok, 1) * 1000:.2f}" for k, v in sorted(cpu.items()))
         print(f"  CPU ms per like: {per_like}")
         print(f"  load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
-        print(f"  after the run: like_count {col}, like rows {rows} "
-              f"({'equal' if col == rows else 'NOT EQUAL'} {waited:.1f}s after the last like)")
+        print(
+            f"  after the run: like_count {col}, like rows {rows} "
+            f"({'equal' if col == rows else 'NOT EQUAL'} {waited:.1f}s after the last like)"
+        )
 
 
 if __name__ == "__main__":

@@ -31,22 +31,39 @@ import aiohttp
 from bench.analytics.stack import percentile, stack
 from bench.posts.common import cpu_seconds, create_post, gql, start_posts_stack, tokens
 
-SUB = ("subscription($id: ID!) { postLikeChanged(postId: $id) "
-       "{ likeCount liked userId } }")
-SUB_WITH_POST = ("subscription($id: ID!) { postLikeChanged(postId: $id) "
-                 "{ post { id text author { id } } likeCount liked userId } }")
+SUB = "subscription($id: ID!) { postLikeChanged(postId: $id) { likeCount liked userId } }"
+SUB_WITH_POST = (
+    "subscription($id: ID!) { postLikeChanged(postId: $id) "
+    "{ post { id text author { id } } likeCount liked userId } }"
+)
 LIKE = "mutation($id: ID!) { likePost(postId: $id) { errors { code } } }"
 
 
-async def _subscriber(session: aiohttp.ClientSession, url: str, post_id: str, query: str,
-                      ready: asyncio.Event, counter: list[int], n: int,
-                      received: list[tuple[str, float]], stop: asyncio.Event) -> None:
-    async with session.ws_connect(url, protocols=("graphql-transport-ws",),
-                                  autoping=True, max_msg_size=0) as ws:
+async def _subscriber(
+    session: aiohttp.ClientSession,
+    url: str,
+    post_id: str,
+    query: str,
+    ready: asyncio.Event,
+    counter: list[int],
+    n: int,
+    received: list[tuple[str, float]],
+    stop: asyncio.Event,
+) -> None:
+    async with session.ws_connect(
+        url, protocols=("graphql-transport-ws",), autoping=True, max_msg_size=0
+    ) as ws:
         await ws.send_str(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads((await ws.receive()).data)["type"] == "connection_ack"
-        await ws.send_str(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": query, "variables": {"id": post_id}}}))
+        await ws.send_str(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": {"id": post_id}},
+                }
+            )
+        )
         counter[0] += 1
         if counter[0] == n:
             ready.set()
@@ -82,8 +99,11 @@ def client_main(url: str, post_id: str, query: str, n: int, pipe: Connection) ->
         tasks = []
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         for i in range(n):
-            tasks.append(asyncio.create_task(
-                _subscriber(session, url, post_id, query, ready, counter, n, received, stop)))
+            tasks.append(
+                asyncio.create_task(
+                    _subscriber(session, url, post_id, query, ready, counter, n, received, stop)
+                )
+            )
             if i % 50 == 49:
                 await asyncio.sleep(0.05)  # do not stampede the accept queue
         await ready.wait()
@@ -101,8 +121,9 @@ def client_main(url: str, post_id: str, query: str, n: int, pipe: Connection) ->
     pipe.send((received, cpu[0]))
 
 
-async def _like_loop(url: str, post_id: str, toks: list[str], n: int,
-                     interval: float) -> dict[str, float]:
+async def _like_loop(
+    url: str, post_id: str, toks: list[str], n: int, interval: float
+) -> dict[str, float]:
     sent: dict[str, float] = {}
     async with aiohttp.ClientSession() as session:
         for i in range(n):
@@ -121,8 +142,11 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=0.25)
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--server-workers", type=int, default=1)
-    ap.add_argument("--with-post", action="store_true",
-                    help="subscribers also select post { id text author { id } }")
+    ap.add_argument(
+        "--with-post",
+        action="store_true",
+        help="subscribers also select post { id text author { id } }",
+    )
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/puppies-bench-posts-live"))
     args = ap.parse_args()
     shutil.rmtree(args.data_dir, ignore_errors=True)
@@ -134,8 +158,11 @@ def main() -> None:
         ws_url = url.replace("http://", "ws://") + "/graphql"
         ctx = mp.get_context("spawn")
         clients: list[tuple[Any, Connection]] = []
-        per = [args.subscribers // args.client_procs + (1 if i < args.subscribers %
-               args.client_procs else 0) for i in range(args.client_procs)]
+        per = [
+            args.subscribers // args.client_procs
+            + (1 if i < args.subscribers % args.client_procs else 0)
+            for i in range(args.client_procs)
+        ]
         for n in per:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=client_main, args=(ws_url, post_id, query, n, child))
@@ -145,8 +172,11 @@ def main() -> None:
             assert pipe.recv() == "subscribed"
         time.sleep(2.0)  # let the server register the last subscriptions
         cpu0 = cpu_seconds(st, args.data_dir)
-        sent = asyncio.run(_like_loop(url, post_id, [toks[u] for u in range(2, args.likes + 2)],
-                                      args.likes, args.interval))
+        sent = asyncio.run(
+            _like_loop(
+                url, post_id, [toks[u] for u in range(2, args.likes + 2)], args.likes, args.interval
+            )
+        )
         time.sleep(2.0)
         cpu1 = cpu_seconds(st, args.data_dir)
         load = os.getloadavg()[0]
@@ -162,19 +192,26 @@ def main() -> None:
         lat = [(at - sent[u]) * 1000 for u, at in received if u in sent]
         errors = [u for u, _ in received if u not in sent]
         expected = args.subscribers * args.likes
-        print(f"postLikeChanged to {args.subscribers} subscribers ({args.client_procs} client "
-              f"processes), {args.likes} likes {args.interval}s apart, "
-              f"{args.server_workers} posts process(es), selection: "
-              f"{'with post' if args.with_post else 'likeCount liked userId'}")
+        print(
+            f"postLikeChanged to {args.subscribers} subscribers ({args.client_procs} client "
+            f"processes), {args.likes} likes {args.interval}s apart, "
+            f"{args.server_workers} posts process(es), selection: "
+            f"{'with post' if args.with_post else 'likeCount liked userId'}"
+        )
         print(f"  deliveries {len(lat)} of {expected} expected, {len(errors)} errors")
-        print(f"  latency like sent -> event received: p50 {percentile(lat, 50):.1f} ms, "
-              f"p95 {percentile(lat, 95):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
-              f"max {max(lat) if lat else float('nan'):.1f} ms")
-        per_like = ", ".join(f"{k} {(cpu1.get(k, 0) - v) / args.likes * 1000:.1f}"
-                             for k, v in sorted(cpu0.items()))
+        print(
+            f"  latency like sent -> event received: p50 {percentile(lat, 50):.1f} ms, "
+            f"p95 {percentile(lat, 95):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
+            f"max {max(lat) if lat else float('nan'):.1f} ms"
+        )
+        per_like = ", ".join(
+            f"{k} {(cpu1.get(k, 0) - v) / args.likes * 1000:.1f}" for k, v in sorted(cpu0.items())
+        )
         print(f"  server-side CPU ms per like (all its deliveries): {per_like}")
-        print(f"  client processes' CPU ms per like (receiving {args.subscribers} frames): "
-              f"{client_cpu / args.likes * 1000:.1f}")
+        print(
+            f"  client processes' CPU ms per like (receiving {args.subscribers} frames): "
+            f"{client_cpu / args.likes * 1000:.1f}"
+        )
         print(f"  load average during the run: {load:.1f} (2 cores)")
         if errors:
             print("  first error:", errors[0])

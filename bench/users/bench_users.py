@@ -47,8 +47,9 @@ async def _load(settings: Any, followers: int) -> tuple[int, int]:
     res = Resources.open(settings)
     try:
         h = hash_password_sync(PASSWORD)
-        ids = await bulk.insert_users(res, [(f"b{i}", f"b{i}@bench.dev", f"B {i}", "")
-                                            for i in range(followers + 1)], h)
+        ids = await bulk.insert_users(
+            res, [(f"b{i}", f"b{i}@bench.dev", f"B {i}", "") for i in range(followers + 1)], h
+        )
         star = ids["b0"]
         await bulk.insert_follows(res, [(ids[f"b{i}"], star) for i in range(1, followers + 1)])
         await bulk.insert_follows(res, [(star, ids[f"b{i}"]) for i in range(1, followers + 1, 3)])
@@ -58,8 +59,15 @@ async def _load(settings: Any, followers: int) -> tuple[int, int]:
         await res.close()
 
 
-async def _hammer(url: str, query: str, variables: dict[str, Any], token: str | None,
-                  seconds: float, concurrency: int, check: str) -> dict[str, float]:
+async def _hammer(
+    url: str,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None,
+    seconds: float,
+    concurrency: int,
+    check: str,
+) -> dict[str, float]:
     headers = {"content-type": "application/json"}
     if token:
         headers["authorization"] = f"Bearer {token}"
@@ -83,9 +91,13 @@ async def _hammer(url: str, query: str, variables: dict[str, Any], token: str | 
         started = time.monotonic()
         await asyncio.gather(*[worker(session) for _ in range(concurrency)])
         elapsed = time.monotonic() - started
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "errors": errors,
-            "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "errors": errors,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
 
 
 def main() -> None:
@@ -94,15 +106,21 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--only", action="append", choices=["me", "followers", "logIn"],
-                    help="run only these operations (repeatable); default: all")
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=["me", "followers", "logIn"],
+        help="run only these operations (repeatable); default: all",
+    )
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-users-") as tmp, \
-            stack(Path(tmp)) as st:
+    with tempfile.TemporaryDirectory(prefix="bench-users-") as tmp, stack(Path(tmp)) as st:
         star, fan = asyncio.run(_load(st.settings, args.followers))
         port = free_port()
-        proc = st.start(["serve", "users", "--port", str(port), "--workers",
-                         str(args.workers)], port, log=Path(tmp) / "users.log")
+        proc = st.start(
+            ["serve", "users", "--port", str(port), "--workers", str(args.workers)],
+            port,
+            log=Path(tmp) / "users.log",
+        )
         server = psutil.Process(proc.pid)
 
         def cpu_seconds() -> float:
@@ -117,8 +135,10 @@ def main() -> None:
             "followers(first: 100)": (FOLLOWERS, {"id": str(star)}, token, '"edges"'),
             "logIn (argon2id)": (LOG_IN, {"l": "b2", "p": PASSWORD}, None, "accessToken"),
         }
-        print(f"users subgraph, {args.workers} process(es), concurrency {args.concurrency}, "
-              f"{args.seconds:.0f} s each; star has {args.followers} followers")
+        print(
+            f"users subgraph, {args.workers} process(es), concurrency {args.concurrency}, "
+            f"{args.seconds:.0f} s each; star has {args.followers} followers"
+        )
         for name, (q, v, tok, check) in runs.items():
             if args.only and name.split("(")[0].split(" ")[0] not in args.only:
                 continue
@@ -126,9 +146,12 @@ def main() -> None:
             cpu0 = cpu_seconds()
             r = asyncio.run(_hammer(url, q, v, tok, args.seconds, args.concurrency, check))
             cpu_ms = (cpu_seconds() - cpu0) * 1000 / max(1, r["requests"])
-            print(f"{name:24s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-                  f"p99 {r['p99_ms']:7.1f} ms  server CPU {cpu_ms:6.2f} ms/req  "
-                  f"({r['requests']} requests, {r['errors']} errors)", flush=True)
+            print(
+                f"{name:24s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                f"p99 {r['p99_ms']:7.1f} ms  server CPU {cpu_ms:6.2f} ms/req  "
+                f"({r['requests']} requests, {r['errors']} errors)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,11 @@ async def run(settings: Settings, rows: int, consumers: int) -> None:
     n = await relay.relay_once()
     dt = time.perf_counter() - t0
     queued = await redis.zcard(settings.worker_queue_name)
-    print(f"relayed {n} rows ({queued} jobs queued, expected {rows * consumers}) in "
-          f"{dt * 1000:.0f} ms: {n / dt:,.0f} rows/s, {queued / dt:,.0f} jobs/s; "
-          f"load average {os.getloadavg()[0]:.1f} (2 cores)")
+    print(
+        f"relayed {n} rows ({queued} jobs queued, expected {rows * consumers}) in "
+        f"{dt * 1000:.0f} ms: {n / dt:,.0f} rows/s, {queued / dt:,.0f} jobs/s; "
+        f"load average {os.getloadavg()[0]:.1f} (2 cores)"
+    )
     await redis.aclose()
     await db.dispose()
 

@@ -57,8 +57,12 @@ def compose(config_path: str = "router.yaml", output: str = "supergraph.graphql"
     help="router.yaml whose `subgraphs` section lists the subgraphs.",
 )
 @click.option(
-    "--output", "-o", default="supergraph.graphql", show_default=True,
-    type=click.Path(dir_okay=False), help="Where to write the supergraph SDL.",
+    "--output",
+    "-o",
+    default="supergraph.graphql",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the supergraph SDL.",
 )
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per subgraph fetch.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the file is stale.")

@@ -66,9 +66,7 @@ class IssueCollector:
         type_name: str | None = None,
         field_name: str | None = None,
     ) -> None:
-        self.issues.append(
-            CompositionIssue(code, message, tuple(subgraphs), type_name, field_name)
-        )
+        self.issues.append(CompositionIssue(code, message, tuple(subgraphs), type_name, field_name))
 
     def raise_if_any(self) -> None:
         if self.issues:

@@ -90,12 +90,12 @@ def _walk(
         fld = parent.fields.get(name)
         if fld is None or parent.kind in (Kind.INPUT, Kind.ENUM, Kind.SCALAR, Kind.UNION):
             raise FieldSetError(f'Cannot query field "{name}" on type "{type_name}"')
-        yield SelectedField(
-            type_name, name, depth, selection.selection_set is None, under_external
-        )
+        yield SelectedField(type_name, name, depth, selection.selection_set is None, under_external)
         target = schema.types.get(base_type(fld.type))
         composite = target is not None and target.kind in (
-            Kind.OBJECT, Kind.INTERFACE, Kind.UNION,
+            Kind.OBJECT,
+            Kind.INTERFACE,
+            Kind.UNION,
         )
         if selection.selection_set is not None:
             if not composite:

@@ -17,20 +17,53 @@ from graphql.language import (
 from graphql.utilities import value_from_ast_untyped
 
 FEDERATION_DIRECTIVES = (
-    "key", "requires", "provides", "external", "shareable", "override", "inaccessible",
-    "tag", "extends", "interfaceObject", "composeDirective", "authenticated",
-    "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
+    "key",
+    "requires",
+    "provides",
+    "external",
+    "shareable",
+    "override",
+    "inaccessible",
+    "tag",
+    "extends",
+    "interfaceObject",
+    "composeDirective",
+    "authenticated",
+    "requiresScopes",
+    "policy",
+    "context",
+    "fromContext",
+    "cost",
+    "listSize",
 )
 UNSUPPORTED = (
-    "authenticated", "requiresScopes", "policy", "context", "fromContext", "cost", "listSize",
+    "authenticated",
+    "requiresScopes",
+    "policy",
+    "context",
+    "fromContext",
+    "cost",
+    "listSize",
 )
 BUILTIN_DIRECTIVES = {"skip", "include", "deprecated", "specifiedBy", "oneOf", "defer", "stream"}
 MACHINERY_TYPES = {
-    "_Service", "_Any", "_Entity", "_FieldSet", "FieldSet", "link__Import", "link__Purpose",
+    "_Service",
+    "_Any",
+    "_Entity",
+    "_FieldSet",
+    "FieldSet",
+    "link__Import",
+    "link__Purpose",
 }
 EXECUTABLE_LOCATIONS = {
-    "QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD",
-    "INLINE_FRAGMENT", "VARIABLE_DEFINITION",
+    "QUERY",
+    "MUTATION",
+    "SUBSCRIPTION",
+    "FIELD",
+    "FRAGMENT_DEFINITION",
+    "FRAGMENT_SPREAD",
+    "INLINE_FRAGMENT",
+    "VARIABLE_DEFINITION",
 }
 DEFAULT_ROOTS = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
 _FED_URL = re.compile(r"specs\.apollo\.dev/federation/v(\d+)\.(\d+)")

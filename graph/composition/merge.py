@@ -163,7 +163,11 @@ class Merger(InputMerger):
                 for key in t.keys:
                     merged.join_types.append(
                         JoinType(
-                            graph, key.fields, t.extension, key.resolvable, t.interface_object,
+                            graph,
+                            key.fields,
+                            t.extension,
+                            key.resolvable,
+                            t.interface_object,
                             key.resolvable_explicit,
                         )
                     )
@@ -268,9 +272,7 @@ class Merger(InputMerger):
             return True
         if any(f.requires and fname in field_names(f.requires) for f in t.fields.values()):
             return True
-        return any(
-            i in sub.types and fname in sub.types[i].fields for i in t.interfaces
-        )
+        return any(i in sub.types and fname in sub.types[i].fields for i in t.interfaces)
 
     def _overridden(self, coord: str, fsrcs: list[FieldSource]) -> set[str]:
         overridden: set[str] = set()
@@ -284,20 +286,26 @@ class Merger(InputMerger):
                     "OVERRIDE_FROM_SELF_ERROR",
                     f'Source and destination subgraphs "{sub.name}" are the same for overridden'
                     f' field "{coord}"',
-                    subgraphs=names, type_name=coord.split(".")[0], field_name=f.name,
+                    subgraphs=names,
+                    type_name=coord.split(".")[0],
+                    field_name=f.name,
                 )
             elif f.external:
                 self.issues.add(
                     "OVERRIDE_COLLISION_WITH_ANOTHER_DIRECTIVE",
                     f'@override cannot be used on field "{coord}" on subgraph "{sub.name}" '
-                    "since \"{coord}\" on \"{sub.name}\" is marked with directive \"@external\"",
-                    subgraphs=names, type_name=coord.split(".")[0], field_name=f.name,
+                    'since "{coord}" on "{sub.name}" is marked with directive "@external"',
+                    subgraphs=names,
+                    type_name=coord.split(".")[0],
+                    field_name=f.name,
                 )
             elif f.override_label is not None:
                 self.issues.add(
                     "UNSUPPORTED_FEATURE",
                     f'[{sub.name}] progressive @override (label) on "{coord}" is not supported',
-                    subgraphs=names, type_name=coord.split(".")[0], field_name=f.name,
+                    subgraphs=names,
+                    type_name=coord.split(".")[0],
+                    field_name=f.name,
                 )
             elif f.override in by_sub and by_sub[f.override].override is not None:
                 self.issues.add(
@@ -305,7 +313,8 @@ class Merger(InputMerger):
                     f'Field "{coord}" on subgraph "{sub.name}" is also marked with directive '
                     f'@override in subgraph "{f.override}". Only one @override directive is '
                     "allowed per field.",
-                    subgraphs=[sub.name, f.override], type_name=coord.split(".")[0],
+                    subgraphs=[sub.name, f.override],
+                    type_name=coord.split(".")[0],
                     field_name=f.name,
                 )
             elif f.override in by_sub:
@@ -316,15 +325,19 @@ class Merger(InputMerger):
         if len(resolving) < 2:
             return
         non_shareable = [
-            s.name for s, t, f in resolving
-            if s.fed2 and not f.shareable and not f.external
+            s.name
+            for s, t, f in resolving
+            if s.fed2
+            and not f.shareable
+            and not f.external
             and (t.name, f.name) not in self.key_fields[s.name]
         ]
         if not non_shareable:
             return
         all_names = [s.name for s, _, _ in resolving]
         where = (
-            "in all of them" if len(non_shareable) == len(all_names)
+            "in all of them"
+            if len(non_shareable) == len(all_names)
             else f"in subgraph{'s' if len(non_shareable) > 1 else ''} {quote_names(non_shareable)}"
         )
         self.issues.add(
@@ -355,9 +368,7 @@ class Merger(InputMerger):
                     continue
                 for fname in contributed:
                     if fname not in impl.fields:
-                        impl.fields[fname] = replace(
-                            iface.fields[fname], joins=[JoinField(None)]
-                        )
+                        impl.fields[fname] = replace(iface.fields[fname], joins=[JoinField(None)])
 
     def _merge_directives(self) -> list[DirectiveDef]:
         result: list[DirectiveDef] = []

@@ -76,12 +76,13 @@ class InputMerger:
         defaults = {print_ast(a.default) if a.default is not None else None for _, a in having}
         if len(defaults) > 1:
             self.issues.add(
-                "FIELD_ARGUMENT_DEFAULT_MISMATCH" if what == "argument"
+                "FIELD_ARGUMENT_DEFAULT_MISMATCH"
+                if what == "argument"
                 else "INPUT_FIELD_DEFAULT_MISMATCH",
                 f'{what.capitalize()} "{coord}" has incompatible default values across '
                 "subgraphs: "
                 + ", ".join(
-                    f'it has default value {print_ast(a.default) if a.default else "none"} in '
+                    f"it has default value {print_ast(a.default) if a.default else 'none'} in "
                     f'subgraph "{s.name}"'
                     for s, a in having
                 ),
@@ -105,8 +106,18 @@ class InputMerger:
             having = [(s, t.fields[name]) for s, t in srcs if name in t.fields]
             coord = f"{merged.name}.{name}"
             as_args = [
-                (s, Argument(f.name, f.type, f.default, f.description, f.inaccessible, f.tags,
-                             f.deprecated))
+                (
+                    s,
+                    Argument(
+                        f.name,
+                        f.type,
+                        f.default,
+                        f.description,
+                        f.inaccessible,
+                        f.tags,
+                        f.deprecated,
+                    ),
+                )
                 for s, f in having
             ]
             if len(having) < len(srcs):
@@ -119,14 +130,21 @@ class InputMerger:
                         " appear in all subgraphs: it is required in subgraph "
                         f"{quote_names(required)}"
                         f" but does not appear in subgraph {quote_names(missing)}",
-                        subgraphs=required + missing, type_name=merged.name, field_name=name,
+                        subgraphs=required + missing,
+                        type_name=merged.name,
+                        field_name=name,
                     )
                 continue
             arg = self._merge_input_value(coord, as_args, "input field")
             if arg is not None:
                 merged.fields[name] = MergedField(
-                    name, arg.type, description=arg.description, default=arg.default,
-                    deprecated=arg.deprecated, inaccessible=arg.inaccessible, tags=arg.tags,
+                    name,
+                    arg.type,
+                    description=arg.description,
+                    default=arg.default,
+                    deprecated=arg.deprecated,
+                    inaccessible=arg.inaccessible,
+                    tags=arg.tags,
                 )
         if not merged.fields:
             self.issues.add(
@@ -134,7 +152,8 @@ class InputMerger:
                 f'None of the fields of input object type "{merged.name}" are consistently '
                 "defined in all the subgraphs defining that type. As only fields common to all "
                 "subgraphs are merged, this would result in an empty type.",
-                subgraphs=[s.name for s, _ in srcs], type_name=merged.name,
+                subgraphs=[s.name for s, _ in srcs],
+                type_name=merged.name,
             )
 
     def _enum_usage(self) -> tuple[set[str], set[str]]:
@@ -166,7 +185,8 @@ class InputMerger:
                         f'"{merged.name}": "{name}" is defined in subgraph '
                         f"{quote_names([s.name for s, _ in having])} but not in subgraph "
                         f"{quote_names(missing)}",
-                        subgraphs=[s.name for s, _ in srcs], type_name=merged.name,
+                        subgraphs=[s.name for s, _ in srcs],
+                        type_name=merged.name,
                     )
                     continue
                 if is_input and not any(v.inaccessible for _, v in having):
@@ -184,5 +204,6 @@ class InputMerger:
                 "EMPTY_MERGED_ENUM_TYPE",
                 f'None of the values of enum type "{merged.name}" are defined consistently in '
                 "all the subgraphs defining that type",
-                subgraphs=[s.name for s, _ in srcs], type_name=merged.name,
+                subgraphs=[s.name for s, _ in srcs],
+                type_name=merged.name,
             )

@@ -75,8 +75,12 @@ _LINK_PURPOSE = '''enum link__Purpose {
   EXECUTION
 }'''
 _KEYWORDS = {
-    Kind.OBJECT: "type", Kind.INTERFACE: "interface", Kind.UNION: "union", Kind.ENUM: "enum",
-    Kind.INPUT: "input", Kind.SCALAR: "scalar",
+    Kind.OBJECT: "type",
+    Kind.INTERFACE: "interface",
+    Kind.UNION: "union",
+    Kind.ENUM: "enum",
+    Kind.INPUT: "input",
+    Kind.SCALAR: "scalar",
 }
 
 
@@ -126,7 +130,8 @@ def _element_directives(
     out += [f"@tag(name: {print_string(tag)})" for tag in tags]
     if deprecated is not None:
         out.append(
-            "@deprecated" if deprecated == "No longer supported"
+            "@deprecated"
+            if deprecated == "No longer supported"
             else f"@deprecated(reason: {print_string(deprecated)})"
         )
     out += [print_ast(d) for d in composed]
@@ -177,8 +182,9 @@ def _type(t: MergedType) -> str:
     head = f"{_KEYWORDS[t.kind]} {t.name}"
     if t.interfaces:
         head += " implements " + " & ".join(t.interfaces)
-    directives = [f"@join__implements(graph: {g}, interface: {print_string(i)})"
-                  for g, i in t.implements]
+    directives = [
+        f"@join__implements(graph: {g}, interface: {print_string(i)})" for g, i in t.implements
+    ]
     directives += [_join_type(j) for j in t.join_types]
     directives += [
         f"@join__unionMember(graph: {g}, member: {print_string(m)})" for g, m in t.member_joins

@@ -50,7 +50,8 @@ class _Checker:
 
     def local_fields(self, sub: SubgraphSchema, t: TypeDef) -> set[str]:
         names = {
-            f.name for f in t.fields.values()
+            f.name
+            for f in t.fields.values()
             if not f.external and (t.name, f.name, sub.name) not in self.overridden
         }
         for key in t.keys:
@@ -73,8 +74,10 @@ class _Checker:
                 if t is not None and t.kind is Kind.OBJECT:
                     candidates.append(t)
                 candidates += [
-                    sub.types[i] for i in interfaces
-                    if i in sub.types and sub.types[i].kind is Kind.OBJECT
+                    sub.types[i]
+                    for i in interfaces
+                    if i in sub.types
+                    and sub.types[i].kind is Kind.OBJECT
                     and sub.types[i].interface_object
                 ]
                 for candidate in candidates:
@@ -97,9 +100,7 @@ class _Checker:
             if root is None:
                 continue
             for fname, fld in self.supergraph.types[root].fields.items():
-                owners = frozenset(
-                    s.name for s in self.schemas if self.resolves(s, root, fname)
-                )
+                owners = frozenset(s.name for s in self.schemas if self.resolves(s, root, fname))
                 queue.append((base_type(fld.type), owners, (self._step(root, fname),)))
         seen: set[tuple[str, frozenset[str]]] = set()
         by_name = {s.name: s for s in self.schemas}
@@ -112,8 +113,10 @@ class _Checker:
             if merged.kind in (Kind.INTERFACE, Kind.UNION):
                 for impl in self._possible_types(type_name):
                     knowing = frozenset(
-                        n for n in states
-                        if impl in by_name[n].types and by_name[n].types[impl].kind is Kind.OBJECT
+                        n
+                        for n in states
+                        if impl in by_name[n].types
+                        and by_name[n].types[impl].kind is Kind.OBJECT
                         and self._knows(by_name[n], type_name, impl)
                     )
                     queue.append((impl, knowing, (*path, _Step("", (), impl))))
@@ -121,9 +124,9 @@ class _Checker:
             if merged.kind is not Kind.OBJECT:
                 continue
             subs = [
-                by_name[n] for n in sorted(states)
-                if type_name in by_name[n].types
-                and by_name[n].types[type_name].kind is Kind.OBJECT
+                by_name[n]
+                for n in sorted(states)
+                if type_name in by_name[n].types and by_name[n].types[type_name].kind is Kind.OBJECT
             ]
             if not subs:
                 continue
@@ -133,14 +136,16 @@ class _Checker:
                 for s in subs:
                     available, visited = closures[s.name]
                     nxt |= {
-                        n for n in visited
+                        n
+                        for n in visited
                         if self.resolves(by_name[n], type_name, fname)
                         and self._requires_met(by_name[n], type_name, fname, available)
                     }
                     if self.resolves(s, type_name, fname):
                         nxt.add(s.name)
                     nxt |= {
-                        n for n in visited
+                        n
+                        for n in visited
                         if self._interface_object_resolves(by_name[n], type_name, fname)
                     }
                 if not nxt:
@@ -167,8 +172,11 @@ class _Checker:
         merged = self.supergraph.types[abstract]
         if merged.kind is Kind.UNION:
             return list(merged.members)
-        return [t.name for t in self.supergraph.types.values()
-                if abstract in t.interfaces and t.kind is Kind.OBJECT]
+        return [
+            t.name
+            for t in self.supergraph.types.values()
+            if abstract in t.interfaces and t.kind is Kind.OBJECT
+        ]
 
     def _knows(self, sub: SubgraphSchema, abstract: str, impl: str) -> bool:
         t = sub.types.get(abstract)
@@ -180,9 +188,7 @@ class _Checker:
             return True
         return abstract in sub.types[impl].interfaces
 
-    def _interface_object_resolves(
-        self, sub: SubgraphSchema, type_name: str, fname: str
-    ) -> bool:
+    def _interface_object_resolves(self, sub: SubgraphSchema, type_name: str, fname: str) -> bool:
         """`sub` resolves the field through an @interfaceObject of an interface of the type."""
         for iface in self.supergraph.types[type_name].interfaces:
             t = sub.types.get(iface)

@@ -94,9 +94,7 @@ async def fetch_subgraphs(
 ) -> list[Subgraph]:
     """Every subgraph's SDL, fetched concurrently; the first failure is raised."""
     async with aiohttp.ClientSession() as session:
-        return list(
-            await asyncio.gather(*(fetch_sdl(session, loc, timeout) for loc in locations))
-        )
+        return list(await asyncio.gather(*(fetch_sdl(session, loc, timeout) for loc in locations)))
 
 
 def compose_locations(locations: Iterable[SubgraphLocation], timeout: float = 10.0) -> str:

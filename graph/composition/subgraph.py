@@ -56,16 +56,26 @@ from graph.composition.model import (
 )
 
 _KINDS: dict[type, Kind] = {
-    ObjectTypeDefinitionNode: Kind.OBJECT, ObjectTypeExtensionNode: Kind.OBJECT,
-    InterfaceTypeDefinitionNode: Kind.INTERFACE, InterfaceTypeExtensionNode: Kind.INTERFACE,
-    UnionTypeDefinitionNode: Kind.UNION, UnionTypeExtensionNode: Kind.UNION,
-    EnumTypeDefinitionNode: Kind.ENUM, EnumTypeExtensionNode: Kind.ENUM,
-    InputObjectTypeDefinitionNode: Kind.INPUT, InputObjectTypeExtensionNode: Kind.INPUT,
-    ScalarTypeDefinitionNode: Kind.SCALAR, ScalarTypeExtensionNode: Kind.SCALAR,
+    ObjectTypeDefinitionNode: Kind.OBJECT,
+    ObjectTypeExtensionNode: Kind.OBJECT,
+    InterfaceTypeDefinitionNode: Kind.INTERFACE,
+    InterfaceTypeExtensionNode: Kind.INTERFACE,
+    UnionTypeDefinitionNode: Kind.UNION,
+    UnionTypeExtensionNode: Kind.UNION,
+    EnumTypeDefinitionNode: Kind.ENUM,
+    EnumTypeExtensionNode: Kind.ENUM,
+    InputObjectTypeDefinitionNode: Kind.INPUT,
+    InputObjectTypeExtensionNode: Kind.INPUT,
+    ScalarTypeDefinitionNode: Kind.SCALAR,
+    ScalarTypeExtensionNode: Kind.SCALAR,
 }
 _EXTENSIONS = (
-    ObjectTypeExtensionNode, InterfaceTypeExtensionNode, UnionTypeExtensionNode,
-    EnumTypeExtensionNode, InputObjectTypeExtensionNode, ScalarTypeExtensionNode,
+    ObjectTypeExtensionNode,
+    InterfaceTypeExtensionNode,
+    UnionTypeExtensionNode,
+    EnumTypeExtensionNode,
+    InputObjectTypeExtensionNode,
+    ScalarTypeExtensionNode,
 )
 
 
@@ -366,4 +376,3 @@ class SubgraphReader:
         for fld in typedef.fields.values():
             if fld.external and fld.name in key_fields:
                 fld.external = False
-

@@ -32,25 +32,33 @@ _MISSING = object()
 
 
 class Executor:
-    def __init__(self, clients: Mapping[str, SubgraphClient], include_errors: Mapping[str, bool],
-                 abstract_types: frozenset[str],
-                 possible_types: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        clients: Mapping[str, SubgraphClient],
+        include_errors: Mapping[str, bool],
+        abstract_types: frozenset[str],
+        possible_types: Mapping[str, frozenset[str]],
+    ) -> None:
         self.clients = clients
         self.include_errors = include_errors
         self.abstract_types = abstract_types
         self.possible_types = possible_types
 
-    async def run(self, plan: QueryPlan, variables: dict[str, Any],
-                  headers_for: HeadersFor | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def run(
+        self, plan: QueryPlan, variables: dict[str, Any], headers_for: HeadersFor | None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         run = _Run(self, variables, headers_for)
         if plan.node is not None:
             await run.node(plan.node)
         return run.data, run.errors
 
-
-    async def run_node(self, node: PlanNode, variables: dict[str, Any],
-                       headers_for: HeadersFor | None, data: dict[str, Any]
-                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def run_node(
+        self,
+        node: PlanNode,
+        variables: dict[str, Any],
+        headers_for: HeadersFor | None,
+        data: dict[str, Any],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Run part of a plan over data already fetched (a subscription event)."""
         run = _Run(self, variables, headers_for)
         run.data = data
@@ -61,8 +69,9 @@ class Executor:
 class _Run:
     __slots__ = ("data", "errors", "ex", "headers_for", "variables")
 
-    def __init__(self, ex: Executor, variables: dict[str, Any],
-                 headers_for: HeadersFor | None) -> None:
+    def __init__(
+        self, ex: Executor, variables: dict[str, Any], headers_for: HeadersFor | None
+    ) -> None:
         self.ex = ex
         self.variables = variables
         self.headers_for = headers_for
@@ -173,8 +182,13 @@ class _Run:
                 continue
             ep = e.get("path")
             mapped: list[Any] | None = None
-            if isinstance(ep, list) and len(ep) >= 2 and ep[0] == "_entities" \
-                    and isinstance(ep[1], int) and ep[1] < len(buckets):
+            if (
+                isinstance(ep, list)
+                and len(ep) >= 2
+                and ep[0] == "_entities"
+                and isinstance(ep[1], int)
+                and ep[1] < len(buckets)
+            ):
                 mapped = [*response_path_of(self.data, paths, buckets[ep[1]][0]), *ep[2:]]
             elif buckets:
                 mapped = response_path_of(self.data, paths, buckets[0][0])
@@ -183,11 +197,13 @@ class _Run:
     # ------------------------------------------------------------------ errors
     def _fetch_error(self, exc: SubgraphFetchError, path: list[Any]) -> None:
         logger.warning("subgraph fetch failed (%s): %s", exc.code, exc.message)
-        self.errors.append({
-            "message": exc.message,
-            "path": list(path),
-            "extensions": {"code": exc.code, "serviceName": exc.subgraph},
-        })
+        self.errors.append(
+            {
+                "message": exc.message,
+                "path": list(path),
+                "extensions": {"code": exc.code, "serviceName": exc.subgraph},
+            }
+        )
 
     def _subgraph_error(self, subgraph: str, e: Any, path: list[Any] | None) -> None:
         if not isinstance(e, dict):
@@ -198,8 +214,11 @@ class _Run:
             out: dict[str, Any] = {"message": str(e.get("message", "Subgraph error"))}
             if path is not None:
                 out["path"] = path
-            out["extensions"] = {**ext, "code": ext.get("code", "DOWNSTREAM_SERVICE_ERROR"),
-                                 "serviceName": subgraph}
+            out["extensions"] = {
+                **ext,
+                "code": ext.get("code", "DOWNSTREAM_SERVICE_ERROR"),
+                "serviceName": subgraph,
+            }
         else:
             out = {"message": "Subgraph errors redacted"}
             if path is not None:
@@ -218,15 +237,15 @@ def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
             tn = seg[3:]
             current = [v for v in current if type(v) is dict and v.get("__typename") == tn]
         else:
-            current = [x for v in current if type(v) is dict
-                       and (x := v.get(seg)) is not None]
+            current = [x for v in current if type(v) is dict and (x := v.get(seg)) is not None]
         if not current:
             return []
     return [v for v in current if type(v) is dict]
 
 
-def response_path_of(data: Any, paths: tuple[tuple[str, ...], ...],
-                     obj: dict[str, Any]) -> list[str | int]:
+def response_path_of(
+    data: Any, paths: tuple[tuple[str, ...], ...], obj: dict[str, Any]
+) -> list[str | int]:
     """The response path of one object found at one of `paths` (for errors only)."""
     for path in paths:
         for candidate, p in collect_with_paths(data, path):
@@ -235,8 +254,9 @@ def response_path_of(data: Any, paths: tuple[tuple[str, ...], ...],
     return [s for s in paths[0] if s != "@" and not s.startswith("on:")]
 
 
-def collect_with_paths(data: Any,
-                       path: tuple[str, ...]) -> list[tuple[dict[str, Any], list[str | int]]]:
+def collect_with_paths(
+    data: Any, path: tuple[str, ...]
+) -> list[tuple[dict[str, Any], list[str | int]]]:
     """The objects at `path` in the merged data, with their response paths."""
     current: list[tuple[Any, list[str | int]]] = [(data, [])]
     for seg in path:
@@ -249,8 +269,7 @@ def collect_with_paths(data: Any,
                             nxt.append((x, [*p, i]))
         elif seg.startswith("on:"):
             tn = seg[3:]
-            nxt = [(v, p) for v, p in current
-                   if isinstance(v, dict) and v.get("__typename") == tn]
+            nxt = [(v, p) for v, p in current if isinstance(v, dict) and v.get("__typename") == tn]
         else:
             for v, p in current:
                 if isinstance(v, dict):
@@ -263,16 +282,22 @@ def collect_with_paths(data: Any,
     return [(v, p) for v, p in current if isinstance(v, dict)]
 
 
-def _rename(data: Any, renames: tuple[tuple[tuple[str, ...], str, str], ...],
-            prefix: tuple[str, ...]) -> None:
+def _rename(
+    data: Any, renames: tuple[tuple[tuple[str, ...], str, str], ...], prefix: tuple[str, ...]
+) -> None:
     for path, alias, key in renames:
         for obj in collect(data, prefix + path):
             if alias in obj:
                 obj[key] = obj.pop(alias)
 
 
-def _project(src: dict[str, Any], reqs: tuple[ReqSelection, ...], out: dict[str, Any],
-             runtime_type: str, possible: Mapping[str, frozenset[str]]) -> bool:
+def _project(
+    src: dict[str, Any],
+    reqs: tuple[ReqSelection, ...],
+    out: dict[str, Any],
+    runtime_type: str,
+    possible: Mapping[str, frozenset[str]],
+) -> bool:
     for r in reqs:
         if isinstance(r, ReqField):
             v = src.get(r.data_key, _MISSING)
@@ -286,13 +311,15 @@ def _project(src: dict[str, Any], reqs: tuple[ReqSelection, ...], out: dict[str,
         else:
             tc = r.type_condition
             if (tc == runtime_type or runtime_type in possible.get(tc, ())) and not _project(
-                    src, r.selections, out, runtime_type, possible):
+                src, r.selections, out, runtime_type, possible
+            ):
                 return False
     return True
 
 
-def _project_value(v: Any, reqs: tuple[ReqSelection, ...],
-                   possible: Mapping[str, frozenset[str]]) -> Any:
+def _project_value(
+    v: Any, reqs: tuple[ReqSelection, ...], possible: Mapping[str, frozenset[str]]
+) -> Any:
     if isinstance(v, list):
         items = []
         for x in v:

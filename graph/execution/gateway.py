@@ -122,14 +122,20 @@ class Gateway:
         for name, sub in supergraph.subgraphs.items():
             opts = self.options.for_subgraph(name)
             self.clients[name] = SubgraphClient(
-                name, opts.url or sub.url, opts.timeout, self.options.max_connections_per_subgraph,
-                opts.headers, opts.deduplicate)
+                name,
+                opts.url or sub.url,
+                opts.timeout,
+                self.options.max_connections_per_subgraph,
+                opts.headers,
+                opts.deduplicate,
+            )
             include[name] = opts.include_errors
         abstract = frozenset(n for n, t in supergraph.types.items() if t.is_abstract)
         possible = {n: frozenset(supergraph.possible_types(n)) for n in supergraph.types}
         self.executor = Executor(self.clients, include, abstract, possible)
-        self._cache: OrderedDict[tuple[str, str | None, int | None],
-                                 PreparedOperation | RequestError] = OrderedDict()
+        self._cache: OrderedDict[
+            tuple[str, str | None, int | None], PreparedOperation | RequestError
+        ] = OrderedDict()
         self._normal: OrderedDict[tuple[str, str | None], PreparedOperation] = OrderedDict()
         self._inflight: dict[tuple[Any, ...], asyncio.Future[dict[str, Any]]] = {}
 
@@ -138,8 +144,14 @@ class Gateway:
         return cls(Supergraph.from_sdl(sdl), options)
 
     # ------------------------------------------------------------------ prepare
-    def prepare(self, query: str, operation_name: str | None, *, max_tokens: int | None = None,
-                checks: Sequence[Check] = ()) -> PreparedOperation:
+    def prepare(
+        self,
+        query: str,
+        operation_name: str | None,
+        *,
+        max_tokens: int | None = None,
+        checks: Sequence[Check] = (),
+    ) -> PreparedOperation:
         key = (query, operation_name, max_tokens)
         hit = self._cache.get(key)
         if hit is None:
@@ -156,13 +168,19 @@ class Gateway:
             raise hit.with_traceback(None)  # a cached failure: no growing traceback
         return hit
 
-    def _prepare(self, query: str, operation_name: str | None, max_tokens: int | None,
-                 checks: Sequence[Check]) -> PreparedOperation:
+    def _prepare(
+        self,
+        query: str,
+        operation_name: str | None,
+        max_tokens: int | None,
+        checks: Sequence[Check],
+    ) -> PreparedOperation:
         try:
             document = parse(query, max_tokens=max_tokens)
         except GraphQLError as exc:
-            raise RequestError([_error(exc, "GRAPHQL_PARSE_FAILED")],
-                               "GRAPHQL_PARSE_FAILED") from None
+            raise RequestError(
+                [_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
+            ) from None
         # The same operation written differently (spacing, commas, comments) shares one
         # validated plan: the printed document is its normal form.
         normal_key = (print_ast(document), operation_name)
@@ -176,59 +194,85 @@ class Gateway:
             self._normal.popitem(last=False)
         return prepared
 
-    def _validate_and_plan(self, document: DocumentNode, operation_name: str | None,
-                           checks: Sequence[Check]) -> PreparedOperation:
+    def _validate_and_plan(
+        self, document: DocumentNode, operation_name: str | None, checks: Sequence[Check]
+    ) -> PreparedOperation:
         for check in checks:
             errs = check(document)
             if errs:
                 code = (errs[0].extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
-                raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs],
-                                   str(code))
+                raise RequestError(
+                    [_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs], str(code)
+                )
         errs = validate(self.api_schema, document)
         if errs:
-            raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs],
-                               "GRAPHQL_VALIDATION_FAILED")
+            raise RequestError(
+                [_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs], "GRAPHQL_VALIDATION_FAILED"
+            )
         operation = _pick_operation(document, operation_name)
-        fragments = {d.name.value: d for d in document.definitions
-                     if isinstance(d, FragmentDefinitionNode)}
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         normalized = normalize_operation(operation, fragments)
         try:
             plan = self.planner.plan(normalized)
         except PlanningError as exc:
-            raise RequestError([{"message": f"Query planning failed: {exc}",
-                                 "extensions": {"code": "QUERY_PLANNING_FAILED"}}],
-                               "QUERY_PLANNING_FAILED") from None
+            raise RequestError(
+                [
+                    {
+                        "message": f"Query planning failed: {exc}",
+                        "extensions": {"code": "QUERY_PLANNING_FAILED"},
+                    }
+                ],
+                "QUERY_PLANNING_FAILED",
+            ) from None
         kind = operation.operation.value
         root = self.supergraph.root_types.get(kind, kind.capitalize())
-        return PreparedOperation(document, operation, kind, plan, normalized, root,
-                                 _introspection_document(operation, fragments))
+        return PreparedOperation(
+            document,
+            operation,
+            kind,
+            plan,
+            normalized,
+            root,
+            _introspection_document(operation, fragments),
+        )
 
     # ------------------------------------------------------------------ execute
-    async def execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
-                      *, headers_for: HeadersFor | None = None) -> dict[str, Any]:
+    async def execute(
+        self,
+        prepared: PreparedOperation,
+        variables: Mapping[str, Any] | None,
+        *,
+        headers_for: HeadersFor | None = None,
+    ) -> dict[str, Any]:
         if self.options.deduplicate_requests and prepared.operation_type == "query":
             key = self._request_key(prepared, variables, headers_for)
             if key is not None:
                 shared = self._inflight.get(key)
                 if shared is None:
-                    shared = asyncio.ensure_future(
-                        self._execute(prepared, variables, headers_for))
+                    shared = asyncio.ensure_future(self._execute(prepared, variables, headers_for))
                     self._inflight[key] = shared
                     shared.add_done_callback(functools.partial(self._settled, key))
                 result = await asyncio.shield(shared)
                 return dict(result)  # callers share nested data: they must not mutate it
         return await self._execute(prepared, variables, headers_for)
 
-    def _request_key(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
-                     headers_for: HeadersFor | None) -> tuple[Any, ...] | None:
+    def _request_key(
+        self,
+        prepared: PreparedOperation,
+        variables: Mapping[str, Any] | None,
+        headers_for: HeadersFor | None,
+    ) -> tuple[Any, ...] | None:
         try:
             var_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return None
         headers: tuple[Any, ...] = ()
         if headers_for is not None:
-            headers = tuple(tuple(sorted(headers_for(name).items()))
-                            for name in self.subgraph_names)
+            headers = tuple(
+                tuple(sorted(headers_for(name).items())) for name in self.subgraph_names
+            )
         # The in-flight task holds `prepared`, so its id() cannot be reused meanwhile.
         return (id(prepared), var_key, headers)
 
@@ -238,16 +282,21 @@ class Gateway:
         if not task.cancelled():
             task.exception()  # retrieved, whoever is still waiting
 
-    async def _execute(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
-                       headers_for: HeadersFor | None) -> dict[str, Any]:
+    async def _execute(
+        self,
+        prepared: PreparedOperation,
+        variables: Mapping[str, Any] | None,
+        headers_for: HeadersFor | None,
+    ) -> dict[str, Any]:
         values, problems = self._variables(prepared, variables)
         if problems:
             return {"errors": problems}
         data, errors = await self.executor.run(prepared.plan, values, headers_for)
         return self._shape(prepared, data, errors, values)
 
-    def _variables(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None
-                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _variables(
+        self, prepared: PreparedOperation, variables: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The variables to run with, or the errors (BAD_USER_INPUT) if they do not coerce.
 
         Subgraphs get the client's values as sent (they coerce them against their own
@@ -266,32 +315,49 @@ class Gateway:
                 values.setdefault(name, value)
         return values, []
 
-    def _shape(self, prepared: PreparedOperation, data: dict[str, Any],
-               errors: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
+    def _shape(
+        self,
+        prepared: PreparedOperation,
+        data: dict[str, Any],
+        errors: list[dict[str, Any]],
+        variables: dict[str, Any],
+    ) -> dict[str, Any]:
         extra = None
         if prepared.introspection is not None:
             # The API schema does not change: an introspection without variables is answered
             # once per prepared operation (tools poll the same introspection query).
             cached = prepared.shape_cache.get("introspection") if not variables else None
             if cached is None:
-                res = execute_sync(self.api_schema, prepared.introspection,
-                                   variable_values=variables)
+                res = execute_sync(
+                    self.api_schema, prepared.introspection, variable_values=variables
+                )
                 cached = (res.data or {}, [dict(e.formatted) for e in res.errors or ()])
                 if not variables:
                     prepared.shape_cache["introspection"] = cached
             extra = cached[0]
             errors.extend(cached[1])
-        shaped = self.shaper.shape(prepared.normalized.selections, prepared.root_type, data,
-                                   variables, errors, prepared.shape_cache, extra)
+        shaped = self.shaper.shape(
+            prepared.normalized.selections,
+            prepared.root_type,
+            data,
+            variables,
+            errors,
+            prepared.shape_cache,
+            extra,
+        )
         out: dict[str, Any] = {"data": shaped}
         if errors:
             out["errors"] = errors
         return out
 
     # ------------------------------------------------------------------ subscribe
-    async def subscribe(self, prepared: PreparedOperation, variables: Mapping[str, Any] | None,
-                        *, headers_for: HeadersFor | None = None
-                        ) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(
+        self,
+        prepared: PreparedOperation,
+        variables: Mapping[str, Any] | None,
+        *,
+        headers_for: HeadersFor | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
         from graph.execution.subscriptions import run_subscription
 
         values, problems = self._variables(prepared, variables)
@@ -319,34 +385,61 @@ def _error(e: GraphQLError | Exception, code: str) -> dict[str, Any]:
     return {"message": str(e), "extensions": {"code": code}}
 
 
-def _pick_operation(document: DocumentNode,
-                    operation_name: str | None) -> OperationDefinitionNode:
+def _pick_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         for op in ops:
             if op.name and op.name.value == operation_name:
                 return op
-        raise RequestError([{"message": f"Unknown operation named \"{operation_name}\".",
-                             "extensions": {"code": "BAD_REQUEST"}}], "BAD_REQUEST")
+        raise RequestError(
+            [
+                {
+                    "message": f'Unknown operation named "{operation_name}".',
+                    "extensions": {"code": "BAD_REQUEST"},
+                }
+            ],
+            "BAD_REQUEST",
+        )
     if len(ops) == 1:
         return ops[0]
     if not ops:
-        raise RequestError([{"message": "The document has no operation to execute.",
-                             "extensions": {"code": "BAD_REQUEST"}}], "BAD_REQUEST")
-    raise RequestError([{"message": "The document has several operations: send an "
-                         "operationName to say which one to execute.",
-                         "extensions": {"code": "BAD_REQUEST"}}], "BAD_REQUEST")
+        raise RequestError(
+            [
+                {
+                    "message": "The document has no operation to execute.",
+                    "extensions": {"code": "BAD_REQUEST"},
+                }
+            ],
+            "BAD_REQUEST",
+        )
+    raise RequestError(
+        [
+            {
+                "message": "The document has several operations: send an "
+                "operationName to say which one to execute.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ],
+        "BAD_REQUEST",
+    )
 
 
-def _introspection_document(operation: OperationDefinitionNode,
-                            fragments: dict[str, FragmentDefinitionNode]) -> DocumentNode | None:
+def _introspection_document(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> DocumentNode | None:
     """A document with only the operation's `__schema` / `__type` root fields, or None."""
-    fields = [s for s in operation.selection_set.selections
-              if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")]
+    fields = [
+        s
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")
+    ]
     if not fields:
         return None
     op = OperationDefinitionNode(
-        operation=operation.operation, name=None,
-        variable_definitions=operation.variable_definitions, directives=(),
-        selection_set=SelectionSetNode(selections=tuple(fields)))
+        operation=operation.operation,
+        name=None,
+        variable_definitions=operation.variable_definitions,
+        directives=(),
+        selection_set=SelectionSetNode(selections=tuple(fields)),
+    )
     return DocumentNode(definitions=(op, *fragments.values()))

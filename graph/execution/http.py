@@ -31,8 +31,17 @@ class _StaleConnection(ConnectionError):
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_body", "_headers_done", "_parser", "_started", "_waiter", "closed",
-                 "idle_since", "keep_alive", "transport")
+    __slots__ = (
+        "_body",
+        "_headers_done",
+        "_parser",
+        "_started",
+        "_waiter",
+        "closed",
+        "idle_since",
+        "keep_alive",
+        "transport",
+    )
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -107,8 +116,15 @@ class _Connection(asyncio.Protocol):
 class SubgraphClient:
     """Sends GraphQL requests to one subgraph over a pool of keep-alive connections."""
 
-    def __init__(self, name: str, url: str, timeout: float, max_connections: int,
-                 headers: Mapping[str, str] | None = None, deduplicate: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        timeout: float,
+        max_connections: int,
+        headers: Mapping[str, str] | None = None,
+        deduplicate: bool = True,
+    ) -> None:
         self.name = name
         self.deduplicate = deduplicate
         self.requests_sent = 0  # round trips made (shared ones count once)
@@ -123,17 +139,25 @@ class SubgraphClient:
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or (443 if self._tls else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        static = {"content-type": "application/json",
-                  "accept": "application/graphql-response+json, application/json",
-                  **{k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED}}
-        self._head = (f"POST {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n".encode()
-                      + _header_bytes(static, reserved=False))
+        static = {
+            "content-type": "application/json",
+            "accept": "application/graphql-response+json, application/json",
+            **{k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED},
+        }
+        self._head = f"POST {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n".encode() + _header_bytes(
+            static, reserved=False
+        )
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
 
-    async def post(self, body: dict[str, Any], headers: Mapping[str, str] | None = None,
-                   *, idempotent: bool = True) -> dict[str, Any]:
+    async def post(
+        self,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
         payload = orjson.dumps(body)
         head = self._head + _header_bytes(headers) if headers else self._head
         data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
@@ -152,11 +176,14 @@ class SubgraphClient:
             raise SubgraphFetchError(
                 self.name,
                 f"HTTP fetch failed from '{self.name}': {status} with a body that is not JSON",
-                "SUBREQUEST_HTTP_ERROR") from exc
+                "SUBREQUEST_HTTP_ERROR",
+            ) from exc
         if not isinstance(result, dict) or ("data" not in result and "errors" not in result):
             raise SubgraphFetchError(
-                self.name, f"HTTP fetch failed from '{self.name}': {status} without a GraphQL "
-                "response", "SUBREQUEST_HTTP_ERROR")
+                self.name,
+                f"HTTP fetch failed from '{self.name}': {status} without a GraphQL response",
+                "SUBREQUEST_HTTP_ERROR",
+            )
         return result
 
     def _settled(self, key: bytes, fut: asyncio.Future[tuple[int, bytes]]) -> None:
@@ -174,12 +201,14 @@ class SubgraphClient:
                 return await self._roundtrip(data, idempotent)
         except TimeoutError as exc:
             raise SubgraphFetchError(
-                self.name, f"subgraph '{self.name}' did not answer within {self.timeout:g}s",
-                "SUBREQUEST_TIMEOUT") from exc
+                self.name,
+                f"subgraph '{self.name}' did not answer within {self.timeout:g}s",
+                "SUBREQUEST_TIMEOUT",
+            ) from exc
         except OSError as exc:
             raise SubgraphFetchError(
-                self.name, f"HTTP fetch failed from '{self.name}': {exc}",
-                "SUBREQUEST_HTTP_ERROR") from exc
+                self.name, f"HTTP fetch failed from '{self.name}': {exc}", "SUBREQUEST_HTTP_ERROR"
+            ) from exc
 
     async def _roundtrip(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
         conn = self._checkout()
@@ -220,8 +249,12 @@ class SubgraphClient:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(
-            _Connection, self._host, self._port, ssl=self._ssl,
-            server_hostname=self._host if self._tls else None)
+            _Connection,
+            self._host,
+            self._port,
+            ssl=self._ssl,
+            server_hostname=self._host if self._tls else None,
+        )
         return conn
 
     async def aclose(self) -> None:
@@ -231,9 +264,22 @@ class SubgraphClient:
 
 
 # Headers the client sets itself: a propagated or configured one would duplicate them.
-_RESERVED = frozenset({"host", "content-length", "content-type", "accept", "connection",
-                       "transfer-encoding", "keep-alive", "upgrade", "te", "trailer",
-                       "expect", "accept-encoding"})
+_RESERVED = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "connection",
+        "transfer-encoding",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "accept-encoding",
+    }
+)
 
 
 def _header_bytes(headers: Mapping[str, str] | None, reserved: bool = True) -> bytes:

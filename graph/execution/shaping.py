@@ -52,15 +52,22 @@ class Shaper:
                 cond_t = self.schema.get_type(condition)
                 obj_t = self.schema.get_type(type_name)
                 hit = bool(
-                    cond_t is not None and obj_t is not None and is_abstract_type(cond_t)
+                    cond_t is not None
+                    and obj_t is not None
+                    and is_abstract_type(cond_t)
                     and isinstance(obj_t, GraphQLObjectType)
                     and self.schema.is_sub_type(cond_t, obj_t)  # type: ignore[arg-type]
                 )
             self._applies[key] = hit
         return hit
 
-    def _collect(self, sels: tuple[OpSelection, ...], type_name: str, variables: dict[str, Any],
-                 out: dict[str, list[OpField]]) -> None:
+    def _collect(
+        self,
+        sels: tuple[OpSelection, ...],
+        type_name: str,
+        variables: dict[str, Any],
+        out: dict[str, list[OpField]],
+    ) -> None:
         for s in sels:
             if s.conditions and not passes(s.conditions, variables):
                 continue
@@ -74,10 +81,16 @@ class Shaper:
                 self._collect(s.selections, type_name, variables, out)
 
     # ------------------------------------------------------------------ completing
-    def shape(self, sels: tuple[OpSelection, ...], root: str, data: dict[str, Any],
-              variables: dict[str, Any], errors: list[dict[str, Any]],
-              cache: dict[Any, Any], extra_root: dict[str, Any] | None = None,
-              ) -> dict[str, Any] | None:
+    def shape(
+        self,
+        sels: tuple[OpSelection, ...],
+        root: str,
+        data: dict[str, Any],
+        variables: dict[str, Any],
+        errors: list[dict[str, Any]],
+        cache: dict[Any, Any],
+        extra_root: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         run = _Run(self, variables, errors, cache)
         run.extra = extra_root
         root_type = self.schema.get_type(root)
@@ -104,8 +117,14 @@ class _VT:
 
     __slots__ = ("inner", "kind", "nonnull", "type", "values")
 
-    def __init__(self, kind: int, nonnull: bool, inner: _VT | None = None, type_: Any = None,
-                 values: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        kind: int,
+        nonnull: bool,
+        inner: _VT | None = None,
+        type_: Any = None,
+        values: frozenset[str] = frozenset(),
+    ) -> None:
         self.kind = kind
         self.nonnull = nonnull
         self.inner = inner
@@ -138,11 +157,15 @@ Path = "tuple[Any, str | int] | None"  # a linked list: (parent path, key)
 
 
 class _Run:
-    __slots__ = ("_covered", "_exact", "cache", "errors", "extra", "shaper", "types",
-                 "variables")
+    __slots__ = ("_covered", "_exact", "cache", "errors", "extra", "shaper", "types", "variables")
 
-    def __init__(self, shaper: Shaper, variables: dict[str, Any],
-                 errors: list[dict[str, Any]], cache: dict[Any, Any]) -> None:
+    def __init__(
+        self,
+        shaper: Shaper,
+        variables: dict[str, Any],
+        errors: list[dict[str, Any]],
+        cache: dict[Any, Any],
+    ) -> None:
         self.shaper = shaper
         self.variables = variables
         self.errors = errors
@@ -180,8 +203,14 @@ class _Run:
             self.cache[key] = out
         return out
 
-    def complete_object(self, sels: tuple[OpSelection, ...], t: Any, obj: dict[str, Any],
-                        path: Any, typename: str | None = None) -> Any:
+    def complete_object(
+        self,
+        sels: tuple[OpSelection, ...],
+        t: Any,
+        obj: dict[str, Any],
+        path: Any,
+        typename: str | None = None,
+    ) -> Any:
         out: dict[str, Any] = {}
         for key, code, vt, sub, fname in self.entries(sels, t):
             if code == _SCALAR:
@@ -203,8 +232,16 @@ class _Run:
                 out[key] = r
         return out
 
-    def value(self, vt: _VT, sub: tuple[OpSelection, ...] | None, v: Any, path: Any,
-              key: str | int, parent: str, fname: str) -> Any:
+    def value(
+        self,
+        vt: _VT,
+        sub: tuple[OpSelection, ...] | None,
+        v: Any,
+        path: Any,
+        key: str | int,
+        parent: str,
+        fname: str,
+    ) -> Any:
         if v is None:
             if vt.nonnull:
                 self.null_error((path, key), parent, fname)
@@ -230,14 +267,17 @@ class _Run:
                 out.append(r)
             return out
         if kind == OBJECT:
-            r = self.complete_object(sub or (), vt.type, v, (path, key)) \
-                if isinstance(v, dict) else None
+            r = (
+                self.complete_object(sub or (), vt.type, v, (path, key))
+                if isinstance(v, dict)
+                else None
+            )
         elif kind == ABSTRACT:
             r = self.abstract(vt, sub or (), v, (path, key))
         else:  # ENUM
             if isinstance(v, str) and v in vt.values:
                 return v
-            self.error((path, key), f"Enum \"{vt.type.name}\" cannot represent value: {v!r}")
+            self.error((path, key), f'Enum "{vt.type.name}" cannot represent value: {v!r}')
             r = None
         if r is _PROPAGATE or r is None:
             if vt.nonnull:
@@ -283,10 +323,12 @@ class _Run:
         t = tuple(path)
         if t in self._covered or any(t[:i] in self._exact for i in range(len(t))):
             return
-        self.errors.append({
-            "message": f"Cannot return null for non-nullable field {parent}.{fname}.",
-            "path": path,
-        })
+        self.errors.append(
+            {
+                "message": f"Cannot return null for non-nullable field {parent}.{fname}.",
+                "path": path,
+            }
+        )
         self._remember(path)
 
     def _remember(self, path: list[Any]) -> None:

@@ -41,20 +41,29 @@ def split_subscription_plan(node: PlanNode | None) -> tuple[FetchNode | None, Pl
 
 def _ws_url(url: str) -> str:
     if url.startswith("https://"):
-        return "wss://" + url[len("https://"):]
+        return "wss://" + url[len("https://") :]
     if url.startswith("http://"):
-        return "ws://" + url[len("http://"):]
+        return "ws://" + url[len("http://") :]
     return url
 
 
 async def run_subscription(
-    gateway: Gateway, prepared: PreparedOperation, variables: dict[str, Any],
+    gateway: Gateway,
+    prepared: PreparedOperation,
+    variables: dict[str, Any],
     headers_for: HeadersFor | None,
 ) -> AsyncIterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     root, rest = split_subscription_plan(prepared.plan.node)
     if root is None:
-        yield {}, [{"message": "This subscription cannot be planned as one subgraph stream.",
-                    "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
+        yield (
+            {},
+            [
+                {
+                    "message": "This subscription cannot be planned as one subgraph stream.",
+                    "extensions": {"code": "QUERY_PLANNING_FAILED"},
+                }
+            ],
+        )
         return
     client = gateway.clients[root.subgraph]
     headers = dict(headers_for(root.subgraph)) if headers_for is not None else {}
@@ -63,21 +72,30 @@ async def run_subscription(
         payload["variables"] = {k: variables[k] for k in root.variable_usages if k in variables}
     timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
     try:
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-            _ws_url(client.url), protocols=(_PROTOCOL,), headers=headers, timeout=timeout,
-            heartbeat=30,
-        ) as ws:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                _ws_url(client.url),
+                protocols=(_PROTOCOL,),
+                headers=headers,
+                timeout=timeout,
+                heartbeat=30,
+            ) as ws,
+        ):
             # graphql-transport-ws messages are text frames.
             await ws.send_str('{"type":"connection_init","payload":{}}')
             ack = await asyncio.wait_for(ws.receive(), timeout=client.timeout)
             if ack.type in _CLOSED and ws.close_code == _FORBIDDEN:
                 yield {}, [_refused(root.subgraph)]
                 return
-            if ack.type != aiohttp.WSMsgType.TEXT or orjson.loads(ack.data).get("type") \
-                    != "connection_ack":
+            if (
+                ack.type != aiohttp.WSMsgType.TEXT
+                or orjson.loads(ack.data).get("type") != "connection_ack"
+            ):
                 raise aiohttp.ClientError("the subgraph did not acknowledge the connection")
-            await ws.send_str(orjson.dumps({"id": "1", "type": "subscribe",
-                                            "payload": payload}).decode())
+            await ws.send_str(
+                orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode()
+            )
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
@@ -89,30 +107,45 @@ async def run_subscription(
                     event = message.get("payload") or {}
                     raw = event.get("data")
                     data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-                    errors = [_event_error(root.subgraph, e, gateway)
-                              for e in event.get("errors") or ()]
+                    errors = [
+                        _event_error(root.subgraph, e, gateway) for e in event.get("errors") or ()
+                    ]
                     more_errors: list[dict[str, Any]] = []
                     if rest is not None and data:
                         data, more_errors = await gateway.executor.run_node(
-                            rest, variables, headers_for, data)
+                            rest, variables, headers_for, data
+                        )
                     yield data, errors + more_errors
                 elif kind == "error":
-                    yield {}, [_event_error(root.subgraph, e, gateway)
-                               for e in message.get("payload") or ()]
+                    yield (
+                        {},
+                        [
+                            _event_error(root.subgraph, e, gateway)
+                            for e in message.get("payload") or ()
+                        ],
+                    )
                     return
                 elif kind == "complete":
                     return
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        yield {}, [{"message": f"subscription to '{root.subgraph}' failed: {exc}",
-                    "extensions": {"code": "SUBREQUEST_HTTP_ERROR",
-                                   "serviceName": root.subgraph}}]
+        yield (
+            {},
+            [
+                {
+                    "message": f"subscription to '{root.subgraph}' failed: {exc}",
+                    "extensions": {"code": "SUBREQUEST_HTTP_ERROR", "serviceName": root.subgraph},
+                }
+            ],
+        )
 
 
 def _refused(subgraph: str) -> dict[str, Any]:
-    return {"message": f"'{subgraph}' refused this subscription's credentials (WebSocket "
-                       "close 4403): send a valid Authorization in the connection_init "
-                       "payload or the upgrade request",
-            "extensions": {"code": "UNAUTHENTICATED", "serviceName": subgraph}}
+    return {
+        "message": f"'{subgraph}' refused this subscription's credentials (WebSocket "
+        "close 4403): send a valid Authorization in the connection_init "
+        "payload or the upgrade request",
+        "extensions": {"code": "UNAUTHENTICATED", "serviceName": subgraph},
+    }
 
 
 def _event_error(subgraph: str, e: Any, gateway: Gateway) -> dict[str, Any]:

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from graph.planning.groups import Group
 
 
-def build_plan(groups: list[Group], op: NormalizedOperation,
-               sg: Supergraph) -> PlanNode | None:
+def build_plan(groups: list[Group], op: NormalizedOperation, sg: Supergraph) -> PlanNode | None:
     groups = [g for g in groups if not _empty(g)]
     if not groups:
         return None
@@ -187,8 +186,9 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
             EntityTarget(p.type_name, tuple(sorted(p.runtime_types)), p.requires)
             for p in g.parts.values()
         )
-        fetch = FetchNode(g.id, g.subgraph, text, "query", usages, entities, (),
-                          g.conditions, tuple(g.renames))
+        fetch = FetchNode(
+            g.id, g.subgraph, text, "query", usages, entities, (), g.conditions, tuple(g.renames)
+        )
         return FlattenNode(g.path, fetch, tuple(g.extra_paths))
     kind = op.kind if op.kind in ("mutation", "subscription") else "query"
     head = kind
@@ -197,5 +197,6 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
     if var_defs:
         head += "(" + ", ".join(var_defs) + ")"
     text = f"{head} {g.selset.render_block()}"
-    return FetchNode(g.id, g.subgraph, text, kind, usages, (), tuple(g.root_keys), g.conditions,
-                     tuple(g.renames))
+    return FetchNode(
+        g.id, g.subgraph, text, kind, usages, (), tuple(g.root_keys), g.conditions, tuple(g.renames)
+    )

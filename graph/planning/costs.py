@@ -25,14 +25,18 @@ class CostModel:
     _options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]]
     _alive: list[object]
 
-    def is_local(self, graph: str, type_name: str, fi: FieldInfo,
-                 provided: Provided | None) -> bool:
+    def is_local(
+        self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None
+    ) -> bool:
         if fi.resolvers.get(graph) == type_name:
             jf = fi.by_graph.get(graph)
             # A field with @requires is only resolvable through _entities (with its needs).
             return jf is None or not jf.requires
-        return provided is not None and self.prov(provided, fi)[0] and (
-            graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
+        return (
+            provided is not None
+            and self.prov(provided, fi)[0]
+            and (graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
+        )
 
     def prov(self, provided: Provided | None, fi: FieldInfo) -> tuple[bool, Provided | None]:
         """Is the field in a @provides tree, and what does it provide below it?"""
@@ -47,13 +51,15 @@ class CostModel:
                 return True, provided[k]
         return False, None
 
-    def _jump_options(self, graph: str, type_name: str, fi: FieldInfo,
-                      provided: Provided | None = None) -> list[tuple[str, str]]:
+    def _jump_options(
+        self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None = None
+    ) -> list[tuple[str, str]]:
         """Subgraphs (and the entity type to use there) a field can be fetched from."""
         return [(g, via) for g, via, _ in self._jump_options_cost(graph, type_name, fi, provided)]
 
-    def _jump_options_cost(self, graph: str, type_name: str, fi: FieldInfo,
-                           provided: Provided | None) -> list[tuple[str, str, int]]:
+    def _jump_options_cost(
+        self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None
+    ) -> list[tuple[str, str, int]]:
         key = (graph, type_name, fi.name, id(provided))
         self._alive.append(provided)
         hit = self._options_memo.get(key)
@@ -70,8 +76,9 @@ class CostModel:
         self._options_memo[key] = out
         return out
 
-    def _key_cost(self, graph: str, type_name: str, via: str, target: str,
-                  provided: Provided | None) -> int:
+    def _key_cost(
+        self, graph: str, type_name: str, via: str, target: str, provided: Provided | None
+    ) -> int:
         """0 when a key of `via` in `target` is at hand in `graph`, else the jumps to get one."""
         best = INF
         for k in self.sg.types[via].keys_in(target):
@@ -81,15 +88,17 @@ class CostModel:
             best = min(best, self._cost_sels(graph, type_name, sels, provided, 0))
         return best
 
-    def _fields_local(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
-                      provided: Provided | None) -> bool:
+    def _fields_local(
+        self, graph: str, type_name: str, sels: tuple[OpSelection, ...], provided: Provided | None
+    ) -> bool:
         t = self.sg.types.get(type_name)
         if t is None:
             return False
         for s in sels:
             if isinstance(s, OpFragment):
-                if not self._fields_local(graph, s.type_condition or type_name, s.selections,
-                                          provided):
+                if not self._fields_local(
+                    graph, s.type_condition or type_name, s.selections, provided
+                ):
                     return False
                 continue
             fi = t.fields.get(s.name)
@@ -101,8 +110,9 @@ class CostModel:
                     return False
         return True
 
-    def _cost_local(self, graph: str, fi: FieldInfo, f: OpField, provided: Provided | None,
-                    depth: int) -> int:
+    def _cost_local(
+        self, graph: str, fi: FieldInfo, f: OpField, provided: Provided | None, depth: int
+    ) -> int:
         if f.selections is None:
             return 0
         sub = self.prov(provided, fi)[1]
@@ -110,11 +120,16 @@ class CostModel:
         if jf is not None and jf.provides:
             extra = self.p.provided_of(jf.provides)
             sub = {**sub, **extra} if sub else extra
-        return self._cost_sels(graph, self.p.field_type(graph, fi), f.selections, sub,
-                               depth + 1)
+        return self._cost_sels(graph, self.p.field_type(graph, fi), f.selections, sub, depth + 1)
 
-    def _cost_sels(self, graph: str, type_name: str, sels: tuple[OpSelection, ...],
-                   provided: Provided | None, depth: int) -> int:
+    def _cost_sels(
+        self,
+        graph: str,
+        type_name: str,
+        sels: tuple[OpSelection, ...],
+        provided: Provided | None,
+        depth: int,
+    ) -> int:
         if depth > MAX_DEPTH:
             return 0
         key = (graph, type_name, sels, id(provided))
@@ -129,8 +144,9 @@ class CostModel:
             pass
         elif t.is_abstract and not t.is_interface_object_in(graph):
             for obj in self.sg.possible_types_in(type_name, graph):
-                total += self._cost_sels(graph, obj, collect_for(self.sg, obj, sels), provided,
-                                         depth + 1)
+                total += self._cost_sels(
+                    graph, obj, collect_for(self.sg, obj, sels), provided, depth + 1
+                )
         else:
             for s in flatten_fields(self.sg, type_name, sels):
                 if s.name == "__typename":
@@ -141,19 +157,35 @@ class CostModel:
                 if self.is_local(graph, type_name, fi, provided):
                     c = self._cost_local(graph, fi, s, provided, depth)
                     if c > 0:
-                        for g, via, extra in self._jump_options_cost(graph, type_name, fi,
-                                                                     provided):
-                            c = min(c, JUMP + field_count(s) + extra + self._cost_local(
-                                g, self.sg.types[via].fields[s.name], s, None, depth))
+                        for g, via, extra in self._jump_options_cost(
+                            graph, type_name, fi, provided
+                        ):
+                            c = min(
+                                c,
+                                JUMP
+                                + field_count(s)
+                                + extra
+                                + self._cost_local(
+                                    g, self.sg.types[via].fields[s.name], s, None, depth
+                                ),
+                            )
                     total += c
                 else:
                     opts = self._jump_options_cost(graph, type_name, fi, provided)
                     if not opts:
                         total += INF
                     else:
-                        total += JUMP + field_count(s) + min(extra + self._cost_local(
-                            g, self.sg.types[via].fields[s.name], s, None, depth)
-                            for g, via, extra in opts)
+                        total += (
+                            JUMP
+                            + field_count(s)
+                            + min(
+                                extra
+                                + self._cost_local(
+                                    g, self.sg.types[via].fields[s.name], s, None, depth
+                                )
+                                for g, via, extra in opts
+                            )
+                        )
         total = min(total, INF)
         self._cost_memo[key] = total
         return total

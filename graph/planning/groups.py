@@ -59,8 +59,17 @@ class Ctx:
     candidates: frozenset[str] | None = None
 
     def sub(self, **kw: object) -> Ctx:
-        c = Ctx(self.group, self.selset, self.path, self.provided, self.touched,
-                self.conditions, self.depth + 1, self.known, self.candidates)
+        c = Ctx(
+            self.group,
+            self.selset,
+            self.path,
+            self.provided,
+            self.touched,
+            self.conditions,
+            self.depth + 1,
+            self.known,
+            self.candidates,
+        )
         for k, v in kw.items():
             setattr(c, k, v)
         return c
@@ -84,8 +93,9 @@ def provided_tree(sels: tuple[OpSelection, ...]) -> Provided:
     return out
 
 
-def collect_for(sg: Supergraph, object_type: str,
-                sels: tuple[OpSelection, ...]) -> tuple[OpSelection, ...]:
+def collect_for(
+    sg: Supergraph, object_type: str, sels: tuple[OpSelection, ...]
+) -> tuple[OpSelection, ...]:
     """The selections that apply to `object_type`, fragments on other types dropped."""
     out: list[OpSelection] = []
     for s in sels:
@@ -100,14 +110,16 @@ def collect_for(sg: Supergraph, object_type: str,
     return tuple(out)
 
 
-def flatten_fields(sg: Supergraph, type_name: str,
-                    sels: tuple[OpSelection, ...]) -> list[OpField]:
+def flatten_fields(sg: Supergraph, type_name: str, sels: tuple[OpSelection, ...]) -> list[OpField]:
     out: list[OpField] = []
     for s in sels:
         if isinstance(s, OpField):
             out.append(s)
-        elif s.type_condition is None or s.type_condition == type_name or \
-                sg.runtime_type_applies(type_name, s.type_condition):
+        elif (
+            s.type_condition is None
+            or s.type_condition == type_name
+            or sg.runtime_type_applies(type_name, s.type_condition)
+        ):
             out.extend(flatten_fields(sg, type_name, s.selections))
     return out
 
@@ -132,8 +144,16 @@ def field_count(f: OpField) -> int:
 
 
 def with_selections(f: OpField, sels: tuple[OpSelection, ...]) -> OpField:
-    return OpField(f.response_key, f.name, f.args_text, f.directives_text, f.conditions, sels,
-                   f.variables, f.internal)
+    return OpField(
+        f.response_key,
+        f.name,
+        f.args_text,
+        f.directives_text,
+        f.conditions,
+        sels,
+        f.variables,
+        f.internal,
+    )
 
 
 def has_real_fields(sels: tuple[OpSelection, ...]) -> bool:

@@ -106,7 +106,8 @@ def _conditions(
 
 
 def normalize_selection_set(
-    sel_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
+    sel_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
     _seen: frozenset[str] = frozenset(),
 ) -> tuple[OpSelection, ...]:
     if sel_set is None:
@@ -120,25 +121,32 @@ def normalize_selection_set(
             dtext, conds = _conditions(s.directives, vs)
             sub = (
                 normalize_selection_set(s.selection_set, fragments, _seen)
-                if s.selection_set is not None else None
+                if s.selection_set is not None
+                else None
             )
-            out.append(OpField(
-                response_key=s.alias.value if s.alias else s.name.value,
-                name=s.name.value,
-                args_text=args_text(s.arguments),
-                directives_text=dtext,
-                conditions=conds,
-                selections=sub,
-                variables=frozenset(vs),
-            ))
+            out.append(
+                OpField(
+                    response_key=s.alias.value if s.alias else s.name.value,
+                    name=s.name.value,
+                    args_text=args_text(s.arguments),
+                    directives_text=dtext,
+                    conditions=conds,
+                    selections=sub,
+                    variables=frozenset(vs),
+                )
+            )
         elif isinstance(s, InlineFragmentNode):
             vs = set()
             dtext, conds = _conditions(s.directives, vs)
-            out.append(OpFragment(
-                type_condition=s.type_condition.name.value if s.type_condition else None,
-                selections=normalize_selection_set(s.selection_set, fragments, _seen),
-                directives_text=dtext, conditions=conds, variables=frozenset(vs),
-            ))
+            out.append(
+                OpFragment(
+                    type_condition=s.type_condition.name.value if s.type_condition else None,
+                    selections=normalize_selection_set(s.selection_set, fragments, _seen),
+                    directives_text=dtext,
+                    conditions=conds,
+                    variables=frozenset(vs),
+                )
+            )
         elif isinstance(s, FragmentSpreadNode):
             name = s.name.value
             frag = fragments.get(name)
@@ -146,11 +154,17 @@ def normalize_selection_set(
                 continue
             vs = set()
             dtext, conds = _conditions(s.directives, vs)
-            out.append(OpFragment(
-                type_condition=frag.type_condition.name.value,
-                selections=normalize_selection_set(frag.selection_set, fragments, _seen | {name}),
-                directives_text=dtext, conditions=conds, variables=frozenset(vs),
-            ))
+            out.append(
+                OpFragment(
+                    type_condition=frag.type_condition.name.value,
+                    selections=normalize_selection_set(
+                        frag.selection_set, fragments, _seen | {name}
+                    ),
+                    directives_text=dtext,
+                    conditions=conds,
+                    variables=frozenset(vs),
+                )
+            )
     return tuple(out)
 
 
@@ -192,11 +206,28 @@ def _mark_internal(sels: tuple[OpSelection, ...], alias: bool) -> tuple[OpSelect
             key = s.response_key
             if alias and s.args_text:
                 key = f"{s.name}__{_short_hash(s.args_text)}"
-            out.append(OpField(key, s.name, s.args_text, s.directives_text, s.conditions, sub,
-                               s.variables, internal=True))
+            out.append(
+                OpField(
+                    key,
+                    s.name,
+                    s.args_text,
+                    s.directives_text,
+                    s.conditions,
+                    sub,
+                    s.variables,
+                    internal=True,
+                )
+            )
         else:
-            out.append(OpFragment(s.type_condition, _mark_internal(s.selections, alias),
-                                  s.directives_text, s.conditions, s.variables))
+            out.append(
+                OpFragment(
+                    s.type_condition,
+                    _mark_internal(s.selections, alias),
+                    s.directives_text,
+                    s.conditions,
+                    s.variables,
+                )
+            )
     return tuple(out)
 
 

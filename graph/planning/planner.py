@@ -123,8 +123,7 @@ class _Run(RootPlanning):
             if not has_real_fields(applicable):
                 continue
             frag = ctx.selset.fragment(obj)
-            self._plan_object(ctx.sub(selset=frag, path=(*ctx.path, f"on:{obj}")), obj,
-                              applicable)
+            self._plan_object(ctx.sub(selset=frag, path=(*ctx.path, f"on:{obj}")), obj, applicable)
 
     def _plan_object(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
         iobj = self.sg.types[type_name].is_abstract  # an @interfaceObject in this subgraph
@@ -132,18 +131,23 @@ class _Run(RootPlanning):
         for s in sels:
             if isinstance(s, OpFragment):
                 tc = s.type_condition
-                if tc is None or tc == type_name or (
-                    not iobj and self.sg.runtime_type_applies(type_name, tc)
+                if (
+                    tc is None
+                    or tc == type_name
+                    or (not iobj and self.sg.runtime_type_applies(type_name, tc))
                 ):
                     if s.conditions:
                         sub = ctx.selset.fragment(None, s.directives_text, s.variables)
                         self._plan_object(
                             ctx.sub(selset=sub, conditions=ctx.conditions + s.conditions),
-                            type_name, s.selections)
+                            type_name,
+                            s.selections,
+                        )
                     else:
                         self._plan_object(ctx, type_name, s.selections)
                 elif iobj and set(self.sg.possible_types(tc)) & set(
-                        self.sg.possible_types(type_name)):
+                    self.sg.possible_types(type_name)
+                ):
                     deferred.append(s)
                 continue
             if s.name == "__typename":
@@ -155,13 +159,16 @@ class _Run(RootPlanning):
         if deferred:
             self._resolve_interface_object(ctx, type_name, tuple(deferred))
 
-    def _resolve_interface_object(self, ctx: Ctx, iface: str,
-                                  sels: tuple[OpSelection, ...]) -> None:
+    def _resolve_interface_object(
+        self, ctx: Ctx, iface: str, sels: tuple[OpSelection, ...]
+    ) -> None:
         """Type conditions and `__typename` under an @interfaceObject need the real type."""
         t = self.sg.types[iface]
-        candidates = [j.graph for j in t.joins
-                      if not j.interface_object and j.key and j.resolvable
-                      and j.graph != ctx.group.subgraph]
+        candidates = [
+            j.graph
+            for j in t.joins
+            if not j.interface_object and j.key and j.resolvable and j.graph != ctx.group.subgraph
+        ]
         if not candidates:
             return
         best = min(candidates, key=lambda g: self._cost_sels(g, iface, sels, None, 0))
@@ -187,7 +194,8 @@ class _Run(RootPlanning):
         routes: list[tuple[str, str] | None] = ([None] if local else []) + list(options)
         if not routes:
             raise PlanningError(
-                f"cannot plan {type_name}.{f.name}: no subgraph can resolve it from {graph!r}")
+                f"cannot plan {type_name}.{f.name}: no subgraph can resolve it from {graph!r}"
+            )
         costs = [self._route_cost(ctx, type_name, fi, f, r) for r in routes]
         best = min(costs)
         if best >= INF and f.selections and len(routes) > 1:
@@ -195,17 +203,23 @@ class _Run(RootPlanning):
             return
         self._take_route(ctx, type_name, fi, f, routes[costs.index(best)])
 
-    def _route_cost(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
-                    route: tuple[str, str] | None) -> int:
+    def _route_cost(
+        self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField, route: tuple[str, str] | None
+    ) -> int:
         if route is None:
             return self._cost_local(ctx.group.subgraph, fi, f, ctx.provided, 0)
         g, via = route
         extra = self._key_cost(ctx.group.subgraph, type_name, via, g, ctx.provided)
-        return (JUMP + field_count(f) + extra
-                + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0))
+        return (
+            JUMP
+            + field_count(f)
+            + extra
+            + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0)
+        )
 
-    def _take_route(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
-                    route: tuple[str, str] | None) -> None:
+    def _take_route(
+        self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField, route: tuple[str, str] | None
+    ) -> None:
         if route is None:
             self._add_local(ctx, type_name, fi, f)
             return
@@ -218,8 +232,14 @@ class _Run(RootPlanning):
             raise PlanningError(f"cannot plan {type_name}.{f.name}: no usable key")
         self._add_local(tctx, via, self.sg.types[via].fields[f.name], f)
 
-    def _split(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField,
-               routes: list[tuple[str, str] | None]) -> None:
+    def _split(
+        self,
+        ctx: Ctx,
+        type_name: str,
+        fi: FieldInfo,
+        f: OpField,
+        routes: list[tuple[str, str] | None],
+    ) -> None:
         """No single subgraph resolves the whole subtree: give each subfield its best one."""
         assigned: dict[int, list[OpSelection]] = {}
         assert f.selections is not None
@@ -242,9 +262,11 @@ class _Run(RootPlanning):
             provided = {**provided, **extra} if provided else extra
         path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
         cands = self._candidates(ctx, type_name, fi)
-        self.plan_sels(ctx.sub(selset=sub, path=path, provided=provided, known=frozenset(),
-                               candidates=cands),
-                       self.p.field_type(graph, fi), f.selections)
+        self.plan_sels(
+            ctx.sub(selset=sub, path=path, provided=provided, known=frozenset(), candidates=cands),
+            self.p.field_type(graph, fi),
+            f.selections,
+        )
 
     def _candidates(self, ctx: Ctx, type_name: str, fi: FieldInfo) -> frozenset[str] | None:
         rt = self.sg.types.get(fi.named_type)
@@ -262,7 +284,7 @@ class _Run(RootPlanning):
         """Alias a field whose type in this subgraph differs from a same-named field fetched
         at the same place for another type (GraphQL would reject the subgraph query)."""
         group = ctx.group
-        rel = ctx.path[len(group.path):]
+        rel = ctx.path[len(group.path) :]
         norm = tuple(p for p in rel if not p.startswith("on:"))
         shape = self.p.type_shape(group.subgraph, fi)
         seen = group.shapes.setdefault((norm, f.response_key), shape)
@@ -270,24 +292,42 @@ class _Run(RootPlanning):
             return f
         alias = f"{f.response_key}__{short_alias(shape)}"
         group.renames.append((rel, alias, f.response_key))
-        return OpField(alias, f.name, f.args_text, f.directives_text, f.conditions,
-                       f.selections, f.variables, f.internal)
+        return OpField(
+            alias,
+            f.name,
+            f.args_text,
+            f.directives_text,
+            f.conditions,
+            f.selections,
+            f.variables,
+            f.internal,
+        )
 
     # ------------------------------------------------------------------ jumps
-    def jump(self, ctx: Ctx, type_name: str, target: str, via: str,
-             requires: str | None) -> Ctx | None:
+    def jump(
+        self, ctx: Ctx, type_name: str, target: str, via: str, requires: str | None
+    ) -> Ctx | None:
         if ctx.depth > MAX_DEPTH * 8:
             raise PlanningError("planning recursed too deep (circular keys or requires?)")
         keys = self.sg.types[via].keys_in(target)
         if not keys:
             return None
         graph = ctx.group.subgraph
-        key = next((k for k in keys
-                    if self._fields_local(graph, type_name, self.p.field_set(k, False),
-                                          ctx.provided)), None)
+        key = next(
+            (
+                k
+                for k in keys
+                if self._fields_local(graph, type_name, self.p.field_set(k, False), ctx.provided)
+            ),
+            None,
+        )
         if key is None:
-            key = min(keys, key=lambda k: self._cost_sels(
-                graph, type_name, self.p.field_set(k, False), ctx.provided, 0))
+            key = min(
+                keys,
+                key=lambda k: self._cost_sels(
+                    graph, type_name, self.p.field_set(k, False), ctx.provided, 0
+                ),
+            )
         key_sels = self.p.field_set(key, False)
         touched: set[Group] = set()
         kctx = ctx.sub(touched=touched)
@@ -316,21 +356,35 @@ class _Run(RootPlanning):
         if ctx.touched is not None:
             ctx.touched.add(group)
             ctx.touched.update(touched)
-        known = frozenset(s.name for s in key_sels
-                          if isinstance(s, OpField) and s.selections is None)
-        return Ctx(group, group.selset.fragment(via), ctx.path, None, ctx.touched,
-                   ctx.conditions, ctx.depth + 1, known)
+        known = frozenset(
+            s.name for s in key_sels if isinstance(s, OpField) and s.selections is None
+        )
+        return Ctx(
+            group,
+            group.selset.fragment(via),
+            ctx.path,
+            None,
+            ctx.touched,
+            ctx.conditions,
+            ctx.depth + 1,
+            known,
+        )
 
-    def _entity_group(self, ctx: Ctx, target: str, via: str, reqs: tuple[ReqSelection, ...],
-                      touched: set[Group]) -> Group:
+    def _entity_group(
+        self, ctx: Ctx, target: str, via: str, reqs: tuple[ReqSelection, ...], touched: set[Group]
+    ) -> Group:
         for g in self.groups:
-            if (g.entity and g.subgraph == target and g.path == ctx.path
-                    and g.parent is ctx.group and g.conditions == ctx.conditions):
+            if (
+                g.entity
+                and g.subgraph == target
+                and g.path == ctx.path
+                and g.parent is ctx.group
+                and g.conditions == ctx.conditions
+            ):
                 part = g.parts.get(via)
                 if part is not None and merge_reqs(part.requires, reqs) is None:
                     continue
                 if any(t is g or depends_on(t, g) for t in touched):
                     continue
                 return g
-        return self.new_group(target, ctx.path, True, ctx.group.segment, ctx.group,
-                              ctx.conditions)
+        return self.new_group(target, ctx.path, True, ctx.group.segment, ctx.group, ctx.conditions)

@@ -63,7 +63,8 @@ def _fetch(f: FetchNode, depth: int, out: list[str]) -> None:
     if f.conditions:
         cond = " if " + " and ".join(
             ("!" if kind == "skip" else "") + (f"${v}" if isinstance(v, str) else str(v).lower())
-            for kind, v in f.conditions)
+            for kind, v in f.conditions
+        )
     out.append(f'{pad}Fetch(service: "{f.subgraph}"{cond}) {{')
     if f.entities:
         out.append(f"{pad}{_IND}{{")
@@ -84,7 +85,7 @@ def _fetch(f: FetchNode, depth: int, out: list[str]) -> None:
 def _entities_body(text: str) -> str:
     lines = text.splitlines()
     start = next(i for i, ln in enumerate(lines) if "_entities(" in ln)
-    body = lines[start + 1:-2]
+    body = lines[start + 1 : -2]
     indent = min((len(ln) - len(ln.lstrip()) for ln in body if ln.strip()), default=0)
     return "\n".join(["{", *("  " + ln[indent:] for ln in body), "}"])
 

@@ -33,8 +33,15 @@ class RootPlanning(CostModel):
 
         def _add_local(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField) -> None: ...
 
-    def new_group(self, subgraph: str, path: tuple[str, ...], entity: bool, segment: int,
-                  parent: Group | None, conditions: tuple[Condition, ...]) -> Group:
+    def new_group(
+        self,
+        subgraph: str,
+        path: tuple[str, ...],
+        entity: bool,
+        segment: int,
+        parent: Group | None,
+        conditions: tuple[Condition, ...],
+    ) -> Group:
         g = Group(len(self.groups), subgraph, path, entity, segment, parent, conditions)
         self.groups.append(g)
         return g
@@ -49,14 +56,16 @@ class RootPlanning(CostModel):
         self._last_root: Group | None = None
         self._plan_root_sels(root, self.op.selections, [])
 
-    def _plan_root_sels(self, root: str, sels: tuple[OpSelection, ...],
-                        wrappers: list[OpFragment]) -> None:
+    def _plan_root_sels(
+        self, root: str, sels: tuple[OpSelection, ...], wrappers: list[OpFragment]
+    ) -> None:
         for s in sels:
             if isinstance(s, OpFragment):
                 if not self.sg.runtime_type_applies(root, s.type_condition):
                     continue
-                self._plan_root_sels(root, s.selections,
-                                     [*wrappers, s] if s.conditions else wrappers)
+                self._plan_root_sels(
+                    root, s.selections, [*wrappers, s] if s.conditions else wrappers
+                )
                 continue
             if s.name.startswith("__"):
                 continue
@@ -68,16 +77,21 @@ class RootPlanning(CostModel):
                 assigned: dict[str, list[OpSelection]] = {}
                 for sub in s.selections:
                     probe = with_selections(s, (sub,))
-                    g = min(fi.resolvers, key=lambda g, p=probe: self._cost_local(  # type: ignore[misc]
-                        g, fi, p, None, 0))
+                    g = min(
+                        fi.resolvers,
+                        key=lambda g, p=probe: self._cost_local(  # type: ignore[misc]
+                            g, fi, p, None, 0
+                        ),
+                    )
                     assigned.setdefault(g, []).append(sub)
                 for g, subs in assigned.items():
                     self._plan_root_field(root, g, with_selections(s, tuple(subs)), wrappers)
             else:
                 self._plan_root_field(root, graph, s, wrappers)
 
-    def _plan_root_field(self, root: str, graph: str, s: OpField,
-                         wrappers: list[OpFragment]) -> None:
+    def _plan_root_field(
+        self, root: str, graph: str, s: OpField, wrappers: list[OpFragment]
+    ) -> None:
         group = self._root_group(graph)
         if s.response_key not in group.root_keys:
             group.root_keys.append(s.response_key)
@@ -96,8 +110,9 @@ class RootPlanning(CostModel):
         best, best_cost = graphs[0], INF * 10
         for g in graphs:
             c = self._cost_local(g, fi, f, None, 0)
-            if c < best_cost or (c == best_cost and g in self._root_groups
-                                 and best not in self._root_groups):
+            if c < best_cost or (
+                c == best_cost and g in self._root_groups and best not in self._root_groups
+            ):
                 best, best_cost = g, c
         return best, best_cost
 

@@ -17,8 +17,9 @@ class FieldEntry:
 class FragmentEntry:
     __slots__ = ("directives_text", "sub", "type_condition", "variables")
 
-    def __init__(self, type_condition: str | None, directives_text: str,
-                 variables: frozenset[str]) -> None:
+    def __init__(
+        self, type_condition: str | None, directives_text: str, variables: frozenset[str]
+    ) -> None:
         self.type_condition = type_condition
         self.directives_text = directives_text
         self.variables = variables
@@ -48,8 +49,12 @@ class SelSet:
         if key not in self.entries:
             self.entries[key] = FieldEntry(_TYPENAME, None)
 
-    def fragment(self, type_condition: str | None, directives_text: str = "",
-                 variables: frozenset[str] = frozenset()) -> SelSet:
+    def fragment(
+        self,
+        type_condition: str | None,
+        directives_text: str = "",
+        variables: frozenset[str] = frozenset(),
+    ) -> SelSet:
         key = ("t", type_condition or "", directives_text)
         e = self.entries.get(key)
         if e is None:
@@ -128,8 +133,14 @@ def merge_reqs(
     out: list[ReqSelection] = list(a)
     for r in b:
         if isinstance(r, ReqField):
-            idx = next((i for i, x in enumerate(out)
-                        if isinstance(x, ReqField) and x.repr_key == r.repr_key), None)
+            idx = next(
+                (
+                    i
+                    for i, x in enumerate(out)
+                    if isinstance(x, ReqField) and x.repr_key == r.repr_key
+                ),
+                None,
+            )
             if idx is None:
                 out.append(r)
                 continue
@@ -144,9 +155,14 @@ def merge_reqs(
                 return None
             out[idx] = ReqField(cur.repr_key, cur.data_key, merged)
         else:
-            idx = next((i for i, x in enumerate(out)
-                        if isinstance(x, ReqFragment) and x.type_condition == r.type_condition),
-                       None)
+            idx = next(
+                (
+                    i
+                    for i, x in enumerate(out)
+                    if isinstance(x, ReqFragment) and x.type_condition == r.type_condition
+                ),
+                None,
+            )
             if idx is None:
                 out.append(r)
                 continue

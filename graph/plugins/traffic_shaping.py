@@ -54,7 +54,6 @@ class TrafficShapingConfig(StrictModel):
             return own.timeout
         return self.default_timeout
 
-
     def deduplicate_for(self, subgraph: str) -> bool:
         """Whether identical in-flight queries to ``subgraph`` share one round trip."""
         own = self.subgraphs.get(subgraph)

@@ -19,8 +19,17 @@ from graph.supergraph.errors import SupergraphError
 from graph.supergraph.model import Supergraph, named_type_of
 
 # Directives that belong to federation machinery and never reach the API schema.
-_MACHINERY_DIRECTIVES = {"link", "tag", "authenticated", "requiresScopes", "policy", "cost",
-                         "listSize", "context", "fromContext"}
+_MACHINERY_DIRECTIVES = {
+    "link",
+    "tag",
+    "authenticated",
+    "requiresScopes",
+    "policy",
+    "cost",
+    "listSize",
+    "context",
+    "fromContext",
+}
 
 
 def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
@@ -77,10 +86,14 @@ def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
                 f = strip_directives(f)
                 args = getattr(f, "arguments", None)
                 if args:
-                    f = _copy(f, arguments=tuple(
-                        strip_directives(a) for a in args
-                        if not hidden(a) and visible_type_ref(a.type)
-                    ))
+                    f = _copy(
+                        f,
+                        arguments=tuple(
+                            strip_directives(a)
+                            for a in args
+                            if not hidden(a) and visible_type_ref(a.type)
+                        ),
+                    )
                 kept_fields.append(f)
             changes["fields"] = tuple(kept_fields)
         values = getattr(d, "values", None)
@@ -92,7 +105,8 @@ def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
         interfaces = getattr(d, "interfaces", None)
         if interfaces is not None:
             changes["interfaces"] = tuple(
-                i for i in interfaces
+                i
+                for i in interfaces
                 if isinstance(i, NamedTypeNode) and i.name.value not in removed_types
             )
         d = _copy(d, **changes)

@@ -176,8 +176,11 @@ class Supergraph:
         self.document = document
         self.subgraphs: dict[str, Subgraph] = {}
         self.types: dict[str, TypeInfo] = {}
-        self.root_types: dict[str, str] = {"query": "Query", "mutation": "Mutation",
-                                           "subscription": "Subscription"}
+        self.root_types: dict[str, str] = {
+            "query": "Query",
+            "mutation": "Mutation",
+            "subscription": "Subscription",
+        }
         self.join_prefix = "join__"
         self.inaccessible = "inaccessible"
         self._possible: dict[str, list[str]] = {}
@@ -211,7 +214,8 @@ class Supergraph:
                             enum_to_graph[v.name.value] = name
         if not self.subgraphs:
             raise SupergraphError(
-                "the supergraph has no join__Graph enum: is it a Federation 2 supergraph?")
+                "the supergraph has no join__Graph enum: is it a Federation 2 supergraph?"
+            )
         self._enum_to_graph = enum_to_graph
 
         for d in defs:
@@ -231,12 +235,15 @@ class Supergraph:
                     g = self._graph(dn)
                     if g is None:
                         continue
-                    info.joins.append(JoinType(
-                        graph=g, key=_str(dn, "key"),
-                        resolvable=_bool(dn, "resolvable", True),
-                        extension=_bool(dn, "extension"),
-                        interface_object=_bool(dn, "isInterfaceObject"),
-                    ))
+                    info.joins.append(
+                        JoinType(
+                            graph=g,
+                            key=_str(dn, "key"),
+                            resolvable=_bool(dn, "resolvable", True),
+                            extension=_bool(dn, "extension"),
+                            interface_object=_bool(dn, "isInterfaceObject"),
+                        )
+                    )
                 elif dname == f"{jp}implements":
                     g = self._graph(dn)
                     iface = _str(dn, "interface")
@@ -255,12 +262,17 @@ class Supergraph:
                         if dn.name.value == f"{jp}field":
                             gv = _arg(dn, "graph")
                             g = self._graph(dn) if gv is not None else None
-                            fi.joins.append(JoinField(
-                                graph=g, requires=_str(dn, "requires"),
-                                provides=_str(dn, "provides"), type=_str(dn, "type"),
-                                external=_bool(dn, "external"), override=_str(dn, "override"),
-                                used_overridden=_bool(dn, "usedOverridden"),
-                            ))
+                            fi.joins.append(
+                                JoinField(
+                                    graph=g,
+                                    requires=_str(dn, "requires"),
+                                    provides=_str(dn, "provides"),
+                                    type=_str(dn, "type"),
+                                    external=_bool(dn, "external"),
+                                    override=_str(dn, "override"),
+                                    used_overridden=_bool(dn, "usedOverridden"),
+                                )
+                            )
                     info.fields[fd.name.value] = fi
             if kind == "union":
                 info.all_members.extend(t.name.value for t in d.types or ())  # type: ignore[attr-defined]
@@ -336,7 +348,8 @@ class Supergraph:
                         if of is None or ij.graph not in ifield.resolvers:
                             continue
                         if ij.graph not in of.resolvers and (
-                            not of.joins or any(j.graph is None for j in of.joins)
+                            not of.joins
+                            or any(j.graph is None for j in of.joins)
                             or ij.graph not in {j.graph for j in of.joins}
                         ):
                             of.resolvers[ij.graph] = iname
@@ -349,7 +362,8 @@ class Supergraph:
                 self._possible[t.name] = list(t.all_members)
             elif t.kind == "interface":
                 self._possible[t.name] = sorted(
-                    o.name for o in self.types.values()
+                    o.name
+                    for o in self.types.values()
                     if o.kind == "object" and t.name in o.interfaces
                 )
             elif t.kind == "object":

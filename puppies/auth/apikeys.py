@@ -54,13 +54,21 @@ class ApiKeyPrincipal:
     scopes: frozenset[str] = field(default_factory=frozenset)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": str(self.key_id), "userId": str(self.user_id), "tier": self.tier,
-                "scopes": sorted(self.scopes)}
+        return {
+            "id": str(self.key_id),
+            "userId": str(self.user_id),
+            "tier": self.tier,
+            "scopes": sorted(self.scopes),
+        }
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ApiKeyPrincipal:
-        return cls(int(body["id"]), int(body["userId"]), str(body["tier"]),
-                   frozenset(str(s) for s in body["scopes"]))
+        return cls(
+            int(body["id"]),
+            int(body["userId"]),
+            str(body["tier"]),
+            frozenset(str(s) for s in body["scopes"]),
+        )
 
 
 def hash_secret(secret: str) -> str:
@@ -132,8 +140,10 @@ class RemoteApiKeyVerifier:
                     return ApiKeyPrincipal.from_json(body)
                 if resp.status in (401, 403):
                     return str(body.get("error", "the API key was refused"))
-                raise AuthError(f"API key verification failed ({resp.status})",
-                                code="INTERNAL_SERVER_ERROR")
+                raise AuthError(
+                    f"API key verification failed ({resp.status})", code="INTERNAL_SERVER_ERROR"
+                )
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
-            raise AuthError(f"cannot verify the API key right now: {exc}",
-                            code="INTERNAL_SERVER_ERROR") from exc
+            raise AuthError(
+                f"cannot verify the API key right now: {exc}", code="INTERNAL_SERVER_ERROR"
+            ) from exc

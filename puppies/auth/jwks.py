@@ -19,8 +19,14 @@ from puppies.auth.errors import AuthError
 
 
 class RemoteJWKS:
-    def __init__(self, url: str, *, max_age: float = 300.0, min_refetch_interval: float = 2.0,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_age: float = 300.0,
+        min_refetch_interval: float = 2.0,
+        timeout: float = 5.0,
+    ) -> None:
         self.url = url
         self.max_age = max_age
         self.min_refetch_interval = min_refetch_interval
@@ -43,8 +49,10 @@ class RemoteJWKS:
             key_set = KeySet.import_key_set(body)  # type: ignore[arg-type]
         except (aiohttp.ClientError, TimeoutError, ValueError, JoseError) as exc:
             if self._set is None:
-                raise AuthError(f"cannot fetch the signing keys from {self.url}: {exc}",
-                                code="INTERNAL_SERVER_ERROR") from exc
+                raise AuthError(
+                    f"cannot fetch the signing keys from {self.url}: {exc}",
+                    code="INTERNAL_SERVER_ERROR",
+                ) from exc
             return  # keep serving the keys we have
         self._set = key_set
         self._kids = {str(k.kid) for k in key_set.keys}

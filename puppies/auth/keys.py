@@ -70,8 +70,9 @@ class KeyRing:
         keys = []
         for path in sorted(self.directory.glob("*.pem")):
             kid = path.stem
-            key = ECKey.import_key(path.read_bytes(), parameters={"kid": kid, "alg": ALGORITHM,
-                                                                  "use": "sig"})
+            key = ECKey.import_key(
+                path.read_bytes(), parameters={"kid": kid, "alg": ALGORITHM, "use": "sig"}
+            )
             keys.append(SigningKey(kid, key))
         keys.sort(key=lambda k: (_kid_millis(k.kid), k.kid))
         self._keys = keys

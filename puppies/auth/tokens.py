@@ -50,8 +50,14 @@ class AccessClaims:
     raw: dict[str, Any]
 
 
-def issue_access_token(keyring: KeyRing, settings: Settings, user_id: int, *,
-                       now: float | None = None, ttl_seconds: int | None = None) -> IssuedToken:
+def issue_access_token(
+    keyring: KeyRing,
+    settings: Settings,
+    user_id: int,
+    *,
+    now: float | None = None,
+    ttl_seconds: int | None = None,
+) -> IssuedToken:
     signing = keyring.signing_key()
     issued = int(now if now is not None else time.time())
     exp = issued + (ttl_seconds if ttl_seconds is not None else settings.access_token_ttl_seconds)
@@ -84,8 +90,9 @@ def _unverified_kid(token: str) -> str:
     return kid
 
 
-async def verify_access_token(token: str, keys: KeySource, settings: Settings, *,
-                              now: float | None = None) -> AccessClaims:
+async def verify_access_token(
+    token: str, keys: KeySource, settings: Settings, *, now: float | None = None
+) -> AccessClaims:
     """Check signature (by `kid`), issuer, audience, expiry; AuthError when anything is off."""
     kid = _unverified_kid(token)
     key_set = await keys.key_set(kid)
@@ -112,5 +119,9 @@ async def verify_access_token(token: str, keys: KeySource, settings: Settings, *
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise AuthError("the access token's subject is not a user id") from exc
-    return AccessClaims(user_id=user_id, jti=str(claims.get("jti", "")),
-                        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC), raw=claims)
+    return AccessClaims(
+        user_id=user_id,
+        jti=str(claims.get("jti", "")),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        raw=claims,
+    )

@@ -43,14 +43,14 @@ ANONYMOUS = Viewer()
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, keys: KeySource,
-                 api_keys: ApiKeyVerifier | None = None) -> None:
+    def __init__(
+        self, settings: Settings, keys: KeySource, api_keys: ApiKeyVerifier | None = None
+    ) -> None:
         self.settings = settings
         self.keys = keys
         self.api_keys = api_keys
 
-    async def authenticate(self, authorization: str | None,
-                           api_key: str | None = None) -> Viewer:
+    async def authenticate(self, authorization: str | None, api_key: str | None = None) -> Viewer:
         """The viewer for these headers; AuthError when a credential is sent but bad."""
         if api_key:
             return await self._api_key(api_key.strip())
@@ -72,5 +72,6 @@ class Authenticator:
         if self.api_keys is None:
             raise AuthError("API keys are not accepted here")
         p = await self.api_keys.verify(raw)
-        return Viewer(user_id=p.user_id, kind="api_key", tier=p.tier, scopes=p.scopes,
-                      api_key_id=p.key_id)
+        return Viewer(
+            user_id=p.user_id, kind="api_key", tier=p.tier, scopes=p.scopes, api_key_id=p.key_id
+        )

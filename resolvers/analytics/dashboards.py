@@ -47,8 +47,14 @@ class Range:
         return out
 
     def params(self) -> dict[str, object]:
-        return {"f": self.start, "t": self.end, "d0": self.d0, "d1": self.d1, "h0": self.h0,
-                "h1": self.h1}
+        return {
+            "f": self.start,
+            "t": self.end,
+            "d0": self.d0,
+            "d1": self.d1,
+            "h0": self.h0,
+            "h1": self.h1,
+        }
 
 
 def _midnight(d: date) -> datetime:
@@ -59,8 +65,9 @@ def _utc(t: datetime) -> datetime:
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def make_range(start: datetime | None, end: datetime | None, *,
-               now: datetime | None = None) -> Range:
+def make_range(
+    start: datetime | None, end: datetime | None, *, now: datetime | None = None
+) -> Range:
     """The range a dashboard asked for (default: the last 30 days), hour-aligned."""
     end = _utc(end) if end is not None else (now or datetime.now(UTC))
     start = _utc(start) if start is not None else end - timedelta(days=DEFAULT_RANGE_DAYS)
@@ -168,8 +175,10 @@ async def post_stats(db: Database, post_ids: Sequence[int], rng: Range) -> dict[
     for post_id, by_day in out.items():
         daily = [by_day.get(day) or DayStats(day) for day in days]
         result[post_id] = PostStats(
-            views=sum(d.views for d in daily), likes=sum(d.likes for d in daily),
-            comments=sum(d.comments for d in daily), shares=sum(d.shares for d in daily),
+            views=sum(d.views for d in daily),
+            likes=sum(d.likes for d in daily),
+            comments=sum(d.comments for d in daily),
+            shares=sum(d.shares for d in daily),
             daily=daily,
         )
     return result
@@ -203,7 +212,8 @@ async def user_analytics(db: Database, user_id: int, rng: Range) -> UserAnalytic
             d.profile_views += prv
     daily = [by_day.get(day) or UserDay(day) for day in rng.dates()]
     return UserAnalytics(
-        user_id=user_id, range=rng,
+        user_id=user_id,
+        range=rng,
         post_views=sum(d.post_views for d in daily),
         likes_received=sum(d.likes_received for d in daily),
         comments_received=sum(d.comments_received for d in daily),
@@ -232,14 +242,14 @@ _TOP_POSTS = text(
 )
 
 
-async def top_posts(db: Database, user_id: int, rng: Range, limit: int,
-                    max_limit: int) -> list[TopPost]:
+async def top_posts(
+    db: Database, user_id: int, rng: Range, limit: int, max_limit: int
+) -> list[TopPost]:
     """The user's most viewed posts in the range."""
     if not 1 <= limit <= max_limit:
         raise BadInput(f"limit must be between 1 and {max_limit}", field="limit")
     async with db.session() as session:
-        rows = await session.execute(_TOP_POSTS, {"uid": user_id, "limit": limit,
-                                                  **rng.params()})
+        rows = await session.execute(_TOP_POSTS, {"uid": user_id, "limit": limit, **rng.params()})
         return [TopPost(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
@@ -247,8 +257,10 @@ async def post_authors(db: Database, post_ids: Sequence[int]) -> dict[int, int]:
     """Authors of these posts, from analytics' own projection of post.created events."""
     async with db.session() as session:
         rows = await session.execute(
-            text("SELECT post_id, author_id FROM analytics.posts "
-                 "WHERE post_id = ANY(CAST(:ids AS bigint[]))"),
+            text(
+                "SELECT post_id, author_id FROM analytics.posts "
+                "WHERE post_id = ANY(CAST(:ids AS bigint[]))"
+            ),
             {"ids": list(post_ids)},
         )
         return {int(p): int(a) for p, a in rows}

@@ -73,9 +73,17 @@ def to_row(event: Event) -> Row | None:
     else:  # FOLLOW / UNFOLLOW: the user the event is about is the one followed
         actor = _int(p, "follower_id", "user_id")
         user = _int(p, "followee_id", "target_id", "followed_id")
-    return Row(event_id=domain_event_uuid(event.id), occurred_at=occurred, type=kind,
-               source="domain", client_event_id=event.id, actor_id=actor, post_id=post,
-               user_id=user, owner_id=owner)
+    return Row(
+        event_id=domain_event_uuid(event.id),
+        occurred_at=occurred,
+        type=kind,
+        source="domain",
+        client_event_id=event.id,
+        actor_id=actor,
+        post_id=post,
+        user_id=user,
+        owner_id=owner,
+    )
 
 
 async def _project(session: AsyncSession, row: Row) -> None:
@@ -92,8 +100,10 @@ async def _project(session: AsyncSession, row: Row) -> None:
         # Views counted before this event arrived get their author now.
         for table in ("post_hourly", "post_daily"):
             await session.execute(
-                text(f"UPDATE analytics.{table} SET owner_id = :a "
-                     "WHERE post_id = :p AND owner_id IS NULL"),
+                text(
+                    f"UPDATE analytics.{table} SET owner_id = :a "
+                    "WHERE post_id = :p AND owner_id IS NULL"
+                ),
                 {"p": row.post_id, "a": row.owner_id},
             )
     elif row.type == "POST_DELETED":
@@ -142,6 +152,5 @@ async def remember_posts(db: Database, posts: Sequence[tuple[int, int, datetime]
                 "SELECT * FROM unnest(CAST(:p AS bigint[]), CAST(:a AS bigint[]), "
                 "CAST(:t AS timestamptz[])) ON CONFLICT (post_id) DO NOTHING"
             ),
-            {"p": [p[0] for p in posts], "a": [p[1] for p in posts],
-             "t": [p[2] for p in posts]},
+            {"p": [p[0] for p in posts], "a": [p[1] for p in posts], "t": [p[2] for p in posts]},
         )

@@ -36,8 +36,15 @@ class Reason:
     TOO_OLD = "TOO_OLD"
     DUPLICATE_ID = "DUPLICATE_ID"
 
-    ALL = (INVALID_ID, UNKNOWN_TYPE, MISSING_FIELD, INVALID_REFERENCE, IN_FUTURE, TOO_OLD,
-           DUPLICATE_ID)
+    ALL = (
+        INVALID_ID,
+        UNKNOWN_TYPE,
+        MISSING_FIELD,
+        INVALID_REFERENCE,
+        IN_FUTURE,
+        TOO_OLD,
+        DUPLICATE_ID,
+    )
 
 
 @dataclass(frozen=True)
@@ -75,31 +82,44 @@ def _parse_id(value: str | None) -> int | None:
     return parsed
 
 
-def _judge(i: int, ev: EventInput, actor_id: int | None, now: datetime, oldest: datetime,
-           newest: datetime) -> Row | Rejection:
+def _judge(
+    i: int, ev: EventInput, actor_id: int | None, now: datetime, oldest: datetime, newest: datetime
+) -> Row | Rejection:
     def no(reason: str, message: str) -> Rejection:
         return Rejection(index=i, id=ev.id, reason=reason, message=message)
 
     client_id = ev.id.strip()
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
-        return no(Reason.INVALID_ID,
-                  f"id must be 1 to {MAX_CLIENT_ID_LENGTH} characters (a UUID is ideal)")
+        return no(
+            Reason.INVALID_ID,
+            f"id must be 1 to {MAX_CLIENT_ID_LENGTH} characters (a UUID is ideal)",
+        )
     if ev.type not in CLIENT_TYPES:
         if ev.type in DOMAIN_TYPES:
-            return no(Reason.UNKNOWN_TYPE, f"{ev.type} is recorded by the server itself; "
-                      f"clients may send {', '.join(CLIENT_TYPES)}")
-        return no(Reason.UNKNOWN_TYPE,
-                  f"unknown event type {ev.type!r}; expected one of {', '.join(CLIENT_TYPES)}")
+            return no(
+                Reason.UNKNOWN_TYPE,
+                f"{ev.type} is recorded by the server itself; "
+                f"clients may send {', '.join(CLIENT_TYPES)}",
+            )
+        return no(
+            Reason.UNKNOWN_TYPE,
+            f"unknown event type {ev.type!r}; expected one of {', '.join(CLIENT_TYPES)}",
+        )
     occurred = ev.occurred_at
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
     occurred = occurred.astimezone(UTC)
     if occurred > newest:
-        return no(Reason.IN_FUTURE, f"occurredAt {occurred.isoformat()} is in the future "
-                  f"(server time {now.isoformat()})")
+        return no(
+            Reason.IN_FUTURE,
+            f"occurredAt {occurred.isoformat()} is in the future (server time {now.isoformat()})",
+        )
     if occurred < oldest:
-        return no(Reason.TOO_OLD, f"occurredAt {occurred.isoformat()} is older than the "
-                  f"accepted window (events from {oldest.isoformat()} on)")
+        return no(
+            Reason.TOO_OLD,
+            f"occurredAt {occurred.isoformat()} is older than the "
+            f"accepted window (events from {oldest.isoformat()} on)",
+        )
     try:
         post_id = _parse_id(ev.post_id)
     except ValueError:
@@ -113,18 +133,33 @@ def _judge(i: int, ev: EventInput, actor_id: int | None, now: datetime, oldest: 
         return no(Reason.MISSING_FIELD, f"{ev.type} needs postId")
     if needs == "userId" and user_id is None:
         return no(Reason.MISSING_FIELD, f"{ev.type} needs userId")
-    return Row(event_id=client_event_uuid(actor_id, client_id), occurred_at=occurred,
-               type=ev.type, source="client", client_event_id=client_id, actor_id=actor_id,
-               post_id=post_id, user_id=user_id)
+    return Row(
+        event_id=client_event_uuid(actor_id, client_id),
+        occurred_at=occurred,
+        type=ev.type,
+        source="client",
+        client_event_id=client_id,
+        actor_id=actor_id,
+        post_id=post_id,
+        user_id=user_id,
+    )
 
 
-async def track_events(db: Database, settings: Settings, actor_id: int | None,
-                       events: Sequence[EventInput], *, now: datetime | None = None
-                       ) -> TrackResult:
+async def track_events(
+    db: Database,
+    settings: Settings,
+    actor_id: int | None,
+    events: Sequence[EventInput],
+    *,
+    now: datetime | None = None,
+) -> TrackResult:
     """Validate and record a client batch; `actor_id` is the viewer (None: anonymous)."""
     if len(events) > settings.analytics_max_batch:
-        raise BadInput(f"a batch holds at most {settings.analytics_max_batch} events; "
-                       f"got {len(events)}: split it", field="events")
+        raise BadInput(
+            f"a batch holds at most {settings.analytics_max_batch} events; "
+            f"got {len(events)}: split it",
+            field="events",
+        )
     now = now or datetime.now(UTC)
     oldest = now - timedelta(hours=settings.analytics_ingest_window_hours)
     newest = now + timedelta(seconds=settings.analytics_future_skew_seconds)
@@ -138,8 +173,11 @@ async def track_events(db: Database, settings: Settings, actor_id: int | None,
             result.rejected.append(judged)
             continue
         if judged.client_event_id in seen:
-            result.rejected.append(Rejection(i, ev.id, Reason.DUPLICATE_ID,
-                                             f"id {ev.id!r} appears twice in this batch"))
+            result.rejected.append(
+                Rejection(
+                    i, ev.id, Reason.DUPLICATE_ID, f"id {ev.id!r} appears twice in this batch"
+                )
+            )
             continue
         seen.add(judged.client_event_id)
         rows.append(judged)
@@ -149,7 +187,8 @@ async def track_events(db: Database, settings: Settings, actor_id: int | None,
         if row.event_id in fresh:
             result.accepted += 1
         else:
-            result.rejected.append(Rejection(i, ev.id, Reason.DUPLICATE_ID,
-                                             f"event {ev.id!r} was already recorded"))
+            result.rejected.append(
+                Rejection(i, ev.id, Reason.DUPLICATE_ID, f"event {ev.id!r} was already recorded")
+            )
     result.rejected.sort(key=lambda r: r.index)
     return result

@@ -22,22 +22,26 @@ from resolvers.runtime import Resources
 AuthorFallback = Callable[[Resources, Sequence[int]], Awaitable[dict[int, int]]]
 
 
-async def authors_from_posts_domain(resources: Resources,
-                                    post_ids: Sequence[int]) -> dict[int, int]:
+async def authors_from_posts_domain(
+    resources: Resources, post_ids: Sequence[int]
+) -> dict[int, int]:
     """Who wrote these posts, asked of the posts domain's resolvers: for posts analytics has
     not heard of through post.created (e.g. created before analytics ran, or seeded)."""
     return await post_authors(resources.db, post_ids)
 
 
 class AnalyticsLoaders:
-    def __init__(self, resources: Resources, viewer: Viewer,
-                 author_fallback: AuthorFallback | None = authors_from_posts_domain) -> None:
+    def __init__(
+        self,
+        resources: Resources,
+        viewer: Viewer,
+        author_fallback: AuthorFallback | None = authors_from_posts_domain,
+    ) -> None:
         self.resources = resources
         self.viewer = viewer
         self._fallback = author_fallback
         self.post_author: DataLoader[int, int | None] = DataLoader(self._load_authors)
-        self.post_stats: DataLoader[tuple[int, Range], PostStats] = DataLoader(
-            self._load_stats)
+        self.post_stats: DataLoader[tuple[int, Range], PostStats] = DataLoader(self._load_stats)
 
     async def _load_authors(self, post_ids: list[int]) -> list[int | None]:
         authors = await dashboards.post_authors(self.resources.db, post_ids)
@@ -63,23 +67,29 @@ class AnalyticsLoaders:
         res = self.resources
         return await track_events(res.db, res.settings, self.viewer.user_id, events)
 
-    async def stats_for_post(self, post_id: int, start: datetime | None,
-                             end: datetime | None) -> PostStats:
+    async def stats_for_post(
+        self, post_id: int, start: datetime | None, end: datetime | None
+    ) -> PostStats:
         author = await self.post_author.load(post_id)
         dashboards.require_owner(self.viewer, author, "post stats")
         rng = dashboards.make_range(start, end)
         return await self.post_stats.load((post_id, rng))
 
-    async def analytics_for_user(self, user_id: int, start: datetime | None,
-                                 end: datetime | None) -> UserAnalytics:
+    async def analytics_for_user(
+        self, user_id: int, start: datetime | None, end: datetime | None
+    ) -> UserAnalytics:
         dashboards.require_owner(self.viewer, user_id, "analytics")
         rng = dashboards.make_range(start, end)
         return await dashboards.user_analytics(self.resources.db, user_id, rng)
 
     async def top_posts(self, analytics: UserAnalytics, limit: int) -> list[TopPost]:
-        return await dashboards.top_posts(self.resources.db, analytics.user_id,
-                                          analytics.range, limit,
-                                          self.resources.settings.max_page_size)
+        return await dashboards.top_posts(
+            self.resources.db,
+            analytics.user_id,
+            analytics.range,
+            limit,
+            self.resources.settings.max_page_size,
+        )
 
     async def trending(self, window: str, limit: int) -> list[int]:
         res = self.resources

@@ -95,8 +95,9 @@ async def drop_partitions_before(db: Database, cutoff: date) -> list[date]:
     return dropped
 
 
-async def maintain(db: Database, settings: Settings, now: datetime | None = None
-                   ) -> tuple[list[date], list[date]]:
+async def maintain(
+    db: Database, settings: Settings, now: datetime | None = None
+) -> tuple[list[date], list[date]]:
     """The cron's work: partitions from the ingestion window's start to
     `analytics_partitions_ahead_days` ahead exist; those past retention are gone.
     Also prunes the dedup ledger and hourly rollups past their horizons."""

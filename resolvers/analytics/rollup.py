@@ -156,8 +156,9 @@ async def roll_up(db: Database, *, limit: int = 50_000) -> int:
     """Fold up to `limit` queued events into the rollups; returns how many (0 when another
     roller holds the lock or nothing is queued)."""
     async with db.transaction() as session:
-        got = (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                     {"k": _LOCK_KEY})).scalar_one()
+        got = (
+            await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        ).scalar_one()
         if not got:
             return 0
         return int((await session.execute(_ROLL_UP, {"limit": limit})).scalar_one())
@@ -175,8 +176,11 @@ async def roll_up_all(db: Database, *, limit: int = 50_000) -> int:
 
 async def queued(db: Database) -> int:
     async with db.session() as session:
-        return int((await session.execute(
-            text("SELECT count(*) FROM analytics.rollup_queue"))).scalar_one())
+        return int(
+            (
+                await session.execute(text("SELECT count(*) FROM analytics.rollup_queue"))
+            ).scalar_one()
+        )
 
 
 def _hour_floor(t: datetime) -> datetime:
@@ -192,23 +196,34 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
     end = end_floor if end_floor == end.astimezone(UTC) else end_floor + timedelta(hours=1)
     first_day = start.date()
     last_day = (end - timedelta(microseconds=1)).date()
-    span = {"start": start, "end": end, "d0": first_day, "d1": last_day,
-            "t0": datetime.combine(first_day, datetime.min.time(), UTC),
-            "t1": datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC)}
+    span = {
+        "start": start,
+        "end": end,
+        "d0": first_day,
+        "d1": last_day,
+        "t0": datetime.combine(first_day, datetime.min.time(), UTC),
+        "t1": datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC),
+    }
     async with db.engine.connect() as plain:
         session = await plain.execution_options(isolation_level="REPEATABLE READ")
         async with session.begin():
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             await session.execute(
-                text("DELETE FROM analytics.rollup_queue "
-                     "WHERE occurred_at >= :start AND occurred_at < :end"), span)
+                text(
+                    "DELETE FROM analytics.rollup_queue "
+                    "WHERE occurred_at >= :start AND occurred_at < :end"
+                ),
+                span,
+            )
             for table in ("post_hourly", "user_hourly"):
                 await session.execute(
-                    text(f"DELETE FROM analytics.{table} "
-                         "WHERE bucket >= :start AND bucket < :end"), span)
+                    text(f"DELETE FROM analytics.{table} WHERE bucket >= :start AND bucket < :end"),
+                    span,
+                )
             await session.execute(_REBUILD_HOURLY, span)
             await session.execute(
-                text("DELETE FROM analytics.post_daily WHERE day BETWEEN :d0 AND :d1"), span)
+                text("DELETE FROM analytics.post_daily WHERE day BETWEEN :d0 AND :d1"), span
+            )
             await session.execute(
                 text(
                     """
@@ -224,7 +239,8 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
                 span,
             )
             await session.execute(
-                text("DELETE FROM analytics.user_daily WHERE day BETWEEN :d0 AND :d1"), span)
+                text("DELETE FROM analytics.user_daily WHERE day BETWEEN :d0 AND :d1"), span
+            )
             await session.execute(
                 text(
                     """

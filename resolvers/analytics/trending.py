@@ -28,6 +28,7 @@ CACHE_PREFIX = "analytics:trending:"
 
 _SCORE = "sum(x.views) + 3 * sum(x.likes) + 5 * sum(x.comments) + 5 * sum(x.shares)"
 
+
 def _ranking(table: str, column: str) -> TextClause:
     """Aggregate the window first, then keep posts analytics knows and that still exist."""
     return text(
@@ -51,21 +52,25 @@ _HOURLY = _ranking("post_hourly", "bucket")
 _DAILY = _ranking("post_daily", "day")
 
 
-async def compute_trending(db: Database, window: str, limit: int,
-                           now: datetime | None = None) -> list[tuple[int, int]]:
+async def compute_trending(
+    db: Database, window: str, limit: int, now: datetime | None = None
+) -> list[tuple[int, int]]:
     """(post id, score), best first, straight from the rollups."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0)
     async with db.session() as session:
         if window == "HOUR":
-            rows = await session.execute(_HOURLY, {"since": hour - timedelta(hours=1),
-                                                   "limit": limit})
+            rows = await session.execute(
+                _HOURLY, {"since": hour - timedelta(hours=1), "limit": limit}
+            )
         elif window == "DAY":
-            rows = await session.execute(_HOURLY, {"since": hour - timedelta(hours=24),
-                                                   "limit": limit})
+            rows = await session.execute(
+                _HOURLY, {"since": hour - timedelta(hours=24), "limit": limit}
+            )
         else:
-            rows = await session.execute(_DAILY, {"since": now.date() - timedelta(days=6),
-                                                  "limit": limit})
+            rows = await session.execute(
+                _DAILY, {"since": now.date() - timedelta(days=6), "limit": limit}
+            )
         return [(int(r[0]), int(r[1])) for r in rows]
 
 
@@ -84,8 +89,9 @@ async def refresh_trending(db: Database, redis: Redis, settings: Settings) -> No
         await _store(db, redis, settings, window)
 
 
-async def trending_posts(db: Database, redis: Redis, settings: Settings, window: str,
-                         limit: int) -> list[int]:
+async def trending_posts(
+    db: Database, redis: Redis, settings: Settings, window: str, limit: int
+) -> list[int]:
     """Post ids, best first."""
     if window not in WINDOWS:
         raise BadInput(f"window must be one of {', '.join(WINDOWS)}", field="window")

@@ -42,30 +42,37 @@ async def build_vips(db: Database, settings: Settings) -> list[tuple[int, int]]:
         vips = await accounts_with_followers(session, settings.feed_vip_threshold)
         for author_id, count in vips:
             await session.execute(
-                text("INSERT INTO feed.vip (author_id, state, follower_count) "
-                     "VALUES (:a, 'vip', :c) ON CONFLICT (author_id) DO UPDATE "
-                     "SET state = 'vip', follower_count = :c"),
+                text(
+                    "INSERT INTO feed.vip (author_id, state, follower_count) "
+                    "VALUES (:a, 'vip', :c) ON CONFLICT (author_id) DO UPDATE "
+                    "SET state = 'vip', follower_count = :c"
+                ),
                 {"a": author_id, "c": count},
             )
             recent = recent_post_ids(author_id, settings.feed_inbox_cap).subquery("recent")
             await session.execute(
-                pg_insert(VIP_POST).from_select(
+                pg_insert(VIP_POST)
+                .from_select(
                     ["author_id", "post_id"],
                     select(literal(author_id, BigInteger), recent.c.post_id),
-                ).on_conflict_do_nothing()
+                )
+                .on_conflict_do_nothing()
             )
         if vips:
             edges = edges_to([v for v, _ in vips]).subquery("e")
             await session.execute(
-                pg_insert(VIP_FOLLOW).from_select(
+                pg_insert(VIP_FOLLOW)
+                .from_select(
                     ["viewer_id", "vip_id"], select(edges.c.follower_id, edges.c.followee_id)
-                ).on_conflict_do_nothing()
+                )
+                .on_conflict_do_nothing()
             )
     return vips
 
 
-async def build_inbox_chunk(db: Database, settings: Settings, viewer_ids: Sequence[int],
-                            vip_ids: Sequence[int]) -> int:
+async def build_inbox_chunk(
+    db: Database, settings: Settings, viewer_ids: Sequence[int], vip_ids: Sequence[int]
+) -> int:
     """Fill the inboxes of `viewer_ids` (assumed empty); returns rows written."""
     ids = list(viewer_ids)
     edges = follow_edges(ids).subquery("e")
@@ -78,9 +85,12 @@ async def build_inbox_chunk(db: Database, settings: Settings, viewer_ids: Sequen
     posts = all_posts().subquery("p")
     ranked = (
         select(
-            pairs_sq.c.follower_id.label("viewer_id"), posts.c.post_id, posts.c.author_id,
-            func.row_number().over(partition_by=pairs_sq.c.follower_id,
-                                   order_by=posts.c.post_id.desc()).label("rn"),
+            pairs_sq.c.follower_id.label("viewer_id"),
+            posts.c.post_id,
+            posts.c.author_id,
+            func.row_number()
+            .over(partition_by=pairs_sq.c.follower_id, order_by=posts.c.post_id.desc())
+            .label("rn"),
         )
         .select_from(pairs_sq.join(posts, posts.c.author_id == pairs_sq.c.followee_id))
         .subquery("ranked")
@@ -89,16 +99,23 @@ async def build_inbox_chunk(db: Database, settings: Settings, viewer_ids: Sequen
         result = await session.execute(
             pg_insert(INBOX).from_select(
                 ["viewer_id", "post_id", "author_id"],
-                select(ranked.c.viewer_id, ranked.c.post_id, ranked.c.author_id)
-                .where(ranked.c.rn <= settings.feed_inbox_cap),
+                select(ranked.c.viewer_id, ranked.c.post_id, ranked.c.author_id).where(
+                    ranked.c.rn <= settings.feed_inbox_cap
+                ),
             )
         )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def build_inboxes(db: Database, settings: Settings, viewer_ids: Sequence[int],
-                        vip_ids: Sequence[int], *, chunk: int = 2000,
-                        progress: Callable[[int, int], None] | None = None) -> int:
+async def build_inboxes(
+    db: Database,
+    settings: Settings,
+    viewer_ids: Sequence[int],
+    vip_ids: Sequence[int],
+    *,
+    chunk: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Every inbox, `chunk` viewers per statement, with the inbox indexes built at the end
     (much faster than maintaining them row by row). Returns rows written."""
     total = 0
@@ -108,7 +125,7 @@ async def build_inboxes(db: Database, settings: Settings, viewer_ids: Sequence[i
             await session.execute(text(sql))
     try:
         for start in range(0, len(viewer_ids), chunk):
-            part = viewer_ids[start:start + chunk]
+            part = viewer_ids[start : start + chunk]
             n = await build_inbox_chunk(db, settings, part, vip_ids)
             total += n
             if progress is not None:

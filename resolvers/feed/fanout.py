@@ -89,15 +89,18 @@ async def start_fanout(db: Database, settings: Settings, post_id: int, author_id
             return state
         if vip_state is not None:
             await session.execute(
-                text("INSERT INTO feed.vip_post (author_id, post_id) VALUES (:a, :p) "
-                     "ON CONFLICT DO NOTHING"),
+                text(
+                    "INSERT INTO feed.vip_post (author_id, post_id) VALUES (:a, :p) "
+                    "ON CONFLICT DO NOTHING"
+                ),
                 {"a": author_id, "p": post_id},
             )
             # A VIP's merged posts are capped like an inbox.
             await session.execute(VIP_POST_TRIM, {"a": author_id, "cap": settings.feed_inbox_cap})
         # The author sees their own post.
         await session.execute(
-            pg_insert(INBOX).values(viewer_id=author_id, post_id=post_id, author_id=author_id)
+            pg_insert(INBOX)
+            .values(viewer_id=author_id, post_id=post_id, author_id=author_id)
             .on_conflict_do_nothing()
         )
         await trim_inboxes(session, [author_id], settings.feed_inbox_cap)
@@ -119,8 +122,9 @@ async def _claim(db: Database, post_id: int, lease_seconds: float) -> bool:
     return row is not None
 
 
-async def fanout_batch(session: AsyncSession, settings: Settings, post_id: int, author_id: int,
-                       after: int) -> tuple[int | None, int, int, list[int]]:
+async def fanout_batch(
+    session: AsyncSession, settings: Settings, post_id: int, author_id: int, after: int
+) -> tuple[int | None, int, int, list[int]]:
     """One batch: (follower cursor after it, followers in batch, rows inserted, sampled
     viewers to trim)."""
     limit = settings.feed_fanout_batch
@@ -131,8 +135,9 @@ async def fanout_batch(session: AsyncSession, settings: Settings, post_id: int, 
         .from_select(
             ["viewer_id", "post_id", "author_id"],
             # In key order: the primary-key leaves are visited once each, left to right.
-            select(follower, literal(post_id, BigInteger), literal(author_id, BigInteger))
-            .order_by(follower),
+            select(follower, literal(post_id, BigInteger), literal(author_id, BigInteger)).order_by(
+                follower
+            ),
         )
         .on_conflict_do_nothing()
         .returning(INBOX.c.viewer_id)
@@ -157,17 +162,21 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
     to_trim: list[int] = []
     if not await _claim(db, post_id, lease):
         async with db.session() as session:
-            state = (await session.execute(
-                text("SELECT state FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
-            )).scalar_one_or_none()
+            state = (
+                await session.execute(
+                    text("SELECT state FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
+                )
+            ).scalar_one_or_none()
         result.state = str(state) if state else "missing"
         return result
     while True:
         async with db.transaction() as session:
             row = (
                 await session.execute(
-                    text("SELECT author_id, state, follower_cursor FROM feed.fanout "
-                         "WHERE post_id = :p FOR UPDATE"),
+                    text(
+                        "SELECT author_id, state, follower_cursor FROM feed.fanout "
+                        "WHERE post_id = :p FOR UPDATE"
+                    ),
                     {"p": post_id},
                 )
             ).one()
@@ -192,8 +201,13 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
                     "ELSE now() + make_interval(secs => :l) END "
                     "WHERE post_id = :p"
                 ),
-                {"after": last if last is not None else row.follower_cursor, "ins": inserted,
-                 "done": done, "l": lease, "p": post_id},
+                {
+                    "after": last if last is not None else row.follower_cursor,
+                    "ins": inserted,
+                    "done": done,
+                    "l": lease,
+                    "p": post_id,
+                },
             )
         result.batches += 1
         result.rows_inserted += inserted
@@ -205,12 +219,15 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
     for start in range(0, len(to_trim), TRIM_CHUNK):
         async with db.transaction() as session:
             await session.execute(ASYNC_COMMIT)
-            await trim_inboxes(session, to_trim[start:start + TRIM_CHUNK], settings.feed_inbox_cap)
+            await trim_inboxes(
+                session, to_trim[start : start + TRIM_CHUNK], settings.feed_inbox_cap
+            )
     return result
 
 
-async def fan_out_post(db: Database, settings: Settings, post_id: int,
-                       author_id: int) -> FanoutResult:
+async def fan_out_post(
+    db: Database, settings: Settings, post_id: int, author_id: int
+) -> FanoutResult:
     """The whole `post.created` effect: record, own inbox, then followers (if not a VIP)."""
     state = await start_fanout(db, settings, post_id, author_id)
     if state != "running":
@@ -222,9 +239,11 @@ async def stalled_fanouts(db: Database, limit: int = 100) -> list[int]:
     """Posts whose fan-out is unfinished and whose lease lapsed (its worker died)."""
     async with db.session() as session:
         rows = await session.execute(
-            text("SELECT post_id FROM feed.fanout WHERE state = 'running' "
-                 "AND (lease_until IS NULL OR lease_until < now()) "
-                 "ORDER BY post_id LIMIT :n"),
+            text(
+                "SELECT post_id FROM feed.fanout WHERE state = 'running' "
+                "AND (lease_until IS NULL OR lease_until < now()) "
+                "ORDER BY post_id LIMIT :n"
+            ),
             {"n": limit},
         )
         return [int(r[0]) for r in rows]
@@ -235,9 +254,11 @@ async def delete_post(db: Database, post_id: int, author_id: int | None) -> int:
     or retried fan-out of it does nothing. Returns inbox rows removed."""
     async with db.transaction() as session:
         if author_id is None:
-            author_id = (await session.execute(
-                text("SELECT author_id FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
-            )).scalar_one_or_none()
+            author_id = (
+                await session.execute(
+                    text("SELECT author_id FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
+                )
+            ).scalar_one_or_none()
         if author_id is not None:
             await author_exclusive(session, author_id)
         await session.execute(
@@ -260,8 +281,10 @@ async def purge_finished(db: Database, older_than_days: int = 7) -> int:
     keeps events a day; arq retries within minutes). Returns rows removed."""
     async with db.transaction() as session:
         result = await session.execute(
-            text("DELETE FROM feed.fanout WHERE state <> 'running' "
-                 "AND updated_at < now() - make_interval(days => :d)"),
+            text(
+                "DELETE FROM feed.fanout WHERE state <> 'running' "
+                "AND updated_at < now() - make_interval(days => :d)"
+            ),
             {"d": older_than_days},
         )
     return int(getattr(result, "rowcount", 0) or 0)

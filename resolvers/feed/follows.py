@@ -28,8 +28,7 @@ NOT_DELETED = text(
 )
 
 
-async def sync_follow(db: Database, settings: Settings, follower_id: int,
-                      followee_id: int) -> str:
+async def sync_follow(db: Database, settings: Settings, follower_id: int, followee_id: int) -> str:
     """Make the follower's feed match whether they follow the followee now.
 
     Returns "backfilled", "vip" (the followee's posts are merged at read time) or "removed".
@@ -48,8 +47,10 @@ async def sync_follow(db: Database, settings: Settings, follower_id: int,
         ).scalar_one_or_none()
         if vip_state is not None:
             await session.execute(
-                text("INSERT INTO feed.vip_follow (viewer_id, vip_id) VALUES (:v, :a) "
-                     "ON CONFLICT DO NOTHING"),
+                text(
+                    "INSERT INTO feed.vip_follow (viewer_id, vip_id) VALUES (:v, :a) "
+                    "ON CONFLICT DO NOTHING"
+                ),
                 {"v": follower_id, "a": followee_id},
             )
         if vip_state == "vip":
@@ -59,8 +60,11 @@ async def sync_follow(db: Database, settings: Settings, follower_id: int,
             pg_insert(INBOX)
             .from_select(
                 ["viewer_id", "post_id", "author_id"],
-                select(literal(follower_id, BigInteger), recent.c.post_id,
-                       literal(followee_id, BigInteger)).where(NOT_DELETED),
+                select(
+                    literal(follower_id, BigInteger),
+                    recent.c.post_id,
+                    literal(followee_id, BigInteger),
+                ).where(NOT_DELETED),
             )
             .on_conflict_do_nothing()
         )
@@ -83,8 +87,9 @@ async def remove_followee(db: Database, follower_id: int, followee_id: int) -> i
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def sync_unfollow(db: Database, settings: Settings, follower_id: int,
-                        followee_id: int) -> str:
+async def sync_unfollow(
+    db: Database, settings: Settings, follower_id: int, followee_id: int
+) -> str:
     """`user.unfollowed`: remove, unless the follower has followed again since."""
     async with db.session() as session:
         following = await is_following(session, follower_id, followee_id)

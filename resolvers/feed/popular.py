@@ -27,8 +27,11 @@ def id_floor_for_age(now_ms: int, age_ms: int) -> int:
 async def refresh_popular(db: Database, redis: Redis, settings: Settings, now_ms: int) -> int:
     """Recompute the cached list; returns how many posts it holds."""
     async with db.session() as session:
-        rows = await popular_posts(session, since_id=id_floor_for_age(now_ms, POPULAR_WINDOW_MS),
-                                   limit=settings.feed_popular_size)
+        rows = await popular_posts(
+            session,
+            since_id=id_floor_for_age(now_ms, POPULAR_WINDOW_MS),
+            limit=settings.feed_popular_size,
+        )
     if not rows:
         # A quiet day: fall back to the newest posts rather than an empty page.
         async with db.session() as session:

@@ -61,9 +61,7 @@ def install_read_budget(db: Database, settings: Settings) -> None:
     ms = int(settings.feed_read_timeout_ms)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.run_async(
-            lambda conn: conn.execute(f"SET statement_timeout = {ms}")
-        )
+        dbapi_connection.run_async(lambda conn: conn.execute(f"SET statement_timeout = {ms}"))
 
     event.listen(db.engine.sync_engine, "connect", on_connect)
 
@@ -97,8 +95,9 @@ def merge(first: int, *sources: list[tuple[int, int]]) -> tuple[list[FeedItem], 
     return items, len(ordered) > first
 
 
-async def read_inbox_page(db: Database, settings: Settings, viewer_id: int,
-                          request: PageRequest) -> FeedPage:
+async def read_inbox_page(
+    db: Database, settings: Settings, viewer_id: int, request: PageRequest
+) -> FeedPage:
     """The normal path: one statement, one round trip. Raises on a database error or timeout.
 
     The hot path of the product: a Core connection in autocommit (no BEGIN/ROLLBACK round
@@ -113,8 +112,9 @@ async def read_inbox_page(db: Database, settings: Settings, viewer_id: int,
     return FeedPage(items=items, has_next_page=has_next)
 
 
-async def read_feed(db: Database, redis: Redis, settings: Settings, viewer_id: int,
-                    request: PageRequest) -> FeedPage:
+async def read_feed(
+    db: Database, redis: Redis, settings: Settings, viewer_id: int, request: PageRequest
+) -> FeedPage:
     """A page of the viewer's home feed, or the degraded popular page if the inbox fails."""
     if request.first == 0:
         return FeedPage(items=[], has_next_page=False)

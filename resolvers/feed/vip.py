@@ -49,41 +49,58 @@ LOCK_PREFIX = "feed:vip-lock:"
 
 async def vip_state(db: Database, author_id: int) -> str | None:
     async with db.session() as session:
-        return (await session.execute(
-            text("SELECT state FROM feed.vip WHERE author_id = :a"), {"a": author_id}
-        )).scalar_one_or_none()
+        return (
+            await session.execute(
+                text("SELECT state FROM feed.vip WHERE author_id = :a"), {"a": author_id}
+            )
+        ).scalar_one_or_none()
 
 
-async def _each_follower_batch(db: Database, settings: Settings, author_id: int,
-                               write: str) -> int:
+async def _each_follower_batch(db: Database, settings: Settings, author_id: int, write: str) -> int:
     """Run one INSERT per batch of followers: `write` is "vip_follow" or "inbox"."""
     after, total = 0, 0
     while True:
         async with db.transaction() as session:
             await author_shared(session, author_id)
-            batch = follower_ids_after(author_id, after,
-                                       settings.feed_fanout_batch).cte("batch")
+            batch = follower_ids_after(author_id, after, settings.feed_fanout_batch).cte("batch")
             f = batch.c.follower_id
             if write == "vip_follow":
-                ins = (pg_insert(VIP_FOLLOW)
-                       .from_select(["viewer_id", "vip_id"],
-                                    select(f, literal(author_id, BigInteger)))
-                       .on_conflict_do_nothing().returning(VIP_FOLLOW.c.viewer_id).cte("ins"))
+                ins = (
+                    pg_insert(VIP_FOLLOW)
+                    .from_select(["viewer_id", "vip_id"], select(f, literal(author_id, BigInteger)))
+                    .on_conflict_do_nothing()
+                    .returning(VIP_FOLLOW.c.viewer_id)
+                    .cte("ins")
+                )
             else:
-                recent = (select(VIP_POST.c.post_id)
-                          .where(VIP_POST.c.author_id == author_id)
-                          .order_by(VIP_POST.c.post_id.desc())
-                          .limit(settings.feed_follow_backfill).cte("recent"))
-                ins = (pg_insert(INBOX)
-                       .from_select(["viewer_id", "post_id", "author_id"],
-                                    select(f, recent.c.post_id, literal(author_id, BigInteger))
-                                    .select_from(batch.join(recent, literal(True))))
-                       .on_conflict_do_nothing().returning(INBOX.c.viewer_id).cte("ins"))
-            last, n, inserted = (await session.execute(select(
-                select(func.max(batch.c.cursor)).scalar_subquery(),
-                select(func.count()).select_from(batch).scalar_subquery(),
-                select(func.count()).select_from(ins).scalar_subquery(),
-            ))).one()
+                recent = (
+                    select(VIP_POST.c.post_id)
+                    .where(VIP_POST.c.author_id == author_id)
+                    .order_by(VIP_POST.c.post_id.desc())
+                    .limit(settings.feed_follow_backfill)
+                    .cte("recent")
+                )
+                ins = (
+                    pg_insert(INBOX)
+                    .from_select(
+                        ["viewer_id", "post_id", "author_id"],
+                        select(f, recent.c.post_id, literal(author_id, BigInteger)).select_from(
+                            batch.join(recent, literal(True))
+                        ),
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(INBOX.c.viewer_id)
+                    .cte("ins")
+                )
+            last, n, inserted = (
+                await session.execute(
+                    select(
+                        select(func.max(batch.c.cursor)).scalar_subquery(),
+                        select(func.count()).select_from(batch).scalar_subquery(),
+                        select(func.count()).select_from(ins).scalar_subquery(),
+                    )
+                )
+            ).one()
         total += int(inserted)
         if int(n) < settings.feed_fanout_batch or last is None:
             return total
@@ -93,38 +110,49 @@ async def _each_follower_batch(db: Database, settings: Settings, author_id: int,
 async def promote(db: Database, settings: Settings, author_id: int, followers: int) -> None:
     async with db.transaction() as session:
         await session.execute(
-            text("INSERT INTO feed.vip (author_id, state, follower_count) "
-                 "VALUES (:a, 'promoting', :c) ON CONFLICT (author_id) DO UPDATE "
-                 "SET state = 'promoting', follower_count = :c, changed_at = now()"),
+            text(
+                "INSERT INTO feed.vip (author_id, state, follower_count) "
+                "VALUES (:a, 'promoting', :c) ON CONFLICT (author_id) DO UPDATE "
+                "SET state = 'promoting', follower_count = :c, changed_at = now()"
+            ),
             {"a": author_id, "c": followers},
         )
         recent = recent_post_ids(author_id, settings.feed_inbox_cap).subquery("recent")
         await session.execute(
-            pg_insert(VIP_POST).from_select(
+            pg_insert(VIP_POST)
+            .from_select(
                 ["author_id", "post_id"],
-                select(literal(author_id, BigInteger), recent.c.post_id).where(text(
-                    "NOT EXISTS (SELECT 1 FROM feed.fanout t WHERE t.post_id = recent.post_id "
-                    "AND t.state = 'deleted')"
-                )),
-            ).on_conflict_do_nothing()
+                select(literal(author_id, BigInteger), recent.c.post_id).where(
+                    text(
+                        "NOT EXISTS (SELECT 1 FROM feed.fanout t WHERE t.post_id = recent.post_id "
+                        "AND t.state = 'deleted')"
+                    )
+                ),
+            )
+            .on_conflict_do_nothing()
         )
     await _each_follower_batch(db, settings, author_id, "vip_follow")
     async with db.transaction() as session:
         await session.execute(
-            text("UPDATE feed.vip SET state = 'vip', changed_at = now() "
-                 "WHERE author_id = :a AND state = 'promoting'"),
+            text(
+                "UPDATE feed.vip SET state = 'vip', changed_at = now() "
+                "WHERE author_id = :a AND state = 'promoting'"
+            ),
             {"a": author_id},
         )
     log.info("author %s is a VIP (%s followers)", author_id, followers)
 
 
-async def demote(db: Database, settings: Settings, author_id: int, followers: int,
-                 wait_seconds: float = 30.0) -> bool:
+async def demote(
+    db: Database, settings: Settings, author_id: int, followers: int, wait_seconds: float = 30.0
+) -> bool:
     """Returns False when running fan-outs kept step 3 from finishing (retried later)."""
     async with db.transaction() as session:
         await session.execute(
-            text("UPDATE feed.vip SET state = 'demoting', follower_count = :c, "
-                 "changed_at = now() WHERE author_id = :a"),
+            text(
+                "UPDATE feed.vip SET state = 'demoting', follower_count = :c, "
+                "changed_at = now() WHERE author_id = :a"
+            ),
             {"a": author_id, "c": followers},
         )
     await _each_follower_batch(db, settings, author_id, "inbox")
@@ -132,20 +160,29 @@ async def demote(db: Database, settings: Settings, author_id: int, followers: in
     while True:
         async with db.transaction() as session:
             await author_exclusive(session, author_id)
-            running = (await session.execute(
-                text("SELECT count(*) FROM feed.fanout WHERE state = 'running' "
-                     "AND author_id = :a"), {"a": author_id},
-            )).scalar_one()
-            if running == 0:
-                state = (await session.execute(
-                    text("SELECT state FROM feed.vip WHERE author_id = :a FOR UPDATE"),
+            running = (
+                await session.execute(
+                    text(
+                        "SELECT count(*) FROM feed.fanout WHERE state = 'running' "
+                        "AND author_id = :a"
+                    ),
                     {"a": author_id},
-                )).scalar_one_or_none()
+                )
+            ).scalar_one()
+            if running == 0:
+                state = (
+                    await session.execute(
+                        text("SELECT state FROM feed.vip WHERE author_id = :a FOR UPDATE"),
+                        {"a": author_id},
+                    )
+                ).scalar_one_or_none()
                 if state != "demoting":
                     return True  # promoted again meanwhile: leave it to that transition
-                for sql in ("DELETE FROM feed.vip_follow WHERE vip_id = :a",
-                            "DELETE FROM feed.vip_post WHERE author_id = :a",
-                            "DELETE FROM feed.vip WHERE author_id = :a"):
+                for sql in (
+                    "DELETE FROM feed.vip_follow WHERE vip_id = :a",
+                    "DELETE FROM feed.vip_post WHERE author_id = :a",
+                    "DELETE FROM feed.vip WHERE author_id = :a",
+                ):
                     await session.execute(text(sql), {"a": author_id})
                 log.info("author %s is no longer a VIP (%s followers)", author_id, followers)
                 return True
@@ -179,7 +216,8 @@ async def reconcile_vip(db: Database, redis: Redis, settings: Settings, author_i
                     async with db.transaction() as session:
                         await session.execute(
                             text("UPDATE feed.vip SET follower_count = :c WHERE author_id = :a"),
-                            {"a": author_id, "c": count})
+                            {"a": author_id, "c": count},
+                        )
                 return state or "ordinary"
         return await vip_state(db, author_id) or "ordinary"
     finally:
@@ -188,5 +226,9 @@ async def reconcile_vip(db: Database, redis: Redis, settings: Settings, author_i
 
 async def vip_authors(db: Database) -> list[int]:
     async with db.session() as session:
-        return [int(r[0]) for r in await session.execute(
-            text("SELECT author_id FROM feed.vip ORDER BY author_id"))]
+        return [
+            int(r[0])
+            for r in await session.execute(
+                text("SELECT author_id FROM feed.vip ORDER BY author_id")
+            )
+        ]

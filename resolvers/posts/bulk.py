@@ -19,14 +19,27 @@ async def insert_posts(deps: PostsDeps, rows: Sequence[tuple[int, str]]) -> list
         return []
     outbox = outbox_table(SCHEMA)
     async with deps.db.transaction() as session:
-        created = (await session.execute(
-            insert(Post).returning(Post.id, Post.author_id, Post.created_at),
-            [{"author_id": a, "text": t} for a, t in rows])).all()
-        await session.execute(insert(outbox), [
-            {"event_type": "post.created", "aggregate_id": r.id,
-             "payload": {"post_id": r.id, "author_id": r.author_id,
-                         "created_at": r.created_at.isoformat()}}
-            for r in created])
+        created = (
+            await session.execute(
+                insert(Post).returning(Post.id, Post.author_id, Post.created_at),
+                [{"author_id": a, "text": t} for a, t in rows],
+            )
+        ).all()
+        await session.execute(
+            insert(outbox),
+            [
+                {
+                    "event_type": "post.created",
+                    "aggregate_id": r.id,
+                    "payload": {
+                        "post_id": r.id,
+                        "author_id": r.author_id,
+                        "created_at": r.created_at.isoformat(),
+                    },
+                }
+                for r in created
+            ],
+        )
     return [r.id for r in created]
 
 
@@ -35,8 +48,10 @@ async def insert_likes(deps: PostsDeps, pairs: Sequence[tuple[int, int]]) -> Non
     if not pairs:
         return
     async with deps.db.transaction() as session:
-        await session.execute(pg_insert(Like).on_conflict_do_nothing(),
-                              [{"post_id": p, "user_id": u} for p, u in pairs])
+        await session.execute(
+            pg_insert(Like).on_conflict_do_nothing(),
+            [{"post_id": p, "user_id": u} for p, u in pairs],
+        )
 
 
 async def insert_comments(deps: PostsDeps, rows: Sequence[tuple[int, int, str]]) -> None:
@@ -44,23 +59,26 @@ async def insert_comments(deps: PostsDeps, rows: Sequence[tuple[int, int, str]])
     if not rows:
         return
     async with deps.db.transaction() as session:
-        await session.execute(insert(Comment),
-                              [{"post_id": p, "author_id": a, "text": t} for p, a, t in rows])
+        await session.execute(
+            insert(Comment), [{"post_id": p, "author_id": a, "text": t} for p, a, t in rows]
+        )
 
 
 async def recount_all(deps: PostsDeps) -> None:
     """Set every post's like_count and comment_count from the rows."""
     async with deps.db.transaction() as session:
-        await session.execute(text(
-            "UPDATE posts.posts p SET like_count = coalesce(l.n, 0), "
-            "comment_count = coalesce(c.n, 0) FROM posts.posts q "
-            "LEFT JOIN (SELECT post_id, count(*) AS n FROM posts.likes GROUP BY post_id) l "
-            "ON l.post_id = q.id "
-            "LEFT JOIN (SELECT post_id, count(*) AS n FROM posts.comments GROUP BY post_id) c "
-            "ON c.post_id = q.id WHERE p.id = q.id"))
+        await session.execute(
+            text(
+                "UPDATE posts.posts p SET like_count = coalesce(l.n, 0), "
+                "comment_count = coalesce(c.n, 0) FROM posts.posts q "
+                "LEFT JOIN (SELECT post_id, count(*) AS n FROM posts.likes GROUP BY post_id) l "
+                "ON l.post_id = q.id "
+                "LEFT JOIN (SELECT post_id, count(*) AS n FROM posts.comments GROUP BY post_id) c "
+                "ON c.post_id = q.id WHERE p.id = q.id"
+            )
+        )
 
 
 async def count_posts(deps: PostsDeps) -> int:
     async with deps.db.session() as session:
-        return int((await session.execute(select(text("count(*)")).select_from(Post)))
-                   .scalar_one())
+        return int((await session.execute(select(text("count(*)")).select_from(Post))).scalar_one())

@@ -19,8 +19,9 @@ POST_COLUMNS = ("id", "author_id", "text", "created_at")
 
 async def copy_posts(conn: asyncpg.Connection, records: Iterable[Sequence[Any]]) -> None:
     """Rows of POST_COLUMNS (like/comment counters start at 0)."""
-    await conn.copy_records_to_table("posts", schema_name="posts", columns=POST_COLUMNS,
-                                     records=records)
+    await conn.copy_records_to_table(
+        "posts", schema_name="posts", columns=POST_COLUMNS, records=records
+    )
 
 
 async def analyze_posts(conn: asyncpg.Connection) -> None:

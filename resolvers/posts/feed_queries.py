@@ -27,8 +27,9 @@ def recent_post_ids(author_id: int, limit: int) -> Select[Any]:
     )
 
 
-async def popular_posts(session: AsyncSession, *, since_id: int,
-                        limit: int) -> list[tuple[int, int]]:
+async def popular_posts(
+    session: AsyncSession, *, since_id: int, limit: int
+) -> list[tuple[int, int]]:
     """The most liked posts with ID >= `since_id` (i.e. recent), as (post_id, author_id)."""
     rows = await session.execute(
         select(Post.id, Post.author_id)
@@ -39,8 +40,7 @@ async def popular_posts(session: AsyncSession, *, since_id: int,
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-def posts_by_authors(author_ids: SelectBase, before_id: int,
-                     limit: int) -> Select[int, int]:
+def posts_by_authors(author_ids: SelectBase, before_id: int, limit: int) -> Select[int, int]:
     """Newest posts of any of `author_ids` (a one-column select) below `before_id`: the pure
     fan-out-on-read query, used by the feed benchmark as the baseline."""
     return (

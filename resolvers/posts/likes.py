@@ -67,9 +67,13 @@ return 0
 
 async def _count_rows(deps: PostsDeps, post_id: int) -> int:
     async with deps.db.session() as session:
-        return int((await session.execute(
-            select(func.count()).select_from(Like).where(Like.post_id == post_id)
-        )).scalar_one())
+        return int(
+            (
+                await session.execute(
+                    select(func.count()).select_from(Like).where(Like.post_id == post_id)
+                )
+            ).scalar_one()
+        )
 
 
 async def _cold_count(deps: PostsDeps, post_id: int) -> int:
@@ -98,12 +102,18 @@ WITH p AS (
 )
 SELECT p.*, EXISTS (SELECT 1 FROM ev) AS changed FROM p
 """
-_INSERT_LIKE = _LIKE_SQL.format(change=(
-    "INSERT INTO posts.likes (post_id, user_id) SELECT id, :user_id FROM p "
-    "ON CONFLICT DO NOTHING RETURNING post_id, user_id"))
-_DELETE_LIKE = _LIKE_SQL.format(change=(
-    "DELETE FROM posts.likes WHERE post_id = (SELECT id FROM p) AND user_id = :user_id "
-    "RETURNING post_id, user_id"))
+_INSERT_LIKE = _LIKE_SQL.format(
+    change=(
+        "INSERT INTO posts.likes (post_id, user_id) SELECT id, :user_id FROM p "
+        "ON CONFLICT DO NOTHING RETURNING post_id, user_id"
+    )
+)
+_DELETE_LIKE = _LIKE_SQL.format(
+    change=(
+        "DELETE FROM posts.likes WHERE post_id = (SELECT id FROM p) AND user_id = :user_id "
+        "RETURNING post_id, user_id"
+    )
+)
 
 
 async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> LikeChange:
@@ -112,27 +122,45 @@ async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> Li
     await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
     async with deps.db.engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await auto.execute(
-            text(_INSERT_LIKE if like else _DELETE_LIKE),
-            {"post_id": post_id, "user_id": user_id,
-             "event_type": "post.liked" if like else "post.unliked"})).first()
+        row = (
+            await auto.execute(
+                text(_INSERT_LIKE if like else _DELETE_LIKE),
+                {
+                    "post_id": post_id,
+                    "user_id": user_id,
+                    "event_type": "post.liked" if like else "post.unliked",
+                },
+            )
+        ).first()
     if row is None:
         raise NotFound(f"post {post_id} does not exist", field="postId")
     changed = bool(row.changed)
-    record = PostRecord(id=row.id, author_id=row.author_id, text=row.text,
-                        like_count=row.like_count, comment_count=row.comment_count,
-                        created_at=row.created_at)
-    change = LikeChange(post=record, like_count=0, liked=like, changed=changed,
-                        user_id=user_id)
+    record = PostRecord(
+        id=row.id,
+        author_id=row.author_id,
+        text=row.text,
+        like_count=row.like_count,
+        comment_count=row.comment_count,
+        created_at=row.created_at,
+    )
+    change = LikeChange(post=record, like_count=0, liked=like, changed=changed, user_id=user_id)
     if not changed:
         cached = await deps.redis.get(LIVE + str(post_id))
         count = int(cached) if cached is not None else await _cold_count(deps, post_id)
         return replace(change, like_count=count)
     now = time.time()
     value = await deps.redis.eval(  # type: ignore[misc]
-        _AFTER_COMMIT, 2, LIVE + str(post_id), DIRTY, str(1 if like else -1),
-        str(LIVE_TTL_SECONDS), str(post_id), CHANNEL,
-        like_message(change, now, placeholder=True).decode(), COUNT_PLACEHOLDER)
+        _AFTER_COMMIT,
+        2,
+        LIVE + str(post_id),
+        DIRTY,
+        str(1 if like else -1),
+        str(LIVE_TTL_SECONDS),
+        str(post_id),
+        CHANNEL,
+        like_message(change, now, placeholder=True).decode(),
+        COUNT_PLACEHOLDER,
+    )
     if value is not None:
         return replace(change, like_count=int(value))
     change = replace(change, like_count=await _cold_count(deps, post_id))
@@ -156,7 +184,8 @@ async def liked_by(deps: PostsDeps, user_id: int, post_ids: list[int]) -> set[in
         return set()
     async with deps.db.session() as session:
         rows = await session.execute(
-            select(Like.post_id).where(Like.user_id == user_id, Like.post_id.in_(post_ids)))
+            select(Like.post_id).where(Like.user_id == user_id, Like.post_id.in_(post_ids))
+        )
     return {r[0] for r in rows}
 
 
@@ -165,21 +194,25 @@ async def live_counts(deps: PostsDeps, posts: list[PostRecord]) -> list[int]:
     if not posts:
         return []
     cached = await deps.redis.mget([LIVE + str(p.id) for p in posts])
-    return [int(c) if c is not None else p.like_count for p, c in zip(posts, cached,
-                                                                       strict=True)]
+    return [int(c) if c is not None else p.like_count for p, c in zip(posts, cached, strict=True)]
 
 
 async def _recount(deps: PostsDeps, post_ids: list[int]) -> dict[int, int]:
     """Set like_count = count(rows) for these posts in one statement; returns the counts."""
     ids = values(Column("pid", BigInteger), name="d").data([(i,) for i in post_ids])
-    counts = (select(ids.c.pid, func.count(Like.user_id).cast(Integer).label("n"))
-              .select_from(ids.outerjoin(Like, Like.post_id == ids.c.pid))
-              .group_by(ids.c.pid).subquery("c"))
-    stmt = (update(Post)
-            .where(Post.id == counts.c.pid)
-            .values(like_count=counts.c.n)
-            .returning(Post.id, Post.like_count)
-            .execution_options(synchronize_session=False))
+    counts = (
+        select(ids.c.pid, func.count(Like.user_id).cast(Integer).label("n"))
+        .select_from(ids.outerjoin(Like, Like.post_id == ids.c.pid))
+        .group_by(ids.c.pid)
+        .subquery("c")
+    )
+    stmt = (
+        update(Post)
+        .where(Post.id == counts.c.pid)
+        .values(like_count=counts.c.n)
+        .returning(Post.id, Post.like_count)
+        .execution_options(synchronize_session=False)
+    )
     async with deps.db.transaction() as session:
         rows = (await session.execute(stmt)).all()
     return {int(r[0]): int(r[1]) for r in rows}
@@ -227,15 +260,28 @@ async def reconcile_like_counts(deps: PostsDeps, *, chunk: int = 1000) -> int:
     after = 0
     while True:
         async with deps.db.session() as session:
-            ids = list((await session.execute(
-                select(Post.id).where(Post.id > after).order_by(Post.id).limit(chunk)
-            )).scalars())
+            ids = list(
+                (
+                    await session.execute(
+                        select(Post.id).where(Post.id > after).order_by(Post.id).limit(chunk)
+                    )
+                ).scalars()
+            )
             if not ids:
                 return corrected
-            wrong = list((await session.execute(text(
-                "SELECT p.id FROM posts.posts p LEFT JOIN LATERAL "
-                "(SELECT count(*) AS n FROM posts.likes l WHERE l.post_id = p.id) c ON true "
-                "WHERE p.id = ANY(:ids) AND p.like_count <> c.n"), {"ids": ids})).scalars())
+            wrong = list(
+                (
+                    await session.execute(
+                        text(
+                            "SELECT p.id FROM posts.posts p LEFT JOIN LATERAL "
+                            "(SELECT count(*) AS n FROM posts.likes l WHERE l.post_id = p.id) c "
+                            "ON true "
+                            "WHERE p.id = ANY(:ids) AND p.like_count <> c.n"
+                        ),
+                        {"ids": ids},
+                    )
+                ).scalars()
+            )
         if wrong:
             await _recount(deps, wrong)
             await deps.redis.delete(*[LIVE + str(i) for i in wrong])

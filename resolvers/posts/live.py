@@ -41,9 +41,13 @@ COUNT_PLACEHOLDER = '"__LIKE_COUNT__"'
 
 def like_message(change: LikeChange, published_at: float, *, placeholder: bool = False) -> bytes:
     """The pub/sub message; with `placeholder` the count is left for a Lua script to fill."""
-    message = {"post": change.post.snapshot(),
-               "like_count": "__LIKE_COUNT__" if placeholder else change.like_count,
-               "liked": change.liked, "user_id": change.user_id, "at": published_at}
+    message = {
+        "post": change.post.snapshot(),
+        "like_count": "__LIKE_COUNT__" if placeholder else change.like_count,
+        "liked": change.liked,
+        "user_id": change.user_id,
+        "at": published_at,
+    }
     return orjson.dumps(message)
 
 
@@ -53,9 +57,13 @@ async def publish_like(redis: Redis, change: LikeChange, published_at: float) ->
 
 def _decode(data: bytes) -> LikeEvent:
     m = orjson.loads(data)
-    return LikeEvent(post=PostRecord.from_snapshot(m["post"]), like_count=int(m["like_count"]),
-                     liked=bool(m["liked"]), user_id=int(m["user_id"]),
-                     published_at=float(m.get("at", 0.0)))
+    return LikeEvent(
+        post=PostRecord.from_snapshot(m["post"]),
+        like_count=int(m["like_count"]),
+        liked=bool(m["liked"]),
+        user_id=int(m["user_id"]),
+        published_at=float(m.get("at", 0.0)),
+    )
 
 
 _DROPPED = object()
@@ -72,7 +80,8 @@ class Subscriber:
             item = await self.queue.get()
             if item is _DROPPED:
                 raise SubscriberTooSlow(
-                    "this subscription fell too far behind and was closed; resubscribe")
+                    "this subscription fell too far behind and was closed; resubscribe"
+                )
             yield item
 
 

@@ -25,12 +25,13 @@ class PostsLoaders:
         self.post = DataLoader[int, PostRecord | None](self._posts)
         self.media = DataLoader[int, list[MediaRecord]](self._media)
         self.liked = DataLoader[int, bool](self._liked)
-        self.like_count = DataLoader[PostRecord, int](self._like_counts,
-                                                      get_cache_key=lambda p: p.id)
-        self.comments = DataLoader[tuple[int, PageRequest], Page[CommentRecord]](
-            self._comments)
+        self.like_count = DataLoader[PostRecord, int](
+            self._like_counts, get_cache_key=lambda p: p.id
+        )
+        self.comments = DataLoader[tuple[int, PageRequest], Page[CommentRecord]](self._comments)
         self.author_posts = DataLoader[tuple[int, PageRequest], Page[PostRecord]](
-            self._author_posts)
+            self._author_posts
+        )
 
     async def _posts(self, ids: list[int]) -> list[PostRecord | None]:
         found = await posts.posts_by_ids(self.deps, list(set(ids)))

@@ -29,8 +29,7 @@ from resolvers.posts.records import MediaRecord, Upload
 
 log = logging.getLogger(__name__)
 
-TYPE_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP",
-              "image/gif": "GIF"}
+TYPE_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/gif": "GIF"}
 
 
 def upload_key(media_id: int) -> str:
@@ -50,8 +49,11 @@ def presign_upload(deps: PostsDeps, media: Media) -> Upload:
         ExpiresIn=s.media_upload_expiry_seconds,
     )
     return Upload(
-        media_id=media.id, method="POST", url=post["url"],
-        fields={k: str(v) for k, v in post["fields"].items()}, headers={},
+        media_id=media.id,
+        method="POST",
+        url=post["url"],
+        fields={k: str(v) for k, v in post["fields"].items()},
+        headers={},
         expires_at=datetime.now(UTC) + timedelta(seconds=s.media_upload_expiry_seconds),
     )
 
@@ -64,7 +66,8 @@ def media_url(deps: PostsDeps, key: str | None) -> str | None:
     if s.media_public_base_url:
         return f"{s.media_public_base_url}/{key}"
     url: str = deps.s3.generate_presigned_url(
-        "get_object", Params={"Bucket": s.s3_bucket, "Key": key},
+        "get_object",
+        Params={"Bucket": s.s3_bucket, "Key": key},
         ExpiresIn=s.media_url_expiry_seconds,
     )
     return url
@@ -89,19 +92,26 @@ def check_uploaded(media: Media, head: dict[str, Any]) -> None:
     if size != media.byte_size:
         raise MediaRejected(
             f"the uploaded file is {size} bytes but {media.byte_size} were declared",
-            field="mediaId")
+            field="mediaId",
+        )
     ctype = str(head.get("ContentType", "")).split(";")[0].strip().lower()
     if ctype and ctype != media.content_type:
         raise MediaRejected(
             f"the file was uploaded as {ctype} but declared as {media.content_type}",
-            field="mediaId")
+            field="mediaId",
+        )
 
 
 async def queue_processing(session: AsyncSession, media: Media) -> None:
     media.status = "PROCESSING"
     media.updated_at = datetime.now(UTC)
-    await emit(session, SCHEMA, "media.uploaded",
-               {"media_id": media.id, "post_id": media.post_id}, aggregate_id=media.id)
+    await emit(
+        session,
+        SCHEMA,
+        "media.uploaded",
+        {"media_id": media.id, "post_id": media.post_id},
+        aggregate_id=media.id,
+    )
 
 
 async def complete_media_upload(deps: PostsDeps, viewer_id: int, media_id: int) -> MediaRecord:
@@ -110,18 +120,20 @@ async def complete_media_upload(deps: PostsDeps, viewer_id: int, media_id: int) 
     if media is None:
         raise NotFound(f"media {media_id} does not exist", field="mediaId")
     if media.author_id != viewer_id:
-        raise Forbidden("only the author of the post can complete its uploads",
-                        field="mediaId")
+        raise Forbidden("only the author of the post can complete its uploads", field="mediaId")
     if media.status != "PENDING_UPLOAD":
         return MediaRecord.of(media)  # completing twice is harmless
     head = await head_object(deps, media.object_key)
     if head is None:
-        raise MediaRejected("nothing was uploaded for this media yet: POST the file to the "
-                            "upload URL first", field="mediaId")
+        raise MediaRejected(
+            "nothing was uploaded for this media yet: POST the file to the upload URL first",
+            field="mediaId",
+        )
     check_uploaded(media, head)
     async with deps.db.transaction() as session:
-        locked = (await session.execute(
-            select(Media).where(Media.id == media_id).with_for_update())).scalar_one_or_none()
+        locked = (
+            await session.execute(select(Media).where(Media.id == media_id).with_for_update())
+        ).scalar_one_or_none()
         if locked is None:
             raise NotFound(f"media {media_id} does not exist", field="mediaId")
         if locked.status == "PENDING_UPLOAD":
@@ -132,9 +144,10 @@ async def complete_media_upload(deps: PostsDeps, viewer_id: int, media_id: int) 
 
 async def mark_failed(session: AsyncSession, media_id: int, reason: str) -> None:
     await session.execute(
-        update(Media).where(Media.id == media_id, Media.status.in_(
-            ("PENDING_UPLOAD", "PROCESSING")))
-        .values(status="FAILED", failure_reason=reason, updated_at=datetime.now(UTC)))
+        update(Media)
+        .where(Media.id == media_id, Media.status.in_(("PENDING_UPLOAD", "PROCESSING")))
+        .values(status="FAILED", failure_reason=reason, updated_at=datetime.now(UTC))
+    )
 
 
 async def media_for_posts(deps: PostsDeps, post_ids: list[int]) -> dict[int, list[MediaRecord]]:
@@ -142,9 +155,17 @@ async def media_for_posts(deps: PostsDeps, post_ids: list[int]) -> dict[int, lis
     if not post_ids:
         return out
     async with deps.db.session() as session:
-        rows = (await session.execute(
-            select(Media).where(Media.post_id.in_(post_ids))
-            .order_by(Media.post_id, Media.position))).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(Media)
+                    .where(Media.post_id.in_(post_ids))
+                    .order_by(Media.post_id, Media.position)
+                )
+            )
+            .scalars()
+            .all()
+        )
     for m in rows:
         out[m.post_id].append(MediaRecord.of(m))
     return out
@@ -166,21 +187,42 @@ async def sweep(deps: PostsDeps, *, now: datetime | None = None) -> dict[str, in
     grace = timedelta(seconds=min(60, s.media_upload_expiry_seconds))
     counts = {"queued": 0, "failed": 0, "requeued": 0}
     async with deps.db.session() as session:
-        pending = (await session.execute(
-            select(Media).where(Media.status == "PENDING_UPLOAD",
-                                Media.created_at < now - grace)
-            .order_by(Media.id).limit(500))).scalars().all()
-        stuck = (await session.execute(
-            select(Media.id).where(Media.status == "PROCESSING",
-                                   Media.updated_at < now - timedelta(minutes=10))
-            .limit(500))).scalars().all()
+        pending = (
+            (
+                await session.execute(
+                    select(Media)
+                    .where(Media.status == "PENDING_UPLOAD", Media.created_at < now - grace)
+                    .order_by(Media.id)
+                    .limit(500)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        stuck = (
+            (
+                await session.execute(
+                    select(Media.id)
+                    .where(
+                        Media.status == "PROCESSING", Media.updated_at < now - timedelta(minutes=10)
+                    )
+                    .limit(500)
+                )
+            )
+            .scalars()
+            .all()
+        )
     expiry = timedelta(seconds=s.media_upload_expiry_seconds)
     for media in pending:
         head = await head_object(deps, media.object_key)
         async with deps.db.transaction() as session:
-            row = (await session.execute(select(Media).where(
-                Media.id == media.id, Media.status == "PENDING_UPLOAD").with_for_update(
-                skip_locked=True))).scalar_one_or_none()
+            row = (
+                await session.execute(
+                    select(Media)
+                    .where(Media.id == media.id, Media.status == "PENDING_UPLOAD")
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
             if row is None:
                 continue
             if head is not None:
@@ -193,8 +235,12 @@ async def sweep(deps: PostsDeps, *, now: datetime | None = None) -> dict[str, in
                 await queue_processing(session, row)
                 counts["queued"] += 1
             elif row.created_at < now - expiry - grace:
-                await mark_failed(session, row.id, "the upload was never completed before its "
-                                  "upload URL expired; create the post again")
+                await mark_failed(
+                    session,
+                    row.id,
+                    "the upload was never completed before its "
+                    "upload URL expired; create the post again",
+                )
                 counts["failed"] += 1
     for media_id in stuck:
         async with deps.db.transaction() as session:

@@ -31,29 +31,35 @@ def validate_new_post(deps: PostsDeps, text: str, media: list[MediaSpec]) -> str
     if not text and not media:
         raise BadInput("a post needs text or at least one media file", field="text")
     if len(text) > s.post_max_text_length:
-        raise BadInput(f"text is {len(text)} characters; the limit is "
-                       f"{s.post_max_text_length}", field="text")
+        raise BadInput(
+            f"text is {len(text)} characters; the limit is {s.post_max_text_length}", field="text"
+        )
     if len(media) > s.post_max_media:
-        raise BadInput(f"a post has at most {s.post_max_media} media files "
-                       f"(got {len(media)})", field="media")
+        raise BadInput(
+            f"a post has at most {s.post_max_media} media files (got {len(media)})", field="media"
+        )
     allowed = [t.lower() for t in s.media_allowed_types]
     for i, m in enumerate(media):
         ctype = m.content_type.strip().lower()
         if ctype not in allowed:
             names = ", ".join(f"{TYPE_NAMES.get(t, t)} ({t})" for t in allowed)
-            raise BadInput(f"media[{i}]: {m.content_type!r} is not accepted; use {names}",
-                           field=f"media.{i}.contentType")
+            raise BadInput(
+                f"media[{i}]: {m.content_type!r} is not accepted; use {names}",
+                field=f"media.{i}.contentType",
+            )
         if m.byte_size <= 0:
-            raise BadInput(f"media[{i}]: byteSize must be positive",
-                           field=f"media.{i}.byteSize")
+            raise BadInput(f"media[{i}]: byteSize must be positive", field=f"media.{i}.byteSize")
         if m.byte_size > s.media_max_bytes:
-            raise BadInput(f"media[{i}]: {m.byte_size} bytes is over the limit of "
-                           f"{s.media_max_bytes} bytes", field=f"media.{i}.byteSize")
+            raise BadInput(
+                f"media[{i}]: {m.byte_size} bytes is over the limit of {s.media_max_bytes} bytes",
+                field=f"media.{i}.byteSize",
+            )
     return text
 
 
-async def create_post(deps: PostsDeps, author_id: int, text: str,
-                      media: list[MediaSpec]) -> CreatedPost:
+async def create_post(
+    deps: PostsDeps, author_id: int, text: str, media: list[MediaSpec]
+) -> CreatedPost:
     text = validate_new_post(deps, text, media)
     async with deps.db.transaction() as session:
         post = Post(author_id=author_id, text=text)
@@ -61,18 +67,27 @@ async def create_post(deps: PostsDeps, author_id: int, text: str,
         await session.flush()
         rows: list[Media] = []
         for i, m in enumerate(media):
-            row = Media(post_id=post.id, author_id=author_id, position=i,
-                        content_type=m.content_type.strip().lower(), byte_size=m.byte_size,
-                        object_key="")
+            row = Media(
+                post_id=post.id,
+                author_id=author_id,
+                position=i,
+                content_type=m.content_type.strip().lower(),
+                byte_size=m.byte_size,
+                object_key="",
+            )
             session.add(row)
             rows.append(row)
         await session.flush()
         for row in rows:
             row.object_key = upload_key(row.id)
         await session.refresh(post)
-        await emit(session, SCHEMA, "post.created",
-                   {"post_id": post.id, "author_id": author_id,
-                    "created_at": post.created_at.isoformat()}, aggregate_id=post.id)
+        await emit(
+            session,
+            SCHEMA,
+            "post.created",
+            {"post_id": post.id, "author_id": author_id, "created_at": post.created_at.isoformat()},
+            aggregate_id=post.id,
+        )
     uploads = [presign_upload(deps, row) for row in rows]
     return CreatedPost(post=PostRecord.of(post), uploads=uploads)
 
@@ -85,14 +100,25 @@ async def delete_post(deps: PostsDeps, viewer_id: int, post_id: int) -> PostReco
         if post.author_id != viewer_id:
             raise Forbidden("only the author can delete a post", field="id")
         record = PostRecord.of(post)
-        keys = (await session.execute(
-            select(Media.object_key, Media.stored_key, Media.thumbnails)
-            .where(Media.post_id == post_id))).all()
+        keys = (
+            await session.execute(
+                select(Media.object_key, Media.stored_key, Media.thumbnails).where(
+                    Media.post_id == post_id
+                )
+            )
+        ).all()
         await session.execute(delete(Post).where(Post.id == post_id))
-        await emit(session, SCHEMA, "post.deleted",
-                   {"post_id": post_id, "author_id": post.author_id,
-                    "object_keys": [k for r in keys for k in _keys(r)]},
-                   aggregate_id=post_id)
+        await emit(
+            session,
+            SCHEMA,
+            "post.deleted",
+            {
+                "post_id": post_id,
+                "author_id": post.author_id,
+                "object_keys": [k for r in keys for k in _keys(r)],
+            },
+            aggregate_id=post_id,
+        )
     return record
 
 
@@ -120,9 +146,7 @@ async def post_authors(db: Database, ids: Sequence[int]) -> dict[int, int]:
     if not ids:
         return {}
     async with db.session() as session:
-        rows = await session.execute(
-            select(Post.id, Post.author_id).where(Post.id.in_(list(ids)))
-        )
+        rows = await session.execute(select(Post.id, Post.author_id).where(Post.id.in_(list(ids))))
     return {post_id: author_id for post_id, author_id in rows.all()}
 
 
@@ -130,8 +154,9 @@ async def get_post(deps: PostsDeps, post_id: int) -> PostRecord | None:
     return (await posts_by_ids(deps, [post_id])).get(post_id)
 
 
-async def posts_page(deps: PostsDeps, request: PageRequest,
-                     author_id: int | None = None) -> Page[PostRecord]:
+async def posts_page(
+    deps: PostsDeps, request: PageRequest, author_id: int | None = None
+) -> Page[PostRecord]:
     """Newest first; by one author (the `ix_posts_posts_author_id_id` range) or everyone."""
     stmt = select(Post)
     if author_id is not None:
@@ -144,8 +169,9 @@ async def posts_page(deps: PostsDeps, request: PageRequest,
     return page_from_rows([(p.id, PostRecord.of(p)) for p in rows], request)
 
 
-async def posts_pages_by_author(deps: PostsDeps, author_ids: list[int],
-                                request: PageRequest) -> dict[int, Page[PostRecord]]:
+async def posts_pages_by_author(
+    deps: PostsDeps, author_ids: list[int], request: PageRequest
+) -> dict[int, Page[PostRecord]]:
     """One page per author in one statement (a LATERAL join over the author index)."""
     if not author_ids:
         return {}
@@ -154,15 +180,23 @@ async def posts_pages_by_author(deps: PostsDeps, author_ids: list[int],
     if request.after is not None:
         inner = inner.where(Post.id < request.after)
     lateral = inner.order_by(Post.id.desc()).limit(request.first + 1).lateral("p")
-    stmt = (select(lateral).select_from(authors.join(lateral, true()))
-            .order_by(lateral.c.author_id, lateral.c.id.desc()))
+    stmt = (
+        select(lateral)
+        .select_from(authors.join(lateral, true()))
+        .order_by(lateral.c.author_id, lateral.c.id.desc())
+    )
     async with deps.db.session() as session:
         result = (await session.execute(stmt)).all()
     grouped: dict[int, list[tuple[int, PostRecord]]] = {a: [] for a in author_ids}
     for r in result:
         m = r._mapping
-        rec = PostRecord(id=m["id"], author_id=m["author_id"], text=m["text"],
-                         like_count=m["like_count"], comment_count=m["comment_count"],
-                         created_at=m["created_at"])
+        rec = PostRecord(
+            id=m["id"],
+            author_id=m["author_id"],
+            text=m["text"],
+            like_count=m["like_count"],
+            comment_count=m["comment_count"],
+            created_at=m["created_at"],
+        )
         grouped[rec.author_id].append((rec.id, rec))
     return {a: page_from_rows(rows, request) for a, rows in grouped.items()}

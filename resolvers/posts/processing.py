@@ -60,23 +60,27 @@ def _describe(content_type: str) -> str:
     return TYPE_NAMES.get(content_type, content_type)
 
 
-def inspect_and_convert(data: bytes, declared: str, *, max_pixels: int,
-                        max_bytes: int) -> Converted:
+def inspect_and_convert(
+    data: bytes, declared: str, *, max_pixels: int, max_bytes: int
+) -> Converted:
     if len(data) > max_bytes:
         raise MediaRejected(f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
     actual = sniff(data)
     if actual is None:
         raise MediaRejected("the file is not an image we accept (JPEG, PNG, WebP or GIF)")
     if actual != declared:
-        raise MediaRejected(f"the file is a {_describe(actual)} image but was declared as "
-                            f"{_describe(declared)} ({declared})")
+        raise MediaRejected(
+            f"the file is a {_describe(actual)} image but was declared as "
+            f"{_describe(declared)} ({declared})"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = _open_header(data, FORMATS[actual])
         except Exception:
-            raise MediaRejected(f"the file is not a readable {_describe(actual)} image "
-                                "(corrupt header)") from None
+            raise MediaRejected(
+                f"the file is not a readable {_describe(actual)} image (corrupt header)"
+            ) from None
         with im:
             w, h = im.size
             frames = max(1, int(getattr(im, "n_frames", 1)))
@@ -84,7 +88,8 @@ def inspect_and_convert(data: bytes, declared: str, *, max_pixels: int,
                 raise MediaRejected(
                     f"the image is {w}x{h} pixels"
                     + (f" x {frames} frames" if frames > 1 else "")
-                    + f"; the limit is {max_pixels // 1_000_000} megapixels")
+                    + f"; the limit is {max_pixels // 1_000_000} megapixels"
+                )
             try:
                 return _convert(im, actual, w, h, frames)
             except MediaRejected:
@@ -122,8 +127,14 @@ def _convert(im: Image.Image, content_type: str, w: int, h: int, frames: int) ->
             durations.append(int(frame.info.get("duration", 100)))
             clean_frames.append(frame.convert("RGBA"))
         first = clean_frames[0]
-        first.save(out, format=fmt, save_all=True, append_images=clean_frames[1:],
-                   duration=durations, loop=int(im.info.get("loop", 0)))
+        first.save(
+            out,
+            format=fmt,
+            save_all=True,
+            append_images=clean_frames[1:],
+            duration=durations,
+            loop=int(im.info.get("loop", 0)),
+        )
         base = first
     else:
         base = ImageOps.exif_transpose(im)
@@ -147,8 +158,9 @@ def _convert(im: Image.Image, content_type: str, w: int, h: int, frames: int) ->
         buf = io.BytesIO()
         t.save(buf, format="WEBP", quality=82, method=4)
         thumbs.append((tw, th, buf.getvalue()))
-    return Converted(content_type=content_type, data=out.getvalue(), width=w, height=h,
-                     thumbnails=thumbs)
+    return Converted(
+        content_type=content_type, data=out.getvalue(), width=w, height=h, thumbnails=thumbs
+    )
 
 
 def stored_key(media_id: int, content_type: str) -> str:
@@ -178,8 +190,9 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
         length = int(obj.get("ContentLength", 0))
         if length > s.media_max_bytes:
             obj["Body"].close()
-            raise MediaRejected(f"the file is {length} bytes; the limit is "
-                                f"{s.media_max_bytes} bytes")
+            raise MediaRejected(
+                f"the file is {length} bytes; the limit is {s.media_max_bytes} bytes"
+            )
         body: bytes = obj["Body"].read(s.media_max_bytes + 1)
         return body
 
@@ -188,11 +201,16 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
         if data is None:
             raise MediaRejected("the uploaded file is gone from storage; upload it again")
         if len(data) != media.byte_size:
-            raise MediaRejected(f"the uploaded file is {len(data)} bytes but "
-                                f"{media.byte_size} were declared")
+            raise MediaRejected(
+                f"the uploaded file is {len(data)} bytes but {media.byte_size} were declared"
+            )
         converted = await asyncio.to_thread(
-            inspect_and_convert, data, media.content_type, max_pixels=s.media_max_pixels,
-            max_bytes=s.media_max_bytes)
+            inspect_and_convert,
+            data,
+            media.content_type,
+            max_pixels=s.media_max_pixels,
+            max_bytes=s.media_max_bytes,
+        )
     except MediaRejected as exc:
         async with deps.db.transaction() as session:
             await mark_failed(session, media_id, exc.message)
@@ -202,15 +220,23 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
     key = stored_key(media_id, converted.content_type)
 
     def store() -> list[dict[str, object]]:
-        deps.s3.put_object(Bucket=bucket, Key=key, Body=converted.data,
-                           ContentType=converted.content_type,
-                           CacheControl="public, max-age=31536000, immutable")
+        deps.s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=converted.data,
+            ContentType=converted.content_type,
+            CacheControl="public, max-age=31536000, immutable",
+        )
         thumbs: list[dict[str, object]] = []
-        for target, (tw, th, blob) in zip(THUMBNAIL_WIDTHS, converted.thumbnails,
-                                          strict=True):
+        for target, (tw, th, blob) in zip(THUMBNAIL_WIDTHS, converted.thumbnails, strict=True):
             tkey = thumbnail_key(media_id, target)  # named by the rendition, not its size
-            deps.s3.put_object(Bucket=bucket, Key=tkey, Body=blob, ContentType="image/webp",
-                               CacheControl="public, max-age=31536000, immutable")
+            deps.s3.put_object(
+                Bucket=bucket,
+                Key=tkey,
+                Body=blob,
+                ContentType="image/webp",
+                CacheControl="public, max-age=31536000, immutable",
+            )
             thumbs.append({"width": tw, "height": th, "key": tkey})
         return thumbs
 
@@ -219,8 +245,9 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
         row = await session.get(Media, media_id, with_for_update=True)
         if row is None:  # the post was deleted while we worked: leave no files behind
             written = [{"Key": key}, *({"Key": str(t["key"])} for t in thumbs)]
-            await asyncio.to_thread(deps.s3.delete_objects, Bucket=bucket,
-                                    Delete={"Objects": written, "Quiet": True})
+            await asyncio.to_thread(
+                deps.s3.delete_objects, Bucket=bucket, Delete={"Objects": written, "Quiet": True}
+            )
             return "GONE"
         if row.status != "PROCESSING":
             return row.status

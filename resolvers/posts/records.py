@@ -20,19 +20,35 @@ class PostRecord:
 
     @classmethod
     def of(cls, p: Post) -> PostRecord:
-        return cls(id=p.id, author_id=p.author_id, text=p.text, like_count=p.like_count,
-                   comment_count=p.comment_count, created_at=p.created_at)
+        return cls(
+            id=p.id,
+            author_id=p.author_id,
+            text=p.text,
+            like_count=p.like_count,
+            comment_count=p.comment_count,
+            created_at=p.created_at,
+        )
 
     def snapshot(self) -> dict[str, Any]:
-        return {"id": self.id, "author_id": self.author_id, "text": self.text,
-                "like_count": self.like_count, "comment_count": self.comment_count,
-                "created_at": self.created_at.isoformat()}
+        return {
+            "id": self.id,
+            "author_id": self.author_id,
+            "text": self.text,
+            "like_count": self.like_count,
+            "comment_count": self.comment_count,
+            "created_at": self.created_at.isoformat(),
+        }
 
     @classmethod
     def from_snapshot(cls, d: dict[str, Any]) -> PostRecord:
-        return cls(id=int(d["id"]), author_id=int(d["author_id"]), text=str(d["text"]),
-                   like_count=int(d["like_count"]), comment_count=int(d["comment_count"]),
-                   created_at=datetime.fromisoformat(d["created_at"]))
+        return cls(
+            id=int(d["id"]),
+            author_id=int(d["author_id"]),
+            text=str(d["text"]),
+            like_count=int(d["like_count"]),
+            comment_count=int(d["comment_count"]),
+            created_at=datetime.fromisoformat(d["created_at"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -62,13 +78,23 @@ class MediaRecord:
     @classmethod
     def of(cls, m: Media) -> MediaRecord:
         return cls(
-            id=m.id, post_id=m.post_id, author_id=m.author_id, position=m.position,
-            status=m.status, content_type=m.stored_content_type or m.content_type,
-            byte_size=m.byte_size, stored_key=m.stored_key, stored_bytes=m.stored_bytes,
-            width=m.width, height=m.height,
-            thumbnails=tuple(Thumbnail(int(t["width"]), int(t["height"]), str(t["key"]))
-                             for t in (m.thumbnails or [])),
-            failure_reason=m.failure_reason, created_at=m.created_at,
+            id=m.id,
+            post_id=m.post_id,
+            author_id=m.author_id,
+            position=m.position,
+            status=m.status,
+            content_type=m.stored_content_type or m.content_type,
+            byte_size=m.byte_size,
+            stored_key=m.stored_key,
+            stored_bytes=m.stored_bytes,
+            width=m.width,
+            height=m.height,
+            thumbnails=tuple(
+                Thumbnail(int(t["width"]), int(t["height"]), str(t["key"]))
+                for t in (m.thumbnails or [])
+            ),
+            failure_reason=m.failure_reason,
+            created_at=m.created_at,
         )
 
 
@@ -82,8 +108,9 @@ class CommentRecord:
 
     @classmethod
     def of(cls, c: Comment) -> CommentRecord:
-        return cls(id=c.id, post_id=c.post_id, author_id=c.author_id, text=c.text,
-                   created_at=c.created_at)
+        return cls(
+            id=c.id, post_id=c.post_id, author_id=c.author_id, text=c.text, created_at=c.created_at
+        )
 
 
 @dataclass(frozen=True)

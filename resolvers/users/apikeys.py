@@ -45,62 +45,93 @@ def _check(name: str, scopes: Sequence[str]) -> tuple[str, list[str]]:
     return name, sorted(set(scopes))
 
 
-async def create_api_key(res: Resources, user_id: int, *, name: str,
-                         scopes: Sequence[str]) -> CreatedKey:
+async def create_api_key(
+    res: Resources, user_id: int, *, name: str, scopes: Sequence[str]
+) -> CreatedKey:
     name, scope_list = _check(name, scopes)
     new = generate_api_key()
     async with res.db.transaction() as session:
-        plan, live = (await session.execute(
-            select(User.plan,
-                   select(func.count()).select_from(ApiKey)
-                   .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-                   .scalar_subquery())
-            .where(User.id == user_id).with_for_update(of=User)
-        )).one()
+        plan, live = (
+            await session.execute(
+                select(
+                    User.plan,
+                    select(func.count())
+                    .select_from(ApiKey)
+                    .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+                    .scalar_subquery(),
+                )
+                .where(User.id == user_id)
+                .with_for_update(of=User)
+            )
+        ).one()
         if live >= MAX_KEYS_PER_USER:
-            raise BadInput(f"at most {MAX_KEYS_PER_USER} live API keys; revoke one first",
-                           field="name")
-        row = (await session.execute(
-            insert(ApiKey).values(user_id=user_id, name=name, prefix=new.prefix,
-                                  secret_hash=new.secret_hash, tier=plan, scopes=scope_list)
-            .returning(ApiKey)
-        )).scalar_one()
-        await emit(session, SCHEMA, "api_key.created",
-                   {"api_key_id": row.id, "user_id": user_id, "tier": plan},
-                   aggregate_id=user_id)
+            raise BadInput(
+                f"at most {MAX_KEYS_PER_USER} live API keys; revoke one first", field="name"
+            )
+        row = (
+            await session.execute(
+                insert(ApiKey)
+                .values(
+                    user_id=user_id,
+                    name=name,
+                    prefix=new.prefix,
+                    secret_hash=new.secret_hash,
+                    tier=plan,
+                    scopes=scope_list,
+                )
+                .returning(ApiKey)
+            )
+        ).scalar_one()
+        await emit(
+            session,
+            SCHEMA,
+            "api_key.created",
+            {"api_key_id": row.id, "user_id": user_id, "tier": plan},
+            aggregate_id=user_id,
+        )
     return CreatedKey(new.key, row)
 
 
 async def revoke_api_key(res: Resources, user_id: int, key_id: int) -> ApiKey:
     async with res.db.transaction() as session:
-        row = (await session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == key_id, ApiKey.user_id == user_id)
-            .values(revoked_at=func.coalesce(ApiKey.revoked_at, func.now()))
-            .returning(ApiKey)
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.user_id == user_id)
+                .values(revoked_at=func.coalesce(ApiKey.revoked_at, func.now()))
+                .returning(ApiKey)
+            )
+        ).scalar_one_or_none()
         if row is None:
             raise NotFound(f"you have no API key with id {key_id}", field="id")
-        await emit(session, SCHEMA, "api_key.revoked", {"api_key_id": key_id,
-                                                        "user_id": user_id},
-                   aggregate_id=user_id)
+        await emit(
+            session,
+            SCHEMA,
+            "api_key.revoked",
+            {"api_key_id": key_id, "user_id": user_id},
+            aggregate_id=user_id,
+        )
         return row
 
 
 async def list_api_keys(res: Resources, user_id: int) -> list[ApiKey]:
     async with res.db.session() as session:
-        return list((await session.execute(
-            select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id.desc())
-        )).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id.desc())
+                )
+            ).scalars()
+        )
 
 
 async def verify_api_key(res: Resources, raw: str) -> ApiKeyPrincipal:
     """The principal behind a presented key; AuthError if unknown, wrong or revoked."""
     prefix, secret = parse_api_key(raw)
     async with res.db.session() as session:
-        row = (await session.execute(
-            select(ApiKey).where(ApiKey.prefix == prefix)
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
+        ).scalar_one_or_none()
     if row is None or not secret_matches(secret, row.secret_hash):
         raise AuthError("the API key is not valid")
     if row.revoked_at is not None:

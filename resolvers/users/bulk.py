@@ -19,8 +19,9 @@ _INSERT_USERS = text("""
     SELECT u, e, :hash, d, b FROM unnest(:usernames, :emails, :names, :bios) AS t(u, e, d, b)
     ON CONFLICT DO NOTHING
     RETURNING id, username
-""").bindparams(*(bindparam(n, type_=ARRAY(Text)) for n in ("usernames", "emails", "names",
-                                                               "bios")))
+""").bindparams(
+    *(bindparam(n, type_=ARRAY(Text)) for n in ("usernames", "emails", "names", "bios"))
+)
 
 _INSERT_FOLLOWS = text("""
     INSERT INTO users.follows (follower_id, followee_id)
@@ -29,8 +30,10 @@ _INSERT_FOLLOWS = text("""
 """).bindparams(bindparam("a", type_=ARRAY(BigInteger)), bindparam("b", type_=ARRAY(BigInteger)))
 
 _RECOUNT_ALL = [
-    text("UPDATE users.users SET follower_count = 0, following_count = 0 "
-         "WHERE follower_count <> 0 OR following_count <> 0"),
+    text(
+        "UPDATE users.users SET follower_count = 0, following_count = 0 "
+        "WHERE follower_count <> 0 OR following_count <> 0"
+    ),
     text("""UPDATE users.users u SET follower_count = c.n
             FROM (SELECT followee_id, count(*) AS n FROM users.follows GROUP BY 1) c
             WHERE u.id = c.followee_id"""),
@@ -40,18 +43,24 @@ _RECOUNT_ALL = [
 ]
 
 
-async def insert_users(res: Resources, rows: Sequence[tuple[str, str, str, str]],
-                       password_hash: str) -> dict[str, int]:
+async def insert_users(
+    res: Resources, rows: Sequence[tuple[str, str, str, str]], password_hash: str
+) -> dict[str, int]:
     """Insert (username, email, display name, bio) rows sharing one password hash; returns
     {username: id} of the rows inserted (existing names are skipped)."""
     if not rows:
         return {}
     async with res.db.transaction() as session:
-        result = await session.execute(_INSERT_USERS, {
-            "hash": password_hash,
-            "usernames": [r[0] for r in rows], "emails": [r[1] for r in rows],
-            "names": [r[2] for r in rows], "bios": [r[3] for r in rows],
-        })
+        result = await session.execute(
+            _INSERT_USERS,
+            {
+                "hash": password_hash,
+                "usernames": [r[0] for r in rows],
+                "emails": [r[1] for r in rows],
+                "names": [r[2] for r in rows],
+                "bios": [r[3] for r in rows],
+            },
+        )
         return {r.username: r.id for r in result}
 
 
@@ -61,8 +70,9 @@ async def insert_follows(res: Resources, pairs: Sequence[tuple[int, int]]) -> No
     if not pairs:
         return
     async with res.db.transaction() as session:
-        await session.execute(_INSERT_FOLLOWS, {"a": [p[0] for p in pairs],
-                                                "b": [p[1] for p in pairs]})
+        await session.execute(
+            _INSERT_FOLLOWS, {"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}
+        )
 
 
 async def recount(res: Resources) -> None:

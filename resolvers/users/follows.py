@@ -71,8 +71,7 @@ _FOLLOWERS = _pages_sql("followee_id", "follower_id")
 _FOLLOWING = _pages_sql("follower_id", "followee_id")
 
 _VIEWER_FOLLOWS = text(
-    "SELECT followee_id FROM users.follows WHERE follower_id = :viewer "
-    "AND followee_id = ANY(:ids)"
+    "SELECT followee_id FROM users.follows WHERE follower_id = :viewer AND followee_id = ANY(:ids)"
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 _RETRIES = 3
@@ -82,20 +81,25 @@ def _is_deadlock(exc: DBAPIError) -> bool:
     return "deadlock" in str(exc.orig).lower()
 
 
-async def _change(res: Resources, statement: TextClause, follower_id: int, followee_id: int,
-                  event: str) -> bool:
+async def _change(
+    res: Resources, statement: TextClause, follower_id: int, followee_id: int, event: str
+) -> bool:
     if follower_id == followee_id:
         raise BadInput("you cannot follow yourself", field="userId")
     for attempt in range(_RETRIES):
         try:
             async with res.db.transaction() as session:
-                changed = (await session.execute(
-                    statement, {"a": follower_id, "b": followee_id}
-                )).first() is not None
+                changed = (
+                    await session.execute(statement, {"a": follower_id, "b": followee_id})
+                ).first() is not None
                 if changed:
-                    await emit(session, SCHEMA, event,
-                               {"follower_id": follower_id, "followee_id": followee_id},
-                               aggregate_id=followee_id)
+                    await emit(
+                        session,
+                        SCHEMA,
+                        event,
+                        {"follower_id": follower_id, "followee_id": followee_id},
+                        aggregate_id=followee_id,
+                    )
                 return changed
         except IntegrityError:
             raise NotFound(f"no user with id {followee_id}", field="userId") from None
@@ -115,8 +119,9 @@ async def unfollow(res: Resources, follower_id: int, followee_id: int) -> bool:
     return await _change(res, _UNFOLLOW, follower_id, followee_id, "user.unfollowed")
 
 
-async def _pages(res: Resources, statement: TextClause,
-                 requests: Sequence[tuple[int, PageRequest]]) -> list[Page[int]]:
+async def _pages(
+    res: Resources, statement: TextClause, requests: Sequence[tuple[int, PageRequest]]
+) -> list[Page[int]]:
     params = {
         "uids": [uid for uid, _ in requests],
         "afters": [r.after for _, r in requests],
@@ -130,27 +135,31 @@ async def _pages(res: Resources, statement: TextClause,
     return [page_from_rows(g, r) for g, (_, r) in zip(grouped, requests, strict=True)]
 
 
-async def followers_pages(res: Resources,
-                          requests: Sequence[tuple[int, PageRequest]]) -> list[Page[int]]:
+async def followers_pages(
+    res: Resources, requests: Sequence[tuple[int, PageRequest]]
+) -> list[Page[int]]:
     """For each (user id, page request), a page of follower ids, newest follow first."""
     return await _pages(res, _FOLLOWERS, requests)
 
 
-async def following_pages(res: Resources,
-                          requests: Sequence[tuple[int, PageRequest]]) -> list[Page[int]]:
+async def following_pages(
+    res: Resources, requests: Sequence[tuple[int, PageRequest]]
+) -> list[Page[int]]:
     """For each (user id, page request), a page of followed ids, newest follow first."""
     return await _pages(res, _FOLLOWING, requests)
 
 
 async def viewer_follows(res: Resources, viewer_id: int, ids: Sequence[int]) -> list[bool]:
     async with res.db.session() as session:
-        rows = (await session.execute(_VIEWER_FOLLOWS,
-                                      {"viewer": viewer_id, "ids": list(set(ids))})).all()
+        rows = (
+            await session.execute(_VIEWER_FOLLOWS, {"viewer": viewer_id, "ids": list(set(ids))})
+        ).all()
     followed = {r[0] for r in rows}
     return [i in followed for i in ids]
 
 
-async def follower_ids(res: Resources, user_id: int, *, limit: int, after: int | None = None
-                       ) -> Page[int]:
+async def follower_ids(
+    res: Resources, user_id: int, *, limit: int, after: int | None = None
+) -> Page[int]:
     """A page of follower ids (for other domains' workers, e.g. feed fan-out)."""
     return (await followers_pages(res, [(user_id, PageRequest(limit, after))]))[0]

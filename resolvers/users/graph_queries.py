@@ -44,8 +44,9 @@ async def is_following(session: AsyncSession, follower_id: int, followee_id: int
         (
             await session.execute(
                 select(
-                    exists().where(Follow.follower_id == follower_id,
-                                   Follow.followee_id == followee_id)
+                    exists().where(
+                        Follow.follower_id == follower_id, Follow.followee_id == followee_id
+                    )
                 )
             )
         ).scalar()
@@ -54,6 +55,4 @@ async def is_following(session: AsyncSession, follower_id: int, followee_id: int
 
 def followee_ids(follower_id: int) -> Select[Any]:
     """Everyone `follower_id` follows (column `followee_id`), for fan-out-on-read comparisons."""
-    return select(Follow.followee_id.label("followee_id")).where(
-        Follow.follower_id == follower_id
-    )
+    return select(Follow.followee_id.label("followee_id")).where(Follow.follower_id == follower_id)

@@ -13,11 +13,25 @@ _DUMMY_HASH = _HASHER.hash("puppies-dummy-password")
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
-COMMON = frozenset({
-    "password", "password1", "password12", "password123", "1234567890", "qwertyuiop",
-    "iloveyou12", "letmein123", "welcome123", "123456789a", "abc1234567", "passw0rd12",
-    "qwerty1234", "1q2w3e4r5t", "administrator",
-})
+COMMON = frozenset(
+    {
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "1234567890",
+        "qwertyuiop",
+        "iloveyou12",
+        "letmein123",
+        "welcome123",
+        "123456789a",
+        "abc1234567",
+        "passw0rd12",
+        "qwerty1234",
+        "1q2w3e4r5t",
+        "administrator",
+    }
+)
 
 
 def password_problem(password: str, *, username: str, email: str) -> str | None:

@@ -42,19 +42,24 @@ def _new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-async def _insert_refresh(session: AsyncSession, res: Resources, user_id: int,
-                          family_id: int | None) -> tuple[str, datetime]:
+async def _insert_refresh(
+    session: AsyncSession, res: Resources, user_id: int, family_id: int | None
+) -> tuple[str, datetime]:
     token = _new_token()
     expires = datetime.now(UTC) + timedelta(seconds=res.settings.refresh_token_ttl_seconds)
     if family_id is None:
         family_id = secrets.randbits(62) + 1  # a new family: a random 62-bit name
-    await session.execute(insert(RefreshToken).values(
-        user_id=user_id, family_id=family_id, token_hash=_hash(token), expires_at=expires))
+    await session.execute(
+        insert(RefreshToken).values(
+            user_id=user_id, family_id=family_id, token_hash=_hash(token), expires_at=expires
+        )
+    )
     return token, expires
 
 
-async def start_session(session: AsyncSession, res: Resources, keyring: KeyRing,
-                        user: User) -> Session:
+async def start_session(
+    session: AsyncSession, res: Resources, keyring: KeyRing, user: User
+) -> Session:
     """Issue a new session (a new refresh family) inside the caller's transaction."""
     refresh, refresh_exp = await _insert_refresh(session, res, user.id, None)
     access = issue_access_token(keyring, res.settings, user.id)
@@ -63,8 +68,7 @@ async def start_session(session: AsyncSession, res: Resources, keyring: KeyRing,
 
 def _check_format(token: str) -> None:
     if not token.startswith(TOKEN_PREFIX) or not 20 <= len(token) <= 100:
-        raise Unauthenticated("the refresh token is not valid; log in again",
-                              field="refreshToken")
+        raise Unauthenticated("the refresh token is not valid; log in again", field="refreshToken")
 
 
 async def refresh_session(res: Resources, keyring: KeyRing, token: str) -> Session:
@@ -72,12 +76,17 @@ async def refresh_session(res: Resources, keyring: KeyRing, token: str) -> Sessi
     _check_format(token)
     reused_family: int | None = None
     async with res.db.transaction() as session:
-        row = (await session.execute(
-            select(RefreshToken).where(RefreshToken.token_hash == _hash(token)).with_for_update()
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(RefreshToken)
+                .where(RefreshToken.token_hash == _hash(token))
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
-            raise Unauthenticated("the refresh token is not valid; log in again",
-                                  field="refreshToken")
+            raise Unauthenticated(
+                "the refresh token is not valid; log in again", field="refreshToken"
+            )
         if row.rotated_at is not None:
             reused_family = row.family_id
             await session.execute(
@@ -86,8 +95,9 @@ async def refresh_session(res: Resources, keyring: KeyRing, token: str) -> Sessi
                 .values(revoked_at=func.now())
             )
         elif row.expires_at <= datetime.now(UTC):
-            raise Unauthenticated("the refresh token has expired; log in again",
-                                  field="refreshToken")
+            raise Unauthenticated(
+                "the refresh token has expired; log in again", field="refreshToken"
+            )
         else:
             user = (await session.execute(select(User).where(User.id == row.user_id))).scalar_one()
             row.rotated_at = datetime.now(UTC)
@@ -96,17 +106,21 @@ async def refresh_session(res: Resources, keyring: KeyRing, token: str) -> Sessi
             return Session(access.token, access.expires_at, new_token, new_exp, user)
     # Committed the revocation; now refuse.
     assert reused_family is not None
-    raise Unauthenticated("this refresh token was already used; every session of its family "
-                          "is revoked, log in again", field="refreshToken")
+    raise Unauthenticated(
+        "this refresh token was already used; every session of its family is revoked, log in again",
+        field="refreshToken",
+    )
 
 
 async def end_session(res: Resources, token: str) -> bool:
     """Revoke the family of `token` (logging out that device). False if already revoked."""
     _check_format(token)
     async with res.db.transaction() as session:
-        family = (await session.execute(
-            select(RefreshToken.family_id).where(RefreshToken.token_hash == _hash(token))
-        )).scalar_one_or_none()
+        family = (
+            await session.execute(
+                select(RefreshToken.family_id).where(RefreshToken.token_hash == _hash(token))
+            )
+        ).scalar_one_or_none()
         if family is None:
             raise Unauthenticated("the refresh token is not valid", field="refreshToken")
         result = await session.execute(

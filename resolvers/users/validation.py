@@ -33,8 +33,9 @@ def email(value: str, field: str = "email") -> str:
 def display_name(value: str) -> str:
     value = " ".join(value.split())
     if len(value) > MAX_DISPLAY_NAME:
-        raise BadInput(f"a display name is at most {MAX_DISPLAY_NAME} characters",
-                       field="displayName")
+        raise BadInput(
+            f"a display name is at most {MAX_DISPLAY_NAME} characters", field="displayName"
+        )
     return value
 
 

@@ -15,14 +15,16 @@ from subgraphs.analytics.schema import schema
 from subgraphs.common import SubgraphSpec, create_subgraph_app
 
 
-def create_app(settings: Settings | None = None, *,
-               key_source: Callable[[Resources], KeySource] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, key_source: Callable[[Resources], KeySource] | None = None
+) -> FastAPI:
     """`key_source`: how access tokens are verified (default: the users subgraph's JWKS)."""
     settings = settings or load_settings()
 
     def make_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLoaders:
         return AnalyticsLoaders(resources, viewer)
 
-    spec = SubgraphSpec(name="analytics", schema=schema, make_loaders=make_loaders,
-                        key_source=key_source)
+    spec = SubgraphSpec(
+        name="analytics", schema=schema, make_loaders=make_loaders, key_source=key_source
+    )
     return create_subgraph_app(spec, settings)

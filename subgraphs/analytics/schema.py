@@ -28,21 +28,34 @@ from subgraphs.common import Info, build_schema
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The posts with the most engagement in the last hour, day "
-                      "or week (views + 3 likes + 5 comments + 5 shares), best first.")
-    async def trending_posts(self, info: Info, window: TrendingWindow = TrendingWindow.DAY,
-                             limit: int = 10) -> list[Post]:
+    @strawberry.field(
+        description="The posts with the most engagement in the last hour, day "
+        "or week (views + 3 likes + 5 comments + 5 shares), best first."
+    )
+    async def trending_posts(
+        self, info: Info, window: TrendingWindow = TrendingWindow.DAY, limit: int = 10
+    ) -> list[Post]:
         ids = await loaders(info).trending(window.value, limit)
         return [Post(id=strawberry.ID(str(i))) for i in ids]
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Record a batch of up to 500 client events. Each event "
-                         "is accepted or rejected on its own, with a reason.")
+    @strawberry.mutation(
+        description="Record a batch of up to 500 client events. Each event "
+        "is accepted or rejected on its own, with a reason."
+    )
     async def track_events(self, info: Info, events: list[EventInput]) -> TrackEventsPayload:
-        records = [EventRecord(id=e.id, type=e.type, occurred_at=e.occurred_at,
-                               post_id=e.post_id, user_id=e.user_id) for e in events]
+        records = [
+            EventRecord(
+                id=e.id,
+                type=e.type,
+                occurred_at=e.occurred_at,
+                post_id=e.post_id,
+                user_id=e.user_id,
+            )
+            for e in events
+        ]
         return _payload(await loaders(info).track(records))
 
 
@@ -50,8 +63,12 @@ def _payload(result: TrackResult) -> TrackEventsPayload:
     return TrackEventsPayload(
         accepted=result.accepted,
         rejected=len(result.rejected),
-        rejections=[EventRejection(index=r.index, id=r.id, reason=RejectionReason(r.reason),
-                                   message=r.message) for r in result.rejected],
+        rejections=[
+            EventRejection(
+                index=r.index, id=r.id, reason=RejectionReason(r.reason), message=r.message
+            )
+            for r in result.rejected
+        ],
     )
 
 
@@ -65,15 +82,18 @@ def _parse_datetime(value: str) -> dt.datetime:
         return dateutil.parser.isoparse(value)
 
 
-FAST_DATETIME = dataclasses.replace(DateTimeDefinition,
-                                    parse_value=wrap_parser(_parse_datetime, "DateTime"))
+FAST_DATETIME = dataclasses.replace(
+    DateTimeDefinition, parse_value=wrap_parser(_parse_datetime, "DateTime")
+)
 
-schema = build_schema(Query, Mutation, types=[Post, User],
-                      scalar_overrides={dt.datetime: FAST_DATETIME})
+schema = build_schema(
+    Query, Mutation, types=[Post, User], scalar_overrides={dt.datetime: FAST_DATETIME}
+)
 
 
-async def _track_events_hot_path(_root: Any, info: GraphQLResolveInfo,
-                                 events: list[dict[str, Any]]) -> TrackEventsPayload:
+async def _track_events_hot_path(
+    _root: Any, info: GraphQLResolveInfo, events: list[dict[str, Any]]
+) -> TrackEventsPayload:
     """trackEvents without Strawberry's argument conversion.
 
     graphql-core has already coerced and validated `events` against `[EventInput!]!`
@@ -82,8 +102,16 @@ async def _track_events_hot_path(_root: Any, info: GraphQLResolveInfo,
     batch. Same behaviour as `Mutation.track_events` above (which still defines the
     schema), tested through HTTP in tests/subgraphs/analytics.
     """
-    records = [EventRecord(id=e["id"], type=e["type"], occurred_at=e["occurredAt"],
-                           post_id=e.get("postId"), user_id=e.get("userId")) for e in events]
+    records = [
+        EventRecord(
+            id=e["id"],
+            type=e["type"],
+            occurred_at=e["occurredAt"],
+            post_id=e.get("postId"),
+            user_id=e.get("userId"),
+        )
+        for e in events
+    ]
     return _payload(await info.context.loaders.track(records))
 
 

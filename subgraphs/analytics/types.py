@@ -27,8 +27,10 @@ def parse_id(value: str, field: str) -> int:
 
 From = Annotated[
     dt.datetime | None,
-    strawberry.argument(name="from", description="Start (inclusive); default 30 days before "
-                        "`to`. Widened to the whole hour."),
+    strawberry.argument(
+        name="from",
+        description="Start (inclusive); default 30 days before `to`. Widened to the whole hour.",
+    ),
 ]
 To = Annotated[
     dt.datetime | None,
@@ -56,12 +58,17 @@ class TrendingWindow(Enum):
 
 @strawberry.input(description="One client event.")
 class EventInput:
-    id: str = strawberry.field(description="Made by the client, unique per event (a UUID): a "
-                               "retried batch with the same ids is not counted twice.")
-    type: str = strawberry.field(description="POST_VIEW (needs postId), SHARE (needs postId), "
-                                 "PROFILE_VIEW (needs userId) or APP_OPEN.")
-    occurred_at: dt.datetime = strawberry.field(description="When it happened: not in the "
-                                                "future, not older than the ingestion window.")
+    id: str = strawberry.field(
+        description="Made by the client, unique per event (a UUID): a "
+        "retried batch with the same ids is not counted twice."
+    )
+    type: str = strawberry.field(
+        description="POST_VIEW (needs postId), SHARE (needs postId), "
+        "PROFILE_VIEW (needs userId) or APP_OPEN."
+    )
+    occurred_at: dt.datetime = strawberry.field(
+        description="When it happened: not in the future, not older than the ingestion window."
+    )
     post_id: strawberry.ID | None = None
     user_id: strawberry.ID | None = None
 
@@ -79,7 +86,8 @@ class TrackEventsPayload:
     accepted: int = strawberry.field(description="Events recorded by this call.")
     rejected: int
     rejections: list[EventRejection] = strawberry.field(
-        description="One entry per rejected event, in batch order.")
+        description="One entry per rejected event, in batch order."
+    )
 
 
 @strawberry.type
@@ -98,22 +106,33 @@ class PostStats:
     comments: int
     shares: int
     daily: list[PostDailyStats] = strawberry.field(
-        description="Every UTC date of the range, oldest first, zero-filled.")
+        description="Every UTC date of the range, oldest first, zero-filled."
+    )
 
     @classmethod
     def of(cls, s: dashboards.PostStats) -> PostStats:
-        return cls(views=s.views, likes=s.likes, comments=s.comments, shares=s.shares,
-                   daily=[PostDailyStats(date=d.date, views=d.views, likes=d.likes,
-                                         comments=d.comments, shares=d.shares)
-                          for d in s.daily])
+        return cls(
+            views=s.views,
+            likes=s.likes,
+            comments=s.comments,
+            shares=s.shares,
+            daily=[
+                PostDailyStats(
+                    date=d.date, views=d.views, likes=d.likes, comments=d.comments, shares=d.shares
+                )
+                for d in s.daily
+            ],
+        )
 
 
 @strawberry.federation.type(keys=["id"])
 class Post:
     id: strawberry.ID
 
-    @strawberry.field(description="Views, likes, comments and shares of this post over a "
-                      "period, from the rollups. Only the post's author may read them.")
+    @strawberry.field(
+        description="Views, likes, comments and shares of this post over a "
+        "period, from the rollups. Only the post's author may read them."
+    )
     async def stats(self, info: Info, from_: From = None, to: To = None) -> PostStats:
         post_id = parse_id(self.id, "id")
         return PostStats.of(await loaders(info).stats_for_post(post_id, from_, to))
@@ -168,25 +187,41 @@ class UserAnalytics:
 
     @strawberry.field(description="Every UTC date of the range, oldest first, zero-filled.")
     def daily(self) -> list[UserDailyAnalytics]:
-        return [UserDailyAnalytics(date=d.date, post_views=d.post_views,
-                                   likes_received=d.likes_received,
-                                   comments_received=d.comments_received,
-                                   followers_gained=d.followers_gained,
-                                   profile_views=d.profile_views) for d in self.data.daily]
+        return [
+            UserDailyAnalytics(
+                date=d.date,
+                post_views=d.post_views,
+                likes_received=d.likes_received,
+                comments_received=d.comments_received,
+                followers_gained=d.followers_gained,
+                profile_views=d.profile_views,
+            )
+            for d in self.data.daily
+        ]
 
     @strawberry.field(description="This user's most viewed posts in the range.")
     async def top_posts(self, info: Info, limit: int = 5) -> list[TopPost]:
         top = await loaders(info).top_posts(self.data, limit)
-        return [TopPost(post=Post(id=strawberry.ID(str(t.post_id))), views=t.views,
-                        likes=t.likes, comments=t.comments, shares=t.shares) for t in top]
+        return [
+            TopPost(
+                post=Post(id=strawberry.ID(str(t.post_id))),
+                views=t.views,
+                likes=t.likes,
+                comments=t.comments,
+                shares=t.shares,
+            )
+            for t in top
+        ]
 
 
 @strawberry.federation.type(keys=["id"])
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="This user's dashboard over a period, from the rollups. "
-                      "Only the user themselves may read it.")
+    @strawberry.field(
+        description="This user's dashboard over a period, from the rollups. "
+        "Only the user themselves may read it."
+    )
     async def analytics(self, info: Info, from_: From = None, to: To = None) -> UserAnalytics:
         user_id = parse_id(self.id, "id")
         return UserAnalytics(data=await loaders(info).analytics_for_user(user_id, from_, to))

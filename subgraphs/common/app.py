@@ -53,8 +53,9 @@ OPERATION_CACHE_SIZE = 1000
 
 
 class SubgraphSchema(strawberry.federation.Schema):
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         # Every path (queries, mutations, subscription events) passes here: log the
         # unexpected ones with their traceback, then give each its code (masking those).
         log_errors(errors)
@@ -62,9 +63,13 @@ class SubgraphSchema(strawberry.federation.Schema):
             classify(error)
 
     async def stream(
-        self, query: str | None, variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None, root_value: Any | None = None,
-        operation_name: str | None = None, operation_extensions: dict[str, Any] | None = None,
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
         """What the WebSocket (and SSE) transports run. One connection's context is shared
@@ -72,18 +77,31 @@ class SubgraphSchema(strawberry.federation.Schema):
         operation its own DataLoaders, and empty them after each result, so nothing read
         for one operation or event (`viewerHasLiked`, counts) is served stale to another."""
         if not isinstance(context_value, RequestContext):
-            return await super().stream(query, variable_values, context_value, root_value,
-                                        operation_name, operation_extensions,
-                                        allowed_operation_types)
+            return await super().stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
         context = context_value.for_operation()
-        results = await super().stream(query, variable_values, context, root_value,
-                                       operation_name, operation_extensions,
-                                       allowed_operation_types)
+        results = await super().stream(
+            query,
+            variable_values,
+            context,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
         return _fresh_loaders_per_result(results, context)
 
 
-async def _fresh_loaders_per_result(results: AsyncGenerator[Any, None],
-                                    context: RequestContext) -> AsyncGenerator[Any, None]:
+async def _fresh_loaders_per_result(
+    results: AsyncGenerator[Any, None], context: RequestContext
+) -> AsyncGenerator[Any, None]:
     async with aclosing(results):
         async for result in results:
             yield result
@@ -91,23 +109,34 @@ async def _fresh_loaders_per_result(results: AsyncGenerator[Any, None],
             context.refresh_loaders()
 
 
-def build_schema(query: type, mutation: type | None = None, *, subscription: type | None = None,
-                 types: Iterable[type] = (),
-                 extensions: Iterable[type[SchemaExtension]] = (),
-                 scalar_overrides: dict[object, Any] | None = None,
-                 ) -> strawberry.federation.Schema:
+def build_schema(
+    query: type,
+    mutation: type | None = None,
+    *,
+    subscription: type | None = None,
+    types: Iterable[type] = (),
+    extensions: Iterable[type[SchemaExtension]] = (),
+    scalar_overrides: dict[object, Any] | None = None,
+) -> strawberry.federation.Schema:
     """`extensions`: a subgraph's own schema extensions, after the shared ones.
     `scalar_overrides`: as strawberry.Schema's (e.g. a faster parser for a built-in)."""
     return SubgraphSchema(
-        query=query, mutation=mutation, subscription=subscription, types=list(types),
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        types=list(types),
         scalar_overrides=scalar_overrides,
         # Clients send a handful of distinct operations: parsing or validating the same text
         # again is wasted work (~10 ms to validate a large one). ParserCache maps the raw
         # text to ONE DocumentNode, so ValidationCache's key (schema, document, rules) is
         # found by the node's cached hash instead of hashing a freshly parsed tree on every
         # request. Validation errors are cached with their codes; parse errors are not cached.
-        extensions=[ErrorCodes, lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
-                    lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE), *extensions],
+        extensions=[
+            ErrorCodes,
+            lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE),
+            *extensions,
+        ],
         federation_version=FEDERATION_VERSION,
     )
 
@@ -140,8 +169,11 @@ class SubgraphRouter(GraphQLRouter[RequestContext, None]):
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Any = None, root_value: Any = None
     ) -> Response | WebSocket:
-        if isinstance(request, Request) and isinstance(context, RequestContext) \
-                and context.auth_error is not None:
+        if (
+            isinstance(request, Request)
+            and isinstance(context, RequestContext)
+            and context.auth_error is not None
+        ):
             return JSONResponse(
                 request_error(str(context.auth_error), context.auth_error.code),
                 status_code=401 if context.auth_error.code == "UNAUTHENTICATED" else 403,
@@ -169,8 +201,10 @@ class SubgraphRouter(GraphQLRouter[RequestContext, None]):
 def _explain(exc: HTTPException) -> str:
     reason = str(exc.reason)
     if "JSON" in reason:
-        return ("the request body is not valid JSON; send "
-                '{"query": "...", "variables": {...}} with Content-Type: application/json')
+        return (
+            "the request body is not valid JSON; send "
+            '{"query": "...", "variables": {...}} with Content-Type: application/json'
+        )
     return reason
 
 
@@ -181,11 +215,16 @@ def create_subgraph_app(spec: SubgraphSpec, settings: Settings | None = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
-        keys = (spec.key_source(resources) if spec.key_source
-                else RemoteJWKS(settings.resolved_jwks_url))
-        api_keys = (spec.api_key_verifier(resources) if spec.api_key_verifier
-                    else RemoteApiKeyVerifier(users_base_url(settings)
-                                              + "/internal/api-keys/verify"))
+        keys = (
+            spec.key_source(resources)
+            if spec.key_source
+            else RemoteJWKS(settings.resolved_jwks_url)
+        )
+        api_keys = (
+            spec.api_key_verifier(resources)
+            if spec.api_key_verifier
+            else RemoteApiKeyVerifier(users_base_url(settings) + "/internal/api-keys/verify")
+        )
         app.state.resources = resources
         app.state.authenticator = Authenticator(settings, keys, api_keys)
         app.state.make_loaders = spec.make_loaders
@@ -201,11 +240,19 @@ def create_subgraph_app(spec: SubgraphSpec, settings: Settings | None = None) ->
                 await spec.on_shutdown(app, resources)
             await resources.close()
 
-    app = FastAPI(title=f"puppies {spec.name} subgraph", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=f"puppies {spec.name} subgraph",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
-    graphql = SubgraphRouter(spec.schema, context_getter=get_context, graphql_ide="graphiql"
-                             if settings.environment == "development" else None)
+    graphql = SubgraphRouter(
+        spec.schema,
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.environment == "development" else None,
+    )
     app.include_router(graphql, prefix="/graphql")
     for router in spec.routers:
         app.include_router(router)
@@ -215,4 +262,3 @@ def create_subgraph_app(spec: SubgraphSpec, settings: Settings | None = None) ->
         return {"status": "ok", "subgraph": spec.name}
 
     return app
-

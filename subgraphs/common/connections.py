@@ -36,14 +36,19 @@ class Connection(Generic[NodeT]):
     )
 
 
-def connection_from_page(page: Page[Any], to_node: Callable[[Any], NodeT],
-                         total_count: int | None = None) -> Connection[NodeT]:
-    edges = [Edge(cursor=c, node=to_node(item))
-             for c, item in zip(page.cursors, page.items, strict=True)]
+def connection_from_page(
+    page: Page[Any], to_node: Callable[[Any], NodeT], total_count: int | None = None
+) -> Connection[NodeT]:
+    edges = [
+        Edge(cursor=c, node=to_node(item)) for c, item in zip(page.cursors, page.items, strict=True)
+    ]
     return Connection(
         edges=edges,
-        page_info=PageInfo(has_next_page=page.has_next_page,
-                           has_previous_page=page.has_previous_page,
-                           start_cursor=page.start_cursor, end_cursor=page.end_cursor),
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        ),
         total_count=total_count,
     )

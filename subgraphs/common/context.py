@@ -32,9 +32,14 @@ MakeLoaders = Callable[[Resources, Viewer], Any]
 
 
 class RequestContext(BaseContext):
-    def __init__(self, resources: Resources, viewer: Viewer, loaders: Any,
-                 auth_error: AuthError | None = None,
-                 make_loaders: MakeLoaders | None = None) -> None:
+    def __init__(
+        self,
+        resources: Resources,
+        viewer: Viewer,
+        loaders: Any,
+        auth_error: AuthError | None = None,
+        make_loaders: MakeLoaders | None = None,
+    ) -> None:
         super().__init__()
         self.resources = resources
         self.viewer = viewer
@@ -74,8 +79,9 @@ async def get_context(connection: HTTPConnection) -> RequestContext:
         )
     except AuthError as exc:
         auth_error = exc
-    return RequestContext(resources, viewer, make_loaders(resources, viewer), auth_error,
-                          make_loaders)
+    return RequestContext(
+        resources, viewer, make_loaders(resources, viewer), auth_error, make_loaders
+    )
 
 
 def connection_credentials(params: object) -> tuple[str | None, str | None]:

@@ -21,12 +21,22 @@ from strawberry.types import ExecutionContext
 
 log = logging.getLogger("puppies.subgraphs")
 
-KNOWN_CODES = frozenset({
-    "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT",
-    "RATE_LIMITED", "INTERNAL_SERVER_ERROR", "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED", "BAD_REQUEST", "PERSISTED_QUERY_NOT_FOUND",
-    "SERVICE_UNAVAILABLE",
-})
+KNOWN_CODES = frozenset(
+    {
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "BAD_USER_INPUT",
+        "NOT_FOUND",
+        "CONFLICT",
+        "RATE_LIMITED",
+        "INTERNAL_SERVER_ERROR",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "BAD_REQUEST",
+        "PERSISTED_QUERY_NOT_FOUND",
+        "SERVICE_UNAVAILABLE",
+    }
+)
 INTERNAL_MESSAGE = "Internal server error"
 
 
@@ -37,8 +47,11 @@ def code_of(exc: BaseException | None) -> str | None:
 
 def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
-    return (original is not None and not isinstance(original, GraphQLError)
-            and code_of(original) is None)
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and code_of(original) is None
+    )
 
 
 def _set_code(error: GraphQLError, code: str, **more: Any) -> None:
@@ -107,8 +120,12 @@ def log_errors(errors: list[GraphQLError]) -> None:
         if is_unexpected(error):
             original = error.original_error
             assert original is not None
-            log.error("unexpected error at %s: %r", ".".join(map(str, error.path or [])),
-                      original, exc_info=(type(original), original, original.__traceback__))
+            log.error(
+                "unexpected error at %s: %r",
+                ".".join(map(str, error.path or [])),
+                original,
+                exc_info=(type(original), original, original.__traceback__),
+            )
 
 
 def request_error(message: str, code: str = "BAD_REQUEST") -> dict[str, Any]:

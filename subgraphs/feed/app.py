@@ -15,8 +15,9 @@ from subgraphs.common import SubgraphSpec, create_subgraph_app
 from subgraphs.feed.schema import FeedRequestState, schema
 
 
-def create_app(settings: Settings | None = None, *,
-               key_source: Callable[[Resources], KeySource] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, key_source: Callable[[Resources], KeySource] | None = None
+) -> FastAPI:
     """`key_source`: how access tokens are verified (default: the users subgraph's JWKS)."""
     settings = settings or load_settings()
 
@@ -26,6 +27,11 @@ def create_app(settings: Settings | None = None, *,
     async def startup(app: FastAPI, resources: Resources) -> None:
         install_read_budget(resources.db, settings)
 
-    spec = SubgraphSpec(name="feed", schema=schema, make_loaders=make_state,
-                        key_source=key_source, on_startup=startup)
+    spec = SubgraphSpec(
+        name="feed",
+        schema=schema,
+        make_loaders=make_state,
+        key_source=key_source,
+        on_startup=startup,
+    )
     return create_subgraph_app(spec, settings)

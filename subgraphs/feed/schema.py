@@ -28,10 +28,13 @@ class FeedRequestState:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The viewer's home feed, newest first. Authentication "
-                      "required; `first` is at most 100 (MAX_PAGE_SIZE).")
-    async def feed(self, info: Info, first: int | None = 20,
-                   after: str | None = None) -> FeedConnection:
+    @strawberry.field(
+        description="The viewer's home feed, newest first. Authentication "
+        "required; `first` is at most 100 (MAX_PAGE_SIZE)."
+    )
+    async def feed(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> FeedConnection:
         viewer_id = info.context.viewer.require_user()
         settings = info.context.settings
         request = PageRequest.build(settings, first, after)
@@ -40,9 +43,10 @@ class Query:
         if page.degraded:
             state: FeedRequestState = info.context.loaders
             state.degraded_reason = page.degraded_reason
-        edges = [FeedEdge(cursor=encode_cursor(i.post_id),
-                          node=Post(id=strawberry.ID(str(i.post_id))))
-                 for i in page.items]
+        edges = [
+            FeedEdge(cursor=encode_cursor(i.post_id), node=Post(id=strawberry.ID(str(i.post_id))))
+            for i in page.items
+        ]
         return FeedConnection(
             edges=edges,
             page_info=PageInfo(

@@ -22,8 +22,9 @@ from subgraphs.common import SubgraphSpec, create_subgraph_app
 from subgraphs.posts.schema import schema
 
 
-def create_app(settings: Settings | None = None, *,
-               key_source: Callable[[Resources], KeySource] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, key_source: Callable[[Resources], KeySource] | None = None
+) -> FastAPI:
     """`key_source`: how access tokens are verified (default: the users subgraph's JWKS)."""
     settings = settings or load_settings()
     state: dict[str, Any] = {}
@@ -43,6 +44,12 @@ def create_app(settings: Settings | None = None, *,
     def make_loaders(resources: Resources, viewer: Viewer) -> PostsLoaders:
         return PostsLoaders(state["deps"], viewer.user_id, state["broker"])
 
-    spec = SubgraphSpec(name="posts", schema=schema, make_loaders=make_loaders,
-                        key_source=key_source, on_startup=startup, on_shutdown=shutdown)
+    spec = SubgraphSpec(
+        name="posts",
+        schema=schema,
+        make_loaders=make_loaders,
+        key_source=key_source,
+        on_startup=startup,
+        on_shutdown=shutdown,
+    )
     return create_subgraph_app(spec, settings)

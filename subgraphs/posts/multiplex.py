@@ -52,8 +52,9 @@ class _FieldNames(Visitor):
         self.names.add(node.name.value)
 
 
-def share_key(query: str | None, variables: dict[str, Any] | None,
-              operation_name: str | None) -> str | None:
+def share_key(
+    query: str | None, variables: dict[str, Any] | None, operation_name: str | None
+) -> str | None:
     """A key when this operation may share its execution with identical ones, else None."""
     if not query or len(query) > 10_000:
         return None
@@ -64,10 +65,12 @@ def share_key(query: str | None, variables: dict[str, Any] | None,
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
     if len(ops) != 1 or ops[0].operation != OperationType.SUBSCRIPTION:
         return None
-    roots = {s.name.value for s in ops[0].selection_set.selections
-             if isinstance(s, FieldNode)}
-    if not roots or not roots <= SHAREABLE_ROOT_FIELDS or len(roots) != len(
-            ops[0].selection_set.selections):
+    roots = {s.name.value for s in ops[0].selection_set.selections if isinstance(s, FieldNode)}
+    if (
+        not roots
+        or not roots <= SHAREABLE_ROOT_FIELDS
+        or len(roots) != len(ops[0].selection_set.selections)
+    ):
         return None
     names = _FieldNames()
     visit(doc, names)
@@ -115,9 +118,16 @@ class Multiplexer:
             raise
         except Exception as exc:  # never leave members waiting forever
             log.exception("shared subscription failed")
-            error = ExecutionResult(data=None, errors=[GraphQLError(
-                "Internal server error", extensions={"code": "INTERNAL_SERVER_ERROR"},
-                original_error=exc)])
+            error = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Internal server error",
+                        extensions={"code": "INTERNAL_SERVER_ERROR"},
+                        original_error=exc,
+                    )
+                ],
+            )
             for member in list(group.members):
                 with contextlib.suppress(asyncio.QueueFull):
                     member.queue.put_nowait(error)
@@ -139,19 +149,29 @@ class Multiplexer:
         group.members.discard(member)
         while not member.queue.empty():
             member.queue.get_nowait()
-        member.queue.put_nowait(ExecutionResult(data=None, errors=[GraphQLError(
-            "this subscription fell too far behind and was closed; resubscribe",
-            extensions={"code": "SUBSCRIBER_TOO_SLOW"})]))
+        member.queue.put_nowait(
+            ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "this subscription fell too far behind and was closed; resubscribe",
+                        extensions={"code": "SUBSCRIBER_TOO_SLOW"},
+                    )
+                ],
+            )
+        )
         member.queue.put_nowait(_END)
 
-    async def join(self, key: str, open_source: Callable[[], Awaitable[Source]],
-                   queue_size: int) -> Source:
+    async def join(
+        self, key: str, open_source: Callable[[], Awaitable[Source]], queue_size: int
+    ) -> Source:
         group = self.groups.get(key)
         if group is None:
             group = _Group(key=key)
             self.groups[key] = group
-            group.task = asyncio.create_task(self._pump(group, open_source),
-                                             name="shared-subscription")
+            group.task = asyncio.create_task(
+                self._pump(group, open_source), name="shared-subscription"
+            )
         member = _Member(queue=asyncio.Queue(maxsize=queue_size + 2))
         group.members.add(member)
         return self._member_stream(group, member)

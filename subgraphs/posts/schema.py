@@ -51,8 +51,7 @@ def _writer(info: Info) -> int:
     return info.context.viewer.require_scope("write:posts")
 
 
-async def _payload(make: Callable[[], Awaitable[P]],
-                   fail: Callable[[list[UserError]], P]) -> P:
+async def _payload(make: Callable[[], Awaitable[P]], fail: Callable[[list[UserError]], P]) -> P:
     """Run a mutation; expected failures become `errors` in the payload."""
     try:
         return await make()
@@ -70,8 +69,9 @@ class Query:
         return Post.of(rec) if rec else None
 
     @strawberry.field(description="Every post, newest first.")
-    async def posts(self, info: Info, first: int | None = None,
-                    after: str | None = None) -> Connection[Post]:
+    async def posts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Post]:
         req = PageRequest.build(info.context.settings, first, after)
         page = await posts.posts_page(loaders(info).deps, req)
         return connection_from_page(page, Post.of)
@@ -82,24 +82,26 @@ class Mutation:
     @strawberry.mutation(description="Create a post; returns one presigned upload per file.")
     async def create_post(self, info: Info, input: CreatePostInput) -> CreatePostPayload:
         author = _writer(info)
-        specs = [MediaSpec(content_type=m.content_type, byte_size=m.byte_size)
-                 for m in input.media]
+        specs = [MediaSpec(content_type=m.content_type, byte_size=m.byte_size) for m in input.media]
 
         async def run() -> CreatePostPayload:
             created = await posts.create_post(loaders(info).deps, author, input.text, specs)
-            return CreatePostPayload(post=Post.of(created.post),
-                                     uploads=[MediaUpload.of(u) for u in created.uploads])
+            return CreatePostPayload(
+                post=Post.of(created.post), uploads=[MediaUpload.of(u) for u in created.uploads]
+            )
 
         return await _payload(run, lambda e: CreatePostPayload(errors=e))
 
     @strawberry.mutation(description="Tell the API a file was uploaded; processing starts.")
-    async def complete_media_upload(self, info: Info,
-                                    media_id: strawberry.ID) -> CompleteMediaUploadPayload:
+    async def complete_media_upload(
+        self, info: Info, media_id: strawberry.ID
+    ) -> CompleteMediaUploadPayload:
         viewer = _writer(info)
 
         async def run() -> CompleteMediaUploadPayload:
-            rec = await media.complete_media_upload(loaders(info).deps, viewer,
-                                                    parse_id(media_id, "mediaId"))
+            rec = await media.complete_media_upload(
+                loaders(info).deps, viewer, parse_id(media_id, "mediaId")
+            )
             return CompleteMediaUploadPayload(media=Media(rec=rec))
 
         return await _payload(run, lambda e: CompleteMediaUploadPayload(errors=e))
@@ -119,8 +121,7 @@ class Mutation:
         viewer = _writer(info)
 
         async def run() -> LikePayload:
-            change = await likes.like_post(loaders(info).deps, viewer,
-                                           parse_id(post_id, "postId"))
+            change = await likes.like_post(loaders(info).deps, viewer, parse_id(post_id, "postId"))
             loaders(info).like_count.prime(change.post, change.like_count)
             loaders(info).liked.prime(change.post.id, True)
             return LikePayload(post=Post.of(change.post))
@@ -132,8 +133,9 @@ class Mutation:
         viewer = _writer(info)
 
         async def run() -> LikePayload:
-            change = await likes.unlike_post(loaders(info).deps, viewer,
-                                             parse_id(post_id, "postId"))
+            change = await likes.unlike_post(
+                loaders(info).deps, viewer, parse_id(post_id, "postId")
+            )
             loaders(info).like_count.prime(change.post, change.like_count)
             loaders(info).liked.prime(change.post.id, False)
             return LikePayload(post=Post.of(change.post))
@@ -145,8 +147,9 @@ class Mutation:
         viewer = _writer(info)
 
         async def run() -> AddCommentPayload:
-            rec = await comments.add_comment(loaders(info).deps, viewer,
-                                             parse_id(input.post_id, "postId"), input.text)
+            rec = await comments.add_comment(
+                loaders(info).deps, viewer, parse_id(input.post_id, "postId"), input.text
+            )
             return AddCommentPayload(comment=Comment.of(rec))
 
         return await _payload(run, lambda e: AddCommentPayload(errors=e))
@@ -165,19 +168,24 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Every like and unlike of a post, after it commits.")
-    async def post_like_changed(self, info: Info,
-                                post_id: strawberry.ID) -> AsyncGenerator[PostLikeEvent, None]:
+    async def post_like_changed(
+        self, info: Info, post_id: strawberry.ID
+    ) -> AsyncGenerator[PostLikeEvent, None]:
         ld = loaders(info)
         pid = parse_id(post_id, "postId")
         if await ld.post.load(pid) is None:
-            raise GraphQLError(f"post {pid} does not exist",
-                               extensions={"code": "NOT_FOUND", "field": "postId"})
+            raise GraphQLError(
+                f"post {pid} does not exist", extensions={"code": "NOT_FOUND", "field": "postId"}
+            )
         async with ld.broker.subscribe(pid) as sub:
             try:
                 async for event in sub.events():
-                    yield PostLikeEvent(post=Post.of(event.post), like_count=event.like_count,
-                                        liked=event.liked,
-                                        user_id=strawberry.ID(str(event.user_id)))
+                    yield PostLikeEvent(
+                        post=Post.of(event.post),
+                        like_count=event.like_count,
+                        liked=event.liked,
+                        user_id=strawberry.ID(str(event.user_id)),
+                    )
             except SubscriberTooSlow as exc:
                 raise GraphQLError(exc.message, extensions={"code": exc.code}) from None
 
@@ -191,30 +199,50 @@ class PostsSchema(SubgraphSchema):
         self.multiplexer = Multiplexer()
 
     async def stream(
-        self, query: str | None, variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None, root_value: Any | None = None,
-        operation_name: str | None = None, operation_extensions: dict[str, Any] | None = None,
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
         parent = super().stream
 
         def open_source() -> Awaitable[Any]:
-            return parent(query, variable_values, context_value, root_value, operation_name,
-                          operation_extensions, allowed_operation_types)
+            return parent(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
 
         allowed = set(allowed_operation_types or (OperationType.SUBSCRIPTION,))
-        key = share_key(query, variable_values, operation_name) if (
-            OperationType.SUBSCRIPTION in allowed and not operation_extensions) else None
+        key = (
+            share_key(query, variable_values, operation_name)
+            if (OperationType.SUBSCRIPTION in allowed and not operation_extensions)
+            else None
+        )
         if key is None or not isinstance(context_value, RequestContext):
             return await open_source()
-        return await self.multiplexer.join(key, open_source,
-                                           context_value.settings.subscription_queue_size)
+        return await self.multiplexer.join(
+            key, open_source, context_value.settings.subscription_queue_size
+        )
 
 
 TYPES = [User, Post, Media, Comment]
 # The shared factory decides the schema extensions (error codes, validation cache, ...);
 # the posts schema reuses exactly those, in its own class.
 _shared = build_schema(Query, Mutation, subscription=Subscription, types=TYPES)
-schema = PostsSchema(query=Query, mutation=Mutation, subscription=Subscription, types=TYPES,
-                     extensions=list(_shared.extensions),
-                     federation_version=FEDERATION_VERSION)
+schema = PostsSchema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=TYPES,
+    extensions=list(_shared.extensions),
+    federation_version=FEDERATION_VERSION,
+)

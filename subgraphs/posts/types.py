@@ -85,8 +85,10 @@ class Media:
     @strawberry.field(description="WebP thumbnails 320 and 1080 px wide; empty until READY.")
     def thumbnails(self, info: Info) -> list[Thumbnail]:
         deps = loaders(info).deps
-        return [Thumbnail(width=t.width, height=t.height, url=media_url(deps, t.key) or "")
-                for t in self.rec.thumbnails]
+        return [
+            Thumbnail(width=t.width, height=t.height, url=media_url(deps, t.key) or "")
+            for t in self.rec.thumbnails
+        ]
 
     @strawberry.field(description="Why processing failed, in words a user can act on.")
     def failure_reason(self) -> str | None:
@@ -98,8 +100,9 @@ class User:
     id: strawberry.ID
 
     @strawberry.field(description="This user's posts, newest first.")
-    async def posts(self, info: Info, first: int | None = None,
-                    after: str | None = None) -> Connection[Post]:
+    async def posts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Post]:
         req = PageRequest.build(info.context.settings, first, after)
         author = parse_id(self.id, "id")
         page = await loaders(info).author_posts.load((author, req))
@@ -153,8 +156,9 @@ class Post:
         return self.rec.comment_count
 
     @strawberry.field(description="Comments, newest first.")
-    async def comments(self, info: Info, first: int | None = None,
-                       after: str | None = None) -> Connection[Comment]:
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Comment]:
         req = PageRequest.build(info.context.settings, first, after)
         page = await loaders(info).comments.load((self.rec.id, req))
         return connection_from_page(page, Comment.of)
@@ -196,8 +200,10 @@ class HttpHeader:
     value: str
 
 
-@strawberry.type(description="Upload one file: send a multipart/form-data POST to `url` "
-                             "with every `fields` entry, then the file as the `file` field.")
+@strawberry.type(
+    description="Upload one file: send a multipart/form-data POST to `url` "
+    "with every `fields` entry, then the file as the `file` field."
+)
 class MediaUpload:
     media_id: strawberry.ID
     method: str
@@ -208,10 +214,14 @@ class MediaUpload:
 
     @classmethod
     def of(cls, u: Upload) -> MediaUpload:
-        return cls(media_id=strawberry.ID(str(u.media_id)), method=u.method, url=u.url,
-                   headers=[HttpHeader(name=k, value=v) for k, v in u.headers.items()],
-                   fields=[HttpHeader(name=k, value=v) for k, v in u.fields.items()],
-                   expires_at=u.expires_at)
+        return cls(
+            media_id=strawberry.ID(str(u.media_id)),
+            method=u.method,
+            url=u.url,
+            headers=[HttpHeader(name=k, value=v) for k, v in u.headers.items()],
+            fields=[HttpHeader(name=k, value=v) for k, v in u.fields.items()],
+            expires_at=u.expires_at,
+        )
 
 
 @strawberry.input
@@ -275,5 +285,3 @@ class PostLikeEvent:
     like_count: int
     liked: bool
     user_id: strawberry.ID
-
-

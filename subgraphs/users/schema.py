@@ -32,10 +32,15 @@ from subgraphs.users.types import (
 def _payload(result: AuthResult) -> AuthPayload:
     s = result.session
     return AuthPayload(
-        session=AuthSession(access_token=s.access_token, refresh_token=s.refresh_token,
-                            access_token_expires_at=s.access_token_expires_at,
-                            refresh_token_expires_at=s.refresh_token_expires_at,
-                            user=User.from_row(s.user)) if s else None,
+        session=AuthSession(
+            access_token=s.access_token,
+            refresh_token=s.refresh_token,
+            access_token_expires_at=s.access_token_expires_at,
+            refresh_token_expires_at=s.refresh_token_expires_at,
+            user=User.from_row(s.user),
+        )
+        if s
+        else None,
         errors=[UserError(code=e.code, field=e.field, message=e.message) for e in result.errors],
     )
 
@@ -52,8 +57,9 @@ def client_ip(info: Info) -> str | None:
     forwarded = request.headers.get("x-forwarded-for") if request is not None else None
     if forwarded and peer:
         try:
-            trusted = ipaddress.ip_address(peer).is_private or ipaddress.ip_address(peer)\
-                .is_loopback
+            trusted = (
+                ipaddress.ip_address(peer).is_private or ipaddress.ip_address(peer).is_loopback
+            )
         except ValueError:
             trusted = False
         if trusted:
@@ -105,38 +111,54 @@ class Mutation:
     @strawberry.mutation(description="Create an account and start a session.")
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
         ld = loaders(info)
-        return _payload(await accounts.sign_up(
-            info.context.resources, ld.keyring, username=input.username, email=input.email,
-            password=input.password,
-        ))
+        return _payload(
+            await accounts.sign_up(
+                info.context.resources,
+                ld.keyring,
+                username=input.username,
+                email=input.email,
+                password=input.password,
+            )
+        )
 
-    @strawberry.mutation(description="Start a session with a username or email and password. "
-                                     "Failed attempts are throttled per account and per IP.")
+    @strawberry.mutation(
+        description="Start a session with a username or email and password. "
+        "Failed attempts are throttled per account and per IP."
+    )
     async def log_in(self, info: Info, input: LogInInput) -> AuthPayload:
         ld = loaders(info)
-        return _payload(await accounts.log_in(
-            info.context.resources, ld.keyring, login=input.login, password=input.password,
-            ip=client_ip(info),
-        ))
+        return _payload(
+            await accounts.log_in(
+                info.context.resources,
+                ld.keyring,
+                login=input.login,
+                password=input.password,
+                ip=client_ip(info),
+            )
+        )
 
-    @strawberry.mutation(description="Trade a refresh token for a new session (rotation). "
-                                     "Reusing a rotated token revokes its whole family.")
+    @strawberry.mutation(
+        description="Trade a refresh token for a new session (rotation). "
+        "Reusing a rotated token revokes its whole family."
+    )
     async def refresh_session(self, info: Info, refresh_token: str) -> AuthPayload:
         ld = loaders(info)
         return _session_payload(
             await sessions.refresh_session(info.context.resources, ld.keyring, refresh_token)
         )
 
-    @strawberry.mutation(description="End the session of this refresh token. False when it "
-                                     "had already ended.")
+    @strawberry.mutation(
+        description="End the session of this refresh token. False when it had already ended."
+    )
     async def log_out(self, info: Info, refresh_token: str) -> bool:
         return await sessions.end_session(info.context.resources, refresh_token)
 
     @strawberry.mutation
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
         user_id = info.context.viewer.require_scope("write:profile")
-        row = await accounts.update_profile(info.context.resources, user_id,
-                                            display_name=input.display_name, bio=input.bio)
+        row = await accounts.update_profile(
+            info.context.resources, user_id, display_name=input.display_name, bio=input.bio
+        )
         loaders(info).forget_user(user_id)
         return User.from_row(row)
 
@@ -150,10 +172,10 @@ class Mutation:
 
     @strawberry.mutation(description="Create an API key; the secret is in the payload once.")
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
-        created = await apikeys.create_api_key(info.context.resources, _session_user(info),
-                                               name=input.name, scopes=input.scopes)
-        return CreateApiKeyPayload(api_key=ApiKey.from_row(created.row), key=created.key,
-                                   errors=[])
+        created = await apikeys.create_api_key(
+            info.context.resources, _session_user(info), name=input.name, scopes=input.scopes
+        )
+        return CreateApiKeyPayload(api_key=ApiKey.from_row(created.row), key=created.key, errors=[])
 
     @strawberry.mutation(description="Revoke one of your API keys (idempotent).")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKey:

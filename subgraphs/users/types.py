@@ -35,10 +35,16 @@ class User:
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
-        return cls(id=strawberry.ID(str(row.id)), username=row.username,
-                   display_name=row.display_name, bio=row.bio, created_at=row.created_at,
-                   follower_count=row.follower_count, following_count=row.following_count,
-                   _email=row.email)
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            username=row.username,
+            display_name=row.display_name,
+            bio=row.bio,
+            created_at=row.created_at,
+            follower_count=row.follower_count,
+            following_count=row.following_count,
+            _email=row.email,
+        )
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
@@ -54,25 +60,31 @@ class User:
         return self._email if info.context.viewer.user_id == int(self.id) else None
 
     @strawberry.field(description="Accounts following this one, most recent first.")
-    async def followers(self, info: Info, first: int | None = None,
-                        after: str | None = None) -> Connection[User]:
-        return await _follow_page(info, "followers", int(self.id), first, after,
-                                  self.follower_count)
+    async def followers(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        return await _follow_page(
+            info, "followers", int(self.id), first, after, self.follower_count
+        )
 
     @strawberry.field(description="Accounts this one follows, most recent first.")
-    async def following(self, info: Info, first: int | None = None,
-                        after: str | None = None) -> Connection[User]:
-        return await _follow_page(info, "following", int(self.id), first, after,
-                                  self.following_count)
+    async def following(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        return await _follow_page(
+            info, "following", int(self.id), first, after, self.following_count
+        )
 
-    @strawberry.field(description="Whether the viewer follows this account (false when "
-                                  "logged out).")
+    @strawberry.field(
+        description="Whether the viewer follows this account (false when logged out)."
+    )
     async def viewer_follows(self, info: Info) -> bool:
         return await loaders(info).viewer_follows.load(int(self.id))
 
 
-async def _follow_page(info: Info, which: str, user_id: int, first: int | None,
-                       after: str | None, total: int) -> Connection[User]:
+async def _follow_page(
+    info: Info, which: str, user_id: int, first: int | None, after: str | None, total: int
+) -> Connection[User]:
     ld = loaders(info)
     request = PageRequest.build(info.context.settings, first, after)
     page = await getattr(ld, which).load((user_id, request))
@@ -80,9 +92,12 @@ async def _follow_page(info: Info, which: str, user_id: int, first: int | None,
     by_id: dict[int, Any] = {r.id: r for r in rows if r is not None}
     # An account deleted between the two statements is skipped, not a null in a list.
     kept = [(k, i) for k, i in zip(page.keys, page.items, strict=True) if i in by_id]
-    page = type(page)(items=[i for _, i in kept], keys=[k for k, _ in kept],
-                      has_next_page=page.has_next_page,
-                      has_previous_page=page.has_previous_page)
+    page = type(page)(
+        items=[i for _, i in kept],
+        keys=[k for k, _ in kept],
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+    )
     return connection_from_page(page, lambda uid: User.from_row(by_id[uid]), total)
 
 
@@ -105,9 +120,15 @@ class ApiKey:
 
     @classmethod
     def from_row(cls, row: ApiKeyRow) -> ApiKey:
-        return cls(id=strawberry.ID(str(row.id)), name=row.name, prefix=row.prefix,
-                   tier=ApiKeyTier(row.tier), scopes=list(row.scopes),
-                   created_at=row.created_at, revoked_at=row.revoked_at)
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            prefix=row.prefix,
+            tier=ApiKeyTier(row.tier),
+            scopes=list(row.scopes),
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
 
 
 @strawberry.type

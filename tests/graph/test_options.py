@@ -21,13 +21,17 @@ def test_defaults_share_requests() -> None:
 
 
 def test_sharing_can_be_turned_off_globally_and_per_subgraph() -> None:
-    options = gateway_options(_config({
-        "traffic_shaping": {
-            "router": {"deduplicate_requests": False},
-            "all": {"deduplicate_query": False},
-            "subgraphs": {"posts": {"deduplicate_query": True, "timeout": "2s"}},
-        },
-    }))
+    options = gateway_options(
+        _config(
+            {
+                "traffic_shaping": {
+                    "router": {"deduplicate_requests": False},
+                    "all": {"deduplicate_query": False},
+                    "subgraphs": {"posts": {"deduplicate_query": True, "timeout": "2s"}},
+                },
+            }
+        )
+    )
     assert options.deduplicate_requests is False
     assert options.default.deduplicate is False
     posts = options.for_subgraph("posts")
@@ -36,10 +40,14 @@ def test_sharing_can_be_turned_off_globally_and_per_subgraph() -> None:
 
 
 def test_override_subgraph_url() -> None:
-    options = gateway_options(_config({
-        "override_subgraph_url": {"users": "http://127.0.0.1:5001/graphql"},
-        "include_subgraph_errors": {"all": True},
-    }))
+    options = gateway_options(
+        _config(
+            {
+                "override_subgraph_url": {"users": "http://127.0.0.1:5001/graphql"},
+                "include_subgraph_errors": {"all": True},
+            }
+        )
+    )
     users = options.for_subgraph("users")
     assert users.url == "http://127.0.0.1:5001/graphql"
     assert users.include_errors is True

@@ -43,8 +43,9 @@ async def test_embedded_services_are_real_and_migrated(settings: Settings) -> No
     try:
         schemas = {r[0] for r in await conn.fetch("SELECT nspname FROM pg_namespace")}
         assert {"users", "posts", "feed", "analytics"} <= schemas
-        a, b = await conn.fetchval("SELECT public.next_id()"), await conn.fetchval(
-            "SELECT public.next_id()"
+        a, b = (
+            await conn.fetchval("SELECT public.next_id()"),
+            await conn.fetchval("SELECT public.next_id()"),
         )
         assert b > a > 0
     finally:
@@ -87,16 +88,22 @@ def test_embedded_redis_persists_across_restart(tmp_path) -> None:
 
 
 def test_cli_help_explains_each_command() -> None:
-    out = subprocess.run([sys.executable, "-m", "puppies.cli", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "puppies.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("dev", "serve", "worker", "migrate", "seed", "compose", "plan"):
         assert command in out
 
 
 def test_cli_subgraph_without_services_is_a_clear_error(tmp_path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "puppies.cli", "serve", "users"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "puppies.cli", "serve", "users"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
@@ -119,11 +126,13 @@ def test_embedded_s3_persists_across_restart(tmp_path) -> None:
                 ensure_bucket(client, "persist-test")
                 client.put_object(Bucket="persist-test", Key="direct", Body=b"\x00\x01raw")
                 signed = client.generate_presigned_url(
-                    "put_object", ExpiresIn=60,
+                    "put_object",
+                    ExpiresIn=60,
                     Params={"Bucket": "persist-test", "Key": "signed", "ContentType": "image/png"},
                 )
-                req = urllib.request.Request(signed, data=b"PNG", method="PUT",
-                                             headers={"Content-Type": "image/png"})
+                req = urllib.request.Request(
+                    signed, data=b"PNG", method="PUT", headers={"Content-Type": "image/png"}
+                )
                 urllib.request.urlopen(req).read()
             else:
                 get = client.get_object

@@ -21,8 +21,14 @@ from tests.support.tmp import private_tmp_dir
 
 REPO = Path(__file__).resolve().parents[2]
 PORT_SETTINGS = (
-    "ROUTER_PORT", "USERS_PORT", "POSTS_PORT", "FEED_PORT", "ANALYTICS_PORT",
-    "EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT",
+    "ROUTER_PORT",
+    "USERS_PORT",
+    "POSTS_PORT",
+    "FEED_PORT",
+    "ANALYTICS_PORT",
+    "EMBEDDED_POSTGRES_PORT",
+    "EMBEDDED_REDIS_PORT",
+    "EMBEDDED_S3_PORT",
 )
 
 
@@ -35,18 +41,27 @@ def data_home() -> Iterator[Path]:
 
 def _dev_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
     ports = {name: free_port() for name in PORT_SETTINGS}
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL"}
+    }
     env.update({k: str(v) for k, v in ports.items()})
-    env.update({"DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
-                "JWKS_URL": f"http://127.0.0.1:{ports['USERS_PORT']}/.well-known/jwks.json"})
+    env.update(
+        {
+            "DATA_DIR": str(tmp_path / "data"),
+            "PYTHONUNBUFFERED": "1",
+            "JWKS_URL": f"http://127.0.0.1:{ports['USERS_PORT']}/.well-known/jwks.json",
+        }
+    )
     return env, ports
 
 
 def _gql(url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(url, json={"query": query, "variables": variables or {}},
-                          headers=headers, timeout=30)
+    response = httpx.post(
+        url, json={"query": query, "variables": variables or {}}, headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
@@ -63,15 +78,20 @@ def _round_trip_through_the_router(url: str) -> None:
         data = _gql(url, sign_up.replace("$u@", f"{name}@"), {"u": name})["signUp"]
         assert data["errors"] == [], data
         sessions[name] = data["session"]
-    login = _gql(url, """mutation { logIn(input: {login: "rex", password: "correct horse battery"})
-        { session { accessToken } errors { code } } }""")["logIn"]
+    login = _gql(
+        url,
+        """mutation { logIn(input: {login: "rex", password: "correct horse battery"})
+        { session { accessToken } errors { code } } }""",
+    )["logIn"]
     token = login["session"]["accessToken"]
     fido_id = sessions["fido"]["user"]["id"]
-    _gql(url, "mutation($id: ID!) { follow(userId: $id) { user { id } } }", {"id": fido_id},
-         token)
-    me = _gql(url, "{ me { username followingCount following(first: 5) { edges { node {"
-                   " username followerCount posts(first: 1) { edges { node { id } } } } } } } }",
-              token=token)["me"]
+    _gql(url, "mutation($id: ID!) { follow(userId: $id) { user { id } } }", {"id": fido_id}, token)
+    me = _gql(
+        url,
+        "{ me { username followingCount following(first: 5) { edges { node {"
+        " username followerCount posts(first: 1) { edges { node { id } } } } } } } }",
+        token=token,
+    )["me"]
     assert me["username"] == "rex"
     assert me["followingCount"] == 1
     followed = me["following"]["edges"][0]["node"]
@@ -90,8 +110,14 @@ def _descendants(pid: int) -> list[psutil.Process]:
 def test_dev_starts_everything_and_sigterm_stops_it_all(data_home: Path) -> None:
     tmp_path = data_home
     env, ports = _dev_env(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", "dev"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "puppies.cli", "dev"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -132,8 +158,14 @@ def test_dev_port_in_use_is_named(data_home: Path) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", ports["EMBEDDED_REDIS_PORT"]))
         s.listen()
-        result = subprocess.run([sys.executable, "-m", "puppies.cli", "dev"], cwd=REPO, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "puppies.cli", "dev"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode != 0
     assert f"port {ports['EMBEDDED_REDIS_PORT']}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -12,25 +12,40 @@ class GraphQLClient:
         self.http = http
         self.url = url.rstrip("/")
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
-                   token: str | None = None, headers: dict[str, str] | None = None
-                   ) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         h = dict(headers or {})
         if token:
             h["authorization"] = f"Bearer {token}"
-        return await self.http.post(self.url + "/graphql",
-                                    json={"query": query, "variables": variables or {}},
-                                    headers=h)
+        return await self.http.post(
+            self.url + "/graphql", json={"query": query, "variables": variables or {}}, headers=h
+        )
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *,
-                       token: str | None = None, headers: dict[str, str] | None = None
-                       ) -> dict[str, Any]:
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         r = await self.post(query, variables, token=token, headers=headers)
         return r.json()
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *,
-                   token: str | None = None, headers: dict[str, str] | None = None
-                   ) -> dict[str, Any]:
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The `data` of a response that must have no errors."""
         body = await self(query, variables, token=token, headers=headers)
         assert "errors" not in body, body

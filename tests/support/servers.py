@@ -22,8 +22,15 @@ from puppies.embedded import free_port
 async def serve_asgi(app: Any, *, ws: str = "websockets-sansio") -> AsyncIterator[str]:
     """Run `app` under uvicorn on this event loop; yields its base URL (http://127.0.0.1:N)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", ws=ws, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws=ws,
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 30
@@ -55,11 +62,16 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None
 
 
 @contextlib.contextmanager
-def run_cli(args: list[str], env: Mapping[str, str], *, port: int | None = None,
-            timeout: float = 60) -> Iterator[subprocess.Popen[bytes]]:
+def run_cli(
+    args: list[str], env: Mapping[str, str], *, port: int | None = None, timeout: float = 60
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `puppies <args>` as a real child process; stop its whole group afterwards."""
-    proc = subprocess.Popen([sys.executable, "-m", "puppies.cli", *args], env=dict(env),
-                            start_new_session=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "puppies.cli", *args],
+        env=dict(env),
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         if port is not None:
             _wait_port(port, proc, timeout)

@@ -65,14 +65,20 @@ async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30)
 
 
 async def _user(res: Resources, name: str) -> int:
-    result = await sign_up(res, KeyRing(res.settings.keys_dir).load(), username=name,
-                           email=f"{name}@example.com", password="correct horse battery 9")
+    result = await sign_up(
+        res,
+        KeyRing(res.settings.keys_dir).load(),
+        username=name,
+        email=f"{name}@example.com",
+        password="correct horse battery 9",
+    )
     assert result.session is not None, result.errors
     return int(result.session.user.id)
 
 
 async def test_domain_events_are_recorded_once_even_when_redelivered(
-        res: Resources, arq: ArqRedis, service_env: dict[str, str]) -> None:
+    res: Resources, arq: ArqRedis, service_env: dict[str, str]
+) -> None:
     settings, db = res.settings, res.db
     author, fan = await _user(res, "author"), await _user(res, "fan")
     deps = PostsDeps.build(settings, db, res.redis)
@@ -85,54 +91,84 @@ async def test_domain_events_are_recorded_once_even_when_redelivered(
         await follow(res, fan, author)
 
         async def settled() -> bool:
-            rows = await _rows(db, "SELECT likes, comments FROM analytics.post_daily "
-                                   "WHERE post_id = :p", p=post)
-            users = await _rows(db, "SELECT followers_gained FROM analytics.user_daily "
-                                    "WHERE user_id = :u", u=author)
+            rows = await _rows(
+                db, "SELECT likes, comments FROM analytics.post_daily WHERE post_id = :p", p=post
+            )
+            users = await _rows(
+                db, "SELECT followers_gained FROM analytics.user_daily WHERE user_id = :u", u=author
+            )
             return rows == [(1, 1)] and users == [(1,)]
 
         await _eventually(settled)
-        before = await _rows(db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 "
-                                 "ORDER BY 1")
-        assert before == [("COMMENT", 1), ("FOLLOW", 1), ("LIKE", 2), ("POST_CREATED", 1),
-                          ("UNLIKE", 1)]
+        before = await _rows(
+            db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 ORDER BY 1"
+        )
+        assert before == [
+            ("COMMENT", 1),
+            ("FOLLOW", 1),
+            ("LIKE", 2),
+            ("POST_CREATED", 1),
+            ("UNLIKE", 1),
+        ]
         # arq is at least once: deliver every posts event a second time, as a retry would.
-        outbox = await _rows(db, "SELECT id, event_type, aggregate_id, payload, created_at "
-                                 "FROM posts.outbox ORDER BY id")
+        outbox = await _rows(
+            db,
+            "SELECT id, event_type, aggregate_id, payload, created_at "
+            "FROM posts.outbox ORDER BY id",
+        )
         jobs = []
         for row_id, kind, agg, payload, created in outbox:
-            event = Event(id=f"posts:{row_id}", type=kind, schema="posts", aggregate_id=agg,
-                          payload=payload, occurred_at=created)
-            job = await arq.enqueue_job(f"analytics.record.{kind}", event.to_dict(),
-                                        _job_id=f"again:{row_id}",
-                                        _queue_name=settings.worker_queue_name)
+            event = Event(
+                id=f"posts:{row_id}",
+                type=kind,
+                schema="posts",
+                aggregate_id=agg,
+                payload=payload,
+                occurred_at=created,
+            )
+            job = await arq.enqueue_job(
+                f"analytics.record.{kind}",
+                event.to_dict(),
+                _job_id=f"again:{row_id}",
+                _queue_name=settings.worker_queue_name,
+            )
             assert job is not None
             jobs.append(job)
         for job in jobs:
             await job.result(timeout=30)
         await asyncio.sleep(0.5)  # a rollup pass
-        assert await _rows(db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 "
-                               "ORDER BY 1") == before
+        assert (
+            await _rows(db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 ORDER BY 1")
+            == before
+        )
         assert await settled()
-        assert await _rows(db, "SELECT author_id FROM analytics.posts WHERE post_id = :p",
-                           p=post) == [(author,)]
+        assert await _rows(
+            db, "SELECT author_id FROM analytics.posts WHERE post_id = :p", p=post
+        ) == [(author,)]
 
 
 async def test_client_events_reach_the_rollups_with_the_worker_running(
-        res: Resources, service_env: dict[str, str]) -> None:
+    res: Resources, service_env: dict[str, str]
+) -> None:
     with run_cli(["worker"], service_env):
         now = datetime.now(UTC)
-        batch = [EventInput(id=f"v{i}", type="POST_VIEW", occurred_at=now, post_id="5")
-                 for i in range(100)]
+        batch = [
+            EventInput(id=f"v{i}", type="POST_VIEW", occurred_at=now, post_id="5")
+            for i in range(100)
+        ]
         result = await track_events(res.db, res.settings, 1, batch)
         assert result.accepted == 100
-        late = [EventInput(id="late", type="POST_VIEW", occurred_at=now - timedelta(hours=30),
-                           post_id="5")]
+        late = [
+            EventInput(
+                id="late", type="POST_VIEW", occurred_at=now - timedelta(hours=30), post_id="5"
+            )
+        ]
         assert (await track_events(res.db, res.settings, 1, late)).accepted == 1
 
         async def rolled() -> bool:
-            rows = await _rows(res.db, "SELECT day, views FROM analytics.post_daily "
-                                       "WHERE post_id = 5 ORDER BY day")
+            rows = await _rows(
+                res.db, "SELECT day, views FROM analytics.post_daily WHERE post_id = 5 ORDER BY day"
+            )
             return rows == [((now - timedelta(hours=30)).date(), 1), (now.date(), 100)]
 
         await _eventually(rolled, timeout=10)
@@ -140,7 +176,8 @@ async def test_client_events_reach_the_rollups_with_the_worker_running(
 
 
 async def test_the_cron_keeps_partitions_ahead_and_drops_expired_ones(
-        res: Resources, service_env: dict[str, str]) -> None:
+    res: Resources, service_env: dict[str, str]
+) -> None:
     db, settings = res.db, res.settings
     today = datetime.now(UTC).date()
     ahead = today + timedelta(days=settings.analytics_partitions_ahead_days)
@@ -152,59 +189,83 @@ async def test_the_cron_keeps_partitions_ahead_and_drops_expired_ones(
         await s.execute(text(f"DROP TABLE IF EXISTS analytics.events_p{ahead:%Y%m%d}"))
     assert ahead not in await list_partitions(db)
     with run_cli(["worker"], service_env):
+
         async def maintained() -> bool:
             days = await list_partitions(db)
             return ahead in days and expired not in days
+
         await _eventually(maintained)
     days = await list_partitions(db)
     assert kept in days and today in days
 
 
 async def test_a_killed_worker_loses_and_doubles_nothing(
-        res: Resources, service_env: dict[str, str]) -> None:
+    res: Resources, service_env: dict[str, str]
+) -> None:
     env = {**service_env, "ANALYTICS_ROLLUP_INTERVAL_MS": "20"}
     sent = 0
     with run_cli(["worker"], env) as proc:
         for b in range(20):
-            batch = [EventInput(id=f"k{b}-{i}", type="POST_VIEW",
-                                occurred_at=datetime.now(UTC), post_id=str(1 + i % 7))
-                     for i in range(200)]
+            batch = [
+                EventInput(
+                    id=f"k{b}-{i}",
+                    type="POST_VIEW",
+                    occurred_at=datetime.now(UTC),
+                    post_id=str(1 + i % 7),
+                )
+                for i in range(200)
+            ]
             sent += (await track_events(res.db, res.settings, 9, batch)).accepted
             if b == 10:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
     assert sent == 4000
     with run_cli(["worker"], env):
+
         async def all_counted() -> bool:
             rows = await _rows(res.db, "SELECT coalesce(sum(views), 0) FROM analytics.post_daily")
             return rows == [(sent,)]
+
         await _eventually(all_counted)
         hourly = await _rows(res.db, "SELECT sum(views) FROM analytics.post_hourly")
         assert hourly == [(sent,)]
 
 
 async def test_the_worker_refreshes_trending_rankings(
-        res: Resources, service_env: dict[str, str]) -> None:
+    res: Resources, service_env: dict[str, str]
+) -> None:
     from resolvers.analytics.domain import record_domain_event
     from resolvers.analytics.trending import CACHE_PREFIX, trending_posts
 
     now = datetime.now(UTC)
     for post in (1, 2):
-        await record_domain_event(res.db, res.settings, Event(
-            id=f"posts:t{post}", type="post.created", schema="posts", aggregate_id=post,
-            payload={"post_id": post, "author_id": 7}, occurred_at=now))
+        await record_domain_event(
+            res.db,
+            res.settings,
+            Event(
+                id=f"posts:t{post}",
+                type="post.created",
+                schema="posts",
+                aggregate_id=post,
+                payload={"post_id": post, "author_id": 7},
+                occurred_at=now,
+            ),
+        )
     env = {**service_env, "ANALYTICS_TRENDING_CACHE_SECONDS": "1"}
     with run_cli(["worker"], env):
-        batch = [EventInput(id=f"t{i}", type="POST_VIEW", occurred_at=now,
-                            post_id="2" if i < 3 else "1") for i in range(5)]
+        batch = [
+            EventInput(id=f"t{i}", type="POST_VIEW", occurred_at=now, post_id="2" if i < 3 else "1")
+            for i in range(5)
+        ]
         assert (await track_events(res.db, res.settings, 1, batch)).accepted == 5
 
         async def ranked() -> bool:
             return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["2","1"]'
 
         await _eventually(ranked, timeout=15)
-        more = [EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id="1")
-                for i in range(5)]
+        more = [
+            EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id="1") for i in range(5)
+        ]
         assert (await track_events(res.db, res.settings, 1, more)).accepted == 5
 
         async def reranked() -> bool:

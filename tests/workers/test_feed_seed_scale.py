@@ -36,8 +36,9 @@ async def test_scale_seed_builds_what_fan_out_would_have(clean: Settings) -> Non
             page = await read_feed(db, redis, settings, viewer, PageRequest(20, None))
             authors = union(followee_ids(viewer), select(literal(viewer)))  # and their own
             async with db.session() as session:
-                expected = [r[0] for r in await session.execute(
-                    posts_by_authors(authors, MAX_ID, 20))]
+                expected = [
+                    r[0] for r in await session.execute(posts_by_authors(authors, MAX_ID, 20))
+                ]
             assert [i.post_id for i in page.items] == expected, viewer
     finally:
         await redis.aclose()

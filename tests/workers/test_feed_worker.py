@@ -30,22 +30,25 @@ async def test_events_drive_the_feed(world: World, service_env: dict[str, str]) 
     viewer, author = await world.users(2)
     with run_cli(["worker"], worker_env(service_env, FEED_FOLLOW_BACKFILL="2")):
         old = [await world.post(author) for _ in range(3)]
-        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.fanout "
-                                           "WHERE state = 'done'", 3))
+        await eventually(
+            lambda: _count_is(world, "SELECT count(*) FROM feed.fanout WHERE state = 'done'", 3)
+        )
         await world.follow(viewer, author)  # user.followed -> backfill the newest 2
         await eventually(lambda: _inbox_is(world, viewer, sorted(old, reverse=True)[:2]))
         new = await world.post(author)  # post.created -> fan-out
         await eventually(lambda: _inbox_is(world, viewer, [new, *sorted(old, reverse=True)[:2]]))
         await eventually(lambda: _inbox_has(world, author, new))  # own post
         await world.delete(author, new)  # post.deleted -> gone everywhere
-        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.inbox "
-                                           f"WHERE post_id = {new}", 0))
+        await eventually(
+            lambda: _count_is(world, f"SELECT count(*) FROM feed.inbox WHERE post_id = {new}", 0)
+        )
         await world.unfollow(viewer, author)  # user.unfollowed -> removed
         await eventually(lambda: _inbox_is(world, viewer, []))
 
 
-async def test_worker_killed_mid_fan_out_loses_nothing(world: World,
-                                                       service_env: dict[str, str]) -> None:
+async def test_worker_killed_mid_fan_out_loses_nothing(
+    world: World, service_env: dict[str, str]
+) -> None:
     author, *followers = await world.users(20_001)
     await world.bulk_follow(followers, author)
     env = worker_env(service_env, FEED_FANOUT_BATCH="100")
@@ -53,31 +56,43 @@ async def test_worker_killed_mid_fan_out_loses_nothing(world: World,
         post_id = await world.post(author)
 
         async def mid_way() -> bool:
-            rows = await world.rows("SELECT state, follower_cursor FROM feed.fanout "
-                                    "WHERE post_id = :p", p=post_id)
+            rows = await world.rows(
+                "SELECT state, follower_cursor FROM feed.fanout WHERE post_id = :p", p=post_id
+            )
             return bool(rows) and rows[0].state == "running" and rows[0].follower_cursor > 0
 
         await eventually(mid_way, timeout=60, interval=0.01)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
-    delivered = await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p",
-                                   p=post_id)
+    delivered = await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p", p=post_id)
     assert 1 < delivered < 20_001, delivered  # really interrupted half-way
-    assert await world.scalar("SELECT state FROM feed.fanout WHERE post_id = :p",
-                              p=post_id) == "running"
+    assert (
+        await world.scalar("SELECT state FROM feed.fanout WHERE post_id = :p", p=post_id)
+        == "running"
+    )
     with run_cli(["worker"], env):  # a new worker picks it up once the lease lapses
-        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.inbox "
-                                           f"WHERE post_id = {post_id}", 20_001), timeout=60)
-        await eventually(lambda: _count_is(world, "SELECT count(*) FROM feed.fanout WHERE "
-                                           f"post_id = {post_id} AND state = 'done'", 1))
+        await eventually(
+            lambda: _count_is(
+                world, f"SELECT count(*) FROM feed.inbox WHERE post_id = {post_id}", 20_001
+            ),
+            timeout=60,
+        )
+        await eventually(
+            lambda: _count_is(
+                world,
+                f"SELECT count(*) FROM feed.fanout WHERE post_id = {post_id} AND state = 'done'",
+                1,
+            )
+        )
     # Every follower exactly once (the primary key forbids more; all are there).
     from resolvers.users.graph_queries import follower_ids_after
 
     async with world.db.session() as session:
-        everyone = {r[0] for r in await session.execute(
-            follower_ids_after(author, 0, 100_000))}
-    delivered_to = {r[0] for r in await world.rows(
-        "SELECT viewer_id FROM feed.inbox WHERE post_id = :p", p=post_id)}
+        everyone = {r[0] for r in await session.execute(follower_ids_after(author, 0, 100_000))}
+    delivered_to = {
+        r[0]
+        for r in await world.rows("SELECT viewer_id FROM feed.inbox WHERE post_id = :p", p=post_id)
+    }
     assert everyone == set(followers) and delivered_to == everyone | {author}
 
 
@@ -94,15 +109,15 @@ async def _count_is(world: World, sql: str, n: int) -> bool:
 
 
 async def test_vip_threshold_crossing_driven_by_follow_events(
-        world: World, service_env: dict[str, str]) -> None:
+    world: World, service_env: dict[str, str]
+) -> None:
     from puppies.pagination import PageRequest
     from resolvers.feed.read import read_feed
 
     settings = world.settings.model_copy(update={"feed_vip_threshold": 3})
 
     async def feed(viewer: int) -> list[int]:
-        page = await read_feed(world.db, world.res.redis, settings, viewer,
-                               PageRequest(50, None))
+        page = await read_feed(world.db, world.res.redis, settings, viewer, PageRequest(50, None))
         return [i.post_id for i in page.items]
 
     author, f1, f2, f3 = await world.users(4)
@@ -112,20 +127,30 @@ async def test_vip_threshold_crossing_driven_by_follow_events(
             await world.follow(f, author)
         await eventually(lambda: _count_is(world, vip.format(a=author), 1))
         star_post = await world.post(author)
-        await eventually(lambda: _count_is(
-            world, f"SELECT count(*) FROM feed.fanout WHERE post_id = {star_post} "
-            "AND state = 'vip'", 1))
+        await eventually(
+            lambda: _count_is(
+                world,
+                f"SELECT count(*) FROM feed.fanout WHERE post_id = {star_post} AND state = 'vip'",
+                1,
+            )
+        )
         # Not fanned out (only the author's own inbox), yet in every follower's feed.
-        assert await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p",
-                                  p=star_post) == 1
+        assert (
+            await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p", p=star_post)
+            == 1
+        )
         for f in (f1, f2, f3):
             assert await feed(f) == [star_post]
         await world.unfollow(f3, author)  # back under the threshold: demoted
-        await eventually(lambda: _count_is(
-            world, f"SELECT count(*) FROM feed.vip WHERE author_id = {author}", 0))
+        await eventually(
+            lambda: _count_is(world, f"SELECT count(*) FROM feed.vip WHERE author_id = {author}", 0)
+        )
         plain_post = await world.post(author)
-        await eventually(lambda: _count_is(
-            world, f"SELECT count(*) FROM feed.inbox WHERE post_id = {plain_post}", 3))
+        await eventually(
+            lambda: _count_is(
+                world, f"SELECT count(*) FROM feed.inbox WHERE post_id = {plain_post}", 3
+            )
+        )
         for f in (f1, f2):  # both posts, each once, now both from the inbox
             assert await feed(f) == [plain_post, star_post]
             assert await world.inbox(f) == [plain_post, star_post]

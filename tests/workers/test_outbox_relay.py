@@ -70,7 +70,11 @@ async def test_committed_event_becomes_one_job_per_consumer_once(db, arq_redis, 
     assert info is not None and info.function == "test.first"
     event = Event.from_dict(info.args[0])
     assert (event.id, event.type, event.aggregate_id, event.payload) == (
-        f"posts:{row}", "test.happened", 7, {"n": 1})
+        f"posts:{row}",
+        "test.happened",
+        7,
+        {"n": 1},
+    )
     # A second pass finds nothing: rows are marked dispatched in the same transaction.
     assert await relay.relay_once() == 0
     assert len(await _queued(arq_redis, settings)) == 2
@@ -84,12 +88,12 @@ async def test_redispatch_after_a_crash_does_not_duplicate_jobs(db, arq_redis, s
     assert await relay.relay_once() == 1
     async with db.transaction() as session:  # undo the mark, as a crash before commit would
         from sqlalchemy import text
+
         await session.execute(text("UPDATE posts.outbox SET dispatched_at = NULL"))
     assert await relay.relay_once() == 1
     queued = await _queued(arq_redis, settings)
     assert sorted(queued) == [f"posts:{row}:test.first", f"posts:{row}:test.second"]
-    status = await Job(queued[0], arq_redis,
-                       _queue_name=settings.worker_queue_name).status()
+    status = await Job(queued[0], arq_redis, _queue_name=settings.worker_queue_name).status()
     assert status == JobStatus.queued
 
 

@@ -31,9 +31,12 @@ async def deps(clean: Settings) -> AsyncIterator[PostsDeps]:
 
 async def _mismatches(deps: PostsDeps) -> list[tuple[int, int, int]]:
     async with deps.db.session() as s:
-        rows = await s.execute(text(
-            "SELECT p.id, p.like_count, (SELECT count(*) FROM posts.likes l "
-            "WHERE l.post_id = p.id) FROM posts.posts p"))
+        rows = await s.execute(
+            text(
+                "SELECT p.id, p.like_count, (SELECT count(*) FROM posts.likes l "
+                "WHERE l.post_id = p.id) FROM posts.posts p"
+            )
+        )
         return [(r[0], r[1], r[2]) for r in rows if r[1] != r[2]]
 
 
@@ -89,31 +92,45 @@ async def test_relay_survives_a_kill_between_commit_and_dispatch(deps, service_e
 
     body = photo(640, 480, "PNG")
     from resolvers.posts.posts import MediaSpec
+
     created = await posts.create_post(deps, 1, "x", [MediaSpec("image/png", len(body))])
     media_id = created.uploads[0].media_id
-    await asyncio.to_thread(deps.s3.put_object, Bucket=deps.settings.s3_bucket,
-                            Key=f"uploads/{media_id}", Body=body, ContentType="image/png")
+    await asyncio.to_thread(
+        deps.s3.put_object,
+        Bucket=deps.settings.s3_bucket,
+        Key=f"uploads/{media_id}",
+        Body=body,
+        ContentType="image/png",
+    )
     from resolvers.posts.media import complete_media_upload
+
     assert (await complete_media_upload(deps, 1, media_id)).status == "PROCESSING"
     with run_cli(["worker"], service_env):
         deadline = time.monotonic() + 60
         status = None
         while time.monotonic() < deadline:
             async with deps.db.session() as s:
-                status = (await s.execute(text("SELECT status FROM posts.media WHERE id = :i"),
-                                          {"i": media_id})).scalar_one()
+                status = (
+                    await s.execute(
+                        text("SELECT status FROM posts.media WHERE id = :i"), {"i": media_id}
+                    )
+                ).scalar_one()
             if status in ("READY", "FAILED"):
                 break
             await asyncio.sleep(0.1)
         assert status == "READY"
 
         def keys() -> list[str]:
-            listing = deps.s3.list_objects_v2(Bucket=deps.settings.s3_bucket,
-                                              Prefix=f"media/{media_id}/")
+            listing = deps.s3.list_objects_v2(
+                Bucket=deps.settings.s3_bucket, Prefix=f"media/{media_id}/"
+            )
             return sorted(o["Key"] for o in listing.get("Contents", []))
 
-        assert keys() == [f"media/{media_id}/original.png", f"media/{media_id}/w1080.webp",
-                          f"media/{media_id}/w320.webp"]
+        assert keys() == [
+            f"media/{media_id}/original.png",
+            f"media/{media_id}/w1080.webp",
+            f"media/{media_id}/w320.webp",
+        ]
         # Deleting the post removes its files (the post.deleted consumer).
         await posts.delete_post(deps, 1, created.post.id)
         deadline = time.monotonic() + 30
@@ -123,6 +140,7 @@ async def test_relay_survives_a_kill_between_commit_and_dispatch(deps, service_e
             left = keys()
         assert left == []
     async with deps.db.session() as s:
-        undispatched = (await s.execute(text(
-            "SELECT count(*) FROM posts.outbox WHERE dispatched_at IS NULL"))).scalar_one()
+        undispatched = (
+            await s.execute(text("SELECT count(*) FROM posts.outbox WHERE dispatched_at IS NULL"))
+        ).scalar_one()
     assert undispatched == 0

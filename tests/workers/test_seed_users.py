@@ -18,20 +18,25 @@ async def _fetchval(settings: Settings, query: str) -> int:
 
 
 async def test_seed_users_and_follows(clean: Settings) -> None:
-    summary = await seed(clean, users=60, follows=8, posts=0, likes=0, comments=0,
-                         random_seed=7, progress=False)
+    summary = await seed(
+        clean, users=60, follows=8, posts=0, likes=0, comments=0, random_seed=7, progress=False
+    )
     assert summary["users"] == 60
     edges = await _fetchval(clean, "SELECT count(*) FROM users.follows")
     assert 60 * 4 < edges < 60 * 12
-    mismatched = await _fetchval(clean, """
+    mismatched = await _fetchval(
+        clean,
+        """
         SELECT count(*) FROM users.users u WHERE
           u.follower_count <> (SELECT count(*) FROM users.follows WHERE followee_id = u.id)
           OR u.following_count <> (SELECT count(*) FROM users.follows WHERE follower_id = u.id)
-    """)
+    """,
+    )
     assert mismatched == 0
     top = await _fetchval(clean, "SELECT max(follower_count) FROM users.users")
     assert top > 3 * edges / 60  # power-law: someone is much more popular than average
-    await seed(clean, users=60, follows=8, posts=0, likes=0, comments=0, random_seed=7,
-               progress=False)
+    await seed(
+        clean, users=60, follows=8, posts=0, likes=0, comments=0, random_seed=7, progress=False
+    )
     assert await _fetchval(clean, "SELECT count(*) FROM users.users") == 60
     assert DEMO_PASSWORD

@@ -55,8 +55,7 @@ def upgrade() -> None:
         """
     )
     op.execute(
-        "CREATE INDEX ix_analytics_events_occurred_at ON analytics.events "
-        "USING brin (occurred_at)"
+        "CREATE INDEX ix_analytics_events_occurred_at ON analytics.events USING brin (occurred_at)"
     )
     op.execute(
         """
@@ -137,7 +136,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in (
-        "user_daily", "user_hourly", "post_daily", "post_hourly", "posts", "rollup_queue",
-        "event_ids", "events",
+        "user_daily",
+        "user_hourly",
+        "post_daily",
+        "post_hourly",
+        "posts",
+        "rollup_queue",
+        "event_ids",
+        "events",
     ):
         op.execute(f"DROP TABLE IF EXISTS analytics.{name} CASCADE")

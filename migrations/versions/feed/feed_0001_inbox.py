@@ -19,8 +19,7 @@ depends_on: str | Sequence[str] | None = "platform_0001"
 
 
 def _ts(name: str) -> sa.Column:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=False,
-                     server_default=sa.func.now())
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
 def upgrade() -> None:
@@ -70,12 +69,16 @@ def upgrade() -> None:
         _ts("started_at"),
         _ts("updated_at"),
         sa.PrimaryKeyConstraint("post_id", name="pk_fanout"),
-        sa.CheckConstraint("state IN ('running', 'done', 'vip', 'deleted')",
-                           name="state"),
+        sa.CheckConstraint("state IN ('running', 'done', 'vip', 'deleted')", name="state"),
         schema="feed",
     )
-    op.create_index("ix_fanout_running", "fanout", ["author_id"], schema="feed",
-                    postgresql_where=sa.text("state = 'running'"))
+    op.create_index(
+        "ix_fanout_running",
+        "fanout",
+        ["author_id"],
+        schema="feed",
+        postgresql_where=sa.text("state = 'running'"),
+    )
 
 
 def downgrade() -> None:

@@ -79,9 +79,7 @@ def upgrade() -> None:
         "CREATE UNIQUE INDEX uq_users_refresh_tokens_token_hash "
         "ON users.refresh_tokens (token_hash)"
     )
-    op.execute(
-        "CREATE INDEX ix_users_refresh_tokens_family_id ON users.refresh_tokens (family_id)"
-    )
+    op.execute("CREATE INDEX ix_users_refresh_tokens_family_id ON users.refresh_tokens (family_id)")
     op.execute("CREATE INDEX ix_users_refresh_tokens_user_id ON users.refresh_tokens (user_id)")
     op.execute(
         """

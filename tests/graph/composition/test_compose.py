@@ -40,7 +40,9 @@ def test_shop_join_metadata() -> None:
     supergraph = build_supergraph(load_case("shop"))
     product = supergraph.types["Product"]
     assert [(j.graph, j.key) for j in product.join_types] == [
-        ("INVENTORY", "upc"), ("PRODUCTS", "upc"), ("REVIEWS", "upc"),
+        ("INVENTORY", "upc"),
+        ("PRODUCTS", "upc"),
+        ("REVIEWS", "upc"),
     ]
     estimate = product.fields["shippingEstimate"].joins
     assert [(j.graph, j.requires) for j in estimate] == [("INVENTORY", "price weight")]
@@ -50,7 +52,10 @@ def test_shop_join_metadata() -> None:
     assert [(j.graph, j.provides) for j in author] == [("REVIEWS", "username")]
     # Query exists in every subgraph's schema (each has _entities), so each gets a join__type.
     assert [j.graph for j in supergraph.types["Query"].join_types] == [
-        "ACCOUNTS", "INVENTORY", "PRODUCTS", "REVIEWS",
+        "ACCOUNTS",
+        "INVENTORY",
+        "PRODUCTS",
+        "REVIEWS",
     ]
 
 
@@ -122,11 +127,13 @@ def test_service_sdl_machinery_is_dropped() -> None:
 
 
 def test_graph_enum_names_are_sanitised_and_unique() -> None:
-    sdl_a = 'type Query { a: Int }'
-    sdl_b = 'type Query { b: Int }'
-    out = compose([
-        Subgraph("my-users", "http://a/graphql", sdl_a),
-        Subgraph("my_users", "http://b/graphql", sdl_b),
-    ])
+    sdl_a = "type Query { a: Int }"
+    sdl_b = "type Query { b: Int }"
+    out = compose(
+        [
+            Subgraph("my-users", "http://a/graphql", sdl_a),
+            Subgraph("my_users", "http://b/graphql", sdl_b),
+        ]
+    )
     assert 'MY_USERS @join__graph(name: "my-users", url: "http://a/graphql")' in out
     assert 'MY_USERS_1 @join__graph(name: "my_users", url: "http://b/graphql")' in out

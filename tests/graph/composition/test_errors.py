@@ -78,19 +78,26 @@ def test_non_shareable_field_in_two_subgraphs() -> None:
 
 def test_sharing_is_fine_when_every_definition_is_shareable() -> None:
     user = 'type User @key(fields: "id") { id: ID! n: String @shareable }'
-    compose([
-        sub("a", "type Query { u: User } " + user),
-        sub("b", "type Query { v: User } " + user),
-    ])
+    compose(
+        [
+            sub("a", "type Query { u: User } " + user),
+            sub("b", "type Query { v: User } " + user),
+        ]
+    )
 
 
 def test_conflicting_field_types() -> None:
     issue = only(
         "FIELD_TYPE_MISMATCH",
-        sub("a", 'type Query { u: User } type User @key(fields: "id") { id: ID! '
-                 "age: Int @shareable }"),
-        sub("b", 'type Query { v: User } type User @key(fields: "id") { id: ID! '
-                 "age: String @shareable }"),
+        sub(
+            "a",
+            'type Query { u: User } type User @key(fields: "id") { id: ID! age: Int @shareable }',
+        ),
+        sub(
+            "b",
+            'type Query { v: User } type User @key(fields: "id") { id: ID! '
+            "age: String @shareable }",
+        ),
     )
     assert (issue.type_name, issue.field_name) == ("User", "age")
     assert '"Int" in subgraph "a"' in issue.message and '"String" in subgraph "b"' in issue.message
@@ -98,7 +105,7 @@ def test_conflicting_field_types() -> None:
 
 def test_conflicting_argument_types_and_defaults() -> None:
     a = sub("a", "type Query { f(x: Int = 1): Int @shareable }")
-    b = sub("b", "type Query { f(x: String = \"1\"): Int @shareable }")
+    b = sub("b", 'type Query { f(x: String = "1"): Int @shareable }')
     assert only("FIELD_ARGUMENT_TYPE_MISMATCH", a, b).subgraphs == ("a", "b")
     c = sub("c", "type Query { f(x: Int = 2): Int @shareable }")
     assert "default" in only("FIELD_ARGUMENT_DEFAULT_MISMATCH", a, c).message
@@ -127,8 +134,11 @@ def test_type_kind_mismatch() -> None:
 def test_external_with_no_owner_is_an_unresolvable_requires() -> None:
     issue = only(
         "EXTERNAL_MISSING_ON_BASE",
-        sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! '
-                 'w: Int @external e: Int @requires(fields: "w") }'),
+        sub(
+            "a",
+            'type Query { t: T } type T @key(fields: "id") { id: ID! '
+            'w: Int @external e: Int @requires(fields: "w") }',
+        ),
     )
     assert (issue.type_name, issue.field_name, issue.subgraphs) == ("T", "w", ("a",))
 
@@ -136,8 +146,11 @@ def test_external_with_no_owner_is_an_unresolvable_requires() -> None:
 def test_requires_naming_a_missing_field() -> None:
     issue = only(
         "REQUIRES_INVALID_FIELDS",
-        sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! '
-                 'e: Int @requires(fields: "ghost") }'),
+        sub(
+            "a",
+            'type Query { t: T } type T @key(fields: "id") { id: ID! '
+            'e: Int @requires(fields: "ghost") }',
+        ),
     )
     assert (issue.type_name, issue.field_name) == ("T", "e")
     assert 'Cannot query field "ghost"' in issue.message
@@ -146,8 +159,11 @@ def test_requires_naming_a_missing_field() -> None:
 def test_requires_of_a_local_field() -> None:
     issue = only(
         "REQUIRES_FIELDS_MISSING_EXTERNAL",
-        sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! w: Int '
-                 'e: Int @requires(fields: "w") }'),
+        sub(
+            "a",
+            'type Query { t: T } type T @key(fields: "id") { id: ID! w: Int '
+            'e: Int @requires(fields: "w") }',
+        ),
     )
     assert '"T.w" should not be part of a @requires' in issue.message
 
@@ -156,8 +172,11 @@ def test_requires_on_a_type_without_a_resolvable_key() -> None:
     issue = only(
         "REQUIRES_UNRESOLVABLE",
         sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! w: Int @shareable }'),
-        sub("b", 'type Query { u: T } type T @key(fields: "id", resolvable: false) { id: ID! '
-                 'w: Int @external e: Int @requires(fields: "w") }'),
+        sub(
+            "b",
+            'type Query { u: T } type T @key(fields: "id", resolvable: false) { id: ID! '
+            'w: Int @external e: Int @requires(fields: "w") }',
+        ),
     )
     assert (issue.subgraphs, issue.type_name, issue.field_name) == (("b",), "T", "e")
 
@@ -165,8 +184,10 @@ def test_requires_on_a_type_without_a_resolvable_key() -> None:
 def test_provides_errors() -> None:
     bad = only(
         "PROVIDES_INVALID_FIELDS",
-        sub("a", 'type Query { t: T @provides(fields: "nope") } type T @key(fields: "id") '
-                 "{ id: ID! }"),
+        sub(
+            "a",
+            'type Query { t: T @provides(fields: "nope") } type T @key(fields: "id") { id: ID! }',
+        ),
     )
     assert (bad.type_name, bad.field_name) == ("Query", "t")
     scalar = only(
@@ -176,8 +197,11 @@ def test_provides_errors() -> None:
     assert scalar.field_name == "n"
     local = only(
         "PROVIDES_FIELDS_MISSING_EXTERNAL",
-        sub("a", 'type Query { t: T @provides(fields: "x") } type T @key(fields: "id") '
-                 "{ id: ID! x: Int }"),
+        sub(
+            "a",
+            'type Query { t: T @provides(fields: "x") } type T @key(fields: "id") '
+            "{ id: ID! x: Int }",
+        ),
     )
     assert '"T.x" should not be part of a @provides' in local.message
 
@@ -219,22 +243,29 @@ def test_input_types() -> None:
 def test_override_errors() -> None:
     own = only(
         "OVERRIDE_FROM_SELF_ERROR",
-        sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! '
-                 'x: Int @override(from: "a") }'),
+        sub(
+            "a",
+            'type Query { t: T } type T @key(fields: "id") { id: ID! x: Int @override(from: "a") }',
+        ),
     )
     assert own.field_name == "x"
     both = only(
         "OVERRIDE_SOURCE_HAS_OVERRIDE",
-        sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! '
-                 'x: Int @override(from: "b") }'),
+        sub(
+            "a",
+            'type Query { t: T } type T @key(fields: "id") { id: ID! x: Int @override(from: "b") }',
+        ),
         sub("b", 'type T @key(fields: "id") { id: ID! x: Int @override(from: "a") }'),
     )
     assert set(both.subgraphs) == {"a", "b"}
     external = only(
         "OVERRIDE_COLLISION_WITH_ANOTHER_DIRECTIVE",
         sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! x: Int @shareable }'),
-        sub("b", 'type T @key(fields: "id") { id: ID! x: Int @external @override(from: "a") '
-                 'y: Int @requires(fields: "x") }'),
+        sub(
+            "b",
+            'type T @key(fields: "id") { id: ID! x: Int @external @override(from: "a") '
+            'y: Int @requires(fields: "x") }',
+        ),
     )
     assert external.subgraphs == ("b",)
 
@@ -242,16 +273,23 @@ def test_override_errors() -> None:
 def test_interface_object_errors() -> None:
     issue = only(
         "INTERFACE_OBJECT_USAGE_ERROR",
-        sub("a", 'type Query { n: Node } interface Node @key(fields: "id") { id: ID! } '
-                 'type Book implements Node @key(fields: "id") { id: ID! }'),
-        sub("b", 'type Node @key(fields: "id") @interfaceObject { id: ID! x: Int } '
-                 'type Book @key(fields: "id") { id: ID! }'),
+        sub(
+            "a",
+            'type Query { n: Node } interface Node @key(fields: "id") { id: ID! } '
+            'type Book implements Node @key(fields: "id") { id: ID! }',
+        ),
+        sub(
+            "b",
+            'type Node @key(fields: "id") @interfaceObject { id: ID! x: Int } '
+            'type Book @key(fields: "id") { id: ID! }',
+        ),
     )
     assert 'defines type "Book"' in issue.message
     alone = only(
         "INTERFACE_OBJECT_USAGE_ERROR",
-        sub("b", 'type Query { n: Node } type Node @key(fields: "id") @interfaceObject '
-                 "{ id: ID! }"),
+        sub(
+            "b", 'type Query { n: Node } type Node @key(fields: "id") @interfaceObject { id: ID! }'
+        ),
     )
     assert "no subgraph defines it as an interface" in alone.message
 
@@ -277,22 +315,29 @@ def test_unsatisfiable_field() -> None:
 
 
 def test_entity_jump_makes_the_field_reachable() -> None:
-    compose([
-        sub("a", 'type Query { p: P } type P @key(fields: "id") { id: ID! x: Int }'),
-        sub("b", 'type Query { q: P } type P @key(fields: "id") { id: ID! y: Int }'),
-    ])
+    compose(
+        [
+            sub("a", 'type Query { p: P } type P @key(fields: "id") { id: ID! x: Int }'),
+            sub("b", 'type Query { q: P } type P @key(fields: "id") { id: ID! y: Int }'),
+        ]
+    )
 
 
 def test_unsupported_and_duplicates() -> None:
     unsupported = only(
         "UNSUPPORTED_FEATURE",
-        Subgraph("a", "http://a", 'extend schema @link(url: "https://specs.apollo.dev/'
-                 'federation/v2.5", import: ["@authenticated"]) type Query { me: Int '
-                 "@authenticated }"),
+        Subgraph(
+            "a",
+            "http://a",
+            'extend schema @link(url: "https://specs.apollo.dev/'
+            'federation/v2.5", import: ["@authenticated"]) type Query { me: Int '
+            "@authenticated }",
+        ),
     )
     assert unsupported.subgraphs == ("a",)
     duplicate = only(
-        "DUPLICATE_SUBGRAPH_NAME", sub("a", "type Query { x: Int }"),
+        "DUPLICATE_SUBGRAPH_NAME",
+        sub("a", "type Query { x: Int }"),
         sub("a", "type Query { y: Int }"),
     )
     assert duplicate.subgraphs == ("a",)
@@ -300,10 +345,16 @@ def test_unsupported_and_duplicates() -> None:
 
 def test_every_issue_is_reported_at_once() -> None:
     issues = issues_of(
-        sub("a", 'type Query { u: User } type User @key(fields: "id") { id: ID! name: String '
-                 'age: Int @shareable }'),
-        sub("b", 'type Query { v: User } type User @key(fields: "id") { id: ID! name: String '
-                 'age: String @shareable }'),
+        sub(
+            "a",
+            'type Query { u: User } type User @key(fields: "id") { id: ID! name: String '
+            "age: Int @shareable }",
+        ),
+        sub(
+            "b",
+            'type Query { v: User } type User @key(fields: "id") { id: ID! name: String '
+            "age: String @shareable }",
+        ),
     )
     assert {i.code for i in issues} == {"INVALID_FIELD_SHARING", "FIELD_TYPE_MISMATCH"}
     text = str(CompositionError(issues))
@@ -318,8 +369,10 @@ def test_requires_whose_fields_cannot_be_reached() -> None:
     """`T.z` needs `w`, which only subgraph c resolves, and c's key `sku` is unreachable."""
     issues = issues_of(
         sub("a", 'type Query { t: T } type T @key(fields: "id") { id: ID! }'),
-        sub("b", 'type T @key(fields: "id") { id: ID! w: Int @external '
-                 'z: Int @requires(fields: "w") }'),
+        sub(
+            "b",
+            'type T @key(fields: "id") { id: ID! w: Int @external z: Int @requires(fields: "w") }',
+        ),
         sub("c", 'type T @key(fields: "sku") { sku: ID! w: Int }'),
     )
     unreachable = {(i.type_name, i.field_name) for i in issues if i.code == "SATISFIABILITY_ERROR"}
@@ -340,8 +393,11 @@ def test_keys_that_are_all_unresolvable() -> None:
 def test_provided_field_counts_as_resolved_for_sharing() -> None:
     issue = only(
         "INVALID_FIELD_SHARING",
-        sub("a", 'type Query { t: T u: U } type T @key(fields: "id") { id: ID! '
-                 'n: String @external } type U { t: T @provides(fields: "n") }'),
+        sub(
+            "a",
+            'type Query { t: T u: U } type T @key(fields: "id") { id: ID! '
+            'n: String @external } type U { t: T @provides(fields: "n") }',
+        ),
         sub("b", 'type T @key(fields: "id", resolvable: false) { id: ID! n: String }'),
     )
     assert 'defined as non-shareable in subgraph "b"' in issue.message

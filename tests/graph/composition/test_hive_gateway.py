@@ -42,7 +42,8 @@ def _free_port() -> int:
 
 def _post(url: str, query: str) -> dict[str, Any]:
     request = urllib.request.Request(
-        url, data=json.dumps({"query": query}).encode(),
+        url,
+        data=json.dumps({"query": query}).encode(),
         headers={"content-type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -67,9 +68,21 @@ def test_hive_gateway_serves_the_same_api_schema(case: str, tmp_path: Path) -> N
     port = _free_port()
     log = (tmp_path / "hive.log").open("wb")
     proc = subprocess.Popen(
-        [str(HIVE), "supergraph", str(supergraph_path), "--host", "127.0.0.1", "--port",
-         str(port), "--fork", "1"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True,
+        [
+            str(HIVE),
+            "supergraph",
+            str(supergraph_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--fork",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
         env={**os.environ, "NODE_ENV": "production"},
     )
     try:
@@ -81,8 +94,10 @@ def test_hive_gateway_serves_the_same_api_schema(case: str, tmp_path: Path) -> N
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"Hive Gateway did not serve {case}:\n"
-                                f"{(tmp_path / 'hive.log').read_text()[-2000:]}")
+                    pytest.fail(
+                        f"Hive Gateway did not serve {case}:\n"
+                        f"{(tmp_path / 'hive.log').read_text()[-2000:]}"
+                    )
                 time.sleep(0.3)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

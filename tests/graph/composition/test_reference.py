@@ -23,8 +23,9 @@ from graph.composition import compose
 from tests.graph.composition.conftest import CASES, load_case
 
 ROOT = Path(__file__).resolve().parents[3]
-REFERENCE = Path(os.environ.get("PUPPIES_COMPOSITION_REFERENCE",
-                                ROOT / "bench" / ".work" / "composition"))
+REFERENCE = Path(
+    os.environ.get("PUPPIES_COMPOSITION_REFERENCE", ROOT / "bench" / ".work" / "composition")
+)
 SCRIPT = Path(__file__).with_name("apollo_compose.mjs")
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
 
@@ -40,8 +41,14 @@ def reference(case: str, which: str) -> str:
     # Run from a copy inside the reference directory so Node resolves its node_modules.
     script = REFERENCE / "apollo_compose.mjs"
     script.write_text(SCRIPT.read_text())
-    done = subprocess.run(["node", str(script), which], input=payload, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        ["node", str(script), which],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if "UNKNOWN_FEDERATION_LINK_VERSION" in done.stdout:
         pytest.skip(f"{which} does not know this federation version: {done.stdout.strip()}")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -68,7 +75,8 @@ def test_same_types_and_fields_as_the_guild(case: str) -> None:
     def normal(sdl: str) -> str:
         doc = parse(sdl)
         kept = [
-            d for d in doc.definitions
+            d
+            for d in doc.definitions
             if not _name(d).startswith("join__") or _name(d) == "join__Graph"
         ]
         schema = build_ast_schema(DocumentNode(definitions=kept), assume_valid_sdl=True)

@@ -92,31 +92,40 @@ def _closed_port() -> int:
 def test_composes_from_service_sdl_and_file(
     users_server: ServerThread, products_file: Path
 ) -> None:
-    sdl = compose_locations([
-        SubgraphLocation("users", f"{users_server.url}/graphql"),
-        SubgraphLocation("products", "http://127.0.0.1:9/graphql", file=str(products_file)),
-    ])
+    sdl = compose_locations(
+        [
+            SubgraphLocation("users", f"{users_server.url}/graphql"),
+            SubgraphLocation("products", "http://127.0.0.1:9/graphql", file=str(products_file)),
+        ]
+    )
     assert f'USERS @join__graph(name: "users", url: "{users_server.url}/graphql")' in sdl
     assert 'shipping: Int! @join__field(graph: USERS, requires: "weight")' in sdl
     loaded = Supergraph.from_sdl(sdl)
     assert set(loaded.subgraphs) == {"users", "products"}
 
 
-def test_schema_url_differs_from_routing_url(users_server: ServerThread, products_file: Path
-                                             ) -> None:
-    sdl = compose_locations([
-        SubgraphLocation("users", "http://users.internal/graphql",
-                         schema_url=f"{users_server.url}/graphql"),
-        SubgraphLocation("products", "http://products.internal/graphql", file=str(products_file)),
-    ])
+def test_schema_url_differs_from_routing_url(
+    users_server: ServerThread, products_file: Path
+) -> None:
+    sdl = compose_locations(
+        [
+            SubgraphLocation(
+                "users", "http://users.internal/graphql", schema_url=f"{users_server.url}/graphql"
+            ),
+            SubgraphLocation(
+                "products", "http://products.internal/graphql", file=str(products_file)
+            ),
+        ]
+    )
     assert 'url: "http://users.internal/graphql"' in sdl
 
 
 def test_unreachable_subgraph_is_named() -> None:
     port = _closed_port()
     with pytest.raises(SubgraphSourceError) as info:
-        compose_locations([SubgraphLocation("users", f"http://127.0.0.1:{port}/graphql")],
-                          timeout=2)
+        compose_locations(
+            [SubgraphLocation("users", f"http://127.0.0.1:{port}/graphql")], timeout=2
+        )
     assert 'subgraph "users"' in str(info.value)
     assert f"127.0.0.1:{port}" in str(info.value)
 
@@ -137,10 +146,12 @@ def test_composition_errors_pass_through(products_file: Path, tmp_path: Path) ->
     clash = tmp_path / "clash.graphql"
     clash.write_text(PRODUCTS_SDL.replace("products: [Product]", "other: Int"))
     with pytest.raises(CompositionError) as info:
-        compose_locations([
-            SubgraphLocation("products", "http://p", file=str(products_file)),
-            SubgraphLocation("clash", "http://c", file=str(clash)),
-        ])
+        compose_locations(
+            [
+                SubgraphLocation("products", "http://p", file=str(products_file)),
+                SubgraphLocation("clash", "http://c", file=str(clash)),
+            ]
+        )
     assert "INVALID_FIELD_SHARING" in info.value.codes
 
 
@@ -148,8 +159,10 @@ def _router_yaml(tmp_path: Path, users_url: str) -> Path:
     config = {
         "subgraphs": {
             "users": {"routing_url": users_url, "schema": {"subgraph_url": users_url}},
-            "products": {"routing_url": "http://127.0.0.1:4002/graphql",
-                         "schema": {"file": "products.graphql"}},
+            "products": {
+                "routing_url": "http://127.0.0.1:4002/graphql",
+                "schema": {"file": "products.graphql"},
+            },
         }
     }
     path = tmp_path / "router.yaml"
@@ -196,10 +209,16 @@ def test_cli_reports_bad_config_and_composition_errors(tmp_path: Path) -> None:
     a.write_text("type Query { t: T } type T { x: Int }")
     b.write_text("type Query { u: T } interface T { x: Int }")
     clash = tmp_path / "clash.yaml"
-    clash.write_text(yaml.safe_dump({"subgraphs": {
-        "a": {"routing_url": "http://a", "schema": {"file": str(a)}},
-        "b": {"routing_url": "http://b", "schema": {"file": str(b)}},
-    }}))
+    clash.write_text(
+        yaml.safe_dump(
+            {
+                "subgraphs": {
+                    "a": {"routing_url": "http://a", "schema": {"file": str(a)}},
+                    "b": {"routing_url": "http://b", "schema": {"file": str(b)}},
+                }
+            }
+        )
+    )
     result = CliRunner().invoke(compose_cli, ["--config", str(clash), "-o", str(tmp_path / "s")])
     assert result.exit_code == 1
     assert "TYPE_KIND_MISMATCH" in result.output
@@ -217,9 +236,18 @@ def test_compose_entry_point_for_the_puppies_cli(
     compose(config_path=str(config), output=str(out))
     assert 'USERS @join__graph(name: "users"' in out.read_text()
     broken = tmp_path / "broken.yaml"
-    broken.write_text(yaml.safe_dump({"subgraphs": {
-        "x": {"routing_url": "http://x", "schema": {"file": str(tmp_path / "missing.graphql")}},
-    }}))
+    broken.write_text(
+        yaml.safe_dump(
+            {
+                "subgraphs": {
+                    "x": {
+                        "routing_url": "http://x",
+                        "schema": {"file": str(tmp_path / "missing.graphql")},
+                    },
+                }
+            }
+        )
+    )
     with pytest.raises(SystemExit) as info:
         compose(config_path=str(broken), output=str(out))
     assert info.value.code == 2

@@ -40,6 +40,7 @@ def sdl(servers: dict[str, SubgraphServer]) -> str:
 @pytest.fixture
 async def gateway(sdl: str) -> AsyncIterator[Gateway]:
     gw = Gateway.from_supergraph_sdl(
-        sdl, GatewayOptions(default=SubgraphOptions(timeout=5, include_errors=True)))
+        sdl, GatewayOptions(default=SubgraphOptions(timeout=5, include_errors=True))
+    )
     yield gw
     await gw.aclose()

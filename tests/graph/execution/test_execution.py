@@ -8,16 +8,21 @@ from graph.execution.gateway import Gateway
 from tests.graph.fixtures.subgraphs import PRODUCTS, REVIEWS, USERS, SubgraphServer
 
 
-async def run(gw: Gateway, query: str, variables: dict[str, Any] | None = None,
-              name: str | None = None) -> dict[str, Any]:
+async def run(
+    gw: Gateway, query: str, variables: dict[str, Any] | None = None, name: str | None = None
+) -> dict[str, Any]:
     return await gw.execute(gw.prepare(query, name), variables)
 
 
 async def test_entity_representations_are_batched_and_deduplicated_per_fetch(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
-    result = await run(gateway, """
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
+    result = await run(
+        gateway,
+        """
       { topProducts { upc name reviews { body author { name } } } }
-    """)
+    """,
+    )
     assert "errors" not in result
     products = result["data"]["topProducts"]
     assert [p["upc"] for p in products] == list(PRODUCTS)
@@ -38,12 +43,17 @@ async def test_entity_representations_are_batched_and_deduplicated_per_fetch(
 
 
 async def test_requires_sends_required_fields_in_representations(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     result = await run(gateway, "{ topProducts(first: 2) { upc shippingEstimate inStock } }")
-    assert result == {"data": {"topProducts": [
-        {"upc": "p1", "shippingEstimate": 1, "inStock": True},
-        {"upc": "p2", "shippingEstimate": 4, "inStock": False},
-    ]}}
+    assert result == {
+        "data": {
+            "topProducts": [
+                {"upc": "p1", "shippingEstimate": 1, "inStock": True},
+                {"upc": "p2", "shippingEstimate": 4, "inStock": False},
+            ]
+        }
+    }
     [reps] = servers["inventory"].entity_calls()
     assert reps == [
         {"__typename": "Product", "upc": "p1", "price": 10, "weight": 1},
@@ -53,8 +63,9 @@ async def test_requires_sends_required_fields_in_representations(
     assert "price" not in result["data"]["topProducts"][0]
 
 
-async def test_provides_avoids_a_fetch(gateway: Gateway,
-                                       servers: dict[str, SubgraphServer]) -> None:
+async def test_provides_avoids_a_fetch(
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     result = await run(gateway, "{ me { reviews { author { username } } } }")
     assert "errors" not in result
     assert {r["author"]["username"] for r in result["data"]["me"]["reviews"]} == {"ada"}
@@ -72,16 +83,19 @@ async def test_aliases_fragments_variables_and_typename(gateway: Gateway) -> Non
       fragment P on Product { upc title: name }
     """
     result = await run(gateway, query, {"n": 2, "withStock": False})
-    assert result == {"data": {
-        "first": [{"upc": "p1", "title": "Product 1"}, {"upc": "p2", "title": "Product 2"}],
-        "again": [{"label": "Product 1", "__typename": "Product"}],
-    }}
+    assert result == {
+        "data": {
+            "first": [{"upc": "p1", "title": "Product 1"}, {"upc": "p2", "title": "Product 2"}],
+            "again": [{"label": "Product 1", "__typename": "Product"}],
+        }
+    }
     result = await run(gateway, query, {"n": 1, "withStock": True})
     assert result["data"]["first"] == [{"upc": "p1", "title": "Product 1", "stock": True}]
 
 
-async def test_skipped_entity_fetch_is_not_sent(gateway: Gateway,
-                                                servers: dict[str, SubgraphServer]) -> None:
+async def test_skipped_entity_fetch_is_not_sent(
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     query = "query ($s: Boolean!) { topProducts { upc inStock @skip(if: $s) } }"
     result = await run(gateway, query, {"s": True})
     assert result == {"data": {"topProducts": [{"upc": u} for u in PRODUCTS]}}
@@ -89,23 +103,37 @@ async def test_skipped_entity_fetch_is_not_sent(gateway: Gateway,
 
 
 async def test_abstract_types(gateway: Gateway) -> None:
-    result = await run(gateway, """
+    result = await run(
+        gateway,
+        """
       { nodes { __typename id ... on Product { name inStock } ... on User { name } } }
-    """)
-    assert result == {"data": {"nodes": [
-        {"__typename": "Product", "id": "product-p1", "name": "Product 1", "inStock": True},
-        {"__typename": "Product", "id": "product-p2", "name": "Product 2", "inStock": False},
-    ]}}
+    """,
+    )
+    assert result == {
+        "data": {
+            "nodes": [
+                {"__typename": "Product", "id": "product-p1", "name": "Product 1", "inStock": True},
+                {
+                    "__typename": "Product",
+                    "id": "product-p2",
+                    "name": "Product 2",
+                    "inStock": False,
+                },
+            ]
+        }
+    }
 
 
-async def test_mutations_run_in_order(gateway: Gateway,
-                                      servers: dict[str, SubgraphServer]) -> None:
-    result = await run(gateway, """
+async def test_mutations_run_in_order(gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    result = await run(
+        gateway,
+        """
       mutation {
         a: createReview(upc: "p1", body: "first") { id body product { name } }
         b: createReview(upc: "p2", body: "second") { id body author { name } }
       }
-    """)
+    """,
+    )
     assert "errors" not in result
     assert result["data"]["a"]["body"] == "first"
     assert result["data"]["a"]["product"] == {"name": "Product 1"}
@@ -117,10 +145,14 @@ async def test_mutations_run_in_order(gateway: Gateway,
 
 
 async def test_introspection_is_answered_by_the_router(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
-    result = await run(gateway, """
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
+    result = await run(
+        gateway,
+        """
       { __type(name: "Query") { fields { name } } me { __typename } }
-    """)
+    """,
+    )
     names = {f["name"] for f in result["data"]["__type"]["fields"]}
     assert "secret" not in names  # @inaccessible
     assert {"me", "users", "topProducts", "nodes"} <= names
@@ -129,12 +161,16 @@ async def test_introspection_is_answered_by_the_router(
 
 
 async def test_subscription_events_go_through_entity_fetches(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
-    prepared = gateway.prepare("""
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
+    prepared = gateway.prepare(
+        """
       subscription ($upc: String!) {
         reviewAdded(upc: $upc) { body product { name } author { name } }
       }
-    """, None)
+    """,
+        None,
+    )
     assert prepared.operation_type == "subscription"
     events = [e async for e in gateway.subscribe(prepared, {"upc": "p1"})]
     expected = [r for r in REVIEWS.values() if r["product"] == "p1"]
@@ -147,12 +183,18 @@ async def test_subscription_events_go_through_entity_fetches(
 
 
 async def test_sibling_entity_fetches_share_one_request_across_paths(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
-    result = await run(gateway, """
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
+    result = await run(
+        gateway,
+        """
       { nodes { ... on Product { upc inStock } } topProducts(first: 3) { upc inStock } }
-    """)
-    assert result["data"]["nodes"] == [{"upc": "p1", "inStock": True},
-                                       {"upc": "p2", "inStock": False}]
+    """,
+    )
+    assert result["data"]["nodes"] == [
+        {"upc": "p1", "inStock": True},
+        {"upc": "p2", "inStock": False},
+    ]
     assert [p["inStock"] for p in result["data"]["topProducts"]] == [True, False, True]
     # One inventory request; p1 and p2 appear under both paths but are sent once.
     [reps] = servers["inventory"].entity_calls()
@@ -160,7 +202,8 @@ async def test_sibling_entity_fetches_share_one_request_across_paths(
 
 
 async def test_identical_queries_in_flight_share_one_execution(
-        sdl: str, servers: dict[str, SubgraphServer]) -> None:
+    sdl: str, servers: dict[str, SubgraphServer]
+) -> None:
     import asyncio
 
     from graph.execution.gateway import GatewayOptions, SubgraphOptions
@@ -168,12 +211,14 @@ async def test_identical_queries_in_flight_share_one_execution(
     servers["products"].delay = 0.2
     no_subgraph_dedup = SubgraphOptions(deduplicate=False)
     gw = Gateway.from_supergraph_sdl(sdl, GatewayOptions(default=no_subgraph_dedup))
-    plain = Gateway.from_supergraph_sdl(sdl, GatewayOptions(
-        default=no_subgraph_dedup, deduplicate_requests=False))
+    plain = Gateway.from_supergraph_sdl(
+        sdl, GatewayOptions(default=no_subgraph_dedup, deduplicate_requests=False)
+    )
     try:
         query = gw.prepare("query ($n: Int) { topProducts(first: $n) { upc } }", None)
-        results = await asyncio.gather(*(gw.execute(query, {"n": 2}) for _ in range(4)),
-                                       gw.execute(query, {"n": 1}))
+        results = await asyncio.gather(
+            *(gw.execute(query, {"n": 2}) for _ in range(4)), gw.execute(query, {"n": 1})
+        )
         assert [len(r["data"]["topProducts"]) for r in results] == [2, 2, 2, 2, 1]
         assert len(servers["products"].calls) == 2  # four identical requests, one execution
         assert results[0] is not results[1]  # each caller gets its own response dict
@@ -181,8 +226,10 @@ async def test_identical_queries_in_flight_share_one_execution(
         def auth(token: str) -> Any:
             return lambda subgraph: {"authorization": token}
 
-        await asyncio.gather(gw.execute(query, {"n": 2}, headers_for=auth("a")),
-                             gw.execute(query, {"n": 2}, headers_for=auth("b")))
+        await asyncio.gather(
+            gw.execute(query, {"n": 2}, headers_for=auth("a")),
+            gw.execute(query, {"n": 2}, headers_for=auth("b")),
+        )
         assert len(servers["products"].calls) == 4  # other credentials: not shared
         servers["products"].calls.clear()
         other = plain.prepare("{ topProducts { upc } }", None)

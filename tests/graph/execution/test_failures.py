@@ -17,18 +17,24 @@ async def run(gw: Gateway, query: str, variables: dict[str, Any] | None = None) 
 
 
 async def test_failed_subgraph_leaves_the_rest_intact(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     servers["reviews"].fail_status = 500
     result = await run(gateway, "{ topProducts(first: 2) { name reviews { body } } }")
-    assert result["data"] == {"topProducts": [
-        {"name": "Product 1", "reviews": None}, {"name": "Product 2", "reviews": None}]}
+    assert result["data"] == {
+        "topProducts": [
+            {"name": "Product 1", "reviews": None},
+            {"name": "Product 2", "reviews": None},
+        ]
+    }
     [error] = result["errors"]
     assert error["extensions"] == {"code": "SUBREQUEST_HTTP_ERROR", "serviceName": "reviews"}
     assert error["path"][0] == "topProducts"
 
 
 async def test_failed_root_subgraph_nulls_its_fields_only(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     servers["accounts"].fail_status = 502
     result = await run(gateway, "{ me { name } topProducts(first: 1) { name } }")
     assert result["data"] == {"me": None, "topProducts": [{"name": "Product 1"}]}
@@ -36,11 +42,16 @@ async def test_failed_root_subgraph_nulls_its_fields_only(
 
 
 async def test_slow_subgraph_times_out_with_a_path_and_code(
-        sdl: str, servers: dict[str, SubgraphServer]) -> None:
+    sdl: str, servers: dict[str, SubgraphServer]
+) -> None:
     servers["inventory"].delay = 2.0
-    gw = Gateway.from_supergraph_sdl(sdl, GatewayOptions(
-        subgraphs={"inventory": SubgraphOptions(timeout=0.3)},
-        default=SubgraphOptions(timeout=5)))
+    gw = Gateway.from_supergraph_sdl(
+        sdl,
+        GatewayOptions(
+            subgraphs={"inventory": SubgraphOptions(timeout=0.3)},
+            default=SubgraphOptions(timeout=5),
+        ),
+    )
     try:
         started = time.monotonic()
         result = await run(gw, "{ topProducts(first: 1) { name inStock } }")
@@ -55,7 +66,8 @@ async def test_slow_subgraph_times_out_with_a_path_and_code(
 
 
 async def test_null_in_non_null_field_nulls_the_nearest_nullable_parent(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     broken = {**USERS, "u2": {**USERS["u2"], "name": None}}
     servers["accounts"].overrides["user"] = broken
     result = await run(gateway, "{ topProducts(first: 1) { reviews { author { id name } } } }")
@@ -67,8 +79,9 @@ async def test_null_in_non_null_field_nulls_the_nearest_nullable_parent(
     assert all(p[-1] == "name" and p[:2] == ["topProducts", 0] for p in paths)
 
 
-async def test_null_propagates_up_to_data(gateway: Gateway,
-                                          servers: dict[str, SubgraphServer]) -> None:
+async def test_null_propagates_up_to_data(
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     servers["accounts"].overrides["users"] = [{"id": "u9", "name": None}]
     result = await run(gateway, "{ users { id name } }")
     assert result["data"] is None  # users: [User!]! and User.name: String!
@@ -81,10 +94,12 @@ def _raise(**_: Any) -> Any:
 
 @pytest.mark.parametrize("include", [True, False])
 async def test_subgraph_error_details_only_when_allowed(
-        sdl: str, servers: dict[str, SubgraphServer], include: bool) -> None:
+    sdl: str, servers: dict[str, SubgraphServer], include: bool
+) -> None:
     servers["accounts"].overrides["me"] = _raise
-    gw = Gateway.from_supergraph_sdl(sdl, GatewayOptions(
-        subgraphs={"accounts": SubgraphOptions(include_errors=include)}))
+    gw = Gateway.from_supergraph_sdl(
+        sdl, GatewayOptions(subgraphs={"accounts": SubgraphOptions(include_errors=include)})
+    )
     try:
         result = await run(gw, "{ me { name } }")
     finally:
@@ -100,13 +115,16 @@ async def test_subgraph_error_details_only_when_allowed(
         assert "database" not in str(error)
 
 
-@pytest.mark.parametrize(("query", "name", "code"), [
-    ("{ me { name ", None, "GRAPHQL_PARSE_FAILED"),
-    ("{ me { nope } }", None, "GRAPHQL_VALIDATION_FAILED"),
-    ("{ secret }", None, "GRAPHQL_VALIDATION_FAILED"),  # @inaccessible
-    ("query A { me { id } }", "B", "BAD_REQUEST"),
-    ("query A { me { id } } query B { me { id } }", None, "BAD_REQUEST"),
-])
+@pytest.mark.parametrize(
+    ("query", "name", "code"),
+    [
+        ("{ me { name ", None, "GRAPHQL_PARSE_FAILED"),
+        ("{ me { nope } }", None, "GRAPHQL_VALIDATION_FAILED"),
+        ("{ secret }", None, "GRAPHQL_VALIDATION_FAILED"),  # @inaccessible
+        ("query A { me { id } }", "B", "BAD_REQUEST"),
+        ("query A { me { id } } query B { me { id } }", None, "BAD_REQUEST"),
+    ],
+)
 def test_request_errors(gateway: Gateway, query: str, name: str | None, code: str) -> None:
     with pytest.raises(RequestError) as info:
         gateway.prepare(query, name)
@@ -121,7 +139,8 @@ def test_parser_token_limit(gateway: Gateway) -> None:
 
 
 async def test_variables_that_do_not_coerce_are_bad_user_input(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     prepared = gateway.prepare("query ($n: Int!) { topProducts(first: $n) { upc } }", None)
     result = await gateway.execute(prepared, {"n": "five"})
     assert "data" not in result
@@ -153,7 +172,8 @@ def test_differently_formatted_operations_share_one_plan(gateway: Gateway) -> No
 
 
 async def test_null_item_in_a_list_of_non_null_nulls_the_list(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     servers["reviews"].overrides["null_bodies"] = {"r5"}  # a review of p1
     result = await run(gateway, "{ topProducts(first: 2) { upc reviews { id body } } }")
     first, second = result["data"]["topProducts"]

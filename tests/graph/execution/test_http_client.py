@@ -31,8 +31,11 @@ class RawServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
                 body = await reader.readexactly(length)
                 self.requests += 1
                 raw = self.respond(self.requests, body)
@@ -62,15 +65,19 @@ class RawServer:
 def ok(payload: dict[str, Any]) -> bytes:
     body = orjson.dumps(payload)
     return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (
-        len(body), body)
+        len(body),
+        body,
+    )
 
 
 def chunked(payload: dict[str, Any]) -> bytes:
     body = orjson.dumps(payload)
     half = len(body) // 2
     chunks = b"".join(b"%x\r\n%b\r\n" % (len(c), c) for c in (body[:half], body[half:]))
-    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-            b"transfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"transfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
 
 
 @pytest.fixture
@@ -99,11 +106,11 @@ async def test_keep_alive_connection_is_reused(clients: list[SubgraphClient]) ->
 async def test_chunked_response(clients: list[SubgraphClient]) -> None:
     async with RawServer(lambda n, b: chunked({"data": {"big": "x" * 5000}})) as url:
         assert await client(url, clients).post({"query": "{ big }"}) == {
-            "data": {"big": "x" * 5000}}
+            "data": {"big": "x" * 5000}
+        }
 
 
-async def test_stale_connection_is_retried_for_queries_only(
-        clients: list[SubgraphClient]) -> None:
+async def test_stale_connection_is_retried_for_queries_only(clients: list[SubgraphClient]) -> None:
     # The server answers, keeps the socket, then drops it without a word on the next request.
     server = RawServer(lambda n, b: ok({"data": {"n": n}}) if n != 2 else None)
     async with server as url:
@@ -121,11 +128,14 @@ async def test_stale_connection_is_retried_for_queries_only(
         assert server.requests == 2  # never sent twice
 
 
-@pytest.mark.parametrize("raw", [
-    b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops",
-    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n[]",
-    b"NOT HTTP AT ALL\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n[]",
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ],
+)
 async def test_bad_answers_are_fetch_errors(clients: list[SubgraphClient], raw: bytes) -> None:
     async with RawServer(lambda n, b: raw) as url:
         with pytest.raises(SubgraphFetchError) as info:
@@ -153,15 +163,15 @@ async def test_timeout(clients: list[SubgraphClient]) -> None:
     try:
         with pytest.raises(SubgraphFetchError) as info:
             await client(f"http://127.0.0.1:{port}/graphql", clients, timeout=0.2).post(
-                {"query": "{ a }"})
+                {"query": "{ a }"}
+            )
         assert info.value.code == "SUBREQUEST_TIMEOUT"
     finally:
         server.close()
         await asyncio.sleep(0.01)
 
 
-async def test_identical_queries_in_flight_share_one_request(
-        clients: list[SubgraphClient]) -> None:
+async def test_identical_queries_in_flight_share_one_request(clients: list[SubgraphClient]) -> None:
     requests = 0
 
     async def slow_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -169,8 +179,11 @@ async def test_identical_queries_in_flight_share_one_request(
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
                 body = orjson.loads(await reader.readexactly(length))
                 requests += 1
                 await asyncio.sleep(0.1)
@@ -183,15 +196,17 @@ async def test_identical_queries_in_flight_share_one_request(
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
     try:
         c = client(url, clients)
-        results = await asyncio.gather(*(c.post({"query": "{ a }"}) for _ in range(5)),
-                                       c.post({"query": "{ b }"}))
+        results = await asyncio.gather(
+            *(c.post({"query": "{ a }"}) for _ in range(5)), c.post({"query": "{ b }"})
+        )
         assert [r["data"]["q"] for r in results] == ["{ a }"] * 5 + ["{ b }"]
         assert requests == 2  # five identical queries, one round trip
         results[0]["data"]["q"] = "changed"
         assert results[1]["data"]["q"] == "{ a }"  # each caller has its own objects
         # Mutations are never shared.
-        await asyncio.gather(*(c.post({"query": "mutation { m }"}, idempotent=False)
-                               for _ in range(3)))
+        await asyncio.gather(
+            *(c.post({"query": "mutation { m }"}, idempotent=False) for _ in range(3))
+        )
         assert requests == 5
         # Nor is anything when deduplication is off.
         plain = SubgraphClient("sub", url, 2.0, 10, deduplicate=False)
@@ -206,7 +221,8 @@ async def test_identical_queries_in_flight_share_one_request(
 
 
 async def test_headers_are_sent_but_never_split_or_duplicate_the_request(
-        clients: list[SubgraphClient]) -> None:
+    clients: list[SubgraphClient],
+) -> None:
     seen: list[bytes] = []
 
     def respond(n: int, body: bytes) -> bytes:
@@ -215,8 +231,11 @@ async def test_headers_are_sent_but_never_split_or_duplicate_the_request(
     async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         seen.append(head.lower())
-        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length"))
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
         await reader.readexactly(length)
         writer.write(respond(1, b""))
         await writer.drain()
@@ -227,8 +246,15 @@ async def test_headers_are_sent_but_never_split_or_duplicate_the_request(
     try:
         c = SubgraphClient("sub", url, 2.0, 10, headers={"x-static": "1"})
         clients.append(c)
-        await c.post({"query": "{ a }"}, {"authorization": "Bearer t", "content-length": "1",
-                                          "x-evil": "a\r\nx-injected: 1", "host": "other"})
+        await c.post(
+            {"query": "{ a }"},
+            {
+                "authorization": "Bearer t",
+                "content-length": "1",
+                "x-evil": "a\r\nx-injected: 1",
+                "host": "other",
+            },
+        )
     finally:
         server.close()
     [head] = seen

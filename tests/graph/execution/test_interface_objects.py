@@ -16,7 +16,9 @@ from tests.graph.planning.test_federation_features import HEADER
 ACCOUNTS = {"u1": ("User", "Ada"), "a1": ("Admin", "Root")}
 CREDITS = {"u1": 10, "a1": 99}
 
-SUPERGRAPH = HEADER + """
+SUPERGRAPH = (
+    HEADER
+    + """
 type Query @join__type(graph: A) @join__type(graph: B) {
   accounts: [Account] @join__field(graph: A)
   topAccount: Account @join__field(graph: B)
@@ -40,6 +42,7 @@ type Admin implements Account @join__implements(graph: A, interface: "Account")
   credits: Int @join__field
 }
 """
+)
 
 
 def _account(account_id: str) -> dict[str, Any]:
@@ -57,9 +60,11 @@ def subgraph_a() -> SubgraphServer:
 
     def setup(schema: GraphQLSchema, server: SubgraphServer) -> None:
         schema.query_type.fields["accounts"].resolve = (  # type: ignore[union-attr]
-            lambda *_: [_account(i) for i in ACCOUNTS])
+            lambda *_: [_account(i) for i in ACCOUNTS]
+        )
         schema.get_type("Account").resolve_type = (  # type: ignore[union-attr]
-            lambda obj, *_: obj["__typename"])
+            lambda obj, *_: obj["__typename"]
+        )
         # The interface entity: resolved to its concrete type here.
         server.references["Account"] = lambda rep: _account(rep["id"])
 
@@ -74,9 +79,13 @@ def subgraph_b() -> SubgraphServer:
 
     def setup(schema: GraphQLSchema, server: SubgraphServer) -> None:
         schema.query_type.fields["topAccount"].resolve = (  # type: ignore[union-attr]
-            lambda *_: {"id": "a1", "credits": CREDITS["a1"]})
+            lambda *_: {"id": "a1", "credits": CREDITS["a1"]}
+        )
         server.references["Account"] = lambda rep: {
-            "__typename": "Account", "id": rep["id"], "credits": CREDITS[rep["id"]]}
+            "__typename": "Account",
+            "id": rep["id"],
+            "credits": CREDITS[rep["id"]],
+        }
 
     return SubgraphServer("b", sdl, ["Account"], setup)
 
@@ -100,23 +109,33 @@ async def gateway(servers: dict[str, SubgraphServer]) -> AsyncIterator[Gateway]:
 
 
 async def test_fields_of_an_interface_object_are_fetched_for_implementations(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     result = await gateway.execute(
-        gateway.prepare("{ accounts { __typename name credits } }", None), None)
-    assert result == {"data": {"accounts": [
-        {"__typename": "User", "name": "Ada", "credits": 10},
-        {"__typename": "Admin", "name": "Root", "credits": 99},
-    ]}}
+        gateway.prepare("{ accounts { __typename name credits } }", None), None
+    )
+    assert result == {
+        "data": {
+            "accounts": [
+                {"__typename": "User", "name": "Ada", "credits": 10},
+                {"__typename": "Admin", "name": "Root", "credits": 99},
+            ]
+        }
+    }
     [reps] = servers["b"].entity_calls()  # one request for both implementations
     assert sorted(reps, key=lambda r: r["id"]) == [
-        {"__typename": "Account", "id": "a1"}, {"__typename": "Account", "id": "u1"}]
+        {"__typename": "Account", "id": "a1"},
+        {"__typename": "Account", "id": "u1"},
+    ]
 
 
 async def test_concrete_type_behind_an_interface_object_is_resolved(
-        gateway: Gateway, servers: dict[str, SubgraphServer]) -> None:
+    gateway: Gateway, servers: dict[str, SubgraphServer]
+) -> None:
     query = "{ topAccount { __typename credits ... on Admin { name } ... on User { id } } }"
     result = await gateway.execute(gateway.prepare(query, None), None)
-    assert result == {"data": {"topAccount": {
-        "__typename": "Admin", "credits": 99, "name": "Root"}}}
+    assert result == {
+        "data": {"topAccount": {"__typename": "Admin", "credits": 99, "name": "Root"}}
+    }
     [reps] = servers["a"].entity_calls()
     assert reps == [{"__typename": "Account", "id": "a1"}]

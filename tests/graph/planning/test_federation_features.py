@@ -41,14 +41,18 @@ enum join__Graph {
 """
 
 CASES: dict[str, tuple[str, str]] = {
-    "override": ("""
+    "override": (
+        """
 type Query @join__type(graph: A) @join__type(graph: B) { feed: [Post] @join__field(graph: A) }
 type Post @join__type(graph: A, key: "id") @join__type(graph: B, key: "id") {
   id: ID!
   title: String @join__field(graph: A, usedOverridden: true) @join__field(graph: B, override: "a")
   body: String @join__field(graph: A)
-}""", "{ feed { body title } }"),
-    "interface_object": ("""
+}""",
+        "{ feed { body title } }",
+    ),
+    "interface_object": (
+        """
 type Query @join__type(graph: A) @join__type(graph: B) {
   accounts: [Account] @join__field(graph: A)
 }
@@ -63,8 +67,11 @@ type User implements Account @join__implements(graph: A, interface: "Account")
   id: ID!
   name: String
   credits: Int @join__field
-}""", "{ accounts { name credits ... on User { id } } }"),
-    "requires_conflicting_arguments": ("""
+}""",
+        "{ accounts { name credits ... on User { id } } }",
+    ),
+    "requires_conflicting_arguments": (
+        """
 type Query @join__type(graph: A) @join__type(graph: B) {
   products: [Product] @join__field(graph: B)
 }
@@ -73,8 +80,11 @@ type Product @join__type(graph: A, key: "upc") @join__type(graph: B, key: "upc")
   price(currency: String!): Int @join__field(graph: A, external: true) @join__field(graph: B)
   usd: Int @join__field(graph: A, requires: "price(currency: \\"USD\\")")
   eur: Int @join__field(graph: A, requires: "price(currency: \\"EUR\\")")
-}""", "{ products { usd eur } }"),
-    "key_through_another_subgraph": ("""
+}""",
+        "{ products { usd eur } }",
+    ),
+    "key_through_another_subgraph": (
+        """
 type Query @join__type(graph: A) @join__type(graph: B) @join__type(graph: C) {
   books: [Book] @join__field(graph: A)
 }
@@ -83,14 +93,20 @@ type Book @join__type(graph: A, key: "upc") @join__type(graph: B, key: "upc")
   upc: ID! @join__field(graph: A) @join__field(graph: B)
   id: ID! @join__field(graph: B) @join__field(graph: C)
   author: String @join__field(graph: C)
-}""", "{ books { upc author } }"),
-    "shared_value_type_split": ("""
+}""",
+        "{ books { upc author } }",
+    ),
+    "shared_value_type_split": (
+        """
 type Query @join__type(graph: A) @join__type(graph: B) { viewer: Viewer }
 type Viewer @join__type(graph: A) @join__type(graph: B) {
   name: String @join__field(graph: A)
   karma: Int @join__field(graph: B)
-}""", "{ viewer { name karma } }"),
-    "union_members_per_subgraph": ("""
+}""",
+        "{ viewer { name karma } }",
+    ),
+    "union_members_per_subgraph": (
+        """
 type Query @join__type(graph: A) @join__type(graph: B) { media: [Media] @join__field(graph: A) }
 union Media @join__type(graph: A) @join__type(graph: B)
   @join__unionMember(graph: A, member: "Book") @join__unionMember(graph: B, member: "Book")
@@ -100,7 +116,9 @@ type Book @join__type(graph: A, key: "id") @join__type(graph: B, key: "id") {
   title: String @join__field(graph: B)
 }
 type Movie @join__type(graph: B, key: "id") { id: ID! title: String }
-""", "{ media { ... on Book { title } ... on Movie { title } } }"),
+""",
+        "{ media { ... on Book { title } ... on Movie { title } } }",
+    ),
 }
 
 
@@ -135,12 +153,15 @@ def test_conflicting_requires_use_separate_fetches() -> None:
     fetches = plan_case("requires_conflicting_arguments").fetches()
     assert [f.subgraph for f in fetches] == ["b", "a", "a"]
     root = fetches[0].operation
-    assert 'price__' in root and '(currency: "USD")' in root and '(currency: "EUR")' in root
+    assert "price__" in root and '(currency: "USD")' in root and '(currency: "EUR")' in root
 
 
 def test_key_reached_through_another_subgraph() -> None:
     assert [f.subgraph for f in plan_case("key_through_another_subgraph").fetches()] == [
-        "a", "b", "c"]
+        "a",
+        "b",
+        "c",
+    ]
 
 
 def test_shared_value_type_is_split_across_subgraphs() -> None:

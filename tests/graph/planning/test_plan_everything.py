@@ -30,8 +30,10 @@ from tests.graph.planning.test_plans import plan_for
 ROOT = Path(__file__).resolve().parents[3]
 SUPERGRAPHS = {
     "fixture": SUPERGRAPH_TEMPLATE,
-    **{p.parent.name: p.read_text()
-       for p in sorted((ROOT / "tests/graph/composition/cases").glob("*/supergraph.graphql"))},
+    **{
+        p.parent.name: p.read_text()
+        for p in sorted((ROOT / "tests/graph/composition/cases").glob("*/supergraph.graphql"))
+    },
 }
 if (ROOT / "supergraph.graphql").exists():
     SUPERGRAPHS["puppies"] = (ROOT / "supergraph.graphql").read_text()

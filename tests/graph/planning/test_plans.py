@@ -97,8 +97,9 @@ def test_plans_are_frozen_plain_data(supergraph: Supergraph) -> None:
 
 def test_unsatisfiable_operation_is_a_planning_error() -> None:
     sdl = supergraph_sdl({}).replace(
-        'inStock: Boolean @join__field(graph: INVENTORY)',
-        'inStock: Boolean @join__field(graph: INVENTORY)\n'
-        '  hidden: Int @join__field(graph: ACCOUNTS)')
+        "inStock: Boolean @join__field(graph: INVENTORY)",
+        "inStock: Boolean @join__field(graph: INVENTORY)\n"
+        "  hidden: Int @join__field(graph: ACCOUNTS)",
+    )
     with pytest.raises(PlanningError, match="hidden"):
         plan_for(Supergraph.from_sdl(sdl), "{ topProducts { hidden } }")

@@ -47,17 +47,20 @@ def test_api_schema_drops_machinery_and_inaccessible(sg: Supergraph) -> None:
 
 
 def test_inaccessible_types_values_and_arguments() -> None:
-    sdl = supergraph_sdl({}).replace(
-        "  secret: String @join__field(graph: ACCOUNTS) @inaccessible",
-        "  secret(level: Level @inaccessible): Level @join__field(graph: ACCOUNTS)\n"
-        "  hidden: Hidden @join__field(graph: ACCOUNTS) @inaccessible",
-    ) + """
+    sdl = (
+        supergraph_sdl({}).replace(
+            "  secret: String @join__field(graph: ACCOUNTS) @inaccessible",
+            "  secret(level: Level @inaccessible): Level @join__field(graph: ACCOUNTS)\n"
+            "  hidden: Hidden @join__field(graph: ACCOUNTS) @inaccessible",
+        )
+        + """
 enum Level @join__type(graph: ACCOUNTS) {
   LOW @join__enumValue(graph: ACCOUNTS)
   TOP @join__enumValue(graph: ACCOUNTS) @inaccessible
 }
 type Hidden @join__type(graph: ACCOUNTS) @inaccessible { id: ID }
 """
+    )
     api = print_schema(build_api_schema(Supergraph.from_sdl(sdl)))
     assert "secret: Level" in api and "level:" not in api
     assert "LOW" in api and "TOP" not in api

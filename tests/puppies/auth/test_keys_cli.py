@@ -10,8 +10,14 @@ from pathlib import Path
 
 def _keys(args: list[str], keys_dir: Path) -> str:
     env = {**os.environ, "JWT_KEYS_DIR": str(keys_dir)}
-    out = subprocess.run([sys.executable, "-m", "puppies.cli", "keys", *args], env=env,
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "puppies.cli", "keys", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout
 
 

@@ -70,16 +70,22 @@ async def test_wrongly_signed(ring: KeyRing, conf: Settings, tmp_path: Path) -> 
         await verify_access_token(token, LocalKeys(ring), conf)
     real_kid = ring.signing_key().kid
     (tmp_path / "rogue" / f"{rogue.signing_key().kid}.pem").rename(
-        tmp_path / "rogue" / f"{real_kid}.pem")
+        tmp_path / "rogue" / f"{real_kid}.pem"
+    )
     rogue.refresh(force=True)
     token = issue_access_token(rogue, conf, 1).token
-    assert f'"kid": "{real_kid}"' in json.dumps(json.loads(
-        base64.urlsafe_b64decode(token.split(".")[0] + "==")))
+    assert f'"kid": "{real_kid}"' in json.dumps(
+        json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    )
     with pytest.raises(AuthError, match="signature"):
         await verify_access_token(token, LocalKeys(ring), conf)
     # Symmetric and unsigned algorithms are refused outright (no alg confusion).
-    hs = jwt.encode({"alg": "HS256", "kid": real_kid}, {"sub": "1"},
-                    OctKey.import_key(b"x" * 32), algorithms=["HS256"])
+    hs = jwt.encode(
+        {"alg": "HS256", "kid": real_kid},
+        {"sub": "1"},
+        OctKey.import_key(b"x" * 32),
+        algorithms=["HS256"],
+    )
     with pytest.raises(AuthError, match="ES256"):
         await verify_access_token(hs, LocalKeys(ring), conf)
     none = f"{_b64({'alg': 'none', 'kid': real_kid})}.{_b64({'sub': '1'})}."

@@ -26,15 +26,29 @@ MIDNIGHT = datetime.combine(datetime.now(UTC).date(), time.min, UTC)
 
 
 def _view(post: int, at: datetime, type_: str = "POST_VIEW") -> Row:
-    return Row(event_id=uuid.uuid4(), occurred_at=at, type=type_, source="client",
-               client_event_id="v", post_id=post)
+    return Row(
+        event_id=uuid.uuid4(),
+        occurred_at=at,
+        type=type_,
+        source="client",
+        client_event_id="v",
+        post_id=post,
+    )
 
 
 async def _post(db: Database, settings: Settings, post: int, author: int) -> None:
-    await record_domain_event(db, settings, Event(
-        id=f"posts:{post}", type="post.created", schema="posts", aggregate_id=post,
-        payload={"post_id": post, "author_id": author},
-        occurred_at=MIDNIGHT - timedelta(days=3)))
+    await record_domain_event(
+        db,
+        settings,
+        Event(
+            id=f"posts:{post}",
+            type="post.created",
+            schema="posts",
+            aggregate_id=post,
+            payload={"post_id": post, "author_id": author},
+            occurred_at=MIDNIGHT - timedelta(days=3),
+        ),
+    )
 
 
 def test_ranges_are_hour_aligned_and_split_into_whole_days() -> None:
@@ -66,28 +80,32 @@ def test_only_the_owner_reads_their_dashboards() -> None:
     assert require_owner(ok, 1, "x") == 1
 
 
-async def test_stats_combine_daily_rows_and_hourly_edges(db: Database,
-                                                         settings: Settings) -> None:
+async def test_stats_combine_daily_rows_and_hourly_edges(db: Database, settings: Settings) -> None:
     await _post(db, settings, 1, 100)
     await _post(db, settings, 2, 100)
     two_days_ago = MIDNIGHT - timedelta(days=2)
-    await record(db, [
-        _view(1, two_days_ago + timedelta(hours=5)),    # excluded: before the range
-        _view(1, two_days_ago + timedelta(hours=20)),   # edge hour of a partial day
-        _view(1, MIDNIGHT - timedelta(hours=12)),       # whole day (yesterday)
-        _view(1, MIDNIGHT - timedelta(hours=11)),
-        _view(1, MIDNIGHT + timedelta(minutes=10)),     # edge: today's first hour
-        _view(1, MIDNIGHT + timedelta(hours=1)),        # excluded: after the range
-        _view(2, MIDNIGHT - timedelta(hours=3)),
-        _view(2, MIDNIGHT - timedelta(hours=3), "SHARE"),
-    ])
+    await record(
+        db,
+        [
+            _view(1, two_days_ago + timedelta(hours=5)),  # excluded: before the range
+            _view(1, two_days_ago + timedelta(hours=20)),  # edge hour of a partial day
+            _view(1, MIDNIGHT - timedelta(hours=12)),  # whole day (yesterday)
+            _view(1, MIDNIGHT - timedelta(hours=11)),
+            _view(1, MIDNIGHT + timedelta(minutes=10)),  # edge: today's first hour
+            _view(1, MIDNIGHT + timedelta(hours=1)),  # excluded: after the range
+            _view(2, MIDNIGHT - timedelta(hours=3)),
+            _view(2, MIDNIGHT - timedelta(hours=3), "SHARE"),
+        ],
+    )
     await roll_up_all(db)
     rng = make_range(two_days_ago + timedelta(hours=20), MIDNIGHT + timedelta(minutes=30))
     stats = await dashboards.post_stats(db, [1, 2, 3], rng)
     assert stats[1].views == 4
     assert [(d.date, d.views) for d in stats[1].daily] == [
-        (two_days_ago.date(), 1), ((MIDNIGHT - timedelta(days=1)).date(), 2),
-        (MIDNIGHT.date(), 1)]
+        (two_days_ago.date(), 1),
+        ((MIDNIGHT - timedelta(days=1)).date(), 2),
+        (MIDNIGHT.date(), 1),
+    ]
     assert (stats[2].views, stats[2].shares) == (1, 1)
     assert stats[3].views == 0 and len(stats[3].daily) == 3
     user = await dashboards.user_analytics(db, 100, rng)
@@ -100,25 +118,36 @@ async def test_stats_combine_daily_rows_and_hourly_edges(db: Database,
     assert await dashboards.post_authors(db, [1, 2, 3]) == {1: 100, 2: 100}
 
 
-async def test_trending_ranks_known_live_posts_by_score(db: Database,
-                                                        settings: Settings) -> None:
+async def test_trending_ranks_known_live_posts_by_score(db: Database, settings: Settings) -> None:
     now = datetime.now(UTC)
     for post in (1, 2, 3, 4):
         await _post(db, settings, post, 100 + post)
-    await record(db, [
-        *[_view(1, now - timedelta(minutes=1)) for _ in range(3)],
-        *[_view(2, now - timedelta(minutes=2)) for _ in range(5)],
-        *[_view(3, now - timedelta(hours=5)) for _ in range(10)],
-        *[_view(4, now - timedelta(days=3)) for _ in range(20)],
-        *[_view(999, now) for _ in range(50)],  # a post analytics never heard of
-    ])
+    await record(
+        db,
+        [
+            *[_view(1, now - timedelta(minutes=1)) for _ in range(3)],
+            *[_view(2, now - timedelta(minutes=2)) for _ in range(5)],
+            *[_view(3, now - timedelta(hours=5)) for _ in range(10)],
+            *[_view(4, now - timedelta(days=3)) for _ in range(20)],
+            *[_view(999, now) for _ in range(50)],  # a post analytics never heard of
+        ],
+    )
     await roll_up_all(db)
     assert [p for p, _ in await compute_trending(db, "HOUR", 10)] == [2, 1]
     assert [p for p, _ in await compute_trending(db, "DAY", 10)] == [3, 2, 1]
     assert [p for p, _ in await compute_trending(db, "WEEK", 10)] == [4, 3, 2, 1]
-    await record_domain_event(db, settings, Event(
-        id="posts:del4", type="post.deleted", schema="posts", aggregate_id=4,
-        payload={"post_id": 4, "author_id": 104}, occurred_at=now))
+    await record_domain_event(
+        db,
+        settings,
+        Event(
+            id="posts:del4",
+            type="post.deleted",
+            schema="posts",
+            aggregate_id=4,
+            payload={"post_id": 4, "author_id": 104},
+            occurred_at=now,
+        ),
+    )
     redis = create_redis(settings)
     try:
         assert await trending_posts(db, redis, settings, "WEEK", 2) == [3, 2]
@@ -135,5 +164,6 @@ async def test_trending_ranks_known_live_posts_by_score(db: Database,
     finally:
         await redis.aclose()
     async with db.session() as s:
-        assert (await s.execute(text("SELECT count(*) FROM analytics.rollup_queue"))
-                ).scalar_one() == 0
+        assert (
+            await s.execute(text("SELECT count(*) FROM analytics.rollup_queue"))
+        ).scalar_one() == 0

@@ -14,9 +14,14 @@ from resolvers.analytics.rollup import roll_up_all
 
 
 def _event(row: int, type_: str, **payload: int) -> Event:
-    return Event(id=f"posts:{row}", type=type_, schema="posts",
-                 aggregate_id=payload.get("post_id"), payload=dict(payload),
-                 occurred_at=datetime.now(UTC) - timedelta(seconds=5))
+    return Event(
+        id=f"posts:{row}",
+        type=type_,
+        schema="posts",
+        aggregate_id=payload.get("post_id"),
+        payload=dict(payload),
+        occurred_at=datetime.now(UTC) - timedelta(seconds=5),
+    )
 
 
 async def _rows(db: Database, sql: str) -> list[tuple]:
@@ -31,33 +36,55 @@ async def test_each_domain_event_is_recorded_once(db: Database, settings: Settin
         _event(3, "post.liked", post_id=10, user_id=3, author_id=1),
         _event(4, "post.unliked", post_id=10, user_id=3, author_id=1),
         _event(5, "comment.created", comment_id=99, post_id=10, author_id=2),
-        Event(id="users:6", type="user.followed", schema="users", aggregate_id=2,
-              payload={"follower_id": 2, "followee_id": 1}),
-        Event(id="users:7", type="user.unfollowed", schema="users", aggregate_id=3,
-              payload={"follower_id": 3, "followee_id": 1}),
+        Event(
+            id="users:6",
+            type="user.followed",
+            schema="users",
+            aggregate_id=2,
+            payload={"follower_id": 2, "followee_id": 1},
+        ),
+        Event(
+            id="users:7",
+            type="user.unfollowed",
+            schema="users",
+            aggregate_id=3,
+            payload={"follower_id": 3, "followee_id": 1},
+        ),
     ]
     for e in events:
         assert await record_domain_event(db, settings, e) is True
     # arq redelivers every one of them: nothing more is recorded.
     for e in events:
         assert await record_domain_event(db, settings, e) is False
-    assert await _rows(db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 ORDER BY 1") \
-        == [("COMMENT", 1), ("FOLLOW", 1), ("LIKE", 2), ("POST_CREATED", 1), ("UNFOLLOW", 1),
-            ("UNLIKE", 1)]
+    assert await _rows(db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 ORDER BY 1") == [
+        ("COMMENT", 1),
+        ("FOLLOW", 1),
+        ("LIKE", 2),
+        ("POST_CREATED", 1),
+        ("UNFOLLOW", 1),
+        ("UNLIKE", 1),
+    ]
     assert await _rows(db, "SELECT post_id, author_id FROM analytics.posts") == [(10, 1)]
     await roll_up_all(db)
-    assert await _rows(db, "SELECT views, likes, comments FROM analytics.post_daily") \
-        == [(0, 1, 1)]
-    assert await _rows(db, "SELECT likes_received, comments_received, followers_gained "
-                           "FROM analytics.user_daily WHERE user_id = 1") == [(1, 1, 0)]
+    assert await _rows(db, "SELECT views, likes, comments FROM analytics.post_daily") == [(0, 1, 1)]
+    assert await _rows(
+        db,
+        "SELECT likes_received, comments_received, followers_gained "
+        "FROM analytics.user_daily WHERE user_id = 1",
+    ) == [(1, 1, 0)]
 
 
 async def test_untracked_and_expired_events_are_ignored(db: Database, settings: Settings) -> None:
     assert to_row(_event(1, "media.uploaded", media_id=1, post_id=2)) is None
     assert await record_domain_event(db, settings, _event(1, "media.uploaded")) is False
-    ancient = Event(id="posts:2", type="post.liked", schema="posts", aggregate_id=1,
-                    payload={"post_id": 1, "user_id": 2, "author_id": 3},
-                    occurred_at=datetime.now(UTC) - timedelta(days=400))
+    ancient = Event(
+        id="posts:2",
+        type="post.liked",
+        schema="posts",
+        aggregate_id=1,
+        payload={"post_id": 1, "user_id": 2, "author_id": 3},
+        occurred_at=datetime.now(UTC) - timedelta(days=400),
+    )
     assert await record_domain_event(db, settings, ancient) is False
     assert await _rows(db, "SELECT count(*) FROM analytics.events") == [(0,)]
 

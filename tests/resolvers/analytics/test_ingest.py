@@ -20,17 +20,29 @@ async def _count(db: Database, sql: str, **params: object) -> int:
         return int((await s.execute(text(sql), params)).scalar_one())
 
 
-def _ev(i: int | str, type_: str = "POST_VIEW", *, at: datetime | None = None,
-        post: str | None = "101", user: str | None = None) -> EventInput:
-    return EventInput(id=f"e-{i}", type=type_, occurred_at=at or datetime.now(UTC),
-                      post_id=post, user_id=user)
+def _ev(
+    i: int | str,
+    type_: str = "POST_VIEW",
+    *,
+    at: datetime | None = None,
+    post: str | None = "101",
+    user: str | None = None,
+) -> EventInput:
+    return EventInput(
+        id=f"e-{i}", type=type_, occurred_at=at or datetime.now(UTC), post_id=post, user_id=user
+    )
 
 
-async def test_a_batch_is_recorded_in_its_partition_and_queued(db: Database,
-                                                               settings: Settings) -> None:
+async def test_a_batch_is_recorded_in_its_partition_and_queued(
+    db: Database, settings: Settings
+) -> None:
     now = datetime.now(UTC)
-    batch = [_ev(1), _ev(2, "SHARE"), _ev(3, "PROFILE_VIEW", post=None, user="7"),
-             _ev(4, "APP_OPEN", post=None)]
+    batch = [
+        _ev(1),
+        _ev(2, "SHARE"),
+        _ev(3, "PROFILE_VIEW", post=None, user="7"),
+        _ev(4, "APP_OPEN", post=None),
+    ]
     result = await track_events(db, settings, 42, batch, now=now)
     assert (result.accepted, result.rejected) == (4, [])
     partition = f"analytics.events_p{now:%Y%m%d}"
@@ -41,8 +53,9 @@ async def test_a_batch_is_recorded_in_its_partition_and_queued(db: Database,
     assert await _count(db, "SELECT count(*) FROM analytics.event_ids") == 4
 
 
-async def test_duplicate_ids_in_a_batch_and_across_retries(db: Database,
-                                                           settings: Settings) -> None:
+async def test_duplicate_ids_in_a_batch_and_across_retries(
+    db: Database, settings: Settings
+) -> None:
     first = await track_events(db, settings, 1, [_ev(1), _ev(2), _ev(1)])
     assert first.accepted == 2
     assert [(r.index, r.reason) for r in first.rejected] == [(2, Reason.DUPLICATE_ID)]
@@ -50,10 +63,13 @@ async def test_duplicate_ids_in_a_batch_and_across_retries(db: Database,
     retry = await track_events(db, settings, 1, [_ev(1), _ev(2), _ev(3)])
     assert retry.accepted == 1
     assert [(r.index, r.id, r.reason) for r in retry.rejected] == [
-        (0, "e-1", Reason.DUPLICATE_ID), (1, "e-2", Reason.DUPLICATE_ID)]
+        (0, "e-1", Reason.DUPLICATE_ID),
+        (1, "e-2", Reason.DUPLICATE_ID),
+    ]
     # Same id with another occurredAt is still the same event.
-    again = await track_events(db, settings, 1,
-                               [_ev(1, at=datetime.now(UTC) - timedelta(minutes=5))])
+    again = await track_events(
+        db, settings, 1, [_ev(1, at=datetime.now(UTC) - timedelta(minutes=5))]
+    )
     assert again.accepted == 0 and again.rejected[0].reason == Reason.DUPLICATE_ID
     # Ids are scoped to their sender: another user's "e-1" is another event.
     other = await track_events(db, settings, 2, [_ev(1)])
@@ -79,23 +95,32 @@ async def test_out_of_window_timestamps(db: Database, settings: Settings) -> Non
     reasons = {r.id: r.reason for r in result.rejected}
     assert reasons == {"e-future": Reason.IN_FUTURE, "e-old": Reason.TOO_OLD}
     assert "older than the accepted window" in next(
-        r.message for r in result.rejected if r.id == "e-old")
+        r.message for r in result.rejected if r.id == "e-old"
+    )
     assert await _count(db, "SELECT count(*) FROM analytics.events") == 3
 
 
 async def test_the_window_is_configurable(db: Database, settings: Settings) -> None:
-    narrow = settings.model_copy(update={"analytics_ingest_window_hours": 1,
-                                         "analytics_future_skew_seconds": 0})
+    narrow = settings.model_copy(
+        update={"analytics_ingest_window_hours": 1, "analytics_future_skew_seconds": 0}
+    )
     now = datetime.now(UTC)
-    result = await track_events(db, narrow, None, [
-        _ev(1, at=now - timedelta(hours=2)), _ev(2, at=now - timedelta(minutes=30)),
-        _ev(3, at=now + timedelta(seconds=2))], now=now)
+    result = await track_events(
+        db,
+        narrow,
+        None,
+        [
+            _ev(1, at=now - timedelta(hours=2)),
+            _ev(2, at=now - timedelta(minutes=30)),
+            _ev(3, at=now + timedelta(seconds=2)),
+        ],
+        now=now,
+    )
     assert result.accepted == 1
     assert [r.reason for r in result.rejected] == [Reason.TOO_OLD, Reason.IN_FUTURE]
 
 
-async def test_unknown_types_and_bad_fields_get_reasons(db: Database,
-                                                        settings: Settings) -> None:
+async def test_unknown_types_and_bad_fields_get_reasons(db: Database, settings: Settings) -> None:
     batch = [
         _ev(1, "POST_LOVED"),
         _ev(2, "LIKE"),  # recorded from domain events only
@@ -110,9 +135,15 @@ async def test_unknown_types_and_bad_fields_get_reasons(db: Database,
     result = await track_events(db, settings, 5, batch)
     assert result.accepted == 1
     assert [(r.index, r.reason) for r in result.rejected] == [
-        (0, Reason.UNKNOWN_TYPE), (1, Reason.UNKNOWN_TYPE), (2, Reason.MISSING_FIELD),
-        (3, Reason.MISSING_FIELD), (4, Reason.INVALID_REFERENCE),
-        (5, Reason.INVALID_REFERENCE), (6, Reason.INVALID_ID), (7, Reason.INVALID_ID)]
+        (0, Reason.UNKNOWN_TYPE),
+        (1, Reason.UNKNOWN_TYPE),
+        (2, Reason.MISSING_FIELD),
+        (3, Reason.MISSING_FIELD),
+        (4, Reason.INVALID_REFERENCE),
+        (5, Reason.INVALID_REFERENCE),
+        (6, Reason.INVALID_ID),
+        (7, Reason.INVALID_ID),
+    ]
     assert "POST_LOVED" in result.rejected[0].message
     assert "recorded by the server" in result.rejected[1].message
     assert await _count(db, "SELECT count(*) FROM analytics.events") == 1
@@ -131,8 +162,7 @@ async def test_an_oversized_batch_is_refused_whole(db: Database, settings: Setti
     assert await _count(db, "SELECT count(*) FROM analytics.events") == 500
 
 
-async def test_a_missing_partition_is_created_on_demand(db: Database,
-                                                        settings: Settings) -> None:
+async def test_a_missing_partition_is_created_on_demand(db: Database, settings: Settings) -> None:
     now = datetime.now(UTC)
     two_days_ago = now - timedelta(days=2)
     day = two_days_ago.date()
@@ -146,12 +176,17 @@ async def test_a_missing_partition_is_created_on_demand(db: Database,
 
 
 async def test_concurrent_overlapping_batches_count_each_event_once(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     import asyncio
 
     ids = list(range(200))
-    batches = [[_ev(i) for i in ids], [_ev(i) for i in reversed(ids)],
-               [_ev(i) for i in ids[50:150]], [_ev(i) for i in ids[::-1][::2]]]
+    batches = [
+        [_ev(i) for i in ids],
+        [_ev(i) for i in reversed(ids)],
+        [_ev(i) for i in ids[50:150]],
+        [_ev(i) for i in ids[::-1][::2]],
+    ]
     results = await asyncio.gather(*(track_events(db, settings, 1, b) for b in batches))
     assert sum(r.accepted for r in results) == 200
     assert sum(len(r.rejected) for r in results) == 200 + 200 + 100 + 100 - 200

@@ -20,31 +20,54 @@ async def _count(db: Database, sql: str) -> int:
 
 async def test_events_table_is_natively_partitioned_by_day(db: Database) -> None:
     async with db.session() as s:
-        strategy = (await s.execute(text(
-            "SELECT pt.partstrat::text FROM pg_partitioned_table pt JOIN pg_class c "
-            "ON c.oid = pt.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'analytics' AND c.relname = 'events'"))).scalar_one()
-        bound = (await s.execute(text(
-            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c "
-            "WHERE c.relname = :n"), {"n": f"events_p{datetime.now(UTC):%Y%m%d}"})).scalar_one()
+        strategy = (
+            await s.execute(
+                text(
+                    "SELECT pt.partstrat::text FROM pg_partitioned_table pt JOIN pg_class c "
+                    "ON c.oid = pt.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'analytics' AND c.relname = 'events'"
+                )
+            )
+        ).scalar_one()
+        bound = (
+            await s.execute(
+                text(
+                    "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.relname = :n"
+                ),
+                {"n": f"events_p{datetime.now(UTC):%Y%m%d}"},
+            )
+        ).scalar_one()
     assert strategy == "r"
     today = datetime.now(UTC).date()
     assert bound.startswith(f"FOR VALUES FROM ('{today.isoformat()} 00:00:00")
 
 
 async def test_retention_drops_only_expired_partitions(db: Database, settings: Settings) -> None:
-    s = settings.model_copy(update={"analytics_retention_days": 10,
-                                    "analytics_partitions_ahead_days": 4,
-                                    "analytics_ingest_window_hours": 48})
+    s = settings.model_copy(
+        update={
+            "analytics_retention_days": 10,
+            "analytics_partitions_ahead_days": 4,
+            "analytics_ingest_window_hours": 48,
+        }
+    )
     now = datetime.now(UTC)
     today = now.date()
     # Partitions for 14..8 days ago, each with one event at noon.
     old_days = [today - timedelta(days=d) for d in range(14, 7, -1)]
     await ensure_partitions(db, old_days[0], old_days[-1])
-    await record(db, [
-        Row(event_id=uuid.uuid4(), occurred_at=datetime.combine(d, time(12), UTC),
-            type="APP_OPEN", source="client", client_event_id=str(d)) for d in old_days
-    ])
+    await record(
+        db,
+        [
+            Row(
+                event_id=uuid.uuid4(),
+                occurred_at=datetime.combine(d, time(12), UTC),
+                type="APP_OPEN",
+                source="client",
+                client_event_id=str(d),
+            )
+            for d in old_days
+        ],
+    )
     created, dropped = await maintain(db, s, now=now)
     cutoff = today - timedelta(days=10)
     assert dropped == [d for d in old_days if d < cutoff]

@@ -19,10 +19,24 @@ TODAY = datetime.now(UTC).date()
 MIDNIGHT = datetime.combine(TODAY, time.min, UTC)  # today 00:00 UTC
 
 
-def _row(type_: str, at: datetime, *, post: int | None = POST, user: int | None = None,
-         owner: int | None = None) -> Row:
-    return Row(event_id=uuid.uuid4(), occurred_at=at, type=type_, source="client",
-               client_event_id="t", post_id=post, user_id=user, owner_id=owner)
+def _row(
+    type_: str,
+    at: datetime,
+    *,
+    post: int | None = POST,
+    user: int | None = None,
+    owner: int | None = None,
+) -> Row:
+    return Row(
+        event_id=uuid.uuid4(),
+        occurred_at=at,
+        type=type_,
+        source="client",
+        client_event_id="t",
+        post_id=post,
+        user_id=user,
+        owner_id=owner,
+    )
 
 
 async def _rows(db: Database, sql: str, **params: object) -> list[tuple]:
@@ -32,40 +46,59 @@ async def _rows(db: Database, sql: str, **params: object) -> list[tuple]:
 
 async def _snapshot(db: Database) -> dict[str, list[tuple]]:
     return {
-        "post_hourly": await _rows(db, "SELECT post_id, bucket, owner_id, views, likes, "
-                                       "comments, shares FROM analytics.post_hourly ORDER BY 1, 2"),
-        "post_daily": await _rows(db, "SELECT post_id, day, owner_id, views, likes, comments, "
-                                      "shares FROM analytics.post_daily ORDER BY 1, 2"),
+        "post_hourly": await _rows(
+            db,
+            "SELECT post_id, bucket, owner_id, views, likes, "
+            "comments, shares FROM analytics.post_hourly ORDER BY 1, 2",
+        ),
+        "post_daily": await _rows(
+            db,
+            "SELECT post_id, day, owner_id, views, likes, comments, "
+            "shares FROM analytics.post_daily ORDER BY 1, 2",
+        ),
         "user_hourly": await _rows(db, "SELECT * FROM analytics.user_hourly ORDER BY 1, 2"),
         "user_daily": await _rows(db, "SELECT * FROM analytics.user_daily ORDER BY 1, 2"),
     }
 
 
-async def _post_created(db: Database, settings: Settings, post: int, author: int,
-                        at: datetime) -> None:
-    await record_domain_event(db, settings, Event(
-        id=f"posts:{post}", type="post.created", schema="posts", aggregate_id=post,
-        payload={"post_id": post, "author_id": author}, occurred_at=at))
+async def _post_created(
+    db: Database, settings: Settings, post: int, author: int, at: datetime
+) -> None:
+    await record_domain_event(
+        db,
+        settings,
+        Event(
+            id=f"posts:{post}",
+            type="post.created",
+            schema="posts",
+            aggregate_id=post,
+            payload={"post_id": post, "author_id": author},
+            occurred_at=at,
+        ),
+    )
 
 
 async def _boundary_events(db: Database, settings: Settings) -> None:
     await _post_created(db, settings, POST, AUTHOR, MIDNIGHT - timedelta(hours=3))
     yesterday_2259 = MIDNIGHT - timedelta(hours=1, microseconds=1)
-    await record(db, [
-        _row("POST_VIEW", MIDNIGHT - timedelta(hours=2)),          # 22:00:00.000 yesterday
-        _row("POST_VIEW", yesterday_2259),                          # 22:59:59.999999
-        _row("POST_VIEW", MIDNIGHT - timedelta(microseconds=1)),    # 23:59:59.999999
-        _row("LIKE", MIDNIGHT - timedelta(minutes=1), owner=AUTHOR),
-        _row("POST_VIEW", MIDNIGHT),                                # 00:00:00 today
-        _row("COMMENT", MIDNIGHT + timedelta(seconds=1)),
-        _row("UNLIKE", MIDNIGHT + timedelta(minutes=30), owner=AUTHOR),
-        _row("SHARE", MIDNIGHT + timedelta(minutes=59)),
-        _row("FOLLOW", MIDNIGHT - timedelta(minutes=5), post=None, user=AUTHOR),
-        _row("FOLLOW", MIDNIGHT + timedelta(minutes=5), post=None, user=AUTHOR),
-        _row("UNFOLLOW", MIDNIGHT + timedelta(minutes=6), post=None, user=AUTHOR),
-        _row("PROFILE_VIEW", MIDNIGHT + timedelta(minutes=7), post=None, user=AUTHOR),
-        _row("APP_OPEN", MIDNIGHT, post=None),
-    ])
+    await record(
+        db,
+        [
+            _row("POST_VIEW", MIDNIGHT - timedelta(hours=2)),  # 22:00:00.000 yesterday
+            _row("POST_VIEW", yesterday_2259),  # 22:59:59.999999
+            _row("POST_VIEW", MIDNIGHT - timedelta(microseconds=1)),  # 23:59:59.999999
+            _row("LIKE", MIDNIGHT - timedelta(minutes=1), owner=AUTHOR),
+            _row("POST_VIEW", MIDNIGHT),  # 00:00:00 today
+            _row("COMMENT", MIDNIGHT + timedelta(seconds=1)),
+            _row("UNLIKE", MIDNIGHT + timedelta(minutes=30), owner=AUTHOR),
+            _row("SHARE", MIDNIGHT + timedelta(minutes=59)),
+            _row("FOLLOW", MIDNIGHT - timedelta(minutes=5), post=None, user=AUTHOR),
+            _row("FOLLOW", MIDNIGHT + timedelta(minutes=5), post=None, user=AUTHOR),
+            _row("UNFOLLOW", MIDNIGHT + timedelta(minutes=6), post=None, user=AUTHOR),
+            _row("PROFILE_VIEW", MIDNIGHT + timedelta(minutes=7), post=None, user=AUTHOR),
+            _row("APP_OPEN", MIDNIGHT, post=None),
+        ],
+    )
 
 
 def _expected() -> dict[str, list[tuple]]:
@@ -88,8 +121,7 @@ def _expected() -> dict[str, list[tuple]]:
     }
 
 
-async def test_rollups_split_at_hour_and_day_boundaries(db: Database,
-                                                       settings: Settings) -> None:
+async def test_rollups_split_at_hour_and_day_boundaries(db: Database, settings: Settings) -> None:
     await _boundary_events(db, settings)
     assert await queued(db) == 12  # APP_OPEN and POST_CREATED are not rolled up
     assert await roll_up_all(db) == 12
@@ -98,7 +130,8 @@ async def test_rollups_split_at_hour_and_day_boundaries(db: Database,
 
 
 async def test_rolling_up_again_changes_nothing_and_rebuild_agrees(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     await _boundary_events(db, settings)
     await roll_up_all(db)
     incremental = await _snapshot(db)
@@ -111,8 +144,9 @@ async def test_rolling_up_again_changes_nothing_and_rebuild_agrees(
     assert await _snapshot(db) == incremental
 
 
-async def test_rebuild_with_queued_events_counts_each_once(db: Database,
-                                                           settings: Settings) -> None:
+async def test_rebuild_with_queued_events_counts_each_once(
+    db: Database, settings: Settings
+) -> None:
     await _boundary_events(db, settings)
     # Nothing rolled up yet: the rebuild counts the raw events and drops them from the queue.
     await rebuild(db, MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1))
@@ -122,7 +156,8 @@ async def test_rebuild_with_queued_events_counts_each_once(db: Database,
 
 
 async def test_a_rebuild_of_one_hour_leaves_the_rest_of_the_day_alone(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     await _boundary_events(db, settings)
     await roll_up_all(db)
     before = await _snapshot(db)
@@ -134,8 +169,13 @@ async def test_late_events_land_in_their_own_buckets(db: Database, settings: Set
     await _boundary_events(db, settings)
     await roll_up_all(db)
     # Two views that happened yesterday at 22:10 arrive only now.
-    await record(db, [_row("POST_VIEW", MIDNIGHT - timedelta(minutes=110)),
-                      _row("POST_VIEW", MIDNIGHT - timedelta(minutes=100))])
+    await record(
+        db,
+        [
+            _row("POST_VIEW", MIDNIGHT - timedelta(minutes=110)),
+            _row("POST_VIEW", MIDNIGHT - timedelta(minutes=100)),
+        ],
+    )
     assert await roll_up_all(db) == 2
     snap = await _snapshot(db)
     assert snap["post_hourly"][0] == (POST, MIDNIGHT - timedelta(hours=2), AUTHOR, 4, 0, 0, 0)
@@ -160,8 +200,9 @@ async def test_rollup_batches_and_a_single_roller(db: Database, settings: Settin
     assert rows == [(250, 250)]
 
 
-async def test_views_before_the_post_is_known_get_their_author(db: Database,
-                                                              settings: Settings) -> None:
+async def test_views_before_the_post_is_known_get_their_author(
+    db: Database, settings: Settings
+) -> None:
     at = datetime.now(UTC) - timedelta(minutes=2)
     await record(db, [_row("POST_VIEW", at, post=77)])
     await roll_up_all(db)
@@ -169,4 +210,3 @@ async def test_views_before_the_post_is_known_get_their_author(db: Database,
     await _post_created(db, settings, 77, AUTHOR, at - timedelta(minutes=1))
     assert await _rows(db, "SELECT owner_id FROM analytics.post_daily") == [(AUTHOR,)]
     assert await _rows(db, "SELECT owner_id FROM analytics.post_hourly") == [(AUTHOR,)]
-

@@ -96,8 +96,9 @@ async def test_degraded_page_when_the_inbox_read_times_out(world: World) -> None
     posts = [await publish(world, author) for _ in range(3)]
     settings = world.settings.model_copy(update={"feed_read_timeout_ms": 100})
     # "Now" two days ahead: no post is in the popularity window, so the newest are used.
-    await refresh_popular(world.db, world.res.redis, settings,
-                          now_ms=int(time.time() * 1000) + 2 * 86_400_000)
+    await refresh_popular(
+        world.db, world.res.redis, settings, now_ms=int(time.time() * 1000) + 2 * 86_400_000
+    )
     assert world.settings.database_url
     dsn = world.settings.database_url.replace("+asyncpg", "")
     locked, release = asyncio.Event(), asyncio.Event()
@@ -149,7 +150,8 @@ async def test_server_side_budget_cancels_a_slow_page_inside_postgresql(world: W
         assert got.degraded and got.degraded_reason == "TIMEOUT"
         waiting = await world.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%feed.inbox%'")
+            "AND query LIKE '%feed.inbox%'"
+        )
         assert waiting == 0  # PostgreSQL cancelled it: nothing left queued on the lock
     finally:
         release.set()

@@ -36,8 +36,10 @@ async def test_fan_out_reaches_every_follower_in_batches_and_twice_is_once(world
     again = await fan_out_post(world.db, settings, post_id, author)
     assert again.state == "done" and again.rows_inserted == 0
     # Even if its progress were lost, replaying every batch inserts no duplicate.
-    await world.execute("UPDATE feed.fanout SET state = 'running', follower_cursor = 0 "
-                        "WHERE post_id = :p", p=post_id)
+    await world.execute(
+        "UPDATE feed.fanout SET state = 'running', follower_cursor = 0 WHERE post_id = :p",
+        p=post_id,
+    )
     replay = await run_fanout(world.db, settings, post_id)
     assert (replay.state, replay.batches, replay.rows_inserted) == ("done", 3, 0)
     assert await world.scalar(count, p=post_id) == 26
@@ -83,8 +85,7 @@ async def test_deleted_post_leaves_every_feed_and_stays_gone(world: World) -> No
     # A retried post.created for the deleted post does not bring it back.
     assert await start_fanout(world.db, world.settings, gone, author) == "deleted"
     assert (await fan_out_post(world.db, world.settings, gone, author)).state == "deleted"
-    assert await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p",
-                              p=gone) == 0
+    assert await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p", p=gone) == 0
 
 
 async def test_deleting_a_vip_post(world: World) -> None:
@@ -122,8 +123,9 @@ async def test_threshold_crossing_both_ways_without_gaps_or_duplicates(world: Wo
     await follow(f3)  # 3 followers: a VIP now
     assert await vip_state(world.db, author) == "vip"
     during = [await publish(world, author) for _ in range(2)]
-    assert await world.scalar("SELECT state FROM feed.fanout WHERE post_id = :p",
-                              p=during[0]) == "vip"
+    assert (
+        await world.scalar("SELECT state FROM feed.fanout WHERE post_id = :p", p=during[0]) == "vip"
+    )
     expected = sorted(before + during, reverse=True)
     for f in (f1, f2, f3):  # f3 got `before` by the follow backfill
         assert await feed_ids(world, f) == expected, f
@@ -162,8 +164,12 @@ async def test_vip_posts_are_capped_too(world: World) -> None:
         post_id = await world.post(star)
         await fan_out_post(world.db, settings, post_id, star)
         posts.append(post_id)
-    kept = [r[0] for r in await world.rows(
-        "SELECT post_id FROM feed.vip_post WHERE author_id = :a ORDER BY post_id DESC", a=star)]
+    kept = [
+        r[0]
+        for r in await world.rows(
+            "SELECT post_id FROM feed.vip_post WHERE author_id = :a ORDER BY post_id DESC", a=star
+        )
+    ]
     assert kept == sorted(posts, reverse=True)[:3]
     assert await feed_ids(world, fans[0]) == kept
 
@@ -173,8 +179,11 @@ async def test_old_fan_out_records_are_purged_but_running_ones_kept(world: World
 
     (author,) = await world.users(1)
     done, running = await publish(world, author), await world.post(author)
-    await world.execute("INSERT INTO feed.fanout (post_id, author_id, state) "
-                        "VALUES (:p, :a, 'running')", p=running, a=author)
+    await world.execute(
+        "INSERT INTO feed.fanout (post_id, author_id, state) VALUES (:p, :a, 'running')",
+        p=running,
+        a=author,
+    )
     await world.execute("UPDATE feed.fanout SET updated_at = now() - interval '8 days'")
     assert await purge_finished(world.db) == 1
     left = [r[0] for r in await world.rows("SELECT post_id FROM feed.fanout")]

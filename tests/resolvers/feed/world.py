@@ -39,7 +39,7 @@ class World:
             rows.append((f"pup{i}", f"pup{i}@example.test", f"Pup {i}", ""))
         ids: list[int] = []
         for start in range(0, n, 5000):
-            chunk = rows[start:start + 5000]
+            chunk = rows[start : start + 5000]
             made = await insert_users(self.res, chunk, "not-a-real-hash")
             ids += [made[r[0]] for r in chunk]
         return ids
@@ -53,7 +53,9 @@ class World:
     async def bulk_follow(self, followers: list[int], followee: int) -> None:
         """Many edges at once (no events: for graphs set up before the feed runs)."""
         for start in range(0, len(followers), 10000):
-            await insert_follows(self.res, [(f, followee) for f in followers[start:start + 10000]])
+            await insert_follows(
+                self.res, [(f, followee) for f in followers[start : start + 10000]]
+            )
         await recount(self.res)
 
     async def post(self, author: int, body: str = "woof") -> int:
@@ -77,9 +79,13 @@ class World:
             await session.execute(text(sql), params)
 
     async def inbox(self, viewer: int) -> list[int]:
-        return [r[0] for r in await self.rows(
-            "SELECT post_id FROM feed.inbox WHERE viewer_id = :v ORDER BY post_id DESC",
-            v=viewer)]
+        return [
+            r[0]
+            for r in await self.rows(
+                "SELECT post_id FROM feed.inbox WHERE viewer_id = :v ORDER BY post_id DESC",
+                v=viewer,
+            )
+        ]
 
 
 async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:

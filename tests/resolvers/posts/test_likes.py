@@ -20,17 +20,24 @@ async def _post(deps, author=1):
 
 async def _db_count(deps, post_id):
     async with deps.db.session() as s:
-        col = (await s.execute(text("SELECT like_count FROM posts.posts WHERE id = :i"),
-                               {"i": post_id})).scalar_one()
-        rows = (await s.execute(select(func.count()).select_from(Like)
-                                .where(Like.post_id == post_id))).scalar_one()
+        col = (
+            await s.execute(
+                text("SELECT like_count FROM posts.posts WHERE id = :i"), {"i": post_id}
+            )
+        ).scalar_one()
+        rows = (
+            await s.execute(select(func.count()).select_from(Like).where(Like.post_id == post_id))
+        ).scalar_one()
     return col, rows
 
 
 async def _outbox(deps, event_type):
     async with deps.db.session() as s:
-        return (await s.execute(text("SELECT count(*) FROM posts.outbox WHERE event_type = :t"),
-                                {"t": event_type})).scalar_one()
+        return (
+            await s.execute(
+                text("SELECT count(*) FROM posts.outbox WHERE event_type = :t"), {"t": event_type}
+            )
+        ).scalar_one()
 
 
 async def test_double_like_and_double_unlike_are_no_ops(deps):
@@ -93,8 +100,9 @@ async def test_reconcile_recomputes_wrong_counters(deps):
         await likes.like_post(deps, u + 1, post.id)
     await deps.redis.delete(DIRTY)  # as if the marks were lost
     async with deps.db.transaction() as s:
-        await s.execute(text("UPDATE posts.posts SET like_count = 42 WHERE id = :i"),
-                        {"i": post.id})
+        await s.execute(
+            text("UPDATE posts.posts SET like_count = 42 WHERE id = :i"), {"i": post.id}
+        )
     assert await likes.reconcile_like_counts(deps) == 1
     assert await _db_count(deps, post.id) == (5, 5)
     assert await likes.reconcile_like_counts(deps) == 0

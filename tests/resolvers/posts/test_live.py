@@ -14,8 +14,15 @@ from resolvers.posts.records import LikeChange, PostRecord
 
 def _change(post_id: int, count: int) -> LikeChange:
     from datetime import UTC, datetime
-    rec = PostRecord(id=post_id, author_id=1, text="t", like_count=0, comment_count=0,
-                     created_at=datetime.now(UTC))
+
+    rec = PostRecord(
+        id=post_id,
+        author_id=1,
+        text="t",
+        like_count=0,
+        comment_count=0,
+        created_at=datetime.now(UTC),
+    )
     return LikeChange(post=rec, like_count=count, liked=True, changed=True, user_id=count)
 
 
@@ -23,10 +30,10 @@ async def test_one_pubsub_connection_serves_every_subscriber(deps):
     broker = LikeBroker(deps.redis, queue_size=10)
     await broker.start()
     try:
-        async with broker.subscribe(1) as a, broker.subscribe(1) as b, \
-                broker.subscribe(2) as c:
+        async with broker.subscribe(1) as a, broker.subscribe(1) as b, broker.subscribe(2) as c:
             assert await deps.redis.pubsub_numsub("puppies:posts:likes") == [
-                (b"puppies:posts:likes", 1)]
+                (b"puppies:posts:likes", 1)
+            ]
             await publish_like(deps.redis, _change(1, 5), time.time())
             ea = await asyncio.wait_for(anext(a.events()), 5)
             eb = await asyncio.wait_for(anext(b.events()), 5)

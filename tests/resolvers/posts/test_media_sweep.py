@@ -13,26 +13,41 @@ from resolvers.posts.posts import MediaSpec
 
 async def _status(deps, media_id):
     async with deps.db.session() as s:
-        return tuple((await s.execute(text(
-            "SELECT status, failure_reason FROM posts.media WHERE id = :i"),
-            {"i": media_id})).one())
+        return tuple(
+            (
+                await s.execute(
+                    text("SELECT status, failure_reason FROM posts.media WHERE id = :i"),
+                    {"i": media_id},
+                )
+            ).one()
+        )
 
 
 async def _events(deps):
     async with deps.db.session() as s:
-        return (await s.execute(text(
-            "SELECT count(*) FROM posts.outbox WHERE event_type = 'media.uploaded'"))
+        return (
+            await s.execute(
+                text("SELECT count(*) FROM posts.outbox WHERE event_type = 'media.uploaded'")
+            )
         ).scalar_one()
 
 
 async def test_sweep_queues_arrived_uploads_and_fails_expired_ones(deps):
-    created = await posts.create_post(deps, 1, "x", [MediaSpec("image/png", 5),
-                                                     MediaSpec("image/png", 5),
-                                                     MediaSpec("image/png", 5)])
+    created = await posts.create_post(
+        deps,
+        1,
+        "x",
+        [MediaSpec("image/png", 5), MediaSpec("image/png", 5), MediaSpec("image/png", 5)],
+    )
     arrived, missing, wrong_size = (u.media_id for u in created.uploads)
     for mid, body in ((arrived, b"12345"), (wrong_size, b"123")):
-        await asyncio.to_thread(deps.s3.put_object, Bucket=deps.settings.s3_bucket,
-                                Key=f"uploads/{mid}", Body=body, ContentType="image/png")
+        await asyncio.to_thread(
+            deps.s3.put_object,
+            Bucket=deps.settings.s3_bucket,
+            Key=f"uploads/{mid}",
+            Body=body,
+            ContentType="image/png",
+        )
     # Within the grace period nothing is touched.
     assert await media.sweep(deps) == {"queued": 0, "failed": 0, "requeued": 0}
     later = datetime.now(UTC) + timedelta(minutes=2)
@@ -56,7 +71,9 @@ async def test_media_urls_are_presigned_or_on_the_public_base(deps):
     url = media.media_url(deps, "media/1/w320.webp")
     assert url is not None and "X-Amz-Signature=" in url and "/media/1/w320.webp" in url
     deps.settings = deps.settings.model_copy(
-        update={"media_public_base_url": "https://cdn.example.com/p"})
+        update={"media_public_base_url": "https://cdn.example.com/p"}
+    )
     assert media.media_url(deps, "media/1/w320.webp") == (
-        "https://cdn.example.com/p/media/1/w320.webp")
+        "https://cdn.example.com/p/media/1/w320.webp"
+    )
     assert media.media_url(deps, None) is None

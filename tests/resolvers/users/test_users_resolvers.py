@@ -27,15 +27,19 @@ async def res(clean: Settings) -> AsyncIterator[Resources]:
 
 
 async def _users(res: Resources, n: int) -> list[int]:
-    ids = await bulk.insert_users(res, [(f"u{i}", f"u{i}@example.com", f"U{i}", "")
-                                        for i in range(n)], hash_password_sync("x" * 12))
+    ids = await bulk.insert_users(
+        res,
+        [(f"u{i}", f"u{i}@example.com", f"U{i}", "") for i in range(n)],
+        hash_password_sync("x" * 12),
+    )
     return [ids[f"u{i}"] for i in range(n)]
 
 
 async def _counts(res: Resources) -> dict[int, tuple[int, int]]:
     async with res.db.session() as s:
-        rows = (await s.execute(text(
-            "SELECT id, follower_count, following_count FROM users.users"))).all()
+        rows = (
+            await s.execute(text("SELECT id, follower_count, following_count FROM users.users"))
+        ).all()
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
@@ -66,10 +70,14 @@ async def test_pages_batch_many_users_in_one_call(res: Resources) -> None:
     star1, star2, fans = ids[0], ids[1], ids[2:]
     await bulk.insert_follows(res, [(f, star1) for f in fans] + [(f, star2) for f in fans[:3]])
     await bulk.recount(res)
-    p1, p2, p3 = await follows.followers_pages(res, [
-        (star1, PageRequest(4, None)), (star2, PageRequest(10, None)), (fans[0], PageRequest(5,
-                                                                                             None))
-    ])
+    p1, p2, p3 = await follows.followers_pages(
+        res,
+        [
+            (star1, PageRequest(4, None)),
+            (star2, PageRequest(10, None)),
+            (fans[0], PageRequest(5, None)),
+        ],
+    )
     assert p1.items == list(reversed(fans))[:4] and p1.has_next_page
     assert p2.items == list(reversed(fans[:3])) and not p2.has_next_page
     assert p3.items == [] and not p3.has_next_page
@@ -77,14 +85,18 @@ async def test_pages_batch_many_users_in_one_call(res: Resources) -> None:
     assert nxt.items == list(reversed(fans))[4:]
     (following,) = await follows.following_pages(res, [(fans[0], PageRequest(10, None))])
     assert set(following.items) == {star1, star2}
-    assert await follows.viewer_follows(res, fans[0], [star1, star2, fans[1]]) == \
-        [True, True, False]
+    assert await follows.viewer_follows(res, fans[0], [star1, star2, fans[1]]) == [
+        True,
+        True,
+        False,
+    ]
 
 
 async def test_refresh_rotation_functions(res: Resources, clean: Settings) -> None:
     ring = KeyRing(clean.keys_dir).load()
-    result = await accounts.sign_up(res, ring, username="fn_user", email="fn@example.com",
-                                    password="a fine password")
+    result = await accounts.sign_up(
+        res, ring, username="fn_user", email="fn@example.com", password="a fine password"
+    )
     assert result.session is not None and result.errors == []
     s2 = await sessions.refresh_session(res, ring, result.session.refresh_token)
     with pytest.raises(Unauthenticated, match="already used"):
@@ -94,8 +106,9 @@ async def test_refresh_rotation_functions(res: Resources, clean: Settings) -> No
 
 
 async def test_throttle_window(res: Resources, clean: Settings) -> None:
-    conf = clean.model_copy(update={"login_max_failures_per_account": 2,
-                                    "login_failure_window_seconds": 1})
+    conf = clean.model_copy(
+        update={"login_max_failures_per_account": 2, "login_failure_window_seconds": 1}
+    )
     for _ in range(2):
         assert await throttle.check(res.redis, conf, "user:1", "10.0.0.1") is None
         await throttle.record_failure(res.redis, conf, "user:1", "10.0.0.1")

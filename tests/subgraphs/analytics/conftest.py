@@ -29,12 +29,15 @@ class Analytics:
         t = issue_access_token(self.ring, self.settings, user_id).token
         return {"Authorization": f"Bearer {t}"}
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, *,
-                  as_user: int | None = None) -> dict[str, Any]:
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_user: int | None = None
+    ) -> dict[str, Any]:
         headers = self.token(as_user) if as_user is not None else {}
-        r = await self.client.post(self.url + "/graphql",
-                                   json={"query": query, "variables": variables or {}},
-                                   headers=headers)
+        r = await self.client.post(
+            self.url + "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+        )
         body: dict[str, Any] = r.json()
         return body
 

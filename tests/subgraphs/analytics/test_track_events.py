@@ -16,10 +16,15 @@ mutation($events: [EventInput!]!) {
 """
 
 
-def _ev(i: int | str, type_: str = "POST_VIEW", *, at: datetime | None = None,
-        post: str | None = "11") -> dict[str, Any]:
-    return {"id": f"ev-{i}", "type": type_,
-            "occurredAt": (at or datetime.now(UTC)).isoformat(), "postId": post}
+def _ev(
+    i: int | str, type_: str = "POST_VIEW", *, at: datetime | None = None, post: str | None = "11"
+) -> dict[str, Any]:
+    return {
+        "id": f"ev-{i}",
+        "type": type_,
+        "occurredAt": (at or datetime.now(UTC)).isoformat(),
+        "postId": post,
+    }
 
 
 async def _raw_count(a: Analytics) -> int:
@@ -30,8 +35,7 @@ async def _raw_count(a: Analytics) -> int:
 async def test_accepts_a_batch_and_dedups_a_retry(analytics: Analytics) -> None:
     batch = [_ev(i) for i in range(100)]
     body = await analytics.gql(TRACK, {"events": batch}, as_user=3)
-    assert body == {"data": {"trackEvents": {"accepted": 100, "rejected": 0,
-                                             "rejections": []}}}
+    assert body == {"data": {"trackEvents": {"accepted": 100, "rejected": 0, "rejections": []}}}
     retry = await analytics.gql(TRACK, {"events": batch}, as_user=3)
     payload = retry["data"]["trackEvents"]
     assert (payload["accepted"], payload["rejected"]) == (0, 100)
@@ -58,8 +62,12 @@ async def test_bad_events_are_rejected_one_by_one(analytics: Analytics) -> None:
     payload = body["data"]["trackEvents"]
     assert (payload["accepted"], payload["rejected"]) == (1, 5)
     assert [(r["index"], r["id"], r["reason"]) for r in payload["rejections"]] == [
-        (1, "ev-1", "UNKNOWN_TYPE"), (2, "ev-2", "IN_FUTURE"), (3, "ev-3", "TOO_OLD"),
-        (4, "ev-4", "MISSING_FIELD"), (5, "ev-0", "DUPLICATE_ID")]
+        (1, "ev-1", "UNKNOWN_TYPE"),
+        (2, "ev-2", "IN_FUTURE"),
+        (3, "ev-3", "TOO_OLD"),
+        (4, "ev-4", "MISSING_FIELD"),
+        (5, "ev-0", "DUPLICATE_ID"),
+    ]
     assert all(r["message"] for r in payload["rejections"])
     assert await _raw_count(analytics) == 1
 
@@ -74,8 +82,9 @@ async def test_an_oversized_batch_is_bad_user_input(analytics: Analytics) -> Non
 
 
 async def test_malformed_input_is_bad_user_input(analytics: Analytics) -> None:
-    body = await analytics.gql(TRACK, {"events": [{"id": "x", "type": "APP_OPEN",
-                                                   "occurredAt": "yesterday"}]})
+    body = await analytics.gql(
+        TRACK, {"events": [{"id": "x", "type": "APP_OPEN", "occurredAt": "yesterday"}]}
+    )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     body = await analytics.gql(TRACK, {"events": [{"id": "x", "type": "APP_OPEN"}]})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -87,7 +96,13 @@ def test_the_fast_datetime_parser_accepts_what_strawberry_accepts() -> None:
 
     from subgraphs.analytics.schema import _parse_datetime
 
-    for value in ("2026-11-22T17:03:11.402Z", "2026-11-22T17:03:11+02:00", "2026-11-22",
-                  "2026-11-22T17:03", "20261122T170311Z", "2026-11-22T17:03:11.123456789Z",
-                  "2026-W47-1T10:00:00Z"):
+    for value in (
+        "2026-11-22T17:03:11.402Z",
+        "2026-11-22T17:03:11+02:00",
+        "2026-11-22",
+        "2026-11-22T17:03",
+        "20261122T170311Z",
+        "2026-11-22T17:03:11.123456789Z",
+        "2026-W47-1T10:00:00Z",
+    ):
         assert _parse_datetime(value) == dateutil.parser.isoparse(value), value

@@ -57,15 +57,15 @@ class Query:
         return info.context.viewer.require_user()
 
     @strawberry.field
-    def things(self, info: Info, first: int | None = None,
-               after: str | None = None) -> Connection[Thing]:
+    def things(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Thing]:
         req = PageRequest.build(info.context.settings, first, after)
         keys = [k for k in range(1000, 0, -1) if req.after is None or k < req.after]
         rows = [(k, k) for k in keys[: req.first + 1]]
         has_next = len(rows) > req.first
         rows = rows[: req.first]
-        page = Page(items=[r[1] for r in rows], keys=[r[0] for r in rows],
-                    has_next_page=has_next)
+        page = Page(items=[r[1] for r in rows], keys=[r[0] for r in rows], has_next_page=has_next)
         return connection_from_page(page, lambda k: Thing(id=strawberry.ID(str(k)), n=k))
 
 
@@ -78,17 +78,19 @@ class Subscription:
 
 def _app(settings: Settings) -> Any:
     ring = KeyRing(settings.keys_dir).load()
-    spec = SubgraphSpec(name="probe", schema=build_schema(Query, subscription=Subscription,
-                                                          types=[Thing]),
-                        make_loaders=lambda resources, viewer: {"n": 7},
-                        key_source=lambda resources: LocalKeys(ring))
+    spec = SubgraphSpec(
+        name="probe",
+        schema=build_schema(Query, subscription=Subscription, types=[Thing]),
+        make_loaders=lambda resources, viewer: {"n": 7},
+        key_source=lambda resources: LocalKeys(ring),
+    )
     return create_subgraph_app(spec, settings), ring
 
 
-async def _post(client: httpx.AsyncClient, url: str, query: str, variables: Any = None,
-                **kw: Any) -> httpx.Response:
-    return await client.post(url + "/graphql", json={"query": query, "variables": variables},
-                             **kw)
+async def _post(
+    client: httpx.AsyncClient, url: str, query: str, variables: Any = None, **kw: Any
+) -> httpx.Response:
+    return await client.post(url + "/graphql", json={"query": query, "variables": variables}, **kw)
 
 
 @pytest.fixture
@@ -131,8 +133,9 @@ async def test_error_codes(probe) -> None:
 
 async def test_garbage_requests(probe) -> None:
     url, client, _ = probe
-    r = await client.post(url + "/graphql", content=b"{not json",
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        url + "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
@@ -154,8 +157,7 @@ async def test_viewer_from_bearer_token(probe, settings: Settings) -> None:
     assert r.json() == {"data": {"whoami": 12345}}
 
     tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
-    r = await _post(client, url, "{ echo(n: 1) }",
-                    headers={"authorization": f"Bearer {tampered}"})
+    r = await _post(client, url, "{ echo(n: 1) }", headers={"authorization": f"Bearer {tampered}"})
     assert r.status_code == 401
     assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
@@ -166,8 +168,9 @@ async def test_federation_service_and_entities(probe) -> None:
     sdl = r.json()["data"]["_service"]["sdl"]
     assert '@key(fields: "id")' in sdl and "federation/v2" in sdl
     r = await _post(
-        client, url,
-        'query($r: [_Any!]!) { _entities(representations: $r) { ... on Thing { id n } } }',
+        client,
+        url,
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Thing { id n } } }",
         {"r": [{"__typename": "Thing", "id": "5"}]},
     )
     assert r.json() == {"data": {"_entities": [{"id": "5", "n": 7}]}}
@@ -175,8 +178,10 @@ async def test_federation_service_and_entities(probe) -> None:
 
 async def test_connections_cursor_and_cap(probe, settings: Settings) -> None:
     url, client, _ = probe
-    q = ("query($f: Int, $a: String) { things(first: $f, after: $a) { "
-         "edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }")
+    q = (
+        "query($f: Int, $a: String) { things(first: $f, after: $a) { "
+        "edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }"
+    )
     r = await _post(client, url, q, {"f": 2})
     conn = r.json()["data"]["things"]
     assert [e["node"]["id"] for e in conn["edges"]] == ["1000", "999"]
@@ -200,8 +205,11 @@ async def _ws_whoami(url: str, init: dict[str, Any]) -> Any:
         except ConnectionClosed as closed:
             return ("closed", closed.rcvd.code if closed.rcvd else None)
         assert ack["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": "subscription { whoami }"}}))
+        await ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": "subscription { whoami }"}}
+            )
+        )
         return json.loads(await ws.recv())
 
 
@@ -220,15 +228,18 @@ async def test_websocket_connection_params_shapes(probe, settings: Settings) -> 
     url, _, ring = probe
     token = issue_access_token(ring, settings, 778).token
     init: dict[str, Any]
-    for init in ({"headers": {"Authorization": f"Bearer {token}"}},
-                 {"authorization": "Bearer garbage",
-                  "headers": {"authorization": f"Bearer {token}"}},
-                 {"AUTHORIZATION": f"Bearer {token}"}):
+    for init in (
+        {"headers": {"Authorization": f"Bearer {token}"}},
+        {"authorization": "Bearer garbage", "headers": {"authorization": f"Bearer {token}"}},
+        {"AUTHORIZATION": f"Bearer {token}"},
+    ):
         msg = await _ws_whoami(url, init)
         assert msg["type"] == "next" and msg["payload"]["data"] == {"whoami": 778}, init
-    for init in ({"headers": {"authorization": f"Bearer {token[:-3]}xyz"}},
-                 {"authorization": 42},
-                 {"x-api-key": "pk_nope_nope"}):
+    for init in (
+        {"headers": {"authorization": f"Bearer {token[:-3]}xyz"}},
+        {"authorization": 42},
+        {"x-api-key": "pk_nope_nope"},
+    ):
         assert await _ws_whoami(url, init) == ("closed", 4403), init
 
 
@@ -238,8 +249,11 @@ async def test_websocket_params_win_over_a_bad_upgrade_header(probe, settings: S
     ws_url = url.replace("http://", "ws://") + "/graphql"
     bad = {"Authorization": "Bearer not-a-jwt"}
     for init, expected in (({}, None), ({"Authorization": f"Bearer {token}"}, 779)):
-        async with connect(ws_url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                           additional_headers=bad) as ws:
+        async with connect(
+            ws_url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            additional_headers=bad,
+        ) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": init}))
             if expected is None:
                 with pytest.raises(ConnectionClosed) as closed:
@@ -247,29 +261,47 @@ async def test_websocket_params_win_over_a_bad_upgrade_header(probe, settings: S
                 assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
                 continue
             assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                      "payload": {"query": "subscription { whoami }"}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": "subscription { whoami }"},
+                    }
+                )
+            )
             assert json.loads(await ws.recv())["payload"]["data"] == {"whoami": expected}
 
 
-async def test_legacy_graphql_ws_refuses_a_bad_token_with_a_code(probe,
-                                                                 settings: Settings) -> None:
+async def test_legacy_graphql_ws_refuses_a_bad_token_with_a_code(probe, settings: Settings) -> None:
     url, _, ring = probe
     ws_url = url.replace("http://", "ws://") + "/graphql"
     token = issue_access_token(ring, settings, 780).token
     async with connect(ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "connection_init",
-                                  "payload": {"headers": {"Authorization": f"Bearer {token}"}}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "connection_init",
+                    "payload": {"headers": {"Authorization": f"Bearer {token}"}},
+                }
+            )
+        )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "start",
-                                  "payload": {"query": "subscription { whoami }"}}))
+        await ws.send(
+            json.dumps(
+                {"id": "1", "type": "start", "payload": {"query": "subscription { whoami }"}}
+            )
+        )
         msg = json.loads(await ws.recv())
         while msg["type"] == "ka":
             msg = json.loads(await ws.recv())
         assert msg["payload"]["data"] == {"whoami": 780}
     async with connect(ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "connection_init",
-                                  "payload": {"Authorization": "Bearer not-a-jwt"}}))
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": "Bearer not-a-jwt"}}
+            )
+        )
         msg = json.loads(await ws.recv())
         while msg["type"] == "ka":
             msg = json.loads(await ws.recv())

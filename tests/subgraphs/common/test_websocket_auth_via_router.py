@@ -29,8 +29,14 @@ from tests.support.graphql import GraphQLClient
 from tests.support.servers import serve_asgi
 
 ROUTER_YAML: dict[str, Any] = {
-    "headers": {"all": {"request": [{"propagate": {"named": "authorization"}},
-                                    {"propagate": {"named": "x-api-key"}}]}},
+    "headers": {
+        "all": {
+            "request": [
+                {"propagate": {"named": "authorization"}},
+                {"propagate": {"named": "x-api-key"}},
+            ]
+        }
+    },
     "include_subgraph_errors": {"all": True},
 }
 NEW = "mutation($t: String!) { createPost(input: {text: $t}) { post { id } errors { code } } }"
@@ -48,8 +54,9 @@ class Stack:
     supergraph: str
 
     async def token(self, username: str) -> str:
-        body = await self.gql.data(SIGN_UP, {"u": username, "e": f"{username}@example.com",
-                                             "p": PASSWORD})
+        body = await self.gql.data(
+            SIGN_UP, {"u": username, "e": f"{username}@example.com", "p": PASSWORD}
+        )
         token: str = body["signUp"]["session"]["accessToken"]
         return token
 
@@ -73,15 +80,15 @@ async def _sdl(http: httpx.AsyncClient, url: str) -> str:
 async def stack(clean: Settings) -> AsyncIterator[Stack]:
     async with serve_asgi(create_users(clean)) as users_url:
         # posts verifies access tokens with the users subgraph's published JWKS, over HTTP
-        posts_settings = clean.model_copy(
-            update={"jwks_url": users_url + "/.well-known/jwks.json"})
+        posts_settings = clean.model_copy(update={"jwks_url": users_url + "/.well-known/jwks.json"})
         posts_app = create_posts(posts_settings)
-        async with serve_asgi(posts_app) as posts_url, \
-                httpx.AsyncClient(timeout=30) as http:
-            supergraph = compose([
-                Subgraph("users", users_url + "/graphql", await _sdl(http, users_url)),
-                Subgraph("posts", posts_url + "/graphql", await _sdl(http, posts_url)),
-            ])
+        async with serve_asgi(posts_app) as posts_url, httpx.AsyncClient(timeout=30) as http:
+            supergraph = compose(
+                [
+                    Subgraph("users", users_url + "/graphql", await _sdl(http, users_url)),
+                    Subgraph("posts", posts_url + "/graphql", await _sdl(http, posts_url)),
+                ]
+            )
             router = create_router(supergraph, config_from_mapping(ROUTER_YAML))
             async with serve_asgi(router) as router_url:
                 yield Stack(router_url, GraphQLClient(http, router_url), posts_app, supergraph)
@@ -125,9 +132,11 @@ async def test_a_bad_token_in_connection_init_is_refused(stack: Stack):
     created = await stack.gql.data(NEW, {"t": "guarded"}, token=alice)
     pid = created["createPost"]["post"]["id"]
     tampered = alice[:-4] + ("AAAA" if alice[-4:] != "AAAA" else "BBBB")
-    for init in ({"Authorization": f"Bearer {tampered}"},
-                 {"headers": {"Authorization": f"Bearer {tampered}"}},
-                 {"authorization": "Bearer not-a-jwt"}):
+    for init in (
+        {"Authorization": f"Bearer {tampered}"},
+        {"headers": {"Authorization": f"Bearer {tampered}"}},
+        {"authorization": "Bearer not-a-jwt"},
+    ):
         async with GraphQLWebSocket(stack.router, init=init) as ws:
             await ws.subscribe(SUB, {"id": pid})
             got = await _next(ws)
@@ -141,8 +150,10 @@ async def test_subscription_errors_keep_their_code_when_redacted(stack: Stack):
     init = {"Authorization": f"Bearer {token}"}
     redacting = config_from_mapping({**ROUTER_YAML, "include_subgraph_errors": {"all": False}})
     async with serve_asgi(create_router(stack.supergraph, redacting)) as quiet:
-        for router, message in ((stack.router, "post 31337 does not exist"),
-                                (quiet, "Subgraph errors redacted")):
+        for router, message in (
+            (stack.router, "post 31337 does not exist"),
+            (quiet, "Subgraph errors redacted"),
+        ):
             async with GraphQLWebSocket(router, init=init) as ws:
                 await ws.subscribe(SUB, {"id": "31337"})
                 got = await _next(ws)

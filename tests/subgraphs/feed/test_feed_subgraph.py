@@ -33,14 +33,18 @@ class Api:
     def __init__(self, url: str, http: httpx.AsyncClient, ring: KeyRing, settings: Settings):
         self.url, self.http, self.ring, self.settings = url, http, ring, settings
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None,
-                       user: int | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, user: int | None = None
+    ) -> dict[str, Any]:
         headers = {}
         if user is not None:
             token = issue_access_token(self.ring, self.settings, user).token
             headers["Authorization"] = f"Bearer {token}"
-        r = await self.http.post(self.url + "/graphql", headers=headers,
-                                 json={"query": query, "variables": variables or {}})
+        r = await self.http.post(
+            self.url + "/graphql",
+            headers=headers,
+            json={"query": query, "variables": variables or {}},
+        )
         assert r.status_code in (200, 400), r.text
         body: dict[str, Any] = r.json()
         return body
@@ -139,7 +143,8 @@ async def test_degraded_answer_is_flagged_in_extensions(api: Api, world: World) 
 
 
 async def test_a_page_costs_the_same_statements_whatever_the_follow_count(
-        api: Api, world: World) -> None:
+    api: Api, world: World
+) -> None:
     from models.sqlcount import count_statements
 
     viewer, *authors = await world.users(12)

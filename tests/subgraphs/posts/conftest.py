@@ -29,18 +29,22 @@ class PostsClient:
     def token(self, user_id: int) -> str:
         return issue_access_token(self.keyring, self.settings, user_id).token
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, *,
-                  user: int | None = None) -> dict[str, Any]:
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, user: int | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
-        r = await self.http.post(self.url + "/graphql",
-                                 json={"query": query, "variables": variables or {}},
-                                 headers=headers)
+        r = await self.http.post(
+            self.url + "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+        )
         assert r.status_code in (200, 400, 401, 403), r.text
         body: dict[str, Any] = r.json()
         return body
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *,
-                   user: int | None = None) -> dict[str, Any]:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, user: int | None = None
+    ) -> dict[str, Any]:
         body = await self.gql(query, variables, user=user)
         assert "errors" not in body, body
         data: dict[str, Any] = body["data"]

@@ -9,8 +9,9 @@ import zlib
 from PIL import Image
 
 
-def photo(width: int = 1600, height: int = 1200, fmt: str = "JPEG", *,
-          exif_gps: bool = False) -> bytes:
+def photo(
+    width: int = 1600, height: int = 1200, fmt: str = "JPEG", *, exif_gps: bool = False
+) -> bytes:
     im = Image.new("RGB", (width, height))
     px = im.load()
     assert px is not None
@@ -29,8 +30,12 @@ def photo(width: int = 1600, height: int = 1200, fmt: str = "JPEG", *,
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
@@ -39,5 +44,6 @@ def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
     comp = zlib.compressobj(9)
     body = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", body)
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")
+    )

@@ -29,10 +29,16 @@ async def _column(settings, post_id: str) -> tuple[int, int]:
     db = Database(settings)
     try:
         async with db.session() as s:
-            col = (await s.execute(text("SELECT like_count FROM posts.posts WHERE id = :i"),
-                                   {"i": int(post_id)})).scalar_one()
-            rows = (await s.execute(text("SELECT count(*) FROM posts.likes WHERE post_id = :i"),
-                                    {"i": int(post_id)})).scalar_one()
+            col = (
+                await s.execute(
+                    text("SELECT like_count FROM posts.posts WHERE id = :i"), {"i": int(post_id)}
+                )
+            ).scalar_one()
+            rows = (
+                await s.execute(
+                    text("SELECT count(*) FROM posts.likes WHERE post_id = :i"), {"i": int(post_id)}
+                )
+            ).scalar_one()
         return col, rows
     finally:
         await db.dispose()
@@ -57,8 +63,7 @@ async def test_like_bad_paths_change_nothing(posts_api):
     assert anon["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     missing = (await posts_api.data(LIKE, {"id": "424242"}, user=5))["likePost"]
     assert missing["post"] is None
-    assert (missing["errors"][0]["code"], missing["errors"][0]["field"]) == ("NOT_FOUND",
-                                                                             "postId")
+    assert (missing["errors"][0]["code"], missing["errors"][0]["field"]) == ("NOT_FOUND", "postId")
     bad = (await posts_api.data(LIKE, {"id": "not-a-number"}, user=5))["likePost"]
     assert bad["errors"][0]["code"] == "BAD_USER_INPUT"
     assert await _column(posts_api.settings, pid) == (0, 0)
@@ -66,8 +71,9 @@ async def test_like_bad_paths_change_nothing(posts_api):
 
 async def test_200_concurrent_likes_give_200_after_the_flush(posts_api, worker):
     pid = await new_post(posts_api)
-    results = await asyncio.gather(*(posts_api.data(LIKE, {"id": pid}, user=u)
-                                     for u in range(1000, 1200)))
+    results = await asyncio.gather(
+        *(posts_api.data(LIKE, {"id": pid}, user=u) for u in range(1000, 1200))
+    )
     assert all(r["likePost"]["errors"] == [] for r in results)
 
     async def flushed() -> bool:
@@ -94,8 +100,9 @@ async def test_comments_add_list_delete(posts_api):
     page1 = (await posts_api.data(q, {"id": pid}))["post"]
     assert page1["commentCount"] == 3
     assert [e["node"]["text"] for e in page1["comments"]["edges"]] == ["c2", "c1"]
-    page2 = (await posts_api.data(q, {"id": pid,
-                                      "after": page1["comments"]["pageInfo"]["endCursor"]}))
+    page2 = await posts_api.data(
+        q, {"id": pid, "after": page1["comments"]["pageInfo"]["endCursor"]}
+    )
     assert [e["node"]["text"] for e in page2["post"]["comments"]["edges"]] == ["c0"]
     dele = """mutation($id: ID!) { deleteComment(id: $id) { deletedCommentId errors { code } } }"""
     stranger = (await posts_api.data(dele, {"id": ids[0]}, user=3))["deleteComment"]
@@ -109,10 +116,13 @@ async def test_delete_post_author_only(posts_api):
     pid = await new_post(posts_api, user=1)
     dele = """mutation($id: ID!) { deletePost(id: $id) { deletedPostId errors { code } } }"""
     assert (await posts_api.data(dele, {"id": pid}, user=2))["deletePost"]["errors"][0][
-        "code"] == "FORBIDDEN"
+        "code"
+    ] == "FORBIDDEN"
     assert (await posts_api.data(POST, {"id": pid}))["post"] is not None
     assert (await posts_api.data(dele, {"id": pid}, user=1))["deletePost"] == {
-        "deletedPostId": pid, "errors": []}
+        "deletedPostId": pid,
+        "errors": [],
+    }
     assert (await posts_api.data(POST, {"id": pid}))["post"] is None
     again = (await posts_api.data(dele, {"id": pid}, user=1))["deletePost"]
     assert again["errors"][0]["code"] == "NOT_FOUND"
@@ -144,13 +154,18 @@ async def _seed_listing(settings, n: int) -> list[int]:
 
     db = Database(settings)
     from puppies.redis import create_redis
+
     redis = create_redis(settings)
     deps = PostsDeps.build(settings, db, redis)
     ids = []
     try:
         for i in range(n):
-            created = await posts.create_post(deps, 1 + i % 3, f"post {i}", [
-                MediaSpec("image/png", 100), MediaSpec("image/jpeg", 200)])
+            created = await posts.create_post(
+                deps,
+                1 + i % 3,
+                f"post {i}",
+                [MediaSpec("image/png", 100), MediaSpec("image/jpeg", 200)],
+            )
             ids.append(created.post.id)
             if i % 2:
                 await likes.like_post(deps, 77, created.post.id)
@@ -171,7 +186,8 @@ async def test_a_listing_costs_a_fixed_number_of_statements(posts_api):
         assert len(edges) == first
         assert all(len(e["node"]["media"]) == 2 for e in edges)
         assert [e["node"]["viewerHasLiked"] for e in edges] == [
-            e["node"]["likeCount"] == 1 for e in edges]
+            e["node"]["likeCount"] == 1 for e in edges
+        ]
         counts[first] = len(counter.queries())
     # posts page, media, viewer's likes, comments: one statement each, whatever the size
     assert counts == {5: 4, 50: 4}

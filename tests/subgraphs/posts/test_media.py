@@ -29,20 +29,29 @@ query($id: ID!) { post(id: $id) { media { id status contentType width height url
   failureReason thumbnails { width height url } } } }"""
 
 
-async def create_with_files(api: PostsClient, files: list[tuple[str, bytes]],
-                            user: int = 1) -> tuple[str, list[dict]]:
-    data = await api.data(CREATE, {"input": {"text": "look", "media": [
-        {"contentType": ct, "byteSize": len(body)} for ct, body in files]}}, user=user)
+async def create_with_files(
+    api: PostsClient, files: list[tuple[str, bytes]], user: int = 1
+) -> tuple[str, list[dict]]:
+    data = await api.data(
+        CREATE,
+        {
+            "input": {
+                "text": "look",
+                "media": [{"contentType": ct, "byteSize": len(body)} for ct, body in files],
+            }
+        },
+        user=user,
+    )
     payload = data["createPost"]
     assert payload["errors"] == []
     return payload["post"]["id"], payload["uploads"]
 
 
-async def upload(http: httpx.AsyncClient, spec: dict, body: bytes,
-                 content_type: str) -> httpx.Response:
+async def upload(
+    http: httpx.AsyncClient, spec: dict, body: bytes, content_type: str
+) -> httpx.Response:
     fields = {f["name"]: f["value"] for f in spec["fields"]}
-    return await http.post(spec["url"], data=fields,
-                           files={"file": ("upload", body, content_type)})
+    return await http.post(spec["url"], data=fields, files={"file": ("upload", body, content_type)})
 
 
 async def wait_final(api: PostsClient, post_id: str) -> list[dict]:
@@ -80,12 +89,16 @@ async def test_image_goes_from_upload_to_ready_with_two_thumbnails(posts_api, wo
         assert (im.format, im.size) == ("WEBP", (t["width"], t["height"]))
 
 
-@pytest.mark.parametrize(("declared", "body", "reason"), [
-    ("image/jpeg", photo(400, 300, "PNG"), "is a PNG image but was declared as JPEG"),
-    ("image/png", photo(800, 600, "PNG")[:3000], "truncated or corrupt"),
-    ("image/png", png_bomb(), "20000x20000 pixels"),
-    ("image/gif", b"%PDF-1.7\n" + b"x" * 5000, "not an image we accept"),
-], ids=["png-declared-jpeg", "truncated", "20000x20000", "not-an-image"])
+@pytest.mark.parametrize(
+    ("declared", "body", "reason"),
+    [
+        ("image/jpeg", photo(400, 300, "PNG"), "is a PNG image but was declared as JPEG"),
+        ("image/png", photo(800, 600, "PNG")[:3000], "truncated or corrupt"),
+        ("image/png", png_bomb(), "20000x20000 pixels"),
+        ("image/gif", b"%PDF-1.7\n" + b"x" * 5000, "not an image we accept"),
+    ],
+    ids=["png-declared-jpeg", "truncated", "20000x20000", "not-an-image"],
+)
 async def test_bad_files_end_failed_with_a_reason(posts_api, worker, declared, body, reason):
     post_id, [spec] = await create_with_files(posts_api, [(declared, body)])
     r = await upload(posts_api.http, spec, body, declared)
@@ -127,15 +140,22 @@ async def test_completion_checks_what_was_uploaded(posts_api):
     assert m["status"] == "PENDING_UPLOAD"
 
 
-@pytest.mark.parametrize(("media", "field", "words"), [
-    ([{"contentType": "image/tiff", "byteSize": 10}], "media.0.contentType", "not accepted"),
-    ([{"contentType": "image/png", "byteSize": 11 * 1024 * 1024}], "media.0.byteSize",
-     "over the limit"),
-    ([{"contentType": "image/png", "byteSize": 0}], "media.0.byteSize", "positive"),
-    ([{"contentType": "image/png", "byteSize": 10}] * 5, "media", "at most 4"),
-])
-async def test_create_post_limits_are_payload_errors_and_create_nothing(posts_api, media,
-                                                                        field, words):
+@pytest.mark.parametrize(
+    ("media", "field", "words"),
+    [
+        ([{"contentType": "image/tiff", "byteSize": 10}], "media.0.contentType", "not accepted"),
+        (
+            [{"contentType": "image/png", "byteSize": 11 * 1024 * 1024}],
+            "media.0.byteSize",
+            "over the limit",
+        ),
+        ([{"contentType": "image/png", "byteSize": 0}], "media.0.byteSize", "positive"),
+        ([{"contentType": "image/png", "byteSize": 10}] * 5, "media", "at most 4"),
+    ],
+)
+async def test_create_post_limits_are_payload_errors_and_create_nothing(
+    posts_api, media, field, words
+):
     data = await posts_api.data(CREATE, {"input": {"text": "x", "media": media}}, user=1)
     payload = data["createPost"]
     assert payload["post"] is None and payload["uploads"] == []

@@ -36,7 +36,10 @@ async def test_transport_ws_receives_likes_and_unlikes(posts_api):
         second = await asyncio.wait_for(ws.next_payload(), 10)
     assert first["data"]["postLikeChanged"] == {
         "post": {"id": pid, "text": "sub me", "author": {"id": "1"}},
-        "likeCount": 1, "liked": True, "userId": "9"}
+        "likeCount": 1,
+        "liked": True,
+        "userId": "9",
+    }
     assert second["data"]["postLikeChanged"]["likeCount"] == 0
     assert second["data"]["postLikeChanged"]["liked"] is False
 
@@ -59,14 +62,14 @@ async def test_subscribing_to_a_missing_post_is_an_error_with_a_code(posts_api):
         await ws.subscribe(SUB, {"id": "not-an-id"}, op_id="2")
         bad = await asyncio.wait_for(ws.next_payload(), 10)
         assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-        await ws.subscribe("subscription { postLikeChanged(postId: 1) { nope } }", {},
-                           op_id="3")
+        await ws.subscribe("subscription { postLikeChanged(postId: 1) { nope } }", {}, op_id="3")
         invalid = await asyncio.wait_for(ws.next_payload(), 10)
         assert invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
 async def test_a_subscriber_on_a_second_process_gets_a_like_made_through_the_first(
-        posts_api, service_env):
+    posts_api, service_env
+):
     pid = await new_post(posts_api)
     port = free_port()
     with run_cli(["serve", "posts", "--port", str(port)], service_env, port=port):
@@ -103,16 +106,20 @@ async def test_identical_subscriptions_share_one_execution(posts_api):
     pid = await new_post(posts_api)
     broker = posts_api.app.state.like_broker
     mux = schema.multiplexer
-    async with GraphQLWebSocket(posts_api.url) as a, GraphQLWebSocket(posts_api.url) as b, \
-            GraphQLWebSocket(posts_api.url) as c:
+    async with (
+        GraphQLWebSocket(posts_api.url) as a,
+        GraphQLWebSocket(posts_api.url) as b,
+        GraphQLWebSocket(posts_api.url) as c,
+    ):
         await a.subscribe(SUB, {"id": pid})
         await b.subscribe(SUB, {"id": pid})
         viewer_q = SUB.replace("likeCount", "likeCount post { viewerHasLiked }")
         await c.subscribe(viewer_q, {"id": pid})  # viewer-dependent: not shared
         await _settle(lambda: broker.subscriber_count == 2 and mux.upstreams == 1)
         await posts_api.data(LIKE, {"id": pid}, user=3)
-        ga, gb, gc = await asyncio.gather(*(asyncio.wait_for(x.next_payload(), 10)
-                                            for x in (a, b, c)))
+        ga, gb, gc = await asyncio.gather(
+            *(asyncio.wait_for(x.next_payload(), 10) for x in (a, b, c))
+        )
         assert ga == gb
         assert ga["data"]["postLikeChanged"]["likeCount"] == 1
         assert gc["data"]["postLikeChanged"]["post"]["viewerHasLiked"] is False

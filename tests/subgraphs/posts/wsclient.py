@@ -12,8 +12,9 @@ LEGACY_WS = "graphql-ws"
 
 
 class GraphQLWebSocket:
-    def __init__(self, url: str, protocol: str = TRANSPORT_WS,
-                 init: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str, protocol: str = TRANSPORT_WS, init: dict[str, Any] | None = None
+    ) -> None:
         """`init`: the connection_init payload (connection params, e.g. credentials)."""
         self.url = url.replace("http://", "ws://") + "/graphql"
         self.protocol = protocol
@@ -21,8 +22,12 @@ class GraphQLWebSocket:
         self.ws: ClientConnection | None = None
 
     async def __aenter__(self) -> GraphQLWebSocket:
-        self.ws = await connect(self.url, subprotocols=[self.protocol],  # type: ignore[list-item]
-                                max_queue=None, open_timeout=30)
+        self.ws = await connect(
+            self.url,
+            subprotocols=[self.protocol],  # type: ignore[list-item]
+            max_queue=None,
+            open_timeout=30,
+        )
         await self.send({"type": "connection_init", "payload": self.init})
         while True:
             msg = await self.recv()
@@ -51,8 +56,9 @@ class GraphQLWebSocket:
 
     async def subscribe(self, query: str, variables: dict[str, Any], op_id: str = "1") -> None:
         kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
-        await self.send({"id": op_id, "type": kind,
-                         "payload": {"query": query, "variables": variables}})
+        await self.send(
+            {"id": op_id, "type": kind, "payload": {"query": query, "variables": variables}}
+        )
 
     async def next_payload(self) -> dict[str, Any]:
         """The next result (`data`/`errors`), or the protocol's error message; operations'

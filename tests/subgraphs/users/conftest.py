@@ -50,8 +50,9 @@ class UsersApi:
     app: Any
 
     async def sign_up(self, username: str, password: str = PASSWORD) -> Account:
-        body = await self.gql.data(SIGN_UP, {"u": username, "e": f"{username}@example.com",
-                                             "p": password})
+        body = await self.gql.data(
+            SIGN_UP, {"u": username, "e": f"{username}@example.com", "p": password}
+        )
         s = body["signUp"]["session"]
         assert s is not None, body
         return Account(s["user"]["id"], username, s["accessToken"], s["refreshToken"])

@@ -24,8 +24,7 @@ async def _count_users(settings: Settings) -> int:
 
 
 async def test_sign_up_then_me(users_api: UsersApi) -> None:
-    body = await users_api.gql.data(SIGN_UP, {"u": "Rex_1", "e": "Rex@Example.com",
-                                              "p": PASSWORD})
+    body = await users_api.gql.data(SIGN_UP, {"u": "Rex_1", "e": "Rex@Example.com", "p": PASSWORD})
     payload = body["signUp"]
     assert payload["errors"] == []
     s = payload["session"]
@@ -42,7 +41,7 @@ async def test_sign_up_expected_failures(users_api: UsersApi, settings: Settings
     await users_api.sign_up("rex")
     before = await _count_users(settings)
     gql = users_api.gql
-    taken = (await gql.data(SIGN_UP, {"u": "REX", "e": "REX@example.com", "p": PASSWORD}))
+    taken = await gql.data(SIGN_UP, {"u": "REX", "e": "REX@example.com", "p": PASSWORD})
     errors = {e["code"]: e["field"] for e in taken["signUp"]["errors"]}
     assert errors == {"USERNAME_TAKEN": "username", "EMAIL_TAKEN": "email"}
     assert taken["signUp"]["session"] is None
@@ -108,8 +107,9 @@ async def test_log_in_throttled_per_ip(clean: Settings) -> None:
         assert body["logIn"]["errors"][0]["code"] == "RATE_LIMITED"
         assert "ip" in body["logIn"]["errors"][0]["message"]
         # Another client address (as told by a trusted proxy on loopback) is not throttled.
-        body = await gql.data(LOG_IN, {"l": "luna", "p": PASSWORD},
-                              headers={"x-forwarded-for": "203.0.113.9"})
+        body = await gql.data(
+            LOG_IN, {"l": "luna", "p": PASSWORD}, headers={"x-forwarded-for": "203.0.113.9"}
+        )
         assert body["logIn"]["session"]["user"]["username"] == "luna"
 
 
@@ -117,8 +117,9 @@ async def test_update_profile(users_api: UsersApi) -> None:
     acct = await users_api.sign_up("coco")
     q = """mutation($i: UpdateProfileInput!) { updateProfile(input: $i) {
              id displayName bio } }"""
-    body = await users_api.gql.data(q, {"i": {"displayName": "  Coco   the Dog ", "bio": "woof"}},
-                                    token=acct.token)
+    body = await users_api.gql.data(
+        q, {"i": {"displayName": "  Coco   the Dog ", "bio": "woof"}}, token=acct.token
+    )
     assert body["updateProfile"] == {"id": acct.id, "displayName": "Coco the Dog", "bio": "woof"}
     body = await users_api.gql(q, {"i": {"bio": "x" * 281}}, token=acct.token)
     assert error_code(body) == "BAD_USER_INPUT"
@@ -136,8 +137,9 @@ async def test_user_lookups(users_api: UsersApi) -> None:
     assert body["user"] == {"username": "Daisy", "email": None}  # not the owner
     body = await gql.data('{ userByUsername(username: "daisy") { id } }')
     assert body["userByUsername"] == {"id": acct.id}
-    assert (await gql.data('{ userByUsername(username: "ghost") { id } }'))["userByUsername"] \
-        is None
+    assert (await gql.data('{ userByUsername(username: "ghost") { id } }'))[
+        "userByUsername"
+    ] is None
     assert (await gql.data('{ user(id: "123") { id } }'))["user"] is None
     body = await gql('{ user(id: "abc") { id } }')
     assert error_code(body) == "BAD_USER_INPUT"

@@ -65,8 +65,10 @@ async def test_api_key_bad_paths(users_api: UsersApi) -> None:
     body = await gql(CREATE, {"n": "x", "s": ["delete:everything"]}, token=a.token)
     assert error_code(body) == "BAD_USER_INPUT"
     assert body["errors"][0]["extensions"]["field"] == "scopes"
-    assert error_code(await gql(CREATE, {"n": " ", "s": ["read:profile"]}, token=a.token)) \
+    assert (
+        error_code(await gql(CREATE, {"n": " ", "s": ["read:profile"]}, token=a.token))
         == "BAD_USER_INPUT"
+    )
     assert error_code(await gql(CREATE, {"n": "x", "s": []}, token=a.token)) == "BAD_USER_INPUT"
     assert error_code(await gql(CREATE, {"n": "x", "s": ["read:profile"]})) == "UNAUTHENTICATED"
     made = await gql.data(CREATE, {"n": "mine", "s": ["read:profile"]}, token=a.token)
@@ -103,17 +105,18 @@ class ProbeQuery:
         return True
 
 
-async def test_another_subgraph_verifies_tokens_and_keys_remotely(users_api: UsersApi,
-                                                                   settings: Settings) -> None:
+async def test_another_subgraph_verifies_tokens_and_keys_remotely(
+    users_api: UsersApi, settings: Settings
+) -> None:
     """A second subgraph built on subgraphs.common with the defaults: the JWKS and the API
     keys come from the users subgraph over HTTP."""
     acct = await users_api.sign_up("remote")
-    made = await users_api.gql.data(CREATE, {"n": "poster", "s": ["write:posts"]},
-                                    token=acct.token)
+    made = await users_api.gql.data(CREATE, {"n": "poster", "s": ["write:posts"]}, token=acct.token)
     key = made["createApiKey"]["key"]
     other_settings = make_settings(settings, jwks_url=users_api.url + "/.well-known/jwks.json")
-    spec = SubgraphSpec(name="probe", schema=build_schema(ProbeQuery),
-                        make_loaders=lambda resources, viewer: None)
+    spec = SubgraphSpec(
+        name="probe", schema=build_schema(ProbeQuery), make_loaders=lambda resources, viewer: None
+    )
     app = create_subgraph_app(spec, other_settings)
     async with serve_asgi(app) as url, httpx.AsyncClient() as http:
         gql = GraphQLClient(http, url)
@@ -128,8 +131,9 @@ async def test_another_subgraph_verifies_tokens_and_keys_remotely(users_api: Use
         await gql.data("{ viewerId }", token=key)  # cached verdict: no second call
         assert verifier.calls == calls
 
-        await users_api.gql.data(REVOKE, {"id": made["createApiKey"]["apiKey"]["id"]},
-                                  token=acct.token)
+        await users_api.gql.data(
+            REVOKE, {"id": made["createApiKey"]["apiKey"]["id"]}, token=acct.token
+        )
         verifier.cache_seconds = 0  # the documented bound on revocation lag, shortened
         verifier._cache.clear()
         r = await gql.post("{ viewerId }", token=key)

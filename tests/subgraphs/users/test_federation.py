@@ -14,9 +14,20 @@ async def test_sdl(users_api: UsersApi) -> None:
     assert "specs.apollo.dev/federation/v2" in sdl
     assert 'type User @key(fields: "id")' in sdl
     assert "type PageInfo @shareable" in sdl
-    for field in ("signUp(", "logIn(", "refreshSession(", "logOut(", "updateProfile(",
-                  "follow(", "unfollow(", "createApiKey(", "revokeApiKey(", "me: User",
-                  "userByUsername(", "viewerFollows: Boolean!"):
+    for field in (
+        "signUp(",
+        "logIn(",
+        "refreshSession(",
+        "logOut(",
+        "updateProfile(",
+        "follow(",
+        "unfollow(",
+        "createApiKey(",
+        "revokeApiKey(",
+        "me: User",
+        "userByUsername(",
+        "viewerFollows: Boolean!",
+    ):
         assert field in sdl, field
 
 

@@ -40,19 +40,26 @@ async def test_follow_and_unfollow(users_api: UsersApi, settings: Settings) -> N
     a, b = await users_api.sign_up("alpha"), await users_api.sign_up("bravo")
     gql = users_api.gql
     r = (await gql.data(FOLLOW, {"id": b.id}, token=a.token))["follow"]
-    assert r == {"changed": True,
-                 "user": {"id": b.id, "followerCount": 1, "viewerFollows": True},
-                 "viewer": {"id": a.id, "followingCount": 1}}
+    assert r == {
+        "changed": True,
+        "user": {"id": b.id, "followerCount": 1, "viewerFollows": True},
+        "viewer": {"id": a.id, "followingCount": 1},
+    }
     r = (await gql.data(FOLLOW, {"id": b.id}, token=a.token))["follow"]  # idempotent
     assert r["changed"] is False and r["user"]["followerCount"] == 1
     r = (await gql.data(UNFOLLOW, {"id": b.id}, token=a.token))["unfollow"]
-    assert r == {"changed": True,
-                 "user": {"id": b.id, "followerCount": 0, "viewerFollows": False},
-                 "viewer": {"id": a.id, "followingCount": 0}}
+    assert r == {
+        "changed": True,
+        "user": {"id": b.id, "followerCount": 0, "viewerFollows": False},
+        "viewer": {"id": a.id, "followingCount": 0},
+    }
     r = (await gql.data(UNFOLLOW, {"id": b.id}, token=a.token))["unfollow"]
     assert r["changed"] is False and r["user"]["followerCount"] == 0
-    events = await _fetch(settings, "SELECT event_type, payload FROM users.outbox "
-                                    "WHERE event_type LIKE 'user.%followed' ORDER BY id")
+    events = await _fetch(
+        settings,
+        "SELECT event_type, payload FROM users.outbox "
+        "WHERE event_type LIKE 'user.%followed' ORDER BY id",
+    )
     assert [e["event_type"] for e in events] == ["user.followed", "user.unfollowed"]
 
 
@@ -67,37 +74,48 @@ async def test_follow_bad_paths(users_api: UsersApi, settings: Settings) -> None
     assert error_code(await gql(FOLLOW, {"id": "x"}, token=a.token)) == "BAD_USER_INPUT"
     assert error_code(await gql(FOLLOW, {"id": a.id})) == "UNAUTHENTICATED"
     assert await _fetch(settings, "SELECT 1 FROM users.follows") == []
-    assert await _fetch(settings, "SELECT 1 FROM users.outbox WHERE event_type = "
-                                  "'user.followed'") == []
+    assert (
+        await _fetch(settings, "SELECT 1 FROM users.outbox WHERE event_type = 'user.followed'")
+        == []
+    )
 
 
-async def test_fifty_concurrent_follows_make_one_edge(users_api: UsersApi,
-                                                      settings: Settings) -> None:
+async def test_fifty_concurrent_follows_make_one_edge(
+    users_api: UsersApi, settings: Settings
+) -> None:
     a, b = await users_api.sign_up("eager"), await users_api.sign_up("popular")
-    results = await asyncio.gather(*[
-        users_api.gql.data(FOLLOW, {"id": b.id}, token=a.token) for _ in range(50)
-    ])
+    results = await asyncio.gather(
+        *[users_api.gql.data(FOLLOW, {"id": b.id}, token=a.token) for _ in range(50)]
+    )
     assert sum(r["follow"]["changed"] for r in results) == 1
     rows = await _fetch(settings, "SELECT count(*) AS n FROM users.follows")
     assert rows[0]["n"] == 1
-    counts = {r["username"]: (r["follower_count"], r["following_count"]) for r in await _fetch(
-        settings, "SELECT username, follower_count, following_count FROM users.users")}
+    counts = {
+        r["username"]: (r["follower_count"], r["following_count"])
+        for r in await _fetch(
+            settings, "SELECT username, follower_count, following_count FROM users.users"
+        )
+    }
     assert counts == {"eager": (0, 1), "popular": (1, 0)}
-    events = await _fetch(settings, "SELECT 1 FROM users.outbox WHERE event_type = "
-                                    "'user.followed'")
+    events = await _fetch(settings, "SELECT 1 FROM users.outbox WHERE event_type = 'user.followed'")
     assert len(events) == 1
 
     # Mixed concurrent follows and unfollows, in both directions: counts match the rows.
     ops = [(a, b, "follow"), (b, a, "follow"), (a, b, "unfollow"), (b, a, "unfollow")] * 10
-    await asyncio.gather(*[
-        users_api.gql.data(FOLLOW if op == "follow" else UNFOLLOW, {"id": y.id}, token=x.token)
-        for x, y, op in ops
-    ])
-    mismatched = await _fetch(settings, """
+    await asyncio.gather(
+        *[
+            users_api.gql.data(FOLLOW if op == "follow" else UNFOLLOW, {"id": y.id}, token=x.token)
+            for x, y, op in ops
+        ]
+    )
+    mismatched = await _fetch(
+        settings,
+        """
         SELECT u.id FROM users.users u WHERE
           u.follower_count <> (SELECT count(*) FROM users.follows WHERE followee_id = u.id)
           OR u.following_count <> (SELECT count(*) FROM users.follows WHERE follower_id = u.id)
-    """)
+    """,
+    )
     assert mismatched == []
 
 
@@ -105,11 +123,13 @@ async def _seed_followers(settings: Settings, star: str, n: int) -> None:
     res = Resources.open(settings)
     try:
         ids = await bulk.insert_users(
-            res, [(f"fan{i}", f"fan{i}@example.com", f"Fan {i}", "") for i in range(n)],
+            res,
+            [(f"fan{i}", f"fan{i}@example.com", f"Fan {i}", "") for i in range(n)],
             hash_password_sync("irrelevant-password"),
         )
-        star_id = (await _fetch(settings, "SELECT id FROM users.users WHERE username = $1",
-                                star))[0]["id"]
+        star_id = (await _fetch(settings, "SELECT id FROM users.users WHERE username = $1", star))[
+            0
+        ]["id"]
         await bulk.insert_follows(res, [(i, star_id) for i in ids.values()])
         await bulk.recount(res)
     finally:
@@ -137,15 +157,20 @@ async def test_followers_pages(users_api: UsersApi, settings: Settings) -> None:
     assert error_code(body) == "BAD_USER_INPUT"
 
 
-async def test_followers_list_costs_fixed_statements(users_api: UsersApi,
-                                                     settings: Settings) -> None:
+async def test_followers_list_costs_fixed_statements(
+    users_api: UsersApi, settings: Settings
+) -> None:
     mid, big = await users_api.sign_up("mid"), await users_api.sign_up("big")
     viewer = await users_api.sign_up("viewer")
     await _seed_followers(settings, "big", 100)
     res = Resources.open(settings)
     try:
-        fans = {r["username"]: r["id"] for r in await _fetch(
-            settings, "SELECT id, username FROM users.users WHERE username LIKE 'fan%'")}
+        fans = {
+            r["username"]: r["id"]
+            for r in await _fetch(
+                settings, "SELECT id, username FROM users.users WHERE username LIKE 'fan%'"
+            )
+        }
         # mid has 10 of the same fans; the viewer follows fan3, who is in both lists.
         await bulk.insert_follows(res, [(fans[f"fan{i}"], int(mid.id)) for i in range(10)])
         await bulk.insert_follows(res, [(int(viewer.id), fans["fan3"])])

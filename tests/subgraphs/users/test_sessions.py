@@ -33,10 +33,11 @@ async def test_refresh_rotates(users_api: UsersApi) -> None:
     assert second["session"]["refreshToken"] not in (acct.refresh, s1["refreshToken"])
 
 
-async def test_reusing_a_rotated_token_revokes_the_family(users_api: UsersApi,
-                                                          settings: Settings) -> None:
+async def test_reusing_a_rotated_token_revokes_the_family(
+    users_api: UsersApi, settings: Settings
+) -> None:
     acct = await users_api.sign_up("victim")
-    other = (await users_api.gql.data(LOG_IN, {"l": "victim", "p": PASSWORD}))
+    other = await users_api.gql.data(LOG_IN, {"l": "victim", "p": PASSWORD})
     other_refresh = other["logIn"]["session"]["refreshToken"]  # a second device: own family
     s1 = (await users_api.gql.data(REFRESH, {"t": acct.refresh}))["refreshSession"]["session"]
 
@@ -50,8 +51,11 @@ async def test_reusing_a_rotated_token_revokes_the_family(users_api: UsersApi,
     # The other device's family is untouched.
     ok = await users_api.gql.data(REFRESH, {"t": other_refresh})
     assert ok["refreshSession"]["session"]["user"]["id"] == acct.id
-    rows = await _sql(settings, "SELECT family_id, count(*) FILTER (WHERE revoked_at IS NULL) "
-                                "AS live FROM users.refresh_tokens GROUP BY 1 ORDER BY 2")
+    rows = await _sql(
+        settings,
+        "SELECT family_id, count(*) FILTER (WHERE revoked_at IS NULL) "
+        "AS live FROM users.refresh_tokens GROUP BY 1 ORDER BY 2",
+    )
     assert [r["live"] for r in rows] == [0, 2]  # type: ignore[attr-defined]
 
 
@@ -73,5 +77,7 @@ async def test_log_out(users_api: UsersApi) -> None:
     assert (await users_api.gql.data(LOG_OUT, {"t": acct.refresh}))["logOut"] is True
     assert (await users_api.gql.data(LOG_OUT, {"t": acct.refresh}))["logOut"] is False
     assert error_code(await users_api.gql(REFRESH, {"t": acct.refresh})) == "UNAUTHENTICATED"
-    assert error_code(await users_api.gql(LOG_OUT, {"t": "rt_unknown_token_value"})) \
+    assert (
+        error_code(await users_api.gql(LOG_OUT, {"t": "rt_unknown_token_value"}))
         == "UNAUTHENTICATED"
+    )

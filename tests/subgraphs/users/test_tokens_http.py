@@ -17,16 +17,19 @@ from tests.subgraphs.users.conftest import UsersApi
 from tests.support.graphql import error_code
 
 
-async def test_bad_tokens_refused(users_api: UsersApi, settings: Settings,
-                                  tmp_path: Path) -> None:
+async def test_bad_tokens_refused(users_api: UsersApi, settings: Settings, tmp_path: Path) -> None:
     acct = await users_api.sign_up("tokenholder")
     ring = KeyRing(settings.keys_dir).load()
     expired = issue_access_token(ring, settings, int(acct.id), now=time.time() - 3600).token
     head, body, sig = acct.token.split(".")
     tampered = f"{head}.{body[:-2]}{'AA' if body[-2:] != 'AA' else 'BB'}.{sig}"
     rogue = issue_access_token(KeyRing(tmp_path / "rogue").load(), settings, int(acct.id)).token
-    for token, why in ((expired, "expired"), (tampered, "signature"), (rogue, "signature"),
-                       ("garbage", "malformed")):
+    for token, why in (
+        (expired, "expired"),
+        (tampered, "signature"),
+        (rogue, "signature"),
+        ("garbage", "malformed"),
+    ):
         r = await users_api.gql.post("{ me { id } }", token=token)
         assert r.status_code == 401, why
         assert r.headers["www-authenticate"].startswith("Bearer")
@@ -40,8 +43,7 @@ async def test_jwks_and_rotation(users_api: UsersApi, settings: Settings) -> Non
     r = await users_api.http.get(users_api.url + "/.well-known/jwks.json")
     assert r.status_code == 200 and "max-age" in r.headers["cache-control"]
     keys = r.json()["keys"]
-    assert keys and all(k["kty"] == "EC" and k["alg"] == "ES256" and "d" not in k
-                        for k in keys)
+    assert keys and all(k["kty"] == "EC" and k["alg"] == "ES256" and "d" not in k for k in keys)
     remote = RemoteJWKS(users_api.url + "/.well-known/jwks.json", min_refetch_interval=0)
     ring = KeyRing(settings.keys_dir).load()
     old = issue_access_token(ring, settings, 5).token
