@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graph.composition.access import validate_spec_usage
 from graph.composition.errors import CompositionError, IssueCollector
 from graph.composition.merge import Merger
 from graph.composition.model import Subgraph, SubgraphSchema
@@ -38,6 +39,7 @@ def build_supergraph(subgraphs: Iterable[Subgraph]) -> Supergraph:
     issues.raise_if_any()
     for schema in schemas:
         SubgraphValidator(schema, issues).validate()
+        validate_spec_usage(schema, issues)
     validate_across(schemas, issues)
     issues.raise_if_any()
     supergraph = Merger(schemas, issues).merge()

@@ -36,15 +36,15 @@ FEDERATION_DIRECTIVES = (
     "cost",
     "listSize",
 )
-UNSUPPORTED = (
-    "authenticated",
-    "requiresScopes",
-    "policy",
-    "context",
-    "fromContext",
-    "cost",
-    "listSize",
-)
+UNSUPPORTED = ("context", "fromContext")
+# Lowest federation version that defines a directive (those not listed: every 2.x).
+MIN_VERSION: dict[str, tuple[int, int]] = {
+    "authenticated": (2, 5),
+    "requiresScopes": (2, 5),
+    "policy": (2, 6),
+    "cost": (2, 9),
+    "listSize": (2, 9),
+}
 BUILTIN_DIRECTIVES = {"skip", "include", "deprecated", "specifiedBy", "oneOf", "defer", "stream"}
 MACHINERY_TYPES = {
     "_Service",
@@ -105,13 +105,20 @@ class LinkNames:
                     else:
                         imports[str(item).lstrip("@")] = str(item).lstrip("@")
         self.prefix = prefix
+        # Imported directives this federation version does not define.
+        self.unknown_imports: list[str] = []
         if self.fed2:
             self.to_canonical = {}
             for name in FEDERATION_DIRECTIVES:
+                if self.version < MIN_VERSION.get(name, (2, 0)):
+                    if name in imports:
+                        self.unknown_imports.append(name)
+                    continue
                 if name in imports:
                     self.to_canonical[imports[name]] = name
                 else:
                     self.to_canonical[f"{prefix}__{name}"] = name
+        self.local_names = {canonical: local for local, canonical in self.to_canonical.items()}
         self.defined = {
             d.name.value for d in doc.definitions if isinstance(d, DirectiveDefinitionNode)
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from graph.composition.access import finalize_spec_directives, record_features
 from graph.composition.errors import IssueCollector
 from graph.composition.fieldsets import FieldSetError, field_names, walk
 from graph.composition.merge_inputs import InputMerger, quote_names
@@ -45,6 +46,13 @@ def graph_enum_names(names: list[str]) -> dict[str, str]:
         taken.add(candidate)
         result[name] = candidate
     return result
+
+
+def collect_directives(target: MergedType | MergedField, source: TypeDef | Field) -> None:
+    """Gather one source's merged directives: their order and the spec directives' arguments."""
+    target.order += [key for key in source.order if key not in target.order]
+    for directive, args in source.spec.items():
+        target.spec_sources.setdefault(directive, []).append(args)
 
 
 def _key_field_names(typedef: TypeDef) -> set[str]:
@@ -128,9 +136,12 @@ class Merger(InputMerger):
                     composed_links.append(link)
         newest = max(s.version for s in self.subgraphs)
         join_version = "0.5" if newest >= (2, 8) else "0.4" if newest >= (2, 7) else "0.3"
-        return Supergraph(
+        supergraph = Supergraph(
             graphs, types, roots, self._merge_directives(), composed_links, join_version
         )
+        record_features(self.subgraphs, supergraph, self.issues)
+        finalize_spec_directives(self.subgraphs, supergraph, self.issues)
+        return supergraph
 
     # -- types ---------------------------------------------------------------------------
 
@@ -158,6 +169,7 @@ class Merger(InputMerger):
             merged.specified_by = merged.specified_by or t.specified_by
             merged.tags += [tag for tag in t.tags if tag not in merged.tags]
             merged.composed += [d for d in t.composed if self._is_composed(sub, d.name.value)]
+            collect_directives(merged, t)
             graph = self.enums[sub.name]
             if t.keys and kind in (Kind.OBJECT, Kind.INTERFACE):
                 for key in t.keys:
@@ -237,6 +249,7 @@ class Merger(InputMerger):
             out.inaccessible = out.inaccessible or f.inaccessible
             out.tags += [tag for tag in f.tags if tag not in out.tags]
             out.composed += [d for d in f.composed if self._is_composed(sub, d.name.value)]
+            collect_directives(out, f)
             used_overridden = False
             if sub.name in overridden and not f.external:
                 special = True

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from graphql import print_ast
 
 from graph.composition.errors import IssueCollector
+from graph.composition.features import merge_applications
 from graph.composition.model import Argument, Field, Kind, SubgraphSchema, TypeDef, base_type
 from graph.composition.supergraph import MergedField, MergedType, MergedValue
 from graph.composition.types import merge_input_types
@@ -90,12 +92,17 @@ class InputMerger:
                 type_name=coord.split(".")[0],
             )
         first = having[0][1]
-        merged = replace(first, type=type_text, tags=[])
+        merged = replace(first, type=type_text, tags=[], order=[], spec={})
+        applications: dict[str, list[dict[str, Any]]] = {}
         for _, a in having:
             merged.description = merged.description or a.description
             merged.deprecated = merged.deprecated or a.deprecated
             merged.inaccessible = merged.inaccessible or a.inaccessible
             merged.tags += [tag for tag in a.tags if tag not in merged.tags]
+            merged.order += [key for key in a.order if key not in merged.order]
+            for directive, args in a.spec.items():
+                applications.setdefault(directive, []).append(args)
+        merged.spec = {d: merge_applications(d, apps) for d, apps in applications.items()}
         return merged
 
     def _merge_input_fields(self, merged: MergedType, srcs: list[Source]) -> None:
@@ -116,6 +123,8 @@ class InputMerger:
                         f.inaccessible,
                         f.tags,
                         f.deprecated,
+                        f.order,
+                        f.spec,
                     ),
                 )
                 for s, f in having
@@ -145,6 +154,8 @@ class InputMerger:
                     deprecated=arg.deprecated,
                     inaccessible=arg.inaccessible,
                     tags=arg.tags,
+                    order=arg.order,
+                    spec=arg.spec,
                 )
         if not merged.fields:
             self.issues.add(
@@ -197,6 +208,7 @@ class InputMerger:
                 value.deprecated = value.deprecated or v.deprecated
                 value.inaccessible = value.inaccessible or v.inaccessible
                 value.tags += [tag for tag in v.tags if tag not in value.tags]
+                value.order += [key for key in v.order if key not in value.order]
                 value.graphs.append(self.enums[sub.name])
             merged.values[name] = value
         if not merged.values:

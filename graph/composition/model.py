@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from graphql.language import ConstValueNode, DirectiveNode
 
@@ -43,6 +44,11 @@ class Argument:
     inaccessible: bool = False
     tags: list[str] = field(default_factory=list)
     deprecated: str | None = None
+    # Keys of the directives composition merges, in the order the source applies them:
+    # "tag", "deprecated", "spec:<cost|listSize|authenticated|...>", "custom:<name>".
+    order: list[str] = field(default_factory=list)
+    # Spec directives (authenticated, requiresScopes, policy, cost, listSize) -> arguments.
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +68,8 @@ class Field:
     tags: list[str] = field(default_factory=list)
     deprecated: str | None = None
     composed: list[DirectiveNode] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +79,8 @@ class EnumValue:
     inaccessible: bool = False
     tags: list[str] = field(default_factory=list)
     deprecated: str | None = None
+    order: list[str] = field(default_factory=list)
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +108,8 @@ class TypeDef:
     tags: list[str] = field(default_factory=list)
     specified_by: str | None = None
     composed: list[DirectiveNode] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def resolvable_keys(self) -> list[Key]:
@@ -125,3 +137,7 @@ class SubgraphSchema:
     roots: dict[str, str] = field(default_factory=dict)  # operation -> type name
     directives: dict[str, DirectiveDef] = field(default_factory=dict)
     composed_links: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Federation directives (canonical names) applied somewhere in this subgraph, and the
+    # name this subgraph uses for each spec directive (an import alias, `federation__cost`).
+    applied: set[str] = field(default_factory=set)
+    spec_names: dict[str, str] = field(default_factory=dict)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from graphql import print_ast
 from graphql.language import DirectiveNode
 from graphql.language.block_string import print_block_string
 from graphql.language.print_string import print_string
 
+from graph.composition.features import (
+    ACCESS_CONTROL,
+    DEFINITIONS,
+    FEATURES,
+    default_name,
+    link_line,
+    print_applied,
+)
 from graph.composition.model import Argument, DirectiveDef, Kind
 from graph.composition.supergraph import (
     JoinField,
@@ -123,22 +134,66 @@ def _join_field(j: JoinField) -> str:
     return f"@join__field({', '.join(args)})"
 
 
+@dataclass
+class _Context:
+    """What element printing needs from the whole supergraph."""
+
+    names: dict[str, str] = field(default_factory=dict)  # spec directive -> supergraph name
+    access: list[str] = field(default_factory=list)  # access-control directives, in order
+
+
 def _element_directives(
-    inaccessible: bool, tags: list[str], deprecated: str | None, composed: list[DirectiveNode]
+    inaccessible: bool,
+    tags: list[str],
+    deprecated: str | None,
+    composed: list[DirectiveNode],
+    order: list[str] | None = None,
+    spec: dict[str, dict[str, Any]] | None = None,
+    ctx: _Context | None = None,
+    access_first: bool = False,
 ) -> list[str]:
+    """The merged directives of one element, in the order composition applies them: the
+    sources' order (first appearance across subgraphs), access control first on fields and
+    interfaces."""
     out = ["@inaccessible"] if inaccessible else []
-    out += [f"@tag(name: {print_string(tag)})" for tag in tags]
-    if deprecated is not None:
-        out.append(
-            "@deprecated"
-            if deprecated == "No longer supported"
-            else f"@deprecated(reason: {print_string(deprecated)})"
+    spec = spec or {}
+    ctx = ctx or _Context()
+    printed: set[str] = set()
+
+    def applied(directive: str) -> str:
+        return print_applied(
+            ctx.names.get(directive, default_name(directive)), directive, spec[directive]
         )
-    out += [print_ast(d) for d in composed]
+
+    if access_first:
+        for directive in ctx.access:
+            if directive in spec:
+                out.append(applied(directive))
+                printed.add(f"spec:{directive}")
+    keys = list(order or [])
+    keys += [k for k in ("tag", "deprecated") if k not in keys]
+    keys += [f"custom:{d.name.value}" for d in composed if f"custom:{d.name.value}" not in keys]
+    keys += [f"spec:{d}" for d in spec if f"spec:{d}" not in keys]
+    for key in keys:
+        if key in printed:
+            continue
+        printed.add(key)
+        if key == "tag":
+            out += [f"@tag(name: {print_string(tag)})" for tag in tags]
+        elif key == "deprecated" and deprecated is not None:
+            out.append(
+                "@deprecated"
+                if deprecated == "No longer supported"
+                else f"@deprecated(reason: {print_string(deprecated)})"
+            )
+        elif key.startswith("custom:"):
+            out += [print_ast(d) for d in composed if d.name.value == key[len("custom:") :]]
+        elif key.startswith("spec:") and key[len("spec:") :] in spec:
+            out.append(applied(key[len("spec:") :]))
     return out
 
 
-def _args(args: dict[str, Argument], indent: str) -> str:
+def _args(args: dict[str, Argument], indent: str, ctx: _Context) -> str:
     if not args:
         return ""
     parts = []
@@ -146,7 +201,9 @@ def _args(args: dict[str, Argument], indent: str) -> str:
         text = f"{arg.name}: {arg.type}"
         if arg.default is not None:
             text += f" = {print_ast(arg.default)}"
-        extra = _element_directives(arg.inaccessible, arg.tags, arg.deprecated, [])
+        extra = _element_directives(
+            arg.inaccessible, arg.tags, arg.deprecated, [], arg.order, arg.spec, ctx
+        )
         parts.append(" ".join([text, *extra]))
     if not any(a.description for a in args.values()):
         return "(" + ", ".join(parts) + ")"
@@ -161,24 +218,30 @@ def _args(args: dict[str, Argument], indent: str) -> str:
     return "(\n" + "\n".join(lines) + "\n" + indent + ")"
 
 
-def _field(f: MergedField) -> str:
-    text = f"  {f.name}{_args(f.args, '  ')}: {f.type}"
+def _field(f: MergedField, ctx: _Context) -> str:
+    text = f"  {f.name}{_args(f.args, '  ', ctx)}: {f.type}"
     if f.default is not None:
         text += f" = {print_ast(f.default)}"
     directives = ["@inaccessible"] if f.inaccessible else []
-    directives += [_join_field(j) for j in f.joins]
-    directives += _element_directives(False, f.tags, f.deprecated, f.composed)
+    joins = [_join_field(j) for j in f.joins]
+    others = _element_directives(
+        False, f.tags, f.deprecated, f.composed, f.order, f.spec, ctx, access_first=True
+    )
+    # A field copied from an @interfaceObject gets its bare @join__field after the copied
+    # directives, as Apollo's composition applies them.
+    copied = [j.graph for j in f.joins] == [None]
+    directives += [*others, *joins] if copied else [*joins, *others]
     return _description(f.description, "  ") + " ".join([text, *directives])
 
 
-def _value(v: MergedValue) -> str:
+def _value(v: MergedValue, ctx: _Context) -> str:
     directives = ["@inaccessible"] if v.inaccessible else []
     directives += [f"@join__enumValue(graph: {g})" for g in v.graphs]
-    directives += _element_directives(False, v.tags, v.deprecated, [])
+    directives += _element_directives(False, v.tags, v.deprecated, [], v.order, None, ctx)
     return _description(v.description, "  ") + " ".join([f"  {v.name}", *directives])
 
 
-def _type(t: MergedType) -> str:
+def _type(t: MergedType, ctx: _Context) -> str:
     head = f"{_KEYWORDS[t.kind]} {t.name}"
     if t.interfaces:
         head += " implements " + " & ".join(t.interfaces)
@@ -191,16 +254,25 @@ def _type(t: MergedType) -> str:
     ]
     if t.specified_by is not None:
         directives.append(f"@specifiedBy(url: {print_string(t.specified_by)})")
-    directives += _element_directives(t.inaccessible, t.tags, None, t.composed)
+    directives += _element_directives(
+        t.inaccessible,
+        t.tags,
+        None,
+        t.composed,
+        t.order,
+        t.spec,
+        ctx,
+        access_first=t.kind is Kind.INTERFACE,
+    )
     out = _description(t.description) + head + "".join(f"\n  {d}" for d in directives)
     if t.kind is Kind.UNION:
         return out + ("\n = " if directives else " = ") + " | ".join(t.members)
     if t.kind is Kind.SCALAR:
         return out
     if t.kind is Kind.ENUM:
-        body = [_value(v) for v in t.values.values()]
+        body = [_value(v, ctx) for v in t.values.values()]
     else:
-        body = [_field(f) for f in t.fields.values()]
+        body = [_field(f, ctx) for f in t.fields.values()]
     described = [
         bool(item.description)
         for item in (t.values.values() if t.kind is Kind.ENUM else t.fields.values())
@@ -213,7 +285,7 @@ def _type(t: MergedType) -> str:
 
 
 def _directive_definition(d: DirectiveDef) -> str:
-    text = _description(d.description) + f"directive @{d.name}{_args(d.args, '')}"
+    text = _description(d.description) + f"directive @{d.name}{_args(d.args, '', _Context())}"
     if d.repeatable:
         text += " repeatable"
     return text + " on " + " | ".join(d.locations)
@@ -236,13 +308,27 @@ def print_supergraph(supergraph: Supergraph) -> str:
         directives["join__field"] = directives["join__field"].replace(
             "usedOverridden: Boolean)", f"usedOverridden: Boolean, {field_args})"
         )
-    if supergraph.uses_tag:
-        links.append(f'@link(url: "{TAG_URL}")')
-    else:
+    features = list(supergraph.feature_order)
+    features += [f for f in ("tag", "inaccessible") if f not in features]
+    spec_names = supergraph.spec_names
+    for feature in features:
+        if feature == "tag" and supergraph.uses_tag:
+            links.append(f'@link(url: "{TAG_URL}")')
+        elif feature == "inaccessible" and supergraph.uses_inaccessible:
+            links.append(f'@link(url: "{INACCESSIBLE_URL}", for: SECURITY)')
+        elif feature in FEATURES:
+            spec = FEATURES[feature]
+            names = {d: spec_names[d] for d in spec.directives if d in spec_names}
+            links.append(link_line(spec, names))
+            for directive in spec.directives:
+                name = names.get(directive, default_name(directive))
+                directives[name] = DEFINITIONS[directive].format(name=name)
+            if spec.scalar is not None:
+                scalar = f"{feature}__{spec.scalar}"
+                extra_types[scalar] = f"scalar {scalar}"
+    if not supergraph.uses_tag:
         del directives["tag"]
-    if supergraph.uses_inaccessible:
-        links.append(f'@link(url: "{INACCESSIBLE_URL}", for: SECURITY)')
-    else:
+    if not supergraph.uses_inaccessible:
         del directives["inaccessible"]
     for url, imports in supergraph.composed_links:
         links.append(
@@ -264,8 +350,15 @@ def print_supergraph(supergraph: Supergraph) -> str:
         "link__Purpose": _LINK_PURPOSE,
         **extra_types,
     }
+    order = {f: i for i, f in enumerate(supergraph.feature_order)}
+    ctx = _Context(
+        spec_names,
+        sorted(
+            (d for d in ACCESS_CONTROL if d in spec_names), key=lambda d: order.get(d, len(order))
+        ),
+    )
     for t in supergraph.types.values():
-        typed[t.name] = _type(t)
+        typed[t.name] = _type(t, ctx)
     blocks += [typed[name] for name in sorted(typed, key=lambda n: (n.lower(), n))]
     return "\n\n".join(blocks) + "\n"
 

@@ -35,6 +35,7 @@ from graphql.language import (
 )
 
 from graph.composition.errors import IssueCollector
+from graph.composition.features import SPEC_DIRECTIVES
 from graph.composition.links import (
     BUILTIN_DIRECTIVES,
     DEFAULT_ROOTS,
@@ -105,6 +106,8 @@ class SubgraphReader:
         self.issues = issues
         self.rename: dict[str, str] = {}
         self.names: LinkNames
+        self.applied: set[str] = set()
+        self.spec_names: dict[str, str] = {}
 
     def read(self) -> SubgraphSchema | None:
         name = self.subgraph.name
@@ -114,9 +117,19 @@ class SubgraphReader:
             self.issues.add("INVALID_GRAPHQL", f"[{name}] {exc.message}", subgraphs=[name])
             return None
         self.names = LinkNames(doc)
+        for unknown in self.names.unknown_imports:
+            self.issues.add(
+                "INVALID_LINK_DIRECTIVE_USAGE",
+                f'[{name}] Cannot import unknown element "@{unknown}" (federation '
+                f"v{self.names.version[0]}.{self.names.version[1]} does not define it: link a "
+                "newer federation version)",
+                subgraphs=[name],
+            )
         schema = SubgraphSchema(
             name=name, url=self.subgraph.url, fed2=self.names.fed2, version=self.names.version
         )
+        schema.applied = self.applied
+        schema.spec_names = self.spec_names
         self._read_roots(doc, schema)
         definitions: dict[str, list[Any]] = {}
         for definition in doc.definitions:
@@ -235,10 +248,35 @@ class SubgraphReader:
     def _node_has(self, node: Any, directive: str) -> bool:
         return any(self.names.canonical(d) == directive for d in node.directives or ())
 
+    def _note(
+        self, element: Any, directive: DirectiveNode, canonical: str | None, args: dict[str, Any]
+    ) -> None:
+        """Record a directive composition merges: its place among the element's directives
+        and, for the spec directives, its arguments."""
+        if canonical is not None:
+            self.applied.add(canonical)
+        if canonical in SPEC_DIRECTIVES:
+            assert canonical is not None
+            self.spec_names.setdefault(canonical, directive.name.value)
+            element.spec[canonical] = args
+            key = f"spec:{canonical}"
+        elif canonical == "tag":
+            key = "tag"
+        elif canonical is None and directive.name.value == "deprecated":
+            key = "deprecated"
+        elif canonical is None and directive.name.value not in BUILTIN_DIRECTIVES:
+            key = f"custom:{directive.name.value}"
+        else:
+            return
+        if key not in element.order:
+            element.order.append(key)
+
     def _known(self, directive: DirectiveNode) -> bool:
         name = directive.name.value
         if self.names.is_known(name):
             return True
+        if name in self.names.unknown_imports:
+            return False  # reported once, as an import of an unknown element
         self.issues.add(
             "INVALID_GRAPHQL",
             f'[{self.subgraph.name}] Unknown directive "@{name}".',
@@ -252,6 +290,7 @@ class SubgraphReader:
                 continue
             canonical = self.names.canonical(directive)
             args = directive_args(directive)
+            self._note(typedef, directive, canonical, args)
             if canonical == "key":
                 typedef.keys.append(
                     Key(
@@ -270,6 +309,8 @@ class SubgraphReader:
                 typedef.extends_directive = True
             elif canonical == "tag":
                 typedef.tags.append(str(args.get("name", "")))
+            elif canonical in SPEC_DIRECTIVES:
+                pass
             elif canonical in UNSUPPORTED:
                 self._unsupported(canonical, typedef.name)
             elif directive.name.value == "specifiedBy":
@@ -297,6 +338,7 @@ class SubgraphReader:
             if not self._known(directive):
                 continue
             canonical = self.names.canonical(directive)
+            self._note(arg, directive, canonical, directive_args(directive))
             if canonical == "inaccessible":
                 arg.inaccessible = True
             elif canonical == "tag":
@@ -311,6 +353,7 @@ class SubgraphReader:
             if not self._known(directive):
                 continue
             canonical = self.names.canonical(directive)
+            self._note(value, directive, canonical, directive_args(directive))
             if canonical == "inaccessible":
                 value.inaccessible = True
             elif canonical == "tag":
@@ -335,6 +378,7 @@ class SubgraphReader:
                 continue
             canonical = self.names.canonical(directive)
             args = directive_args(directive)
+            self._note(fld, directive, canonical, args)
             if canonical == "external":
                 fld.external = True
             elif canonical == "shareable":
@@ -351,6 +395,8 @@ class SubgraphReader:
                 fld.override_label = None if label is None else str(label)
             elif canonical == "tag":
                 fld.tags.append(str(args.get("name", "")))
+            elif canonical in SPEC_DIRECTIVES:
+                pass
             elif canonical in UNSUPPORTED:
                 self._unsupported(canonical, f"{owner.name}.{fld.name}")
             elif directive.name.value == "deprecated":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql.language import ConstValueNode, DirectiveNode
 
@@ -45,6 +46,11 @@ class MergedField:
     tags: list[str] = field(default_factory=list)
     joins: list[JoinField] = field(default_factory=list)
     composed: list[DirectiveNode] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Every application of each spec directive, in source order (merged into `spec` last,
+    # after interfaces got the requirements of their implementations).
+    spec_sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +61,7 @@ class MergedValue:
     inaccessible: bool = False
     tags: list[str] = field(default_factory=list)
     graphs: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +80,9 @@ class MergedType:
     tags: list[str] = field(default_factory=list)
     specified_by: str | None = None
     composed: list[DirectiveNode] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spec_sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +100,10 @@ class Supergraph:
     directives: list[DirectiveDef] = field(default_factory=list)
     composed_links: list[tuple[str, list[str]]] = field(default_factory=list)
     join_version: str = "0.3"
+    # Features (tag, inaccessible, authenticated, ...) in the order composition met them.
+    feature_order: list[str] = field(default_factory=list)
+    # Spec directive (canonical) -> its name in the supergraph, for those applied anywhere.
+    spec_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def uses_inaccessible(self) -> bool:

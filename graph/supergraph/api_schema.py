@@ -16,6 +16,7 @@ from graphql import (
 from graphql.error import GraphQLError
 
 from graph.supergraph.errors import SupergraphError
+from graph.supergraph.features import Links
 from graph.supergraph.model import Supergraph, named_type_of
 
 # Directives that belong to federation machinery and never reach the API schema.
@@ -35,9 +36,17 @@ _MACHINERY_DIRECTIVES = {
 def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
     jp = supergraph.join_prefix
     inacc = supergraph.inaccessible
+    # Every linked spec's directives and types (`@cost__listSize`, `requiresScopes__Scope`,
+    # an imported `@listSize` renamed `@size`) belong to the supergraph, not to the API.
+    linked_directives, linked_prefixes = Links.read(supergraph.document).machinery()
 
     def is_machinery_directive(name: str) -> bool:
-        return name.startswith(jp) or name == inacc or name in _MACHINERY_DIRECTIVES
+        return (
+            name.startswith(jp)
+            or name == inacc
+            or name in _MACHINERY_DIRECTIVES
+            or name in linked_directives
+        )
 
     def hidden(node: Any) -> bool:
         return any(d.name.value == inacc for d in getattr(node, "directives", None) or ())
@@ -49,7 +58,12 @@ def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
             continue
         if isinstance(d, DirectiveDefinitionNode):
             continue
-        if name.startswith(jp) or name.startswith("link__") or hidden(d):
+        if (
+            name.startswith(jp)
+            or name.startswith("link__")
+            or name.startswith(linked_prefixes)
+            or hidden(d)
+        ):
             removed_types.add(name)
 
     def strip_directives(node: Any) -> Any:

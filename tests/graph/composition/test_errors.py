@@ -330,8 +330,8 @@ def test_unsupported_and_duplicates() -> None:
             "a",
             "http://a",
             'extend schema @link(url: "https://specs.apollo.dev/'
-            'federation/v2.5", import: ["@authenticated"]) type Query { me: Int '
-            "@authenticated }",
+            'federation/v2.8", import: ["@key", "@context"]) type Query { me: T } '
+            'type T @key(fields: "id") @context(name: "c") { id: ID! }',
         ),
     )
     assert unsupported.subgraphs == ("a",)
