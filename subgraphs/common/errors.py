@@ -1,7 +1,9 @@
 """Every GraphQL error leaves with `extensions.code`.
 
 - documents that do not parse: GRAPHQL_PARSE_FAILED; that do not validate:
-  GRAPHQL_VALIDATION_FAILED; variables of the wrong type: BAD_USER_INPUT.
+  GRAPHQL_VALIDATION_FAILED; variables of the wrong type: BAD_USER_INPUT. Classified by
+  the phase that produced them (the ErrorCodes extension's hooks) and by what they are
+  (GraphQLSyntaxError; errors located at a variable definition), never by message text.
 - exceptions raised by resolvers that carry a `code` (resolvers.errors.ResolverError,
   puppies.errors.AuthError, puppies.pagination.PaginationError, ...) keep their message and
   code (and `field` when they name one).
@@ -15,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -58,17 +60,26 @@ def _set_code(error: GraphQLError, code: str, **more: Any) -> None:
     error.extensions = {**(error.extensions or {}), "code": code, **more}
 
 
+def _about_variables(error: GraphQLError) -> bool:
+    """graphql-core's variable coercion errors point at the variable's definition."""
+    return any(isinstance(node, VariableDefinitionNode) for node in error.nodes or ())
+
+
 def classify(error: GraphQLError) -> None:
-    """Give an execution error its code (in place); mask unexpected ones."""
+    """Give an error its code (in place) by what it is, never by its message text; mask
+    unexpected ones."""
     if error.extensions and "code" in error.extensions:
         return
-    original = error.original_error
-    if error.message.startswith("Variable '$"):
+    if isinstance(error, GraphQLSyntaxError):
+        _set_code(error, "GRAPHQL_PARSE_FAILED")
+        return
+    if _about_variables(error):
         _set_code(error, "BAD_USER_INPUT")  # variables that do not coerce to their types
         return
+    original = error.original_error
     if isinstance(original, GraphQLError):
-        inner = (original.extensions or {}).get("code", "BAD_USER_INPUT")
-        _set_code(error, inner)
+        # raised by a resolver or by graphql-core while completing a value
+        _set_code(error, (original.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
         return
     code = code_of(original)
     if code is not None:
@@ -78,12 +89,11 @@ def classify(error: GraphQLError) -> None:
         else:
             _set_code(error, code)
         return
-    if original is None and error.message.startswith("Syntax Error"):
-        _set_code(error, "GRAPHQL_PARSE_FAILED")
-        return
     if original is None:
-        _set_code(error, "INTERNAL_SERVER_ERROR")  # e.g. a null in a non-null field
+        _set_code(error, "INTERNAL_SERVER_ERROR")  # graphql-core's own, e.g. an abstract type
         return
+    # an exception from our code or a library that is not a coded error (e.g. graphql-core's
+    # TypeError for a null in a non-null field): a bug, logged, never shown
     error.message = INTERNAL_MESSAGE
     _set_code(error, "INTERNAL_SERVER_ERROR")
 
@@ -99,7 +109,7 @@ class ErrorCodes(SchemaExtension):
         yield
         for error in self._errors():
             if not (error.extensions and "code" in error.extensions):
-                _set_code(error, "GRAPHQL_PARSE_FAILED")
+                _set_code(error, "GRAPHQL_PARSE_FAILED")  # the only errors parsing makes
 
     def on_validate(self) -> Iterator[None]:
         yield
