@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 async def _record(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
-    await domain.record_domain_event(res.db, res.settings, event)
+    await domain.record_domain_event(res, event)
 
 
 for _event_type in domain.DOMAIN_EVENT_TYPES:
@@ -38,7 +38,7 @@ for _event_type in domain.DOMAIN_EVENT_TYPES:
 @REGISTRY.periodic(lambda s: s.analytics_rollup_interval_ms / 1000, name="analytics.roll_up")
 async def roll_up(ctx: WorkerContext) -> None:
     res = resources(ctx)
-    n = await rollup.roll_up_all(res.db)
+    n = await rollup.roll_up_all(res)
     if n:
         log.debug("rolled up %d events", n)
 
@@ -49,7 +49,7 @@ async def roll_up(ctx: WorkerContext) -> None:
 async def refresh_trending(ctx: WorkerContext) -> None:
     res = resources(ctx)
     if res.settings.analytics_trending_cache_seconds > 0:
-        await trending.refresh_trending(res.db, res.redis, res.settings)
+        await trending.refresh_trending(res)
 
 
 @REGISTRY.cron(
@@ -60,7 +60,7 @@ async def refresh_trending(ctx: WorkerContext) -> None:
 )
 async def maintain_partitions(ctx: WorkerContext) -> None:
     res = resources(ctx)
-    created, dropped = await partitions.maintain(res.db, res.settings)
+    created, dropped = await partitions.maintain(res)
     if created or dropped:
         log.info(
             "analytics partitions: created %s, dropped %s",
@@ -72,4 +72,4 @@ async def maintain_partitions(ctx: WorkerContext) -> None:
 @REGISTRY.job(name="analytics.rebuild", timeout=3600)
 async def rebuild(ctx: WorkerContext, start: str, end: str) -> None:
     res = resources(ctx)
-    await rollup.rebuild(res.db, datetime.fromisoformat(start), datetime.fromisoformat(end))
+    await rollup.rebuild(res, datetime.fromisoformat(start), datetime.fromisoformat(end))

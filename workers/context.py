@@ -1,32 +1,20 @@
-"""What every job gets: the process's settings, database, Redis and S3 clients.
+"""What every job gets: the process's `Resources` (settings, database, Redis, S3).
 
-arq passes each job a `ctx` dict; `workers.main` puts one `Resources` in it at start-up
-under "resources". Jobs call `resources(ctx)` instead of reaching into the dict.
+arq passes each job a `ctx` dict; `workers.main` puts one `resolvers.runtime.Resources` in
+it at start-up under "resources", the same object every resolver takes, so a job hands it
+straight to the resolvers. Jobs call `resources(ctx)` instead of reaching into the dict,
+and `arq_redis(ctx)` to enqueue jobs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from arq.connections import ArqRedis
 
-from models.db import Database
-from puppies.settings import Settings
+from resolvers.runtime import Resources
 
 WorkerContext = dict[str, Any]
-
-
-@dataclass
-class Resources:
-    settings: Settings
-    db: Database
-    redis: ArqRedis
-    s3: Any
-
-    @property
-    def queue_name(self) -> str:
-        return self.settings.worker_queue_name
 
 
 def resources(ctx: WorkerContext) -> Resources:
@@ -34,3 +22,11 @@ def resources(ctx: WorkerContext) -> Resources:
     if not isinstance(res, Resources):
         raise RuntimeError("worker resources missing: was the job run outside workers.main?")
     return res
+
+
+def arq_redis(ctx: WorkerContext) -> ArqRedis:
+    """arq's Redis connection (the one `Resources.redis` is), for `enqueue_job`."""
+    redis = ctx.get("redis")
+    if not isinstance(redis, ArqRedis):
+        raise RuntimeError("arq's redis missing: was the job run outside workers.main?")
+    return redis

@@ -28,7 +28,7 @@ from resolvers.feed.fanout import (
 from resolvers.feed.follows import sync_follow, sync_unfollow
 from resolvers.feed.popular import refresh_popular
 from resolvers.feed.vip import reconcile_vip, vip_authors
-from workers.context import WorkerContext, resources
+from workers.context import WorkerContext, arq_redis, resources
 from workers.registry import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,7 @@ def _int(event: Event, key: str) -> int:
 @REGISTRY.consumer("post.created", name="feed.fan_out", timeout=600)
 async def fan_out(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
-    result = await fan_out_post(
-        res.db, res.settings, _int(event, "post_id"), _int(event, "author_id")
-    )
+    result = await fan_out_post(res, _int(event, "post_id"), _int(event, "author_id"))
     log.info(
         "fan-out of post %s: %s, %d rows in %d batches",
         result.post_id,
@@ -61,7 +59,7 @@ async def fan_out(ctx: WorkerContext, event: Event) -> None:
 @REGISTRY.job(name=RESUME_JOB, timeout=600)
 async def resume_fanout(ctx: WorkerContext, post_id: int) -> None:
     res = resources(ctx)
-    result = await run_fanout(res.db, res.settings, post_id)
+    result = await run_fanout(res, post_id)
     log.info("resumed fan-out of post %s: %s, %d rows", post_id, result.state, result.rows_inserted)
 
 
@@ -69,23 +67,23 @@ async def resume_fanout(ctx: WorkerContext, post_id: int) -> None:
 async def remove_post(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
     author = event.payload.get("author_id")
-    await delete_post(res.db, _int(event, "post_id"), int(author) if author else None)
+    await delete_post(res, _int(event, "post_id"), int(author) if author else None)
 
 
 @REGISTRY.consumer("user.followed", name="feed.on_follow", timeout=600)
 async def on_follow(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
     followee = _int(event, "followee_id")
-    await sync_follow(res.db, res.settings, _int(event, "follower_id"), followee)
-    await reconcile_vip(res.db, res.redis, res.settings, followee)
+    await sync_follow(res, _int(event, "follower_id"), followee)
+    await reconcile_vip(res, followee)
 
 
 @REGISTRY.consumer("user.unfollowed", name="feed.on_unfollow", timeout=600)
 async def on_unfollow(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
     followee = _int(event, "followee_id")
-    await sync_unfollow(res.db, res.settings, _int(event, "follower_id"), followee)
-    await reconcile_vip(res.db, res.redis, res.settings, followee)
+    await sync_unfollow(res, _int(event, "follower_id"), followee)
+    await reconcile_vip(res, followee)
 
 
 @REGISTRY.periodic(
@@ -95,12 +93,12 @@ async def resume_stalled(ctx: WorkerContext) -> None:
     """Hand fan-outs whose worker stopped renewing its lease to a live worker."""
     res = resources(ctx)
     bucket = int(time.time() // res.settings.feed_fanout_lease_seconds)
-    for post_id in await stalled_fanouts(res.db):
-        await res.redis.enqueue_job(
+    for post_id in await stalled_fanouts(res):
+        await arq_redis(ctx).enqueue_job(
             RESUME_JOB,
             post_id,
             _job_id=f"feed:resume:{post_id}:{bucket}",
-            _queue_name=res.queue_name,
+            _queue_name=res.settings.worker_queue_name,
         )
 
 
@@ -108,17 +106,17 @@ async def resume_stalled(ctx: WorkerContext) -> None:
 async def vip_sweep(ctx: WorkerContext) -> None:
     """Finish interrupted VIP crossings and catch counts that moved without an event."""
     res = resources(ctx)
-    for author_id in await vip_authors(res.db):
-        await reconcile_vip(res.db, res.redis, res.settings, author_id)
+    for author_id in await vip_authors(res):
+        await reconcile_vip(res, author_id)
 
 
 @REGISTRY.periodic(lambda s: 60.0, name="feed.refresh_popular")
 async def popular(ctx: WorkerContext) -> None:
     res = resources(ctx)
-    await refresh_popular(res.db, res.redis, res.settings, int(time.time() * 1000))
+    await refresh_popular(res, int(time.time() * 1000))
 
 
 @REGISTRY.periodic(lambda s: 3600.0, name="feed.purge_fanouts")
 async def purge_fanouts(ctx: WorkerContext) -> None:
     """Drop week-old fan-out records and tombstones."""
-    await purge_finished(resources(ctx).db)
+    await purge_finished(resources(ctx))

@@ -14,16 +14,15 @@ import contextlib
 import importlib
 import importlib.util
 import logging
-import secrets
 
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.exceptions import LockError
 
-from models.db import Database
 from puppies.logging import configure_logging
-from puppies.s3 import create_s3_client
 from puppies.settings import Settings
-from workers.context import Resources, WorkerContext, resources
+from resolvers.runtime import Resources
+from workers.context import WorkerContext, arq_redis, resources
 from workers.registry import REGISTRY, Periodic, Registry
 from workers.relay import OutboxRelay
 
@@ -42,21 +41,26 @@ def load_domains(modules: tuple[str, ...] = DOMAIN_MODULES) -> Registry:
 
 
 async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
-    """Run `task` every interval; a Redis lock keeps one run at a time across processes."""
+    """Run `task` every interval; a Redis lock keeps one run at a time across processes.
+
+    redis-py's Lock: acquired with SET NX PX and a random token, released by a Lua script
+    that deletes the key only while it still holds this process's token (atomic: a lock
+    that expired and was taken by another process is never released by this one)."""
     res = resources(ctx)
     interval = max(0.01, task.interval(res.settings))
-    lock_ms = int(max(5.0, interval * 3) * 1000)
-    key = PERIODIC_LOCK_PREFIX + task.name
-    token = secrets.token_hex(8).encode()
+    lock_seconds = max(5.0, interval * 3)
     while True:
         started = asyncio.get_running_loop().time()
         try:
-            if await res.redis.set(key, token, nx=True, px=lock_ms):
+            lock = res.redis.lock(
+                PERIODIC_LOCK_PREFIX + task.name, timeout=lock_seconds, blocking=False
+            )
+            if await lock.acquire():
                 try:
                     await task.fn(ctx)
                 finally:
-                    if await res.redis.get(key) == token:
-                        await res.redis.delete(key)
+                    with contextlib.suppress(LockError):  # expired meanwhile: not ours now
+                        await lock.release()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -72,16 +76,11 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
     background: list[asyncio.Task[None]] = []
 
     async def startup(ctx: WorkerContext) -> None:
-        res = Resources(
-            settings=settings,
-            db=Database(settings),
-            redis=ctx["redis"],
-            s3=create_s3_client(settings),
-        )
+        res = Resources.open(settings, redis=ctx["redis"])
         ctx["resources"] = res
         for hook in reg.startup:
             await hook(ctx)
-        relay = OutboxRelay(settings, res.db, res.redis, reg)
+        relay = OutboxRelay(settings, res.db, arq_redis(ctx), reg)
         ctx["relay"] = relay
         background.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         for task in reg.periodics:
@@ -105,7 +104,7 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
                 await hook(ctx)
         res = ctx.get("resources")
         if isinstance(res, Resources):
-            await res.db.dispose()
+            await res.close()  # arq closes its own Redis connection
 
     return Worker(
         functions=list(reg.functions.values()),

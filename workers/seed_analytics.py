@@ -22,7 +22,6 @@ from puppies.settings import Settings
 from resolvers.analytics.domain import remember_posts
 from resolvers.analytics.events import Row, client_event_uuid, record
 from resolvers.analytics.rollup import roll_up_all
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.posts import posts_pages_by_author
 from resolvers.runtime import Resources
 
@@ -42,16 +41,15 @@ async def seed_analytics(
     """Returns the number of events recorded."""
     res = Resources.open(settings)
     try:
-        deps = PostsDeps(settings=settings, db=res.db, redis=res.redis, s3=None)
         request = PageRequest(settings.max_page_size, None)
         posts: list[tuple[int, int, datetime]] = []
         users = list(user_ids)
         for i in range(0, len(users), AUTHORS_PER_QUERY):
-            pages = await posts_pages_by_author(deps, users[i : i + AUTHORS_PER_QUERY], request)
+            pages = await posts_pages_by_author(res, users[i : i + AUTHORS_PER_QUERY], request)
             posts.extend(
                 (r.id, r.author_id, r.created_at) for page in pages.values() for r in page.items
             )
-        await remember_posts(res.db, posts)
+        await remember_posts(res, posts)
         now = datetime.now(UTC)
         start = now - timedelta(days=DAYS)
         span = (now - start).total_seconds()
@@ -90,9 +88,9 @@ async def seed_analytics(
             total=len(rows), desc="analytics events", unit="event", disable=not progress
         ) as bar:
             for i in range(0, len(rows), CHUNK):
-                recorded += len(await record(res.db, rows[i : i + CHUNK]))
+                recorded += len(await record(res, rows[i : i + CHUNK]))
                 bar.update(len(rows[i : i + CHUNK]))
-        await roll_up_all(res.db)
+        await roll_up_all(res)
         return recorded
     finally:
         await res.close()

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from models.db import Database
-from puppies.redis import create_redis
 from puppies.settings import Settings
 from resolvers.posts import bulk
-from resolvers.posts.deps import PostsDeps
+from resolvers.runtime import Resources
 
 CHUNK = 2000
 PHRASES = (
@@ -70,9 +68,7 @@ async def seed_posts(
 ) -> SeededPosts:
     if not user_ids:
         return SeededPosts(0, 0, 0)
-    db = Database(settings)
-    redis = create_redis(settings)
-    deps = PostsDeps.build(settings, db, redis)
+    res = Resources.open(settings)
     users = list(user_ids)
     weights = [1.0 / (i + 1) ** 0.5 for i in range(len(users))]  # a few popular accounts
     try:
@@ -83,7 +79,7 @@ async def seed_posts(
         post_ids: list[int] = []
         bar = tqdm(total=len(rows), desc="posts", unit="post", disable=not progress)
         for i in range(0, len(rows), CHUNK):
-            post_ids.extend(await bulk.insert_posts(deps, rows[i : i + CHUNK]))
+            post_ids.extend(await bulk.insert_posts(res, rows[i : i + CHUNK]))
             bar.update(len(rows[i : i + CHUNK]))
         bar.close()
         n_likes = n_comments = 0
@@ -99,17 +95,16 @@ async def seed_posts(
                 for _ in range(_poisson(rng, comments))
             )
             if len(pairs) >= CHUNK * 5 or len(notes) >= CHUNK:
-                await bulk.insert_likes(deps, pairs)
-                await bulk.insert_comments(deps, notes)
+                await bulk.insert_likes(res, pairs)
+                await bulk.insert_comments(res, notes)
                 n_likes, n_comments = n_likes + len(pairs), n_comments + len(notes)
                 pairs, notes = [], []
             bar.update(1)
-        await bulk.insert_likes(deps, pairs)
-        await bulk.insert_comments(deps, notes)
+        await bulk.insert_likes(res, pairs)
+        await bulk.insert_comments(res, notes)
         n_likes, n_comments = n_likes + len(pairs), n_comments + len(notes)
         bar.close()
-        await bulk.recount_all(deps)
+        await bulk.recount_all(res)
         return SeededPosts(posts=len(post_ids), likes=n_likes, comments=n_comments)
     finally:
-        await redis.aclose()
-        await db.dispose()
+        await res.close()

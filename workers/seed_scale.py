@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 import asyncpg
 from tqdm import tqdm
 
-from models.db import Database
 from puppies.settings import Settings
 from resolvers.feed.bulk import build_inboxes, build_vips
 from resolvers.feed.popular import refresh_popular
@@ -141,7 +140,7 @@ async def seed_scale(
     started = time.monotonic()
     password_hash = hash_password_sync(SEED_PASSWORD)
     conn = await asyncpg.connect(_raw_dsn(settings))
-    db = Database(settings)
+    res = Resources.open(settings)
     try:
         await conn.execute("SET synchronous_commit = off")
         # Accounts.
@@ -179,11 +178,7 @@ async def seed_scale(
             )
             await _copy_chunks(conn, copy_follows, frows, spec.chunk, bar)
         print("counting followers ...", flush=True)
-        res = Resources.open(settings)
-        try:
-            await recount(res)
-        finally:
-            await res.close()
+        await recount(res)
         await analyze(conn)
         # Posts: authors drawn log-normally (some post a lot, most a little).
         weights = [rng.lognormvariate(0, 1.0) for _ in user_ids]
@@ -202,32 +197,24 @@ async def seed_scale(
             await _copy_chunks(conn, copy_posts, iter(prows), spec.chunk, bar)
         await analyze_posts(conn)
         # Feed.
-        vips = await build_vips(db, settings)
+        vips = await build_vips(res)
         print(
             f"{len(vips)} VIP authors (>= {settings.feed_vip_threshold} followers): "
             + ", ".join(f"{c}" for _, c in vips[:10]),
             flush=True,
         )
-        async with db.session() as session:
+        async with res.db.session() as session:
             viewers = await all_user_ids(session)
         with tqdm(total=len(viewers), desc="inboxes", unit="viewer") as bar:
 
             def advance(n: int, _rows: int) -> None:
                 bar.update(n)
 
-            inbox_rows = await build_inboxes(
-                db, settings, viewers, [v for v, _ in vips], progress=advance
-            )
-        from puppies.redis import create_redis
-
-        redis = create_redis(settings)
-        try:
-            await refresh_popular(db, redis, settings, int(time.time() * 1000))
-        finally:
-            await redis.aclose()
+            inbox_rows = await build_inboxes(res, viewers, [v for v, _ in vips], progress=advance)
+        await refresh_popular(res, int(time.time() * 1000))
     finally:
         await conn.close()
-        await db.dispose()
+        await res.close()
     summary = {
         "users": spec.users,
         "follows": spec.follows,

@@ -30,7 +30,6 @@ import asyncpg
 import orjson
 
 from bench.analytics.stack import percentile, stack
-from models.db import Database
 from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import issue_access_token
 from puppies.embedded import free_port
@@ -38,6 +37,7 @@ from puppies.settings import Settings
 from resolvers.analytics.partitions import ensure_partitions
 from resolvers.analytics.rollup import rebuild
 from resolvers.analytics.trending import compute_trending
+from resolvers.runtime import Resources
 
 DAYS = 90
 COLUMNS = [
@@ -95,11 +95,11 @@ def _events(
 
 
 async def copy_events(settings: Settings, n: int, posts: int, authors: int, seed: int) -> None:
-    db = Database(settings)
+    res = Resources.open(settings)
     now = datetime.now(UTC)
     start = now - timedelta(days=DAYS)
-    await ensure_partitions(db, start.date(), now.date() + timedelta(days=1))
-    await db.dispose()
+    await ensure_partitions(res, start.date(), now.date() + timedelta(days=1))
+    await res.close()
     assert settings.database_url
     conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     try:
@@ -131,13 +131,13 @@ async def copy_events(settings: Settings, n: int, posts: int, authors: int, seed
 async def build_rollups(settings: Settings) -> None:
     """The rollups from the raw events, day by day, with the production `rebuild()`."""
     assert settings.database_url
-    db = Database(settings)
+    res = Resources.open(settings)
     now = datetime.now(UTC)
     start = now - timedelta(days=DAYS)
     t = time.monotonic()
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     while day < now:
-        await rebuild(db, day, day + timedelta(days=1))
+        await rebuild(res, day, day + timedelta(days=1))
         day += timedelta(days=1)
     conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     try:
@@ -153,23 +153,23 @@ async def build_rollups(settings: Settings) -> None:
     finally:
         await conn.close()
     print(f"rebuilt rollups from raw events in {time.monotonic() - t:.0f}s: {counts}")
-    await db.dispose()
+    await res.close()
 
 
 async def time_trending(settings: Settings) -> None:
-    db = Database(settings)
+    res = Resources.open(settings)
     for window in ("HOUR", "DAY", "WEEK"):
         times = []
         for _ in range(5):
             t = time.perf_counter()
-            await compute_trending(db, window, settings.max_page_size)
+            await compute_trending(res, window, settings.max_page_size)
             times.append(time.perf_counter() - t)
         print(
             f"  computing the {window} ranking from the rollups (worker, every "
             f"{settings.analytics_trending_cache_seconds}s): median "
             f"{sorted(times)[2] * 1000:.0f} ms"
         )
-    await db.dispose()
+    await res.close()
 
 
 POST_STATS = """query($reps: [_Any!]!) { _entities(representations: $reps) {

@@ -25,13 +25,13 @@ import aiohttp
 import orjson
 
 from bench.analytics.stack import percentile, stack
-from models.db import Database
 from models.outbox import Event
 from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import issue_access_token
 from puppies.embedded import free_port
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event
+from resolvers.runtime import Resources
 
 TRACK = "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }"
 STATS = """query($reps: [_Any!]!) { _entities(representations: $reps) {
@@ -40,11 +40,10 @@ AUTHOR, POST = 10, 1
 
 
 async def _setup(settings: Settings) -> None:
-    db = Database(settings)
+    res = Resources.open(settings)
     for post in range(1, 1001):
         await record_domain_event(
-            db,
-            settings,
+            res,
             Event(
                 id=f"posts:{post}",
                 type="post.created",
@@ -54,7 +53,7 @@ async def _setup(settings: Settings) -> None:
                 occurred_at=datetime.now(UTC),
             ),
         )
-    await db.dispose()
+    await res.close()
 
 
 def _events(n: int, post: int | None = None) -> list[dict[str, Any]]:

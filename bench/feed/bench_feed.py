@@ -35,18 +35,16 @@ import httpx
 import psutil
 from sqlalchemy import select, text
 
-from models.db import Database
 from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import issue_access_token
 from puppies.embedded import free_port
 from puppies.pagination import PageRequest
-from puppies.redis import create_redis
 from puppies.settings import Settings, load_settings
 from resolvers.feed.fanout import fan_out_post
 from resolvers.feed.read import MAX_ID, read_inbox_page
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.feed_queries import posts_by_authors
 from resolvers.posts.posts import create_post
+from resolvers.runtime import Resources
 from resolvers.users.bulk_copy import all_user_ids, users_by_followers, users_by_following
 from resolvers.users.graph_queries import followee_ids, follower_ids_after
 
@@ -75,7 +73,8 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-async def compare_by_follow_count(db: Database, settings: Settings, reps: int) -> list[str]:
+async def compare_by_follow_count(res: Resources, reps: int) -> list[str]:
+    db = res.db
     lines = [
         "| accounts followed (~) | viewers | hybrid page: min / p50 / p95 (ms) "
         "| pure fan-out-on-read: min / p50 / p95 (ms) |",
@@ -93,7 +92,7 @@ async def compare_by_follow_count(db: Database, settings: Settings, reps: int) -
             stmt = posts_by_authors(followee_ids(viewer), MAX_ID, 21)
 
             async def hybrid_read(v: int = viewer) -> None:
-                await read_inbox_page(db, settings, v, request)
+                await read_inbox_page(res, v, request)
 
             async def pure_read(s: Any = stmt) -> None:
                 async with db.session() as session:
@@ -315,22 +314,19 @@ async def http_reads(
     return out
 
 
-async def fanout_throughput(
-    db: Database, deps: PostsDeps, settings: Settings, author: int, posts: int
-) -> list[tuple[int, float]]:
+async def fanout_throughput(res: Resources, author: int, posts: int) -> list[tuple[int, float]]:
     """(rows, seconds) per post, fanned out by the resolver in this process."""
     out = []
     for _ in range(posts):
-        post_id = (await create_post(deps, author, "bench fan-out", [])).post.id
+        post_id = (await create_post(res, author, "bench fan-out", [])).post.id
         t = time.perf_counter()
-        result = await fan_out_post(db, settings, post_id, author)
+        result = await fan_out_post(res, post_id, author)
         out.append((result.rows_inserted + 1, time.perf_counter() - t))
     return out
 
 
-async def post_to_visible(
-    db: Database, deps: PostsDeps, settings: Settings, env: dict[str, str], author: int, n: int
-) -> list[float]:
+async def post_to_visible(res: Resources, env: dict[str, str], author: int, n: int) -> list[float]:
+    db = res.db
     followers = follower_ids_after(author, 0, 10**9).subquery()
     async with db.session() as session:
         # The last follower in fan-out order: the worst case for post-to-visible.
@@ -346,9 +342,9 @@ async def post_to_visible(
         out = []
         for _ in range(n):
             t = time.perf_counter()
-            post_id = (await create_post(deps, author, "bench visible", [])).post.id
+            post_id = (await create_post(res, author, "bench visible", [])).post.id
             while True:
-                page = await read_inbox_page(db, settings, last_follower, request)
+                page = await read_inbox_page(res, last_follower, request)
                 if page.items and page.items[0].post_id == post_id:
                     break
                 if time.perf_counter() - t > 30:
@@ -379,9 +375,8 @@ async def main() -> None:
     settings = load_settings(log_level="WARNING")
     settings.require_services()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    db = Database(settings)
-    redis = create_redis(settings)
-    deps = PostsDeps.build(settings, db, redis)
+    res = Resources.open(settings)
+    db = res.db
     rng = random.Random(7)
     try:
         async with db.session() as session:
@@ -405,12 +400,12 @@ async def main() -> None:
         table: list[str] = []
         if not args.writes_only:
             print("\n1. page read vs pure fan-out-on-read, by accounts followed", flush=True)
-            table = await compare_by_follow_count(db, settings, args.reps)
+            table = await compare_by_follow_count(res, args.reps)
             print("\n2. Query.feed(first: 20) over HTTP at the feed subgraph", flush=True)
             viewers = rng.sample(everyone, 500)
             await http_reads(settings, env, viewers, args.requests, args.router_dir)
         print(f"\n3. fan-out throughput, author with {followers} followers", flush=True)
-        runs = await fanout_throughput(db, deps, settings, author, args.fanouts)
+        runs = await fanout_throughput(res, author, args.fanouts)
         rows, secs = sum(r for r, _ in runs), sum(t for _, t in runs)
         warm = runs[3:] or runs
         print(
@@ -423,13 +418,12 @@ async def main() -> None:
         print(
             f"\n4. post to visible in the last follower's feed ({followers} followers)", flush=True
         )
-        visible = await post_to_visible(db, deps, settings, env, author, args.visible)
+        visible = await post_to_visible(res, env, author, args.visible)
         print(f"   {fmt(visible)}", flush=True)
         print("\n" + "\n".join(table))
         print(f"load average at the end: {os.getloadavg()[0]:.1f}", flush=True)
     finally:
-        await redis.aclose()
-        await db.dispose()
+        await res.close()
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import text
 
-from models.db import Database
 from puppies.auth import Viewer
 from resolvers.errors import BadInput, Forbidden, Unauthenticated
+from resolvers.runtime import Resources
 
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 400
@@ -159,11 +159,11 @@ _POST_ROWS = text(
 )
 
 
-async def post_stats(db: Database, post_ids: Sequence[int], rng: Range) -> dict[int, PostStats]:
+async def post_stats(res: Resources, post_ids: Sequence[int], rng: Range) -> dict[int, PostStats]:
     """Stats of many posts over one range: one statement."""
     days = rng.dates()
     out: dict[int, dict[date, DayStats]] = {p: {} for p in post_ids}
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(_POST_ROWS, {"ids": list(post_ids), **rng.params()})
         for post_id, day, views, likes, comments, shares in rows:
             d = out[post_id].setdefault(day, DayStats(day))
@@ -199,9 +199,9 @@ _USER_ROWS = text(
 )
 
 
-async def user_analytics(db: Database, user_id: int, rng: Range) -> UserAnalytics:
+async def user_analytics(res: Resources, user_id: int, rng: Range) -> UserAnalytics:
     by_day: dict[date, UserDay] = {}
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(_USER_ROWS, {"uid": user_id, **rng.params()})
         for day, pv, lr, cr, fg, prv in rows:
             d = by_day.setdefault(day, UserDay(day))
@@ -243,19 +243,19 @@ _TOP_POSTS = text(
 
 
 async def top_posts(
-    db: Database, user_id: int, rng: Range, limit: int, max_limit: int
+    res: Resources, user_id: int, rng: Range, limit: int, max_limit: int
 ) -> list[TopPost]:
     """The user's most viewed posts in the range."""
     if not 1 <= limit <= max_limit:
         raise BadInput(f"limit must be between 1 and {max_limit}", field="limit")
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(_TOP_POSTS, {"uid": user_id, "limit": limit, **rng.params()})
         return [TopPost(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
-async def post_authors(db: Database, post_ids: Sequence[int]) -> dict[int, int]:
+async def post_authors(res: Resources, post_ids: Sequence[int]) -> dict[int, int]:
     """Authors of these posts, from analytics' own projection of post.created events."""
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(
             text(
                 "SELECT post_id, author_id FROM analytics.posts "

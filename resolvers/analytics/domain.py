@@ -21,11 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.db import Database
 from models.outbox import Event
-from puppies.settings import Settings
 from resolvers.analytics.events import Row, domain_event_uuid, record_in
 from resolvers.analytics.partitions import ensure_partitions
+from resolvers.runtime import Resources
 
 # outbox event type -> analytics event type
 DOMAIN_EVENT_TYPES: dict[str, str] = {
@@ -117,17 +116,17 @@ async def _project(session: AsyncSession, row: Row) -> None:
         )
 
 
-async def record_domain_event(db: Database, settings: Settings, event: Event) -> bool:
+async def record_domain_event(res: Resources, event: Event) -> bool:
     """Record one outbox event; True when it was new, False for a redelivery or an event
     analytics does not track or that is older than retention."""
     row = to_row(event)
     if row is None:
         return False
-    if row.occurred_at < datetime.now(UTC) - timedelta(days=settings.analytics_retention_days):
+    if row.occurred_at < datetime.now(UTC) - timedelta(days=res.settings.analytics_retention_days):
         return False
     for attempt in (1, 2):
         try:
-            async with db.transaction() as session:
+            async with res.db.transaction() as session:
                 fresh = await record_in(session, [row])
                 if fresh:
                     await _project(session, row)
@@ -136,16 +135,16 @@ async def record_domain_event(db: Database, settings: Settings, event: Event) ->
             if attempt == 2 or "no partition of relation" not in str(exc.orig):
                 raise
             day = row.occurred_at.date()
-            await ensure_partitions(db, day, day)
+            await ensure_partitions(res, day, day)
     return False
 
 
-async def remember_posts(db: Database, posts: Sequence[tuple[int, int, datetime]]) -> None:
+async def remember_posts(res: Resources, posts: Sequence[tuple[int, int, datetime]]) -> None:
     """Add (post id, author id, created at) to the authorship projection, as post.created
     events would (for posts written in bulk without events, e.g. by `puppies seed`)."""
     if not posts:
         return
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(
             text(
                 "INSERT INTO analytics.posts (post_id, author_id, created_at) "

@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.db import Database
 from resolvers.analytics.partitions import ensure_partitions
+from resolvers.runtime import Resources
 
 # Types clients may send, and what each requires.
 CLIENT_TYPES: dict[str, str | None] = {
@@ -134,18 +134,18 @@ def days_of(rows: Sequence[Row]) -> set[date]:
     return {r.occurred_at.date() for r in rows}
 
 
-async def record(db: Database, rows: Sequence[Row]) -> set[uuid.UUID]:
+async def record(res: Resources, rows: Sequence[Row]) -> set[uuid.UUID]:
     """Record `rows` in a transaction of its own. A row whose day has no partition yet
     (the cron has not run) makes the partition and retries once."""
     if not rows:
         return set()
     try:
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             return await record_in(session, rows)
     except DBAPIError as exc:
         if not _is_missing_partition(exc):
             raise
     days = days_of(rows)
-    await ensure_partitions(db, min(days), max(days))
-    async with db.transaction() as session:
+    await ensure_partitions(res, min(days), max(days))
+    async with res.db.transaction() as session:
         return await record_in(session, rows)

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from models.db import Database
-from puppies.settings import Settings
 from resolvers.analytics.events import (
     CLIENT_TYPES,
     DOMAIN_TYPES,
@@ -21,6 +19,7 @@ from resolvers.analytics.events import (
     record,
 )
 from resolvers.errors import BadInput
+from resolvers.runtime import Resources
 
 MAX_CLIENT_ID_LENGTH = 128
 
@@ -146,23 +145,22 @@ def _judge(
 
 
 async def track_events(
-    db: Database,
-    settings: Settings,
+    res: Resources,
     actor_id: int | None,
     events: Sequence[EventInput],
     *,
     now: datetime | None = None,
 ) -> TrackResult:
     """Validate and record a client batch; `actor_id` is the viewer (None: anonymous)."""
-    if len(events) > settings.analytics_max_batch:
+    if len(events) > res.settings.analytics_max_batch:
         raise BadInput(
-            f"a batch holds at most {settings.analytics_max_batch} events; "
+            f"a batch holds at most {res.settings.analytics_max_batch} events; "
             f"got {len(events)}: split it",
             field="events",
         )
     now = now or datetime.now(UTC)
-    oldest = now - timedelta(hours=settings.analytics_ingest_window_hours)
-    newest = now + timedelta(seconds=settings.analytics_future_skew_seconds)
+    oldest = now - timedelta(hours=res.settings.analytics_ingest_window_hours)
+    newest = now + timedelta(seconds=res.settings.analytics_future_skew_seconds)
     result = TrackResult()
     rows: list[Row] = []
     positions: list[tuple[int, EventInput]] = []
@@ -182,7 +180,7 @@ async def track_events(
         seen.add(judged.client_event_id)
         rows.append(judged)
         positions.append((i, ev))
-    fresh = await record(db, rows)
+    fresh = await record(res, rows)
     for (i, ev), row in zip(positions, rows, strict=True):
         if row.event_id in fresh:
             result.accepted += 1

@@ -27,7 +27,7 @@ async def authors_from_posts_domain(
 ) -> dict[int, int]:
     """Who wrote these posts, asked of the posts domain's resolvers: for posts analytics has
     not heard of through post.created (e.g. created before analytics ran, or seeded)."""
-    return await post_authors(resources.db, post_ids)
+    return await post_authors(resources, post_ids)
 
 
 class AnalyticsLoaders:
@@ -44,7 +44,7 @@ class AnalyticsLoaders:
         self.post_stats: DataLoader[tuple[int, Range], PostStats] = DataLoader(self._load_stats)
 
     async def _load_authors(self, post_ids: list[int]) -> list[int | None]:
-        authors = await dashboards.post_authors(self.resources.db, post_ids)
+        authors = await dashboards.post_authors(self.resources, post_ids)
         missing = [p for p in post_ids if p not in authors]
         if missing and self._fallback is not None:
             authors.update(await self._fallback(self.resources, missing))
@@ -56,7 +56,7 @@ class AnalyticsLoaders:
             by_range[rng].append(post_id)
         found: dict[tuple[int, Range], PostStats] = {}
         for rng, ids in by_range.items():
-            stats = await dashboards.post_stats(self.resources.db, ids, rng)
+            stats = await dashboards.post_stats(self.resources, ids, rng)
             for post_id, s in stats.items():
                 found[(post_id, rng)] = s
         return [found[k] for k in keys]
@@ -64,8 +64,7 @@ class AnalyticsLoaders:
     # Entry points (the subgraph's fields call these).
 
     async def track(self, events: Sequence[EventInput]) -> TrackResult:
-        res = self.resources
-        return await track_events(res.db, res.settings, self.viewer.user_id, events)
+        return await track_events(self.resources, self.viewer.user_id, events)
 
     async def stats_for_post(
         self, post_id: int, start: datetime | None, end: datetime | None
@@ -80,11 +79,11 @@ class AnalyticsLoaders:
     ) -> UserAnalytics:
         dashboards.require_owner(self.viewer, user_id, "analytics")
         rng = dashboards.make_range(start, end)
-        return await dashboards.user_analytics(self.resources.db, user_id, rng)
+        return await dashboards.user_analytics(self.resources, user_id, rng)
 
     async def top_posts(self, analytics: UserAnalytics, limit: int) -> list[TopPost]:
         return await dashboards.top_posts(
-            self.resources.db,
+            self.resources,
             analytics.user_id,
             analytics.range,
             limit,
@@ -92,5 +91,4 @@ class AnalyticsLoaders:
         )
 
     async def trending(self, window: str, limit: int) -> list[int]:
-        res = self.resources
-        return await trending.trending_posts(res.db, res.redis, res.settings, window, limit)
+        return await trending.trending_posts(self.resources, window, limit)

@@ -13,8 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 
 from models.analytics import PARTITION_PREFIX, SCHEMA, partition_name
-from models.db import Database
-from puppies.settings import Settings
+from resolvers.runtime import Resources
 
 _LOCK_KEY = 0x616E_616C_7974  # "analyt": one key for all partition DDL
 _NAME = re.compile(rf"^{PARTITION_PREFIX}(\d{{8}})$")
@@ -24,9 +23,9 @@ def _bound(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
-async def list_partitions(db: Database) -> list[date]:
+async def list_partitions(res: Resources) -> list[date]:
     """The days that have a partition, oldest first."""
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(
             text(
                 "SELECT c.relname FROM pg_inherits i "
@@ -45,11 +44,11 @@ async def list_partitions(db: Database) -> list[date]:
     return sorted(days)
 
 
-async def ensure_partitions(db: Database, first: date, last: date) -> list[date]:
+async def ensure_partitions(res: Resources, first: date, last: date) -> list[date]:
     """Create the partitions for every day in [first, last] that lacks one; returns those
     created."""
     created: list[date] = []
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         existing = {
             r[0]
@@ -77,15 +76,15 @@ async def ensure_partitions(db: Database, first: date, last: date) -> list[date]
     return created
 
 
-async def drop_partitions_before(db: Database, cutoff: date) -> list[date]:
+async def drop_partitions_before(res: Resources, cutoff: date) -> list[date]:
     """Drop every partition whose whole day lies before `cutoff`; returns the days
     dropped. A partition is detached first, so readers never wait on a long drop."""
     dropped: list[date] = []
-    for day in await list_partitions(db):
+    for day in await list_partitions(res):
         if day >= cutoff:
             continue
         name = partition_name(day)
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             await session.execute(
                 text(f"ALTER TABLE {SCHEMA}.events DETACH PARTITION {SCHEMA}.{name}")
@@ -95,25 +94,23 @@ async def drop_partitions_before(db: Database, cutoff: date) -> list[date]:
     return dropped
 
 
-async def maintain(
-    db: Database, settings: Settings, now: datetime | None = None
-) -> tuple[list[date], list[date]]:
+async def maintain(res: Resources, now: datetime | None = None) -> tuple[list[date], list[date]]:
     """The cron's work: partitions from the ingestion window's start to
     `analytics_partitions_ahead_days` ahead exist; those past retention are gone.
     Also prunes the dedup ledger and hourly rollups past their horizons."""
     now = now or datetime.now(UTC)
     today = now.astimezone(UTC).date()
-    window_start = (now - timedelta(hours=settings.analytics_ingest_window_hours)).date()
-    cutoff = today - timedelta(days=settings.analytics_retention_days)
-    ahead = today + timedelta(days=settings.analytics_partitions_ahead_days)
-    created = await ensure_partitions(db, max(window_start, cutoff), ahead)
-    dropped = await drop_partitions_before(db, cutoff)
-    async with db.transaction() as session:
+    window_start = (now - timedelta(hours=res.settings.analytics_ingest_window_hours)).date()
+    cutoff = today - timedelta(days=res.settings.analytics_retention_days)
+    ahead = today + timedelta(days=res.settings.analytics_partitions_ahead_days)
+    created = await ensure_partitions(res, max(window_start, cutoff), ahead)
+    dropped = await drop_partitions_before(res, cutoff)
+    async with res.db.transaction() as session:
         # An id older than the ingestion window can only come back with an occurredAt
         # that is out of the window itself, so its ledger entry is no longer needed.
         await session.execute(
             text("DELETE FROM analytics.event_ids WHERE received_at < :t"),
-            {"t": now - timedelta(hours=settings.analytics_ingest_window_hours + 24)},
+            {"t": now - timedelta(hours=res.settings.analytics_ingest_window_hours + 24)},
         )
         await session.execute(
             text("DELETE FROM analytics.post_hourly WHERE bucket < :t"),

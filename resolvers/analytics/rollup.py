@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from models.db import Database
+from resolvers.runtime import Resources
 
 _LOCK_KEY = 0x726F_6C6C_7570  # "rollup"
 
@@ -152,10 +152,10 @@ _REBUILD_HOURLY = text(
 )
 
 
-async def roll_up(db: Database, *, limit: int = 50_000) -> int:
+async def roll_up(res: Resources, *, limit: int = 50_000) -> int:
     """Fold up to `limit` queued events into the rollups; returns how many (0 when another
     roller holds the lock or nothing is queued)."""
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         got = (
             await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         ).scalar_one()
@@ -164,18 +164,18 @@ async def roll_up(db: Database, *, limit: int = 50_000) -> int:
         return int((await session.execute(_ROLL_UP, {"limit": limit})).scalar_one())
 
 
-async def roll_up_all(db: Database, *, limit: int = 50_000) -> int:
+async def roll_up_all(res: Resources, *, limit: int = 50_000) -> int:
     """Drain the queue (in batches of `limit`); returns the number of events folded."""
     total = 0
     while True:
-        n = await roll_up(db, limit=limit)
+        n = await roll_up(res, limit=limit)
         total += n
         if n < limit:
             return total
 
 
-async def queued(db: Database) -> int:
-    async with db.session() as session:
+async def queued(res: Resources) -> int:
+    async with res.db.session() as session:
         return int(
             (
                 await session.execute(text("SELECT count(*) FROM analytics.rollup_queue"))
@@ -188,7 +188,7 @@ def _hour_floor(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
 
-async def rebuild(db: Database, start: datetime, end: datetime) -> None:
+async def rebuild(res: Resources, start: datetime, end: datetime) -> None:
     """Recompute the hourly buckets of [start, end) (widened to whole hours) from raw
     events, and the daily rows of every day they touch from the hourly rows."""
     start = _hour_floor(start)
@@ -204,7 +204,7 @@ async def rebuild(db: Database, start: datetime, end: datetime) -> None:
         "t0": datetime.combine(first_day, datetime.min.time(), UTC),
         "t1": datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC),
     }
-    async with db.engine.connect() as plain:
+    async with res.db.engine.connect() as plain:
         session = await plain.execution_options(isolation_level="REPEATABLE READ")
         async with session.begin():
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})

@@ -16,12 +16,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from redis.asyncio import Redis
 from sqlalchemy import TextClause, text
 
-from models.db import Database
-from puppies.settings import Settings
 from resolvers.errors import BadInput
+from resolvers.runtime import Resources
 
 WINDOWS = ("HOUR", "DAY", "WEEK")
 CACHE_PREFIX = "analytics:trending:"
@@ -53,12 +51,12 @@ _DAILY = _ranking("post_daily", "day")
 
 
 async def compute_trending(
-    db: Database, window: str, limit: int, now: datetime | None = None
+    res: Resources, window: str, limit: int, now: datetime | None = None
 ) -> list[tuple[int, int]]:
     """(post id, score), best first, straight from the rollups."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0)
-    async with db.session() as session:
+    async with res.db.session() as session:
         if window == "HOUR":
             rows = await session.execute(
                 _HOURLY, {"since": hour - timedelta(hours=1), "limit": limit}
@@ -74,31 +72,31 @@ async def compute_trending(
         return [(int(r[0]), int(r[1])) for r in rows]
 
 
-async def _store(db: Database, redis: Redis, settings: Settings, window: str) -> list[int]:
-    ids = [post_id for post_id, _ in await compute_trending(db, window, settings.max_page_size)]
-    ttl = settings.analytics_trending_cache_seconds
+async def _store(res: Resources, window: str) -> list[int]:
+    ids = [
+        post_id for post_id, _ in await compute_trending(res, window, res.settings.max_page_size)
+    ]
+    ttl = res.settings.analytics_trending_cache_seconds
     if ttl > 0:
         # Kept for 3 refresh periods: a late refresh never leaves readers without a ranking.
-        await redis.set(CACHE_PREFIX + window, orjson.dumps([str(p) for p in ids]), ex=3 * ttl)
+        await res.redis.set(CACHE_PREFIX + window, orjson.dumps([str(p) for p in ids]), ex=3 * ttl)
     return ids
 
 
-async def refresh_trending(db: Database, redis: Redis, settings: Settings) -> None:
+async def refresh_trending(res: Resources) -> None:
     """The worker's periodic job: recompute and store every window's ranking."""
     for window in WINDOWS:
-        await _store(db, redis, settings, window)
+        await _store(res, window)
 
 
-async def trending_posts(
-    db: Database, redis: Redis, settings: Settings, window: str, limit: int
-) -> list[int]:
+async def trending_posts(res: Resources, window: str, limit: int) -> list[int]:
     """Post ids, best first."""
     if window not in WINDOWS:
         raise BadInput(f"window must be one of {', '.join(WINDOWS)}", field="window")
-    if not 1 <= limit <= settings.max_page_size:
-        raise BadInput(f"limit must be between 1 and {settings.max_page_size}", field="limit")
-    if settings.analytics_trending_cache_seconds > 0:
-        cached = await redis.get(CACHE_PREFIX + window)
+    if not 1 <= limit <= res.settings.max_page_size:
+        raise BadInput(f"limit must be between 1 and {res.settings.max_page_size}", field="limit")
+    if res.settings.analytics_trending_cache_seconds > 0:
+        cached = await res.redis.get(CACHE_PREFIX + window)
         if cached is not None:
             return [int(p) for p in orjson.loads(cached)][:limit]
-    return (await _store(db, redis, settings, window))[:limit]
+    return (await _store(res, window))[:limit]

@@ -15,11 +15,10 @@ from sqlalchemy import BigInteger, Table, func, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from models.db import Database
 from models.feed import InboxEntry, VipFollow, VipPost
-from puppies.settings import Settings
 from resolvers.posts.bulk_copy import all_posts
 from resolvers.posts.feed_queries import recent_post_ids
+from resolvers.runtime import Resources
 from resolvers.users.bulk_copy import accounts_with_followers, edges_to, follow_edges
 
 INBOX = cast(Table, InboxEntry.__table__)
@@ -36,10 +35,10 @@ INBOX_INDEXES_CREATE = (
 )
 
 
-async def build_vips(db: Database, settings: Settings) -> list[tuple[int, int]]:
+async def build_vips(res: Resources) -> list[tuple[int, int]]:
     """VIP rows for every account at or over the threshold; returns (id, followers)."""
-    async with db.transaction() as session:
-        vips = await accounts_with_followers(session, settings.feed_vip_threshold)
+    async with res.db.transaction() as session:
+        vips = await accounts_with_followers(session, res.settings.feed_vip_threshold)
         for author_id, count in vips:
             await session.execute(
                 text(
@@ -49,7 +48,7 @@ async def build_vips(db: Database, settings: Settings) -> list[tuple[int, int]]:
                 ),
                 {"a": author_id, "c": count},
             )
-            recent = recent_post_ids(author_id, settings.feed_inbox_cap).subquery("recent")
+            recent = recent_post_ids(author_id, res.settings.feed_inbox_cap).subquery("recent")
             await session.execute(
                 pg_insert(VIP_POST)
                 .from_select(
@@ -71,7 +70,7 @@ async def build_vips(db: Database, settings: Settings) -> list[tuple[int, int]]:
 
 
 async def build_inbox_chunk(
-    db: Database, settings: Settings, viewer_ids: Sequence[int], vip_ids: Sequence[int]
+    res: Resources, viewer_ids: Sequence[int], vip_ids: Sequence[int]
 ) -> int:
     """Fill the inboxes of `viewer_ids` (assumed empty); returns rows written."""
     ids = list(viewer_ids)
@@ -95,12 +94,12 @@ async def build_inbox_chunk(
         .select_from(pairs_sq.join(posts, posts.c.author_id == pairs_sq.c.followee_id))
         .subquery("ranked")
     )
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         result = await session.execute(
             pg_insert(INBOX).from_select(
                 ["viewer_id", "post_id", "author_id"],
                 select(ranked.c.viewer_id, ranked.c.post_id, ranked.c.author_id).where(
-                    ranked.c.rn <= settings.feed_inbox_cap
+                    ranked.c.rn <= res.settings.feed_inbox_cap
                 ),
             )
         )
@@ -108,8 +107,7 @@ async def build_inbox_chunk(
 
 
 async def build_inboxes(
-    db: Database,
-    settings: Settings,
+    res: Resources,
     viewer_ids: Sequence[int],
     vip_ids: Sequence[int],
     *,
@@ -119,22 +117,22 @@ async def build_inboxes(
     """Every inbox, `chunk` viewers per statement, with the inbox indexes built at the end
     (much faster than maintaining them row by row). Returns rows written."""
     total = 0
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(text("TRUNCATE feed.inbox"))
         for sql in INBOX_INDEXES_DROP:
             await session.execute(text(sql))
     try:
         for start in range(0, len(viewer_ids), chunk):
             part = viewer_ids[start : start + chunk]
-            n = await build_inbox_chunk(db, settings, part, vip_ids)
+            n = await build_inbox_chunk(res, part, vip_ids)
             total += n
             if progress is not None:
                 progress(len(part), n)
     finally:
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             await session.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
             for sql in INBOX_INDEXES_CREATE:
                 await session.execute(text(sql))
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             await session.execute(text("ANALYZE feed.inbox"))
     return total

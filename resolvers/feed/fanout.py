@@ -25,11 +25,11 @@ from sqlalchemy import BigInteger, Table, func, literal, literal_column, select,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.db import Database
 from models.feed import InboxEntry
 from puppies.settings import Settings
 from resolvers.feed.locks import author_exclusive, author_shared
 from resolvers.feed.trim import trim_inboxes
+from resolvers.runtime import Resources
 from resolvers.users.graph_queries import follower_ids_after
 
 INBOX = cast(Table, InboxEntry.__table__)
@@ -59,9 +59,9 @@ def sample_condition(column: object, post_id: int, every: int) -> object:
     )
 
 
-async def start_fanout(db: Database, settings: Settings, post_id: int, author_id: int) -> str:
+async def start_fanout(res: Resources, post_id: int, author_id: int) -> str:
     """Record the post for fan-out; returns its state (`running`, `vip`, `done`, `deleted`)."""
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         # FOR SHARE: a demotion waits until posts that saw "vip" are in vip_post.
         vip_state = (
             await session.execute(
@@ -96,19 +96,21 @@ async def start_fanout(db: Database, settings: Settings, post_id: int, author_id
                 {"a": author_id, "p": post_id},
             )
             # A VIP's merged posts are capped like an inbox.
-            await session.execute(VIP_POST_TRIM, {"a": author_id, "cap": settings.feed_inbox_cap})
+            await session.execute(
+                VIP_POST_TRIM, {"a": author_id, "cap": res.settings.feed_inbox_cap}
+            )
         # The author sees their own post.
         await session.execute(
             pg_insert(INBOX)
             .values(viewer_id=author_id, post_id=post_id, author_id=author_id)
             .on_conflict_do_nothing()
         )
-        await trim_inboxes(session, [author_id], settings.feed_inbox_cap)
+        await trim_inboxes(session, [author_id], res.settings.feed_inbox_cap)
     return str(state)
 
 
-async def _claim(db: Database, post_id: int, lease_seconds: float) -> bool:
-    async with db.transaction() as session:
+async def _claim(res: Resources, post_id: int, lease_seconds: float) -> bool:
+    async with res.db.transaction() as session:
         row = (
             await session.execute(
                 text(
@@ -154,14 +156,14 @@ async def fanout_batch(
     return last, int(n), int(inserted), list(sample or [])
 
 
-async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutResult:
+async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
     """Deliver a `running` post to the followers not reached yet; resumable, idempotent.
     Then trim the sampled inboxes it touched."""
-    lease = float(settings.feed_fanout_lease_seconds)
+    lease = float(res.settings.feed_fanout_lease_seconds)
     result = FanoutResult(post_id=post_id, state="running")
     to_trim: list[int] = []
-    if not await _claim(db, post_id, lease):
-        async with db.session() as session:
+    if not await _claim(res, post_id, lease):
+        async with res.db.session() as session:
             state = (
                 await session.execute(
                     text("SELECT state FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
@@ -170,7 +172,7 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
         result.state = str(state) if state else "missing"
         return result
     while True:
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             row = (
                 await session.execute(
                     text(
@@ -188,10 +190,10 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
             await session.execute(ASYNC_COMMIT)
             await author_shared(session, row.author_id)
             last, n, inserted, sample = await fanout_batch(
-                session, settings, post_id, row.author_id, row.follower_cursor
+                session, res.settings, post_id, row.author_id, row.follower_cursor
             )
             to_trim += sample
-            done = n < settings.feed_fanout_batch
+            done = n < res.settings.feed_fanout_batch
             await session.execute(
                 text(
                     "UPDATE feed.fanout SET follower_cursor = :after, "
@@ -217,27 +219,25 @@ async def run_fanout(db: Database, settings: Settings, post_id: int) -> FanoutRe
     # Trim after the deliveries committed, so trimming never delays a post becoming visible.
     # (If the worker dies first, these inboxes are trimmed when next sampled.)
     for start in range(0, len(to_trim), TRIM_CHUNK):
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             await session.execute(ASYNC_COMMIT)
             await trim_inboxes(
-                session, to_trim[start : start + TRIM_CHUNK], settings.feed_inbox_cap
+                session, to_trim[start : start + TRIM_CHUNK], res.settings.feed_inbox_cap
             )
     return result
 
 
-async def fan_out_post(
-    db: Database, settings: Settings, post_id: int, author_id: int
-) -> FanoutResult:
+async def fan_out_post(res: Resources, post_id: int, author_id: int) -> FanoutResult:
     """The whole `post.created` effect: record, own inbox, then followers (if not a VIP)."""
-    state = await start_fanout(db, settings, post_id, author_id)
+    state = await start_fanout(res, post_id, author_id)
     if state != "running":
         return FanoutResult(post_id=post_id, state=state)
-    return await run_fanout(db, settings, post_id)
+    return await run_fanout(res, post_id)
 
 
-async def stalled_fanouts(db: Database, limit: int = 100) -> list[int]:
+async def stalled_fanouts(res: Resources, limit: int = 100) -> list[int]:
     """Posts whose fan-out is unfinished and whose lease lapsed (its worker died)."""
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(
             text(
                 "SELECT post_id FROM feed.fanout WHERE state = 'running' "
@@ -249,10 +249,10 @@ async def stalled_fanouts(db: Database, limit: int = 100) -> list[int]:
         return [int(r[0]) for r in rows]
 
 
-async def delete_post(db: Database, post_id: int, author_id: int | None) -> int:
+async def delete_post(res: Resources, post_id: int, author_id: int | None) -> int:
     """Remove a post from every inbox and from the VIP posts; leaves a tombstone so a late
     or retried fan-out of it does nothing. Returns inbox rows removed."""
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         if author_id is None:
             author_id = (
                 await session.execute(
@@ -276,10 +276,10 @@ async def delete_post(db: Database, post_id: int, author_id: int | None) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def purge_finished(db: Database, older_than_days: int = 7) -> int:
+async def purge_finished(res: Resources, older_than_days: int = 7) -> int:
     """Forget finished fan-outs and tombstones older than any redelivery can be (the outbox
     keeps events a day; arq retries within minutes). Returns rows removed."""
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         result = await session.execute(
             text(
                 "DELETE FROM feed.fanout WHERE state <> 'running' "

@@ -13,12 +13,11 @@ from typing import cast
 from sqlalchemy import BigInteger, Table, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from models.db import Database
 from models.feed import InboxEntry
-from puppies.settings import Settings
 from resolvers.feed.locks import author_exclusive
 from resolvers.feed.trim import trim_inboxes
 from resolvers.posts.feed_queries import recent_post_ids
+from resolvers.runtime import Resources
 from resolvers.users.graph_queries import is_following
 
 INBOX = cast(Table, InboxEntry.__table__)
@@ -28,17 +27,17 @@ NOT_DELETED = text(
 )
 
 
-async def sync_follow(db: Database, settings: Settings, follower_id: int, followee_id: int) -> str:
+async def sync_follow(res: Resources, follower_id: int, followee_id: int) -> str:
     """Make the follower's feed match whether they follow the followee now.
 
     Returns "backfilled", "vip" (the followee's posts are merged at read time) or "removed".
     """
-    async with db.session() as session:
+    async with res.db.session() as session:
         following = await is_following(session, follower_id, followee_id)
     if not following:
-        await remove_followee(db, follower_id, followee_id)
+        await remove_followee(res, follower_id, followee_id)
         return "removed"
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         vip_state = (
             await session.execute(
                 text("SELECT state FROM feed.vip WHERE author_id = :a FOR SHARE"),
@@ -55,7 +54,7 @@ async def sync_follow(db: Database, settings: Settings, follower_id: int, follow
             )
         if vip_state == "vip":
             return "vip"
-        recent = recent_post_ids(followee_id, settings.feed_follow_backfill).subquery("recent")
+        recent = recent_post_ids(followee_id, res.settings.feed_follow_backfill).subquery("recent")
         await session.execute(
             pg_insert(INBOX)
             .from_select(
@@ -68,13 +67,13 @@ async def sync_follow(db: Database, settings: Settings, follower_id: int, follow
             )
             .on_conflict_do_nothing()
         )
-        await trim_inboxes(session, [follower_id], settings.feed_inbox_cap)
+        await trim_inboxes(session, [follower_id], res.settings.feed_inbox_cap)
     return "backfilled"
 
 
-async def remove_followee(db: Database, follower_id: int, followee_id: int) -> int:
+async def remove_followee(res: Resources, follower_id: int, followee_id: int) -> int:
     """Drop the followee's posts from the follower's inbox and VIP merge; rows removed."""
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         await author_exclusive(session, followee_id)
         result = await session.execute(
             text("DELETE FROM feed.inbox WHERE viewer_id = :v AND author_id = :a"),
@@ -87,13 +86,11 @@ async def remove_followee(db: Database, follower_id: int, followee_id: int) -> i
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def sync_unfollow(
-    db: Database, settings: Settings, follower_id: int, followee_id: int
-) -> str:
+async def sync_unfollow(res: Resources, follower_id: int, followee_id: int) -> str:
     """`user.unfollowed`: remove, unless the follower has followed again since."""
-    async with db.session() as session:
+    async with res.db.session() as session:
         following = await is_following(session, follower_id, followee_id)
     if following:
-        return await sync_follow(db, settings, follower_id, followee_id)
-    await remove_followee(db, follower_id, followee_id)
+        return await sync_follow(res, follower_id, followee_id)
+    await remove_followee(res, follower_id, followee_id)
     return "removed"

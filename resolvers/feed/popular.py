@@ -8,11 +8,9 @@ failed. It never expires on its own: a stale popular list beats an error.
 from __future__ import annotations
 
 import orjson
-from redis.asyncio import Redis
 
-from models.db import Database
-from puppies.settings import Settings
 from resolvers.posts.feed_queries import popular_posts
+from resolvers.runtime import Resources
 
 POPULAR_KEY = "feed:popular"
 POPULAR_WINDOW_MS = 24 * 3600 * 1000
@@ -24,25 +22,25 @@ def id_floor_for_age(now_ms: int, age_ms: int) -> int:
     return min(2**63 - 1, max(0, (now_ms - age_ms - EPOCH_MS)) << 23)
 
 
-async def refresh_popular(db: Database, redis: Redis, settings: Settings, now_ms: int) -> int:
+async def refresh_popular(res: Resources, now_ms: int) -> int:
     """Recompute the cached list; returns how many posts it holds."""
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await popular_posts(
             session,
             since_id=id_floor_for_age(now_ms, POPULAR_WINDOW_MS),
-            limit=settings.feed_popular_size,
+            limit=res.settings.feed_popular_size,
         )
     if not rows:
         # A quiet day: fall back to the newest posts rather than an empty page.
-        async with db.session() as session:
-            rows = await popular_posts(session, since_id=0, limit=settings.feed_popular_size)
-    await redis.set(POPULAR_KEY, orjson.dumps([[p, a] for p, a in rows]))
+        async with res.db.session() as session:
+            rows = await popular_posts(session, since_id=0, limit=res.settings.feed_popular_size)
+    await res.redis.set(POPULAR_KEY, orjson.dumps([[p, a] for p, a in rows]))
     return len(rows)
 
 
-async def cached_popular(redis: Redis) -> list[tuple[int, int]] | None:
+async def cached_popular(res: Resources) -> list[tuple[int, int]] | None:
     """The cached (post_id, author_id) pairs, or None when nothing was cached yet."""
-    raw = await redis.get(POPULAR_KEY)
+    raw = await res.redis.get(POPULAR_KEY)
     if raw is None:
         return None
     return [(int(p), int(a)) for p, a in orjson.loads(raw)]

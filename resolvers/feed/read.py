@@ -23,16 +23,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from models.db import Database
 from puppies.pagination import PageRequest
-from puppies.settings import Settings
 from resolvers.feed.errors import FeedUnavailable
 from resolvers.feed.popular import cached_popular
+from resolvers.runtime import Resources
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +52,16 @@ PAGE = text(
 )
 
 
-def install_read_budget(db: Database, settings: Settings) -> None:
+def install_read_budget(res: Resources) -> None:
     """Give every connection of `db` a server-side `statement_timeout` of
     `feed_read_timeout_ms`, so a slow page is cancelled inside PostgreSQL too. For the feed
     subgraph's own engine (it runs nothing but page reads), installed at start-up."""
-    ms = int(settings.feed_read_timeout_ms)
+    ms = int(res.settings.feed_read_timeout_ms)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.run_async(lambda conn: conn.execute(f"SET statement_timeout = {ms}"))
 
-    event.listen(db.engine.sync_engine, "connect", on_connect)
+    event.listen(res.db.engine.sync_engine, "connect", on_connect)
 
 
 @dataclass(frozen=True)
@@ -95,9 +93,7 @@ def merge(first: int, *sources: list[tuple[int, int]]) -> tuple[list[FeedItem], 
     return items, len(ordered) > first
 
 
-async def read_inbox_page(
-    db: Database, settings: Settings, viewer_id: int, request: PageRequest
-) -> FeedPage:
+async def read_inbox_page(res: Resources, viewer_id: int, request: PageRequest) -> FeedPage:
     """The normal path: one statement, one round trip. Raises on a database error or timeout.
 
     The hot path of the product: a Core connection in autocommit (no BEGIN/ROLLBACK round
@@ -105,25 +101,23 @@ async def read_inbox_page(
     """
     before = request.after if request.after is not None else MAX_ID
     params = {"viewer": viewer_id, "before": before, "n": request.first + 1}
-    async with db.engine.connect() as conn:
+    async with res.db.engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         rows = [(r[0], r[1]) for r in await conn.execute(PAGE, params)]
     items, has_next = merge(request.first, rows)
     return FeedPage(items=items, has_next_page=has_next)
 
 
-async def read_feed(
-    db: Database, redis: Redis, settings: Settings, viewer_id: int, request: PageRequest
-) -> FeedPage:
+async def read_feed(res: Resources, viewer_id: int, request: PageRequest) -> FeedPage:
     """A page of the viewer's home feed, or the degraded popular page if the inbox fails."""
     if request.first == 0:
         return FeedPage(items=[], has_next_page=False)
     # Client-side budget: covers waiting for a pooled connection or a dead server, and
     # engines without `install_read_budget`.
-    budget = settings.feed_read_timeout_ms / 1000 + 0.05
+    budget = res.settings.feed_read_timeout_ms / 1000 + 0.05
     try:
         async with asyncio.timeout(budget):
-            return await read_inbox_page(db, settings, viewer_id, request)
+            return await read_inbox_page(res, viewer_id, request)
     except TimeoutError:
         reason = "TIMEOUT"
     except DBAPIError as exc:
@@ -132,12 +126,12 @@ async def read_feed(
     except (SQLAlchemyError, OSError) as exc:
         reason = "INBOX_UNAVAILABLE"
         log.warning("feed inbox read failed for viewer %s: %s", viewer_id, exc)
-    return await degraded_page(redis, request, reason)
+    return await degraded_page(res, request, reason)
 
 
-async def degraded_page(redis: Redis, request: PageRequest, reason: str) -> FeedPage:
+async def degraded_page(res: Resources, request: PageRequest, reason: str) -> FeedPage:
     try:
-        popular = await cached_popular(redis)
+        popular = await cached_popular(res)
     except RedisError as exc:
         raise FeedUnavailable("the feed is temporarily unavailable; retry shortly") from exc
     if popular is None:

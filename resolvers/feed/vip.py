@@ -28,15 +28,13 @@ import asyncio
 import logging
 from typing import cast
 
-from redis.asyncio import Redis
 from sqlalchemy import BigInteger, Table, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from models.db import Database
 from models.feed import InboxEntry, VipFollow, VipPost
-from puppies.settings import Settings
 from resolvers.feed.locks import author_exclusive, author_shared
 from resolvers.posts.feed_queries import recent_post_ids
+from resolvers.runtime import Resources
 from resolvers.users.graph_queries import follower_count, follower_ids_after
 
 log = logging.getLogger(__name__)
@@ -47,8 +45,8 @@ VIP_POST = cast(Table, VipPost.__table__)
 LOCK_PREFIX = "feed:vip-lock:"
 
 
-async def vip_state(db: Database, author_id: int) -> str | None:
-    async with db.session() as session:
+async def vip_state(res: Resources, author_id: int) -> str | None:
+    async with res.db.session() as session:
         return (
             await session.execute(
                 text("SELECT state FROM feed.vip WHERE author_id = :a"), {"a": author_id}
@@ -56,13 +54,15 @@ async def vip_state(db: Database, author_id: int) -> str | None:
         ).scalar_one_or_none()
 
 
-async def _each_follower_batch(db: Database, settings: Settings, author_id: int, write: str) -> int:
+async def _each_follower_batch(res: Resources, author_id: int, write: str) -> int:
     """Run one INSERT per batch of followers: `write` is "vip_follow" or "inbox"."""
     after, total = 0, 0
     while True:
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             await author_shared(session, author_id)
-            batch = follower_ids_after(author_id, after, settings.feed_fanout_batch).cte("batch")
+            batch = follower_ids_after(author_id, after, res.settings.feed_fanout_batch).cte(
+                "batch"
+            )
             f = batch.c.follower_id
             if write == "vip_follow":
                 ins = (
@@ -77,7 +77,7 @@ async def _each_follower_batch(db: Database, settings: Settings, author_id: int,
                     select(VIP_POST.c.post_id)
                     .where(VIP_POST.c.author_id == author_id)
                     .order_by(VIP_POST.c.post_id.desc())
-                    .limit(settings.feed_follow_backfill)
+                    .limit(res.settings.feed_follow_backfill)
                     .cte("recent")
                 )
                 ins = (
@@ -102,13 +102,13 @@ async def _each_follower_batch(db: Database, settings: Settings, author_id: int,
                 )
             ).one()
         total += int(inserted)
-        if int(n) < settings.feed_fanout_batch or last is None:
+        if int(n) < res.settings.feed_fanout_batch or last is None:
             return total
         after = int(last)
 
 
-async def promote(db: Database, settings: Settings, author_id: int, followers: int) -> None:
-    async with db.transaction() as session:
+async def promote(res: Resources, author_id: int, followers: int) -> None:
+    async with res.db.transaction() as session:
         await session.execute(
             text(
                 "INSERT INTO feed.vip (author_id, state, follower_count) "
@@ -117,7 +117,7 @@ async def promote(db: Database, settings: Settings, author_id: int, followers: i
             ),
             {"a": author_id, "c": followers},
         )
-        recent = recent_post_ids(author_id, settings.feed_inbox_cap).subquery("recent")
+        recent = recent_post_ids(author_id, res.settings.feed_inbox_cap).subquery("recent")
         await session.execute(
             pg_insert(VIP_POST)
             .from_select(
@@ -131,8 +131,8 @@ async def promote(db: Database, settings: Settings, author_id: int, followers: i
             )
             .on_conflict_do_nothing()
         )
-    await _each_follower_batch(db, settings, author_id, "vip_follow")
-    async with db.transaction() as session:
+    await _each_follower_batch(res, author_id, "vip_follow")
+    async with res.db.transaction() as session:
         await session.execute(
             text(
                 "UPDATE feed.vip SET state = 'vip', changed_at = now() "
@@ -144,10 +144,10 @@ async def promote(db: Database, settings: Settings, author_id: int, followers: i
 
 
 async def demote(
-    db: Database, settings: Settings, author_id: int, followers: int, wait_seconds: float = 30.0
+    res: Resources, author_id: int, followers: int, wait_seconds: float = 30.0
 ) -> bool:
     """Returns False when running fan-outs kept step 3 from finishing (retried later)."""
-    async with db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(
             text(
                 "UPDATE feed.vip SET state = 'demoting', follower_count = :c, "
@@ -155,10 +155,10 @@ async def demote(
             ),
             {"a": author_id, "c": followers},
         )
-    await _each_follower_batch(db, settings, author_id, "inbox")
+    await _each_follower_batch(res, author_id, "inbox")
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
-        async with db.transaction() as session:
+        async with res.db.transaction() as session:
             await author_exclusive(session, author_id)
             running = (
                 await session.execute(
@@ -191,41 +191,41 @@ async def demote(
         await asyncio.sleep(0.2)
 
 
-async def reconcile_vip(db: Database, redis: Redis, settings: Settings, author_id: int) -> str:
+async def reconcile_vip(res: Resources, author_id: int) -> str:
     """Bring the author's VIP status in line with their follower count; returns the state.
 
     One reconciler per author at a time (a Redis lock); it re-reads the count after each
     transition, so a count that moved meanwhile is not missed.
     """
-    lock = redis.lock(LOCK_PREFIX + str(author_id), timeout=900, blocking=False)
+    lock = res.redis.lock(LOCK_PREFIX + str(author_id), timeout=900, blocking=False)
     if not await lock.acquire():
         return "busy"
     try:
         for _ in range(4):
-            async with db.session() as session:
+            async with res.db.session() as session:
                 count = await follower_count(session, author_id)
-            state = await vip_state(db, author_id)
-            vip = count >= settings.feed_vip_threshold
+            state = await vip_state(res, author_id)
+            vip = count >= res.settings.feed_vip_threshold
             if vip and state != "vip":
-                await promote(db, settings, author_id, count)
+                await promote(res, author_id, count)
             elif not vip and state is not None:
-                if not await demote(db, settings, author_id, count):
+                if not await demote(res, author_id, count):
                     return "demoting"
             else:
                 if state == "vip":
-                    async with db.transaction() as session:
+                    async with res.db.transaction() as session:
                         await session.execute(
                             text("UPDATE feed.vip SET follower_count = :c WHERE author_id = :a"),
                             {"a": author_id, "c": count},
                         )
                 return state or "ordinary"
-        return await vip_state(db, author_id) or "ordinary"
+        return await vip_state(res, author_id) or "ordinary"
     finally:
         await lock.release()
 
 
-async def vip_authors(db: Database) -> list[int]:
-    async with db.session() as session:
+async def vip_authors(res: Resources) -> list[int]:
+    async with res.db.session() as session:
         return [
             int(r[0])
             for r in await session.execute(

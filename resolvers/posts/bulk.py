@@ -10,15 +10,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.outbox import outbox_table
 from models.posts import SCHEMA, Comment, Like, Post
-from resolvers.posts.deps import PostsDeps
+from resolvers.runtime import Resources
 
 
-async def insert_posts(deps: PostsDeps, rows: Sequence[tuple[int, str]]) -> list[int]:
+async def insert_posts(res: Resources, rows: Sequence[tuple[int, str]]) -> list[int]:
     """(author_id, text) rows -> post ids, with one `post.created` outbox row each."""
     if not rows:
         return []
     outbox = outbox_table(SCHEMA)
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         created = (
             await session.execute(
                 insert(Post).returning(Post.id, Post.author_id, Post.created_at),
@@ -43,30 +43,30 @@ async def insert_posts(deps: PostsDeps, rows: Sequence[tuple[int, str]]) -> list
     return [r.id for r in created]
 
 
-async def insert_likes(deps: PostsDeps, pairs: Sequence[tuple[int, int]]) -> None:
+async def insert_likes(res: Resources, pairs: Sequence[tuple[int, int]]) -> None:
     """(post_id, user_id) pairs; repeats are ignored."""
     if not pairs:
         return
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(
             pg_insert(Like).on_conflict_do_nothing(),
             [{"post_id": p, "user_id": u} for p, u in pairs],
         )
 
 
-async def insert_comments(deps: PostsDeps, rows: Sequence[tuple[int, int, str]]) -> None:
+async def insert_comments(res: Resources, rows: Sequence[tuple[int, int, str]]) -> None:
     """(post_id, author_id, text) rows."""
     if not rows:
         return
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(
             insert(Comment), [{"post_id": p, "author_id": a, "text": t} for p, a, t in rows]
         )
 
 
-async def recount_all(deps: PostsDeps) -> None:
+async def recount_all(res: Resources) -> None:
     """Set every post's like_count and comment_count from the rows."""
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         await session.execute(
             text(
                 "UPDATE posts.posts p SET like_count = coalesce(l.n, 0), "
@@ -79,6 +79,6 @@ async def recount_all(deps: PostsDeps) -> None:
         )
 
 
-async def count_posts(deps: PostsDeps) -> int:
-    async with deps.db.session() as session:
+async def count_posts(res: Resources) -> int:
+    async with res.db.session() as session:
         return int((await session.execute(select(text("count(*)")).select_from(Post))).scalar_one())

@@ -8,18 +8,18 @@ from models.outbox import emit
 from models.posts import SCHEMA, Comment, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.records import CommentRecord
+from resolvers.runtime import Resources
 
 
-async def add_comment(deps: PostsDeps, author_id: int, post_id: int, text: str) -> CommentRecord:
+async def add_comment(res: Resources, author_id: int, post_id: int, text: str) -> CommentRecord:
     text = text.strip()
-    limit = deps.settings.post_max_text_length
+    limit = res.settings.post_max_text_length
     if not text:
         raise BadInput("a comment needs text", field="text")
     if len(text) > limit:
         raise BadInput(f"text is {len(text)} characters; the limit is {limit}", field="text")
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         bumped = (
             await session.execute(
                 update(Post)
@@ -44,9 +44,9 @@ async def add_comment(deps: PostsDeps, author_id: int, post_id: int, text: str) 
     return CommentRecord.of(comment)
 
 
-async def delete_comment(deps: PostsDeps, viewer_id: int, comment_id: int) -> CommentRecord:
+async def delete_comment(res: Resources, viewer_id: int, comment_id: int) -> CommentRecord:
     """The comment's author or the post's author may delete it."""
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         row = (
             await session.execute(
                 select(Comment, Post.author_id)
@@ -73,7 +73,7 @@ async def delete_comment(deps: PostsDeps, viewer_id: int, comment_id: int) -> Co
 
 
 async def comment_pages(
-    deps: PostsDeps, post_ids: list[int], request: PageRequest
+    res: Resources, post_ids: list[int], request: PageRequest
 ) -> dict[int, Page[CommentRecord]]:
     """Newest first, one page per post, one statement (LATERAL over the post index)."""
     if not post_ids:
@@ -88,7 +88,7 @@ async def comment_pages(
         .select_from(posts.join(lateral, true()))
         .order_by(lateral.c.post_id, lateral.c.id.desc())
     )
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         result = (await session.execute(stmt)).all()
     grouped: dict[int, list[tuple[int, CommentRecord]]] = {p: [] for p in post_ids}
     for r in result:

@@ -28,9 +28,9 @@ from sqlalchemy import BigInteger, Column, Integer, func, select, text, update, 
 
 from models.posts import Like, Post
 from resolvers.errors import NotFound
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
 from resolvers.posts.records import LikeChange, PostRecord
+from resolvers.runtime import Resources
 
 DIRTY = "puppies:posts:likes:dirty"
 FLUSHING = "puppies:posts:likes:flushing"
@@ -65,8 +65,8 @@ return 0
 """
 
 
-async def _count_rows(deps: PostsDeps, post_id: int) -> int:
-    async with deps.db.session() as session:
+async def _count_rows(res: Resources, post_id: int) -> int:
+    async with res.db.session() as session:
         return int(
             (
                 await session.execute(
@@ -76,12 +76,12 @@ async def _count_rows(deps: PostsDeps, post_id: int) -> int:
         )
 
 
-async def _cold_count(deps: PostsDeps, post_id: int) -> int:
+async def _cold_count(res: Resources, post_id: int) -> int:
     """The exact count from the rows, cached as the live counter if nobody cached one."""
-    exact = await _count_rows(deps, post_id)
-    if await deps.redis.set(LIVE + str(post_id), exact, ex=LIVE_TTL_SECONDS, nx=True):
+    exact = await _count_rows(res, post_id)
+    if await res.redis.set(LIVE + str(post_id), exact, ex=LIVE_TTL_SECONDS, nx=True):
         return exact
-    cached = await deps.redis.get(LIVE + str(post_id))
+    cached = await res.redis.get(LIVE + str(post_id))
     return int(cached) if cached is not None else exact
 
 
@@ -116,11 +116,11 @@ _DELETE_LIKE = _LIKE_SQL.format(
 )
 
 
-async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> LikeChange:
+async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> LikeChange:
     # Marked dirty before the write too: a process that dies right after its commit
     # still leaves the post for the flush (a mark without a change only costs a recount).
-    await deps.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
-    async with deps.db.engine.connect() as conn:
+    await res.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
+    async with res.db.engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
         row = (
             await auto.execute(
@@ -145,11 +145,11 @@ async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> Li
     )
     change = LikeChange(post=record, like_count=0, liked=like, changed=changed, user_id=user_id)
     if not changed:
-        cached = await deps.redis.get(LIVE + str(post_id))
-        count = int(cached) if cached is not None else await _cold_count(deps, post_id)
+        cached = await res.redis.get(LIVE + str(post_id))
+        count = int(cached) if cached is not None else await _cold_count(res, post_id)
         return replace(change, like_count=count)
     now = time.time()
-    value = await deps.redis.eval(  # type: ignore[misc]
+    value = await res.redis.eval(  # type: ignore[misc]
         _AFTER_COMMIT,
         2,
         LIVE + str(post_id),
@@ -163,41 +163,41 @@ async def _change(deps: PostsDeps, user_id: int, post_id: int, like: bool) -> Li
     )
     if value is not None:
         return replace(change, like_count=int(value))
-    change = replace(change, like_count=await _cold_count(deps, post_id))
-    await publish_like(deps.redis, change, now)
+    change = replace(change, like_count=await _cold_count(res, post_id))
+    await publish_like(res.redis, change, now)
     return change
 
 
-async def like_post(deps: PostsDeps, user_id: int, post_id: int) -> LikeChange:
+async def like_post(res: Resources, user_id: int, post_id: int) -> LikeChange:
     """Like a post; liking it again is a no-op (`changed` False, nothing published)."""
-    return await _change(deps, user_id, post_id, True)
+    return await _change(res, user_id, post_id, True)
 
 
-async def unlike_post(deps: PostsDeps, user_id: int, post_id: int) -> LikeChange:
+async def unlike_post(res: Resources, user_id: int, post_id: int) -> LikeChange:
     """Unlike a post; unliking what was never liked is a no-op."""
-    return await _change(deps, user_id, post_id, False)
+    return await _change(res, user_id, post_id, False)
 
 
-async def liked_by(deps: PostsDeps, user_id: int, post_ids: list[int]) -> set[int]:
+async def liked_by(res: Resources, user_id: int, post_ids: list[int]) -> set[int]:
     """Which of `post_ids` `user_id` likes (one statement, the primary key)."""
     if not post_ids:
         return set()
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(
             select(Like.post_id).where(Like.user_id == user_id, Like.post_id.in_(post_ids))
         )
     return {r[0] for r in rows}
 
 
-async def live_counts(deps: PostsDeps, posts: list[PostRecord]) -> list[int]:
+async def live_counts(res: Resources, posts: list[PostRecord]) -> list[int]:
     """The freshest like count per post: the live counter when cached, else the column."""
     if not posts:
         return []
-    cached = await deps.redis.mget([LIVE + str(p.id) for p in posts])
+    cached = await res.redis.mget([LIVE + str(p.id) for p in posts])
     return [int(c) if c is not None else p.like_count for p, c in zip(posts, cached, strict=True)]
 
 
-async def _recount(deps: PostsDeps, post_ids: list[int]) -> dict[int, int]:
+async def _recount(res: Resources, post_ids: list[int]) -> dict[int, int]:
     """Set like_count = count(rows) for these posts in one statement; returns the counts."""
     ids = values(Column("pid", BigInteger), name="d").data([(i,) for i in post_ids])
     counts = (
@@ -213,24 +213,24 @@ async def _recount(deps: PostsDeps, post_ids: list[int]) -> dict[int, int]:
         .returning(Post.id, Post.like_count)
         .execution_options(synchronize_session=False)
     )
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         rows = (await session.execute(stmt)).all()
     return {int(r[0]): int(r[1]) for r in rows}
 
 
-async def flush_like_counts(deps: PostsDeps, *, max_batches: int | None = None) -> int:
+async def flush_like_counts(res: Resources, *, max_batches: int | None = None) -> int:
     """Write buffered counters of dirty posts to the database; returns posts flushed."""
-    batch = deps.settings.likes_flush_batch_size
+    batch = res.settings.likes_flush_batch_size
     flushed = 0
     batches = 0
-    while await deps.redis.eval(_CLAIM, 2, DIRTY, FLUSHING):  # type: ignore[misc]
+    while await res.redis.eval(_CLAIM, 2, DIRTY, FLUSHING):  # type: ignore[misc]
         while True:
-            raw = await deps.redis.srandmember(FLUSHING, batch)  # type: ignore[misc]
+            raw = await res.redis.srandmember(FLUSHING, batch)  # type: ignore[misc]
             if not raw:
                 break
             ids = sorted({int(x) for x in raw})
-            counts = await _recount(deps, ids)
-            async with deps.redis.pipeline(transaction=False) as pipe:
+            counts = await _recount(res, ids)
+            async with res.redis.pipeline(transaction=False) as pipe:
                 for pid in ids:
                     if pid in counts:
                         pipe.set(LIVE + str(pid), counts[pid], ex=LIVE_TTL_SECONDS)
@@ -245,21 +245,21 @@ async def flush_like_counts(deps: PostsDeps, *, max_batches: int | None = None) 
     return flushed
 
 
-async def pending_flush(deps: PostsDeps) -> int:
+async def pending_flush(res: Resources) -> int:
     """Posts waiting for a flush (dirty or mid-flush)."""
-    pipe = deps.redis.pipeline(transaction=False)
+    pipe = res.redis.pipeline(transaction=False)
     pipe.scard(DIRTY)
     pipe.scard(FLUSHING)
     a, b = await pipe.execute()
     return int(a) + int(b)
 
 
-async def reconcile_like_counts(deps: PostsDeps, *, chunk: int = 1000) -> int:
+async def reconcile_like_counts(res: Resources, *, chunk: int = 1000) -> int:
     """Recompute every post's like_count from the rows; returns the counters corrected."""
     corrected = 0
     after = 0
     while True:
-        async with deps.db.session() as session:
+        async with res.db.session() as session:
             ids = list(
                 (
                     await session.execute(
@@ -283,7 +283,7 @@ async def reconcile_like_counts(deps: PostsDeps, *, chunk: int = 1000) -> int:
                 ).scalars()
             )
         if wrong:
-            await _recount(deps, wrong)
-            await deps.redis.delete(*[LIVE + str(i) for i in wrong])
+            await _recount(res, wrong)
+            await res.redis.delete(*[LIVE + str(i) for i in wrong])
             corrected += len(wrong)
         after = ids[-1]

@@ -1,72 +1,72 @@
 """Per-request DataLoaders of the posts domain: one statement per list level.
 
-Built fresh for every request (and every WebSocket connection) by the subgraph's context
+Built fresh for every request (and every WebSocket operation) by the subgraph's context
 getter, so caching never crosses viewers.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from aiodataloader import DataLoader
 
 from puppies.pagination import Page, PageRequest
 from resolvers.posts import comments, likes, media, posts
-from resolvers.posts.deps import PostsDeps
+from resolvers.posts.live import LikeBroker
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord
+from resolvers.runtime import Resources
+
+PageKey = tuple[int, PageRequest]
 
 
 class PostsLoaders:
-    def __init__(self, deps: PostsDeps, viewer_id: int | None, broker: Any = None) -> None:
-        self.deps = deps
+    def __init__(self, res: Resources, viewer_id: int | None, broker: LikeBroker) -> None:
+        self.res = res
         self.viewer_id = viewer_id
         self.broker = broker
-        self.post = DataLoader[int, PostRecord | None](self._posts)
-        self.media = DataLoader[int, list[MediaRecord]](self._media)
-        self.liked = DataLoader[int, bool](self._liked)
-        self.like_count = DataLoader[PostRecord, int](
+        self.post: DataLoader[int, PostRecord | None] = DataLoader(self._posts)
+        self.media: DataLoader[int, list[MediaRecord]] = DataLoader(self._media)
+        self.liked: DataLoader[int, bool] = DataLoader(self._liked)
+        self.like_count: DataLoader[PostRecord, int] = DataLoader(
             self._like_counts, get_cache_key=lambda p: p.id
         )
-        self.comments = DataLoader[tuple[int, PageRequest], Page[CommentRecord]](self._comments)
-        self.author_posts = DataLoader[tuple[int, PageRequest], Page[PostRecord]](
-            self._author_posts
-        )
+        self.comments: DataLoader[PageKey, Page[CommentRecord]] = DataLoader(self._comments)
+        self.author_posts: DataLoader[PageKey, Page[PostRecord]] = DataLoader(self._author_posts)
 
     async def _posts(self, ids: list[int]) -> list[PostRecord | None]:
-        found = await posts.posts_by_ids(self.deps, list(set(ids)))
+        found = await posts.posts_by_ids(self.res, list(set(ids)))
         return [found.get(i) for i in ids]
 
     async def _media(self, post_ids: list[int]) -> list[list[MediaRecord]]:
-        found = await media.media_for_posts(self.deps, list(set(post_ids)))
+        found = await media.media_for_posts(self.res, list(set(post_ids)))
         return [found.get(i, []) for i in post_ids]
 
     async def _liked(self, post_ids: list[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(post_ids)
-        found = await likes.liked_by(self.deps, self.viewer_id, list(set(post_ids)))
+        found = await likes.liked_by(self.res, self.viewer_id, list(set(post_ids)))
         return [i in found for i in post_ids]
 
     async def _like_counts(self, records: list[PostRecord]) -> list[int]:
-        return await likes.live_counts(self.deps, records)
+        return await likes.live_counts(self.res, records)
 
-    async def _comments(self, keys: list[tuple[int, PageRequest]]) -> list[Page[CommentRecord]]:
+    async def _comments(self, keys: list[PageKey]) -> list[Page[CommentRecord]]:
         by_request: dict[PageRequest, list[int]] = defaultdict(list)
         for post_id, req in keys:
             by_request[req].append(post_id)
-        pages: dict[tuple[int, PageRequest], Page[CommentRecord]] = {}
+        pages: dict[PageKey, Page[CommentRecord]] = {}
         for req, ids in by_request.items():
-            for pid, page in (await comments.comment_pages(self.deps, ids, req)).items():
+            for pid, page in (await comments.comment_pages(self.res, ids, req)).items():
                 pages[(pid, req)] = page
         return [pages[k] for k in keys]
 
-    async def _author_posts(self, keys: list[tuple[int, PageRequest]]) -> list[Page[PostRecord]]:
+    async def _author_posts(self, keys: list[PageKey]) -> list[Page[PostRecord]]:
         by_request: dict[PageRequest, list[int]] = defaultdict(list)
         for author_id, req in keys:
             by_request[req].append(author_id)
-        pages: dict[tuple[int, PageRequest], Page[PostRecord]] = {}
+        pages: dict[PageKey, Page[PostRecord]] = {}
         for req, ids in by_request.items():
-            found = await posts.posts_pages_by_author(self.deps, list(set(ids)), req)
+            found = await posts.posts_pages_by_author(self.res, list(set(ids)), req)
             for aid, page in found.items():
                 pages[(aid, req)] = page
         return [pages[k] for k in keys]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from sqlalchemy import select, update
@@ -23,9 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.outbox import emit
 from models.posts import SCHEMA, Media
 from resolvers.errors import Forbidden, NotFound
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.errors import MediaRejected
 from resolvers.posts.records import MediaRecord, Upload
+from resolvers.runtime import Resources
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +40,9 @@ def upload_key(media_id: int) -> str:
     return f"uploads/{media_id}"
 
 
-def presign_upload(deps: PostsDeps, media: Media) -> Upload:
-    s = deps.settings
-    post = deps.s3.generate_presigned_post(
+def presign_upload(res: Resources, media: Media) -> Upload:
+    s = res.settings
+    post = res.s3.generate_presigned_post(
         Bucket=s.s3_bucket,
         Key=media.object_key,
         Fields={"Content-Type": media.content_type},
@@ -58,14 +62,14 @@ def presign_upload(deps: PostsDeps, media: Media) -> Upload:
     )
 
 
-def media_url(deps: PostsDeps, key: str | None) -> str | None:
+def media_url(res: Resources, key: str | None) -> str | None:
     """The CDN URL when MEDIA_PUBLIC_BASE_URL is set, else a presigned GET."""
     if key is None:
         return None
-    s = deps.settings
+    s = res.settings
     if s.media_public_base_url:
         return f"{s.media_public_base_url}/{key}"
-    url: str = deps.s3.generate_presigned_url(
+    url: str = res.s3.generate_presigned_url(
         "get_object",
         Params={"Bucket": s.s3_bucket, "Key": key},
         ExpiresIn=s.media_url_expiry_seconds,
@@ -73,17 +77,27 @@ def media_url(deps: PostsDeps, key: str | None) -> str | None:
     return url
 
 
-async def head_object(deps: PostsDeps, key: str) -> dict[str, Any] | None:
+async def head_object(res: Resources, key: str) -> dict[str, Any] | None:
     def head() -> dict[str, Any] | None:
         try:
-            out: dict[str, Any] = deps.s3.head_object(Bucket=deps.settings.s3_bucket, Key=key)
-            return out
+            return dict(res.s3.head_object(Bucket=res.settings.s3_bucket, Key=key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
 
     return await asyncio.to_thread(head)
+
+
+async def delete_objects(res: Resources, keys: Sequence[str]) -> None:
+    """Delete these objects, 1000 a request (S3's limit); missing keys are not an error,
+    so a retry is harmless."""
+    bucket = res.settings.s3_bucket
+    for i in range(0, len(keys), 1000):
+        chunk: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in keys[i : i + 1000]]
+        await asyncio.to_thread(
+            res.s3.delete_objects, Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}
+        )
 
 
 def check_uploaded(media: Media, head: dict[str, Any]) -> None:
@@ -114,8 +128,8 @@ async def queue_processing(session: AsyncSession, media: Media) -> None:
     )
 
 
-async def complete_media_upload(deps: PostsDeps, viewer_id: int, media_id: int) -> MediaRecord:
-    async with deps.db.session() as session:
+async def complete_media_upload(res: Resources, viewer_id: int, media_id: int) -> MediaRecord:
+    async with res.db.session() as session:
         media = await session.get(Media, media_id)
     if media is None:
         raise NotFound(f"media {media_id} does not exist", field="mediaId")
@@ -123,14 +137,14 @@ async def complete_media_upload(deps: PostsDeps, viewer_id: int, media_id: int) 
         raise Forbidden("only the author of the post can complete its uploads", field="mediaId")
     if media.status != "PENDING_UPLOAD":
         return MediaRecord.of(media)  # completing twice is harmless
-    head = await head_object(deps, media.object_key)
+    head = await head_object(res, media.object_key)
     if head is None:
         raise MediaRejected(
             "nothing was uploaded for this media yet: POST the file to the upload URL first",
             field="mediaId",
         )
     check_uploaded(media, head)
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         locked = (
             await session.execute(select(Media).where(Media.id == media_id).with_for_update())
         ).scalar_one_or_none()
@@ -150,11 +164,11 @@ async def mark_failed(session: AsyncSession, media_id: int, reason: str) -> None
     )
 
 
-async def media_for_posts(deps: PostsDeps, post_ids: list[int]) -> dict[int, list[MediaRecord]]:
+async def media_for_posts(res: Resources, post_ids: list[int]) -> dict[int, list[MediaRecord]]:
     out: dict[int, list[MediaRecord]] = {pid: [] for pid in post_ids}
     if not post_ids:
         return out
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         rows = (
             (
                 await session.execute(
@@ -171,22 +185,22 @@ async def media_for_posts(deps: PostsDeps, post_ids: list[int]) -> dict[int, lis
     return out
 
 
-async def get_media(deps: PostsDeps, media_id: int) -> MediaRecord | None:
-    async with deps.db.session() as session:
+async def get_media(res: Resources, media_id: int) -> MediaRecord | None:
+    async with res.db.session() as session:
         media = await session.get(Media, media_id)
     return MediaRecord.of(media) if media else None
 
 
-async def sweep(deps: PostsDeps, *, now: datetime | None = None) -> dict[str, int]:
+async def sweep(res: Resources, *, now: datetime | None = None) -> dict[str, int]:
     """Uploads never completed: queue those that arrived, fail those whose URL expired.
 
     Media stuck in PROCESSING for 10 minutes (a job lost past its retries) is re-queued.
     """
     now = now or datetime.now(UTC)
-    s = deps.settings
+    s = res.settings
     grace = timedelta(seconds=min(60, s.media_upload_expiry_seconds))
     counts = {"queued": 0, "failed": 0, "requeued": 0}
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         pending = (
             (
                 await session.execute(
@@ -214,8 +228,8 @@ async def sweep(deps: PostsDeps, *, now: datetime | None = None) -> dict[str, in
         )
     expiry = timedelta(seconds=s.media_upload_expiry_seconds)
     for media in pending:
-        head = await head_object(deps, media.object_key)
-        async with deps.db.transaction() as session:
+        head = await head_object(res, media.object_key)
+        async with res.db.transaction() as session:
             row = (
                 await session.execute(
                     select(Media)
@@ -243,7 +257,7 @@ async def sweep(deps: PostsDeps, *, now: datetime | None = None) -> dict[str, in
                 )
                 counts["failed"] += 1
     for media_id in stuck:
-        async with deps.db.transaction() as session:
+        async with res.db.transaction() as session:
             row = await session.get(Media, media_id, with_for_update=True)
             if row is not None and row.status == "PROCESSING":
                 await queue_processing(session, row)

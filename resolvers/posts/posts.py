@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, delete, select, true, values
 
-from models.db import Database
 from models.outbox import emit
 from models.posts import SCHEMA, Media, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
 from resolvers.posts.records import CreatedPost, PostRecord
+from resolvers.runtime import Resources
 
 
 @dataclass(frozen=True)
@@ -24,9 +23,9 @@ class MediaSpec:
     byte_size: int
 
 
-def validate_new_post(deps: PostsDeps, text: str, media: list[MediaSpec]) -> str:
+def validate_new_post(res: Resources, text: str, media: list[MediaSpec]) -> str:
     """Raise BadInput naming the first violated limit; returns the text to store."""
-    s = deps.settings
+    s = res.settings
     text = text.strip()
     if not text and not media:
         raise BadInput("a post needs text or at least one media file", field="text")
@@ -58,10 +57,10 @@ def validate_new_post(deps: PostsDeps, text: str, media: list[MediaSpec]) -> str
 
 
 async def create_post(
-    deps: PostsDeps, author_id: int, text: str, media: list[MediaSpec]
+    res: Resources, author_id: int, text: str, media: list[MediaSpec]
 ) -> CreatedPost:
-    text = validate_new_post(deps, text, media)
-    async with deps.db.transaction() as session:
+    text = validate_new_post(res, text, media)
+    async with res.db.transaction() as session:
         post = Post(author_id=author_id, text=text)
         session.add(post)
         await session.flush()
@@ -88,12 +87,12 @@ async def create_post(
             {"post_id": post.id, "author_id": author_id, "created_at": post.created_at.isoformat()},
             aggregate_id=post.id,
         )
-    uploads = [presign_upload(deps, row) for row in rows]
+    uploads = [presign_upload(res, row) for row in rows]
     return CreatedPost(post=PostRecord.of(post), uploads=uploads)
 
 
-async def delete_post(deps: PostsDeps, viewer_id: int, post_id: int) -> PostRecord:
-    async with deps.db.transaction() as session:
+async def delete_post(res: Resources, viewer_id: int, post_id: int) -> PostRecord:
+    async with res.db.transaction() as session:
         post = await session.get(Post, post_id, with_for_update=True)
         if post is None:
             raise NotFound(f"post {post_id} does not exist", field="id")
@@ -131,31 +130,31 @@ def _keys(row: Any) -> list[str]:
     return out
 
 
-async def posts_by_ids(deps: PostsDeps, ids: list[int]) -> dict[int, PostRecord]:
+async def posts_by_ids(res: Resources, ids: list[int]) -> dict[int, PostRecord]:
     if not ids:
         return {}
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         rows = (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars().all()
     return {p.id: PostRecord.of(p) for p in rows}
 
 
-async def post_authors(db: Database, ids: Sequence[int]) -> dict[int, int]:
+async def post_authors(res: Resources, ids: Sequence[int]) -> dict[int, int]:
     """Who wrote each of these posts (post id -> author id); unknown ids are left out.
 
     For other domains, which may read posts only through this domain's functions."""
     if not ids:
         return {}
-    async with db.session() as session:
+    async with res.db.session() as session:
         rows = await session.execute(select(Post.id, Post.author_id).where(Post.id.in_(list(ids))))
     return {post_id: author_id for post_id, author_id in rows.all()}
 
 
-async def get_post(deps: PostsDeps, post_id: int) -> PostRecord | None:
-    return (await posts_by_ids(deps, [post_id])).get(post_id)
+async def get_post(res: Resources, post_id: int) -> PostRecord | None:
+    return (await posts_by_ids(res, [post_id])).get(post_id)
 
 
 async def posts_page(
-    deps: PostsDeps, request: PageRequest, author_id: int | None = None
+    res: Resources, request: PageRequest, author_id: int | None = None
 ) -> Page[PostRecord]:
     """Newest first; by one author (the `ix_posts_posts_author_id_id` range) or everyone."""
     stmt = select(Post)
@@ -164,13 +163,13 @@ async def posts_page(
     if request.after is not None:
         stmt = stmt.where(Post.id < request.after)
     stmt = stmt.order_by(Post.id.desc()).limit(request.first + 1)
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         rows = (await session.execute(stmt)).scalars().all()
     return page_from_rows([(p.id, PostRecord.of(p)) for p in rows], request)
 
 
 async def posts_pages_by_author(
-    deps: PostsDeps, author_ids: list[int], request: PageRequest
+    res: Resources, author_ids: list[int], request: PageRequest
 ) -> dict[int, Page[PostRecord]]:
     """One page per author in one statement (a LATERAL join over the author index)."""
     if not author_ids:
@@ -185,7 +184,7 @@ async def posts_pages_by_author(
         .select_from(authors.join(lateral, true()))
         .order_by(lateral.c.author_id, lateral.c.id.desc())
     )
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         result = (await session.execute(stmt)).all()
     grouped: dict[int, list[tuple[int, PostRecord]]] = {a: [] for a in author_ids}
     for r in result:

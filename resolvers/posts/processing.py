@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from PIL import Image, ImageOps, ImageSequence
 
 from models.posts import Media
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.errors import MediaRejected
-from resolvers.posts.media import TYPE_NAMES, mark_failed
+from resolvers.posts.media import TYPE_NAMES, delete_objects, mark_failed
+from resolvers.runtime import Resources
 
 log = logging.getLogger(__name__)
 
@@ -171,21 +171,21 @@ def thumbnail_key(media_id: int, width: int) -> str:
     return f"media/{media_id}/w{width}.webp"
 
 
-async def process_media(deps: PostsDeps, media_id: int) -> str:
+async def process_media(res: Resources, media_id: int) -> str:
     """Process one media row; idempotent. Returns the status it ends in."""
-    async with deps.db.session() as session:
+    async with res.db.session() as session:
         media = await session.get(Media, media_id)
     if media is None:
         return "GONE"  # the post was deleted meanwhile
     if media.status != "PROCESSING":
         return media.status
-    s = deps.settings
+    s = res.settings
     bucket = s.s3_bucket
 
     def fetch() -> bytes | None:
         try:
-            obj = deps.s3.get_object(Bucket=bucket, Key=media.object_key)
-        except deps.s3.exceptions.NoSuchKey:
+            obj = res.s3.get_object(Bucket=bucket, Key=media.object_key)
+        except res.s3.exceptions.NoSuchKey:
             return None
         length = int(obj.get("ContentLength", 0))
         if length > s.media_max_bytes:
@@ -212,7 +212,7 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
             max_bytes=s.media_max_bytes,
         )
     except MediaRejected as exc:
-        async with deps.db.transaction() as session:
+        async with res.db.transaction() as session:
             await mark_failed(session, media_id, exc.message)
         log.info("media %s failed: %s", media_id, exc.message)
         return "FAILED"
@@ -220,7 +220,7 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
     key = stored_key(media_id, converted.content_type)
 
     def store() -> list[dict[str, object]]:
-        deps.s3.put_object(
+        res.s3.put_object(
             Bucket=bucket,
             Key=key,
             Body=converted.data,
@@ -230,7 +230,7 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
         thumbs: list[dict[str, object]] = []
         for target, (tw, th, blob) in zip(THUMBNAIL_WIDTHS, converted.thumbnails, strict=True):
             tkey = thumbnail_key(media_id, target)  # named by the rendition, not its size
-            deps.s3.put_object(
+            res.s3.put_object(
                 Bucket=bucket,
                 Key=tkey,
                 Body=blob,
@@ -241,13 +241,10 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
         return thumbs
 
     thumbs = await asyncio.to_thread(store)
-    async with deps.db.transaction() as session:
+    async with res.db.transaction() as session:
         row = await session.get(Media, media_id, with_for_update=True)
         if row is None:  # the post was deleted while we worked: leave no files behind
-            written = [{"Key": key}, *({"Key": str(t["key"])} for t in thumbs)]
-            await asyncio.to_thread(
-                deps.s3.delete_objects, Bucket=bucket, Delete={"Objects": written, "Quiet": True}
-            )
+            await delete_objects(res, [key, *(str(t["key"]) for t in thumbs)])
             return "GONE"
         if row.status != "PROCESSING":
             return row.status
@@ -261,5 +258,5 @@ async def process_media(deps: PostsDeps, media_id: int) -> str:
         row.failure_reason = None
         row.updated_at = datetime.now(UTC)
     # The raw upload may still carry metadata; only the cleaned copy is served.
-    await asyncio.to_thread(deps.s3.delete_object, Bucket=bucket, Key=media.object_key)
+    await asyncio.to_thread(res.s3.delete_object, Bucket=bucket, Key=media.object_key)
     return "READY"

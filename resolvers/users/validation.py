@@ -44,13 +44,3 @@ def bio(value: str) -> str:
     if len(value) > MAX_BIO:
         raise BadInput(f"a bio is at most {MAX_BIO} characters", field="bio")
     return value
-
-
-def user_id(value: str | int, field: str = "userId") -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{value!r} is not a user id", field=field) from None
-    if n <= 0 or n >= 2**63:
-        raise BadInput(f"{value!r} is not a user id", field=field)
-    return n

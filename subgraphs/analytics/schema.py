@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
 
 import dateutil.parser
 import strawberry
-from graphql import GraphQLResolveInfo
 from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
 
 from resolvers.analytics.ingest import EventInput as EventRecord
 from resolvers.analytics.ingest import TrackResult
 from subgraphs.analytics.types import (
+    AnalyticsInfo,
     EventInput,
     EventRejection,
     Post,
@@ -21,9 +20,8 @@ from subgraphs.analytics.types import (
     TrackEventsPayload,
     TrendingWindow,
     User,
-    loaders,
 )
-from subgraphs.common import Info, build_schema
+from subgraphs.common import build_schema
 
 
 @strawberry.type
@@ -33,9 +31,9 @@ class Query:
         "or week (views + 3 likes + 5 comments + 5 shares), best first."
     )
     async def trending_posts(
-        self, info: Info, window: TrendingWindow = TrendingWindow.DAY, limit: int = 10
+        self, info: AnalyticsInfo, window: TrendingWindow = TrendingWindow.DAY, limit: int = 10
     ) -> list[Post]:
-        ids = await loaders(info).trending(window.value, limit)
+        ids = await info.context.loaders.trending(window.value, limit)
         return [Post(id=strawberry.ID(str(i))) for i in ids]
 
 
@@ -45,7 +43,9 @@ class Mutation:
         description="Record a batch of up to 500 client events. Each event "
         "is accepted or rejected on its own, with a reason."
     )
-    async def track_events(self, info: Info, events: list[EventInput]) -> TrackEventsPayload:
+    async def track_events(
+        self, info: AnalyticsInfo, events: list[EventInput]
+    ) -> TrackEventsPayload:
         records = [
             EventRecord(
                 id=e.id,
@@ -56,7 +56,7 @@ class Mutation:
             )
             for e in events
         ]
-        return _payload(await loaders(info).track(records))
+        return _payload(await info.context.loaders.track(records))
 
 
 def _payload(result: TrackResult) -> TrackEventsPayload:
@@ -89,32 +89,3 @@ FAST_DATETIME = dataclasses.replace(
 schema = build_schema(
     Query, Mutation, types=[Post, User], scalar_overrides={dt.datetime: FAST_DATETIME}
 )
-
-
-async def _track_events_hot_path(
-    _root: Any, info: GraphQLResolveInfo, events: list[dict[str, Any]]
-) -> TrackEventsPayload:
-    """trackEvents without Strawberry's argument conversion.
-
-    graphql-core has already coerced and validated `events` against `[EventInput!]!`
-    (types, non-null fields, DateTime parsed); Strawberry would then rebuild 100 input
-    objects field by field, which profiling showed to be ~40% of the CPU of a 100-event
-    batch. Same behaviour as `Mutation.track_events` above (which still defines the
-    schema), tested through HTTP in tests/subgraphs/analytics.
-    """
-    records = [
-        EventRecord(
-            id=e["id"],
-            type=e["type"],
-            occurred_at=e["occurredAt"],
-            post_id=e.get("postId"),
-            user_id=e.get("userId"),
-        )
-        for e in events
-    ]
-    return _payload(await info.context.loaders.track(records))
-
-
-_mutation_type = schema._schema.mutation_type
-assert _mutation_type is not None
-_mutation_type.fields["trackEvents"].resolve = _track_events_hot_path

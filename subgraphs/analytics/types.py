@@ -11,18 +11,10 @@ import strawberry
 from resolvers.analytics import dashboards
 from resolvers.analytics.ingest import Reason
 from resolvers.analytics.loaders import AnalyticsLoaders
-from resolvers.errors import BadInput
+from resolvers.ids import parse_id
 from subgraphs.common import Info
 
-
-def loaders(info: Info) -> AnalyticsLoaders:
-    return info.context.loaders
-
-
-def parse_id(value: str, field: str) -> int:
-    if not value.isdigit() or len(value) > 19:
-        raise BadInput(f"{field} {value!r} is not a valid id", field=field)
-    return int(value)
+AnalyticsInfo = Info[AnalyticsLoaders]
 
 
 From = Annotated[
@@ -133,12 +125,12 @@ class Post:
         description="Views, likes, comments and shares of this post over a "
         "period, from the rollups. Only the post's author may read them."
     )
-    async def stats(self, info: Info, from_: From = None, to: To = None) -> PostStats:
+    async def stats(self, info: AnalyticsInfo, from_: From = None, to: To = None) -> PostStats:
         post_id = parse_id(self.id, "id")
-        return PostStats.of(await loaders(info).stats_for_post(post_id, from_, to))
+        return PostStats.of(await info.context.loaders.stats_for_post(post_id, from_, to))
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID, info: Info) -> Post:
+    def resolve_reference(cls, id: strawberry.ID, info: AnalyticsInfo) -> Post:
         return cls(id=id)
 
 
@@ -200,8 +192,8 @@ class UserAnalytics:
         ]
 
     @strawberry.field(description="This user's most viewed posts in the range.")
-    async def top_posts(self, info: Info, limit: int = 5) -> list[TopPost]:
-        top = await loaders(info).top_posts(self.data, limit)
+    async def top_posts(self, info: AnalyticsInfo, limit: int = 5) -> list[TopPost]:
+        top = await info.context.loaders.top_posts(self.data, limit)
         return [
             TopPost(
                 post=Post(id=strawberry.ID(str(t.post_id))),
@@ -222,10 +214,12 @@ class User:
         description="This user's dashboard over a period, from the rollups. "
         "Only the user themselves may read it."
     )
-    async def analytics(self, info: Info, from_: From = None, to: To = None) -> UserAnalytics:
+    async def analytics(
+        self, info: AnalyticsInfo, from_: From = None, to: To = None
+    ) -> UserAnalytics:
         user_id = parse_id(self.id, "id")
-        return UserAnalytics(data=await loaders(info).analytics_for_user(user_id, from_, to))
+        return UserAnalytics(data=await info.context.loaders.analytics_for_user(user_id, from_, to))
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID, info: Info) -> User:
+    def resolve_reference(cls, id: strawberry.ID, info: AnalyticsInfo) -> User:
         return cls(id=id)

@@ -16,7 +16,7 @@ import gc
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import strawberry
 from cross_web import HTTPException
@@ -37,10 +37,15 @@ from puppies.auth import AuthError
 from puppies.auth.apikeys import ApiKeyVerifier, RemoteApiKeyVerifier
 from puppies.auth.jwks import RemoteJWKS
 from puppies.auth.tokens import KeySource
-from puppies.auth.viewer import Authenticator, Viewer
+from puppies.auth.viewer import Authenticator
 from puppies.settings import Settings, load_settings
 from resolvers.runtime import Resources
-from subgraphs.common.context import RequestContext, authenticate_connection, get_context
+from subgraphs.common.context import (
+    MakeLoaders,
+    RequestContext,
+    authenticate_connection,
+    get_context,
+)
 from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
 
 FEDERATION_VERSION: Literal["2.7"] = "2.7"
@@ -50,6 +55,8 @@ FEDERATION_VERSION: Literal["2.7"] = "2.7"
 GC_THRESHOLDS = (20_000, 20, 50)
 # Distinct operation texts whose parsed document and validation result are kept (LRU).
 OPERATION_CACHE_SIZE = 1000
+
+L = TypeVar("L")
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -100,7 +107,7 @@ class SubgraphSchema(strawberry.federation.Schema):
 
 
 async def _fresh_loaders_per_result(
-    results: AsyncGenerator[Any, None], context: RequestContext
+    results: AsyncGenerator[Any, None], context: RequestContext[Any]
 ) -> AsyncGenerator[Any, None]:
     async with aclosing(results):
         async for result in results:
@@ -142,11 +149,11 @@ def build_schema(
 
 
 @dataclass
-class SubgraphSpec:
+class SubgraphSpec(Generic[L]):
     name: str
     schema: strawberry.federation.Schema
-    # (resources, viewer) -> this subgraph's per-request DataLoaders
-    make_loaders: Callable[[Resources, Viewer], Any]
+    # (resources, viewer) -> this subgraph's per-request DataLoaders (`info.context.loaders`)
+    make_loaders: MakeLoaders[L]
     # How access tokens are verified; default: the users subgraph's JWKS over HTTP.
     key_source: Callable[[Resources], KeySource] | None = None
     # How API keys are verified; default: the users subgraph's internal endpoint.
@@ -163,7 +170,7 @@ def users_base_url(settings: Settings) -> str:
     return url.split("/.well-known/", 1)[0]
 
 
-class SubgraphRouter(GraphQLRouter[RequestContext, None]):
+class SubgraphRouter(GraphQLRouter[RequestContext[Any], None]):
     """GraphQL-over-HTTP with JSON error bodies for requests that never reach execution."""
 
     async def run(  # type: ignore[override]
@@ -184,7 +191,7 @@ class SubgraphRouter(GraphQLRouter[RequestContext, None]):
         except HTTPException as exc:
             return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
 
-    async def on_ws_connect(self, context: RequestContext) -> Any:
+    async def on_ws_connect(self, context: RequestContext[Any]) -> Any:
         """graphql-transport-ws / graphql-ws connection_init: the viewer from the credential
         in its payload or on the upgrade request (subgraphs/common/context.py). A bad one
         refuses the connection: close 4403 (graphql-transport-ws), or a connection_error
@@ -208,7 +215,7 @@ def _explain(exc: HTTPException) -> str:
     return reason
 
 
-def create_subgraph_app(spec: SubgraphSpec, settings: Settings | None = None) -> FastAPI:
+def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     settings.require_services()
 

@@ -2,7 +2,11 @@
 
 It carries the viewer, fresh DataLoaders (so batching and caching never cross requests,
 operations, subscription events or viewers), and the process's resources (database, Redis,
-settings) created once in the app's lifespan.
+S3, settings) created once in the app's lifespan.
+
+`RequestContext[L]` is generic in the subgraph's loaders type, and `Info[L]` is the
+resolver's `info` with that context, so `info.context.loaders` is typed in every subgraph:
+`PostsInfo = Info[PostsLoaders]`.
 
 Where the viewer comes from:
 - HTTP: the `Authorization` (`Bearer <jwt>`, `Bearer pk_...`, `ApiKey pk_...`) or
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
@@ -28,24 +32,26 @@ from puppies.auth import ANONYMOUS, Authenticator, AuthError, Viewer
 from puppies.settings import Settings
 from resolvers.runtime import Resources
 
-MakeLoaders = Callable[[Resources, Viewer], Any]
+L = TypeVar("L")
+
+# (the process's resources, the request's viewer) -> that request's DataLoaders
+MakeLoaders = Callable[[Resources, Viewer], L]
 
 
-class RequestContext(BaseContext):
+class RequestContext(BaseContext, Generic[L]):
     def __init__(
         self,
         resources: Resources,
         viewer: Viewer,
-        loaders: Any,
+        make_loaders: MakeLoaders[L],
         auth_error: AuthError | None = None,
-        make_loaders: MakeLoaders | None = None,
     ) -> None:
         super().__init__()
         self.resources = resources
         self.viewer = viewer
-        self.loaders = loaders
-        self.auth_error = auth_error
         self.make_loaders = make_loaders
+        self.loaders: L = make_loaders(resources, viewer)
+        self.auth_error = auth_error
 
     @property
     def settings(self) -> Settings:
@@ -53,10 +59,9 @@ class RequestContext(BaseContext):
 
     def refresh_loaders(self) -> None:
         """New, empty DataLoaders: nothing read before is served from their caches."""
-        if self.make_loaders is not None:
-            self.loaders = self.make_loaders(self.resources, self.viewer)
+        self.loaders = self.make_loaders(self.resources, self.viewer)
 
-    def for_operation(self) -> RequestContext:
+    def for_operation(self) -> RequestContext[L]:
         """A copy for one operation on a WebSocket: same viewer and connection, own loaders
         (one connection's context is shared by every operation sent on it)."""
         ctx = copy.copy(self)
@@ -64,14 +69,15 @@ class RequestContext(BaseContext):
         return ctx
 
 
-Info = StrawberryInfo[RequestContext, None]
+# A resolver's `info`, typed by the subgraph's loaders: `def field(self, info: Info[X])`.
+Info = StrawberryInfo[RequestContext[L], None]
 
 
-async def get_context(connection: HTTPConnection) -> RequestContext:
+async def get_context(connection: HTTPConnection) -> RequestContext[Any]:
     """FastAPI dependency: the context for this request (HTTP or WebSocket)."""
     state = connection.app.state
     resources: Resources = state.resources
-    make_loaders: MakeLoaders = state.make_loaders
+    make_loaders: MakeLoaders[Any] = state.make_loaders
     viewer, auth_error = ANONYMOUS, None
     try:
         viewer = await state.authenticator.authenticate(
@@ -79,9 +85,7 @@ async def get_context(connection: HTTPConnection) -> RequestContext:
         )
     except AuthError as exc:
         auth_error = exc
-    return RequestContext(
-        resources, viewer, make_loaders(resources, viewer), auth_error, make_loaders
-    )
+    return RequestContext(resources, viewer, make_loaders, auth_error)
 
 
 def connection_credentials(params: object) -> tuple[str | None, str | None]:
@@ -104,7 +108,7 @@ def connection_credentials(params: object) -> tuple[str | None, str | None]:
     return out[0], out[1]
 
 
-async def authenticate_connection(context: RequestContext) -> None:
+async def authenticate_connection(context: RequestContext[Any]) -> None:
     """Called once a WebSocket's connection_init arrives (its payload is
     `context.connection_params`): set the viewer from the credential in it, if any.
     Raises AuthError for a bad credential, in the payload or on the upgrade request."""

@@ -25,7 +25,7 @@ def create_app(
         return FeedRequestState()
 
     async def startup(app: FastAPI, resources: Resources) -> None:
-        install_read_budget(resources.db, settings)
+        install_read_budget(resources)
 
     spec = SubgraphSpec(
         name="feed",

@@ -26,6 +26,9 @@ class FeedRequestState:
     degraded_reason: str | None = None
 
 
+FeedInfo = Info[FeedRequestState]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -33,16 +36,13 @@ class Query:
         "required; `first` is at most 100 (MAX_PAGE_SIZE)."
     )
     async def feed(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: FeedInfo, first: int | None = 20, after: str | None = None
     ) -> FeedConnection:
         viewer_id = info.context.viewer.require_user()
-        settings = info.context.settings
-        request = PageRequest.build(settings, first, after)
-        res = info.context.resources
-        page = await read_feed(res.db, res.redis, settings, viewer_id, request)
+        request = PageRequest.build(info.context.settings, first, after)
+        page = await read_feed(info.context.resources, viewer_id, request)
         if page.degraded:
-            state: FeedRequestState = info.context.loaders
-            state.degraded_reason = page.degraded_reason
+            info.context.loaders.degraded_reason = page.degraded_reason
         edges = [
             FeedEdge(cursor=encode_cursor(i.post_id), node=Post(id=strawberry.ID(str(i.post_id))))
             for i in page.items

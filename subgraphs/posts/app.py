@@ -7,14 +7,12 @@ process feeds every `postLikeChanged` subscriber from one Redis pub/sub connecti
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import FastAPI
 
 from puppies.auth import Viewer
 from puppies.auth.tokens import KeySource
 from puppies.settings import Settings, load_settings
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.live import LikeBroker
 from resolvers.posts.loaders import PostsLoaders
 from resolvers.runtime import Resources
@@ -27,22 +25,22 @@ def create_app(
 ) -> FastAPI:
     """`key_source`: how access tokens are verified (default: the users subgraph's JWKS)."""
     settings = settings or load_settings()
-    state: dict[str, Any] = {}
+    brokers: list[LikeBroker] = []  # the process's one broker, once started
 
     async def startup(app: FastAPI, resources: Resources) -> None:
-        deps = PostsDeps.build(settings, resources.db, resources.redis)
+        resources.s3  # noqa: B018 (make boto3's client now, not in the first createPost)
         broker = LikeBroker(resources.redis, settings.subscription_queue_size)
         await broker.start()
-        state["deps"], state["broker"] = deps, broker
+        brokers.append(broker)
         app.state.like_broker = broker
 
     async def shutdown(app: FastAPI, resources: Resources) -> None:
-        broker: LikeBroker | None = state.get("broker")
-        if broker is not None:
+        for broker in brokers:
             await broker.stop()
+        brokers.clear()
 
     def make_loaders(resources: Resources, viewer: Viewer) -> PostsLoaders:
-        return PostsLoaders(state["deps"], viewer.user_id, state["broker"])
+        return PostsLoaders(resources, viewer.user_id, brokers[0])
 
     spec = SubgraphSpec(
         name="posts",

@@ -11,12 +11,12 @@ from strawberry.types.graphql import OperationType
 
 from puppies.pagination import PageRequest
 from resolvers.errors import ResolverError, Unauthenticated
+from resolvers.ids import parse_id
 from resolvers.posts import comments, likes, media, posts
 from resolvers.posts.errors import SubscriberTooSlow
 from resolvers.posts.posts import MediaSpec
 from subgraphs.common import (
     Connection,
-    Info,
     RequestContext,
     build_schema,
     connection_from_page,
@@ -37,16 +37,15 @@ from subgraphs.posts.types import (
     MediaUpload,
     Post,
     PostLikeEvent,
+    PostsInfo,
     User,
     UserError,
-    loaders,
-    parse_id,
 )
 
 P = TypeVar("P")
 
 
-def _writer(info: Info) -> int:
+def _writer(info: PostsInfo) -> int:
     """The viewer's user id for a write; UNAUTHENTICATED/FORBIDDEN as top-level errors."""
     return info.context.viewer.require_scope("write:posts")
 
@@ -64,28 +63,28 @@ async def _payload(make: Callable[[], Awaitable[P]], fail: Callable[[list[UserEr
 @strawberry.type
 class Query:
     @strawberry.field(description="A post by ID, or null when it does not exist.")
-    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
-        rec = await loaders(info).post.load(parse_id(id, "id"))
+    async def post(self, info: PostsInfo, id: strawberry.ID) -> Post | None:
+        rec = await info.context.loaders.post.load(parse_id(id, "id"))
         return Post.of(rec) if rec else None
 
     @strawberry.field(description="Every post, newest first.")
     async def posts(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Post]:
         req = PageRequest.build(info.context.settings, first, after)
-        page = await posts.posts_page(loaders(info).deps, req)
+        page = await posts.posts_page(info.context.resources, req)
         return connection_from_page(page, Post.of)
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create a post; returns one presigned upload per file.")
-    async def create_post(self, info: Info, input: CreatePostInput) -> CreatePostPayload:
+    async def create_post(self, info: PostsInfo, input: CreatePostInput) -> CreatePostPayload:
         author = _writer(info)
         specs = [MediaSpec(content_type=m.content_type, byte_size=m.byte_size) for m in input.media]
 
         async def run() -> CreatePostPayload:
-            created = await posts.create_post(loaders(info).deps, author, input.text, specs)
+            created = await posts.create_post(info.context.resources, author, input.text, specs)
             return CreatePostPayload(
                 post=Post.of(created.post), uploads=[MediaUpload.of(u) for u in created.uploads]
             )
@@ -94,72 +93,74 @@ class Mutation:
 
     @strawberry.mutation(description="Tell the API a file was uploaded; processing starts.")
     async def complete_media_upload(
-        self, info: Info, media_id: strawberry.ID
+        self, info: PostsInfo, media_id: strawberry.ID
     ) -> CompleteMediaUploadPayload:
         viewer = _writer(info)
 
         async def run() -> CompleteMediaUploadPayload:
             rec = await media.complete_media_upload(
-                loaders(info).deps, viewer, parse_id(media_id, "mediaId")
+                info.context.resources, viewer, parse_id(media_id, "mediaId")
             )
             return CompleteMediaUploadPayload(media=Media(rec=rec))
 
         return await _payload(run, lambda e: CompleteMediaUploadPayload(errors=e))
 
     @strawberry.mutation(description="Delete a post (its author only).")
-    async def delete_post(self, info: Info, id: strawberry.ID) -> DeletePostPayload:
+    async def delete_post(self, info: PostsInfo, id: strawberry.ID) -> DeletePostPayload:
         viewer = _writer(info)
 
         async def run() -> DeletePostPayload:
-            rec = await posts.delete_post(loaders(info).deps, viewer, parse_id(id, "id"))
+            rec = await posts.delete_post(info.context.resources, viewer, parse_id(id, "id"))
             return DeletePostPayload(deleted_post_id=strawberry.ID(str(rec.id)))
 
         return await _payload(run, lambda e: DeletePostPayload(errors=e))
 
     @strawberry.mutation(description="Like a post; liking it again changes nothing.")
-    async def like_post(self, info: Info, post_id: strawberry.ID) -> LikePayload:
+    async def like_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload:
         viewer = _writer(info)
 
         async def run() -> LikePayload:
-            change = await likes.like_post(loaders(info).deps, viewer, parse_id(post_id, "postId"))
-            loaders(info).like_count.prime(change.post, change.like_count)
-            loaders(info).liked.prime(change.post.id, True)
+            change = await likes.like_post(
+                info.context.resources, viewer, parse_id(post_id, "postId")
+            )
+            info.context.loaders.like_count.prime(change.post, change.like_count)
+            info.context.loaders.liked.prime(change.post.id, True)
             return LikePayload(post=Post.of(change.post))
 
         return await _payload(run, lambda e: LikePayload(errors=e))
 
     @strawberry.mutation(description="Unlike a post; unliking what you never liked is a no-op.")
-    async def unlike_post(self, info: Info, post_id: strawberry.ID) -> LikePayload:
+    async def unlike_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload:
         viewer = _writer(info)
 
         async def run() -> LikePayload:
             change = await likes.unlike_post(
-                loaders(info).deps, viewer, parse_id(post_id, "postId")
+                info.context.resources, viewer, parse_id(post_id, "postId")
             )
-            loaders(info).like_count.prime(change.post, change.like_count)
-            loaders(info).liked.prime(change.post.id, False)
+            info.context.loaders.like_count.prime(change.post, change.like_count)
+            info.context.loaders.liked.prime(change.post.id, False)
             return LikePayload(post=Post.of(change.post))
 
         return await _payload(run, lambda e: LikePayload(errors=e))
 
     @strawberry.mutation
-    async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentPayload:
+    async def add_comment(self, info: PostsInfo, input: AddCommentInput) -> AddCommentPayload:
         viewer = _writer(info)
 
         async def run() -> AddCommentPayload:
             rec = await comments.add_comment(
-                loaders(info).deps, viewer, parse_id(input.post_id, "postId"), input.text
+                info.context.resources, viewer, parse_id(input.post_id, "postId"), input.text
             )
             return AddCommentPayload(comment=Comment.of(rec))
 
         return await _payload(run, lambda e: AddCommentPayload(errors=e))
 
     @strawberry.mutation(description="Delete a comment (its author or the post's author).")
-    async def delete_comment(self, info: Info, id: strawberry.ID) -> DeleteCommentPayload:
+    async def delete_comment(self, info: PostsInfo, id: strawberry.ID) -> DeleteCommentPayload:
         viewer = _writer(info)
 
         async def run() -> DeleteCommentPayload:
-            rec = await comments.delete_comment(loaders(info).deps, viewer, parse_id(id, "id"))
+            rec = await comments.delete_comment(info.context.resources, viewer, parse_id(id, "id"))
             return DeleteCommentPayload(deleted_comment_id=strawberry.ID(str(rec.id)))
 
         return await _payload(run, lambda e: DeleteCommentPayload(errors=e))
@@ -169,9 +170,9 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(description="Every like and unlike of a post, after it commits.")
     async def post_like_changed(
-        self, info: Info, post_id: strawberry.ID
+        self, info: PostsInfo, post_id: strawberry.ID
     ) -> AsyncGenerator[PostLikeEvent, None]:
-        ld = loaders(info)
+        ld = info.context.loaders
         pid = parse_id(post_id, "postId")
         if await ld.post.load(pid) is None:
             raise GraphQLError(

@@ -8,29 +8,14 @@ from enum import Enum
 import strawberry
 
 from puppies.pagination import PageRequest
-from resolvers.errors import BadInput
+from resolvers.ids import parse_id
 from resolvers.posts.loaders import PostsLoaders
 from resolvers.posts.media import media_url
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord, Upload
 from subgraphs.common import Connection, Info, connection_from_page
 from subgraphs.common.payloads import UserError
 
-MAX_ID = 2**63 - 1
-
-
-def parse_id(value: str | int, field: str) -> int:
-    try:
-        n = int(str(value))
-    except ValueError:
-        raise BadInput(f"`{field}` is not a valid ID: {str(value)[:40]!r}", field=field) from None
-    if not 0 < n <= MAX_ID:
-        raise BadInput(f"`{field}` is not a valid ID: {n}", field=field)
-    return n
-
-
-def loaders(info: Info) -> PostsLoaders:
-    ld: PostsLoaders = info.context.loaders
-    return ld
+PostsInfo = Info[PostsLoaders]
 
 
 @strawberry.enum(description="Where a media file is in its life.")
@@ -77,16 +62,16 @@ class Media:
         return self.rec.height
 
     @strawberry.field(description="The cleaned image (metadata stripped); null until READY.")
-    def url(self, info: Info) -> str | None:
+    def url(self, info: PostsInfo) -> str | None:
         if self.rec.status != "READY":
             return None
-        return media_url(loaders(info).deps, self.rec.stored_key)
+        return media_url(info.context.resources, self.rec.stored_key)
 
     @strawberry.field(description="WebP thumbnails 320 and 1080 px wide; empty until READY.")
-    def thumbnails(self, info: Info) -> list[Thumbnail]:
-        deps = loaders(info).deps
+    def thumbnails(self, info: PostsInfo) -> list[Thumbnail]:
+        res = info.context.resources
         return [
-            Thumbnail(width=t.width, height=t.height, url=media_url(deps, t.key) or "")
+            Thumbnail(width=t.width, height=t.height, url=media_url(res, t.key) or "")
             for t in self.rec.thumbnails
         ]
 
@@ -101,15 +86,15 @@ class User:
 
     @strawberry.field(description="This user's posts, newest first.")
     async def posts(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Post]:
         req = PageRequest.build(info.context.settings, first, after)
         author = parse_id(self.id, "id")
-        page = await loaders(info).author_posts.load((author, req))
+        page = await info.context.loaders.author_posts.load((author, req))
         return connection_from_page(page, Post.of)
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID, info: Info) -> User:
+    def resolve_reference(cls, id: strawberry.ID, info: PostsInfo) -> User:
         return cls(id=id)
 
 
@@ -123,8 +108,8 @@ class Post:
         return cls(id=strawberry.ID(str(rec.id)), rec=rec)
 
     @classmethod
-    async def resolve_reference(cls, id: strawberry.ID, info: Info) -> Post | None:
-        rec = await loaders(info).post.load(parse_id(id, "id"))
+    async def resolve_reference(cls, id: strawberry.ID, info: PostsInfo) -> Post | None:
+        rec = await info.context.loaders.post.load(parse_id(id, "id"))
         return cls.of(rec) if rec else None
 
     @strawberry.field
@@ -140,16 +125,16 @@ class Post:
         return self.rec.created_at
 
     @strawberry.field
-    async def media(self, info: Info) -> list[Media]:
-        return [Media(rec=m) for m in await loaders(info).media.load(self.rec.id)]
+    async def media(self, info: PostsInfo) -> list[Media]:
+        return [Media(rec=m) for m in await info.context.loaders.media.load(self.rec.id)]
 
     @strawberry.field(description="Likes; buffered counters are flushed about every second.")
-    async def like_count(self, info: Info) -> int:
-        return await loaders(info).like_count.load(self.rec)
+    async def like_count(self, info: PostsInfo) -> int:
+        return await info.context.loaders.like_count.load(self.rec)
 
     @strawberry.field(description="False for anonymous viewers.")
-    async def viewer_has_liked(self, info: Info) -> bool:
-        return await loaders(info).liked.load(self.rec.id)
+    async def viewer_has_liked(self, info: PostsInfo) -> bool:
+        return await info.context.loaders.liked.load(self.rec.id)
 
     @strawberry.field
     def comment_count(self) -> int:
@@ -157,10 +142,10 @@ class Post:
 
     @strawberry.field(description="Comments, newest first.")
     async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Comment]:
         req = PageRequest.build(info.context.settings, first, after)
-        page = await loaders(info).comments.load((self.rec.id, req))
+        page = await info.context.loaders.comments.load((self.rec.id, req))
         return connection_from_page(page, Comment.of)
 
 
@@ -177,8 +162,8 @@ class Comment:
         return strawberry.ID(str(self.rec.id))
 
     @strawberry.field
-    async def post(self, info: Info) -> Post | None:
-        rec = await loaders(info).post.load(self.rec.post_id)
+    async def post(self, info: PostsInfo) -> Post | None:
+        rec = await info.context.loaders.post.load(self.rec.post_id)
         return Post.of(rec) if rec else None
 
     @strawberry.field

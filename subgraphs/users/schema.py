@@ -9,10 +9,11 @@ import strawberry
 
 from puppies.auth import AuthError
 from resolvers.errors import BadInput, Forbidden, NotFound
+from resolvers.ids import parse_id
 from resolvers.runtime import Resources
-from resolvers.users import accounts, apikeys, follows, sessions, validation
+from resolvers.users import accounts, apikeys, follows, sessions
 from resolvers.users.accounts import AuthResult
-from subgraphs.common import Info, build_schema
+from subgraphs.common import build_schema
 from subgraphs.users.types import (
     ApiKey,
     AuthPayload,
@@ -25,7 +26,7 @@ from subgraphs.users.types import (
     UpdateProfileInput,
     User,
     UserError,
-    loaders,
+    UsersInfo,
 )
 
 
@@ -49,7 +50,7 @@ def _session_payload(s: sessions.Session) -> AuthPayload:
     return _payload(AuthResult(session=s))
 
 
-def client_ip(info: Info) -> str | None:
+def client_ip(info: UsersInfo) -> str | None:
     """The caller's address; X-Forwarded-For is believed only from a loopback/private peer
     (the router or a load balancer in front of this subgraph)."""
     request = info.context.request
@@ -67,7 +68,7 @@ def client_ip(info: Info) -> str | None:
     return peer
 
 
-def _session_user(info: Info) -> int:
+def _session_user(info: UsersInfo) -> int:
     """The viewer, who must be logged in with a session (not an API key)."""
     viewer = info.context.viewer
     user_id = viewer.require_user()
@@ -76,15 +77,15 @@ def _session_user(info: Info) -> int:
     return user_id
 
 
-async def _load_user(info: Info, user_id: int) -> User | None:
-    row = await loaders(info).user.load(user_id)
+async def _load_user(info: UsersInfo, user_id: int) -> User | None:
+    row = await info.context.loaders.user.load(user_id)
     return User.from_row(row) if row else None
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="The logged-in account (null when logged out).")
-    async def me(self, info: Info) -> User | None:
+    async def me(self, info: UsersInfo) -> User | None:
         viewer = info.context.viewer
         if viewer.user_id is None:
             return None
@@ -92,16 +93,16 @@ class Query:
         return await _load_user(info, viewer.user_id)
 
     @strawberry.field
-    async def user(self, info: Info, id: strawberry.ID) -> User | None:
-        return await _load_user(info, validation.user_id(id, field="id"))
+    async def user(self, info: UsersInfo, id: strawberry.ID) -> User | None:
+        return await _load_user(info, parse_id(id, "id"))
 
     @strawberry.field
-    async def user_by_username(self, info: Info, username: str) -> User | None:
+    async def user_by_username(self, info: UsersInfo, username: str) -> User | None:
         user_id = await accounts.user_id_by_username(info.context.resources, username)
         return await _load_user(info, user_id) if user_id else None
 
     @strawberry.field(description="The viewer's API keys, newest first.")
-    async def api_keys(self, info: Info) -> list[ApiKey]:
+    async def api_keys(self, info: UsersInfo) -> list[ApiKey]:
         rows = await apikeys.list_api_keys(info.context.resources, _session_user(info))
         return [ApiKey.from_row(r) for r in rows]
 
@@ -109,8 +110,8 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create an account and start a session.")
-    async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
-        ld = loaders(info)
+    async def sign_up(self, info: UsersInfo, input: SignUpInput) -> AuthPayload:
+        ld = info.context.loaders
         return _payload(
             await accounts.sign_up(
                 info.context.resources,
@@ -125,8 +126,8 @@ class Mutation:
         description="Start a session with a username or email and password. "
         "Failed attempts are throttled per account and per IP."
     )
-    async def log_in(self, info: Info, input: LogInInput) -> AuthPayload:
-        ld = loaders(info)
+    async def log_in(self, info: UsersInfo, input: LogInInput) -> AuthPayload:
+        ld = info.context.loaders
         return _payload(
             await accounts.log_in(
                 info.context.resources,
@@ -141,8 +142,8 @@ class Mutation:
         description="Trade a refresh token for a new session (rotation). "
         "Reusing a rotated token revokes its whole family."
     )
-    async def refresh_session(self, info: Info, refresh_token: str) -> AuthPayload:
-        ld = loaders(info)
+    async def refresh_session(self, info: UsersInfo, refresh_token: str) -> AuthPayload:
+        ld = info.context.loaders
         return _session_payload(
             await sessions.refresh_session(info.context.resources, ld.keyring, refresh_token)
         )
@@ -150,36 +151,38 @@ class Mutation:
     @strawberry.mutation(
         description="End the session of this refresh token. False when it had already ended."
     )
-    async def log_out(self, info: Info, refresh_token: str) -> bool:
+    async def log_out(self, info: UsersInfo, refresh_token: str) -> bool:
         return await sessions.end_session(info.context.resources, refresh_token)
 
     @strawberry.mutation
-    async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
+    async def update_profile(self, info: UsersInfo, input: UpdateProfileInput) -> User:
         user_id = info.context.viewer.require_scope("write:profile")
         row = await accounts.update_profile(
             info.context.resources, user_id, display_name=input.display_name, bio=input.bio
         )
-        loaders(info).forget_user(user_id)
+        info.context.loaders.forget_user(user_id)
         return User.from_row(row)
 
     @strawberry.mutation(description="Follow an account (idempotent).")
-    async def follow(self, info: Info, user_id: strawberry.ID) -> FollowPayload:
+    async def follow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload:
         return await _follow(info, user_id, follows.follow)
 
     @strawberry.mutation(description="Stop following an account (idempotent).")
-    async def unfollow(self, info: Info, user_id: strawberry.ID) -> FollowPayload:
+    async def unfollow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload:
         return await _follow(info, user_id, follows.unfollow)
 
     @strawberry.mutation(description="Create an API key; the secret is in the payload once.")
-    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+    async def create_api_key(
+        self, info: UsersInfo, input: CreateApiKeyInput
+    ) -> CreateApiKeyPayload:
         created = await apikeys.create_api_key(
             info.context.resources, _session_user(info), name=input.name, scopes=input.scopes
         )
         return CreateApiKeyPayload(api_key=ApiKey.from_row(created.row), key=created.key, errors=[])
 
     @strawberry.mutation(description="Revoke one of your API keys (idempotent).")
-    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKey:
-        key_id = validation.user_id(id, field="id")
+    async def revoke_api_key(self, info: UsersInfo, id: strawberry.ID) -> ApiKey:
+        key_id = parse_id(id, "id")
         return ApiKey.from_row(
             await apikeys.revoke_api_key(info.context.resources, _session_user(info), key_id)
         )
@@ -188,13 +191,13 @@ class Mutation:
 FollowChange = Callable[[Resources, int, int], Awaitable[bool]]
 
 
-async def _follow(info: Info, raw_id: strawberry.ID, change: FollowChange) -> FollowPayload:
+async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) -> FollowPayload:
     viewer_id = info.context.viewer.require_scope("write:follows")
-    target = validation.user_id(raw_id)
+    target = parse_id(raw_id, "userId")
     if target == viewer_id:
         raise BadInput("you cannot follow yourself", field="userId")
     changed = await change(info.context.resources, viewer_id, target)
-    ld = loaders(info)
+    ld = info.context.loaders
     ld.forget_user(target)
     ld.forget_user(viewer_id)
     user, me = await ld.user.load_many([target, viewer_id])

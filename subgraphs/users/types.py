@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from puppies.pagination import PageRequest
+from resolvers.ids import try_parse_id
 from resolvers.users.loaders import UsersLoaders
 from subgraphs.common import Connection, Info, connection_from_page
 from subgraphs.common.payloads import UserError
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
     from models.users import User as UserRow
 
 
-def loaders(info: Info) -> UsersLoaders:
-    return cast(UsersLoaders, info.context.loaders)
+UsersInfo = Info[UsersLoaders]
 
 
 @strawberry.federation.type(keys=["id"], description="A Puppies account.")
@@ -47,21 +47,20 @@ class User:
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
-        try:
-            key = int(id)
-        except ValueError:
+    async def resolve_reference(cls, info: UsersInfo, id: strawberry.ID) -> User | None:
+        key = try_parse_id(id)
+        if key is None:
             return None
-        row = await loaders(info).user.load(key)
+        row = await info.context.loaders.user.load(key)
         return cls.from_row(row) if row else None
 
     @strawberry.field(description="Only visible to the account itself.")
-    def email(self, info: Info) -> str | None:
+    def email(self, info: UsersInfo) -> str | None:
         return self._email if info.context.viewer.user_id == int(self.id) else None
 
     @strawberry.field(description="Accounts following this one, most recent first.")
     async def followers(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: UsersInfo, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
         return await _follow_page(
             info, "followers", int(self.id), first, after, self.follower_count
@@ -69,7 +68,7 @@ class User:
 
     @strawberry.field(description="Accounts this one follows, most recent first.")
     async def following(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: UsersInfo, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
         return await _follow_page(
             info, "following", int(self.id), first, after, self.following_count
@@ -78,14 +77,14 @@ class User:
     @strawberry.field(
         description="Whether the viewer follows this account (false when logged out)."
     )
-    async def viewer_follows(self, info: Info) -> bool:
-        return await loaders(info).viewer_follows.load(int(self.id))
+    async def viewer_follows(self, info: UsersInfo) -> bool:
+        return await info.context.loaders.viewer_follows.load(int(self.id))
 
 
 async def _follow_page(
-    info: Info, which: str, user_id: int, first: int | None, after: str | None, total: int
+    info: UsersInfo, which: str, user_id: int, first: int | None, after: str | None, total: int
 ) -> Connection[User]:
-    ld = loaders(info)
+    ld = info.context.loaders
     request = PageRequest.build(info.context.settings, first, after)
     page = await getattr(ld, which).load((user_id, request))
     rows = await ld.user.load_many(list(page.items))

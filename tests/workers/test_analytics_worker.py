@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,6 @@ from puppies.settings import Settings
 from resolvers.analytics.ingest import EventInput, track_events
 from resolvers.analytics.partitions import ensure_partitions, list_partitions
 from resolvers.posts.comments import add_comment
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.likes import like_post, unlike_post
 from resolvers.posts.posts import create_post
 from resolvers.runtime import Resources
@@ -81,13 +81,12 @@ async def test_domain_events_are_recorded_once_even_when_redelivered(
 ) -> None:
     settings, db = res.settings, res.db
     author, fan = await _user(res, "author"), await _user(res, "fan")
-    deps = PostsDeps.build(settings, db, res.redis)
     with run_cli(["worker"], service_env):
-        post = (await create_post(deps, author, "hi", [])).post.id
-        await like_post(deps, fan, post)
-        await unlike_post(deps, fan, post)
-        await like_post(deps, fan, post)
-        await add_comment(deps, fan, post, "nice")
+        post = (await create_post(res, author, "hi", [])).post.id
+        await like_post(res, fan, post)
+        await unlike_post(res, fan, post)
+        await like_post(res, fan, post)
+        await add_comment(res, fan, post, "nice")
         await follow(res, fan, author)
 
         async def settled() -> bool:
@@ -156,14 +155,14 @@ async def test_client_events_reach_the_rollups_with_the_worker_running(
             EventInput(id=f"v{i}", type="POST_VIEW", occurred_at=now, post_id="5")
             for i in range(100)
         ]
-        result = await track_events(res.db, res.settings, 1, batch)
+        result = await track_events(res, 1, batch)
         assert result.accepted == 100
         late = [
             EventInput(
                 id="late", type="POST_VIEW", occurred_at=now - timedelta(hours=30), post_id="5"
             )
         ]
-        assert (await track_events(res.db, res.settings, 1, late)).accepted == 1
+        assert (await track_events(res, 1, late)).accepted == 1
 
         async def rolled() -> bool:
             rows = await _rows(
@@ -183,19 +182,19 @@ async def test_the_cron_keeps_partitions_ahead_and_drops_expired_ones(
     ahead = today + timedelta(days=settings.analytics_partitions_ahead_days)
     expired = today - timedelta(days=settings.analytics_retention_days + 5)
     kept = today - timedelta(days=settings.analytics_retention_days - 1)
-    await ensure_partitions(db, expired, expired)
-    await ensure_partitions(db, kept, kept)
+    await ensure_partitions(res, expired, expired)
+    await ensure_partitions(res, kept, kept)
     async with db.transaction() as s:
         await s.execute(text(f"DROP TABLE IF EXISTS analytics.events_p{ahead:%Y%m%d}"))
-    assert ahead not in await list_partitions(db)
+    assert ahead not in await list_partitions(res)
     with run_cli(["worker"], service_env):
 
         async def maintained() -> bool:
-            days = await list_partitions(db)
+            days = await list_partitions(res)
             return ahead in days and expired not in days
 
         await _eventually(maintained)
-    days = await list_partitions(db)
+    days = await list_partitions(res)
     assert kept in days and today in days
 
 
@@ -215,7 +214,7 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                 )
                 for i in range(200)
             ]
-            sent += (await track_events(res.db, res.settings, 9, batch)).accepted
+            sent += (await track_events(res, 9, batch)).accepted
             if b == 10:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
@@ -240,8 +239,7 @@ async def test_the_worker_refreshes_trending_rankings(
     now = datetime.now(UTC)
     for post in (1, 2):
         await record_domain_event(
-            res.db,
-            res.settings,
+            res,
             Event(
                 id=f"posts:t{post}",
                 type="post.created",
@@ -257,7 +255,7 @@ async def test_the_worker_refreshes_trending_rankings(
             EventInput(id=f"t{i}", type="POST_VIEW", occurred_at=now, post_id="2" if i < 3 else "1")
             for i in range(5)
         ]
-        assert (await track_events(res.db, res.settings, 1, batch)).accepted == 5
+        assert (await track_events(res, 1, batch)).accepted == 5
 
         async def ranked() -> bool:
             return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["2","1"]'
@@ -266,11 +264,11 @@ async def test_the_worker_refreshes_trending_rankings(
         more = [
             EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id="1") for i in range(5)
         ]
-        assert (await track_events(res.db, res.settings, 1, more)).accepted == 5
+        assert (await track_events(res, 1, more)).accepted == 5
 
         async def reranked() -> bool:
             return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["1","2"]'
 
         await _eventually(reranked, timeout=15)
         s = res.settings.model_copy(update={"analytics_trending_cache_seconds": 1})
-        assert await trending_posts(res.db, res.redis, s, "HOUR", 1) == [1]
+        assert await trending_posts(replace(res, settings=s), "HOUR", 1) == [1]

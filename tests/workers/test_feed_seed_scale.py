@@ -6,12 +6,11 @@ import random
 
 from sqlalchemy import literal, select, union
 
-from models.db import Database
 from puppies.pagination import PageRequest
-from puppies.redis import create_redis
 from puppies.settings import Settings
 from resolvers.feed.read import MAX_ID, read_feed
 from resolvers.posts.feed_queries import posts_by_authors
+from resolvers.runtime import Resources
 from resolvers.users.bulk_copy import accounts_with_followers, all_user_ids
 from resolvers.users.graph_queries import followee_ids
 from workers.seed_scale import ScaleSpec, seed_scale
@@ -24,22 +23,20 @@ async def test_scale_seed_builds_what_fan_out_would_have(clean: Settings) -> Non
     assert summary["users"] == 1500 and summary["follows"] == 30_000
     assert summary["posts"] == 15_000 and summary["vips"] >= 2
 
-    db = Database(settings)
-    redis = create_redis(settings)
+    res = Resources.open(settings)
     try:
-        async with db.session() as session:
+        async with res.db.session() as session:
             ids = await all_user_ids(session)
             counts = [c for _, c in await accounts_with_followers(session, 0)]
         assert sum(counts) == 30_000
         assert counts[0] > 20 * (sum(counts) / len(counts))  # heavy head: a power law
         for viewer in random.Random(1).sample(ids, 25):
-            page = await read_feed(db, redis, settings, viewer, PageRequest(20, None))
+            page = await read_feed(res, viewer, PageRequest(20, None))
             authors = union(followee_ids(viewer), select(literal(viewer)))  # and their own
-            async with db.session() as session:
+            async with res.db.session() as session:
                 expected = [
                     r[0] for r in await session.execute(posts_by_authors(authors, MAX_ID, 20))
                 ]
             assert [i.post_id for i in page.items] == expected, viewer
     finally:
-        await redis.aclose()
-        await db.dispose()
+        await res.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -117,7 +118,7 @@ async def test_vip_threshold_crossing_driven_by_follow_events(
     settings = world.settings.model_copy(update={"feed_vip_threshold": 3})
 
     async def feed(viewer: int) -> list[int]:
-        page = await read_feed(world.db, world.res.redis, settings, viewer, PageRequest(50, None))
+        page = await read_feed(replace(world.res, settings=settings), viewer, PageRequest(50, None))
         return [i.post_id for i in page.items]
 
     author, f1, f2, f3 = await world.users(4)

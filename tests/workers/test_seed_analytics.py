@@ -7,7 +7,6 @@ import random
 from sqlalchemy import text
 
 from puppies.settings import Settings
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.posts import create_post
 from resolvers.runtime import Resources
 from workers.seed_analytics import seed_analytics
@@ -16,10 +15,7 @@ from workers.seed_analytics import seed_analytics
 async def test_seed_analytics_fills_dashboards_once(clean: Settings) -> None:
     res = Resources.open(clean)
     try:
-        deps = PostsDeps.build(clean, res.db, res.redis)
-        posts = [
-            (await create_post(deps, author, f"p{author}", [])).post.id for author in (1, 2, 2)
-        ]
+        posts = [(await create_post(res, author, f"p{author}", [])).post.id for author in (1, 2, 2)]
         first = await seed_analytics(clean, [1, 2, 3], rng=random.Random(1), progress=False)
         assert first > 0
         again = await seed_analytics(clean, [1, 2, 3], rng=random.Random(1), progress=False)

@@ -1,4 +1,4 @@
-"""Fixtures for the analytics resolvers: a Database on the real, migrated PostgreSQL."""
+"""Fixtures for the analytics resolvers: Resources on the real, migrated PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from models.db import Database
 from puppies.settings import Settings
+from resolvers.runtime import Resources
 
 
 @pytest.fixture
-async def db(clean: Settings) -> AsyncIterator[Database]:
-    database = Database(clean)
+async def res(clean: Settings) -> AsyncIterator[Resources]:
+    resources = Resources.open(clean)
     try:
-        yield database
+        yield resources
     finally:
-        await database.dispose()
+        await resources.close()

@@ -9,10 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import text
 
-from models.db import Database
 from models.outbox import Event
 from puppies.auth import Viewer
-from puppies.redis import create_redis
 from puppies.settings import Settings
 from resolvers.analytics import dashboards
 from resolvers.analytics.dashboards import make_range, require_owner
@@ -21,6 +19,7 @@ from resolvers.analytics.events import Row, record
 from resolvers.analytics.rollup import roll_up_all
 from resolvers.analytics.trending import compute_trending, trending_posts
 from resolvers.errors import BadInput, Forbidden, Unauthenticated
+from resolvers.runtime import Resources
 
 MIDNIGHT = datetime.combine(datetime.now(UTC).date(), time.min, UTC)
 
@@ -36,10 +35,9 @@ def _view(post: int, at: datetime, type_: str = "POST_VIEW") -> Row:
     )
 
 
-async def _post(db: Database, settings: Settings, post: int, author: int) -> None:
+async def _post(res: Resources, post: int, author: int) -> None:
     await record_domain_event(
-        db,
-        settings,
+        res,
         Event(
             id=f"posts:{post}",
             type="post.created",
@@ -80,12 +78,14 @@ def test_only_the_owner_reads_their_dashboards() -> None:
     assert require_owner(ok, 1, "x") == 1
 
 
-async def test_stats_combine_daily_rows_and_hourly_edges(db: Database, settings: Settings) -> None:
-    await _post(db, settings, 1, 100)
-    await _post(db, settings, 2, 100)
+async def test_stats_combine_daily_rows_and_hourly_edges(
+    res: Resources, settings: Settings
+) -> None:
+    await _post(res, 1, 100)
+    await _post(res, 2, 100)
     two_days_ago = MIDNIGHT - timedelta(days=2)
     await record(
-        db,
+        res,
         [
             _view(1, two_days_ago + timedelta(hours=5)),  # excluded: before the range
             _view(1, two_days_ago + timedelta(hours=20)),  # edge hour of a partial day
@@ -97,9 +97,9 @@ async def test_stats_combine_daily_rows_and_hourly_edges(db: Database, settings:
             _view(2, MIDNIGHT - timedelta(hours=3), "SHARE"),
         ],
     )
-    await roll_up_all(db)
+    await roll_up_all(res)
     rng = make_range(two_days_ago + timedelta(hours=20), MIDNIGHT + timedelta(minutes=30))
-    stats = await dashboards.post_stats(db, [1, 2, 3], rng)
+    stats = await dashboards.post_stats(res, [1, 2, 3], rng)
     assert stats[1].views == 4
     assert [(d.date, d.views) for d in stats[1].daily] == [
         (two_days_ago.date(), 1),
@@ -108,22 +108,22 @@ async def test_stats_combine_daily_rows_and_hourly_edges(db: Database, settings:
     ]
     assert (stats[2].views, stats[2].shares) == (1, 1)
     assert stats[3].views == 0 and len(stats[3].daily) == 3
-    user = await dashboards.user_analytics(db, 100, rng)
+    user = await dashboards.user_analytics(res, 100, rng)
     assert user.post_views == 5
-    top = await dashboards.top_posts(db, 100, rng, 10, 100)
+    top = await dashboards.top_posts(res, 100, rng, 10, 100)
     assert [(t.post_id, t.views) for t in top] == [(1, 4), (2, 1)]
-    assert [t.post_id for t in await dashboards.top_posts(db, 100, rng, 1, 100)] == [1]
+    assert [t.post_id for t in await dashboards.top_posts(res, 100, rng, 1, 100)] == [1]
     with pytest.raises(BadInput):
-        await dashboards.top_posts(db, 100, rng, 0, 100)
-    assert await dashboards.post_authors(db, [1, 2, 3]) == {1: 100, 2: 100}
+        await dashboards.top_posts(res, 100, rng, 0, 100)
+    assert await dashboards.post_authors(res, [1, 2, 3]) == {1: 100, 2: 100}
 
 
-async def test_trending_ranks_known_live_posts_by_score(db: Database, settings: Settings) -> None:
+async def test_trending_ranks_known_live_posts_by_score(res: Resources, settings: Settings) -> None:
     now = datetime.now(UTC)
     for post in (1, 2, 3, 4):
-        await _post(db, settings, post, 100 + post)
+        await _post(res, post, 100 + post)
     await record(
-        db,
+        res,
         [
             *[_view(1, now - timedelta(minutes=1)) for _ in range(3)],
             *[_view(2, now - timedelta(minutes=2)) for _ in range(5)],
@@ -132,13 +132,12 @@ async def test_trending_ranks_known_live_posts_by_score(db: Database, settings: 
             *[_view(999, now) for _ in range(50)],  # a post analytics never heard of
         ],
     )
-    await roll_up_all(db)
-    assert [p for p, _ in await compute_trending(db, "HOUR", 10)] == [2, 1]
-    assert [p for p, _ in await compute_trending(db, "DAY", 10)] == [3, 2, 1]
-    assert [p for p, _ in await compute_trending(db, "WEEK", 10)] == [4, 3, 2, 1]
+    await roll_up_all(res)
+    assert [p for p, _ in await compute_trending(res, "HOUR", 10)] == [2, 1]
+    assert [p for p, _ in await compute_trending(res, "DAY", 10)] == [3, 2, 1]
+    assert [p for p, _ in await compute_trending(res, "WEEK", 10)] == [4, 3, 2, 1]
     await record_domain_event(
-        db,
-        settings,
+        res,
         Event(
             id="posts:del4",
             type="post.deleted",
@@ -148,22 +147,18 @@ async def test_trending_ranks_known_live_posts_by_score(db: Database, settings: 
             occurred_at=now,
         ),
     )
-    redis = create_redis(settings)
-    try:
-        assert await trending_posts(db, redis, settings, "WEEK", 2) == [3, 2]
-        # Cached: new views do not move the ranking until the cache expires.
-        await record(db, [_view(1, now) for _ in range(30)])
-        await roll_up_all(db)
-        assert await trending_posts(db, redis, settings, "WEEK", 3) == [3, 2, 1]
-        await redis.delete("analytics:trending:WEEK")
-        assert await trending_posts(db, redis, settings, "WEEK", 3) == [1, 3, 2]
-        with pytest.raises(BadInput):
-            await trending_posts(db, redis, settings, "WEEK", 0)
-        with pytest.raises(BadInput):
-            await trending_posts(db, redis, settings, "YEAR", 5)
-    finally:
-        await redis.aclose()
-    async with db.session() as s:
+    assert await trending_posts(res, "WEEK", 2) == [3, 2]
+    # Cached: new views do not move the ranking until the cache expires.
+    await record(res, [_view(1, now) for _ in range(30)])
+    await roll_up_all(res)
+    assert await trending_posts(res, "WEEK", 3) == [3, 2, 1]
+    await res.redis.delete("analytics:trending:WEEK")
+    assert await trending_posts(res, "WEEK", 3) == [1, 3, 2]
+    with pytest.raises(BadInput):
+        await trending_posts(res, "WEEK", 0)
+    with pytest.raises(BadInput):
+        await trending_posts(res, "YEAR", 5)
+    async with res.db.session() as s:
         assert (
             await s.execute(text("SELECT count(*) FROM analytics.rollup_queue"))
         ).scalar_one() == 0

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from models.db import Database
 from models.outbox import Event
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event, to_row
 from resolvers.analytics.rollup import roll_up_all
+from resolvers.runtime import Resources
 
 
 def _event(row: int, type_: str, **payload: int) -> Event:
@@ -24,12 +24,12 @@ def _event(row: int, type_: str, **payload: int) -> Event:
     )
 
 
-async def _rows(db: Database, sql: str) -> list[tuple]:
-    async with db.session() as s:
+async def _rows(res: Resources, sql: str) -> list[tuple]:
+    async with res.db.session() as s:
         return [tuple(r) for r in await s.execute(text(sql))]
 
 
-async def test_each_domain_event_is_recorded_once(db: Database, settings: Settings) -> None:
+async def test_each_domain_event_is_recorded_once(res: Resources, settings: Settings) -> None:
     events = [
         _event(1, "post.created", post_id=10, author_id=1),
         _event(2, "post.liked", post_id=10, user_id=2, author_id=1),
@@ -52,11 +52,13 @@ async def test_each_domain_event_is_recorded_once(db: Database, settings: Settin
         ),
     ]
     for e in events:
-        assert await record_domain_event(db, settings, e) is True
+        assert await record_domain_event(res, e) is True
     # arq redelivers every one of them: nothing more is recorded.
     for e in events:
-        assert await record_domain_event(db, settings, e) is False
-    assert await _rows(db, "SELECT type, count(*) FROM analytics.events GROUP BY 1 ORDER BY 1") == [
+        assert await record_domain_event(res, e) is False
+    assert await _rows(
+        res, "SELECT type, count(*) FROM analytics.events GROUP BY 1 ORDER BY 1"
+    ) == [
         ("COMMENT", 1),
         ("FOLLOW", 1),
         ("LIKE", 2),
@@ -64,19 +66,21 @@ async def test_each_domain_event_is_recorded_once(db: Database, settings: Settin
         ("UNFOLLOW", 1),
         ("UNLIKE", 1),
     ]
-    assert await _rows(db, "SELECT post_id, author_id FROM analytics.posts") == [(10, 1)]
-    await roll_up_all(db)
-    assert await _rows(db, "SELECT views, likes, comments FROM analytics.post_daily") == [(0, 1, 1)]
+    assert await _rows(res, "SELECT post_id, author_id FROM analytics.posts") == [(10, 1)]
+    await roll_up_all(res)
+    assert await _rows(res, "SELECT views, likes, comments FROM analytics.post_daily") == [
+        (0, 1, 1)
+    ]
     assert await _rows(
-        db,
+        res,
         "SELECT likes_received, comments_received, followers_gained "
         "FROM analytics.user_daily WHERE user_id = 1",
     ) == [(1, 1, 0)]
 
 
-async def test_untracked_and_expired_events_are_ignored(db: Database, settings: Settings) -> None:
+async def test_untracked_and_expired_events_are_ignored(res: Resources, settings: Settings) -> None:
     assert to_row(_event(1, "media.uploaded", media_id=1, post_id=2)) is None
-    assert await record_domain_event(db, settings, _event(1, "media.uploaded")) is False
+    assert await record_domain_event(res, _event(1, "media.uploaded")) is False
     ancient = Event(
         id="posts:2",
         type="post.liked",
@@ -85,12 +89,12 @@ async def test_untracked_and_expired_events_are_ignored(db: Database, settings: 
         payload={"post_id": 1, "user_id": 2, "author_id": 3},
         occurred_at=datetime.now(UTC) - timedelta(days=400),
     )
-    assert await record_domain_event(db, settings, ancient) is False
-    assert await _rows(db, "SELECT count(*) FROM analytics.events") == [(0,)]
+    assert await record_domain_event(res, ancient) is False
+    assert await _rows(res, "SELECT count(*) FROM analytics.events") == [(0,)]
 
 
-async def test_post_deleted_marks_the_projection(db: Database, settings: Settings) -> None:
-    await record_domain_event(db, settings, _event(1, "post.created", post_id=10, author_id=1))
-    await record_domain_event(db, settings, _event(2, "post.deleted", post_id=10, author_id=1))
-    rows = await _rows(db, "SELECT post_id, deleted_at IS NOT NULL FROM analytics.posts")
+async def test_post_deleted_marks_the_projection(res: Resources, settings: Settings) -> None:
+    await record_domain_event(res, _event(1, "post.created", post_id=10, author_id=1))
+    await record_domain_event(res, _event(2, "post.deleted", post_id=10, author_id=1))
+    rows = await _rows(res, "SELECT post_id, deleted_at IS NOT NULL FROM analytics.posts")
     assert rows == [(10, True)]

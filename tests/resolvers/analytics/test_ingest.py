@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from models.db import Database
 from puppies.settings import Settings
 from resolvers.analytics.events import client_event_uuid
 from resolvers.analytics.ingest import EventInput, Reason, track_events
 from resolvers.analytics.partitions import drop_partitions_before, list_partitions
 from resolvers.errors import BadInput
+from resolvers.runtime import Resources
 
 
-async def _count(db: Database, sql: str, **params: object) -> int:
-    async with db.session() as s:
+async def _count(res: Resources, sql: str, **params: object) -> int:
+    async with res.db.session() as s:
         return int((await s.execute(text(sql), params)).scalar_one())
 
 
@@ -34,7 +35,7 @@ def _ev(
 
 
 async def test_a_batch_is_recorded_in_its_partition_and_queued(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
     batch = [
@@ -43,43 +44,41 @@ async def test_a_batch_is_recorded_in_its_partition_and_queued(
         _ev(3, "PROFILE_VIEW", post=None, user="7"),
         _ev(4, "APP_OPEN", post=None),
     ]
-    result = await track_events(db, settings, 42, batch, now=now)
+    result = await track_events(res, 42, batch, now=now)
     assert (result.accepted, result.rejected) == (4, [])
     partition = f"analytics.events_p{now:%Y%m%d}"
-    assert await _count(db, f"SELECT count(*) FROM {partition}") == 4
-    assert await _count(db, "SELECT count(*) FROM analytics.events WHERE actor_id = 42") == 4
+    assert await _count(res, f"SELECT count(*) FROM {partition}") == 4
+    assert await _count(res, "SELECT count(*) FROM analytics.events WHERE actor_id = 42") == 4
     # APP_OPEN feeds no rollup: kept raw only.
-    assert await _count(db, "SELECT count(*) FROM analytics.rollup_queue") == 3
-    assert await _count(db, "SELECT count(*) FROM analytics.event_ids") == 4
+    assert await _count(res, "SELECT count(*) FROM analytics.rollup_queue") == 3
+    assert await _count(res, "SELECT count(*) FROM analytics.event_ids") == 4
 
 
 async def test_duplicate_ids_in_a_batch_and_across_retries(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
-    first = await track_events(db, settings, 1, [_ev(1), _ev(2), _ev(1)])
+    first = await track_events(res, 1, [_ev(1), _ev(2), _ev(1)])
     assert first.accepted == 2
     assert [(r.index, r.reason) for r in first.rejected] == [(2, Reason.DUPLICATE_ID)]
     # The client retries the whole batch: nothing is counted twice.
-    retry = await track_events(db, settings, 1, [_ev(1), _ev(2), _ev(3)])
+    retry = await track_events(res, 1, [_ev(1), _ev(2), _ev(3)])
     assert retry.accepted == 1
     assert [(r.index, r.id, r.reason) for r in retry.rejected] == [
         (0, "e-1", Reason.DUPLICATE_ID),
         (1, "e-2", Reason.DUPLICATE_ID),
     ]
     # Same id with another occurredAt is still the same event.
-    again = await track_events(
-        db, settings, 1, [_ev(1, at=datetime.now(UTC) - timedelta(minutes=5))]
-    )
+    again = await track_events(res, 1, [_ev(1, at=datetime.now(UTC) - timedelta(minutes=5))])
     assert again.accepted == 0 and again.rejected[0].reason == Reason.DUPLICATE_ID
     # Ids are scoped to their sender: another user's "e-1" is another event.
-    other = await track_events(db, settings, 2, [_ev(1)])
+    other = await track_events(res, 2, [_ev(1)])
     assert other.accepted == 1
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == 4
-    assert await _count(db, "SELECT count(*) FROM analytics.rollup_queue") == 4
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == 4
+    assert await _count(res, "SELECT count(*) FROM analytics.rollup_queue") == 4
     assert client_event_uuid(1, "e-1") != client_event_uuid(2, "e-1")
 
 
-async def test_out_of_window_timestamps(db: Database, settings: Settings) -> None:
+async def test_out_of_window_timestamps(res: Resources, settings: Settings) -> None:
     now = datetime.now(UTC)
     window = timedelta(hours=settings.analytics_ingest_window_hours)
     skew = timedelta(seconds=settings.analytics_future_skew_seconds)
@@ -90,24 +89,23 @@ async def test_out_of_window_timestamps(db: Database, settings: Settings) -> Non
         _ev("oldest-ok", at=now - window + timedelta(minutes=1)),
         _ev("naive", at=(now - timedelta(minutes=1)).replace(tzinfo=None)),
     ]
-    result = await track_events(db, settings, None, batch, now=now)
+    result = await track_events(res, None, batch, now=now)
     assert result.accepted == 3
     reasons = {r.id: r.reason for r in result.rejected}
     assert reasons == {"e-future": Reason.IN_FUTURE, "e-old": Reason.TOO_OLD}
     assert "older than the accepted window" in next(
         r.message for r in result.rejected if r.id == "e-old"
     )
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == 3
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == 3
 
 
-async def test_the_window_is_configurable(db: Database, settings: Settings) -> None:
+async def test_the_window_is_configurable(res: Resources, settings: Settings) -> None:
     narrow = settings.model_copy(
         update={"analytics_ingest_window_hours": 1, "analytics_future_skew_seconds": 0}
     )
     now = datetime.now(UTC)
     result = await track_events(
-        db,
-        narrow,
+        replace(res, settings=narrow),
         None,
         [
             _ev(1, at=now - timedelta(hours=2)),
@@ -120,7 +118,7 @@ async def test_the_window_is_configurable(db: Database, settings: Settings) -> N
     assert [r.reason for r in result.rejected] == [Reason.TOO_OLD, Reason.IN_FUTURE]
 
 
-async def test_unknown_types_and_bad_fields_get_reasons(db: Database, settings: Settings) -> None:
+async def test_unknown_types_and_bad_fields_get_reasons(res: Resources, settings: Settings) -> None:
     batch = [
         _ev(1, "POST_LOVED"),
         _ev(2, "LIKE"),  # recorded from domain events only
@@ -132,7 +130,7 @@ async def test_unknown_types_and_bad_fields_get_reasons(db: Database, settings: 
         EventInput(id="x" * 129, type="APP_OPEN", occurred_at=datetime.now(UTC)),
         _ev(9, "APP_OPEN", post=None),
     ]
-    result = await track_events(db, settings, 5, batch)
+    result = await track_events(res, 5, batch)
     assert result.accepted == 1
     assert [(r.index, r.reason) for r in result.rejected] == [
         (0, Reason.UNKNOWN_TYPE),
@@ -146,37 +144,37 @@ async def test_unknown_types_and_bad_fields_get_reasons(db: Database, settings: 
     ]
     assert "POST_LOVED" in result.rejected[0].message
     assert "recorded by the server" in result.rejected[1].message
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == 1
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == 1
 
 
-async def test_an_oversized_batch_is_refused_whole(db: Database, settings: Settings) -> None:
+async def test_an_oversized_batch_is_refused_whole(res: Resources, settings: Settings) -> None:
     batch = [_ev(i) for i in range(settings.analytics_max_batch + 1)]
     with pytest.raises(BadInput) as exc:
-        await track_events(db, settings, 1, batch)
+        await track_events(res, 1, batch)
     assert exc.value.code == "BAD_USER_INPUT"
     assert "at most 500" in exc.value.message
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == 0
-    assert await _count(db, "SELECT count(*) FROM analytics.event_ids") == 0
-    full = await track_events(db, settings, 1, batch[:-1])
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == 0
+    assert await _count(res, "SELECT count(*) FROM analytics.event_ids") == 0
+    full = await track_events(res, 1, batch[:-1])
     assert full.accepted == 500
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == 500
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == 500
 
 
-async def test_a_missing_partition_is_created_on_demand(db: Database, settings: Settings) -> None:
+async def test_a_missing_partition_is_created_on_demand(res: Resources, settings: Settings) -> None:
     now = datetime.now(UTC)
     two_days_ago = now - timedelta(days=2)
     day = two_days_ago.date()
     # Drop the partitions of two days ago and before (as if the cron had never run).
-    await drop_partitions_before(db, day + timedelta(days=1))
-    assert day not in await list_partitions(db)
-    result = await track_events(db, settings, 1, [_ev(1, at=two_days_ago)], now=now)
+    await drop_partitions_before(res, day + timedelta(days=1))
+    assert day not in await list_partitions(res)
+    result = await track_events(res, 1, [_ev(1, at=two_days_ago)], now=now)
     assert result.accepted == 1
-    assert day in await list_partitions(db)
-    assert await _count(db, f"SELECT count(*) FROM analytics.events_p{day:%Y%m%d}") == 1
+    assert day in await list_partitions(res)
+    assert await _count(res, f"SELECT count(*) FROM analytics.events_p{day:%Y%m%d}") == 1
 
 
 async def test_concurrent_overlapping_batches_count_each_event_once(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
     import asyncio
 
@@ -187,8 +185,8 @@ async def test_concurrent_overlapping_batches_count_each_event_once(
         [_ev(i) for i in ids[50:150]],
         [_ev(i) for i in ids[::-1][::2]],
     ]
-    results = await asyncio.gather(*(track_events(db, settings, 1, b) for b in batches))
+    results = await asyncio.gather(*(track_events(res, 1, b) for b in batches))
     assert sum(r.accepted for r in results) == 200
     assert sum(len(r.rejected) for r in results) == 200 + 200 + 100 + 100 - 200
     assert {r.reason for res in results for r in res.rejected} == {Reason.DUPLICATE_ID}
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == 200
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == 200

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import text
 
-from models.db import Database
 from puppies.settings import Settings
 from resolvers.analytics.events import Row, record
 from resolvers.analytics.partitions import ensure_partitions, list_partitions, maintain
+from resolvers.runtime import Resources
 
 
-async def _count(db: Database, sql: str) -> int:
-    async with db.session() as s:
+async def _count(res: Resources, sql: str) -> int:
+    async with res.db.session() as s:
         return int((await s.execute(text(sql))).scalar_one())
 
 
-async def test_events_table_is_natively_partitioned_by_day(db: Database) -> None:
-    async with db.session() as s:
+async def test_events_table_is_natively_partitioned_by_day(res: Resources) -> None:
+    async with res.db.session() as s:
         strategy = (
             await s.execute(
                 text(
@@ -42,7 +43,7 @@ async def test_events_table_is_natively_partitioned_by_day(db: Database) -> None
     assert bound.startswith(f"FOR VALUES FROM ('{today.isoformat()} 00:00:00")
 
 
-async def test_retention_drops_only_expired_partitions(db: Database, settings: Settings) -> None:
+async def test_retention_drops_only_expired_partitions(res: Resources, settings: Settings) -> None:
     s = settings.model_copy(
         update={
             "analytics_retention_days": 10,
@@ -54,9 +55,9 @@ async def test_retention_drops_only_expired_partitions(db: Database, settings: S
     today = now.date()
     # Partitions for 14..8 days ago, each with one event at noon.
     old_days = [today - timedelta(days=d) for d in range(14, 7, -1)]
-    await ensure_partitions(db, old_days[0], old_days[-1])
+    await ensure_partitions(res, old_days[0], old_days[-1])
     await record(
-        db,
+        res,
         [
             Row(
                 event_id=uuid.uuid4(),
@@ -68,10 +69,10 @@ async def test_retention_drops_only_expired_partitions(db: Database, settings: S
             for d in old_days
         ],
     )
-    created, dropped = await maintain(db, s, now=now)
+    created, dropped = await maintain(replace(res, settings=s), now=now)
     cutoff = today - timedelta(days=10)
     assert dropped == [d for d in old_days if d < cutoff]
-    days = await list_partitions(db)
+    days = await list_partitions(res)
     assert all(d >= cutoff for d in days)
     # Partitions from the ingestion window's start to 4 days ahead exist.
     for offset in range(-2, 5):
@@ -79,6 +80,6 @@ async def test_retention_drops_only_expired_partitions(db: Database, settings: S
     assert today + timedelta(days=4) in created or today + timedelta(days=4) in days
     # The kept old partitions keep their events; the dropped ones' are gone.
     kept = [d for d in old_days if d >= cutoff]
-    assert await _count(db, "SELECT count(*) FROM analytics.events") == len(kept)
+    assert await _count(res, "SELECT count(*) FROM analytics.events") == len(kept)
     # Running it again is a no-op.
-    assert await maintain(db, s, now=now) == ([], [])
+    assert await maintain(replace(res, settings=s), now=now) == ([], [])

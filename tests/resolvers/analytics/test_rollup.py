@@ -7,12 +7,12 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import text
 
-from models.db import Database
 from models.outbox import Event
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event
 from resolvers.analytics.events import Row, record
 from resolvers.analytics.rollup import queued, rebuild, roll_up, roll_up_all
+from resolvers.runtime import Resources
 
 AUTHOR, FAN, POST = 500, 600, 9001
 TODAY = datetime.now(UTC).date()
@@ -39,34 +39,31 @@ def _row(
     )
 
 
-async def _rows(db: Database, sql: str, **params: object) -> list[tuple]:
-    async with db.session() as s:
+async def _rows(res: Resources, sql: str, **params: object) -> list[tuple]:
+    async with res.db.session() as s:
         return [tuple(r) for r in await s.execute(text(sql), params)]
 
 
-async def _snapshot(db: Database) -> dict[str, list[tuple]]:
+async def _snapshot(res: Resources) -> dict[str, list[tuple]]:
     return {
         "post_hourly": await _rows(
-            db,
+            res,
             "SELECT post_id, bucket, owner_id, views, likes, "
             "comments, shares FROM analytics.post_hourly ORDER BY 1, 2",
         ),
         "post_daily": await _rows(
-            db,
+            res,
             "SELECT post_id, day, owner_id, views, likes, comments, "
             "shares FROM analytics.post_daily ORDER BY 1, 2",
         ),
-        "user_hourly": await _rows(db, "SELECT * FROM analytics.user_hourly ORDER BY 1, 2"),
-        "user_daily": await _rows(db, "SELECT * FROM analytics.user_daily ORDER BY 1, 2"),
+        "user_hourly": await _rows(res, "SELECT * FROM analytics.user_hourly ORDER BY 1, 2"),
+        "user_daily": await _rows(res, "SELECT * FROM analytics.user_daily ORDER BY 1, 2"),
     }
 
 
-async def _post_created(
-    db: Database, settings: Settings, post: int, author: int, at: datetime
-) -> None:
+async def _post_created(res: Resources, post: int, author: int, at: datetime) -> None:
     await record_domain_event(
-        db,
-        settings,
+        res,
         Event(
             id=f"posts:{post}",
             type="post.created",
@@ -78,11 +75,11 @@ async def _post_created(
     )
 
 
-async def _boundary_events(db: Database, settings: Settings) -> None:
-    await _post_created(db, settings, POST, AUTHOR, MIDNIGHT - timedelta(hours=3))
+async def _boundary_events(res: Resources, settings: Settings) -> None:
+    await _post_created(res, POST, AUTHOR, MIDNIGHT - timedelta(hours=3))
     yesterday_2259 = MIDNIGHT - timedelta(hours=1, microseconds=1)
     await record(
-        db,
+        res,
         [
             _row("POST_VIEW", MIDNIGHT - timedelta(hours=2)),  # 22:00:00.000 yesterday
             _row("POST_VIEW", yesterday_2259),  # 22:59:59.999999
@@ -121,92 +118,92 @@ def _expected() -> dict[str, list[tuple]]:
     }
 
 
-async def test_rollups_split_at_hour_and_day_boundaries(db: Database, settings: Settings) -> None:
-    await _boundary_events(db, settings)
-    assert await queued(db) == 12  # APP_OPEN and POST_CREATED are not rolled up
-    assert await roll_up_all(db) == 12
-    assert await queued(db) == 0
-    assert await _snapshot(db) == _expected()
+async def test_rollups_split_at_hour_and_day_boundaries(res: Resources, settings: Settings) -> None:
+    await _boundary_events(res, settings)
+    assert await queued(res) == 12  # APP_OPEN and POST_CREATED are not rolled up
+    assert await roll_up_all(res) == 12
+    assert await queued(res) == 0
+    assert await _snapshot(res) == _expected()
 
 
 async def test_rolling_up_again_changes_nothing_and_rebuild_agrees(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
-    await _boundary_events(db, settings)
-    await roll_up_all(db)
-    incremental = await _snapshot(db)
-    assert await roll_up_all(db) == 0
-    assert await _snapshot(db) == incremental
+    await _boundary_events(res, settings)
+    await roll_up_all(res)
+    incremental = await _snapshot(res)
+    assert await roll_up_all(res) == 0
+    assert await _snapshot(res) == incremental
     start, end = MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1)
-    await rebuild(db, start, end)
-    assert await _snapshot(db) == incremental
-    await rebuild(db, start, end)
-    assert await _snapshot(db) == incremental
+    await rebuild(res, start, end)
+    assert await _snapshot(res) == incremental
+    await rebuild(res, start, end)
+    assert await _snapshot(res) == incremental
 
 
 async def test_rebuild_with_queued_events_counts_each_once(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
-    await _boundary_events(db, settings)
+    await _boundary_events(res, settings)
     # Nothing rolled up yet: the rebuild counts the raw events and drops them from the queue.
-    await rebuild(db, MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1))
-    assert await queued(db) == 0
-    assert await roll_up_all(db) == 0
-    assert await _snapshot(db) == _expected()
+    await rebuild(res, MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1))
+    assert await queued(res) == 0
+    assert await roll_up_all(res) == 0
+    assert await _snapshot(res) == _expected()
 
 
 async def test_a_rebuild_of_one_hour_leaves_the_rest_of_the_day_alone(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
-    await _boundary_events(db, settings)
-    await roll_up_all(db)
-    before = await _snapshot(db)
-    await rebuild(db, MIDNIGHT - timedelta(hours=1), MIDNIGHT - timedelta(minutes=30))
-    assert await _snapshot(db) == before
+    await _boundary_events(res, settings)
+    await roll_up_all(res)
+    before = await _snapshot(res)
+    await rebuild(res, MIDNIGHT - timedelta(hours=1), MIDNIGHT - timedelta(minutes=30))
+    assert await _snapshot(res) == before
 
 
-async def test_late_events_land_in_their_own_buckets(db: Database, settings: Settings) -> None:
-    await _boundary_events(db, settings)
-    await roll_up_all(db)
+async def test_late_events_land_in_their_own_buckets(res: Resources, settings: Settings) -> None:
+    await _boundary_events(res, settings)
+    await roll_up_all(res)
     # Two views that happened yesterday at 22:10 arrive only now.
     await record(
-        db,
+        res,
         [
             _row("POST_VIEW", MIDNIGHT - timedelta(minutes=110)),
             _row("POST_VIEW", MIDNIGHT - timedelta(minutes=100)),
         ],
     )
-    assert await roll_up_all(db) == 2
-    snap = await _snapshot(db)
+    assert await roll_up_all(res) == 2
+    snap = await _snapshot(res)
     assert snap["post_hourly"][0] == (POST, MIDNIGHT - timedelta(hours=2), AUTHOR, 4, 0, 0, 0)
     assert snap["post_daily"][0][3] == 5
     assert snap["user_daily"][0][2] == 5
     # And a rebuild agrees with the incremental result.
-    await rebuild(db, MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1))
-    assert await _snapshot(db) == snap
+    await rebuild(res, MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1))
+    assert await _snapshot(res) == snap
 
 
-async def test_rollup_batches_and_a_single_roller(db: Database, settings: Settings) -> None:
+async def test_rollup_batches_and_a_single_roller(res: Resources, settings: Settings) -> None:
     at = datetime.now(UTC) - timedelta(minutes=1)
-    await record(db, [_row("POST_VIEW", at, post=p) for p in range(1, 251)])
-    assert await roll_up(db, limit=100) == 100
-    assert await queued(db) == 150
+    await record(res, [_row("POST_VIEW", at, post=p) for p in range(1, 251)])
+    assert await roll_up(res, limit=100) == 100
+    assert await queued(res) == 150
     # While another transaction holds the roller lock, roll_up does nothing.
-    async with db.transaction() as s:
+    async with res.db.transaction() as s:
         await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x726F_6C6C_7570})
-        assert await roll_up(db) == 0
-    assert await roll_up_all(db, limit=100) == 150
-    rows = await _rows(db, "SELECT sum(views), count(*) FROM analytics.post_daily")
+        assert await roll_up(res) == 0
+    assert await roll_up_all(res, limit=100) == 150
+    rows = await _rows(res, "SELECT sum(views), count(*) FROM analytics.post_daily")
     assert rows == [(250, 250)]
 
 
 async def test_views_before_the_post_is_known_get_their_author(
-    db: Database, settings: Settings
+    res: Resources, settings: Settings
 ) -> None:
     at = datetime.now(UTC) - timedelta(minutes=2)
-    await record(db, [_row("POST_VIEW", at, post=77)])
-    await roll_up_all(db)
-    assert (await _rows(db, "SELECT owner_id FROM analytics.post_daily"))[0][0] is None
-    await _post_created(db, settings, 77, AUTHOR, at - timedelta(minutes=1))
-    assert await _rows(db, "SELECT owner_id FROM analytics.post_daily") == [(AUTHOR,)]
-    assert await _rows(db, "SELECT owner_id FROM analytics.post_hourly") == [(AUTHOR,)]
+    await record(res, [_row("POST_VIEW", at, post=77)])
+    await roll_up_all(res)
+    assert (await _rows(res, "SELECT owner_id FROM analytics.post_daily"))[0][0] is None
+    await _post_created(res, 77, AUTHOR, at - timedelta(minutes=1))
+    assert await _rows(res, "SELECT owner_id FROM analytics.post_daily") == [(AUTHOR,)]
+    assert await _rows(res, "SELECT owner_id FROM analytics.post_hourly") == [(AUTHOR,)]

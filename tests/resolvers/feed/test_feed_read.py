@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import asyncpg
 import pytest
@@ -18,12 +19,12 @@ from tests.resolvers.feed.world import World
 
 
 async def page(w: World, viewer: int, first: int = 20, after: int | None = None):
-    return await read_feed(w.db, w.res.redis, w.settings, viewer, PageRequest(first, after))
+    return await read_feed(w.res, viewer, PageRequest(first, after))
 
 
 async def publish(w: World, author: int) -> int:
     post_id = await w.post(author)
-    await fan_out_post(w.db, w.settings, post_id, author)
+    await fan_out_post(w.res, post_id, author)
     return post_id
 
 
@@ -32,8 +33,8 @@ async def test_ordinary_and_vip_authors_merge_newest_first(world: World) -> None
     await world.follow(viewer, plain)
     for f in (viewer, f2, f3):
         await world.follow(f, star)
-    assert await reconcile_vip(world.db, world.res.redis, world.settings, star) == "vip"
-    assert await reconcile_vip(world.db, world.res.redis, world.settings, plain) == "ordinary"
+    assert await reconcile_vip(world.res, star) == "vip"
+    assert await reconcile_vip(world.res, plain) == "ordinary"
 
     order = []
     for author in (plain, star, plain, star, star, plain):
@@ -53,7 +54,7 @@ async def test_pages_have_no_gaps_or_duplicates_while_posts_arrive(world: World)
     await world.follow(viewer, a)
     for f in (viewer, *await world.users(2)):
         await world.follow(f, b)
-    await reconcile_vip(world.db, world.res.redis, world.settings, b)  # b is a VIP
+    await reconcile_vip(world.res, b)  # b is a VIP
     old = [await publish(world, a if i % 3 else b) for i in range(7)]
 
     first = await page(world, viewer, 3)
@@ -97,7 +98,7 @@ async def test_degraded_page_when_the_inbox_read_times_out(world: World) -> None
     settings = world.settings.model_copy(update={"feed_read_timeout_ms": 100})
     # "Now" two days ahead: no post is in the popularity window, so the newest are used.
     await refresh_popular(
-        world.db, world.res.redis, settings, now_ms=int(time.time() * 1000) + 2 * 86_400_000
+        replace(world.res, settings=settings), now_ms=int(time.time() * 1000) + 2 * 86_400_000
     )
     assert world.settings.database_url
     dsn = world.settings.database_url.replace("+asyncpg", "")
@@ -105,7 +106,7 @@ async def test_degraded_page_when_the_inbox_read_times_out(world: World) -> None
     holder = asyncio.create_task(_lock_inbox(dsn, locked, release))
     await locked.wait()
     try:
-        got = await read_feed(world.db, world.res.redis, settings, viewer, PageRequest(2, None))
+        got = await read_feed(replace(world.res, settings=settings), viewer, PageRequest(2, None))
         assert got.degraded and got.degraded_reason == "TIMEOUT"
         # The popular list (newest posts when none are liked) instead of the inbox.
         assert [i.post_id for i in got.items] == sorted(posts, reverse=True)[:2]
@@ -113,12 +114,12 @@ async def test_degraded_page_when_the_inbox_read_times_out(world: World) -> None
         # With no cached fallback either, the caller gets a coded error, not a hang.
         await world.res.redis.delete("feed:popular")
         with pytest.raises(FeedUnavailable) as err:
-            await read_feed(world.db, world.res.redis, settings, viewer, PageRequest(2, None))
+            await read_feed(replace(world.res, settings=settings), viewer, PageRequest(2, None))
         assert err.value.code == "SERVICE_UNAVAILABLE"
     finally:
         release.set()
         await holder
-    healthy = await read_feed(world.db, world.res.redis, settings, viewer, PageRequest(5, None))
+    healthy = await read_feed(replace(world.res, settings=settings), viewer, PageRequest(5, None))
     assert not healthy.degraded and len(healthy.items) == 3
 
 
@@ -137,16 +138,17 @@ async def test_server_side_budget_cancels_a_slow_page_inside_postgresql(world: W
     await world.follow(viewer, author)
     await publish(world, author)
     settings = world.settings.model_copy(update={"feed_read_timeout_ms": 100})
-    await refresh_popular(world.db, world.res.redis, settings, int(time.time() * 1000))
+    await refresh_popular(replace(world.res, settings=settings), int(time.time() * 1000))
     feed_db = Database(settings)
-    install_read_budget(feed_db, settings)
+    feed_res = replace(world.res, settings=settings, db=feed_db)
+    install_read_budget(feed_res)
     assert world.settings.database_url
     dsn = world.settings.database_url.replace("+asyncpg", "")
     locked, release = asyncio.Event(), asyncio.Event()
     holder = asyncio.create_task(_lock_inbox(dsn, locked, release))
     await locked.wait()
     try:
-        got = await read_feed(feed_db, world.res.redis, settings, viewer, PageRequest(5, None))
+        got = await read_feed(feed_res, viewer, PageRequest(5, None))
         assert got.degraded and got.degraded_reason == "TIMEOUT"
         waiting = await world.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
@@ -156,6 +158,6 @@ async def test_server_side_budget_cancels_a_slow_page_inside_postgresql(world: W
     finally:
         release.set()
         await holder
-    healthy = await read_feed(feed_db, world.res.redis, settings, viewer, PageRequest(5, None))
+    healthy = await read_feed(feed_res, viewer, PageRequest(5, None))
     assert not healthy.degraded and len(healthy.items) == 1
     await feed_db.dispose()

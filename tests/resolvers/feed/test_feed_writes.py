@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from puppies.pagination import PageRequest
 from resolvers.feed.fanout import delete_post, fan_out_post, run_fanout, start_fanout
@@ -13,13 +14,13 @@ from tests.resolvers.feed.world import World
 
 
 async def feed_ids(w: World, viewer: int, first: int = 100) -> list[int]:
-    page = await read_feed(w.db, w.res.redis, w.settings, viewer, PageRequest(first, None))
+    page = await read_feed(w.res, viewer, PageRequest(first, None))
     return [i.post_id for i in page.items]
 
 
 async def publish(w: World, author: int) -> int:
     post_id = await w.post(author)
-    await fan_out_post(w.db, w.settings, post_id, author)
+    await fan_out_post(w.res, post_id, author)
     return post_id
 
 
@@ -28,19 +29,19 @@ async def test_fan_out_reaches_every_follower_in_batches_and_twice_is_once(world
     await world.bulk_follow(followers, author)
     settings = world.settings.model_copy(update={"feed_fanout_batch": 10})
     post_id = await world.post(author)
-    first = await fan_out_post(world.db, settings, post_id, author)
+    first = await fan_out_post(replace(world.res, settings=settings), post_id, author)
     assert (first.state, first.batches, first.rows_inserted) == ("done", 3, 25)
     count = "SELECT count(*) FROM feed.inbox WHERE post_id = :p"
     assert await world.scalar(count, p=post_id) == 26  # followers + the author
     # The same job again (an at-least-once redelivery) adds nothing.
-    again = await fan_out_post(world.db, settings, post_id, author)
+    again = await fan_out_post(replace(world.res, settings=settings), post_id, author)
     assert again.state == "done" and again.rows_inserted == 0
     # Even if its progress were lost, replaying every batch inserts no duplicate.
     await world.execute(
         "UPDATE feed.fanout SET state = 'running', follower_cursor = 0 WHERE post_id = :p",
         p=post_id,
     )
-    replay = await run_fanout(world.db, settings, post_id)
+    replay = await run_fanout(replace(world.res, settings=settings), post_id)
     assert (replay.state, replay.batches, replay.rows_inserted) == ("done", 3, 0)
     assert await world.scalar(count, p=post_id) == 26
 
@@ -51,15 +52,15 @@ async def test_follow_backfills_newest_posts_and_unfollow_removes_them(world: Wo
     posts = [await publish(world, author) for _ in range(5)]
     mine = await publish(world, other)
     await world.follow(viewer, other)
-    await sync_follow(world.db, settings, viewer, other)
+    await sync_follow(replace(world.res, settings=settings), viewer, other)
     await world.follow(viewer, author)
-    assert await sync_follow(world.db, settings, viewer, author) == "backfilled"
+    assert await sync_follow(replace(world.res, settings=settings), viewer, author) == "backfilled"
     assert await feed_ids(world, viewer) == sorted([*posts[-3:], mine], reverse=True)
     # Replayed follow event: nothing doubles.
-    await sync_follow(world.db, settings, viewer, author)
+    await sync_follow(replace(world.res, settings=settings), viewer, author)
     assert Counter(await world.inbox(viewer)).most_common(1)[0][1] == 1
     await world.unfollow(viewer, author)
-    assert await sync_unfollow(world.db, settings, viewer, author) == "removed"
+    assert await sync_unfollow(replace(world.res, settings=settings), viewer, author) == "removed"
     assert await feed_ids(world, viewer) == [mine]
 
 
@@ -69,7 +70,7 @@ async def test_late_follow_event_after_unfollow_does_not_backfill(world: World) 
     await world.follow(viewer, author)
     await world.unfollow(viewer, author)
     # user.followed delivered after the unfollow happened: reconciles to "not following".
-    assert await sync_follow(world.db, world.settings, viewer, author) == "removed"
+    assert await sync_follow(world.res, viewer, author) == "removed"
     assert await world.inbox(viewer) == []
 
 
@@ -78,50 +79,49 @@ async def test_deleted_post_leaves_every_feed_and_stays_gone(world: World) -> No
     await world.bulk_follow([a, b], author)
     keep, gone = await publish(world, author), await publish(world, author)
     await world.delete(author, gone)
-    removed = await delete_post(world.db, gone, author)
+    removed = await delete_post(world.res, gone, author)
     assert removed == 3
     for viewer in (author, a, b):
         assert await feed_ids(world, viewer) == [keep]
     # A retried post.created for the deleted post does not bring it back.
-    assert await start_fanout(world.db, world.settings, gone, author) == "deleted"
-    assert (await fan_out_post(world.db, world.settings, gone, author)).state == "deleted"
+    assert await start_fanout(world.res, gone, author) == "deleted"
+    assert (await fan_out_post(world.res, gone, author)).state == "deleted"
     assert await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p", p=gone) == 0
 
 
 async def test_deleting_a_vip_post(world: World) -> None:
     star, *fans = await world.users(4)
     await world.bulk_follow(fans, star)
-    await reconcile_vip(world.db, world.res.redis, world.settings, star)
+    await reconcile_vip(world.res, star)
     for fan in fans:
-        await sync_follow(world.db, world.settings, fan, star)
+        await sync_follow(world.res, fan, star)
     keep, gone = await publish(world, star), await publish(world, star)
     assert await feed_ids(world, fans[0]) == [gone, keep]
     await world.delete(star, gone)
-    await delete_post(world.db, gone, star)
+    await delete_post(world.res, gone, star)
     assert await feed_ids(world, fans[0]) == [keep]
 
 
 async def test_threshold_crossing_both_ways_without_gaps_or_duplicates(world: World) -> None:
     s = world.settings  # VIP at 3 followers
     author, f1, f2, f3 = await world.users(4)
-    redis = world.res.redis
 
     async def follow(f: int) -> None:
         await world.follow(f, author)
-        await sync_follow(world.db, s, f, author)
-        await reconcile_vip(world.db, redis, s, author)
+        await sync_follow(replace(world.res, settings=s), f, author)
+        await reconcile_vip(replace(world.res, settings=s), author)
 
     async def unfollow(f: int) -> None:
         await world.unfollow(f, author)
-        await sync_unfollow(world.db, s, f, author)
-        await reconcile_vip(world.db, redis, s, author)
+        await sync_unfollow(replace(world.res, settings=s), f, author)
+        await reconcile_vip(replace(world.res, settings=s), author)
 
     await follow(f1)
     await follow(f2)
     before = [await publish(world, author) for _ in range(2)]
-    assert await vip_state(world.db, author) is None
+    assert await vip_state(world.res, author) is None
     await follow(f3)  # 3 followers: a VIP now
-    assert await vip_state(world.db, author) == "vip"
+    assert await vip_state(world.res, author) == "vip"
     during = [await publish(world, author) for _ in range(2)]
     assert (
         await world.scalar("SELECT state FROM feed.fanout WHERE post_id = :p", p=during[0]) == "vip"
@@ -130,7 +130,7 @@ async def test_threshold_crossing_both_ways_without_gaps_or_duplicates(world: Wo
     for f in (f1, f2, f3):  # f3 got `before` by the follow backfill
         assert await feed_ids(world, f) == expected, f
     await unfollow(f3)  # back to 2: fanned out again
-    assert await vip_state(world.db, author) is None
+    assert await vip_state(world.res, author) is None
     after = [await publish(world, author)]
     assert await world.scalar("SELECT count(*) FROM feed.vip_post") == 0
     assert await world.scalar("SELECT count(*) FROM feed.vip_follow") == 0
@@ -148,7 +148,7 @@ async def test_inbox_is_trimmed_to_the_cap(world: World) -> None:
     posts = []
     for _ in range(7):
         post_id = await world.post(author)
-        await fan_out_post(world.db, settings, post_id, author)
+        await fan_out_post(replace(world.res, settings=settings), post_id, author)
         posts.append(post_id)
     assert await world.inbox(viewer) == sorted(posts, reverse=True)[:4]
     assert await world.inbox(author) == sorted(posts, reverse=True)[:4]
@@ -157,12 +157,12 @@ async def test_inbox_is_trimmed_to_the_cap(world: World) -> None:
 async def test_vip_posts_are_capped_too(world: World) -> None:
     star, *fans = await world.users(4)
     await world.bulk_follow(fans, star)
-    await reconcile_vip(world.db, world.res.redis, world.settings, star)
+    await reconcile_vip(world.res, star)
     settings = world.settings.model_copy(update={"feed_inbox_cap": 3})
     posts = []
     for _ in range(5):
         post_id = await world.post(star)
-        await fan_out_post(world.db, settings, post_id, star)
+        await fan_out_post(replace(world.res, settings=settings), post_id, star)
         posts.append(post_id)
     kept = [
         r[0]
@@ -185,6 +185,6 @@ async def test_old_fan_out_records_are_purged_but_running_ones_kept(world: World
         a=author,
     )
     await world.execute("UPDATE feed.fanout SET updated_at = now() - interval '8 days'")
-    assert await purge_finished(world.db) == 1
+    assert await purge_finished(world.res) == 1
     left = [r[0] for r in await world.rows("SELECT post_id FROM feed.fanout")]
     assert left == [running] and done not in left

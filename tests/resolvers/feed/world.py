@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import text
 
 from puppies.settings import Settings
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.posts import create_post
 from resolvers.posts.posts import delete_post as posts_delete_post
 from resolvers.runtime import Resources
@@ -23,7 +22,6 @@ class World:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.res = Resources.open(settings)
-        self.deps = PostsDeps.build(settings, self.res.db, self.res.redis)
 
     @property
     def db(self) -> Any:
@@ -59,11 +57,11 @@ class World:
         await recount(self.res)
 
     async def post(self, author: int, body: str = "woof") -> int:
-        created = await create_post(self.deps, author, body, [])
+        created = await create_post(self.res, author, body, [])
         return created.post.id
 
     async def delete(self, author: int, post_id: int) -> None:
-        await posts_delete_post(self.deps, author, post_id)
+        await posts_delete_post(self.res, author, post_id)
 
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.db.session() as session:

@@ -14,12 +14,12 @@ from resolvers.posts import likes, posts
 from resolvers.posts.likes import DIRTY, FLUSHING
 
 
-async def _post(deps, author=1):
-    return (await posts.create_post(deps, author, "hello", [])).post
+async def _post(res, author=1):
+    return (await posts.create_post(res, author, "hello", [])).post
 
 
-async def _db_count(deps, post_id):
-    async with deps.db.session() as s:
+async def _db_count(res, post_id):
+    async with res.db.session() as s:
         col = (
             await s.execute(
                 text("SELECT like_count FROM posts.posts WHERE id = :i"), {"i": post_id}
@@ -31,8 +31,8 @@ async def _db_count(deps, post_id):
     return col, rows
 
 
-async def _outbox(deps, event_type):
-    async with deps.db.session() as s:
+async def _outbox(res, event_type):
+    async with res.db.session() as s:
         return (
             await s.execute(
                 text("SELECT count(*) FROM posts.outbox WHERE event_type = :t"), {"t": event_type}
@@ -40,83 +40,83 @@ async def _outbox(deps, event_type):
         ).scalar_one()
 
 
-async def test_double_like_and_double_unlike_are_no_ops(deps):
-    post = await _post(deps)
-    first = await likes.like_post(deps, 7, post.id)
-    again = await likes.like_post(deps, 7, post.id)
+async def test_double_like_and_double_unlike_are_no_ops(res):
+    post = await _post(res)
+    first = await likes.like_post(res, 7, post.id)
+    again = await likes.like_post(res, 7, post.id)
     assert (first.changed, first.like_count) == (True, 1)
     assert (again.changed, again.like_count) == (False, 1)
-    assert await _outbox(deps, "post.liked") == 1
-    gone = await likes.unlike_post(deps, 7, post.id)
-    gone_again = await likes.unlike_post(deps, 7, post.id)
-    never = await likes.unlike_post(deps, 8, post.id)
+    assert await _outbox(res, "post.liked") == 1
+    gone = await likes.unlike_post(res, 7, post.id)
+    gone_again = await likes.unlike_post(res, 7, post.id)
+    never = await likes.unlike_post(res, 8, post.id)
     assert (gone.changed, gone.like_count) == (True, 0)
     assert (gone_again.changed, never.changed) == (False, False)
-    assert await _outbox(deps, "post.unliked") == 1
-    await likes.flush_like_counts(deps)
-    assert await _db_count(deps, post.id) == (0, 0)
+    assert await _outbox(res, "post.unliked") == 1
+    await likes.flush_like_counts(res)
+    assert await _db_count(res, post.id) == (0, 0)
 
 
-async def test_liking_a_missing_post_is_not_found_and_writes_nothing(deps):
+async def test_liking_a_missing_post_is_not_found_and_writes_nothing(res):
     with pytest.raises(NotFound):
-        await likes.like_post(deps, 7, 123456789)
-    async with deps.db.session() as s:
+        await likes.like_post(res, 7, 123456789)
+    async with res.db.session() as s:
         assert (await s.execute(text("SELECT count(*) FROM posts.likes"))).scalar_one() == 0
-    assert await _outbox(deps, "post.liked") == 0
+    assert await _outbox(res, "post.liked") == 0
 
 
-async def test_concurrent_likes_buffer_then_flush_exactly(deps):
-    post = await _post(deps)
-    await asyncio.gather(*(likes.like_post(deps, u, post.id) for u in range(1, 201)))
-    col, rows = await _db_count(deps, post.id)
+async def test_concurrent_likes_buffer_then_flush_exactly(res):
+    post = await _post(res)
+    await asyncio.gather(*(likes.like_post(res, u, post.id) for u in range(1, 201)))
+    col, rows = await _db_count(res, post.id)
     assert (col, rows) == (0, 200)  # buffered: the column is not written per like
-    assert await likes.pending_flush(deps) == 1
-    await likes.flush_like_counts(deps)
-    assert await _db_count(deps, post.id) == (200, 200)
-    assert await likes.pending_flush(deps) == 0
-    assert await likes.live_counts(deps, [post]) == [200]
+    assert await likes.pending_flush(res) == 1
+    await likes.flush_like_counts(res)
+    assert await _db_count(res, post.id) == (200, 200)
+    assert await likes.pending_flush(res) == 0
+    assert await likes.live_counts(res, [post]) == [200]
 
 
-async def test_an_interrupted_flush_is_resumed_and_exact(deps):
-    small = deps.settings.model_copy(update={"likes_flush_batch_size": 3})
-    deps.settings = small
-    ps = [await _post(deps) for _ in range(10)]
+async def test_an_interrupted_flush_is_resumed_and_exact(res):
+    small = res.settings.model_copy(update={"likes_flush_batch_size": 3})
+    res.settings = small
+    ps = [await _post(res) for _ in range(10)]
     for i, p in enumerate(ps):
         for u in range(i + 1):
-            await likes.like_post(deps, 100 + u, p.id)
-    assert await likes.flush_like_counts(deps, max_batches=1) == 3  # "dies" after one batch
-    assert await deps.redis.scard(FLUSHING) == 7
-    await likes.like_post(deps, 999, ps[0].id)  # new likes go to a fresh dirty set
-    assert await deps.redis.sismember(DIRTY, str(ps[0].id))
-    await likes.flush_like_counts(deps)
+            await likes.like_post(res, 100 + u, p.id)
+    assert await likes.flush_like_counts(res, max_batches=1) == 3  # "dies" after one batch
+    assert await res.redis.scard(FLUSHING) == 7
+    await likes.like_post(res, 999, ps[0].id)  # new likes go to a fresh dirty set
+    assert await res.redis.sismember(DIRTY, str(ps[0].id))
+    await likes.flush_like_counts(res)
     for i, p in enumerate(ps):
         expected = i + 1 + (1 if i == 0 else 0)
-        assert await _db_count(deps, p.id) == (expected, expected)
+        assert await _db_count(res, p.id) == (expected, expected)
 
 
-async def test_reconcile_recomputes_wrong_counters(deps):
-    post = await _post(deps)
+async def test_reconcile_recomputes_wrong_counters(res):
+    post = await _post(res)
     for u in range(5):
-        await likes.like_post(deps, u + 1, post.id)
-    await deps.redis.delete(DIRTY)  # as if the marks were lost
-    async with deps.db.transaction() as s:
+        await likes.like_post(res, u + 1, post.id)
+    await res.redis.delete(DIRTY)  # as if the marks were lost
+    async with res.db.transaction() as s:
         await s.execute(
             text("UPDATE posts.posts SET like_count = 42 WHERE id = :i"), {"i": post.id}
         )
-    assert await likes.reconcile_like_counts(deps) == 1
-    assert await _db_count(deps, post.id) == (5, 5)
-    assert await likes.reconcile_like_counts(deps) == 0
+    assert await likes.reconcile_like_counts(res) == 1
+    assert await _db_count(res, post.id) == (5, 5)
+    assert await likes.reconcile_like_counts(res) == 0
 
 
-async def test_liked_by_is_one_statement_for_many_posts(deps):
+async def test_liked_by_is_one_statement_for_many_posts(res):
     from models.sqlcount import count_statements
 
-    ps = [await _post(deps) for _ in range(5)]
-    await likes.like_post(deps, 3, ps[1].id)
-    await likes.like_post(deps, 3, ps[4].id)
-    with count_statements(deps.db.engine) as counter:
-        found = await likes.liked_by(deps, 3, [p.id for p in ps])
+    ps = [await _post(res) for _ in range(5)]
+    await likes.like_post(res, 3, ps[1].id)
+    await likes.like_post(res, 3, ps[4].id)
+    with count_statements(res.db.engine) as counter:
+        found = await likes.liked_by(res, 3, [p.id for p in ps])
     assert found == {ps[1].id, ps[4].id}
     assert len(counter.queries()) == 1
-    page = await posts.posts_page(deps, PageRequest(first=3, after=None), author_id=1)
+    page = await posts.posts_page(res, PageRequest(first=3, after=None), author_id=1)
     assert [p.id for p in page.items] == [p.id for p in reversed(ps)][:3]

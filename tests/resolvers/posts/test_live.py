@@ -26,15 +26,15 @@ def _change(post_id: int, count: int) -> LikeChange:
     return LikeChange(post=rec, like_count=count, liked=True, changed=True, user_id=count)
 
 
-async def test_one_pubsub_connection_serves_every_subscriber(deps):
-    broker = LikeBroker(deps.redis, queue_size=10)
+async def test_one_pubsub_connection_serves_every_subscriber(res):
+    broker = LikeBroker(res.redis, queue_size=10)
     await broker.start()
     try:
         async with broker.subscribe(1) as a, broker.subscribe(1) as b, broker.subscribe(2) as c:
-            assert await deps.redis.pubsub_numsub("puppies:posts:likes") == [
+            assert await res.redis.pubsub_numsub("puppies:posts:likes") == [
                 (b"puppies:posts:likes", 1)
             ]
-            await publish_like(deps.redis, _change(1, 5), time.time())
+            await publish_like(res.redis, _change(1, 5), time.time())
             ea = await asyncio.wait_for(anext(a.events()), 5)
             eb = await asyncio.wait_for(anext(b.events()), 5)
             assert ea.like_count == eb.like_count == 5
@@ -44,8 +44,8 @@ async def test_one_pubsub_connection_serves_every_subscriber(deps):
     assert broker.subscriber_count == 0
 
 
-async def test_a_slow_subscriber_is_dropped_and_the_others_keep_up(deps):
-    broker = LikeBroker(deps.redis, queue_size=3)
+async def test_a_slow_subscriber_is_dropped_and_the_others_keep_up(res):
+    broker = LikeBroker(res.redis, queue_size=3)
     await broker.start()
     try:
         async with broker.subscribe(1) as slow, broker.subscribe(1) as fast:
@@ -59,7 +59,7 @@ async def test_a_slow_subscriber_is_dropped_and_the_others_keep_up(deps):
 
             reader = asyncio.create_task(read_fast())
             for i in range(10):
-                await publish_like(deps.redis, _change(1, i), time.time())
+                await publish_like(res.redis, _change(1, i), time.time())
                 await asyncio.sleep(0.01)
             await asyncio.wait_for(reader, 5)
             assert got == list(range(10))

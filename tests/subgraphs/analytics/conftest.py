@@ -13,6 +13,7 @@ from models.db import Database
 from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import LocalKeys, issue_access_token
 from puppies.settings import Settings
+from resolvers.runtime import Resources
 from subgraphs.analytics.app import create_app
 from tests.support.servers import serve_asgi
 
@@ -23,7 +24,11 @@ class Analytics:
     client: httpx.AsyncClient
     ring: KeyRing
     settings: Settings
-    db: Database
+    res: Resources
+
+    @property
+    def db(self) -> Database:
+        return self.res.db
 
     def token(self, user_id: int) -> dict[str, str]:
         t = issue_access_token(self.ring, self.settings, user_id).token
@@ -46,9 +51,9 @@ class Analytics:
 async def analytics(clean: Settings) -> AsyncIterator[Analytics]:
     ring = KeyRing(clean.keys_dir).load()
     app = create_app(clean, key_source=lambda resources: LocalKeys(ring))
-    db = Database(clean)
+    res = Resources.open(clean)
     try:
         async with serve_asgi(app) as url, httpx.AsyncClient(timeout=30) as client:
-            yield Analytics(url, client, ring, clean, db)
+            yield Analytics(url, client, ring, clean, res)
     finally:
-        await db.dispose()
+        await res.close()

@@ -10,7 +10,6 @@ from models.sqlcount import count_statements
 from resolvers.analytics.domain import record_domain_event
 from resolvers.analytics.events import Row, record
 from resolvers.analytics.rollup import roll_up_all
-from resolvers.posts.deps import PostsDeps
 from resolvers.posts.posts import create_post
 from tests.subgraphs.analytics.conftest import Analytics
 
@@ -38,8 +37,7 @@ query($id: ID!, $from: DateTime) {
 
 async def _post(a: Analytics, post: int, author: int = AUTHOR) -> None:
     await record_domain_event(
-        a.db,
-        a.settings,
+        a.res,
         Event(
             id=f"posts:{post}",
             type="post.created",
@@ -77,7 +75,7 @@ async def _activity(a: Analytics) -> None:
     await _post(a, 9, author=OTHER)
     y = MIDNIGHT - timedelta(hours=6)
     await record(
-        a.db,
+        a.res,
         [
             *[_row("POST_VIEW", y, post=1) for _ in range(5)],
             *[_row("POST_VIEW", MIDNIGHT + timedelta(minutes=1), post=1) for _ in range(2)],
@@ -88,7 +86,7 @@ async def _activity(a: Analytics) -> None:
             _row("PROFILE_VIEW", y, user=AUTHOR),
         ],
     )
-    await roll_up_all(a.db)
+    await roll_up_all(a.res)
 
 
 async def test_the_author_reads_post_stats(analytics: Analytics) -> None:
@@ -176,10 +174,10 @@ async def test_trending_posts(analytics: Analytics) -> None:
     body = await analytics.gql("{ trendingPosts(window: DAY, limit: 3) { id } }")
     assert body == {"data": {"trendingPosts": [{"id": "1"}, {"id": "2"}, {"id": "9"}]}}
     await record(
-        analytics.db,
+        analytics.res,
         [_row("POST_VIEW", datetime.now(UTC) - timedelta(minutes=1), post=3) for _ in range(5)],
     )
-    await roll_up_all(analytics.db)
+    await roll_up_all(analytics.res)
     body = await analytics.gql("{ trendingPosts(window: HOUR) { id } }")
     ids = [p["id"] for p in body["data"]["trendingPosts"]]
     # Post 1's views at 00:01 are in the window only during the first hours of the day.
@@ -194,10 +192,10 @@ async def test_stats_of_many_posts_cost_a_fixed_number_of_statements(analytics: 
     for post in range(1, 51):
         await _post(analytics, post)
     await record(
-        analytics.db,
+        analytics.res,
         [_row("POST_VIEW", MIDNIGHT + timedelta(minutes=1), post=p) for p in range(1, 51)],
     )
-    await roll_up_all(analytics.db)
+    await roll_up_all(analytics.res)
     counts = []
     for n in (5, 50):
         reps = [{"__typename": "Post", "id": str(p)} for p in range(1, n + 1)]
@@ -214,8 +212,7 @@ async def test_stats_of_many_posts_cost_a_fixed_number_of_statements(analytics: 
 
 
 async def test_posts_analytics_never_heard_of_ask_the_posts_domain(analytics: Analytics) -> None:
-    deps = PostsDeps.build(analytics.settings, analytics.db, None)  # type: ignore[arg-type]
-    created = await create_post(deps, AUTHOR, "hello", [])
+    created = await create_post(analytics.res, AUTHOR, "hello", [])
     post_id = str(created.post.id)
     body = await analytics.gql(
         POST_STATS, {"reps": [{"__typename": "Post", "id": post_id}]}, as_user=AUTHOR

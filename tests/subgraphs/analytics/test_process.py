@@ -8,23 +8,22 @@ from datetime import UTC, datetime
 
 import httpx
 
-from models.db import Database
 from models.outbox import Event
 from puppies.embedded import free_port
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event
+from resolvers.runtime import Resources
 from tests.support.servers import run_cli
 
 
 async def test_served_subgraph_and_worker_turn_views_into_trending(
     clean: Settings, service_env: dict[str, str]
 ) -> None:
-    db = Database(clean)
+    res = Resources.open(clean)
     try:
         for post in (31, 32):
             await record_domain_event(
-                db,
-                clean,
+                res,
                 Event(
                     id=f"posts:e2e{post}",
                     type="post.created",
@@ -35,7 +34,7 @@ async def test_served_subgraph_and_worker_turn_views_into_trending(
                 ),
             )
     finally:
-        await db.dispose()
+        await res.close()
     port = free_port()
     env = {**service_env, "ANALYTICS_TRENDING_CACHE_SECONDS": "1"}
     with (

@@ -69,7 +69,7 @@ async def api(world: World) -> AsyncIterator[Api]:
 
 async def publish(w: World, author: int) -> int:
     post_id = await w.post(author)
-    await fan_out_post(w.db, w.settings, post_id, author)
+    await fan_out_post(w.res, post_id, author)
     return post_id
 
 
@@ -124,7 +124,7 @@ async def test_degraded_answer_is_flagged_in_extensions(api: Api, world: World) 
     viewer, author = await world.users(2)
     await world.follow(viewer, author)
     post_id = await publish(world, author)
-    await refresh_popular(world.db, world.res.redis, world.settings, 0)
+    await refresh_popular(world.res, 0)
     assert world.settings.database_url
     conn = await asyncpg.connect(world.settings.database_url.replace("+asyncpg", ""))
     try:

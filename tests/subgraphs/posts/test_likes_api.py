@@ -9,7 +9,7 @@ from sqlalchemy import text
 from models.db import Database
 from models.sqlcount import count_statements
 from resolvers.posts import likes
-from resolvers.posts.deps import PostsDeps
+from resolvers.runtime import Resources
 from tests.subgraphs.posts.conftest import PostsClient, eventually
 
 NEW = """mutation($t: String!) { createPost(input: {text: $t}) { post { id } errors { code } } }"""
@@ -152,27 +152,22 @@ async def _seed_listing(settings, n: int) -> list[int]:
     from resolvers.posts import comments, posts
     from resolvers.posts.posts import MediaSpec
 
-    db = Database(settings)
-    from puppies.redis import create_redis
-
-    redis = create_redis(settings)
-    deps = PostsDeps.build(settings, db, redis)
+    res = Resources.open(settings)
     ids = []
     try:
         for i in range(n):
             created = await posts.create_post(
-                deps,
+                res,
                 1 + i % 3,
                 f"post {i}",
                 [MediaSpec("image/png", 100), MediaSpec("image/jpeg", 200)],
             )
             ids.append(created.post.id)
             if i % 2:
-                await likes.like_post(deps, 77, created.post.id)
-            await comments.add_comment(deps, 2, created.post.id, f"comment on {i}")
+                await likes.like_post(res, 77, created.post.id)
+            await comments.add_comment(res, 2, created.post.id, f"comment on {i}")
     finally:
-        await redis.aclose()
-        await db.dispose()
+        await res.close()
     return ids
 
 
