@@ -30,7 +30,12 @@ _ACCEPT_CACHE_MAX = 256
 
 
 class HttpError(GraphError):
-    """A request the router answers with an error before any GraphQL work happens."""
+    """A request the router refuses before (or instead of) executing it.
+
+    ``status`` is the HTTP status it is answered with; the WebSocket transport answers it
+    with an ``error`` message (or, for 401, closes the socket with 4403). ``extensions``
+    are added to the GraphQL error's ``extensions`` next to ``code``.
+    """
 
     def __init__(
         self,
@@ -38,17 +43,24 @@ class HttpError(GraphError):
         message: str,
         code: str = "BAD_REQUEST",
         headers: list[tuple[bytes, bytes]] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = headers or []
+        self.extensions = extensions
+
+    def error(self) -> dict[str, Any]:
+        """The GraphQL error for this refusal."""
+        extensions: dict[str, Any] = {"code": self.code}
+        if self.extensions:
+            extensions.update(self.extensions)
+        return {"message": self.message, "extensions": extensions}
 
     def body(self) -> bytes:
-        return orjson.dumps(
-            {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
-        )
+        return orjson.dumps({"errors": [self.error()]})
 
 
 @dataclass(slots=True)

@@ -2,8 +2,9 @@
 
 A background task looks at the files' modification times every second. When one changed it
 loads both again; a file that does not load (bad YAML, an unknown key, a broken supergraph)
-is logged and the router keeps serving what it had. Requests in flight finish on the gateway
-they started with; that old gateway's connection pools are closed a minute later.
+is logged and the router keeps serving what it had. Requests in flight finish on the pipeline
+(and gateway) they started with; the old pipeline's stages are stopped and its gateway's
+connection pools closed a minute later.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from graph.config import load_config
 
 if TYPE_CHECKING:
     from graph.app import RouterApp
-    from graph.execution.gateway import Gateway
+    from graph.serving.pipeline import Pipeline
 
 logger = logging.getLogger("graph.reload")
 
-OLD_GATEWAY_GRACE = 60.0
+OLD_PIPELINE_GRACE = 60.0
 
 
 class HotReload:
@@ -35,7 +36,7 @@ class HotReload:
         *,
         listen: str | None = None,
         interval: float = 1.0,
-        grace: float = OLD_GATEWAY_GRACE,
+        grace: float = OLD_PIPELINE_GRACE,
     ) -> None:
         self.router = router
         self.paths = [Path(supergraph_path)] + ([Path(config_path)] if config_path else [])
@@ -66,7 +67,7 @@ class HotReload:
                 if stamps == self.seen:
                     continue
                 self.seen = stamps
-                old = self.reload()
+                old = await self.reload()
                 if old is not None:
                     task = asyncio.create_task(self._close_later(old))
                     pending.add(task)
@@ -75,8 +76,8 @@ class HotReload:
             for task in pending:
                 task.cancel()
 
-    def reload(self) -> Gateway | None:
-        """Load the files again and swap them in; the old gateway, or None if nothing
+    async def reload(self) -> Pipeline | None:
+        """Load the files again and swap them in; the old pipeline, or None if nothing
         changed because a file did not load."""
         listen = self.router.config.supergraph.listen
         try:
@@ -100,7 +101,7 @@ class HotReload:
                 config = config.model_copy(
                     update={"supergraph": config.supergraph.model_copy(update={"listen": listen})}
                 )
-            old = self.router.replace(sdl, config)
+            old = await self.router.replace(sdl, config)
         except Exception as exc:  # bad YAML or keys, unreadable file, a broken supergraph
             logger.error("hot reload failed, still serving the previous version: %s", exc)
             return None
@@ -108,6 +109,6 @@ class HotReload:
         logger.warning("hot reload: now serving %s", self.supergraph_path)
         return old
 
-    async def _close_later(self, gateway: Gateway) -> None:
+    async def _close_later(self, pipeline: Pipeline) -> None:
         await asyncio.sleep(self.grace)
-        await gateway.aclose()
+        await self.router.retire(pipeline)

@@ -2,6 +2,11 @@
 one load generator (wrk with a POST script).
 
     .venv/bin/python -m bench.gateways.run [--duration 30] [--connections 50] [--only puppies]
+        [--baseline DIR] [--router-config NAME=router.yaml ...] [--overhead-of NAME ...]
+
+``--baseline DIR`` adds ``puppies-baseline``: the router from another checkout of the code
+(e.g. ``git archive <commit> | tar -x -C DIR``) on this .venv, for side-by-side runs of two
+commits. ``--router-config NAME=FILE`` adds ``puppies-NAME``: our router with that router.yaml.
 
 Steps: start the subgraphs (uvicorn, raw ASGI, graphql-core); compose the supergraph from
 their ``_service { sdl }`` with our composition; for each gateway: start it, check that its
@@ -234,7 +239,11 @@ export const gatewayConfig = defineConfig({ inboundInflightRequestDeduplication:
 """
 
 
-def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[str, str], Path]]:
+def gateway_commands(
+    supergraph: Path,
+    baseline: Path | None = None,
+    router_configs: dict[str, Path] | None = None,
+) -> dict[str, tuple[list[str], str, dict[str, str], Path]]:
     """name -> (command, health URL, extra environment, working directory)."""
     puppies = ROOT / ".venv" / "bin" / "puppies"
     hive = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
@@ -268,7 +277,22 @@ def gateway_commands(supergraph: Path) -> dict[str, tuple[list[str], str, dict[s
         "--listen",
         f"127.0.0.1:{GATEWAY_PORT}",
     ]
+    health = f"http://127.0.0.1:{GATEWAY_PORT}/health"
+    extra: dict[str, tuple[list[str], str, dict[str, str], Path]] = {}
+    if baseline is not None:
+        # the other checkout's packages come first on sys.path (the editable install's finder
+        # only answers for what the path does not have)
+        extra["puppies-baseline"] = (router_cmd, health, {"PYTHONPATH": str(baseline)}, baseline)
+        extra["puppies-baseline-no-inbound-dedup"] = (
+            [*router_cmd, "--config", str(WORK / "router-no-inbound-dedup.yaml")],
+            health,
+            {"PYTHONPATH": str(baseline)},
+            baseline,
+        )
+    for name, config in (router_configs or {}).items():
+        extra[f"puppies-{name}"] = ([*router_cmd, "--config", str(config)], health, {}, ROOT)
     return {
+        **extra,
         "puppies": (router_cmd, f"http://127.0.0.1:{GATEWAY_PORT}/health", {}, ROOT),
         "puppies-no-inbound-dedup": (
             [*router_cmd, "--config", str(no_inbound)],
@@ -314,12 +338,16 @@ def run_gateway(
         _stop(proc)
 
 
-def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Single-fetch query at one connection: subgraph directly vs through our router."""
+def run_overhead(
+    commands: dict[str, tuple[list[str], str, dict[str, str], Path]],
+    name: str,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Single-fetch query at one connection: subgraph directly vs through router ``name``."""
     direct_url = f"http://127.0.0.1:{SUBGRAPH_PORT}/accounts"
     direct = _wrk(direct_url, SINGLE_FETCH_QUERY, args.overhead_duration, 1, 1)
-    cmd, health, env, cwd = gateway_commands(supergraph)["puppies"]
-    proc = _start(cmd, WORK / "logs" / "puppies-overhead.log", cwd=cwd, env=env)
+    cmd, health, env, cwd = commands[name]
+    proc = _start(cmd, WORK / "logs" / f"{name}-overhead.log", cwd=cwd, env=env)
     try:
         _wait_http(health)
         url = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
@@ -332,6 +360,7 @@ def run_overhead(supergraph: Path, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         _stop(proc)
     return {
+        "router": name,
         "query": SINGLE_FETCH_QUERY,
         "correct": correct,
         "direct_p50_ms": direct["p50_us"] / 1000,
@@ -355,12 +384,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=[
-            "puppies",
-            "puppies-no-inbound-dedup",
-            "hive-gateway",
-            "hive-gateway-inbound-dedup",
-        ],
+        help="A contender to run (repeatable): puppies, puppies-no-inbound-dedup, "
+        "hive-gateway, hive-gateway-inbound-dedup, puppies-baseline, puppies-NAME.",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="Another checkout of the code (e.g. an older commit) run as puppies-baseline.",
+    )
+    parser.add_argument(
+        "--router-config",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="Run our router with this router.yaml as puppies-NAME (repeatable).",
+    )
+    parser.add_argument(
+        "--overhead-of",
+        action="append",
+        default=None,
+        metavar="CONTENDER",
+        help="Routers whose single-fetch overhead is measured (default: puppies); repeatable.",
     )
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument(
@@ -405,14 +450,22 @@ def main(argv: list[str] | None = None) -> int:
         WORK / "logs" / "subgraphs.log",
     )
     results: list[LoadResult] = []
-    overhead: dict[str, Any] | None = None
+    overhead: list[dict[str, Any]] = []
     load_before = os.getloadavg()
     try:
         _wait_http(f"http://127.0.0.1:{SUBGRAPH_PORT}/health")
         locations = [SubgraphLocation(n, f"http://127.0.0.1:{SUBGRAPH_PORT}/{n}") for n in NAMES]
         supergraph = WORK / "supergraph.graphql"
         supergraph.write_text(compose_locations(locations))
-        commands = gateway_commands(supergraph)
+        configs = {}
+        for item in args.router_config:
+            name, _, path = item.partition("=")
+            configs[name] = Path(path).resolve()
+        commands = gateway_commands(supergraph, args.baseline, configs)
+        unknown = [n for n in (args.only or []) + (args.overhead_of or []) if n not in commands]
+        if unknown:
+            print(f"unknown contenders {unknown}; known: {sorted(commands)}", file=sys.stderr)
+            return 2
         for _ in range(0 if args.overhead_only else args.repeat):
             for name in args.only or list(commands):
                 cmd, health, env, cwd = commands[name]
@@ -420,14 +473,18 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 print(json.dumps(asdict(result)), flush=True)
         if not args.skip_overhead:
-            overhead = run_overhead(supergraph, args)
-            print(json.dumps(overhead), flush=True)
+            overhead = []
+            for _ in range(args.repeat):
+                for name in args.overhead_of or ["puppies"]:
+                    measured = run_overhead(commands, name, args)
+                    overhead.append(measured)
+                    print(json.dumps(measured), flush=True)
     finally:
         _stop(subgraphs)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     report = {
         "when": stamp,
-        "args": vars(args),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
@@ -456,14 +513,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"load average before/after (1, 5, 15 min): {report['loadavg_before']} / "
         f"{report['loadavg_after']} on {report['cpus']} CPUs"
     )
-    o = report.get("overhead")
-    if o:
+    for o in report.get("overhead") or []:
         lines.append("")
         lines.append(
-            f"single fetch at 1 connection: direct p50 {o['direct_p50_ms']:.3f} ms, through the "
-            f"router p50 {o['router_p50_ms']:.3f} ms, added p50 {o['added_p50_ms']:.3f} ms "
-            f"(p99 added {o['added_p99_ms']:.3f} ms), router CPU per request "
-            f"{o['router_cpu_ms_per_request']:.3f} ms, correct: {o['correct']}"
+            f"single fetch at 1 connection via {o['router']}: direct p50 "
+            f"{o['direct_p50_ms']:.3f} ms, through the router p50 {o['router_p50_ms']:.3f} ms, "
+            f"added p50 {o['added_p50_ms']:.3f} ms (p99 added {o['added_p99_ms']:.3f} ms), "
+            f"router CPU per request {o['router_cpu_ms_per_request']:.3f} ms, "
+            f"correct: {o['correct']}"
         )
     return "\n".join(lines)
 

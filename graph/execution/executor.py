@@ -24,6 +24,7 @@ from graph.planning.plan import (
     ReqSelection,
     SequenceNode,
 )
+from graph.plugins.subgraph_errors import format_subgraph_error
 
 logger = logging.getLogger("graph.execution")
 
@@ -208,23 +209,8 @@ class _Run:
     def _subgraph_error(self, subgraph: str, e: Any, path: list[Any] | None) -> None:
         if not isinstance(e, dict):
             return
-        raw_ext = e.get("extensions")
-        ext: dict[str, Any] = raw_ext if isinstance(raw_ext, dict) else {}
-        if self.ex.include_errors.get(subgraph, False):
-            out: dict[str, Any] = {"message": str(e.get("message", "Subgraph error"))}
-            if path is not None:
-                out["path"] = path
-            out["extensions"] = {
-                **ext,
-                "code": ext.get("code", "DOWNSTREAM_SERVICE_ERROR"),
-                "serviceName": subgraph,
-            }
-        else:
-            out = {"message": "Subgraph errors redacted"}
-            if path is not None:
-                out["path"] = path
-            out["extensions"] = {"code": ext.get("code", "DOWNSTREAM_SERVICE_ERROR")}
-        self.errors.append(out)
+        include = self.ex.include_errors.get(subgraph, False)
+        self.errors.append(format_subgraph_error(subgraph, e, path, include))
 
 
 def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -1,22 +1,30 @@
-"""The Gateway: the one object the serving layer (graph/app.py, graph/ws.py) talks to.
+"""The Gateway: the one object the request pipeline (graph/serving/) talks to.
 
 Contract:
 
 - ``Gateway.from_supergraph_sdl(sdl, options)`` loads a Federation 2 supergraph (raises
   ``graph.supergraph.SupergraphError`` when it cannot).
 - ``api_schema`` (GraphQLSchema) and ``subgraph_names`` (list[str]).
-- ``prepare(query, operation_name, *, max_tokens=None, checks=())`` parses (``max_tokens``),
-  runs ``checks`` (each returns a list of GraphQLError for the document), validates against
-  the API schema and plans. It raises ``RequestError(errors, code)`` with code
-  GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED (also for failed checks unless the check's
-  errors carry their own ``extensions.code``), BAD_REQUEST (no/unknown operation, operation
-  name needed) or QUERY_PLANNING_FAILED. Results (and failures) are cached together in a
-  bounded LRU keyed by (query text, operation name, max_tokens), and validated plans also by
-  the normalised document (printed AST), so the same operation formatted differently is
-  validated and planned once; ``checks`` must therefore depend on the document and operation
-  name only.
+- ``prepare(query, operation_name, *, max_tokens=None, checks=(), plan=True)`` parses
+  (``max_tokens``), runs ``checks`` (each ``check(document, operation_name)`` returns a list
+  of GraphQLError), validates against the API schema and, unless ``plan=False``, plans. It
+  raises ``RequestError(errors, code)`` with code GRAPHQL_PARSE_FAILED,
+  GRAPHQL_VALIDATION_FAILED (also for failed checks unless the check's errors carry their
+  own ``extensions.code``), BAD_REQUEST (no/unknown operation, operation name needed) or
+  QUERY_PLANNING_FAILED. Results (and failures) are cached together in a bounded LRU keyed
+  by (query text, operation name, max_tokens), and validated operations also by the
+  normalised document (printed AST), so the same operation formatted differently is
+  validated and planned once; ``checks`` must therefore depend on the document and
+  operation name only.
 - ``PreparedOperation`` has ``.document``, ``.operation``, ``.operation_type``
-  ("query" | "mutation" | "subscription") and ``.plan``.
+  ("query" | "mutation" | "subscription"), ``.normalized`` and ``.plan``: the plan is made
+  on first use (``ensure_planned()`` raises the QUERY_PLANNING_FAILED ``RequestError``)
+  and kept with the operation, so the pipeline can decide about an operation (authorization,
+  rate limits, cost) before it is planned.
+- ``restrict(prepared, operation, key)``: the same client operation executed with a plan
+  made from ``operation`` (a copy with fields removed, e.g. by authorization); the response
+  is still shaped by the client's operation, so removed fields come back ``null``. Cached
+  per ``(prepared, key)``.
 - ``await execute(prepared, variables, *, headers_for=None) -> dict``: the GraphQL response.
   Identical queries in flight together (same prepared operation, variables and subgraph
   headers) share one execution (``GatewayOptions.deduplicate_requests``); the returned dict
@@ -29,6 +37,8 @@ Contract:
 - ``await aclose()`` closes the pooled subgraph connections.
 
 Introspection (``__schema``, ``__type``) is answered by the router from the API schema.
+Subgraph errors reach the client as ``graph.plugins.subgraph_errors`` formats them (the one
+place that decides what is redacted).
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +74,8 @@ from graph.planning import Planner, PlanningError, QueryPlan, normalize_operatio
 from graph.planning.operation import NormalizedOperation
 from graph.supergraph import Supergraph, build_api_schema
 
-Check = Callable[[DocumentNode], list[GraphQLError]]
+Check = Callable[[DocumentNode, str | None], list[GraphQLError]]
+"""A document check: ``check(document, operation_name)`` -> errors (none when it passes)."""
 
 
 @dataclass(frozen=True)
@@ -95,18 +106,77 @@ class GatewayOptions:
         return self.subgraphs.get(name, self.default)
 
 
-@dataclass(frozen=True)
 class PreparedOperation:
-    document: DocumentNode
-    operation: OperationDefinitionNode
-    operation_type: str
-    plan: QueryPlan
-    normalized: NormalizedOperation
-    root_type: str
-    introspection: DocumentNode | None  # the introspection root fields, answered locally
-    # The shaper's per-operation cache (collected fields per selection set and type): it lives
-    # and dies with this prepared operation in the LRU.
-    shape_cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """A parsed and validated operation, with its plan made on first use."""
+
+    __slots__ = (
+        "_plan",
+        "_planner",
+        "document",
+        "introspection",
+        "normalized",
+        "operation",
+        "operation_type",
+        "planned_from",
+        "restricted",
+        "root_type",
+        "shape_cache",
+    )
+
+    def __init__(
+        self,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        operation_type: str,
+        normalized: NormalizedOperation,
+        root_type: str,
+        introspection: DocumentNode | None,
+        planner: Planner,
+        planned_from: NormalizedOperation | None = None,
+    ) -> None:
+        self.document = document
+        self.operation = operation
+        self.operation_type = operation_type
+        self.normalized = normalized  # what the response is shaped by
+        self.planned_from = planned_from or normalized  # what the plan fetches
+        self.root_type = root_type
+        self.introspection = introspection  # the introspection root fields, answered locally
+        self._planner = planner
+        self._plan: QueryPlan | RequestError | None = None
+        # The shaper's per-operation cache (collected fields per selection set and type): it
+        # lives and dies with this prepared operation in the LRU.
+        self.shape_cache: dict[Any, Any] = {}
+        # restricted variants of this operation (Gateway.restrict), by their key
+        self.restricted: dict[Hashable, PreparedOperation] = {}
+
+    def ensure_planned(self) -> QueryPlan:
+        """The plan (made now if it was not yet); raises the planning failure."""
+        plan = self._plan
+        if plan is None:
+            try:
+                plan = self._planner.plan(self.planned_from)
+            except PlanningError as exc:
+                plan = RequestError(
+                    [
+                        {
+                            "message": f"Query planning failed: {exc}",
+                            "extensions": {"code": "QUERY_PLANNING_FAILED"},
+                        }
+                    ],
+                    "QUERY_PLANNING_FAILED",
+                )
+            self._plan = plan
+        if isinstance(plan, RequestError):
+            raise plan.with_traceback(None)
+        return plan
+
+    @property
+    def plan(self) -> QueryPlan:
+        return self.ensure_planned()
+
+    @property
+    def planned(self) -> bool:
+        return self._plan is not None
 
 
 class Gateway:
@@ -151,6 +221,7 @@ class Gateway:
         *,
         max_tokens: int | None = None,
         checks: Sequence[Check] = (),
+        plan: bool = True,
     ) -> PreparedOperation:
         key = (query, operation_name, max_tokens)
         hit = self._cache.get(key)
@@ -166,7 +237,37 @@ class Gateway:
             self._cache.move_to_end(key)
         if isinstance(hit, RequestError):
             raise hit.with_traceback(None)  # a cached failure: no growing traceback
+        if plan:
+            hit.ensure_planned()
         return hit
+
+    def restrict(
+        self, prepared: PreparedOperation, operation: OperationDefinitionNode, key: Hashable
+    ) -> PreparedOperation:
+        """``prepared`` executed with a plan made from ``operation`` (the client's operation
+        with some selections removed); shaped by the client's operation, so what was removed
+        comes back null. ``key`` names the restriction (equal keys, equal operations)."""
+        found = prepared.restricted.get(key)
+        if found is None:
+            fragments = {
+                d.name.value: d
+                for d in prepared.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            found = PreparedOperation(
+                prepared.document,
+                prepared.operation,
+                prepared.operation_type,
+                prepared.normalized,
+                prepared.root_type,
+                prepared.introspection,
+                self.planner,
+                planned_from=normalize_operation(operation, fragments),
+            )
+            if len(prepared.restricted) >= 64:
+                prepared.restricted.clear()
+            prepared.restricted[key] = found
+        return found
 
     def _prepare(
         self,
@@ -198,7 +299,7 @@ class Gateway:
         self, document: DocumentNode, operation_name: str | None, checks: Sequence[Check]
     ) -> PreparedOperation:
         for check in checks:
-            errs = check(document)
+            errs = check(document, operation_name)
             if errs:
                 code = (errs[0].extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
                 raise RequestError(
@@ -214,28 +315,16 @@ class Gateway:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         normalized = normalize_operation(operation, fragments)
-        try:
-            plan = self.planner.plan(normalized)
-        except PlanningError as exc:
-            raise RequestError(
-                [
-                    {
-                        "message": f"Query planning failed: {exc}",
-                        "extensions": {"code": "QUERY_PLANNING_FAILED"},
-                    }
-                ],
-                "QUERY_PLANNING_FAILED",
-            ) from None
         kind = operation.operation.value
         root = self.supergraph.root_types.get(kind, kind.capitalize())
         return PreparedOperation(
             document,
             operation,
             kind,
-            plan,
             normalized,
             root,
             _introspection_document(operation, fragments),
+            self.planner,
         )
 
     # ------------------------------------------------------------------ execute
@@ -357,7 +446,7 @@ class Gateway:
         variables: Mapping[str, Any] | None,
         *,
         headers_for: HeadersFor | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         from graph.execution.subscriptions import run_subscription
 
         values, problems = self._variables(prepared, variables)

@@ -17,6 +17,7 @@ import orjson
 
 from graph.execution.executor import HeadersFor
 from graph.planning.plan import FetchNode, PlanNode, SequenceNode
+from graph.plugins.subgraph_errors import format_subgraph_error
 
 if TYPE_CHECKING:
     from graph.execution.gateway import Gateway, PreparedOperation
@@ -149,15 +150,6 @@ def _refused(subgraph: str) -> dict[str, Any]:
 
 
 def _event_error(subgraph: str, e: Any, gateway: Gateway) -> dict[str, Any]:
-    if not isinstance(e, dict):
-        return {"message": "Subgraph error", "extensions": {"code": "DOWNSTREAM_SERVICE_ERROR"}}
-    if gateway.executor.include_errors.get(subgraph, False):
-        return {**e, "extensions": {**(e.get("extensions") or {}), "serviceName": subgraph}}
-    # redacted as for HTTP fetches: the message goes, the code stays
-    ext = e.get("extensions")
-    code = ext.get("code") if isinstance(ext, dict) else None
-    out: dict[str, Any] = {"message": "Subgraph errors redacted"}
-    if "path" in e:
-        out["path"] = e["path"]
-    out["extensions"] = {"code": code if isinstance(code, str) else "DOWNSTREAM_SERVICE_ERROR"}
-    return out
+    path = e.get("path") if isinstance(e, dict) and isinstance(e.get("path"), list) else None
+    include = gateway.executor.include_errors.get(subgraph, False)
+    return format_subgraph_error(subgraph, e, path, include)

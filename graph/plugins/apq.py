@@ -17,6 +17,8 @@ from pydantic import Field
 
 from graph.http import GraphQLParams, HttpError
 from graph.plugins.base import StrictModel
+from graph.serving.request import RouterRequest
+from graph.serving.stage import Stage
 
 _NOT_FOUND = "PersistedQueryNotFound"
 
@@ -103,3 +105,17 @@ def _check_extension(persisted: Any) -> str:
             400, "extensions.persistedQuery.sha256Hash must be a hex SHA-256 (64 characters)."
         )
     return digest.lower()
+
+
+class ApqStage(Stage):
+    """Resolves ``extensions.persistedQuery`` hashes to operation text (after the manifest
+    stage, which decides first when persisted-query manifests are configured)."""
+
+    name = "apq"
+
+    def __init__(self, store: PersistedQueries) -> None:
+        self.store = store
+
+    async def on_request(self, request: RouterRequest) -> None:
+        if request.query is None:
+            request.query = self.store.resolve(request.params)

@@ -21,6 +21,8 @@ from typing import Annotated, Any
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from graph.plugins.base import StrictModel
+from graph.serving.request import RouterRequest
+from graph.serving.stage import Stage
 
 RESERVED_HEADERS = frozenset(
     {
@@ -226,26 +228,53 @@ class HeaderPropagation:
         }
         self.enabled = bool(self._all) or any(self._per_subgraph.values())
 
+    def apply(self, client: dict[str, list[str]], subgraph: str, out: dict[str, str]) -> None:
+        """Run the rules for ``subgraph`` over the client's headers into ``out``."""
+        for op in self._per_subgraph.get(subgraph, self._all):
+            op(client, out)
+
     def for_request(self, raw: RawHeaders) -> Callable[[str], dict[str, str]]:
         """A ``headers_for(subgraph_name)`` function for one client request."""
         if not self.enabled:
             return _no_headers
-        client: dict[str, list[str]] = {}
-        for name_b, value_b in raw:
-            client.setdefault(name_b.decode("latin-1"), []).append(value_b.decode("latin-1"))
+        client = client_headers(raw)
         cache: dict[str, dict[str, str]] = {}
 
         def headers_for(subgraph: str) -> dict[str, str]:
             found = cache.get(subgraph)
             if found is None:
                 found = {}
-                for op in self._per_subgraph.get(subgraph, self._all):
-                    op(client, found)
+                self.apply(client, subgraph, found)
                 cache[subgraph] = found
             return dict(found)
 
         return headers_for
 
 
+def client_headers(raw: RawHeaders) -> dict[str, list[str]]:
+    """The client's headers by (lower-case) name, every value kept in order."""
+    client: dict[str, list[str]] = {}
+    for name_b, value_b in raw:
+        client.setdefault(name_b.decode("latin-1"), []).append(value_b.decode("latin-1"))
+    return client
+
+
 def _no_headers(subgraph: str) -> dict[str, str]:
     return {}
+
+
+class HeadersStage(Stage):
+    """``headers``: the propagation rules, applied to every subgraph request."""
+
+    name = "headers"
+
+    def __init__(self, propagation: HeaderPropagation) -> None:
+        self.propagation = propagation
+
+    def subgraph_headers(
+        self, request: RouterRequest, subgraph: str, headers: dict[str, str]
+    ) -> None:
+        client = request.context.get(self.name)
+        if client is None:
+            client = request.context[self.name] = client_headers(request.headers)
+        self.propagation.apply(client, subgraph, headers)

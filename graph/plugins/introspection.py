@@ -16,6 +16,7 @@ from graphql import (
 )
 
 from graph.plugins.limits import select_operation
+from graph.serving.stage import Check, Stage
 
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
@@ -65,3 +66,15 @@ def introspection_disabled_check(
             )
         ]
     return []
+
+
+class IntrospectionStage(Stage):
+    """``supergraph.introspection``: refuses ``__schema``/``__type`` when off."""
+
+    name = "introspection"
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def checks(self) -> list[Check]:
+        return [] if self.enabled else [introspection_disabled_check]

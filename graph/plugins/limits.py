@@ -34,6 +34,7 @@ from graphql import (
 from pydantic import Field
 
 from graph.plugins.base import StrictModel
+from graph.serving.stage import Check, Stage
 
 logger = logging.getLogger("graph.limits")
 
@@ -213,3 +214,18 @@ class OperationLimits:
                 logger.warning("limits.warn_only: %s", error.message)
             return []
         return errors
+
+
+class LimitsStage(Stage):
+    """``limits``: the request size (enforced by the transports while reading), the parser's
+    token limit (enforced by the parser) and the operation's shape (a document check)."""
+
+    name = "limits"
+
+    def __init__(self, config: LimitsConfig, schema: GraphQLSchema | None) -> None:
+        self.max_body = config.http_max_request_bytes
+        self.max_tokens = config.parser_max_tokens
+        self.operation_limits = OperationLimits(config, schema)
+
+    def checks(self) -> list[Check]:
+        return [self.operation_limits.check] if self.operation_limits.enabled else []

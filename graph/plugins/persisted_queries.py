@@ -24,6 +24,8 @@ from pydantic import Field, model_validator
 from graph.errors import ConfigError
 from graph.http import GraphQLParams, HttpError
 from graph.plugins.base import StrictModel
+from graph.serving.request import RouterRequest
+from graph.serving.stage import Stage
 
 logger = logging.getLogger("graph.persisted_queries")
 
@@ -164,3 +166,17 @@ class PersistedQueryManifest:
                 self._checked.clear()
             self._checked[query] = found
         return found
+
+
+class PersistedQueriesStage(Stage):
+    """Operation ids from the manifests, and the safelist."""
+
+    name = "persisted_queries"
+
+    def __init__(self, manifest: PersistedQueryManifest) -> None:
+        self.manifest = manifest
+
+    async def on_request(self, request: RouterRequest) -> None:
+        query = self.manifest.resolve(request.params)
+        if query is not None:
+            request.query = query

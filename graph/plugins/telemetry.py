@@ -10,11 +10,14 @@ import os
 import time
 from bisect import bisect_left
 from collections import defaultdict
+from typing import Any
 
 import psutil
 from pydantic import Field, field_validator
 
 from graph.plugins.base import StrictModel
+from graph.serving.request import RouterRequest
+from graph.serving.stage import Stage
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -70,9 +73,9 @@ class Metrics:
     def observe_operation(self, operation_type: str) -> None:
         self.operations[operation_type] += 1
 
-    def observe_errors(self, errors: list[dict[str, object]]) -> None:
+    def observe_errors(self, errors: list[Any]) -> None:
         for error in errors:
-            extensions = error.get("extensions")
+            extensions = error.get("extensions") if isinstance(error, dict) else None
             code = extensions.get("code") if isinstance(extensions, dict) else None
             self.errors[str(code) if code is not None else "UNKNOWN"] += 1
 
@@ -128,3 +131,31 @@ class Metrics:
             f"process_start_time_seconds {self.started}",
         ]
         return ("\n".join(lines) + "\n").encode()
+
+
+class TelemetryStage(Stage):
+    """Counts operations, GraphQL errors by ``extensions.code`` and active subscriptions, the
+    same way for every transport (refusals included)."""
+
+    name = "telemetry"
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def on_operation(self, request: RouterRequest) -> None:
+        prepared = request.prepared
+        assert prepared is not None
+        kind = prepared.operation_type
+        self.metrics.observe_operation(kind)
+        if kind == "subscription":
+            self.metrics.active_subscriptions += 1
+            request.context[self.name] = True
+
+    def on_response(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
+        errors = body.get("errors")
+        if errors:
+            self.metrics.observe_errors(errors)
+
+    def on_end(self, request: RouterRequest) -> None:
+        if request.context.get(self.name):
+            self.metrics.active_subscriptions -= 1

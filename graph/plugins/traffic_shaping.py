@@ -8,7 +8,10 @@ import time
 
 from pydantic import Field
 
+from graph.http import HttpError
 from graph.plugins.base import Duration, StrictModel
+from graph.serving.request import RouterRequest
+from graph.serving.stage import Stage
 
 DEFAULT_SUBGRAPH_TIMEOUT = 30.0
 
@@ -83,3 +86,23 @@ class RateLimiter:
     def retry_after(self) -> int:
         """Whole seconds until the next request would be accepted."""
         return max(1, math.ceil((1.0 - self.tokens) / self.rate))
+
+
+class GlobalRateLimitStage(Stage):
+    """``traffic_shaping.router.global_rate_limit``: one bucket for the whole router process,
+    checked before anything else (it protects the process, not a quota)."""
+
+    name = "global_rate_limit"
+
+    def __init__(self, config: RateLimitConfig) -> None:
+        self.limiter = RateLimiter(config)
+
+    async def on_request(self, request: RouterRequest) -> None:
+        if not self.limiter.try_acquire():
+            raise HttpError(
+                429,
+                "Too many requests: the router's global rate limit "
+                "(traffic_shaping.router.global_rate_limit) is reached; retry later.",
+                "REQUEST_RATE_LIMITED",
+                [(b"retry-after", str(self.limiter.retry_after()).encode())],
+            )

@@ -85,6 +85,11 @@ class AccountsSubscription:
             yield value
             await asyncio.sleep(0.01)
 
+    @strawberry.subscription
+    async def broken_ticker(self) -> AsyncGenerator[int | None, None]:
+        yield 1
+        raise ValueError("secret internal detail from the ticker")
+
 
 @strawberry.type
 class Review:

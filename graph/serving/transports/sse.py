@@ -12,27 +12,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
 from graph.http import EVENT_STREAM
+from graph.serving.request import RawHeaders
+from graph.serving.transports import Receive, Send
 
 logger = logging.getLogger("graph.sse")
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-RawHeaders = list[tuple[bytes, bytes]]
-
-
 _COMPLETE = b"event: complete\ndata:\n\n"
 _KEEPALIVE = b":\n\n"
+_FAILED = {
+    "errors": [
+        {
+            "message": "The router failed to run this operation.",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+    ]
+}
 
 
 def next_event(result: dict[str, Any]) -> bytes:
     return b"event: next\ndata: " + orjson.dumps(result) + b"\n\n"
+
+
+def _start(headers: RawHeaders) -> dict[str, Any]:
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", EVENT_STREAM),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+            *headers,
+        ],
+    }
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:
@@ -50,18 +67,7 @@ async def stream_events(
     keepalive: float = 12.0,
 ) -> None:
     """Send ``results`` as an event stream until they end or the client disconnects."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", EVENT_STREAM),
-                (b"cache-control", b"no-cache"),
-                (b"x-accel-buffering", b"no"),
-                *headers,
-            ],
-        }
-    )
+    await send(_start(headers))
     disconnected: asyncio.Future[Any] = asyncio.ensure_future(_wait_for_disconnect(receive))
     iterator = aiter(results)
     pending: asyncio.Future[Any] | None = None
@@ -81,18 +87,10 @@ async def stream_events(
                 result = pending.result()
             except StopAsyncIteration:
                 break
-            except Exception:
+            except Exception:  # the pipeline turns failures into events; this is a last resort
                 logger.exception("an event stream failed")
-                result = {
-                    "errors": [
-                        {
-                            "message": "The router failed to run this operation.",
-                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                        }
-                    ]
-                }
                 await send(
-                    {"type": "http.response.body", "body": next_event(result), "more_body": True}
+                    {"type": "http.response.body", "body": next_event(_FAILED), "more_body": True}
                 )
                 break
             finally:

@@ -1,12 +1,14 @@
 """The graphql-transport-ws protocol (the ``graphql-ws`` library's protocol) at the GraphQL path.
 
 One :class:`Connection` per socket: ``connection_init`` -> ``connection_ack``, then any number
-of ``subscribe`` messages, each run as its own task (a subscription streams ``next`` messages
-from the gateway, a query or mutation sends one), ended by ``complete`` from either side.
-Protocol violations close the socket with the protocol's close codes (4400, 4401, 4406, 4408,
-4409, 4429); a browser origin that ``cors`` does not allow is closed with 4403. String values
-in the ``connection_init`` payload (and in a nested ``headers`` object) are treated as request
-headers for header propagation, since browsers cannot set headers on a WebSocket.
+of ``subscribe`` messages, each run through the request pipeline as its own task (a
+subscription streams ``next`` messages, a query or mutation sends one), ended by ``complete``
+from either side. Protocol violations close the socket with the protocol's close codes
+(4400, 4401, 4406, 4408, 4409, 4429); a browser origin that ``cors`` does not allow is closed
+with 4403, and so is a request the pipeline refuses as unauthenticated (401). String values
+in the ``connection_init`` payload (and in a nested ``headers`` object) are treated as
+request headers (credentials, header propagation), since browsers cannot set headers on a
+WebSocket.
 """
 
 from __future__ import annotations
@@ -15,23 +17,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from graph.execution.errors import RequestError
 from graph.http import HttpError, params_from_mapping
-
-if TYPE_CHECKING:
-    from graph.app import RouterApp
+from graph.serving.pipeline import Response
+from graph.serving.request import WEBSOCKET, RawHeaders, RouterRequest
+from graph.serving.transports import PipelineSource, Receive, Scope, Send, client_ip
 
 logger = logging.getLogger("graph.ws")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT = 3.0
@@ -72,10 +67,10 @@ class _Close(Exception):
 
 
 class GraphQLTransportWS:
-    """Serves graphql-transport-ws connections for a router."""
+    """Serves graphql-transport-ws connections at the GraphQL path."""
 
-    def __init__(self, router: RouterApp, init_timeout: float = INIT_TIMEOUT) -> None:
-        self.router = router
+    def __init__(self, source: PipelineSource, init_timeout: float = INIT_TIMEOUT) -> None:
+        self.source = source
         self.init_timeout = init_timeout
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,17 +81,18 @@ class GraphQLTransportWS:
         if PROTOCOL not in offered:
             await self._refuse(send, 4406, f"Subprotocol not acceptable: use {PROTOCOL}", None)
             return
+        pipeline = self.source()
         origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        if origin is not None and not self.router.cors.origin_allowed(origin):
+        if origin is not None and not pipeline.cors.origin_allowed(origin):
             # browsers send Origin on every WebSocket and apply no CORS to it: refuse origins
             # that cors does not allow, so no other site can use a visitor's connection
             await self._refuse(send, 4403, "Forbidden: this origin is not allowed (cors)", PROTOCOL)
             return
         await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
-        metrics = self.router.metrics
+        metrics = pipeline.metrics
         metrics.websocket_connections += 1
         try:
-            await Connection(self.router, scope, receive, send, self.init_timeout).run()
+            await Connection(self.source, scope, receive, send, self.init_timeout).run()
         finally:
             metrics.websocket_connections -= 1
 
@@ -112,13 +108,13 @@ class Connection:
 
     def __init__(
         self,
-        router: RouterApp,
+        source: PipelineSource,
         scope: Scope,
         receive: Receive,
         send: Send,
         init_timeout: float,
     ) -> None:
-        self.router = router
+        self.source = source
         self.scope = scope
         self.receive = receive
         self._send = send
@@ -126,7 +122,7 @@ class Connection:
         self.acknowledged = False
         self.init_received = False
         self.operations: dict[str, asyncio.Task[None]] = {}
-        self.headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+        self.headers: RawHeaders = list(scope["headers"])
         self.closed = False
         self.send_lock = asyncio.Lock()
 
@@ -231,69 +227,60 @@ class Connection:
         if self.operations.get(op_id) is task:
             del self.operations[op_id]
 
+    async def send_error(self, op_id: str, errors: list[Any]) -> None:
+        await self.send_json({"type": "error", "id": op_id, "payload": errors})
+
     async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
-        router = self.router
         try:
-            if router.rate_limiter is not None and not router.rate_limiter.try_acquire():
-                raise router.rate_limited()
+            await self._operate(op_id, payload)
+        except Exception:  # the pipeline answers failures itself; this is a last resort
+            logger.exception("operation %s failed", op_id)
+            await self.send_error(
+                op_id,
+                [
+                    {
+                        "message": "The router failed to run this operation.",
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                    }
+                ],
+            )
+
+    async def _operate(self, op_id: str, payload: dict[str, Any]) -> None:
+        pipeline = self.source()  # one pipeline (and gateway) for the whole operation
+        try:
             params = params_from_mapping(payload)
-            gateway = router.gateway  # a reload must not mix two gateways in one operation
-            prepared = router.prepare(params, gateway)
         except HttpError as error:
-            await self.send_json(
-                {
-                    "type": "error",
-                    "id": op_id,
-                    "payload": [{"message": error.message, "extensions": {"code": error.code}}],
-                }
-            )
+            refusal = pipeline.refuse(WEBSOCKET, self.headers, error, "WS")
+            await self.send_error(op_id, refusal.body["errors"])
             return
-        except RequestError as error:
-            await self.send_json({"type": "error", "id": op_id, "payload": error.errors})
-            return
-        headers_for = router.headers.for_request(self.headers)
-        router.metrics.observe_operation(prepared.operation_type)
-        try:
-            if prepared.operation_type == "subscription":
-                router.metrics.active_subscriptions += 1
-                try:
-                    async for result in gateway.subscribe(
-                        prepared, params.variables, headers_for=headers_for
-                    ):
-                        if "data" not in result:
-                            await self.send_json(
-                                {"type": "error", "id": op_id, "payload": result["errors"]}
-                            )
-                            return
-                        await self.send_json({"type": "next", "id": op_id, "payload": result})
-                finally:
-                    router.metrics.active_subscriptions -= 1
-            else:
-                result = await gateway.execute(prepared, params.variables, headers_for=headers_for)
-                if "data" not in result:
-                    await self.send_json(
-                        {"type": "error", "id": op_id, "payload": result["errors"]}
-                    )
-                    return
-                await self.send_json({"type": "next", "id": op_id, "payload": result})
-        except asyncio.CancelledError:
-            raise
-        except RequestError as error:
-            await self.send_json({"type": "error", "id": op_id, "payload": error.errors})
-            return
-        except Exception:
-            logger.exception("subscription %s failed", op_id)
-            await self.send_json(
-                {
-                    "type": "error",
-                    "id": op_id,
-                    "payload": [
-                        {
-                            "message": "The router failed to run this operation.",
-                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                        }
-                    ],
-                }
-            )
-            return
+        request = RouterRequest(
+            WEBSOCKET,
+            params,
+            self.headers,
+            pipeline.gateway,
+            method="WS",
+            client_ip=client_ip(self.scope),
+            stream_ok=True,
+        )
+        outcome = await pipeline.run(request)
+        if isinstance(outcome, Response):
+            if outcome.status == 401:  # the connection's credential is no longer good
+                await self.close(4403, "Forbidden: " + _first_message(outcome.body))
+                return
+            if outcome.refused or "data" not in outcome.body:
+                await self.send_error(op_id, outcome.body.get("errors") or [])
+                return
+            await self.send_json({"type": "next", "id": op_id, "payload": outcome.body})
+        else:
+            async with contextlib.aclosing(outcome.events) as events:
+                async for body in events:
+                    if "data" not in body:
+                        await self.send_error(op_id, body.get("errors") or [])
+                        return
+                    await self.send_json({"type": "next", "id": op_id, "payload": body})
         await self.send_json({"type": "complete", "id": op_id})
+
+
+def _first_message(body: dict[str, Any]) -> str:
+    errors = body.get("errors") or [{}]
+    return str(errors[0].get("message", "unauthenticated"))[:100]

@@ -1,0 +1,211 @@
+"""The router's serving layer per request, in-process: transport + request pipeline + stages,
+without sockets (the ASGI app is called directly), for a query the router answers itself
+(``{ __typename }``, so no subgraph is involved) and optionally one that calls a subgraph.
+
+    .venv/bin/python -m bench.router_edge [--requests 20000] [--rounds 5]
+        [--baseline DIR] [--baseline-config NAME=router.yaml ...] [--config NAME=router.yaml ...]
+        [--env NAME=KEY=VALUE ...]
+        [--header NAME=header:value ...]
+
+Each contender (``current`` = this checkout with defaults, ``baseline`` = another checkout of
+the code, e.g. ``git archive <commit> | tar -x -C DIR``, and one per ``--config``) runs in its
+own process, one after the other, ``--rounds`` times interleaved; each round sends
+``--requests`` requests one at a time and records the wall time of each. The report gives
+each contender's median of the per-round p50 and mean (microseconds per request) and the
+difference to the first contender. On a shared machine, compare contenders of the same run
+only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SUPERGRAPH = ROOT / "tests" / "graph" / "serving" / "supergraph.graphql"
+
+
+def _worker(args: argparse.Namespace) -> None:
+    """Runs inside the contender's process (its code first on sys.path)."""
+    import asyncio
+
+    import yaml
+
+    from graph.app import create_app
+    from graph.config import config_from_mapping
+
+    sdl = SUPERGRAPH.read_text()
+    for name in ("accounts", "reviews"):
+        sdl = sdl.replace("{" + name + "}", f"http://127.0.0.1:9/{name}")
+    data = yaml.safe_load(Path(args.config).read_text()) if args.config else {}
+    app = create_app(sdl, config_from_mapping(data or {}))
+    body = json.dumps({"query": args.query}).encode()
+    headers = [
+        (b"host", b"bench"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"accept", b"application/graphql-response+json"),
+    ]
+    for item in args.header:
+        name, _, value = item.partition(":")
+        headers.append((name.strip().lower().encode(), value.strip().encode()))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 4000),
+    }
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def lifespan() -> asyncio.Task[None]:
+        """Start the app's lifespan (its stages' start-up) and wait until it is done."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await queue.put({"type": "lifespan.startup"})
+        started = asyncio.Event()
+
+        async def lifespan_send(message: MutableMapping[str, Any]) -> None:
+            started.set()
+
+        task = asyncio.create_task(app({"type": "lifespan"}, queue.get, lifespan_send))
+        await started.wait()
+        return task
+
+    async def run() -> list[float]:
+        serving = await lifespan()
+        for _ in range(2000):  # warm up: caches, JIT-free but allocator and branch warm
+            await app(scope, receive, send)
+        times = []
+        clock = time.perf_counter
+        for _ in range(args.requests):
+            started = clock()
+            await app(scope, receive, send)
+            times.append(clock() - started)
+        serving.cancel()
+        return times
+
+    times = asyncio.run(run())
+    ok = statuses.count(statuses[-1]) == len(statuses)
+    times.sort()
+    print(
+        json.dumps(
+            {
+                "p50_us": times[len(times) // 2] * 1e6,
+                "mean_us": sum(times) / len(times) * 1e6,
+                "status": statuses[-1],
+                "uniform": ok,
+            }
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--query", default="{ __typename }")
+    parser.add_argument("--baseline", type=Path, default=None)
+    parser.add_argument("--config", action="append", default=[], metavar="NAME=FILE")
+    parser.add_argument(
+        "--baseline-config",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="the baseline's code with this router.yaml as NAME",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=KEY=VALUE", help="env for NAME"
+    )
+    parser.add_argument(
+        "--header", action="append", default=[], metavar="NAME=header:value", help="for NAME"
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        args.config = args.worker_config
+        _worker(args)
+        return 0
+    contenders: list[tuple[str, dict[str, str], str | None]] = [("current", {}, None)]
+    if args.baseline is not None:
+        contenders.insert(0, ("baseline", {"PYTHONPATH": str(args.baseline.resolve())}, None))
+    for item in args.baseline_config:
+        name, _, path = item.partition("=")
+        if args.baseline is None:
+            parser.error("--baseline-config needs --baseline")
+        contenders.append(
+            (name, {"PYTHONPATH": str(args.baseline.resolve())}, str(Path(path).resolve()))
+        )
+    for item in args.config:
+        name, _, path = item.partition("=")
+        contenders.append((name, {}, str(Path(path).resolve())))
+    extra_env: dict[str, dict[str, str]] = {}
+    for item in args.env:
+        name, _, rest = item.partition("=")
+        key, _, value = rest.partition("=")
+        extra_env.setdefault(name, {})[key] = value
+    headers: dict[str, list[str]] = {}
+    for item in args.header:
+        name, _, header = item.partition("=")
+        headers.setdefault(name, []).append(header)
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in contenders}
+    load_before = os.getloadavg()
+    for _ in range(args.rounds):
+        for name, env, config in contenders:
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                "--requests",
+                str(args.requests),
+                "--query",
+                args.query,
+            ]
+            if config:
+                cmd += ["--worker-config", config]
+            for header in headers.get(name, []):
+                cmd += ["--header", header]
+            # the contender's code first; this file imports only graph.* in the worker
+            env = {**os.environ, **env, **extra_env.get(name, {})}
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+            if out.returncode != 0:
+                print(out.stderr, file=sys.stderr)
+                return 1
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            rounds[name].append(result)
+            print(name, json.dumps(result), flush=True)
+    first = contenders[0][0]
+    base = statistics.median(r["p50_us"] for r in rounds[first])
+    print()
+    print(f"query {args.query!r}, {args.requests} requests x {args.rounds} rounds")
+    print(f"load average before/after: {load_before} / {os.getloadavg()}")
+    print("| contender | p50 us (median of rounds) | mean us | vs first | status |")
+    print("|---|---:|---:|---:|---|")
+    for name, _, _ in contenders:
+        p50 = statistics.median(r["p50_us"] for r in rounds[name])
+        mean = statistics.median(r["mean_us"] for r in rounds[name])
+        status = rounds[name][-1]["status"]
+        print(f"| {name} | {p50:.1f} | {mean:.1f} | {p50 - base:+.1f} | {status} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""The request pipeline: one path for every request, whatever transport brought it.
+
+Stages, in order (each a plugin in graph/plugins/ owning its config model):
+
+1. ``global_rate_limit`` (traffic_shaping.router.global_rate_limit)
+2. ``limits``: body size and parser tokens (enforced while reading and parsing), operation
+   shape (a document check)
+3. authentication -> the principal                                   (issue 13, part 2)
+4. ``persisted_queries`` (manifests, safelist), then ``apq``: the operation text
+5. parse, validate and the document checks (``limits``, ``introspection``): the pipeline
+6. authorization (``@authenticated``, ``@requiresScopes``, ``@policy``)  (another stage)
+7. rate limits and quotas per principal                              (issue 13, part 3)
+8. cost (demand control)                                             (another stage)
+9. plan (cached with the operation): the pipeline
+10. execute (``traffic_shaping.router.timeout`` on every transport), with each subgraph's
+    headers from the ``subgraph_headers`` hooks (``headers``): the pipeline
+11. shape: the gateway; subgraph errors as ``include_subgraph_errors`` says
+    (graph/plugins/subgraph_errors.py)
+12. ``telemetry``: operations, errors by code, active subscriptions
+
+The contract of a stage's hooks is in graph/serving/stage.py. :meth:`Pipeline.run` never
+raises for a bad request: the outcome is a :class:`Response` (a result or a refusal) or a
+:class:`Stream` of results (a subscription), which the transport writes in its own format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.config import RouterConfig
+from graph.execution.errors import RequestError
+from graph.execution.gateway import Gateway
+from graph.http import GraphQLParams, HttpError
+from graph.plugins.apq import ApqStage, PersistedQueries
+from graph.plugins.cors import Cors
+from graph.plugins.csrf import CsrfGuard
+from graph.plugins.headers import HeaderPropagation, HeadersStage
+from graph.plugins.introspection import IntrospectionStage
+from graph.plugins.limits import LimitsStage
+from graph.plugins.persisted_queries import PersistedQueriesStage, PersistedQueryManifest
+from graph.plugins.telemetry import Metrics, TelemetryStage
+from graph.plugins.traffic_shaping import GlobalRateLimitStage
+from graph.serving.request import SSE, HeadersFor, RawHeaders, RouterRequest
+from graph.serving.stage import Check, Stage
+
+logger = logging.getLogger("graph.serving")
+
+INTERNAL_MESSAGE = "The router failed to run this operation."
+
+
+@dataclass(slots=True)
+class Response:
+    """One response body: a GraphQL result (``status`` None: the transport's rules decide
+    the HTTP status) or a refusal (``status`` is its HTTP status)."""
+
+    body: dict[str, Any]
+    status: int | None = None
+    headers: RawHeaders = field(default_factory=list)  # the refusal's own headers
+
+    @property
+    def refused(self) -> bool:
+        return self.status is not None
+
+
+@dataclass(slots=True)
+class Stream:
+    """The results of a subscription, one body per event; close it (``aclose``) when the
+    client goes away."""
+
+    events: AsyncGenerator[dict[str, Any], None]
+
+
+Outcome = Response | Stream
+
+
+def build_stages(config: RouterConfig, gateway: Gateway, metrics: Metrics) -> list[Stage]:
+    """The stages for ``config``, in pipeline order (stages with nothing to do are left out)."""
+    stages: list[Stage] = []
+    shaping = config.traffic_shaping.router
+    if shaping.global_rate_limit is not None:
+        stages.append(GlobalRateLimitStage(shaping.global_rate_limit))
+    stages.append(LimitsStage(config.limits, gateway.api_schema))
+    # authentication goes here
+    if config.persisted_queries.enabled:
+        stages.append(PersistedQueriesStage(PersistedQueryManifest(config.persisted_queries)))
+    stages.append(ApqStage(PersistedQueries(config.apq)))
+    stages.append(IntrospectionStage(config.supergraph.introspection))
+    # authorization, rate limits and quotas, cost go here
+    propagation = HeaderPropagation(config.headers)
+    if propagation.enabled:
+        stages.append(HeadersStage(propagation))
+    stages.append(TelemetryStage(metrics))
+    return stages
+
+
+class Pipeline:
+    """The stages for one router.yaml and one gateway (a hot reload builds a new one)."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        gateway: Gateway,
+        metrics: Metrics,
+        stages: list[Stage] | None = None,
+    ) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.metrics = metrics
+        self.stages = stages if stages is not None else build_stages(config, gateway, metrics)
+        # what the transports need of router.yaml
+        self.graphql_path = config.supergraph.path
+        self.cors = Cors(config.cors)
+        self.csrf = CsrfGuard(config.csrf)
+        self.max_body = config.limits.http_max_request_bytes
+        self.max_tokens = config.limits.parser_max_tokens
+        self.timeout = config.traffic_shaping.router.timeout
+        # the hooks each stage overrides, in stage order
+        self._on_request = [s for s in self.stages if s.overrides("on_request")]
+        self._on_operation = [s for s in self.stages if s.overrides("on_operation")]
+        self._subgraph_headers = [s for s in self.stages if s.overrides("subgraph_headers")]
+        self._on_response = [s for s in self.stages if s.overrides("on_response")]
+        self._on_end = [s for s in self.stages if s.overrides("on_end")]
+        self.checks: tuple[Check, ...] = tuple(c for s in self.stages for c in s.checks())
+
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    async def start(self) -> None:
+        for stage in self.stages:
+            await stage.start()
+
+    async def stop(self) -> None:
+        for stage in reversed(self.stages):
+            try:
+                await stage.stop()
+            except Exception:  # one stage failing to stop must not keep others running
+                logger.exception("stage %s failed to stop", stage.name)
+
+    # ------------------------------------------------------------------ the request path
+    async def run(self, request: RouterRequest) -> Outcome:
+        """Run ``request`` through every stage; never raises for a bad request."""
+        try:
+            for stage in self._on_request:
+                await stage.on_request(request)
+            query = request.query
+            if query is None:
+                query = request.params.query
+                if query is None:  # pragma: no cover - params_from_mapping prevents it
+                    raise HttpError(400, "The request has no 'query' parameter.")
+            prepared = request.prepared = request.gateway.prepare(
+                query,
+                request.params.operation_name,
+                max_tokens=self.max_tokens,
+                checks=self.checks,
+                plan=False,
+            )
+            kind = prepared.operation_type
+            if kind == "mutation" and request.method == "GET":
+                raise HttpError(
+                    405,
+                    "A mutation cannot be sent with GET; use POST.",
+                    "METHOD_NOT_ALLOWED",
+                    [(b"allow", b"POST")],
+                )
+            if kind == "subscription" and not request.stream_ok:
+                raise HttpError(
+                    400,
+                    "A subscription needs a stream: send Accept: text/event-stream "
+                    "(server-sent events), or use WebSocket (graphql-transport-ws) at "
+                    f"{self.graphql_path}.",
+                    "SUBSCRIPTION_NEEDS_STREAM",
+                )
+            for stage in self._on_operation:
+                await stage.on_operation(request)
+            prepared = request.prepared
+            prepared.ensure_planned()
+        except HttpError as error:
+            return self._refusal(request, error)
+        except RequestError as error:
+            return self._result(request, {"errors": error.errors})
+        except Exception:
+            logger.exception("a stage failed on a request")
+            return self._refusal(
+                request,
+                HttpError(500, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR"),
+            )
+        request.headers_for = self._headers_for(request)
+        if kind == "subscription":
+            return Stream(self._events(request))
+        if request.transport == SSE:  # the client asked for a stream: the result is its event
+            return Stream(self._one(request))
+        return await self._execute(request)
+
+    async def _execute(self, request: RouterRequest) -> Response:
+        prepared = request.prepared
+        assert prepared is not None
+        try:
+            execution = request.gateway.execute(
+                prepared, request.params.variables, headers_for=request.headers_for
+            )
+            if self.timeout is None:
+                result = await execution
+            else:
+                result = await asyncio.wait_for(execution, self.timeout)
+        except TimeoutError:
+            return self._refusal(
+                request,
+                HttpError(
+                    504,
+                    f"The request took longer than the router allows ({self.timeout:g}s, "
+                    "traffic_shaping.router.timeout).",
+                    "GATEWAY_TIMEOUT",
+                ),
+            )
+        except Exception:
+            logger.exception("the gateway failed on an operation")
+            return self._refusal(
+                request,
+                HttpError(
+                    500, "The router failed to execute this operation.", "INTERNAL_SERVER_ERROR"
+                ),
+            )
+        return self._result(request, result)
+
+    async def _one(self, request: RouterRequest) -> AsyncGenerator[dict[str, Any], None]:
+        yield (await self._execute(request)).body
+
+    def refuse(
+        self, transport: str, headers: RawHeaders, error: HttpError, method: str = "POST"
+    ) -> Response:
+        """A refusal found by a transport before there was a GraphQL request (a malformed
+        body, a wrong content type): it goes through the response stages like any other."""
+        params = GraphQLParams(None, None, None, None)
+        request = RouterRequest(transport, params, headers, self.gateway, method=method)
+        return self._refusal(request, error)
+
+    # ------------------------------------------------------------------ helpers
+    def _refusal(self, request: RouterRequest, error: HttpError) -> Response:
+        body: dict[str, Any] = {"errors": [error.error()]}
+        self._respond(request, body, error.status)
+        self._end(request)
+        return Response(body, error.status, error.headers)
+
+    def _result(self, request: RouterRequest, body: dict[str, Any]) -> Response:
+        self._respond(request, body, None)
+        self._end(request)
+        return Response(body)
+
+    def _respond(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
+        if request.extensions:
+            extensions = body.get("extensions")
+            body["extensions"] = (
+                {**extensions, **request.extensions}
+                if isinstance(extensions, dict)
+                else dict(request.extensions)
+            )
+        for stage in self._on_response:
+            stage.on_response(request, body, status)
+
+    def _end(self, request: RouterRequest) -> None:
+        for stage in self._on_end:
+            try:
+                stage.on_end(request)
+            except Exception:
+                logger.exception("stage %s failed at the end of a request", stage.name)
+
+    def _headers_for(self, request: RouterRequest) -> HeadersFor | None:
+        stages = self._subgraph_headers
+        if not stages:
+            return None
+        cache: dict[str, Mapping[str, str]] = {}
+
+        def headers_for(subgraph: str) -> Mapping[str, str]:
+            found = cache.get(subgraph)
+            if found is None:
+                built: dict[str, str] = {}
+                for stage in stages:
+                    stage.subgraph_headers(request, subgraph, built)
+                found = cache[subgraph] = built
+            return found
+
+        return headers_for
+
+    async def _events(self, request: RouterRequest) -> AsyncGenerator[dict[str, Any], None]:
+        prepared = request.prepared
+        assert prepared is not None
+        events = request.gateway.subscribe(
+            prepared, request.params.variables, headers_for=request.headers_for
+        )
+        try:
+            async with contextlib.aclosing(events):
+                async for body in events:
+                    self._respond(request, body, None)
+                    yield body
+        except Exception:
+            logger.exception("a subscription failed")
+            body = {
+                "errors": [
+                    {"message": INTERNAL_MESSAGE, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+                ]
+            }
+            self._respond(request, body, None)
+            yield body
+        finally:
+            self._end(request)
