@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from graph.execution.errors import SubgraphFetchError
-from graph.execution.http import SubgraphClient
+from graph.execution.http import SubgraphTransport
 from graph.execution.shaping import passes
 from graph.planning.plan import (
     EntityTarget,
@@ -35,7 +35,7 @@ _MISSING = object()
 class Executor:
     def __init__(
         self,
-        clients: Mapping[str, SubgraphClient],
+        clients: Mapping[str, SubgraphTransport],
         include_errors: Mapping[str, bool],
         abstract_types: frozenset[str],
         possible_types: Mapping[str, frozenset[str]],

@@ -2,8 +2,10 @@
 
 Contract:
 
-- ``Gateway.from_supergraph_sdl(sdl, options)`` loads a Federation 2 supergraph (raises
-  ``graph.supergraph.SupergraphError`` when it cannot).
+- ``Gateway.from_supergraph_sdl(sdl, options, transports=None)`` loads a Federation 2
+  supergraph (raises ``graph.supergraph.SupergraphError`` when it cannot). ``transports``
+  replaces the HTTP client of some subgraphs by another ``SubgraphTransport`` (tests serve
+  subgraphs in-process through it).
 - ``api_schema`` (GraphQLSchema) and ``subgraph_names`` (list[str]).
 - ``prepare(query, operation_name, *, max_tokens=None, checks=(), plan=True)`` parses
   (``max_tokens``), runs ``checks`` (each ``check(document, operation_name)`` returns a list
@@ -68,7 +70,7 @@ from graphql.execution.values import get_variable_values
 
 from graph.execution.errors import RequestError
 from graph.execution.executor import Executor, HeadersFor
-from graph.execution.http import SubgraphClient
+from graph.execution.http import SubgraphClient, SubgraphTransport
 from graph.execution.shaping import Shaper
 from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
 from graph.planning.operation import NormalizedOperation
@@ -180,18 +182,25 @@ class PreparedOperation:
 
 
 class Gateway:
-    def __init__(self, supergraph: Supergraph, options: GatewayOptions | None = None) -> None:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        options: GatewayOptions | None = None,
+        *,
+        transports: Mapping[str, SubgraphTransport] | None = None,
+    ) -> None:
         self.options = options or GatewayOptions()
         self.supergraph = supergraph
         self.api_schema: GraphQLSchema = build_api_schema(supergraph)
         self.subgraph_names: list[str] = list(supergraph.subgraphs)
         self.planner = Planner(supergraph)
         self.shaper = Shaper(self.api_schema)
-        self.clients: dict[str, SubgraphClient] = {}
+        self.clients: dict[str, SubgraphTransport] = {}
         include: dict[str, bool] = {}
         for name, sub in supergraph.subgraphs.items():
             opts = self.options.for_subgraph(name)
-            self.clients[name] = SubgraphClient(
+            given = (transports or {}).get(name)
+            self.clients[name] = given or SubgraphClient(
                 name,
                 opts.url or sub.url,
                 opts.timeout,
@@ -210,8 +219,14 @@ class Gateway:
         self._inflight: dict[tuple[Any, ...], asyncio.Future[dict[str, Any]]] = {}
 
     @classmethod
-    def from_supergraph_sdl(cls, sdl: str, options: GatewayOptions | None = None) -> Gateway:
-        return cls(Supergraph.from_sdl(sdl), options)
+    def from_supergraph_sdl(
+        cls,
+        sdl: str,
+        options: GatewayOptions | None = None,
+        *,
+        transports: Mapping[str, SubgraphTransport] | None = None,
+    ) -> Gateway:
+        return cls(Supergraph.from_sdl(sdl), options, transports=transports)
 
     # ------------------------------------------------------------------ prepare
     def prepare(

@@ -15,7 +15,7 @@ import functools
 import ssl
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httptools
@@ -111,6 +111,28 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+class SubgraphTransport(Protocol):
+    """What the executor sends subgraph requests through (`SubgraphClient` over HTTP).
+
+    `url` and `timeout` are also what a subscription's WebSocket to the subgraph uses."""
+
+    url: str
+    timeout: float
+
+    async def post(
+        self,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """Send one GraphQL request body; the subgraph's response body (with data/errors), or
+        SubgraphFetchError."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class SubgraphClient:
