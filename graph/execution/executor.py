@@ -166,7 +166,8 @@ class _Run:
         try:
             resp = await self._post(f, {"query": f.operation, "variables": variables})
         except SubgraphFetchError as exc:
-            self._fetch_error(exc, response_path_of(self.data, paths, buckets[0][0]))
+            # One error at the place all the objects it was fetching for share.
+            self._fetch_error(exc, _common_prefix(_paths_of(self.data, paths, buckets)))
             return
         data = resp.get("data")
         ents = data.get("_entities") if isinstance(data, dict) else None
@@ -178,22 +179,23 @@ class _Run:
                 if isinstance(item, dict):
                     for obj in buckets[i]:
                         deep_merge(obj, item, abstract)
-        for e in resp.get("errors") or ():
-            if not isinstance(e, dict):
-                continue
-            ep = e.get("path")
-            mapped: list[Any] | None = None
-            if (
-                isinstance(ep, list)
-                and len(ep) >= 2
-                and ep[0] == "_entities"
-                and isinstance(ep[1], int)
-                and ep[1] < len(buckets)
-            ):
-                mapped = [*response_path_of(self.data, paths, buckets[ep[1]][0]), *ep[2:]]
-            elif buckets:
-                mapped = response_path_of(self.data, paths, buckets[0][0])
-            self._subgraph_error(f.subgraph, e, mapped)
+        errors = [e for e in resp.get("errors") or () if isinstance(e, dict)]
+        if errors:
+            # Each error goes to every object its representation stood for.
+            where = _paths_of(self.data, paths, buckets)
+            for err in errors:
+                ep = err.get("path")
+                if (
+                    isinstance(ep, list)
+                    and len(ep) >= 2
+                    and ep[0] == "_entities"
+                    and isinstance(ep[1], int)
+                    and ep[1] < len(buckets)
+                ):
+                    for obj in buckets[ep[1]]:
+                        self._subgraph_error(f.subgraph, err, [*where[id(obj)], *ep[2:]])
+                else:
+                    self._subgraph_error(f.subgraph, err, _common_prefix(where))
 
     # ------------------------------------------------------------------ errors
     def _fetch_error(self, exc: SubgraphFetchError, path: list[Any]) -> None:
@@ -229,15 +231,30 @@ def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
     return [v for v in current if type(v) is dict]
 
 
-def response_path_of(
-    data: Any, paths: tuple[tuple[str, ...], ...], obj: dict[str, Any]
-) -> list[str | int]:
-    """The response path of one object found at one of `paths` (for errors only)."""
+def _paths_of(
+    data: Any, paths: tuple[tuple[str, ...], ...], buckets: list[list[dict[str, Any]]]
+) -> dict[int, list[str | int]]:
+    """id(object) -> its response path, for the objects of an entity fetch (errors only)."""
+    wanted = {id(o) for b in buckets for o in b}
+    out: dict[int, list[str | int]] = {}
     for path in paths:
-        for candidate, p in collect_with_paths(data, path):
-            if candidate is obj:
-                return p
-    return [s for s in paths[0] if s != "@" and not s.startswith("on:")]
+        for obj, p in collect_with_paths(data, path):
+            if id(obj) in wanted and id(obj) not in out:
+                out[id(obj)] = p
+    return out
+
+
+def _common_prefix(where: dict[int, list[str | int]]) -> list[str | int]:
+    paths = list(where.values())
+    if not paths:
+        return []
+    prefix = paths[0]
+    for p in paths[1:]:
+        n = 0
+        while n < len(prefix) and n < len(p) and prefix[n] == p[n]:
+            n += 1
+        prefix = prefix[:n]
+    return list(prefix)
 
 
 def collect_with_paths(

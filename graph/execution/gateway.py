@@ -194,7 +194,12 @@ class Gateway:
         self.api_schema: GraphQLSchema = build_api_schema(supergraph)
         self.subgraph_names: list[str] = list(supergraph.subgraphs)
         self.planner = Planner(supergraph)
-        self.shaper = Shaper(self.api_schema)
+        hidden = frozenset(
+            n
+            for n, t in supergraph.types.items()
+            if t.kind == "object" and self.api_schema.get_type(n) is None
+        )
+        self.shaper = Shaper(self.api_schema, hidden)
         self.clients: dict[str, SubgraphTransport] = {}
         include: dict[str, bool] = {}
         for name, sub in supergraph.subgraphs.items():

@@ -12,6 +12,7 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -23,6 +24,12 @@ from graphql import (
 from graph.planning.operation import Condition, OpField, OpSelection
 
 _PROPAGATE = object()  # "this position is null but must not be": null the parent
+_MISSING = object()  # a field the merged data does not have (its fetch failed or never ran)
+
+# extensions.code of the errors the shaper emits (Apollo Router's code for a subgraph value
+# that does not fit the schema), and of a value the router could not fetch at all.
+INVALID_VALUE = "RESPONSE_VALIDATION_FAILED"
+UNRESOLVED = "UNRESOLVED_FIELD"
 
 
 def passes(conditions: tuple[Condition, ...], variables: dict[str, Any]) -> bool:
@@ -36,10 +43,16 @@ def passes(conditions: tuple[Condition, ...], variables: dict[str, Any]) -> bool
 
 
 class Shaper:
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(self, schema: GraphQLSchema, hidden_types: frozenset[str] = frozenset()) -> None:
         self.schema = schema
+        # Object types of the supergraph that the API schema hides (@inaccessible): an
+        # object of one of them is null without an error.
+        self.hidden_types = hidden_types
         self._applies: dict[tuple[str, str], bool] = {}
         self.type_cache: dict[int, _VT] = {}
+
+    def hidden_object(self, type_name: str) -> bool:
+        return type_name in self.hidden_types
 
     # ------------------------------------------------------------------ collecting
     def _type_applies(self, condition: str, type_name: str) -> bool:
@@ -214,19 +227,32 @@ class _Run:
         out: dict[str, Any] = {}
         for key, code, vt, sub, fname in self.entries(sels, t):
             if code == _SCALAR:
-                out[key] = obj.get(key)
+                v = obj.get(key, _MISSING)
+                if v is _MISSING:
+                    self.null_error((path, key), t.name, fname, missing=True)
+                    v = None
+                out[key] = v
             elif code == _SCALAR_NN:
                 v = obj.get(key)
                 if v is None:
-                    self.null_error((path, key), t.name, fname)
+                    self.null_error((path, key), t.name, fname, missing=key not in obj)
                     return _PROPAGATE
                 out[key] = v
             elif code == _TYPENAME:
+                if typename is None and not isinstance(t, GraphQLObjectType):
+                    self.error(
+                        path, f"Could not determine the object type of a {t.name}.", UNRESOLVED
+                    )
+                    return None
                 out[key] = typename or t.name
             elif code == _EXTRA:
                 out[key] = self.extra[key]  # type: ignore[index]
             else:
-                r = self.value(vt, sub, obj.get(key), path, key, t.name, fname)  # type: ignore[arg-type]
+                v = obj.get(key, _MISSING)
+                if v is _MISSING:
+                    self.null_error((path, key), t.name, fname, missing=True)
+                    v = None
+                r = self.value(vt, sub, v, path, key, t.name, fname)  # type: ignore[arg-type]
                 if r is _PROPAGATE:
                     return _PROPAGATE
                 out[key] = r
@@ -289,16 +315,27 @@ class _Run:
 
     def abstract(self, vt: _VT, sels: tuple[OpSelection, ...], v: Any, path: Any) -> Any:
         if not isinstance(v, dict):
+            self.error(path, f"Expected an object of type {vt.type.name}.", INVALID_VALUE)
             return None
         tn = v.get("__typename")
         rt = self.shaper.schema.get_type(tn) if isinstance(tn, str) else None
-        if isinstance(rt, GraphQLObjectType):
+        if isinstance(rt, GraphQLObjectType) and self.shaper.schema.is_sub_type(vt.type, rt):
             return self.complete_object(sels, rt, v, path)
-        if rt is None and isinstance(tn, str):
+        if rt is None and isinstance(tn, str) and self.shaper.hidden_object(tn):
             return None  # a type the API schema does not have (@inaccessible)
-        # The concrete type is unknown (e.g. an @interfaceObject answered): the
-        # interface's own fields only.
-        return self.complete_object(sels, vt.type, v, path, tn if isinstance(tn, str) else None)
+        if rt is vt.type and isinstance(rt, GraphQLInterfaceType):
+            # An @interfaceObject answered and no subgraph told the concrete type: the
+            # interface's own fields only (asking for __typename is an error below).
+            return self.complete_object(sels, rt, v, path)
+        # No object type to complete it as (no __typename, an interface's name from an
+        # @interfaceObject subgraph, a type that is not a member): null, with an error.
+        self.error(
+            path,
+            f"Could not determine the object type of a {vt.type.name}"
+            + (f" (the subgraph said {tn!r})." if isinstance(tn, str) else "."),
+            INVALID_VALUE,
+        )
+        return None
 
     def merged(self, fs: list[OpField]) -> tuple[OpSelection, ...]:
         """The selections of several fields with one response key, kept in the operation's
@@ -310,9 +347,10 @@ class _Run:
             self.cache[key] = hit
         return hit
 
-    def null_error(self, chain: Any, parent: str, fname: str) -> None:
-        """An error for a null in a non-null position, unless an error at this path, above it
-        or below it (e.g. the subgraph's own) already explains it."""
+    def null_error(self, chain: Any, parent: str, fname: str, *, missing: bool = False) -> None:
+        """An error for a null in a non-null position (or, `missing`, a value the router could
+        not fetch), unless an error at this path, above it or below it (e.g. the subgraph's
+        own) already explains it."""
         path = _path_list(chain)
         if self._exact is None:
             self._exact = set()
@@ -323,12 +361,20 @@ class _Run:
         t = tuple(path)
         if t in self._covered or any(t[:i] in self._exact for i in range(len(t))):
             return
-        self.errors.append(
-            {
+        if missing:
+            error = {
+                "message": f"Could not resolve {parent}.{fname}: the data it depends on "
+                "could not be fetched.",
+                "path": path,
+                "extensions": {"code": UNRESOLVED},
+            }
+        else:
+            error = {
                 "message": f"Cannot return null for non-nullable field {parent}.{fname}.",
                 "path": path,
+                "extensions": {"code": INVALID_VALUE},
             }
-        )
+        self.errors.append(error)
         self._remember(path)
 
     def _remember(self, path: list[Any]) -> None:
@@ -338,9 +384,9 @@ class _Run:
         for i in range(len(t) + 1):
             self._covered.add(t[:i])
 
-    def error(self, chain: Any, message: str) -> None:
+    def error(self, chain: Any, message: str, code: str = INVALID_VALUE) -> None:
         path = _path_list(chain)
-        self.errors.append({"message": message, "path": path})
+        self.errors.append({"message": message, "path": path, "extensions": {"code": code}})
         if self._exact is not None:
             self._remember(path)
 

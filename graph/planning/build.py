@@ -65,8 +65,11 @@ def _reduce(groups: list[Group]) -> None:
 
 
 def _merge_siblings(groups: list[Group]) -> list[Group]:
-    """Merge entity fetches to one subgraph that wait for exactly the same fetches: one request
-    carries the representations of all their paths (deduplicated across paths)."""
+    """Merge entity fetches to one subgraph that wait for exactly the same fetches and select
+    exactly the same fields: one request carries the representations of all their paths
+    (deduplicated across paths). Fetches that select different fields stay apart: a field
+    that fails in the subgraph nulls the whole entity, which must not take away the fields
+    another response path asked for."""
     from graph.planning.selections import merge_reqs
 
     changed = True
@@ -76,7 +79,14 @@ def _merge_siblings(groups: list[Group]) -> list[Group]:
         for g in groups:
             if not g.entity:
                 continue
-            key = (g.segment, g.subgraph, g.conditions, frozenset(d.id for d in g.deps))
+            key = (
+                g.segment,
+                g.subgraph,
+                g.conditions,
+                frozenset(d.id for d in g.deps),
+                g.selset.render(),
+                tuple(g.renames),
+            )
             first = seen.get(key)
             if first is None:
                 seen[key] = g

@@ -24,6 +24,8 @@ class CostModel:
     _cost_memo: dict[tuple[object, ...], int]
     _options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]]
     _alive: list[object]
+    _in_progress: set[tuple[object, ...]]
+    _cycle: bool
 
     def is_local(
         self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None
@@ -60,20 +62,30 @@ class CostModel:
     def _jump_options_cost(
         self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None
     ) -> list[tuple[str, str, int]]:
-        key = (graph, type_name, fi.name, id(provided))
+        key = ("options", graph, type_name, fi.name, id(provided))
         self._alive.append(provided)
         hit = self._options_memo.get(key)
         if hit is not None:
             return hit
-        self._options_memo[key] = []  # cycle guard
+        if key in self._in_progress:
+            self._cycle = True  # a cycle: no option through here, and nothing cached from it
+            return []
+        outer = self._cycle
+        self._cycle = False
+        self._in_progress.add(key)
         out: list[tuple[str, str, int]] = []
-        for g, via in fi.resolvers.items():
-            if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
-                continue
-            extra = self._key_cost(graph, type_name, via, g, provided)
-            if extra < INF:
-                out.append((g, via, extra))
-        self._options_memo[key] = out
+        try:
+            for g, via in fi.resolvers.items():
+                if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
+                    continue
+                extra = self._key_cost(graph, type_name, via, g, provided)
+                if extra < INF:
+                    out.append((g, via, extra))
+        finally:
+            self._in_progress.discard(key)
+        if not self._cycle:
+            self._options_memo[key] = out
+        self._cycle = self._cycle or outer
         return out
 
     def _key_cost(
@@ -82,7 +94,7 @@ class CostModel:
         """0 when a key of `via` in `target` is at hand in `graph`, else the jumps to get one."""
         best = INF
         for k in self.sg.types[via].keys_in(target):
-            sels = self.p.field_set(k, False)
+            sels = self.p.field_set(k)
             if self._fields_local(graph, type_name, sels, provided):
                 return 0
             best = min(best, self._cost_sels(graph, type_name, sels, provided, 0))
@@ -137,7 +149,29 @@ class CostModel:
         hit = self._cost_memo.get(key)
         if hit is not None:
             return hit
-        self._cost_memo[key] = INF  # cycle guard
+        if key in self._in_progress:
+            self._cycle = True  # a cycle: unreachable this way, and nothing cached from it
+            return INF
+        outer = self._cycle
+        self._cycle = False
+        self._in_progress.add(key)
+        try:
+            total = self._cost_sels_uncached(graph, type_name, sels, provided, depth)
+        finally:
+            self._in_progress.discard(key)
+        if not self._cycle:
+            self._cost_memo[key] = total
+        self._cycle = self._cycle or outer
+        return total
+
+    def _cost_sels_uncached(
+        self,
+        graph: str,
+        type_name: str,
+        sels: tuple[OpSelection, ...],
+        provided: Provided | None,
+        depth: int,
+    ) -> int:
         t = self.sg.types.get(type_name)
         total = 0
         if t is None:
@@ -147,6 +181,13 @@ class CostModel:
                 total += self._cost_sels(
                     graph, obj, collect_for(self.sg, obj, sels), provided, depth + 1
                 )
+            # A tie-breaker: prefer a subgraph whose interface declares the fields asked of
+            # it over one that only reaches them through its implementations.
+            for s in sels:
+                if isinstance(s, OpField) and not s.is_typename:
+                    ifi = t.fields.get(s.name)
+                    if ifi is not None and graph not in ifi.by_graph and graph not in ifi.resolvers:
+                        total += 1
         else:
             for s in flatten_fields(self.sg, type_name, sels):
                 if s.name == "__typename":
@@ -186,6 +227,4 @@ class CostModel:
                                 for g, via, extra in opts
                             )
                         )
-        total = min(total, INF)
-        self._cost_memo[key] = total
-        return total
+        return min(total, INF)

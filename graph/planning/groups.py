@@ -57,6 +57,9 @@ class Ctx:
     # Subgraphs that could all have resolved this path (below a @shareable field of an
     # entity): only union members / implementations they all know are safe to ask for.
     candidates: frozenset[str] | None = None
+    # Where this entity fetch was jumped from (the context and type there): key fields the
+    # client asks for are fetched there.
+    origin: tuple[Ctx, str] | None = None
 
     def sub(self, **kw: object) -> Ctx:
         c = Ctx(
@@ -69,6 +72,7 @@ class Ctx:
             self.depth + 1,
             self.known,
             self.candidates,
+            self.origin,
         )
         for k, v in kw.items():
             setattr(c, k, v)
@@ -121,6 +125,21 @@ def flatten_fields(sg: Supergraph, type_name: str, sels: tuple[OpSelection, ...]
             or sg.runtime_type_applies(type_name, s.type_condition)
         ):
             out.extend(flatten_fields(sg, type_name, s.selections))
+    return out
+
+
+def atoms(sels: tuple[OpSelection, ...]) -> list[OpSelection]:
+    """The selections split into pieces of one field each: a field, or a fragment (chain)
+    around one field, so that fields grouped in a fragment can go to different subgraphs."""
+    out: list[OpSelection] = []
+    for s in sels:
+        if isinstance(s, OpField):
+            out.append(s)
+            continue
+        for inner in atoms(s.selections):
+            out.append(
+                OpFragment(s.type_condition, (inner,), s.directives_text, s.conditions, s.variables)
+            )
     return out
 
 

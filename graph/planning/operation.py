@@ -56,12 +56,18 @@ class OpFragment:
 OpSelection = OpField | OpFragment
 
 
+DEFAULT_INTERNAL_PREFIX = "_fed_"
+
+
 @dataclass(slots=True)
 class NormalizedOperation:
     kind: str  # query | mutation | subscription
     name: str | None
     selections: tuple[OpSelection, ...]
     variable_definitions: dict[str, str] = field(default_factory=dict)  # name -> "$x: T = d"
+    # The response keys of fields the planner adds (keys, @requires) start with this prefix,
+    # which no response key of the operation starts with: a client alias never collides.
+    internal_prefix: str = DEFAULT_INTERNAL_PREFIX
 
 
 def _collect_vars(value: ValueNode, out: set[str]) -> None:
@@ -81,9 +87,15 @@ def args_text(arguments: tuple[ArgumentNode, ...] | list[ArgumentNode] | None) -
     return "(" + ", ".join(f"{a.name.value}: {print_ast(a.value)}" for a in arguments) + ")"
 
 
+_ALWAYS_SKIPPED = "skipped"
+
+
 def _conditions(
     directives: tuple[DirectiveNode, ...] | list[DirectiveNode] | None, vars_out: set[str]
-) -> tuple[str, tuple[Condition, ...]]:
+) -> tuple[str, tuple[Condition, ...]] | str:
+    """The `@skip`/`@include` of a selection as (text to forward, conditions); literal
+    conditions are decided here: a literal that always passes is dropped, one that never
+    passes gives `_ALWAYS_SKIPPED` (the selection is left out of the operation)."""
     if not directives:
         return "", ()
     texts = []
@@ -99,9 +111,9 @@ def _conditions(
             if isinstance(v, VariableNode):
                 conds.append((name, v.name.value))
                 vars_out.add(v.name.value)
-            else:
-                conds.append((name, bool(getattr(v, "value", False))))
-            texts.append(f"@{name}(if: {print_ast(v)})")
+                texts.append(f"@{name}(if: {print_ast(v)})")
+            elif bool(getattr(v, "value", False)) == (name == "skip"):
+                return _ALWAYS_SKIPPED
     return (" " + " ".join(texts)) if texts else "", tuple(conds)
 
 
@@ -118,7 +130,10 @@ def normalize_selection_set(
             vs: set[str] = set()
             for a in s.arguments or ():
                 _collect_vars(a.value, vs)
-            dtext, conds = _conditions(s.directives, vs)
+            decided = _conditions(s.directives, vs)
+            if isinstance(decided, str):
+                continue
+            dtext, conds = decided
             sub = (
                 normalize_selection_set(s.selection_set, fragments, _seen)
                 if s.selection_set is not None
@@ -137,7 +152,10 @@ def normalize_selection_set(
             )
         elif isinstance(s, InlineFragmentNode):
             vs = set()
-            dtext, conds = _conditions(s.directives, vs)
+            decided = _conditions(s.directives, vs)
+            if isinstance(decided, str):
+                continue
+            dtext, conds = decided
             out.append(
                 OpFragment(
                     type_condition=s.type_condition.name.value if s.type_condition else None,
@@ -153,7 +171,10 @@ def normalize_selection_set(
             if frag is None or name in _seen:
                 continue
             vs = set()
-            dtext, conds = _conditions(s.directives, vs)
+            decided = _conditions(s.directives, vs)
+            if isinstance(decided, str):
+                continue
+            dtext, conds = decided
             out.append(
                 OpFragment(
                     type_condition=frag.type_condition.name.value,
@@ -177,35 +198,57 @@ def normalize_operation(
         if vd.default_value is not None:
             text += f" = {print_ast(vd.default_value)}"
         var_defs[vd.variable.name.value] = text
+    selections = normalize_selection_set(operation.selection_set, fragments)
     return NormalizedOperation(
         kind=operation.operation.value,
         name=operation.name.value if operation.name else None,
-        selections=normalize_selection_set(operation.selection_set, fragments),
+        selections=selections,
         variable_definitions=var_defs,
+        internal_prefix=_free_prefix(selections),
     )
 
 
-def parse_field_set(text: str, *, alias_arguments: bool = True) -> tuple[OpSelection, ...]:
+def _free_prefix(selections: tuple[OpSelection, ...]) -> str:
+    keys: set[str] = set()
+    stack = list(selections)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, OpField):
+            keys.add(s.response_key)
+        if s.selections:
+            stack.extend(s.selections)
+    prefix = DEFAULT_INTERNAL_PREFIX
+    n = 0
+    while any(k.startswith(prefix) for k in keys):
+        n += 1
+        prefix = f"_fed{n}_"
+    return prefix
+
+
+def parse_field_set(text: str, prefix: str | None) -> tuple[OpSelection, ...]:
     """Parse a `join__FieldSet` (a key, @requires or @provides) into internal selections.
 
-    Fields with arguments get a deterministic alias so they never collide with a field the
-    client asked for under the same name with other arguments.
+    With a `prefix`, every field gets a private response key (`prefix` + name, plus a hash of
+    its arguments when it has some) that no client alias can take; without one, fields keep
+    their names (for reading a @provides tree).
     """
     doc = parse("{" + text + "}", no_location=True)
     op = doc.definitions[0]
     assert isinstance(op, OperationDefinitionNode)
     sels = normalize_selection_set(op.selection_set, {})
-    return _mark_internal(sels, alias_arguments)
+    return _mark_internal(sels, prefix)
 
 
-def _mark_internal(sels: tuple[OpSelection, ...], alias: bool) -> tuple[OpSelection, ...]:
+def _mark_internal(sels: tuple[OpSelection, ...], prefix: str | None) -> tuple[OpSelection, ...]:
     out: list[OpSelection] = []
     for s in sels:
         if isinstance(s, OpField):
-            sub = _mark_internal(s.selections, alias) if s.selections is not None else None
+            sub = _mark_internal(s.selections, prefix) if s.selections is not None else None
             key = s.response_key
-            if alias and s.args_text:
-                key = f"{s.name}__{_short_hash(s.args_text)}"
+            if prefix is not None and s.name != "__typename":
+                key = prefix + s.name
+                if s.args_text:
+                    key += "_" + _short_hash(s.args_text)
             out.append(
                 OpField(
                     key,
@@ -222,7 +265,7 @@ def _mark_internal(sels: tuple[OpSelection, ...], alias: bool) -> tuple[OpSelect
             out.append(
                 OpFragment(
                     s.type_condition,
-                    _mark_internal(s.selections, alias),
+                    _mark_internal(s.selections, prefix),
                     s.directives_text,
                     s.conditions,
                     s.variables,

@@ -20,6 +20,7 @@ from graph.planning.groups import (
     Group,
     Part,
     Provided,
+    atoms,
     collect_for,
     depends_on,
     field_count,
@@ -44,7 +45,7 @@ from graph.supergraph.model import FieldInfo, Supergraph, list_depth, named_type
 class Planner:
     def __init__(self, supergraph: Supergraph) -> None:
         self.sg = supergraph
-        self._fieldsets: dict[tuple[str, bool], tuple[OpSelection, ...]] = {}
+        self._fieldsets: dict[tuple[str, str | None], tuple[OpSelection, ...]] = {}
         self._provided: dict[str, Provided] = {}
 
     # ------------------------------------------------------------------ entry point
@@ -55,11 +56,13 @@ class Planner:
         run.plan_root()
         return QueryPlan(op.kind, build_plan(run.groups, op, self.sg))
 
-    def field_set(self, text: str, alias: bool) -> tuple[OpSelection, ...]:
-        key = (text, alias)
+    def field_set(self, text: str, prefix: str | None = None) -> tuple[OpSelection, ...]:
+        """A key / @requires / @provides field set; with `prefix`, as internal fields under
+        private response keys (see `parse_field_set`)."""
+        key = (text, prefix)
         sels = self._fieldsets.get(key)
         if sels is None:
-            sels = parse_field_set(text, alias_arguments=alias)
+            sels = parse_field_set(text, prefix)
             self._fieldsets[key] = sels
         return sels
 
@@ -79,7 +82,7 @@ class Planner:
     def provided_of(self, text: str) -> Provided:
         p = self._provided.get(text)
         if p is None:
-            p = provided_tree(self.field_set(text, False))
+            p = provided_tree(self.field_set(text))
             self._provided[text] = p
         return p
 
@@ -93,6 +96,8 @@ class _Run(RootPlanning):
         self._cost_memo: dict[tuple[object, ...], int] = {}
         self._options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]] = {}
         self._alive: list[object] = []  # keeps memo keys' id()s from being reused
+        self._in_progress: set[tuple[object, ...]] = set()
+        self._cycle = False
 
     # ------------------------------------------------------------------ selections
     def plan_sels(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
@@ -173,8 +178,29 @@ class _Run(RootPlanning):
             return
         best = min(candidates, key=lambda g: self._cost_sels(g, iface, sels, None, 0))
         tctx = self.jump(ctx, iface, best, iface, None)
-        if tctx is not None:
-            self.plan_sels(tctx, iface, sels)
+        if tctx is None:
+            return
+        # First the concrete type (`__typename`) from a subgraph that has the interface; then
+        # the fields of each concrete type from an entity fetch on that type, whose
+        # representations carry the concrete `__typename` (the interface's reference
+        # resolver need not know the implementations' fields).
+        tctx.selset.add_typename()
+        frags = tuple(s for s in sels if isinstance(s, OpFragment))
+        for obj in self.sg.possible_types(iface):
+            applicable = collect_for(self.sg, obj, frags)
+            if not has_real_fields(applicable):
+                continue
+            octx = tctx.sub(selset=tctx.selset.fragment(obj), path=(*tctx.path, f"on:{obj}"))
+            target = best if self.sg.types[obj].keys_in(best) else None
+            if target is None:
+                target = next(
+                    (g for g in self.sg.types[obj].graphs if self.sg.types[obj].keys_in(g)), None
+                )
+            jctx = self.jump(octx, obj, target, obj, None) if target is not None else None
+            if jctx is None:
+                self.plan_sels(octx, obj, applicable)  # no key: ask the typename fetch itself
+            else:
+                self.plan_sels(jctx, obj, applicable)
 
     # ------------------------------------------------------------------ fields
     def plan_field(self, ctx: Ctx, type_name: str, f: OpField) -> None:
@@ -186,10 +212,11 @@ class _Run(RootPlanning):
         if local and (f.selections is None or len(fi.resolvers) == 1):
             self._add_local(ctx, type_name, fi, f)
             return
-        if not local and f.name in ctx.known and f.selections is None:
-            if f.response_key != f.name or f.args_text:
-                self._add_local(ctx, type_name, fi, f)
-            return  # the key this entity was fetched with is in the data already
+        if not local and f.name in ctx.known and f.selections is None and ctx.origin is not None:
+            # A key field of the entity this fetch was jumped to: ask the fetch it came from.
+            parent_ctx, parent_type = ctx.origin
+            self.plan_field(parent_ctx, parent_type, f)
+            return
         options = self._jump_options(graph, type_name, fi, ctx.provided)
         routes: list[tuple[str, str] | None] = ([None] if local else []) + list(options)
         if not routes:
@@ -243,7 +270,7 @@ class _Run(RootPlanning):
         """No single subgraph resolves the whole subtree: give each subfield its best one."""
         assigned: dict[int, list[OpSelection]] = {}
         assert f.selections is not None
-        for sub in f.selections:
+        for sub in atoms(f.selections):
             probe = with_selections(f, (sub,))
             costs = [self._route_cost(ctx, type_name, fi, probe, r) for r in routes]
             assigned.setdefault(costs.index(min(costs)), []).append(sub)
@@ -255,6 +282,10 @@ class _Run(RootPlanning):
         sub = ctx.selset.add_field(self._unclash(ctx, fi, f))
         if f.selections is None or sub is None:
             return
+        if self.sg.is_abstract(fi.named_type):
+            # The router needs the concrete type, even where the subgraph's own type is an
+            # object (a union in the supergraph can be an object type in one subgraph).
+            sub.add_typename()
         provided = self.prov(ctx.provided, fi)[1]
         jf = fi.by_graph.get(graph)
         if jf is not None and jf.provides:
@@ -317,7 +348,7 @@ class _Run(RootPlanning):
             (
                 k
                 for k in keys
-                if self._fields_local(graph, type_name, self.p.field_set(k, False), ctx.provided)
+                if self._fields_local(graph, type_name, self.p.field_set(k), ctx.provided)
             ),
             None,
         )
@@ -325,17 +356,17 @@ class _Run(RootPlanning):
             key = min(
                 keys,
                 key=lambda k: self._cost_sels(
-                    graph, type_name, self.p.field_set(k, False), ctx.provided, 0
+                    graph, type_name, self.p.field_set(k), ctx.provided, 0
                 ),
             )
-        key_sels = self.p.field_set(key, False)
+        key_sels = self.p.field_set(key, self.op.internal_prefix)
         touched: set[Group] = set()
         kctx = ctx.sub(touched=touched)
         ctx.selset.add_typename()
         self.plan_sels(kctx, type_name, key_sels)
         reqs = req_from_selections(key_sels)
         if requires:
-            req_sels = self.p.field_set(requires, True)
+            req_sels = self.p.field_set(requires, self.op.internal_prefix)
             self.plan_sels(kctx, type_name, req_sels)
             merged = merge_reqs(reqs, req_from_selections(req_sels))
             if merged is None:
@@ -368,6 +399,7 @@ class _Run(RootPlanning):
             ctx.conditions,
             ctx.depth + 1,
             known,
+            origin=(ctx, type_name),
         )
 
     def _entity_group(

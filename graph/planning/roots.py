@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from graph.planning.costs import INF, CostModel
 from graph.planning.errors import PlanningError
-from graph.planning.groups import Ctx, Group, with_selections
+from graph.planning.groups import Ctx, Group, atoms, with_selections
 from graph.planning.operation import (
     Condition,
     NormalizedOperation,
@@ -59,23 +59,17 @@ class RootPlanning(CostModel):
     def _plan_root_sels(
         self, root: str, sels: tuple[OpSelection, ...], wrappers: list[OpFragment]
     ) -> None:
-        for s in sels:
-            if isinstance(s, OpFragment):
-                if not self.sg.runtime_type_applies(root, s.type_condition):
-                    continue
-                self._plan_root_sels(
-                    root, s.selections, [*wrappers, s] if s.conditions else wrappers
-                )
-                continue
-            if s.name.startswith("__"):
-                continue
+        entries = self._root_entries(root, sels, wrappers)
+        if self.op.kind != "mutation":
+            entries = _merge_repeated(entries)
+        for wraps, s in entries:
             fi = self.sg.types[root].fields.get(s.name)
             if fi is None or not fi.resolvers:
                 raise PlanningError(f"no subgraph resolves {root}.{s.name}")
             graph, cost = self._choose_root_graph(root, fi, s)
             if cost >= INF and s.selections and len(fi.resolvers) > 1:
                 assigned: dict[str, list[OpSelection]] = {}
-                for sub in s.selections:
+                for sub in atoms(s.selections):
                     probe = with_selections(s, (sub,))
                     g = min(
                         fi.resolvers,
@@ -85,9 +79,24 @@ class RootPlanning(CostModel):
                     )
                     assigned.setdefault(g, []).append(sub)
                 for g, subs in assigned.items():
-                    self._plan_root_field(root, g, with_selections(s, tuple(subs)), wrappers)
+                    self._plan_root_field(root, g, with_selections(s, tuple(subs)), wraps)
             else:
-                self._plan_root_field(root, graph, s, wrappers)
+                self._plan_root_field(root, graph, s, wraps)
+
+    def _root_entries(
+        self, root: str, sels: tuple[OpSelection, ...], wrappers: list[OpFragment]
+    ) -> list[tuple[list[OpFragment], OpField]]:
+        """The root fields with the conditional fragments around them, in order."""
+        out: list[tuple[list[OpFragment], OpField]] = []
+        for s in sels:
+            if isinstance(s, OpFragment):
+                if not self.sg.runtime_type_applies(root, s.type_condition):
+                    continue
+                inner = [*wrappers, s] if s.conditions else wrappers
+                out.extend(self._root_entries(root, s.selections, inner))
+            elif not s.name.startswith("__"):
+                out.append((wrappers, s))
+        return out
 
     def _plan_root_field(
         self, root: str, graph: str, s: OpField, wrappers: list[OpFragment]
@@ -130,3 +139,36 @@ class RootPlanning(CostModel):
             found = self.new_group(graph, (), False, 0, None, ())
             self._root_groups[graph] = found
         return found
+
+
+def _merge_repeated(
+    entries: list[tuple[list[OpFragment], OpField]],
+) -> list[tuple[list[OpFragment], OpField]]:
+    """Root fields asked for more than once under one response key are planned as one field
+    (so one subgraph is chosen for everything asked of it). A copy under @skip/@include
+    keeps its conditions on a fragment around its selections, as long as one copy is
+    unconditional; copies that are all conditional (differently) stay apart."""
+    by_key: dict[str, list[tuple[list[OpFragment], OpField]]] = {}
+    for e in entries:
+        by_key.setdefault(e[1].response_key, []).append(e)
+    out: list[tuple[list[OpFragment], OpField]] = []
+    for key, group in by_key.items():
+        plain = [f for w, f in group if not w and not f.conditions]
+        if len(group) == 1 or not plain or plain[0].selections is None:
+            if len(group) > 1 and plain:
+                out.append(([], plain[0]))  # a leaf asked for without conditions once
+            else:
+                out.extend(group)
+            continue
+        merged: list[OpSelection] = []
+        for wraps, f in group:
+            inner: tuple[OpSelection, ...] = f.selections or ()
+            conds = [*wraps]
+            if f.conditions:
+                conds.append(OpFragment(None, (), f.directives_text, f.conditions, f.variables))
+            for w in reversed(conds):
+                inner = (OpFragment(None, inner, w.directives_text, w.conditions, w.variables),)
+            merged.extend(inner)
+        del key
+        out.append(([], with_selections(plain[0], tuple(merged))))
+    return out
