@@ -61,7 +61,7 @@ async def _concurrent(
     gw: Gateway, query: str, n: int, concurrency: int
 ) -> tuple[float, float, float]:
     prepared = gw.prepare(query, None)
-    sent = sum(c.requests_sent for c in gw.clients.values())
+    sent = sum(getattr(c, "requests_sent", 0) for c in gw.clients.values())
     wall, cpu = time.perf_counter(), time.process_time()
 
     async def worker(count: int) -> None:
@@ -72,7 +72,7 @@ async def _concurrent(
     await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
     done = (n // concurrency) * concurrency
     elapsed = time.perf_counter() - wall
-    sent = sum(c.requests_sent for c in gw.clients.values()) - sent
+    sent = sum(getattr(c, "requests_sent", 0) for c in gw.clients.values()) - sent
     return done / elapsed, (time.process_time() - cpu) / done * 1000, sent / done
 
 

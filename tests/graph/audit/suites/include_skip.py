@@ -39,7 +39,7 @@ def _needs_is_expensive(p: dict) -> bool:
     return True
 
 
-def _never(name: str):  # type: ignore[no-untyped-def]
+def _never(name: str):
     def resolve(_p: dict) -> bool:
         raise ValueError(f"{name} should not be called")
 

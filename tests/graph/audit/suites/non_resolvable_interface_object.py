@@ -6,7 +6,7 @@ from tests.graph.fixtures.executable import SubgraphDef
 PRODUCTS = [{"__typename": "Bread", "id": "p1", "name": "Bread"}]
 
 
-def _fail(message: str):  # type: ignore[no-untyped-def]
+def _fail(message: str):
     def resolve(_k: dict) -> None:
         raise ValueError(message)
 

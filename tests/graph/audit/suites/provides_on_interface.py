@@ -21,7 +21,7 @@ def _poor_plan(*_a: object) -> None:
 
 def _a_book(_p: object) -> dict:
     book = MEDIAS[0]
-    animals = []
+    animals: list[dict | None] = []
     for i in book["animals"]:
         a = _animal(i)
         if a is None:
@@ -61,7 +61,7 @@ def _c_animals(book: dict) -> list:
     ]
 
 
-def _c_animal_ref(typename: str, punish: bool):  # type: ignore[no-untyped-def]
+def _c_animal_ref(typename: str, punish: bool):
     def resolve(k: dict) -> dict | None:
         if punish:
             raise ValueError("You should be using the 'c' subgraph!")

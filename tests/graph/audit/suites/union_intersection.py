@@ -14,7 +14,7 @@ SONG = {"__typename": "Song", "id": "s2", "title": "Song Title", "aTitle": "A: S
 MOVIE = {"__typename": "Movie", "id": "m3", "title": "A Movie Title", "bTitle": "B Movie Title"}
 
 
-def _ref(item: dict):  # type: ignore[no-untyped-def]
+def _ref(item: dict):
     return lambda k: item if k["id"] == item["id"] else None
 
 
