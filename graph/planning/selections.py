@@ -85,7 +85,7 @@ class SelSet:
                 out.update(e.field.variables)
                 if e.sub is not None:
                     e.sub.variables(out)
-            else:
+            elif not e.sub.is_empty():  # an empty fragment is not rendered (see render)
                 out.update(e.variables)
                 e.sub.variables(out)
 
