@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck imports fmt clean compose
+.PHONY: install run test test-deep lint typecheck imports fmt clean compose
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: install
 ## make test: the quality gates, then every test against real services.
 test: lint
 	$(BIN)/python -m pytest
+
+## make test-deep: the router's oracle on 100,000 generated operations (about an hour or more).
+test-deep: install
+	ORACLE_EXAMPLES=100000 $(BIN)/python -m pytest tests/graph/oracle -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check .
