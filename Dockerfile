@@ -13,7 +13,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-prod.lock ./
 COPY graph ./graph
 COPY subgraphs ./subgraphs
 COPY resolvers ./resolvers
@@ -21,7 +21,10 @@ COPY models ./models
 COPY workers ./workers
 COPY puppies ./puppies
 COPY migrations ./migrations
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+# The runtime packages at the versions the tests passed with (hash-checked), then puppies.
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements-prod.lock \
+    && /opt/venv/bin/pip install --no-deps .
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 HOST=0.0.0.0

@@ -4,15 +4,39 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-deep lint typecheck imports fmt clean compose
+.PHONY: install lock run test test-deep lint typecheck imports fmt clean compose
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+LOCK      := requirements.lock
+PROD_LOCK := requirements-prod.lock
+UV        := $(BIN)/uv
+# The lock covers Python 3.11+ on every platform; `make lock` keeps existing pins,
+# `make lock UPGRADE=1` moves every package to its newest allowed release.
+LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --quiet $(if $(UPGRADE),--upgrade)
+
+# .venv holds exactly what requirements.lock pins (hash-checked), plus puppies itself.
+$(STAMP): pyproject.toml $(LOCK)
+	@echo "==> make install: .venv with the exact, hash-checked versions of $(LOCK)"
+	@test -x $(BIN)/python || { \
+		echo "--> creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	@echo "--> installing uv, the installer (its version and hashes come from $(LOCK))"
+	@awk '/^uv==/ {p = 1; print; next} p && /^[^ ]/ {p = 0} p' $(LOCK) > $(VENV)/uv-requirement.txt
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r $(VENV)/uv-requirement.txt
+	@echo "--> installing the locked packages (uv pip sync: adds, upgrades and removes to match)"
+	@$(UV) pip sync --python $(BIN)/python --require-hashes $(LOCK)
+	@echo "--> installing puppies itself (editable)"
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+	@echo "==> .venv is ready: $(BIN)/puppies --help"
 
 install: $(STAMP)
+
+## make lock: re-pin requirements.lock (and requirements-prod.lock, the image's runtime
+## subset at the same versions) after a change to pyproject.toml; UPGRADE=1 upgrades all.
+lock: install
+	$(UV) pip compile pyproject.toml --extra dev $(LOCK_ARGS) -o $(LOCK)
+	$(UV) pip compile pyproject.toml -c $(LOCK) $(LOCK_ARGS) -o $(PROD_LOCK)
+	@echo "re-pinned $(LOCK) and $(PROD_LOCK); 'make install' applies them"
 
 ## make run: migrate and start the whole stack on embedded PostgreSQL, Redis and S3.
 run: install
@@ -31,6 +55,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 fmt: install
 	$(BIN)/ruff check --fix .
