@@ -77,7 +77,9 @@ def test_the_installed_packages_are_the_locked_ones():
     from importlib.metadata import distributions
 
     pins = read_lock(REPO / "requirements.lock")
-    installed = {canonicalize_name(d.metadata["Name"]): Version(d.version) for d in distributions()}
+    installed: dict[str, Version] = {
+        canonicalize_name(d.metadata["Name"]): Version(d.version) for d in distributions()
+    }
     for name, entries in pins.items():
         live = [v for v, marker in entries if marker is None or marker.evaluate()]
         if live and name in installed:
