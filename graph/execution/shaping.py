@@ -121,8 +121,9 @@ def _conditional(sels: tuple[OpSelection, ...]) -> bool:
 
 SCALAR, ENUM, OBJECT, ABSTRACT, LIST = range(5)
 # How a field is completed: its __typename, a nullable scalar (copied), a non-null scalar
-# (copied after a null check), anything else (the general path), an introspection root field.
-_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA = range(5)
+# (copied after a null check), anything else (the general path), an introspection root field,
+# a field authorization removed (null, no error of its own).
+_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA, _DENIED = range(6)
 
 
 class _VT:
@@ -209,6 +210,9 @@ class _Run:
             if fdef is None:
                 continue
             vt = _compile_type(fdef.type, self.types)
+            if any(f.denied for f in fs):
+                out.append((rkey, _DENIED, vt, None, f0.name))
+                continue
             sub = f0.selections if len(fs) == 1 else self.merged(fs)
             code = _GENERAL if vt.kind != SCALAR else _SCALAR_NN if vt.nonnull else _SCALAR
             out.append((rkey, code, vt, sub, f0.name))
@@ -247,6 +251,10 @@ class _Run:
                 out[key] = typename or t.name
             elif code == _EXTRA:
                 out[key] = self.extra[key]  # type: ignore[index]
+            elif code == _DENIED:
+                if vt.nonnull:  # type: ignore[union-attr]
+                    return _PROPAGATE
+                out[key] = None
             else:
                 v = obj.get(key, _MISSING)
                 if v is _MISSING:

@@ -38,6 +38,9 @@ class OpField:
     selections: tuple[OpSelection, ...] | None = None
     variables: frozenset[str] = frozenset()
     internal: bool = False  # added by the planner (a key or @requires field), not asked for
+    # Removed by authorization: never planned; the shaper answers null for it (with GraphQL's
+    # null propagation) and adds no error of its own (authorization reported it).
+    denied: bool = False
 
     @property
     def is_typename(self) -> bool:

@@ -7,6 +7,7 @@ import datetime as dt
 
 import dateutil.parser
 import strawberry
+from strawberry.federation.schema_directives import Cost
 from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
 
 from resolvers.analytics.ingest import EventInput as EventRecord
@@ -20,6 +21,7 @@ from subgraphs.analytics.types import (
     TrackEventsPayload,
     TrendingWindow,
     User,
+    by_limit,
 )
 from subgraphs.common import build_schema
 
@@ -28,7 +30,8 @@ from subgraphs.common import build_schema
 class Query:
     @strawberry.field(
         description="The posts with the most engagement in the last hour, day "
-        "or week (views + 3 likes + 5 comments + 5 shares), best first."
+        "or week (views + 3 likes + 5 comments + 5 shares), best first.",
+        directives=[Cost(weight=5), by_limit(10)],
     )
     async def trending_posts(
         self, info: AnalyticsInfo, window: TrendingWindow = TrendingWindow.DAY, limit: int = 10

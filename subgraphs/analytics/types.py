@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from strawberry.federation.schema_directives import Cost, ListSize
 
 from resolvers.analytics import dashboards
 from resolvers.analytics.ingest import Reason
@@ -15,6 +16,20 @@ from resolvers.ids import parse_id
 from subgraphs.common import Info
 
 AnalyticsInfo = Info[AnalyticsLoaders]
+
+# Dashboards need a logged-in owner (checked here) and, for an API key, this scope (checked
+# by the router's @requiresScopes and again here).
+READ_ANALYTICS = [[dashboards.SCOPE]]
+
+
+def by_limit(default: int) -> ListSize:
+    """`@listSize` for a list of at most `limit` items (`default` when not given)."""
+    return ListSize(
+        assumed_size=default,
+        slicing_arguments=["limit"],
+        sized_fields=[],
+        require_one_slicing_argument=False,
+    )
 
 
 From = Annotated[
@@ -121,9 +136,11 @@ class PostStats:
 class Post:
     id: strawberry.ID
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="Views, likes, comments and shares of this post over a "
-        "period, from the rollups. Only the post's author may read them."
+        "period, from the rollups. Only the post's author may read them.",
+        requires_scopes=READ_ANALYTICS,
+        directives=[Cost(weight=5)],
     )
     async def stats(self, info: AnalyticsInfo, from_: From = None, to: To = None) -> PostStats:
         post_id = parse_id(self.id, "id")
@@ -191,7 +208,9 @@ class UserAnalytics:
             for d in self.data.daily
         ]
 
-    @strawberry.field(description="This user's most viewed posts in the range.")
+    @strawberry.field(
+        description="This user's most viewed posts in the range.", directives=[by_limit(5)]
+    )
     async def top_posts(self, info: AnalyticsInfo, limit: int = 5) -> list[TopPost]:
         top = await info.context.loaders.top_posts(self.data, limit)
         return [
@@ -210,9 +229,11 @@ class UserAnalytics:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="This user's dashboard over a period, from the rollups. "
-        "Only the user themselves may read it."
+        "Only the user themselves may read it.",
+        requires_scopes=READ_ANALYTICS,
+        directives=[Cost(weight=10)],
     )
     async def analytics(
         self, info: AnalyticsInfo, from_: From = None, to: To = None

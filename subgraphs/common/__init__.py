@@ -2,7 +2,13 @@
 relay connections. See `create_subgraph_app` and docs/users.md ("Building a subgraph")."""
 
 from subgraphs.common.app import SubgraphSpec, build_schema, create_subgraph_app
-from subgraphs.common.connections import Connection, Edge, PageInfo, connection_from_page
+from subgraphs.common.connections import (
+    Connection,
+    Edge,
+    PageInfo,
+    connection_from_page,
+    page_size,
+)
 from subgraphs.common.context import Info, RequestContext
 
 __all__ = [
@@ -15,4 +21,5 @@ __all__ = [
     "build_schema",
     "connection_from_page",
     "create_subgraph_app",
+    "page_size",
 ]

@@ -6,10 +6,25 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.federation.schema_directives import ListSize
 
 from puppies.pagination import Page
 
 NodeT = TypeVar("NodeT")
+
+# The router's demand control sizes a connection's `edges` by its `first` argument, or
+# assumes a default page (settings.default_page_size) when `first` is not given.
+DEFAULT_PAGE = 20
+
+
+def page_size(assumed: int = DEFAULT_PAGE) -> ListSize:
+    """`@listSize` for a connection field paged by `first`."""
+    return ListSize(
+        assumed_size=assumed,
+        slicing_arguments=["first"],
+        sized_fields=["edges"],
+        require_one_slicing_argument=False,
+    )
 
 
 # Shareable: every subgraph defines these same value types (Federation 2 composition).

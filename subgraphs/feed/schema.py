@@ -15,7 +15,7 @@ from strawberry.extensions import SchemaExtension
 
 from puppies.pagination import PageRequest, encode_cursor
 from resolvers.feed.read import read_feed
-from subgraphs.common import Info, PageInfo, build_schema
+from subgraphs.common import Info, PageInfo, build_schema, page_size
 from subgraphs.feed.types import FeedConnection, FeedEdge, Post
 
 
@@ -31,9 +31,11 @@ FeedInfo = Info[FeedRequestState]
 
 @strawberry.type
 class Query:
-    @strawberry.field(
+    @strawberry.federation.field(
         description="The viewer's home feed, newest first. Authentication "
-        "required; `first` is at most 100 (MAX_PAGE_SIZE)."
+        "required; `first` is at most 100 (MAX_PAGE_SIZE).",
+        authenticated=True,
+        directives=[page_size()],
     )
     async def feed(
         self, info: FeedInfo, first: int | None = 20, after: str | None = None

@@ -20,6 +20,7 @@ from subgraphs.common import (
     RequestContext,
     build_schema,
     connection_from_page,
+    page_size,
 )
 from subgraphs.common.app import FEDERATION_VERSION, SubgraphSchema
 from subgraphs.posts.multiplex import Multiplexer, share_key
@@ -43,6 +44,9 @@ from subgraphs.posts.types import (
 )
 
 P = TypeVar("P")
+# Checked by the router (@requiresScopes) and again here (`_writer`): a user session has
+# every scope, an API key the ones it was created with.
+WRITE_POSTS = [["write:posts"]]
 
 
 def _writer(info: PostsInfo) -> int:
@@ -67,7 +71,7 @@ class Query:
         rec = await info.context.loaders.post.load(parse_id(id, "id"))
         return Post.of(rec) if rec else None
 
-    @strawberry.field(description="Every post, newest first.")
+    @strawberry.field(description="Every post, newest first.", directives=[page_size()])
     async def posts(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Post]:
@@ -78,7 +82,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Create a post; returns one presigned upload per file.")
+    @strawberry.federation.mutation(
+        description="Create a post; returns one presigned upload per file.",
+        requires_scopes=WRITE_POSTS,
+    )
     async def create_post(self, info: PostsInfo, input: CreatePostInput) -> CreatePostPayload:
         author = _writer(info)
         specs = [MediaSpec(content_type=m.content_type, byte_size=m.byte_size) for m in input.media]
@@ -91,7 +98,10 @@ class Mutation:
 
         return await _payload(run, lambda e: CreatePostPayload(errors=e))
 
-    @strawberry.mutation(description="Tell the API a file was uploaded; processing starts.")
+    @strawberry.federation.mutation(
+        description="Tell the API a file was uploaded; processing starts.",
+        requires_scopes=WRITE_POSTS,
+    )
     async def complete_media_upload(
         self, info: PostsInfo, media_id: strawberry.ID
     ) -> CompleteMediaUploadPayload:
@@ -105,7 +115,10 @@ class Mutation:
 
         return await _payload(run, lambda e: CompleteMediaUploadPayload(errors=e))
 
-    @strawberry.mutation(description="Delete a post (its author only).")
+    @strawberry.federation.mutation(
+        description="Delete a post (its author only).",
+        requires_scopes=WRITE_POSTS,
+    )
     async def delete_post(self, info: PostsInfo, id: strawberry.ID) -> DeletePostPayload:
         viewer = _writer(info)
 
@@ -115,7 +128,10 @@ class Mutation:
 
         return await _payload(run, lambda e: DeletePostPayload(errors=e))
 
-    @strawberry.mutation(description="Like a post; liking it again changes nothing.")
+    @strawberry.federation.mutation(
+        description="Like a post; liking it again changes nothing.",
+        requires_scopes=WRITE_POSTS,
+    )
     async def like_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload:
         viewer = _writer(info)
 
@@ -129,7 +145,10 @@ class Mutation:
 
         return await _payload(run, lambda e: LikePayload(errors=e))
 
-    @strawberry.mutation(description="Unlike a post; unliking what you never liked is a no-op.")
+    @strawberry.federation.mutation(
+        description="Unlike a post; unliking what you never liked is a no-op.",
+        requires_scopes=WRITE_POSTS,
+    )
     async def unlike_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload:
         viewer = _writer(info)
 
@@ -143,7 +162,7 @@ class Mutation:
 
         return await _payload(run, lambda e: LikePayload(errors=e))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=WRITE_POSTS)
     async def add_comment(self, info: PostsInfo, input: AddCommentInput) -> AddCommentPayload:
         viewer = _writer(info)
 
@@ -155,7 +174,10 @@ class Mutation:
 
         return await _payload(run, lambda e: AddCommentPayload(errors=e))
 
-    @strawberry.mutation(description="Delete a comment (its author or the post's author).")
+    @strawberry.federation.mutation(
+        description="Delete a comment (its author or the post's author).",
+        requires_scopes=WRITE_POSTS,
+    )
     async def delete_comment(self, info: PostsInfo, id: strawberry.ID) -> DeleteCommentPayload:
         viewer = _writer(info)
 

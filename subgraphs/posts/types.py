@@ -12,7 +12,7 @@ from resolvers.ids import parse_id
 from resolvers.posts.loaders import PostsLoaders
 from resolvers.posts.media import media_url
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord, Upload
-from subgraphs.common import Connection, Info, connection_from_page
+from subgraphs.common import Connection, Info, connection_from_page, page_size
 from subgraphs.common.payloads import UserError
 
 PostsInfo = Info[PostsLoaders]
@@ -84,7 +84,7 @@ class Media:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="This user's posts, newest first.")
+    @strawberry.field(description="This user's posts, newest first.", directives=[page_size()])
     async def posts(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Post]:
@@ -140,7 +140,7 @@ class Post:
     def comment_count(self) -> int:
         return self.rec.comment_count
 
-    @strawberry.field(description="Comments, newest first.")
+    @strawberry.field(description="Comments, newest first.", directives=[page_size()])
     async def comments(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Comment]:

@@ -101,7 +101,9 @@ class Query:
         user_id = await accounts.user_id_by_username(info.context.resources, username)
         return await _load_user(info, user_id) if user_id else None
 
-    @strawberry.field(description="The viewer's API keys, newest first.")
+    @strawberry.federation.field(
+        description="The viewer's API keys, newest first.", policy=[["session"]]
+    )
     async def api_keys(self, info: UsersInfo) -> list[ApiKey]:
         rows = await apikeys.list_api_keys(info.context.resources, _session_user(info))
         return [ApiKey.from_row(r) for r in rows]
@@ -154,7 +156,7 @@ class Mutation:
     async def log_out(self, info: UsersInfo, refresh_token: str) -> bool:
         return await sessions.end_session(info.context.resources, refresh_token)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["write:profile"]])
     async def update_profile(self, info: UsersInfo, input: UpdateProfileInput) -> User:
         user_id = info.context.viewer.require_scope("write:profile")
         row = await accounts.update_profile(
@@ -163,15 +165,22 @@ class Mutation:
         info.context.loaders.forget_user(user_id)
         return User.from_row(row)
 
-    @strawberry.mutation(description="Follow an account (idempotent).")
+    @strawberry.federation.mutation(
+        description="Follow an account (idempotent).", requires_scopes=[["write:follows"]]
+    )
     async def follow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload:
         return await _follow(info, user_id, follows.follow)
 
-    @strawberry.mutation(description="Stop following an account (idempotent).")
+    @strawberry.federation.mutation(
+        description="Stop following an account (idempotent).",
+        requires_scopes=[["write:follows"]],
+    )
     async def unfollow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload:
         return await _follow(info, user_id, follows.unfollow)
 
-    @strawberry.mutation(description="Create an API key; the secret is in the payload once.")
+    @strawberry.federation.mutation(
+        description="Create an API key; the secret is in the payload once.", policy=[["session"]]
+    )
     async def create_api_key(
         self, info: UsersInfo, input: CreateApiKeyInput
     ) -> CreateApiKeyPayload:
@@ -180,7 +189,9 @@ class Mutation:
         )
         return CreateApiKeyPayload(api_key=ApiKey.from_row(created.row), key=created.key, errors=[])
 
-    @strawberry.mutation(description="Revoke one of your API keys (idempotent).")
+    @strawberry.federation.mutation(
+        description="Revoke one of your API keys (idempotent).", policy=[["session"]]
+    )
     async def revoke_api_key(self, info: UsersInfo, id: strawberry.ID) -> ApiKey:
         key_id = parse_id(id, "id")
         return ApiKey.from_row(

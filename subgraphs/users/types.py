@@ -11,7 +11,7 @@ import strawberry
 from puppies.pagination import PageRequest
 from resolvers.ids import try_parse_id
 from resolvers.users.loaders import UsersLoaders
-from subgraphs.common import Connection, Info, connection_from_page
+from subgraphs.common import Connection, Info, connection_from_page, page_size
 from subgraphs.common.payloads import UserError
 
 if TYPE_CHECKING:
@@ -58,7 +58,9 @@ class User:
     def email(self, info: UsersInfo) -> str | None:
         return self._email if info.context.viewer.user_id == int(self.id) else None
 
-    @strawberry.field(description="Accounts following this one, most recent first.")
+    @strawberry.field(
+        description="Accounts following this one, most recent first.", directives=[page_size()]
+    )
     async def followers(
         self, info: UsersInfo, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
@@ -66,7 +68,9 @@ class User:
             info, "followers", int(self.id), first, after, self.follower_count
         )
 
-    @strawberry.field(description="Accounts this one follows, most recent first.")
+    @strawberry.field(
+        description="Accounts this one follows, most recent first.", directives=[page_size()]
+    )
     async def following(
         self, info: UsersInfo, first: int | None = None, after: str | None = None
     ) -> Connection[User]:

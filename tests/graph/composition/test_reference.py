@@ -89,3 +89,38 @@ def test_same_types_and_fields_as_the_guild(case: str) -> None:
         return print_schema(lexicographic_sort_schema(schema))
 
     assert normal(compose(load_case(case))) == normal(reference(case, "guild"))
+
+
+def test_our_four_subgraphs_compose_as_with_apollo() -> None:
+    """The checked-in supergraph (what our Strawberry subgraphs print, with their
+    authorization and cost directives) is byte-identical to Apollo's composition of it."""
+    from tests.graph.composition.test_checked_in_supergraph import _schemas
+
+    schemas = _schemas()
+    if not schemas:
+        pytest.skip("the four subgraph packages are not in this tree")
+    from graph.config import load_config
+
+    config = load_config(ROOT / "router.yaml")
+    payload = json.dumps(
+        [
+            {
+                "name": name,
+                "url": config.subgraphs[name].routing_url,
+                "sdl": schema.execute_sync("{ _service { sdl } }").data["_service"]["sdl"],
+            }
+            for name, schema in schemas.items()
+        ]
+    )
+    script = REFERENCE / "apollo_compose.mjs"
+    script.write_text(SCRIPT.read_text())
+    done = subprocess.run(
+        ["node", str(script), "apollo"],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (ROOT / "supergraph.graphql").read_text() == done.stdout
