@@ -20,9 +20,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from graph.errors import ConfigError
 from graph.plugins.apq import ApqConfig
+from graph.plugins.authorization import AuthorizationConfig
 from graph.plugins.base import StrictModel
 from graph.plugins.cors import CorsConfig
 from graph.plugins.csrf import CsrfConfig
+from graph.plugins.demand_control import DemandControlConfig
 from graph.plugins.headers import HeadersConfig
 from graph.plugins.limits import LimitsConfig
 from graph.plugins.persisted_queries import PersistedQueriesConfig
@@ -158,6 +160,8 @@ class RouterConfig(StrictModel):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     apq: ApqConfig = Field(default_factory=ApqConfig)
     persisted_queries: PersistedQueriesConfig = Field(default_factory=PersistedQueriesConfig)
+    authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
+    demand_control: DemandControlConfig = Field(default_factory=DemandControlConfig)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
     override_subgraph_url: dict[str, str] = Field(default_factory=dict)
 

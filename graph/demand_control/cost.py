@@ -164,7 +164,7 @@ class CostCalculator:
             for name, v in value.items():
                 fdef = named.fields.get(name)
                 if fdef is None:
-                    raise CostError(f'input field "{name}" is not in {named.name}')
+                    continue  # bad variables are refused at execution (BAD_USER_INPUT)
                 cost += self.variable_cost(
                     v, fdef.type, self._input_weight(named.name, name, fdef.type)
                 )

@@ -49,7 +49,7 @@ import asyncio
 import functools
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -73,7 +73,7 @@ from graph.execution.executor import Executor, HeadersFor
 from graph.execution.http import SubgraphClient, SubgraphTransport
 from graph.execution.shaping import Shaper
 from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
-from graph.planning.operation import NormalizedOperation
+from graph.planning.operation import NormalizedOperation, OpSelection
 from graph.supergraph import Supergraph, build_api_schema
 
 Check = Callable[[DocumentNode, str | None], list[GraphQLError]]
@@ -283,6 +283,34 @@ class Gateway:
                 prepared.introspection,
                 self.planner,
                 planned_from=normalize_operation(operation, fragments),
+            )
+            if len(prepared.restricted) >= 64:
+                prepared.restricted.clear()
+            prepared.restricted[key] = found
+        return found
+
+    def restrict_selections(
+        self,
+        prepared: PreparedOperation,
+        key: Hashable,
+        planned: tuple[OpSelection, ...],
+        shaped: tuple[OpSelection, ...],
+    ) -> PreparedOperation:
+        """``prepared`` planned from ``planned`` and shaped by ``shaped``: normalized
+        selections of the client's operation with parts removed (authorization), where the
+        shaped ones mark removed fields ``denied`` (null, no error of the shaper's own)."""
+        found = prepared.restricted.get(key)
+        if found is None:
+            base = prepared.normalized
+            found = PreparedOperation(
+                prepared.document,
+                prepared.operation,
+                prepared.operation_type,
+                replace(base, selections=shaped),
+                prepared.root_type,
+                prepared.introspection,
+                self.planner,
+                planned_from=replace(base, selections=planned),
             )
             if len(prepared.restricted) >= 64:
                 prepared.restricted.clear()

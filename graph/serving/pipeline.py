@@ -37,8 +37,10 @@ from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway
 from graph.http import GraphQLParams, HttpError
 from graph.plugins.apq import ApqStage, PersistedQueries
+from graph.plugins.authorization import AuthorizationStage
 from graph.plugins.cors import Cors
 from graph.plugins.csrf import CsrfGuard
+from graph.plugins.demand_control import DemandControlStage
 from graph.plugins.headers import HeaderPropagation, HeadersStage
 from graph.plugins.introspection import IntrospectionStage
 from graph.plugins.limits import LimitsStage
@@ -90,7 +92,12 @@ def build_stages(config: RouterConfig, gateway: Gateway, metrics: Metrics) -> li
         stages.append(PersistedQueriesStage(PersistedQueryManifest(config.persisted_queries)))
     stages.append(ApqStage(PersistedQueries(config.apq)))
     stages.append(IntrospectionStage(config.supergraph.introspection))
-    # authorization, rate limits and quotas, cost go here
+    authorization = AuthorizationStage(config.authorization, gateway)
+    if authorization.active:
+        stages.append(authorization)
+    # rate limits and quotas go here
+    if config.demand_control.enabled:
+        stages.append(DemandControlStage(config.demand_control, gateway))
     propagation = HeaderPropagation(config.headers)
     if propagation.enabled:
         stages.append(HeadersStage(propagation))
