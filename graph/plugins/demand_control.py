@@ -103,12 +103,7 @@ class DemandControlStage(Stage):
         request.context[self.name] = report
         enforce = self.config.mode is Mode.ENFORCE
         try:
-            estimated = self.calculator.estimate(
-                prepared.document,
-                prepared.operation,
-                request.params.variables,
-                self.strategy.list_size,
-            )
+            estimated = self._estimate(request)
         except CostError as exc:
             report["result"] = PARSE_FAILURE
             if enforce:
@@ -142,6 +137,32 @@ class DemandControlStage(Stage):
                 )
         else:
             report["result"] = "COST_OK"
+
+    def _estimate(self, request: RouterRequest) -> float:
+        """The estimate, kept with the operation when variables cannot change it."""
+        prepared = request.prepared
+        assert prepared is not None
+        constant = not prepared.operation.variable_definitions
+        if constant:
+            found = prepared.shape_cache.get(self.name)
+            if isinstance(found, CostError):
+                raise found
+            if found is not None:
+                return float(found)
+        try:
+            estimated = self.calculator.estimate(
+                prepared.document,
+                prepared.operation,
+                request.params.variables,
+                self.strategy.list_size,
+            )
+        except CostError as exc:
+            if constant:
+                prepared.shape_cache[self.name] = exc
+            raise
+        if constant:
+            prepared.shape_cache[self.name] = estimated
+        return estimated
 
     def on_response(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
         report = request.context.get(self.name)
