@@ -48,7 +48,7 @@ class Executor:
     async def run(
         self, plan: QueryPlan, variables: dict[str, Any], headers_for: HeadersFor | None
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        run = _Run(self, variables, headers_for)
+        run = _Execution(self, variables, headers_for)
         if plan.node is not None:
             await run.node(plan.node)
         return run.data, run.errors
@@ -61,13 +61,13 @@ class Executor:
         data: dict[str, Any],
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Run part of a plan over data already fetched (a subscription event)."""
-        run = _Run(self, variables, headers_for)
+        run = _Execution(self, variables, headers_for)
         run.data = data
         await run.node(node)
         return run.data, run.errors
 
 
-class _Run:
+class _Execution:
     __slots__ = ("data", "errors", "ex", "headers_for", "variables")
 
     def __init__(

@@ -104,7 +104,7 @@ class Shaper:
         cache: dict[Any, Any],
         extra_root: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        run = _Run(self, variables, errors, cache)
+        run = _Shaping(self, variables, errors, cache)
         run.extra = extra_root
         root_type = self.schema.get_type(root)
         assert isinstance(root_type, GraphQLObjectType)
@@ -170,7 +170,7 @@ Entry = tuple[str, int, "_VT | None", "tuple[OpSelection, ...] | None", str]
 Path = "tuple[Any, str | int] | None"  # a linked list: (parent path, key)
 
 
-class _Run:
+class _Shaping:
     __slots__ = ("_covered", "_exact", "cache", "errors", "extra", "shaper", "types", "variables")
 
     def __init__(

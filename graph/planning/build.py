@@ -8,8 +8,9 @@ holding one of its dependencies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from graph.planning.groups import Group, depends_on
 from graph.planning.operation import NormalizedOperation
 from graph.planning.plan import (
     EntityTarget,
@@ -19,10 +20,8 @@ from graph.planning.plan import (
     PlanNode,
     SequenceNode,
 )
+from graph.planning.selections import merge_reqs
 from graph.supergraph.model import Supergraph
-
-if TYPE_CHECKING:
-    from graph.planning.groups import Group
 
 
 def build_plan(groups: list[Group], op: NormalizedOperation, sg: Supergraph) -> PlanNode | None:
@@ -52,8 +51,6 @@ def _empty(g: Group) -> bool:
 
 def _reduce(groups: list[Group]) -> None:
     """Drop a dependency that another dependency already waits for."""
-    from graph.planning.groups import depends_on
-
     for g in groups:
         if len(g.deps) < 2:
             continue
@@ -70,8 +67,6 @@ def _merge_siblings(groups: list[Group]) -> list[Group]:
     (deduplicated across paths). Fetches that select different fields stay apart: a field
     that fails in the subgraph nulls the whole entity, which must not take away the fields
     another response path asked for."""
-    from graph.planning.selections import merge_reqs
-
     changed = True
     while changed:
         changed = False

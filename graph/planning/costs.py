@@ -4,14 +4,10 @@ through it 1; INF when a subgraph cannot resolve it at all)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from graph.planning.groups import Provided, collect_for, field_count, flatten_fields
 from graph.planning.operation import OpField, OpFragment, OpSelection
-from graph.supergraph.model import FieldInfo, Supergraph
-
-if TYPE_CHECKING:
-    from graph.planning.planner import Planner
+from graph.planning.schema_view import SchemaView
+from graph.supergraph.model import FieldInfo
 
 INF = 10**9
 JUMP = 1000  # the cost of one more fetch; each field fetched through it adds 1
@@ -19,47 +15,25 @@ MAX_DEPTH = 40
 
 
 class CostModel:
-    sg: Supergraph
-    p: Planner
-    _cost_memo: dict[tuple[object, ...], int]
-    _options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]]
-    _alive: list[object]
-    _in_progress: set[tuple[object, ...]]
-    _cycle: bool
+    """Costs of resolving selections from a subgraph, memoised for one operation (the memo
+    keys hold the operation's selection tuples)."""
 
-    def is_local(
-        self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None
-    ) -> bool:
-        if fi.resolvers.get(graph) == type_name:
-            jf = fi.by_graph.get(graph)
-            # A field with @requires is only resolvable through _entities (with its needs).
-            return jf is None or not jf.requires
-        return (
-            provided is not None
-            and self.prov(provided, fi)[0]
-            and (graph in fi.by_graph or graph in self.sg.types[type_name].graphs)
-        )
+    def __init__(self, view: SchemaView) -> None:
+        self.view = view
+        self.sg = view.sg
+        self._cost_memo: dict[tuple[object, ...], int] = {}
+        self._options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]] = {}
+        self._alive: list[object] = []  # keeps memo keys' id()s from being reused
+        self._in_progress: set[tuple[object, ...]] = set()
+        self._cycle = False
 
-    def prov(self, provided: Provided | None, fi: FieldInfo) -> tuple[bool, Provided | None]:
-        """Is the field in a @provides tree, and what does it provide below it?"""
-        if not provided:
-            return False, None
-        if fi.name in provided:
-            return True, provided[fi.name]
-        t = self.sg.types.get(fi.parent)
-        for tn in (fi.parent, *(t.interfaces if t else ())):
-            k = f"{tn}.{fi.name}"
-            if k in provided:
-                return True, provided[k]
-        return False, None
-
-    def _jump_options(
+    def jump_options(
         self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None = None
     ) -> list[tuple[str, str]]:
         """Subgraphs (and the entity type to use there) a field can be fetched from."""
-        return [(g, via) for g, via, _ in self._jump_options_cost(graph, type_name, fi, provided)]
+        return [(g, via) for g, via, _ in self.jump_options_cost(graph, type_name, fi, provided)]
 
-    def _jump_options_cost(
+    def jump_options_cost(
         self, graph: str, type_name: str, fi: FieldInfo, provided: Provided | None
     ) -> list[tuple[str, str, int]]:
         key = ("options", graph, type_name, fi.name, id(provided))
@@ -78,7 +52,7 @@ class CostModel:
             for g, via in fi.resolvers.items():
                 if g == graph and not (g in fi.by_graph and fi.by_graph[g].requires):
                     continue
-                extra = self._key_cost(graph, type_name, via, g, provided)
+                extra = self.key_cost(graph, type_name, via, g, provided)
                 if extra < INF:
                     out.append((g, via, extra))
         finally:
@@ -88,19 +62,19 @@ class CostModel:
         self._cycle = self._cycle or outer
         return out
 
-    def _key_cost(
+    def key_cost(
         self, graph: str, type_name: str, via: str, target: str, provided: Provided | None
     ) -> int:
         """0 when a key of `via` in `target` is at hand in `graph`, else the jumps to get one."""
         best = INF
         for k in self.sg.types[via].keys_in(target):
-            sels = self.p.field_set(k)
-            if self._fields_local(graph, type_name, sels, provided):
+            sels = self.view.field_set(k)
+            if self.fields_local(graph, type_name, sels, provided):
                 return 0
-            best = min(best, self._cost_sels(graph, type_name, sels, provided, 0))
+            best = min(best, self.cost_sels(graph, type_name, sels, provided, 0))
         return best
 
-    def _fields_local(
+    def fields_local(
         self, graph: str, type_name: str, sels: tuple[OpSelection, ...], provided: Provided | None
     ) -> bool:
         t = self.sg.types.get(type_name)
@@ -108,33 +82,33 @@ class CostModel:
             return False
         for s in sels:
             if isinstance(s, OpFragment):
-                if not self._fields_local(
+                if not self.fields_local(
                     graph, s.type_condition or type_name, s.selections, provided
                 ):
                     return False
                 continue
             fi = t.fields.get(s.name)
-            if fi is None or not self.is_local(graph, type_name, fi, provided):
+            if fi is None or not self.view.is_local(graph, type_name, fi, provided):
                 return False
             if s.selections is not None:
-                sub = self.prov(provided, fi)[1]
-                if not self._fields_local(graph, fi.named_type, s.selections, sub):
+                sub = self.view.prov(provided, fi)[1]
+                if not self.fields_local(graph, fi.named_type, s.selections, sub):
                     return False
         return True
 
-    def _cost_local(
+    def cost_local(
         self, graph: str, fi: FieldInfo, f: OpField, provided: Provided | None, depth: int
     ) -> int:
         if f.selections is None:
             return 0
-        sub = self.prov(provided, fi)[1]
+        sub = self.view.prov(provided, fi)[1]
         jf = fi.by_graph.get(graph)
         if jf is not None and jf.provides:
-            extra = self.p.provided_of(jf.provides)
+            extra = self.view.provided_of(jf.provides)
             sub = {**sub, **extra} if sub else extra
-        return self._cost_sels(graph, self.p.field_type(graph, fi), f.selections, sub, depth + 1)
+        return self.cost_sels(graph, self.view.field_type(graph, fi), f.selections, sub, depth + 1)
 
-    def _cost_sels(
+    def cost_sels(
         self,
         graph: str,
         type_name: str,
@@ -178,7 +152,7 @@ class CostModel:
             pass
         elif t.is_abstract and not t.is_interface_object_in(graph):
             for obj in self.sg.possible_types_in(type_name, graph):
-                total += self._cost_sels(
+                total += self.cost_sels(
                     graph, obj, collect_for(self.sg, obj, sels), provided, depth + 1
                 )
             # A tie-breaker: prefer a subgraph whose interface declares the fields asked of
@@ -195,24 +169,22 @@ class CostModel:
                 fi = t.fields.get(s.name)
                 if fi is None:
                     continue
-                if self.is_local(graph, type_name, fi, provided):
-                    c = self._cost_local(graph, fi, s, provided, depth)
+                if self.view.is_local(graph, type_name, fi, provided):
+                    c = self.cost_local(graph, fi, s, provided, depth)
                     if c > 0:
-                        for g, via, extra in self._jump_options_cost(
-                            graph, type_name, fi, provided
-                        ):
+                        for g, via, extra in self.jump_options_cost(graph, type_name, fi, provided):
                             c = min(
                                 c,
                                 JUMP
                                 + field_count(s)
                                 + extra
-                                + self._cost_local(
+                                + self.cost_local(
                                     g, self.sg.types[via].fields[s.name], s, None, depth
                                 ),
                             )
                     total += c
                 else:
-                    opts = self._jump_options_cost(graph, type_name, fi, provided)
+                    opts = self.jump_options_cost(graph, type_name, fi, provided)
                     if not opts:
                         total += INF
                     else:
@@ -221,7 +193,7 @@ class CostModel:
                             + field_count(s)
                             + min(
                                 extra
-                                + self._cost_local(
+                                + self.cost_local(
                                     g, self.sg.types[via].fields[s.name], s, None, depth
                                 )
                                 for g, via, extra in opts

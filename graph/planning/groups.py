@@ -43,6 +43,50 @@ class Group:
         return self.id
 
 
+class FetchGraph:
+    """The fetch groups of one operation under construction (a dependency graph), and the
+    root fetches: one per subgraph for a query, one per run of consecutive root fields on the
+    same subgraph for a mutation (each such run a sequential segment)."""
+
+    def __init__(self, mutation: bool) -> None:
+        self.groups: list[Group] = []
+        self.mutation = mutation
+        self._segment = 0
+        self._roots: dict[str, Group] = {}
+        self._last_root: Group | None = None
+
+    def new_group(
+        self,
+        subgraph: str,
+        path: tuple[str, ...],
+        entity: bool,
+        segment: int,
+        parent: Group | None,
+        conditions: tuple[Condition, ...],
+    ) -> Group:
+        g = Group(len(self.groups), subgraph, path, entity, segment, parent, conditions)
+        self.groups.append(g)
+        return g
+
+    def has_root(self, graph: str) -> bool:
+        return graph in self._roots
+
+    def root_group(self, graph: str) -> Group:
+        if self.mutation:
+            last = self._last_root
+            if last is not None and last.subgraph == graph:
+                return last
+            self._segment += 1
+            g = self.new_group(graph, (), False, self._segment, None, ())
+            self._last_root = g
+            return g
+        found = self._roots.get(graph)
+        if found is None:
+            found = self.new_group(graph, (), False, 0, None, ())
+            self._roots[graph] = found
+        return found
+
+
 @dataclass
 class Ctx:
     group: Group

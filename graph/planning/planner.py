@@ -11,21 +11,19 @@ into the object types the subgraph knows, so each object type is planned on its 
 
 from __future__ import annotations
 
-from graphql import parse_type, print_ast
-
-from graph.planning.costs import INF, JUMP, MAX_DEPTH
+from graph.planning.build import build_plan
+from graph.planning.costs import INF, JUMP, MAX_DEPTH, CostModel
 from graph.planning.errors import PlanningError
 from graph.planning.groups import (
     Ctx,
+    FetchGraph,
     Group,
     Part,
-    Provided,
     atoms,
     collect_for,
     depends_on,
     field_count,
     has_real_fields,
-    provided_tree,
     short_alias,
     with_selections,
 )
@@ -34,70 +32,40 @@ from graph.planning.operation import (
     OpField,
     OpFragment,
     OpSelection,
-    parse_field_set,
 )
 from graph.planning.plan import QueryPlan, ReqSelection
-from graph.planning.roots import RootPlanning
+from graph.planning.roots import plan_roots
+from graph.planning.schema_view import SchemaView
 from graph.planning.selections import merge_reqs, req_from_selections
-from graph.supergraph.model import FieldInfo, Supergraph, list_depth, named_type_of
+from graph.supergraph.model import FieldInfo, Supergraph, list_depth
 
 
 class Planner:
+    """Plans operations against one supergraph (see the module docstring)."""
+
     def __init__(self, supergraph: Supergraph) -> None:
         self.sg = supergraph
-        self._fieldsets: dict[tuple[str, str | None], tuple[OpSelection, ...]] = {}
-        self._provided: dict[str, Provided] = {}
+        self.view = SchemaView(supergraph)
 
-    # ------------------------------------------------------------------ entry point
     def plan(self, op: NormalizedOperation) -> QueryPlan:
-        from graph.planning.build import build_plan
-
-        run = _Run(self, op)
-        run.plan_root()
-        return QueryPlan(op.kind, build_plan(run.groups, op, self.sg))
-
-    def field_set(self, text: str, prefix: str | None = None) -> tuple[OpSelection, ...]:
-        """A key / @requires / @provides field set; with `prefix`, as internal fields under
-        private response keys (see `parse_field_set`)."""
-        key = (text, prefix)
-        sels = self._fieldsets.get(key)
-        if sels is None:
-            sels = parse_field_set(text, prefix)
-            self._fieldsets[key] = sels
-        return sels
-
-    def field_type(self, graph: str, fi: FieldInfo) -> str:
-        """The field's named type as the subgraph declares it (join__field(type:) may differ)."""
-        jf = fi.by_graph.get(graph)
-        if jf is not None and jf.type:
-            return named_type_of(parse_type(jf.type))
-        return fi.named_type
-
-    def type_shape(self, graph: str, fi: FieldInfo) -> str:
-        jf = fi.by_graph.get(graph)
-        if jf is not None and jf.type:
-            return jf.type
-        return print_ast(fi.type_node)
-
-    def provided_of(self, text: str) -> Provided:
-        p = self._provided.get(text)
-        if p is None:
-            p = provided_tree(self.field_set(text))
-            self._provided[text] = p
-        return p
+        planning = OperationPlanning(self.view, op)
+        planning.run()
+        return QueryPlan(op.kind, build_plan(planning.fetches.groups, op, self.sg))
 
 
-class _Run(RootPlanning):
-    def __init__(self, planner: Planner, op: NormalizedOperation) -> None:
-        self.p = planner
-        self.sg = planner.sg
+class OperationPlanning:
+    """The planning of one operation: walks its selections into the fetch graph, asking the
+    schema view and this operation's cost model."""
+
+    def __init__(self, view: SchemaView, op: NormalizedOperation) -> None:
+        self.view = view
+        self.sg = view.sg
         self.op = op
-        self.groups: list[Group] = []
-        self._cost_memo: dict[tuple[object, ...], int] = {}
-        self._options_memo: dict[tuple[object, ...], list[tuple[str, str, int]]] = {}
-        self._alive: list[object] = []  # keeps memo keys' id()s from being reused
-        self._in_progress: set[tuple[object, ...]] = set()
-        self._cycle = False
+        self.costs = CostModel(view)
+        self.fetches = FetchGraph(op.kind == "mutation")
+
+    def run(self) -> None:
+        plan_roots(self.op, self.sg, self.costs, self.fetches, self._add_local)
 
     # ------------------------------------------------------------------ selections
     def plan_sels(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
@@ -172,11 +140,16 @@ class _Run(RootPlanning):
         candidates = [
             j.graph
             for j in t.joins
-            if not j.interface_object and j.key and j.resolvable and j.graph != ctx.group.subgraph
+            if not j.interface_object
+            and j.key
+            and j.resolvable
+            and j.graph != ctx.group.subgraph
+            # ... and that has implementations: `... on Iface` in its `_entities` must be valid
+            and self.sg.possible_types_in(iface, j.graph)
         ]
         if not candidates:
             return
-        best = min(candidates, key=lambda g: self._cost_sels(g, iface, sels, None, 0))
+        best = min(candidates, key=lambda g: self.costs.cost_sels(g, iface, sels, None, 0))
         tctx = self.jump(ctx, iface, best, iface, None)
         if tctx is None:
             return
@@ -208,7 +181,7 @@ class _Run(RootPlanning):
         fi = self.sg.types[type_name].fields.get(f.name)
         if fi is None:
             return
-        local = self.is_local(graph, type_name, fi, ctx.provided)
+        local = self.view.is_local(graph, type_name, fi, ctx.provided)
         if local and (f.selections is None or len(fi.resolvers) == 1):
             self._add_local(ctx, type_name, fi, f)
             return
@@ -217,7 +190,7 @@ class _Run(RootPlanning):
             parent_ctx, parent_type = ctx.origin
             self.plan_field(parent_ctx, parent_type, f)
             return
-        options = self._jump_options(graph, type_name, fi, ctx.provided)
+        options = self.costs.jump_options(graph, type_name, fi, ctx.provided)
         routes: list[tuple[str, str] | None] = ([None] if local else []) + list(options)
         if not routes:
             raise PlanningError(
@@ -234,14 +207,14 @@ class _Run(RootPlanning):
         self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField, route: tuple[str, str] | None
     ) -> int:
         if route is None:
-            return self._cost_local(ctx.group.subgraph, fi, f, ctx.provided, 0)
+            return self.costs.cost_local(ctx.group.subgraph, fi, f, ctx.provided, 0)
         g, via = route
-        extra = self._key_cost(ctx.group.subgraph, type_name, via, g, ctx.provided)
+        extra = self.costs.key_cost(ctx.group.subgraph, type_name, via, g, ctx.provided)
         return (
             JUMP
             + field_count(f)
             + extra
-            + self._cost_local(g, self.sg.types[via].fields[f.name], f, None, 0)
+            + self.costs.cost_local(g, self.sg.types[via].fields[f.name], f, None, 0)
         )
 
     def _take_route(
@@ -286,16 +259,16 @@ class _Run(RootPlanning):
             # The router needs the concrete type, even where the subgraph's own type is an
             # object (a union in the supergraph can be an object type in one subgraph).
             sub.add_typename()
-        provided = self.prov(ctx.provided, fi)[1]
+        provided = self.view.prov(ctx.provided, fi)[1]
         jf = fi.by_graph.get(graph)
         if jf is not None and jf.provides:
-            extra = self.p.provided_of(jf.provides)
+            extra = self.view.provided_of(jf.provides)
             provided = {**provided, **extra} if provided else extra
         path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
         cands = self._candidates(ctx, type_name, fi)
         self.plan_sels(
             ctx.sub(selset=sub, path=path, provided=provided, known=frozenset(), candidates=cands),
-            self.p.field_type(graph, fi),
+            self.view.field_type(graph, fi),
             f.selections,
         )
 
@@ -317,7 +290,7 @@ class _Run(RootPlanning):
         group = ctx.group
         rel = ctx.path[len(group.path) :]
         norm = tuple(p for p in rel if not p.startswith("on:"))
-        shape = self.p.type_shape(group.subgraph, fi)
+        shape = self.view.type_shape(group.subgraph, fi)
         seen = group.shapes.setdefault((norm, f.response_key), shape)
         if seen == shape:
             return f
@@ -348,25 +321,25 @@ class _Run(RootPlanning):
             (
                 k
                 for k in keys
-                if self._fields_local(graph, type_name, self.p.field_set(k), ctx.provided)
+                if self.costs.fields_local(graph, type_name, self.view.field_set(k), ctx.provided)
             ),
             None,
         )
         if key is None:
             key = min(
                 keys,
-                key=lambda k: self._cost_sels(
-                    graph, type_name, self.p.field_set(k), ctx.provided, 0
+                key=lambda k: self.costs.cost_sels(
+                    graph, type_name, self.view.field_set(k), ctx.provided, 0
                 ),
             )
-        key_sels = self.p.field_set(key, self.op.internal_prefix)
+        key_sels = self.view.field_set(key, self.op.internal_prefix)
         touched: set[Group] = set()
         kctx = ctx.sub(touched=touched)
         ctx.selset.add_typename()
         self.plan_sels(kctx, type_name, key_sels)
         reqs = req_from_selections(key_sels)
         if requires:
-            req_sels = self.p.field_set(requires, self.op.internal_prefix)
+            req_sels = self.view.field_set(requires, self.op.internal_prefix)
             self.plan_sels(kctx, type_name, req_sels)
             merged = merge_reqs(reqs, req_from_selections(req_sels))
             if merged is None:
@@ -405,7 +378,7 @@ class _Run(RootPlanning):
     def _entity_group(
         self, ctx: Ctx, target: str, via: str, reqs: tuple[ReqSelection, ...], touched: set[Group]
     ) -> Group:
-        for g in self.groups:
+        for g in self.fetches.groups:
             if (
                 g.entity
                 and g.subgraph == target
@@ -419,4 +392,6 @@ class _Run(RootPlanning):
                 if any(t is g or depends_on(t, g) for t in touched):
                     continue
                 return g
-        return self.new_group(target, ctx.path, True, ctx.group.segment, ctx.group, ctx.conditions)
+        return self.fetches.new_group(
+            target, ctx.path, True, ctx.group.segment, ctx.group, ctx.conditions
+        )

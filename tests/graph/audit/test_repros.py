@@ -245,3 +245,27 @@ async def test_repros_over_http() -> None:
             for case in cases:
                 graph.reset_calls()
                 check(graph, case, await graph.run(gateway, case.query))
+
+
+# Found by the metamorphic checks (tests/graph/audit/test_metamorphic.py), shrunk by hypothesis.
+FOUND = [
+    Repro(
+        # `a` has the Node interface but no implementation: it cannot tell the concrete type,
+        # and `... on Node` is not even valid in its `_entities`. Nobody can: an error.
+        "typename_under_interface_object_without_implementations",
+        "non-resolvable-interface-object",
+        "{ b { t: __typename } }",
+        {"b": None},
+        error_paths=(("b",),),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FOUND, ids=[r.id for r in FOUND])
+async def test_found(case: Repro) -> None:
+    graph = FederatedGraph(subgraphs(case.suite))
+    gateway = graph.gateway()
+    try:
+        check(graph, case, await graph.run(gateway, case.query))
+    finally:
+        await gateway.aclose()
