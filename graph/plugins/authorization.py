@@ -142,9 +142,10 @@ class AuthorizationStage(Stage):
             self.directives.enabled and self.authorizer.enabled
         )
 
-    async def on_operation(self, request: RouterRequest) -> None:
-        principal = request.principal
-        if self.config.require_authentication and not principal.is_authenticated:
+    async def on_request(self, request: RouterRequest) -> None:
+        """``require_authentication``: anonymous callers are refused before their operation
+        is even parsed (authentication, an earlier stage, has set the principal)."""
+        if self.config.require_authentication and not request.principal.is_authenticated:
             raise HttpError(
                 401,
                 "This router requires authentication: send a credential (an access token or "
@@ -152,6 +153,8 @@ class AuthorizationStage(Stage):
                 "UNAUTHENTICATED",
                 [(b"www-authenticate", b"Bearer")],
             )
+
+    async def on_operation(self, request: RouterRequest) -> None:
         if not (self.directives.enabled and self.authorizer.enabled):
             return
         prepared = request.prepared

@@ -152,6 +152,10 @@ async def test_require_authentication(shop_router: Any) -> None:
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert codes(response.json()["errors"]) == ["UNAUTHENTICATED"]
+    # before parsing: even a document that does not parse gets the 401
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        response = await http.post("/graphql", json={"query": "{ products {"})
+    assert response.status_code == 401
     status, body = await post(url, '{ product(id: "1") { name } }', "user")
     assert status == 200 and body["data"]["product"]["name"] == "product 1"
 
