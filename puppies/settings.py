@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from puppies.errors import ConfigError
@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
 
     # Request limits shared by the subgraphs.
+    max_text_input_length: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="characters in any one string input (fields with their own limit, "
+        "such as a post's text, are checked against that too)",
+    )
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=1000)
 
@@ -166,6 +173,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return v.rstrip("/")
 
+    @model_validator(mode="after")
+    def _text_limits_agree(self) -> Settings:
+        if self.post_max_text_length > self.max_text_input_length:
+            raise ValueError(
+                f"POST_MAX_TEXT_LENGTH ({self.post_max_text_length}) is over "
+                f"MAX_TEXT_INPUT_LENGTH ({self.max_text_input_length}), the longest string "
+                "any input may be: raise MAX_TEXT_INPUT_LENGTH too"
+            )
+        return self
+
     @property
     def keys_dir(self) -> Path:
         return self.jwt_keys_dir or self.data_dir / "keys"
@@ -196,5 +213,6 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]).upper()
-            problems.append(f"{name}: {err['msg']}")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}" if name else msg)
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -19,7 +19,9 @@ from resolvers.analytics.events import (
     record,
 )
 from resolvers.errors import BadInput
+from resolvers.ids import try_parse_id
 from resolvers.runtime import Resources
+from resolvers.text import printable, text_problem
 
 MAX_CLIENT_ID_LENGTH = 128
 
@@ -69,23 +71,11 @@ class TrackResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def _parse_id(value: str | None) -> int | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not value.isdigit() or len(value) > 19:
-        raise ValueError(value)
-    parsed = int(value)
-    if parsed <= 0 or parsed >= 2**63:
-        raise ValueError(value)
-    return parsed
-
-
 def _judge(
     i: int, ev: EventInput, actor_id: int | None, now: datetime, oldest: datetime, newest: datetime
 ) -> Row | Rejection:
     def no(reason: str, message: str) -> Rejection:
-        return Rejection(index=i, id=ev.id, reason=reason, message=message)
+        return Rejection(index=i, id=printable(ev.id), reason=reason, message=message)
 
     client_id = ev.id.strip()
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
@@ -93,6 +83,9 @@ def _judge(
             Reason.INVALID_ID,
             f"id must be 1 to {MAX_CLIENT_ID_LENGTH} characters (a UUID is ideal)",
         )
+    problem = text_problem(client_id, MAX_CLIENT_ID_LENGTH)
+    if problem is not None:
+        return no(Reason.INVALID_ID, f"id {problem}")
     if ev.type not in CLIENT_TYPES:
         if ev.type in DOMAIN_TYPES:
             return no(
@@ -102,7 +95,8 @@ def _judge(
             )
         return no(
             Reason.UNKNOWN_TYPE,
-            f"unknown event type {ev.type!r}; expected one of {', '.join(CLIENT_TYPES)}",
+            f"unknown event type {printable(ev.type, 40)!r}; "
+            f"expected one of {', '.join(CLIENT_TYPES)}",
         )
     occurred = ev.occurred_at
     if occurred.tzinfo is None:
@@ -119,14 +113,16 @@ def _judge(
             f"occurredAt {occurred.isoformat()} is older than the "
             f"accepted window (events from {oldest.isoformat()} on)",
         )
-    try:
-        post_id = _parse_id(ev.post_id)
-    except ValueError:
-        return no(Reason.INVALID_REFERENCE, f"postId {ev.post_id!r} is not a post id")
-    try:
-        user_id = _parse_id(ev.user_id)
-    except ValueError:
-        return no(Reason.INVALID_REFERENCE, f"userId {ev.user_id!r} is not a user id")
+    post_id = try_parse_id(ev.post_id) if ev.post_id is not None else None
+    if ev.post_id is not None and post_id is None:
+        return no(
+            Reason.INVALID_REFERENCE, f"postId {printable(ev.post_id, 40)!r} is not a post id"
+        )
+    user_id = try_parse_id(ev.user_id) if ev.user_id is not None else None
+    if ev.user_id is not None and user_id is None:
+        return no(
+            Reason.INVALID_REFERENCE, f"userId {printable(ev.user_id, 40)!r} is not a user id"
+        )
     needs = CLIENT_TYPES[ev.type]
     if needs == "postId" and post_id is None:
         return no(Reason.MISSING_FIELD, f"{ev.type} needs postId")

@@ -30,6 +30,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
+from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
+from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
@@ -47,6 +49,14 @@ from subgraphs.common.context import (
     get_context,
 )
 from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
+from subgraphs.common.inputs import (
+    RawArguments,
+    RawResolver,
+    TextInput,
+    check_raw_field,
+    raw_resolver_of,
+)
+from subgraphs.common.scalars import SCALAR_OVERRIDES
 
 FEDERATION_VERSION: Literal["2.9"] = "2.9"
 # Garbage collection tuned for a request server: after start-up, the long-lived heap (schema,
@@ -60,6 +70,28 @@ L = TypeVar("L")
 
 
 class SubgraphSchema(strawberry.federation.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # (GraphQL type name, field name) -> raw resolver; filled by get_fields below
+        self.raw_resolvers: dict[tuple[str, str], RawResolver] = {}
+        super().__init__(*args, **kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        """Strawberry's hook over every type's fields as the schema is built: each field
+        with arguments gets the text-input check (subgraphs/common/inputs.py), except a
+        field declared with raw arguments, which is registered for RawArguments."""
+        fields = super().get_fields(type_definition)
+        for one in fields:
+            if not one.arguments or one.base_resolver is None:
+                continue
+            raw = raw_resolver_of(one)
+            if raw is not None:
+                check_raw_field(type_definition.name, one)
+                name = self.config.name_converter.get_graphql_name(one)
+                self.raw_resolvers[(type_definition.name, name)] = raw
+            elif not any(isinstance(e, TextInput) for e in one.extensions):
+                one.extensions.append(TextInput())
+        return fields
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -124,15 +156,36 @@ def build_schema(
     types: Iterable[type] = (),
     extensions: Iterable[type[SchemaExtension]] = (),
     scalar_overrides: dict[object, Any] | None = None,
-) -> strawberry.federation.Schema:
+) -> SubgraphSchema:
     """`extensions`: a subgraph's own schema extensions, after the shared ones.
     `scalar_overrides`: as strawberry.Schema's (e.g. a faster parser for a built-in)."""
     return SubgraphSchema(
+        **schema_arguments(query, mutation, subscription, types, extensions, scalar_overrides)
+    )
+
+
+def schema_arguments(
+    query: type,
+    mutation: type | None = None,
+    subscription: type | None = None,
+    types: Iterable[type] = (),
+    extensions: Iterable[type[SchemaExtension]] = (),
+    scalar_overrides: dict[object, Any] | None = None,
+) -> dict[str, Any]:
+    """What build_schema passes to SubgraphSchema (or a subclass of it)."""
+    raw = [
+        f
+        for root in (query, mutation)
+        if root is not None
+        for f in get_object_definition(root, strict=True).fields
+        if raw_resolver_of(f) is not None
+    ]
+    return dict(
         query=query,
         mutation=mutation,
         subscription=subscription,
         types=list(types),
-        scalar_overrides=scalar_overrides,
+        scalar_overrides={**SCALAR_OVERRIDES, **(scalar_overrides or {})},
         # Clients send a handful of distinct operations: parsing or validating the same text
         # again is wasted work (~10 ms to validate a large one). ParserCache maps the raw
         # text to ONE DocumentNode, so ValidationCache's key (schema, document, rules) is
@@ -143,6 +196,8 @@ def build_schema(
             lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
             lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE),
             *extensions,
+            # innermost of the `resolve` hooks, and only where a field needs it
+            *([RawArguments] if raw else []),
         ],
         federation_version=FEDERATION_VERSION,
     )

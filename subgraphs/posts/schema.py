@@ -18,11 +18,10 @@ from resolvers.posts.posts import MediaSpec
 from subgraphs.common import (
     Connection,
     RequestContext,
-    build_schema,
     connection_from_page,
     page_size,
 )
-from subgraphs.common.app import FEDERATION_VERSION, SubgraphSchema
+from subgraphs.common.app import SubgraphSchema, schema_arguments
 from subgraphs.posts.multiplex import Multiplexer, share_key
 from subgraphs.posts.types import (
     AddCommentInput,
@@ -257,15 +256,7 @@ class PostsSchema(SubgraphSchema):
         )
 
 
-TYPES = [User, Post, Media, Comment]
-# The shared factory decides the schema extensions (error codes, validation cache, ...);
-# the posts schema reuses exactly those, in its own class.
-_shared = build_schema(Query, Mutation, subscription=Subscription, types=TYPES)
+# The shared factory's arguments (error codes, caches, ...), in the posts schema's class.
 schema = PostsSchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    types=TYPES,
-    extensions=list(_shared.extensions),
-    federation_version=FEDERATION_VERSION,
+    **schema_arguments(Query, Mutation, Subscription, [User, Post, Media, Comment])
 )

@@ -48,7 +48,8 @@ async def serve_asgi(app: Any, *, ws: str = "websockets-sansio") -> AsyncIterato
         await asyncio.wait_for(task, 30)
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Return once something listens on 127.0.0.1:`port`; fail if `proc` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -74,7 +75,7 @@ def run_cli(
     )
     try:
         if port is not None:
-            _wait_port(port, proc, timeout)
+            wait_listening(port, proc, timeout)
         yield proc
     finally:
         if proc.poll() is None:

@@ -94,7 +94,7 @@ async def test_malformed_input_is_bad_user_input(analytics: Analytics) -> None:
 def test_the_fast_datetime_parser_accepts_what_strawberry_accepts() -> None:
     import dateutil.parser
 
-    from subgraphs.analytics.schema import _parse_datetime
+    from subgraphs.common.scalars import _parse_datetime
 
     for value in (
         "2026-11-22T17:03:11.402Z",
