@@ -157,8 +157,8 @@ class CostModel:
                 )
             # A tie-breaker: prefer a subgraph whose interface declares the fields asked of
             # it over one that only reaches them through its implementations.
-            for s in sels:
-                if isinstance(s, OpField) and not s.is_typename:
+            for s in flatten_fields(self.sg, type_name, sels):
+                if not s.is_typename:
                     ifi = t.fields.get(s.name)
                     if ifi is not None and graph not in ifi.by_graph and graph not in ifi.resolvers:
                         total += 1

@@ -258,6 +258,13 @@ FOUND = [
         {"b": None},
         error_paths=(("b",),),
     ),
+    Repro(
+        # The same preference for `b` when the selection below is wrapped in fragments.
+        "shared_root_prefers_provider_through_fragments",
+        "provides-on-interface",
+        "{ media { ... { animals { ... { id @skip(if: true) } } } } }",
+        {"media": {"animals": [{}, {}]}},
+    ),
 ]
 
 
