@@ -468,7 +468,10 @@ class Gateway:
                 res = execute_sync(
                     self.api_schema, prepared.introspection, variable_values=variables
                 )
-                cached = (res.data or {}, [dict(e.formatted) for e in res.errors or ()])
+                cached = (
+                    res.data or {},
+                    [_error(e, "INTROSPECTION_FAILED") for e in res.errors or ()],
+                )
                 if not variables:
                     prepared.shape_cache["introspection"] = cached
             extra = cached[0]

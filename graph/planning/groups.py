@@ -68,9 +68,6 @@ class FetchGraph:
         self.groups.append(g)
         return g
 
-    def has_root(self, graph: str) -> bool:
-        return graph in self._roots
-
     def root_group(self, graph: str) -> Group:
         if self.mutation:
             last = self._last_root
@@ -104,6 +101,9 @@ class Ctx:
     # Where this entity fetch was jumped from (the context and type there): key fields the
     # client asks for are fetched there.
     origin: tuple[Ctx, str] | None = None
+    # Leaf fields the client asks for here, unaliased and unconditionally: a key field among
+    # them is read from the client's own field instead of a private copy. Not inherited.
+    plain: frozenset[str] = frozenset()
 
     def sub(self, **kw: object) -> Ctx:
         c = Ctx(
@@ -170,6 +170,26 @@ def flatten_fields(sg: Supergraph, type_name: str, sels: tuple[OpSelection, ...]
         ):
             out.extend(flatten_fields(sg, type_name, s.selections))
     return out
+
+
+def plain_leaves(sels: tuple[OpSelection, ...], type_name: str) -> frozenset[str]:
+    """Names of leaf fields selected under their own name, without arguments or conditions,
+    directly or through fragments on `type_name` (or without type condition) and without
+    conditions."""
+    out: set[str] = set()
+    for s in sels:
+        if isinstance(s, OpField):
+            if (
+                s.selections is None
+                and s.response_key == s.name
+                and not s.args_text
+                and not s.conditions
+                and not s.internal
+            ):
+                out.add(s.name)
+        elif s.type_condition in (None, type_name) and not s.conditions:
+            out |= plain_leaves(s.selections, type_name)
+    return frozenset(out)
 
 
 def atoms(sels: tuple[OpSelection, ...]) -> list[OpSelection]:

@@ -24,6 +24,7 @@ from graph.planning.groups import (
     depends_on,
     field_count,
     has_real_fields,
+    plain_leaves,
     short_alias,
     with_selections,
 )
@@ -100,6 +101,7 @@ class OperationPlanning:
 
     def _plan_object(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
         iobj = self.sg.types[type_name].is_abstract  # an @interfaceObject in this subgraph
+        ctx = ctx.sub(plain=ctx.plain | plain_leaves(sels, type_name))
         deferred: list[OpSelection] = []
         for s in sels:
             if isinstance(s, OpFragment):
@@ -332,14 +334,26 @@ class OperationPlanning:
                     graph, type_name, self.view.field_set(k), ctx.provided, 0
                 ),
             )
-        key_sels = self.view.field_set(key, self.op.internal_prefix)
+        plain = self.view.field_set(key)
+        if all(
+            isinstance(s, OpField) and s.selections is None and s.name in ctx.plain for s in plain
+        ) and self.costs.fields_local(graph, type_name, plain, ctx.provided):
+            # The client asks for the key fields here, in this fetch: read them from there.
+            key_sels = plain
+        else:
+            key_sels = self.view.field_set(key, self.op.internal_prefix)
         touched: set[Group] = set()
-        kctx = ctx.sub(touched=touched)
+        kctx = ctx.sub(touched=touched, plain=ctx.plain)  # the same object
         ctx.selset.add_typename()
         self.plan_sels(kctx, type_name, key_sels)
         reqs = req_from_selections(key_sels)
         if requires:
-            req_sels = self.view.field_set(requires, self.op.internal_prefix)
+            req_sels = self.view.field_set(requires)
+            if not all(
+                isinstance(s, OpField) and s.selections is None and s.name in ctx.plain
+                for s in req_sels
+            ):
+                req_sels = self.view.field_set(requires, self.op.internal_prefix)
             self.plan_sels(kctx, type_name, req_sels)
             merged = merge_reqs(reqs, req_from_selections(req_sels))
             if merged is None:

@@ -38,11 +38,9 @@ def plan_roots(
     entries = _root_entries(sg, root, op.selections, [])
     if op.kind != "mutation":
         entries = _merge_repeated(entries)
-    for wraps, s in entries:
-        fi = sg.types[root].fields.get(s.name)
-        if fi is None or not fi.resolvers:
-            raise PlanningError(f"no subgraph resolves {root}.{s.name}")
-        graph, cost = _choose_root_graph(costs, fetches, fi, s)
+    chosen = _choose_root_graphs(sg, root, costs, entries)
+    for (wraps, s), (graph, cost) in zip(entries, chosen, strict=True):
+        fi = sg.types[root].fields[s.name]
         if cost >= INF and s.selections and len(fi.resolvers) > 1:
             assigned: dict[str, list[OpSelection]] = {}
             for sub in atoms(s.selections):
@@ -55,6 +53,34 @@ def plan_roots(
                 )
         else:
             _plan_root_field(sg, fetches, add_field, root, graph, s, wraps)
+
+
+def _choose_root_graphs(
+    sg: Supergraph, root: str, costs: CostModel, entries: list[tuple[list[OpFragment], OpField]]
+) -> list[tuple[str, int]]:
+    """The subgraph for each root field: one of the cheapest for it; among equally cheap
+    ones, those that serve the most root fields of the operation (fewer fetches), then by
+    name - whatever the order of the fields."""
+    cheapest: list[tuple[list[str], int]] = []
+    for _wraps, s in entries:
+        fi = sg.types[root].fields.get(s.name)
+        if fi is None or not fi.resolvers:
+            raise PlanningError(f"no subgraph resolves {root}.{s.name}")
+        by_graph = {g: costs.cost_local(g, fi, s, None, 0) for g in fi.resolvers}
+        best = min(by_graph.values())
+        cheapest.append((sorted(g for g, c in by_graph.items() if c == best), best))
+    chosen: dict[int, str] = {}
+    left = set(range(len(entries)))
+    while left:
+        count: dict[str, int] = {}
+        for i in left:
+            for g in cheapest[i][0]:
+                count[g] = count.get(g, 0) + 1
+        pick = min(count, key=lambda g: (-count[g], g))
+        for i in [i for i in left if pick in cheapest[i][0]]:
+            chosen[i] = pick
+            left.discard(i)
+    return [(chosen[i], cheapest[i][1]) for i in range(len(entries))]
 
 
 def _root_entries(
@@ -92,20 +118,6 @@ def _plan_root_field(
         conds += w.conditions
     ctx = Ctx(group, selset, (), None, None, conds)
     add_field(ctx, root, sg.types[root].fields[s.name], s)
-
-
-def _choose_root_graph(
-    costs: CostModel, fetches: FetchGraph, fi: FieldInfo, f: OpField
-) -> tuple[str, int]:
-    graphs = list(fi.resolvers)
-    if len(graphs) == 1:
-        return graphs[0], 0
-    best, best_cost = graphs[0], INF * 10
-    for g in graphs:
-        c = costs.cost_local(g, fi, f, None, 0)
-        if c < best_cost or (c == best_cost and fetches.has_root(g) and not fetches.has_root(best)):
-            best, best_cost = g, c
-    return best, best_cost
 
 
 def _merge_repeated(

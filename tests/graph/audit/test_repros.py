@@ -265,6 +265,14 @@ FOUND = [
         "{ media { ... { animals { ... { id @skip(if: true) } } } } }",
         {"media": {"animals": [{}, {}]}},
     ),
+    Repro(
+        # The subgraph of a root field does not depend on the order of the root fields.
+        "root_subgraph_independent_of_order",
+        "provides-on-interface",
+        "{ media { id } x: media { animals { id } } }",
+        {"media": {"id": "m1"}, "x": {"animals": [{"id": "a1"}, {"id": "a2"}]}},
+        requests={"a": 0, "b": 1, "c": 0},
+    ),
 ]
 
 
