@@ -56,7 +56,7 @@ async def _rows(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await s.execute(text(sql), params)]
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
