@@ -13,6 +13,10 @@ class ServiceStartError(PuppiesError):
     """An embedded service or a process could not start; the message says why."""
 
 
+class StopRequested(ServiceStartError):
+    """A stop (SIGINT/SIGTERM) arrived while something was starting."""
+
+
 class PortInUseError(ServiceStartError):
     def __init__(self, port: int, what: str) -> None:
         super().__init__(f"port {port} ({what}) is already in use; stop what holds it or change it")

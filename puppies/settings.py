@@ -43,9 +43,13 @@ class Settings(BaseSettings):
     posts_port: int = 4002
     feed_port: int = 4003
     analytics_port: int = 4004
-    embedded_postgres_port: int = 54329
-    embedded_redis_port: int = 63799
-    embedded_s3_port: int = 59000
+    # Embedded services: outside 4000-4004 and outside Linux's ephemeral port range
+    # (32768-60999), which outgoing connections draw their local ports from.
+    embedded_postgres_port: int = Field(default=15432, ge=1, le=65535)
+    embedded_redis_port: int = Field(default=16379, ge=1, le=65535)
+    embedded_s3_port: int = Field(
+        default=19000, ge=1, le=65526, description="and the nine ports above it (S3's internals)"
+    )
 
     # Database pool.
     db_pool_size: int = Field(default=10, ge=1, le=200)

@@ -1,4 +1,4 @@
-"""Test fixtures: real PostgreSQL, Redis and S3.
+"""Test fixtures: real PostgreSQL, Redis and S3 (SeaweedFS).
 
 The same switch as `puppies dev`: with DATABASE_URL / REDIS_URL / S3_ENDPOINT_URL set the
 tests use those servers (point them at disposable ones: tests truncate tables and flush

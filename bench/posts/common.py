@@ -67,7 +67,7 @@ def cpu_seconds(st: Stack, data_dir: Path) -> dict[str, float]:
                 else "redis"
                 if "redis" in cmd
                 else "s3"
-                if "moto" in cmd
+                if "weed" in cmd
                 else None
             )
             if kind is None:

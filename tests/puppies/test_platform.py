@@ -107,36 +107,3 @@ def test_cli_subgraph_without_services_is_a_clear_error(tmp_path) -> None:
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_embedded_s3_persists_across_restart(tmp_path) -> None:
-    """moto keeps objects in memory; its recorder log is replayed at start."""
-    import urllib.request
-
-    from puppies.embedded import EmbeddedS3
-    from puppies.s3 import ensure_bucket
-
-    port = free_port()
-    for first in (True, False):
-        server = EmbeddedS3(tmp_path, port, persist=True)
-        url = server.start()
-        try:
-            client = create_s3_client(load_settings(s3_endpoint_url=url))
-            if first:
-                ensure_bucket(client, "persist-test")
-                client.put_object(Bucket="persist-test", Key="direct", Body=b"\x00\x01raw")
-                signed = client.generate_presigned_url(
-                    "put_object",
-                    ExpiresIn=60,
-                    Params={"Bucket": "persist-test", "Key": "signed", "ContentType": "image/png"},
-                )
-                req = urllib.request.Request(
-                    signed, data=b"PNG", method="PUT", headers={"Content-Type": "image/png"}
-                )
-                urllib.request.urlopen(req).read()
-            else:
-                get = client.get_object
-                assert get(Bucket="persist-test", Key="direct")["Body"].read() == b"\x00\x01raw"
-                assert get(Bucket="persist-test", Key="signed")["Body"].read() == b"PNG"
-        finally:
-            server.stop()

@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from puppies.embedded import free_port, port_is_free
+from puppies.embedded import free_port_block, port_is_free
 from tests.support.tmp import private_tmp_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,9 @@ def data_home() -> Iterator[Path]:
 
 
 def _dev_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {name: free_port() for name in PORT_SETTINGS}
+    # One block of free ports: EMBEDDED_S3_PORT, last, is followed by its nine internal ones.
+    base = free_port_block(len(PORT_SETTINGS) + 9)
+    ports = {name: base + i for i, name in enumerate(PORT_SETTINGS)}
     env = {
         k: v
         for k, v in os.environ.items()

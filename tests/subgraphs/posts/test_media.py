@@ -1,4 +1,4 @@
-"""Media from presigned upload to READY/FAILED: real S3 (moto server), a real worker."""
+"""Media from presigned upload to READY/FAILED: a real S3 server (SeaweedFS), a real worker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from puppies.s3 import create_s3_client
 from tests.subgraphs.posts.conftest import PostsClient, eventually
 from tests.subgraphs.posts.images import photo, png_bomb
 
@@ -122,14 +123,39 @@ async def test_presigned_post_is_bound_to_the_declared_type_and_size(posts_api):
     assert fields["key"] == f"uploads/{spec['mediaId']}"
 
 
-async def test_completion_checks_what_was_uploaded(posts_api):
+async def test_s3_itself_refuses_a_body_outside_the_presigned_policy(posts_api):
+    body = photo(64, 64, "PNG")
+    post_id, [spec] = await create_with_files(posts_api, [("image/png", body)])
+    too_big = await upload(posts_api.http, spec, body + b"extra", "image/png")
+    assert too_big.status_code == 400 and "<Code>EntityTooLarge</Code>" in too_big.text
+    too_small = await upload(posts_api.http, spec, body[:-1], "image/png")
+    assert too_small.status_code == 400 and "<Code>EntityTooSmall</Code>" in too_small.text
+    fields = {f["name"]: f["value"] for f in spec["fields"]} | {"Content-Type": "image/jpeg"}
+    other_type = await posts_api.http.post(
+        spec["url"], data=fields, files={"file": ("upload", body, "image/jpeg")}
+    )
+    assert other_type.status_code == 403, other_type.text  # the policy binds Content-Type
+    refused = await posts_api.data(COMPLETE, {"id": spec["mediaId"]}, user=1)
+    assert "nothing was uploaded" in refused["completeMediaUpload"]["errors"][0]["message"]
+    [m] = (await posts_api.data(POST_MEDIA, {"id": post_id}))["post"]["media"]
+    assert m["status"] == "PENDING_UPLOAD"
+    ok = await upload(posts_api.http, spec, body, "image/png")
+    assert ok.status_code in (200, 204), ok.text
+    done = await posts_api.data(COMPLETE, {"id": spec["mediaId"]}, user=1)
+    assert done["completeMediaUpload"]["errors"] == []
+
+
+async def test_completion_checks_what_was_uploaded(posts_api, settings):
     body = photo(64, 64, "PNG")
     post_id, [spec] = await create_with_files(posts_api, [("image/png", body)])
     early = await posts_api.data(COMPLETE, {"id": spec["mediaId"]}, user=1)
     assert early["completeMediaUpload"]["errors"][0]["code"] == "BAD_USER_INPUT"
     assert "nothing was uploaded" in early["completeMediaUpload"]["errors"][0]["message"]
-    # moto does not evaluate POST policies (real S3 would refuse this body): the API does.
-    await upload(posts_api.http, spec, body + b"extra", "image/png")
+    # S3 enforces the policy on presigned uploads; the API checks again what is stored, for
+    # an object written some other way (here: directly, with the service's own key).
+    key = {f["name"]: f["value"] for f in spec["fields"]}["key"]
+    s3 = create_s3_client(settings)
+    s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=body + b"extra", ContentType="image/png")
     wrong = await posts_api.data(COMPLETE, {"id": spec["mediaId"]}, user=1)
     assert "bytes but" in wrong["completeMediaUpload"]["errors"][0]["message"]
     other = await posts_api.data(COMPLETE, {"id": spec["mediaId"]}, user=2)
