@@ -46,9 +46,12 @@ run: install
 test: lint
 	$(BIN)/python -m pytest
 
-## make test-deep: the router's oracle on 100,000 generated operations (about an hour or more).
+## make test-deep: the long runs kept out of make test: the router's oracle on 100,000
+## generated operations (about an hour or more), and SIGTERM to `puppies dev` at 20 moments
+## of start-up and running (make test does 3).
 test-deep: install
 	ORACLE_EXAMPLES=100000 $(BIN)/python -m pytest tests/graph/oracle -p no:cacheprovider
+	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_supervisor.py -k sigterm
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,35 +1,38 @@
-"""`puppies dev`: starts real services and every built process, stops all of it on SIGTERM."""
+"""`puppies dev`: starts real services and every process, keeps them up, always stops cleanly."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
-from puppies.embedded import free_port_block, port_is_free
+from puppies.embedded import port_is_free
+from puppies.supervisor import backoff
+from tests.support.devstack import (
+    REPO,
+    DevStack,
+    all_ports,
+    dev_env,
+    wait_no_leftovers,
+)
 from tests.support.tmp import private_tmp_dir
 
-REPO = Path(__file__).resolve().parents[2]
-PORT_SETTINGS = (
-    "ROUTER_PORT",
-    "USERS_PORT",
-    "POSTS_PORT",
-    "FEED_PORT",
-    "ANALYTICS_PORT",
-    "EMBEDDED_POSTGRES_PORT",
-    "EMBEDDED_REDIS_PORT",
-    "EMBEDDED_S3_PORT",
-)
+# How many SIGTERMs at different moments of start-up: a few in `make test`, 20 in
+# `make test-deep` (PUPPIES_DEEP=1).
+SIGTERM_ROUNDS = 20 if os.environ.get("PUPPIES_DEEP") else 3
+# Where a SIGTERM lands, in turn: while the servers start, while migrating, while the
+# processes start, once everything is up.
+MOMENTS = ("starting services ...", "migrating ...", "  users ", "Ctrl-C stops everything")
+STOPPED_WITHIN_SECONDS = 60  # a hang detector: a clean stop takes a few seconds
 
 
 @pytest.fixture
@@ -39,57 +42,25 @@ def data_home() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _dev_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    # One block of free ports: EMBEDDED_S3_PORT, last, is followed by its nine internal ones.
-    base = free_port_block(len(PORT_SETTINGS) + 9)
-    ports = {name: base + i for i, name in enumerate(PORT_SETTINGS)}
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL"}
-    }
-    env.update({k: str(v) for k, v in ports.items()})
-    env.update(
-        {
-            "DATA_DIR": str(tmp_path / "data"),
-            "PYTHONUNBUFFERED": "1",
-            "JWKS_URL": f"http://127.0.0.1:{ports['USERS_PORT']}/.well-known/jwks.json",
-        }
-    )
-    return env, ports
-
-
-def _gql(url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(
-        url, json={"query": query, "variables": variables or {}}, headers=headers, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
-def _round_trip_through_the_router(url: str) -> None:
+def _round_trip_through_the_router(stack: DevStack) -> None:
     """What `make run` promises: sign up, log in, me, follow, followers, across subgraphs."""
-    sign_up = """mutation($u: String!) {
-        signUp(input: {username: $u, email: "$u@example.com", password: "correct horse battery"})
+    sign_up = """mutation($u: String!, $e: String!) {
+        signUp(input: {username: $u, email: $e, password: "correct horse battery"})
         { session { accessToken user { id } } errors { code } } }"""
     sessions = {}
     for name in ("rex", "fido"):
-        data = _gql(url, sign_up.replace("$u@", f"{name}@"), {"u": name})["signUp"]
+        data = stack.gql(sign_up, {"u": name, "e": f"{name}@example.com"})["signUp"]
         assert data["errors"] == [], data
         sessions[name] = data["session"]
-    login = _gql(
-        url,
+    login = stack.gql(
         """mutation { logIn(input: {login: "rex", password: "correct horse battery"})
-        { session { accessToken } errors { code } } }""",
+        { session { accessToken } errors { code } } }"""
     )["logIn"]
     token = login["session"]["accessToken"]
     fido_id = sessions["fido"]["user"]["id"]
-    _gql(url, "mutation($id: ID!) { follow(userId: $id) { user { id } } }", {"id": fido_id}, token)
-    me = _gql(
-        url,
+    follow = "mutation($id: ID!) { follow(userId: $id) { user { id } } }"
+    stack.gql(follow, {"id": fido_id}, token)
+    me = stack.gql(
         "{ me { username followingCount following(first: 5) { edges { node {"
         " username followerCount posts(first: 1) { edges { node { id } } } } } } } }",
         token=token,
@@ -101,64 +72,33 @@ def _round_trip_through_the_router(url: str) -> None:
     assert followed["posts"]["edges"] == []  # resolved by the posts subgraph through the router
 
 
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_dev_starts_everything_and_sigterm_stops_it_all(data_home: Path) -> None:
-    tmp_path = data_home
-    env, ports = _dev_env(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "puppies.cli", "dev"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
+    env, ports = dev_env(data_home / "data")
+    stack = DevStack.start(env, ports)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Ctrl-C stops everything" in line:
-                break
-        output = "".join(lines)
-        assert "Ctrl-C stops everything" in output, output
-        # The embedded servers are real and listening.
+        stack.wait_ready()
         for name in ("EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT"):
-            assert not port_is_free(ports[name]), f"{name} is not listening\n{output}"
-        children = _descendants(proc.pid)
-        assert children
-        router = f"http://127.0.0.1:{ports['ROUTER_PORT']}"
-        assert f"graph served at {router}/graphql" in output, output
-        _round_trip_through_the_router(router + "/graphql")
+            assert not port_is_free(ports[name]), f"{name} is not listening\n{stack.output}"
+        children = stack.descendants()
+        assert len(children) >= 8  # 3 servers, a watchdog, 4 subgraphs, worker, router
+        assert f"graph served at http://127.0.0.1:{ports['ROUTER_PORT']}/graphql" in stack.output
+        _round_trip_through_the_router(stack)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    # Nothing it started survives, and no port stays bound.
-    time.sleep(0.5)
-    survivors = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not survivors, survivors
-    for name, port in ports.items():
-        assert port_is_free(port), f"{name} ({port}) still bound"
+        code = stack.stop(STOPPED_WITHIN_SECONDS)
+    assert code == 0, stack.output
+    assert "stopped." in stack.output
+    # Nothing it started survives, and no port stays bound (the S3 server's nine included).
+    assert not wait_no_leftovers(children, all_ports(ports), timeout=10)
     # Data survives a restart: the database cluster was initialised in DATA_DIR.
-    assert (tmp_path / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+    assert (data_home / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
 
 
-def test_dev_port_in_use_is_named(data_home: Path) -> None:
-    env, ports = _dev_env(data_home)
+def test_dev_port_in_use_is_named_before_anything_starts(data_home: Path) -> None:
+    env, ports = dev_env(data_home / "data")
+    busy_port = ports["EMBEDDED_S3_PORT"] + 5  # one of the S3 server's internal ports
     with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", ports["EMBEDDED_REDIS_PORT"]))
+        s.bind(("127.0.0.1", busy_port))
         s.listen()
         result = subprocess.run(
             [sys.executable, "-m", "puppies.cli", "dev"],
@@ -169,7 +109,88 @@ def test_dev_port_in_use_is_named(data_home: Path) -> None:
             timeout=120,
         )
     assert result.returncode != 0
-    assert f"port {ports['EMBEDDED_REDIS_PORT']}" in result.stderr
+    assert f"port {busy_port} (embedded s3)" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
-    # What had started before the clash was stopped again.
-    assert port_is_free(ports["EMBEDDED_POSTGRES_PORT"])
+    assert "starting services" not in result.stdout  # checked before anything started
+    assert not (data_home / "data" / "postgres").exists()
+
+
+def test_a_time_wait_connection_does_not_make_a_port_busy() -> None:
+    """Ports are checked the way servers bind them (SO_REUSEADDR)."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        conn, _ = server.accept()
+        conn.close()  # the server side closes first: its end lingers in TIME_WAIT
+        client.close()
+    assert port_is_free(port)
+
+
+def _child(stack: DevStack, *words: str) -> psutil.Process:
+    for p in stack.descendants():
+        cmd = " ".join(p.cmdline())
+        if all(w in cmd for w in words):
+            return p
+    raise AssertionError(f"no process with {words}: {stack.output}")
+
+
+@pytest.mark.timeout(300)
+def test_a_crashed_process_is_restarted_with_backoff_and_said_so(data_home: Path) -> None:
+    env, ports = dev_env(data_home / "data")
+    stack = DevStack.start(env, ports)
+    try:
+        stack.wait_ready()
+        posts = _child(stack, "puppies.cli", "serve", "posts")
+        posts.kill()
+        stack.wait_for("posts exited with code -9; restarting it in 1 s (restart 1 in a row)")
+        stack.wait_for(f"posts is back on port {ports['POSTS_PORT']}", timeout=90)
+        # The graph works again, posts included (the router reaches the new process).
+        assert stack.gql('{ post(id: "1") { id } }') == {"post": None}
+        again = _child(stack, "puppies.cli", "serve", "posts")
+        assert again.pid != posts.pid
+        again.kill()  # a second crash in a row waits longer
+        stack.wait_for("posts exited with code -9; restarting it in 2 s (restart 2 in a row)")
+        stack.wait_for(f"posts is back on port {ports['POSTS_PORT']}", timeout=90)
+        # The worker has no port: it is restarted too.
+        _child(stack, "puppies.cli", "worker").kill()
+        stack.wait_for("worker exited with code -9; restarting it in 1 s")
+        stack.wait_for("restarting worker ...")
+        # An embedded server that dies is started again on its data.
+        redis = _child(stack, "redis-server")
+        redis.kill()
+        stack.wait_for("embedded redis exited with code -9; restarting it")
+        stack.wait_for("embedded redis is back at redis://127.0.0.1:", timeout=90)
+    finally:
+        code = stack.stop(STOPPED_WITHIN_SECONDS)
+    assert code == 0, stack.output
+
+
+def test_backoff_doubles_up_to_thirty_seconds() -> None:
+    assert [backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+
+
+@pytest.mark.timeout(60 + 120 * SIGTERM_ROUNDS)
+def test_sigterm_to_the_process_group_always_stops_it(data_home: Path) -> None:
+    """Like `make run` in a terminal: its process group gets SIGTERM at any moment of
+    start-up or while running, and every time everything stops, leaving nothing behind."""
+    env, ports = dev_env(data_home / "data")
+    for i in range(SIGTERM_ROUNDS):
+        moment = MOMENTS[i % len(MOMENTS)]
+        stack = DevStack.start(env, ports)
+        seen: list[psutil.Process] = []
+        try:
+            stack.wait_for(moment)
+            seen = stack.descendants()
+            stack.signal_group(signal.SIGTERM)
+            code = stack.proc.wait(STOPPED_WITHIN_SECONDS)
+        finally:
+            if stack.proc.poll() is None:
+                stack.kill_everything(known=seen)
+        seen += [p for p in stack.descendants() if p not in seen]
+        assert code == 0, f"round {i} ({moment!r}): exit {code}\n{stack.output}"
+        left = wait_no_leftovers(seen, all_ports(ports), timeout=10)
+        assert not left, f"round {i} ({moment!r}): {left}\n{stack.output}"
+        assert re.search(r"^stopped\.$", stack.output, re.M), stack.output
