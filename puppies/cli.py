@@ -32,6 +32,28 @@ def _require_services(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _services_of_running_dev(
+    settings: Settings, needed: tuple[str, ...] = ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL")
+) -> Settings:
+    """Service URLs left unset are taken from the `puppies dev` running on DATA_DIR; an error
+    names what is still missing of `needed` when no such stack runs."""
+    from puppies import devstate
+
+    settings, stack = devstate.with_running_stack(settings)
+    if stack is not None:
+        click.echo(f"using the running `puppies dev` (pid {stack.pid}): {stack.describe()}")
+        return settings
+    missing = [env for env in needed if getattr(settings, devstate.SERVICE_URLS[env]) is None]
+    if missing:
+        raise click.ClickException(
+            f"{', '.join(missing)} not set and no `puppies dev` is running on DATA_DIR="
+            f"{settings.data_dir} (it records itself in {devstate.state_path(settings)}): "
+            "start `make run` in another terminal and run this again, or set "
+            f"{', '.join(missing)} to your servers' URLs"
+        )
+    return settings
+
+
 class LazyGroup(click.Group):
     """A click group whose sub-commands are named by import strings and loaded on use."""
 
@@ -178,12 +200,13 @@ def worker() -> None:
 @main.command()
 @click.option("--target", default="heads", show_default=True, help="Alembic revision.")
 def migrate(target: str) -> None:
-    """Apply database migrations (one PostgreSQL schema and version branch per domain)."""
+    """Apply database migrations (one PostgreSQL schema and version branch per domain).
+
+    With DATABASE_URL unset it migrates the database of the `puppies dev` running on
+    DATA_DIR (which also migrates by itself at start)."""
     from puppies import migrate as m
 
-    settings = _settings()
-    if settings.database_url is None:
-        raise click.ClickException("DATABASE_URL is not set (puppies dev migrates by itself)")
+    settings = _services_of_running_dev(_settings(), needed=("DATABASE_URL",))
     m.upgrade(settings, target)
     click.echo("database is up to date")
 
@@ -215,9 +238,12 @@ def migrate(target: str) -> None:
 def seed(
     users: int, follows: int, posts: int, likes: int, comments: int, scale: bool, random_seed: int
 ) -> None:
-    """Fill the database with demo data, with a progress bar."""
-    settings = _settings()
-    _require_services(settings)
+    """Fill the database with demo data, with a progress bar.
+
+    With DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL unset it uses the `puppies dev` running
+    on DATA_DIR (`make run` in another terminal). Idempotent: a second run with the same
+    options adds nothing, and it says what it created and what was already there."""
+    settings = _services_of_running_dev(_settings())
     if not components.exists(components.SEED_MAIN):
         raise click.ClickException("seeding is not built yet")
     components.load(components.SEED_MAIN)(

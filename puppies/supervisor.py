@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from puppies import migrate
+from puppies import devstate, migrate
 from puppies.components import Component, stack
 from puppies.embedded import EmbeddedService, ensure_port_free
 from puppies.errors import ServiceStartError, StopRequested
@@ -146,10 +146,14 @@ class Supervisor:
             port = child.component.port
             if port is not None:
                 self.say(f"  {child.component.name:<9} http://{s.host}:{port}/graphql")
+        router_url = None
         if any(c.component.name == "router" for c in self.children):
-            self.say(f"\nPuppies graph served at http://{s.host}:{s.router_port}/graphql")
+            router_url = f"http://{s.host}:{s.router_port}/graphql"
+            self.say(f"\nPuppies graph served at {router_url}")
         else:
             self.say("\nPuppies subgraphs are up (no router built yet)")
+        # Where `puppies seed` / `puppies migrate` in another terminal find this stack.
+        devstate.write(s, {k: self.env[k] for k in devstate.SERVICE_URLS}, router_url)
         self.say("Ctrl-C stops everything.")
 
     def spawn(self, child: Child) -> None:
@@ -245,6 +249,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after 10 s; then the servers."""
+        devstate.clear(self.settings)
         procs = [c.proc for c in self.children if c.proc is not None]
         for proc in procs:
             if proc.poll() is None:

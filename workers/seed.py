@@ -9,7 +9,11 @@ others, drawn with a power-law skew (a few accounts are very popular). Then each
 adds its part: posts/likes/comments (workers/seed_posts.py), and `seed_feed` /
 `seed_analytics` in workers/seed_feed.py / workers/seed_analytics.py when they exist
 (called as `seed_x(settings, user_ids, rng=rng)`). `--scale` hands over to
-workers/seed_scale.py. Re-running adds what is missing: existing accounts and edges stay.
+workers/seed_scale.py.
+
+Idempotent, and it says what it did: re-running with the same options adds nothing
+(existing accounts, follows and analytics events stay; accounts that already have posts
+get no more); with a larger `--users` only the new accounts are added, with their posts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import importlib
 import importlib.util
 import math
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
@@ -76,21 +81,34 @@ def follow_pairs(user_ids: list[int], follows: int, rng: random.Random) -> list[
     return pairs
 
 
+@dataclass(frozen=True)
+class SeededUsers:
+    ids: list[int]  # every demo account asked for, new or already there
+    created: int
+    follows: int  # follow edges in the database among them after the run
+
+
 async def seed_users(
     settings: Settings, *, users: int, follows: int, rng: random.Random, progress: bool = True
-) -> list[int]:
-    """Create the demo accounts and their follows; returns every demo account's id."""
+) -> SeededUsers:
+    """Create the demo accounts that do not exist yet, and their follows."""
     res = Resources.open(settings)
     try:
         password_hash = hash_password_sync(DEMO_PASSWORD)
         names = [f"pup{i}" for i in range(users)]
+        created = 0
         with tqdm(total=users, desc="accounts", unit="user", disable=not progress) as bar:
             for i in range(0, users, CHUNK):
                 part = names[i : i + CHUNK]
-                await bulk.insert_users(
-                    res,
-                    [(n, f"{n}@demo.puppies.dev", f"Pup {n[3:]}", rng.choice(BIOS)) for n in part],
-                    password_hash,
+                created += len(
+                    await bulk.insert_users(
+                        res,
+                        [
+                            (n, f"{n}@demo.puppies.dev", f"Pup {n[3:]}", rng.choice(BIOS))
+                            for n in part
+                        ],
+                        password_hash,
+                    )
                 )
                 bar.update(len(part))
         ids = [i for i in await accounts.user_ids_by_usernames(res, names) if i is not None]
@@ -100,7 +118,7 @@ async def seed_users(
                 await bulk.insert_follows(res, pairs[i : i + CHUNK])
                 bar.update(len(pairs[i : i + CHUNK]))
         await bulk.recount(res)
-        return ids
+        return SeededUsers(ids=ids, created=created, follows=len(pairs))
     finally:
         await res.close()
 
@@ -123,8 +141,12 @@ async def seed(
     progress: bool = True,
 ) -> dict[str, int]:
     rng = random.Random(random_seed)
-    user_ids = await seed_users(settings, users=users, follows=follows, rng=rng, progress=progress)
-    summary: dict[str, int] = {"users": len(user_ids)}
+    seeded = await seed_users(settings, users=users, follows=follows, rng=rng, progress=progress)
+    user_ids = seeded.ids
+    summary: dict[str, int] = {
+        "accounts": len(user_ids),
+        "accounts created": seeded.created,
+    }
     seed_posts = _optional("workers.seed_posts", "seed_posts")
     if seed_posts is not None:
         made = await seed_posts(
@@ -133,15 +155,51 @@ async def seed(
             posts=posts,
             likes=likes,
             comments=comments,
-            rng=rng,
+            rng=random.Random(f"{random_seed}:posts"),
             progress=progress,
         )
-        summary.update(posts=made.posts, likes=made.likes, comments=made.comments)
+        summary.update(
+            {
+                "posts created": made.posts,
+                "likes created": made.likes,
+                "comments created": made.comments,
+                "accounts that already had posts": made.skipped_authors,
+            }
+        )
     for name in ("feed", "analytics"):
         part = _optional(f"workers.seed_{name}", f"seed_{name}")
         if part is not None:
-            await part(settings, user_ids, rng=rng)
+            # Each part draws from its own generator: what one part did on an earlier run
+            # cannot shift what the next part draws (so a re-run repeats the same draws).
+            made_events = await part(settings, user_ids, rng=random.Random(f"{random_seed}:{name}"))
+            if isinstance(made_events, int):
+                summary[f"{name} events recorded"] = made_events
     return summary
+
+
+def describe(summary: dict[str, int]) -> str:
+    """What a run did, in words: what it created and what it left as it was."""
+    accounts, created = summary["accounts"], summary["accounts created"]
+    lines = [
+        f"accounts pup0..pup{accounts - 1}: {created:,} created, {accounts - created:,} "
+        "already there (left as they were, follows added where missing)"
+    ]
+    if "posts created" in summary:
+        skipped = summary["accounts that already had posts"]
+        lines.append(
+            f"posts: {summary['posts created']:,} created with {summary['likes created']:,} "
+            f"likes and {summary['comments created']:,} comments"
+            + (f"; {skipped:,} accounts already had posts and got none" if skipped else "")
+        )
+    if "analytics events recorded" in summary:
+        lines.append(
+            f"analytics: {summary['analytics events recorded']:,} view events recorded "
+            "(events already there are not recorded twice)"
+        )
+    lines.append(f"every demo account's password is {DEMO_PASSWORD!r}")
+    if not any(v for k, v in summary.items() if k.endswith(("created", "recorded"))):
+        lines.append("nothing new: the demo data was already there (seeding is idempotent)")
+    return "\n".join(lines)
 
 
 def run(
@@ -170,10 +228,5 @@ def run(
             random_seed=random_seed,
         )
     )
-    print(
-        "seeded: "
-        + ", ".join(f"{k}={v:,}" for k, v in summary.items())
-        + f"; every account's password is {DEMO_PASSWORD!r}",
-        flush=True,
-    )
+    print(describe(summary), flush=True)
     return summary

@@ -6,6 +6,11 @@ Numbers are averages per account (posts) and per post (likes, comments); authors
 likers are drawn with a mild popularity skew, so some posts are hot. Every post gets its
 `post.created` outbox event (the worker fans it out to followers' feeds); likes and
 comments are written in bulk without events, and the counters are set from the rows.
+
+Idempotent: an account that already has posts gets none, and each account's number of posts
+depends only on the seed and its place in the list, so running `puppies seed` twice adds no
+posts; with more `--users` only the new accounts get posts. Only new posts get likes and
+comments.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class SeededPosts:
     posts: int
     likes: int
     comments: int
+    skipped_authors: int = 0  # accounts that already had posts
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -72,8 +78,12 @@ async def seed_posts(
     users = list(user_ids)
     weights = [1.0 / (i + 1) ** 0.5 for i in range(len(users))]  # a few popular accounts
     try:
+        done = await bulk.authors_with_posts(res, users)
+        # Every account's count is drawn, in order, whether it gets posts or not: the same
+        # seed gives each account the same count on every run (an account drawn 0 stays at 0).
+        counts = [(u, _poisson(rng, posts)) for u in users]
         rows = [
-            (u, f"{rng.choice(PHRASES)} #{i}") for u in users for i in range(_poisson(rng, posts))
+            (u, f"{rng.choice(PHRASES)} #{i}") for u, n in counts if u not in done for i in range(n)
         ]
         rng.shuffle(rows)
         post_ids: list[int] = []
@@ -105,6 +115,8 @@ async def seed_posts(
         n_likes, n_comments = n_likes + len(pairs), n_comments + len(notes)
         bar.close()
         await bulk.recount_all(res)
-        return SeededPosts(posts=len(post_ids), likes=n_likes, comments=n_comments)
+        return SeededPosts(
+            posts=len(post_ids), likes=n_likes, comments=n_comments, skipped_authors=len(done)
+        )
     finally:
         await res.close()

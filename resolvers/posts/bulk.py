@@ -79,6 +79,17 @@ async def recount_all(res: Resources) -> None:
         )
 
 
+async def authors_with_posts(res: Resources, author_ids: Sequence[int]) -> set[int]:
+    """Which of `author_ids` have at least one post (`puppies seed` skips them)."""
+    if not author_ids:
+        return set()
+    async with res.db.session() as session:
+        rows = await session.execute(
+            select(Post.author_id).where(Post.author_id.in_(list(author_ids))).distinct()
+        )
+        return {int(r) for r in rows.scalars()}
+
+
 async def count_posts(res: Resources) -> int:
     async with res.db.session() as session:
         return int((await session.execute(select(text("count(*)")).select_from(Post))).scalar_one())

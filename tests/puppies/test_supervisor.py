@@ -84,14 +84,54 @@ def test_dev_starts_everything_and_sigterm_stops_it_all(data_home: Path) -> None
         assert len(children) >= 8  # 3 servers, a watchdog, 4 subgraphs, worker, router
         assert f"graph served at http://127.0.0.1:{ports['ROUTER_PORT']}/graphql" in stack.output
         _round_trip_through_the_router(stack)
+        _other_commands_find_the_running_stack(stack)
     finally:
         code = stack.stop(STOPPED_WITHIN_SECONDS)
     assert code == 0, stack.output
     assert "stopped." in stack.output
+    # Stopped: the record is gone, and seed says what to do instead of failing obscurely.
+    assert not (data_home / "data" / "dev-stack.json").exists()
+    after = _cli(stack.env, "seed", "--users", "3")
+    assert after.returncode != 0 and "Traceback" not in after.stderr
+    assert "no `puppies dev` is running on DATA_DIR=" in after.stderr, after.stderr
+    assert "start `make run` in another terminal" in after.stderr
     # Nothing it started survives, and no port stays bound (the S3 server's nine included).
     assert not wait_no_leftovers(children, all_ports(ports), timeout=10)
     # Data survives a restart: the database cluster was initialised in DATA_DIR.
     assert (data_home / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "puppies.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _other_commands_find_the_running_stack(stack: DevStack) -> None:
+    """`puppies seed` / `migrate` / `compose` in another terminal, with only the same
+    DATA_DIR and ports: they use the running stack, and seeding twice adds nothing."""
+    env = stack.env  # no DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL in it
+    args = ["seed", "--users", "12", "--follows", "3", "--posts", "1", "--likes", "2"]
+    first = _cli(env, *args)
+    assert first.returncode == 0, first.stderr
+    assert "using the running `puppies dev` (pid" in first.stdout, first.stdout
+    assert "accounts pup0..pup11: 12 created, 0 already there" in first.stdout
+    again = _cli(env, *args)
+    assert again.returncode == 0, again.stderr
+    assert "12 already there" in again.stdout and "nothing new" in again.stdout, again.stdout
+    pup = stack.gql('{ userByUsername(username: "pup3") { username } }')
+    assert pup == {"userByUsername": {"username": "pup3"}}
+    migrated = _cli(env, "migrate")
+    assert migrated.returncode == 0 and "database is up to date" in migrated.stdout
+    # compose asks each subgraph on the port it runs on; the output is the checked-in file.
+    composed = _cli(env, "compose", "--check")
+    assert composed.returncode == 0, composed.stderr
+    assert "supergraph.graphql is up to date" in composed.stdout
 
 
 def test_dev_port_in_use_is_named_before_anything_starts(data_home: Path) -> None:
