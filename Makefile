@@ -51,7 +51,7 @@ test: lint
 ## of start-up and running (make test does 3).
 test-deep: install
 	ORACLE_EXAMPLES=100000 $(BIN)/python -m pytest tests/graph/oracle -p no:cacheprovider
-	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_supervisor.py -k sigterm
+	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_supervisor.py -k sigterm_to_the_process_group
 
 lint: install
 	$(BIN)/ruff check .
