@@ -149,6 +149,7 @@ class EmbeddedS3(EmbeddedService):
         # `weed mini` re-applies the flags of its last run from mini.options; ours are all
         # explicit, so start from none.
         (self.data_dir / "mini.options").unlink(missing_ok=True)
+        self._remove_local_sockets()
         self._spawn(self._args(self._write_identities()), cwd=self.data_dir)
         self._wait_ready(self._ready, START_TIMEOUT_SECONDS, "embedded S3 (SeaweedFS)")
         return self.url
@@ -179,13 +180,22 @@ class EmbeddedS3(EmbeddedService):
             return False
         return True
 
+    def _remove_local_sockets(self) -> None:
+        """weed leaves its local sockets in /tmp, named by port (not configurable for gRPC).
+        The ports are ours (checked free before a start; the server is gone after a stop),
+        so are the sockets: remove them, also those a killed earlier run left behind."""
+        paths = [
+            f"/tmp/seaweedfs-{role}-grpc-{self.internal[role + '.grpc']}.sock"
+            for role in ("master", "volume", "filer", "s3", "admin")
+        ]
+        paths += [
+            f"/tmp/seaweedfs-filer-{self.internal['filer']}.sock",
+            f"/tmp/seaweedfs-s3-{self.port}.sock",
+        ]
+        for path in paths:
+            with contextlib.suppress(OSError):
+                Path(path).unlink()
+
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
-        # weed leaves its local gRPC sockets in /tmp, named by port: ours, so remove them.
-        for role in ("master", "volume", "filer", "s3", "admin"):
-            grpc = self.internal[f"{role}.grpc"]
-            with contextlib.suppress(OSError):
-                Path(f"/tmp/seaweedfs-{role}-grpc-{grpc}.sock").unlink()
-        for role, port in (("filer", self.internal["filer"]), ("s3", self.port)):
-            with contextlib.suppress(OSError):
-                Path(f"/tmp/seaweedfs-{role}-{port}.sock").unlink()
+        self._remove_local_sockets()
