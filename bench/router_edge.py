@@ -88,7 +88,22 @@ def _worker(args: argparse.Namespace) -> None:
         await started.wait()
         return task
 
+    async def stub_verify() -> None:
+        """The key service for API-key contenders: every key is a pro key of user 1."""
+        from aiohttp import web
+
+        async def verify(request: web.Request) -> web.Response:
+            return web.json_response({"id": "1", "userId": "1", "tier": "pro", "scopes": []})
+
+        web_app = web.Application()
+        web_app.router.add_post("/verify", verify)
+        runner = web.AppRunner(web_app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.stub_verify).start()
+
     async def run() -> list[float]:
+        if args.stub_verify:
+            await stub_verify()
         serving = await lifespan()
         for _ in range(2000):  # warm up: caches, JIT-free but allocator and branch warm
             await app(scope, receive, send)
@@ -116,6 +131,57 @@ def _worker(args: argparse.Namespace) -> None:
     )
 
 
+def edge_scenarios(workdir: Path) -> list[tuple[str, Path, str, int]]:
+    """(name, router.yaml, request header, stub key-service port) of the edge contenders."""
+    import socket
+
+    import yaml
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    key = ECKey.generate_key("P-256", parameters={"kid": "bench", "alg": "ES256"})
+    (workdir / "jwks.json").write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    now = int(time.time())
+    claims = {"iss": "bench", "aud": "bench", "sub": "1", "iat": now, "exp": now + 86400}
+    token = jwt.encode({"alg": "ES256", "kid": "bench"}, claims, key, algorithms=["ES256"])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    principal = {"principal": {"secret": "bench-router-principal-secret-0123456789"}}
+    jwt_config = {
+        "jwks": [
+            {
+                "url": f"file://{workdir / 'jwks.json'}",
+                "issuer": "bench",
+                "audiences": ["bench"],
+                "algorithms": ["ES256"],
+            }
+        ]
+    }
+    keys_config = {"verify_url": f"http://127.0.0.1:{port}/verify", "cache_ttl": "1h"}
+    scenarios = [
+        (
+            "jwt",
+            {"router": {"jwt": jwt_config}, "subgraph": principal},
+            f"authorization:Bearer {token}",
+            0,
+        ),
+        (
+            "api-key",
+            {"router": {"api_keys": keys_config}, "subgraph": principal},
+            "x-api-key:pk_0123456789ab_" + "k" * 43,
+            port,
+        ),
+    ]
+    out = []
+    for name, authentication, header, stub in scenarios:
+        path = workdir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({"authentication": authentication}))
+        out.append((name, path, header, stub))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000)
@@ -136,7 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--header", action="append", default=[], metavar="NAME=header:value", help="for NAME"
     )
+    parser.add_argument(
+        "--edge",
+        action="store_true",
+        help="add the edge contenders: jwt (a cached JWT, file:// JWKS), api-key (a cached "
+        "key), each with the signed principal to subgraphs",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stub-verify", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -156,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.config:
         name, _, path = item.partition("=")
         contenders.append((name, {}, str(Path(path).resolve())))
+    stub_ports: dict[str, int] = {}
+    if args.edge:
+        for name, scenario, header, port in edge_scenarios(ROOT / "bench" / ".work" / "edge"):
+            contenders.append((name, {}, str(scenario)))
+            args.header.append(f"{name}={header}")
+            if port:
+                stub_ports[name] = port
     extra_env: dict[str, dict[str, str]] = {}
     for item in args.env:
         name, _, rest = item.partition("=")
@@ -182,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                 cmd += ["--worker-config", config]
             for header in headers.get(name, []):
                 cmd += ["--header", header]
+            if name in stub_ports:
+                cmd += ["--stub-verify", str(stub_ports[name])]
             # the contender's code first; this file imports only graph.* in the worker
             env = {**os.environ, **env, **extra_env.get(name, {})}
             env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)

@@ -21,7 +21,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from graph.errors import ConfigError
 from graph.plugins.apq import ApqConfig
 from graph.plugins.authorization import AuthorizationConfig
+from graph.plugins.authentication import AuthenticationConfig
 from graph.plugins.base import StrictModel
+from graph.plugins.client_ip import ClientIpConfig
 from graph.plugins.cors import CorsConfig
 from graph.plugins.csrf import CsrfConfig
 from graph.plugins.demand_control import DemandControlConfig
@@ -159,6 +161,8 @@ class RouterConfig(StrictModel):
     include_subgraph_errors: SubgraphErrorsConfig = Field(default_factory=SubgraphErrorsConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     apq: ApqConfig = Field(default_factory=ApqConfig)
+    authentication: AuthenticationConfig = Field(default_factory=AuthenticationConfig)
+    client_ip: ClientIpConfig = Field(default_factory=ClientIpConfig)
     persisted_queries: PersistedQueriesConfig = Field(default_factory=PersistedQueriesConfig)
     authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
     demand_control: DemandControlConfig = Field(default_factory=DemandControlConfig)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from puppies.errors import ConfigError
+
+# Development only: the secret the dev router.yaml and these settings share out of the box,
+# so `puppies dev` forwards a signed principal without configuration. Refused in production.
+DEV_ROUTER_PRINCIPAL_SECRET = "puppies-development-router-principal-secret"
 
 
 class Settings(BaseSettings):
@@ -68,6 +72,14 @@ class Settings(BaseSettings):
         default=None,
         description="where non-users processes fetch the JWKS; default the users subgraph",
     )
+    # The principal the router verified, forwarded to subgraphs as a signed header
+    # (docs/users.md, "The router's principal"). Production requires a secret of its own.
+    router_principal_secret: SecretStr = Field(default=SecretStr(DEV_ROUTER_PRINCIPAL_SECRET))
+    router_principal_previous_secret: SecretStr | None = Field(
+        default=None, description="still accepted while routers move to a new secret"
+    )
+    router_principal_header: str = "x-puppies-principal"
+    api_key_revocation_channel: str = "puppies:api-keys:revoked"
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
@@ -147,6 +159,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     environment: str = Field(default="development", pattern="^(development|test|production)$")
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.environment == "production" and (
+            self.router_principal_secret.get_secret_value() == DEV_ROUTER_PRINCIPAL_SECRET
+        ):
+            raise ValueError(
+                "ROUTER_PRINCIPAL_SECRET must be set in production (the same value as the "
+                "router's authentication.subgraph.principal.secret)"
+            )
+        if len(self.router_principal_secret.get_secret_value()) < 32:
+            raise ValueError("ROUTER_PRINCIPAL_SECRET must be at least 32 characters")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,7 @@ Stages, in order (each a plugin in graph/plugins/ owning its config model):
 1. ``global_rate_limit`` (traffic_shaping.router.global_rate_limit)
 2. ``limits``: body size and parser tokens (enforced while reading and parsing), operation
    shape (a document check)
-3. authentication -> the principal                                   (issue 13, part 2)
+3. ``authentication``: the credential -> ``request.principal``
 4. ``persisted_queries`` (manifests, safelist), then ``apq``: the operation text
 5. parse, validate and the document checks (``limits``, ``introspection``): the pipeline
 6. authorization (``@authenticated``, ``@requiresScopes``, ``@policy``)  (another stage)
@@ -13,7 +13,8 @@ Stages, in order (each a plugin in graph/plugins/ owning its config model):
 8. cost (demand control)                                             (another stage)
 9. plan (cached with the operation): the pipeline
 10. execute (``traffic_shaping.router.timeout`` on every transport), with each subgraph's
-    headers from the ``subgraph_headers`` hooks (``headers``): the pipeline
+    headers from the ``subgraph_headers`` hooks (``headers``, then
+    ``principal_forwarding``: the signed principal): the pipeline
 11. shape: the gateway; subgraph errors as ``include_subgraph_errors`` says
     (graph/plugins/subgraph_errors.py)
 12. ``telemetry``: operations, errors by code, active subscriptions
@@ -38,6 +39,12 @@ from graph.execution.gateway import Gateway
 from graph.http import GraphQLParams, HttpError
 from graph.plugins.apq import ApqStage, PersistedQueries
 from graph.plugins.authorization import AuthorizationStage
+from graph.plugins.authentication import (
+    AuthenticationStage,
+    PrincipalForwardingStage,
+    signer_for,
+)
+from graph.plugins.client_ip import ClientAddress
 from graph.plugins.cors import Cors
 from graph.plugins.csrf import CsrfGuard
 from graph.plugins.demand_control import DemandControlStage
@@ -45,6 +52,7 @@ from graph.plugins.headers import HeaderPropagation, HeadersStage
 from graph.plugins.introspection import IntrospectionStage
 from graph.plugins.limits import LimitsStage
 from graph.plugins.persisted_queries import PersistedQueriesStage, PersistedQueryManifest
+from graph.plugins.redis import RedisConnections
 from graph.plugins.telemetry import Metrics, TelemetryStage
 from graph.plugins.traffic_shaping import GlobalRateLimitStage
 from graph.serving.request import SSE, HeadersFor, RawHeaders, RouterRequest
@@ -80,14 +88,22 @@ class Stream:
 Outcome = Response | Stream
 
 
-def build_stages(config: RouterConfig, gateway: Gateway, metrics: Metrics) -> list[Stage]:
+def build_stages(
+    config: RouterConfig,
+    gateway: Gateway,
+    metrics: Metrics,
+    redis: RedisConnections | None = None,
+) -> list[Stage]:
     """The stages for ``config``, in pipeline order (stages with nothing to do are left out)."""
+    redis = redis if redis is not None else RedisConnections()
     stages: list[Stage] = []
     shaping = config.traffic_shaping.router
     if shaping.global_rate_limit is not None:
         stages.append(GlobalRateLimitStage(shaping.global_rate_limit))
     stages.append(LimitsStage(config.limits, gateway.api_schema))
-    # authentication goes here
+    signer = signer_for(config.authentication)
+    if config.authentication.enabled:
+        stages.append(AuthenticationStage(config.authentication, redis, signer))
     if config.persisted_queries.enabled:
         stages.append(PersistedQueriesStage(PersistedQueryManifest(config.persisted_queries)))
     stages.append(ApqStage(PersistedQueries(config.apq)))
@@ -101,6 +117,9 @@ def build_stages(config: RouterConfig, gateway: Gateway, metrics: Metrics) -> li
     propagation = HeaderPropagation(config.headers)
     if propagation.enabled:
         stages.append(HeadersStage(propagation))
+    forwarding = config.authentication.subgraph.principal
+    if forwarding is not None and signer is not None:
+        stages.append(PrincipalForwardingStage(forwarding, signer))
     stages.append(TelemetryStage(metrics))
     return stages
 
@@ -118,15 +137,20 @@ class Pipeline:
         self.config = config
         self.gateway = gateway
         self.metrics = metrics
-        self.stages = stages if stages is not None else build_stages(config, gateway, metrics)
+        self.redis = RedisConnections()  # the clients the stages share; closed by stop()
+        self.stages = (
+            stages if stages is not None else build_stages(config, gateway, metrics, self.redis)
+        )
         # what the transports need of router.yaml
         self.graphql_path = config.supergraph.path
         self.cors = Cors(config.cors)
+        self.client_address = ClientAddress(config.client_ip)
         self.csrf = CsrfGuard(config.csrf)
         self.max_body = config.limits.http_max_request_bytes
         self.max_tokens = config.limits.parser_max_tokens
         self.timeout = config.traffic_shaping.router.timeout
         # the hooks each stage overrides, in stage order
+        self._on_connect = [s for s in self.stages if s.overrides("on_connect")]
         self._on_request = [s for s in self.stages if s.overrides("on_request")]
         self._on_operation = [s for s in self.stages if s.overrides("on_operation")]
         self._subgraph_headers = [s for s in self.stages if s.overrides("subgraph_headers")]
@@ -147,6 +171,20 @@ class Pipeline:
                 await stage.stop()
             except Exception:  # one stage failing to stop must not keep others running
                 logger.exception("stage %s failed to stop", stage.name)
+        await self.redis.aclose()
+
+    async def connect(self, request: RouterRequest) -> Response | None:
+        """A connection opens (WebSocket connection_init): None when it may, else the
+        refusal (a 401 closes the socket with 4403)."""
+        try:
+            for stage in self._on_connect:
+                await stage.on_connect(request)
+        except HttpError as error:
+            return self._refusal(request, error)
+        except Exception:
+            logger.exception("a stage failed on a connection")
+            return self._refusal(request, HttpError(500, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR"))
+        return None
 
     # ------------------------------------------------------------------ the request path
     async def run(self, request: RouterRequest) -> Outcome:

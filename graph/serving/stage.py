@@ -4,6 +4,9 @@ A stage is one plugin's behaviour (its config model lives next to it in graph/pl
 The pipeline calls the hooks a stage overrides, in the pipeline's stage order, and skips
 the ones it does not (a hook that is not overridden costs nothing per request):
 
+``on_connect(request)`` (async)
+    A connection-level request (WebSocket ``connection_init``; ``request.params`` is empty):
+    authenticate the connection. Raise ``HttpError`` to refuse it (401 closes with 4403).
 ``on_request(request)`` (async)
     Before the operation is parsed: the principal (authentication), the operation text
     (persisted queries, APQ), request-wide limits. Raise ``HttpError`` to refuse.
@@ -45,13 +48,16 @@ if TYPE_CHECKING:
 
 Check = Callable[[DocumentNode, str | None], list[GraphQLError]]
 
-HOOKS = ("on_request", "on_operation", "subgraph_headers", "on_response", "on_end")
+HOOKS = ("on_connect", "on_request", "on_operation", "subgraph_headers", "on_response", "on_end")
 
 
 class Stage:
     """Base class of the pipeline's stages; override the hooks the plugin needs."""
 
     name: ClassVar[str] = "stage"
+
+    async def on_connect(self, request: RouterRequest) -> None:
+        """A connection opens (WebSocket connection_init); raise HttpError to refuse it."""
 
     async def on_request(self, request: RouterRequest) -> None:
         """Before parsing; raise HttpError to refuse the request."""

@@ -5,9 +5,11 @@ A key carries its owner's plan as its tier and a subset of `puppies.auth.apikeys
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, insert, select, update
 
 from models.outbox import emit
@@ -23,6 +25,8 @@ from puppies.auth.errors import AuthError
 from resolvers.errors import BadInput, NotFound
 from resolvers.runtime import Resources
 from resolvers.users import validation
+
+log = logging.getLogger(__name__)
 
 MAX_KEYS_PER_USER = 20
 
@@ -93,6 +97,24 @@ async def create_api_key(
 
 
 async def revoke_api_key(res: Resources, user_id: int, key_id: int) -> ApiKey:
+    """Revoke a key; routers stop accepting it within a second (Redis pub/sub, published
+    right after the commit and again by the worker from the outbox event)."""
+    row = await _revoke(res, user_id, key_id)
+    await publish_revocation(res, key_id)
+    return row
+
+
+async def publish_revocation(res: Resources, key_id: int) -> None:
+    """Tell every router (pub/sub on `api_key_revocation_channel`) to forget this key.
+    Best effort: when Redis is unreachable the worker's copy (or the router's cache
+    lifetime) covers it."""
+    try:
+        await res.redis.publish(res.settings.api_key_revocation_channel, str(key_id))
+    except (RedisError, OSError) as exc:
+        log.warning("could not publish the revocation of API key %s: %s", key_id, exc)
+
+
+async def _revoke(res: Resources, user_id: int, key_id: int) -> ApiKey:
     async with res.db.transaction() as session:
         row = (
             await session.execute(

@@ -38,6 +38,7 @@ from strawberry.types.unset import UNSET
 from puppies.auth import AuthError
 from puppies.auth.apikeys import ApiKeyVerifier, RemoteApiKeyVerifier
 from puppies.auth.jwks import RemoteJWKS
+from puppies.auth.principal import PrincipalVerifier
 from puppies.auth.tokens import KeySource
 from puppies.auth.viewer import Authenticator
 from puppies.settings import Settings, load_settings
@@ -219,6 +220,17 @@ class SubgraphSpec(Generic[L]):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def principal_verifier(settings: Settings) -> PrincipalVerifier:
+    """Checks the router's signed principal (current and, during a rotation, previous secret)."""
+    previous = settings.router_principal_previous_secret
+    return PrincipalVerifier(
+        [
+            settings.router_principal_secret.get_secret_value(),
+            *([previous.get_secret_value()] if previous is not None else []),
+        ]
+    )
+
+
 def users_base_url(settings: Settings) -> str:
     """The users subgraph's origin (from JWKS_URL when set)."""
     url = settings.resolved_jwks_url
@@ -289,6 +301,7 @@ def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = Non
         )
         app.state.resources = resources
         app.state.authenticator = Authenticator(settings, keys, api_keys)
+        app.state.principals = principal_verifier(settings)
         app.state.make_loaders = spec.make_loaders
         try:
             if spec.on_startup:

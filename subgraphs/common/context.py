@@ -9,6 +9,12 @@ resolver's `info` with that context, so `info.context.loaders` is typed in every
 `PostsInfo = Info[PostsLoaders]`.
 
 Where the viewer comes from:
+- Through the router: the router verified the client's credential and sends the result as a
+  signed principal header (`x-puppies-principal`, puppies/auth/principal.py). When it is
+  there, it alone decides the viewer (credential headers are not looked at again). In
+  production (`ENVIRONMENT=production`) it is required: a request without it, or with one
+  that does not verify, is refused (HTTP 401, WebSocket 4403), so a subgraph reached
+  directly grants nothing. Outside production, without it:
 - HTTP: the `Authorization` (`Bearer <jwt>`, `Bearer pk_...`, `ApiKey pk_...`) or
   `X-API-Key` header.
 - WebSocket (graphql-transport-ws and graphql-ws): the same headers on the upgrade request
@@ -29,6 +35,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from puppies.auth import ANONYMOUS, Authenticator, AuthError, Viewer
+from puppies.auth.principal import ForwardedPrincipal, PrincipalVerifier
 from puppies.settings import Settings
 from resolvers.runtime import Resources
 
@@ -52,6 +59,7 @@ class RequestContext(BaseContext, Generic[L]):
         self.make_loaders = make_loaders
         self.loaders: L = make_loaders(resources, viewer)
         self.auth_error = auth_error
+        self.via_router = False  # the viewer comes from the router's signed principal
 
     @property
     def settings(self) -> Settings:
@@ -79,13 +87,36 @@ async def get_context(connection: HTTPConnection) -> RequestContext[Any]:
     resources: Resources = state.resources
     make_loaders: MakeLoaders[Any] = state.make_loaders
     viewer, auth_error = ANONYMOUS, None
+    forwarded: ForwardedPrincipal | None = None
     try:
-        viewer = await state.authenticator.authenticate(
-            connection.headers.get("authorization"), connection.headers.get("x-api-key")
-        )
+        forwarded = forwarded_principal(connection)
+        if forwarded is not None:
+            viewer = forwarded.viewer
+        else:
+            viewer = await state.authenticator.authenticate(
+                connection.headers.get("authorization"), connection.headers.get("x-api-key")
+            )
     except AuthError as exc:
         auth_error = exc
-    return RequestContext(resources, viewer, make_loaders, auth_error)
+    context = RequestContext(resources, viewer, make_loaders, auth_error)
+    context.via_router = forwarded is not None
+    return context
+
+
+def forwarded_principal(connection: HTTPConnection) -> ForwardedPrincipal | None:
+    """The router's signed principal on this request; None when there is none and that is
+    allowed (outside production). AuthError when it is missing in production or bad."""
+    settings: Settings = connection.app.state.resources.settings
+    token = connection.headers.get(settings.router_principal_header)
+    if token is None:
+        if settings.environment == "production":
+            raise AuthError(
+                "this subgraph serves only requests that come through the router "
+                f"(no {settings.router_principal_header} header)"
+            )
+        return None
+    verifier: PrincipalVerifier = connection.app.state.principals
+    return verifier.verify(token)
 
 
 def connection_credentials(params: object) -> tuple[str | None, str | None]:
@@ -112,6 +143,10 @@ async def authenticate_connection(context: RequestContext[Any]) -> None:
     """Called once a WebSocket's connection_init arrives (its payload is
     `context.connection_params`): set the viewer from the credential in it, if any.
     Raises AuthError for a bad credential, in the payload or on the upgrade request."""
+    if context.via_router:
+        return  # the router authenticated the connection; its principal decides
+    if context.auth_error is not None and context.settings.environment == "production":
+        raise context.auth_error
     authorization, api_key = connection_credentials(context.connection_params)
     if authorization is None and api_key is None:
         if context.auth_error is not None:

@@ -22,7 +22,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-def client_ip(scope: Scope) -> str | None:
-    """The peer address of the connection (the proxy's, behind one)."""
+def peer(scope: Scope) -> str | None:
+    """The peer address of the connection (a proxy's, behind one; see plugins/client_ip.py)."""
     client = scope.get("client")
     return str(client[0]) if client else None

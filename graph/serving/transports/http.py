@@ -24,7 +24,7 @@ from graph.http import (
 )
 from graph.serving.pipeline import Pipeline, Response
 from graph.serving.request import HTTP, SSE, RawHeaders, RouterRequest
-from graph.serving.transports import PipelineSource, Receive, Scope, Send, client_ip
+from graph.serving.transports import PipelineSource, Receive, Scope, Send, peer
 from graph.serving.transports.sse import stream_events
 
 _ALLOW = [(b"allow", b"GET, POST, OPTIONS")]
@@ -95,7 +95,7 @@ class HttpTransport:
             raw_headers,
             pipeline.gateway,
             method=method,
-            client_ip=client_ip(scope),
+            client_ip=pipeline.client_address.of(peer(scope), raw_headers),
             stream_ok=stream_ok,
         )
         outcome = await pipeline.run(request)

@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 
-from graph.http import HttpError, params_from_mapping
+from graph.http import GraphQLParams, HttpError, params_from_mapping
 from graph.serving.pipeline import Response
 from graph.serving.request import WEBSOCKET, RawHeaders, RouterRequest
-from graph.serving.transports import PipelineSource, Receive, Scope, Send, client_ip
+from graph.serving.transports import PipelineSource, Receive, Scope, Send, peer
 
 logger = logging.getLogger("graph.ws")
 
@@ -193,6 +193,20 @@ class Connection:
             if payload is not None and not isinstance(payload, dict):
                 raise _Close(4400, "Invalid message received: payload must be an object")
             self.headers = merge_init_headers(self.headers, payload or {})
+            pipeline = self.source()
+            connection = RouterRequest(
+                WEBSOCKET,
+                GraphQLParams(None, None, None, None),
+                self.headers,
+                pipeline.gateway,
+                method="WS",
+                client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
+                stream_ok=True,
+            )
+            refusal = await pipeline.connect(connection)
+            if refusal is not None:
+                code = 4403 if refusal.status in (401, 403) else 4500
+                raise _Close(code, "Forbidden: " + _first_message(refusal.body))
             self.acknowledged = True
             await self.send_json({"type": "connection_ack"})
         elif kind == "ping":
@@ -259,7 +273,7 @@ class Connection:
             self.headers,
             pipeline.gateway,
             method="WS",
-            client_ip=client_ip(self.scope),
+            client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
             stream_ok=True,
         )
         outcome = await pipeline.run(request)

@@ -1,0 +1,112 @@
+"""The principal the router forwards to subgraphs, verified here.
+
+The router verifies the client's credential once and sends the result on every subgraph
+request as a short-lived HS256 JWT in one header (``x-puppies-principal`` by default),
+signed with a secret the router and the subgraphs share (the router's
+``authentication.subgraph.principal.secret`` = the subgraphs' ``ROUTER_PRINCIPAL_SECRET``).
+The token's format is the router's contract (graph/authentication/principal_token.py):
+``iss`` puppies-router, ``aud`` puppies-subgraphs, ``exp``, ``kind`` (anonymous, user,
+api_key, router), ``sub``, ``uid``, ``tier``, ``scope``, ``client``; the header's ``kid``
+is the first 8 hex digits of the SHA-256 of the secret, so the previous secret can still
+verify during a rotation.
+
+A verified token is remembered until it expires: the router reuses one token per
+principal for half its lifetime, so a subgraph checks each signature once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from joserfc.jws import extract_compact
+
+from puppies.auth.errors import AuthError
+from puppies.auth.viewer import ANONYMOUS, Viewer
+
+ISSUER = "puppies-router"
+AUDIENCE = "puppies-subgraphs"
+ALGORITHM = "HS256"
+LEEWAY_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class ForwardedPrincipal:
+    kind: str  # anonymous | user | api_key | router
+    viewer: Viewer
+    client: str | None = None
+
+    @property
+    def is_router(self) -> bool:
+        return self.kind == "router"
+
+
+def _kid(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+class PrincipalVerifier:
+    """Checks the router's signed principal header; remembers good tokens until expiry."""
+
+    def __init__(self, secrets: Iterable[str], cache_size: int = 10_000) -> None:
+        self.keys = {_kid(s): OctKey.import_key(s.encode()) for s in secrets if s}
+        self.cache_size = cache_size
+        self._cache: dict[str, tuple[float, ForwardedPrincipal]] = {}
+
+    def verify(self, token: str) -> ForwardedPrincipal:
+        now = time.time()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            kid = extract_compact(token.encode("ascii")).protected.get("kid")
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise AuthError("the router's principal header is malformed") from exc
+        key = self.keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise AuthError("the router's principal header is signed with an unknown key")
+        try:
+            decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
+            jwt.JWTClaimsRegistry(
+                now=int(now),
+                leeway=LEEWAY_SECONDS,
+                iss={"essential": True, "value": ISSUER},
+                aud={"essential": True, "value": AUDIENCE},
+                exp={"essential": True},
+                kind={"essential": True},
+            ).validate(decoded.claims)
+            found = _principal(decoded.claims)
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise AuthError("the router's principal header does not verify") from exc
+        if len(self._cache) >= self.cache_size:
+            self._cache.clear()
+        self._cache[token] = (float(decoded.claims["exp"]), found)
+        return found
+
+
+def _principal(claims: dict[str, object]) -> ForwardedPrincipal:
+    kind = str(claims["kind"])
+    client = claims.get("client")
+    client_name = client if isinstance(client, str) else None
+    if kind == "user":
+        return ForwardedPrincipal(kind, Viewer(user_id=int(str(claims["sub"])), kind="user"))
+    if kind == "api_key":
+        scope = claims.get("scope")
+        scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+        tier = claims.get("tier")
+        viewer = Viewer(
+            user_id=int(str(claims["uid"])),
+            kind="api_key",
+            tier=tier if isinstance(tier, str) else None,
+            scopes=scopes,
+            api_key_id=int(str(claims["sub"])),
+        )
+        return ForwardedPrincipal(kind, viewer, client_name)
+    if kind in ("anonymous", "router"):
+        return ForwardedPrincipal(kind, ANONYMOUS, client_name)
+    raise ValueError(f"unknown principal kind {kind!r}")

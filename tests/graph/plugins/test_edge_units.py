@@ -1,0 +1,84 @@
+"""Pure parts of the edge plugins: the client address behind trusted proxies, the
+authentication config, the signed principal's claims."""
+
+from __future__ import annotations
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import OctKey
+
+from graph.authentication.principal_token import PrincipalSigner, key_id
+from graph.config import config_from_mapping
+from graph.errors import ConfigError
+from graph.plugins.client_ip import ClientAddress, ClientIpConfig
+from graph.serving.request import Principal
+
+XFF = b"x-forwarded-for"
+
+
+def test_client_address_is_the_peer_unless_the_peer_is_a_trusted_proxy() -> None:
+    plain = ClientAddress(ClientIpConfig())
+    assert plain.of("203.0.113.9", [(XFF, b"1.2.3.4")]) == "203.0.113.9"
+    behind = ClientAddress(ClientIpConfig(trusted_proxies=["10.0.0.0/8", "192.0.2.1"]))
+    assert behind.of("10.1.2.3", [(XFF, b"198.51.100.7")]) == "198.51.100.7"
+    # a client-sent entry left of the real client is never believed
+    assert behind.of("10.1.2.3", [(XFF, b"6.6.6.6, 198.51.100.7, 192.0.2.1")]) == "198.51.100.7"
+    assert behind.of("10.1.2.3", []) == "10.1.2.3"
+    assert behind.of("203.0.113.9", [(XFF, b"1.2.3.4")]) == "203.0.113.9"  # untrusted peer
+    with pytest.raises(ConfigError, match="not an IP address or network"):
+        config_from_mapping({"client_ip": {"trusted_proxies": ["ten.0.0.0/8"]}})
+
+
+def test_authentication_config_is_checked() -> None:
+    jwks = {"url": "http://127.0.0.1:4001/.well-known/jwks.json"}
+    ok = config_from_mapping(
+        {
+            "authentication": {
+                "router": {
+                    "jwt": {
+                        "jwks": [{**jwks, "issuers": ["a"], "algorithms": ["ES256"]}],
+                        "sources": [{"type": "cookie", "name": "authz"}],
+                        "on_error": "Continue",
+                    }
+                }
+            }
+        }
+    )
+    assert ok.authentication.enabled
+    for bad, message in (
+        ({"jwt": {"jwks": []}}, "at least 1"),
+        ({"jwt": {"jwks": [{**jwks, "algorithms": ["HS256"]}]}}, "unsupported algorithms"),
+        ({"jwt": {"jwks": [{"url": "ftp://x"}]}}, "not an http"),
+        ({"jwt": {"jwks": [jwks], "on_error": "Ignore"}}, "on_error"),
+        ({"api_keys": {"verify_url": "x"}}, "not an http"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            config_from_mapping({"authentication": {"router": bad}})
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        config_from_mapping({"authentication": {"subgraph": {"principal": {"secret": "short"}}}})
+
+
+def test_the_signed_principal_says_who_and_is_reused_for_half_its_life() -> None:
+    secret = "s" * 40
+    signer = PrincipalSigner(secret, ttl=60)
+    principal = Principal(
+        "api_key", "7", "42", "pro", frozenset({"read:posts", "write:posts"}), "acme"
+    )
+    token = signer.token_for(principal)
+    assert signer.token_for(principal) is token  # cached
+    decoded = jwt.decode(token, OctKey.import_key(secret.encode()), algorithms=["HS256"])
+    assert decoded.header["kid"] == key_id(secret)
+    claims = decoded.claims
+    assert claims["iss"] == "puppies-router" and claims["aud"] == "puppies-subgraphs"
+    assert (claims["kind"], claims["sub"], claims["uid"], claims["tier"]) == (
+        "api_key",
+        "7",
+        "42",
+        "pro",
+    )
+    assert claims["scope"] == "read:posts write:posts" and claims["client"] == "acme"
+    assert claims["exp"] - claims["iat"] == 60
+    anonymous = jwt.decode(
+        signer.token_for(Principal()), OctKey.import_key(secret.encode()), algorithms=["HS256"]
+    ).claims
+    assert anonymous["kind"] == "anonymous" and "sub" not in anonymous
