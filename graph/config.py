@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from graph.errors import ConfigError
 from graph.plugins.apq import ApqConfig
-from graph.plugins.authorization import AuthorizationConfig
 from graph.plugins.authentication import AuthenticationConfig
+from graph.plugins.authorization import AuthorizationConfig
 from graph.plugins.base import StrictModel
 from graph.plugins.client_ip import ClientIpConfig
 from graph.plugins.cors import CorsConfig

@@ -38,12 +38,12 @@ from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway
 from graph.http import GraphQLParams, HttpError
 from graph.plugins.apq import ApqStage, PersistedQueries
-from graph.plugins.authorization import AuthorizationStage
 from graph.plugins.authentication import (
     AuthenticationStage,
     PrincipalForwardingStage,
     signer_for,
 )
+from graph.plugins.authorization import AuthorizationStage
 from graph.plugins.client_ip import ClientAddress
 from graph.plugins.cors import Cors
 from graph.plugins.csrf import CsrfGuard

@@ -70,6 +70,10 @@ def router_config(users_url: str, redis_url: str, **overrides: Any) -> dict[str,
             },
             "subgraph": {"principal": {"secret": SECRET}},
         },
+        # the directives of the supergraph, as the dev router.yaml enforces them
+        "authorization": {
+            "directives": {"user_scopes": "all", "policies": {"session": {"kinds": ["user"]}}}
+        },
     }
     for key, value in overrides.items():
         config[key] = value
