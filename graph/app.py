@@ -65,6 +65,7 @@ class RouterApp:
 
     def _configure(self, config: RouterConfig) -> None:
         self.graphql_path = config.supergraph.path
+        self.http.multipart_heartbeat = config.subscription.heartbeat_interval
         own = (None, config.supergraph.listen)  # served on the router's own port
         health = config.health_check
         self.health_path = health.path if health.enabled and health.listen in own else None

@@ -22,7 +22,7 @@ from graph.errors import ConfigError
 from graph.plugins.apq import ApqConfig
 from graph.plugins.authentication import AuthenticationConfig
 from graph.plugins.authorization import AuthorizationConfig
-from graph.plugins.base import StrictModel
+from graph.plugins.base import Duration, StrictModel
 from graph.plugins.client_ip import ClientIpConfig
 from graph.plugins.cors import CorsConfig
 from graph.plugins.csrf import CsrfConfig
@@ -84,6 +84,8 @@ class SupergraphConfig(StrictModel):
     path: str = "/graphql"
     introspection: bool = False
     query_planning: QueryPlanning = Field(default_factory=QueryPlanning)
+    # @defer and @stream in the API schema, answered in parts to clients that accept them
+    defer_support: bool = True
 
     @field_validator("listen")
     @classmethod
@@ -148,6 +150,14 @@ class SubgraphSource(StrictModel):
     model_config = StrictModel.model_config | {"populate_by_name": True}
 
 
+class SubscriptionConfig(StrictModel):
+    """``subscription``: how subscriptions are streamed to clients."""
+
+    # seconds between heartbeat parts of a multipart subscription response when no event
+    # came (Apollo Router sends one every 5 s)
+    heartbeat_interval: Duration = 5.0
+
+
 class RouterConfig(StrictModel):
     """The whole ``router.yaml``."""
 
@@ -166,6 +176,7 @@ class RouterConfig(StrictModel):
     persisted_queries: PersistedQueriesConfig = Field(default_factory=PersistedQueriesConfig)
     authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
     demand_control: DemandControlConfig = Field(default_factory=DemandControlConfig)
+    subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
     override_subgraph_url: dict[str, str] = Field(default_factory=dict)
 

@@ -21,6 +21,12 @@ from graph.errors import GraphError
 GRAPHQL_RESPONSE_JSON = b"application/graphql-response+json; charset=utf-8"
 APPLICATION_JSON = b"application/json; charset=utf-8"
 EVENT_STREAM = b"text/event-stream; charset=utf-8"
+MULTIPART_MIXED = b"multipart/mixed"  # negotiated only when no JSON type is acceptable
+
+# The incremental delivery formats (graph/execution/incremental.py) and the multipart
+# subscription protocols a client can ask for in Accept.
+DEFER_SPEC_20220824 = "20220824"
+INCREMENTAL_V02 = "v0.2"
 
 RawHeaders = list[tuple[bytes, bytes]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -100,6 +106,8 @@ def _parse_accept(accept: bytes) -> bytes | None:
             chosen, rank = APPLICATION_JSON, 1
         elif media == "text/event-stream":
             chosen, rank = EVENT_STREAM, 2
+        elif media == "multipart/mixed":
+            chosen, rank = MULTIPART_MIXED, 3
         else:
             continue
         candidate = (-q, rank * 1000 + index, chosen)
@@ -123,10 +131,78 @@ def negotiate(accept: bytes | None) -> bytes:
         raise HttpError(
             406,
             "The Accept header allows no media type this router answers with; accept "
-            "application/graphql-response+json, application/json or text/event-stream.",
+            "application/graphql-response+json, application/json, text/event-stream or "
+            "multipart/mixed.",
             "NOT_ACCEPTABLE",
         )
     return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartAccept:
+    """What `multipart/mixed` responses a client accepts (its Accept header):
+
+    - ``incremental``: the format of @defer/@stream parts, ``DEFER_SPEC_20220824``
+      (``deferSpec=20220824``, Apollo Client) or ``INCREMENTAL_V02`` (``incrementalSpec=v0.2``
+      or a plain ``multipart/mixed``);
+    - ``subscription``: Apollo's multipart subscription protocol (``subscriptionSpec=1.0``);
+    - ``plain``: a ``multipart/mixed`` without a spec (a subscription's events then go out as
+      the incremental delivery RFC's parts)."""
+
+    incremental: str | None
+    subscription: bool
+    plain: bool
+
+
+_NO_MULTIPART = MultipartAccept(None, False, False)
+_MULTIPART_CACHE: dict[bytes, MultipartAccept] = {}
+
+
+def multipart_accept(accept: bytes | None) -> MultipartAccept:
+    """The multipart responses ``accept`` allows (none: every field is None/False)."""
+    if not accept or b"multipart/" not in accept.lower():
+        return _NO_MULTIPART
+    found = _MULTIPART_CACHE.get(accept)
+    if found is None:
+        found = _parse_multipart(accept)
+        if len(_MULTIPART_CACHE) >= _ACCEPT_CACHE_MAX:
+            _MULTIPART_CACHE.clear()
+        _MULTIPART_CACHE[accept] = found
+    return found
+
+
+def _parse_multipart(accept: bytes) -> MultipartAccept:
+    defer20220824 = v02 = subscription = plain = False
+    for item in accept.decode("latin-1").split(","):
+        parts = [p.strip() for p in item.split(";")]
+        if parts[0].lower() != "multipart/mixed":
+            continue
+        params: dict[str, str] = {}
+        for param in parts[1:]:
+            key, _, value = param.partition("=")
+            params[key.strip().lower()] = value.strip().strip('"')
+        try:
+            if float(params.get("q", "1")) <= 0:
+                continue
+        except ValueError:
+            continue
+        spec = False
+        if params.get("deferspec") == DEFER_SPEC_20220824:
+            defer20220824 = spec = True
+        if params.get("incrementalspec") == INCREMENTAL_V02:
+            v02 = spec = True
+        if params.get("subscriptionspec", "").startswith("1"):
+            subscription = spec = True
+        if not spec:
+            plain = True
+    incremental = (
+        INCREMENTAL_V02
+        if v02 or (plain and not defer20220824)
+        else DEFER_SPEC_20220824
+        if defer20220824
+        else None
+    )
+    return MultipartAccept(incremental, subscription, plain)
 
 
 def check_json_content_type(content_type: bytes | None) -> None:

@@ -32,6 +32,7 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
             deduplicate=shaping.deduplicate_for(""),
         ),
         deduplicate_requests=shaping.router.deduplicate_requests,
+        defer_support=config.supergraph.defer_support,
     )
 
 

@@ -66,9 +66,24 @@ class Executor:
         await run.node(node)
         return run.data, run.errors
 
+    def part(
+        self,
+        variables: dict[str, Any],
+        headers_for: HeadersFor | None,
+        data: dict[str, Any],
+        slices: Mapping[str, int],
+    ) -> PartRun:
+        """A run over shared, merged `data` with errors of its own: each part of an
+        incremental response (graph/execution/incremental.py) runs its fetches with one.
+        `slices` gives each @stream's initial count (by Deferral.id, as text)."""
+        run = _Execution(self, variables, headers_for)
+        run.data = data
+        run.slices = slices
+        return run
+
 
 class _Execution:
-    __slots__ = ("data", "errors", "ex", "headers_for", "variables")
+    __slots__ = ("data", "errors", "ex", "headers_for", "slices", "variables")
 
     def __init__(
         self, ex: Executor, variables: dict[str, Any], headers_for: HeadersFor | None
@@ -78,6 +93,7 @@ class _Execution:
         self.headers_for = headers_for
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
+        self.slices: Mapping[str, int] = _NO_SLICES
 
     async def node(self, n: PlanNode) -> None:
         if isinstance(n, FetchNode):
@@ -119,7 +135,7 @@ class _Execution:
             if self.data:
                 deep_merge(self.data, data, self.ex.abstract_types)
             else:
-                self.data = data
+                self.data.update(data)  # (the dict may be shared with other parts' runs)
         errs = resp.get("errors")
         if errs:
             for e in errs:
@@ -129,9 +145,9 @@ class _Execution:
     async def entity_fetch(self, f: FetchNode, paths: tuple[tuple[str, ...], ...]) -> None:
         if f.conditions and not passes(f.conditions, self.variables):
             return
-        objs = collect(self.data, paths[0])
+        objs = collect(self.data, paths[0], self.slices)
         for more in paths[1:]:
-            objs.extend(collect(self.data, more))
+            objs.extend(collect(self.data, more, self.slices))
         if not objs:
             return
         targets: dict[str, EntityTarget] = {}
@@ -167,7 +183,9 @@ class _Execution:
             resp = await self._post(f, {"query": f.operation, "variables": variables})
         except SubgraphFetchError as exc:
             # One error at the place all the objects it was fetching for share.
-            self._fetch_error(exc, _common_prefix(_paths_of(self.data, paths, buckets)))
+            self._fetch_error(
+                exc, _common_prefix(_paths_of(self.data, paths, buckets, self.slices))
+            )
             return
         data = resp.get("data")
         ents = data.get("_entities") if isinstance(data, dict) else None
@@ -182,7 +200,7 @@ class _Execution:
         errors = [e for e in resp.get("errors") or () if isinstance(e, dict)]
         if errors:
             # Each error goes to every object its representation stood for.
-            where = _paths_of(self.data, paths, buckets)
+            where = _paths_of(self.data, paths, buckets, self.slices)
             for err in errors:
                 ep = err.get("path")
                 if (
@@ -215,12 +233,32 @@ class _Execution:
         self.errors.append(format_subgraph_error(subgraph, e, path, include))
 
 
-def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+PartRun = _Execution
+_NO_SLICES: Mapping[str, int] = {}
+
+
+def _slice(seg: str, items: list[Any], slices: Mapping[str, int]) -> list[Any]:
+    """`@<id` / `@>id`: the items of a @stream before / from its initial count."""
+    n = slices.get(seg[2:], 0)
+    return items[:n] if seg[1] == "<" else items[n:]
+
+
+def collect(
+    data: Any, path: tuple[str, ...], slices: Mapping[str, int] = _NO_SLICES
+) -> list[dict[str, Any]]:
     """The objects at `path` in the merged data (the hot path: no response paths)."""
     current: list[Any] = [data]
     for seg in path:
         if seg == "@":
             current = [x for v in current if type(v) is list for x in v if x is not None]
+        elif seg[0] == "@":
+            current = [
+                x
+                for v in current
+                if type(v) is list
+                for x in _slice(seg, v, slices)
+                if x is not None
+            ]
         elif seg.startswith("on:"):
             tn = seg[3:]
             current = [v for v in current if type(v) is dict and v.get("__typename") == tn]
@@ -232,13 +270,16 @@ def collect(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def _paths_of(
-    data: Any, paths: tuple[tuple[str, ...], ...], buckets: list[list[dict[str, Any]]]
+    data: Any,
+    paths: tuple[tuple[str, ...], ...],
+    buckets: list[list[dict[str, Any]]],
+    slices: Mapping[str, int] = _NO_SLICES,
 ) -> dict[int, list[str | int]]:
     """id(object) -> its response path, for the objects of an entity fetch (errors only)."""
     wanted = {id(o) for b in buckets for o in b}
     out: dict[int, list[str | int]] = {}
     for path in paths:
-        for obj, p in collect_with_paths(data, path):
+        for obj, p in collect_with_paths(data, path, slices):
             if id(obj) in wanted and id(obj) not in out:
                 out[id(obj)] = p
     return out
@@ -258,16 +299,21 @@ def _common_prefix(where: dict[int, list[str | int]]) -> list[str | int]:
 
 
 def collect_with_paths(
-    data: Any, path: tuple[str, ...]
+    data: Any, path: tuple[str, ...], slices: Mapping[str, int] = _NO_SLICES
 ) -> list[tuple[dict[str, Any], list[str | int]]]:
     """The objects at `path` in the merged data, with their response paths."""
     current: list[tuple[Any, list[str | int]]] = [(data, [])]
     for seg in path:
         nxt: list[tuple[Any, list[str | int]]] = []
-        if seg == "@":
+        if seg[0] == "@":
             for v, p in current:
                 if isinstance(v, list):
-                    for i, x in enumerate(v):
+                    start = 0
+                    if seg != "@":
+                        n = slices.get(seg[2:], 0)
+                        start = n if seg[1] == ">" else 0
+                        v = v[n:] if seg[1] == ">" else v[:n]
+                    for i, x in enumerate(v, start=start):
                         if x is not None:
                             nxt.append((x, [*p, i]))
         elif seg.startswith("on:"):

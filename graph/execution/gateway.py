@@ -64,6 +64,7 @@ from graphql import (
     execute_sync,
     parse,
     print_ast,
+    specified_rules,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -71,7 +72,9 @@ from graphql.execution.values import get_variable_values
 from graph.execution.errors import RequestError
 from graph.execution.executor import Executor, HeadersFor
 from graph.execution.http import SubgraphClient, SubgraphTransport
-from graph.execution.shaping import Shaper
+from graph.execution.incremental import IncrementalExecution, active_deferrals, run_whole
+from graph.execution.shaping import Found, Shaper
+from graph.execution.validation import RULES_WITH_INCREMENTAL
 from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
 from graph.planning.operation import NormalizedOperation, OpSelection
 from graph.supergraph import Supergraph, build_api_schema
@@ -103,6 +106,8 @@ class GatewayOptions:
     # Identical queries in flight at the same time (same operation, variables and the headers
     # each subgraph would get) share one execution. Never mutations or subscriptions.
     deduplicate_requests: bool = True
+    # @defer and @stream in the API schema (Apollo Router: supergraph.defer_support)
+    defer_support: bool = True
 
     def for_subgraph(self, name: str) -> SubgraphOptions:
         return self.subgraphs.get(name, self.default)
@@ -180,6 +185,11 @@ class PreparedOperation:
     def planned(self) -> bool:
         return self._plan is not None
 
+    @property
+    def incremental(self) -> bool:
+        """Has the operation `@defer` or `@stream` (it may be answered in parts)?"""
+        return bool(self.normalized.deferrals)
+
 
 class Gateway:
     def __init__(
@@ -191,7 +201,10 @@ class Gateway:
     ) -> None:
         self.options = options or GatewayOptions()
         self.supergraph = supergraph
-        self.api_schema: GraphQLSchema = build_api_schema(supergraph)
+        self.api_schema: GraphQLSchema = build_api_schema(
+            supergraph, incremental=self.options.defer_support
+        )
+        self._rules = RULES_WITH_INCREMENTAL if self.options.defer_support else specified_rules
         self.subgraph_names: list[str] = list(supergraph.subgraphs)
         self.planner = Planner(supergraph)
         hidden = frozenset(
@@ -353,7 +366,7 @@ class Gateway:
                 raise RequestError(
                     [_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs], str(code)
                 )
-        errs = validate(self.api_schema, document)
+        errs = validate(self.api_schema, document, self._rules)
         if errs:
             raise RequestError(
                 [_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs], "GRAPHQL_VALIDATION_FAILED"
@@ -428,8 +441,32 @@ class Gateway:
         values, problems = self._variables(prepared, variables)
         if problems:
             return {"errors": problems}
-        data, errors = await self.executor.run(prepared.plan, values, headers_for)
+        plan = prepared.plan
+        if plan.deferred:  # @defer/@stream, answered whole
+            data, errors = await run_whole(self, plan, values, headers_for, prepared.planned_from)
+        else:
+            data, errors = await self.executor.run(plan, values, headers_for)
         return self._shape(prepared, data, errors, values)
+
+    def incremental(
+        self,
+        prepared: PreparedOperation,
+        variables: Mapping[str, Any] | None,
+        fmt: str,
+        headers_for: HeadersFor | None = None,
+    ) -> IncrementalExecution | None:
+        """The execution of an operation with `@defer`/`@stream` in parts, in format `fmt`
+        (graph/execution/incremental.py: iterate ``payloads()``), or None when nothing is
+        deferred with these variables (all `if: false`) or they do not coerce: `execute`
+        then gives the one whole response."""
+        values, problems = self._variables(prepared, variables)
+        if problems:
+            return None
+        active = active_deferrals(prepared.normalized, values)
+        plan = prepared.plan
+        if not active or not plan.deferred:
+            return None
+        return IncrementalExecution(self, prepared, plan, values, headers_for, fmt, active)
 
     def _variables(
         self, prepared: PreparedOperation, variables: Mapping[str, Any] | None
@@ -448,7 +485,7 @@ class Gateway:
         if isinstance(coerced, list):
             return values, [_error(e, "BAD_USER_INPUT") for e in coerced]
         for name, value in coerced.items():
-            if isinstance(value, bool):
+            if isinstance(value, bool | int):  # @skip/@include, @defer(if:), initialCount
                 values.setdefault(name, value)
         return values, []
 
@@ -458,7 +495,11 @@ class Gateway:
         data: dict[str, Any],
         errors: list[dict[str, Any]],
         variables: dict[str, Any],
+        active: frozenset[int] = frozenset(),
+        found: list[Found] | None = None,
     ) -> dict[str, Any]:
+        """The response for the merged `data`; `active` deferrals are left for later parts
+        (what is pending goes to `found`)."""
         extra = None
         if prepared.introspection is not None:
             # The API schema does not change: an introspection without variables is answered
@@ -484,6 +525,8 @@ class Gateway:
             errors,
             prepared.shape_cache,
             extra,
+            active,
+            found,
         )
         out: dict[str, Any] = {"data": shaped}
         if errors:

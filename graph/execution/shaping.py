@@ -21,7 +21,7 @@ from graphql import (
     is_abstract_type,
 )
 
-from graph.planning.operation import Condition, OpField, OpSelection
+from graph.planning.operation import Condition, Deferral, OpField, OpFragment, OpSelection
 
 _PROPAGATE = object()  # "this position is null but must not be": null the parent
 _MISSING = object()  # a field the merged data does not have (its fetch failed or never ran)
@@ -80,6 +80,8 @@ class Shaper:
         type_name: str,
         variables: dict[str, Any],
         out: dict[str, list[OpField]],
+        active: frozenset[int] = frozenset(),
+        deferred: list[OpFragment] | None = None,
     ) -> None:
         for s in sels:
             if s.conditions and not passes(s.conditions, variables):
@@ -91,7 +93,11 @@ class Shaper:
                 else:
                     lst.append(s)
             elif s.type_condition is None or self._type_applies(s.type_condition, type_name):
-                self._collect(s.selections, type_name, variables, out)
+                if s.defer is not None and s.defer.id in active:
+                    if deferred is not None:  # delivered in a later part
+                        deferred.append(s)
+                    continue
+                self._collect(s.selections, type_name, variables, out, active, deferred)
 
     # ------------------------------------------------------------------ completing
     def shape(
@@ -103,13 +109,80 @@ class Shaper:
         errors: list[dict[str, Any]],
         cache: dict[Any, Any],
         extra_root: dict[str, Any] | None = None,
+        active: frozenset[int] = frozenset(),
+        found: list[Found] | None = None,
     ) -> dict[str, Any] | None:
-        run = _Shaping(self, variables, errors, cache)
+        """The response data for `sels`. `active` are the deferrals (ids) delivered in later
+        parts: their fragments and the streamed items are left out here and appended to
+        `found`, with where they are, for `shape_found` once their data is in."""
+        run = _Shaping(self, variables, errors, cache, active, found)
         run.extra = extra_root
         root_type = self.schema.get_type(root)
         assert isinstance(root_type, GraphQLObjectType)
         result = run.complete_object(sels, root_type, data, None)
         return None if result is _PROPAGATE else result
+
+    def shape_found(
+        self,
+        found: Found,
+        variables: dict[str, Any],
+        errors: list[dict[str, Any]],
+        cache: dict[Any, Any],
+        active: frozenset[int],
+        more: list[Found],
+    ) -> Any:
+        """The data of one deferred fragment (an object) or the remaining items of a stream
+        (a list) found by `shape`; None when a null in a non-null position reached its top
+        (the part fails, with its errors). Deferrals nested in it are appended to `more`."""
+        run = _Shaping(self, variables, errors, cache, active, more)
+        if found.stream:
+            assert found.item is not None
+            items = []
+            for i, x in enumerate(found.value[found.start :], start=found.start):
+                r = run.value(found.item, found.sels, x, found.chain, i, found.parent, found.fname)
+                if r is _PROPAGATE:
+                    return None
+                items.append(r)
+            return items
+        result = run.complete_object(found.sels, found.type, found.value, found.chain)
+        return None if result is _PROPAGATE else result
+
+
+class Found:
+    """A deferred fragment, or a streamed list, where the shaper met it: what its part will
+    deliver once its fetches are done."""
+
+    __slots__ = ("chain", "deferral", "fname", "item", "parent", "sels", "start", "type", "value")
+
+    def __init__(
+        self,
+        deferral: Deferral,
+        chain: Any,
+        value: Any,
+        sels: tuple[OpSelection, ...],
+        type_: Any = None,
+        item: _VT | None = None,
+        start: int = 0,
+        parent: str = "",
+        fname: str = "",
+    ) -> None:
+        self.deferral = deferral
+        self.chain = chain  # the response path, as the shaper's linked list
+        self.value = value  # the merged object (defer) or the whole list (stream)
+        self.sels = sels
+        self.type = type_  # the object type (defer)
+        self.item = item  # the compiled item type (stream)
+        self.start = start  # the first item to deliver (stream)
+        self.parent = parent
+        self.fname = fname
+
+    @property
+    def stream(self) -> bool:
+        return self.item is not None
+
+    @property
+    def path(self) -> list[str | int]:
+        return _path_list(self.chain)
 
 
 def _conditional(sels: tuple[OpSelection, ...]) -> bool:
@@ -122,8 +195,9 @@ def _conditional(sels: tuple[OpSelection, ...]) -> bool:
 SCALAR, ENUM, OBJECT, ABSTRACT, LIST = range(5)
 # How a field is completed: its __typename, a nullable scalar (copied), a non-null scalar
 # (copied after a null check), anything else (the general path), an introspection root field,
-# a field authorization removed (null, no error of its own).
-_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA, _DENIED = range(6)
+# a field authorization removed (null, no error of its own), a @defer fragment delivered
+# later, a @stream list whose later items are delivered later.
+_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA, _DENIED, _DEFER, _STREAM = range(8)
 
 
 class _VT:
@@ -166,12 +240,23 @@ def _compile_type(t: GraphQLOutputType, cache: dict[int, _VT]) -> _VT:
     return vt
 
 
-Entry = tuple[str, int, "_VT | None", "tuple[OpSelection, ...] | None", str]
+Entry = tuple[str, int, Any, "tuple[OpSelection, ...] | None", str]
 Path = "tuple[Any, str | int] | None"  # a linked list: (parent path, key)
 
 
 class _Shaping:
-    __slots__ = ("_covered", "_exact", "cache", "errors", "extra", "shaper", "types", "variables")
+    __slots__ = (
+        "_covered",
+        "_exact",
+        "active",
+        "cache",
+        "errors",
+        "extra",
+        "found",
+        "shaper",
+        "types",
+        "variables",
+    )
 
     def __init__(
         self,
@@ -179,6 +264,8 @@ class _Shaping:
         variables: dict[str, Any],
         errors: list[dict[str, Any]],
         cache: dict[Any, Any],
+        active: frozenset[int] = frozenset(),
+        found: list[Found] | None = None,
     ) -> None:
         self.shaper = shaper
         self.variables = variables
@@ -188,14 +275,20 @@ class _Shaping:
         self.extra: dict[str, Any] | None = None
         self._exact: set[tuple[Any, ...]] | None = None  # paths of errors so far
         self._covered: set[tuple[Any, ...]] = set()  # ... and every prefix of them
+        self.active = active  # deferrals delivered later
+        self.found = found if found is not None else []
 
     def entries(self, sels: tuple[OpSelection, ...], t: Any) -> list[Entry]:
-        key = ("entries", id(sels), t.name)
+        active = self.active
+        key: tuple[Any, ...] = (
+            ("entries", id(sels), t.name) if not active else ("entries", id(sels), t.name, active)
+        )
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         fields: dict[str, list[OpField]] = {}
-        self.shaper._collect(sels, t.name, self.variables, fields)
+        deferred: list[OpFragment] | None = [] if active else None
+        self.shaper._collect(sels, t.name, self.variables, fields, active, deferred)
         out: list[Entry] = []
         tfields = t.fields
         for rkey, fs in fields.items():
@@ -215,10 +308,23 @@ class _Shaping:
                 continue
             sub = f0.selections if len(fs) == 1 else self.merged(fs)
             code = _GENERAL if vt.kind != SCALAR else _SCALAR_NN if vt.nonnull else _SCALAR
+            stream = f0.stream
+            if stream is not None and stream.id in active and vt.kind == LIST:
+                out.append((rkey, _STREAM, (vt, stream), sub, f0.name))
+                continue
             out.append((rkey, code, vt, sub, f0.name))
+        for frag in deferred or ():
+            assert frag.defer is not None
+            out.append(("", _DEFER, frag.defer, frag.selections, ""))
         if self.extra is None and not _conditional(sels):
             self.cache[key] = out
         return out
+
+    def initial_count(self, d: Deferral) -> int:
+        count = d.initial_count
+        if isinstance(count, str):
+            count = self.variables.get(count, 0)
+        return count if isinstance(count, int) and count > 0 else 0
 
     def complete_object(
         self,
@@ -249,21 +355,48 @@ class _Shaping:
                     )
                     return None
                 out[key] = typename or t.name
-            elif code == _EXTRA:
-                out[key] = self.extra[key]  # type: ignore[index]
-            elif code == _DENIED:
-                if vt.nonnull:  # type: ignore[union-attr]
-                    return _PROPAGATE
-                out[key] = None
-            else:
+            elif code == _GENERAL:
                 v = obj.get(key, _MISSING)
                 if v is _MISSING:
                     self.null_error((path, key), t.name, fname, missing=True)
                     v = None
-                r = self.value(vt, sub, v, path, key, t.name, fname)  # type: ignore[arg-type]
+                r = self.value(vt, sub, v, path, key, t.name, fname)
                 if r is _PROPAGATE:
                     return _PROPAGATE
                 out[key] = r
+            elif code == _EXTRA:
+                out[key] = self.extra[key]  # type: ignore[index]
+            elif code == _DENIED:
+                if vt.nonnull:
+                    return _PROPAGATE
+                out[key] = None
+            elif code == _DEFER:
+                self.found.append(Found(vt, path, obj, sub or (), t))
+            else:  # _STREAM: the first items now, the others in the stream's part
+                lvt, deferral = vt
+                v = obj.get(key, _MISSING)
+                if v is _MISSING:
+                    self.null_error((path, key), t.name, fname, missing=True)
+                    v = None
+                start = self.initial_count(deferral)
+                head = v[:start] if isinstance(v, list) else v
+                r = self.value(lvt, sub, head, path, key, t.name, fname)
+                if r is _PROPAGATE:
+                    return _PROPAGATE
+                out[key] = r
+                if r is not None and isinstance(v, list) and len(v) > start:
+                    self.found.append(
+                        Found(
+                            deferral,
+                            (path, key),
+                            v,
+                            sub or (),
+                            item=lvt.inner,
+                            start=start,
+                            parent=t.name,
+                            fname=fname,
+                        )
+                    )
         return out
 
     def value(

@@ -1,8 +1,9 @@
 """Planning: a validated operation and the supergraph -> a QueryPlan (plain frozen data)."""
 
 from graph.planning.errors import PlanningError
-from graph.planning.operation import NormalizedOperation, normalize_operation
+from graph.planning.operation import Deferral, NormalizedOperation, normalize_operation
 from graph.planning.plan import (
+    DeferredNode,
     EntityTarget,
     FetchNode,
     FlattenNode,
@@ -17,6 +18,8 @@ from graph.planning.planner import Planner
 from graph.planning.printer import format_plan
 
 __all__ = [
+    "Deferral",
+    "DeferredNode",
     "EntityTarget",
     "FetchNode",
     "FlattenNode",

@@ -13,15 +13,45 @@ from typing import Any
 from graph.planning.groups import Group, depends_on
 from graph.planning.operation import NormalizedOperation
 from graph.planning.plan import (
+    DeferredNode,
     EntityTarget,
     FetchNode,
     FlattenNode,
     ParallelNode,
     PlanNode,
+    QueryPlan,
     SequenceNode,
 )
 from graph.planning.selections import merge_reqs
 from graph.supergraph.model import Supergraph
+
+
+def build_query_plan(
+    groups: list[Group],
+    op: NormalizedOperation,
+    sg: Supergraph,
+    stack_paths: dict[tuple[int, ...], tuple[str, ...]] | None = None,
+) -> QueryPlan:
+    """The plan; with @defer/@stream, one plan node per part of the response (Group.stack):
+    the initial payload's, and each deferred part's, which runs after the parts it is
+    nested in (its fetches depend on theirs only)."""
+    if not op.deferrals:
+        return QueryPlan(op.kind, build_plan(groups, op, sg))
+    by_part: dict[tuple[int, ...], list[Group]] = {}
+    for g in groups:
+        by_part.setdefault(g.stack, []).append(g)
+    paths = stack_paths or {}
+    stacks = sorted(set(paths) | {s for s in by_part if s}, key=lambda s: (len(s), s))
+    deferred = tuple(
+        DeferredNode(
+            op.deferrals[stack[-1]],
+            build_plan(by_part.get(stack, []), op, sg),
+            paths.get(stack, ()),
+            stack,
+        )
+        for stack in stacks
+    )
+    return QueryPlan(op.kind, build_plan(by_part.get((), []), op, sg), deferred)
 
 
 def build_plan(groups: list[Group], op: NormalizedOperation, sg: Supergraph) -> PlanNode | None:

@@ -29,6 +29,10 @@ class Group:
     segment: int
     parent: Group | None
     conditions: tuple[Condition, ...] = ()
+    # The @defer/@stream parts (Deferral ids, outermost first) this fetch serves: () is the
+    # initial payload, (3,) the fragment with id 3, (0, 3) fragment 3 where it is in the
+    # items of stream 0 that come after its initial count.
+    stack: tuple[int, ...] = ()
     selset: SelSet = field(default_factory=SelSet)
     parts: dict[str, Part] = field(default_factory=dict)
     deps: set[Group] = field(default_factory=set)
@@ -52,7 +56,7 @@ class FetchGraph:
         self.groups: list[Group] = []
         self.mutation = mutation
         self._segment = 0
-        self._roots: dict[str, Group] = {}
+        self._roots: dict[tuple[str, tuple[int, ...]], Group] = {}
         self._last_root: Group | None = None
 
     def new_group(
@@ -63,12 +67,15 @@ class FetchGraph:
         segment: int,
         parent: Group | None,
         conditions: tuple[Condition, ...],
+        stack: tuple[int, ...] = (),
     ) -> Group:
-        g = Group(len(self.groups), subgraph, path, entity, segment, parent, conditions)
+        g = Group(len(self.groups), subgraph, path, entity, segment, parent, conditions, stack)
         self.groups.append(g)
         return g
 
-    def root_group(self, graph: str) -> Group:
+    def root_group(self, graph: str, stack: tuple[int, ...] = ()) -> Group:
+        """The root fetch to `graph` (for the part `stack`: a root-level @defer's fields
+        get root fetches of their own)."""
         if self.mutation:
             last = self._last_root
             if last is not None and last.subgraph == graph:
@@ -77,10 +84,10 @@ class FetchGraph:
             g = self.new_group(graph, (), False, self._segment, None, ())
             self._last_root = g
             return g
-        found = self._roots.get(graph)
+        found = self._roots.get((graph, stack))
         if found is None:
-            found = self.new_group(graph, (), False, 0, None, ())
-            self._roots[graph] = found
+            found = self.new_group(graph, (), False, 0, None, (), stack)
+            self._roots[(graph, stack)] = found
         return found
 
 
@@ -104,6 +111,18 @@ class Ctx:
     # Leaf fields the client asks for here, unaliased and unconditionally: a key field among
     # them is read from the client's own field instead of a private copy. Not inherited.
     plain: frozenset[str] = frozenset()
+    # The @defer/@stream parts the selections here belong to (see Group.stack). With
+    # `defer_jump`, a field of another part than the current fetch's is fetched apart (an
+    # entity fetch through a key, even to the same subgraph), so that an earlier part never
+    # waits for it; without it (the items of a @stream, key and @requires fields), it is added
+    # to the current fetch and only new fetches belong to the later part.
+    stack: tuple[int, ...] = ()
+    defer_jump: bool = True
+
+    @property
+    def deferred_apart(self) -> bool:
+        """Must a field here be fetched apart from the current fetch (a deferred part)?"""
+        return self.stack != self.group.stack and self.defer_jump
 
     def sub(self, **kw: object) -> Ctx:
         c = Ctx(
@@ -117,6 +136,8 @@ class Ctx:
             self.known,
             self.candidates,
             self.origin,
+            stack=self.stack,
+            defer_jump=self.defer_jump,
         )
         for k, v in kw.items():
             setattr(c, k, v)
@@ -151,8 +172,10 @@ def collect_for(
             out.append(s)
         elif sg.runtime_type_applies(object_type, s.type_condition):
             inner = collect_for(sg, object_type, s.selections)
-            if s.conditions:
-                out.append(OpFragment(None, inner, s.directives_text, s.conditions, s.variables))
+            if s.conditions or s.defer is not None:
+                out.append(
+                    OpFragment(None, inner, s.directives_text, s.conditions, s.variables, s.defer)
+                )
             else:
                 out.extend(inner)
     return tuple(out)
@@ -187,8 +210,8 @@ def plain_leaves(sels: tuple[OpSelection, ...], type_name: str) -> frozenset[str
                 and not s.internal
             ):
                 out.add(s.name)
-        elif s.type_condition in (None, type_name) and not s.conditions:
-            out |= plain_leaves(s.selections, type_name)
+        elif s.type_condition in (None, type_name) and not s.conditions and s.defer is None:
+            out |= plain_leaves(s.selections, type_name)  # (a @defer's fields come later)
     return frozenset(out)
 
 
@@ -202,7 +225,14 @@ def atoms(sels: tuple[OpSelection, ...]) -> list[OpSelection]:
             continue
         for inner in atoms(s.selections):
             out.append(
-                OpFragment(s.type_condition, (inner,), s.directives_text, s.conditions, s.variables)
+                OpFragment(
+                    s.type_condition,
+                    (inner,),
+                    s.directives_text,
+                    s.conditions,
+                    s.variables,
+                    s.defer,
+                )
             )
     return out
 
@@ -236,6 +266,8 @@ def with_selections(f: OpField, sels: tuple[OpSelection, ...]) -> OpField:
         sels,
         f.variables,
         f.internal,
+        f.denied,
+        f.stream,
     )
 
 

@@ -27,6 +27,27 @@ from graphql import (
 # A condition is ("skip" | "include", bool or variable name).
 Condition = tuple[str, "bool | str"]
 
+DEFER = "defer"
+STREAM = "stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """One `@defer` fragment or `@stream` field of the operation: a part of the response that
+    may be delivered after the initial payload (incremental delivery).
+
+    `condition` is the variable of `if:` (None: always deferred, when the client can take an
+    incremental response); `parent` is the deferral it is nested in (None: the initial
+    payload); `initial_count` is `@stream`'s, a literal or a variable name. Ids are given in
+    the operation's order, so a parent's id is smaller than its children's."""
+
+    id: int
+    kind: str  # DEFER | STREAM
+    label: str | None = None
+    condition: str | None = None
+    parent: int | None = None
+    initial_count: int | str = 0
+
 
 @dataclass(eq=False, slots=True)
 class OpField:
@@ -41,6 +62,7 @@ class OpField:
     # Removed by authorization: never planned; the shaper answers null for it (with GraphQL's
     # null propagation) and adds no error of its own (authorization reported it).
     denied: bool = False
+    stream: Deferral | None = None  # `@stream` on this (list) field
 
     @property
     def is_typename(self) -> bool:
@@ -54,6 +76,7 @@ class OpFragment:
     directives_text: str = ""
     conditions: tuple[Condition, ...] = ()
     variables: frozenset[str] = frozenset()
+    defer: Deferral | None = None  # `@defer` on this fragment
 
 
 OpSelection = OpField | OpFragment
@@ -71,6 +94,8 @@ class NormalizedOperation:
     # The response keys of fields the planner adds (keys, @requires) start with this prefix,
     # which no response key of the operation starts with: a client alias never collides.
     internal_prefix: str = DEFAULT_INTERNAL_PREFIX
+    # Every @defer fragment and @stream field, by id (empty for most operations).
+    deferrals: tuple[Deferral, ...] = ()
 
 
 def _collect_vars(value: ValueNode, out: set[str]) -> None:
@@ -120,76 +145,142 @@ def _conditions(
     return (" " + " ".join(texts)) if texts else "", tuple(conds)
 
 
+class _Normalizer:
+    """Inlines named fragments and reads `@skip`/`@include`, `@defer` and `@stream`."""
+
+    def __init__(
+        self, fragments: dict[str, FragmentDefinitionNode], incremental: bool = True
+    ) -> None:
+        self.fragments = fragments
+        self.incremental = incremental  # False: @defer/@stream are ignored (subscriptions)
+        self.deferrals: list[Deferral] = []
+
+    def _deferral(
+        self,
+        kind: str,
+        directives: tuple[DirectiveNode, ...] | list[DirectiveNode] | None,
+        parent: int | None,
+    ) -> Deferral | None:
+        """The `@defer`/`@stream` of a selection (its variables are the router's alone: they
+        are never forwarded to a subgraph)."""
+        if not self.incremental:
+            return None
+        found = next((d for d in directives or () if d.name.value == kind), None)
+        if found is None:
+            return None
+        label: str | None = None
+        condition: str | None = None
+        count: int | str = 0
+        for a in found.arguments or ():
+            v = a.value
+            name = a.name.value
+            if name == "if":
+                if isinstance(v, VariableNode):
+                    condition = v.name.value
+                elif getattr(v, "value", True) is False:
+                    return None  # @defer(if: false): an ordinary fragment
+            elif name == "label" and isinstance(getattr(v, "value", None), str):
+                label = v.value  # type: ignore[attr-defined]
+            elif name == "initialCount":
+                if isinstance(v, VariableNode):
+                    count = v.name.value
+                else:
+                    try:
+                        count = max(0, int(getattr(v, "value", 0)))
+                    except (TypeError, ValueError):
+                        count = 0
+        d = Deferral(len(self.deferrals), kind, label, condition, parent, count)
+        self.deferrals.append(d)
+        return d
+
+    def selection_set(
+        self,
+        sel_set: SelectionSetNode | None,
+        parent: int | None = None,
+        _seen: frozenset[str] = frozenset(),
+    ) -> tuple[OpSelection, ...]:
+        if sel_set is None:
+            return ()
+        out: list[OpSelection] = []
+        for s in sel_set.selections:
+            if isinstance(s, FieldNode):
+                vs: set[str] = set()
+                for a in s.arguments or ():
+                    _collect_vars(a.value, vs)
+                decided = _conditions(s.directives, vs)
+                if isinstance(decided, str):
+                    continue
+                dtext, conds = decided
+                stream = self._deferral(STREAM, s.directives, parent)
+                inner = stream.id if stream is not None else parent
+                sub = (
+                    self.selection_set(s.selection_set, inner, _seen)
+                    if s.selection_set is not None
+                    else None
+                )
+                out.append(
+                    OpField(
+                        response_key=s.alias.value if s.alias else s.name.value,
+                        name=s.name.value,
+                        args_text=args_text(s.arguments),
+                        directives_text=dtext,
+                        conditions=conds,
+                        selections=sub,
+                        variables=frozenset(vs),
+                        stream=stream,
+                    )
+                )
+            elif isinstance(s, InlineFragmentNode):
+                vs = set()
+                decided = _conditions(s.directives, vs)
+                if isinstance(decided, str):
+                    continue
+                dtext, conds = decided
+                defer = self._deferral(DEFER, s.directives, parent)
+                out.append(
+                    OpFragment(
+                        type_condition=s.type_condition.name.value if s.type_condition else None,
+                        selections=self.selection_set(
+                            s.selection_set, defer.id if defer is not None else parent, _seen
+                        ),
+                        directives_text=dtext,
+                        conditions=conds,
+                        variables=frozenset(vs),
+                        defer=defer,
+                    )
+                )
+            elif isinstance(s, FragmentSpreadNode):
+                name = s.name.value
+                frag = self.fragments.get(name)
+                if frag is None or name in _seen:
+                    continue
+                vs = set()
+                decided = _conditions(s.directives, vs)
+                if isinstance(decided, str):
+                    continue
+                dtext, conds = decided
+                defer = self._deferral(DEFER, s.directives, parent)
+                out.append(
+                    OpFragment(
+                        type_condition=frag.type_condition.name.value,
+                        selections=self.selection_set(
+                            frag.selection_set,
+                            defer.id if defer is not None else parent,
+                            _seen | {name},
+                        ),
+                        directives_text=dtext,
+                        conditions=conds,
+                        variables=frozenset(vs),
+                        defer=defer,
+                    )
+                )
+        return tuple(out)
+
+
 def normalize_selection_set(
-    sel_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    _seen: frozenset[str] = frozenset(),
+    sel_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]
 ) -> tuple[OpSelection, ...]:
-    if sel_set is None:
-        return ()
-    out: list[OpSelection] = []
-    for s in sel_set.selections:
-        if isinstance(s, FieldNode):
-            vs: set[str] = set()
-            for a in s.arguments or ():
-                _collect_vars(a.value, vs)
-            decided = _conditions(s.directives, vs)
-            if isinstance(decided, str):
-                continue
-            dtext, conds = decided
-            sub = (
-                normalize_selection_set(s.selection_set, fragments, _seen)
-                if s.selection_set is not None
-                else None
-            )
-            out.append(
-                OpField(
-                    response_key=s.alias.value if s.alias else s.name.value,
-                    name=s.name.value,
-                    args_text=args_text(s.arguments),
-                    directives_text=dtext,
-                    conditions=conds,
-                    selections=sub,
-                    variables=frozenset(vs),
-                )
-            )
-        elif isinstance(s, InlineFragmentNode):
-            vs = set()
-            decided = _conditions(s.directives, vs)
-            if isinstance(decided, str):
-                continue
-            dtext, conds = decided
-            out.append(
-                OpFragment(
-                    type_condition=s.type_condition.name.value if s.type_condition else None,
-                    selections=normalize_selection_set(s.selection_set, fragments, _seen),
-                    directives_text=dtext,
-                    conditions=conds,
-                    variables=frozenset(vs),
-                )
-            )
-        elif isinstance(s, FragmentSpreadNode):
-            name = s.name.value
-            frag = fragments.get(name)
-            if frag is None or name in _seen:
-                continue
-            vs = set()
-            decided = _conditions(s.directives, vs)
-            if isinstance(decided, str):
-                continue
-            dtext, conds = decided
-            out.append(
-                OpFragment(
-                    type_condition=frag.type_condition.name.value,
-                    selections=normalize_selection_set(
-                        frag.selection_set, fragments, _seen | {name}
-                    ),
-                    directives_text=dtext,
-                    conditions=conds,
-                    variables=frozenset(vs),
-                )
-            )
-    return tuple(out)
+    return _Normalizer(fragments).selection_set(sel_set)
 
 
 def normalize_operation(
@@ -201,13 +292,18 @@ def normalize_operation(
         if vd.default_value is not None:
             text += f" = {print_ast(vd.default_value)}"
         var_defs[vd.variable.name.value] = text
-    selections = normalize_selection_set(operation.selection_set, fragments)
+    kind = operation.operation.value
+    # A subscription's events are delivered whole (@defer/@stream are refused there unless
+    # they can be turned off, and then they are).
+    normalizer = _Normalizer(fragments, incremental=kind != "subscription")
+    selections = normalizer.selection_set(operation.selection_set)
     return NormalizedOperation(
-        kind=operation.operation.value,
+        kind=kind,
         name=operation.name.value if operation.name else None,
         selections=selections,
         variable_definitions=var_defs,
         internal_prefix=_free_prefix(selections),
+        deferrals=tuple(normalizer.deferrals),
     )
 
 

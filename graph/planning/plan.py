@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graph.planning.operation import Condition
+from graph.planning.operation import Condition, Deferral
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +87,27 @@ PlanNode = FetchNode | FlattenNode | SequenceNode | ParallelNode
 
 
 @dataclass(frozen=True, slots=True)
+class DeferredNode:
+    """The fetches of one deferred part: the @defer fragment or @stream field `deferral`,
+    where it is nested in the parts `stack[:-1]` (Deferral ids, outermost first; a fragment
+    in a stream's items is planned once for the items before the initial count and once for
+    the others). They run once the parts of the stack before it have their data, and the
+    part is delivered when they are done. `node` is None when the part needs no fetch of its
+    own (its fields come with an earlier part's fetches). `path` is where it was planned (for
+    the printout)."""
+
+    deferral: Deferral
+    node: PlanNode | None
+    path: tuple[str, ...] = ()
+    stack: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class QueryPlan:
     kind: str
     node: PlanNode | None
+    # One node per deferred part (by DeferredNode.stack; empty without @defer/@stream).
+    deferred: tuple[DeferredNode, ...] = ()
 
     def fetches(self) -> list[FetchNode]:
         out: list[FetchNode] = []
@@ -106,4 +124,6 @@ class QueryPlan:
                     walk(c)
 
         walk(self.node)
+        for d in self.deferred:
+            walk(d.node)
         return out

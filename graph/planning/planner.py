@@ -11,7 +11,7 @@ into the object types the subgraph knows, so each object type is planned on its 
 
 from __future__ import annotations
 
-from graph.planning.build import build_plan
+from graph.planning.build import build_query_plan
 from graph.planning.costs import INF, JUMP, MAX_DEPTH, CostModel
 from graph.planning.errors import PlanningError
 from graph.planning.groups import (
@@ -51,7 +51,7 @@ class Planner:
     def plan(self, op: NormalizedOperation) -> QueryPlan:
         planning = OperationPlanning(self.view, op)
         planning.run()
-        return QueryPlan(op.kind, build_plan(planning.fetches.groups, op, self.sg))
+        return build_query_plan(planning.fetches.groups, op, self.sg, planning.stack_paths)
 
 
 class OperationPlanning:
@@ -64,9 +64,11 @@ class OperationPlanning:
         self.op = op
         self.costs = CostModel(view)
         self.fetches = FetchGraph(op.kind == "mutation")
+        # part (Group.stack) -> the path where its selections were first planned (printout)
+        self.stack_paths: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     def run(self) -> None:
-        plan_roots(self.op, self.sg, self.costs, self.fetches, self._add_local)
+        plan_roots(self.op, self.sg, self.costs, self.fetches, self._add_local, self.stack_paths)
 
     # ------------------------------------------------------------------ selections
     def plan_sels(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
@@ -111,15 +113,15 @@ class OperationPlanning:
                     or tc == type_name
                     or (not iobj and self.sg.runtime_type_applies(type_name, tc))
                 ):
+                    inner = ctx
                     if s.conditions:
                         sub = ctx.selset.fragment(None, s.directives_text, s.variables)
-                        self._plan_object(
-                            ctx.sub(selset=sub, conditions=ctx.conditions + s.conditions),
-                            type_name,
-                            s.selections,
-                        )
-                    else:
-                        self._plan_object(ctx, type_name, s.selections)
+                        inner = ctx.sub(selset=sub, conditions=ctx.conditions + s.conditions)
+                    if s.defer is not None:
+                        stack = (*ctx.stack, s.defer.id)
+                        self.stack_paths.setdefault(stack, ctx.path)
+                        inner = inner.sub(stack=stack, defer_jump=True)
+                    self._plan_object(inner, type_name, s.selections)
                 elif iobj and set(self.sg.possible_types(tc)) & set(
                     self.sg.possible_types(type_name)
                 ):
@@ -183,6 +185,8 @@ class OperationPlanning:
         fi = self.sg.types[type_name].fields.get(f.name)
         if fi is None:
             return
+        if ctx.deferred_apart and self._plan_apart(ctx, type_name, fi, f):
+            return
         local = self.view.is_local(graph, type_name, fi, ctx.provided)
         if local and (f.selections is None or len(fi.resolvers) == 1):
             self._add_local(ctx, type_name, fi, f)
@@ -190,7 +194,7 @@ class OperationPlanning:
         if not local and f.name in ctx.known and f.selections is None and ctx.origin is not None:
             # A key field of the entity this fetch was jumped to: ask the fetch it came from.
             parent_ctx, parent_type = ctx.origin
-            self.plan_field(parent_ctx, parent_type, f)
+            self.plan_field(parent_ctx.sub(defer_jump=False), parent_type, f)
             return
         options = self.costs.jump_options(graph, type_name, fi, ctx.provided)
         routes: list[tuple[str, str] | None] = ([None] if local else []) + list(options)
@@ -204,6 +208,36 @@ class OperationPlanning:
             self._split(ctx, type_name, fi, f, routes)
             return
         self._take_route(ctx, type_name, fi, f, routes[costs.index(best)])
+
+    def _plan_apart(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField) -> bool:
+        """A field of a deferred part met at a fetch of an earlier part: fetch it apart,
+        through a key, from the subgraph where that costs least (the current one included),
+        so that the part it is delivered with waits for it and the earlier parts do not.
+        False when no key reaches it (a value type), or when the field is here through
+        `@provides`: it is then fetched with the current fetch and only delivered later, as
+        Apollo Router does."""
+        graph = ctx.group.subgraph
+        if fi.resolvers.get(graph) != type_name and self.view.is_local(
+            graph, type_name, fi, ctx.provided
+        ):
+            return False  # here only through @provides: the path is what makes it available
+        best: tuple[str, str] | None = None
+        best_cost = INF
+        for g, via in fi.resolvers.items():
+            extra = self.costs.key_cost(graph, type_name, via, g, ctx.provided)
+            if extra >= INF:
+                continue
+            cost = (
+                JUMP
+                + extra
+                + self.costs.cost_local(g, self.sg.types[via].fields[f.name], f, None, 0)
+            )
+            if cost < best_cost:
+                best, best_cost = (g, via), cost
+        if best is None:
+            return False
+        self._take_route(ctx, type_name, fi, f, best)
+        return True
 
     def _route_cost(
         self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField, route: tuple[str, str] | None
@@ -266,13 +300,27 @@ class OperationPlanning:
         if jf is not None and jf.provides:
             extra = self.view.provided_of(jf.provides)
             provided = {**provided, **extra} if provided else extra
-        path = (*ctx.path, f.response_key, *("@",) * list_depth(fi.type_node))
+        depth = list_depth(fi.type_node)
         cands = self._candidates(ctx, type_name, fi)
-        self.plan_sels(
-            ctx.sub(selset=sub, path=path, provided=provided, known=frozenset(), candidates=cands),
-            self.view.field_type(graph, fi),
-            f.selections,
-        )
+        inner = ctx.sub(selset=sub, provided=provided, known=frozenset(), candidates=cands)
+        item_type = self.view.field_type(graph, fi)
+        if f.stream is not None and depth:
+            # @stream: the items before its initial count are planned with this part, the
+            # others (what they need beyond this fetch) with the stream's own part.
+            sid = f.stream.id
+            head = (*ctx.path, f.response_key)
+            more = ("@",) * (depth - 1)
+            stack = (*ctx.stack, sid)
+            self.stack_paths.setdefault(stack, head)
+            self.plan_sels(inner.sub(path=(*head, f"@<{sid}", *more)), item_type, f.selections)
+            self.plan_sels(
+                inner.sub(path=(*head, f"@>{sid}", *more), stack=stack, defer_jump=False),
+                item_type,
+                f.selections,
+            )
+            return
+        inner.path = (*ctx.path, f.response_key, *("@",) * depth)
+        self.plan_sels(inner, item_type, f.selections)
 
     def _candidates(self, ctx: Ctx, type_name: str, fi: FieldInfo) -> frozenset[str] | None:
         rt = self.sg.types.get(fi.named_type)
@@ -291,13 +339,17 @@ class OperationPlanning:
         at the same place for another type (GraphQL would reject the subgraph query)."""
         group = ctx.group
         rel = ctx.path[len(group.path) :]
-        norm = tuple(p for p in rel if not p.startswith("on:"))
+        # the items of a @stream ("@<id", "@>id") are one list in the fetch
+        norm = tuple("@" if p[0] == "@" else p for p in rel if not p.startswith("on:"))
         shape = self.view.type_shape(group.subgraph, fi)
         seen = group.shapes.setdefault((norm, f.response_key), shape)
         if seen == shape:
             return f
         alias = f"{f.response_key}__{short_alias(shape)}"
-        group.renames.append((rel, alias, f.response_key))
+        # renamed in the whole fetched list, whatever part the items are delivered with
+        rel = tuple("@" if p[0] == "@" else p for p in rel)
+        if (rel, alias, f.response_key) not in group.renames:
+            group.renames.append((rel, alias, f.response_key))
         return OpField(
             alias,
             f.name,
@@ -307,6 +359,8 @@ class OperationPlanning:
             f.selections,
             f.variables,
             f.internal,
+            f.denied,
+            f.stream,
         )
 
     # ------------------------------------------------------------------ jumps
@@ -343,7 +397,9 @@ class OperationPlanning:
         else:
             key_sels = self.view.field_set(key, self.op.internal_prefix)
         touched: set[Group] = set()
-        kctx = ctx.sub(touched=touched, plain=ctx.plain)  # the same object
+        # The key (and @requires) fields go into the current fetch when it has them; only
+        # what it cannot give is fetched apart (with the current part).
+        kctx = ctx.sub(touched=touched, plain=ctx.plain, defer_jump=False)  # the same object
         ctx.selset.add_typename()
         self.plan_sels(kctx, type_name, key_sels)
         reqs = req_from_selections(key_sels)
@@ -387,6 +443,8 @@ class OperationPlanning:
             ctx.depth + 1,
             known,
             origin=(ctx, type_name),
+            stack=ctx.stack,
+            defer_jump=ctx.defer_jump,
         )
 
     def _entity_group(
@@ -399,6 +457,7 @@ class OperationPlanning:
                 and g.path == ctx.path
                 and g.parent is ctx.group
                 and g.conditions == ctx.conditions
+                and g.stack == ctx.stack
             ):
                 part = g.parts.get(via)
                 if part is not None and merge_reqs(part.requires, reqs) is None:
@@ -407,5 +466,5 @@ class OperationPlanning:
                     continue
                 return g
         return self.fetches.new_group(
-            target, ctx.path, True, ctx.group.segment, ctx.group, ctx.conditions
+            target, ctx.path, True, ctx.group.segment, ctx.group, ctx.conditions, ctx.stack
         )

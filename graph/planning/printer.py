@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from graphql import parse, print_ast
 
+from graph.planning.operation import STREAM
 from graph.planning.plan import (
+    DeferredNode,
     FetchNode,
     FlattenNode,
     ParallelNode,
@@ -21,10 +23,47 @@ _IND = "  "
 
 def format_plan(plan: QueryPlan) -> str:
     lines = ["QueryPlan {"]
-    if plan.node is not None:
+    if plan.deferred:
+        _defer(plan, 1, lines)
+    elif plan.node is not None:
         _node(plan.node, 1, lines)
     lines.append("}")
     return "\n".join(lines)
+
+
+def _defer(plan: QueryPlan, depth: int, out: list[str]) -> None:
+    """The parts of an incremental response: the initial payload's fetches (`Primary`), then
+    each @defer / @stream part with the part it waits for and its own fetches."""
+    pad = _IND * depth
+    out.append(f"{pad}Defer {{")
+    out.append(f"{pad}{_IND}Primary {{")
+    if plan.node is not None:
+        _node(plan.node, depth + 2, out)
+    out.append(f"{pad}{_IND}}}, [")
+    for d in plan.deferred:
+        out.append(f"{pad}{_IND * 2}{_deferred_head(d)} {{")
+        if d.node is not None:
+            _node(d.node, depth + 3, out)
+        out.append(f"{pad}{_IND * 2}}},")
+    out.append(f"{pad}{_IND}]")
+    out.append(f"{pad}}},")
+
+
+def _deferred_head(d: DeferredNode) -> str:
+    r = d.deferral
+    args = [f"id: {r.id}"]
+    if len(d.stack) > 1:
+        args.append(f"depends: [{', '.join(str(i) for i in d.stack[:-1])}]")
+    args.append(f'path: "{format_path(d.path)}"')
+    if r.label is not None:
+        args.append(f'label: "{r.label}"')
+    if r.condition is not None:
+        args.append(f"if: ${r.condition}")
+    if r.kind == STREAM:
+        count = r.initial_count
+        args.append(f"initialCount: {f'${count}' if isinstance(count, str) else count}")
+        return f"Stream({', '.join(args)})"
+    return f"Deferred({', '.join(args)})"
 
 
 def _node(n: PlanNode, depth: int, out: list[str]) -> None:
@@ -47,7 +86,10 @@ def _node(n: PlanNode, depth: int, out: list[str]) -> None:
 def format_path(path: tuple[str, ...]) -> str:
     parts: list[str] = []
     for seg in path:
-        if seg.startswith("on:"):
+        if seg[0] == "@" and len(seg) > 1:  # the items of a @stream: "@<id" / "@>id"
+            which = "initial" if seg[1] == "<" else "rest"
+            parts.append(f"@[{which} of {seg[2:]}]")
+        elif seg.startswith("on:"):
             if parts:
                 parts[-1] += f"|[{seg[3:]}]"
             else:

@@ -31,15 +31,25 @@ def plan_roots(
     costs: CostModel,
     fetches: FetchGraph,
     add_field: AddField,
+    stack_paths: dict[tuple[int, ...], tuple[str, ...]] | None = None,
 ) -> None:
     root = sg.root_types.get(op.kind)
     if root is None or root not in sg.types:
         raise PlanningError(f"the supergraph has no {op.kind} type")
-    entries = _root_entries(sg, root, op.selections, [])
-    if op.kind != "mutation":
-        entries = _merge_repeated(entries)
-    chosen = _choose_root_graphs(sg, root, costs, entries)
-    for (wraps, s), (graph, cost) in zip(entries, chosen, strict=True):
+    # The root fields of each part of the response: the initial payload's, and those of each
+    # @defer fragment on the root type (root fetches of their own).
+    by_part: dict[tuple[int, ...], list[tuple[list[OpFragment], OpField]]] = {}
+    for wraps, s, stack in _root_entries(sg, root, op.selections, [], ()):
+        by_part.setdefault(stack, []).append((wraps, s))
+        if stack and stack_paths is not None:
+            stack_paths.setdefault(stack, ())
+    flat: list[tuple[tuple[int, ...], list[OpFragment], OpField]] = []
+    for stack, part in by_part.items():
+        entries = _merge_repeated(part) if op.kind != "mutation" else part
+        flat.extend((stack, wraps, s) for wraps, s in entries)
+    # (the subgraphs are chosen for the fields of every part together)
+    chosen = _choose_root_graphs(sg, root, costs, [(w, s) for _, w, s in flat])
+    for (stack, wraps, s), (graph, cost) in zip(flat, chosen, strict=True):
         fi = sg.types[root].fields[s.name]
         if cost >= INF and s.selections and len(fi.resolvers) > 1:
             assigned: dict[str, list[OpSelection]] = {}
@@ -49,10 +59,10 @@ def plan_roots(
                 assigned.setdefault(g, []).append(sub)
             for g, subs in assigned.items():
                 _plan_root_field(
-                    sg, fetches, add_field, root, g, with_selections(s, tuple(subs)), wraps
+                    sg, fetches, add_field, root, g, with_selections(s, tuple(subs)), wraps, stack
                 )
         else:
-            _plan_root_field(sg, fetches, add_field, root, graph, s, wraps)
+            _plan_root_field(sg, fetches, add_field, root, graph, s, wraps, stack)
 
 
 def _choose_root_graphs(
@@ -84,18 +94,24 @@ def _choose_root_graphs(
 
 
 def _root_entries(
-    sg: Supergraph, root: str, sels: tuple[OpSelection, ...], wrappers: list[OpFragment]
-) -> list[tuple[list[OpFragment], OpField]]:
-    """The root fields with the conditional fragments around them, in order."""
-    out: list[tuple[list[OpFragment], OpField]] = []
+    sg: Supergraph,
+    root: str,
+    sels: tuple[OpSelection, ...],
+    wrappers: list[OpFragment],
+    stack: tuple[int, ...],
+) -> list[tuple[list[OpFragment], OpField, tuple[int, ...]]]:
+    """The root fields with the conditional fragments around them and the part (the @defer
+    fragments) they are delivered with, in order."""
+    out: list[tuple[list[OpFragment], OpField, tuple[int, ...]]] = []
     for s in sels:
         if isinstance(s, OpFragment):
             if not sg.runtime_type_applies(root, s.type_condition):
                 continue
             inner = [*wrappers, s] if s.conditions else wrappers
-            out.extend(_root_entries(sg, root, s.selections, inner))
+            inner_stack = (*stack, s.defer.id) if s.defer is not None else stack
+            out.extend(_root_entries(sg, root, s.selections, inner, inner_stack))
         elif not s.name.startswith("__"):
-            out.append((wrappers, s))
+            out.append((wrappers, s, stack))
     return out
 
 
@@ -107,8 +123,9 @@ def _plan_root_field(
     graph: str,
     s: OpField,
     wrappers: list[OpFragment],
+    stack: tuple[int, ...] = (),
 ) -> None:
-    group = fetches.root_group(graph)
+    group = fetches.root_group(graph, stack)
     if s.response_key not in group.root_keys:
         group.root_keys.append(s.response_key)
     selset = group.selset
@@ -116,7 +133,7 @@ def _plan_root_field(
     for w in wrappers:
         selset = selset.fragment(None, w.directives_text, w.variables)
         conds += w.conditions
-    ctx = Ctx(group, selset, (), None, None, conds)
+    ctx = Ctx(group, selset, (), None, None, conds, stack=stack)
     add_field(ctx, root, sg.types[root].fields[s.name], s)
 
 

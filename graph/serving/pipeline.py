@@ -36,6 +36,7 @@ from typing import Any
 from graph.config import RouterConfig
 from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway
+from graph.execution.incremental import IncrementalExecution
 from graph.http import GraphQLParams, HttpError
 from graph.plugins.apq import ApqStage, PersistedQueries
 from graph.plugins.authentication import (
@@ -77,12 +78,21 @@ class Response:
         return self.status is not None
 
 
+SUBSCRIPTION = "subscription"
+INCREMENTAL = "incremental"
+SINGLE = "single"
+
+
 @dataclass(slots=True)
 class Stream:
-    """The results of a subscription, one body per event; close it (``aclose``) when the
-    client goes away."""
+    """Results to stream, one body each; close it (``aclose``) when the client goes away.
+
+    ``kind``: ``SUBSCRIPTION`` (one body per event), ``INCREMENTAL`` (the parts of a
+    ``@defer``/``@stream`` response in ``RouterRequest.incremental``'s format, the last one
+    with ``hasNext: false``), ``SINGLE`` (one result, for a client that asked for a stream)."""
 
     events: AsyncGenerator[dict[str, Any], None]
+    kind: str = SUBSCRIPTION
 
 
 Outcome = Response | Stream
@@ -215,9 +225,10 @@ class Pipeline:
             if kind == "subscription" and not request.stream_ok:
                 raise HttpError(
                     400,
-                    "A subscription needs a stream: send Accept: text/event-stream "
-                    "(server-sent events), or use WebSocket (graphql-transport-ws) at "
-                    f"{self.graphql_path}.",
+                    "A subscription needs a stream: send Accept: "
+                    'multipart/mixed;subscriptionSpec="1.0" (multipart HTTP) or '
+                    "text/event-stream (server-sent events), or use WebSocket "
+                    f"(graphql-transport-ws) at {self.graphql_path}.",
                     "SUBSCRIPTION_NEEDS_STREAM",
                 )
             for stage in self._on_operation:
@@ -237,9 +248,92 @@ class Pipeline:
         request.headers_for = self._headers_for(request)
         if kind == "subscription":
             return Stream(self._events(request))
+        if request.incremental is not None and prepared.incremental:
+            return await self._incremental(request)
         if request.transport == SSE:  # the client asked for a stream: the result is its event
-            return Stream(self._one(request))
+            return Stream(self._one(request), SINGLE)
         return await self._execute(request)
+
+    async def _incremental(self, request: RouterRequest) -> Outcome:
+        """An operation with @defer/@stream for a client that takes parts: the first part
+        as soon as the initial payload's fetches are done (a refusal if even that fails),
+        then a stream of the others. ``traffic_shaping.router.timeout`` bounds the whole:
+        parts still pending then fail with GATEWAY_TIMEOUT."""
+        prepared = request.prepared
+        assert prepared is not None and request.incremental is not None
+        execution = request.gateway.incremental(
+            prepared, request.params.variables, request.incremental, request.headers_for
+        )
+        if execution is None:  # nothing deferred with these variables: one whole response
+            outcome = await self._execute(request)
+            if request.transport == SSE:
+                return Stream(self._replay(outcome.body), SINGLE)
+            return outcome
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
+        parts = execution.payloads()
+        try:
+            first = await asyncio.wait_for(anext(parts), self.timeout)
+        except TimeoutError:
+            await parts.aclose()
+            return self._refusal(request, self._timeout_error())
+        except Exception:
+            await parts.aclose()
+            logger.exception("the gateway failed on an operation")
+            return self._refusal(
+                request,
+                HttpError(
+                    500, "The router failed to execute this operation.", "INTERNAL_SERVER_ERROR"
+                ),
+            )
+        return Stream(self._parts(request, first, parts, execution, deadline), INCREMENTAL)
+
+    async def _parts(
+        self,
+        request: RouterRequest,
+        first: dict[str, Any],
+        parts: AsyncGenerator[dict[str, Any], None],
+        execution: IncrementalExecution,
+        deadline: float | None,
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        loop = asyncio.get_running_loop()
+        try:
+            self._respond(request, first, None)
+            yield first
+            more = first.get("hasNext", False)
+            while more:
+                left = None if deadline is None else max(0.0, deadline - loop.time())
+                try:
+                    body = await asyncio.wait_for(anext(parts), left)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    body = execution.give_up(self._timeout_error().error())
+                except Exception:
+                    logger.exception("a deferred part failed")
+                    body = execution.give_up(
+                        {
+                            "message": INTERNAL_MESSAGE,
+                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                        }
+                    )
+                self._respond(request, body, None)
+                yield body
+                more = body.get("hasNext", False)
+        finally:
+            await parts.aclose()
+            self._end(request)
+
+    async def _replay(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        yield body
+
+    def _timeout_error(self) -> HttpError:
+        return HttpError(
+            504,
+            f"The request took longer than the router allows ({self.timeout:g}s, "
+            "traffic_shaping.router.timeout).",
+            "GATEWAY_TIMEOUT",
+        )
 
     async def _execute(self, request: RouterRequest) -> Response:
         prepared = request.prepared
@@ -253,15 +347,7 @@ class Pipeline:
             else:
                 result = await asyncio.wait_for(execution, self.timeout)
         except TimeoutError:
-            return self._refusal(
-                request,
-                HttpError(
-                    504,
-                    f"The request took longer than the router allows ({self.timeout:g}s, "
-                    "traffic_shaping.router.timeout).",
-                    "GATEWAY_TIMEOUT",
-                ),
-            )
+            return self._refusal(request, self._timeout_error())
         except Exception:
             logger.exception("the gateway failed on an operation")
             return self._refusal(

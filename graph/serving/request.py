@@ -69,6 +69,7 @@ class RouterRequest:
         "gateway",
         "headers",
         "headers_for",
+        "incremental",
         "method",
         "params",
         "prepared",
@@ -91,6 +92,7 @@ class RouterRequest:
         client_ip: str | None = None,
         stream_ok: bool = False,
         principal: Principal | None = None,
+        incremental: str | None = None,
     ) -> None:
         self.transport = transport  # HTTP, SSE or WEBSOCKET
         self.method = method  # "POST", "GET", or "WS"
@@ -99,6 +101,9 @@ class RouterRequest:
         self.gateway = gateway  # one gateway for the whole request (hot reload swaps it)
         self.client_ip = client_ip
         self.stream_ok = stream_ok  # the transport can stream a subscription
+        # The format in which the client takes @defer/@stream parts ("20220824", "v0.2"),
+        # None: it gets one whole response.
+        self.incremental = incremental
         # Filled in by stages:
         self.principal: Principal = principal or ANONYMOUS  # authentication
         self.query: str | None = None  # persisted queries / APQ; else params.query

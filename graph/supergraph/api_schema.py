@@ -12,6 +12,7 @@ from graphql import (
     Node,
     SchemaDefinitionNode,
     build_ast_schema,
+    parse,
 )
 from graphql.error import GraphQLError
 
@@ -33,7 +34,19 @@ _MACHINERY_DIRECTIVES = {
 }
 
 
-def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
+# The incremental delivery directives (graphql-js 17's definitions, as Apollo Router adds
+# @defer to the API schema): the router answers them itself, subgraphs never see them.
+INCREMENTAL_DIRECTIVES = {
+    "defer": "directive @defer(label: String, if: Boolean! = true) "
+    "on FRAGMENT_SPREAD | INLINE_FRAGMENT",
+    "stream": "directive @stream(label: String, if: Boolean! = true, initialCount: Int = 0) "
+    "on FIELD",
+}
+
+
+def build_api_schema(supergraph: Supergraph, *, incremental: bool = True) -> GraphQLSchema:
+    """The API schema; with `incremental`, it has `@defer` and `@stream` (unless the
+    supergraph defines directives of those names itself)."""
     jp = supergraph.join_prefix
     inacc = supergraph.inaccessible
     # Every linked spec's directives and types (`@cost__listSize`, `requiresScopes__Scope`,
@@ -125,6 +138,11 @@ def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
             )
         d = _copy(d, **changes)
         new_defs.append(strip_directives(d))
+    if incremental:
+        defined = {d.name.value for d in new_defs if isinstance(d, DirectiveDefinitionNode)}
+        for name, sdl in INCREMENTAL_DIRECTIVES.items():
+            if name not in defined:
+                new_defs.append(parse(sdl, no_location=True).definitions[0])
     doc = DocumentNode(definitions=tuple(new_defs))
     try:
         return build_ast_schema(doc, assume_valid_sdl=True)

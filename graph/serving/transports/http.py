@@ -1,9 +1,19 @@
-"""GraphQL over HTTP (POST and GET), and server-sent events for streams.
+"""GraphQL over HTTP (POST and GET), with server-sent events and multipart responses for
+streams.
 
 What is HTTP's own stays here: content negotiation, the body and its size, CSRF, CORS,
-status codes. Everything about the operation happens in the pipeline. A subscription (or
-any operation from a client that negotiated ``text/event-stream``) is written as
-server-sent events (graph/serving/transports/sse.py).
+status codes. Everything about the operation happens in the pipeline. What a stream is
+written as follows the Accept header:
+
+- ``text/event-stream`` negotiated: server-sent events (graph/serving/transports/sse.py)
+  for any operation (a subscription's events, a ``@defer`` response's parts in
+  incrementalSpec=v0.2, or one result);
+- ``multipart/mixed`` (graph/serving/transports/multipart.py): a subscription with
+  ``subscriptionSpec="1.0"`` (Apollo's multipart subscription protocol), an operation with
+  ``@defer``/``@stream`` with ``deferSpec=20220824`` or ``incrementalSpec=v0.2``;
+- a client that accepts neither gets a ``@defer`` response whole, and is refused a
+  subscription (SUBSCRIPTION_NEEDS_STREAM); a subscription also streams as server-sent
+  events when ``text/event-stream`` is acceptable at all.
 """
 
 from __future__ import annotations
@@ -14,17 +24,21 @@ from graph.http import (
     APPLICATION_JSON,
     EVENT_STREAM,
     GRAPHQL_RESPONSE_JSON,
+    INCREMENTAL_V02,
+    MULTIPART_MIXED,
     GraphQLParams,
     HttpError,
     check_json_content_type,
+    multipart_accept,
     negotiate,
     params_from_body,
     params_from_query_string,
     respond,
 )
-from graph.serving.pipeline import Pipeline, Response
+from graph.serving.pipeline import INCREMENTAL, SUBSCRIPTION, Pipeline, Response
 from graph.serving.request import HTTP, SSE, RawHeaders, RouterRequest
 from graph.serving.transports import PipelineSource, Receive, Scope, Send, peer
+from graph.serving.transports.multipart import Incremental, Subscription, part, stream_parts
 from graph.serving.transports.sse import stream_events
 
 _ALLOW = [(b"allow", b"GET, POST, OPTIONS")]
@@ -33,9 +47,16 @@ _ALLOW = [(b"allow", b"GET, POST, OPTIONS")]
 class HttpTransport:
     """Serves the GraphQL path over HTTP."""
 
-    def __init__(self, source: PipelineSource, sse_keepalive: float = 12.0) -> None:
+    def __init__(
+        self,
+        source: PipelineSource,
+        sse_keepalive: float = 12.0,
+        multipart_heartbeat: float = 5.0,
+    ) -> None:
         self.source = source
         self.sse_keepalive = sse_keepalive  # seconds between keep-alive comments on a stream
+        # seconds between heartbeats of a multipart subscription (subscription.heartbeat_interval)
+        self.multipart_heartbeat = multipart_heartbeat
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one HTTP request at the GraphQL path; returns the status (for metrics)."""
@@ -64,11 +85,14 @@ class HttpTransport:
                 return await respond(send, 200, b"", None, headers)
             return await respond(send, 204, b"", None, _ALLOW)
         media = APPLICATION_JSON
-        sse = False
+        sse = only_multipart = False
+        multipart = multipart_accept(accept)
         try:
             media = negotiate(accept)
             if media is EVENT_STREAM:
                 sse, media = True, GRAPHQL_RESPONSE_JSON  # errors before the stream are JSON
+            elif media is MULTIPART_MIXED:
+                only_multipart, media = True, GRAPHQL_RESPONSE_JSON
             if method == "POST":
                 params = await self._read_post(
                     pipeline, receive, content_type, content_length, raw_headers
@@ -88,7 +112,8 @@ class HttpTransport:
             refusal = pipeline.refuse(HTTP, raw_headers, error, method)
             return await self._write(send, refusal, media, cors, refusal.headers)
         # a subscription may come over GET: EventSource can only GET
-        stream_ok = sse or (accept is not None and b"text/event-stream" in accept)
+        event_stream = accept is not None and b"text/event-stream" in accept
+        stream_ok = sse or event_stream or multipart.subscription or multipart.plain
         request = RouterRequest(
             SSE if sse else HTTP,
             params,
@@ -97,13 +122,25 @@ class HttpTransport:
             method=method,
             client_ip=pipeline.client_address.of(peer(scope), raw_headers),
             stream_ok=stream_ok,
+            incremental=INCREMENTAL_V02 if sse else multipart.incremental,
         )
         outcome = await pipeline.run(request)
         extra = cors + request.response_headers
-        if not isinstance(outcome, Response):
+        if isinstance(outcome, Response):
+            if only_multipart and not outcome.refused:
+                return await self._write_part(send, outcome, extra)
+            return await self._write(send, outcome, media, extra, outcome.headers)
+        multipart_subscription = multipart.subscription or multipart.plain
+        if outcome.kind == INCREMENTAL and not sse:
+            parts = Incremental(request.incremental)
+            await stream_parts(send, receive, outcome.events, extra, parts, 3600.0)
+        elif outcome.kind == SUBSCRIPTION and not sse and multipart_subscription:
+            events = Subscription(plain=not multipart.subscription)
+            heartbeat = self.multipart_heartbeat
+            await stream_parts(send, receive, outcome.events, extra, events, heartbeat)
+        else:
             await stream_events(send, receive, outcome.events, extra, self.sse_keepalive)
-            return 200
-        return await self._write(send, outcome, media, extra, outcome.headers)
+        return 200
 
     @staticmethod
     async def _write(
@@ -114,6 +151,13 @@ class HttpTransport:
             # GraphQL-over-HTTP: a request error (no data) is 400 with the new media type
             status = 400 if "data" not in outcome.body and media is GRAPHQL_RESPONSE_JSON else 200
         return await respond(send, status, orjson.dumps(outcome.body), media, own + extra)
+
+    @staticmethod
+    async def _write_part(send: Send, outcome: Response, extra: RawHeaders) -> int:
+        """One result for a client that accepts only multipart/mixed: one part."""
+        framing = Incremental(None)
+        body = framing.first() + part(orjson.dumps({**outcome.body, "hasNext": False}), last=True)
+        return await respond(send, 200, body, framing.content_type, extra)
 
     @staticmethod
     async def _read_post(

@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from graph.http import GraphQLParams, HttpError, params_from_mapping
-from graph.serving.pipeline import Response
+from graph.http import INCREMENTAL_V02, GraphQLParams, HttpError, params_from_mapping
+from graph.serving.pipeline import INCREMENTAL, Response
 from graph.serving.request import WEBSOCKET, RawHeaders, RouterRequest
 from graph.serving.transports import PipelineSource, Receive, Scope, Send, peer
 
@@ -275,6 +275,7 @@ class Connection:
             method="WS",
             client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
             stream_ok=True,
+            incremental=INCREMENTAL_V02,  # each part of a @defer response is a `next`
         )
         outcome = await pipeline.run(request)
         if isinstance(outcome, Response):
@@ -286,9 +287,10 @@ class Connection:
                 return
             await self.send_json({"type": "next", "id": op_id, "payload": outcome.body})
         else:
+            parts = outcome.kind == INCREMENTAL  # later parts have no "data" of their own
             async with contextlib.aclosing(outcome.events) as events:
                 async for body in events:
-                    if "data" not in body:
+                    if "data" not in body and not parts:
                         await self.send_error(op_id, body.get("errors") or [])
                         return
                     await self.send_json({"type": "next", "id": op_id, "payload": body})

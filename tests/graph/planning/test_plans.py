@@ -57,6 +57,24 @@ OPERATIONS = {
         }
         fragment N on Node { id ... on Product { stock: inStock } ... on User { name } }""",
     "typename_only": "{ __typename me { __typename } }",
+    # @defer: the deferred fields of an entity go back to its subgraph through its key;
+    # a nested @defer waits for the part it is in; a root-level @defer has root fetches.
+    "defer_entity_fields": """
+        query ($d: Boolean!) {
+          topProducts {
+            name
+            ... @defer(label: "details") {
+              price inStock
+              reviews { body ... @defer(if: $d) { author { name } } }
+            }
+          }
+          ... @defer { me { name } }
+        }""",
+    # @stream: the items after the initial count get their entity fetches in the stream's
+    # part, a @defer inside the items once per side of the count.
+    "stream_items": """
+        { users @stream(initialCount: 1) {
+            name reviews { body ... @defer { product { name } } } } }""",
 }
 
 

@@ -146,6 +146,25 @@ def test_plan_prints_the_query_plan(tmp_path: Path, supergraph_sdl: str) -> None
     assert "Cannot query field 'nope'" in bad.stderr
 
 
+def test_plan_prints_deferred_groups(tmp_path: Path, supergraph_sdl: str) -> None:
+    supergraph = tmp_path / "supergraph.graphql"
+    supergraph.write_text(supergraph_sdl)
+    operation = tmp_path / "op.graphql"
+    operation.write_text('{ me { name ... @defer(label: "slow") { reviews { body } } } }')
+    result = subprocess.run(
+        [PUPPIES, "plan", str(operation), "--supergraph", str(supergraph)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["QueryPlan {", "  Defer {", "    Primary {"]
+    assert '      Deferred(id: 0, path: "me", label: "slow") {' in lines
+    deferred = "\n".join(lines[lines.index('      Deferred(id: 0, path: "me", label: "slow") {') :])
+    assert 'Fetch(service: "reviews")' in deferred
+
+
 def test_workers_share_the_port(tmp_path: Path, supergraph_sdl: str) -> None:
     port = free_port()
     supergraph = tmp_path / "supergraph.graphql"
