@@ -19,8 +19,8 @@ import websockets
 from graph.app import create_app
 from graph.config import config_from_mapping
 from tests.graph.fixtures.federation import FederatedGraph
-from tests.graph.serving.servers import ServerThread
 from tests.graph.serving.deferred_shop import GATE, SUBGRAPHS
+from tests.graph.serving.servers import ServerThread
 from tests.graph.serving.test_sse import read_events
 from tests.support.incremental import MultipartParts, Part, merge_payloads
 
