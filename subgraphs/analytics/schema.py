@@ -35,7 +35,7 @@ class Query:
     )
     async def trending_posts(
         self, info: AnalyticsInfo, window: TrendingWindow = TrendingWindow.DAY, limit: int = 10
-    ) -> list[Post]:
+    ) -> list[Post | None] | None:
         ids = await info.context.loaders.trending(window.value, limit)
         return [Post(id=strawberry.ID(str(i))) for i in ids]
 
@@ -70,7 +70,7 @@ class Mutation:
     )
     async def track_events(
         self, info: AnalyticsInfo, events: list[EventInput]
-    ) -> TrackEventsPayload:
+    ) -> TrackEventsPayload | None:
         records = [
             EventRecord(
                 id=e.id,

@@ -142,7 +142,9 @@ class Post:
         requires_scopes=READ_ANALYTICS,
         directives=[Cost(weight=5)],
     )
-    async def stats(self, info: AnalyticsInfo, from_: From = None, to: To = None) -> PostStats:
+    async def stats(
+        self, info: AnalyticsInfo, from_: From = None, to: To = None
+    ) -> PostStats | None:
         post_id = parse_id(self.id, "id")
         return PostStats.of(await info.context.loaders.stats_for_post(post_id, from_, to))
 
@@ -153,7 +155,7 @@ class Post:
 
 @strawberry.type
 class TopPost:
-    post: Post
+    post: Post | None
     views: int
     likes: int
     comments: int
@@ -237,7 +239,7 @@ class User:
     )
     async def analytics(
         self, info: AnalyticsInfo, from_: From = None, to: To = None
-    ) -> UserAnalytics:
+    ) -> UserAnalytics | None:
         user_id = parse_id(self.id, "id")
         return UserAnalytics(data=await info.context.loaders.analytics_for_user(user_id, from_, to))
 

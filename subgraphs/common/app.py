@@ -16,6 +16,7 @@ import gc
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
 import strawberry
@@ -29,7 +30,10 @@ from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.fastapi import GraphQLRouter
-from strawberry.types import ExecutionContext
+from strawberry.federation.schema import FederationAny
+from strawberry.federation.schema_directives import Key
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types import Info as StrawberryInfo
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType
@@ -42,6 +46,7 @@ from puppies.auth.principal import PrincipalVerifier
 from puppies.auth.tokens import KeySource
 from puppies.auth.viewer import Authenticator
 from puppies.settings import Settings, load_settings
+from resolvers.errors import BadInput
 from resolvers.runtime import Resources
 from subgraphs.common.context import (
     MakeLoaders,
@@ -92,6 +97,57 @@ class SubgraphSchema(strawberry.federation.Schema):
             elif not any(isinstance(e, TextInput) for e in one.extensions):
                 one.extensions.append(TextInput())
         return fields
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """One result for one request (HTTP POST/GET): a subscription cannot be answered
+        so, and is refused before it runs (400, BAD_REQUEST: SubgraphRouter says to use a
+        WebSocket); WebSockets and multipart streams go through `subscribe`/`stream`."""
+        allowed = set(allowed_operation_types or OperationType)
+        allowed.discard(OperationType.SUBSCRIPTION)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+
+    def entities_resolver(
+        self, info: StrawberryInfo, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Federation's `_entities`, with representations checked first: a router sends
+        good ones, a direct caller may not (Strawberry would fail with a KeyError)."""
+        for i, representation in enumerate(representations):
+            type_name = getattr(representation, "get", lambda _key: None)("__typename")
+            if not isinstance(type_name, str) or type_name not in self.entity_names:
+                raise BadInput(
+                    f"representations.{i} must be an object whose `__typename` is an entity "
+                    f"of this subgraph ({', '.join(sorted(self.entity_names))}), with its "
+                    "key fields",
+                    field=f"representations.{i}",
+                )
+        return super().entities_resolver(info, representations)
+
+    @cached_property
+    def entity_names(self) -> frozenset[str]:
+        """The types this subgraph resolves by key."""
+        names = set()
+        for name, type_ in self.schema_converter.type_map.items():
+            directives = getattr(type_.definition, "directives", None) or ()
+            if any(isinstance(d, Key) and d.resolvable is not False for d in directives):
+                names.add(name)
+        return frozenset(names)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -278,6 +334,11 @@ def _explain(exc: HTTPException) -> str:
         return (
             "the request body is not valid JSON; send "
             '{"query": "...", "variables": {...}} with Content-Type: application/json'
+        )
+    if reason.startswith("subscriptions are not allowed"):
+        return (
+            "a subscription needs a stream: open a WebSocket to /graphql "
+            "(graphql-transport-ws or graphql-ws)"
         )
     return reason
 

@@ -39,7 +39,7 @@ class Query:
     )
     async def feed(
         self, info: FeedInfo, first: int | None = 20, after: str | None = None
-    ) -> FeedConnection:
+    ) -> FeedConnection | None:
         viewer_id = info.context.viewer.require_user()
         request = PageRequest.build(info.context.settings, first, after)
         page = await read_feed(info.context.resources, viewer_id, request)

@@ -18,7 +18,9 @@ class Post:
 @strawberry.type(description="A post in the viewer's home feed, with its cursor.")
 class FeedEdge:
     cursor: str
-    node: Post
+    node: Post | None = strawberry.field(
+        description="Null when the post cannot be shown any more (deleted meanwhile)."
+    )
 
 
 @strawberry.type(description="A page of the viewer's home feed, newest first.")

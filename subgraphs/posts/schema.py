@@ -73,7 +73,7 @@ class Query:
     @strawberry.field(description="Every post, newest first.", directives=[page_size()])
     async def posts(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[Post]:
+    ) -> Connection[Post] | None:
         req = PageRequest.build(info.context.settings, first, after)
         page = await posts.posts_page(info.context.resources, req)
         return connection_from_page(page, Post.of)
@@ -85,7 +85,9 @@ class Mutation:
         description="Create a post; returns one presigned upload per file.",
         requires_scopes=WRITE_POSTS,
     )
-    async def create_post(self, info: PostsInfo, input: CreatePostInput) -> CreatePostPayload:
+    async def create_post(
+        self, info: PostsInfo, input: CreatePostInput
+    ) -> CreatePostPayload | None:
         author = _writer(info)
         specs = [MediaSpec(content_type=m.content_type, byte_size=m.byte_size) for m in input.media]
 
@@ -103,7 +105,7 @@ class Mutation:
     )
     async def complete_media_upload(
         self, info: PostsInfo, media_id: strawberry.ID
-    ) -> CompleteMediaUploadPayload:
+    ) -> CompleteMediaUploadPayload | None:
         viewer = _writer(info)
 
         async def run() -> CompleteMediaUploadPayload:
@@ -118,7 +120,7 @@ class Mutation:
         description="Delete a post (its author only).",
         requires_scopes=WRITE_POSTS,
     )
-    async def delete_post(self, info: PostsInfo, id: strawberry.ID) -> DeletePostPayload:
+    async def delete_post(self, info: PostsInfo, id: strawberry.ID) -> DeletePostPayload | None:
         viewer = _writer(info)
 
         async def run() -> DeletePostPayload:
@@ -131,7 +133,7 @@ class Mutation:
         description="Like a post; liking it again changes nothing.",
         requires_scopes=WRITE_POSTS,
     )
-    async def like_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload:
+    async def like_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload | None:
         viewer = _writer(info)
 
         async def run() -> LikePayload:
@@ -148,7 +150,7 @@ class Mutation:
         description="Unlike a post; unliking what you never liked is a no-op.",
         requires_scopes=WRITE_POSTS,
     )
-    async def unlike_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload:
+    async def unlike_post(self, info: PostsInfo, post_id: strawberry.ID) -> LikePayload | None:
         viewer = _writer(info)
 
         async def run() -> LikePayload:
@@ -162,7 +164,9 @@ class Mutation:
         return await _payload(run, lambda e: LikePayload(errors=e))
 
     @strawberry.federation.mutation(requires_scopes=WRITE_POSTS)
-    async def add_comment(self, info: PostsInfo, input: AddCommentInput) -> AddCommentPayload:
+    async def add_comment(
+        self, info: PostsInfo, input: AddCommentInput
+    ) -> AddCommentPayload | None:
         viewer = _writer(info)
 
         async def run() -> AddCommentPayload:
@@ -177,7 +181,9 @@ class Mutation:
         description="Delete a comment (its author or the post's author).",
         requires_scopes=WRITE_POSTS,
     )
-    async def delete_comment(self, info: PostsInfo, id: strawberry.ID) -> DeleteCommentPayload:
+    async def delete_comment(
+        self, info: PostsInfo, id: strawberry.ID
+    ) -> DeleteCommentPayload | None:
         viewer = _writer(info)
 
         async def run() -> DeleteCommentPayload:

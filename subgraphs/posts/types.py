@@ -87,7 +87,7 @@ class User:
     @strawberry.field(description="This user's posts, newest first.", directives=[page_size()])
     async def posts(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[Post]:
+    ) -> Connection[Post] | None:
         req = PageRequest.build(info.context.settings, first, after)
         author = parse_id(self.id, "id")
         page = await info.context.loaders.author_posts.load((author, req))
@@ -113,7 +113,7 @@ class Post:
         return cls.of(rec) if rec else None
 
     @strawberry.field
-    def author(self) -> User:
+    def author(self) -> User | None:
         return User(id=strawberry.ID(str(self.rec.author_id)))
 
     @strawberry.field
@@ -167,7 +167,7 @@ class Comment:
         return Post.of(rec) if rec else None
 
     @strawberry.field
-    def author(self) -> User:
+    def author(self) -> User | None:
         return User(id=strawberry.ID(str(self.rec.author_id)))
 
     @strawberry.field

@@ -104,7 +104,7 @@ class Query:
     @strawberry.federation.field(
         description="The viewer's API keys, newest first.", policy=[["session"]]
     )
-    async def api_keys(self, info: UsersInfo) -> list[ApiKey]:
+    async def api_keys(self, info: UsersInfo) -> list[ApiKey] | None:
         rows = await apikeys.list_api_keys(info.context.resources, _session_user(info))
         return [ApiKey.from_row(r) for r in rows]
 
@@ -157,7 +157,7 @@ class Mutation:
         return await sessions.end_session(info.context.resources, refresh_token)
 
     @strawberry.federation.mutation(requires_scopes=[["write:profile"]])
-    async def update_profile(self, info: UsersInfo, input: UpdateProfileInput) -> User:
+    async def update_profile(self, info: UsersInfo, input: UpdateProfileInput) -> User | None:
         user_id = info.context.viewer.require_scope("write:profile")
         row = await accounts.update_profile(
             info.context.resources, user_id, display_name=input.display_name, bio=input.bio
@@ -168,14 +168,14 @@ class Mutation:
     @strawberry.federation.mutation(
         description="Follow an account (idempotent).", requires_scopes=[["write:follows"]]
     )
-    async def follow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload:
+    async def follow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload | None:
         return await _follow(info, user_id, follows.follow)
 
     @strawberry.federation.mutation(
         description="Stop following an account (idempotent).",
         requires_scopes=[["write:follows"]],
     )
-    async def unfollow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload:
+    async def unfollow(self, info: UsersInfo, user_id: strawberry.ID) -> FollowPayload | None:
         return await _follow(info, user_id, follows.unfollow)
 
     @strawberry.federation.mutation(
@@ -183,7 +183,7 @@ class Mutation:
     )
     async def create_api_key(
         self, info: UsersInfo, input: CreateApiKeyInput
-    ) -> CreateApiKeyPayload:
+    ) -> CreateApiKeyPayload | None:
         created = await apikeys.create_api_key(
             info.context.resources, _session_user(info), name=input.name, scopes=input.scopes
         )
@@ -192,7 +192,7 @@ class Mutation:
     @strawberry.federation.mutation(
         description="Revoke one of your API keys (idempotent).", policy=[["session"]]
     )
-    async def revoke_api_key(self, info: UsersInfo, id: strawberry.ID) -> ApiKey:
+    async def revoke_api_key(self, info: UsersInfo, id: strawberry.ID) -> ApiKey | None:
         key_id = parse_id(id, "id")
         return ApiKey.from_row(
             await apikeys.revoke_api_key(info.context.resources, _session_user(info), key_id)
