@@ -210,8 +210,13 @@ class _Execution:
                     and isinstance(ep[1], int)
                     and ep[1] < len(buckets)
                 ):
+                    seen: set[int] = set()
                     for obj in buckets[ep[1]]:
-                        self._subgraph_error(f.subgraph, err, [*where[id(obj)], *ep[2:]])
+                        if id(obj) in seen:
+                            continue  # one object found at several places: each place once
+                        seen.add(id(obj))
+                        for at in where.get(id(obj), ()):
+                            self._subgraph_error(f.subgraph, err, [*at, *ep[2:]])
                 else:
                     self._subgraph_error(f.subgraph, err, _common_prefix(where))
 
@@ -274,19 +279,23 @@ def _paths_of(
     paths: tuple[tuple[str, ...], ...],
     buckets: list[list[dict[str, Any]]],
     slices: Mapping[str, int] = _NO_SLICES,
-) -> dict[int, list[str | int]]:
-    """id(object) -> its response path, for the objects of an entity fetch (errors only)."""
+) -> dict[int, list[list[str | int]]]:
+    """id(object) -> its response paths, for the objects of an entity fetch (errors only).
+    One object can be at several places: merging an entity's answer into several objects
+    shares its nested objects between them."""
     wanted = {id(o) for b in buckets for o in b}
-    out: dict[int, list[str | int]] = {}
+    out: dict[int, list[list[str | int]]] = {}
     for path in paths:
         for obj, p in collect_with_paths(data, path, slices):
-            if id(obj) in wanted and id(obj) not in out:
-                out[id(obj)] = p
+            if id(obj) in wanted:
+                found = out.setdefault(id(obj), [])
+                if p not in found:
+                    found.append(p)
     return out
 
 
-def _common_prefix(where: dict[int, list[str | int]]) -> list[str | int]:
-    paths = list(where.values())
+def _common_prefix(where: dict[int, list[list[str | int]]]) -> list[str | int]:
+    paths = [p for ps in where.values() for p in ps]
     if not paths:
         return []
     prefix = paths[0]

@@ -1,0 +1,39 @@
+"""Failures the oracle found (tests/graph/oracle/test_oracle.py), shrunk by hypothesis, kept as
+named cases: (world seed, operation, variables), compared with the monolithic answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.graph.oracle.test_oracle import case_for, compare
+
+CASES: dict[str, tuple[int, str, dict[str, Any]]] = {
+    # A fragment left empty by a literal @skip declared its variable in the subgraph query.
+    "empty_fragment_declares_no_variable": (
+        0,
+        "query Q($v0: Boolean!) { nodes { id ... @skip(if: $v0) { id @skip(if: true) } } }",
+        {"v0": False},
+    ),
+    # One entity's answer merged into several objects shares its nested objects between them:
+    # a later fetch's error for such an object belongs at every place it is found.
+    "error_at_every_place_of_a_shared_object": (368, "{ allE2 { f0 { f3 { f2 } } } }", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    lp = asyncio.new_event_loop()
+    yield lp
+    lp.close()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_found_by_the_oracle(loop: asyncio.AbstractEventLoop, name: str) -> None:
+    seed, query, variables = CASES[name]
+    case = case_for(seed)
+    assert case is not None
+    compare(case, query, variables, loop)
