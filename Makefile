@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lock run test test-deep lint typecheck imports fmt clean compose
+.PHONY: install lock run test test-deep lint typecheck imports fmt clean compose vendor screenshots
 
 LOCK      := requirements.lock
 PROD_LOCK := requirements-prod.lock
@@ -42,9 +42,21 @@ lock: install
 run: install
 	$(BIN)/puppies dev
 
-## make test: the quality gates, then every test against real services.
+## make test: the quality gates, then every test against real services. The browser
+## tests (tests/browser) need Debian's chromium; without it they are skipped, and said so.
 test: lint
+	@command -v chromium >/dev/null 2>&1 || test -x "$${CHROMIUM:-/usr/bin/chromium}" || \
+		echo "==> NOTE: chromium is not installed: the browser tests (tests/browser) will be SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
+
+## make screenshots: retake docs/images/ide.png and docs/images/app.png (the browser tests).
+screenshots: install
+	SCREENSHOTS_DIR=docs/images PUPPIES_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+## make vendor: refresh the browser assets vendored from npm (GraphiQL, React, graphql-ws;
+## needs npm). The pinned versions are in tools/vendor_browser_assets.py.
+vendor: install
+	$(BIN)/python tools/vendor_browser_assets.py
 
 ## make test-deep: the long runs kept out of make test: the router's oracle on 100,000
 ## generated operations (about an hour or more), and SIGTERM to `puppies dev` at 20 moments

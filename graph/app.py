@@ -20,6 +20,7 @@ from graph.http import APPLICATION_JSON, HttpError, respond
 from graph.options import gateway_options, unknown_subgraph_names
 from graph.plugins.telemetry import Metrics
 from graph.serving.pipeline import Pipeline
+from graph.serving.static_files import StaticFiles
 from graph.serving.transports import Receive, Scope, Send
 from graph.serving.transports.http import HttpTransport
 from graph.serving.transports.ws import GraphQLTransportWS
@@ -73,6 +74,7 @@ class RouterApp:
         self.metrics_path = (
             prometheus.path if prometheus.enabled and prometheus.listen in own else None
         )
+        self.static_files = StaticFiles(config.static_files)
 
     async def replace(self, supergraph_sdl: str, config: RouterConfig) -> Pipeline:
         """Serve a new supergraph and/or router.yaml from now on; returns the old pipeline
@@ -140,6 +142,10 @@ class RouterApp:
             status = await respond(send, 200, HEALTH_BODY, APPLICATION_JSON)
         elif path == self.metrics_path and method == "GET":
             status = await respond(send, 200, self.metrics.render(), TEXT_PLAIN)
+        elif (ide := self.pipeline.ide) is not None and ide.owns(path):
+            status = await ide.serve_asset(scope, send)
+        elif self.static_files and (mount := self.static_files.match(path)) is not None:
+            status = await self.static_files.serve(scope, send, *mount)
         else:
             error = HttpError(
                 404,

@@ -23,6 +23,7 @@ from graph.plugins.apq import ApqConfig
 from graph.plugins.authentication import AuthenticationConfig
 from graph.plugins.authorization import AuthorizationConfig
 from graph.plugins.base import Duration, StrictModel
+from graph.plugins.browser import GraphiQLConfig, StaticMount
 from graph.plugins.client_ip import ClientIpConfig
 from graph.plugins.cors import CorsConfig
 from graph.plugins.csrf import CsrfConfig
@@ -177,6 +178,8 @@ class RouterConfig(StrictModel):
     authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
     demand_control: DemandControlConfig = Field(default_factory=DemandControlConfig)
     subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
+    graphiql: GraphiQLConfig = Field(default_factory=GraphiQLConfig)
+    static_files: list[StaticMount] = Field(default_factory=list)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
     override_subgraph_url: dict[str, str] = Field(default_factory=dict)
 
@@ -196,6 +199,25 @@ class RouterConfig(StrictModel):
                 "persisted_queries.safelist cannot be combined with apq.enabled (clients "
                 "could register any operation through APQ): set apq.enabled: false"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _browser_pages(self) -> RouterConfig:
+        if self.graphiql.enabled and not self.supergraph.introspection:
+            raise ValueError(
+                "graphiql.enabled needs supergraph.introspection: true (the IDE loads the "
+                "schema by introspection); turn both on, or graphiql off"
+            )
+        taken = {self.supergraph.path.rstrip("/") or "/"}
+        if self.health_check.enabled:
+            taken.add(self.health_check.path)
+        for mount in self.static_files:
+            for other in taken:
+                if mount.path == other or other.startswith(mount.path + "/"):
+                    raise ValueError(
+                        f"static_files: {mount.path} would hide {other}; mount it elsewhere"
+                    )
+            taken.add(mount.path)
         return self
 
 
@@ -331,7 +353,13 @@ def load_config(path: str | Path | None) -> RouterConfig:
 
 
 def _resolve_manifest_paths(data: Any, base: Path) -> None:
-    """Manifest paths in router.yaml are relative to the file's directory."""
+    """Manifest and static_files paths in router.yaml are relative to the file's directory."""
+    mounts = data.get("static_files") if isinstance(data, dict) else None
+    if isinstance(mounts, list):
+        for mount in mounts:
+            where = mount.get("dir") if isinstance(mount, dict) else None
+            if isinstance(where, str) and not Path(where).is_absolute():
+                mount["dir"] = str(base / where)
     section = data.get("persisted_queries") if isinstance(data, dict) else None
     if not isinstance(section, dict):
         return

@@ -56,6 +56,7 @@ from graph.plugins.persisted_queries import PersistedQueriesStage, PersistedQuer
 from graph.plugins.redis import RedisConnections
 from graph.plugins.telemetry import Metrics, TelemetryStage
 from graph.plugins.traffic_shaping import GlobalRateLimitStage
+from graph.serving.ide import GraphiQL
 from graph.serving.request import SSE, HeadersFor, RawHeaders, RouterRequest
 from graph.serving.stage import Check, Stage
 
@@ -159,6 +160,8 @@ class Pipeline:
         self.max_body = config.limits.http_max_request_bytes
         self.max_tokens = config.limits.parser_max_tokens
         self.timeout = config.traffic_shaping.router.timeout
+        # GraphiQL for browsers at the GraphQL path (graphiql.enabled)
+        self.ide = GraphiQL(config.graphiql, self.graphql_path) if config.graphiql.enabled else None
         # the hooks each stage overrides, in stage order
         self._on_connect = [s for s in self.stages if s.overrides("on_connect")]
         self._on_request = [s for s in self.stages if s.overrides("on_request")]

@@ -35,6 +35,7 @@ from graph.http import (
     params_from_query_string,
     respond,
 )
+from graph.serving.ide import accepts_html
 from graph.serving.pipeline import INCREMENTAL, SUBSCRIPTION, Pipeline, Response
 from graph.serving.request import HTTP, SSE, RawHeaders, RouterRequest
 from graph.serving.transports import PipelineSource, Receive, Scope, Send, peer
@@ -78,6 +79,8 @@ class HttpTransport:
                 acrm = value
             elif name == b"access-control-request-headers":
                 acrh = value
+        if pipeline.ide is not None and method in ("GET", "HEAD") and accepts_html(accept):
+            return await pipeline.ide.serve_page(send, method)  # a browser: the IDE
         cors = pipeline.cors.response_headers(origin) if origin is not None else []
         if method == "OPTIONS":
             if origin is not None and acrm is not None:

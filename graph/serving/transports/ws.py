@@ -83,9 +83,14 @@ class GraphQLTransportWS:
             return
         pipeline = self.source()
         origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        if origin is not None and not pipeline.cors.origin_allowed(origin):
+        if (
+            origin is not None
+            and not _same_origin(scope, origin)
+            and not pipeline.cors.origin_allowed(origin)
+        ):
             # browsers send Origin on every WebSocket and apply no CORS to it: refuse origins
             # that cors does not allow, so no other site can use a visitor's connection
+            # (a page the router served itself, the IDE or /app, is the router's own origin)
             await self._refuse(send, 4403, "Forbidden: this origin is not allowed (cors)", PROTOCOL)
             return
         await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
@@ -300,3 +305,13 @@ class Connection:
 def _first_message(body: dict[str, Any]) -> str:
     errors = body.get("errors") or [{}]
     return str(errors[0].get("message", "unauthenticated"))[:100]
+
+
+def _same_origin(scope: Scope, origin: bytes) -> bool:
+    """Whether ``Origin`` names the host the socket was opened to (host and port: behind a
+    TLS-terminating proxy the page is https while the socket reaches us as ws)."""
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    if not host:
+        return False
+    _, separator, netloc = origin.partition(b"://")
+    return bool(separator) and netloc.lower() == host.lower()

@@ -258,6 +258,27 @@ async def test_disallowed_browser_origin_is_refused(router_url: str) -> None:
         await handshake(ws)
 
 
+async def test_a_page_the_router_served_may_open_a_websocket(router_url: str) -> None:
+    """GraphiQL and /app are served by the router: their Origin is the router's own host,
+    which no cors list needs to name; another port on the same host is another origin."""
+    async with connect(
+        ws_url(router_url), subprotocols=[PROTOCOL], origin=Origin(router_url)
+    ) as ws:
+        await handshake(ws)
+    behind_tls_proxy = router_url.replace("http://", "https://")
+    async with connect(
+        ws_url(router_url), subprotocols=[PROTOCOL], origin=Origin(behind_tls_proxy)
+    ) as ws:
+        await handshake(ws)
+    host, port = router_url.removeprefix("http://").rsplit(":", 1)
+    other_port = f"http://{host}:{int(port) + 1}"
+    async with connect(
+        ws_url(router_url), subprotocols=[PROTOCOL], origin=Origin(other_port)
+    ) as ws:
+        code, _ = await closed_with(ws)
+    assert code == 4403
+
+
 async def test_completed_subscriptions_are_released(start_router: Any) -> None:
     router_url = start_router({})  # its own router: the gauges count only this test
     async with connect(ws_url(router_url), subprotocols=[PROTOCOL]) as ws:
