@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from puppies.embedded import free_port
-from tests.browser.stack import DevStack
-from tests.support.servers import run_cli
+from tests.browser.stack import Site
+from tests.support.devstack import DevStack, dev_env
 from tests.support.tmp import private_tmp_dir
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -61,20 +59,8 @@ def _chromium() -> None:
     pytest.skip(f"BROWSER TESTS SKIPPED: {missing}")
 
 
-def _wait_for_port(port: int, proc: Any, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"puppies dev exited with {proc.returncode} at start")
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listened on port {port}")
-
-
 @pytest.fixture(scope="package")
-def dev_stack(request: pytest.FixtureRequest) -> Iterator[DevStack]:
+def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     """``puppies dev`` on the session's services, every process on a free port.
 
     ``BROWSER_TESTS_STACK=http://127.0.0.1:4000`` (with ``POSTS_PORT`` if not 4002) runs
@@ -82,38 +68,34 @@ def dev_stack(request: pytest.FixtureRequest) -> Iterator[DevStack]:
     work on the web client. The tests only add accounts and posts."""
     existing = os.environ.get("BROWSER_TESTS_STACK")
     if existing:
-        stack = DevStack(existing.rstrip("/"), int(os.environ.get("POSTS_PORT", "4002")))
-        stack.wait_until_ready(time.monotonic() + 30)
-        yield stack
+        site = Site(existing.rstrip("/"), int(os.environ.get("POSTS_PORT", "4002")))
+        site.wait_until_ready(time.monotonic() + 30)
+        yield site
         return
     service_env: dict[str, str] = request.getfixturevalue("service_env")
-    ports = {
-        name: free_port()
-        for name in ("ROUTER_PORT", "USERS_PORT", "POSTS_PORT", "FEED_PORT", "ANALYTICS_PORT")
-    }
-    data_dir = private_tmp_dir("browser-dev")
-    env = {
-        **service_env,
-        **{name: str(port) for name, port in ports.items()},
-        "DATA_DIR": str(data_dir),
-        "ENVIRONMENT": "development",
-        "LIKES_FLUSH_INTERVAL_SECONDS": "0.2",
-    }
-    env.pop("JWKS_URL", None)
+    data = private_tmp_dir("browser")
+    given = ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "JWT_KEYS_DIR")
+    env, ports = dev_env(
+        data,
+        ENVIRONMENT="development",
+        LIKES_FLUSH_INTERVAL_SECONDS="0.2",
+        **{k: service_env[k] for k in given},
+    )
+    stack = DevStack.start(env, ports)
     try:
-        with run_cli(["dev"], env) as proc:
-            deadline = time.monotonic() + 180
-            for port in ports.values():
-                _wait_for_port(port, proc, deadline)
-            stack = DevStack(f"http://127.0.0.1:{ports['ROUTER_PORT']}", ports["POSTS_PORT"])
-            stack.wait_until_ready(deadline)
-            yield stack
+        stack.wait_ready()
+        site = Site(f"http://127.0.0.1:{ports['ROUTER_PORT']}", ports["POSTS_PORT"])
+        site.wait_until_ready(time.monotonic() + 60)
+        yield site
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        stack.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
-def browser(_chromium: None) -> Iterator[Any]:
+def browser(_chromium: None, site: Site) -> Iterator[Any]:
+    """Chromium, started after the stack: Playwright's synchronous API keeps an event loop
+    running in this thread, where the session's fixtures could no longer run theirs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

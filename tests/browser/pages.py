@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.browser.stack import PASSWORD, DevStack, User
+from tests.browser.stack import PASSWORD, Site, User
 
 TIMEOUT_MS = 60_000  # waits are for conditions; this only bounds a test that hangs
 
@@ -27,13 +27,13 @@ class Watched:
         assert self.elsewhere == [], self.elsewhere
 
 
-def open_page(context: Any, stack: DevStack, *, allowed: tuple[str, ...] = ()) -> Watched:
+def open_page(context: Any, site: Site, *, allowed: tuple[str, ...] = ()) -> Watched:
     """A new page in ``context``; requests to other origins than the router's (and
     ``allowed``, e.g. S3) are refused and recorded."""
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watched = Watched(page)
-    own = {_origin(stack.url), *allowed}
+    own = {_origin(site.url), *allowed}
 
     def route(route: Any) -> None:
         url = route.request.url
@@ -59,10 +59,10 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def log_in(watched: Watched, stack: DevStack, user: User) -> None:
+def log_in(watched: Watched, site: Site, user: User) -> None:
     """Log in through the web client's form; ends on the home feed."""
     page = watched.page
-    page.goto(stack.app + "#/login")
+    page.goto(site.app + "#/login")
     page.fill("input[name=login]", user.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.auth button[type=submit]")

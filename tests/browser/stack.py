@@ -31,7 +31,7 @@ class User:
 
 
 @dataclass
-class DevStack:
+class Site:
     url: str  # the router, http://127.0.0.1:N
     posts_port: int
 

@@ -10,7 +10,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from tests.browser.pages import Watched, log_in, open_page
-from tests.browser.stack import PASSWORD, DevStack, User
+from tests.browser.stack import PASSWORD, Site, User
 
 VIEWPORT = {"width": 900, "height": 1000}
 
@@ -33,20 +33,20 @@ def _wait_for_count(page: Any, post_id: str, count: int, timeout: float | None =
     )
 
 
-def _logged_in(browser: Any, stack: DevStack, user: User, **options: Any) -> Watched:
-    watched = open_page(browser.new_context(viewport=VIEWPORT), stack, **options)
-    log_in(watched, stack, user)
+def _logged_in(browser: Any, site: Site, user: User, **options: Any) -> Watched:
+    watched = open_page(browser.new_context(viewport=VIEWPORT), site, **options)
+    log_in(watched, site, user)
     return watched
 
 
-def test_sign_up_log_out_and_log_in(browser: Any, dev_stack: DevStack) -> None:
+def test_sign_up_log_out_and_log_in(browser: Any, site: Site) -> None:
     context = browser.new_context(viewport=VIEWPORT)
-    watched = open_page(context, dev_stack)
+    watched = open_page(context, site)
     page = watched.page
-    page.goto(dev_stack.app)
+    page.goto(site.app)
     page.wait_for_url("**/app/#/login")  # logged out: the log-in form
     page.locator("form.auth").get_by_role("link", name="Sign up").click()
-    taken = dev_stack.new_user("taken")
+    taken = site.new_user("taken")
 
     username = taken.username + "b"
     page.fill("input[name=username]", username)
@@ -80,13 +80,11 @@ def test_sign_up_log_out_and_log_in(browser: Any, dev_stack: DevStack) -> None:
     context.close()
 
 
-def test_the_home_feed_loads_page_after_page_as_you_scroll(
-    browser: Any, dev_stack: DevStack
-) -> None:
-    user = dev_stack.new_user("scroll")
-    created = dev_stack.create_posts(user, [f"post number {i}" for i in range(25)])
-    dev_stack.wait_for_feed(user, 25)
-    watched = _logged_in(browser, dev_stack, user)
+def test_the_home_feed_loads_page_after_page_as_you_scroll(browser: Any, site: Site) -> None:
+    user = site.new_user("scroll")
+    created = site.create_posts(user, [f"post number {i}" for i in range(25)])
+    site.wait_for_feed(user, 25)
+    watched = _logged_in(browser, site, user)
     page = watched.page
     cards = page.locator("article.post")
     cards.nth(9).wait_for()
@@ -117,12 +115,10 @@ def _photo(path: Path, size: tuple[int, int] = (1600, 1200)) -> Path:
     return path
 
 
-def test_a_post_with_an_image(
-    browser: Any, dev_stack: DevStack, tmp_path: Path, screenshots: Path
-) -> None:
-    user = dev_stack.new_user("photo")
-    s3 = _s3_origin(dev_stack, user)
-    watched = _logged_in(browser, dev_stack, user, allowed=(s3,))
+def test_a_post_with_an_image(browser: Any, site: Site, tmp_path: Path, screenshots: Path) -> None:
+    user = site.new_user("photo")
+    s3 = _s3_origin(site, user)
+    watched = _logged_in(browser, site, user, allowed=(s3,))
     page = watched.page
     photo = _photo(tmp_path / "walkies.jpg")
     assert photo.stat().st_size > 1_000_000
@@ -169,16 +165,16 @@ def test_a_post_with_an_image(
     page.context.close()
 
 
-def _s3_origin(stack: DevStack, user: User) -> str:
+def _s3_origin(site: Site, user: User) -> str:
     """Where uploads go (the presigned URL's origin): the page may talk to it."""
-    data = stack.call(
+    data = site.call(
         'mutation($m: [MediaInput!]!) { createPost(input: {text: "probe", media: $m}) '
         "{ uploads { url } post { id } } }",
         {"m": [{"contentType": "image/png", "byteSize": 10}]},
         token=user.token,
     )
     url: str = data["createPost"]["uploads"][0]["url"]
-    stack.call(
+    site.call(
         "mutation($id: ID!) { deletePost(id: $id) { deletedPostId } }",
         {"id": data["createPost"]["post"]["id"]},
         user.token,
@@ -187,14 +183,14 @@ def _s3_origin(stack: DevStack, user: User) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def test_two_viewers_see_each_others_likes_live(browser: Any, dev_stack: DevStack) -> None:
+def test_two_viewers_see_each_others_likes_live(browser: Any, site: Site) -> None:
     """Alice and Bob in two browser contexts: Bob follows Alice from her profile, her post
     reaches his feed, and each like shows on the other's screen without a reload."""
-    alice, bob, carol = (dev_stack.new_user(n) for n in ("alice", "bob", "carol"))
-    a = _logged_in(browser, dev_stack, alice)
-    b = _logged_in(browser, dev_stack, bob)
+    alice, bob, carol = (site.new_user(n) for n in ("alice", "bob", "carol"))
+    a = _logged_in(browser, site, alice)
+    b = _logged_in(browser, site, bob)
 
-    b.page.goto(f"{dev_stack.app}#/u/{alice.username}")
+    b.page.goto(f"{site.app}#/u/{alice.username}")
     b.page.get_by_role("button", name="Follow").click()
     b.page.get_by_role("button", name="Unfollow").wait_for()
     assert b.page.locator(".followers").inner_text() == "1"
@@ -205,8 +201,8 @@ def test_two_viewers_see_each_others_likes_live(browser: Any, dev_stack: DevStac
     card.wait_for()
     post_id = card.get_attribute("data-post-id")
     assert post_id
-    dev_stack.wait_for_feed(bob, 1)  # the worker put it in Bob's feed
-    b.page.goto(f"{dev_stack.app}#/")
+    site.wait_for_feed(bob, 1)  # the worker put it in Bob's feed
+    b.page.goto(f"{site.app}#/")
     _card(b.page, post_id).wait_for()
     for page in (a.page, b.page):
         page.evaluate("window.loadedOnce = true")  # gone if the page reloads
@@ -214,16 +210,16 @@ def test_two_viewers_see_each_others_likes_live(browser: Any, dev_stack: DevStac
     # A like made before a subscription is live is not streamed: Carol likes (and unlikes)
     # through the API until both screens show it, so both subscriptions are live.
     for _ in range(20):
-        dev_stack.like(carol, post_id)
+        site.like(carol, post_id)
         try:
             for page in (a.page, b.page):
                 _wait_for_count(page, post_id, 1, timeout=5_000)
             break
         except Exception:
-            dev_stack.like(carol, post_id, liked=False)
+            site.like(carol, post_id, liked=False)
     else:
         raise AssertionError("the like count never changed on both screens")
-    dev_stack.like(carol, post_id, liked=False)
+    site.like(carol, post_id, liked=False)
     for page in (a.page, b.page):
         _wait_for_count(page, post_id, 0)
 

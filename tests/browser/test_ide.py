@@ -18,7 +18,7 @@ from tests.browser.pages import (
     open_page,
     set_editor,
 )
-from tests.browser.stack import DevStack
+from tests.browser.stack import Site
 
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -39,14 +39,14 @@ def _use_token(page: Any, token: str) -> None:
 
 
 def test_the_ide_loads_the_schema_and_runs_a_query(
-    browser: Any, dev_stack: DevStack, screenshots: Path
+    browser: Any, site: Site, screenshots: Path
 ) -> None:
-    user = dev_stack.new_user("ide")
+    user = site.new_user("ide")
     context = browser.new_context(viewport=VIEWPORT)
-    watched = open_page(context, dev_stack)
+    watched = open_page(context, site)
     page = watched.page
     query = "query Me {\n  me {\n    username\n    followerCount\n  }\n}"
-    page.goto(f"{dev_stack.graphql}?query={quote(query)}")  # a link can carry an operation
+    page.goto(f"{site.graphql}?query={quote(query)}")  # a link can carry an operation
     page.wait_for_selector(QUERY_EDITOR)
     assert editor_value(page, QUERY_EDITOR) == query
 
@@ -70,44 +70,42 @@ def test_the_ide_loads_the_schema_and_runs_a_query(
     context.close()
 
 
-def test_a_subscription_in_the_ide_streams_over_websocket(
-    browser: Any, dev_stack: DevStack
-) -> None:
+def test_a_subscription_in_the_ide_streams_over_websocket(browser: Any, site: Site) -> None:
     """The subscription runs over graphql-transport-ws, with the headers editor's token
     in connection_init: ``viewerHasLiked`` is the viewer's own like."""
-    author = dev_stack.new_user("idews")
-    post_id = dev_stack.create_posts(author, ["live in GraphiQL"])[0]
+    author = site.new_user("idews")
+    post_id = site.create_posts(author, ["live in GraphiQL"])[0]
     context = browser.new_context(viewport=VIEWPORT)
-    watched = open_page(context, dev_stack)
+    watched = open_page(context, site)
     page = watched.page
     subscription = (
         "subscription Likes($id: ID!) {\n  postLikeChanged(postId: $id) {\n"
         "    likeCount\n    liked\n    post { viewerHasLiked }\n  }\n}"
     )
     variables = json.dumps({"id": post_id})
-    page.goto(f"{dev_stack.graphql}?query={quote(subscription)}&variables={quote(variables)}")
+    page.goto(f"{site.graphql}?query={quote(subscription)}&variables={quote(variables)}")
     page.wait_for_selector(QUERY_EDITOR)
     _use_token(page, author.token)
     with page.expect_websocket() as opened:
         page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
     socket = opened.value
-    assert socket.url == dev_stack.graphql.replace("http://", "ws://")
+    assert socket.url == site.graphql.replace("http://", "ws://")
 
     # The subgraph subscribes a moment after the router acknowledged: like until an event
     # arrives (a like before that is not streamed, by design), unliking in between.
     for _ in range(20):
-        dev_stack.like(author, post_id)
+        site.like(author, post_id)
         try:
             result = _wait_for_result(page, '"liked": true', timeout=5_000)
             break
         except Exception:
-            dev_stack.like(author, post_id, liked=False)
+            site.like(author, post_id, liked=False)
     else:
         raise AssertionError("no like event reached GraphiQL")
     event = json.loads(result)["data"]["postLikeChanged"]
     assert event == {"likeCount": 1, "liked": True, "post": {"viewerHasLiked": True}}
 
-    dev_stack.like(author, post_id, liked=False)
+    site.like(author, post_id, liked=False)
     event = json.loads(_wait_for_result(page, '"liked": false'))["data"]["postLikeChanged"]
     assert event == {"likeCount": 0, "liked": False, "post": {"viewerHasLiked": False}}
     watched.assert_clean()
