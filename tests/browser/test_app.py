@@ -235,3 +235,27 @@ def test_two_viewers_see_each_others_likes_live(browser: Any, site: Site) -> Non
         assert watched.page.evaluate("window.loadedOnce") is True
         watched.assert_clean()
         watched.page.context.close()
+
+
+def test_the_author_deletes_a_post(browser: Any, site: Site) -> None:
+    author, reader = site.new_user("writer"), site.new_user("reader")
+    site.call(
+        "mutation($id: ID!) { follow(userId: $id) { changed } }", {"id": author.id}, reader.token
+    )
+    keep, gone = site.create_posts(author, ["this one stays", "this one goes"])
+    site.wait_for_feed(reader, 2)
+    a = _logged_in(browser, site, author)
+    b = _logged_in(browser, site, reader)
+    _card(b.page, gone).wait_for()
+    assert _card(b.page, gone).get_by_role("button", name="Delete").count() == 0  # not theirs
+
+    a.page.once("dialog", lambda dialog: dialog.accept())
+    _card(a.page, gone).get_by_role("button", name="Delete").click()
+    _card(a.page, gone).wait_for(state="detached")
+    assert site.call("query($id: ID!) { post(id: $id) { id } }", {"id": gone})["post"] is None
+    for watched in (a, b):
+        watched.page.reload()
+        _card(watched.page, keep).wait_for()
+        assert _card(watched.page, gone).count() == 0  # gone from every feed
+        watched.assert_clean()
+        watched.page.context.close()

@@ -17,23 +17,61 @@ const LIKES = `subscription Likes($id: ID!) {
   postLikeChanged(postId: $id) { likeCount liked userId } }`;
 const MEDIA = `query Media($id: ID!) {
   post(id: $id) { id media { id status failureReason thumbnails { width url } } } }`;
+const DELETE = `mutation DeletePost($id: ID!) {
+  deletePost(id: $id) { deletedPostId errors { code message } } }`;
 const POST = `query Post($id: ID!) { post(id: $id) { ${POST_FIELDS} } }`;
 
 /** One post; its like count follows everyone's likes live while the card is on screen. */
 export function postCard(post, cleanup) {
   const errors = errorLine();
+  const card = h(
+    "article",
+    { class: "post", "data-post-id": post.id },
+    byline(post),
+    post.text && h("p", { class: "text" }, post.text),
+    post.media.map((media) => mediaView(post.id, media, cleanup)),
+    h(
+      "footer",
+      {},
+      likeButton(post, cleanup, errors),
+      h("span", { class: "muted" }, plural(post.commentCount, "comment")),
+      post.author && post.author.id === session()?.user.id && ownerActions(post, () => card, errors),
+    ),
+    errors,
+  );
+  return card;
+}
+
+function byline(post) {
+  const author = post.author; // null when the users subgraph could not answer for it
+  return h(
+    "header",
+    {},
+    author
+      ? [
+          h("a", { href: `#/u/${encodeURIComponent(author.username)}`, class: "author" },
+            author.displayName || author.username),
+          h("span", { class: "muted" }, ` @${author.username} · `),
+        ]
+      : h("span", { class: "muted" }, "someone · "),
+    h("a", { href: `#/p/${post.id}`, class: "muted" }, ago(post.createdAt)),
+  );
+}
+
+/** ♥ and the count: likePost / unlikePost, and postLikeChanged for everyone else's. */
+function likeButton(post, cleanup, errors) {
   const count = h("span", { class: "like-count" }, String(post.likeCount));
   let liked = post.viewerHasLiked;
-  const like = h("button", { class: "like", type: "button", onclick: toggleLike }, "♥ ", count);
-  const showLiked = () => like.setAttribute("aria-pressed", String(liked));
+  const button = h("button", { class: "like", type: "button", onclick: toggle }, "♥ ", count);
+  const showLiked = () => button.setAttribute("aria-pressed", String(liked));
   showLiked();
 
-  async function toggleLike() {
+  async function toggle() {
     if (!session()) {
       location.hash = "#/login";
       return;
     }
-    like.disabled = true;
+    button.disabled = true;
     try {
       const field = liked ? "unlikePost" : "likePost";
       const payload = await mutate(field, liked ? UNLIKE : LIKE, { id: post.id });
@@ -44,7 +82,7 @@ export function postCard(post, cleanup) {
     } catch (error) {
       errors.show(error);
     } finally {
-      like.disabled = false;
+      button.disabled = false;
     }
   }
 
@@ -57,24 +95,21 @@ export function postCard(post, cleanup) {
       }
     }),
   );
+  return button;
+}
 
-  const author = post.author;
-  return h(
-    "article",
-    { class: "post", "data-post-id": post.id },
-    h(
-      "header",
-      {},
-      h("a", { href: `#/u/${encodeURIComponent(author.username)}`, class: "author" },
-        author.displayName || author.username),
-      h("span", { class: "muted" }, ` @${author.username} · `),
-      h("a", { href: `#/p/${post.id}`, class: "muted" }, ago(post.createdAt)),
-    ),
-    post.text && h("p", { class: "text" }, post.text),
-    post.media.map((media) => mediaView(post.id, media, cleanup)),
-    h("footer", {}, like, h("span", { class: "muted" }, plural(post.commentCount, "comment"))),
-    errors,
-  );
+/** What the author may do with their post. */
+function ownerActions(post, card, errors) {
+  async function remove() {
+    if (!confirm("Delete this post? It disappears from every feed.")) return;
+    try {
+      await mutate("deletePost", DELETE, { id: post.id });
+      card().remove();
+    } catch (error) {
+      errors.show(error);
+    }
+  }
+  return h("button", { type: "button", class: "link", onclick: remove }, "Delete");
 }
 
 /** An image: its thumbnail when READY; until then a placeholder that asks again. */
@@ -121,7 +156,7 @@ export function postList(fetchPage, cleanup, emptyText) {
       try {
         const page = await fetchPage(after);
         for (const { node } of page.edges) {
-          if (!seen.has(node.id)) {
+          if (node && !seen.has(node.id)) {
             seen.add(node.id);
             list.append(postCard(node, cleanup));
           }
