@@ -32,6 +32,8 @@ RUN useradd --system --uid 10001 --no-create-home puppies
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY router.yaml supergraph.graphql ./
+# the web client that router.yaml's static_files serves at /app
+COPY web ./web
 USER puppies
 EXPOSE 4000 4001 4002 4003 4004
 ENTRYPOINT ["puppies"]

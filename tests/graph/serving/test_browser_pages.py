@@ -227,3 +227,23 @@ def test_the_production_router_yaml_serves_neither() -> None:
     config = load_config(production)
     assert not config.graphiql.enabled
     assert config.static_files == []
+
+
+def test_the_ide_files_are_package_data() -> None:
+    """An installed router (the image) has every file of the IDE: pyproject.toml's
+    package-data globs cover graph/serving/ide/static/."""
+    import fnmatch
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]["graph"]
+    static = REPO / "graph" / "serving" / "ide" / "static"
+    files = [p.relative_to(REPO / "graph").as_posix() for p in static.rglob("*") if p.is_file()]
+    assert len(files) >= 8
+
+    def covered(file: str, glob: str) -> bool:  # setuptools' globs: "*" stays in its folder
+        parts, pattern = file.split("/"), glob.split("/")
+        return len(parts) == len(pattern) and all(map(fnmatch.fnmatchcase, parts, pattern))
+
+    uncovered = [f for f in files if not any(covered(f, g) for g in globs)]
+    assert uncovered == []
