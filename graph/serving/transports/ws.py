@@ -1,4 +1,6 @@
-"""The graphql-transport-ws protocol (the ``graphql-ws`` library's protocol) at the GraphQL path.
+"""GraphQL over WebSocket at the GraphQL path: the graphql-transport-ws protocol (the
+``graphql-ws`` library's), and the legacy ``graphql-ws`` subprotocol of
+subscriptions-transport-ws for older clients, chosen by the offered subprotocol.
 
 One :class:`Connection` per socket: ``connection_init`` -> ``connection_ack``, then any number
 of ``subscribe`` messages, each run through the request pipeline as its own task (a
@@ -9,6 +11,12 @@ with 4403, and so is a request the pipeline refuses as unauthenticated (401). St
 in the ``connection_init`` payload (and in a nested ``headers`` object) are treated as
 request headers (credentials, header propagation), since browsers cannot set headers on a
 WebSocket.
+
+:class:`LegacyConnection` speaks subscriptions-transport-ws over the same pipeline: ``start``
+/ ``stop`` for ``subscribe`` / ``complete``, ``data`` for ``next``, a ``ka`` keep-alive after
+the ``connection_ack`` and every ``keepalive`` seconds, ``connection_terminate`` closing the
+socket (1000), refused credentials answered with ``connection_error`` and close 4403, and
+every result whole (no incremental parts: its clients do not know them).
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from graph.serving.transports import PipelineSource, Receive, Scope, Send, peer
 logger = logging.getLogger("graph.ws")
 
 PROTOCOL = "graphql-transport-ws"
+LEGACY_PROTOCOL = "graphql-ws"  # subscriptions-transport-ws
 INIT_TIMEOUT = 3.0
+LEGACY_KEEPALIVE = 12.0
 
 
 def _header_entries(source: dict[str, Any]) -> dict[bytes, bytes]:
@@ -69,17 +79,32 @@ class _Close(Exception):
 class GraphQLTransportWS:
     """Serves graphql-transport-ws connections at the GraphQL path."""
 
-    def __init__(self, source: PipelineSource, init_timeout: float = INIT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        source: PipelineSource,
+        init_timeout: float = INIT_TIMEOUT,
+        legacy_keepalive: float = LEGACY_KEEPALIVE,
+    ) -> None:
         self.source = source
         self.init_timeout = init_timeout
+        self.legacy_keepalive = legacy_keepalive  # seconds between `ka` messages (graphql-ws)
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
         offered = scope.get("subprotocols") or []
-        if PROTOCOL not in offered:
-            await self._refuse(send, 4406, f"Subprotocol not acceptable: use {PROTOCOL}", None)
+        if PROTOCOL in offered:
+            protocol = PROTOCOL
+        elif LEGACY_PROTOCOL in offered:
+            protocol = LEGACY_PROTOCOL
+        else:
+            await self._refuse(
+                send,
+                4406,
+                f"Subprotocol not acceptable: use {PROTOCOL} (or the legacy {LEGACY_PROTOCOL})",
+                None,
+            )
             return
         pipeline = self.source()
         origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
@@ -91,13 +116,18 @@ class GraphQLTransportWS:
             # browsers send Origin on every WebSocket and apply no CORS to it: refuse origins
             # that cors does not allow, so no other site can use a visitor's connection
             # (a page the router served itself, the IDE or /app, is the router's own origin)
-            await self._refuse(send, 4403, "Forbidden: this origin is not allowed (cors)", PROTOCOL)
+            await self._refuse(send, 4403, "Forbidden: this origin is not allowed (cors)", protocol)
             return
-        await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        await send({"type": "websocket.accept", "subprotocol": protocol})
         metrics = pipeline.metrics
         metrics.websocket_connections += 1
         try:
-            await Connection(self.source, scope, receive, send, self.init_timeout).run()
+            if protocol == PROTOCOL:
+                await Connection(self.source, scope, receive, send, self.init_timeout).run()
+            else:
+                await LegacyConnection(
+                    self.source, scope, receive, send, self.init_timeout, self.legacy_keepalive
+                ).run()
         finally:
             metrics.websocket_connections -= 1
 
@@ -110,6 +140,9 @@ class GraphQLTransportWS:
 
 class Connection:
     """One graphql-transport-ws socket."""
+
+    NEXT = "next"  # a result
+    INCREMENTAL: str | None = INCREMENTAL_V02  # the format of @defer parts (None: whole)
 
     def __init__(
         self,
@@ -191,56 +224,71 @@ class Connection:
             raise _Close(4400, "Invalid message received: no 'type'")
         kind = message["type"]
         if kind == "connection_init":
-            if self.init_received:
-                raise _Close(4429, "Too many initialisation requests")
-            self.init_received = True
-            payload = message.get("payload")
-            if payload is not None and not isinstance(payload, dict):
-                raise _Close(4400, "Invalid message received: payload must be an object")
-            self.headers = merge_init_headers(self.headers, payload or {})
-            pipeline = self.source()
-            connection = RouterRequest(
-                WEBSOCKET,
-                GraphQLParams(None, None, None, None),
-                self.headers,
-                pipeline.gateway,
-                method="WS",
-                client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
-                stream_ok=True,
-            )
-            refusal = await pipeline.connect(connection)
-            if refusal is not None:
-                code = 4403 if refusal.status in (401, 403) else 4500
-                raise _Close(code, "Forbidden: " + _first_message(refusal.body))
-            self.acknowledged = True
-            await self.send_json({"type": "connection_ack"})
+            await self.init(message)
         elif kind == "ping":
             await self.send_json({"type": "pong"})
         elif kind == "pong":
             return
         elif kind == "subscribe":
-            if not self.acknowledged:
-                raise _Close(4401, "Unauthorized")
-            op_id = message.get("id")
-            if not isinstance(op_id, str) or not op_id:
-                raise _Close(4400, "Invalid message received: subscribe needs a string 'id'")
-            payload = message.get("payload")
-            if not isinstance(payload, dict):
-                raise _Close(4400, "Invalid message received: subscribe needs a payload object")
-            if op_id in self.operations:
-                raise _Close(4409, f"Subscriber for {op_id} already exists")
-            task = asyncio.create_task(self.operate(op_id, payload))
-            self.operations[op_id] = task
-            task.add_done_callback(functools.partial(self._forget, op_id))
+            self.start(message, kind)
         elif kind == "complete":
-            op_id = message.get("id")
-            if not isinstance(op_id, str):
-                raise _Close(4400, "Invalid message received: complete needs a string 'id'")
-            running = self.operations.pop(op_id, None)
-            if running is not None:
-                running.cancel()
+            self.stop(message, kind)
         else:
             raise _Close(4400, f"Invalid message received: unknown type {kind!r}")
+
+    async def init(self, message: dict[str, Any]) -> None:
+        """`connection_init`: its payload's credentials go through the pipeline's connect
+        hooks (authentication) before the `connection_ack`."""
+        if self.init_received:
+            raise _Close(4429, "Too many initialisation requests")
+        self.init_received = True
+        payload = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            raise _Close(4400, "Invalid message received: payload must be an object")
+        self.headers = merge_init_headers(self.headers, payload or {})
+        pipeline = self.source()
+        connection = RouterRequest(
+            WEBSOCKET,
+            GraphQLParams(None, None, None, None),
+            self.headers,
+            pipeline.gateway,
+            method="WS",
+            client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
+            stream_ok=True,
+        )
+        refusal = await pipeline.connect(connection)
+        if refusal is not None:
+            await self.refused(refusal)
+            code = 4403 if refusal.status in (401, 403) else 4500
+            raise _Close(code, "Forbidden: " + _first_message(refusal.body))
+        self.acknowledged = True
+        await self.send_json({"type": "connection_ack"})
+
+    async def refused(self, refusal: Response) -> None:
+        """Before the socket is closed for refused credentials (graphql-ws says why)."""
+
+    def start(self, message: dict[str, Any], kind: str) -> None:
+        if not self.acknowledged:
+            raise _Close(4401, "Unauthorized")
+        op_id = message.get("id")
+        if not isinstance(op_id, str) or not op_id:
+            raise _Close(4400, f"Invalid message received: {kind} needs a string 'id'")
+        payload = message.get("payload")
+        if not isinstance(payload, dict):
+            raise _Close(4400, f"Invalid message received: {kind} needs a payload object")
+        if op_id in self.operations:
+            raise _Close(4409, f"Subscriber for {op_id} already exists")
+        task = asyncio.create_task(self.operate(op_id, payload))
+        self.operations[op_id] = task
+        task.add_done_callback(functools.partial(self._forget, op_id))
+
+    def stop(self, message: dict[str, Any], kind: str) -> None:
+        op_id = message.get("id")
+        if not isinstance(op_id, str):
+            raise _Close(4400, f"Invalid message received: {kind} needs a string 'id'")
+        running = self.operations.pop(op_id, None)
+        if running is not None:
+            running.cancel()
 
     def _forget(self, op_id: str, task: asyncio.Task[None]) -> None:
         if self.operations.get(op_id) is task:
@@ -280,7 +328,7 @@ class Connection:
             method="WS",
             client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
             stream_ok=True,
-            incremental=INCREMENTAL_V02,  # each part of a @defer response is a `next`
+            incremental=self.INCREMENTAL,  # each part of a @defer response is a `next`
         )
         outcome = await pipeline.run(request)
         if isinstance(outcome, Response):
@@ -290,7 +338,7 @@ class Connection:
             if outcome.refused or "data" not in outcome.body:
                 await self.send_error(op_id, outcome.body.get("errors") or [])
                 return
-            await self.send_json({"type": "next", "id": op_id, "payload": outcome.body})
+            await self.send_json({"type": self.NEXT, "id": op_id, "payload": outcome.body})
         else:
             parts = outcome.kind == INCREMENTAL  # later parts have no "data" of their own
             async with contextlib.aclosing(outcome.events) as events:
@@ -298,8 +346,68 @@ class Connection:
                     if "data" not in body and not parts:
                         await self.send_error(op_id, body.get("errors") or [])
                         return
-                    await self.send_json({"type": "next", "id": op_id, "payload": body})
+                    await self.send_json({"type": self.NEXT, "id": op_id, "payload": body})
         await self.send_json({"type": "complete", "id": op_id})
+
+
+class LegacyConnection(Connection):
+    """One socket of the legacy ``graphql-ws`` subprotocol (subscriptions-transport-ws)."""
+
+    NEXT = "data"
+    INCREMENTAL = None  # its clients know no incremental parts: @defer is answered whole
+
+    def __init__(
+        self,
+        source: PipelineSource,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        init_timeout: float,
+        keepalive: float,
+    ) -> None:
+        super().__init__(source, scope, receive, send, init_timeout)
+        self.keepalive = keepalive
+        self._keepalive: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._keepalive is not None:
+                self._keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._keepalive
+
+    async def handle(self, raw: str | bytes) -> None:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _Close(4400, "Invalid message received: not JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise _Close(4400, "Invalid message received: no 'type'")
+        kind = message["type"]
+        if kind == "connection_init":
+            await self.init(message)
+            await self.send_json({"type": "ka"})
+            self._keepalive = asyncio.create_task(self._keep_alive())
+        elif kind == "start":
+            self.start(message, kind)
+        elif kind == "stop":
+            self.stop(message, kind)
+        elif kind == "connection_terminate":
+            raise _Close(1000, "Terminated by the client")
+        else:
+            raise _Close(4400, f"Invalid message received: unknown type {kind!r}")
+
+    async def refused(self, refusal: Response) -> None:
+        await self.send_json(
+            {"type": "connection_error", "payload": {"message": _first_message(refusal.body)}}
+        )
+
+    async def _keep_alive(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(self.keepalive)
+            await self.send_json({"type": "ka"})
 
 
 def _first_message(body: dict[str, Any]) -> str:

@@ -184,7 +184,8 @@ async def test_protocol_violations_close_with_the_protocol_codes(
 
 
 async def test_wrong_subprotocol_is_refused(router_url: str) -> None:
-    async with connect(ws_url(router_url), subprotocols=[Subprotocol("graphql-ws")]) as ws:
+    # (the legacy "graphql-ws" is served too: tests/graph/serving/test_ws_legacy.py)
+    async with connect(ws_url(router_url), subprotocols=[Subprotocol("graphql-sse")]) as ws:
         code, reason = await closed_with(ws)
     assert code == 4406
     assert PROTOCOL in reason
