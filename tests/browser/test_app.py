@@ -259,3 +259,27 @@ def test_the_author_deletes_a_post(browser: Any, site: Site) -> None:
         assert _card(watched.page, gone).count() == 0  # gone from every feed
         watched.assert_clean()
         watched.page.context.close()
+
+
+def test_comments_on_a_post_page(browser: Any, site: Site) -> None:
+    author, reader = site.new_user("poster"), site.new_user("commenter")
+    (post_id,) = site.create_posts(author, ["a post to talk about"])
+    watched = _logged_in(browser, site, reader)
+    page = watched.page
+    page.goto(f"{site.app}#/p/{post_id}")
+    _card(page, post_id).wait_for()
+    page.get_by_text("No comments yet.").wait_for()
+
+    page.get_by_role("button", name="Comment").click()  # empty: the API says what to fix
+    page.get_by_role("alert").filter(has_text="text").wait_for()
+    page.fill("textarea[name=comment]", "Good dog!")
+    page.get_by_role("button", name="Comment").click()
+    page.locator(".comment", has_text="Good dog!").wait_for()
+    assert page.get_by_role("alert").is_hidden()
+
+    page.reload()
+    page.locator(".comment", has_text="Good dog!").wait_for()
+    assert page.locator(".comment").count() == 1
+    assert _card(page, post_id).get_by_text("1 comment").is_visible()
+    watched.assert_clean()
+    page.context.close()

@@ -89,3 +89,48 @@ export class Cleanup {
     return this.#done;
   }
 }
+
+/**
+ * A list that loads page after page as the user scrolls: the shape of every connection
+ * in the API. fetchPage(after) resolves to {edges: [{node}], pageInfo: {hasNextPage,
+ * endCursor}}; render(node) makes a node's element. list.prepend(node) adds one on top
+ * (something the user just made), which a later page will not repeat.
+ */
+export function pagedList(fetchPage, render, cleanup, { empty = "Nothing here yet.", end = "That is all." } = {}) {
+  const items = h("div", { class: "items" });
+  const status = h("p", { class: "muted sentinel" }, "Loading…");
+  const seen = new Set();
+  let after = null;
+  let finished = false;
+  const add = (node, first) => {
+    if (!node || seen.has(node.id)) return; // a node that failed alone comes back null
+    seen.add(node.id);
+    if (first) items.prepend(render(node));
+    else items.append(render(node));
+  };
+  whenVisible(
+    status,
+    async () => {
+      try {
+        const page = await fetchPage(after);
+        for (const { node } of page.edges) add(node, false);
+        after = page.pageInfo.endCursor;
+        if (page.pageInfo.hasNextPage) return true;
+        finished = true;
+        status.textContent = seen.size ? end : empty;
+        return false;
+      } catch (error) {
+        status.textContent = `Could not load this list: ${error.message}`;
+        status.className = "error";
+        return false;
+      }
+    },
+    cleanup,
+  );
+  const list = h("section", { class: "paged" }, items, status);
+  list.prepend = (node) => {
+    add(node, true);
+    if (finished) status.textContent = end;
+  };
+  return list;
+}

@@ -31,7 +31,7 @@ export function homeView(main, params, cleanup) {
     cleanup,
     "Your feed is empty. Write something, or find people to follow.",
   );
-  main.append(composer((post) => feed.prependPost(post)), feed);
+  main.append(composer((post) => feed.prepend(post)), feed);
 }
 
 /** Write a post, with an image: create it, upload the file to S3, say the upload is done. */

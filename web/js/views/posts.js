@@ -1,7 +1,7 @@
 // A post as a card (text, image, live like count), lists of posts with infinite scroll,
 // and the page of one post.
 import { gql, mutate, session, subscribe } from "../api.js";
-import { ago, errorLine, h, plural, whenVisible } from "../dom.js";
+import { ago, errorLine, h, pagedList, plural } from "../dom.js";
 
 /** The fields every post card shows: ask for them wherever posts are listed. */
 export const POST_FIELDS = `id text createdAt likeCount viewerHasLiked commentCount
@@ -20,6 +20,17 @@ const MEDIA = `query Media($id: ID!) {
 const DELETE = `mutation DeletePost($id: ID!) {
   deletePost(id: $id) { deletedPostId errors { code message } } }`;
 const POST = `query Post($id: ID!) { post(id: $id) { ${POST_FIELDS} } }`;
+const COMMENT_FIELDS = "id text createdAt author { id username }";
+const COMMENTS = `query Comments($id: ID!, $after: String) {
+  post(id: $id) {
+    comments(first: 20, after: $after) {
+      edges { node { ${COMMENT_FIELDS} } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}`;
+const ADD_COMMENT = `mutation AddComment($input: AddCommentInput!) {
+  addComment(input: $input) { comment { ${COMMENT_FIELDS} } errors { code field message } } }`;
 
 /** One post; its like count follows everyone's likes live while the card is on screen. */
 export function postCard(post, cleanup) {
@@ -34,7 +45,7 @@ export function postCard(post, cleanup) {
       "footer",
       {},
       likeButton(post, cleanup, errors),
-      h("span", { class: "muted" }, plural(post.commentCount, "comment")),
+      h("a", { href: `#/p/${post.id}`, class: "muted" }, plural(post.commentCount, "comment")),
       post.author && post.author.id === session()?.user.id && ownerActions(post, () => card, errors),
     ),
     errors,
@@ -140,52 +151,52 @@ function mediaView(postId, media, cleanup) {
   return box;
 }
 
-/**
- * Posts, page after page as the user scrolls. fetchPage(after) resolves to a connection
- * ({edges: [{node}], pageInfo: {hasNextPage, endCursor}}).
- */
-export function postList(fetchPage, cleanup, emptyText) {
-  const list = h("div", { class: "posts" });
-  const status = h("p", { class: "muted sentinel" }, "Loading…");
-  const seen = new Set(); // a post prepended by the composer may come again in a page
-  let after = null;
-  let finished = false;
-  whenVisible(
-    status,
-    async () => {
-      try {
-        const page = await fetchPage(after);
-        for (const { node } of page.edges) {
-          if (node && !seen.has(node.id)) {
-            seen.add(node.id);
-            list.append(postCard(node, cleanup));
-          }
-        }
-        after = page.pageInfo.endCursor;
-        if (page.pageInfo.hasNextPage) return true;
-        finished = true;
-        status.textContent = seen.size ? "You are all caught up." : emptyText;
-        return false;
-      } catch (error) {
-        status.textContent = `Could not load posts: ${error.message}`;
-        status.className = "error";
-        return false;
-      }
-    },
-    cleanup,
-  );
-  const section = h("section", {}, list, status);
-  section.prependPost = (post) => {
-    seen.add(post.id);
-    list.prepend(postCard(post, cleanup));
-    if (finished) status.textContent = "You are all caught up.";
-  };
-  return section;
+/** Posts, page after page as the user scrolls (the home feed, a profile, search). */
+export function postList(fetchPage, cleanup, empty) {
+  return pagedList(fetchPage, (post) => postCard(post, cleanup), cleanup, {
+    empty,
+    end: "You are all caught up.",
+  });
 }
 
-/** #/p/<id>: one post. */
+/** #/p/<id>: one post, its comments, and a box to add one. */
 export async function postView(main, [id], cleanup) {
   const { post } = await gql(POST, { id });
   if (!post) return main.append(h("p", {}, "This post does not exist (any more)."));
-  main.append(postCard(post, cleanup));
+  const comments = pagedList(
+    async (after) => (await gql(COMMENTS, { id, after })).post.comments,
+    commentView,
+    cleanup,
+    { empty: "No comments yet." },
+  );
+  main.append(postCard(post, cleanup), h("h2", {}, "Comments"), commentBox(id, comments), comments);
+}
+
+function commentView(comment) {
+  const who = comment.author;
+  return h(
+    "div",
+    { class: "comment", "data-comment-id": comment.id },
+    who && h("a", { href: `#/u/${encodeURIComponent(who.username)}`, class: "author" }, who.username),
+    h("span", { class: "muted" }, ` · ${ago(comment.createdAt)}`),
+    h("p", { class: "text" }, comment.text),
+  );
+}
+
+function commentBox(postId, comments) {
+  const text = h("textarea", { name: "comment", rows: 2, placeholder: "Say something nice" });
+  const errors = errorLine();
+  async function submit(event) {
+    event.preventDefault();
+    try {
+      const { comment } = await mutate("addComment", ADD_COMMENT, { input: { postId, text: text.value } });
+      comments.prepend(comment);
+      form.reset();
+      errors.show(null);
+    } catch (error) {
+      errors.show(error);
+    }
+  }
+  const form = h("form", { class: "comment-box", onsubmit: submit }, text, h("button", { type: "submit" }, "Comment"), errors);
+  return session() ? form : h("p", {}, h("a", { href: "#/login" }, "Log in"), " to comment.");
 }
