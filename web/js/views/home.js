@@ -37,7 +37,7 @@ export function homeView(main, params, cleanup) {
 /** Write a post, with an image: create it, upload the file to S3, say the upload is done. */
 function composer(onPosted) {
   const text = h("textarea", { name: "text", rows: 3, placeholder: "What is your dog up to?" });
-  const file = h("input", { type: "file", name: "image", accept: "image/jpeg,image/png,image/webp,image/gif" });
+  const file = h("input", { type: "file", name: "image", multiple: true, accept: "image/jpeg,image/png,image/webp,image/gif" });
   const progress = h("progress", { max: 1, value: 0, hidden: true });
   const button = h("button", { type: "submit" }, "Post");
   const errors = errorLine();
