@@ -45,7 +45,7 @@ run: install
 ## make test: the quality gates, then every test against real services. The browser
 ## tests (tests/browser) need Debian's chromium; without it they are skipped, and said so.
 test: lint
-	@command -v chromium >/dev/null 2>&1 || test -x "$${CHROMIUM:-/usr/bin/chromium}" || \
+	@test -x "$${CHROMIUM:-$$(command -v chromium || echo /usr/bin/chromium)}" || \
 		echo "==> NOTE: chromium is not installed: the browser tests (tests/browser) will be SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
 
