@@ -109,13 +109,16 @@ def _worker(args: argparse.Namespace) -> None:
             await app(scope, receive, send)
         times = []
         clock = time.perf_counter
+        cpu = time.process_time()
         for _ in range(args.requests):
             started = clock()
             await app(scope, receive, send)
             times.append(clock() - started)
+        cpu_used.append(time.process_time() - cpu)
         serving.cancel()
         return times
 
+    cpu_used: list[float] = []
     times = asyncio.run(run())
     ok = statuses.count(statuses[-1]) == len(statuses)
     times.sort()
@@ -124,6 +127,7 @@ def _worker(args: argparse.Namespace) -> None:
             {
                 "p50_us": times[len(times) // 2] * 1e6,
                 "mean_us": sum(times) / len(times) * 1e6,
+                "cpu_us": cpu_used[0] / len(times) * 1e6,
                 "status": statuses[-1],
                 "uniform": ok,
             }
@@ -131,7 +135,7 @@ def _worker(args: argparse.Namespace) -> None:
     )
 
 
-def edge_scenarios(workdir: Path) -> list[tuple[str, Path, str, int]]:
+def edge_scenarios(workdir: Path, redis_url: str) -> list[tuple[str, Path, str, int]]:
     """(name, router.yaml, request header, stub key-service port) of the edge contenders."""
     import socket
 
@@ -160,24 +164,45 @@ def edge_scenarios(workdir: Path) -> list[tuple[str, Path, str, int]]:
         ]
     }
     keys_config = {"verify_url": f"http://127.0.0.1:{port}/verify", "cache_ttl": "1h"}
-    scenarios = [
-        (
-            "jwt",
-            {"router": {"jwt": jwt_config}, "subgraph": principal},
-            f"authorization:Bearer {token}",
-            0,
-        ),
+    unlimited = 1_000_000_000  # counted in Redis for every request, never reached
+    rate_limits = {
+        "enabled": True,
+        "redis": {"urls": [redis_url]},
+        "users": {"limit": unlimited},
+        "anonymous": {"limit": unlimited},
+    }
+    demand_control = {
+        "enabled": True,
+        "mode": "enforce",
+        "strategy": {"static_estimated": {"list_size": 10, "max": 1000}},
+    }
+    jwt_header = f"authorization:Bearer {token}"
+    jwt_auth = {"router": {"jwt": jwt_config}, "subgraph": principal}
+    scenarios: list[tuple[str, dict[str, Any], str, int]] = [
+        ("jwt", {"authentication": jwt_auth}, jwt_header, 0),
         (
             "api-key",
-            {"router": {"api_keys": keys_config}, "subgraph": principal},
+            {"authentication": {"router": {"api_keys": keys_config}, "subgraph": principal}},
             "x-api-key:pk_0123456789ab_" + "k" * 43,
             port,
         ),
+        ("rate-limits", {"rate_limits": rate_limits}, "x-bench:anonymous", 0),
+        ("cost", {"demand_control": demand_control}, "x-bench:anonymous", 0),
+        (
+            "all",
+            {
+                "authentication": jwt_auth,
+                "rate_limits": rate_limits,
+                "demand_control": demand_control,
+            },
+            jwt_header,
+            0,
+        ),
     ]
     out = []
-    for name, authentication, header, stub in scenarios:
+    for name, config, header, stub in scenarios:
         path = workdir / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({"authentication": authentication}))
+        path.write_text(yaml.safe_dump(config))
         out.append((name, path, header, stub))
     return out
 
@@ -230,8 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         name, _, path = item.partition("=")
         contenders.append((name, {}, str(Path(path).resolve())))
     stub_ports: dict[str, int] = {}
+    redis_server = None
     if args.edge:
-        for name, scenario, header, port in edge_scenarios(ROOT / "bench" / ".work" / "edge"):
+        from puppies.embedded import free_port
+        from puppies.embedded.redis import EmbeddedRedis
+
+        workdir = ROOT / "bench" / ".work" / "edge"
+        redis_server = EmbeddedRedis(workdir / "redis", free_port(), persist=False)
+        redis_url = redis_server.start()
+        for name, scenario, header, port in edge_scenarios(workdir, redis_url):
             contenders.append((name, {}, str(scenario)))
             args.header.append(f"{name}={header}")
             if port:
@@ -247,6 +279,26 @@ def main(argv: list[str] | None = None) -> int:
         headers.setdefault(name, []).append(header)
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in contenders}
     load_before = os.getloadavg()
+    try:
+        failed = _run_rounds(args, contenders, headers, extra_env, stub_ports, rounds)
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+    if failed:
+        return 1
+    _report(args, contenders, rounds, load_before)
+    return 0
+
+
+def _run_rounds(
+    args: argparse.Namespace,
+    contenders: list[tuple[str, dict[str, str], str | None]],
+    headers: dict[str, list[str]],
+    extra_env: dict[str, dict[str, str]],
+    stub_ports: dict[str, int],
+    rounds: dict[str, list[dict[str, Any]]],
+) -> bool:
+    """Run every contender ``args.rounds`` times, interleaved; True when one failed."""
     for _ in range(args.rounds):
         for name, env, config in contenders:
             cmd = [
@@ -270,23 +322,39 @@ def main(argv: list[str] | None = None) -> int:
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             if out.returncode != 0:
                 print(out.stderr, file=sys.stderr)
-                return 1
+                return True
             result = json.loads(out.stdout.strip().splitlines()[-1])
             rounds[name].append(result)
             print(name, json.dumps(result), flush=True)
+    return False
+
+
+def _report(
+    args: argparse.Namespace,
+    contenders: list[tuple[str, dict[str, str], str | None]],
+    rounds: dict[str, list[dict[str, Any]]],
+    load_before: tuple[float, float, float],
+) -> None:
     first = contenders[0][0]
     base = statistics.median(r["p50_us"] for r in rounds[first])
     print()
     print(f"query {args.query!r}, {args.requests} requests x {args.rounds} rounds")
     print(f"load average before/after: {load_before} / {os.getloadavg()}")
-    print("| contender | p50 us (median of rounds) | mean us | vs first | status |")
-    print("|---|---:|---:|---:|---|")
+    cpu_base = statistics.median(r["cpu_us"] for r in rounds[first])
+    print(
+        "| contender | p50 us (median of rounds) | mean us | vs first | "
+        "router CPU us/request | vs first | status |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
     for name, _, _ in contenders:
         p50 = statistics.median(r["p50_us"] for r in rounds[name])
         mean = statistics.median(r["mean_us"] for r in rounds[name])
         status = rounds[name][-1]["status"]
-        print(f"| {name} | {p50:.1f} | {mean:.1f} | {p50 - base:+.1f} | {status} |")
-    return 0
+        cpu = statistics.median(r["cpu_us"] for r in rounds[name])
+        print(
+            f"| {name} | {p50:.1f} | {mean:.1f} | {p50 - base:+.1f} | {cpu:.1f} | "
+            f"{cpu - cpu_base:+.1f} | {status} |"
+        )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from graph.plugins.demand_control import DemandControlConfig
 from graph.plugins.headers import HeadersConfig
 from graph.plugins.limits import LimitsConfig
 from graph.plugins.persisted_queries import PersistedQueriesConfig
+from graph.plugins.rate_limits import RateLimitsConfig
 from graph.plugins.subgraph_errors import SubgraphErrorsConfig
 from graph.plugins.telemetry import TelemetryConfig
 from graph.plugins.traffic_shaping import TrafficShapingConfig
@@ -180,6 +181,7 @@ class RouterConfig(StrictModel):
     subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
     graphiql: GraphiQLConfig = Field(default_factory=GraphiQLConfig)
     static_files: list[StaticMount] = Field(default_factory=list)
+    rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
     subgraphs: dict[str, SubgraphSource] = Field(default_factory=dict)
     override_subgraph_url: dict[str, str] = Field(default_factory=dict)
 

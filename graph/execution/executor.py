@@ -46,11 +46,19 @@ class Executor:
         self.possible_types = possible_types
 
     async def run(
-        self, plan: QueryPlan, variables: dict[str, Any], headers_for: HeadersFor | None
+        self,
+        plan: QueryPlan,
+        variables: dict[str, Any],
+        headers_for: HeadersFor | None,
+        hints: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run a plan: (data, errors). ``hints`` receives what subgraphs asked the client to
+        be told in their response ``extensions`` (``retryAfter``: the largest one)."""
         run = _Execution(self, variables, headers_for)
         if plan.node is not None:
             await run.node(plan.node)
+        if hints is not None and run.retry_after is not None:
+            hints["retryAfter"] = run.retry_after
         return run.data, run.errors
 
     async def run_node(
@@ -83,7 +91,7 @@ class Executor:
 
 
 class _Execution:
-    __slots__ = ("data", "errors", "ex", "headers_for", "slices", "variables")
+    __slots__ = ("data", "errors", "ex", "headers_for", "retry_after", "slices", "variables")
 
     def __init__(
         self, ex: Executor, variables: dict[str, Any], headers_for: HeadersFor | None
@@ -94,6 +102,7 @@ class _Execution:
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self.slices: Mapping[str, int] = _NO_SLICES
+        self.retry_after: int | None = None  # a subgraph's extensions.retryAfter (seconds)
 
     async def node(self, n: PlanNode) -> None:
         if isinstance(n, FetchNode):
@@ -113,7 +122,13 @@ class _Execution:
     async def _post(self, f: FetchNode, body: dict[str, Any]) -> dict[str, Any]:
         client = self.ex.clients[f.subgraph]
         headers = self.headers_for(f.subgraph) if self.headers_for is not None else None
-        return await client.post(body, headers, idempotent=f.operation_kind != "mutation")
+        resp = await client.post(body, headers, idempotent=f.operation_kind != "mutation")
+        extensions = resp.get("extensions")
+        if extensions:
+            wait = extensions.get("retryAfter") if isinstance(extensions, dict) else None
+            if isinstance(wait, int) and not isinstance(wait, bool) and wait > 0:
+                self.retry_after = max(wait, self.retry_after or 0)
+        return resp
 
     # ------------------------------------------------------------------ root
     async def root_fetch(self, f: FetchNode) -> None:

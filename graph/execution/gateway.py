@@ -442,11 +442,15 @@ class Gateway:
         if problems:
             return {"errors": problems}
         plan = prepared.plan
+        hints: dict[str, Any] = {}
         if plan.deferred:  # @defer/@stream, answered whole
             data, errors = await run_whole(self, plan, values, headers_for, prepared.planned_from)
         else:
-            data, errors = await self.executor.run(plan, values, headers_for)
-        return self._shape(prepared, data, errors, values)
+            data, errors = await self.executor.run(plan, values, headers_for, hints)
+        shaped = self._shape(prepared, data, errors, values)
+        if hints:  # e.g. retryAfter from a throttled log-in: the pipeline sets Retry-After
+            shaped["extensions"] = hints
+        return shaped
 
     def incremental(
         self,

@@ -60,6 +60,8 @@ class Metrics:
         self.bucket_counts = [0] * (len(BUCKETS) + 1)
         self.duration_sum = 0.0
         self.duration_count = 0
+        self.rate_limited: defaultdict[str, int] = defaultdict(int)  # refusals by policy
+        self.rate_limit_failures = 0  # requests whose limits could not be checked (Redis)
         self.websocket_connections = 0
         self.active_subscriptions = 0
         self._process = psutil.Process(os.getpid())
@@ -115,6 +117,19 @@ class Metrics:
         for code, count in sorted(self.errors.items()):
             safe = code.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
             lines.append(f'router_graphql_errors_total{{code="{safe}"}} {count}')
+        lines += [
+            "# HELP router_rate_limited_total Requests refused over a rate limit, by policy.",
+            "# TYPE router_rate_limited_total counter",
+        ]
+        for policy, count in sorted(self.rate_limited.items()):
+            safe = policy.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+            lines.append(f'router_rate_limited_total{{policy="{safe}"}} {count}')
+        lines += [
+            "# HELP router_rate_limit_failures_total Requests whose rate limits could not be "
+            "checked (Redis unreachable).",
+            "# TYPE router_rate_limit_failures_total counter",
+            f"router_rate_limit_failures_total {self.rate_limit_failures}",
+        ]
         memory = self._process.memory_info()
         lines += [
             "# HELP router_websocket_connections Open graphql-transport-ws connections.",

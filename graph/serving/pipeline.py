@@ -9,7 +9,7 @@ Stages, in order (each a plugin in graph/plugins/ owning its config model):
 4. ``persisted_queries`` (manifests, safelist), then ``apq``: the operation text
 5. parse, validate and the document checks (``limits``, ``introspection``): the pipeline
 6. authorization (``@authenticated``, ``@requiresScopes``, ``@policy``)  (another stage)
-7. rate limits and quotas per principal                              (issue 13, part 3)
+7. ``rate_limits``: per principal (tier), per client address, per root field; quotas
 8. cost (demand control)                                             (another stage)
 9. plan (cached with the operation): the pipeline
 10. execute (``traffic_shaping.router.timeout`` on every transport), with each subgraph's
@@ -53,6 +53,7 @@ from graph.plugins.headers import HeaderPropagation, HeadersStage
 from graph.plugins.introspection import IntrospectionStage
 from graph.plugins.limits import LimitsStage
 from graph.plugins.persisted_queries import PersistedQueriesStage, PersistedQueryManifest
+from graph.plugins.rate_limits import RateLimitStage
 from graph.plugins.redis import RedisConnections
 from graph.plugins.telemetry import Metrics, TelemetryStage
 from graph.plugins.traffic_shaping import GlobalRateLimitStage
@@ -117,12 +118,20 @@ def build_stages(
         stages.append(AuthenticationStage(config.authentication, redis, signer))
     if config.persisted_queries.enabled:
         stages.append(PersistedQueriesStage(PersistedQueryManifest(config.persisted_queries)))
-    stages.append(ApqStage(PersistedQueries(config.apq)))
+    shared_apq = config.apq.router.cache.redis
+    stages.append(
+        ApqStage(
+            PersistedQueries(
+                config.apq, redis.client(shared_apq) if shared_apq is not None else None
+            )
+        )
+    )
     stages.append(IntrospectionStage(config.supergraph.introspection))
     authorization = AuthorizationStage(config.authorization, gateway)
     if authorization.active:
         stages.append(authorization)
-    # rate limits and quotas go here
+    if config.rate_limits.enabled:
+        stages.append(RateLimitStage(config.rate_limits, redis, gateway.api_schema, metrics))
     if config.demand_control.enabled:
         stages.append(DemandControlStage(config.demand_control, gateway))
     propagation = HeaderPropagation(config.headers)
@@ -386,13 +395,17 @@ class Pipeline:
         return Response(body)
 
     def _respond(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
+        extensions = body.get("extensions")
         if request.extensions:
-            extensions = body.get("extensions")
-            body["extensions"] = (
+            extensions = body["extensions"] = (
                 {**extensions, **request.extensions}
                 if isinstance(extensions, dict)
                 else dict(request.extensions)
             )
+        if extensions and status is None:
+            wait = extensions.get("retryAfter")
+            if isinstance(wait, int) and wait > 0:  # a subgraph asked the client to wait
+                request.response_headers.append((b"retry-after", str(wait).encode()))
         for stage in self._on_response:
             stage.on_response(request, body, status)
 

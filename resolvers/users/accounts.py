@@ -35,6 +35,7 @@ class FieldError:
 class AuthResult:
     session: Session | None = None
     errors: list[FieldError] = field(default_factory=list)
+    retry_after: int | None = None  # seconds, when the log-in throttle refused
 
 
 async def sign_up(
@@ -130,7 +131,8 @@ async def log_in(
                     f"too many failed log-ins for this {limited.scope}; try again in "
                     f"{limited.retry_after} seconds",
                 )
-            ]
+            ],
+            retry_after=limited.retry_after,
         )
     # Always one argon2 verification (a dummy hash when no account matches): the time taken
     # does not tell whether the account exists.

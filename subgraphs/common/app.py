@@ -55,6 +55,7 @@ from subgraphs.common.context import (
     get_context,
 )
 from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
+from subgraphs.common.hints import ResponseHints
 from subgraphs.common.inputs import (
     RawArguments,
     RawResolver,
@@ -250,6 +251,7 @@ def schema_arguments(
         # request. Validation errors are cached with their codes; parse errors are not cached.
         extensions=[
             ErrorCodes,
+            ResponseHints,
             lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
             lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE),
             *extensions,

@@ -60,6 +60,9 @@ class RequestContext(BaseContext, Generic[L]):
         self.loaders: L = make_loaders(resources, viewer)
         self.auth_error = auth_error
         self.via_router = False  # the viewer comes from the router's signed principal
+        # Response-level `extensions` a resolver asks for (ResponseHints puts them in the
+        # response): `retryAfter` seconds, which the router turns into `Retry-After`.
+        self.response_extensions: dict[str, Any] = {}
 
     @property
     def settings(self) -> Settings:
@@ -74,6 +77,7 @@ class RequestContext(BaseContext, Generic[L]):
         (one connection's context is shared by every operation sent on it)."""
         ctx = copy.copy(self)
         ctx.refresh_loaders()
+        ctx.response_extensions = {}
         return ctx
 
 

@@ -130,15 +130,16 @@ class Mutation:
     )
     async def log_in(self, info: UsersInfo, input: LogInInput) -> AuthPayload:
         ld = info.context.loaders
-        return _payload(
-            await accounts.log_in(
-                info.context.resources,
-                ld.keyring,
-                login=input.login,
-                password=input.password,
-                ip=client_ip(info),
-            )
+        result = await accounts.log_in(
+            info.context.resources,
+            ld.keyring,
+            login=input.login,
+            password=input.password,
+            ip=client_ip(info),
         )
+        if result.retry_after is not None:  # the client gets Retry-After through the router
+            info.context.response_extensions["retryAfter"] = result.retry_after
+        return _payload(result)
 
     @strawberry.mutation(
         description="Trade a refresh token for a new session (rotation). "

@@ -82,3 +82,32 @@ def test_the_signed_principal_says_who_and_is_reused_for_half_its_life() -> None
         signer.token_for(Principal()), OctKey.import_key(secret.encode()), algorithms=["HS256"]
     ).claims
     assert anonymous["kind"] == "anonymous" and "sub" not in anonymous
+
+
+def test_rate_limit_config_is_checked() -> None:
+    redis = {"urls": ["redis://127.0.0.1:6379/0"]}
+    ok = config_from_mapping({"rate_limits": {"enabled": True, "redis": redis}})
+    assert ok.rate_limits.tiers["free"].limit == 60
+    assert ok.rate_limits.tiers["enterprise"].daily_quota == 100_000
+    for bad, message in (
+        ({"enabled": True}, "needs rate_limits.redis.urls"),
+        ({"redis": redis, "default_tier": "gold"}, "not one of the tiers"),
+        ({"redis": redis, "root_fields": {"createPost": {"limit": 1}}}, "Type.field"),
+        ({"redis": {"urls": ["http://x"]}}, "redis://"),
+        ({"redis": redis, "tiers": {"free": {"limit": 0}}}, "greater than 0"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            config_from_mapping({"rate_limits": bad})
+
+
+def test_root_fields_are_counted_through_fragments_but_not_denied_ones() -> None:
+    from graph.planning.operation import OpField, OpFragment
+    from graph.plugins.rate_limits import root_fields
+
+    selections = (
+        OpField("a", "createPost"),
+        OpField("b", "createPost"),
+        OpFragment(None, (OpField("me", "me"), OpField("__typename", "__typename"))),
+        OpField("hidden", "apiKeys", denied=True),
+    )
+    assert root_fields(selections, "Mutation") == {"Mutation.createPost": 2, "Mutation.me": 1}

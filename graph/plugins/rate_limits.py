@@ -1,0 +1,332 @@
+"""``rate_limits``: per-principal rate limits and daily quotas, per-root-field limits, exact
+and shared by every router process (Redis; graph/rate_limits/limiter.py).
+
+Who is limited, by what (all configurable; the defaults are the platform's tiers):
+
+- an API key, by its tier: ``free`` 60 per minute and 1,000 per day, ``pro`` 300 and
+  10,000, ``enterprise`` 1,000 and 100,000;
+- a signed-in user (a JWT without a ``tier`` claim), by ``users`` (1,000 per minute);
+- an anonymous caller, per client address (``client_ip``), by ``anonymous`` (1,000 per
+  minute);
+- on top, per root field and per user (or address): ``root_fields`` (e.g. ``createPost``
+  10 per minute). A root field with ``own_budget`` is counted only against its own limit:
+  an operation made only of such fields (``trackEvents``) does not use the caller's
+  general budget.
+
+Every response to an operation that went through this stage carries the IETF
+``RateLimit-Policy`` and ``RateLimit`` fields (graph/rate_limits/headers.py), so clients see
+what remains before they hit the limit. Over a limit: HTTP 429, ``Retry-After``, a
+``RATE_LIMITED`` error whose extensions name the policy (and, for a daily quota,
+``resetAt``). A refused request is not counted. Redis unreachable: ``fail_open`` (the
+default) admits the request, counts it in ``router_rate_limit_failures_total`` and logs once
+per ``failure_log_interval``; otherwise the request is refused with 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from graphql import GraphQLSchema
+from pydantic import Field, field_validator, model_validator
+from redis.exceptions import RedisError
+
+from graph.http import HttpError
+from graph.planning.operation import OpField, OpSelection
+from graph.plugins.base import Duration, StrictModel
+from graph.plugins.redis import RedisConfig, RedisConnections
+from graph.plugins.telemetry import Metrics
+from graph.rate_limits.headers import policy_header, retry_after, state_header
+from graph.rate_limits.limiter import QUOTA, WINDOW, Decision, Limit, RedisLimiter, Usage
+from graph.serving.request import RouterRequest
+from graph.serving.stage import Stage
+
+logger = logging.getLogger("graph.rate_limits")
+
+DAY_SECONDS = 86_400
+_INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
+
+
+class TierLimits(StrictModel):
+    """``limit`` requests per ``rate_limits.window``, ``daily_quota`` per UTC day."""
+
+    limit: int | None = Field(default=None, gt=0)
+    daily_quota: int | None = Field(default=None, gt=0)
+
+
+def _default_tiers() -> dict[str, TierLimits]:
+    return {
+        "free": TierLimits(limit=60, daily_quota=1_000),
+        "pro": TierLimits(limit=300, daily_quota=10_000),
+        "enterprise": TierLimits(limit=1_000, daily_quota=100_000),
+    }
+
+
+class RootFieldLimit(StrictModel):
+    limit: int = Field(gt=0)
+    window: Duration | None = None  # default: rate_limits.window
+    own_budget: bool = False
+
+
+class RateLimitsConfig(StrictModel):
+    enabled: bool = False
+    redis: RedisConfig | None = None
+    window: Duration = 60.0
+    fail_open: bool = True
+    failure_log_interval: Duration = 60.0
+    tiers: dict[str, TierLimits] = Field(default_factory=_default_tiers)
+    default_tier: str = "free"
+    users: TierLimits | None = Field(default_factory=lambda: TierLimits(limit=1_000))
+    anonymous: TierLimits | None = Field(default_factory=lambda: TierLimits(limit=1_000))
+    root_fields: dict[str, RootFieldLimit] = Field(default_factory=dict)
+
+    @field_validator("root_fields")
+    @classmethod
+    def _type_dot_field(cls, value: dict[str, RootFieldLimit]) -> dict[str, RootFieldLimit]:
+        for name in value:
+            kind, _, field = name.partition(".")
+            if not kind or not field:
+                raise ValueError(
+                    f"{name!r}: name a root field as Type.field, e.g. Mutation.createPost"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RateLimitsConfig:
+        if self.enabled and self.redis is None:
+            raise ValueError("rate_limits.enabled needs rate_limits.redis.urls")
+        if self.default_tier not in self.tiers:
+            raise ValueError(
+                f"rate_limits.default_tier {self.default_tier!r} is not one of the tiers "
+                f"({', '.join(sorted(self.tiers))})"
+            )
+        return self
+
+
+def root_fields(selections: tuple[OpSelection, ...], root: str) -> Counter[str]:
+    """``Type.field`` -> how many times the operation selects it at its root (fragments on the
+    root type included; fields removed by authorization and introspection not counted)."""
+    counts: Counter[str] = Counter()
+
+    def walk(items: tuple[OpSelection, ...]) -> None:
+        for item in items:
+            if isinstance(item, OpField):
+                if not item.denied and not item.internal and item.name not in _INTROSPECTION:
+                    counts[f"{root}.{item.name}"] += 1
+            else:
+                walk(item.selections)
+
+    walk(selections)
+    return counts
+
+
+def _end_of_day(now: float) -> tuple[str, int]:
+    """(yyyymmdd, epoch ms of the next 00:00 UTC) for ``now``."""
+    day = datetime.fromtimestamp(now, UTC).date()
+    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return day.strftime("%Y%m%d"), int(end.timestamp() * 1000)
+
+
+class RateLimitStage(Stage):
+    name = "rate_limits"
+
+    def __init__(
+        self,
+        config: RateLimitsConfig,
+        redis: RedisConnections,
+        schema: GraphQLSchema,
+        metrics: Metrics,
+    ) -> None:
+        assert config.redis is not None
+        self.config = config
+        self.limiter = RedisLimiter(redis.client(config.redis))
+        self.namespace = config.redis.namespace
+        self.window_ms = int(config.window * 1000)
+        self.window_s = max(1, round(config.window))
+        self.metrics = metrics
+        self._last_failure_log = 0.0
+        self._failures_since_log = 0
+        known = {
+            t.name: set(t.fields)
+            for t in (schema.query_type, schema.mutation_type, schema.subscription_type)
+            if t is not None
+        }
+        for name in config.root_fields:
+            kind, _, field = name.partition(".")
+            if field not in known.get(kind, set()):
+                logger.warning(
+                    "rate_limits.root_fields.%s: the supergraph has no such root field "
+                    "(this limit does nothing)",
+                    name,
+                )
+
+    async def on_operation(self, request: RouterRequest) -> None:
+        limits = self._limits(request)
+        if not limits:
+            return
+        try:
+            # bounded by the Redis client's socket timeout (rate_limits.redis.timeout): no
+            # extra task per request for a timer
+            decision = await self.limiter.check(limits)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            if self.config.fail_open:
+                return
+            raise HttpError(
+                503,
+                "The router cannot check rate limits right now; retry shortly.",
+                "RATE_LIMIT_UNAVAILABLE",
+                [(b"retry-after", b"1")],
+            ) from None
+        request.response_headers.append((b"ratelimit-policy", policy_header(decision.usages)))
+        request.response_headers.append((b"ratelimit", state_header(decision.usages)))
+        if not decision.admitted:
+            self.metrics.rate_limited[decision.denied.limit.name if decision.denied else ""] += 1
+            raise self._refusal(decision, request)
+
+    # ---- what a request is subject to
+    def _limits(self, request: RouterRequest) -> list[Limit]:
+        principal = request.principal
+        ns = self.namespace
+        if principal.kind == "api_key":
+            tier = principal.tier if principal.tier in self.config.tiers else None
+            tier_name = tier or self.config.default_tier
+            policy: TierLimits | None = self.config.tiers[tier_name]
+            subject = f"u:{principal.user_id}"
+            scope = f"key:{principal.id}"
+            label = tier_name
+        elif principal.kind == "user":
+            if principal.tier is not None and principal.tier in self.config.tiers:
+                policy, label = self.config.tiers[principal.tier], principal.tier
+            else:
+                policy, label = self.config.users, "user"
+            subject, scope = f"u:{principal.user_id}", "user"
+        else:
+            policy, label = self.config.anonymous, "anonymous"
+            subject, scope = f"ip:{request.client_ip or 'unknown'}", "anon"
+        limits: list[Limit] = []
+        prepared = request.prepared
+        own_budget_only = False
+        if prepared is not None and self.config.root_fields:
+            fields = prepared.shape_cache.get(_FIELDS_KEY)
+            if fields is None:
+                fields = prepared.shape_cache[_FIELDS_KEY] = root_fields(
+                    prepared.planned_from.selections, prepared.root_type
+                )
+            configured = [(f, n, self.config.root_fields.get(f)) for f, n in fields.items()]
+            own_budget_only = bool(fields) and all(
+                c is not None and c.own_budget for _, _, c in configured
+            )
+            for field, count, rule in configured:
+                if rule is None:
+                    continue
+                window = rule.window if rule.window is not None else self.config.window
+                limits.append(
+                    Limit(
+                        field.partition(".")[2],
+                        f"{ns}:{{{subject}}}:f:{field}:w",
+                        WINDOW,
+                        rule.limit,
+                        int(window * 1000),
+                        count,
+                        max(1, round(window)),
+                    )
+                )
+        if policy is not None and not own_budget_only:
+            if policy.limit is not None:
+                limits.insert(
+                    0,
+                    Limit(
+                        label,
+                        f"{ns}:{{{subject}}}:{scope}:w",
+                        WINDOW,
+                        policy.limit,
+                        self.window_ms,
+                        1,
+                        self.window_s,
+                    ),
+                )
+            if policy.daily_quota is not None:
+                day, end_ms = _end_of_day(time.time())
+                limits.insert(
+                    1 if policy.limit is not None else 0,
+                    Limit(
+                        f"{label}-daily",
+                        f"{ns}:{{{subject}}}:{scope}:d:{day}",
+                        QUOTA,
+                        policy.daily_quota,
+                        end_ms,
+                        1,
+                        DAY_SECONDS,
+                    ),
+                )
+        return limits
+
+    def _refusal(self, decision: Decision, request: RouterRequest) -> HttpError:
+        denied = decision.denied
+        assert denied is not None
+        wait = retry_after(denied)
+        limit = denied.limit
+        extensions: dict[str, object] = {
+            "policy": limit.name,
+            "limit": limit.limit,
+            "retryAfter": wait,
+        }
+        who = _who(request)
+        if limit.kind == QUOTA:
+            reset = datetime.fromtimestamp(limit.span_ms / 1000, UTC)
+            extensions["resetAt"] = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+            message = (
+                f"Daily quota exceeded: {who} may make {limit.limit} requests per day (UTC); "
+                f"it resets at {extensions['resetAt']}."
+            )
+        elif limit.key.split(":f:", 1)[0] != limit.key:
+            extensions["window"] = limit.window_seconds
+            message = (
+                f"Rate limit exceeded: {limit.name} may be called {limit.limit} times per "
+                f"{limit.window_seconds}s per user; retry in {wait}s."
+            )
+        else:
+            extensions["window"] = limit.window_seconds
+            message = (
+                f"Rate limit exceeded: {who} may make {limit.limit} requests per "
+                f"{limit.window_seconds}s; retry in {wait}s."
+            )
+        return HttpError(
+            429,
+            message,
+            "RATE_LIMITED",
+            [(b"retry-after", str(wait).encode())],
+            extensions,
+        )
+
+    def _failed(self, exc: BaseException) -> None:
+        self.metrics.rate_limit_failures += 1
+        self._failures_since_log += 1
+        now = time.monotonic()
+        if now - self._last_failure_log >= self.config.failure_log_interval:
+            logger.warning(
+                "rate limits: Redis unreachable (%s); %s %d request(s) since the last report",
+                exc or type(exc).__name__,
+                "admitted" if self.config.fail_open else "refused",
+                self._failures_since_log,
+            )
+            self._last_failure_log = now
+            self._failures_since_log = 0
+
+
+_FIELDS_KEY = ("rate_limits", "root_fields")
+
+
+def _who(request: RouterRequest) -> str:
+    principal = request.principal
+    if principal.kind == "api_key":
+        return f"this API key (tier {principal.tier or 'unknown'})"
+    if principal.kind == "user":
+        return "this user"
+    return "an anonymous client at this address"
+
+
+__all__ = ["RateLimitStage", "RateLimitsConfig", "Usage"]
