@@ -3,6 +3,9 @@
 - `posts`: `like_count` is a buffered counter: likes write rows in `likes`, the worker
   recomputes `like_count` from those rows for the posts marked dirty in Redis (see
   resolvers/posts/likes.py); `comment_count` is kept in the comment's transaction.
+  `published_at` is when the post became visible: at once for a text post, when its last
+  medium became READY otherwise; NULL until then (resolvers/posts/publication.py).
+- `post_counts`: per author, published and unpublished posts, kept with every change.
 - `media`: one row per attachment; `status` walks PENDING_UPLOAD -> PROCESSING -> READY or
   FAILED. `byte_size`/`content_type` are what the client declared (the presigned upload is
   bound to them); `width`, `height`, `stored_bytes` are what processing found.
@@ -58,6 +61,18 @@ class Post(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    published_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, server_default=func.now()
+    )
+
+
+class PostCount(Base):
+    __tablename__ = "post_counts"
+    __table_args__ = ({"schema": SCHEMA},)
+
+    author_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    published: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    unpublished: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 class Media(Base):

@@ -1,8 +1,11 @@
 """Feed jobs: fan-out, deletion, follow backfill/removal, VIP crossing, upkeep.
 
 Consumers of the posts and users domains' events (at least once, each idempotent):
-- `post.created`   -> record the post, put it in the author's inbox, fan it out to the
-                      followers in batches (or into `vip_post` for a VIP author);
+- `post.published` -> record the post, put it in the author's inbox, fan it out to the
+                      followers in batches (or into `vip_post` for a VIP author); a post
+                      with media is published when its media are READY, not at creation
+                      (`post.created`, the event before publication existed, is consumed
+                      the same way, for rows written before the upgrade);
 - `post.deleted`   -> remove it from every inbox (and leave a tombstone);
 - `user.followed`  -> backfill the followee's newest posts, then re-check the followee's
                       VIP status;
@@ -43,7 +46,7 @@ def _int(event: Event, key: str) -> int:
     return int(value)
 
 
-@REGISTRY.consumer("post.created", name="feed.fan_out", timeout=600)
+@REGISTRY.consumer("post.published", name="feed.fan_out", timeout=600)
 async def fan_out(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
     result = await fan_out_post(res, _int(event, "post_id"), _int(event, "author_id"))
@@ -54,6 +57,9 @@ async def fan_out(ctx: WorkerContext, event: Event) -> None:
         result.rows_inserted,
         result.batches,
     )
+
+
+REGISTRY.consumer("post.created", name="feed.fan_out_created", timeout=600)(fan_out)
 
 
 @REGISTRY.job(name=RESUME_JOB, timeout=600)

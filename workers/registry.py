@@ -7,7 +7,7 @@ row becomes.
 
     from workers.registry import REGISTRY
 
-    @REGISTRY.consumer("post.created")
+    @REGISTRY.consumer("post.published")
     async def fan_out(ctx: WorkerContext, event: Event) -> None: ...
 
     @REGISTRY.job()

@@ -4,7 +4,7 @@
 
 Numbers are averages per account (posts) and per post (likes, comments); authors and
 likers are drawn with a mild popularity skew, so some posts are hot. Every post gets its
-`post.created` outbox event (the worker fans it out to followers' feeds); likes and
+`post.published` outbox event (the worker fans it out to followers' feeds); likes and
 comments are written in bulk without events, and the counters are set from the rows.
 
 Idempotent: an account that already has posts gets none, and each account's number of posts

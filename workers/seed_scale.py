@@ -29,7 +29,7 @@ from tqdm import tqdm
 from puppies.settings import Settings
 from resolvers.feed.bulk import build_inboxes, build_vips
 from resolvers.feed.popular import refresh_popular
-from resolvers.posts.bulk_copy import analyze_posts, copy_posts
+from resolvers.posts.bulk_copy import analyze_posts, copy_posts, count_posts_by_author
 from resolvers.runtime import Resources
 from resolvers.users.bulk import recount
 from resolvers.users.bulk_copy import all_user_ids, analyze, copy_follows, copy_users
@@ -196,6 +196,7 @@ async def seed_scale(
             )
             await _copy_chunks(conn, copy_posts, iter(prows), spec.chunk, bar)
         await analyze_posts(conn)
+        await count_posts_by_author(conn)
         # Feed.
         vips = await build_vips(res)
         print(

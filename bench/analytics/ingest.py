@@ -27,20 +27,22 @@ import psutil
 
 from bench.analytics.stack import Stack, percentile, stack
 from puppies.embedded import free_port
+from puppies.settings import Settings
+from resolvers.posts.bulk_copy import analyze_posts, copy_posts
 
 MUTATION = (
     "mutation($events: [EventInput!]!) { trackEvents(events: $events) { accepted rejected } }"
 )
 
 
-def _body(batch: int, posts: int) -> bytes:
+def _body(batch: int, posts: list[int]) -> bytes:
     now = datetime.now(UTC).isoformat()
     events = [
         {
             "id": uuid.uuid4().hex,
             "type": "POST_VIEW",
             "occurredAt": now,
-            "postId": str(random.randint(1, posts)),
+            "postId": str(random.choice(posts)),
         }
         for _ in range(batch)
     ]
@@ -48,7 +50,7 @@ def _body(batch: int, posts: int) -> bytes:
 
 
 async def _load(
-    url: str, seconds: float, warmup: float, concurrency: int, batch: int, posts: int
+    url: str, seconds: float, warmup: float, concurrency: int, batch: int, posts: list[int]
 ) -> tuple[int, list[float], float]:
     accepted = 0
     latencies: list[float] = []
@@ -84,6 +86,21 @@ async def _load(
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
     return accepted, latencies, elapsed
+
+
+async def _make_posts(settings: Settings, n: int) -> list[int]:
+    """Real, published posts for the events to name (trackEvents checks that they exist),
+    copied in without outbox events, so no fan-out competes with the measured load."""
+    assert settings.database_url
+    conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        now = datetime.now(UTC)
+        ids = list(range(1, n + 1))  # far below public.next_id()'s
+        await copy_posts(conn, [(i, 1 + i % 100, f"post {i}", now) for i in ids])
+        await analyze_posts(conn)
+        return ids
+    finally:
+        await conn.close()
 
 
 async def _drain(st: Stack) -> tuple[int, float]:
@@ -140,6 +157,7 @@ def main() -> None:
     args = ap.parse_args()
     shutil.rmtree(args.data_dir, ignore_errors=True)
     with stack(args.data_dir) as st:
+        post_ids = asyncio.run(_make_posts(st.settings, args.posts))
         port = free_port()
         st.start(
             ["serve", "analytics", "--port", str(port), "--workers", str(args.server_workers)],
@@ -162,7 +180,7 @@ def main() -> None:
                 args.warmup,
                 args.concurrency,
                 args.batch,
-                args.posts,
+                post_ids,
             )
             await marker
             return result

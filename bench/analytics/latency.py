@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import orjson
 
 from bench.analytics.stack import percentile, stack
@@ -31,25 +32,37 @@ from puppies.auth.tokens import issue_access_token
 from puppies.embedded import free_port
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event
+from resolvers.posts.bulk_copy import copy_posts
 from resolvers.runtime import Resources
 
 TRACK = "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }"
 STATS = """query($reps: [_Any!]!) { _entities(representations: $reps) {
   ... on Post { stats { views } } } }"""
-AUTHOR, POST = 10, 1
+AUTHOR = 10
+POSTS: list[int] = []  # real posts (trackEvents checks them); POSTS[0] is AUTHOR's
 
 
 async def _setup(settings: Settings) -> None:
+    assert settings.database_url
+    conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:  # copied in without outbox events: the worker starts with nothing queued
+        rows = [
+            (i, AUTHOR if i == 1 else 11, f"post {i}", datetime.now(UTC)) for i in range(1, 1001)
+        ]
+        await copy_posts(conn, rows)
+    finally:
+        await conn.close()
+    POSTS.extend(r[0] for r in rows)
     res = Resources.open(settings)
-    for post in range(1, 1001):
+    for post, author, _, _ in rows:
         await record_domain_event(
             res,
             Event(
                 id=f"posts:{post}",
-                type="post.created",
+                type="post.published",
                 schema="posts",
                 aggregate_id=post,
-                payload={"post_id": post, "author_id": AUTHOR if post == POST else 11},
+                payload={"post_id": post, "author_id": author},
                 occurred_at=datetime.now(UTC),
             ),
         )
@@ -63,7 +76,7 @@ def _events(n: int, post: int | None = None) -> list[dict[str, Any]]:
             "id": uuid.uuid4().hex,
             "type": "POST_VIEW",
             "occurredAt": now,
-            "postId": str(post or random.randint(2, 1000)),
+            "postId": str(post or random.choice(POSTS[1:])),
         }
         for _ in range(n)
     ]
@@ -91,7 +104,9 @@ async def _run(url: str, token: str, samples: int, background: int) -> list[floa
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
         async def views() -> int:
-            body = await post(STATS, {"reps": [{"__typename": "Post", "id": str(POST)}]}, headers)
+            body = await post(
+                STATS, {"reps": [{"__typename": "Post", "id": str(POSTS[0])}]}, headers
+            )
             return int(body["data"]["_entities"][0]["stats"]["views"])
 
         loaders = [asyncio.create_task(load()) for _ in range(4)] if background else []
@@ -100,7 +115,7 @@ async def _run(url: str, token: str, samples: int, background: int) -> list[floa
         out: list[float] = []
         for _ in range(samples):
             t0 = time.perf_counter()
-            body = await post(TRACK, {"e": _events(1, POST)})
+            body = await post(TRACK, {"e": _events(1, POSTS[0])})
             assert body["data"]["trackEvents"]["accepted"] == 1, body
             while await views() <= seen:
                 await asyncio.sleep(0.01)

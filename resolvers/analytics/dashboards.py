@@ -254,7 +254,7 @@ async def top_posts(
 
 
 async def post_authors(res: Resources, post_ids: Sequence[int]) -> dict[int, int]:
-    """Authors of these posts, from analytics' own projection of post.created events."""
+    """Authors of these posts, from analytics' own projection of post.published events."""
     async with res.db.session() as session:
         rows = await session.execute(
             text(

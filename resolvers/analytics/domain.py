@@ -1,11 +1,11 @@
 """Domain events (from the outbox) -> raw analytics events, each recorded exactly once.
 
 The dedup key of a domain event derives from its outbox id, so a redelivered job (arq is
-at least once) finds its id in the ledger and records nothing. post.created / post.deleted
+at least once) finds its id in the ledger and records nothing. post.published / post.deleted
 also maintain analytics' own projection of who wrote which post (`analytics.posts`), in
 the same transaction as the raw event.
 
-Payloads (docs/events.md): post.created/deleted {post_id, author_id}, post.liked/unliked
+Payloads (docs/events.md): post.published/deleted {post_id, author_id}, post.liked/unliked
 {post_id, user_id (the liker), author_id (the post's author)}, comment.created
 {comment_id, post_id, author_id (the commenter)}, user.followed/unfollowed
 {follower_id, followee_id}.
@@ -28,7 +28,8 @@ from resolvers.runtime import Resources
 
 # outbox event type -> analytics event type
 DOMAIN_EVENT_TYPES: dict[str, str] = {
-    "post.created": "POST_CREATED",
+    "post.published": "POST_CREATED",  # a post became visible (with its media READY)
+    "post.created": "POST_CREATED",  # the same, written before publication existed
     "post.deleted": "POST_DELETED",
     "post.liked": "LIKE",
     "post.unliked": "UNLIKE",
@@ -140,7 +141,7 @@ async def record_domain_event(res: Resources, event: Event) -> bool:
 
 
 async def remember_posts(res: Resources, posts: Sequence[tuple[int, int, datetime]]) -> None:
-    """Add (post id, author id, created at) to the authorship projection, as post.created
+    """Add (post id, author id, created at) to the authorship projection, as post.published
     events would (for posts written in bulk without events, e.g. by `puppies seed`)."""
     if not posts:
         return

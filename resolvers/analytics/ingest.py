@@ -2,11 +2,13 @@
 
 A batch over `analytics_max_batch` is refused whole (BadInput) and records nothing. Inside
 an accepted batch every event is judged on its own; a rejected event gets a reason code
-and a message, the others are recorded with one multi-row statement.
+and a message, the others are recorded with one multi-row statement. Posts and users an
+event refers to must exist: the posts and users domains are asked, one statement each.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,8 +22,10 @@ from resolvers.analytics.events import (
 )
 from resolvers.errors import BadInput
 from resolvers.ids import try_parse_id
+from resolvers.posts.posts import visible_post_ids
 from resolvers.runtime import Resources
 from resolvers.text import printable, text_problem
+from resolvers.users.accounts import existing_user_ids
 
 MAX_CLIENT_ID_LENGTH = 128
 
@@ -140,6 +144,39 @@ def _judge(
     )
 
 
+async def _known_references(
+    res: Resources,
+    actor_id: int | None,
+    rows: list[Row],
+    positions: list[tuple[int, EventInput]],
+    result: TrackResult,
+) -> tuple[list[Row], list[tuple[int, EventInput]]]:
+    """Keep the events whose post and user exist (and whose post the sender may see: an
+    unpublished post is its author's only), asking the owning domains, one statement
+    each; the others are rejected as INVALID_REFERENCE."""
+    post_ids = {r.post_id for r in rows if r.post_id is not None}
+    user_ids = {r.user_id for r in rows if r.user_id is not None}
+    if not post_ids and not user_ids:
+        return rows, positions
+    posts_ok, users_ok = await asyncio.gather(
+        visible_post_ids(res, list(post_ids), actor_id),
+        existing_user_ids(res, list(user_ids)),
+    )
+    kept: list[Row] = []
+    kept_positions: list[tuple[int, EventInput]] = []
+    for row, (i, ev) in zip(rows, positions, strict=True):
+        if row.post_id is not None and row.post_id not in posts_ok:
+            message = f"post {row.post_id} does not exist"
+        elif row.user_id is not None and row.user_id not in users_ok:
+            message = f"user {row.user_id} does not exist"
+        else:
+            kept.append(row)
+            kept_positions.append((i, ev))
+            continue
+        result.rejected.append(Rejection(i, ev.id, Reason.INVALID_REFERENCE, message))
+    return kept, kept_positions
+
+
 async def track_events(
     res: Resources,
     actor_id: int | None,
@@ -176,6 +213,7 @@ async def track_events(
         seen.add(judged.client_event_id)
         rows.append(judged)
         positions.append((i, ev))
+    rows, positions = await _known_references(res, actor_id, rows, positions, result)
     fresh = await record(res, rows)
     for (i, ev), row in zip(positions, rows, strict=True):
         if row.event_id in fresh:

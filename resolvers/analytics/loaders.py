@@ -26,7 +26,7 @@ async def authors_from_posts_domain(
     resources: Resources, post_ids: Sequence[int]
 ) -> dict[int, int]:
     """Who wrote these posts, asked of the posts domain's resolvers: for posts analytics has
-    not heard of through post.created (e.g. created before analytics ran, or seeded)."""
+    not heard of through post.published (e.g. created before analytics ran, or seeded)."""
     return await post_authors(resources, post_ids)
 
 

@@ -15,7 +15,7 @@ Metrics: per post `views` (POST_VIEW), `likes` (LIKE minus UNLIKE, so a bucket c
 negative), `comments`, `shares`. Per user, about their posts: `post_views`,
 `likes_received`, `comments_received`; about themselves: `followers_gained` (FOLLOW minus
 UNFOLLOW) and `profile_views`. A post's author comes from the event (domain events carry
-it) or from analytics' own projection of post.created events.
+it) or from analytics' own projection of post.published events.
 """
 
 from __future__ import annotations

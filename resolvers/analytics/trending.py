@@ -1,8 +1,8 @@
 """trendingPosts: the posts with the most engagement in the last hour, day or week.
 
 Computed from the rollups (hourly buckets for HOUR and DAY, daily rows for WEEK), only
-posts analytics knows from post.created and that were not deleted. Score = views + 3 x
-likes (net) + 5 x comments + 5 x shares.
+posts analytics knows from post.published (so, visible ones) and that were not deleted.
+Score = views + 3 x likes (net) + 5 x comments + 5 x shares.
 
 Ranking every post of a week is an aggregate over the whole period, too slow for a read
 path, so the worker refreshes the top `max_page_size` of each window into Redis every

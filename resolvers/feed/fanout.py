@@ -228,7 +228,7 @@ async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
 
 
 async def fan_out_post(res: Resources, post_id: int, author_id: int) -> FanoutResult:
-    """The whole `post.created` effect: record, own inbox, then followers (if not a VIP)."""
+    """The whole `post.published` effect: record, own inbox, then followers (if not a VIP)."""
     state = await start_fanout(res, post_id, author_id)
     if state != "running":
         return FanoutResult(post_id=post_id, state=state)

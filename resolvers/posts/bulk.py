@@ -1,8 +1,9 @@
-"""Bulk writes for `puppies seed` (the posts domain's SQL): posts with their
-`post.created` events, likes, comments, and exact counters afterwards."""
+"""Bulk writes for `puppies seed` (the posts domain's SQL): text posts (published at once)
+with their `post.published` events, likes, comments, and exact counters afterwards."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import insert, select, text
@@ -10,18 +11,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.outbox import outbox_table
 from models.posts import SCHEMA, Comment, Like, Post
+from resolvers.posts.publication import PUBLISHED, count_post, recount_post_counts
 from resolvers.runtime import Resources
 
 
 async def insert_posts(res: Resources, rows: Sequence[tuple[int, str]]) -> list[int]:
-    """(author_id, text) rows -> post ids, with one `post.created` outbox row each."""
+    """(author_id, text) rows -> post ids, with one `post.published` outbox row each."""
     if not rows:
         return []
     outbox = outbox_table(SCHEMA)
     async with res.db.transaction() as session:
         created = (
             await session.execute(
-                insert(Post).returning(Post.id, Post.author_id, Post.created_at),
+                insert(Post).returning(Post.id, Post.author_id, Post.created_at, Post.published_at),
                 [{"author_id": a, "text": t} for a, t in rows],
             )
         ).all()
@@ -29,17 +31,20 @@ async def insert_posts(res: Resources, rows: Sequence[tuple[int, str]]) -> list[
             insert(outbox),
             [
                 {
-                    "event_type": "post.created",
+                    "event_type": PUBLISHED,
                     "aggregate_id": r.id,
                     "payload": {
                         "post_id": r.id,
                         "author_id": r.author_id,
                         "created_at": r.created_at.isoformat(),
+                        "published_at": r.published_at.isoformat(),
                     },
                 }
                 for r in created
             ],
         )
+        for author, n in Counter(r.author_id for r in created).items():
+            await count_post(session, author, published=n)
     return [r.id for r in created]
 
 
@@ -65,8 +70,10 @@ async def insert_comments(res: Resources, rows: Sequence[tuple[int, int, str]]) 
 
 
 async def recount_all(res: Resources) -> None:
-    """Set every post's like_count and comment_count from the rows."""
+    """Set every post's like_count and comment_count, and every author's post counts, from
+    the rows."""
     async with res.db.transaction() as session:
+        await recount_post_counts(session)
         await session.execute(
             text(
                 "UPDATE posts.posts p SET like_count = coalesce(l.n, 0), "

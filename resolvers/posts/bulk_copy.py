@@ -29,5 +29,19 @@ async def analyze_posts(conn: asyncpg.Connection) -> None:
 
 
 def all_posts() -> Select[int, int]:
-    """Every post (columns `post_id`, `author_id`), to join against in bulk builds."""
-    return select(Post.id.label("post_id"), Post.author_id.label("author_id"))
+    """Every published post (columns `post_id`, `author_id`), to join against in bulk
+    builds."""
+    return select(Post.id.label("post_id"), Post.author_id.label("author_id")).where(
+        Post.published_at.is_not(None)
+    )
+
+
+async def count_posts_by_author(conn: asyncpg.Connection) -> None:
+    """Every author's post counters from the rows (after a COPY, which writes none)."""
+    async with conn.transaction():
+        await conn.execute("DELETE FROM posts.post_counts")
+        await conn.execute(
+            "INSERT INTO posts.post_counts (author_id, published, unpublished) "
+            "SELECT author_id, count(*) FILTER (WHERE published_at IS NOT NULL), "
+            "count(*) FILTER (WHERE published_at IS NULL) FROM posts.posts GROUP BY author_id"
+        )

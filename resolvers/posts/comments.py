@@ -8,6 +8,7 @@ from models.outbox import emit
 from models.posts import SCHEMA, Comment, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
+from resolvers.posts.publication import visible_clause
 from resolvers.posts.records import CommentRecord
 from resolvers.runtime import Resources
 
@@ -23,7 +24,7 @@ async def add_comment(res: Resources, author_id: int, post_id: int, text: str) -
         bumped = (
             await session.execute(
                 update(Post)
-                .where(Post.id == post_id)
+                .where(Post.id == post_id, visible_clause(author_id))
                 .values(comment_count=Post.comment_count + 1)
                 .returning(Post.id)
             )

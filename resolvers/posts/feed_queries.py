@@ -2,7 +2,8 @@
 
 Owned by the posts domain: the SQL against `posts.*` lives here and the feed calls these
 functions (DESIGN.md, data ownership). `recent_post_ids` returns a composable `Select` so the
-feed's backfill is one `INSERT ... SELECT`; its column names are the contract.
+feed's backfill is one `INSERT ... SELECT`; its column names are the contract. Only
+published posts (resolvers/posts/publication.py) are ever handed to the feed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def recent_post_ids(author_id: int, limit: int) -> Select[Any]:
     ix_posts_posts_author_id_id."""
     return (
         select(Post.id.label("post_id"))
-        .where(Post.author_id == author_id)
+        .where(Post.author_id == author_id, Post.published_at.is_not(None))
         .order_by(Post.id.desc())
         .limit(limit)
     )
@@ -33,7 +34,7 @@ async def popular_posts(
     """The most liked posts with ID >= `since_id` (i.e. recent), as (post_id, author_id)."""
     rows = await session.execute(
         select(Post.id, Post.author_id)
-        .where(Post.id >= since_id)
+        .where(Post.id >= since_id, Post.published_at.is_not(None))
         .order_by(Post.like_count.desc(), Post.id.desc())
         .limit(limit)
     )
@@ -45,7 +46,11 @@ def posts_by_authors(author_ids: SelectBase, before_id: int, limit: int) -> Sele
     fan-out-on-read query, used by the feed benchmark as the baseline."""
     return (
         select(Post.id.label("post_id"), Post.author_id.label("author_id"))
-        .where(Post.author_id.in_(author_ids.scalar_subquery()), Post.id < before_id)
+        .where(
+            Post.author_id.in_(author_ids.scalar_subquery()),
+            Post.id < before_id,
+            Post.published_at.is_not(None),
+        )
         .order_by(Post.id.desc())
         .limit(limit)
     )

@@ -89,8 +89,9 @@ async def _cold_count(res: Resources, post_id: int) -> int:
 # insert (or delete) the like row, and write the outbox event only when a row changed.
 _LIKE_SQL = """
 WITH p AS (
-  SELECT id, author_id, text, like_count, comment_count, created_at
-  FROM posts.posts WHERE id = :post_id
+  SELECT id, author_id, text, like_count, comment_count, created_at, published_at
+  FROM posts.posts
+  WHERE id = :post_id AND (published_at IS NOT NULL OR author_id = :user_id)
 ), ch AS (
   {change}
 ), ev AS (
@@ -142,6 +143,7 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
         like_count=row.like_count,
         comment_count=row.comment_count,
         created_at=row.created_at,
+        published_at=row.published_at,
     )
     change = LikeChange(post=record, like_count=0, liked=like, changed=changed, user_id=user_id)
     if not changed:

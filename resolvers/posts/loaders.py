@@ -13,6 +13,7 @@ from aiodataloader import DataLoader
 from puppies.pagination import Page, PageRequest
 from resolvers.posts import comments, likes, media, posts
 from resolvers.posts.live import LikeBroker
+from resolvers.posts.publication import post_counts, visible_to
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord
 from resolvers.runtime import Resources
 
@@ -32,10 +33,23 @@ class PostsLoaders:
         )
         self.comments: DataLoader[PageKey, Page[CommentRecord]] = DataLoader(self._comments)
         self.author_posts: DataLoader[PageKey, Page[PostRecord]] = DataLoader(self._author_posts)
+        # posts by an author that this viewer may see (their own unpublished ones included)
+        self.post_count: DataLoader[int, int] = DataLoader(self._post_counts)
 
     async def _posts(self, ids: list[int]) -> list[PostRecord | None]:
+        """The posts this viewer may see (None for the others, as for missing ones)."""
         found = await posts.posts_by_ids(self.res, list(set(ids)))
-        return [found.get(i) for i in ids]
+        return [
+            rec if (rec := found.get(i)) and visible_to(rec, self.viewer_id) else None for i in ids
+        ]
+
+    async def _post_counts(self, author_ids: list[int]) -> list[int]:
+        found = await post_counts(self.res, author_ids)
+        out = []
+        for author in author_ids:
+            published, unpublished = found.get(author, (0, 0))
+            out.append(published + (unpublished if author == self.viewer_id else 0))
+        return out
 
     async def _media(self, post_ids: list[int]) -> list[list[MediaRecord]]:
         found = await media.media_for_posts(self.res, list(set(post_ids)))
@@ -66,7 +80,7 @@ class PostsLoaders:
             by_request[req].append(author_id)
         pages: dict[PageKey, Page[PostRecord]] = {}
         for req, ids in by_request.items():
-            found = await posts.posts_pages_by_author(self.res, list(set(ids)), req)
+            found = await posts.posts_pages_by_author(self.res, list(set(ids)), req, self.viewer_id)
             for aid, page in found.items():
                 pages[(aid, req)] = page
         return [pages[k] for k in keys]

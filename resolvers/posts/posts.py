@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, delete, select, true, values
+from sqlalchemy import BigInteger, Column, bindparam, delete, null, select, text, true, values
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from models.outbox import emit
 from models.posts import SCHEMA, Media, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
+from resolvers.posts.publication import count_post, emit_published, visible_clause
 from resolvers.posts.records import CreatedPost, PostRecord
 from resolvers.runtime import Resources
 
@@ -61,7 +63,11 @@ async def create_post(
 ) -> CreatedPost:
     text = validate_new_post(res, text, media)
     async with res.db.transaction() as session:
+        # With media it waits for them (resolvers/posts/publication.py); without, it is live.
         post = Post(author_id=author_id, text=text)
+        if media:
+            # SQL NULL, not None: None would let the column's default (now()) apply
+            post.published_at = null()
         session.add(post)
         await session.flush()
         rows: list[Media] = []
@@ -80,13 +86,11 @@ async def create_post(
         for row in rows:
             row.object_key = upload_key(row.id)
         await session.refresh(post)
-        await emit(
-            session,
-            SCHEMA,
-            "post.created",
-            {"post_id": post.id, "author_id": author_id, "created_at": post.created_at.isoformat()},
-            aggregate_id=post.id,
-        )
+        if post.published_at is None:
+            await count_post(session, author_id, unpublished=1)
+        else:
+            await count_post(session, author_id, published=1)
+            await emit_published(session, post)
     uploads = [presign_upload(res, row) for row in rows]
     return CreatedPost(post=PostRecord.of(post), uploads=uploads)
 
@@ -107,6 +111,10 @@ async def delete_post(res: Resources, viewer_id: int, post_id: int) -> PostRecor
             )
         ).all()
         await session.execute(delete(Post).where(Post.id == post_id))
+        if post.published_at is None:
+            await count_post(session, post.author_id, unpublished=-1)
+        else:
+            await count_post(session, post.author_id, published=-1)
         await emit(
             session,
             SCHEMA,
@@ -149,15 +157,38 @@ async def post_authors(res: Resources, ids: Sequence[int]) -> dict[int, int]:
     return {post_id: author_id for post_id, author_id in rows.all()}
 
 
+_VISIBLE_IDS = text(
+    "SELECT id FROM posts.posts WHERE id = ANY(:ids) "
+    "AND (published_at IS NOT NULL OR author_id = :viewer)"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("viewer", type_=BigInteger))
+
+
+async def visible_post_ids(res: Resources, ids: Sequence[int], viewer_id: int | None) -> set[int]:
+    """Which of `ids` are posts `viewer_id` may see (published, or their own). For other
+    domains checking references (analytics' events, once per batch): one statement, in
+    autocommit on a plain connection, the ids as one array (one prepared statement
+    whatever their number)."""
+    if not ids:
+        return set()
+    async with res.db.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = await auto.execute(_VISIBLE_IDS, {"ids": list(set(ids)), "viewer": viewer_id})
+    return {int(r[0]) for r in rows}
+
+
 async def get_post(res: Resources, post_id: int) -> PostRecord | None:
     return (await posts_by_ids(res, [post_id])).get(post_id)
 
 
 async def posts_page(
-    res: Resources, request: PageRequest, author_id: int | None = None
+    res: Resources,
+    request: PageRequest,
+    author_id: int | None = None,
+    viewer_id: int | None = None,
 ) -> Page[PostRecord]:
-    """Newest first; by one author (the `ix_posts_posts_author_id_id` range) or everyone."""
-    stmt = select(Post)
+    """Newest first, the posts `viewer_id` may see; by one author (the
+    `ix_posts_posts_author_id_id` range) or everyone."""
+    stmt = select(Post).where(visible_clause(viewer_id))
     if author_id is not None:
         stmt = stmt.where(Post.author_id == author_id)
     if request.after is not None:
@@ -169,13 +200,14 @@ async def posts_page(
 
 
 async def posts_pages_by_author(
-    res: Resources, author_ids: list[int], request: PageRequest
+    res: Resources, author_ids: list[int], request: PageRequest, viewer_id: int | None = None
 ) -> dict[int, Page[PostRecord]]:
-    """One page per author in one statement (a LATERAL join over the author index)."""
+    """One page per author in one statement (a LATERAL join over the author index), of
+    the posts `viewer_id` may see (an author sees their unpublished ones too)."""
     if not author_ids:
         return {}
     authors = values(Column("aid", BigInteger), name="a").data([(a,) for a in author_ids])
-    inner = select(Post).where(Post.author_id == authors.c.aid)
+    inner = select(Post).where(Post.author_id == authors.c.aid, visible_clause(viewer_id))
     if request.after is not None:
         inner = inner.where(Post.id < request.after)
     lateral = inner.order_by(Post.id.desc()).limit(request.first + 1).lateral("p")
@@ -196,6 +228,7 @@ async def posts_pages_by_author(
             like_count=m["like_count"],
             comment_count=m["comment_count"],
             created_at=m["created_at"],
+            published_at=m["published_at"],
         )
         grouped[rec.author_id].append((rec.id, rec))
     return {a: page_from_rows(rows, request) for a, rows in grouped.items()}

@@ -7,7 +7,8 @@
   3. the image is fully decoded (a truncated or corrupt file fails here);
   4. it is re-encoded without metadata (EXIF, XMP, comments, text chunks), after applying
      the EXIF orientation; animated GIF/WebP keep their frames;
-  5. WebP thumbnails are made at 320 and 1080 px wide (never upscaled).
+  5. WebP thumbnails are made at 320 and 1080 px wide, each only when the image is wider
+     (a 64x48 image has none, a 500 px one only the 320 px rendition).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from datetime import UTC, datetime
 
 from PIL import Image, ImageOps, ImageSequence
 
-from models.posts import Media
+from models.posts import Media, Post
 from resolvers.posts.errors import MediaRejected
 from resolvers.posts.media import TYPE_NAMES, delete_objects, mark_failed
+from resolvers.posts.publication import publish_if_ready
 from resolvers.runtime import Resources
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,8 @@ class Converted:
     data: bytes
     width: int
     height: int
-    thumbnails: list[tuple[int, int, bytes]]  # (width, height, webp bytes)
+    # (rendition width, width, height, webp bytes): only renditions narrower than the image
+    thumbnails: list[tuple[int, int, int, bytes]]
 
 
 def _describe(content_type: str) -> str:
@@ -149,15 +152,16 @@ def _convert(im: Image.Image, content_type: str, w: int, h: int, frames: int) ->
         else:
             base.save(out, format="WEBP", quality=90)
     w, h = base.size
-    thumbs: list[tuple[int, int, bytes]] = []
+    thumbs: list[tuple[int, int, int, bytes]] = []
     rgb = base.convert("RGBA") if base.mode in ("P", "LA", "RGBA", "PA") else base.convert("RGB")
     for target in THUMBNAIL_WIDTHS:
-        tw = min(target, w)
-        th = max(1, round(h * tw / w))
-        t = rgb.resize((tw, th), Image.Resampling.LANCZOS) if (tw, th) != (w, h) else rgb
+        if target >= w:  # never an upscale, nor a copy of the image itself
+            continue
+        th = max(1, round(h * target / w))
+        t = rgb.resize((target, th), Image.Resampling.LANCZOS)
         buf = io.BytesIO()
         t.save(buf, format="WEBP", quality=82, method=4)
-        thumbs.append((tw, th, buf.getvalue()))
+        thumbs.append((target, target, th, buf.getvalue()))
     return Converted(
         content_type=content_type, data=out.getvalue(), width=w, height=h, thumbnails=thumbs
     )
@@ -228,7 +232,7 @@ async def process_media(res: Resources, media_id: int) -> str:
             CacheControl="public, max-age=31536000, immutable",
         )
         thumbs: list[dict[str, object]] = []
-        for target, (tw, th, blob) in zip(THUMBNAIL_WIDTHS, converted.thumbnails, strict=True):
+        for target, tw, th, blob in converted.thumbnails:
             tkey = thumbnail_key(media_id, target)  # named by the rendition, not its size
             res.s3.put_object(
                 Bucket=bucket,
@@ -242,8 +246,10 @@ async def process_media(res: Resources, media_id: int) -> str:
 
     thumbs = await asyncio.to_thread(store)
     async with res.db.transaction() as session:
+        # The post's row first: media of one post finishing at once publish it once.
+        post = await session.get(Post, media.post_id, with_for_update=True)
         row = await session.get(Media, media_id, with_for_update=True)
-        if row is None:  # the post was deleted while we worked: leave no files behind
+        if row is None or post is None:  # deleted while we worked: leave no files behind
             await delete_objects(res, [key, *(str(t["key"]) for t in thumbs)])
             return "GONE"
         if row.status != "PROCESSING":
@@ -257,6 +263,9 @@ async def process_media(res: Resources, media_id: int) -> str:
         row.thumbnails = thumbs
         row.failure_reason = None
         row.updated_at = datetime.now(UTC)
+        await session.flush()
+        if await publish_if_ready(session, post):
+            log.info("post %s published: its media are ready", post.id)
     # The raw upload may still carry metadata; only the cleaned copy is served.
     await asyncio.to_thread(res.s3.delete_object, Bucket=bucket, Key=media.object_key)
     return "READY"

@@ -17,6 +17,7 @@ class PostRecord:
     like_count: int
     comment_count: int
     created_at: datetime
+    published_at: datetime | None  # None until every medium is READY
 
     @classmethod
     def of(cls, p: Post) -> PostRecord:
@@ -27,6 +28,7 @@ class PostRecord:
             like_count=p.like_count,
             comment_count=p.comment_count,
             created_at=p.created_at,
+            published_at=p.published_at,
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -37,6 +39,7 @@ class PostRecord:
             "like_count": self.like_count,
             "comment_count": self.comment_count,
             "created_at": self.created_at.isoformat(),
+            "published_at": self.published_at.isoformat() if self.published_at else None,
         }
 
     @classmethod
@@ -48,7 +51,15 @@ class PostRecord:
             like_count=int(d["like_count"]),
             comment_count=int(d["comment_count"]),
             created_at=datetime.fromisoformat(d["created_at"]),
+            published_at=_published_at(d),
         )
+
+
+def _published_at(d: dict[str, Any]) -> datetime | None:
+    if "published_at" not in d:  # a message from before publication: a visible post
+        return datetime.fromisoformat(d["created_at"])
+    value = d["published_at"]
+    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Text, any_, cast, func, or_, select, update
+from sqlalchemy import BigInteger, Text, any_, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -188,6 +188,22 @@ async def users_by_ids(res: Resources, ids: Sequence[int]) -> list[User | None]:
         rows = (await session.execute(select(User).where(User.id.in_(set(ids))))).scalars().all()
     by_id = {u.id: u for u in rows}
     return [by_id.get(i) for i in ids]
+
+
+_EXISTING_IDS = text("SELECT id FROM users.users WHERE id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger))
+)
+
+
+async def existing_user_ids(res: Resources, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` are accounts. For other domains checking references (analytics'
+    events, once per batch); one statement (autocommit, the ids as one array)."""
+    if not ids:
+        return set()
+    async with res.db.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = await auto.execute(_EXISTING_IDS, {"ids": list(set(ids))})
+    return {int(r[0]) for r in rows}
 
 
 async def user_id_by_username(res: Resources, username: str) -> int | None:

@@ -85,7 +85,8 @@ async def _change(
     res: Resources, statement: TextClause, follower_id: int, followee_id: int, event: str
 ) -> bool:
     if follower_id == followee_id:
-        raise BadInput("you cannot follow yourself", field="userId")
+        verb = "follow" if event == "user.followed" else "unfollow"
+        raise BadInput(f"you cannot {verb} yourself", field="userId")
     for attempt in range(_RETRIES):
         try:
             async with res.db.transaction() as session:

@@ -1,8 +1,13 @@
-"""Relay-style cursor connections: `edges { cursor node }` and `pageInfo`."""
+"""Relay-style cursor connections: `edges { cursor node }`, `pageInfo` and `totalCount`.
+
+`totalCount` is a number, or a coroutine function (typically a DataLoader's `load`) that
+runs only when a client asks for it, so a list whose total costs a statement pays it only
+then, batched per level like every other field.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -42,17 +47,25 @@ class Edge(Generic[NodeT]):
     node: NodeT
 
 
+Total = int | Callable[[], Awaitable[int]] | None
+
+
 @strawberry.federation.type(shareable=True)
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     page_info: PageInfo
-    total_count: int | None = strawberry.field(
-        default=None, description="Total items, where cheap to know (else null)."
-    )
+    total: strawberry.Private[Total] = None
+
+    @strawberry.field(description="Total items, where cheap to know (else null).")
+    async def total_count(self) -> int | None:
+        total = self.total
+        if total is None or isinstance(total, int):
+            return total
+        return await total()
 
 
 def connection_from_page(
-    page: Page[Any], to_node: Callable[[Any], NodeT], total_count: int | None = None
+    page: Page[Any], to_node: Callable[[Any], NodeT], total_count: Total = None
 ) -> Connection[NodeT]:
     edges = [
         Edge(cursor=c, node=to_node(item)) for c, item in zip(page.cursors, page.items, strict=True)
@@ -65,5 +78,5 @@ def connection_from_page(
             start_cursor=page.start_cursor,
             end_cursor=page.end_cursor,
         ),
-        total_count=total_count,
+        total=total_count,
     )

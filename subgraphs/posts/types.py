@@ -67,7 +67,10 @@ class Media:
             return None
         return media_url(info.context.resources, self.rec.stored_key)
 
-    @strawberry.field(description="WebP thumbnails 320 and 1080 px wide; empty until READY.")
+    @strawberry.field(
+        description="WebP renditions 320 and 1080 px wide, each only when the image is "
+        "wider (a small image has none: use `url`); empty until READY."
+    )
     def thumbnails(self, info: PostsInfo) -> list[Thumbnail]:
         res = info.context.resources
         return [
@@ -75,8 +78,13 @@ class Media:
             for t in self.rec.thumbnails
         ]
 
-    @strawberry.field(description="Why processing failed, in words a user can act on.")
-    def failure_reason(self) -> str | None:
+    @strawberry.field(
+        description="Why processing failed, in words a user can act on. For the post's "
+        "author only (null for anyone else)."
+    )
+    def failure_reason(self, info: PostsInfo) -> str | None:
+        if info.context.loaders.viewer_id != self.rec.author_id:
+            return None
         return self.rec.failure_reason
 
 
@@ -84,14 +92,26 @@ class Media:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="This user's posts, newest first.", directives=[page_size()])
+    @strawberry.field(
+        description="This user's published posts, newest first (to the user themselves, "
+        "their posts still waiting for media too). `totalCount` is `postCount`.",
+        directives=[page_size()],
+    )
     async def posts(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Post] | None:
         req = PageRequest.build(info.context.settings, first, after)
         author = parse_id(self.id, "id")
-        page = await info.context.loaders.author_posts.load((author, req))
-        return connection_from_page(page, Post.of)
+        loaders = info.context.loaders
+        page = await loaders.author_posts.load((author, req))
+        return connection_from_page(page, Post.of, lambda: loaders.post_count.load(author))
+
+    @strawberry.field(
+        description="How many posts this user has published (to the user themselves, "
+        "counting those still waiting for media too)."
+    )
+    async def post_count(self, info: PostsInfo) -> int | None:
+        return await info.context.loaders.post_count.load(parse_id(self.id, "id"))
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID, info: PostsInfo) -> User:
@@ -146,7 +166,7 @@ class Post:
     ) -> Connection[Comment]:
         req = PageRequest.build(info.context.settings, first, after)
         page = await info.context.loaders.comments.load((self.rec.id, req))
-        return connection_from_page(page, Comment.of)
+        return connection_from_page(page, Comment.of, self.rec.comment_count)
 
 
 @strawberry.type

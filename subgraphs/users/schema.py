@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 
 from puppies.auth import AuthError
-from resolvers.errors import BadInput, Forbidden, NotFound
+from resolvers.errors import Forbidden, NotFound
 from resolvers.ids import parse_id
 from resolvers.runtime import Resources
 from resolvers.users import accounts, apikeys, follows, sessions
@@ -206,8 +206,6 @@ FollowChange = Callable[[Resources, int, int], Awaitable[bool]]
 async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) -> FollowPayload:
     viewer_id = info.context.viewer.require_scope("write:follows")
     target = parse_id(raw_id, "userId")
-    if target == viewer_id:
-        raise BadInput("you cannot follow yourself", field="userId")
     changed = await change(info.context.resources, viewer_id, target)
     ld = info.context.loaders
     ld.forget_user(target)

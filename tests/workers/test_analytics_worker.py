@@ -146,27 +146,38 @@ async def test_domain_events_are_recorded_once_even_when_redelivered(
         ) == [(author,)]
 
 
+async def _posts(res: Resources, n: int) -> list[int]:
+    """Real posts (analytics checks that the posts events name exist)."""
+    return [(await create_post(res, 7, f"p{i}", [])).post.id for i in range(n)]
+
+
 async def test_client_events_reach_the_rollups_with_the_worker_running(
     res: Resources, service_env: dict[str, str]
 ) -> None:
+    [post] = await _posts(res, 1)
     with run_cli(["worker"], service_env):
         now = datetime.now(UTC)
         batch = [
-            EventInput(id=f"v{i}", type="POST_VIEW", occurred_at=now, post_id="5")
+            EventInput(id=f"v{i}", type="POST_VIEW", occurred_at=now, post_id=str(post))
             for i in range(100)
         ]
         result = await track_events(res, 1, batch)
         assert result.accepted == 100
         late = [
             EventInput(
-                id="late", type="POST_VIEW", occurred_at=now - timedelta(hours=30), post_id="5"
+                id="late",
+                type="POST_VIEW",
+                occurred_at=now - timedelta(hours=30),
+                post_id=str(post),
             )
         ]
         assert (await track_events(res, 1, late)).accepted == 1
 
         async def rolled() -> bool:
             rows = await _rows(
-                res.db, "SELECT day, views FROM analytics.post_daily WHERE post_id = 5 ORDER BY day"
+                res.db,
+                "SELECT day, views FROM analytics.post_daily WHERE post_id = :p ORDER BY day",
+                p=post,
             )
             return rows == [((now - timedelta(hours=30)).date(), 1), (now.date(), 100)]
 
@@ -202,6 +213,7 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
     res: Resources, service_env: dict[str, str]
 ) -> None:
     env = {**service_env, "ANALYTICS_ROLLUP_INTERVAL_MS": "20"}
+    posts = await _posts(res, 7)
     sent = 0
     with run_cli(["worker"], env) as proc:
         for b in range(20):
@@ -210,7 +222,7 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                     id=f"k{b}-{i}",
                     type="POST_VIEW",
                     occurred_at=datetime.now(UTC),
-                    post_id=str(1 + i % 7),
+                    post_id=str(posts[i % 7]),
                 )
                 for i in range(200)
             ]
@@ -237,12 +249,13 @@ async def test_the_worker_refreshes_trending_rankings(
     from resolvers.analytics.trending import CACHE_PREFIX, trending_posts
 
     now = datetime.now(UTC)
-    for post in (1, 2):
+    one, two = await _posts(res, 2)
+    for post in (one, two):
         await record_domain_event(
             res,
             Event(
                 id=f"posts:t{post}",
-                type="post.created",
+                type="post.published",
                 schema="posts",
                 aggregate_id=post,
                 payload={"post_id": post, "author_id": 7},
@@ -252,23 +265,26 @@ async def test_the_worker_refreshes_trending_rankings(
     env = {**service_env, "ANALYTICS_TRENDING_CACHE_SECONDS": "1"}
     with run_cli(["worker"], env):
         batch = [
-            EventInput(id=f"t{i}", type="POST_VIEW", occurred_at=now, post_id="2" if i < 3 else "1")
+            EventInput(
+                id=f"t{i}", type="POST_VIEW", occurred_at=now, post_id=str(two if i < 3 else one)
+            )
             for i in range(5)
         ]
         assert (await track_events(res, 1, batch)).accepted == 5
 
         async def ranked() -> bool:
-            return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["2","1"]'
+            return await res.redis.get(CACHE_PREFIX + "HOUR") == f'["{two}","{one}"]'.encode()
 
         await _eventually(ranked, timeout=15)
         more = [
-            EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id="1") for i in range(5)
+            EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id=str(one))
+            for i in range(5)
         ]
         assert (await track_events(res, 1, more)).accepted == 5
 
         async def reranked() -> bool:
-            return await res.redis.get(CACHE_PREFIX + "HOUR") == b'["1","2"]'
+            return await res.redis.get(CACHE_PREFIX + "HOUR") == f'["{one}","{two}"]'.encode()
 
         await _eventually(reranked, timeout=15)
         s = res.settings.model_copy(update={"analytics_trending_cache_seconds": 1})
-        assert await trending_posts(replace(res, settings=s), "HOUR", 1) == [1]
+        assert await trending_posts(replace(res, settings=s), "HOUR", 1) == [one]

@@ -86,7 +86,7 @@ async def test_relay_survives_a_kill_between_commit_and_dispatch(res, service_en
     """Rows committed while no worker runs are relayed by the next one (media processing)."""
     from tests.subgraphs.posts.images import photo
 
-    body = photo(640, 480, "PNG")
+    body = photo(1280, 960, "PNG")  # wider than both thumbnail widths
     from resolvers.posts.posts import MediaSpec
 
     created = await posts.create_post(res, 1, "x", [MediaSpec("image/png", len(body))])

@@ -39,7 +39,7 @@ async def test_seed_posts_writes_posts_likes_comments_with_exact_counters(clean)
         """
         SELECT (SELECT count(*) FROM posts.posts), (SELECT count(*) FROM posts.likes),
                (SELECT count(*) FROM posts.comments),
-               (SELECT count(*) FROM posts.outbox WHERE event_type = 'post.created')""",
+               (SELECT count(*) FROM posts.outbox WHERE event_type = 'post.published')""",
     )
     assert (posts, likes, comments, events) == (out.posts, out.likes, out.comments, out.posts)
     wrong = await _fetch(

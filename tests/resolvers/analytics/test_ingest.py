@@ -13,7 +13,19 @@ from resolvers.analytics.events import client_event_uuid
 from resolvers.analytics.ingest import EventInput, Reason, track_events
 from resolvers.analytics.partitions import drop_partitions_before, list_partitions
 from resolvers.errors import BadInput
+from resolvers.posts.posts import create_post
 from resolvers.runtime import Resources
+from resolvers.users.bulk import insert_users
+
+# A real post and a real account: analytics checks that the events' references exist.
+REFS: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+async def refs(res: Resources) -> None:
+    made = await insert_users(res, [("viewed", "viewed@example.com", "Viewed", "")], "x")
+    REFS["user"] = str(made["viewed"])
+    REFS["post"] = str((await create_post(res, made["viewed"], "viewed", [])).post.id)
 
 
 async def _count(res: Resources, sql: str, **params: object) -> int:
@@ -26,11 +38,15 @@ def _ev(
     type_: str = "POST_VIEW",
     *,
     at: datetime | None = None,
-    post: str | None = "101",
+    post: str | None = "the post",
     user: str | None = None,
 ) -> EventInput:
     return EventInput(
-        id=f"e-{i}", type=type_, occurred_at=at or datetime.now(UTC), post_id=post, user_id=user
+        id=f"e-{i}",
+        type=type_,
+        occurred_at=at or datetime.now(UTC),
+        post_id=REFS["post"] if post == "the post" else post,
+        user_id=REFS["user"] if user == "the user" else user,
     )
 
 
@@ -41,7 +57,7 @@ async def test_a_batch_is_recorded_in_its_partition_and_queued(
     batch = [
         _ev(1),
         _ev(2, "SHARE"),
-        _ev(3, "PROFILE_VIEW", post=None, user="7"),
+        _ev(3, "PROFILE_VIEW", post=None, user="the user"),
         _ev(4, "APP_OPEN", post=None),
     ]
     result = await track_events(res, 42, batch, now=now)

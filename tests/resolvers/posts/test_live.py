@@ -22,6 +22,7 @@ def _change(post_id: int, count: int) -> LikeChange:
         like_count=0,
         comment_count=0,
         created_at=datetime.now(UTC),
+        published_at=datetime.now(UTC),
     )
     return LikeChange(post=rec, like_count=count, liked=True, changed=True, user_id=count)
 

@@ -12,6 +12,7 @@ from models.outbox import Event
 from puppies.embedded import free_port
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event
+from resolvers.posts.posts import create_post
 from resolvers.runtime import Resources
 from tests.support.servers import run_cli
 
@@ -21,12 +22,14 @@ async def test_served_subgraph_and_worker_turn_views_into_trending(
 ) -> None:
     res = Resources.open(clean)
     try:
-        for post in (31, 32):
+        # real posts (trackEvents checks them), known to analytics before the worker runs
+        first, second = [(await create_post(res, 5, "p", [])).post.id for _ in range(2)]
+        for post in (first, second):
             await record_domain_event(
                 res,
                 Event(
                     id=f"posts:e2e{post}",
-                    type="post.created",
+                    type="post.published",
                     schema="posts",
                     aggregate_id=post,
                     payload={"post_id": post, "author_id": 5},
@@ -48,7 +51,7 @@ async def test_served_subgraph_and_worker_turn_views_into_trending(
                 "id": f"e{i}",
                 "type": "POST_VIEW",
                 "occurredAt": now,
-                "postId": "32" if i < 4 else "31",
+                "postId": str(second) if i < 4 else str(first),
             }
             for i in range(6)
         ]
@@ -68,7 +71,7 @@ async def test_served_subgraph_and_worker_turn_views_into_trending(
                     url, json={"query": "{ trendingPosts(window: HOUR, limit: 5) { id } }"}
                 )
                 ids = [p["id"] for p in r.json()["data"]["trendingPosts"]]
-                if ids == ["32", "31"]:
+                if ids == [str(second), str(first)]:
                     break
                 assert time.monotonic() < deadline, ids
                 await asyncio.sleep(0.2)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
+from resolvers.posts.posts import create_post
 from tests.subgraphs.analytics.conftest import Analytics
 
 TRACK = """
@@ -16,14 +18,27 @@ mutation($events: [EventInput!]!) {
 """
 
 
+# A real post: analytics checks that an event's post exists.
+REFS: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+async def refs(analytics: Analytics) -> None:
+    REFS["post"] = str((await create_post(analytics.res, 3, "seen", [])).post.id)
+
+
 def _ev(
-    i: int | str, type_: str = "POST_VIEW", *, at: datetime | None = None, post: str | None = "11"
+    i: int | str,
+    type_: str = "POST_VIEW",
+    *,
+    at: datetime | None = None,
+    post: str | None = "the post",
 ) -> dict[str, Any]:
     return {
         "id": f"ev-{i}",
         "type": type_,
         "occurredAt": (at or datetime.now(UTC)).isoformat(),
-        "postId": post,
+        "postId": REFS["post"] if post == "the post" else post,
     }
 
 

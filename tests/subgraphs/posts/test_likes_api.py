@@ -148,6 +148,19 @@ query($reps: [_Any!]!) { _entities(representations: $reps) {
   ... on Post { id text likeCount } } }"""
 
 
+async def _published(res: Resources, post_id: int) -> None:
+    """As if its media had been processed (the worker is not running here)."""
+    async with res.db.transaction() as session:
+        await session.execute(
+            text(
+                "WITH p AS (UPDATE posts.posts SET published_at = now() WHERE id = :p "
+                "RETURNING author_id) UPDATE posts.post_counts c SET published = published + 1, "
+                "unpublished = unpublished - 1 FROM p WHERE c.author_id = p.author_id"
+            ),
+            {"p": post_id},
+        )
+
+
 async def _seed_listing(settings, n: int) -> list[int]:
     from resolvers.posts import comments, posts
     from resolvers.posts.posts import MediaSpec
@@ -163,6 +176,7 @@ async def _seed_listing(settings, n: int) -> list[int]:
                 [MediaSpec("image/png", 100), MediaSpec("image/jpeg", 200)],
             )
             ids.append(created.post.id)
+            await _published(res, created.post.id)
             if i % 2:
                 await likes.like_post(res, 77, created.post.id)
             await comments.add_comment(res, 2, created.post.id, f"comment on {i}")
@@ -191,3 +205,15 @@ async def test_a_listing_costs_a_fixed_number_of_statements(posts_api):
         data = await posts_api.data(ENTITIES, {"reps": reps}, user=77)
     assert [len(u["posts"]["edges"]) for u in data["_entities"]] == [17, 17, 16]
     assert len(counter.queries()) == 3  # authors' pages (LATERAL), media, viewer's likes
+    counted = ENTITIES.replace(
+        "... on User { id posts(first: 20) {",
+        "... on User { id postCount posts(first: 20) { totalCount",
+    )
+    with count_statements() as counter:
+        data = await posts_api.data(counted, {"reps": reps}, user=77)
+    assert [(u["postCount"], u["posts"]["totalCount"]) for u in data["_entities"]] == [
+        (17, 17),
+        (17, 17),
+        (16, 16),
+    ]
+    assert len(counter.queries()) == 4  # + every author's counters, in one statement

@@ -57,7 +57,8 @@ async def upload(
 
 async def wait_final(api: PostsClient, post_id: str) -> list[dict]:
     async def done() -> list[dict] | None:
-        media = (await api.data(POST_MEDIA, {"id": post_id}))["post"]["media"]
+        # as its author: a post is published only once all its media are READY
+        media = (await api.data(POST_MEDIA, {"id": post_id}, user=1))["post"]["media"]
         return media if all(m["status"] in ("READY", "FAILED") for m in media) else None
 
     result: list[dict] = await eventually(done, timeout=60)
@@ -137,7 +138,7 @@ async def test_s3_itself_refuses_a_body_outside_the_presigned_policy(posts_api):
     assert other_type.status_code == 403, other_type.text  # the policy binds Content-Type
     refused = await posts_api.data(COMPLETE, {"id": spec["mediaId"]}, user=1)
     assert "nothing was uploaded" in refused["completeMediaUpload"]["errors"][0]["message"]
-    [m] = (await posts_api.data(POST_MEDIA, {"id": post_id}))["post"]["media"]
+    [m] = (await posts_api.data(POST_MEDIA, {"id": post_id}, user=1))["post"]["media"]
     assert m["status"] == "PENDING_UPLOAD"
     ok = await upload(posts_api.http, spec, body, "image/png")
     assert ok.status_code in (200, 204), ok.text
@@ -162,7 +163,7 @@ async def test_completion_checks_what_was_uploaded(posts_api, settings):
     assert other["completeMediaUpload"]["errors"][0]["code"] == "FORBIDDEN"
     missing = await posts_api.data(COMPLETE, {"id": "999999"}, user=1)
     assert missing["completeMediaUpload"]["errors"][0]["code"] == "NOT_FOUND"
-    [m] = (await posts_api.data(POST_MEDIA, {"id": post_id}))["post"]["media"]
+    [m] = (await posts_api.data(POST_MEDIA, {"id": post_id}, user=1))["post"]["media"]
     assert m["status"] == "PENDING_UPLOAD"
 
 
