@@ -31,6 +31,7 @@ from graph.plugins.demand_control import DemandControlConfig
 from graph.plugins.headers import HeadersConfig
 from graph.plugins.limits import LimitsConfig
 from graph.plugins.persisted_queries import PersistedQueriesConfig
+from graph.plugins.progressive_override import LabelRule
 from graph.plugins.rate_limits import RateLimitsConfig
 from graph.plugins.subgraph_errors import SubgraphErrorsConfig
 from graph.plugins.telemetry import TelemetryConfig
@@ -179,6 +180,8 @@ class RouterConfig(StrictModel):
     authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
     demand_control: DemandControlConfig = Field(default_factory=DemandControlConfig)
     subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
+    # progressive @override: label -> on/off, or a rule (graph/plugins/progressive_override.py)
+    override_labels: dict[str, bool | LabelRule] = Field(default_factory=dict)
     graphiql: GraphiQLConfig = Field(default_factory=GraphiQLConfig)
     static_files: list[StaticMount] = Field(default_factory=list)
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)

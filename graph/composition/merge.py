@@ -55,6 +55,15 @@ def collect_directives(target: MergedType | MergedField, source: TypeDef | Field
         target.spec_sources.setdefault(directive, []).append(args)
 
 
+_LABEL = re.compile(r"^[a-zA-Z][a-zA-Z0-9_\-:./]*$")
+_PERCENT = re.compile(r"^percent\((?:100(?:\.0{1,8})?|\d{1,2}(?:\.\d{1,8})?)\)$")
+
+
+def valid_override_label(label: str) -> bool:
+    """`percent(x)` (0 to 100, at most 8 decimals) or a name, as Apollo's composition has it."""
+    return bool(_PERCENT.match(label) or _LABEL.match(label))
+
+
 def _key_field_names(typedef: TypeDef) -> set[str]:
     names: set[str] = set()
     for key in typedef.keys:
@@ -225,7 +234,8 @@ class Merger(InputMerger):
         self, merged: MergedType, fname: str, fsrcs: list[FieldSource], type_graphs: set[str]
     ) -> MergedField | None:
         coord = f"{merged.name}.{fname}"
-        overridden = self._overridden(coord, fsrcs)
+        labels: dict[str, str] = {}  # subgraph a progressive override takes from -> label
+        overridden = self._overridden(coord, fsrcs, labels)
         type_text = merge_output_types([f.type for _, _, f in fsrcs], self.is_subtype)
         if type_text is None:
             detail = " but ".join(f'type "{f.type}" in subgraph "{s.name}"' for s, _, f in fsrcs)
@@ -251,12 +261,18 @@ class Merger(InputMerger):
             out.composed += [d for d in f.composed if self._is_composed(sub, d.name.value)]
             collect_directives(out, f)
             used_overridden = False
+            label = labels.get(sub.name) if not f.external else None
             if sub.name in overridden and not f.external:
                 special = True
                 if not self._used_locally(sub, t, fname):
                     continue
                 used_overridden = True
+            elif label is not None:  # taken over progressively: it stays, with the label
+                special = True
+                used_overridden = self._used_locally(sub, t, fname)
             override = f.override if f.override in present else None
+            if override is not None and f.override_label is not None:
+                label = f.override_label
             join = JoinField(
                 self.enums[sub.name],
                 requires=f.requires,
@@ -265,11 +281,14 @@ class Merger(InputMerger):
                 external=f.external,
                 override=override,
                 used_overridden=used_overridden,
+                override_label=label,
             )
             special = special or bool(f.requires or f.provides or f.external or override)
             joins.append(join)
             provided = (t.name, f.name) in self.provided[sub.name]
-            if (not f.external or provided) and not used_overridden:
+            # (the subgraph a field is progressively taken from shares it with the one
+            # taking it over: only one of them resolves it for a given operation)
+            if (not f.external or provided) and not used_overridden and sub.name not in labels:
                 resolving.append((sub, t, f))
         if special or differing_types or present != type_graphs:
             out.joins = joins
@@ -287,7 +306,9 @@ class Merger(InputMerger):
             return True
         return any(i in sub.types and fname in sub.types[i].fields for i in t.interfaces)
 
-    def _overridden(self, coord: str, fsrcs: list[FieldSource]) -> set[str]:
+    def _overridden(self, coord: str, fsrcs: list[FieldSource], labels: dict[str, str]) -> set[str]:
+        """The subgraphs `coord` is overridden away from; those it is progressively taken
+        from (`@override(label:)`) go to `labels` instead, with the label."""
         overridden: set[str] = set()
         by_sub = {s.name: f for s, _, f in fsrcs}
         for sub, _, f in fsrcs:
@@ -312,14 +333,20 @@ class Merger(InputMerger):
                     type_name=coord.split(".")[0],
                     field_name=f.name,
                 )
-            elif f.override_label is not None:
+            elif f.override_label is not None and not valid_override_label(f.override_label):
                 self.issues.add(
-                    "UNSUPPORTED_FEATURE",
-                    f'[{sub.name}] progressive @override (label) on "{coord}" is not supported',
+                    "OVERRIDE_LABEL_INVALID",
+                    f'Invalid @override label "{f.override_label}" on field "{coord}" on '
+                    f'subgraph "{sub.name}": labels must start with a letter and after that '
+                    "may contain alphanumerics, underscores, minuses, colons, periods, or "
+                    'slashes. Alternatively, labels may be of the form "percent(x)" where x '
+                    "is a float between 0-100 inclusive.",
                     subgraphs=names,
                     type_name=coord.split(".")[0],
                     field_name=f.name,
                 )
+                if f.override in by_sub:
+                    labels[f.override] = f.override_label  # (no sharing error on top)
             elif f.override in by_sub and by_sub[f.override].override is not None:
                 self.issues.add(
                     "OVERRIDE_SOURCE_HAS_OVERRIDE",
@@ -330,6 +357,8 @@ class Merger(InputMerger):
                     type_name=coord.split(".")[0],
                     field_name=f.name,
                 )
+            elif f.override in by_sub and f.override_label is not None:
+                labels[f.override] = f.override_label
             elif f.override in by_sub:
                 overridden.add(f.override)
         return overridden

@@ -131,6 +131,8 @@ def _join_field(j: JoinField) -> str:
         args.append(f"override: {print_string(j.override)}")
     if j.used_overridden:
         args.append("usedOverridden: true")
+    if j.override_label is not None:
+        args.append(f"overrideLabel: {print_string(j.override_label)}")
     return f"@join__field({', '.join(args)})"
 
 

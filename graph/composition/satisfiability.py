@@ -34,7 +34,9 @@ class _Checker:
         for sub in schemas:
             for t in sub.types.values():
                 for f in t.fields.values():
-                    if f.override is not None:
+                    # (a progressive override keeps the field where it was when its label
+                    # is off: that subgraph still resolves it)
+                    if f.override is not None and f.override_label is None:
                         self.overridden.add((t.name, f.name, f.override))
         self.provided: dict[str, dict[str, set[str]]] = {}
         for sub in schemas:

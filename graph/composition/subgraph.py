@@ -392,6 +392,14 @@ class SubgraphReader:
             elif canonical == "override":
                 fld.override = str(args.get("from", ""))
                 label = args.get("label")
+                if label is not None and self.names.version < (2, 7):
+                    self.issues.add(
+                        "INVALID_GRAPHQL",
+                        f'[{self.subgraph.name}] Unknown argument "label" on directive '
+                        f'"@{directive.name.value}".',
+                        subgraphs=[self.subgraph.name],
+                    )
+                    label = None
                 fld.override_label = None if label is None else str(label)
             elif canonical == "tag":
                 fld.tags.append(str(args.get("name", "")))

@@ -32,6 +32,9 @@ class JoinField:
     external: bool = False
     override: str | None = None
     used_overridden: bool = False
+    # progressive @override (federation v2.7): on the field of the subgraph that takes it
+    # over (with `override`) and on the one it is taken from
+    override_label: str | None = None
 
 
 @dataclass

@@ -76,7 +76,7 @@ from graph.execution.incremental import IncrementalExecution, active_deferrals, 
 from graph.execution.shaping import Found, Shaper
 from graph.execution.validation import RULES_WITH_INCREMENTAL
 from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
-from graph.planning.operation import NormalizedOperation, OpSelection
+from graph.planning.operation import NormalizedOperation, OpField, OpSelection
 from graph.supergraph import Supergraph, build_api_schema
 
 Check = Callable[[DocumentNode, str | None], list[GraphQLError]]
@@ -207,6 +207,7 @@ class Gateway:
         self._rules = RULES_WITH_INCREMENTAL if self.options.defer_support else specified_rules
         self.subgraph_names: list[str] = list(supergraph.subgraphs)
         self.planner = Planner(supergraph)
+        self._label_planners: dict[frozenset[str], Planner] = {}  # progressive @override
         hidden = frozenset(
             n
             for n, t in supergraph.types.items()
@@ -297,6 +298,62 @@ class Gateway:
                 self.planner,
                 planned_from=normalize_operation(operation, fragments),
             )
+            if len(prepared.restricted) >= 64:
+                prepared.restricted.clear()
+            prepared.restricted[key] = found
+        return found
+
+    def planner_for(self, labels: frozenset[str]) -> Planner:
+        """The planner for the supergraph as it is with these progressive-override labels
+        on (one per set of labels, kept)."""
+        labels = labels & frozenset(self.supergraph.label_fields)
+        if not labels:
+            return self.planner
+        found = self._label_planners.get(labels)
+        if found is None:
+            if len(self._label_planners) >= 64:
+                self._label_planners.clear()
+            found = self._label_planners[labels] = Planner(self.supergraph.with_labels(labels))
+        return found
+
+    def override_labels_of(self, prepared: PreparedOperation) -> frozenset[str]:
+        """The progressive-override labels that can change the plan of `prepared`: those of
+        the fields it asks for (only these count, so that one operation has few plans)."""
+        if not self.supergraph.label_fields:
+            return frozenset()
+        found = prepared.shape_cache.get(_LABELS)
+        if found is None:
+            names = _field_names(prepared.planned_from.selections)
+            found = frozenset(
+                label
+                for label, fields in self.supergraph.label_fields.items()
+                if any(name in names for _, name in fields)
+            )
+            prepared.shape_cache[_LABELS] = found
+        return found
+
+    def with_override_labels(
+        self, prepared: PreparedOperation, labels: frozenset[str]
+    ) -> PreparedOperation:
+        """``prepared`` planned with these progressive-override labels on: one plan per set
+        of labels, kept with the operation (a given set always gives the same plan)."""
+        labels = labels & self.override_labels_of(prepared)
+        if not labels:
+            return prepared
+        key = (_LABELS, labels)
+        found = prepared.restricted.get(key)
+        if found is None:
+            found = PreparedOperation(
+                prepared.document,
+                prepared.operation,
+                prepared.operation_type,
+                prepared.normalized,
+                prepared.root_type,
+                prepared.introspection,
+                self.planner_for(labels),
+                planned_from=prepared.planned_from,
+            )
+            found.shape_cache = prepared.shape_cache  # shaped as the operation is
             if len(prepared.restricted) >= 64:
                 prepared.restricted.clear()
             prepared.restricted[key] = found
@@ -560,6 +617,19 @@ class Gateway:
     async def aclose(self) -> None:
         for c in self.clients.values():
             await c.aclose()
+
+
+_LABELS = "override_labels"
+
+
+def _field_names(sels: tuple[OpSelection, ...], out: set[str] | None = None) -> set[str]:
+    found = out if out is not None else set()
+    for s in sels:
+        if isinstance(s, OpField):
+            found.add(s.name)
+        if s.selections:
+            _field_names(s.selections, found)
+    return found
 
 
 def _error(e: GraphQLError | Exception, code: str) -> dict[str, Any]:

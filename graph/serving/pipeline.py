@@ -11,7 +11,8 @@ Stages, in order (each a plugin in graph/plugins/ owning its config model):
 6. authorization (``@authenticated``, ``@requiresScopes``, ``@policy``)  (another stage)
 7. ``rate_limits``: per principal (tier), per client address, per root field; quotas
 8. cost (demand control)                                             (another stage)
-9. plan (cached with the operation): the pipeline
+8b. ``progressive_override``: the override labels on for this operation pick its plan
+9. plan (cached with the operation, per set of override labels): the pipeline
 10. execute (``traffic_shaping.router.timeout`` on every transport), with each subgraph's
     headers from the ``subgraph_headers`` hooks (``headers``, then
     ``principal_forwarding``: the signed principal): the pipeline
@@ -53,6 +54,7 @@ from graph.plugins.headers import HeaderPropagation, HeadersStage
 from graph.plugins.introspection import IntrospectionStage
 from graph.plugins.limits import LimitsStage
 from graph.plugins.persisted_queries import PersistedQueriesStage, PersistedQueryManifest
+from graph.plugins.progressive_override import ProgressiveOverrideStage
 from graph.plugins.rate_limits import RateLimitStage
 from graph.plugins.redis import RedisConnections
 from graph.plugins.telemetry import Metrics, TelemetryStage
@@ -134,6 +136,8 @@ def build_stages(
         stages.append(RateLimitStage(config.rate_limits, redis, gateway.api_schema, metrics))
     if config.demand_control.enabled:
         stages.append(DemandControlStage(config.demand_control, gateway))
+    if gateway.supergraph.label_fields:  # progressive @override in the supergraph
+        stages.append(ProgressiveOverrideStage(config.override_labels))
     propagation = HeaderPropagation(config.headers)
     if propagation.enabled:
         stages.append(HeadersStage(propagation))

@@ -8,7 +8,8 @@ can be fetched, which object types a subgraph knows behind an interface or union
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 from graphql import (
     BooleanValueNode,
@@ -78,6 +79,10 @@ class JoinField:
     external: bool = False
     override: str | None = None
     used_overridden: bool = False
+    # progressive @override: the subgraph taking the field over has `override` and the
+    # label, the one it is taken from the label only; which of them resolves the field
+    # depends on the labels on for an operation (Supergraph.with_labels)
+    override_label: str | None = None
 
 
 @dataclass
@@ -184,6 +189,9 @@ class Supergraph:
         self.join_prefix = "join__"
         self.inaccessible = "inaccessible"
         self._possible: dict[str, list[str]] = {}
+        # progressive @override: label -> the (type, field) it moves; the labels on here
+        self.label_fields: dict[str, set[tuple[str, str]]] = {}
+        self.active_labels: frozenset[str] = frozenset()
         self._load()
 
     @classmethod
@@ -271,6 +279,7 @@ class Supergraph:
                                     external=_bool(dn, "external"),
                                     override=_str(dn, "override"),
                                     used_overridden=_bool(dn, "usedOverridden"),
+                                    override_label=_str(dn, "overrideLabel"),
                                 )
                             )
                     info.fields[fd.name.value] = fi
@@ -319,19 +328,30 @@ class Supergraph:
         for t in self.types.values():
             if t.kind not in ("object", "interface"):
                 continue
-            type_graphs = t.graphs
             for f in t.fields.values():
-                with_graph = [j for j in f.joins if j.graph is not None]
-                for j in with_graph:
-                    assert j.graph is not None
-                    f.by_graph[j.graph] = j
-                    if j.external:
-                        f.external_in.add(j.graph)
-                    elif not j.used_overridden:
-                        f.resolvers[j.graph] = t.name
-                if not f.joins:
-                    for g in type_graphs:
-                        f.resolvers[g] = t.name
+                self._resolve_field(t, f)
+                for j in f.joins:
+                    if j.override_label is not None:
+                        self.label_fields.setdefault(j.override_label, set()).add((t.name, f.name))
+
+    def _resolve_field(self, t: TypeInfo, f: FieldInfo) -> None:
+        """Which subgraphs resolve `f` (with the labels on in `active_labels`)."""
+        with_graph = [j for j in f.joins if j.graph is not None]
+        for j in with_graph:
+            assert j.graph is not None
+            f.by_graph[j.graph] = j
+            if j.external:
+                f.external_in.add(j.graph)
+            elif j.override_label is not None:
+                # progressive @override: the subgraph taking the field over resolves it
+                # while its label is on, the one it is taken from while it is off
+                if (j.override_label in self.active_labels) == (j.override is not None):
+                    f.resolvers[j.graph] = t.name
+            elif not j.used_overridden:
+                f.resolvers[j.graph] = t.name
+        if not f.joins:
+            for g in t.graphs:
+                f.resolvers[g] = t.name
         # Fields an object gets from an @interfaceObject: reachable through the interface.
         for t in self.types.values():
             if t.kind != "object":
@@ -368,6 +388,29 @@ class Supergraph:
                 )
             elif t.kind == "object":
                 self._possible[t.name] = [t.name]
+
+    def with_labels(self, labels: frozenset[str]) -> Supergraph:
+        """This supergraph as the planner sees it when the progressive-override labels
+        `labels` are on (the fields they move are resolved by the subgraphs taking them
+        over); the types and fields no label touches are shared."""
+        labels = labels & frozenset(self.label_fields)
+        if labels == self.active_labels:
+            return self
+        view = copy.copy(self)
+        view.active_labels = labels
+        view.types = dict(self.types)
+        moved: dict[str, set[str]] = {}
+        for fields in self.label_fields.values():
+            for type_name, field_name in fields:
+                moved.setdefault(type_name, set()).add(field_name)
+        for type_name, field_names in moved.items():
+            t = replace(self.types[type_name], fields=dict(self.types[type_name].fields))
+            for name in field_names:
+                f = replace(t.fields[name], resolvers={}, by_graph={}, external_in=set())
+                view._resolve_field(t, f)
+                t.fields[name] = f
+            view.types[type_name] = t
+        return view
 
     # ------------------------------------------------------------------ questions
     def possible_types(self, type_name: str) -> list[str]:

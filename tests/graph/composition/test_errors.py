@@ -401,3 +401,42 @@ def test_provided_field_counts_as_resolved_for_sharing() -> None:
         sub("b", 'type T @key(fields: "id", resolvable: false) { id: ID! n: String }'),
     )
     assert 'defined as non-shareable in subgraph "b"' in issue.message
+
+
+def _override(label: str, version: str = "2.7") -> list[Subgraph]:
+    link = f'extend schema @link(url: "https://specs.apollo.dev/federation/v{version}", '
+    return [
+        Subgraph(
+            "orders",
+            "http://orders",
+            link + 'import: ["@key"]) type Query { o: O } type O @key(fields: "id") '
+            "{ id: ID! status: String! }",
+        ),
+        Subgraph(
+            "shipping",
+            "http://shipping",
+            link + 'import: ["@key", "@override"]) type O @key(fields: "id") '
+            f'{{ id: ID! status: String! @override(from: "orders", label: "{label}") }}',
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "label", ["1bad", "bad label", "percent(101)", "percent(1.123456789)", "percent(-1)"]
+)
+def test_invalid_override_labels(label: str) -> None:
+    found = issues_of(*_override(label))
+    assert [i.code for i in found] == ["OVERRIDE_LABEL_INVALID"]  # (and no sharing error)
+    assert f'Invalid @override label "{label}" on field "O.status"' in found[0].message
+
+
+@pytest.mark.parametrize(
+    "label", ["percent(0)", "percent(100)", "percent(0.00000001)", "a:b/c.d-e_f"]
+)
+def test_valid_override_labels(label: str) -> None:
+    assert f'overrideLabel: "{label}"' in compose(_override(label))
+
+
+def test_override_labels_need_federation_2_7() -> None:
+    issue = only("INVALID_GRAPHQL", *_override("percent(5)", "2.6"))
+    assert issue.message == '[shipping] Unknown argument "label" on directive "@override".'
