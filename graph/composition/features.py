@@ -20,7 +20,7 @@ from graphql.language.print_string import print_string
 SPEC_DIRECTIVES = ("authenticated", "requiresScopes", "policy", "cost", "listSize")
 ACCESS_CONTROL = ("authenticated", "requiresScopes", "policy")
 # The order composition meets features in one subgraph (tag and inaccessible included).
-FEATURE_ORDER = ("tag", "inaccessible", *SPEC_DIRECTIVES)
+FEATURE_ORDER = ("tag", "inaccessible", *SPEC_DIRECTIVES, "context")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,13 @@ FEATURES: dict[str, Feature] = {
         "policy", "https://specs.apollo.dev/policy/v0.1", "SECURITY", ("policy",), "Policy"
     ),
     "cost": Feature("cost", "https://specs.apollo.dev/cost/v0.1", None, ("cost", "listSize")),
+    "context": Feature(
+        "context",
+        "https://specs.apollo.dev/context/v0.1",
+        "SECURITY",
+        ("context", "fromContext"),
+        "ContextFieldValue",
+    ),
 }
 FEATURE_OF = {d: f.name for f in FEATURES.values() for d in f.directives}
 
@@ -70,6 +77,8 @@ DEFINITIONS = {
         "directive @{name}(assumedSize: Int, slicingArguments: [String!], sizedFields: "
         "[String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION"
     ),
+    "context": "directive @{name}(name: String!) repeatable on INTERFACE | OBJECT | UNION",
+    "fromContext": ("directive @{name}(field: context__ContextFieldValue) on ARGUMENT_DEFINITION"),
 }
 ARGUMENTS = {
     "authenticated": (),

@@ -36,7 +36,7 @@ FEDERATION_DIRECTIVES = (
     "cost",
     "listSize",
 )
-UNSUPPORTED = ("context", "fromContext")
+UNSUPPORTED: tuple[str, ...] = ()
 # Lowest federation version that defines a directive (those not listed: every 2.x).
 MIN_VERSION: dict[str, tuple[int, int]] = {
     "authenticated": (2, 5),
@@ -44,6 +44,8 @@ MIN_VERSION: dict[str, tuple[int, int]] = {
     "policy": (2, 6),
     "cost": (2, 9),
     "listSize": (2, 9),
+    "context": (2, 8),
+    "fromContext": (2, 8),
 }
 BUILTIN_DIRECTIVES = {"skip", "include", "deprecated", "specifiedBy", "oneOf", "defer", "stream"}
 MACHINERY_TYPES = {

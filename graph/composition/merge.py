@@ -59,6 +59,27 @@ _LABEL = re.compile(r"^[a-zA-Z][a-zA-Z0-9_\-:./]*$")
 _PERCENT = re.compile(r"^percent\((?:100(?:\.0{1,8})?|\d{1,2}(?:\.\d{1,8})?)\)$")
 
 
+_CONTEXT_REFERENCE = re.compile(r"^\s*\$(?P<name>[_A-Za-z][_0-9A-Za-z]*)(?P<selection>.*)$", re.S)
+
+
+def parse_from_context(text: str) -> tuple[str, str] | None:
+    """`"$context { prop }"` -> `("context", " { prop }")`; None without a `$context`."""
+    match = _CONTEXT_REFERENCE.match(text)
+    return (match.group("name"), match.group("selection")) if match else None
+
+
+def context_arguments(subgraph: str, f: Field) -> list[tuple[str, str, str, str]]:
+    """The `contextArguments` of a field's `@join__field` in `subgraph`."""
+    out: list[tuple[str, str, str, str]] = []
+    for arg in f.args.values():
+        if arg.from_context is None:
+            continue
+        parsed = parse_from_context(arg.from_context)
+        if parsed is not None:
+            out.append((f"{subgraph}__{parsed[0]}", arg.name, arg.type, parsed[1]))
+    return out
+
+
 def valid_override_label(label: str) -> bool:
     """`percent(x)` (0 to 100, at most 8 decimals) or a name, as Apollo's composition has it."""
     return bool(_PERCENT.match(label) or _LABEL.match(label))
@@ -179,6 +200,9 @@ class Merger(InputMerger):
             merged.tags += [tag for tag in t.tags if tag not in merged.tags]
             merged.composed += [d for d in t.composed if self._is_composed(sub, d.name.value)]
             collect_directives(merged, t)
+            for name in t.contexts:  # (a name set in several subgraphs: the first one's)
+                if all(c.split("__", 1)[1] != name for c in merged.contexts):
+                    merged.contexts.append(f"{sub.name}__{name}")
             graph = self.enums[sub.name]
             if t.keys and kind in (Kind.OBJECT, Kind.INTERFACE):
                 for key in t.keys:
@@ -282,8 +306,11 @@ class Merger(InputMerger):
                 override=override,
                 used_overridden=used_overridden,
                 override_label=label,
+                context_arguments=context_arguments(sub.name, f),
             )
-            special = special or bool(f.requires or f.provides or f.external or override)
+            special = special or bool(
+                f.requires or f.provides or f.external or override or join.context_arguments
+            )
             joins.append(join)
             provided = (t.name, f.name) in self.provided[sub.name]
             # (the subgraph a field is progressively taken from shares it with the one
@@ -294,7 +321,15 @@ class Merger(InputMerger):
             out.joins = joins
         if merged.kind is Kind.OBJECT:
             self._check_sharing(coord, resolving)
-        out.args = self._merge_args(coord, [(s, f) for s, _, f in fsrcs if not f.external])
+        # (an argument whose value comes from a context is not the client's to give)
+        out.args = self._merge_args(
+            coord,
+            [
+                (s, replace(f, args={n: a for n, a in f.args.items() if a.from_context is None}))
+                for s, _, f in fsrcs
+                if not f.external
+            ],
+        )
         return out
 
     def _used_locally(self, sub: SubgraphSchema, t: TypeDef, fname: str) -> bool:

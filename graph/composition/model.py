@@ -49,6 +49,9 @@ class Argument:
     order: list[str] = field(default_factory=list)
     # Spec directives (authenticated, requiresScopes, policy, cost, listSize) -> arguments.
     spec: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # @fromContext(field: "$context { selection }"): the argument's value comes from the
+    # context set by an enclosing object (federation v2.8); not in the supergraph's field
+    from_context: str | None = None
 
 
 @dataclass
@@ -110,6 +113,7 @@ class TypeDef:
     composed: list[DirectiveNode] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
     spec: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contexts: list[str] = field(default_factory=list)  # @context(name:) (federation v2.8)
 
     @property
     def resolvable_keys(self) -> list[Key]:

@@ -133,6 +133,13 @@ def _join_field(j: JoinField) -> str:
         args.append("usedOverridden: true")
     if j.override_label is not None:
         args.append(f"overrideLabel: {print_string(j.override_label)}")
+    if j.context_arguments:
+        items = ", ".join(
+            f"{{context: {print_string(c)}, name: {print_string(n)}, type: {print_string(t)}, "
+            f"selection: {print_string(s)}}}"
+            for c, n, t, s in j.context_arguments
+        )
+        args.append(f"contextArguments: [{items}]")
     return f"@join__field({', '.join(args)})"
 
 
@@ -254,6 +261,7 @@ def _type(t: MergedType, ctx: _Context) -> str:
     directives += [
         f"@join__unionMember(graph: {g}, member: {print_string(m)})" for g, m in t.member_joins
     ]
+    directives += [f"@context(name: {print_string(c)})" for c in t.contexts]
     if t.specified_by is not None:
         directives.append(f"@specifiedBy(url: {print_string(t.specified_by)})")
     directives += _element_directives(

@@ -309,6 +309,8 @@ class SubgraphReader:
                 typedef.extends_directive = True
             elif canonical == "tag":
                 typedef.tags.append(str(args.get("name", "")))
+            elif canonical == "context":
+                typedef.contexts.append(str(args.get("name", "")))
             elif canonical in SPEC_DIRECTIVES:
                 pass
             elif canonical in UNSUPPORTED:
@@ -343,6 +345,8 @@ class SubgraphReader:
                 arg.inaccessible = True
             elif canonical == "tag":
                 arg.tags.append(str(directive_args(directive).get("name", "")))
+            elif canonical == "fromContext":
+                arg.from_context = str(directive_args(directive).get("field", ""))
             elif directive.name.value == "deprecated":
                 arg.deprecated = str(directive_args(directive).get("reason", "No longer supported"))
         return arg

@@ -35,6 +35,8 @@ class JoinField:
     # progressive @override (federation v2.7): on the field of the subgraph that takes it
     # over (with `override`) and on the one it is taken from
     override_label: str | None = None
+    # @fromContext arguments (federation v2.8): (context, name, type, selection) each
+    context_arguments: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class MergedType:
     order: list[str] = field(default_factory=list)
     spec: dict[str, dict[str, Any]] = field(default_factory=dict)
     spec_sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    contexts: list[str] = field(default_factory=list)  # "<subgraph>__<name>" (@context)
 
 
 @dataclass

@@ -36,6 +36,7 @@ class SubgraphValidator:
         )
 
     def validate(self) -> None:
+        self._contexts()
         for t in self.schema.types.values():
             if t.kind in (Kind.OBJECT, Kind.INTERFACE):
                 self._keys(t)
@@ -47,6 +48,87 @@ class SubgraphValidator:
         for t in self.schema.types.values():
             if t.kind is Kind.OBJECT and self.schema.fed2:
                 self._unused_externals(t)
+
+    def _contexts(self) -> None:
+        """`@context(name:)` and `@fromContext(field:)` (federation v2.8)."""
+        setters: dict[str, list[TypeDef]] = {}
+        for t in self.schema.types.values():
+            for name in t.contexts:
+                setters.setdefault(name, []).append(t)
+                if "_" in name:
+                    self._add(
+                        "CONTEXT_NAME_INVALID",
+                        f'Context name "{name}" may not contain an underscore.',
+                        t.name,
+                    )
+        for t in self.schema.types.values():
+            contextual = False
+            for fld in t.fields.values():
+                for arg in fld.args.values():
+                    if arg.from_context is not None:
+                        contextual = True
+                        self._from_context(t, fld.name, arg.name, arg.from_context, setters)
+            if contextual and t.kind is Kind.OBJECT and not t.resolvable_keys:
+                self._add(
+                    "CONTEXT_NO_RESOLVABLE_KEY",
+                    f'Object "{t.name}" has no resolvable key but has a field with a '
+                    "contextual argument.",
+                    t.name,
+                )
+
+    def _from_context(
+        self, t: TypeDef, fname: str, arg: str, text: str, setters: dict[str, list[TypeDef]]
+    ) -> None:
+        from graph.composition.merge import parse_from_context
+
+        where = f"{t.name}.{fname}({arg}:)"
+        parsed = parse_from_context(text)
+        if parsed is None:
+            self._add(
+                "NO_CONTEXT_IN_SELECTION",
+                f'@fromContext argument does not reference a context "{text}".',
+                t.name,
+                fname,
+            )
+            return
+        name, selection = parsed
+        if name not in setters:
+            self._add(
+                "CONTEXT_NOT_SET",
+                f'Context "{name}" is used at location "{where}" but is never set.',
+                t.name,
+                fname,
+            )
+            return
+        fields = selection.strip()
+        if fields.startswith("{") and fields.endswith("}"):
+            fields = fields[1:-1]
+        for setter in setters[name]:
+            for owner in [setter, *self._members(setter)]:
+                try:
+                    for selected in walk(self.schema, owner.name, fields):
+                        self.used_externals.add((selected.type_name, selected.field_name))
+                except FieldSetError as exc:
+                    if owner is not setter:
+                        continue  # (a member may lack what a type condition selects)
+                    self._add(
+                        "CONTEXT_INVALID_SELECTION",
+                        f'Context "{name}" is used in "{where}" but the selection is invalid '
+                        f"for type {setter.name}. Error: {exc}.",
+                        t.name,
+                        fname,
+                    )
+                    return
+
+    def _members(self, t: TypeDef) -> list[TypeDef]:
+        """The object types of a union or interface that sets a context."""
+        if t.kind is Kind.UNION:
+            names = t.members
+        elif t.kind is Kind.INTERFACE:
+            names = [o.name for o in self.schema.types.values() if t.name in o.interfaces]
+        else:
+            return []
+        return [self.schema.types[n] for n in names if n in self.schema.types]
 
     def _keys(self, t: TypeDef) -> None:
         for key in t.keys:

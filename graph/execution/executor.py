@@ -160,11 +160,56 @@ class _Execution:
     async def entity_fetch(self, f: FetchNode, paths: tuple[tuple[str, ...], ...]) -> None:
         if f.conditions and not passes(f.conditions, self.variables):
             return
+        if f.contexts:
+            await self.contextual_fetch(f, paths)
+            return
         objs = collect(self.data, paths[0], self.slices)
         for more in paths[1:]:
             objs.extend(collect(self.data, more, self.slices))
-        if not objs:
-            return
+        if objs:
+            await self.entities(f, paths, objs, None)
+
+    async def contextual_fetch(self, f: FetchNode, paths: tuple[tuple[str, ...], ...]) -> None:
+        """An entity fetch with `@fromContext` arguments: each object's values are read from
+        the enclosing object that set the context; one request per distinct set of values
+        (sent side by side)."""
+        path = paths[0]
+        objs = collect(self.data, path, self.slices)
+        values: dict[int, list[Any]] = {id(o): [None] * len(f.contexts) for o in objs}
+        for i, rewrite in enumerate(f.contexts):
+            ancestor = rewrite.ancestor
+            rest = path[len(ancestor) :]
+            above = collect(self.data, ancestor, self.slices) if ancestor else [self.data]
+            for anc in above:
+                value = context_value(anc, rewrite.selections, self.ex.possible_types)
+                for obj in collect(anc, rest, self.slices):
+                    found = values.get(id(obj))
+                    if found is not None:
+                        found[i] = value
+        by_values: dict[bytes, tuple[list[Any], list[dict[str, Any]]]] = {}
+        for obj in objs:
+            vals = values[id(obj)]
+            key = orjson.dumps(vals, option=orjson.OPT_SORT_KEYS)
+            by_values.setdefault(key, (vals, []))[1].append(obj)
+        requests = [
+            self.entities(
+                f, paths, group, {r.variable: v for r, v in zip(f.contexts, vals, strict=True)}
+            )
+            for vals, group in by_values.values()
+        ]
+        if len(requests) == 1:
+            await requests[0]
+        elif requests:
+            await asyncio.gather(*requests)
+
+    async def entities(
+        self,
+        f: FetchNode,
+        paths: tuple[tuple[str, ...], ...],
+        objs: list[dict[str, Any]],
+        extra: dict[str, Any] | None,
+    ) -> None:
+        """One `_entities` request for `objs` (with `extra` variables), merged into them."""
         targets: dict[str, EntityTarget] = {}
         for e in f.entities:
             for rt in e.runtime_types:
@@ -194,6 +239,8 @@ class _Execution:
             return
         variables = self._vars(f)
         variables["representations"] = reps
+        if extra:
+            variables.update(extra)
         try:
             resp = await self._post(f, {"query": f.operation, "variables": variables})
         except SubgraphFetchError as exc:
@@ -353,6 +400,37 @@ def collect_with_paths(
         if not current:
             return []
     return [(v, p) for v, p in current if isinstance(v, dict)]
+
+
+def context_value(
+    obj: dict[str, Any],
+    reqs: tuple[ReqSelection, ...],
+    possible: Mapping[str, frozenset[str]],
+) -> Any:
+    """The value a `@fromContext` selection gives in the data of `obj` (the object that set
+    the context): the value at the end of its path of single fields (through the type
+    conditions that apply), or an object of the fields selected where there are several
+    (an input object argument)."""
+    tn = obj.get("__typename")
+    fields: list[ReqField] = []
+    for r in reqs:
+        if isinstance(r, ReqField):
+            fields.append(r)
+        elif tn is not None and (
+            r.type_condition == tn or tn in possible.get(r.type_condition, ())
+        ):
+            fields += [x for x in r.selections if isinstance(x, ReqField)]
+    if len(fields) != 1:
+        return {r.repr_key: _context_leaf(obj.get(r.data_key), r, possible) for r in fields}
+    return _context_leaf(obj.get(fields[0].data_key), fields[0], possible)
+
+
+def _context_leaf(v: Any, r: ReqField, possible: Mapping[str, frozenset[str]]) -> Any:
+    if r.selections is None or v is None:
+        return v
+    if isinstance(v, list):
+        return [context_value(x, r.selections, possible) if isinstance(x, dict) else x for x in v]
+    return context_value(v, r.selections, possible) if isinstance(v, dict) else v
 
 
 def _rename(

@@ -102,7 +102,7 @@ def _merge_siblings(groups: list[Group]) -> list[Group]:
         changed = False
         seen: dict[tuple[object, ...], Group] = {}
         for g in groups:
-            if not g.entity:
+            if not g.entity or g.contexts:  # (context values are read relative to its path)
                 continue
             key = (
                 g.segment,
@@ -214,6 +214,7 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
     var_defs = [op.variable_definitions[v] for v in usages]
     name = f"{op.name}__{g.subgraph}__{g.id}" if op.name else ""
     if g.entity:
+        var_defs += [f"${c.variable}: {c.type}" for c in g.contexts]
         defs = ", ".join(["$representations: [_Any!]!", *var_defs])
         body = "{_entities(representations: $representations) " + g.selset.render_block() + "}"
         text = f"query {name}({defs}) {body}"
@@ -222,7 +223,16 @@ def _fetch_node(g: Group, op: NormalizedOperation, sg: Supergraph) -> PlanNode:
             for p in g.parts.values()
         )
         fetch = FetchNode(
-            g.id, g.subgraph, text, "query", usages, entities, (), g.conditions, tuple(g.renames)
+            g.id,
+            g.subgraph,
+            text,
+            "query",
+            usages,
+            entities,
+            (),
+            g.conditions,
+            tuple(g.renames),
+            tuple(g.contexts),
         )
         return FlattenNode(g.path, fetch, tuple(g.extra_paths))
     kind = op.kind if op.kind in ("mutation", "subscription") else "query"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graph.planning.operation import Condition, OpField, OpFragment, OpSelection
-from graph.planning.plan import ReqSelection
+from graph.planning.plan import ContextRewrite, ReqSelection
 from graph.planning.selections import SelSet
 from graph.supergraph.model import Supergraph
 
@@ -42,6 +42,8 @@ class Group:
     # (path relative to the fetch, alias, response key): renamed back after the fetch
     renames: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
     extra_paths: list[tuple[str, ...]] = field(default_factory=list)
+    # @fromContext arguments of the fields this (entity) fetch asks for
+    contexts: list[ContextRewrite] = field(default_factory=list)
 
     def __hash__(self) -> int:
         return self.id
@@ -118,6 +120,9 @@ class Ctx:
     # to the current fetch and only new fetches belong to the later part.
     stack: tuple[int, ...] = ()
     defer_jump: bool = True
+    # The contexts (@context) set by enclosing objects: name -> the context at that object
+    # and its type (the last one set wins).
+    contexts: dict[str, tuple[Ctx, str]] = field(default_factory=dict)
 
     @property
     def deferred_apart(self) -> bool:
@@ -138,6 +143,7 @@ class Ctx:
             self.origin,
             stack=self.stack,
             defer_jump=self.defer_jump,
+            contexts=self.contexts,
         )
         for k, v in kw.items():
             setattr(c, k, v)

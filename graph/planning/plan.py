@@ -41,6 +41,19 @@ class EntityTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextRewrite:
+    """A `@fromContext` argument of a field this entity fetch asks for: `variable` (of GraphQL
+    type `type`) gets, per representation, the value of `selections` in the data of the
+    object at `ancestor` (a path, a prefix of the fetch's own) that the representation's
+    object is under. Representations with different values go in different requests."""
+
+    variable: str
+    type: str
+    ancestor: tuple[str, ...]
+    selections: tuple[ReqSelection, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FetchNode:
     id: int
     subgraph: str
@@ -54,6 +67,7 @@ class FetchNode:
     # (path inside the fetched data, alias, response key): aliases the planner used to keep
     # the subgraph query valid, renamed back before merging.
     renames: tuple[tuple[tuple[str, ...], str, str], ...] = ()
+    contexts: tuple[ContextRewrite, ...] = ()  # @fromContext arguments (entity fetches)
 
     @property
     def is_entity_fetch(self) -> bool:

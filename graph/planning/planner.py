@@ -11,6 +11,8 @@ into the object types the subgraph knows, so each object type is planned on its 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from graph.planning.build import build_query_plan
 from graph.planning.costs import INF, JUMP, MAX_DEPTH, CostModel
 from graph.planning.errors import PlanningError
@@ -23,6 +25,7 @@ from graph.planning.groups import (
     collect_for,
     depends_on,
     field_count,
+    flatten_fields,
     has_real_fields,
     plain_leaves,
     short_alias,
@@ -34,11 +37,17 @@ from graph.planning.operation import (
     OpFragment,
     OpSelection,
 )
-from graph.planning.plan import QueryPlan, ReqSelection
+from graph.planning.plan import ContextRewrite, QueryPlan, ReqSelection
 from graph.planning.roots import plan_roots
 from graph.planning.schema_view import SchemaView
 from graph.planning.selections import merge_reqs, req_from_selections
-from graph.supergraph.model import FieldInfo, Supergraph, list_depth
+from graph.supergraph.model import (
+    ContextArgument,
+    FieldInfo,
+    JoinField,
+    Supergraph,
+    list_depth,
+)
 
 
 class Planner:
@@ -104,6 +113,10 @@ class OperationPlanning:
     def _plan_object(self, ctx: Ctx, type_name: str, sels: tuple[OpSelection, ...]) -> None:
         iobj = self.sg.types[type_name].is_abstract  # an @interfaceObject in this subgraph
         ctx = ctx.sub(plain=ctx.plain | plain_leaves(sels, type_name))
+        sets = self.sg.contexts_of(type_name)
+        if sets and any(c not in ctx.contexts or ctx.contexts[c][0].path != ctx.path for c in sets):
+            # an object that sets contexts (@context): fields below read them from here
+            ctx.contexts = {**ctx.contexts, **{c: (ctx, type_name) for c in sets}}
         deferred: list[OpSelection] = []
         for s in sels:
             if isinstance(s, OpFragment):
@@ -185,6 +198,10 @@ class OperationPlanning:
         fi = self.sg.types[type_name].fields.get(f.name)
         if fi is None:
             return
+        contextual = next(((g, jf) for g, jf in fi.by_graph.items() if jf.context_arguments), None)
+        if contextual is not None:
+            self._plan_contextual(ctx, type_name, fi, f, *contextual)
+            return
         if ctx.deferred_apart and self._plan_apart(ctx, type_name, fi, f):
             return
         local = self.view.is_local(graph, type_name, fi, ctx.provided)
@@ -208,6 +225,69 @@ class OperationPlanning:
             self._split(ctx, type_name, fi, f, routes)
             return
         self._take_route(ctx, type_name, fi, f, routes[costs.index(best)])
+
+    def _plan_contextual(
+        self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField, graph: str, jf: JoinField
+    ) -> None:
+        """A field with `@fromContext` arguments: each context's selection is planned at the
+        enclosing object that sets it, and the field is fetched through `_entities` in its
+        subgraph, with a variable per argument that the executor fills in per object from
+        that enclosing object's data."""
+        via = fi.resolvers.get(graph)
+        if via is None:
+            raise PlanningError(f"cannot plan {type_name}.{f.name}: {graph!r} does not resolve it")
+        touched: set[Group] = set()
+        reads: list[tuple[ContextArgument, tuple[str, ...], tuple[ReqSelection, ...]]] = []
+        for ca in jf.context_arguments:
+            found = ctx.contexts.get(ca.context)
+            if found is None:
+                raise PlanningError(
+                    f"cannot plan {type_name}.{f.name}: no enclosing object sets the context "
+                    f"{ca.context!r} its argument {ca.name!r} is taken from"
+                )
+            anc_ctx, anc_type = found
+            text = ca.selection.strip()
+            if text.startswith("{") and text.endswith("}"):
+                text = text[1:-1]
+            sels = self.view.field_set(text, self.op.internal_prefix)
+            if anc_type == self.sg.root_types.get(self.op.kind) and not anc_ctx.path:
+                self._plan_root_context(anc_ctx, anc_type, sels, touched)
+            else:
+                self.plan_sels(anc_ctx.sub(touched=touched, defer_jump=False), anc_type, sels)
+                touched.add(anc_ctx.group)
+            reads.append((ca, anc_ctx.path, req_from_selections(sels)))
+        jctx = ctx.sub(conditions=ctx.conditions + f.conditions) if f.conditions else ctx
+        tctx = self.jump(jctx, type_name, graph, via, None, fresh=True)
+        if tctx is None:
+            raise PlanningError(f"cannot plan {type_name}.{f.name}: no usable key")
+        group = tctx.group
+        group.deps.update(t for t in touched if t is not group)
+        args = [f.args_text[1:-1]] if f.args_text else []
+        for ca, ancestor, reqs in reads:
+            variable = f"contextualArgument_{group.id}_{len(group.contexts)}"
+            while variable in self.op.variable_definitions:
+                variable = "_" + variable
+            group.contexts.append(ContextRewrite(variable, ca.type, ancestor, reqs))
+            args.append(f"{ca.name}: ${variable}")
+        with_context = replace(f, args_text="(" + ", ".join(args) + ")")
+        self._add_local(tctx, via, self.sg.types[via].fields[f.name], with_context)
+
+    def _plan_root_context(
+        self, ctx: Ctx, root: str, sels: tuple[OpSelection, ...], touched: set[Group]
+    ) -> None:
+        """A context set by the root type: its root fields go to root fetches."""
+        for s in flatten_fields(self.sg, root, sels):
+            fi = self.sg.types[root].fields.get(s.name)
+            if fi is None or not fi.resolvers:
+                raise PlanningError(f"no subgraph resolves {root}.{s.name}")
+            graph = (
+                ctx.group.subgraph
+                if ctx.group.subgraph in fi.resolvers
+                else next(iter(fi.resolvers))
+            )
+            group = self.fetches.root_group(graph, ctx.stack)
+            self._add_local(Ctx(group, group.selset, (), stack=ctx.stack), root, fi, s)
+            touched.add(group)
 
     def _plan_apart(self, ctx: Ctx, type_name: str, fi: FieldInfo, f: OpField) -> bool:
         """A field of a deferred part met at a fetch of an earlier part: fetch it apart,
@@ -365,7 +445,14 @@ class OperationPlanning:
 
     # ------------------------------------------------------------------ jumps
     def jump(
-        self, ctx: Ctx, type_name: str, target: str, via: str, requires: str | None
+        self,
+        ctx: Ctx,
+        type_name: str,
+        target: str,
+        via: str,
+        requires: str | None,
+        *,
+        fresh: bool = False,
     ) -> Ctx | None:
         if ctx.depth > MAX_DEPTH * 8:
             raise PlanningError("planning recursed too deep (circular keys or requires?)")
@@ -415,7 +502,7 @@ class OperationPlanning:
             if merged is None:
                 raise PlanningError(f"@requires of {via} in {target} conflicts with its key")
             reqs = merged
-        group = self._entity_group(ctx, target, via, reqs, touched)
+        group = self._entity_group(ctx, target, via, reqs, touched, fresh)
         group.deps.add(ctx.group)
         group.deps.update(t for t in touched if t is not group)
         part = group.parts.get(via)
@@ -445,12 +532,19 @@ class OperationPlanning:
             origin=(ctx, type_name),
             stack=ctx.stack,
             defer_jump=ctx.defer_jump,
+            contexts=ctx.contexts,
         )
 
     def _entity_group(
-        self, ctx: Ctx, target: str, via: str, reqs: tuple[ReqSelection, ...], touched: set[Group]
+        self,
+        ctx: Ctx,
+        target: str,
+        via: str,
+        reqs: tuple[ReqSelection, ...],
+        touched: set[Group],
+        fresh: bool = False,
     ) -> Group:
-        for g in self.fetches.groups:
+        for g in () if fresh else self.fetches.groups:
             if (
                 g.entity
                 and g.subgraph == target

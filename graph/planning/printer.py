@@ -115,6 +115,13 @@ def _fetch(f: FetchNode, depth: int, out: list[str]) -> None:
             _reqs(e.requires, depth + 3, out)
             out.append(f"{pad}{_IND * 2}}}")
         out.append(f"{pad}{_IND}}} =>")
+    if f.contexts:
+        # @fromContext arguments: each variable is read from the object that set the context
+        out.append(f"{pad}{_IND}context {{")
+        for c in f.contexts:
+            where = format_path(c.ancestor) or "(root)"
+            out.append(f"{pad}{_IND * 2}${c.variable}: {c.type} <- {where} {_inline(c.selections)}")
+        out.append(f"{pad}{_IND}}}")
     pretty = print_ast(parse(f.operation, no_location=True))
     if f.entities:
         # Show only the selection inside _entities, as Apollo does.
@@ -130,6 +137,16 @@ def _entities_body(text: str) -> str:
     body = lines[start + 1 : -2]
     indent = min((len(ln) - len(ln.lstrip()) for ln in body if ln.strip()), default=0)
     return "\n".join(["{", *("  " + ln[indent:] for ln in body), "}"])
+
+
+def _inline(reqs: tuple[ReqSelection, ...]) -> str:
+    parts: list[str] = []
+    for r in reqs:
+        if isinstance(r, ReqField):
+            parts.append(r.data_key + (f" {_inline(r.selections)}" if r.selections else ""))
+        else:
+            parts.append(f"... on {r.type_condition} {_inline(r.selections)}")
+    return "{ " + " ".join(parts) + " }"
 
 
 def _reqs(reqs: tuple[ReqSelection, ...], depth: int, out: list[str]) -> None:

@@ -134,6 +134,9 @@ def _plan_root_field(
         selset = selset.fragment(None, w.directives_text, w.variables)
         conds += w.conditions
     ctx = Ctx(group, selset, (), None, None, conds, stack=stack)
+    sets = sg.contexts_of(root)
+    if sets:  # the root type sets contexts (@context on Query)
+        ctx.contexts = {c: (ctx, root) for c in sets}
     add_field(ctx, root, sg.types[root].fields[s.name], s)
 
 

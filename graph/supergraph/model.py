@@ -23,9 +23,11 @@ from graphql import (
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
     ListTypeNode,
+    ListValueNode,
     NonNullTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    ObjectValueNode,
     ScalarTypeDefinitionNode,
     ScalarTypeExtensionNode,
     SchemaDefinitionNode,
@@ -69,6 +71,18 @@ class JoinType:
 
 
 @dataclass(frozen=True)
+class ContextArgument:
+    """An argument whose value the router takes from the context `context` (`@context`, set
+    by an enclosing object of a type that declares it): the `selection` of that object
+    (federation v2.8's `@fromContext`)."""
+
+    context: str
+    name: str
+    type: str
+    selection: str
+
+
+@dataclass(frozen=True)
 class JoinField:
     """One `@join__field` of a field."""
 
@@ -83,6 +97,7 @@ class JoinField:
     # label, the one it is taken from the label only; which of them resolves the field
     # depends on the labels on for an operation (Supergraph.with_labels)
     override_label: str | None = None
+    context_arguments: tuple[ContextArgument, ...] = ()
 
 
 @dataclass
@@ -116,6 +131,7 @@ class TypeInfo:
     # graph -> union members there (join__unionMember)
     members: dict[str, set[str]] = field(default_factory=dict)
     all_members: list[str] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)  # the @context names it sets
 
     @property
     def graphs(self) -> list[str]:
@@ -167,6 +183,26 @@ def _str(d: DirectiveNode, name: str) -> str | None:
     return None
 
 
+def _context_arguments(d: DirectiveNode) -> tuple[ContextArgument, ...]:
+    value = _arg(d, "contextArguments")
+    if not isinstance(value, ListValueNode):
+        return ()
+    out: list[ContextArgument] = []
+    for item in value.values:
+        if not isinstance(item, ObjectValueNode):
+            continue
+        fields = {
+            f.name.value: f.value.value for f in item.fields if isinstance(f.value, StringValueNode)
+        }
+        if {"context", "name", "type", "selection"} <= set(fields):
+            out.append(
+                ContextArgument(
+                    fields["context"], fields["name"], fields["type"], fields["selection"]
+                )
+            )
+    return tuple(out)
+
+
 def _bool(d: DirectiveNode, name: str, default: bool = False) -> bool:
     v = _arg(d, name)
     if isinstance(v, BooleanValueNode):
@@ -188,7 +224,9 @@ class Supergraph:
         }
         self.join_prefix = "join__"
         self.inaccessible = "inaccessible"
+        self.context_directive = "context"
         self._possible: dict[str, list[str]] = {}
+        self._contexts: dict[str, list[str]] = {}
         # progressive @override: label -> the (type, field) it moves; the labels on here
         self.label_fields: dict[str, set[tuple[str, str]]] = {}
         self.active_labels: frozenset[str] = frozenset()
@@ -262,6 +300,10 @@ class Supergraph:
                     member = _str(dn, "member")
                     if g and member:
                         info.members.setdefault(g, set()).add(member)
+                elif dname == self.context_directive:
+                    context = _str(dn, "name")
+                    if context:
+                        info.contexts.append(context)
             if kind in ("object", "interface"):
                 info.interfaces.extend(i.name.value for i in d.interfaces or ())  # type: ignore[attr-defined]
                 for fd in d.fields or ():  # type: ignore[attr-defined]
@@ -280,6 +322,7 @@ class Supergraph:
                                     override=_str(dn, "override"),
                                     used_overridden=_bool(dn, "usedOverridden"),
                                     override_label=_str(dn, "overrideLabel"),
+                                    context_arguments=_context_arguments(dn),
                                 )
                             )
                     info.fields[fd.name.value] = fi
@@ -301,6 +344,8 @@ class Supergraph:
                     self.join_prefix = f"{alias}__"
                 if "/inaccessible/" in url:
                     self.inaccessible = alias or "inaccessible"
+                if "/context/" in url and alias:
+                    self.context_directive = alias
 
     @staticmethod
     def _kind(d: object) -> str | None:
@@ -413,6 +458,24 @@ class Supergraph:
         return view
 
     # ------------------------------------------------------------------ questions
+    def contexts_of(self, type_name: str) -> list[str]:
+        """The contexts an object of `type_name` sets: its own, and those of the interfaces
+        it implements and the unions it is a member of."""
+        found = self._contexts.get(type_name)
+        if found is None:
+            t = self.types.get(type_name)
+            found = list(t.contexts) if t is not None else []
+            for other in self.types.values():
+                if (
+                    other.contexts
+                    and other.is_abstract
+                    and type_name != other.name
+                    and type_name in self._possible.get(other.name, ())
+                ):
+                    found += [c for c in other.contexts if c not in found]
+            self._contexts[type_name] = found
+        return found
+
     def possible_types(self, type_name: str) -> list[str]:
         return self._possible.get(type_name, [])
 

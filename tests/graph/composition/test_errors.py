@@ -323,18 +323,7 @@ def test_entity_jump_makes_the_field_reachable() -> None:
     )
 
 
-def test_unsupported_and_duplicates() -> None:
-    unsupported = only(
-        "UNSUPPORTED_FEATURE",
-        Subgraph(
-            "a",
-            "http://a",
-            'extend schema @link(url: "https://specs.apollo.dev/'
-            'federation/v2.8", import: ["@key", "@context"]) type Query { me: T } '
-            'type T @key(fields: "id") @context(name: "c") { id: ID! }',
-        ),
-    )
-    assert unsupported.subgraphs == ("a",)
+def test_duplicates() -> None:
     duplicate = only(
         "DUPLICATE_SUBGRAPH_NAME",
         sub("a", "type Query { x: Int }"),
@@ -440,3 +429,59 @@ def test_valid_override_labels(label: str) -> None:
 def test_override_labels_need_federation_2_7() -> None:
     issue = only("INVALID_GRAPHQL", *_override("percent(5)", "2.6"))
     assert issue.message == '[shipping] Unknown argument "label" on directive "@override".'
+
+
+def _context_subgraph(body: str) -> Subgraph:
+    return Subgraph(
+        "a",
+        "http://a",
+        'extend schema @link(url: "https://specs.apollo.dev/federation/v2.8", '
+        'import: ["@key", "@context", "@fromContext"]) ' + body,
+    )
+
+
+def test_context_errors_as_apollo_reports_them() -> None:
+    found = issues_of(
+        _context_subgraph(
+            'type Query { t: T! } type T @key(fields: "id") @context(name: "my_ctx") '
+            '{ id: ID! u: U! prop: String! } type U @key(fields: "id") { id: ID! '
+            'f1(a: String @fromContext(field: "$nope { prop }")): Int! '
+            'f2(a: String @fromContext(field: "$my_ctx { missing }")): Int! '
+            'f3(a: String @fromContext(field: "{ prop }")): Int! } '
+            'type V { x(a: String @fromContext(field: "$my_ctx { prop }")): Int }'
+        )
+    )
+    # (the messages of @apollo/composition 2.14.1 for the same subgraph)
+    assert [(i.code, i.message) for i in found] == [
+        ("CONTEXT_NAME_INVALID", '[a] Context name "my_ctx" may not contain an underscore.'),
+        (
+            "CONTEXT_NOT_SET",
+            '[a] Context "nope" is used at location "U.f1(a:)" but is never set.',
+        ),
+        (
+            "CONTEXT_INVALID_SELECTION",
+            '[a] Context "my_ctx" is used in "U.f2(a:)" but the selection is invalid for '
+            'type T. Error: Cannot query field "missing" on type "T".',
+        ),
+        (
+            "NO_CONTEXT_IN_SELECTION",
+            '[a] @fromContext argument does not reference a context "{ prop }".',
+        ),
+        (
+            "CONTEXT_NO_RESOLVABLE_KEY",
+            '[a] Object "V" has no resolvable key but has a field with a contextual argument.',
+        ),
+    ]
+
+
+def test_context_needs_federation_2_8() -> None:
+    issue = only(
+        "INVALID_LINK_DIRECTIVE_USAGE",
+        Subgraph(
+            "a",
+            "http://a",
+            'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", '
+            'import: ["@key", "@context"]) type Query { t: Int }',
+        ),
+    )
+    assert '"@context"' in issue.message
