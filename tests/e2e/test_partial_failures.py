@@ -4,6 +4,7 @@ their own path, through the router."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -19,9 +20,16 @@ POST_WITH_STATS = """query($id: ID!) {
 
 
 def _error_at(body: dict, path: Sequence[object]) -> dict:
+    _all_coded(body)
     errors = [e for e in body.get("errors", []) if e.get("path") == list(path)]
     assert errors, body
     return errors[0]
+
+
+def _all_coded(body: dict) -> None:
+    """Issue 9, bug 4: every error of the answer has a code."""
+    assert body.get("errors"), body
+    assert all((e.get("extensions") or {}).get("code") for e in body["errors"]), body
 
 
 async def test_stats_forbidden_to_a_stranger_leaves_the_post(api: Api) -> None:
@@ -54,16 +62,28 @@ async def test_a_refused_mutation_is_null_with_its_error(api: Api) -> None:
     assert _error_at(body, ["createPost"])["extensions"]["code"] in REFUSED, body
 
 
-@pytest.fixture
-def router_without_analytics(running: RunningStack) -> Iterator[str]:
-    """A second router of the same stack whose analytics subgraph is down (nothing
-    listens where router.yaml sends it)."""
+@contextlib.contextmanager
+def _router_without(running: RunningStack, port_variable: str) -> Iterator[str]:
+    """A second router of the same stack for which one subgraph is down (nothing listens
+    where router.yaml sends it)."""
     port = free_port()
-    env = {**running.env, "ROUTER_PORT": str(port), "ANALYTICS_PORT": str(free_port())}
+    env = {**running.env, "ROUTER_PORT": str(port), port_variable: str(free_port())}
     args = ["serve", "router", "--supergraph", str(ROOT / "supergraph.graphql")]
     with run_cli([*args, "--config", str(ROOT / "router.yaml")], env) as proc:
         wait_listening(port, proc, 120)
         yield f"http://127.0.0.1:{port}/graphql"
+
+
+@pytest.fixture
+def router_without_analytics(running: RunningStack) -> Iterator[str]:
+    with _router_without(running, "ANALYTICS_PORT") as url:
+        yield url
+
+
+@pytest.fixture
+def router_without_users(running: RunningStack) -> Iterator[str]:
+    with _router_without(running, "USERS_PORT") as url:
+        yield url
 
 
 async def test_a_subgraph_that_is_down_blanks_only_its_fields(
@@ -85,6 +105,7 @@ async def test_a_subgraph_that_is_down_blanks_only_its_fields(
         "stats": None,
     }, body
     # the router reports the failed fetch at the entity it was for, with its code
+    _all_coded(body)
     [error] = body["errors"]
     assert error["path"][0] == "post" and error["extensions"]["code"] == "SUBREQUEST_HTTP_ERROR"
     # and the analytics user field next to users' own fields
@@ -98,3 +119,24 @@ async def test_a_subgraph_that_is_down_blanks_only_its_fields(
     )
     body = r.json()
     assert body["data"]["user"] == {"username": rex.username, "analytics": None}, body
+    _all_coded(body)
+
+
+async def test_users_down_leaves_the_post_and_every_error_has_a_code(
+    api: Api, router_without_users: str
+) -> None:
+    """A field of another subgraph's entity that is non-null (User.username) cannot be
+    resolved: the nullable `author` becomes null, the post keeps its own fields."""
+    rex = await api.account("rex")
+    post_id, _ = await api.create_post(rex, "no users today")
+    query = """query($id: ID!) { post(id: $id) { id text
+      author { id username } } }"""
+    # anonymous: a token could not be checked without the users subgraph's keys
+    r = await api.http.post(
+        router_without_users, json={"query": query, "variables": {"id": post_id}}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data"]["post"] == {"id": post_id, "text": "no users today", "author": None}, body
+    _all_coded(body)
+    assert {e["path"][0] for e in body["errors"]} == {"post"}, body
