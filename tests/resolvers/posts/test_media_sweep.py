@@ -1,4 +1,4 @@
-"""The upload sweep and media URLs against real PostgreSQL and moto's S3 server."""
+"""The upload sweep and media URLs against real PostgreSQL and the S3 server (SeaweedFS)."""
 
 from __future__ import annotations
 
