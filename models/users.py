@@ -10,6 +10,15 @@ and its outbox.
   row in the same `family_id` and stamps `rotated_at` on the old one; presenting a rotated
   token again revokes the whole family.
 - `api_keys`: `prefix` (clear, unique) finds the row, `secret_hash` (SHA-256) proves it.
+- `users.role`: `user`, `moderator` or `admin` (docs/identity.md); `users.password_hash` is
+  NULL for an account made by an OpenID Connect sign-in that never set a password;
+  `users.email_verified_at` is when an OpenID Connect provider vouched for the address;
+  `users.disabled_at` is set when the account's deletion starts (nothing works for it from
+  then on).
+- `oidc_identities`: (provider, subject) of an OpenID Connect identity linked to an account.
+- `data_exports`: GDPR data export jobs and their archive in S3.
+- `account_deletions`: a deletion in progress and the domains that have finished it; the row
+  goes with the account at the end.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from models.outbox import outbox_table, processed_table
 SCHEMA = "users"
 NEXT_ID = text("public.next_id()")
 PLANS = ("free", "pro", "enterprise")
+ROLES = ("user", "moderator", "admin")
+EXPORT_STATUSES = ("PENDING", "RUNNING", "READY", "FAILED", "EXPIRED")
 
 OUTBOX = outbox_table(SCHEMA)
 PROCESSED = processed_table(SCHEMA)
@@ -47,13 +58,17 @@ class User(Base):
         Index("uq_users_users_username_lower", text("lower(username)"), unique=True),
         Index("uq_users_users_email_lower", text("lower(email)"), unique=True),
         CheckConstraint("plan IN ('free', 'pro', 'enterprise')", name="plan"),
+        CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
         {"schema": SCHEMA},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
     username: Mapped[str] = mapped_column(Text, nullable=False)
     email: Mapped[str] = mapped_column(Text, nullable=False)
-    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, nullable=False, server_default="user")
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     display_name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     bio: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     plan: Mapped[str] = mapped_column(Text, nullable=False, server_default="free")
@@ -145,3 +160,68 @@ class ApiKey(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OidcIdentity(Base):
+    __tablename__ = "oidc_identities"
+    __table_args__ = (
+        Index("uq_users_oidc_identities_provider_subject", "provider", "subject", unique=True),
+        Index("ix_users_oidc_identities_user_id", "user_id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    issuer: Mapped[str] = mapped_column(Text, nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    email: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_used_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class DataExport(Base):
+    __tablename__ = "data_exports"
+    __table_args__ = (
+        Index("ix_users_data_exports_user_id_id", "user_id", text("id DESC")),
+        CheckConstraint(
+            "status IN ('PENDING', 'RUNNING', 'READY', 'FAILED', 'EXPIRED')", name="status"
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING")
+    object_key: Mapped[str | None] = mapped_column(Text)
+    byte_size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountDeletion(Base):
+    __tablename__ = "account_deletions"
+    __table_args__ = ({"schema": SCHEMA},)
+
+    # no foreign key: the row outlives the account's row by one statement at the very end
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    requested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    done: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
+    )
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -74,7 +74,11 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    lazy={"compose": components.COMPOSE_COMMAND, "plan": components.PLAN_COMMAND},
+    lazy={
+        "compose": components.COMPOSE_COMMAND,
+        "plan": components.PLAN_COMMAND,
+        "users": components.USERS_COMMAND,
+    },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 def main() -> None:

@@ -24,6 +24,7 @@ COMPOSE_COMMAND = "graph.composition.command:compose_cli"
 PLAN_COMMAND = "graph.cli:plan_command"
 WORKER_MAIN = "workers.main:run"
 SEED_MAIN = "workers.seed:run"
+USERS_COMMAND = "workers.admin:users_cli"
 
 
 def exists(target: str) -> bool:

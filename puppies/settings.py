@@ -7,8 +7,18 @@ environment at import time. An invalid value stops start-up with a message namin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from puppies.errors import ConfigError
@@ -16,6 +26,74 @@ from puppies.errors import ConfigError
 # Development only: the secret the dev router.yaml and these settings share out of the box,
 # so `puppies dev` forwards a signed principal without configuration. Refused in production.
 DEV_ROUTER_PRINCIPAL_SECRET = "puppies-development-router-principal-secret"
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+class SignedClientSecret(BaseModel):
+    """A client secret the app signs itself (Sign in with Apple): an ES256 JWT from the
+    developer account's team id, key id and private key (a .p8 PEM file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team_id: str = Field(min_length=1)
+    key_id: str = Field(min_length=1)
+    private_key_file: Path
+    audience: str = "https://appleid.apple.com"
+    ttl_seconds: int = Field(default=3600, ge=60, le=180 * 24 * 3600)
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider users may sign in with (docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str = Field(description="the issuer URL; its discovery document is read from it")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    signed_client_secret: SignedClientSecret | None = None
+    display_name: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = (
+        "client_secret_basic"
+    )
+    response_mode: Literal["query", "form_post"] | None = None
+    link_by_email: bool = True
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(v)):
+            return v  # compared with the discovery document's and tokens' `iss` as is
+        raise ValueError("an issuer is an https:// URL (http:// only on localhost)")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, v: list[str]) -> list[str]:
+        if "openid" not in v:
+            raise ValueError("the scopes must include openid")
+        return v
+
+    @model_validator(mode="after")
+    def _secret(self) -> OidcProvider:
+        if self.client_secret is not None and self.signed_client_secret is not None:
+            raise ValueError("give client_secret or signed_client_secret, not both")
+        if self.token_endpoint_auth_method != "none" and (
+            self.client_secret is None and self.signed_client_secret is None
+        ):
+            raise ValueError(
+                "a confidential client needs client_secret (or signed_client_secret); "
+                "a public one sets token_endpoint_auth_method: none"
+            )
+        return self
+
+    @property
+    def discovery_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
 class Settings(BaseSettings):
@@ -72,6 +150,18 @@ class Settings(BaseSettings):
         default=None,
         description="where non-users processes fetch the JWKS; default the users subgraph",
     )
+    # OpenID Connect sign-in (docs/identity.md): provider name -> its settings, as JSON in
+    # OIDC_PROVIDERS; the redirect URIs clients may ask for (exact match), in
+    # OIDC_REDIRECT_URIS.
+    oidc_providers: dict[str, OidcProvider] = Field(default_factory=dict)
+    oidc_redirect_uris: list[str] = Field(default_factory=list)
+    oidc_flow_ttl_seconds: int = Field(
+        default=600, ge=30, le=3600, description="time to finish a sign-in once started"
+    )
+    oidc_confirm_max_age_seconds: int = Field(
+        default=300, ge=0, le=3600, description="how recent a confirming sign-in must be"
+    )
+    oidc_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # The principal the router verified, forwarded to subgraphs as a signed header
     # (docs/users.md, "The router's principal"). Production requires a secret of its own.
     router_principal_secret: SecretStr = Field(default=SecretStr(DEV_ROUTER_PRINCIPAL_SECRET))
@@ -172,6 +262,25 @@ class Settings(BaseSettings):
         if len(self.router_principal_secret.get_secret_value()) < 32:
             raise ValueError("ROUTER_PRINCIPAL_SECRET must be at least 32 characters")
         return self
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _provider_names(cls, v: dict[str, OidcProvider]) -> dict[str, OidcProvider]:
+        for name in v:
+            if not name or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
+                raise ValueError(f"a provider name is letters, digits, - or _ ({name!r})")
+        return v
+
+    @field_validator("oidc_redirect_uris")
+    @classmethod
+    def _redirect_uris(cls, v: list[str]) -> list[str]:
+        for uri in v:
+            parts = urlsplit(uri)
+            if not parts.scheme or parts.fragment:
+                raise ValueError(f"{uri!r} is not an absolute URI without a fragment")
+            if parts.scheme == "http" and not _is_loopback(uri):
+                raise ValueError(f"{uri!r}: http:// redirect URIs only on localhost")
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -49,6 +49,11 @@ class AccessClaims:
     expires_at: datetime
     raw: dict[str, Any]
 
+    @property
+    def roles(self) -> frozenset[str]:
+        roles = self.raw.get("roles")
+        return frozenset(str(r) for r in roles) if isinstance(roles, list) else frozenset()
+
 
 def issue_access_token(
     keyring: KeyRing,
@@ -57,7 +62,10 @@ def issue_access_token(
     *,
     now: float | None = None,
     ttl_seconds: int | None = None,
+    roles: list[str] | None = None,
 ) -> IssuedToken:
+    """An access token for `user_id`; `roles` (the account's effective roles) becomes the
+    `roles` claim the router's `@policy` rules read."""
     signing = keyring.signing_key()
     issued = int(now if now is not None else time.time())
     exp = issued + (ttl_seconds if ttl_seconds is not None else settings.access_token_ttl_seconds)
@@ -69,6 +77,7 @@ def issue_access_token(
         "nbf": issued,
         "exp": exp,
         "jti": secrets.token_urlsafe(12),
+        "roles": list(roles) if roles is not None else ["user"],
     }
     header = {"alg": ALGORITHM, "kid": signing.kid, "typ": "JWT"}
     token = jwt.encode(header, claims, signing.key, algorithms=[ALGORITHM])

@@ -31,6 +31,9 @@ class FieldError:
     field: str | None = None
 
 
+DISABLED = FieldError("ACCOUNT_DISABLED", "this account is being deleted; it can no longer be used")
+
+
 @dataclass
 class AuthResult:
     session: Session | None = None
@@ -143,8 +146,10 @@ async def log_in(
             errors=[FieldError("INVALID_CREDENTIALS", "the login or the password is wrong")]
         )
     await throttle.record_success(res.redis, account)
+    if user.disabled_at is not None:
+        return AuthResult(errors=[DISABLED])
     async with res.db.transaction() as session:
-        if needs_rehash(user.password_hash):
+        if user.password_hash is not None and needs_rehash(user.password_hash):
             await session.execute(
                 update(User)
                 .where(User.id == user.id)

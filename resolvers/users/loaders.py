@@ -17,15 +17,25 @@ from puppies.auth.keys import KeyRing
 from puppies.pagination import Page, PageRequest
 from resolvers.runtime import Resources
 from resolvers.users import accounts, follows
+from resolvers.users.oidc import OidcClients
 
 PageKey = tuple[int, PageRequest]
 
 
 class UsersLoaders:
-    def __init__(self, res: Resources, viewer: Viewer, keyring: KeyRing) -> None:
+    def __init__(
+        self,
+        res: Resources,
+        viewer: Viewer,
+        keyring: KeyRing,
+        *,
+        oidc: OidcClients | None = None,
+    ) -> None:
         self.res = res
         self.viewer = viewer
         self.keyring = keyring
+        # the process's OpenID Connect clients (their discovery documents and JWKS cached)
+        self.oidc = oidc if oidc is not None else OidcClients(res.settings)
         self.user: DataLoader[int, User | None] = DataLoader(self._users)
         self.followers: DataLoader[PageKey, Page[int]] = DataLoader(self._followers)
         self.following: DataLoader[PageKey, Page[int]] = DataLoader(self._following)

@@ -21,6 +21,7 @@ from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import issue_access_token
 from resolvers.errors import Unauthenticated
 from resolvers.runtime import Resources
+from resolvers.users.roles import effective_roles
 
 TOKEN_PREFIX = "rt_"
 
@@ -62,7 +63,7 @@ async def start_session(
 ) -> Session:
     """Issue a new session (a new refresh family) inside the caller's transaction."""
     refresh, refresh_exp = await _insert_refresh(session, res, user.id, None)
-    access = issue_access_token(keyring, res.settings, user.id)
+    access = issue_access_token(keyring, res.settings, user.id, roles=effective_roles(user.role))
     return Session(access.token, access.expires_at, refresh, refresh_exp, user)
 
 
@@ -100,9 +101,16 @@ async def refresh_session(res: Resources, keyring: KeyRing, token: str) -> Sessi
             )
         else:
             user = (await session.execute(select(User).where(User.id == row.user_id))).scalar_one()
+            if user.disabled_at is not None:
+                raise Unauthenticated(
+                    "this account is being deleted; it can no longer be used",
+                    field="refreshToken",
+                )
             row.rotated_at = datetime.now(UTC)
             new_token, new_exp = await _insert_refresh(session, res, row.user_id, row.family_id)
-            access = issue_access_token(keyring, res.settings, row.user_id)
+            access = issue_access_token(
+                keyring, res.settings, row.user_id, roles=effective_roles(user.role)
+            )
             return Session(access.token, access.expires_at, new_token, new_exp, user)
     # Committed the revocation; now refuse.
     assert reused_family is not None

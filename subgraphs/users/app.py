@@ -11,6 +11,7 @@ from puppies.settings import Settings, load_settings
 from resolvers.runtime import Resources
 from resolvers.users.apikeys import DatabaseApiKeyVerifier
 from resolvers.users.loaders import UsersLoaders
+from resolvers.users.oidc import OidcClients
 from subgraphs.common import SubgraphSpec, create_subgraph_app
 from subgraphs.users.routes import build_routes
 from subgraphs.users.schema import schema
@@ -19,9 +20,10 @@ from subgraphs.users.schema import schema
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     keyring = KeyRing(settings.keys_dir).load()
+    oidc = OidcClients(settings)
 
     def make_loaders(resources: Resources, viewer: Viewer) -> UsersLoaders:
-        return UsersLoaders(resources, viewer, keyring)
+        return UsersLoaders(resources, viewer, keyring, oidc=oidc)
 
     spec = SubgraphSpec(
         name="users",

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 
 import strawberry
+from strawberry.tools import merge_types
 
 from puppies.auth import AuthError
 from resolvers.errors import Forbidden, NotFound
@@ -14,6 +15,7 @@ from resolvers.runtime import Resources
 from resolvers.users import accounts, apikeys, follows, sessions
 from resolvers.users.accounts import AuthResult
 from subgraphs.common import build_schema
+from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.types import (
     ApiKey,
     AuthPayload,
@@ -218,4 +220,8 @@ async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) 
     return FollowPayload(user=User.from_row(user), viewer=User.from_row(me), changed=changed)
 
 
-schema = build_schema(Query, Mutation, types=[User])
+schema = build_schema(
+    merge_types("Query", (Query, IdentityQuery)),
+    merge_types("Mutation", (Mutation, IdentityMutation)),
+    types=[User],
+)

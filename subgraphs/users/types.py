@@ -11,6 +11,7 @@ import strawberry
 from puppies.pagination import PageRequest
 from resolvers.ids import try_parse_id
 from resolvers.users.loaders import UsersLoaders
+from resolvers.users.oidc_accounts import identity_providers
 from subgraphs.common import Connection, Info, connection_from_page, page_size
 from subgraphs.common.payloads import UserError
 
@@ -32,6 +33,8 @@ class User:
     follower_count: int
     following_count: int
     _email: strawberry.Private[str]
+    _role: strawberry.Private[str] = "user"
+    _has_password: strawberry.Private[bool] = True
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
@@ -44,6 +47,8 @@ class User:
             follower_count=row.follower_count,
             following_count=row.following_count,
             _email=row.email,
+            _role=row.role,
+            _has_password=row.password_hash is not None,
         )
 
     @classmethod
@@ -57,6 +62,30 @@ class User:
     @strawberry.field(description="Only visible to the account itself.")
     def email(self, info: UsersInfo) -> str | None:
         return self._email if info.context.viewer.user_id == int(self.id) else None
+
+    @strawberry.field(
+        description="The account's role (user, moderator or admin). Only visible to the "
+        "account itself."
+    )
+    def role(self, info: UsersInfo) -> Role | None:
+        return Role(self._role) if info.context.viewer.user_id == int(self.id) else None
+
+    @strawberry.field(
+        description="Whether the account has a password (an account made by signing in with "
+        "an OpenID Connect provider has none until one is set). Only visible to the account "
+        "itself."
+    )
+    def has_password(self, info: UsersInfo) -> bool | None:
+        return self._has_password if info.context.viewer.user_id == int(self.id) else None
+
+    @strawberry.field(
+        description="The OpenID Connect providers linked to the account (their names, as in "
+        "oidcProviders). Only visible to the account itself."
+    )
+    async def identity_providers(self, info: UsersInfo) -> list[str] | None:
+        if info.context.viewer.user_id != int(self.id):
+            return None
+        return await identity_providers(info.context.resources, int(self.id))
 
     @strawberry.field(
         description="Accounts following this one, most recent first.", directives=[page_size()]
@@ -102,6 +131,16 @@ async def _follow_page(
         has_previous_page=page.has_previous_page,
     )
     return connection_from_page(page, lambda uid: User.from_row(by_id[uid]), total)
+
+
+@strawberry.enum(
+    description="What an account may do: a moderator what a user may and more, an admin what "
+    "a moderator may and more."
+)
+class Role(Enum):
+    USER = "user"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
 
 
 @strawberry.enum(description="An API key's tier, from its owner's plan.")

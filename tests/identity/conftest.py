@@ -1,0 +1,199 @@
+"""Identity, roles and GDPR end to end: the router in front of real subgraph and worker
+processes (tests/support/stack.py) and a real OpenID Connect provider process
+(tests/support/oidc_provider.py), started once for this package. Each test makes its own
+accounts (and provider subjects), so tests never see each other's data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from tests.support.oidc_provider import RunningProvider, running_provider
+from tests.support.stack import RunningStack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
+REDIRECT_URI = "http://127.0.0.1:3000/auth/callback"
+CLIENT_SECRET = "test-client-secret-0123456789"
+T = TypeVar("T")
+
+SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
+  signUp(input: {username: $u, email: $e, password: $p}) {
+    session { accessToken refreshToken user { id username } } errors { code field message } } }"""
+LOG_IN = """mutation($l: String!, $p: String!) { logIn(input: {login: $l, password: $p}) {
+  session { accessToken refreshToken user { id } } errors { code field message } } }"""
+START = """mutation($p: String!, $r: String!, $purpose: OidcPurpose) {
+  startOidcSignIn(input: {provider: $p, redirectUri: $r, purpose: $purpose}) {
+    authorization { authorizationUrl state expiresAt } errors { code field message } } }"""
+COMPLETE = """mutation($s: String!, $c: String!) {
+  completeOidcSignIn(input: {state: $s, code: $c}) {
+    session { accessToken refreshToken user { id username displayName } }
+    outcome passwordRemoved errors { code field message } } }"""
+
+
+@pytest.fixture(scope="package")
+def provider() -> Iterator[RunningProvider]:
+    clients = [
+        {
+            "client_id": "puppies",
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [REDIRECT_URI],
+        },
+        {
+            "client_id": "puppies-public",
+            "client_secret": "",
+            "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "none",
+        },
+    ]
+    with running_provider(clients) as running:
+        yield running
+
+
+def oidc_env(provider: RunningProvider) -> dict[str, str]:
+    return {
+        "OIDC_PROVIDERS": json.dumps(
+            {
+                "testid": {
+                    "issuer": provider.issuer,
+                    "client_id": "puppies",
+                    "client_secret": CLIENT_SECRET,
+                    "display_name": "Test ID",
+                },
+                "publicid": {
+                    "issuer": provider.issuer,
+                    "client_id": "puppies-public",
+                    "token_endpoint_auth_method": "none",
+                },
+            }
+        ),
+        "OIDC_REDIRECT_URIS": json.dumps([REDIRECT_URI]),
+    }
+
+
+@pytest.fixture(scope="package")
+def running(service_env: dict[str, str], provider: RunningProvider) -> Iterator[RunningStack]:
+    with running_stack(service_env, ROOT, extra_env=oidc_env(provider)) as stack:
+        yield stack
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    username: str
+    token: str
+    refresh: str = ""
+
+    @property
+    def email(self) -> str:
+        return f"{self.username}@example.com"
+
+
+@dataclass
+class Api:
+    """A client of the router, as an app would be."""
+
+    stack: RunningStack
+    http: httpx.AsyncClient
+    provider: RunningProvider
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        body = {"query": query, "variables": variables or {}}
+        return await self.http.post(self.stack.graphql_url, json=body, headers=headers)
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """The response body (errors included); never a 5xx."""
+        r = await self.post(query, variables, token=token)
+        assert r.status_code < 500, (r.status_code, r.text)
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        body = await self.gql(query, variables, token=token)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def account(self, prefix: str = "pup") -> Account:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        body = await self.data(SIGN_UP, {"u": name, "e": f"{name}@example.com", "p": PASSWORD})
+        session = body["signUp"]["session"]
+        assert session, body
+        return Account(session["user"]["id"], name, session["accessToken"], session["refreshToken"])
+
+    async def start_oidc(
+        self,
+        provider: str = "testid",
+        *,
+        purpose: str | None = None,
+        token: str | None = None,
+        redirect_uri: str = REDIRECT_URI,
+    ) -> dict[str, Any]:
+        variables: dict[str, Any] = {"p": provider, "r": redirect_uri}
+        if purpose:
+            variables["purpose"] = purpose
+        payload: dict[str, Any] = (await self.data(START, variables, token=token))[
+            "startOidcSignIn"
+        ]
+        assert payload["errors"] == [], payload
+        return dict(payload["authorization"])
+
+    async def provider_redirect(self, authorization_url: str, sub: str) -> tuple[str, str]:
+        """Log in at the provider as `sub`; (code, state) from the redirect."""
+        url = await self.provider.log_in(self.http, authorization_url, sub)
+        assert str(url).startswith(REDIRECT_URI), url
+        return url.params["code"], url.params["state"]
+
+    async def complete_oidc(self, state: str, code: str) -> dict[str, Any]:
+        payload: dict[str, Any] = (await self.data(COMPLETE, {"s": state, "c": code}))[
+            "completeOidcSignIn"
+        ]
+        return payload
+
+    async def oidc_sign_in(self, sub: str, provider: str = "testid") -> dict[str, Any]:
+        """The whole flow as a client app drives it; the completeOidcSignIn payload."""
+        started = await self.start_oidc(provider)
+        code, state = await self.provider_redirect(started["authorizationUrl"], sub)
+        assert state == started["state"]
+        return await self.complete_oidc(state, code)
+
+
+@pytest.fixture
+async def api(running: RunningStack, provider: RunningProvider) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(timeout=60) as http:
+        yield Api(running, http, provider)
+
+
+def new_subject(prefix: str = "sub") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
+) -> T:
+    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
