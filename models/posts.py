@@ -11,6 +11,10 @@
   bound to them); `width`, `height`, `stored_bytes` are what processing found.
 - `likes`: primary key (post_id, user_id): liking twice is one like.
 - `comments`: flat comments, newest first by id.
+- `reports`: a user's report of a post (one per user and post) until a moderator resolves
+  it; they go with the post.
+- `moderation_actions`: what moderators did (a post removed, reports dismissed), kept after
+  the post is gone.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from models.outbox import outbox_table, processed_table
 SCHEMA = "posts"
 
 MEDIA_STATUSES = ("PENDING_UPLOAD", "PROCESSING", "READY", "FAILED")
+REPORT_REASONS = ("SPAM", "HARASSMENT", "HATE", "VIOLENCE", "NUDITY", "MISINFORMATION", "OTHER")
+MODERATION_ACTIONS = ("REMOVED", "DISMISSED")
 
 OUTBOX = outbox_table(SCHEMA)
 PROCESSED = processed_table(SCHEMA)
@@ -143,6 +149,50 @@ class Comment(Base):
     )
     author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("uq_posts_reports_post_id_reporter_id", "post_id", "reporter_id", unique=True),
+        Index("ix_posts_reports_open", "id", postgresql_where=text("resolved_at IS NULL")),
+        Index("ix_posts_reports_reporter_id", "reporter_id"),
+        CheckConstraint(f"reason IN {REPORT_REASONS!r}", name="reason"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    post_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("posts.posts.id", ondelete="CASCADE"), nullable=False
+    )
+    reporter_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ModerationAction(Base):
+    __tablename__ = "moderation_actions"
+    __table_args__ = (
+        Index("ix_posts_moderation_actions_author_id", "author_id"),
+        Index("ix_posts_moderation_actions_moderator_id", "moderator_id"),
+        CheckConstraint(f"action IN {MODERATION_ACTIONS!r}", name="action"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    post_id: Mapped[int] = mapped_column(BigInteger, nullable=False)  # may be gone
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    moderator_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    reports: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.tools import merge_types
 from strawberry.types.graphql import OperationType
 
 from puppies.pagination import PageRequest
@@ -22,6 +23,7 @@ from subgraphs.common import (
     page_size,
 )
 from subgraphs.common.app import SubgraphSchema, schema_arguments
+from subgraphs.posts.moderation import ModerationMutation, ModerationQuery
 from subgraphs.posts.multiplex import Multiplexer, share_key
 from subgraphs.posts.types import (
     AddCommentInput,
@@ -264,5 +266,10 @@ class PostsSchema(SubgraphSchema):
 
 # The shared factory's arguments (error codes, caches, ...), in the posts schema's class.
 schema = PostsSchema(
-    **schema_arguments(Query, Mutation, Subscription, [User, Post, Media, Comment])
+    **schema_arguments(
+        merge_types("Query", (Query, ModerationQuery)),
+        merge_types("Mutation", (Mutation, ModerationMutation)),
+        Subscription,
+        [User, Post, Media, Comment],
+    )
 )

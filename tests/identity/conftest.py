@@ -33,6 +33,11 @@ LOG_IN = """mutation($l: String!, $p: String!) { logIn(input: {login: $l, passwo
 START = """mutation($p: String!, $r: String!, $purpose: OidcPurpose) {
   startOidcSignIn(input: {provider: $p, redirectUri: $r, purpose: $purpose}) {
     authorization { authorizationUrl state expiresAt } errors { code field message } } }"""
+CREATE_POST = """mutation($input: CreatePostInput!) { createPost(input: $input) {
+  post { id } uploads { mediaId url fields { name value } } errors { code field message } } }"""
+COMPLETE_UPLOAD = """mutation($id: ID!) { completeMediaUpload(mediaId: $id) {
+  media { id status } errors { code field message } } }"""
+MEDIA_STATUS = """query($id: ID!) { post(id: $id) { media { id status } } }"""
 COMPLETE = """mutation($s: String!, $c: String!) {
   completeOidcSignIn(input: {state: $s, code: $c}) {
     session { accessToken refreshToken user { id username displayName } }
@@ -137,6 +142,35 @@ class Api:
         session = body["signUp"]["session"]
         assert session, body
         return Account(session["user"]["id"], name, session["accessToken"], session["refreshToken"])
+
+    async def create_post(
+        self, who: Account, text: str = "woof", files: list[tuple[str, bytes]] | None = None
+    ) -> str:
+        """A post (with its files uploaded and processed to READY); its id."""
+        files = files or []
+        media = [{"contentType": ct, "byteSize": len(body)} for ct, body in files]
+        body = await self.data(
+            CREATE_POST, {"input": {"text": text, "media": media}}, token=who.token
+        )
+        payload = body["createPost"]
+        assert payload["errors"] == [], payload
+        for spec, (content_type, blob) in zip(payload["uploads"], files, strict=True):
+            fields = {f["name"]: f["value"] for f in spec["fields"]}
+            r = await self.http.post(
+                spec["url"], data=fields, files={"file": ("upload", blob, content_type)}
+            )
+            assert r.status_code in (200, 201, 204), r.text
+            done = await self.data(COMPLETE_UPLOAD, {"id": spec["mediaId"]}, token=who.token)
+            assert done["completeMediaUpload"]["errors"] == [], done
+        post_id = str(payload["post"]["id"])
+        if files:
+
+            async def ready() -> bool:
+                got = await self.data(MEDIA_STATUS, {"id": post_id}, token=who.token)
+                return all(m["status"] == "READY" for m in got["post"]["media"])
+
+            await eventually(ready, timeout=120)
+        return post_id
 
     async def start_oidc(
         self,

@@ -22,7 +22,7 @@ def test_every_policy_of_the_supergraph_has_a_rule() -> None:
         for r in (*stage.authorizer.types.values(), *stage.authorizer.fields.values())
         for p in r.policy_names
     }
-    assert used == {"session", "admin"}
+    assert used == {"session", "admin", "moderator"}
     assert config.authorization.directives.evaluator().unknown(used) == []
     assert config.authorization.directives.user_scopes is UserScopes.ALL
     assert stage.authorizer.enabled  # the supergraph carries directives to enforce
