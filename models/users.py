@@ -160,6 +160,9 @@ class ApiKey(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The partner integration the key belongs to (its persisted-query safelist at the
+    # router); set by an operator (`puppies api-keys client`), never by the key's owner.
+    client: Mapped[str | None] = mapped_column(Text)
 
 
 class OidcIdentity(Base):

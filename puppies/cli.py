@@ -262,6 +262,29 @@ def seed(
     )
 
 
+@main.group("api-keys")
+def api_keys() -> None:
+    """Operate on partners' API keys."""
+
+
+@api_keys.command("client")
+@click.argument("key_id", type=int)
+@click.argument("client", required=False)
+@click.option("--none", "clear", is_flag=True, help="Take the key out of its client.")
+def api_keys_client(key_id: int, client: str | None, clear: bool) -> None:
+    """Assign API key KEY_ID to CLIENT: the router then holds the key to that client's
+    persisted-query safelist (router.yaml persisted_queries.clients). Routers pick the
+    change up at once."""
+    if (client is None) == (not clear):
+        raise click.UsageError("give a CLIENT name, or --none")
+    settings = _services_of_running_dev(_settings(), needed=("DATABASE_URL", "REDIS_URL"))
+    try:
+        message = components.load(components.API_KEY_CLIENT)(settings, key_id, client)
+    except PuppiesError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(message)
+
+
 @main.group()
 def keys() -> None:
     """Manage the ES256 keys that sign access tokens (JWT_KEYS_DIR, default .puppies/keys)."""

@@ -25,6 +25,7 @@ PLAN_COMMAND = "graph.cli:plan_command"
 WORKER_MAIN = "workers.main:run"
 SEED_MAIN = "workers.seed:run"
 USERS_COMMAND = "workers.admin:users_cli"
+API_KEY_CLIENT = "workers.admin:set_api_key_client"
 
 
 def exists(target: str) -> bool:

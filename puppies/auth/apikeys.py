@@ -52,6 +52,7 @@ class ApiKeyPrincipal:
     user_id: int
     tier: str
     scopes: frozenset[str] = field(default_factory=frozenset)
+    client: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class ApiKeyPrincipal:
             "userId": str(self.user_id),
             "tier": self.tier,
             "scopes": sorted(self.scopes),
+            "clientName": self.client,
         }
 
     @classmethod
@@ -68,6 +70,7 @@ class ApiKeyPrincipal:
             int(body["userId"]),
             str(body["tier"]),
             frozenset(str(s) for s in body["scopes"]),
+            body.get("clientName") or None,
         )
 
 

@@ -6,6 +6,7 @@ A key carries its owner's plan as its tier and a subset of `puppies.auth.apikeys
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -136,6 +137,31 @@ async def _revoke(res: Resources, user_id: int, key_id: int) -> ApiKey:
         return row
 
 
+CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+async def set_api_key_client(res: Resources, key_id: int, client: str | None) -> ApiKey:
+    """Assign key ``key_id`` to ``client`` (None: to no client). An operator's act, not the
+    key owner's: the client decides which persisted-query safelist the router applies.
+    Routers forget the key at once (as on a revocation) and read the new client."""
+    if client is not None and not CLIENT_NAME.match(client):
+        raise BadInput(
+            "a client name is 1 to 100 letters, digits, '_', '.' or '-', starting with a "
+            "letter or digit",
+            field="client",
+        )
+    async with res.db.transaction() as session:
+        row = (
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key_id).values(client=client).returning(ApiKey)
+            )
+        ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"there is no API key with id {key_id}", field="id")
+    await publish_revocation(res, key_id)
+    return row
+
+
 async def list_api_keys(res: Resources, user_id: int) -> list[ApiKey]:
     async with res.db.session() as session:
         return list(
@@ -158,7 +184,7 @@ async def verify_api_key(res: Resources, raw: str) -> ApiKeyPrincipal:
         raise AuthError("the API key is not valid")
     if row.revoked_at is not None:
         raise AuthError("the API key has been revoked")
-    return ApiKeyPrincipal(row.id, row.user_id, row.tier, frozenset(row.scopes))
+    return ApiKeyPrincipal(row.id, row.user_id, row.tier, frozenset(row.scopes), row.client)
 
 
 class DatabaseApiKeyVerifier:

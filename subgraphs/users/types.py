@@ -159,6 +159,10 @@ class ApiKey:
     scopes: list[str]
     created_at: datetime
     revoked_at: datetime | None
+    client: str | None = strawberry.field(
+        description="The partner integration the key belongs to (its persisted-query "
+        "safelist at the router); set by the platform's operators."
+    )
 
     @classmethod
     def from_row(cls, row: ApiKeyRow) -> ApiKey:
@@ -170,6 +174,7 @@ class ApiKey:
             scopes=list(row.scopes),
             created_at=row.created_at,
             revoked_at=row.revoked_at,
+            client=row.client,
         )
 
 

@@ -85,7 +85,13 @@ async def test_api_key_bad_paths(users_api: UsersApi) -> None:
     verify = users_api.url + "/internal/api-keys/verify"
     r = await users_api.http.post(verify, json={"key": key})
     assert r.status_code == 200
-    assert r.json() == {"id": key_id, "userId": a.id, "tier": "free", "scopes": ["read:profile"]}
+    assert r.json() == {
+        "id": key_id,
+        "userId": a.id,
+        "tier": "free",
+        "scopes": ["read:profile"],
+        "clientName": None,
+    }
     r = await users_api.http.post(verify, json={"key": forged})
     assert r.status_code == 401 and "not valid" in r.json()["error"]
     r = await users_api.http.post(verify, content=b"nope")
