@@ -1,13 +1,15 @@
 # One image for every process of the stack:
-#   docker run IMAGE serve router --supergraph supergraph.graphql --config router.yaml
+#   docker run IMAGE serve router --supergraph supergraph.graphql --config router.production.yaml
 #   docker run IMAGE serve users|posts|feed|analytics
 #   docker run IMAGE worker
 #   docker run IMAGE migrate
 # It uses external PostgreSQL, Redis and S3: set DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL
 # (the embedded dev services are not installed in the image). Across containers also set
-# JWKS_URL (where subgraphs fetch the users subgraph's public keys), JWT_KEYS_DIR on the
-# users subgraph (a volume with its signing keys), and mount a router.yaml whose
-# override_subgraph_url points at the subgraphs' addresses.
+# JWKS_URL (where the router and subgraphs fetch the users subgraph's public keys),
+# JWT_KEYS_DIR on the users subgraph (a volume with its signing keys), ENVIRONMENT=production
+# and ROUTER_PRINCIPAL_SECRET on every process, and on the router USERS_URL, POSTS_URL,
+# FEED_URL, ANALYTICS_URL (defaults: the docker-compose service names) or a router.yaml of
+# your own.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -31,10 +33,13 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 HOST=0.0.0.0
 RUN useradd --system --uid 10001 --no-create-home puppies
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY router.yaml supergraph.graphql ./
+# router.production.yaml is the default (introspection off, subgraph errors redacted, no
+# IDE, authentication, rate limits; it needs REDIS_URL and ROUTER_PRINCIPAL_SECRET);
+# router.yaml is the development config, for `--config router.yaml`.
+COPY router.production.yaml router.yaml supergraph.graphql ./
 # the web client that router.yaml's static_files serves at /app
 COPY web ./web
 USER puppies
 EXPOSE 4000 4001 4002 4003 4004
 ENTRYPOINT ["puppies"]
-CMD ["serve", "router", "--supergraph", "supergraph.graphql", "--config", "router.yaml"]
+CMD ["serve", "router", "--supergraph", "supergraph.graphql", "--config", "router.production.yaml"]

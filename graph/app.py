@@ -17,7 +17,7 @@ from typing import Any
 from graph.config import RouterConfig
 from graph.execution.gateway import Gateway
 from graph.http import APPLICATION_JSON, HttpError, respond
-from graph.options import gateway_options, unknown_subgraph_names
+from graph.options import credentials_warning, gateway_options, unknown_subgraph_names
 from graph.plugins.telemetry import Metrics
 from graph.serving.pipeline import Pipeline
 from graph.serving.static_files import StaticFiles
@@ -161,8 +161,11 @@ def create_app(supergraph_sdl: str, config: RouterConfig | None = None) -> Route
     config = config or RouterConfig()
     gateway = Gateway.from_supergraph_sdl(supergraph_sdl, gateway_options(config))
     app = RouterApp(gateway, config)
-    warning = unknown_subgraph_names(config, list(gateway.subgraph_names))
-    if warning is not None:
-        logger.warning("%s", warning)
-        app.warnings.append(warning)
+    for warning in (
+        unknown_subgraph_names(config, list(gateway.subgraph_names)),
+        credentials_warning(config, list(gateway.subgraph_names)),
+    ):
+        if warning is not None:
+            logger.warning("%s", warning)
+            app.warnings.append(warning)
     return app

@@ -368,9 +368,14 @@ def _resolve_manifest_paths(data: Any, base: Path) -> None:
     section = data.get("persisted_queries") if isinstance(data, dict) else None
     if not isinstance(section, dict):
         return
-    manifests = section.get("local_manifests")
-    if isinstance(manifests, list):
-        section["local_manifests"] = [
-            str(base / m) if isinstance(m, str) and not Path(m).is_absolute() else m
-            for m in manifests
-        ]
+    holders = [section]
+    clients = section.get("clients")
+    if isinstance(clients, dict):
+        holders += [c for c in clients.values() if isinstance(c, dict)]
+    for holder in holders:
+        manifests = holder.get("local_manifests")
+        if isinstance(manifests, list):
+            holder["local_manifests"] = [
+                str(base / m) if isinstance(m, str) and not Path(m).is_absolute() else m
+                for m in manifests
+            ]

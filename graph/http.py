@@ -29,6 +29,9 @@ DEFER_SPEC_20220824 = "20220824"
 INCREMENTAL_V02 = "v0.2"
 
 RawHeaders = list[tuple[bytes, bytes]]
+# On every response the router sends: browsers must not guess another type than the one
+# given (a JSON error rendered as HTML, say).
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _ACCEPT_CACHE: dict[bytes, bytes | None] = {}
@@ -352,7 +355,7 @@ async def respond(
     extra: RawHeaders | None = None,
 ) -> int:
     """Send a whole response; returns the status (for metrics)."""
-    headers: RawHeaders = [(b"content-length", str(len(body)).encode())]
+    headers: RawHeaders = [(b"content-length", str(len(body)).encode()), NOSNIFF]
     if content_type is not None:
         headers.append((b"content-type", content_type))
     if extra:

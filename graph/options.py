@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from graph.config import RouterConfig
 from graph.execution.gateway import GatewayOptions, SubgraphOptions
+from graph.plugins.headers import HeaderPropagation
 
 
 def gateway_options(config: RouterConfig) -> GatewayOptions:
@@ -33,6 +34,7 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
         ),
         deduplicate_requests=shaping.router.deduplicate_requests,
         defer_support=config.supergraph.defer_support,
+        suggestions=config.supergraph.introspection,
     )
 
 
@@ -59,4 +61,35 @@ def unknown_subgraph_names(config: RouterConfig, known: list[str]) -> str | None
         "router.yaml names subgraphs the supergraph does not have (these keys do nothing): "
         + ", ".join(problems)
         + f" (the supergraph's subgraphs: {', '.join(sorted(known)) or 'none'})"
+    )
+
+
+_CREDENTIALS = ("authorization", "x-api-key")
+
+
+def credentials_warning(config: RouterConfig, known: list[str]) -> str | None:
+    """A warning when subgraphs would learn nothing of who calls: the header rules pass
+    neither ``authorization`` nor ``x-api-key`` to some subgraph and the router forwards no
+    signed principal (``authentication.subgraph.principal``). None when that is not so, or
+    when the router.yaml configures neither headers nor authentication (a plain gateway)."""
+    if config.authentication.subgraph.principal is not None:
+        return None
+    propagation = HeaderPropagation(config.headers)
+    if not propagation.enabled and not config.authentication.enabled:
+        return None
+    client = {name: ["credential"] for name in _CREDENTIALS}
+    deaf = []
+    for name in sorted(known):
+        out: dict[str, str] = {}
+        propagation.apply(client, name, out)
+        if not any(header in out for header in _CREDENTIALS):
+            deaf.append(name)
+    if not deaf:
+        return None
+    return (
+        "router.yaml: no credential reaches subgraph(s) "
+        + ", ".join(deaf)
+        + ": the headers rules pass neither authorization nor x-api-key to them, and the "
+        "router forwards no signed principal (authentication.subgraph.principal), so they "
+        "see every caller as anonymous. Forward the principal, or propagate the headers."
     )

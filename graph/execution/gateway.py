@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -81,6 +82,8 @@ from graph.supergraph import Supergraph, build_api_schema
 
 Check = Callable[[DocumentNode, str | None], list[GraphQLError]]
 """A document check: ``check(document, operation_name)`` -> errors (none when it passes)."""
+# graphql-core's "Did you mean ...?" hint at the end of a validation message
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class GatewayOptions:
     deduplicate_requests: bool = True
     # @defer and @stream in the API schema (Apollo Router: supergraph.defer_support)
     defer_support: bool = True
+    # "Did you mean ...?" in validation errors. They name fields and types the client did
+    # not ask for: off whenever introspection is, or they would leak the schema piecemeal.
+    suggestions: bool = True
 
     def for_subgraph(self, name: str) -> SubgraphOptions:
         return self.subgraphs.get(name, self.default)
@@ -425,9 +431,11 @@ class Gateway:
                 )
         errs = validate(self.api_schema, document, self._rules)
         if errs:
-            raise RequestError(
-                [_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs], "GRAPHQL_VALIDATION_FAILED"
-            )
+            errors = [_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errs]
+            if not self.options.suggestions:
+                for error in errors:
+                    error["message"] = _SUGGESTION.sub("", error["message"])
+            raise RequestError(errors, "GRAPHQL_VALIDATION_FAILED")
         operation = _pick_operation(document, operation_name)
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)

@@ -34,6 +34,7 @@ from graphql import (
 from pydantic import Field
 
 from graph.plugins.base import StrictModel
+from graph.plugins.directives import directive_checks
 from graph.serving.stage import Check, Stage
 
 logger = logging.getLogger("graph.limits")
@@ -48,6 +49,7 @@ class LimitsConfig(StrictModel):
     max_height: int | None = Field(default=None, gt=0)
     max_aliases: int | None = Field(default=None, ge=0)
     max_root_fields: int | None = Field(default=None, gt=0)
+    max_directives: int | None = Field(default=50, gt=0)
     warn_only: bool = False
 
 
@@ -226,6 +228,9 @@ class LimitsStage(Stage):
         self.max_body = config.http_max_request_bytes
         self.max_tokens = config.parser_max_tokens
         self.operation_limits = OperationLimits(config, schema)
+        self.directives = directive_checks(schema, config.max_directives)
 
     def checks(self) -> list[Check]:
-        return [self.operation_limits.check] if self.operation_limits.enabled else []
+        # directives first: an unknown one is answered once, before anything is measured
+        shape = [self.operation_limits.check] if self.operation_limits.enabled else []
+        return [*self.directives, *shape]

@@ -8,6 +8,13 @@ hand) lists each operation's ``id`` and ``body``. A client sends
 operation text sent in full must be one of the manifest's bodies (compared after parsing
 and printing, so whitespace and comments do not matter), and with ``safelist.require_id``
 only ids are accepted at all.
+
+Per client (Puppies): each client (the ``client_name`` of the caller's principal: an API
+key's client, a token's ``client_id``/``azp``) can have its own manifest, which is then its
+safelist: any operation not in it, sent as an id or as text, is refused with
+``PERSISTED_QUERY_NOT_IN_LIST`` and logged; ``require_id`` per client. Callers of a tier
+(``tiers.<tier>``) can be held to the shared manifests the same way, so e.g. every ``free``
+key must send ids. A caller with no client and no tier rule gets the global behaviour.
 """
 
 from __future__ import annotations
@@ -38,6 +45,13 @@ class SafelistConfig(StrictModel):
     require_id: bool = False
 
 
+class ClientListConfig(StrictModel):
+    """``persisted_queries.clients.<name>``: a client's own manifest, its safelist."""
+
+    local_manifests: list[str] = Field(min_length=1)
+    require_id: bool = False
+
+
 class PersistedQueriesConfig(StrictModel):
     """``persisted_queries``: operations known by id, and optionally only those."""
 
@@ -45,11 +59,23 @@ class PersistedQueriesConfig(StrictModel):
     log_unknown: bool = False
     safelist: SafelistConfig = Field(default_factory=SafelistConfig)
     local_manifests: list[str] = Field(default_factory=list)
+    clients: dict[str, ClientListConfig] = Field(default_factory=dict)
+    tiers: dict[str, SafelistConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> PersistedQueriesConfig:
-        if self.enabled and not self.local_manifests:
-            raise ValueError("persisted_queries.enabled needs at least one local_manifests file")
+        if self.enabled and not self.local_manifests and not self.clients:
+            raise ValueError(
+                "persisted_queries.enabled needs at least one local_manifests file (or clients)"
+            )
+        if (self.clients or self.tiers) and not self.enabled:
+            raise ValueError(
+                "persisted_queries.clients and .tiers need persisted_queries.enabled: true"
+            )
+        if self.tiers and not self.local_manifests:
+            raise ValueError(
+                "persisted_queries.tiers hold callers to local_manifests: list at least one"
+            )
         if (self.safelist.enabled or self.safelist.require_id) and not self.enabled:
             raise ValueError("persisted_queries.safelist needs persisted_queries.enabled: true")
         return self
@@ -107,6 +133,72 @@ def load_manifests(paths: list[str]) -> dict[str, str]:
     return operations
 
 
+class OperationList:
+    """The operations of some manifests: by id, and "is this text one of them"."""
+
+    def __init__(self, by_id: dict[str, str]) -> None:
+        self.by_id = by_id
+        self.bodies = set(by_id.values())
+        self.canonical = {c for c in map(_canonical, self.bodies) if c is not None}
+        self._checked: dict[str, bool] = {}
+
+    def contains(self, query: str) -> bool:
+        """The text is one of the bodies (compared after parsing and printing)."""
+        if query in self.bodies:
+            return True
+        found = self._checked.get(query)
+        if found is None:
+            canonical = _canonical(query)
+            found = canonical is not None and canonical in self.canonical
+            if len(self._checked) > 4096:
+                self._checked.clear()
+            self._checked[query] = found
+        return found
+
+
+class ListPolicy:
+    """A caller held to a persisted query list (a client's, or a tier's): only operations in
+    it run; an id or a text that is not in it is PERSISTED_QUERY_NOT_IN_LIST, logged."""
+
+    def __init__(self, operations: OperationList, require_id: bool, who: str) -> None:
+        self.operations = operations
+        self.require_id = require_id
+        self.who = who  # "client 'acme'", "tier 'free'"
+
+    def resolve(self, params: GraphQLParams) -> str:
+        persisted: Any = (params.extensions or {}).get("persistedQuery")
+        if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
+            op_id = persisted["sha256Hash"]
+            body = self.operations.by_id.get(op_id)
+            if body is not None:
+                return body
+            logger.warning("%s sent operation id %s, not in its list", self.who, op_id)
+            raise HttpError(
+                400,
+                f"Operation id {op_id!r} is not in the persisted query list of {self.who}; "
+                "send an id from that list.",
+                "PERSISTED_QUERY_NOT_IN_LIST",
+            )
+        if params.query is None:  # pragma: no cover - params_from_mapping prevents it
+            raise HttpError(400, "The request has no 'query' parameter.")
+        if self.require_id:
+            raise HttpError(
+                400,
+                f"Callers of {self.who} may only run persisted operations: send "
+                "extensions.persistedQuery.sha256Hash with the operation's id instead of "
+                "the operation text.",
+                "PERSISTED_QUERY_ID_REQUIRED",
+            )
+        if not self.operations.contains(params.query):
+            logger.warning("%s sent an operation not in its list: %s", self.who, params.query[:500])
+            raise HttpError(
+                400,
+                f"This operation is not in the persisted query list of {self.who}.",
+                "PERSISTED_QUERY_NOT_IN_LIST",
+            )
+        return params.query
+
+
 class PersistedQueryManifest:
     """Resolves ids to operation text and enforces the safelist."""
 
@@ -115,10 +207,9 @@ class PersistedQueryManifest:
         self.safelist = config.safelist.enabled or config.safelist.require_id
         self.require_id = config.safelist.require_id
         self.log_unknown = config.log_unknown
-        self.by_id = load_manifests(config.local_manifests) if config.enabled else {}
-        self.bodies = set(self.by_id.values())
-        self.canonical = {c for c in map(_canonical, self.bodies) if c is not None}
-        self._checked: dict[str, bool] = {}
+        self.list = OperationList(load_manifests(config.local_manifests) if config.enabled else {})
+        self.by_id = self.list.by_id
+        self.bodies = self.list.bodies
 
     def resolve(self, params: GraphQLParams) -> str | None:
         """The operation text for ``params`` when the manifest decides it; None to go on
@@ -156,27 +247,41 @@ class PersistedQueryManifest:
         return None
 
     def _in_safelist(self, query: str) -> bool:
-        if query in self.bodies:
-            return True
-        found = self._checked.get(query)
-        if found is None:
-            canonical = _canonical(query)
-            found = canonical is not None and canonical in self.canonical
-            if len(self._checked) > 4096:
-                self._checked.clear()
-            self._checked[query] = found
-        return found
+        return self.list.contains(query)
 
 
 class PersistedQueriesStage(Stage):
-    """Operation ids from the manifests, and the safelist."""
+    """Operation ids from the manifests, and the safelists (global, per client, per tier).
+    After authentication: the caller's client and tier decide which list applies."""
 
     name = "persisted_queries"
 
-    def __init__(self, manifest: PersistedQueryManifest) -> None:
-        self.manifest = manifest
+    def __init__(self, config: PersistedQueriesConfig) -> None:
+        self.manifest = PersistedQueryManifest(config)
+        self.clients = {
+            name: ListPolicy(
+                OperationList(load_manifests(client.local_manifests)),
+                client.require_id,
+                f"client {name!r}",
+            )
+            for name, client in config.clients.items()
+        }
+        self.tiers = {
+            tier: ListPolicy(self.manifest.list, rule.require_id, f"tier {tier!r}")
+            for tier, rule in config.tiers.items()
+            if rule.enabled or rule.require_id
+        }
 
     async def on_request(self, request: RouterRequest) -> None:
+        principal = request.principal
+        policy = None
+        if principal.client_name is not None:
+            policy = self.clients.get(principal.client_name)
+        if policy is None and principal.tier is not None:
+            policy = self.tiers.get(principal.tier)
+        if policy is not None:
+            request.query = policy.resolve(request.params)
+            return
         query = self.manifest.resolve(request.params)
         if query is not None:
             request.query = query

@@ -53,7 +53,7 @@ from graph.plugins.demand_control import DemandControlStage
 from graph.plugins.headers import HeaderPropagation, HeadersStage
 from graph.plugins.introspection import IntrospectionStage
 from graph.plugins.limits import LimitsStage
-from graph.plugins.persisted_queries import PersistedQueriesStage, PersistedQueryManifest
+from graph.plugins.persisted_queries import PersistedQueriesStage
 from graph.plugins.progressive_override import ProgressiveOverrideStage
 from graph.plugins.rate_limits import RateLimitStage
 from graph.plugins.redis import RedisConnections
@@ -119,7 +119,7 @@ def build_stages(
     if config.authentication.enabled:
         stages.append(AuthenticationStage(config.authentication, redis, signer))
     if config.persisted_queries.enabled:
-        stages.append(PersistedQueriesStage(PersistedQueryManifest(config.persisted_queries)))
+        stages.append(PersistedQueriesStage(config.persisted_queries))
     shared_apq = config.apq.router.cache.redis
     stages.append(
         ApqStage(

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from graph.http import NOSNIFF
 from graph.serving.request import RawHeaders
 from graph.serving.transports import Receive, Send
 
@@ -72,6 +73,7 @@ async def stream_body(
                 (b"content-type", framing.content_type),
                 (b"cache-control", b"no-cache"),
                 (b"x-accel-buffering", b"no"),
+                NOSNIFF,
                 *headers,
             ],
         }
