@@ -359,7 +359,8 @@ async def respond(
     if content_type is not None:
         headers.append((b"content-type", content_type))
     if extra:
-        headers.extend(extra)
+        # callers that also serve raw responses (files, the IDE) pass NOSNIFF themselves
+        headers.extend(h for h in extra if h != NOSNIFF)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
     return status

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from graph.http import respond
+from graph.http import NOSNIFF, respond
 from graph.serving.transports import Scope, Send
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
-NOSNIFF = (b"x-content-type-options", b"nosniff")
 # mimetypes depends on the machine's /etc/mime.types: pin what browsers are strict about
 _TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -130,7 +130,9 @@ class HttpTransport:
         outcome = await pipeline.run(request)
         extra = cors + request.response_headers
         if isinstance(outcome, Response):
-            if only_multipart and not outcome.refused:
+            # a request error (no data: parse, validation, limits, cost) is JSON with its
+            # 400, as on SSE: a multipart client tells errors apart from results that way too
+            if only_multipart and not outcome.refused and "data" in outcome.body:
                 return await self._write_part(send, outcome, extra)
             return await self._write(send, outcome, media, extra, outcome.headers)
         multipart_subscription = multipart.subscription or multipart.plain

@@ -220,10 +220,13 @@ def test_the_dev_router_yaml_serves_the_ide_and_the_web_client() -> None:
     ]
 
 
-def test_the_production_router_yaml_serves_neither() -> None:
+def test_the_production_router_yaml_serves_neither(monkeypatch: pytest.MonkeyPatch) -> None:
     production = REPO / "router.production.yaml"
     if not production.exists():
         pytest.skip("router.production.yaml does not exist yet")
+    # what it requires of the environment (tests/graph/serving/test_production_config.py)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("ROUTER_PRINCIPAL_SECRET", "browser-pages-test-principal-secret-01")
     config = load_config(production)
     assert not config.graphiql.enabled
     assert config.static_files == []
