@@ -3,7 +3,8 @@ the real users (and posts) subgraphs, real API keys and access tokens.
 
 Exactness: a `free` key gets exactly 60 successes per minute however its requests are spread
 over two router processes (the real 60-per-minute tier: the test sends its 75 requests well
-within the minute, so it does not wait for one)."""
+within the minute, so it does not wait for one). The same limit over every transport:
+tests/graph/edge/test_transports.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.graph.edge.conftest import EdgeFactory
-from tests.graph.edge.stack import ME, Edge, post, router_config, ws_operation
+from tests.graph.edge.stack import ME, Edge, post, router_config
 
 NEW_POST = "mutation($t: String!) { createPost(input: {text: $t}) { post { id } errors { code } } }"
 LOG_IN = """mutation($l: String!, $p: String!) {
@@ -94,27 +95,6 @@ async def test_a_daily_quota_answers_with_its_reset_time(edge: Edge) -> None:
     assert reset in error["message"]
     seconds_left = (midnight + timedelta(days=1) - datetime.now(UTC)).total_seconds()
     assert abs(int(answers[-1].headers["retry-after"]) - seconds_left) < 120
-
-
-async def test_the_same_limit_over_http_sse_and_websocket(edge: Edge) -> None:
-    router = edge.start_router(limited(edge, tiers={"free": {"limit": 3}}))
-    _, token = await edge.sign_up("transports")
-    _, key = await edge.api_key(router, token)
-    headers = {"x-api-key": key}
-    assert (await post(router, ME, headers=headers)).status_code == 200
-    sse = await post(router, ME, headers=headers, accept="text/event-stream")
-    assert sse.status_code == 200 and "event: next" in sse.text
-    assert remaining(sse, "free") == 1  # the headers come with the stream too
-    outcome, payload = await ws_operation(router, headers, ME)
-    assert outcome == "next"
-    # the limit is reached: each transport refuses the same way
-    refusal(await post(router, ME, headers=headers))
-    sse_refused = await post(router, ME, headers=headers, accept="text/event-stream")
-    assert refusal(sse_refused)["extensions"]["policy"] == "free"
-    outcome, payload = await ws_operation(router, headers, ME)
-    assert outcome == "error"
-    assert payload[0]["extensions"]["code"] == "RATE_LIMITED"
-    assert payload[0]["extensions"]["policy"] == "free"
 
 
 async def test_anonymous_callers_are_limited_per_address(edge: Edge) -> None:
