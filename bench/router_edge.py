@@ -33,6 +33,42 @@ ROOT = Path(__file__).resolve().parents[1]
 SUPERGRAPH = ROOT / "tests" / "graph" / "serving" / "supergraph.graphql"
 
 
+def _ping_worker(args: argparse.Namespace) -> None:
+    """The ``redis-ping`` contender: one bare round trip to the bench's Redis per "request"
+    (a PING with redis-py's asyncio client, as the router's stages use it), for scale."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    async def run() -> tuple[list[float], float]:
+        redis = Redis.from_url(args.ping, socket_timeout=0.5)
+        for _ in range(2000):
+            await redis.ping()
+        times = []
+        cpu = time.process_time()
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            await redis.ping()
+            times.append(time.perf_counter() - started)
+        used = time.process_time() - cpu
+        await redis.aclose()
+        return times, used
+
+    times, used = asyncio.run(run())
+    times.sort()
+    print(
+        json.dumps(
+            {
+                "p50_us": times[len(times) // 2] * 1e6,
+                "mean_us": sum(times) / len(times) * 1e6,
+                "cpu_us": used / len(times) * 1e6,
+                "status": 200,
+                "uniform": True,
+            }
+        )
+    )
+
+
 def _worker(args: argparse.Namespace) -> None:
     """Runs inside the contender's process (its code first on sys.path)."""
     import asyncio
@@ -168,13 +204,18 @@ def edge_scenarios(workdir: Path, redis_url: str) -> list[tuple[str, Path, str, 
     rate_limits = {
         "enabled": True,
         "redis": {"urls": [redis_url]},
+        # a 1 s window: the sliding-window log of the one bench caller holds about a second
+        # of requests (a 1-minute window at thousands of requests a second would grow a
+        # set no real caller has: a free key's holds at most 60)
+        "window": "1s",
         "users": {"limit": unlimited},
         "anonymous": {"limit": unlimited},
     }
     demand_control = {
         "enabled": True,
         "mode": "enforce",
-        "strategy": {"static_estimated": {"list_size": 10, "max": 1000}},
+        # estimated on every operation, never over (the gateway benchmark's deep query too)
+        "strategy": {"static_estimated": {"list_size": 10, "max": 1_000_000}},
     }
     jwt_header = f"authorization:Bearer {token}"
     jwt_auth = {"router": {"jwt": jwt_config}, "subgraph": principal}
@@ -231,13 +272,19 @@ def main(argv: list[str] | None = None) -> int:
         "--edge",
         action="store_true",
         help="add the edge contenders: jwt (a cached JWT, file:// JWKS), api-key (a cached "
-        "key), each with the signed principal to subgraphs",
+        "key), each with the signed principal to subgraphs; rate-limits (one Lua round trip "
+        "to an embedded Redis per request); cost (demand control enforced); all (jwt, "
+        "rate-limits and cost together); redis-ping (a bare PING round trip, for scale)",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stub-verify", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--ping", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        if args.ping:
+            _ping_worker(args)
+            return 0
         args.config = args.worker_config
         _worker(args)
         return 0
@@ -255,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, path = item.partition("=")
         contenders.append((name, {}, str(Path(path).resolve())))
     stub_ports: dict[str, int] = {}
+    pings: dict[str, str] = {}  # contender -> Redis URL: a bare round trip, for scale
     redis_server = None
     if args.edge:
         from puppies.embedded import free_port
@@ -268,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             args.header.append(f"{name}={header}")
             if port:
                 stub_ports[name] = port
+        contenders.append(("redis-ping", {}, None))
+        pings["redis-ping"] = redis_url
     extra_env: dict[str, dict[str, str]] = {}
     for item in args.env:
         name, _, rest = item.partition("=")
@@ -280,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in contenders}
     load_before = os.getloadavg()
     try:
-        failed = _run_rounds(args, contenders, headers, extra_env, stub_ports, rounds)
+        failed = _run_rounds(args, contenders, headers, extra_env, stub_ports, pings, rounds)
     finally:
         if redis_server is not None:
             redis_server.stop()
@@ -296,6 +346,7 @@ def _run_rounds(
     headers: dict[str, list[str]],
     extra_env: dict[str, dict[str, str]],
     stub_ports: dict[str, int],
+    pings: dict[str, str],
     rounds: dict[str, list[dict[str, Any]]],
 ) -> bool:
     """Run every contender ``args.rounds`` times, interleaved; True when one failed."""
@@ -316,6 +367,8 @@ def _run_rounds(
                 cmd += ["--header", header]
             if name in stub_ports:
                 cmd += ["--stub-verify", str(stub_ports[name])]
+            if name in pings:
+                cmd += ["--ping", pings[name]]
             # the contender's code first; this file imports only graph.* in the worker
             env = {**os.environ, **env, **extra_env.get(name, {})}
             env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)

@@ -3,10 +3,16 @@ one load generator (wrk with a POST script).
 
     .venv/bin/python -m bench.gateways.run [--duration 30] [--connections 50] [--only puppies]
         [--baseline DIR] [--router-config NAME=router.yaml ...] [--overhead-of NAME ...]
+        [--header 'name: value' ...] [--edge]
 
 ``--baseline DIR`` adds ``puppies-baseline``: the router from another checkout of the code
 (e.g. ``git archive <commit> | tar -x -C DIR``) on this .venv, for side-by-side runs of two
 commits. ``--router-config NAME=FILE`` adds ``puppies-NAME``: our router with that router.yaml.
+``--header`` is sent with every request to every contender. ``--edge`` adds ``puppies-edge``:
+our router with authentication (a JWT checked against a ``file://`` JWKS, the signed principal
+to subgraphs), rate limits in an embedded Redis (counted on every request, never reached) and
+demand control enforced (never over), and sends every contender that JWT, so ``puppies`` and
+``puppies-edge`` differ only in the edge stages doing their work.
 
 Steps: start the subgraphs (uvicorn, raw ASGI, graphql-core); compose the supergraph from
 their ``_service { sdl }`` with our composition; for each gateway: start it, check that its
@@ -47,6 +53,7 @@ LUA = Path(__file__).with_name("wrk_post.lua")
 SUBGRAPH_PORT = int(os.environ.get("BENCH_SUBGRAPH_PORT", "4710"))
 GATEWAY_PORT = int(os.environ.get("BENCH_GATEWAY_PORT", "4711"))
 NAMES = ("accounts", "inventory", "products", "reviews")
+HEADERS: dict[str, str] = {}  # sent with every request (--header, --edge)
 
 
 @dataclass
@@ -76,6 +83,7 @@ def _post(url: str, query: str, timeout: float = 10.0) -> dict[str, Any]:
         headers={
             "content-type": "application/json",
             "accept": "application/graphql-response+json, application/json",
+            **HEADERS,
         },
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -193,6 +201,7 @@ def _wrk(url: str, query: str, duration: int, connections: int, threads: int) ->
         "10s",
         "-s",
         str(LUA),
+        *(arg for name, value in HEADERS.items() for arg in ("-H", f"{name}: {value}")),
         url,
     ]
     out = subprocess.run(
@@ -373,6 +382,25 @@ def run_overhead(
     }
 
 
+def _edge_contender() -> tuple[Any, Path]:
+    """An embedded Redis and the router.yaml of ``puppies-edge`` (bench/router_edge.py's
+    ``all`` scenario); its JWT goes into HEADERS. The caller stops the Redis."""
+    from bench.router_edge import edge_scenarios
+    from puppies.embedded import free_port
+    from puppies.embedded.redis import EmbeddedRedis
+
+    workdir = WORK / "edge"
+    redis_server = EmbeddedRedis(workdir / "redis", free_port(), persist=False)
+    redis_url = redis_server.start()
+    for name, config, header, _ in edge_scenarios(workdir, redis_url):
+        if name == "all":
+            key, _, value = header.partition(":")
+            HEADERS[key] = value
+            return redis_server, config
+    redis_server.stop()
+    raise RuntimeError("bench.router_edge has no 'all' scenario")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=30)
@@ -407,6 +435,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CONTENDER",
         help="Routers whose single-fetch overhead is measured (default: puppies); repeatable.",
     )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="A header sent with every request to every contender (repeatable).",
+    )
+    parser.add_argument(
+        "--edge",
+        action="store_true",
+        help="Add puppies-edge: authentication, rate limits (embedded Redis) and demand "
+        "control on, and send every contender its JWT.",
+    )
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument(
         "--overhead-only", action="store_true", help="Only measure the single-fetch overhead."
@@ -429,6 +470,13 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    for item in args.header:
+        name, _, value = item.partition(":")
+        HEADERS[name.strip()] = value.strip()
+    redis_server = None
+    if args.edge:
+        redis_server, edge_config = _edge_contender()
+        args.router_config.append(f"edge={edge_config}")
     subgraphs = _start(
         [
             str(ROOT / ".venv" / "bin" / "uvicorn"),
@@ -481,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(measured), flush=True)
     finally:
         _stop(subgraphs)
+        if redis_server is not None:
+            redis_server.stop()
     stamp = time.strftime("%Y%m%dT%H%M%S")
     report = {
         "when": stamp,
