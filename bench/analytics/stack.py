@@ -42,10 +42,13 @@ class Stack:
         *,
         extra_env: dict[str, str] | None = None,
         log: Path | None = None,
+        profile: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        """`profile`: run the process under cProfile, its stats written there on exit."""
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+        prefix = ["-m", "cProfile", "-o", str(profile)] if profile else []
         proc = subprocess.Popen(
-            [sys.executable, "-m", "puppies.cli", *args],
+            [sys.executable, *prefix, "-m", "puppies.cli", *args],
             env={**self.env, **(extra_env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -64,6 +67,13 @@ class Stack:
                     raise TimeoutError(f"{args} did not listen on {port}")
                 time.sleep(0.1)
         return proc
+
+    @staticmethod
+    def name_of(proc: subprocess.Popen[bytes]) -> str:
+        """What a started process is: `worker`, `router` or the subgraph it serves."""
+        args = [str(a) for a in proc.args]  # type: ignore[union-attr]
+        rest = args[args.index("puppies.cli") + 1 :]
+        return rest[1] if rest[0] == "serve" else rest[0]
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):

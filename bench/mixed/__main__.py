@@ -70,10 +70,17 @@ def main() -> None:
     ap.add_argument(
         "--data-dir", type=Path, default=None, help="default /tmp/puppies-bench-mixed-<users>"
     )
+    ap.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated processes (router,users,posts,feed,analytics,worker) to run "
+        "under cProfile; stats in <data-dir>/profiles/<name>.prof",
+    )
     args = ap.parse_args()
     data_dir = args.data_dir or Path(f"/tmp/puppies-bench-mixed-{args.users}")
     out: dict[str, object] = {"command": vars(args) | {"data_dir": str(data_dir)}}
-    with mixed_stack(data_dir, args.users, args.viewers) as ms:
+    profile = tuple(p for p in args.profile.split(",") if p)
+    with mixed_stack(data_dir, args.users, args.viewers, profile) as ms:
         subs = Subscribers(ms, args.subscribers)
         print(f"{subs.connected}/{args.subscribers} subscribers connected", flush=True)
         try:

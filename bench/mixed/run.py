@@ -158,8 +158,7 @@ class Subscribers:
     def _rss(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for proc in self.ms.st.procs:
-            args = list(proc.args)  # type: ignore[arg-type]
-            name = "worker" if "worker" in args else str(args[4])
+            name = self.ms.st.name_of(proc)
             try:
                 root = psutil.Process(proc.pid)
                 out[name] = sum(p.memory_info().rss for p in [root, *root.children(True)])

@@ -118,7 +118,11 @@ class MixedStack:
 
 
 @contextlib.contextmanager
-def mixed_stack(data_dir: Path, users: int, viewers: int) -> Iterator[MixedStack]:
+def mixed_stack(
+    data_dir: Path, users: int, viewers: int, profile: tuple[str, ...] = ()
+) -> Iterator[MixedStack]:
+    """`profile`: processes (router, users, ...) to run under cProfile, their stats written
+    to <data_dir>/profiles/<name>.prof when the stack stops."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with stack(data_dir) as st:
@@ -128,9 +132,18 @@ def mixed_stack(data_dir: Path, users: int, viewers: int) -> Iterator[MixedStack
         st.env["JWKS_URL"] = f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json"
         logs = data_dir / "logs"
         logs.mkdir(exist_ok=True)
+        profiles = data_dir / "profiles"
+        profiles.mkdir(exist_ok=True)
+
+        def prof(name: str) -> Path | None:
+            return profiles / f"{name}.prof" if name in profile else None
+
         for name in SUBGRAPHS:
-            st.start(["serve", name, "--port", str(ports[name])], ports[name], log=logs / name)
-        st.start(["worker"], log=logs / "worker")
+            port = ports[name]
+            st.start(
+                ["serve", name, "--port", str(port)], port, log=logs / name, profile=prof(name)
+            )
+        st.start(["worker"], log=logs / "worker", profile=prof("worker"))
         st.start(
             [
                 "serve",
@@ -144,6 +157,7 @@ def mixed_stack(data_dir: Path, users: int, viewers: int) -> Iterator[MixedStack
             ],
             ports["router"],
             log=logs / "router",
+            profile=prof("router"),
         )
         population = asyncio.run(_population(st, viewers, random.Random(7)))
         time.sleep(1.0)  # the router's first JWKS fetch

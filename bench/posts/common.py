@@ -49,8 +49,7 @@ def cpu_seconds(st: Stack, data_dir: Path) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for proc in st.procs:
-        args = list(proc.args)  # type: ignore[arg-type]
-        name = "worker" if "worker" in args else str(args[4])
+        name = st.name_of(proc)
         for p in _tree(proc.pid):
             with contextlib.suppress(psutil.Error):
                 t = p.cpu_times()

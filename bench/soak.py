@@ -1,0 +1,200 @@
+"""Soak: the mixed workload for minutes at 70% of the maximum rate; memory, file
+descriptors and PostgreSQL connections must stay flat (bench/RESULTS.md, "Soak").
+
+    .venv/bin/python -m bench.soak --minutes 10 [--max-rate R] [--json FILE]
+
+Same stack and mix as `python -m bench.mixed` (its own seeded stack, 1,000 WebSocket
+subscribers). Without --max-rate it first searches the maximum rate with
+`bench.mixed --find-max`'s procedure (short steps), then plays 70% of it for --minutes.
+Every --sample seconds it records each process's RSS and open file descriptors and the
+number of PostgreSQL connections. Passes (exit 0) when there were 0 errors and, over the
+run after its first minute, every process's RSS slope (least squares) is below
+--max-rss-slope MiB per minute, and the fds and connections end within a small band of
+where they started (fds +-16 per process, connections +-4). Hive Gateway's memory test
+judges its runs the same way: the slope of memory over the run, not one reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import asyncpg
+import psutil
+
+from bench.mixed.__main__ import print_measurement
+from bench.mixed.run import Subscribers, find_max, measure
+from bench.mixed.stack import MixedStack, mixed_stack
+
+FD_BAND = 16
+CONN_BAND = 4
+
+
+def _processes(ms: MixedStack) -> dict[str, list[psutil.Process]]:
+    out: dict[str, list[psutil.Process]] = {}
+    for proc in ms.st.procs:
+        name = ms.st.name_of(proc)
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(proc.pid)
+            out[name] = [root, *root.children(recursive=True)]
+    marker = str(ms.data_dir)
+    for p in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if marker not in cmd:
+                continue
+            kind = "redis" if "redis" in cmd else "s3" if "weed" in cmd else None
+            if "postgres" in cmd:
+                kind = "postgres"  # the postmaster; its backends are counted as connections
+            if kind:
+                out.setdefault(kind, []).append(p)
+    return out
+
+
+def _pg_connections(ms: MixedStack) -> int:
+    async def count() -> int:
+        url = ms.st.settings.database_url
+        assert url
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            n: int = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            )
+            return n - 1  # this one
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def sample(ms: MixedStack) -> dict[str, object]:
+    rss: dict[str, float] = {}
+    fds: dict[str, int] = {}
+    for name, procs in _processes(ms).items():
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                rss[name] = rss.get(name, 0.0) + p.memory_info().rss / 2**20
+                fds[name] = fds.get(name, 0) + p.num_fds()
+    return {
+        "t": time.monotonic(),
+        "rss_mib": rss,
+        "fds": fds,
+        "pg_connections": _pg_connections(ms),
+    }
+
+
+def slope_per_minute(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, value), per minute."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(t for t, _ in points) / n
+    my = sum(v for _, v in points) / n
+    var = sum((t - mx) ** 2 for t, _ in points)
+    return 60 * sum((t - mx) * (v - my) for t, v in points) / var if var else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--max-rate", type=float, help="skip the search: the maximum rate (req/s)")
+    ap.add_argument("--fraction", type=float, default=0.7, help="share of the maximum rate")
+    ap.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    ap.add_argument("--max-rss-slope", type=float, default=1.0, help="MiB per minute")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--subscribers", type=int, default=1000)
+    ap.add_argument("--users", type=int, default=5000)
+    ap.add_argument("--viewers", type=int, default=2000)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    args = ap.parse_args()
+    data_dir = args.data_dir or Path(f"/tmp/puppies-bench-mixed-{args.users}")
+    with mixed_stack(data_dir, args.users, args.viewers) as ms:
+        subs = Subscribers(ms, args.subscribers)
+        try:
+            max_rate = args.max_rate
+            if max_rate is None:
+                max_rate, _ = find_max(ms, 10.0, 15.0, 5.0, args.clients, 3)
+                if not max_rate:
+                    sys.exit("no rate held p95 < 100 ms with 0 errors: nothing to soak at")
+            rate = round(max_rate * args.fraction, 1)
+            print(
+                f"soaking at {rate}/s ({args.fraction:.0%} of {max_rate}/s) for {args.minutes} min"
+            )
+            samples: list[dict[str, object]] = []
+            done = threading.Event()
+
+            def sampler() -> None:
+                while not done.wait(args.sample):
+                    samples.append(sample(ms))
+
+            samples.append(sample(ms))
+            thread = threading.Thread(target=sampler, daemon=True)
+            thread.start()
+            m = measure(ms, rate, args.minutes * 60, 5.0, args.clients)
+            done.set()
+            thread.join()
+            samples.append(sample(ms))
+        finally:
+            live = subs.stop()
+    print_measurement(m)
+    t0 = float(samples[0]["t"])  # type: ignore[arg-type]
+    steady = [s for s in samples if float(s["t"]) - t0 >= 60] or samples  # type: ignore[arg-type]
+    verdicts: list[str] = []
+    report: dict[str, dict[str, float]] = {}
+    print(f"\n{'process':<10}{'RSS start':>11}{'RSS end':>10}{'slope MiB/min':>15}{'fds':>12}")
+    for name in samples[-1]["rss_mib"]:  # type: ignore[attr-defined]
+        pts = [
+            (float(s["t"]) - t0, s["rss_mib"].get(name, 0.0))  # type: ignore[arg-type, attr-defined]
+            for s in steady
+        ]
+        slope = slope_per_minute(pts)
+        f0 = samples[0]["fds"].get(name, 0)  # type: ignore[attr-defined]
+        f1 = samples[-1]["fds"].get(name, 0)  # type: ignore[attr-defined]
+        report[name] = {"rss_start": pts[0][1], "rss_end": pts[-1][1], "slope": slope}
+        report[name] |= {"fds_start": f0, "fds_end": f1}
+        print(f"{name:<10}{pts[0][1]:>11.1f}{pts[-1][1]:>10.1f}{slope:>15.3f}{f0:>6}->{f1:<5}")
+        if slope > args.max_rss_slope:
+            verdicts.append(f"{name}: RSS grows {slope:.2f} MiB/min (> {args.max_rss_slope})")
+        if abs(f1 - f0) > FD_BAND:
+            verdicts.append(f"{name}: fds {f0} -> {f1}")
+    c0, c1 = samples[0]["pg_connections"], samples[-1]["pg_connections"]
+    print(f"PostgreSQL connections: {c0} -> {c1} (max {max(s['pg_connections'] for s in samples)})")  # type: ignore[type-var]
+    if abs(int(c1) - int(c0)) > CONN_BAND:  # type: ignore[call-overload]
+        verdicts.append(f"PostgreSQL connections {c0} -> {c1}")
+    if m.errors:
+        verdicts.append(f"errors: {m.errors}")
+    print(
+        f"subscribers: {live.connected} connected, {live.events} events, "
+        f"errors {live.errors or 'none'}"
+    )
+    if live.errors:
+        verdicts.append(f"subscriber errors: {live.errors}")
+    print("\nsoak: " + ("PASS" if not verdicts else "FAIL: " + "; ".join(verdicts)))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "command": vars(args),
+                    "rate": rate,
+                    "max_rate": max_rate,
+                    "run": m.as_json(),
+                    "processes": report,
+                    "samples": samples,
+                    "verdicts": verdicts,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    sys.exit(1 if verdicts else 0)
+
+
+if __name__ == "__main__":
+    main()
