@@ -44,9 +44,12 @@ def _processes(ms: MixedStack) -> dict[str, list[psutil.Process]]:
             root = psutil.Process(proc.pid)
             out[name] = [root, *root.children(recursive=True)]
     marker = str(ms.data_dir)
+    redis_addr = (ms.st.settings.redis_url or "").split("//", 1)[-1].split("/", 1)[0]
     for p in psutil.process_iter(["cmdline"]):
         with contextlib.suppress(psutil.Error):
-            cmd = " ".join(p.info["cmdline"] or [])
+            cmd = " ".join(p.info["cmdline"] or []).strip()
+            if "redis-server" in cmd and redis_addr and cmd.endswith(redis_addr):
+                cmd += " " + marker
             if marker not in cmd:
                 continue
             kind = "redis" if "redis" in cmd else "s3" if "weed" in cmd else None

@@ -46,7 +46,7 @@ class Stack:
     ) -> subprocess.Popen[bytes]:
         """`profile`: run the process under cProfile, its stats written there on exit."""
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-        prefix = ["-m", "cProfile", "-o", str(profile)] if profile else []
+        prefix = ["-m", "bench.profiled", str(profile)] if profile else []
         proc = subprocess.Popen(
             [sys.executable, *prefix, "-m", "puppies.cli", *args],
             env={**self.env, **(extra_env or {})},

@@ -55,9 +55,13 @@ def cpu_seconds(st: Stack, data_dir: Path) -> dict[str, float]:
                 t = p.cpu_times()
                 out[name] = out.get(name, 0.0) + t.user + t.system
     marker = str(data_dir.resolve())
+    # redis-server's command line names only its address, not the data directory
+    redis_addr = (st.settings.redis_url or "").split("//", 1)[-1].split("/", 1)[0]
     for p in psutil.process_iter(["cmdline", "name"]):
         with contextlib.suppress(psutil.Error):
-            cmd = " ".join(p.info["cmdline"] or [])
+            cmd = " ".join(p.info["cmdline"] or []).strip()
+            if "redis-server" in cmd and redis_addr and cmd.endswith(redis_addr):
+                cmd += " " + marker
             if marker not in cmd and not (p.info["name"] or "").startswith("postgres"):
                 continue
             kind = (
