@@ -20,7 +20,15 @@ import json
 import os
 from pathlib import Path
 
-from bench.mixed.run import PROCESSES, Measurement, Subscribers, find_max, measure, summary_line
+from bench.mixed.run import (
+    PROCESSES,
+    Measurement,
+    Subscribers,
+    find_max,
+    idle_cores,
+    measure,
+    summary_line,
+)
 from bench.mixed.stack import mixed_stack
 
 
@@ -83,6 +91,13 @@ def main() -> None:
     with mixed_stack(data_dir, args.users, args.viewers, profile) as ms:
         subs = Subscribers(ms, args.subscribers)
         print(f"{subs.connected}/{args.subscribers} subscribers connected", flush=True)
+        idle = idle_cores(ms)
+        out["idle_cores"] = idle
+        print(
+            "idle CPU (cores, no requests): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in idle.items() if v >= 0.001),
+            flush=True,
+        )
         try:
             if args.find_max:
                 best, runs = find_max(

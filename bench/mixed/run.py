@@ -60,6 +60,15 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
+def idle_cores(ms: MixedStack, seconds: float = 10.0) -> dict[str, float]:
+    """CPU each process burns with no requests (crons, polling, keepalives of the
+    subscribers), in cores: at a low rate this is a large part of "CPU per request"."""
+    cpu0, t0 = cpu_seconds(ms.st, ms.data_dir), time.monotonic()
+    time.sleep(seconds)
+    cpu1, t1 = cpu_seconds(ms.st, ms.data_dir), time.monotonic()
+    return {name: (cpu1.get(name, 0.0) - cpu0.get(name, 0.0)) / (t1 - t0) for name in PROCESSES}
+
+
 def measure(
     ms: MixedStack, rate: float, duration: float, warmup: float, clients: int
 ) -> Measurement:
