@@ -53,10 +53,23 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = create_sessionmaker(self.engine)
+        # The same pool in autocommit: no BEGIN before and no ROLLBACK after a statement.
+        self.read_sessionmaker = create_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for ONE read-only statement, in autocommit: a statement sees one
+        snapshot anyway, and this saves the two round trips (BEGIN, ROLLBACK) a session
+        spends around it, in the process and in PostgreSQL (bench/RESULTS.md, "Mixed
+        workload"). Never for writes or for several statements that must agree."""
+        async with self.read_sessionmaker() as session:
             yield session
 
     @asynccontextmanager

@@ -89,7 +89,7 @@ async def comment_pages(
         .select_from(posts.join(lateral, true()))
         .order_by(lateral.c.post_id, lateral.c.id.desc())
     )
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         result = (await session.execute(stmt)).all()
     grouped: dict[int, list[tuple[int, CommentRecord]]] = {p: [] for p in post_ids}
     for r in result:

@@ -66,7 +66,7 @@ return 0
 
 
 async def _count_rows(res: Resources, post_id: int) -> int:
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         return int(
             (
                 await session.execute(
@@ -184,7 +184,7 @@ async def liked_by(res: Resources, user_id: int, post_ids: list[int]) -> set[int
     """Which of `post_ids` `user_id` likes (one statement, the primary key)."""
     if not post_ids:
         return set()
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = await session.execute(
             select(Like.post_id).where(Like.user_id == user_id, Like.post_id.in_(post_ids))
         )

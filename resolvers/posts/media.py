@@ -168,7 +168,7 @@ async def media_for_posts(res: Resources, post_ids: list[int]) -> dict[int, list
     out: dict[int, list[MediaRecord]] = {pid: [] for pid in post_ids}
     if not post_ids:
         return out
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (
             (
                 await session.execute(

@@ -141,7 +141,7 @@ def _keys(row: Any) -> list[str]:
 async def posts_by_ids(res: Resources, ids: list[int]) -> dict[int, PostRecord]:
     if not ids:
         return {}
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars().all()
     return {p.id: PostRecord.of(p) for p in rows}
 
@@ -152,7 +152,7 @@ async def post_authors(res: Resources, ids: Sequence[int]) -> dict[int, int]:
     For other domains, which may read posts only through this domain's functions."""
     if not ids:
         return {}
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = await session.execute(select(Post.id, Post.author_id).where(Post.id.in_(list(ids))))
     return {post_id: author_id for post_id, author_id in rows.all()}
 
@@ -194,7 +194,7 @@ async def posts_page(
     if request.after is not None:
         stmt = stmt.where(Post.id < request.after)
     stmt = stmt.order_by(Post.id.desc()).limit(request.first + 1)
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (await session.execute(stmt)).scalars().all()
     return page_from_rows([(p.id, PostRecord.of(p)) for p in rows], request)
 
@@ -216,7 +216,7 @@ async def posts_pages_by_author(
         .select_from(authors.join(lateral, true()))
         .order_by(lateral.c.author_id, lateral.c.id.desc())
     )
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         result = (await session.execute(stmt)).all()
     grouped: dict[int, list[tuple[int, PostRecord]]] = {a: [] for a in author_ids}
     for r in result:

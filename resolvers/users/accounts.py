@@ -189,7 +189,7 @@ async def update_profile(
 
 async def users_by_ids(res: Resources, ids: Sequence[int]) -> list[User | None]:
     """Users in the order of `ids` (None where missing): one statement."""
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (await session.execute(select(User).where(User.id.in_(set(ids))))).scalars().all()
     by_id = {u.id: u for u in rows}
     return [by_id.get(i) for i in ids]
@@ -212,7 +212,7 @@ async def existing_user_ids(res: Resources, ids: Sequence[int]) -> set[int]:
 
 
 async def user_id_by_username(res: Resources, username: str) -> int | None:
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         return (
             await session.execute(
                 select(User.id).where(func.lower(User.username) == username.strip().lower())
@@ -223,7 +223,7 @@ async def user_id_by_username(res: Resources, username: str) -> int | None:
 async def user_ids_by_usernames(res: Resources, usernames: Sequence[str]) -> list[int | None]:
     """Ids in the order of `usernames` (None where missing): one statement."""
     lowered = [u.lower() for u in usernames]
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (
             await session.execute(
                 select(func.lower(User.username), User.id).where(

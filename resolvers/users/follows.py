@@ -128,7 +128,7 @@ async def _pages(
         "afters": [r.after for _, r in requests],
         "limits": [r.first + 1 for _, r in requests],
     }
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (await session.execute(statement, params)).all()
     grouped: list[list[tuple[int, int]]] = [[] for _ in requests]
     for ord_, key, other in rows:
@@ -151,7 +151,7 @@ async def following_pages(
 
 
 async def viewer_follows(res: Resources, viewer_id: int, ids: Sequence[int]) -> list[bool]:
-    async with res.db.session() as session:
+    async with res.db.read() as session:
         rows = (
             await session.execute(_VIEWER_FOLLOWS, {"viewer": viewer_id, "ids": list(set(ids))})
         ).all()
