@@ -30,6 +30,7 @@ from bench.mixed.run import (
     summary_line,
 )
 from bench.mixed.stack import mixed_stack
+from bench.mixed.workload import parse_mix
 
 
 def print_measurement(m: Measurement) -> None:
@@ -79,12 +80,21 @@ def main() -> None:
         "--data-dir", type=Path, default=None, help="default /tmp/puppies-bench-mixed-<users>"
     )
     ap.add_argument(
+        "--mix",
+        default=None,
+        help="another mix, e.g. feed=1 (the home feed page alone); default: the issue's",
+    )
+    ap.add_argument(
         "--profile",
         default="",
         help="comma-separated processes (router,users,posts,feed,analytics,worker) to run "
         "under cProfile; stats in <data-dir>/profiles/<name>.prof",
     )
     args = ap.parse_args()
+    try:
+        mix = parse_mix(args.mix) if args.mix else None
+    except ValueError as exc:
+        ap.error(str(exc))
     data_dir = args.data_dir or Path(f"/tmp/puppies-bench-mixed-{args.users}")
     out: dict[str, object] = {"command": vars(args) | {"data_dir": str(data_dir)}}
     profile = tuple(p for p in args.profile.split(",") if p)
@@ -101,7 +111,7 @@ def main() -> None:
         try:
             if args.find_max:
                 best, runs = find_max(
-                    ms, args.start_rate, args.duration, args.warmup, args.clients, args.steps
+                    ms, args.start_rate, args.duration, args.warmup, args.clients, args.steps, mix
                 )
                 out["max_rate"] = best
                 out["runs"] = [m.as_json() for m in runs]
@@ -110,7 +120,7 @@ def main() -> None:
                 if ok:
                     print_measurement(max(ok, key=lambda m: m.rate))
             else:
-                m = measure(ms, args.rate, args.duration, args.warmup, args.clients)
+                m = measure(ms, args.rate, args.duration, args.warmup, args.clients, mix)
                 out["run"] = m.as_json()
                 print_measurement(m)
         finally:

@@ -40,6 +40,7 @@ class SenderJob:
     hot_post_ids: list[str]
     user_ids: list[str]
     image: bytes
+    mix: list[tuple[str, int]] | None = None
 
 
 @dataclass
@@ -112,7 +113,7 @@ async def _send(job: SenderJob) -> SenderResult:
     result = SenderResult()
     rng = random.Random(job.seed)
     viewers = [Viewer(tok, uid, set(), set()) for tok, uid in job.viewers]
-    work = Workload(viewers, job.post_ids, job.hot_post_ids, job.user_ids, job.image, rng)
+    work = Workload(viewers, job.post_ids, job.hot_post_ids, job.user_ids, job.image, rng, job.mix)
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
     async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:
         sender = _HttpSender(session, job.url, result)

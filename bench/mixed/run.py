@@ -70,7 +70,12 @@ def idle_cores(ms: MixedStack, seconds: float = 10.0) -> dict[str, float]:
 
 
 def measure(
-    ms: MixedStack, rate: float, duration: float, warmup: float, clients: int
+    ms: MixedStack,
+    rate: float,
+    duration: float,
+    warmup: float,
+    clients: int,
+    mix: list[tuple[str, int]] | None = None,
 ) -> Measurement:
     pop = ms.population
     image = jpeg()
@@ -91,6 +96,7 @@ def measure(
             hot_post_ids=pop.hot_post_ids,
             user_ids=pop.user_ids,
             image=image,
+            mix=mix,
         )
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=sender_main, args=(job, child), daemon=True)
@@ -202,7 +208,13 @@ class Subscribers:
 
 
 def find_max(
-    ms: MixedStack, start: float, duration: float, warmup: float, clients: int, steps: int
+    ms: MixedStack,
+    start: float,
+    duration: float,
+    warmup: float,
+    clients: int,
+    steps: int,
+    mix: list[tuple[str, int]] | None = None,
 ) -> tuple[float | None, list[Measurement]]:
     """Double the rate from `start` until a step fails (p95 >= 100 ms or any error), then
     bisect between the last good and the first bad rate for `steps` more runs."""
@@ -211,7 +223,7 @@ def find_max(
     bad: float | None = None
     rate = start
     while bad is None:
-        m = measure(ms, rate, duration, warmup, clients)
+        m = measure(ms, rate, duration, warmup, clients, mix)
         runs.append(m)
         print(summary_line(m), flush=True)
         if m.ok:
@@ -226,7 +238,7 @@ def find_max(
         mid = round((lo + hi) / 2, 1)
         if mid <= 1 or hi - lo < max(2.0, lo * 0.05):
             break
-        m = measure(ms, mid, duration, warmup, clients)
+        m = measure(ms, mid, duration, warmup, clients, mix)
         runs.append(m)
         print(summary_line(m), flush=True)
         if m.ok:

@@ -144,11 +144,12 @@ class Workload:
         user_ids: list[str],
         image: bytes,
         rng: random.Random,
+        mix: list[tuple[str, int]] | None = None,
     ) -> None:
         self.viewers, self.post_ids, self.hot = viewers, post_ids, hot_post_ids
         self.user_ids, self.image, self.rng = user_ids, image, rng
-        self.names = [name for name, _ in MIX]
-        self.weights = [w for _, w in MIX]
+        self.names = [name for name, _ in mix or MIX]
+        self.weights = [w for _, w in mix or MIX]
         self.ops: dict[str, Callable[[Sender, Viewer, float], Coroutine[Any, Any, None]]] = {
             "feed": self.feed,
             "postDetail": self.post_detail,
@@ -223,6 +224,18 @@ class Workload:
         else:
             v.follows.add(uid)
             await s.graphql(Call("follow", FOLLOW, {"id": uid}), v.token, t)
+
+
+def parse_mix(text: str) -> list[tuple[str, int]]:
+    """`feed=1` or `feed=3,me=1`: another mix of the same operations (weights)."""
+    names = {name for name, _ in MIX}
+    out: list[tuple[str, int]] = []
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        if name not in names or not weight.isdigit():
+            raise ValueError(f"--mix: {part!r} is not NAME=WEIGHT with NAME one of {sorted(names)}")
+        out.append((name, int(weight)))
+    return out
 
 
 def jpeg(width: int = 640, height: int = 480) -> bytes:
