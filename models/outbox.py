@@ -10,9 +10,13 @@ only its own schema (DESIGN.md, data ownership), a domain can be moved to its ow
 without touching the others, and a slow consumer of one domain's events never makes
 another domain's outbox scan longer. The relay scans every `<schema>.outbox` that exists.
 
-A domain creates its tables in its own migration with `outbox_ddl("<schema>")`; that also
-creates `<schema>.processed_events`, the ledger `workers/idempotency.py` uses to make a
-consumer's database effects happen once.
+A domain creates its tables in its own migration with `outbox_ddl("<schema>")` and then
+`outbox_trace_ddl("<schema>")`; that also creates `<schema>.processed_events`, the ledger
+`workers/idempotency.py` uses to make a consumer's database effects happen once.
+
+Each row also records the W3C `traceparent` and the `request_id` of the work that wrote it
+(the span `outbox <event type>`, a child of the request's), so the job the event becomes
+continues the request's trace and logs under its request id (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -41,6 +46,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import DOMAIN_SCHEMAS, Base
+from puppies.observability.context import current_traceparent, request_id
+from puppies.observability.tracing import tracer
 
 # pg_notify channel: an AFTER INSERT trigger notifies it with the schema name. PostgreSQL
 # delivers notifications only when the transaction commits, so a wake-up always means
@@ -72,6 +79,8 @@ def outbox_table(schema: str) -> Table:
                 "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
             Column("dispatched_at", DateTime(timezone=True), nullable=True),
+            Column("traceparent", Text, nullable=True),
+            Column("request_id", Text, nullable=True),
             Index(
                 f"ix_{schema}_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")
             ),
@@ -143,6 +152,26 @@ def outbox_ddl(schema: str) -> list[str]:
     ]
 
 
+def outbox_trace_ddl(schema: str) -> list[str]:
+    """SQL that adds the trace columns (`traceparent`, `request_id`) to `<schema>.outbox`.
+
+    A domain's outbox needs them: run it in the migration after the one with `outbox_ddl`.
+    """
+    _check_schema(schema)
+    return [
+        f"ALTER TABLE {schema}.outbox ADD COLUMN IF NOT EXISTS traceparent text, "
+        "ADD COLUMN IF NOT EXISTS request_id text"
+    ]
+
+
+def outbox_trace_drop_ddl(schema: str) -> list[str]:
+    _check_schema(schema)
+    return [
+        f"ALTER TABLE {schema}.outbox DROP COLUMN IF EXISTS traceparent, "
+        "DROP COLUMN IF EXISTS request_id"
+    ]
+
+
 def outbox_drop_ddl(schema: str) -> list[str]:
     _check_schema(schema)
     return [
@@ -162,6 +191,8 @@ class Event:
     aggregate_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    traceparent: str | None = None
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form put into arq jobs (plain data, stable across deploys)."""
@@ -172,6 +203,8 @@ class Event:
             "aggregate_id": self.aggregate_id,
             "payload": self.payload,
             "occurred_at": self.occurred_at.isoformat(),
+            "traceparent": self.traceparent,
+            "request_id": self.request_id,
         }
 
     @classmethod
@@ -183,6 +216,8 @@ class Event:
             aggregate_id=data.get("aggregate_id"),
             payload=dict(data.get("payload") or {}),
             occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            traceparent=data.get("traceparent"),
+            request_id=data.get("request_id"),
         )
 
 
@@ -197,14 +232,26 @@ async def emit(
     """Write one event row in the caller's transaction; returns the row id.
 
     Nothing is published here: the row becomes visible to the relay only when the caller
-    commits, and disappears with a rollback.
+    commits, and disappears with a rollback. The row carries the trace and request id of
+    the caller (a producer span `outbox <event_type>`, child of the current one).
     """
     table = outbox_table(schema)
-    result = await session.execute(
-        insert(table)
-        .values(event_type=event_type, aggregate_id=aggregate_id, payload=payload or {})
-        .returning(table.c.id)
-    )
+    with tracer().start_as_current_span(
+        f"outbox {event_type}",
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "puppies.outbox", "messaging.destination.name": schema},
+    ):
+        result = await session.execute(
+            insert(table)
+            .values(
+                event_type=event_type,
+                aggregate_id=aggregate_id,
+                payload=payload or {},
+                traceparent=current_traceparent(),
+                request_id=request_id(),
+            )
+            .returning(table.c.id)
+        )
     return int(result.scalar_one())
 
 
@@ -222,6 +269,8 @@ async def claim_pending(session: AsyncSession, schema: str, limit: int) -> list[
                 table.c.aggregate_id,
                 table.c.payload,
                 table.c.created_at,
+                table.c.traceparent,
+                table.c.request_id,
             )
             .where(table.c.dispatched_at.is_(None))
             .order_by(table.c.id)
@@ -237,6 +286,8 @@ async def claim_pending(session: AsyncSession, schema: str, limit: int) -> list[
             aggregate_id=r.aggregate_id,
             payload=r.payload,
             occurred_at=r.created_at,
+            traceparent=r.traceparent,
+            request_id=r.request_id,
         )
         for r in rows
     ]
@@ -261,6 +312,28 @@ async def existing_outbox_schemas(session: AsyncSession) -> list[str]:
         {"schemas": list(DOMAIN_SCHEMAS)},
     )
     return [r[0] for r in rows]
+
+
+async def pending_backlog(session: AsyncSession, schema: str, cap: int) -> tuple[float, int]:
+    """(age in seconds of the oldest undispatched event or 0, undispatched events up to
+    `cap`): one range scan of the pending index."""
+    table = outbox_table(schema)
+    pending = (
+        select(table.c.created_at)
+        .where(table.c.dispatched_at.is_(None))
+        .order_by(table.c.id)
+        .limit(cap)
+        .subquery()
+    )
+    row = (
+        await session.execute(
+            select(
+                func.extract("epoch", func.now() - func.min(pending.c.created_at)),
+                func.count(),
+            ).select_from(pending)
+        )
+    ).one()
+    return float(row[0] or 0.0), int(row[1])
 
 
 async def purge_dispatched(session: AsyncSession, schema: str, older_than_hours: int) -> int:

@@ -171,24 +171,43 @@ def serve(
         return
     import uvicorn
 
+    from puppies.observability.logs import logging_config, resolve_format
+
     settings = _settings()
     _require_services(settings)
     target = components.SUBGRAPH_APPS[process]
     if not components.exists(target):
         raise click.ClickException(f"the {process} subgraph is not built yet")
-    uvicorn.run(
-        target,
-        factory=True,
-        host=host or settings.host,
-        port=port or getattr(settings, f"{process}_port"),
-        workers=workers if workers > 1 else None,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-    )
+    if workers < 1:
+        raise click.ClickException(f"--workers must be at least 1, got {workers}")
+    metrics_dir = None
+    if workers > 1:
+        from puppies.observability.metrics import remove_multiprocess_dir, use_multiprocess_dir
+
+        metrics_dir = use_multiprocess_dir(settings.data_dir)
+    try:
+        uvicorn.run(
+            target,
+            factory=True,
+            host=host or settings.host,
+            port=port if port is not None else getattr(settings, f"{process}_port"),
+            workers=workers if workers > 1 else None,
+            log_config=logging_config(
+                process,
+                settings.log_level,
+                resolve_format(settings.log_format, settings.environment),
+            ),
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="on",
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if metrics_dir is not None:
+            remove_multiprocess_dir(metrics_dir)
 
 
 @main.command()

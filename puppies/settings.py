@@ -247,8 +247,20 @@ class Settings(BaseSettings):
     analytics_rollup_interval_ms: int = Field(default=100, ge=10, le=60_000)
     analytics_trending_cache_seconds: int = Field(default=30, ge=0, le=3600)
 
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
+    log_format: str = Field(
+        default="auto",
+        pattern="^(auto|json|text)$",
+        description="json: one JSON object per line; text: human lines; auto: json in "
+        "production, text elsewhere",
+    )
     environment: str = Field(default="development", pattern="^(development|test|production)$")
+    worker_port: int = Field(
+        default=4005,
+        ge=0,
+        le=65535,
+        description="the worker's /health and /metrics listener (0: any free port)",
+    )
 
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:

@@ -61,6 +61,7 @@ def service_env(services: RunningServices) -> dict[str, str]:
         "S3_BUCKET": s.s3_bucket,
         "JWT_KEYS_DIR": str(s.keys_dir),
         "PYTHONUNBUFFERED": "1",
+        "WORKER_PORT": "0",  # several workers may run at once: each on a free port
     }
 
 

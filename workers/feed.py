@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from models.outbox import Event
+from puppies.observability import metrics
 from resolvers.feed.fanout import (
     delete_post,
     fan_out_post,
@@ -50,6 +52,10 @@ def _int(event: Event, key: str) -> int:
 async def fan_out(ctx: WorkerContext, event: Event) -> None:
     res = resources(ctx)
     result = await fan_out_post(res, _int(event, "post_id"), _int(event, "author_id"))
+    if result.state == "done":
+        metrics.FANOUT_LAG.observe(
+            max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds())
+        )
     log.info(
         "fan-out of post %s: %s, %d rows in %d batches",
         result.post_id,

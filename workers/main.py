@@ -14,17 +14,24 @@ import contextlib
 import importlib
 import importlib.util
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker
 from redis.exceptions import LockError
 
-from puppies.logging import configure_logging
+from puppies.observability import metrics
+from puppies.observability.health import Readiness
+from puppies.observability.logs import configure_process_logging
+from puppies.observability.tracing import configure_tracing, untraced
 from puppies.settings import Settings
 from resolvers.runtime import Resources
 from workers.context import WorkerContext, arq_redis, resources
+from workers.http import HealthServer
 from workers.registry import REGISTRY, Periodic, Registry
 from workers.relay import OutboxRelay
+from workers.telemetry import keep_gauges_fresh
 
 log = logging.getLogger(__name__)
 
@@ -45,31 +52,48 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
 
     redis-py's Lock: acquired with SET NX PX and a random token, released by a Lua script
     that deletes the key only while it still holds this process's token (atomic: a lock
-    that expired and was taken by another process is never released by this one)."""
+    that expired and was taken by another process is never released by this one).
+
+    Untraced (a poll many times a second would start as many traces); measured as a job
+    of its name (duration, failures)."""
     res = resources(ctx)
     interval = max(0.01, task.interval(res.settings))
     lock_seconds = max(5.0, interval * 3)
-    while True:
-        started = asyncio.get_running_loop().time()
-        try:
-            lock = res.redis.lock(
-                PERIODIC_LOCK_PREFIX + task.name, timeout=lock_seconds, blocking=False
-            )
-            if await lock.acquire():
-                try:
-                    await task.fn(ctx)
-                finally:
-                    with contextlib.suppress(LockError):  # expired meanwhile: not ours now
-                        await lock.release()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("periodic task %s failed", task.name)
-        elapsed = asyncio.get_running_loop().time() - started
-        await asyncio.sleep(max(0.0, interval - elapsed))
+    duration = metrics.JOB_DURATION.labels(task.name)
+    failures = metrics.JOB_FAILURES.labels(task.name)
+    with untraced():
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                lock = res.redis.lock(
+                    PERIODIC_LOCK_PREFIX + task.name, timeout=lock_seconds, blocking=False
+                )
+                if await lock.acquire():
+                    try:
+                        await task.fn(ctx)
+                    finally:
+                        duration.observe(asyncio.get_running_loop().time() - started)
+                        with contextlib.suppress(LockError):  # expired meanwhile: not ours
+                            await lock.release()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures.inc()
+                log.exception("periodic task %s failed", task.name)
+            elapsed = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(0.0, interval - elapsed))
 
 
-def build_worker(settings: Settings, registry: Registry | None = None) -> Worker:
+async def _untraced(coroutine: Coroutine[Any, Any, None]) -> None:
+    with untraced():
+        await coroutine
+
+
+def build_worker(
+    settings: Settings, registry: Registry | None = None, *, health_port: int | None = None
+) -> Worker:
+    """The arq Worker with every job, the relay and the periodic tasks; with `health_port`
+    it also serves /health and /metrics there (0: any free port)."""
     settings.require_services()
     assert settings.redis_url is not None
     reg = registry or load_domains()
@@ -82,9 +106,28 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
             await hook(ctx)
         relay = OutboxRelay(settings, res.db, arq_redis(ctx), reg)
         ctx["relay"] = relay
-        background.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        background.append(asyncio.create_task(_untraced(relay.run()), name="outbox-relay"))
+        background.append(
+            asyncio.create_task(
+                keep_gauges_fresh(res.db, res.redis, settings.worker_queue_name),
+                name="backlog-gauges",
+            )
+        )
         for task in reg.periodics:
             background.append(asyncio.create_task(_run_periodic(ctx, task), name=task.name))
+        if health_port is not None:
+
+            async def database() -> None:
+                await res.db.ping()
+
+            async def redis() -> None:
+                await res.redis.ping()
+
+            health = HealthServer(
+                Readiness({"postgresql": database, "redis": redis}), settings.host, health_port
+            )
+            ctx["health"] = health
+            ctx["health_port"] = await health.start()
         log.info(
             "worker started: %d jobs, %d crons, %d periodic tasks, relay on",
             len(reg.functions),
@@ -93,6 +136,9 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
         )
 
     async def shutdown(ctx: WorkerContext) -> None:
+        health = ctx.get("health")
+        if isinstance(health, HealthServer):
+            await health.stop()
         for t in background:
             t.cancel()
         for t in background:
@@ -122,6 +168,8 @@ def build_worker(settings: Settings, registry: Registry | None = None) -> Worker
 
 def run(settings: Settings) -> None:
     """Entry point of `puppies worker`."""
-    configure_logging(settings.log_level, "worker")
-    worker = build_worker(settings)
-    worker.run()
+    configure_process_logging("worker", settings)
+    configure_tracing("worker", environment=settings.environment)
+    worker = build_worker(settings, health_port=settings.worker_port)
+    with untraced():  # arq polls Redis 20 times a second; jobs turn tracing back on
+        worker.run()

@@ -34,6 +34,7 @@ from models.outbox import Event
 from puppies.settings import Settings
 from workers.context import WorkerContext
 from workers.errors import RegistryError
+from workers.telemetry import Origin, event_origin, instrument
 
 ConsumerFn = Callable[[WorkerContext, Event], Awaitable[None]]
 JobFn = Callable[..., Awaitable[Any]]
@@ -76,11 +77,12 @@ class Registry:
         *,
         max_tries: int | None,
         timeout: float | None,
+        origin: Origin | None = None,
     ) -> None:
         if name in self.functions:
             raise RegistryError(f"job {name!r} is registered twice")
         self.functions[name] = func(
-            coroutine,  # type: ignore[arg-type]
+            instrument(name, coroutine, origin),  # type: ignore[arg-type]
             name=name,
             max_tries=max_tries,
             timeout=timeout,
@@ -107,7 +109,9 @@ class Registry:
             async def run(ctx: WorkerContext, event: dict[str, Any]) -> None:
                 await fn(ctx, Event.from_dict(event))
 
-            self._add_function(job_name, run, max_tries=max_tries, timeout=timeout)
+            self._add_function(
+                job_name, run, max_tries=max_tries, timeout=timeout, origin=event_origin
+            )
             self.consumers.setdefault(event_type, []).append(
                 Consumer(event_type=event_type, name=job_name, fn=fn)
             )
@@ -137,10 +141,11 @@ class Registry:
         """Register an arq cron job (`minute=`, `second=`, ... as `arq.cron.cron` takes)."""
 
         def register(fn: F) -> F:
+            job_name = name or _default_name(fn)
             self.cron_jobs.append(
                 cron(
-                    fn,  # type: ignore[arg-type]
-                    name=name or _default_name(fn),
+                    instrument(job_name, fn),  # type: ignore[arg-type]
+                    name=job_name,
                     run_at_startup=run_at_startup,
                     timeout=timeout,
                     unique=True,

@@ -5,9 +5,11 @@
     def create_app(settings: Settings | None = None) -> FastAPI:
         return create_subgraph_app(spec, settings)
 
-Serves POST/GET `/graphql` (federation `_service { sdl }` and `_entities` included) and
-`/health`. The lifespan opens the process's Resources (database, Redis) and the
-Authenticator; the context getter builds a RequestContext per request.
+Serves POST/GET `/graphql` (federation `_service { sdl }` and `_entities` included),
+`/health` (`?ready`: PostgreSQL and Redis answer) and `/metrics`, behind the platform's
+observability middleware (request ids, metrics, traces: puppies/observability). The lifespan
+opens the process's Resources (database, Redis) and the Authenticator; the context getter
+builds a RequestContext per request.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ from puppies.auth.jwks import RemoteJWKS
 from puppies.auth.principal import PrincipalVerifier
 from puppies.auth.tokens import KeySource
 from puppies.auth.viewer import Authenticator
+from puppies.observability import metrics
+from puppies.observability.asgi import ObservedApp
+from puppies.observability.health import Readiness
+from puppies.observability.tracing import configure_tracing
 from puppies.settings import Settings, load_settings
 from resolvers.errors import BadInput
 from resolvers.runtime import Resources
@@ -64,6 +70,7 @@ from subgraphs.common.inputs import (
     raw_resolver_of,
 )
 from subgraphs.common.scalars import SCALAR_OVERRIDES
+from subgraphs.common.telemetry import OperationMetrics, TracedOperations, count_errors
 
 FEDERATION_VERSION: Literal["2.9"] = "2.9"
 # Garbage collection tuned for a request server: after start-up, the long-lived heap (schema,
@@ -158,6 +165,7 @@ class SubgraphSchema(strawberry.federation.Schema):
         log_errors(errors)
         for error in errors:
             classify(error)
+        count_errors(errors, execution_context)
 
     async def stream(
         self,
@@ -199,11 +207,15 @@ class SubgraphSchema(strawberry.federation.Schema):
 async def _fresh_loaders_per_result(
     results: AsyncGenerator[Any, None], context: RequestContext[Any]
 ) -> AsyncGenerator[Any, None]:
-    async with aclosing(results):
-        async for result in results:
-            yield result
-            # the next event is executed when the transport asks for the next result
-            context.refresh_loaders()
+    metrics.ACTIVE_SUBSCRIPTIONS.inc()
+    try:
+        async with aclosing(results):
+            async for result in results:
+                yield result
+                # the next event is executed when the transport asks for the next result
+                context.refresh_loaders()
+    finally:
+        metrics.ACTIVE_SUBSCRIPTIONS.dec()
 
 
 def build_schema(
@@ -252,6 +264,7 @@ def schema_arguments(
         extensions=[
             ErrorCodes,
             ResponseHints,
+            OperationMetrics,
             lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
             lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE),
             *extensions,
@@ -348,6 +361,11 @@ def _explain(exc: HTTPException) -> str:
 def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     settings.require_services()
+    # before the lifespan creates engines and Redis clients, so they are instrumented
+    if configure_tracing(spec.name, environment=settings.environment) and not any(
+        ext is TracedOperations for ext in spec.schema.extensions
+    ):
+        spec.schema.extensions = (*spec.schema.extensions, TracedOperations)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -395,8 +413,14 @@ def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = Non
     for router in spec.routers:
         app.include_router(router)
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "subgraph": spec.name}
+    async def database() -> None:
+        await app.state.resources.db.ping()
 
+    async def redis() -> None:
+        await app.state.resources.redis.ping()
+
+    app.add_middleware(
+        ObservedApp,
+        readiness=Readiness({"postgresql": database, "redis": redis}),
+    )
     return app

@@ -77,5 +77,5 @@ async def test_served_subgraph_and_worker_turn_views_into_trending(
                 await asyncio.sleep(0.2)
             sdl = (await client.post(url, json={"query": "{ _service { sdl } }"})).json()
             assert "trackEvents(events: [EventInput!]!)" in sdl["data"]["_service"]["sdl"]
-            health = await client.get(f"http://127.0.0.1:{port}/health")
-            assert health.json()["subgraph"] == "analytics"
+            health = await client.get(f"http://127.0.0.1:{port}/health?ready")
+            assert (health.status_code, health.json()) == (200, {"status": "UP"})

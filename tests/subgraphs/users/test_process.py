@@ -18,7 +18,7 @@ async def test_round_trip_against_served_process(
     with run_cli(["serve", "users", "--port", str(port)], service_env, port=port):
         async with httpx.AsyncClient(timeout=30) as http:
             gql = GraphQLClient(http, f"http://127.0.0.1:{port}")
-            assert (await http.get(f"http://127.0.0.1:{port}/health")).json()["status"] == "ok"
+            assert (await http.get(f"http://127.0.0.1:{port}/health")).json() == {"status": "UP"}
             ids = {}
             for name in ("walker", "sitter"):
                 body = await gql.data(
