@@ -39,7 +39,9 @@ WORKDIR /app
 COPY router.production.yaml router.yaml supergraph.graphql ./
 # the web client that router.yaml's static_files serves at /app
 COPY web ./web
+# the data directory a volume can be mounted on (docker-compose.yml keeps JWT keys there)
+RUN mkdir -p /app/.puppies && chown puppies:puppies /app/.puppies
 USER puppies
-EXPOSE 4000 4001 4002 4003 4004
+EXPOSE 4000 4001 4002 4003 4004 4005
 ENTRYPOINT ["puppies"]
 CMD ["serve", "router", "--supergraph", "supergraph.graphql", "--config", "router.production.yaml"]
