@@ -17,8 +17,9 @@ from typing import Any
 from graph.config import RouterConfig
 from graph.execution.gateway import Gateway
 from graph.http import APPLICATION_JSON, HttpError, respond
+from graph.observability.health import SubgraphReadiness
+from graph.observability.metrics import Metrics
 from graph.options import credentials_warning, gateway_options, unknown_subgraph_names
-from graph.plugins.telemetry import Metrics
 from graph.serving.pipeline import Pipeline
 from graph.serving.static_files import StaticFiles
 from graph.serving.transports import Receive, Scope, Send
@@ -27,8 +28,8 @@ from graph.serving.transports.ws import GraphQLTransportWS
 
 logger = logging.getLogger("graph.app")
 
-TEXT_PLAIN = b"text/plain; version=0.0.4; charset=utf-8"
 HEALTH_BODY = b'{"status":"UP"}'
+DOWN_BODY = b'{"status":"DOWN"}'
 
 
 class RouterApp:
@@ -42,7 +43,26 @@ class RouterApp:
         self.http = HttpTransport(self._current)
         self.ws = GraphQLTransportWS(self._current)
         self.serving = False  # between lifespan start-up and shutdown
+        interval = config.health_check.readiness.interval
+        self.readiness = SubgraphReadiness(
+            self._subgraph_urls,
+            interval.sampling,
+            interval.unready,
+            on_probe=lambda name, ok: self.metrics.subgraphs_up.labels(name).set(int(ok)),
+        )
+        self.background.append(self.readiness.run)
         self._configure(config)
+
+    def _subgraph_urls(self) -> dict[str, str]:
+        return {name: client.url for name, client in self.pipeline.gateway.clients.items()}
+
+    def health(self, query_string: bytes) -> tuple[int, bytes]:
+        """``/health``: 200 UP while serving; ``/health?ready``: 503 DOWN until every
+        subgraph answered the readiness probe recently (graph/observability/health.py)."""
+        if b"ready" in query_string.split(b"&") or query_string.startswith(b"ready="):
+            ready = self.serving and self.readiness.ready()
+            return (200, HEALTH_BODY) if ready else (503, DOWN_BODY)
+        return 200, HEALTH_BODY
 
     def _current(self) -> Pipeline:
         return self.pipeline
@@ -139,9 +159,11 @@ class RouterApp:
         if path == self.graphql_path:
             status = await self.http.serve(scope, receive, send)
         elif path == self.health_path and method == "GET":
-            status = await respond(send, 200, HEALTH_BODY, APPLICATION_JSON)
+            status, body = self.health(scope.get("query_string", b""))
+            status = await respond(send, status, body, APPLICATION_JSON)
         elif path == self.metrics_path and method == "GET":
-            status = await respond(send, 200, self.metrics.render(), TEXT_PLAIN)
+            text, content_type = self.metrics.render()
+            status = await respond(send, 200, text, content_type.encode())
         elif (ide := self.pipeline.ide) is not None and ide.owns(path):
             status = await ide.serve_asset(scope, send)
         elif self.static_files and (mount := self.static_files.match(path)) is not None:

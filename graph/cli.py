@@ -7,9 +7,12 @@ the router. Everything here is plain functions plus one click command group, ``r
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ import click
 
 from graph.config import RouterConfig, load_config, parse_listen
 from graph.errors import ConfigError, GraphError
+from graph.observability.logs import logging_config
+from graph.observability.metrics import MULTIPROC_ENV
 from graph.supergraph.errors import SupergraphError
 
 Scope = MutableMapping[str, Any]
@@ -129,7 +134,7 @@ def serve_router(
     config_path: str | Path | None = None,
     *,
     listen: str | None = None,
-    log_level: str = "warning",
+    log_level: str = "info",
     workers: int = 1,
     hot_reload: bool = False,
 ) -> None:
@@ -143,16 +148,20 @@ def serve_router(
 
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper(), logging.WARNING),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"--log-level must be debug, info, warning, error or critical, got {log_level!r}"
+        )
     config = _effective_config(config_path, listen)
+    stdout = config.telemetry.exporters.logging.stdout
+    log_config = logging_config(log_level if stdout.enabled else "CRITICAL", stdout.format)
+    logging.config.dictConfig(log_config)
     # build once in this process: every config and supergraph error surfaces here
     app, listens = build_app(
         supergraph_path, config, hot_reload=hot_reload, config_path=config_path, listen=listen
     )
     sockets = [_bind(address) for address in listens]
+    metrics_dir: str | None = None
     options: dict[str, Any] = {
         "loop": "uvloop",
         "http": "httptools",
@@ -160,22 +169,29 @@ def serve_router(
         "lifespan": "on",
         "access_log": False,
         "log_level": log_level,
+        "log_config": log_config,
         "ws_max_size": config.limits.http_max_request_bytes,
         "timeout_keep_alive": 30,
         "server_header": False,
         "date_header": False,
         "timeout_graceful_shutdown": 10,
     }
-    click.echo(
-        f"router serving {supergraph_path} at http://{listens[0]}{config.supergraph.path}"
-        + (f" with {workers} workers" if workers > 1 else ""),
-        err=True,
+    logging.getLogger("graph.cli").info(
+        "router serving %s at http://%s%s%s",
+        supergraph_path,
+        listens[0],
+        config.supergraph.path,
+        f" with {workers} workers" if workers > 1 else "",
     )
     try:
         if workers == 1:
             uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=sockets)
         else:
             del app
+            # the processes add up their metrics in one directory (graph/observability)
+            if not os.environ.get(MULTIPROC_ENV):
+                metrics_dir = tempfile.mkdtemp(prefix="puppies-router-metrics-")
+                os.environ[MULTIPROC_ENV] = metrics_dir
             os.environ[_ENV_SUPERGRAPH] = str(Path(supergraph_path).resolve())
             os.environ[_ENV_CONFIG] = str(Path(config_path).resolve()) if config_path else ""
             os.environ[_ENV_LISTEN] = listen or ""
@@ -187,6 +203,8 @@ def serve_router(
     finally:
         for sock in sockets:
             sock.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @click.group("router")
@@ -210,7 +228,7 @@ def router_cli() -> None:
     help="router.yaml (defaults for every key when left out).",
 )
 @click.option("--listen", default=None, help="host:port, overriding supergraph.listen.")
-@click.option("--log-level", default="warning", show_default=True)
+@click.option("--log-level", default="info", show_default=True)
 @click.option(
     "--workers",
     default=1,

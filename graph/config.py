@@ -109,12 +109,26 @@ class SupergraphConfig(StrictModel):
         return parse_listen(self.listen)[1]
 
 
+class ReadinessInterval(StrictModel):
+    # how often every subgraph is asked `{ __typename }` (each probe times out after it)
+    sampling: Duration = 5.0
+    # the router is unready while a subgraph's last good answer is older than this
+    unready: Duration = 10.0
+
+
+class ReadinessConfig(StrictModel):
+    interval: ReadinessInterval = Field(default_factory=ReadinessInterval)
+
+
 class HealthCheckConfig(StrictModel):
-    """``health_check``: ``GET <path>`` answers 200 while the router serves."""
+    """``health_check``: ``GET <path>`` answers 200 ``{"status":"UP"}`` while the router
+    serves; ``GET <path>?ready`` answers 503 ``{"status":"DOWN"}`` while a subgraph has not
+    answered the readiness probe within ``readiness.interval.unready``."""
 
     enabled: bool = True
     listen: str | None = None
     path: str = "/health"
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
 
     @field_validator("listen")
     @classmethod

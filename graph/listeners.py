@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from graph.app import HEALTH_BODY, TEXT_PLAIN, RouterApp
+from graph.app import RouterApp
 from graph.config import RouterConfig, parse_listen
 from graph.http import APPLICATION_JSON, HttpError, respond
 
@@ -21,21 +21,26 @@ def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Aw
     Each endpoint answers only on the port its own ``listen`` names.
     """
     main = config.supergraph.listen
-    routes: dict[tuple[int, str], tuple[Callable[[], bytes], bytes]] = {}
+    # (port, path) -> (query string -> (status, body, content type))
+    routes: dict[tuple[int, str], Callable[[bytes], tuple[int, bytes, bytes]]] = {}
     health = config.health_check
     if health.enabled and health.listen not in (None, main):
         assert health.listen is not None
-        routes[(parse_listen(health.listen)[1], health.path)] = (
-            lambda: HEALTH_BODY,
-            APPLICATION_JSON,
-        )
+
+        def health_answer(query: bytes) -> tuple[int, bytes, bytes]:
+            status, body = router.health(query)
+            return status, body, APPLICATION_JSON
+
+        routes[(parse_listen(health.listen)[1], health.path)] = health_answer
     prometheus = config.telemetry.exporters.metrics.prometheus
     if prometheus.enabled and prometheus.listen not in (None, main):
         assert prometheus.listen is not None
-        routes[(parse_listen(prometheus.listen)[1], prometheus.path)] = (
-            router.metrics.render,
-            TEXT_PLAIN,
-        )
+
+        def metrics_answer(query: bytes) -> tuple[int, bytes, bytes]:
+            body, content_type = router.metrics.render()
+            return 200, body, content_type.encode()
+
+        routes[(parse_listen(prometheus.listen)[1], prometheus.path)] = metrics_answer
 
     async def side_app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -49,8 +54,8 @@ def create_side_app(config: RouterConfig, router: RouterApp) -> Callable[..., Aw
         server = scope.get("server") or (None, 0)
         route = routes.get((server[1], scope["path"]))
         if route is not None and scope["method"] == "GET":
-            render, content_type = route
-            await respond(send, 200, render(), content_type)
+            status, body, content_type = route(scope.get("query_string", b""))
+            await respond(send, status, body, content_type)
         else:
             error = HttpError(404, f"Nothing is served at {scope['path']}.", "NOT_FOUND")
             await respond(send, 404, error.body(), APPLICATION_JSON)

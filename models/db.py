@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy.ext.asyncio
 from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from puppies.settings import Settings
@@ -34,7 +30,9 @@ class Base(DeclarativeBase):
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         raise ValueError("DATABASE_URL is not set")
-    return create_async_engine(
+    # looked up at call time: with tracing on, OpenTelemetry's instrumentation has wrapped
+    # it (puppies/observability/tracing.py) and the engine's SQL gets spans
+    return sqlalchemy.ext.asyncio.create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,

@@ -131,7 +131,12 @@ def dev(reset: bool) -> None:
     help="router only: HOST:PORT, overriding supergraph.listen of router.yaml.",
 )
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
-@click.option("--log-level", default="warning", show_default=True, help="router only.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    help="router only (subgraphs: LOG_LEVEL); the access log is at info.",
+)
 @click.option(
     "--hot-reload",
     is_flag=True,

@@ -100,7 +100,8 @@ def build_worker(
     background: list[asyncio.Task[None]] = []
 
     async def startup(ctx: WorkerContext) -> None:
-        res = Resources.open(settings, redis=ctx["redis"])
+        with untraced(False):  # an engine made while untraced would never get SQL spans
+            res = Resources.open(settings, redis=ctx["redis"])
         ctx["resources"] = res
         for hook in reg.startup:
             await hook(ctx)

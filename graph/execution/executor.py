@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,6 +32,19 @@ HeadersFor = Callable[[str], Mapping[str, str]]
 _MISSING = object()
 
 
+class FetchObserver(Protocol):
+    """Sees every subgraph request of every plan (the router's telemetry)."""
+
+    async def fetch(
+        self,
+        subgraph: str,
+        client: SubgraphTransport,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+    ) -> dict[str, Any]: ...
+
+
 class Executor:
     def __init__(
         self,
@@ -44,6 +57,7 @@ class Executor:
         self.include_errors = include_errors
         self.abstract_types = abstract_types
         self.possible_types = possible_types
+        self.observer: FetchObserver | None = None  # set by the router's telemetry
 
     async def run(
         self,
@@ -122,7 +136,12 @@ class _Execution:
     async def _post(self, f: FetchNode, body: dict[str, Any]) -> dict[str, Any]:
         client = self.ex.clients[f.subgraph]
         headers = self.headers_for(f.subgraph) if self.headers_for is not None else None
-        resp = await client.post(body, headers, idempotent=f.operation_kind != "mutation")
+        observer = self.ex.observer
+        idempotent = f.operation_kind != "mutation"
+        if observer is not None:
+            resp = await observer.fetch(f.subgraph, client, body, headers, idempotent)
+        else:
+            resp = await client.post(body, headers, idempotent=idempotent)
         extensions = resp.get("extensions")
         if extensions:
             wait = extensions.get("retryAfter") if isinstance(extensions, dict) else None

@@ -69,6 +69,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
+from opentelemetry import trace
 
 from graph.execution.errors import RequestError
 from graph.execution.executor import Executor, HeadersFor
@@ -84,6 +85,10 @@ Check = Callable[[DocumentNode, str | None], list[GraphQLError]]
 """A document check: ``check(document, operation_name)`` -> errors (none when it passes)."""
 # graphql-core's "Did you mean ...?" hint at the end of a validation message
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+# spans for the cache misses (parse, validate); a no-op tracer while tracing is off
+_TRACER = trace.get_tracer("graph.gateway")
 
 
 @dataclass(frozen=True)
@@ -401,7 +406,8 @@ class Gateway:
         checks: Sequence[Check],
     ) -> PreparedOperation:
         try:
-            document = parse(query, max_tokens=max_tokens)
+            with _TRACER.start_as_current_span("parse_query"):
+                document = parse(query, max_tokens=max_tokens)
         except GraphQLError as exc:
             raise RequestError(
                 [_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
@@ -413,7 +419,8 @@ class Gateway:
         if known is not None:
             self._normal.move_to_end(normal_key)
             return known
-        prepared = self._validate_and_plan(document, operation_name, checks)
+        with _TRACER.start_as_current_span("validate"):
+            prepared = self._validate_and_plan(document, operation_name, checks)
         self._normal[normal_key] = prepared
         if len(self._normal) > self.options.plan_cache_size:
             self._normal.popitem(last=False)

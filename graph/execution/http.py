@@ -179,19 +179,29 @@ class SubgraphClient:
         headers: Mapping[str, str] | None = None,
         *,
         idempotent: bool = True,
+        context_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        """`context_headers` (request id, traceparent) are sent but not part of what
+        identical in-flight requests are recognised by: a shared round trip carries the
+        first caller's."""
         payload = orjson.dumps(body)
         head = self._head + _header_bytes(headers) if headers else self._head
         data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
+        sent = (
+            b"%b%bcontent-length: %d\r\n\r\n%b"
+            % (head, _header_bytes(context_headers), len(payload), payload)
+            if context_headers
+            else data
+        )
         if idempotent and self.deduplicate:
             shared = self._inflight.get(data)
             if shared is None:
-                shared = asyncio.ensure_future(self._send(data, idempotent))
+                shared = asyncio.ensure_future(self._send(sent, idempotent))
                 self._inflight[data] = shared
                 shared.add_done_callback(functools.partial(self._settled, data))
             status, raw = await asyncio.shield(shared)
         else:
-            status, raw = await self._send(data, idempotent)
+            status, raw = await self._send(sent, idempotent)
         try:
             result = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

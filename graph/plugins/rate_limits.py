@@ -34,10 +34,10 @@ from pydantic import Field, field_validator, model_validator
 from redis.exceptions import RedisError
 
 from graph.http import HttpError
+from graph.observability.metrics import Metrics
 from graph.planning.operation import OpField, OpSelection
 from graph.plugins.base import Duration, StrictModel
 from graph.plugins.redis import RedisConfig, RedisConnections
-from graph.plugins.telemetry import Metrics
 from graph.rate_limits.headers import policy_header, retry_after, state_header
 from graph.rate_limits.limiter import QUOTA, WINDOW, Decision, Limit, RedisLimiter, Usage
 from graph.serving.request import RouterRequest
@@ -183,7 +183,9 @@ class RateLimitStage(Stage):
         request.response_headers.append((b"ratelimit-policy", policy_header(decision.usages)))
         request.response_headers.append((b"ratelimit", state_header(decision.usages)))
         if not decision.admitted:
-            self.metrics.rate_limited[decision.denied.limit.name if decision.denied else ""] += 1
+            self.metrics.rate_limited.labels(
+                decision.denied.limit.name if decision.denied else ""
+            ).inc()
             raise self._refusal(decision, request)
 
     # ---- what a request is subject to
@@ -303,7 +305,7 @@ class RateLimitStage(Stage):
         )
 
     def _failed(self, exc: BaseException) -> None:
-        self.metrics.rate_limit_failures += 1
+        self.metrics.rate_limit_failures.inc()
         self._failures_since_log += 1
         now = time.monotonic()
         if now - self._last_failure_log >= self.config.failure_log_interval:

@@ -1,25 +1,35 @@
-"""Telemetry: request metrics in the Prometheus text format, served at ``/metrics``.
+"""Telemetry: the ``telemetry`` section of router.yaml (Apollo Router's keys) and the
+pipeline's last stage.
 
-Config follows Apollo Router's path ``telemetry.exporters.metrics.prometheus``. The hot path
-only bumps integers and floats in dicts; the text is built when a scraper asks.
+- ``exporters.metrics.prometheus``: Prometheus metrics (graph/observability/metrics.py) at
+  ``path``, on the router's port or on ``listen``.
+- ``exporters.tracing``: OpenTelemetry traces over OTLP/HTTP (graph/observability/tracing.py).
+- ``exporters.logging.stdout``: log lines as JSON or text (graph/observability/logs.py).
+
+The stage, the same for every transport: the request id (the client's ``x-request-id`` or a
+new one; echoed in the response, sent to every subgraph, on every log line), operations
+and GraphQL errors by code, RED per operation name and client, plan and APQ cache hits,
+active subscriptions, and one access log line per request (logger ``graph.access``).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import time
-from bisect import bisect_left
-from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
-import psutil
 from pydantic import Field, field_validator
 
+from graph.observability.context import REQUEST_ID_HEADER, accept_request_id, request_id
+from graph.observability.fetches import fetch_count
+from graph.observability.metrics import Metrics
 from graph.plugins.base import StrictModel
 from graph.serving.request import RouterRequest
 from graph.serving.stage import Stage
 
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+access_log = logging.getLogger("graph.access")
+
+CLIENT_NAME_HEADER = b"apollographql-client-name"
 
 
 class PrometheusConfig(StrictModel):
@@ -39,138 +49,183 @@ class MetricsExporters(StrictModel):
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
 
 
+class StdoutLogging(StrictModel):
+    enabled: bool = True
+    format: Literal["json", "text"] = "text"
+
+
+class LoggingExporters(StrictModel):
+    stdout: StdoutLogging = Field(default_factory=StdoutLogging)
+
+
+class TracingCommon(StrictModel):
+    service_name: str = "puppies-router"
+    # a ratio of new traces to record (0.01 = 1%), or always_on / always_off
+    sampler: float | Literal["always_on", "always_off"] = "always_on"
+    # follow the client's sampling decision (its traceparent) when it sends one
+    parent_based_sampler: bool = True
+
+    @field_validator("sampler")
+    @classmethod
+    def _ratio(cls, value: float | str) -> float | str:
+        if isinstance(value, float | int) and not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"a sampling ratio is between 0.0 and 1.0, got {value}")
+        return value
+
+
+class OtlpHttp(StrictModel):
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class OtlpExporter(StrictModel):
+    enabled: bool = False
+    # the collector's OTLP/HTTP endpoint; /v1/traces is added unless the path has it
+    endpoint: str = "http://127.0.0.1:4318"
+    protocol: Literal["http"] = "http"
+    http: OtlpHttp = Field(default_factory=OtlpHttp)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"the OTLP endpoint is an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def traces_endpoint(self) -> str:
+        return (
+            self.endpoint if self.endpoint.endswith("/v1/traces") else self.endpoint + "/v1/traces"
+        )
+
+
+class Propagation(StrictModel):
+    trace_context: bool = True  # W3C traceparent to subgraphs (the only propagator)
+
+
+class TracingExporters(StrictModel):
+    common: TracingCommon = Field(default_factory=TracingCommon)
+    otlp: OtlpExporter = Field(default_factory=OtlpExporter)
+    propagation: Propagation = Field(default_factory=Propagation)
+
+
 class Exporters(StrictModel):
     metrics: MetricsExporters = Field(default_factory=MetricsExporters)
+    tracing: TracingExporters = Field(default_factory=TracingExporters)
+    logging: LoggingExporters = Field(default_factory=LoggingExporters)
 
 
 class TelemetryConfig(StrictModel):
-    """``telemetry``: only the Prometheus metrics exporter for now."""
+    """``telemetry``: metrics, traces and logs (docs/router-config.md, docs/operations.md)."""
 
     exporters: Exporters = Field(default_factory=Exporters)
 
 
-class Metrics:
-    """Counters and a latency histogram for the router, rendered as Prometheus text."""
+class _Seen:
+    """What the telemetry stage keeps of one request."""
 
-    def __init__(self) -> None:
-        self.started = time.time()
-        self.requests: defaultdict[tuple[str, int], int] = defaultdict(int)
-        self.operations: defaultdict[str, int] = defaultdict(int)
-        self.errors: defaultdict[str, int] = defaultdict(int)
-        self.bucket_counts = [0] * (len(BUCKETS) + 1)
-        self.duration_sum = 0.0
-        self.duration_count = 0
-        self.rate_limited: defaultdict[str, int] = defaultdict(int)  # refusals by policy
-        self.rate_limit_failures = 0  # requests whose limits could not be checked (Redis)
-        self.websocket_connections = 0
-        self.active_subscriptions = 0
-        self._process = psutil.Process(os.getpid())
+    __slots__ = ("client", "codes", "fetches", "kind", "rid", "status", "subscription")
 
-    def observe_request(self, method: str, status: int, seconds: float) -> None:
-        self.requests[(method, status)] += 1
-        self.bucket_counts[bisect_left(BUCKETS, seconds)] += 1
-        self.duration_sum += seconds
-        self.duration_count += 1
+    def __init__(self, rid: str, client: str) -> None:
+        self.rid = rid
+        self.client = client
+        self.kind = "unknown"
+        self.status = 200
+        self.codes: list[str] = []
+        self.fetches: list[int] = [0]
+        self.subscription = False
 
-    def observe_operation(self, operation_type: str) -> None:
-        self.operations[operation_type] += 1
 
-    def observe_errors(self, errors: list[Any]) -> None:
-        for error in errors:
-            extensions = error.get("extensions") if isinstance(error, dict) else None
-            code = extensions.get("code") if isinstance(extensions, dict) else None
-            self.errors[str(code) if code is not None else "UNKNOWN"] += 1
-
-    def render(self) -> bytes:
-        lines: list[str] = [
-            "# HELP router_http_requests_total HTTP requests answered by the router.",
-            "# TYPE router_http_requests_total counter",
-        ]
-        for (method, status), count in sorted(self.requests.items()):
-            lines.append(
-                f'router_http_requests_total{{method="{method}",status="{status}"}} {count}'
-            )
-        lines += [
-            "# HELP router_http_request_duration_seconds Time to answer an HTTP request.",
-            "# TYPE router_http_request_duration_seconds histogram",
-        ]
-        cumulative = 0
-        for bound, count in zip(BUCKETS, self.bucket_counts, strict=False):
-            cumulative += count
-            lines.append(
-                f'router_http_request_duration_seconds_bucket{{le="{bound}"}} {cumulative}'
-            )
-        cumulative += self.bucket_counts[-1]
-        lines.append(f'router_http_request_duration_seconds_bucket{{le="+Inf"}} {cumulative}')
-        lines.append(f"router_http_request_duration_seconds_sum {self.duration_sum}")
-        lines.append(f"router_http_request_duration_seconds_count {self.duration_count}")
-        lines += [
-            "# HELP router_operations_total GraphQL operations started, by type.",
-            "# TYPE router_operations_total counter",
-        ]
-        for kind, count in sorted(self.operations.items()):
-            lines.append(f'router_operations_total{{type="{kind}"}} {count}')
-        lines += [
-            "# HELP router_graphql_errors_total GraphQL errors returned, by extensions.code.",
-            "# TYPE router_graphql_errors_total counter",
-        ]
-        for code, count in sorted(self.errors.items()):
-            safe = code.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-            lines.append(f'router_graphql_errors_total{{code="{safe}"}} {count}')
-        lines += [
-            "# HELP router_rate_limited_total Requests refused over a rate limit, by policy.",
-            "# TYPE router_rate_limited_total counter",
-        ]
-        for policy, count in sorted(self.rate_limited.items()):
-            safe = policy.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-            lines.append(f'router_rate_limited_total{{policy="{safe}"}} {count}')
-        lines += [
-            "# HELP router_rate_limit_failures_total Requests whose rate limits could not be "
-            "checked (Redis unreachable).",
-            "# TYPE router_rate_limit_failures_total counter",
-            f"router_rate_limit_failures_total {self.rate_limit_failures}",
-        ]
-        memory = self._process.memory_info()
-        lines += [
-            "# HELP router_websocket_connections Open graphql-transport-ws connections.",
-            "# TYPE router_websocket_connections gauge",
-            f"router_websocket_connections {self.websocket_connections}",
-            "# HELP router_active_subscriptions Subscriptions being streamed.",
-            "# TYPE router_active_subscriptions gauge",
-            f"router_active_subscriptions {self.active_subscriptions}",
-            "# HELP process_resident_memory_bytes Resident memory of the router process.",
-            "# TYPE process_resident_memory_bytes gauge",
-            f"process_resident_memory_bytes {memory.rss}",
-            "# HELP process_start_time_seconds When the router started (Unix time).",
-            "# TYPE process_start_time_seconds gauge",
-            f"process_start_time_seconds {self.started}",
-        ]
-        return ("\n".join(lines) + "\n").encode()
+def _operation_name(request: RouterRequest) -> str | None:
+    """The name the client gave, else the name of the operation it sent (if it has one)."""
+    if request.operation_name:
+        return request.operation_name
+    prepared = request.prepared
+    if prepared is not None and prepared.operation.name is not None:
+        return prepared.operation.name.value
+    return None
 
 
 class TelemetryStage(Stage):
-    """Counts operations, GraphQL errors by ``extensions.code`` and active subscriptions, the
-    same way for every transport (refusals included)."""
+    """Request ids, metrics and the access log, the same way for every transport (refusals
+    included)."""
 
     name = "telemetry"
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
+    def _seen(self, request: RouterRequest) -> _Seen:
+        seen: _Seen | None = request.context.get(self.name)
+        if seen is None:
+            rid = accept_request_id(request.header(REQUEST_ID_HEADER))
+            client = request.header(CLIENT_NAME_HEADER)
+            name = client.decode("latin-1") if client else (request.principal.client_name or "")
+            seen = request.context[self.name] = _Seen(rid, name)
+            request.response_headers.append((REQUEST_ID_HEADER, rid.encode()))
+        return seen
+
+    async def on_request(self, request: RouterRequest) -> None:
+        seen = self._seen(request)
+        # every log line and subgraph request made for this request carries its id
+        request_id.set(seen.rid)
+        fetch_count.set(seen.fetches)
+
     async def on_operation(self, request: RouterRequest) -> None:
         prepared = request.prepared
         assert prepared is not None
-        kind = prepared.operation_type
-        self.metrics.observe_operation(kind)
+        seen = self._seen(request)
+        seen.kind = kind = prepared.operation_type
+        self.metrics.operations.labels(kind).inc()
+        self.metrics.cache.labels("plan", "hit" if prepared.planned else "miss").inc()
+        extensions = request.params.extensions
+        if request.params.query is None and extensions and "persistedQuery" in extensions:
+            self.metrics.cache.labels("apq", "hit").inc()
         if kind == "subscription":
-            self.metrics.active_subscriptions += 1
-            request.context[self.name] = True
+            self.metrics.active_subscriptions.inc()
+            seen.subscription = True
 
     def on_response(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
+        seen = self._seen(request)
+        if status is not None:
+            seen.status = status
         errors = body.get("errors")
         if errors:
             self.metrics.observe_errors(errors)
+            for error in errors:
+                extensions = error.get("extensions") if isinstance(error, dict) else None
+                code = extensions.get("code") if isinstance(extensions, dict) else None
+                seen.codes.append(str(code))
+                if code == "PERSISTED_QUERY_NOT_FOUND":
+                    self.metrics.cache.labels("apq", "miss").inc()
 
     def on_end(self, request: RouterRequest) -> None:
-        if request.context.get(self.name):
-            self.metrics.active_subscriptions -= 1
+        seen = self._seen(request)
+        seconds = time.perf_counter() - request.started
+        if seen.subscription:
+            self.metrics.active_subscriptions.dec()
+        name = _operation_name(request)
+        operation = self.metrics.operation_names(name or "")
+        client = self.metrics.client_names(seen.client)
+        self.metrics.operation_duration.labels(operation, seen.kind, client).observe(seconds)
+        if seen.codes:
+            self.metrics.operation_errors.labels(operation).inc()
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %d %.1fms",
+                request.transport,
+                name or "-",
+                seen.client or "-",
+                seen.status,
+                seconds * 1000,
+                extra={
+                    "request_id": seen.rid,
+                    "transport": request.transport,
+                    "operation_name": name,
+                    "operation_type": seen.kind,
+                    "client_name": seen.client or None,
+                    "status": seen.status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "subgraph_fetches": seen.fetches[0],
+                    "error_codes": seen.codes or None,
+                },
+            )

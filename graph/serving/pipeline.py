@@ -18,7 +18,7 @@ Stages, in order (each a plugin in graph/plugins/ owning its config model):
     ``principal_forwarding``: the signed principal): the pipeline
 11. shape: the gateway; subgraph errors as ``include_subgraph_errors`` says
     (graph/plugins/subgraph_errors.py)
-12. ``telemetry``: operations, errors by code, active subscriptions
+12. ``telemetry``: request ids, metrics, the access log (spans: graph/observability/tracing.py)
 
 The contract of a stage's hooks is in graph/serving/stage.py. :meth:`Pipeline.run` never
 raises for a bad request: the outcome is a :class:`Response` (a result or a refusal) or a
@@ -31,14 +31,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from graph.config import RouterConfig
 from graph.execution.errors import RequestError
 from graph.execution.gateway import Gateway
 from graph.execution.incremental import IncrementalExecution
 from graph.http import GraphQLParams, HttpError
+from graph.observability.fetches import FetchObserver
+from graph.observability.metrics import Metrics
+from graph.observability.tracing import configure_tracing
 from graph.plugins.apq import ApqStage, PersistedQueries
 from graph.plugins.authentication import (
     AuthenticationStage,
@@ -57,13 +64,15 @@ from graph.plugins.persisted_queries import PersistedQueriesStage
 from graph.plugins.progressive_override import ProgressiveOverrideStage
 from graph.plugins.rate_limits import RateLimitStage
 from graph.plugins.redis import RedisConnections
-from graph.plugins.telemetry import Metrics, TelemetryStage
+from graph.plugins.telemetry import TelemetryStage
 from graph.plugins.traffic_shaping import GlobalRateLimitStage
 from graph.serving.ide import GraphiQL
 from graph.serving.request import SSE, HeadersFor, RawHeaders, RouterRequest
 from graph.serving.stage import Check, Stage
 
 logger = logging.getLogger("graph.serving")
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+_NO_SPAN: AbstractContextManager[object] = nullcontext()
 
 INTERNAL_MESSAGE = "The router failed to run this operation."
 
@@ -183,6 +192,10 @@ class Pipeline:
         self._on_response = [s for s in self.stages if s.overrides("on_response")]
         self._on_end = [s for s in self.stages if s.overrides("on_end")]
         self.checks: tuple[Check, ...] = tuple(c for s in self.stages for c in s.checks())
+        # telemetry: spans when tracing is on; every subgraph fetch measured (and traced)
+        self.tracer = configure_tracing(config.telemetry)
+        propagate = config.telemetry.exporters.tracing.propagation.trace_context
+        gateway.executor.observer = FetchObserver(metrics, self.tracer if propagate else None)
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -215,6 +228,40 @@ class Pipeline:
     # ------------------------------------------------------------------ the request path
     async def run(self, request: RouterRequest) -> Outcome:
         """Run ``request`` through every stage; never raises for a bad request."""
+        if self.tracer is None:
+            return await self._run(request)
+        # the request's span continues the client's trace (its traceparent, if any)
+        carrier = {}
+        for name in (b"traceparent", b"tracestate"):
+            value = request.header(name)
+            if value is not None:
+                carrier[name.decode()] = value.decode("latin-1")
+        parent = _TRACE_CONTEXT.extract(carrier) if carrier else None
+        with self.tracer.start_as_current_span(
+            "router",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={
+                "graphql.transport": request.transport,
+                "http.request.method": request.method,
+            },
+        ) as span:
+            outcome = await self._run(request)
+            prepared = request.prepared
+            if prepared is not None:
+                span.set_attribute("graphql.operation.type", prepared.operation_type)
+                if prepared.operation.name is not None:
+                    span.set_attribute("graphql.operation.name", prepared.operation.name.value)
+            if isinstance(outcome, Response) and outcome.status is not None:
+                span.set_attribute("http.response.status_code", outcome.status)
+            return outcome
+
+    def _span(self, name: str) -> AbstractContextManager[object]:
+        if self.tracer is None:
+            return _NO_SPAN
+        return self.tracer.start_as_current_span(name)
+
+    async def _run(self, request: RouterRequest) -> Outcome:
         try:
             for stage in self._on_request:
                 await stage.on_request(request)
@@ -250,7 +297,11 @@ class Pipeline:
             for stage in self._on_operation:
                 await stage.on_operation(request)
             prepared = request.prepared
-            prepared.ensure_planned()
+            if prepared.planned:
+                prepared.ensure_planned()
+            else:
+                with self._span("query_planning"):
+                    prepared.ensure_planned()
         except HttpError as error:
             return self._refusal(request, error)
         except RequestError as error:
@@ -358,10 +409,11 @@ class Pipeline:
             execution = request.gateway.execute(
                 prepared, request.params.variables, headers_for=request.headers_for
             )
-            if self.timeout is None:
-                result = await execution
-            else:
-                result = await asyncio.wait_for(execution, self.timeout)
+            with self._span("execution"):
+                if self.timeout is None:
+                    result = await execution
+                else:
+                    result = await asyncio.wait_for(execution, self.timeout)
         except TimeoutError:
             return self._refusal(request, self._timeout_error())
         except Exception:

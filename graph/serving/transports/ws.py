@@ -120,7 +120,7 @@ class GraphQLTransportWS:
             return
         await send({"type": "websocket.accept", "subprotocol": protocol})
         metrics = pipeline.metrics
-        metrics.websocket_connections += 1
+        metrics.websocket_connections.inc()
         try:
             if protocol == PROTOCOL:
                 await Connection(self.source, scope, receive, send, self.init_timeout).run()
@@ -129,7 +129,7 @@ class GraphQLTransportWS:
                     self.source, scope, receive, send, self.init_timeout, self.legacy_keepalive
                 ).run()
         finally:
-            metrics.websocket_connections -= 1
+            metrics.websocket_connections.dec()
 
     @staticmethod
     async def _refuse(send: Send, code: int, reason: str, subprotocol: str | None) -> None:

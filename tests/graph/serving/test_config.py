@@ -186,7 +186,8 @@ def test_cli_prints_the_subgraph_name_warning(tmp_path: Path, supergraph_sdl: st
             text=True,
             timeout=60,
         )
-    assert "WARNING graph.app: router.yaml names subgraphs" in result.stderr
+    assert "WARNING router[" in result.stderr
+    assert "graph.app: router.yaml names subgraphs" in result.stderr
     assert "include_subgraph_errors.subgraphs.reviewz" in result.stderr
 
 

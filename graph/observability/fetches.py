@@ -1,0 +1,92 @@
+"""What the router records of each subgraph request (every fetch of every query plan):
+duration, failures and GraphQL error codes per subgraph; the fetch count of the client
+request it serves (for the access log); with tracing on, a ``subgraph`` span whose
+``traceparent`` goes to the subgraph. The request id always goes to the subgraph as
+``x-request-id``.
+
+Request id and ``traceparent`` travel outside the bytes the router de-duplicates on
+(``SubgraphClient.post(context_headers=...)``): identical requests in flight still share
+one subgraph round trip, which carries the ids of the first of them.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from graph.execution.errors import SubgraphFetchError
+from graph.execution.http import SubgraphClient
+from graph.observability.context import request_id
+from graph.observability.metrics import Metrics
+
+# subgraph requests made for the current client request: [count]
+fetch_count: ContextVar[list[int] | None] = ContextVar("graph_fetch_count", default=None)
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class FetchObserver:
+    def __init__(self, metrics: Metrics, tracer: trace.Tracer | None) -> None:
+        self.metrics = metrics
+        self.tracer = tracer
+
+    async def fetch(
+        self,
+        subgraph: str,
+        client: Any,
+        body: dict[str, Any],
+        headers: Any,
+        idempotent: bool,
+    ) -> dict[str, Any]:
+        counter = fetch_count.get()
+        if counter is not None:
+            counter[0] += 1
+        context: dict[str, str] = {}
+        rid = request_id.get()
+        if rid is not None:
+            context["x-request-id"] = rid
+        started = time.perf_counter()
+        try:
+            if self.tracer is None:
+                result = await self._post(client, body, headers, idempotent, context)
+            else:
+                with self.tracer.start_as_current_span(
+                    "subgraph",
+                    kind=SpanKind.CLIENT,
+                    attributes={"subgraph.name": subgraph, "graphql.operation.kind": "fetch"},
+                ) as span:
+                    _PROPAGATOR.inject(context)
+                    result = await self._post(client, body, headers, idempotent, context)
+                    errors = result.get("errors")
+                    if errors:
+                        span.set_attribute("graphql.error.count", len(errors))
+        except SubgraphFetchError:
+            self.metrics.subgraph_failures.labels(subgraph).inc()
+            raise
+        finally:
+            self.metrics.subgraph_duration.labels(subgraph).observe(time.perf_counter() - started)
+        errors = result.get("errors")
+        if errors:
+            for error in errors:
+                extensions = error.get("extensions") if isinstance(error, dict) else None
+                code = extensions.get("code") if isinstance(extensions, dict) else None
+                self.metrics.subgraph_errors.labels(subgraph, str(code or "UNKNOWN")).inc()
+        return result
+
+    @staticmethod
+    async def _post(
+        client: Any, body: dict[str, Any], headers: Any, idempotent: bool, context: dict[str, str]
+    ) -> dict[str, Any]:
+        if isinstance(client, SubgraphClient):
+            return await client.post(body, headers, idempotent=idempotent, context_headers=context)
+        merged = {**(headers or {}), **context}  # an in-process transport (tests)
+        result: dict[str, Any] = await client.post(body, merged, idempotent=idempotent)
+        return result
+
+
+def mark_failed(span: trace.Span, message: str) -> None:
+    span.set_status(Status(StatusCode.ERROR, message))

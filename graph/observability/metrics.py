@@ -1,0 +1,170 @@
+"""The router's Prometheus metrics (prometheus_client), served at
+``telemetry.exporters.metrics.prometheus.path``.
+
+Each router app has its own registry (tests run several in one process). With
+``--workers N`` the processes share ``PROMETHEUS_MULTIPROC_DIR`` (set by ``puppies serve
+router`` before they start) and any of them renders the sum. Operation names and client
+names come from clients, so their label values are capped (``MAX_LABEL_VALUES``, then
+``other``). docs/operations.md lists every metric.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MAX_LABEL_VALUES = 200
+OTHER = "other"
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class LabelCap:
+    """At most ``limit`` distinct values of a label; later ones are counted as ``other``."""
+
+    def __init__(self, limit: int = MAX_LABEL_VALUES) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                return OTHER
+            self._seen.add(value)
+        return value
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        if not os.environ.get(MULTIPROC_ENV):
+            ProcessCollector(registry=r)
+        self.http_requests = Counter(
+            "router_http_requests",
+            "HTTP requests answered by the router, by method and status.",
+            ["method", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "router_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.operations = Counter(
+            "router_operations",
+            "GraphQL operations started, by type.",
+            ["type"],
+            registry=r,
+        )
+        self.operation_duration = Histogram(
+            "router_operation_duration_seconds",
+            "GraphQL requests by operation name, type and client name: count (rate), "
+            "duration; a refused or failed request counts too.",
+            ["operation_name", "operation_type", "client_name"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.operation_errors = Counter(
+            "router_operation_errors",
+            "GraphQL requests answered with at least one error, by operation name.",
+            ["operation_name"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "router_graphql_errors",
+            "GraphQL errors returned, by extensions.code.",
+            ["code"],
+            registry=r,
+        )
+        self.subgraph_duration = Histogram(
+            "router_subgraph_request_duration_seconds",
+            "Requests to subgraphs (each fetch of a query plan), by subgraph.",
+            ["subgraph"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.subgraph_failures = Counter(
+            "router_subgraph_request_failures",
+            "Subgraph requests that failed (no answer, timeout, not GraphQL), by subgraph.",
+            ["subgraph"],
+            registry=r,
+        )
+        self.subgraph_errors = Counter(
+            "router_subgraph_errors",
+            "GraphQL errors in subgraph answers, by subgraph and extensions.code.",
+            ["subgraph", "code"],
+            registry=r,
+        )
+        self.cache = Counter(
+            "router_cache_requests",
+            "Lookups in the router's caches: plan (query plans) and apq (persisted "
+            "queries by hash), by outcome (hit or miss).",
+            ["cache", "outcome"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "router_rate_limited",
+            "Requests refused over a rate limit or quota, by policy.",
+            ["policy"],
+            registry=r,
+        )
+        self.rate_limit_failures = Counter(
+            "router_rate_limit_failures",
+            "Requests whose rate limits could not be checked (Redis unreachable).",
+            registry=r,
+        )
+        self.websocket_connections = Gauge(
+            "router_websocket_connections",
+            "Open WebSocket connections.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.active_subscriptions = Gauge(
+            "router_active_subscriptions",
+            "Subscriptions being streamed.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.subgraphs_up = Gauge(
+            "router_subgraph_up",
+            "1 when the subgraph answered the router's last readiness probe in time.",
+            ["subgraph"],
+            registry=r,
+            multiprocess_mode="min",
+        )
+        self.operation_names = LabelCap()
+        self.client_names = LabelCap()
+
+    # what the transports and the app call
+    def observe_request(self, method: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, str(status)).inc()
+        self.http_duration.observe(seconds)
+
+    def observe_errors(self, errors: list[object]) -> None:
+        for error in errors:
+            extensions = error.get("extensions") if isinstance(error, dict) else None
+            code = extensions.get("code") if isinstance(extensions, dict) else None
+            self.errors.labels(str(code) if code is not None else "INTERNAL_SERVER_ERROR").inc()
+
+    def render(self) -> tuple[bytes, str]:
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

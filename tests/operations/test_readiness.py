@@ -1,0 +1,82 @@
+"""The router's readiness follows its subgraphs: a frozen subgraph (SIGSTOP) makes
+`/health?ready` answer 503 within the readiness interval while `/health` stays 200, and it
+is ready again once the subgraph resumes (SIGCONT). Router metrics per subgraph, too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import httpx
+
+from puppies.settings import Settings
+from tests.support.stack import ProcessStack, router_yaml
+from tests.support.telemetry import metric
+from tests.support.tmp import private_tmp_dir
+
+READINESS = """
+health_check:
+  readiness:
+    interval:
+      sampling: 500ms
+      unready: 2s
+"""
+
+
+async def _until(url: str, status: int, timeout: float) -> float:
+    """Seconds until `url` answers `status`; fails after `timeout`."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=5) as http:
+        while True:
+            try:
+                if (await http.get(url)).status_code == status:
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() - started < timeout, f"{url} never answered {status}"
+            await asyncio.sleep(0.1)
+
+
+async def test_a_frozen_subgraph_fails_readiness_and_recovers(
+    clean: Settings, service_env: dict[str, str]
+) -> None:
+    with ProcessStack(service_env, private_tmp_dir("ready")) as stack:
+        users = stack.start_subgraph("users")
+        posts = stack.start_subgraph("posts")
+        # a router whose supergraph has four subgraphs: ready only when all four answer
+        for name in ("feed", "analytics"):
+            stack.start_subgraph(name)
+        router = stack.start_router(config=router_yaml(stack.ports, READINESS)).url
+        ready, live = router + "/health?ready", router + "/health"
+        await _until(ready, 200, 30)
+
+        os.killpg(posts.proc.pid, signal.SIGSTOP)
+        try:
+            # within `unready` + `sampling` (+ the probe's own timeout), never much later
+            waited = await _until(ready, 503, 15)
+            async with httpx.AsyncClient(timeout=5) as http:
+                down = await http.get(ready)
+                assert down.json() == {"status": "DOWN"}
+                assert (await http.get(live)).json() == {"status": "UP"}
+            assert metric(router, "router_subgraph_up", subgraph="posts") == 0
+        finally:
+            os.killpg(posts.proc.pid, signal.SIGCONT)
+        await _until(ready, 200, 15)
+        assert waited < 15
+        # (on a loaded machine another subgraph's probe may time out too)
+        assert any(
+            "not ready: no answer from subgraph(s)" in line and "posts" in line
+            for line in stack.log_lines("router")
+        ), "\n".join(stack.log_lines("router"))
+        # the router's own metrics of subgraph requests
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(router + "/graphql", json={"query": "query Me { me { id } }"})
+            assert r.status_code == 200 and "x-request-id" in r.headers
+        assert (
+            metric(router, "router_subgraph_request_duration_seconds_count", subgraph="users") == 1
+        )
+        assert metric(router, "router_operation_duration_seconds_count", operation_name="Me") == 1
+        assert metric(router, "router_cache_requests_total", cache="plan", outcome="miss") == 1
+        assert users.proc.poll() is None
