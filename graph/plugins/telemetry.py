@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from graph.observability.context import REQUEST_ID_HEADER, accept_request_id, request_id
 from graph.observability.fetches import fetch_count
@@ -87,9 +87,15 @@ class OtlpExporter(StrictModel):
     @field_validator("endpoint")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"the OTLP endpoint is an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _endpoint_when_enabled(self) -> OtlpExporter:
+        if self.enabled and not self.endpoint:
+            raise ValueError("otlp.enabled needs an endpoint (the collector's OTLP/HTTP URL)")
+        return self
 
     @property
     def traces_endpoint(self) -> str:
