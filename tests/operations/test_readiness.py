@@ -12,7 +12,7 @@ import time
 import httpx
 
 from puppies.settings import Settings
-from tests.support.stack import ProcessStack, router_yaml
+from tests.support.processes import ProcessStack, router_yaml
 from tests.support.telemetry import metric
 from tests.support.tmp import private_tmp_dir
 

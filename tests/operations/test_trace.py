@@ -14,7 +14,7 @@ import httpx
 from puppies.settings import Settings
 from tests.subgraphs.users.conftest import PASSWORD, SIGN_UP
 from tests.support.otlp import OtlpReceiver, Span
-from tests.support.stack import ProcessStack, router_yaml
+from tests.support.processes import ProcessStack, router_yaml
 from tests.support.telemetry import LOG_FIELDS, json_lines
 from tests.support.tmp import private_tmp_dir
 
