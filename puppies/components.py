@@ -59,7 +59,8 @@ def stack(settings: Any, cli: list[str], supergraph: str, router_config: str) ->
         if exists(target):
             out.append(Component(name, [*cli, "serve", name], getattr(settings, f"{name}_port")))
     if exists(WORKER_MAIN):
-        out.append(Component("worker", [*cli, "worker"], None))
+        # its /health and /metrics listener (0: a free port, nothing to wait for)
+        out.append(Component("worker", [*cli, "worker"], settings.worker_port or None))
     if exists(ROUTER_CLI + ":serve_router"):
         out.append(
             Component(

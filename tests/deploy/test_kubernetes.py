@@ -206,3 +206,30 @@ def test_production_spreads_over_zones_and_starts_one_replica_per_zone():
         assert spread[0]["topologyKey"] == "topology.kubernetes.io/zone", name
     for name, hpa in of_kind("overlays/production", "HorizontalPodAutoscaler").items():
         assert hpa["spec"]["minReplicas"] >= 3, name
+
+
+def _sizing_table() -> dict[str, list[str]]:
+    """docs/scaling.md's "Sizing the production overlay" table: process -> its cells."""
+    text = (REPO / "docs" / "scaling.md").read_text()
+    section = text.split("## Sizing the production overlay", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[0] in PROCESSES:
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_the_production_sizes_are_the_ones_docs_scaling_justifies():
+    table = _sizing_table()
+    assert sorted(table) == sorted(PROCESSES)
+    deployments = of_kind("overlays/production", "Deployment")
+    hpas = of_kind("overlays/production", "HorizontalPodAutoscaler")
+    for process, cells in table.items():
+        (container,) = deployments[f"puppies-{process}"]["spec"]["template"]["spec"]["containers"]
+        resources = container["resources"]
+        cpu = f"{resources['requests']['cpu']} / {resources['limits']['cpu']}"
+        memory = f"{resources['requests']['memory']} / {resources['limits']['memory']}"
+        spec = hpas[f"puppies-{process}"]["spec"]
+        bounds = f"{spec['minReplicas']} / {spec['maxReplicas']}"
+        assert cells[1:4] == [cpu, memory, bounds], process

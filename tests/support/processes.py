@@ -65,6 +65,9 @@ headers:
           named: x-api-key
 include_subgraph_errors:
   all: true
+authorization:
+  directives:
+    enabled: false  # as the dev router.yaml, until the router authenticates callers
 override_subgraph_url:
 {overrides}
 {extra}
