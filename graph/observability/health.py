@@ -68,21 +68,24 @@ class SubgraphReadiness:
     async def probe_all(self) -> None:
         urls = dict(self.urls())
         await asyncio.gather(*(self._probe(n, u) for n, u in urls.items()))
-        down = frozenset(self.failing())
+        self.failing()
+
+    def failing(self) -> list[str]:
+        """The subgraphs without a good answer within `unready`; a change is logged."""
+        now = time.monotonic()
+        failing = [
+            name
+            for name in self.urls()
+            if now - self.last_ok.get(name, float("-inf")) > self.unready
+        ]
+        down = frozenset(failing)
         if down != self._down:
             if down:
                 log.warning("not ready: no answer from subgraph(s) %s", ", ".join(sorted(down)))
             else:
                 log.info("ready: every subgraph answers")
             self._down = down
-
-    def failing(self) -> list[str]:
-        now = time.monotonic()
-        return [
-            name
-            for name in self.urls()
-            if now - self.last_ok.get(name, float("-inf")) > self.unready
-        ]
+        return failing
 
     def ready(self) -> bool:
         return not self.failing()
