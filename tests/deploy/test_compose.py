@@ -7,6 +7,7 @@ what can be checked of it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +114,21 @@ def test_environment_names_only_settings_that_exist():
         assert settings.environment == "production" and settings.log_format == "json"
 
 
+def _compose_value(value: str) -> str:
+    """`${NAME:-default}` as compose resolves it with NAME unset."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
 @pytest.mark.parametrize("name", ["router.yaml", "s3.json"])
-def test_mounted_files_are_valid(name: str):
+def test_mounted_files_are_valid(name: str, monkeypatch: pytest.MonkeyPatch):
     path = REPO / "deploy" / "compose" / name
     if name == "router.yaml":
+        # the router's environment in the compose file, as its ${env.X} references see it
+        for key, value in compose()["services"]["router"]["environment"].items():
+            monkeypatch.setenv(key, _compose_value(str(value)))
         config = config_from_mapping(yaml.safe_load(path.read_text()))
+        assert config.authentication.subgraph.principal is not None
         services = compose()["services"]
         for subgraph, url in config.override_subgraph_url.items():
             assert url == f"http://{subgraph}:{PORTS[subgraph]}/graphql"

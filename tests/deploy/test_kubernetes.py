@@ -138,11 +138,35 @@ def test_commands_ports_and_services_match_the_processes(target: str):
     assert "supergraph.graphql" in dockerfile
 
 
-def test_the_router_config_is_one_our_router_accepts_and_reaches_the_services():
-    (configmap,) = [
-        c for n, c in of_kind("base", "ConfigMap").items() if n.startswith("puppies-router")
-    ]
+# What the puppies-secrets Secret holds (docs/operations.md says how to make it).
+SECRET_KEYS = {
+    "DATABASE_URL": "postgresql://puppies:x@db:5432/puppies",
+    "REDIS_URL": "redis://redis:6379/0",
+    "S3_ENDPOINT_URL": "https://s3.example.com",
+    "S3_ACCESS_KEY_ID": "id",
+    "S3_SECRET_ACCESS_KEY": "secret",
+    "ROUTER_PRINCIPAL_SECRET": "x" * 48,
+}
+
+
+def test_the_secrets_the_manifests_need_are_documented():
+    docs = (REPO / "docs" / "operations.md").read_text()
+    for key in SECRET_KEYS:
+        assert f"{key}=" in docs, key
+
+
+def test_the_router_config_is_one_our_router_accepts_and_reaches_the_services(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    configmaps = of_kind("base", "ConfigMap")
+    (configmap,) = [c for n, c in configmaps.items() if n.startswith("puppies-router")]
+    (env,) = [c for n, c in configmaps.items() if n.startswith("puppies-env")]
+    for key, value in {**env["data"], **SECRET_KEYS}.items():
+        monkeypatch.setenv(key, value)
     config = config_from_mapping(yaml.safe_load(configmap["data"]["router.yaml"]))
+    jwt = config.authentication.router.jwt
+    assert jwt is not None
+    assert jwt.jwks[0].url == f"http://puppies-users:{PORTS['users']}/.well-known/jwks.json"
     assert config.supergraph.introspection is False
     assert config.supergraph.listen == "0.0.0.0:4000"
     services = of_kind("base", "Service")
@@ -158,8 +182,9 @@ def test_environment_names_only_settings_that_exist(target: str):
     (env,) = [c for n, c in of_kind(target, "ConfigMap").items() if n.startswith("puppies-env")]
     for key in env["data"]:
         assert key in known, f"{key} is not a setting"
+    values = {**env["data"], **SECRET_KEYS}
     settings = Settings(
-        **{k.lower(): v for k, v in env["data"].items() if k.lower() in Settings.model_fields}
+        **{k.lower(): v for k, v in values.items() if k.lower() in Settings.model_fields}
     )
     assert settings.environment == "production" and settings.log_format == "json"
     TracingSettings(**{k.lower(): v for k, v in env["data"].items() if k.startswith("OTEL_")})
