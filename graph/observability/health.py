@@ -22,12 +22,17 @@ from graph.execution.http import SubgraphClient
 log = logging.getLogger("graph.health")
 
 PROBE = {"query": "query __RouterReadiness { __typename }"}
+# sent with every probe, so a subgraph (or a test counting its requests) can tell them apart
+PROBE_HEADER = "x-router-readiness-probe"
 
 
 def _unsampled_traceparent() -> dict[str, str]:
     """A W3C traceparent whose sampled flag is off: subgraphs that trace (parent-based
     sampling) record nothing for a probe instead of a new trace every few seconds."""
-    return {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"}
+    return {
+        "traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
+        PROBE_HEADER: "1",
+    }
 
 
 class SubgraphReadiness:
