@@ -1,15 +1,16 @@
 """More than one instance: two routers (one of them `--workers 2`) and two posts subgraph
 processes against one PostgreSQL and Redis, clients alternating between the routers.
 
-A like made through one router reaches subscribers connected to the other; counts and
-results are exact whichever instance answers; the metrics of the `--workers 2` router add up
-over its processes. (Persisted queries shared between routers need the APQ store in Redis,
-issue 13; its check joins this test when that lands.)
+A like made through one router reaches subscribers connected to the other; a persisted
+query (APQ) registered through one router runs through the other (and through each process
+of the `--workers 2` one: the store is in Redis); counts and results are exact whichever
+instance answers; the metrics of the `--workers 2` router add up over its processes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import httpx
@@ -68,7 +69,8 @@ async def test_two_routers_and_two_posts_processes_answer_as_one(
         second_posts = stack.start_subgraph("posts", port=free_port())
         ports_b = {**stack.ports, "posts": second_posts.port}
         a = stack.start_router(workers=2).url  # -> posts #1
-        b = stack.start_router(config=router_yaml(ports_b)).url  # -> posts #2
+        redis_url = service_env["REDIS_URL"]
+        b = stack.start_router(config=router_yaml(ports_b, redis_url=redis_url)).url  # posts #2
         routers = [a, b]
         async with httpx.AsyncClient(timeout=60) as http:
             author = await _token(http, a, "author")
@@ -103,6 +105,21 @@ async def test_two_routers_and_two_posts_processes_answer_as_one(
                     assert post == {"likeCount": LIKERS, "viewerHasLiked": True}, (i, router)
             anyone = (await _data(http, a, POST, {"id": pid}, author))["post"]
             assert anyone == {"likeCount": LIKERS, "viewerHasLiked": False}
+
+            # APQ: unknown everywhere first; registered through b; then found through a
+            digest = hashlib.sha256(POST.encode()).hexdigest()
+            persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+            by_hash = {"variables": {"id": pid}, "extensions": persisted}
+            for router in routers:
+                miss = (await http.post(router + "/graphql", json=by_hash)).json()
+                assert miss["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+            registered = await http.post(b + "/graphql", json={**by_hash, "query": POST})
+            assert registered.json()["data"]["post"]["likeCount"] == LIKERS
+            for _ in range(6):  # new connections: each process of router a answers some
+                async with httpx.AsyncClient(timeout=30) as one:
+                    hit = (await one.post(a + "/graphql", json=by_hash)).json()
+                assert hit == {"data": {"post": {"likeCount": LIKERS, "viewerHasLiked": False}}}
+        assert metric(a, "router_cache_requests_total", cache="apq", outcome="hit") == 6
         # the --workers 2 router adds up its processes' metrics: every like through a counted
         likes_through_a = (LIKERS + 1) // 2
         # signUp of the author and of half the likers, and half the likes

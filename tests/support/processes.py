@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from puppies.embedded import free_port
+from puppies.settings import DEV_ROUTER_PRINCIPAL_SECRET
 
 SUBGRAPHS = ("users", "posts", "feed", "analytics")
 REPO = Path(__file__).resolve().parents[2]
@@ -48,28 +49,57 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
 
-def router_yaml(ports: Mapping[str, int], extra: str = "") -> str:
-    """A router.yaml for the stack: the subgraphs at their ports, headers propagated."""
+def router_yaml(ports: Mapping[str, int], extra: str = "", redis_url: str | None = None) -> str:
+    """A router.yaml for the stack, as the dev router.yaml: the subgraphs at their ports; the
+    router authenticates callers (JWT against the users JWKS, API keys through its internal
+    endpoint) and forwards the signed principal; authorization directives on. With
+    `redis_url`, API-key revocations and persisted queries (APQ) are shared through Redis."""
+    users = f"http://127.0.0.1:{ports['users']}"
+    shared = (
+        f"""      revocations:
+        redis:
+          urls: ["{redis_url}"]
+apq:
+  router:
+    cache:
+      redis:
+        urls: ["{redis_url}"]
+"""
+        if redis_url
+        else ""
+    )
     overrides = "\n".join(
         f"  {name}: http://127.0.0.1:{port}/graphql" for name, port in ports.items()
     )
     return f"""
 supergraph:
   introspection: true
-headers:
-  all:
-    request:
-      - propagate:
-          named: authorization
-      - propagate:
-          named: x-api-key
 include_subgraph_errors:
   all: true
 authorization:
   directives:
-    enabled: false  # as the dev router.yaml, until the router authenticates callers
+    enabled: true
+    user_scopes: all
+    policies:
+      session:
+        kinds: [user]
 override_subgraph_url:
 {overrides}
+authentication:
+  subgraph:
+    principal:
+      secret: {DEV_ROUTER_PRINCIPAL_SECRET}
+  router:
+    jwt:
+      jwks:
+        - url: {users}/.well-known/jwks.json
+          issuer: puppies
+          audiences: [puppies]
+          algorithms: [ES256]
+    api_keys:
+      verify_url: {users}/internal/api-keys/verify
+      cache_ttl: 60s
+{shared}
 {extra}
 """
 
@@ -162,7 +192,11 @@ class ProcessStack:
         port = free_port()
         self._count += 1
         config_path = self.directory / f"router-{self._count}.yaml"
-        config_path.write_text(config if config is not None else router_yaml(self.ports))
+        config_path.write_text(
+            config
+            if config is not None
+            else router_yaml(self.ports, redis_url=self.env.get("REDIS_URL"))
+        )
         args = [
             "serve",
             "router",
