@@ -1,7 +1,7 @@
 """The users outbox records the trace and request id of the work that wrote each event,
 so the worker job an event becomes continues the writer's trace (docs/operations.md).
 
-Revision ID: users_outbox_trace
+Revision ID: users_0003
 Revises: users_0002
 Create Date: 2026-11-23
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 from models.outbox import outbox_trace_ddl, outbox_trace_drop_ddl
 
-revision: str = "users_outbox_trace"
+revision: str = "users_0003"
 down_revision: str | Sequence[str] | None = "users_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
