@@ -143,7 +143,7 @@ async def test_one_trace_from_client_to_worker_job(clean: Settings, service_env:
         assert any(
             "INSERT" in s.name or "INSERT" in str(s.attributes.get("db.statement", "")) for s in sql
         )
-        (emit,) = [s for s in posts if s.name == "outbox post.created"]
+        (emit,) = [s for s in posts if s.name == "outbox post.published"]
         assert emit.kind == "PRODUCER" and server in _ancestors(spans, emit)
         # worker: the job is the outbox event's child, its SQL the job's
         assert job.service == "puppies-worker" and job.kind == "CONSUMER"
