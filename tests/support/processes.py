@@ -83,6 +83,14 @@ authorization:
     policies:
       session:
         kinds: [user]
+      moderator:
+        kinds: [user]
+        claims:
+          roles: moderator
+      admin:
+        kinds: [user]
+        claims:
+          roles: admin
 override_subgraph_url:
 {overrides}
 authentication:
