@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ import psutil
 
 from bench.analytics.stack import stack
 from puppies.embedded import free_port
+from puppies.settings import DEV_ROUTER_PRINCIPAL_SECRET
 
 SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
   signUp(input: {username: $u, email: $e, password: $p}) {
@@ -39,6 +41,38 @@ ME = "query Me { me { id username followerCount } }"
 FEED = "query Feed { feed(first: 20) { edges { node { id text author { username } } } } }"
 POST = "query Post($id: ID!) { post(id: $id) { id text likeCount author { username } } }"
 TRACK = """mutation Track($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }"""
+
+
+def router_config(ports: dict[str, int]) -> str:
+    """The dev router.yaml's authentication (JWT against the users JWKS, the signed principal
+    to subgraphs, directives enforced), without the access log (stdout off)."""
+    users = f"http://127.0.0.1:{ports['users']}"
+    overrides = "".join(f"  {k}: http://127.0.0.1:{v}/graphql\n" for k, v in ports.items())
+    return f"""authentication:
+  router:
+    jwt:
+      jwks:
+        - url: {users}/.well-known/jwks.json
+          issuer: puppies
+          audiences: [puppies]
+          algorithms: [ES256]
+  subgraph:
+    principal:
+      secret: {DEV_ROUTER_PRINCIPAL_SECRET}
+authorization:
+  directives:
+    user_scopes: all
+    policies:
+      session: {{kinds: [user]}}
+      moderator: {{kinds: [user], claims: {{roles: moderator}}}}
+      admin: {{kinds: [user], claims: {{roles: admin}}}}
+telemetry:
+  exporters:
+    logging:
+      stdout:
+        enabled: false
+override_subgraph_url:
+{overrides}"""
 
 
 class Sampler(threading.Thread):
@@ -147,6 +181,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     args = parser.parse_args()
     data = Path("/tmp/puppies-bench-footprint")
+    shutil.rmtree(data, ignore_errors=True)  # fresh accounts every run
     with stack(data) as st:
         ports = {name: free_port() for name in ("users", "posts", "feed", "analytics")}
         env = {f"{k.upper()}_PORT": str(v) for k, v in ports.items()}
@@ -157,12 +192,7 @@ def main() -> None:
         procs["worker"] = psutil.Process(st.start(["worker"], extra_env={"WORKER_PORT": "0"}).pid)
         router_port = free_port()
         config = data / "router.yaml"
-        config.write_text(
-            "headers:\n  all:\n    request:\n      - propagate:\n          named: authorization\n"
-            "telemetry:\n  exporters:\n    logging:\n      stdout:\n        enabled: false\n"
-            "override_subgraph_url:\n"
-            + "".join(f"  {k}: http://127.0.0.1:{v}/graphql\n" for k, v in ports.items())
-        )
+        config.write_text(router_config(ports))
         procs["router"] = psutil.Process(
             st.start(
                 [

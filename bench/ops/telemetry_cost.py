@@ -8,7 +8,8 @@ configured four ways, interleaved in one run over the same subgraphs:
 
 Traces go to ``bench.ops.otlp_sink`` (accepts OTLP/HTTP, counts spans, drops them), a
 separate process, so what is measured is the router's cost: span creation, propagation, the
-batch processor's serialisation and export.
+batch processor's serialisation and export. Inbound de-duplication is off in all four, so
+every request is executed (and traced) on its own.
 
     .venv/bin/python -m bench.ops.telemetry_cost [--duration 20] [--connections 50]
 """
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "bench" / ".work"
 SINK_PORT = 4719
 
-BASE = "# the gateway benchmark's router, defaults otherwise\n"
+# Every request executes (no inbound de-duplication, which would share one execution, and
+# its spans, among identical concurrent requests): the cost per request is the whole one.
+BASE = "traffic_shaping:\n  router:\n    deduplicate_requests: false\n"
 
 
 def configs() -> dict[str, Path]:
