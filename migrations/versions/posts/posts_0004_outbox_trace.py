@@ -1,8 +1,8 @@
 """The posts outbox records the trace and request id of the work that wrote each event,
 so the worker job an event becomes continues the writer's trace (docs/operations.md).
 
-Revision ID: posts_0003
-Revises: posts_0002
+Revision ID: posts_0004
+Revises: posts_0003
 Create Date: 2026-11-23
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from models.outbox import outbox_trace_ddl, outbox_trace_drop_ddl
 
-revision: str = "posts_0003"
-down_revision: str | Sequence[str] | None = "posts_0002"
+revision: str = "posts_0004"
+down_revision: str | Sequence[str] | None = "posts_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
