@@ -1,8 +1,8 @@
 """The users outbox records the trace and request id of the work that wrote each event,
 so the worker job an event becomes continues the writer's trace (docs/operations.md).
 
-Revision ID: users_0004
-Revises: users_0003
+Revision ID: users_0005
+Revises: users_0004
 Create Date: 2026-11-23
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from models.outbox import outbox_trace_ddl, outbox_trace_drop_ddl
 
-revision: str = "users_0004"
-down_revision: str | Sequence[str] | None = "users_0003"
+revision: str = "users_0005"
+down_revision: str | Sequence[str] | None = "users_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
