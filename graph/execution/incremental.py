@@ -233,8 +233,9 @@ class IncrementalExecution:
                 results.extend(task.result())
             for r in results:
                 self._outstanding.pop(r.pending.id, None)
-            for r in results:
-                self._start(r.more)
+            # Together: the same nested deferral found in several parts delivered now is
+            # one part (its fetches run once, for every place, and its errors go once).
+            self._start([p for r in results for p in r.more])
             yield self._subsequent(results, bool(self._tasks))
 
     def _start(self, pending: list[_Pending]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,63 @@ def _append(tree: Any, path: list[Any], items: list[Any]) -> Any:
         return [*current, *items]
     parent, key = path[:-1], path[-1]
     return _graft(tree, parent, {key: [*current, *items]}) if isinstance(key, str) else tree
+
+
+def _nulled(data: Any, path: list[Any]) -> list[Any] | None:
+    """The place on `path` where `data` stops (a null or nothing), if it does."""
+    current = data
+    for i, key in enumerate(path):
+        if current is None:
+            return path[:i]
+        if isinstance(key, int):
+            if not isinstance(current, list) or key >= len(current):
+                return path[:i]
+        elif not isinstance(current, dict) or key not in current:
+            return path[:i]
+        current = current[key]
+    return None
+
+
+def _prune(data: Any, path: list[Any]) -> Any:
+    if not path:
+        return "<nulled>"
+    if isinstance(data, dict) and path[0] in data:
+        return {**data, path[0]: _prune(data[path[0]], path[1:])}
+    if isinstance(data, list) and isinstance(path[0], int) and path[0] < len(data):
+        out = list(data)
+        out[path[0]] = _prune(data[path[0]], path[1:])
+        return out
+    return data
+
+
+def _error_key(e: dict[str, Any]) -> tuple[str, Any]:
+    return (str(e.get("path")), e.get("message"))
+
+
+def same_answer(merged: dict[str, Any], whole: dict[str, Any]) -> bool:
+    """Equal, or equal once the places the whole answer nulled (above a deferred part's own
+    null) are left out of both; with the same errors, except that an error of a part that
+    was never delivered (its place is under a null or an item the merged data does not
+    have: an earlier part's null removed it) is missing from the merged errors."""
+    if merged == whole:
+        return True
+    mine = Counter(map(_error_key, merged.get("errors", ())))
+    theirs = Counter(map(_error_key, whole.get("errors", ())))
+    if mine - theirs:
+        return False  # an error the whole answer does not have
+    a, b = merged.get("data"), whole.get("data")
+    missing = theirs - mine
+    for e in whole.get("errors", ()):
+        path = e.get("path")
+        lost = missing[_error_key(e)] > 0
+        if lost and (not isinstance(path, list) or _nulled(a, path) is None):
+            return False  # a delivered part lost its error
+        if not isinstance(path, list):
+            continue
+        cut = _nulled(b, path)
+        if cut is not None:
+            a, b = _prune(a, cut), _prune(b, cut)
+    return a == b
 
 
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:

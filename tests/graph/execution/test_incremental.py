@@ -40,7 +40,7 @@ from graph.planning import format_plan
 from tests.graph.audit.suites import subgraphs
 from tests.graph.audit.test_repros import REPROS
 from tests.graph.fixtures.federation import FederatedGraph
-from tests.support.incremental import merge_payloads
+from tests.support.incremental import merge_payloads, same_answer
 
 _DEFER = DirectiveNode(name=NameNode(value="defer"), arguments=())
 
@@ -113,52 +113,6 @@ def variants(gateway: Gateway, query: str) -> list[str]:
                 if "@defer" in text or "@stream" in text:
                     out.append(text)
     return sorted(set(out))
-
-
-def _nulled(data: Any, path: list[Any]) -> list[Any] | None:
-    """The place on `path` where `data` stops (a null or nothing), if it does."""
-    current = data
-    for i, key in enumerate(path):
-        if current is None:
-            return path[:i]
-        if isinstance(key, int):
-            if not isinstance(current, list) or key >= len(current):
-                return path[:i]
-        elif not isinstance(current, dict) or key not in current:
-            return path[:i]
-        current = current[key]
-    return None
-
-
-def _prune(data: Any, path: list[Any]) -> Any:
-    if not path:
-        return "<nulled>"
-    if isinstance(data, dict) and path[0] in data:
-        return {**data, path[0]: _prune(data[path[0]], path[1:])}
-    if isinstance(data, list) and isinstance(path[0], int) and path[0] < len(data):
-        out = list(data)
-        out[path[0]] = _prune(data[path[0]], path[1:])
-        return out
-    return data
-
-
-def same_answer(merged: dict[str, Any], whole: dict[str, Any]) -> bool:
-    """Equal, or equal once the places the whole answer nulled (above a deferred part's own
-    null) are left out of both; with the same errors either way."""
-    if merged == whole:
-        return True
-    key = lambda e: (str(e.get("path")), e.get("message"))  # noqa: E731
-    if sorted(map(key, merged.get("errors", ()))) != sorted(map(key, whole.get("errors", ()))):
-        return False
-    a, b = merged.get("data"), whole.get("data")
-    for e in whole.get("errors", ()):
-        path = e.get("path")
-        if not isinstance(path, list):
-            continue
-        cut = _nulled(b, path)
-        if cut is not None:
-            a, b = _prune(a, cut), _prune(b, cut)
-    return a == b
 
 
 CASES = [r for r in REPROS if r.suite != "non-resolvable-interface-object"]

@@ -1,5 +1,6 @@
-"""Failures the oracle found (tests/graph/oracle/test_oracle.py), shrunk by hypothesis, kept as
-named cases: (world seed, operation, variables), compared with the monolithic answer."""
+"""Failures the oracle found (tests/graph/oracle/test_oracle.py, test_oracle_incremental.py),
+shrunk by hypothesis, kept as named cases: (world seed, operation, variables), compared with
+the monolithic answer (and, for `@defer`/`@stream`, the merged parts with the whole answer)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.graph.oracle.test_oracle import case_for, compare
+from tests.graph.oracle.test_oracle_incremental import check
 
 CASES: dict[str, tuple[int, str, dict[str, Any]]] = {
     # A fragment left empty by a literal @skip declared its variable in the subgraph query.
@@ -21,6 +23,19 @@ CASES: dict[str, tuple[int, str, dict[str, Any]]] = {
     # One entity's answer merged into several objects shares its nested objects between them:
     # a later fetch's error for such an object belongs at every place it is found.
     "error_at_every_place_of_a_shared_object": (368, "{ allE2 { f0 { f3 { f2 } } } }", {}),
+}
+
+INCREMENTAL: dict[str, tuple[int, str, dict[str, Any]]] = {
+    # A key field fetched on its own through another key (`code` of `@key(fields: "id code")`
+    # by `id`): the generated subgraphs' reference resolvers must resolve every key field.
+    "deferred_key_field_fetched_by_another_key": (4, "{ allE1 { ... @defer { code } } }", {}),
+    # A nested @defer found in the several places a part delivered at once (one per list
+    # item) is one part: its fetches ran once per place, each with every place's errors.
+    "nested_defer_in_list_items_is_one_part": (
+        36,
+        "{ allE1 { ... @defer { ... @defer { f1 } } } }",
+        {},
+    ),
 }
 
 
@@ -37,3 +52,11 @@ def test_found_by_the_oracle(loop: asyncio.AbstractEventLoop, name: str) -> None
     case = case_for(seed)
     assert case is not None
     compare(case, query, variables, loop)
+
+
+@pytest.mark.parametrize("name", sorted(INCREMENTAL))
+def test_incremental_found_by_the_oracle(loop: asyncio.AbstractEventLoop, name: str) -> None:
+    seed, query, variables = INCREMENTAL[name]
+    case = case_for(seed)
+    assert case is not None
+    check(case, query, variables, loop)

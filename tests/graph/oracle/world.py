@@ -268,7 +268,10 @@ class World:
                 return None
             if "code" in rep and rep["code"] != row["code"]:
                 return None
-            return {**rep, "id": row["id"]}
+            out = {**rep, "id": row["id"]}
+            if "code" in row:  # a key field: resolvable whichever key the router used
+                out["code"] = row["code"]
+            return out
 
         return resolve
 
