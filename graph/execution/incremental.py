@@ -14,6 +14,11 @@ delivered; such a part is delivered with `data: null` (deferSpec=20220824) or co
 its errors (incrementalSpec=v0.2). A pending fragment under an object that an earlier part's
 null propagation removed is never delivered.
 
+One list streamed by two `@stream`s at the same place (the same field selected outside a
+deferred fragment and in it, or in two) is streamed once: the later stream *follows* the
+first, and its items are delivered as data at each item (after the first stream's items),
+never appended again.
+
 Two wire formats, chosen by the transport:
 
 - ``DEFER_SPEC_20220824`` (Apollo Router, Apollo Client's ``Defer20220824Handler``): the
@@ -125,6 +130,9 @@ class _Pending:
     found: Found
     path: list[str | int]
     part: tuple[int, ...]
+    # A stream of a list another stream (this id) already streams: the same list selected
+    # in two parts. Its items are merged into that stream's items, after them.
+    follows: str | None = None
 
     @property
     def deferral(self) -> Deferral:
@@ -167,6 +175,8 @@ class IncrementalExecution:
         self._ids = 0
         self._tasks: set[asyncio.Task[list[_Done]]] = set()
         self._outstanding: dict[str, _Pending] = {}  # announced, not delivered yet
+        self._held: list[_Done] = []  # done, waiting for the stream they follow
+        self._streams: dict[tuple[str | int, ...], str] = {}  # list path -> its stream's id
         self._delivered: Any = None  # what the client has so far (v0.2 sends no data twice)
 
     def _run(self) -> PartRun:
@@ -194,7 +204,12 @@ class IncrementalExecution:
             if key in seen or not _present(value, rel, f.stream):
                 continue
             seen.add(key)
-            out.append(_Pending(str(self._ids), f, path, (*part, f.deferral.id)))
+            pending = _Pending(str(self._ids), f, path, (*part, f.deferral.id))
+            if f.stream and path and isinstance(path[-1], str):
+                pending.follows = self._streams.setdefault(tuple(path), pending.id)
+                if pending.follows == pending.id:
+                    pending.follows = None
+            out.append(pending)
             self._ids += 1
         return out
 
@@ -227,16 +242,37 @@ class IncrementalExecution:
         yield self._first(initial, pending)
         while self._tasks:
             finished, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-            results: list[_Done] = []
+            done: list[_Done] = []
             for task in finished:
                 self._tasks.discard(task)
-                results.extend(task.result())
+                done.extend(task.result())
+            results = self._ready(done)
+            if not results:
+                continue
             for r in results:
                 self._outstanding.pop(r.pending.id, None)
             # Together: the same nested deferral found in several parts delivered now is
             # one part (its fetches run once, for every place, and its errors go once).
             self._start([p for r in results for p in r.more])
-            yield self._subsequent(results, bool(self._tasks))
+            yield self._subsequent(results, bool(self._tasks or self._held))
+
+    def _ready(self, done: list[_Done]) -> list[_Done]:
+        """The parts to deliver now, in order: `done` and those held before, except a stream
+        that follows a stream not delivered yet (the client must have the items first)."""
+        pool = [*self._held, *done]
+        waiting = set(self._outstanding)
+        ready: list[_Done] = []
+        moved = True
+        while moved:
+            moved = False
+            for r in list(pool):
+                if r.pending.follows is None or r.pending.follows not in waiting:
+                    ready.append(r)
+                    pool.remove(r)
+                    waiting.discard(r.pending.id)
+                    moved = True
+        self._held = pool
+        return ready
 
     def _start(self, pending: list[_Pending]) -> None:
         by_part: dict[tuple[int, ...], list[_Pending]] = {}
@@ -253,6 +289,7 @@ class IncrementalExecution:
             task.cancel()
         results = [_Done(p, None, [error]) for p in self._outstanding.values()]
         self._outstanding.clear()
+        self._held.clear()
         return self._subsequent(results, False)
 
     async def _part(self, part: tuple[int, ...], pending: list[_Pending]) -> list[_Done]:
@@ -293,14 +330,17 @@ class IncrementalExecution:
         return out
 
     def _announce(self, p: _Pending) -> dict[str, Any]:
-        entry: dict[str, Any] = {"id": p.id, "path": p.path}
+        # A following stream is delivered as data at its items (subPath), below the object
+        # that has the list.
+        entry: dict[str, Any] = {"id": p.id, "path": p.path[:-1] if p.follows else p.path}
         if p.deferral.label is not None:
             entry["label"] = p.deferral.label
         return entry
 
     def _subsequent(self, results: list[_Done], has_next: bool) -> dict[str, Any]:
         if self.fmt == DEFER_SPEC_20220824:
-            return {"incremental": [self._legacy(r) for r in results], "hasNext": has_next}
+            legacy = [e for r in results for e in self._legacy(r)]
+            return {"incremental": legacy, "hasNext": has_next}
         out: dict[str, Any] = {}
         announced = [self._announce(p) for r in results for p in r.more]
         if announced:
@@ -313,8 +353,20 @@ class IncrementalExecution:
                 completed.append({"id": p.id, "errors": r.errors})
                 continue
             entry: dict[str, Any] = {"id": p.id}
+            if p.follows:
+                merged = self._follow(p, r.value)
+                for i, new in merged:
+                    incremental.append({"id": p.id, "subPath": [p.path[-1], i], "data": new})
+                if r.errors:
+                    if merged:
+                        incremental[-1]["errors"] = r.errors
+                    else:
+                        incremental.append({"id": p.id, "data": {}, "errors": r.errors})
+                completed.append({"id": p.id})
+                continue
             if p.found.stream:
                 entry["items"] = r.value
+                self._delivered = _extend(self._delivered, p.path, r.value)
             else:
                 new = _subtract(r.value, _at(self._delivered, p.path))
                 self._delivered = _graft(self._delivered, p.path, r.value)
@@ -332,19 +384,43 @@ class IncrementalExecution:
         out["hasNext"] = has_next
         return out
 
-    @staticmethod
-    def _legacy(r: _Done) -> dict[str, Any]:
+    def _follow(self, p: _Pending, items: Any) -> list[tuple[int, Any]]:
+        """A following stream's items, as (index, what the client does not have yet) for
+        each item the client has (the stream it follows delivered it)."""
+        out: list[tuple[int, Any]] = []
+        if not isinstance(items, list):
+            return out
+        for k, item in enumerate(items):
+            at = [*p.path, p.found.start + k]
+            old = _at(self._delivered, at)
+            if not isinstance(old, dict) or not isinstance(item, dict):
+                continue
+            new = _subtract(item, old)
+            self._delivered = _graft(self._delivered, at, item)
+            if new is not _SAME:
+                out.append((p.found.start + k, new))
+        return out
+
+    def _legacy(self, r: _Done) -> list[dict[str, Any]]:
         p = r.pending
-        entry: dict[str, Any]
-        if p.found.stream:
-            entry = {"items": r.value, "path": [*p.path, p.found.start]}
+        entries: list[dict[str, Any]]
+        if p.follows:
+            entries = [{"data": new, "path": [*p.path, i]} for i, new in self._follow(p, r.value)]
+            if not entries and r.errors:
+                entries = [{"data": {}, "path": p.path[:-1]}]
+        elif p.found.stream:
+            entries = [{"items": r.value, "path": [*p.path, p.found.start]}]
+            self._delivered = _extend(self._delivered, p.path, r.value)
         else:
-            entry = {"data": r.value, "path": p.path}
-        if p.deferral.label is not None:
-            entry["label"] = p.deferral.label
-        if r.errors:
-            entry["errors"] = r.errors
-        return entry
+            entries = [{"data": r.value, "path": p.path}]
+            if r.value is not None:
+                self._delivered = _graft(self._delivered, p.path, r.value)
+        for entry in entries:
+            if p.deferral.label is not None:
+                entry["label"] = p.deferral.label
+        if r.errors and entries:
+            entries[-1]["errors"] = r.errors
+        return entries
 
 
 def _under(error: dict[str, Any], path: list[str | int]) -> bool:
@@ -382,11 +458,20 @@ def _subtract(new: Any, old: Any) -> Any:
             if d is not _SAME:
                 out[k] = d
         return out if out else _SAME
-    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
-        if all(_subtract(a, b) is _SAME for a, b in zip(new, old, strict=True)):
-            return _SAME
+    if isinstance(new, list) and isinstance(old, list) and len(new) <= len(old):
+        if all(_subtract(a, b) is _SAME for a, b in zip(new, old, strict=False)):
+            return _SAME  # (the client may have more items: streamed ones)
         return new  # a list is sent whole (merging it again changes nothing)
     return _SAME if new == old else new
+
+
+def _extend(tree: Any, path: list[str | int], items: Any) -> Any:
+    """`tree` with streamed `items` appended to the list at `path` (copying what changes)."""
+    current = _at(tree, path)
+    if not isinstance(current, list) or not isinstance(items, list) or not path:
+        return tree
+    *parent, key = path
+    return _graft(tree, parent, {key: [*current, *items]}) if isinstance(key, str) else tree
 
 
 def _graft(tree: Any, path: list[str | int], value: Any) -> Any:
@@ -412,6 +497,9 @@ def _merge(old: Any, new: Any) -> Any:
         for k, v in new.items():
             out[k] = _merge(old.get(k), v) if k in old else v
         return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [_merge(a, b) for a, b in zip(old, new, strict=True)]
+    if isinstance(old, list) and isinstance(new, list):
+        # Index by index, the longer list's other items kept (as Apollo Client's DeepMerger
+        # does): a part's data may have a streamed list's first items only.
+        merged = [_merge(a, b) for a, b in zip(old, new, strict=False)]
+        return merged + (old[len(new) :] if len(old) > len(new) else new[len(old) :])
     return new

@@ -33,8 +33,11 @@ def _merge(old: Any, new: Any) -> Any:
         for k, v in new.items():
             out[k] = _merge(old[k], v) if k in old else v
         return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [_merge(a, b) for a, b in zip(old, new, strict=True)]
+    if isinstance(old, list) and isinstance(new, list):
+        # Index by index, the longer list's other items kept (as Apollo Client's DeepMerger
+        # does): a part's data may have a streamed list's first items only.
+        merged = [_merge(a, b) for a, b in zip(old, new, strict=False)]
+        return merged + (old[len(new) :] if len(old) > len(new) else new[len(old) :])
     return new
 
 

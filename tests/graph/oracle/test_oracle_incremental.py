@@ -46,7 +46,6 @@ from hypothesis import strategies as st
 
 from graph.execution.incremental import DEFER_SPEC_20220824, INCREMENTAL_V02
 from graph.execution.validation import RULES_WITH_INCREMENTAL
-from graph.planning.operation import STREAM
 from tests.graph.oracle.test_oracle import Case, cases, compare
 from tests.support.incremental import merge_payloads, same_answer
 
@@ -164,17 +163,7 @@ def incremental_cases(draw: st.DrawFn) -> tuple[Case, str, dict[str, Any]]:
         )
     assume("@defer" in text or "@stream" in text)
     assume(not validate(case.gateway.api_schema, parse(text), RULES_WITH_INCREMENTAL))
-    assume(not _streams_one_list_twice(case, text))
     return case, text, values
-
-
-def _streams_one_list_twice(case: Case, query: str) -> bool:
-    """Is one list streamed by two `@stream`s at the same place (the same field in two
-    deferred fragments)? A known gap (docs/router-serving.md): the router streams it twice
-    and a client appends its items twice."""
-    plan = case.gateway.prepare(query, None).plan
-    paths = [d.path for d in plan.deferred if d.deferral.kind == STREAM]
-    return len(paths) != len(set(paths))
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,20 @@ INCREMENTAL: dict[str, tuple[int, str, dict[str, Any]]] = {
         "{ allE1 { ... @defer { ... @defer { f1 } } } }",
         {},
     ),
+    # One list streamed by two @streams at the same place (the same field outside and in a
+    # deferred fragment): streamed once, the second stream's items merged into the first's.
+    "one_list_streamed_at_one_place_twice": (
+        0,
+        "{ allE0 @stream(initialCount: 1) { id } "
+        "... @defer { allE0 @stream(initialCount: 1) { f0 ... @defer { id } } } }",
+        {},
+    ),
+    "one_list_streamed_in_two_nested_deferred_fragments": (
+        0,
+        "{ ... @defer { allE0 @stream(initialCount: 0) { ... @defer { id } } "
+        "... @defer { ... @defer { allE0 @stream(initialCount: 0) { ... @defer { id } } } } } }",
+        {},
+    ),
 }
 
 
