@@ -17,6 +17,14 @@ batch of post ids sets `like_count` to `count(*)` of their rows in one UPDATE, r
 live counters, and only then removes the batch from `FLUSHING`. A recount is idempotent,
 so a worker killed at any point loses nothing: the next flush resumes the same set.
 `reconcile_like_counts` recomputes every counter from the rows (hourly cron, or by hand).
+
+A count read from the rows (by the flush, or cold when no counter is cached) is installed as
+the live counter only when no like was in flight for that post from before the count until
+the install: each like bumps `STATE:<post>` field `p` (in flight) before its statement and,
+after it, drops `p` and bumps `g` (generation) in the same script that adjusts the counter.
+Otherwise a like committed before the count but adjusted after the install would be counted
+twice (or one committed after the count and adjusted before the install lost). A skipped
+install leaves the post dirty, so the next flush installs it; the column is written either way.
 """
 
 from __future__ import annotations
@@ -34,13 +42,23 @@ from resolvers.runtime import Resources
 
 DIRTY = "puppies:posts:likes:dirty"
 FLUSHING = "puppies:posts:likes:flushing"
+# Posts whose install a racing like skipped: dirty again once this flush is over.
+RETRY = "puppies:posts:likes:retry"
 LIVE = "puppies:posts:likecount:"
 LIVE_TTL_SECONDS = 24 * 3600
+STATE = "puppies:posts:likestate:"
+# A like's in-flight mark outlives a stalled process by this long at most.
+STATE_TTL_SECONDS = 60
 
 # After commit, in one round trip: adjust the cached live counter (when cached), mark the
 # post dirty, and publish the event with the new count filled in. Returns nil when the
 # counter was not cached (the caller then loads it from the rows and publishes itself).
 _AFTER_COMMIT = """
+if tonumber(redis.call('HGET', KEYS[3], 'p') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[3], 'p', -1)
+end
+redis.call('HINCRBY', KEYS[3], 'g', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
 local v = false
 if redis.call('EXISTS', KEYS[1]) == 1 then
   v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -53,6 +71,75 @@ if v and ARGV[4] ~= '' then
   redis.call('PUBLISH', ARGV[4], string.sub(msg, 1, i - 1) .. v .. string.sub(msg, j + 1))
 end
 return v
+"""
+# A like whose statement failed or changed nothing: no longer in flight.
+_SETTLE = """
+if tonumber(redis.call('HGET', KEYS[1], 'p') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'p', -1)
+end
+return 0
+"""
+# Install counts read from the rows: KEYS are state keys then live keys; ARGV the TTL, the
+# dirty set, the live prefix's length, then (generation seen before the count, count) per
+# post, count -1 for a deleted post. A post with a like in flight, or a like finished since
+# the count began, is skipped and kept in the retry set if one is given (dirty again after
+# this flush; a cold count gives none: the racing like marks the post dirty itself).
+_INSTALL = """
+local n = #KEYS / 2
+local installed = {}
+for i = 1, n do
+  local g0 = ARGV[2 + 2 * i]
+  local count = tonumber(ARGV[3 + 2 * i])
+  local st = redis.call('HMGET', KEYS[i], 'p', 'g')
+  local busy = tonumber(st[1] or '0') > 0 or (st[2] or '0') ~= g0
+  if count < 0 then
+    redis.call('DEL', KEYS[n + i])
+    installed[i] = 1
+  elseif busy then
+    if ARGV[2] ~= '' then redis.call('SADD', ARGV[2], string.sub(KEYS[n + i], ARGV[3] + 1)) end
+    installed[i] = 0
+  else
+    redis.call('SET', KEYS[n + i], count, 'EX', ARGV[1])
+    installed[i] = 1
+  end
+end
+return installed
+"""
+
+
+async def _generations(res: Resources, post_ids: list[int]) -> list[str]:
+    """Each post's like generation, or "busy" if a like is in flight (one round trip)."""
+    async with res.redis.pipeline(transaction=False) as pipe:
+        for pid in post_ids:
+            pipe.hmget(STATE + str(pid), ["p", "g"])
+        states = await pipe.execute()
+    out = []
+    for p, g in states:
+        busy = p is not None and int(p) > 0
+        out.append("busy" if busy else (g.decode() if isinstance(g, bytes) else (g or "0")))
+    return out
+
+
+async def _install(
+    res: Resources, generations: list[str], counts: dict[int, int | None], *, retry: str = ""
+) -> None:
+    """Install exact counts as live counters where no like raced them (see the module doc)."""
+    ids = list(counts)
+    args: list[str] = [str(LIVE_TTL_SECONDS), retry, str(len(LIVE))]
+    for g0, pid in zip(generations, ids, strict=True):
+        n = counts[pid]
+        args += [g0, str(-1 if n is None else n)]
+    keys = [STATE + str(p) for p in ids] + [LIVE + str(p) for p in ids]
+    await res.redis.eval(_INSTALL, len(keys), *keys, *args)  # type: ignore[misc]
+
+
+# At the end of a flush: the posts whose install was skipped are dirty again.
+_REQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
+  redis.call('DEL', KEYS[1])
+end
+return 0
 """
 # Claim the dirty set for flushing: resume an unfinished flush, else take the dirty set.
 _CLAIM = """
@@ -77,12 +164,11 @@ async def _count_rows(res: Resources, post_id: int) -> int:
 
 
 async def _cold_count(res: Resources, post_id: int) -> int:
-    """The exact count from the rows, cached as the live counter if nobody cached one."""
+    """The exact count from the rows, installed as the live counter unless a like raced it."""
+    generations = await _generations(res, [post_id])
     exact = await _count_rows(res, post_id)
-    if await res.redis.set(LIVE + str(post_id), exact, ex=LIVE_TTL_SECONDS, nx=True):
-        return exact
-    cached = await res.redis.get(LIVE + str(post_id))
-    return int(cached) if cached is not None else exact
+    await _install(res, generations, {post_id: exact})
+    return exact
 
 
 # One statement, so one round trip and atomic by itself (run in autocommit): read the post,
@@ -120,22 +206,34 @@ _DELETE_LIKE = _LIKE_SQL.format(
 async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> LikeChange:
     # Marked dirty before the write too: a process that dies right after its commit
     # still leaves the post for the flush (a mark without a change only costs a recount).
-    await res.redis.sadd(DIRTY, str(post_id))  # type: ignore[misc]
-    async with res.db.engine.connect() as conn:
-        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (
-            await auto.execute(
-                text(_INSERT_LIKE if like else _DELETE_LIKE),
-                {
-                    "post_id": post_id,
-                    "user_id": user_id,
-                    "event_type": "post.liked" if like else "post.unliked",
-                },
-            )
-        ).first()
+    # In flight from here until the counter is adjusted (see the module doc).
+    state = STATE + str(post_id)
+    async with res.redis.pipeline(transaction=False) as pipe:
+        pipe.sadd(DIRTY, str(post_id))
+        pipe.hincrby(state, "p", 1)
+        pipe.expire(state, STATE_TTL_SECONDS)
+        await pipe.execute()
+    try:
+        async with res.db.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            row = (
+                await auto.execute(
+                    text(_INSERT_LIKE if like else _DELETE_LIKE),
+                    {
+                        "post_id": post_id,
+                        "user_id": user_id,
+                        "event_type": "post.liked" if like else "post.unliked",
+                    },
+                )
+            ).first()
+    except BaseException:
+        await res.redis.eval(_SETTLE, 1, state)  # type: ignore[misc]
+        raise
+    changed = row is not None and bool(row.changed)
+    if not changed:
+        await res.redis.eval(_SETTLE, 1, state)  # type: ignore[misc]
     if row is None:
         raise NotFound(f"post {post_id} does not exist", field="postId")
-    changed = bool(row.changed)
     record = PostRecord(
         id=row.id,
         author_id=row.author_id,
@@ -153,15 +251,17 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
     now = time.time()
     value = await res.redis.eval(  # type: ignore[misc]
         _AFTER_COMMIT,
-        2,
+        3,
         LIVE + str(post_id),
         DIRTY,
+        state,
         str(1 if like else -1),
         str(LIVE_TTL_SECONDS),
         str(post_id),
         CHANNEL,
         like_message(change, now, placeholder=True).decode(),
         COUNT_PLACEHOLDER,
+        str(STATE_TTL_SECONDS),
     )
     if value is not None:
         return replace(change, like_count=int(value))
@@ -231,29 +331,27 @@ async def flush_like_counts(res: Resources, *, max_batches: int | None = None) -
             if not raw:
                 break
             ids = sorted({int(x) for x in raw})
+            generations = await _generations(res, ids)
             counts = await _recount(res, ids)
-            async with res.redis.pipeline(transaction=False) as pipe:
-                for pid in ids:
-                    if pid in counts:
-                        pipe.set(LIVE + str(pid), counts[pid], ex=LIVE_TTL_SECONDS)
-                    else:  # the post was deleted
-                        pipe.delete(LIVE + str(pid))
-                pipe.srem(FLUSHING, *ids)
-                await pipe.execute()
+            # A post missing from `counts` was deleted: its counter goes.
+            await _install(res, generations, {pid: counts.get(pid) for pid in ids}, retry=RETRY)
+            await res.redis.srem(FLUSHING, *ids)  # type: ignore[misc]
             flushed += len(ids)
             batches += 1
             if max_batches is not None and batches >= max_batches:
                 return flushed
+    await res.redis.eval(_REQUEUE, 2, RETRY, DIRTY)  # type: ignore[misc]
     return flushed
 
 
 async def pending_flush(res: Resources) -> int:
-    """Posts waiting for a flush (dirty or mid-flush)."""
+    """Posts waiting for a flush (dirty, mid-flush or to retry; mid-flush one may be in two)."""
     pipe = res.redis.pipeline(transaction=False)
     pipe.scard(DIRTY)
     pipe.scard(FLUSHING)
-    a, b = await pipe.execute()
-    return int(a) + int(b)
+    pipe.scard(RETRY)
+    a, b, c = await pipe.execute()
+    return int(a) + int(b) + int(c)
 
 
 async def reconcile_like_counts(res: Resources, *, chunk: int = 1000) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -92,6 +95,77 @@ async def test_an_interrupted_flush_is_resumed_and_exact(res):
     for i, p in enumerate(ps):
         expected = i + 1 + (1 if i == 0 else 0)
         assert await _db_count(res, p.id) == (expected, expected)
+
+
+class _Interleave:
+    """The real Redis client, running `hook` once just before `script` is evaluated: puts
+    another actor's work at the exact point a race needs it (real PostgreSQL and Redis)."""
+
+    def __init__(self, inner: Any, script: str, hook: Callable[[], Awaitable[object]]) -> None:
+        self._inner, self._script, self._hook = inner, script, hook
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def eval(self, script: str, *args: Any) -> Any:
+        if script == self._script and self._hook is not None:
+            hook, self._hook = self._hook, None
+            await hook()
+        return await self._inner.eval(script, *args)
+
+
+async def _live(res, post_id):
+    post = (await posts.posts_page(res, PageRequest(first=1, after=None), author_id=1)).items
+    [found] = [p for p in post if p.id == post_id]
+    return (await likes.live_counts(res, [found]))[0]
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["cold", "cached"])
+async def test_a_flush_between_a_like_and_its_counter_update_counts_it_once(res, cached):
+    """The like's row is committed, the flush recounts it, then the like adjusts the live
+    counter: installing the recount there would count the like twice."""
+    post = await _post(res)
+    if cached:
+        await likes.like_post(res, 1, post.id)
+    hooked = replace(
+        res, redis=_Interleave(res.redis, likes._AFTER_COMMIT, lambda: likes.flush_like_counts(res))
+    )
+    change = await likes.like_post(hooked, 2, post.id)
+    expected = 2 if cached else 1
+    assert change.like_count == expected
+    assert await _live(res, post.id) == expected
+    await likes.flush_like_counts(res)  # the skipped install happens now
+    assert await _live(res, post.id) == expected
+    assert await _db_count(res, post.id) == (expected, expected)
+
+
+async def test_a_like_between_a_recount_and_its_install_is_not_lost(res):
+    """The flush counts the rows, a like commits and adjusts the counter, then the flush
+    installs its (older) count: that would lose the like."""
+    post = await _post(res)
+    await likes.like_post(res, 1, post.id)
+    await likes.flush_like_counts(res)
+    await likes.like_post(res, 2, post.id)  # dirty again
+    hooked = replace(
+        res, redis=_Interleave(res.redis, likes._INSTALL, lambda: likes.like_post(res, 3, post.id))
+    )
+    await likes.flush_like_counts(hooked)
+    assert await _live(res, post.id) == 3
+    await likes.flush_like_counts(res)
+    assert await _live(res, post.id) == 3
+    assert await _db_count(res, post.id) == (3, 3)
+
+
+async def test_a_failed_like_statement_does_not_block_installs(res):
+    post = await _post(res)
+    with pytest.raises(NotFound):
+        await likes.like_post(res, 1, post.id + 1000)
+    await likes.like_post(res, 1, post.id)
+    await likes.like_post(res, 1, post.id)  # no change
+    await likes.flush_like_counts(res)
+    assert await res.redis.hget(likes.STATE + str(post.id), "p") in (b"0", "0")
+    assert await likes.pending_flush(res) == 0
+    assert await _live(res, post.id) == 1
 
 
 async def test_reconcile_recomputes_wrong_counters(res):
