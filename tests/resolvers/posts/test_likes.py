@@ -102,7 +102,8 @@ class _Interleave:
     another actor's work at the exact point a race needs it (real PostgreSQL and Redis)."""
 
     def __init__(self, inner: Any, script: str, hook: Callable[[], Awaitable[object]]) -> None:
-        self._inner, self._script, self._hook = inner, script, hook
+        self._inner, self._script = inner, script
+        self._hook: Callable[[], Awaitable[object]] | None = hook
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
