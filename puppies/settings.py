@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     )
     router_principal_header: str = "x-puppies-principal"
     api_key_revocation_channel: str = "puppies:api-keys:revoked"
+    # Accounts whose access tokens stop working at once (a deletion): a Redis sorted set
+    # (user id -> time) every router reads, and the channel that tells them at once
+    # (docs/privacy.md; the router's authentication.router.jwt.revocations).
+    revoked_subjects_key: str = "puppies:auth:revoked-subjects"
+    subject_revocation_channel: str = "puppies:auth:subjects:revoked"
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
@@ -208,6 +213,18 @@ class Settings(BaseSettings):
     feed_popular_size: int = Field(default=100, ge=1, le=1000)
     feed_fanout_lease_seconds: float = Field(
         default=15.0, gt=0, le=3600, description="a fan-out silent this long is resumed elsewhere"
+    )
+
+    # GDPR (docs/privacy.md): data export archives and account deletion.
+    data_export_retention_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, description="an archive is deleted this long after"
+    )
+    data_export_link_seconds: int = Field(
+        default=3600, ge=30, le=7 * 24 * 3600, description="a download link's lifetime"
+    )
+    data_export_max_per_day: int = Field(default=3, ge=1, le=1000)
+    deletion_stall_seconds: int = Field(
+        default=300, ge=10, description="a deletion without progress this long is resumed"
     )
 
     # Worker and transactional outbox (workers/relay.py, docs/events.md).

@@ -36,7 +36,13 @@ from workers.telemetry import keep_gauges_fresh
 log = logging.getLogger(__name__)
 
 # Domain worker modules, imported when they exist (a domain may not be built yet).
-DOMAIN_MODULES = ("workers.users", "workers.posts", "workers.feed", "workers.analytics")
+DOMAIN_MODULES = (
+    "workers.users",
+    "workers.posts",
+    "workers.feed",
+    "workers.analytics",
+    "workers.privacy",
+)
 PERIODIC_LOCK_PREFIX = "puppies:periodic:"
 
 

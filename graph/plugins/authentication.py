@@ -29,6 +29,7 @@ from graph.authentication.credentials import CredentialError
 from graph.authentication.jwks import Jwks
 from graph.authentication.jwt import DEFAULT_ALGORITHMS, JwtVerifier, TrustedIssuer
 from graph.authentication.principal_token import ROUTER, PrincipalSigner
+from graph.authentication.revocations import RevokedSubjects
 from graph.http import HttpError
 from graph.plugins.base import Duration, StrictModel
 from graph.plugins.redis import RedisConfig, RedisConnections
@@ -97,6 +98,16 @@ class JwtSource(StrictModel):
         return self
 
 
+class SubjectRevocationsConfig(StrictModel):
+    """Tokens refused before they expire (graph/authentication/revocations.py): a Redis
+    sorted set of subject -> revocation time, and the channel announcing additions."""
+
+    redis: RedisConfig
+    key: str = "puppies:auth:revoked-subjects"
+    channel: str = "puppies:auth:subjects:revoked"
+    retention: Duration = 3600.0
+
+
 class JwtConfig(StrictModel):
     jwks: list[JwksConfig] = Field(min_length=1)
     header_name: str = "authorization"
@@ -104,6 +115,7 @@ class JwtConfig(StrictModel):
     ignore_other_prefixes: bool = False
     sources: list[JwtSource] = Field(default_factory=list)
     on_error: Literal["Error", "Continue"] = "Error"
+    revocations: SubjectRevocationsConfig | None = None
 
 
 class RevocationsConfig(StrictModel):
@@ -189,6 +201,7 @@ class AuthenticationStage(Stage):
     ) -> None:
         router = config.router
         self.jwt_config = router.jwt
+        self.revoked: RevokedSubjects | None = None
         self.jwks: list[Jwks] = []
         self.jwt: JwtVerifier | None = None
         if router.jwt is not None:
@@ -204,6 +217,14 @@ class AuthenticationStage(Stage):
                 algorithms = tuple(entry.algorithms or DEFAULT_ALGORITHMS)
                 trusted.append(TrustedIssuer(jwks, entry.all_issuers(), audiences, algorithms))
             self.jwt = JwtVerifier(trusted)
+            revocations = router.jwt.revocations
+            if revocations is not None:
+                self.revoked = RevokedSubjects(
+                    redis.client(revocations.redis),
+                    key=revocations.key,
+                    channel=revocations.channel,
+                    retention=revocations.retention,
+                )
             self.header = router.jwt.header_name.lower().encode("latin-1")
             self.prefix = router.jwt.header_value_prefix
             self.continue_on_error = router.jwt.on_error == "Continue"
@@ -239,12 +260,16 @@ class AuthenticationStage(Stage):
     async def start(self) -> None:
         for jwks in self.jwks:
             await jwks.start()
+        if self.revoked is not None:
+            await self.revoked.start()
         if self.api_keys is not None:
             await self.api_keys.start()
 
     async def stop(self) -> None:
         for jwks in self.jwks:
             await jwks.stop()
+        if self.revoked is not None:
+            await self.revoked.stop()
         if self.api_keys is not None:
             await self.api_keys.stop()
 
@@ -279,7 +304,10 @@ class AuthenticationStage(Stage):
                 if self.api_keys is not None
                 else "this router accepts no credentials"
             )
-        return await self.jwt.verify(token)
+        principal = await self.jwt.verify(token)
+        if self.revoked is not None:
+            await self.revoked.check(principal.id, principal.claims)
+        return principal
 
     def _token(self, request: RouterRequest) -> str | None:
         raw = request.header(self.header)

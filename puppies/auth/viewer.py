@@ -19,6 +19,7 @@ class Viewer:
     scopes: frozenset[str] | None = None  # None: a user session, every scope
     api_key_id: int | None = None
     token_id: str | None = field(default=None, compare=False)
+    issued_at: float | None = field(default=None, compare=False)  # the access token's iat
 
     @property
     def is_authenticated(self) -> bool:
@@ -66,7 +67,13 @@ class Authenticator:
         if scheme != "bearer":
             raise AuthError("unsupported Authorization scheme (use Bearer)")
         claims = await verify_access_token(credential, self.keys, self.settings)
-        return Viewer(user_id=claims.user_id, kind="user", token_id=claims.jti)
+        issued = claims.raw.get("iat")
+        return Viewer(
+            user_id=claims.user_id,
+            kind="user",
+            token_id=claims.jti,
+            issued_at=float(issued) if isinstance(issued, int | float) else None,
+        )
 
     async def _api_key(self, raw: str) -> Viewer:
         if self.api_keys is None:

@@ -36,6 +36,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from puppies.auth import ANONYMOUS, Authenticator, AuthError, Viewer
 from puppies.auth.principal import ForwardedPrincipal, PrincipalVerifier
+from puppies.auth.revoked import is_revoked, revoked_at
 from puppies.settings import Settings
 from resolvers.runtime import Resources
 
@@ -100,11 +101,24 @@ async def get_context(connection: HTTPConnection) -> RequestContext[Any]:
             viewer = await state.authenticator.authenticate(
                 connection.headers.get("authorization"), connection.headers.get("x-api-key")
             )
+            await refuse_revoked(resources, viewer)
     except AuthError as exc:
         auth_error = exc
     context = RequestContext(resources, viewer, make_loaders, auth_error)
     context.via_router = forwarded is not None
     return context
+
+
+async def refuse_revoked(resources: Resources, viewer: Viewer) -> None:
+    """A subgraph reached directly (no router principal) checks itself that the account's
+    tokens were not revoked (an account being deleted); the router does it for requests
+    it forwards (docs/privacy.md)."""
+    if viewer.kind != "user" or viewer.user_id is None:
+        return
+    settings = resources.settings
+    revoked = await revoked_at(resources.redis, settings.revoked_subjects_key, viewer.user_id)
+    if is_revoked(revoked, viewer.issued_at):
+        raise AuthError("this account's tokens were revoked (the account is disabled)")
 
 
 def forwarded_principal(connection: HTTPConnection) -> ForwardedPrincipal | None:

@@ -16,6 +16,7 @@ from resolvers.users import accounts, apikeys, follows, sessions
 from resolvers.users.accounts import AuthResult
 from subgraphs.common import build_schema
 from subgraphs.users.identity import IdentityMutation, IdentityQuery
+from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
 from subgraphs.users.types import (
     ApiKey,
     AuthPayload,
@@ -221,7 +222,7 @@ async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) 
 
 
 schema = build_schema(
-    merge_types("Query", (Query, IdentityQuery)),
-    merge_types("Mutation", (Mutation, IdentityMutation)),
+    merge_types("Query", (Query, IdentityQuery, PrivacyQuery)),
+    merge_types("Mutation", (Mutation, IdentityMutation, PrivacyMutation)),
     types=[User],
 )

@@ -6,6 +6,7 @@ accounts (and provider subjects), so tests never see each other's data."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.support.oidc_provider import RunningProvider, running_provider
 from tests.support.stack import RunningStack, running_stack
@@ -231,3 +233,16 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def photo(width: int = 640, height: int = 480) -> bytes:
+    """A real JPEG (a gradient, so it is not trivially small)."""
+    image = Image.new("RGB", (width, height))
+    pixels = image.load()
+    assert pixels is not None
+    for x in range(0, width, 4):
+        for y in range(0, height, 4):
+            pixels[x, y] = (x * 255 // width, y * 255 // height, (x + y) % 256)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG")
+    return buf.getvalue()

@@ -1,0 +1,374 @@
+"""GDPR through the router: a data export of everything a user has in every domain, and an
+account deletion after which no row and no object of the user remains anywhere, while
+other users' counters are corrected. Real router, subgraphs, worker, PostgreSQL, Redis and
+S3; the checks read the database and the bucket directly."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from puppies.s3 import create_s3_client
+from puppies.settings import Settings
+from tests.identity.conftest import (
+    LOG_IN,
+    PASSWORD,
+    Account,
+    Api,
+    eventually,
+    new_subject,
+    photo,
+)
+from tests.identity.test_roles import cli_set_role
+from tests.support.privacy import bucket_keys, connect, prefix_of, rows_naming
+
+REQUEST_EXPORT = """mutation { requestDataExport {
+  export { id status } errors { code message } } }"""
+EXPORT = """query($id: ID) { dataExport(id: $id) {
+  id status byteSize url urlExpiresAt expiresAt error } }"""
+DELETE = """mutation($input: DeleteAccountInput!) { deleteAccount(input: $input) {
+  deletionRequestedAt errors { code field message } } }"""
+FOLLOW = "mutation($id: ID!) { follow(userId: $id) { changed } }"
+LIKE = "mutation($id: ID!) { likePost(postId: $id) { post { id } } }"
+COMMENT = """mutation($p: ID!, $t: String!) { addComment(input: {postId: $p, text: $t}) {
+  comment { id } errors { code } } }"""
+API_KEY = """mutation { createApiKey(input: {name: "partner", scopes: ["read:posts"]}) {
+  apiKey { id } key } }"""
+PROFILE = """mutation($b: String!) { updateProfile(input: {bio: $b}) { id } }"""
+TRACK = """mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted rejected } }"""
+USER = """query($id: ID!) { user(id: $id) { id followerCount followingCount } }"""
+POST = """query($id: ID!) { post(id: $id) { id likeCount commentCount } }"""
+ME = "{ me { id } }"
+REPORT = """mutation($p: ID!) { reportPost(input: {postId: $p, reason: SPAM}) { created } }"""
+DISMISS = """mutation($p: ID!) { dismissReports(input: {postId: $p, reason: "fine"}) {
+  action { id } errors { code } } }"""
+
+
+@dataclass
+class Footprint:
+    a: Account
+    b: Account
+    a_posts: list[str]
+    b_post: str
+    a_key: str
+    moderation_id: str  # a moderator's decision on A's post
+
+
+async def footprint(api: Api) -> Footprint:
+    """A (to export or delete) and B (who stays): A has something in every domain, and
+    B has something that involves A."""
+    a = await api.account("gdpr_a")
+    b = await api.account("gdpr_b")
+    await api.data(PROFILE, {"b": "A bio that is personal data"}, token=a.token)
+    a_posts = [
+        await api.create_post(a, "A's photo post", [("image/jpeg", photo())]),
+        await api.create_post(a, "A's text post"),
+    ]
+    b_post = await api.create_post(b, "B's post", [("image/jpeg", photo(320, 240))])
+    for who, target in ((a, b), (b, a)):
+        assert (await api.data(FOLLOW, {"id": target.id}, token=who.token))["follow"]
+    await api.data(LIKE, {"id": b_post}, token=a.token)
+    await api.data(LIKE, {"id": a_posts[0]}, token=a.token)
+    await api.data(LIKE, {"id": a_posts[0]}, token=b.token)
+    for who, post in ((a, b_post), (a, a_posts[0]), (b, a_posts[0])):
+        body = await api.data(
+            COMMENT, {"p": post, "t": f"{who.username} was here"}, token=who.token
+        )
+        assert body["addComment"]["errors"] == []
+    key = (await api.data(API_KEY, token=a.token))["createApiKey"]["key"]
+    now = datetime.now(UTC).isoformat()
+    events = [
+        {"id": str(uuid.uuid4()), "type": "POST_VIEW", "occurredAt": now, "postId": b_post},
+        {"id": str(uuid.uuid4()), "type": "PROFILE_VIEW", "occurredAt": now, "userId": b.id},
+        {"id": str(uuid.uuid4()), "type": "APP_OPEN", "occurredAt": now},
+    ]
+    tracked = await api.data(TRACK, {"e": events}, token=a.token)
+    assert tracked["trackEvents"]["accepted"] == 3
+    b_views = [{"id": str(uuid.uuid4()), "type": "PROFILE_VIEW", "occurredAt": now, "userId": a.id}]
+    await api.data(TRACK, {"e": b_views}, token=b.token)
+    # A reports B's post; B reports A's text post and a moderator keeps it (logged)
+    assert (await api.data(REPORT, {"p": b_post}, token=a.token))["reportPost"]["created"]
+    assert (await api.data(REPORT, {"p": a_posts[1]}, token=b.token))["reportPost"]["created"]
+    mod = await api.account("gdpr_mod")
+    assert cli_set_role(api.stack, mod.username, "moderator").returncode == 0
+    mod_token = (await api.data(LOG_IN, {"l": mod.username, "p": PASSWORD}))["logIn"]
+    kept = await api.data(DISMISS, {"p": a_posts[1]}, token=mod_token["session"]["accessToken"])
+    assert kept["dismissReports"]["errors"] == [], kept
+    return Footprint(a, b, a_posts, b_post, key, kept["dismissReports"]["action"]["id"])
+
+
+async def _wait_ready(api: Api, who: Account, export_id: str) -> dict[str, Any]:
+    async def ready() -> dict[str, Any] | None:
+        got = (await api.data(EXPORT, {"id": export_id}, token=who.token))["dataExport"]
+        assert got["status"] != "FAILED", got
+        return got if got["status"] == "READY" else None
+
+    return await eventually(ready, timeout=120)
+
+
+async def test_a_data_export_holds_everything_of_the_user_and_nothing_secret(
+    api: Api, settings: Settings
+) -> None:
+    f = await footprint(api)
+    made = (await api.data(REQUEST_EXPORT, token=f.a.token))["requestDataExport"]
+    assert made["errors"] == [] and made["export"]["status"] == "PENDING", made
+    # one at a time
+    again = (await api.data(REQUEST_EXPORT, token=f.a.token))["requestDataExport"]
+    assert [e["code"] for e in again["errors"]] in (["EXPORT_IN_PROGRESS"], [])
+    export = await _wait_ready(api, f.a, made["export"]["id"])
+    assert export["url"] and export["byteSize"] > 0
+    assert export["urlExpiresAt"] <= export["expiresAt"]
+    latest = (await api.data(EXPORT, {"id": None}, token=f.a.token))["dataExport"]
+    assert latest["id"] in (export["id"], again["export"]["id"] if again["export"] else None)
+
+    archive = await api.http.get(export["url"])
+    assert archive.status_code == 200
+    assert len(archive.content) == export["byteSize"]
+    zf = zipfile.ZipFile(io.BytesIO(archive.content))
+    names = set(zf.namelist())
+    manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["user_id"] == int(f.a.id)
+    assert "README.txt" in names
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        schema, name = table.split(".")
+        lines = zf.read(f"{schema}/{name}.jsonl").decode().splitlines()
+        assert manifest["tables"][table] == len(lines)
+        return [json.loads(line) for line in lines]
+
+    (me,) = rows("users.users")
+    assert me["id"] == int(f.a.id) and me["bio"] == "A bio that is personal data"
+    assert "password_hash" not in me
+    assert {(r["follower_id"], r["followee_id"]) for r in rows("users.follows")} == {
+        (int(f.a.id), int(f.b.id)),
+        (int(f.b.id), int(f.a.id)),
+    }
+    (key,) = rows("users.api_keys")
+    assert key["name"] == "partner" and "secret_hash" not in key
+    assert key["prefix"] in f.a_key
+    sessions = rows("users.refresh_tokens")
+    assert sessions and all("token_hash" not in s for s in sessions)
+    assert {r["id"] for r in rows("posts.posts")} == {int(p) for p in f.a_posts}
+    assert {r["post_id"] for r in rows("posts.likes")} == {int(f.b_post), int(f.a_posts[0])}
+    assert {r["post_id"] for r in rows("posts.comments")} == {int(f.b_post), int(f.a_posts[0])}
+    assert all(r["author_id"] == int(f.a.id) for r in rows("posts.comments"))
+    assert [r["post_id"] for r in rows("posts.reports")] == [int(f.b_post)]
+    (decision,) = rows("posts.moderation_actions")
+    assert decision["author_id"] == int(f.a.id) and decision["action"] == "DISMISSED"
+    events = rows("analytics.events")
+    assert {e["type"] for e in events} >= {"post_view", "profile_view", "app_open"} or {
+        e["type"] for e in events
+    } >= {"POST_VIEW", "PROFILE_VIEW", "APP_OPEN"}
+    assert all(e["actor_id"] == int(f.a.id) for e in events)
+    # the photo, as stored (a JPEG), and nothing of B's
+    photos = [n for n in names if n.startswith("files/media/")]
+    assert len(photos) == 1 and photos[0].endswith(".jpg"), photos
+    assert zf.read(photos[0])[:3] == b"\xff\xd8\xff"
+    assert manifest["files"]["media/"] == 1
+    text = b"".join(zf.read(n) for n in names if n.endswith(".jsonl")).decode()
+    assert f.b.username not in text.replace(f"{f.b.username} was here", "")
+
+    # the link is presigned and expires; someone else cannot see the export
+    assert "X-Amz-Expires" in export["url"] or "Expires" in export["url"]
+    other = await api.gql(EXPORT, {"id": export["id"]}, token=f.b.token)
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    anonymous = await api.gql(EXPORT, {"id": export["id"]})
+    assert anonymous["data"]["dataExport"] is None and anonymous["errors"]
+
+
+async def _counts(api: Api, f: Footprint) -> tuple[dict[str, Any], dict[str, Any]]:
+    user = (await api.data(USER, {"id": f.b.id}, token=f.b.token))["user"]
+    post = (await api.data(POST, {"id": f.b_post}, token=f.b.token))["post"]
+    return user, post
+
+
+async def test_a_deleted_account_stops_at_once_and_leaves_nothing_behind(
+    api: Api, settings: Settings
+) -> None:
+    f = await footprint(api)
+    # an export archive too
+    made = (await api.data(REQUEST_EXPORT, token=f.a.token))["requestDataExport"]
+    await _wait_ready(api, f.a, made["export"]["id"])
+    user, post = await _counts(api, f)
+    assert (user["followerCount"], user["followingCount"]) == (1, 1)
+    assert (post["likeCount"], post["commentCount"]) == (1, 1)
+
+    s3 = create_s3_client(settings)
+    bucket = settings.s3_bucket
+    before = bucket_keys(s3, bucket)
+    conn = await connect(settings)
+    try:
+        media = await conn.fetch(
+            "SELECT stored_key, thumbnails::text AS t FROM posts.media WHERE author_id = $1",
+            int(f.a.id),
+        )
+        assert media and all(m["stored_key"] for m in media)
+        a_keys = {
+            k for k in before if any(k.startswith(m["stored_key"].rsplit("/", 1)[0]) for m in media)
+        }
+        a_keys |= {k for k in before if k.startswith(f"exports/{f.a.id}/")}
+        # the scan finds A everywhere A is, before the deletion
+        naming = await rows_naming(conn, int(f.a.id), [f.a.username])
+        assert {
+            "users.users",
+            "users.follows",
+            "users.api_keys",
+            "users.refresh_tokens",
+            "users.data_exports",
+            "users.outbox",
+            "posts.posts",
+            "posts.media",
+            "posts.likes",
+            "posts.comments",
+            "posts.reports",
+            "posts.moderation_actions",
+            "feed.inbox",
+            "analytics.events",
+            "analytics.posts",
+        } <= set(naming), sorted(naming)
+        assert len(a_keys) >= 3, a_keys  # a photo, its thumbnails, the export archive
+        b_keys = {k for k in before if k not in a_keys and k.startswith(("media/", "exports/"))}
+    finally:
+        await conn.close()
+
+    # a wrong password changes nothing
+    wrong = await api.data(DELETE, {"input": {"password": "not it at all"}}, token=f.a.token)
+    assert [e["code"] for e in wrong["deleteAccount"]["errors"]] == ["INVALID_CREDENTIALS"]
+    assert (await api.data(ME, token=f.a.token))["me"]["id"] == f.a.id
+
+    done = await api.data(DELETE, {"input": {"password": PASSWORD}}, token=f.a.token)
+    assert done["deleteAccount"]["errors"] == [] and done["deleteAccount"]["deletionRequestedAt"]
+
+    # at once: the access token, the refresh token, the API key and the password stop working
+    refused = await api.post(ME, token=f.a.token)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "www-authenticate" in refused.headers
+
+    async def key_refused() -> bool:
+        r = await api.http.post(
+            api.stack.graphql_url, json={"query": ME}, headers={"x-api-key": f.a_key}
+        )
+        return r.status_code == 401
+
+    await eventually(key_refused, timeout=5)
+    body = await api.data(LOG_IN, {"l": f.a.username, "p": PASSWORD})
+    assert [e["code"] for e in body["logIn"]["errors"]] == ["ACCOUNT_DISABLED"]
+    refresh = await api.gql(
+        "mutation($t: String!) { refreshSession(refreshToken: $t) { session { accessToken } } }",
+        {"t": f.a.refresh},
+    )
+    assert refresh["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+    # then every domain erases, and the account's own rows go last
+    conn = await connect(settings)
+    try:
+
+        async def gone() -> bool:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM users.users WHERE id = $1", int(f.a.id)
+            )
+            return left == 0
+
+        await eventually(gone, timeout=180, interval=0.5)
+        naming = await rows_naming(conn, int(f.a.id), [f.a.username])
+        assert naming == {}, naming
+        # the moderation log keeps the decision, without A
+        kept = await conn.fetchrow(
+            "SELECT author_id, moderator_id FROM posts.moderation_actions WHERE id = $1",
+            int(f.moderation_id),
+        )
+        assert kept is not None and kept["author_id"] is None and kept["moderator_id"]
+    finally:
+        await conn.close()
+
+    after = bucket_keys(s3, bucket)
+    assert a_keys & after == set()
+    assert b_keys <= after
+    from resolvers.privacy import load
+
+    prefixes = {prefix_of(k) for k in after | before}
+    assert prefixes <= set(load().objects), prefixes
+
+    # B's counters no longer count A
+    async def corrected() -> bool:
+        user, post = await _counts(api, f)
+        return (
+            user["followerCount"],
+            user["followingCount"],
+            post["likeCount"],
+            post["commentCount"],
+        ) == (0, 0, 0, 0)
+
+    await eventually(corrected, timeout=30)
+
+
+async def test_deleting_needs_a_confirmation_and_a_session(api: Api) -> None:
+    account = await api.account("gdpr_c")
+    neither = (await api.data(DELETE, {"input": {}}, token=account.token))["deleteAccount"]
+    assert [e["code"] for e in neither["errors"]] == ["CONFIRMATION_REQUIRED"]
+    anonymous = await api.gql(DELETE, {"input": {"password": PASSWORD}})
+    assert anonymous["data"]["deleteAccount"] is None
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    key = (await api.data(API_KEY, token=account.token))["createApiKey"]["key"]
+    r = await api.http.post(
+        api.stack.graphql_url,
+        json={"query": DELETE, "variables": {"input": {"password": PASSWORD}}},
+        headers={"x-api-key": key},
+    )
+    assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    # still there
+    assert (await api.data(ME, token=account.token))["me"]["id"] == account.id
+
+
+async def test_an_account_without_a_password_confirms_its_deletion_at_its_provider(
+    api: Api, settings: Settings
+) -> None:
+    sub = new_subject("oidc-only")
+    api.provider.add_user(sub, email=f"{sub}@mail.example")
+    signed_in = await api.oidc_sign_in(sub)
+    assert signed_in["outcome"] == "CREATED", signed_in
+    token = signed_in["session"]["accessToken"]
+    user_id = signed_in["session"]["user"]["id"]
+
+    body = await api.data(DELETE, {"input": {"password": PASSWORD}}, token=token)
+    assert [e["code"] for e in body["deleteAccount"]["errors"]] == ["PASSWORD_NOT_SET"]
+    # a plain sign-in flow is not a confirmation
+    plain = await api.start_oidc()
+    code, state = await api.provider_redirect(plain["authorizationUrl"], sub)
+    body = await api.data(DELETE, {"input": {"oidc": {"state": state, "code": code}}}, token=token)
+    assert [e["code"] for e in body["deleteAccount"]["errors"]] == ["OIDC_STATE_INVALID"]
+    # a confirmation by someone else at the provider
+    stranger = new_subject("stranger")
+    api.provider.add_user(stranger, email=f"{stranger}@mail.example")
+    started = await api.start_oidc(purpose="CONFIRM", token=token)
+    code, state = await api.provider_redirect(started["authorizationUrl"], stranger)
+    body = await api.data(DELETE, {"input": {"oidc": {"state": state, "code": code}}}, token=token)
+    assert [e["code"] for e in body["deleteAccount"]["errors"]] == ["OIDC_IDENTITY_NOT_LINKED"]
+    assert (await api.data(ME, token=token))["me"]["id"] == user_id
+
+    started = await api.start_oidc(purpose="CONFIRM", token=token)
+    code, state = await api.provider_redirect(started["authorizationUrl"], sub)
+    body = await api.data(DELETE, {"input": {"oidc": {"state": state, "code": code}}}, token=token)
+    assert body["deleteAccount"]["errors"] == [], body
+    assert (await api.post(ME, token=token)).status_code == 401
+
+    conn = await connect(settings)
+    try:
+
+        async def gone() -> bool:
+            n = await conn.fetchval("SELECT count(*) FROM users.users WHERE id = $1", int(user_id))
+            return n == 0
+
+        await eventually(gone, timeout=120, interval=0.5)
+        assert await rows_naming(conn, int(user_id), [sub]) == {}
+    finally:
+        await conn.close()
+    # the identity is free again: signing in with it makes a new account
+    again = await api.oidc_sign_in(sub)
+    assert again["outcome"] == "CREATED" and again["session"]["user"]["id"] != user_id
