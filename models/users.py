@@ -57,6 +57,13 @@ class User(Base):
     __table_args__ = (
         Index("uq_users_users_username_lower", text("lower(username)"), unique=True),
         Index("uq_users_users_email_lower", text("lower(email)"), unique=True),
+        # searchUsers: username prefixes (LIKE 'abc%') and display-name word prefixes
+        Index("ix_users_users_username_prefix", text("lower(username) text_pattern_ops")),
+        Index(
+            "ix_users_users_display_name_words",
+            text("to_tsvector('simple', display_name)"),
+            postgresql_using="gin",
+        ),
         CheckConstraint("plan IN ('free', 'pro', 'enterprise')", name="plan"),
         CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
         {"schema": SCHEMA},
@@ -228,3 +235,61 @@ class AccountDeletion(Base):
     )
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Block(Base):
+    """`blocker_id` blocks `blocked_id`: neither sees the other's posts, comments or likes,
+    neither can follow the other (docs/social.md). The primary key makes blocking twice one
+    row; the reverse index answers "who blocks me"."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (
+        CheckConstraint("blocker_id <> blocked_id", name="not_self"),
+        Index("ix_users_blocks_blocked_id", "blocked_id", "blocker_id"),
+        Index(
+            "ix_users_blocks_blocker_id_id",
+            "blocker_id",
+            text("id DESC"),
+            postgresql_include=["blocked_id"],
+        ),
+        {"schema": SCHEMA},
+    )
+
+    blocker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=NEXT_ID)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Mute(Base):
+    """`muter_id` mutes `muted_id`: the muted account's posts leave the muter's home feed
+    and its actions stop notifying the muter. Nothing else changes (follows stay)."""
+
+    __tablename__ = "mutes"
+    __table_args__ = (
+        CheckConstraint("muter_id <> muted_id", name="not_self"),
+        Index(
+            "ix_users_mutes_muter_id_id",
+            "muter_id",
+            text("id DESC"),
+            postgresql_include=["muted_id"],
+        ),
+        {"schema": SCHEMA},
+    )
+
+    muter_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    muted_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=NEXT_ID)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

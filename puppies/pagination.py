@@ -4,6 +4,9 @@ A cursor is base64url("v1:<id>"): opaque to clients, but stable and cheap to dec
 `WHERE id < :after` keyset predicate (IDs from `public.next_id()` sort by creation time).
 Page sizes are clamped to `Settings.max_page_size`; asking for more is an error, not a
 silent truncation, so a client learns the limit.
+
+Lists ordered by something other than the ID (search results by rank) use a compound
+cursor, base64url("v2:<k1>.<k2>...") of non-negative integers: the keyset of the last row.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from puppies.settings import Settings
 
 T = TypeVar("T")
 _PREFIX = "v1:"
+_COMPOUND = "v2:"
+# A cursor key: an ID, or the keyset (tuple of non-negative ints) of a ranked list.
+Key = int | tuple[int, ...]
 
 
 class PaginationError(PuppiesError):
@@ -31,8 +37,28 @@ class PaginationError(PuppiesError):
         self.field = field
 
 
-def encode_cursor(key: int) -> str:
-    return base64.urlsafe_b64encode(f"{_PREFIX}{key}".encode()).decode().rstrip("=")
+def encode_cursor(key: Key) -> str:
+    text = (
+        _COMPOUND + ".".join(str(k) for k in key) if isinstance(key, tuple) else f"{_PREFIX}{key}"
+    )
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_text(cursor: str, field: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+    except (ValueError, UnicodeError, binascii.Error):
+        raise PaginationError(f"`{field}` is not a cursor returned by this API", field) from None
+
+
+def decode_keyset(cursor: str, arity: int, field: str = "after") -> tuple[int, ...]:
+    """A compound cursor's keys; PaginationError unless it is one of `arity` keys."""
+    text = _decode_text(cursor, field) if len(cursor) <= 200 else ""
+    parts = text[len(_COMPOUND) :].split(".") if text.startswith(_COMPOUND) else []
+    if len(parts) != arity or not all(p.isascii() and p.isdigit() and len(p) < 20 for p in parts):
+        raise PaginationError(f"`{field}` is not a cursor returned by this API", field)
+    return tuple(int(p) for p in parts)
 
 
 def decode_cursor(cursor: str, field: str = "after") -> int:
@@ -67,12 +93,31 @@ class PageRequest:
         return cls(first, decode_cursor(after) if after else None)
 
 
+def checked_first(settings: Settings, first: int | None) -> int:
+    """`first`, defaulted and checked against the page-size cap."""
+    return PageRequest.build(settings, first, None).first
+
+
+@dataclass(frozen=True)
+class KeysetRequest:
+    """A page of a ranked list: `after` is the compound key of the last row seen."""
+
+    first: int
+    after: tuple[int, ...] | None
+
+    @classmethod
+    def build(
+        cls, settings: Settings, first: int | None, after: str | None, arity: int
+    ) -> KeysetRequest:
+        return cls(checked_first(settings, first), decode_keyset(after, arity) if after else None)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of items with their cursor keys, newest first."""
 
     items: Sequence[T]
-    keys: Sequence[int]
+    keys: Sequence[Key]
     has_next_page: bool
     has_previous_page: bool = False
 
@@ -89,7 +134,7 @@ class Page(Generic[T]):
         return encode_cursor(self.keys[0]) if self.keys else None
 
 
-def page_from_rows(rows: Sequence[tuple[int, T]], request: PageRequest) -> Page[T]:
+def page_from_rows(rows: Sequence[tuple[Key, T]], request: PageRequest | KeysetRequest) -> Page[T]:
     """Rows of (cursor key, item) fetched with LIMIT first+1 -> a Page."""
     has_next = len(rows) > request.first
     rows = rows[: request.first]

@@ -5,35 +5,50 @@ users' counters, so the counters move only when an edge is really created, in th
 transaction as the edge (and the `user.followed` outbox event). Concurrent follows of one
 pair serialize on the primary key: one inserts, the rest do nothing. Both counter rows are
 locked in id order (an index scan over a sorted IN list), and a deadlock is retried anyway.
+
+A block between the two accounts (either way) refuses the follow. The follow statement
+checks it after taking the pair's lock (`pair_lock`), which `blocks.block` takes too before
+it removes the follows: whichever commits first, the other sees it, so a follow can never
+survive a concurrent block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger, Integer
 
 from models.outbox import emit
 from models.users import SCHEMA
 from puppies.pagination import Page, PageRequest, page_from_rows
-from resolvers.errors import BadInput, NotFound
+from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.runtime import Resources
 
 _FOLLOW = text("""
-    WITH ins AS (
-        INSERT INTO users.follows (follower_id, followee_id) VALUES (:a, :b)
+    WITH blocked AS (
+        SELECT EXISTS (SELECT 1 FROM users.blocks WHERE blocker_id = :a AND blocked_id = :b)
+                   AS mine,
+               EXISTS (SELECT 1 FROM users.blocks WHERE blocker_id = :b AND blocked_id = :a)
+                   AS theirs
+    ), ins AS (
+        INSERT INTO users.follows (follower_id, followee_id)
+        SELECT :a, :b FROM blocked WHERE NOT (blocked.mine OR blocked.theirs)
         ON CONFLICT DO NOTHING RETURNING id
+    ), upd AS (
+        UPDATE users.users u
+           SET following_count = u.following_count + (u.id = :a)::int,
+               follower_count = u.follower_count + (u.id = :b)::int
+          FROM ins
+         WHERE u.id IN (:a, :b)
+        RETURNING ins.id
     )
-    UPDATE users.users u
-       SET following_count = u.following_count + (u.id = :a)::int,
-           follower_count = u.follower_count + (u.id = :b)::int
-      FROM ins
-     WHERE u.id IN (:a, :b)
-    RETURNING ins.id
+    SELECT blocked.mine, blocked.theirs, EXISTS (SELECT 1 FROM upd) AS changed FROM blocked
 """)
+_PAIR_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
 
 _UNFOLLOW = text("""
     WITH del AS (
@@ -81,8 +96,49 @@ def _is_deadlock(exc: DBAPIError) -> bool:
     return "deadlock" in str(exc.orig).lower()
 
 
+async def pair_lock(session: AsyncSession, a: int, b: int) -> None:
+    """Serialize follows and blocks of one pair of accounts (either direction) until the
+    caller's transaction ends."""
+    lo, hi = sorted((a, b))
+    await session.execute(_PAIR_LOCK, {"k": f"users.pair:{lo}:{hi}"})
+
+
+async def _follow_statement(session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+    await pair_lock(session, follower_id, followee_id)
+    row = (await session.execute(_FOLLOW, {"a": follower_id, "b": followee_id})).one()
+    if row.mine:
+        raise Forbidden("you block this account; unblock it to follow it", field="userId")
+    if row.theirs:
+        raise Forbidden("you cannot follow this account", field="userId")
+    return bool(row.changed)
+
+
+async def _unfollow_statement(session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+    return (
+        await session.execute(_UNFOLLOW, {"a": follower_id, "b": followee_id})
+    ).first() is not None
+
+
+async def remove_follow(session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+    """Remove the edge (counters and the `user.unfollowed` event included) in the caller's
+    transaction; True if it existed."""
+    removed = await _unfollow_statement(session, follower_id, followee_id)
+    if removed:
+        await emit(
+            session,
+            SCHEMA,
+            "user.unfollowed",
+            {"follower_id": follower_id, "followee_id": followee_id},
+            aggregate_id=followee_id,
+        )
+    return removed
+
+
+Statement = Callable[[AsyncSession, int, int], Awaitable[bool]]
+
+
 async def _change(
-    res: Resources, statement: TextClause, follower_id: int, followee_id: int, event: str
+    res: Resources, statement: Statement, follower_id: int, followee_id: int, event: str
 ) -> bool:
     if follower_id == followee_id:
         verb = "follow" if event == "user.followed" else "unfollow"
@@ -90,9 +146,7 @@ async def _change(
     for attempt in range(_RETRIES):
         try:
             async with res.db.transaction() as session:
-                changed = (
-                    await session.execute(statement, {"a": follower_id, "b": followee_id})
-                ).first() is not None
+                changed = await statement(session, follower_id, followee_id)
                 if changed:
                     await emit(
                         session,
@@ -112,12 +166,12 @@ async def _change(
 
 async def follow(res: Resources, follower_id: int, followee_id: int) -> bool:
     """Create the edge; True if it is new, False if it existed. Emits `user.followed`."""
-    return await _change(res, _FOLLOW, follower_id, followee_id, "user.followed")
+    return await _change(res, _follow_statement, follower_id, followee_id, "user.followed")
 
 
 async def unfollow(res: Resources, follower_id: int, followee_id: int) -> bool:
     """Remove the edge; True if it existed. Emits `user.unfollowed`."""
-    return await _change(res, _UNFOLLOW, follower_id, followee_id, "user.unfollowed")
+    return await _change(res, _unfollow_statement, follower_id, followee_id, "user.unfollowed")
 
 
 async def _pages(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import CompoundSelect, Select, exists, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.users import Follow, User
+from models.users import Block, Follow, Mute, User
 
 
 def follower_ids_after(author_id: int, after: int, limit: int) -> Select[int, int]:
@@ -56,3 +56,43 @@ async def is_following(session: AsyncSession, follower_id: int, followee_id: int
 def followee_ids(follower_id: int) -> Select[Any]:
     """Everyone `follower_id` follows (column `followee_id`), for fan-out-on-read comparisons."""
     return select(Follow.followee_id.label("followee_id")).where(Follow.follower_id == follower_id)
+
+
+def hidden_user_ids(viewer_id: int) -> CompoundSelect[Any]:
+    """Accounts whose content `viewer_id` must not see, and who must not see theirs: those
+    the viewer blocks and those who block the viewer (column `user_id`). For filters like
+    `author_id NOT IN (...)`: two index range scans (the primary key, ix_users_blocks_blocked_id).
+    """
+    return union_all(
+        select(Block.blocked_id.label("user_id")).where(Block.blocker_id == viewer_id),
+        select(Block.blocker_id.label("user_id")).where(Block.blocked_id == viewer_id),
+    )
+
+
+def blocked_between(a: Any, b: Any) -> Any:
+    """A condition: a block exists between `a` and `b` (columns or values), either way."""
+    return exists().where(
+        ((Block.blocker_id == a) & (Block.blocked_id == b))
+        | ((Block.blocker_id == b) & (Block.blocked_id == a))
+    )
+
+
+def feed_hidden_authors(viewer_id: int) -> CompoundSelect[Any]:
+    """Authors whose posts leave `viewer_id`'s home feed: blocked either way, or muted by
+    the viewer (column `user_id`)."""
+    return union_all(
+        select(Block.blocked_id.label("user_id")).where(Block.blocker_id == viewer_id),
+        select(Block.blocker_id.label("user_id")).where(Block.blocked_id == viewer_id),
+        select(Mute.muted_id.label("user_id")).where(Mute.muter_id == viewer_id),
+    )
+
+
+def feed_hidden_authors_sql(viewer_param: str) -> str:
+    """`feed_hidden_authors` as SQL text with the viewer as the bind parameter named
+    `viewer_param`, for statements written as text (the feed's page read)."""
+    p = f":{viewer_param}"
+    return (
+        f"SELECT blocked_id FROM users.blocks WHERE blocker_id = {p} "
+        f"UNION ALL SELECT blocker_id FROM users.blocks WHERE blocked_id = {p} "
+        f"UNION ALL SELECT muted_id FROM users.mutes WHERE muter_id = {p}"
+    )

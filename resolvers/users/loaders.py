@@ -16,7 +16,7 @@ from puppies.auth import Viewer
 from puppies.auth.keys import KeyRing
 from puppies.pagination import Page, PageRequest
 from resolvers.runtime import Resources
-from resolvers.users import accounts, follows
+from resolvers.users import accounts, blocks, follows
 from resolvers.users.oidc import OidcClients
 
 PageKey = tuple[int, PageRequest]
@@ -40,6 +40,10 @@ class UsersLoaders:
         self.followers: DataLoader[PageKey, Page[int]] = DataLoader(self._followers)
         self.following: DataLoader[PageKey, Page[int]] = DataLoader(self._following)
         self.viewer_follows: DataLoader[int, bool] = DataLoader(self._viewer_follows)
+        self.blocked: DataLoader[PageKey, Page[int]] = DataLoader(self._blocked)
+        self.muted: DataLoader[PageKey, Page[int]] = DataLoader(self._muted)
+        self.viewer_blocks: DataLoader[int, bool] = DataLoader(self._viewer_blocks)
+        self.viewer_mutes: DataLoader[int, bool] = DataLoader(self._viewer_mutes)
 
     async def _users(self, ids: Sequence[int]) -> list[User | None]:
         return await accounts.users_by_ids(self.res, ids)
@@ -55,7 +59,25 @@ class UsersLoaders:
             return [False for _ in ids]
         return await follows.viewer_follows(self.res, self.viewer.user_id, ids)
 
+    async def _blocked(self, keys: Sequence[PageKey]) -> list[Page[int]]:
+        return await blocks.blocked_pages(self.res, keys)
+
+    async def _muted(self, keys: Sequence[PageKey]) -> list[Page[int]]:
+        return await blocks.muted_pages(self.res, keys)
+
+    async def _viewer_blocks(self, ids: Sequence[int]) -> list[bool]:
+        if self.viewer.user_id is None:
+            return [False for _ in ids]
+        return await blocks.viewer_blocks(self.res, self.viewer.user_id, ids)
+
+    async def _viewer_mutes(self, ids: Sequence[int]) -> list[bool]:
+        if self.viewer.user_id is None:
+            return [False for _ in ids]
+        return await blocks.viewer_mutes(self.res, self.viewer.user_id, ids)
+
     def forget_user(self, user_id: int) -> None:
         """After a write, so later fields in this request see fresh rows."""
         self.user.clear(user_id)
         self.viewer_follows.clear(user_id)
+        self.viewer_blocks.clear(user_id)
+        self.viewer_mutes.clear(user_id)

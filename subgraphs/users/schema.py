@@ -17,6 +17,7 @@ from resolvers.users.accounts import AuthResult
 from subgraphs.common import build_schema
 from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
+from subgraphs.users.relations import RelationsMutation, RelationsQuery
 from subgraphs.users.types import (
     ApiKey,
     AuthPayload,
@@ -222,7 +223,7 @@ async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) 
 
 
 schema = build_schema(
-    merge_types("Query", (Query, IdentityQuery, PrivacyQuery)),
-    merge_types("Mutation", (Mutation, IdentityMutation, PrivacyMutation)),
+    merge_types("Query", (Query, IdentityQuery, PrivacyQuery, RelationsQuery)),
+    merge_types("Mutation", (Mutation, IdentityMutation, PrivacyMutation, RelationsMutation)),
     types=[User],
 )

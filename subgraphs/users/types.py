@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from puppies.pagination import PageRequest
+from puppies.pagination import Page, PageRequest
 from resolvers.ids import try_parse_id
 from resolvers.users.loaders import UsersLoaders
 from resolvers.users.oidc_accounts import identity_providers
@@ -113,6 +113,14 @@ class User:
     async def viewer_follows(self, info: UsersInfo) -> bool:
         return await info.context.loaders.viewer_follows.load(int(self.id))
 
+    @strawberry.field(description="Whether the viewer blocks this account (false when logged out).")
+    async def viewer_blocks(self, info: UsersInfo) -> bool:
+        return await info.context.loaders.viewer_blocks.load(int(self.id))
+
+    @strawberry.field(description="Whether the viewer mutes this account (false when logged out).")
+    async def viewer_mutes(self, info: UsersInfo) -> bool:
+        return await info.context.loaders.viewer_mutes.load(int(self.id))
+
 
 async def _follow_page(
     info: UsersInfo, which: str, user_id: int, first: int | None, after: str | None, total: int
@@ -120,6 +128,14 @@ async def _follow_page(
     ld = info.context.loaders
     request = PageRequest.build(info.context.settings, first, after)
     page = await getattr(ld, which).load((user_id, request))
+    return await users_connection(info, page, total)
+
+
+async def users_connection(
+    info: UsersInfo, page: Page[int], total: int | None = None
+) -> Connection[User]:
+    """A page of user ids as a connection of users (one batched load for the nodes)."""
+    ld = info.context.loaders
     rows = await ld.user.load_many(list(page.items))
     by_id: dict[int, Any] = {r.id: r for r in rows if r is not None}
     # An account deleted between the two statements is skipped, not a null in a list.

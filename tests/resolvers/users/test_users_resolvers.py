@@ -81,7 +81,9 @@ async def test_pages_batch_many_users_in_one_call(res: Resources) -> None:
     assert p1.items == list(reversed(fans))[:4] and p1.has_next_page
     assert p2.items == list(reversed(fans[:3])) and not p2.has_next_page
     assert p3.items == [] and not p3.has_next_page
-    nxt = (await follows.followers_pages(res, [(star1, PageRequest(100, p1.keys[-1]))]))[0]
+    last = p1.keys[-1]
+    assert isinstance(last, int)
+    nxt = (await follows.followers_pages(res, [(star1, PageRequest(100, last))]))[0]
     assert nxt.items == list(reversed(fans))[4:]
     (following,) = await follows.following_pages(res, [(fans[0], PageRequest(10, None))])
     assert set(following.items) == {star1, star2}

@@ -1,0 +1,134 @@
+"""Social features end to end: the router in front of real subgraph and worker processes
+(tests/support/stack.py) and a real SMTP server process (tests/support/smtp.py), started
+once for this package. Each test makes its own accounts, so tests never see each other's
+data and no table is truncated under the running processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from models.db import Database
+from puppies.settings import Settings
+from tests.support.stack import RunningStack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
+
+SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
+  signUp(input: {username: $u, email: $e, password: $p}) {
+    session { accessToken refreshToken user { id username } } errors { code field message } } }"""
+
+
+@pytest.fixture(scope="package")
+def running(service_env: dict[str, str]) -> Iterator[RunningStack]:
+    with running_stack(service_env, ROOT) as stack:
+        yield stack
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    username: str
+    token: str
+    refresh: str = ""
+
+    @property
+    def email(self) -> str:
+        return f"{self.username}@example.com"
+
+
+@dataclass
+class Api:
+    """A client of the router, as an app would be."""
+
+    stack: RunningStack
+    http: httpx.AsyncClient
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        return await self.http.post(self.stack.graphql_url, content=body, headers=headers)
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """The response body (errors included); never a 5xx."""
+        r = await self.post(query, variables, token=token)
+        assert r.status_code < 500, (r.status_code, r.text)
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        body = await self.gql(query, variables, token=token)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """The first error of a response that must have one."""
+        body = await self.gql(query, variables, token=token)
+        assert body.get("errors"), body
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+    async def account(self, prefix: str = "pup", display_name: str | None = None) -> Account:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        body = await self.data(SIGN_UP, {"u": name, "e": f"{name}@example.com", "p": PASSWORD})
+        session = body["signUp"]["session"]
+        assert session, body
+        who = Account(session["user"]["id"], name, session["accessToken"], session["refreshToken"])
+        if display_name is not None:
+            await self.data(
+                "mutation($n: String!) { updateProfile(input: {displayName: $n}) { id } }",
+                {"n": display_name},
+                token=who.token,
+            )
+        return who
+
+
+@pytest.fixture
+async def api(running: RunningStack) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(timeout=60) as http:
+        yield Api(running, http)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The test session's database, for checks a client cannot make (rows, counters)."""
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
+) -> T:
+    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
