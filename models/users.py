@@ -293,3 +293,36 @@ class Mute(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class PasswordReset(Base):
+    """One password-reset request for an existing account (docs/social.md, "Passwords").
+
+    Made by the worker that mails the link, keyed by the request's outbox event
+    (`request_id`), so a redelivered job finds its row. The token itself is never stored:
+    `token_hash` is its SHA-256, replaced if the mail has to be sent again (then only the
+    newest link works). `used_at` makes it single-use; a successful reset also closes every
+    other open request of the account.
+    """
+
+    __tablename__ = "password_resets"
+    __table_args__ = (
+        Index("uq_users_password_resets_request_id", "request_id", unique=True),
+        Index("uq_users_password_resets_token_hash", "token_hash", unique=True),
+        Index("ix_users_password_resets_user_id", "user_id"),
+        Index("ix_users_password_resets_expires_at", "expires_at"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    request_id: Mapped[str] = mapped_column(Text, nullable=False)
+    token_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    mailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -175,6 +175,20 @@ class Settings(BaseSettings):
     # (docs/privacy.md; the router's authentication.router.jwt.revocations).
     revoked_subjects_key: str = "puppies:auth:revoked-subjects"
     subject_revocation_channel: str = "puppies:auth:subjects:revoked"
+    password_reset_ttl_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="how long a reset link works"
+    )
+    password_reset_url: str = Field(
+        default="http://localhost:4000/app/#/reset-password?token={token}",
+        description="the link mailed for a password reset; {token} is replaced",
+    )
+    password_reset_max_per_address: int = Field(
+        default=3, ge=1, description="reset requests per address per window"
+    )
+    password_reset_max_per_ip: int = Field(
+        default=20, ge=1, description="reset requests per client IP per window"
+    )
+    password_reset_window_seconds: int = Field(default=3600, ge=1)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
@@ -264,6 +278,27 @@ class Settings(BaseSettings):
     analytics_rollup_interval_ms: int = Field(default=100, ge=10, le=60_000)
     analytics_trending_cache_seconds: int = Field(default=30, ge=0, le=3600)
 
+    # Mail (puppies/mail.py): SMTP to a configurable server, or .eml files in development.
+    mail_backend: str = Field(
+        default="auto",
+        pattern="^(auto|smtp|file)$",
+        description="auto: smtp when SMTP_HOST is set, else files (not in production)",
+    )
+    mail_from: str = "Puppies <no-reply@puppies.localhost>"
+    mail_dir: Path | None = Field(
+        default=None, description="where the file backend writes .eml files; <data_dir>/mail"
+    )
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = Field(
+        default="starttls",
+        pattern="^(starttls|tls|none)$",
+        description="starttls (port 587), tls (implicit, port 465) or none (a local relay)",
+    )
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     log_format: str = Field(
         default="auto",
@@ -349,6 +384,26 @@ class Settings(BaseSettings):
                 "any input may be: raise MAX_TEXT_INPUT_LENGTH too"
             )
         return self
+
+    @field_validator("password_reset_url")
+    @classmethod
+    def _check_reset_url(cls, v: str) -> str:
+        if "{token}" not in v:
+            raise ValueError("must contain {token}, where the reset token goes")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @property
+    def resolved_mail_dir(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
+
+    @property
+    def resolved_mail_backend(self) -> str:
+        """`smtp` or `file`: what `auto` means with these settings."""
+        if self.mail_backend != "auto":
+            return self.mail_backend
+        return "smtp" if self.smtp_host or self.environment == "production" else "file"
 
     @property
     def keys_dir(self) -> Path:

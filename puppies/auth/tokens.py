@@ -48,6 +48,8 @@ class AccessClaims:
     jti: str
     expires_at: datetime
     raw: dict[str, Any]
+    # the refresh-token family (session) the token was issued for; None for older tokens
+    session_id: int | None = None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -63,9 +65,12 @@ def issue_access_token(
     now: float | None = None,
     ttl_seconds: int | None = None,
     roles: list[str] | None = None,
+    session_id: int | None = None,
 ) -> IssuedToken:
     """An access token for `user_id`; `roles` (the account's effective roles) becomes the
-    `roles` claim the router's `@policy` rules read."""
+    `roles` claim the router's `@policy` rules read; `session_id` (the session, i.e.
+    refresh-token family, this token belongs to) the `sid` claim, so a request can tell
+    which session it comes from (changePassword keeps it)."""
     signing = keyring.signing_key()
     issued = int(now if now is not None else time.time())
     exp = issued + (ttl_seconds if ttl_seconds is not None else settings.access_token_ttl_seconds)
@@ -79,6 +84,8 @@ def issue_access_token(
         "jti": secrets.token_urlsafe(12),
         "roles": list(roles) if roles is not None else ["user"],
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     header = {"alg": ALGORITHM, "kid": signing.kid, "typ": "JWT"}
     token = jwt.encode(header, claims, signing.key, algorithms=[ALGORITHM])
     return IssuedToken(token, datetime.fromtimestamp(exp, UTC), signing.kid)
@@ -128,9 +135,11 @@ async def verify_access_token(
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise AuthError("the access token's subject is not a user id") from exc
+    sid = claims.get("sid")
     return AccessClaims(
         user_id=user_id,
         jti=str(claims.get("jti", "")),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         raw=claims,
+        session_id=int(sid) if isinstance(sid, str) and sid.isdigit() else None,
     )

@@ -20,6 +20,8 @@ class Viewer:
     api_key_id: int | None = None
     token_id: str | None = field(default=None, compare=False)
     issued_at: float | None = field(default=None, compare=False)  # the access token's iat
+    # a session's refresh-token family (the access token's `sid` claim), when known
+    session_id: int | None = field(default=None, compare=False)
 
     @property
     def is_authenticated(self) -> bool:
@@ -73,6 +75,7 @@ class Authenticator:
             kind="user",
             token_id=claims.jti,
             issued_at=float(issued) if isinstance(issued, int | float) else None,
+            session_id=claims.session_id,
         )
 
     async def _api_key(self, raw: str) -> Viewer:

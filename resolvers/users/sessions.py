@@ -45,7 +45,7 @@ def _new_token() -> str:
 
 async def _insert_refresh(
     session: AsyncSession, res: Resources, user_id: int, family_id: int | None
-) -> tuple[str, datetime]:
+) -> tuple[str, datetime, int]:
     token = _new_token()
     expires = datetime.now(UTC) + timedelta(seconds=res.settings.refresh_token_ttl_seconds)
     if family_id is None:
@@ -55,16 +55,41 @@ async def _insert_refresh(
             user_id=user_id, family_id=family_id, token_hash=_hash(token), expires_at=expires
         )
     )
-    return token, expires
+    return token, expires, family_id
 
 
 async def start_session(
     session: AsyncSession, res: Resources, keyring: KeyRing, user: User
 ) -> Session:
-    """Issue a new session (a new refresh family) inside the caller's transaction."""
-    refresh, refresh_exp = await _insert_refresh(session, res, user.id, None)
-    access = issue_access_token(keyring, res.settings, user.id, roles=effective_roles(user.role))
+    """Issue a new session (a new refresh family) inside the caller's transaction. The
+    access token names the family as its `sid` claim."""
+    refresh, refresh_exp, family = await _insert_refresh(session, res, user.id, None)
+    access = issue_access_token(
+        keyring, res.settings, user.id, roles=effective_roles(user.role), session_id=family
+    )
     return Session(access.token, access.expires_at, refresh, refresh_exp, user)
+
+
+async def revoke_sessions(
+    session: AsyncSession, user_id: int, *, keep_family: int | None = None
+) -> int:
+    """Revoke every live refresh family of `user_id` but `keep_family`, in the caller's
+    transaction; returns how many families were revoked. Access tokens already issued to
+    them stay valid until they expire (ACCESS_TOKEN_TTL_SECONDS)."""
+    conditions = [RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)]
+    if keep_family is not None:
+        conditions.append(RefreshToken.family_id != keep_family)
+    rows = (
+        await session.execute(
+            update(RefreshToken)
+            .where(*conditions)
+            .values(revoked_at=func.now())
+            .returning(RefreshToken.family_id, RefreshToken.rotated_at, RefreshToken.expires_at)
+        )
+    ).all()
+    now = datetime.now(UTC)
+    # a family is a live session if it had an unrotated, unexpired token
+    return len({r[0] for r in rows if r[1] is None and r[2] > now})
 
 
 def _check_format(token: str) -> None:
@@ -107,9 +132,13 @@ async def refresh_session(res: Resources, keyring: KeyRing, token: str) -> Sessi
                     field="refreshToken",
                 )
             row.rotated_at = datetime.now(UTC)
-            new_token, new_exp = await _insert_refresh(session, res, row.user_id, row.family_id)
+            new_token, new_exp, _ = await _insert_refresh(session, res, row.user_id, row.family_id)
             access = issue_access_token(
-                keyring, res.settings, row.user_id, roles=effective_roles(user.role)
+                keyring,
+                res.settings,
+                row.user_id,
+                roles=effective_roles(user.role),
+                session_id=row.family_id,
             )
             return Session(access.token, access.expires_at, new_token, new_exp, user)
     # Committed the revocation; now refuse.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 
 import strawberry
 from strawberry.tools import merge_types
 
 from puppies.auth import AuthError
-from resolvers.errors import Forbidden, NotFound
+from resolvers.errors import NotFound
 from resolvers.ids import parse_id
 from resolvers.runtime import Resources
 from resolvers.users import accounts, apikeys, follows, sessions
@@ -17,6 +16,8 @@ from resolvers.users.accounts import AuthResult
 from subgraphs.common import build_schema
 from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
+from subgraphs.users.caller import client_ip, session_user
+from subgraphs.users.recovery import RecoveryMutation
 from subgraphs.users.relations import RelationsMutation, RelationsQuery
 from subgraphs.users.types import (
     ApiKey,
@@ -54,33 +55,6 @@ def _session_payload(s: sessions.Session) -> AuthPayload:
     return _payload(AuthResult(session=s))
 
 
-def client_ip(info: UsersInfo) -> str | None:
-    """The caller's address; X-Forwarded-For is believed only from a loopback/private peer
-    (the router or a load balancer in front of this subgraph)."""
-    request = info.context.request
-    peer = request.client.host if request is not None and request.client else None
-    forwarded = request.headers.get("x-forwarded-for") if request is not None else None
-    if forwarded and peer:
-        try:
-            trusted = (
-                ipaddress.ip_address(peer).is_private or ipaddress.ip_address(peer).is_loopback
-            )
-        except ValueError:
-            trusted = False
-        if trusted:
-            return forwarded.split(",")[0].strip() or peer
-    return peer
-
-
-def _session_user(info: UsersInfo) -> int:
-    """The viewer, who must be logged in with a session (not an API key)."""
-    viewer = info.context.viewer
-    user_id = viewer.require_user()
-    if viewer.kind != "user":
-        raise Forbidden("API keys cannot manage API keys; use a logged-in session")
-    return user_id
-
-
 async def _load_user(info: UsersInfo, user_id: int) -> User | None:
     row = await info.context.loaders.user.load(user_id)
     return User.from_row(row) if row else None
@@ -109,7 +83,7 @@ class Query:
         description="The viewer's API keys, newest first.", policy=[["session"]]
     )
     async def api_keys(self, info: UsersInfo) -> list[ApiKey] | None:
-        rows = await apikeys.list_api_keys(info.context.resources, _session_user(info))
+        rows = await apikeys.list_api_keys(info.context.resources, session_user(info))
         return [ApiKey.from_row(r) for r in rows]
 
 
@@ -190,7 +164,7 @@ class Mutation:
         self, info: UsersInfo, input: CreateApiKeyInput
     ) -> CreateApiKeyPayload | None:
         created = await apikeys.create_api_key(
-            info.context.resources, _session_user(info), name=input.name, scopes=input.scopes
+            info.context.resources, session_user(info), name=input.name, scopes=input.scopes
         )
         return CreateApiKeyPayload(api_key=ApiKey.from_row(created.row), key=created.key, errors=[])
 
@@ -200,7 +174,7 @@ class Mutation:
     async def revoke_api_key(self, info: UsersInfo, id: strawberry.ID) -> ApiKey | None:
         key_id = parse_id(id, "id")
         return ApiKey.from_row(
-            await apikeys.revoke_api_key(info.context.resources, _session_user(info), key_id)
+            await apikeys.revoke_api_key(info.context.resources, session_user(info), key_id)
         )
 
 
@@ -224,6 +198,9 @@ async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) 
 
 schema = build_schema(
     merge_types("Query", (Query, IdentityQuery, PrivacyQuery, RelationsQuery)),
-    merge_types("Mutation", (Mutation, IdentityMutation, PrivacyMutation, RelationsMutation)),
+    merge_types(
+        "Mutation",
+        (Mutation, IdentityMutation, PrivacyMutation, RelationsMutation, RecoveryMutation),
+    ),
     types=[User],
 )

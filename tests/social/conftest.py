@@ -18,6 +18,7 @@ import pytest
 
 from models.db import Database
 from puppies.settings import Settings
+from tests.support.smtp import SmtpServer, smtp_server
 from tests.support.stack import RunningStack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +30,20 @@ SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
     session { accessToken refreshToken user { id username } } errors { code field message } } }"""
 
 
+# Every test request reaches the users subgraph from the router's address, so the per-IP
+# reset throttle is lifted here (it is tested in-process, tests/resolvers/users/).
+STACK_ENV = {"PASSWORD_RESET_MAX_PER_IP": "100000"}
+
+
 @pytest.fixture(scope="package")
-def running(service_env: dict[str, str]) -> Iterator[RunningStack]:
-    with running_stack(service_env, ROOT) as stack:
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def running(service_env: dict[str, str], smtp: SmtpServer) -> Iterator[RunningStack]:
+    with running_stack(service_env, ROOT, extra_env={**smtp.env, **STACK_ENV}) as stack:
         yield stack
 
 

@@ -42,6 +42,16 @@ async def test_round_trip(ring: KeyRing, conf: Settings) -> None:
     assert claims.raw["exp"] - claims.raw["iat"] == conf.access_token_ttl_seconds
 
 
+async def test_the_session_id_travels_as_sid(ring: KeyRing, conf: Settings) -> None:
+    issued = issue_access_token(ring, conf, 42, session_id=987654321)
+    claims = await verify_access_token(issued.token, LocalKeys(ring), conf)
+    assert (claims.session_id, claims.raw["sid"]) == (987654321, "987654321")
+    plain = await verify_access_token(
+        issue_access_token(ring, conf, 42).token, LocalKeys(ring), conf
+    )
+    assert plain.session_id is None and "sid" not in plain.raw
+
+
 async def test_expired(ring: KeyRing, conf: Settings) -> None:
     token = issue_access_token(ring, conf, 1, now=time.time() - 3600).token
     with pytest.raises(AuthError, match="expired"):
