@@ -69,10 +69,11 @@ def _auth_payload(result: AuthResult) -> AuthPayload:
 
 @strawberry.type
 class RecoveryMutation:
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        policy=[["session"]],
         description="Change your password (a signed-in session, not an API key): your other "
         "sessions are signed out, this one stays. Wrong current passwords count against the "
-        "log-in throttle."
+        "log-in throttle.",
     )
     async def change_password(
         self, info: UsersInfo, input: ChangePasswordInput

@@ -15,9 +15,10 @@ from resolvers.ids import parse_id
 from resolvers.runtime import Resources
 from resolvers.users import blocks
 from resolvers.users.search import search_users
-from subgraphs.common import Connection, connection_from_page
+from subgraphs.common import Connection, connection_from_page, page_size
 from subgraphs.users.types import User, UsersInfo, users_connection
 
+WRITE_FOLLOWS = [["write:follows"]]
 SEARCH_KEYS = 3  # the searchUsers cursor: (rank, followers, id)
 
 
@@ -56,7 +57,8 @@ class RelationsQuery:
     @strawberry.field(
         description="Accounts by username prefix or display-name word prefix: the exact "
         "username first, then username prefixes, then display names; most followed first. "
-        "Accounts that block the viewer are left out."
+        "Accounts that block the viewer are left out.",
+        directives=[page_size()],
     )
     async def search_users(
         self, info: UsersInfo, query: str, first: int | None = None, after: str | None = None
@@ -69,7 +71,12 @@ class RelationsQuery:
             info.context.loaders.user.prime(row.id, row)
         return connection_from_page(page, User.from_row)
 
-    @strawberry.field(description="The accounts the viewer blocks, most recent block first.")
+    @strawberry.federation.field(
+        description="The accounts the viewer blocks, most recent block first.",
+        authenticated=True,
+        requires_scopes=[["read:profile"]],
+        directives=[page_size()],
+    )
     async def blocked_users(
         self, info: UsersInfo, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
@@ -78,7 +85,12 @@ class RelationsQuery:
         page = await info.context.loaders.blocked.load((viewer_id, request))
         return await users_connection(info, page)
 
-    @strawberry.field(description="The accounts the viewer mutes, most recent mute first.")
+    @strawberry.federation.field(
+        description="The accounts the viewer mutes, most recent mute first.",
+        authenticated=True,
+        requires_scopes=[["read:profile"]],
+        directives=[page_size()],
+    )
     async def muted_users(
         self, info: UsersInfo, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
@@ -90,27 +102,32 @@ class RelationsQuery:
 
 @strawberry.type
 class RelationsMutation:
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE_FOLLOWS,
         description="Block an account (idempotent): neither of you sees the other's posts, "
         "comments or likes, neither can follow the other, and the follows between you "
-        "are removed."
+        "are removed.",
     )
     async def block_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
         return await _relate(info, user_id, _block)
 
-    @strawberry.mutation(
-        description="Lift a block (idempotent). Follows the block removed stay removed."
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE_FOLLOWS,
+        description="Lift a block (idempotent). Follows the block removed stay removed.",
     )
     async def unblock_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
         return await _relate(info, user_id, blocks.unblock)
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE_FOLLOWS,
         description="Mute an account (idempotent): its posts leave your home feed and its "
-        "actions stop notifying you. It is not told; follows stay."
+        "actions stop notifying you. It is not told; follows stay.",
     )
     async def mute_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
         return await _relate(info, user_id, blocks.mute)
 
-    @strawberry.mutation(description="Unmute an account (idempotent).")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE_FOLLOWS, description="Unmute an account (idempotent)."
+    )
     async def unmute_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
         return await _relate(info, user_id, blocks.unmute)
