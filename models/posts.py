@@ -9,8 +9,13 @@
 - `media`: one row per attachment; `status` walks PENDING_UPLOAD -> PROCESSING -> READY or
   FAILED. `byte_size`/`content_type` are what the client declared (the presigned upload is
   bound to them); `width`, `height`, `stored_bytes` are what processing found.
-- `likes`: primary key (post_id, user_id): liking twice is one like.
-- `comments`: flat comments, newest first by id.
+- `likes`: primary key (post_id, user_id): liking twice is one like. `id` is time-ordered,
+  the cursor of `Post.likedBy`.
+- `comments`: top-level comments (newest first by id) and replies to them (`parent_id`, one
+  level deep, oldest first); `reply_count` is kept in the reply's transaction.
+- `posts.deleted_at`: a deleted post is hidden at once; the `posts.purge_post` job removes
+  its likes, comments, media and files, then the row (docs/social.md). `search` is a
+  stored tsvector of the text (English), GIN-indexed, for `searchPosts`.
 - `reports`: a user's report of a post (one per user and post) until a moderator resolves
   it; they go with the post.
 - `moderation_actions`: what moderators did (a post removed, reports dismissed), kept after
@@ -25,6 +30,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -34,7 +40,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base
@@ -56,6 +62,12 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_posts_author_id_id", "author_id", text("id DESC")),
+        Index("ix_posts_posts_search", "search", postgresql_using="gin"),
+        Index(
+            "ix_posts_posts_deleted",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
         {"schema": SCHEMA},
     )
 
@@ -69,6 +81,13 @@ class Post(Base):
     )
     published_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, server_default=func.now()
+    )
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english'::regconfig, text)", persisted=True),
+        deferred=True,
     )
 
 
@@ -125,12 +144,21 @@ class Media(Base):
 
 class Like(Base):
     __tablename__ = "likes"
-    __table_args__ = ({"schema": SCHEMA},)
+    __table_args__ = (
+        Index(
+            "ix_posts_likes_post_id_id",
+            "post_id",
+            text("id DESC"),
+            postgresql_include=["user_id"],
+        ),
+        {"schema": SCHEMA},
+    )
 
     post_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("posts.posts.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=NEXT_ID)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -139,7 +167,18 @@ class Like(Base):
 class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (
-        Index("ix_posts_comments_post_id_id", "post_id", text("id DESC")),
+        Index(
+            "ix_posts_comments_post_id_id",
+            "post_id",
+            text("id DESC"),
+            postgresql_where=text("parent_id IS NULL"),
+        ),
+        Index(
+            "ix_posts_comments_parent_id_id",
+            "parent_id",
+            "id",
+            postgresql_where=text("parent_id IS NOT NULL"),
+        ),
         {"schema": SCHEMA},
     )
 
@@ -149,6 +188,10 @@ class Comment(Base):
     )
     author_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
+    parent_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("posts.comments.id", ondelete="CASCADE"), nullable=True
+    )
+    reply_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -1,4 +1,4 @@
-"""The posts domain's jobs: media processing, deleted media cleanup, like counter flushes,
+"""The posts domain's jobs: media processing, deleted posts' cleanup, like counter flushes,
 the upload sweep and counter reconciliation. Registered on the shared registry."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from models.outbox import Event
-from resolvers.posts import likes, media, processing
+from resolvers.posts import likes, media, processing, purge
 from workers.context import WorkerContext, resources
 from workers.registry import REGISTRY
 
@@ -20,11 +20,13 @@ async def process_media(ctx: WorkerContext, event: Event) -> None:
     log.info("media %s -> %s", event.payload["media_id"], status)
 
 
-@REGISTRY.consumer("post.deleted", name="posts.delete_media_objects")
-async def delete_media_objects(ctx: WorkerContext, event: Event) -> None:
-    """Remove a deleted post's files (deleting a missing key is a no-op, so retries are safe)."""
+@REGISTRY.consumer("post.deleted", name="posts.purge_post", timeout=600)
+async def purge_post(ctx: WorkerContext, event: Event) -> None:
+    """Remove a deleted post's likes, comments, media rows and files, then the post
+    (resolvers/posts/purge.py; every step idempotent, so retries are safe)."""
     keys = [str(k) for k in event.payload.get("object_keys", [])]
-    await media.delete_objects(resources(ctx), keys)
+    result = await purge.purge_post(resources(ctx), int(event.payload["post_id"]), keys)
+    log.info("purge of post %s: %s", event.payload["post_id"], result)
 
 
 @REGISTRY.periodic(lambda s: s.likes_flush_interval_seconds, name="posts.flush_like_counts")

@@ -12,8 +12,14 @@ sits in both (an author crossing the VIP threshold) is returned once.
 The cursor is the last post ID of the page (opaque, see puppies/pagination.py): the next
 page is "IDs below it", so posts arriving between pages never shift or repeat a page.
 
+Authors blocked either way or muted by the viewer are left out at read time (the users
+domain's `feed_hidden_authors_sql`, composed into the same statement), so a block or a mute
+applies at once, also to posts already delivered, and lifting a mute brings them back.
+
 When the inbox read fails or exceeds `feed_read_timeout_ms`, the page is served from the
-cached popular posts instead (see resolvers/feed/popular.py) with `degraded=True`.
+cached popular posts instead (see resolvers/feed/popular.py) with `degraded=True`, filtered
+the same way; when even that filter cannot be read, the feed is unavailable rather than
+unfiltered.
 """
 
 from __future__ import annotations
@@ -30,26 +36,37 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from puppies.pagination import PageRequest
 from resolvers.feed.errors import FeedUnavailable
 from resolvers.feed.popular import cached_popular
+from resolvers.posts.feed_queries import live_post_ids, live_post_sql
 from resolvers.runtime import Resources
+from resolvers.users.graph_queries import feed_hidden_authors_sql
 
 log = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 
+# Authors the viewer must not see here: blocked either way, or muted by the viewer (the
+# users domain's query; an uncorrelated subquery, so PostgreSQL runs it once per branch).
+# Deleted posts are left out by a primary-key probe of the posts domain's table
+# (`live_post_sql`), so they leave every feed at once, before the clean-up job runs.
+HIDDEN = feed_hidden_authors_sql("viewer")
+
 # One round trip: the inbox range scan and the VIP merge query, each stopping at :n rows.
 PAGE = text(
     "(SELECT post_id, author_id FROM feed.inbox "
     " WHERE viewer_id = :viewer AND post_id < :before "
+    f" AND author_id NOT IN ({HIDDEN}) AND {live_post_sql('feed.inbox.post_id')} "
     " ORDER BY post_id DESC LIMIT :n) "
     "UNION ALL "
     "(SELECT p.post_id, p.author_id FROM feed.vip_follow f "
     " CROSS JOIN LATERAL ("
     "   SELECT v.post_id, v.author_id FROM feed.vip_post v "
     "   WHERE v.author_id = f.vip_id AND v.post_id < :before "
+    f"  AND {live_post_sql('v.post_id')} "
     "   ORDER BY v.post_id DESC LIMIT :n"
-    " ) p WHERE f.viewer_id = :viewer "
+    f" ) p WHERE f.viewer_id = :viewer AND f.vip_id NOT IN ({HIDDEN}) "
     " ORDER BY p.post_id DESC LIMIT :n)"
 )
+HIDDEN_AUTHORS = text(HIDDEN)
 
 
 def install_read_budget(res: Resources) -> None:
@@ -126,10 +143,30 @@ async def read_feed(res: Resources, viewer_id: int, request: PageRequest) -> Fee
     except (SQLAlchemyError, OSError) as exc:
         reason = "INBOX_UNAVAILABLE"
         log.warning("feed inbox read failed for viewer %s: %s", viewer_id, exc)
-    return await degraded_page(res, request, reason)
+    return await degraded_page(res, request, reason, viewer_id)
 
 
-async def degraded_page(res: Resources, request: PageRequest, reason: str) -> FeedPage:
+async def _filters(
+    res: Resources, viewer_id: int | None, post_ids: list[int]
+) -> tuple[set[int], set[int]]:
+    """(authors hidden from the viewer, the posts among `post_ids` still live) for the
+    degraded page; FeedUnavailable when they cannot be read (the popular posts are never
+    served unfiltered)."""
+    try:
+        async with asyncio.timeout(res.settings.feed_read_timeout_ms / 1000 + 0.05):
+            async with res.db.session() as session:
+                hidden: set[int] = set()
+                if viewer_id is not None:
+                    rows = await session.execute(HIDDEN_AUTHORS, {"viewer": viewer_id})
+                    hidden = {int(r[0]) for r in rows}
+                return hidden, await live_post_ids(session, post_ids)
+    except (TimeoutError, SQLAlchemyError, OSError) as exc:
+        raise FeedUnavailable("the feed is temporarily unavailable; retry shortly") from exc
+
+
+async def degraded_page(
+    res: Resources, request: PageRequest, reason: str, viewer_id: int | None = None
+) -> FeedPage:
     try:
         popular = await cached_popular(res)
     except RedisError as exc:
@@ -137,6 +174,7 @@ async def degraded_page(res: Resources, request: PageRequest, reason: str) -> Fe
     if popular is None:
         raise FeedUnavailable("the feed is temporarily unavailable; retry shortly")
     before = request.after if request.after is not None else MAX_ID
-    rows = [(p, a) for p, a in popular if p < before]
+    hidden, live = await _filters(res, viewer_id, [p for p, _ in popular if p < before])
+    rows = [(p, a) for p, a in popular if p < before and a not in hidden and p in live]
     items, has_next = merge(request.first, rows)
     return FeedPage(items=items, has_next_page=has_next, degraded=True, degraded_reason=reason)

@@ -1,58 +1,112 @@
-"""Comments: add, delete, and a page of comments for many posts in one statement."""
+"""Comments and their replies (one level deep): add, delete, and pages for many posts or
+comments in one statement.
+
+A reply answers a top-level comment; replying to a reply attaches the new comment to that
+reply's top-level comment (as Instagram does), so threads never nest deeper. `comment_count`
+of the post counts comments and replies; `reply_count` of a top-level comment counts its
+replies; both move in the transaction that adds or removes the rows. Comments of accounts
+hidden from the viewer by a block are left out, and nobody comments on a post (or replies to
+a comment) of an account that blocks them, or that they block: to them it does not exist.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, delete, select, true, update, values
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Select, delete, select, true, update, values
+from sqlalchemy.exc import IntegrityError
 
 from models.outbox import emit
 from models.posts import SCHEMA, Comment, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
-from resolvers.posts.publication import visible_clause
 from resolvers.posts.records import CommentRecord
+from resolvers.posts.visibility import not_hidden, visible_posts
 from resolvers.runtime import Resources
 
 
-async def add_comment(res: Resources, author_id: int, post_id: int, text: str) -> CommentRecord:
+def _check_text(res: Resources, text: str) -> str:
     text = text.strip()
     limit = res.settings.post_max_text_length
     if not text:
         raise BadInput("a comment needs text", field="text")
     if len(text) > limit:
         raise BadInput(f"text is {len(text)} characters; the limit is {limit}", field="text")
-    async with res.db.transaction() as session:
-        bumped = (
-            await session.execute(
-                update(Post)
-                .where(Post.id == post_id, visible_clause(author_id))
-                .values(comment_count=Post.comment_count + 1)
-                .returning(Post.id)
+    return text
+
+
+async def add_comment(
+    res: Resources, author_id: int, post_id: int, text: str, reply_to: int | None = None
+) -> CommentRecord:
+    text = _check_text(res, text)
+    try:
+        async with res.db.transaction() as session:
+            bumped = (
+                await session.execute(
+                    update(Post)
+                    .where(Post.id == post_id, *visible_posts(author_id))
+                    .values(comment_count=Post.comment_count + 1)
+                    .returning(Post.author_id)
+                )
+            ).first()
+            if bumped is None:
+                raise NotFound(f"post {post_id} does not exist", field="postId")
+            parent_id, replied_author = None, None
+            if reply_to is not None:
+                parent = (
+                    await session.execute(
+                        select(Comment.id, Comment.post_id, Comment.parent_id, Comment.author_id)
+                        .where(Comment.id == reply_to, *not_hidden(Comment.author_id, author_id))
+                        .with_for_update()
+                    )
+                ).first()
+                if parent is None:
+                    raise NotFound(f"comment {reply_to} does not exist", field="replyTo")
+                if parent.post_id != post_id:
+                    raise BadInput(
+                        f"comment {reply_to} is on another post; reply on post {parent.post_id}",
+                        field="replyTo",
+                    )
+                parent_id = parent.parent_id or parent.id
+                replied_author = parent.author_id
+                await session.execute(
+                    update(Comment)
+                    .where(Comment.id == parent_id)
+                    .values(reply_count=Comment.reply_count + 1)
+                )
+            comment = Comment(post_id=post_id, author_id=author_id, text=text, parent_id=parent_id)
+            session.add(comment)
+            await session.flush()
+            await session.refresh(comment)
+            await emit(
+                session,
+                SCHEMA,
+                "comment.created",
+                {
+                    "comment_id": comment.id,
+                    "post_id": post_id,
+                    "author_id": author_id,
+                    "post_author_id": bumped.author_id,
+                    "parent_id": parent_id,
+                    "reply_to_author_id": replied_author,
+                },
+                aggregate_id=post_id,
             )
-        ).first()
-        if bumped is None:
-            raise NotFound(f"post {post_id} does not exist", field="postId")
-        comment = Comment(post_id=post_id, author_id=author_id, text=text)
-        session.add(comment)
-        await session.flush()
-        await session.refresh(comment)
-        await emit(
-            session,
-            SCHEMA,
-            "comment.created",
-            {"comment_id": comment.id, "post_id": post_id, "author_id": author_id},
-            aggregate_id=post_id,
-        )
+    except IntegrityError:  # the comment replied to was deleted meanwhile
+        raise NotFound(f"comment {reply_to} does not exist", field="replyTo") from None
     return CommentRecord.of(comment)
 
 
 async def delete_comment(res: Resources, viewer_id: int, comment_id: int) -> CommentRecord:
-    """The comment's author or the post's author may delete it."""
+    """The comment's author or the post's author may delete it; its replies go with it.
+    Emits `comment.deleted` with the ids of every comment removed."""
     async with res.db.transaction() as session:
         row = (
             await session.execute(
                 select(Comment, Post.author_id)
                 .join(Post, Post.id == Comment.post_id)
-                .where(Comment.id == comment_id)
+                .where(Comment.id == comment_id, Post.deleted_at.is_(None))
                 .with_for_update(of=Comment)
             )
         ).first()
@@ -64,23 +118,58 @@ async def delete_comment(res: Resources, viewer_id: int, comment_id: int) -> Com
                 "only the comment's author or the post's author can delete it", field="id"
             )
         record = CommentRecord.of(comment)
+        replies = list(
+            (
+                await session.execute(
+                    delete(Comment).where(Comment.parent_id == comment_id).returning(Comment.id)
+                )
+            ).scalars()
+        )
         await session.execute(delete(Comment).where(Comment.id == comment_id))
         await session.execute(
             update(Post)
             .where(Post.id == comment.post_id)
-            .values(comment_count=Post.comment_count - 1)
+            .values(comment_count=Post.comment_count - 1 - len(replies))
+        )
+        if comment.parent_id is not None:
+            await session.execute(
+                update(Comment)
+                .where(Comment.id == comment.parent_id)
+                .values(reply_count=Comment.reply_count - 1)
+            )
+        await emit(
+            session,
+            SCHEMA,
+            "comment.deleted",
+            {"post_id": comment.post_id, "comment_ids": [comment_id, *replies]},
+            aggregate_id=comment.post_id,
         )
     return record
 
 
-async def comment_pages(
-    res: Resources, post_ids: list[int], request: PageRequest
+def _grouped(
+    rows: Sequence[Any], keys: list[int], key: str, request: PageRequest
 ) -> dict[int, Page[CommentRecord]]:
-    """Newest first, one page per post, one statement (LATERAL over the post index)."""
+    grouped: dict[int, list[tuple[int, CommentRecord]]] = {k: [] for k in keys}
+    for r in rows:
+        rec = CommentRecord.from_mapping(r._mapping)
+        grouped[getattr(rec, key)].append((rec.id, rec))
+    return {k: page_from_rows(v, request) for k, v in grouped.items()}
+
+
+async def comment_pages(
+    res: Resources, post_ids: list[int], request: PageRequest, viewer_id: int | None = None
+) -> dict[int, Page[CommentRecord]]:
+    """Top-level comments, newest first, one page per post, one statement (LATERAL over the
+    post index)."""
     if not post_ids:
         return {}
     posts = values(Column("pid", BigInteger), name="p").data([(p,) for p in post_ids])
-    inner = select(Comment).where(Comment.post_id == posts.c.pid)
+    inner = select(Comment).where(
+        Comment.post_id == posts.c.pid,
+        Comment.parent_id.is_(None),
+        *not_hidden(Comment.author_id, viewer_id),
+    )
     if request.after is not None:
         inner = inner.where(Comment.id < request.after)
     lateral = inner.order_by(Comment.id.desc()).limit(request.first + 1).lateral("c")
@@ -91,15 +180,51 @@ async def comment_pages(
     )
     async with res.db.read() as session:
         result = (await session.execute(stmt)).all()
-    grouped: dict[int, list[tuple[int, CommentRecord]]] = {p: [] for p in post_ids}
-    for r in result:
-        m = r._mapping
-        rec = CommentRecord(
-            id=m["id"],
-            post_id=m["post_id"],
-            author_id=m["author_id"],
-            text=m["text"],
-            created_at=m["created_at"],
+    return _grouped(result, post_ids, "post_id", request)
+
+
+async def reply_pages(
+    res: Resources, comment_ids: list[int], request: PageRequest, viewer_id: int | None = None
+) -> dict[int, Page[CommentRecord]]:
+    """Replies, oldest first (the conversation's order), one page per comment, one
+    statement."""
+    if not comment_ids:
+        return {}
+    parents = values(Column("cid", BigInteger), name="p").data([(c,) for c in comment_ids])
+    inner = select(Comment).where(
+        Comment.parent_id == parents.c.cid, *not_hidden(Comment.author_id, viewer_id)
+    )
+    if request.after is not None:
+        inner = inner.where(Comment.id > request.after)
+    lateral = inner.order_by(Comment.id).limit(request.first + 1).lateral("c")
+    stmt = (
+        select(lateral)
+        .select_from(parents.join(lateral, true()))
+        .order_by(lateral.c.parent_id, lateral.c.id)
+    )
+    async with res.db.session() as session:
+        result = (await session.execute(stmt)).all()
+    return _grouped(result, comment_ids, "parent_id", request)
+
+
+def _visible_comments(viewer_id: int | None) -> Select[Any]:
+    return (
+        select(Comment)
+        .join(Post, Post.id == Comment.post_id)
+        .where(*visible_posts(viewer_id), *not_hidden(Comment.author_id, viewer_id))
+    )
+
+
+async def comments_by_ids(
+    res: Resources, ids: list[int], viewer_id: int | None = None
+) -> dict[int, CommentRecord]:
+    """The comments among `ids` the viewer may see (on a visible post, by a visible author)."""
+    if not ids:
+        return {}
+    async with res.db.session() as session:
+        rows = (
+            (await session.execute(_visible_comments(viewer_id).where(Comment.id.in_(ids))))
+            .scalars()
+            .all()
         )
-        grouped[rec.post_id].append((rec.id, rec))
-    return {p: page_from_rows(rows, request) for p, rows in grouped.items()}
+    return {c.id: CommentRecord.of(c) for c in rows}

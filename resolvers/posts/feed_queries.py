@@ -8,6 +8,7 @@ published posts (resolvers/posts/publication.py) are ever handed to the feed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -22,7 +23,11 @@ def recent_post_ids(author_id: int, limit: int) -> Select[Any]:
     ix_posts_posts_author_id_id."""
     return (
         select(Post.id.label("post_id"))
-        .where(Post.author_id == author_id, Post.published_at.is_not(None))
+        .where(
+            Post.author_id == author_id,
+            Post.published_at.is_not(None),
+            Post.deleted_at.is_(None),
+        )
         .order_by(Post.id.desc())
         .limit(limit)
     )
@@ -34,7 +39,7 @@ async def popular_posts(
     """The most liked posts with ID >= `since_id` (i.e. recent), as (post_id, author_id)."""
     rows = await session.execute(
         select(Post.id, Post.author_id)
-        .where(Post.id >= since_id, Post.published_at.is_not(None))
+        .where(Post.id >= since_id, Post.published_at.is_not(None), Post.deleted_at.is_(None))
         .order_by(Post.like_count.desc(), Post.id.desc())
         .limit(limit)
     )
@@ -50,7 +55,28 @@ def posts_by_authors(author_ids: SelectBase, before_id: int, limit: int) -> Sele
             Post.author_id.in_(author_ids.scalar_subquery()),
             Post.id < before_id,
             Post.published_at.is_not(None),
+            Post.deleted_at.is_(None),
         )
         .order_by(Post.id.desc())
         .limit(limit)
     )
+
+
+def live_post_sql(post_column: str) -> str:
+    """SQL text: the post in `post_column` exists and is not deleted (one primary-key probe),
+    for the feed's page read, so a deleted post leaves every feed at once, before the
+    feed's own clean-up job runs."""
+    return (
+        f"EXISTS (SELECT 1 FROM posts.posts lp WHERE lp.id = {post_column} "
+        "AND lp.deleted_at IS NULL)"
+    )
+
+
+async def live_post_ids(session: AsyncSession, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` are posts that exist and are not deleted."""
+    if not ids:
+        return set()
+    rows = await session.execute(
+        select(Post.id).where(Post.id.in_(list(ids)), Post.deleted_at.is_(None))
+    )
+    return {int(r[0]) for r in rows}

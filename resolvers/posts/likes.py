@@ -38,6 +38,7 @@ from models.posts import Like, Post
 from resolvers.errors import NotFound
 from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
 from resolvers.posts.records import LikeChange, PostRecord
+from resolvers.posts.visibility import hidden_sql
 from resolvers.runtime import Resources
 
 DIRTY = "puppies:posts:likes:dirty"
@@ -171,13 +172,18 @@ async def _cold_count(res: Resources, post_id: int) -> int:
     return exact
 
 
-# One statement, so one round trip and atomic by itself (run in autocommit): read the post,
-# insert (or delete) the like row, and write the outbox event only when a row changed.
-_LIKE_SQL = """
+# One statement, so one round trip and atomic by itself (run in autocommit): read the post
+# (if it is visible to the liker: not deleted, no block between them), insert (or delete)
+# the like row, and write the outbox event only when a row changed.
+_LIKE_SQL = (
+    """
 WITH p AS (
-  SELECT id, author_id, text, like_count, comment_count, created_at, published_at
-  FROM posts.posts
-  WHERE id = :post_id AND (published_at IS NOT NULL OR author_id = :user_id)
+  SELECT id, author_id, text, like_count, comment_count, created_at, published_at, edited_at
+  FROM posts.posts WHERE id = :post_id AND deleted_at IS NULL
+   AND (published_at IS NOT NULL OR author_id = :user_id)
+   AND author_id NOT IN ("""
+    + hidden_sql("user_id")
+    + """)
 ), ch AS (
   {change}
 ), ev AS (
@@ -189,6 +195,7 @@ WITH p AS (
 )
 SELECT p.*, EXISTS (SELECT 1 FROM ev) AS changed FROM p
 """
+)
 _INSERT_LIKE = _LIKE_SQL.format(
     change=(
         "INSERT INTO posts.likes (post_id, user_id) SELECT id, :user_id FROM p "
@@ -234,15 +241,7 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
         await res.redis.eval(_SETTLE, 1, state)  # type: ignore[misc]
     if row is None:
         raise NotFound(f"post {post_id} does not exist", field="postId")
-    record = PostRecord(
-        id=row.id,
-        author_id=row.author_id,
-        text=row.text,
-        like_count=row.like_count,
-        comment_count=row.comment_count,
-        created_at=row.created_at,
-        published_at=row.published_at,
-    )
+    record = PostRecord.from_mapping(row._mapping)
     change = LikeChange(post=record, like_count=0, liked=like, changed=changed, user_id=user_id)
     if not changed:
         cached = await res.redis.get(LIVE + str(post_id))

@@ -1,23 +1,27 @@
 """Per-request DataLoaders of the posts domain: one statement per list level.
 
 Built fresh for every request (and every WebSocket operation) by the subgraph's context
-getter, so caching never crosses viewers.
+getter, so caching never crosses viewers. Every read shows what this viewer may see
+(resolvers/posts/visibility.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiodataloader import DataLoader
 
 from puppies.pagination import Page, PageRequest
-from resolvers.posts import comments, likes, media, posts
+from resolvers.posts import comments, likers, likes, media, posts
 from resolvers.posts.live import LikeBroker
-from resolvers.posts.publication import post_counts, visible_to
+from resolvers.posts.publication import post_counts
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord
 from resolvers.runtime import Resources
 
 PageKey = tuple[int, PageRequest]
+P = TypeVar("P")
 
 
 class PostsLoaders:
@@ -32,16 +36,21 @@ class PostsLoaders:
             self._like_counts, get_cache_key=lambda p: p.id
         )
         self.comments: DataLoader[PageKey, Page[CommentRecord]] = DataLoader(self._comments)
+        self.replies: DataLoader[PageKey, Page[CommentRecord]] = DataLoader(self._replies)
+        self.comment: DataLoader[int, CommentRecord | None] = DataLoader(self._comment)
         self.author_posts: DataLoader[PageKey, Page[PostRecord]] = DataLoader(self._author_posts)
+        self.liked_by: DataLoader[PageKey, Page[int]] = DataLoader(self._liked_by)
         # posts by an author that this viewer may see (their own unpublished ones included)
         self.post_count: DataLoader[int, int] = DataLoader(self._post_counts)
 
     async def _posts(self, ids: list[int]) -> list[PostRecord | None]:
         """The posts this viewer may see (None for the others, as for missing ones)."""
-        found = await posts.posts_by_ids(self.res, list(set(ids)))
-        return [
-            rec if (rec := found.get(i)) and visible_to(rec, self.viewer_id) else None for i in ids
-        ]
+        found = await posts.posts_by_ids(self.res, list(set(ids)), self.viewer_id)
+        return [found.get(i) for i in ids]
+
+    async def _comment(self, ids: list[int]) -> list[CommentRecord | None]:
+        found = await comments.comments_by_ids(self.res, list(set(ids)), self.viewer_id)
+        return [found.get(i) for i in ids]
 
     async def _post_counts(self, author_ids: list[int]) -> list[int]:
         found = await post_counts(self.res, author_ids)
@@ -64,23 +73,38 @@ class PostsLoaders:
     async def _like_counts(self, records: list[PostRecord]) -> list[int]:
         return await likes.live_counts(self.res, records)
 
-    async def _comments(self, keys: list[PageKey]) -> list[Page[CommentRecord]]:
+    async def _paged(
+        self,
+        keys: list[PageKey],
+        fetch: Callable[[list[int], PageRequest], Awaitable[dict[int, P]]],
+    ) -> list[P]:
+        """One statement per distinct page request among `keys` (usually one)."""
         by_request: dict[PageRequest, list[int]] = defaultdict(list)
-        for post_id, req in keys:
-            by_request[req].append(post_id)
-        pages: dict[PageKey, Page[CommentRecord]] = {}
+        for owner, req in keys:
+            by_request[req].append(owner)
+        pages: dict[PageKey, P] = {}
         for req, ids in by_request.items():
-            for pid, page in (await comments.comment_pages(self.res, ids, req)).items():
-                pages[(pid, req)] = page
+            for owner, page in (await fetch(list(set(ids)), req)).items():
+                pages[(owner, req)] = page
         return [pages[k] for k in keys]
 
+    async def _comments(self, keys: list[PageKey]) -> list[Page[CommentRecord]]:
+        return await self._paged(
+            keys, lambda ids, req: comments.comment_pages(self.res, ids, req, self.viewer_id)
+        )
+
+    async def _replies(self, keys: list[PageKey]) -> list[Page[CommentRecord]]:
+        return await self._paged(
+            keys, lambda ids, req: comments.reply_pages(self.res, ids, req, self.viewer_id)
+        )
+
     async def _author_posts(self, keys: list[PageKey]) -> list[Page[PostRecord]]:
-        by_request: dict[PageRequest, list[int]] = defaultdict(list)
-        for author_id, req in keys:
-            by_request[req].append(author_id)
-        pages: dict[PageKey, Page[PostRecord]] = {}
-        for req, ids in by_request.items():
-            found = await posts.posts_pages_by_author(self.res, list(set(ids)), req, self.viewer_id)
-            for aid, page in found.items():
-                pages[(aid, req)] = page
-        return [pages[k] for k in keys]
+        return await self._paged(
+            keys,
+            lambda ids, req: posts.posts_pages_by_author(self.res, ids, req, self.viewer_id),
+        )
+
+    async def _liked_by(self, keys: list[PageKey]) -> list[Page[int]]:
+        return await self._paged(
+            keys, lambda ids, req: likers.liker_pages(self.res, ids, req, self.viewer_id)
+        )

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import emit
-from models.posts import SCHEMA, Media
+from models.posts import SCHEMA, Media, Post
 from resolvers.errors import Forbidden, NotFound
 from resolvers.posts.errors import MediaRejected
 from resolvers.posts.records import MediaRecord, Upload
@@ -130,8 +130,15 @@ async def queue_processing(session: AsyncSession, media: Media) -> None:
 
 async def complete_media_upload(res: Resources, viewer_id: int, media_id: int) -> MediaRecord:
     async with res.db.session() as session:
-        media = await session.get(Media, media_id)
-    if media is None:
+        found = (
+            await session.execute(
+                select(Media)
+                .join(Post, Post.id == Media.post_id)
+                .where(Media.id == media_id, Post.deleted_at.is_(None))
+            )
+        ).scalar_one_or_none()
+    media = found
+    if media is None:  # never existed, or its post was deleted
         raise NotFound(f"media {media_id} does not exist", field="mediaId")
     if media.author_id != viewer_id:
         raise Forbidden("only the author of the post can complete its uploads", field="mediaId")

@@ -1,21 +1,29 @@
-"""Creating, deleting and reading posts."""
+"""Creating, editing, deleting and reading posts.
+
+Reads show only visible posts (resolvers/posts/visibility.py): not deleted, and not by an
+account hidden from the viewer by a block. Deleting marks the post (`deleted_at`) and emits
+`post.deleted`; workers do the rest (resolvers/posts/purge.py, the feed, analytics,
+notifications)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, bindparam, delete, null, select, text, true, values
+from sqlalchemy import BigInteger, Column, bindparam, null, select, text, true, values
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import emit
 from models.posts import SCHEMA, Media, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
-from resolvers.posts.publication import count_post, emit_published, visible_clause
+from resolvers.posts.publication import count_post, emit_published
 from resolvers.posts.records import CreatedPost, PostRecord
+from resolvers.posts.visibility import visible_posts
 from resolvers.runtime import Resources
 
 
@@ -25,16 +33,21 @@ class MediaSpec:
     byte_size: int
 
 
+def validate_text(res: Resources, text: str, *, has_media: bool) -> str:
+    """The text to store (stripped); BadInput when it is empty without media or too long."""
+    limit = res.settings.post_max_text_length
+    text = text.strip()
+    if not text and not has_media:
+        raise BadInput("a post needs text or at least one media file", field="text")
+    if len(text) > limit:
+        raise BadInput(f"text is {len(text)} characters; the limit is {limit}", field="text")
+    return text
+
+
 def validate_new_post(res: Resources, text: str, media: list[MediaSpec]) -> str:
     """Raise BadInput naming the first violated limit; returns the text to store."""
     s = res.settings
-    text = text.strip()
-    if not text and not media:
-        raise BadInput("a post needs text or at least one media file", field="text")
-    if len(text) > s.post_max_text_length:
-        raise BadInput(
-            f"text is {len(text)} characters; the limit is {s.post_max_text_length}", field="text"
-        )
+    text = validate_text(res, text, has_media=bool(media))
     if len(media) > s.post_max_media:
         raise BadInput(
             f"a post has at most {s.post_max_media} media files (got {len(media)})", field="media"
@@ -95,13 +108,46 @@ async def create_post(
     return CreatedPost(post=PostRecord.of(post), uploads=uploads)
 
 
-async def delete_post(res: Resources, viewer_id: int, post_id: int) -> PostRecord:
+async def _own_post(session: AsyncSession, viewer_id: int, post_id: int) -> Post:
+    """The viewer's own live post, locked; NotFound / Forbidden otherwise."""
+    post = await session.get(Post, post_id, with_for_update=True)
+    if post is None or post.deleted_at is not None:
+        raise NotFound(f"post {post_id} does not exist", field="id")
+    if post.author_id != viewer_id:
+        raise Forbidden("only the author can change or delete a post", field="id")
+    return post
+
+
+async def edit_post(res: Resources, viewer_id: int, post_id: int, text: str) -> PostRecord:
+    """Replace the post's text (its author only); sets `edited_at`, emits `post.edited`."""
     async with res.db.transaction() as session:
-        post = await session.get(Post, post_id, with_for_update=True)
-        if post is None:
-            raise NotFound(f"post {post_id} does not exist", field="id")
-        if post.author_id != viewer_id:
-            raise Forbidden("only the author can delete a post", field="id")
+        post = await _own_post(session, viewer_id, post_id)
+        has_media = (
+            await session.execute(select(Media.id).where(Media.post_id == post_id).limit(1))
+        ).first() is not None
+        new_text = validate_text(res, text, has_media=has_media)
+        if new_text == post.text:
+            return PostRecord.of(post)  # nothing to change: not marked edited
+        post.text = new_text
+        post.edited_at = datetime.now(UTC)
+        await session.flush()
+        await emit(
+            session,
+            SCHEMA,
+            "post.edited",
+            {"post_id": post_id, "author_id": viewer_id},
+            aggregate_id=post_id,
+        )
+        return PostRecord.of(post)
+
+
+async def delete_post(res: Resources, viewer_id: int, post_id: int) -> PostRecord:
+    """Hide the post at once (its author only) and emit `post.deleted`: the purge job
+    removes its likes, comments, media rows and files, the feed takes it out of every
+    inbox, analytics and notifications forget it. Deleting it again is NOT_FOUND."""
+    async with res.db.transaction() as session:
+        post = await _own_post(session, viewer_id, post_id)
+        post.deleted_at = datetime.now(UTC)
         record = PostRecord.of(post)
         keys = (
             await session.execute(
@@ -110,7 +156,8 @@ async def delete_post(res: Resources, viewer_id: int, post_id: int) -> PostRecor
                 )
             )
         ).all()
-        await session.execute(delete(Post).where(Post.id == post_id))
+        await session.flush()
+        # the post leaves its author's count at once (the purge job deletes the row later)
         if post.published_at is None:
             await count_post(session, post.author_id, unpublished=-1)
         else:
@@ -122,14 +169,15 @@ async def delete_post(res: Resources, viewer_id: int, post_id: int) -> PostRecor
             {
                 "post_id": post_id,
                 "author_id": post.author_id,
-                "object_keys": [k for r in keys for k in _keys(r)],
+                "object_keys": [k for r in keys for k in media_keys(r)],
             },
             aggregate_id=post_id,
         )
     return record
 
 
-def _keys(row: Any) -> list[str]:
+def media_keys(row: Any) -> list[str]:
+    """The S3 keys of one media row: (object_key, stored_key, thumbnails)."""
     object_key, stored, thumbs = row[0], row[1], row[2]
     out: list[str] = [object_key]
     if stored:
@@ -138,27 +186,37 @@ def _keys(row: Any) -> list[str]:
     return out
 
 
-async def posts_by_ids(res: Resources, ids: list[int]) -> dict[int, PostRecord]:
+async def posts_by_ids(
+    res: Resources, ids: list[int], viewer_id: int | None = None
+) -> dict[int, PostRecord]:
+    """The visible posts among `ids` (for `viewer_id`, when given)."""
     if not ids:
         return {}
     async with res.db.read() as session:
-        rows = (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars().all()
+        rows = (
+            (await session.execute(select(Post).where(Post.id.in_(ids), *visible_posts(viewer_id))))
+            .scalars()
+            .all()
+        )
     return {p.id: PostRecord.of(p) for p in rows}
 
 
 async def post_authors(res: Resources, ids: Sequence[int]) -> dict[int, int]:
-    """Who wrote each of these posts (post id -> author id); unknown ids are left out.
+    """Who wrote each of these posts (post id -> author id); unknown and deleted ids are
+    left out.
 
     For other domains, which may read posts only through this domain's functions."""
     if not ids:
         return {}
     async with res.db.read() as session:
-        rows = await session.execute(select(Post.id, Post.author_id).where(Post.id.in_(list(ids))))
+        rows = await session.execute(
+            select(Post.id, Post.author_id).where(Post.id.in_(list(ids)), Post.deleted_at.is_(None))
+        )
     return {post_id: author_id for post_id, author_id in rows.all()}
 
 
 _VISIBLE_IDS = text(
-    "SELECT id FROM posts.posts WHERE id = ANY(:ids) "
+    "SELECT id FROM posts.posts WHERE id = ANY(:ids) AND deleted_at IS NULL "
     "AND (published_at IS NOT NULL OR author_id = :viewer)"
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("viewer", type_=BigInteger))
 
@@ -186,9 +244,9 @@ async def posts_page(
     author_id: int | None = None,
     viewer_id: int | None = None,
 ) -> Page[PostRecord]:
-    """Newest first, the posts `viewer_id` may see; by one author (the
-    `ix_posts_posts_author_id_id` range) or everyone."""
-    stmt = select(Post).where(visible_clause(viewer_id))
+    """Newest first; by one author (the `ix_posts_posts_author_id_id` range) or everyone;
+    visible posts only."""
+    stmt = select(Post).where(*visible_posts(viewer_id))
     if author_id is not None:
         stmt = stmt.where(Post.author_id == author_id)
     if request.after is not None:
@@ -202,12 +260,12 @@ async def posts_page(
 async def posts_pages_by_author(
     res: Resources, author_ids: list[int], request: PageRequest, viewer_id: int | None = None
 ) -> dict[int, Page[PostRecord]]:
-    """One page per author in one statement (a LATERAL join over the author index), of
-    the posts `viewer_id` may see (an author sees their unpublished ones too)."""
+    """One page per author in one statement (a LATERAL join over the author index); an
+    author hidden from the viewer has an empty page."""
     if not author_ids:
         return {}
     authors = values(Column("aid", BigInteger), name="a").data([(a,) for a in author_ids])
-    inner = select(Post).where(Post.author_id == authors.c.aid, visible_clause(viewer_id))
+    inner = select(Post).where(Post.author_id == authors.c.aid, *visible_posts(viewer_id))
     if request.after is not None:
         inner = inner.where(Post.id < request.after)
     lateral = inner.order_by(Post.id.desc()).limit(request.first + 1).lateral("p")
@@ -220,15 +278,6 @@ async def posts_pages_by_author(
         result = (await session.execute(stmt)).all()
     grouped: dict[int, list[tuple[int, PostRecord]]] = {a: [] for a in author_ids}
     for r in result:
-        m = r._mapping
-        rec = PostRecord(
-            id=m["id"],
-            author_id=m["author_id"],
-            text=m["text"],
-            like_count=m["like_count"],
-            comment_count=m["comment_count"],
-            created_at=m["created_at"],
-            published_at=m["published_at"],
-        )
+        rec = PostRecord.from_mapping(r._mapping)
         grouped[rec.author_id].append((rec.id, rec))
     return {a: page_from_rows(rows, request) for a, rows in grouped.items()}

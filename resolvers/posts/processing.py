@@ -249,7 +249,8 @@ async def process_media(res: Resources, media_id: int) -> str:
         # The post's row first: media of one post finishing at once publish it once.
         post = await session.get(Post, media.post_id, with_for_update=True)
         row = await session.get(Media, media_id, with_for_update=True)
-        if row is None or post is None:  # deleted while we worked: leave no files behind
+        if row is None or post is None or post.deleted_at is not None:
+            # deleted while we worked: leave no files behind (posts.purge_post takes the rest)
             await delete_objects(res, [key, *(str(t["key"]) for t in thumbs)])
             return "GONE"
         if row.status != "PROCESSING":

@@ -77,8 +77,8 @@ async def emit_published(session: AsyncSession, post: Post) -> None:
 async def publish_if_ready(session: AsyncSession, post: Post) -> bool:
     """Publish `post` (locked FOR UPDATE by the caller, in its transaction) when every one
     of its media is READY. True when this call published it."""
-    if post.published_at is not None:
-        return False
+    if post.published_at is not None or post.deleted_at is not None:
+        return False  # a deleted post left the counts at deletePost and is never published
     waiting = (
         await session.execute(
             select(func.count())

@@ -18,6 +18,7 @@ class PostRecord:
     comment_count: int
     created_at: datetime
     published_at: datetime | None  # None until every medium is READY
+    edited_at: datetime | None = None
 
     @classmethod
     def of(cls, p: Post) -> PostRecord:
@@ -29,6 +30,21 @@ class PostRecord:
             comment_count=p.comment_count,
             created_at=p.created_at,
             published_at=p.published_at,
+            edited_at=p.edited_at,
+        )
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> PostRecord:
+        """From a row of post columns (a Core result's `_mapping`)."""
+        return cls(
+            id=m["id"],
+            author_id=m["author_id"],
+            text=m["text"],
+            like_count=m["like_count"],
+            comment_count=m["comment_count"],
+            created_at=m["created_at"],
+            published_at=m["published_at"],
+            edited_at=m["edited_at"],
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -40,10 +56,12 @@ class PostRecord:
             "comment_count": self.comment_count,
             "created_at": self.created_at.isoformat(),
             "published_at": self.published_at.isoformat() if self.published_at else None,
+            "edited_at": self.edited_at.isoformat() if self.edited_at else None,
         }
 
     @classmethod
     def from_snapshot(cls, d: dict[str, Any]) -> PostRecord:
+        edited = d.get("edited_at")
         return cls(
             id=int(d["id"]),
             author_id=int(d["author_id"]),
@@ -52,6 +70,7 @@ class PostRecord:
             comment_count=int(d["comment_count"]),
             created_at=datetime.fromisoformat(d["created_at"]),
             published_at=_published_at(d),
+            edited_at=datetime.fromisoformat(edited) if edited else None,
         )
 
 
@@ -116,11 +135,31 @@ class CommentRecord:
     author_id: int
     text: str
     created_at: datetime
+    parent_id: int | None = None
+    reply_count: int = 0
 
     @classmethod
     def of(cls, c: Comment) -> CommentRecord:
         return cls(
-            id=c.id, post_id=c.post_id, author_id=c.author_id, text=c.text, created_at=c.created_at
+            id=c.id,
+            post_id=c.post_id,
+            author_id=c.author_id,
+            text=c.text,
+            created_at=c.created_at,
+            parent_id=c.parent_id,
+            reply_count=c.reply_count,
+        )
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> CommentRecord:
+        return cls(
+            id=m["id"],
+            post_id=m["post_id"],
+            author_id=m["author_id"],
+            text=m["text"],
+            created_at=m["created_at"],
+            parent_id=m["parent_id"],
+            reply_count=m["reply_count"],
         )
 
 

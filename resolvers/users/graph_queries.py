@@ -69,6 +69,15 @@ def hidden_user_ids(viewer_id: int) -> CompoundSelect[Any]:
     )
 
 
+def hidden_user_ids_sql(viewer_param: str) -> str:
+    """`hidden_user_ids` as SQL text with the viewer bound as `viewer_param`."""
+    p = f":{viewer_param}"
+    return (
+        f"SELECT blocked_id FROM users.blocks WHERE blocker_id = {p} "
+        f"UNION ALL SELECT blocker_id FROM users.blocks WHERE blocked_id = {p}"
+    )
+
+
 def blocked_between(a: Any, b: Any) -> Any:
     """A condition: a block exists between `a` and `b` (columns or values), either way."""
     return exists().where(

@@ -13,7 +13,7 @@ from strawberry.types.graphql import OperationType
 from puppies.pagination import PageRequest
 from resolvers.errors import ResolverError, Unauthenticated
 from resolvers.ids import parse_id
-from resolvers.posts import comments, likes, media, posts
+from resolvers.posts import comments, likes, media, posts, search
 from resolvers.posts.errors import SubscriberTooSlow
 from resolvers.posts.posts import MediaSpec
 from subgraphs.common import (
@@ -34,6 +34,8 @@ from subgraphs.posts.types import (
     CreatePostPayload,
     DeleteCommentPayload,
     DeletePostPayload,
+    EditPostInput,
+    EditPostPayload,
     LikePayload,
     Media,
     MediaUpload,
@@ -77,7 +79,25 @@ class Query:
         self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Post] | None:
         req = PageRequest.build(info.context.settings, first, after)
-        page = await posts.posts_page(info.context.resources, req)
+        page = await posts.posts_page(
+            info.context.resources, req, viewer_id=info.context.viewer.user_id
+        )
+        return connection_from_page(page, Post.of)
+
+    @strawberry.field(
+        description="Posts whose text matches, newest first: words (stemmed, English), "
+        '"quoted phrases", `or`, `-word`.',
+        directives=[page_size()],
+    )
+    async def search_posts(
+        self, info: PostsInfo, query: str, first: int | None = None, after: str | None = None
+    ) -> Connection[Post]:
+        req = PageRequest.build(info.context.settings, first, after)
+        page = await search.search_posts(
+            info.context.resources, query, req, info.context.viewer.user_id
+        )
+        for rec in page.items:
+            info.context.loaders.post.prime(rec.id, rec)
         return connection_from_page(page, Post.of)
 
 
@@ -119,7 +139,25 @@ class Mutation:
         return await _payload(run, lambda e: CompleteMediaUploadPayload(errors=e))
 
     @strawberry.federation.mutation(
-        description="Delete a post (its author only).",
+        description="Change a post's text (its author only); marks it edited. A post with "
+        "media may have empty text.",
+        requires_scopes=WRITE_POSTS,
+    )
+    async def edit_post(self, info: PostsInfo, input: EditPostInput) -> EditPostPayload:
+        viewer = _writer(info)
+
+        async def run() -> EditPostPayload:
+            rec = await posts.edit_post(
+                info.context.resources, viewer, parse_id(input.id, "id"), input.text
+            )
+            info.context.loaders.post.clear(rec.id).prime(rec.id, rec)
+            return EditPostPayload(post=Post.of(rec))
+
+        return await _payload(run, lambda e: EditPostPayload(errors=e))
+
+    @strawberry.federation.mutation(
+        description="Delete a post (its author only): gone at once from every list, feed and "
+        "search; its likes, comments and files are removed in the background.",
         requires_scopes=WRITE_POSTS,
     )
     async def delete_post(self, info: PostsInfo, id: strawberry.ID) -> DeletePostPayload | None:
@@ -172,8 +210,13 @@ class Mutation:
         viewer = _writer(info)
 
         async def run() -> AddCommentPayload:
+            reply_to = parse_id(input.reply_to, "replyTo") if input.reply_to else None
             rec = await comments.add_comment(
-                info.context.resources, viewer, parse_id(input.post_id, "postId"), input.text
+                info.context.resources,
+                viewer,
+                parse_id(input.post_id, "postId"),
+                input.text,
+                reply_to,
             )
             return AddCommentPayload(comment=Comment.of(rec))
 

@@ -7,8 +7,8 @@ from enum import Enum
 
 import strawberry
 
-from puppies.pagination import PageRequest
-from resolvers.ids import parse_id
+from puppies.pagination import Page, PageRequest
+from resolvers.ids import parse_id, try_parse_id
 from resolvers.posts.loaders import PostsLoaders
 from resolvers.posts.media import media_url
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord, Upload
@@ -94,7 +94,8 @@ class User:
 
     @strawberry.field(
         description="This user's published posts, newest first (to the user themselves, "
-        "their posts still waiting for media too). `totalCount` is `postCount`.",
+        "their posts still waiting for media too; none when a block stands between this "
+        "user and the viewer). `totalCount` is `postCount`.",
         directives=[page_size()],
     )
     async def posts(
@@ -145,6 +146,14 @@ class Post:
         rec = await info.context.loaders.post.load(parse_id(id, "id"))
         return cls.of(rec) if rec else None
 
+    @strawberry.field(description="Whether the author changed the text after posting.")
+    def edited(self) -> bool:
+        return self.rec.edited_at is not None
+
+    @strawberry.field(description="When the text was last changed (null if never).")
+    def edited_at(self) -> datetime | None:
+        return self.rec.edited_at
+
     @strawberry.field
     async def media(self, info: PostsInfo) -> list[Media]:
         return [Media(rec=m) for m in await info.context.loaders.media.load(self.rec.id)]
@@ -161,7 +170,11 @@ class Post:
     def comment_count(self) -> int:
         return self.rec.comment_count
 
-    @strawberry.field(description="Comments, newest first.", directives=[page_size()])
+    @strawberry.field(
+        description="Top-level comments, newest first (replies are under each comment). "
+        "`commentCount` counts both.",
+        directives=[page_size()],
+    )
     async def comments(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
     ) -> Connection[Comment]:
@@ -169,13 +182,25 @@ class Post:
         page = await info.context.loaders.comments.load((self.rec.id, req))
         return connection_from_page(page, Comment.of, self.rec.comment_count)
 
+    @strawberry.field(
+        description="Who liked this post, newest like first (accounts a block stands "
+        "between are left out).",
+        directives=[page_size()],
+    )
+    async def liked_by(
+        self, info: PostsInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        req = PageRequest.build(info.context.settings, first, after)
+        page = await info.context.loaders.liked_by.load((self.rec.id, req))
+        return connection_from_page(page, lambda uid: User(id=strawberry.ID(str(uid))))
+
 
 async def _comment_post(root: Comment, info: PostsInfo) -> Post | None:
     rec = await info.context.loaders.post.load(root.rec.post_id)
     return Post.of(rec) if rec else None
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"], description="A comment on a post, or a reply to one.")
 class Comment:
     rec: strawberry.Private[CommentRecord]
     id: strawberry.ID
@@ -194,6 +219,35 @@ class Comment:
             text=rec.text,
             created_at=rec.created_at,
         )
+
+    @classmethod
+    async def resolve_reference(cls, id: strawberry.ID, info: PostsInfo) -> Comment | None:
+        key = try_parse_id(id)
+        rec = await info.context.loaders.comment.load(key) if key is not None else None
+        return cls.of(rec) if rec else None
+
+    @strawberry.field(description="The comment this one replies to (null for a top-level one).")
+    async def parent(self, info: PostsInfo) -> Comment | None:
+        if self.rec.parent_id is None:
+            return None
+        rec = await info.context.loaders.comment.load(self.rec.parent_id)
+        return Comment.of(rec) if rec else None
+
+    @strawberry.field(description="Replies to this comment (0 for a reply).")
+    def reply_count(self) -> int:
+        return self.rec.reply_count
+
+    @strawberry.field(
+        description="Replies, oldest first; empty for a reply.", directives=[page_size()]
+    )
+    async def replies(
+        self, info: PostsInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[Comment]:
+        req = PageRequest.build(info.context.settings, first, after)
+        if self.rec.parent_id is not None:
+            return connection_from_page(Page(items=[], keys=[], has_next_page=False), Comment.of)
+        page = await info.context.loaders.replies.load((self.rec.id, req))
+        return connection_from_page(page, Comment.of)
 
 
 @strawberry.type
@@ -242,6 +296,23 @@ class CreatePostInput:
 class AddCommentInput:
     post_id: strawberry.ID
     text: str
+    reply_to: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Reply to this comment of the same post (a reply to a reply joins "
+        "its top-level comment's thread).",
+    )
+
+
+@strawberry.input
+class EditPostInput:
+    id: strawberry.ID
+    text: str
+
+
+@strawberry.type
+class EditPostPayload:
+    post: Post | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type

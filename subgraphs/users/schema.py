@@ -17,6 +17,7 @@ from subgraphs.common import build_schema
 from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
 from subgraphs.users.caller import client_ip, session_user
+from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.recovery import RecoveryMutation
 from subgraphs.users.relations import RelationsMutation, RelationsQuery
 from subgraphs.users.types import (

@@ -25,6 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 
+CREATE_POST = """mutation($input: CreatePostInput!) { createPost(input: $input) {
+  post { id } uploads { mediaId url fields { name value } } errors { code field message } } }"""
+LIKE = "mutation($id: ID!) { likePost(postId: $id) { post { id } errors { code } } }"
+COMMENT = """mutation($p: ID!, $t: String!, $r: ID) {
+  addComment(input: {postId: $p, text: $t, replyTo: $r}) {
+    comment { id } errors { code field message } } }"""
+FOLLOW = "mutation($id: ID!) { follow(userId: $id) { changed } }"
+BLOCK = "mutation($id: ID!) { blockUser(userId: $id) { changed } }"
+FEED = "query($first: Int) { feed(first: $first) { edges { node { id } } } }"
 SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
   signUp(input: {username: $u, email: $e, password: $p}) {
     session { accessToken refreshToken user { id username } } errors { code field message } } }"""
@@ -114,6 +123,37 @@ class Api:
                 token=who.token,
             )
         return who
+
+    async def new_post(self, who: Account, text: str = "woof") -> str:
+        """A new text post by `who`; its id."""
+        body = await self.data(CREATE_POST, {"input": {"text": text}}, token=who.token)
+        payload = body["createPost"]
+        assert payload["errors"] == [], payload
+        post_id: str = payload["post"]["id"]
+        return post_id
+
+    async def like(self, who: Account, post_id: str) -> None:
+        body = await self.data(LIKE, {"id": post_id}, token=who.token)
+        assert body["likePost"]["errors"] == [], body
+
+    async def comment(
+        self, who: Account, post_id: str, text: str = "nice", reply_to: str | None = None
+    ) -> str:
+        body = await self.data(COMMENT, {"p": post_id, "t": text, "r": reply_to}, token=who.token)
+        payload = body["addComment"]
+        assert payload["errors"] == [], payload
+        comment_id: str = payload["comment"]["id"]
+        return comment_id
+
+    async def follow(self, who: Account, other: Account) -> None:
+        await self.data(FOLLOW, {"id": other.id}, token=who.token)
+
+    async def block(self, who: Account, other: Account) -> None:
+        await self.data(BLOCK, {"id": other.id}, token=who.token)
+
+    async def feed(self, who: Account, first: int = 50) -> list[str]:
+        body = await self.data(FEED, {"first": first}, token=who.token)
+        return [e["node"]["id"] for e in body["feed"]["edges"]]
 
 
 @pytest.fixture
