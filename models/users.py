@@ -326,3 +326,59 @@ class PasswordReset(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     mailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+NOTIFICATION_KINDS = ("FOLLOW", "LIKE", "COMMENT", "REPLY")
+
+
+class Notification(Base):
+    """Something that happened to `recipient_id`, made by a worker from another domain's
+    outbox event (docs/social.md, "Notifications"). `dedupe_key` names what it is about
+    (`follow:<actor>`, `like:<post>:<actor>`, `comment:<id>`, `reply:<id>`): with the
+    recipient it is unique, so a redelivered event, or a like after an unlike, notifies
+    once. `read_at` is set by markNotificationsRead."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("kind IN ('FOLLOW', 'LIKE', 'COMMENT', 'REPLY')", name="kind"),
+        Index(
+            "uq_users_notifications_recipient_id_dedupe_key",
+            "recipient_id",
+            "dedupe_key",
+            unique=True,
+        ),
+        Index("ix_users_notifications_recipient_id_id", "recipient_id", text("id DESC")),
+        Index(
+            "ix_users_notifications_unread",
+            "recipient_id",
+            postgresql_where=text("read_at IS NULL"),
+        ),
+        Index("ix_users_notifications_actor_id", "actor_id"),
+        Index(
+            "ix_users_notifications_post_id",
+            "post_id",
+            postgresql_where=text("post_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_users_notifications_comment_id",
+            "comment_id",
+            postgresql_where=text("comment_id IS NOT NULL"),
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=NEXT_ID)
+    recipient_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    actor_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False
+    )
+    post_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    comment_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    dedupe_key: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -67,6 +67,9 @@ PAGE = text(
     " ORDER BY p.post_id DESC LIMIT :n)"
 )
 HIDDEN_AUTHORS = text(HIDDEN)
+# The degraded page's filter (two small index reads) gets at least this long: the inbox read
+# that timed out may have been slow for its own reasons (a lock, a long scan).
+DEGRADED_FILTER_MS = 1000
 
 
 def install_read_budget(res: Resources) -> None:
@@ -153,7 +156,9 @@ async def _filters(
     degraded page; FeedUnavailable when they cannot be read (the popular posts are never
     served unfiltered)."""
     try:
-        async with asyncio.timeout(res.settings.feed_read_timeout_ms / 1000 + 0.05):
+        async with asyncio.timeout(
+            max(res.settings.feed_read_timeout_ms, DEGRADED_FILTER_MS) / 1000
+        ):
             async with res.db.session() as session:
                 hidden: set[int] = set()
                 if viewer_id is not None:

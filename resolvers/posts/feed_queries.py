@@ -1,4 +1,4 @@
-"""Read-only queries over posts for the feed domain.
+"""Read-only queries over posts for other domains (the feed, notifications).
 
 Owned by the posts domain: the SQL against `posts.*` lives here and the feed calls these
 functions (DESIGN.md, data ownership). `recent_post_ids` returns a composable `Select` so the
@@ -69,6 +69,14 @@ def live_post_sql(post_column: str) -> str:
     return (
         f"EXISTS (SELECT 1 FROM posts.posts lp WHERE lp.id = {post_column} "
         "AND lp.deleted_at IS NULL)"
+    )
+
+
+def live_comment_sql(comment_column: str) -> str:
+    """SQL text: the comment in `comment_column` exists, on a post not deleted."""
+    return (
+        f"EXISTS (SELECT 1 FROM posts.comments lc JOIN posts.posts lcp ON lcp.id = lc.post_id "
+        f"WHERE lc.id = {comment_column} AND lcp.deleted_at IS NULL)"
     )
 
 

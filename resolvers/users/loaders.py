@@ -14,9 +14,11 @@ from aiodataloader import DataLoader
 from models.users import User
 from puppies.auth import Viewer
 from puppies.auth.keys import KeyRing
+from puppies.broker import KeyedBroker
 from puppies.pagination import Page, PageRequest
 from resolvers.runtime import Resources
 from resolvers.users import accounts, blocks, follows
+from resolvers.users.notifications import NotificationRecord
 from resolvers.users.oidc import OidcClients
 
 PageKey = tuple[int, PageRequest]
@@ -30,12 +32,15 @@ class UsersLoaders:
         keyring: KeyRing,
         *,
         oidc: OidcClients | None = None,
+        notification_broker: KeyedBroker[NotificationRecord] | None = None,
     ) -> None:
         self.res = res
         self.viewer = viewer
         self.keyring = keyring
         # the process's OpenID Connect clients (their discovery documents and JWKS cached)
         self.oidc = oidc if oidc is not None else OidcClients(res.settings)
+        # the process's one broker of live notifications (the users app starts it)
+        self.notification_broker = notification_broker
         self.user: DataLoader[int, User | None] = DataLoader(self._users)
         self.followers: DataLoader[PageKey, Page[int]] = DataLoader(self._followers)
         self.following: DataLoader[PageKey, Page[int]] = DataLoader(self._following)

@@ -18,6 +18,13 @@ from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
 from subgraphs.users.caller import client_ip, session_user
 from subgraphs.users.identity import IdentityMutation, IdentityQuery
+from subgraphs.users.notifications import (
+    Comment,
+    NotificationsMutation,
+    NotificationsQuery,
+    NotificationsSubscription,
+    Post,
+)
 from subgraphs.users.recovery import RecoveryMutation
 from subgraphs.users.relations import RelationsMutation, RelationsQuery
 from subgraphs.users.types import (
@@ -198,10 +205,18 @@ async def _follow(info: UsersInfo, raw_id: strawberry.ID, change: FollowChange) 
 
 
 schema = build_schema(
-    merge_types("Query", (Query, IdentityQuery, PrivacyQuery, RelationsQuery)),
+    merge_types("Query", (Query, IdentityQuery, PrivacyQuery, RelationsQuery, NotificationsQuery)),
     merge_types(
         "Mutation",
-        (Mutation, IdentityMutation, PrivacyMutation, RelationsMutation, RecoveryMutation),
+        (
+            Mutation,
+            IdentityMutation,
+            PrivacyMutation,
+            RelationsMutation,
+            RecoveryMutation,
+            NotificationsMutation,
+        ),
     ),
-    types=[User],
+    subscription=NotificationsSubscription,
+    types=[User, Post, Comment],
 )

@@ -4,6 +4,8 @@ page size (the users subgraph in this process, so its statements can be counted)
 from __future__ import annotations
 
 from models.sqlcount import count_statements
+from resolvers.runtime import Resources
+from resolvers.users import notifications
 from tests.subgraphs.users.conftest import UsersApi
 
 SEARCH = """query($q: String!) { searchUsers(query: $q, first: 50) {
@@ -42,3 +44,33 @@ async def test_search_and_relation_lists_cost_fixed_statements(users_api: UsersA
     # blocked page, muted page, their users (one batch), viewerBlocks, viewerFollows,
     # viewerMutes
     assert len(lists[2]) == len(lists[14]) == 6, lists[14]
+
+
+NOTIFICATIONS = """{ notifications(first: 50) { unreadCount
+  edges { node { id kind read actor { username viewerFollows } post { id } } } } }"""
+
+
+async def test_notifications_cost_fixed_statements(users_api: UsersApi) -> None:
+    viewer = await users_api.sign_up("viewer")
+    actors = [await users_api.sign_up(f"actor{i}") for i in range(12)]
+    res = Resources.open(users_api.app.state.settings)
+    counts = {}
+    try:
+        for n in (2, 12):
+            for actor in actors[:n]:
+                await notifications.notify(
+                    res,
+                    recipient=int(viewer.id),
+                    actor=int(actor.id),
+                    kind="FOLLOW",
+                    key=f"follow:{actor.id}",
+                )
+            with count_statements() as counter:
+                body = await users_api.gql.data(NOTIFICATIONS, token=viewer.token)
+            listed = body["notifications"]
+            assert len(listed["edges"]) == listed["unreadCount"] == n
+            counts[n] = counter.queries()
+    finally:
+        await res.close()
+    # the page, its actors (one batch), viewerFollows, the unread count
+    assert len(counts[2]) == len(counts[12]) == 4, counts[12]
