@@ -53,7 +53,7 @@ class PostsLoaders:
         return [found.get(i) for i in ids]
 
     async def _post_counts(self, author_ids: list[int]) -> list[int]:
-        found = await post_counts(self.res, author_ids)
+        found = await post_counts(self.res, author_ids, self.viewer_id)
         out = []
         for author in author_ids:
             published, unpublished = found.get(author, (0, 0))

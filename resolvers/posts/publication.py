@@ -10,7 +10,8 @@ media failed is never published; its author sees why and may delete it.
 
 `post_counts` keeps, per author, how many posts are published and how many are not, in
 the same transaction as each create, publish and delete (a profile's post count and a
-list's `totalCount` are one primary-key read).
+list's `totalCount` are one primary-key read; `deletePost` takes the post out at once, the
+purge job deletes the row later).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from models.outbox import emit
 from models.posts import SCHEMA, Media, Post, PostCount
 from resolvers.posts.records import PostRecord
 from resolvers.runtime import Resources
+from resolvers.users.graph_queries import hidden_user_ids
 
 PUBLISHED = "post.published"
 
@@ -95,17 +97,20 @@ async def publish_if_ready(session: AsyncSession, post: Post) -> bool:
     return True
 
 
-async def post_counts(res: Resources, author_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """(published, unpublished) per author; authors without posts are left out. One
-    statement."""
+async def post_counts(
+    res: Resources, author_ids: Sequence[int], viewer_id: int | None = None
+) -> dict[int, tuple[int, int]]:
+    """(published, unpublished) per author; authors without posts, and authors a block
+    stands between with `viewer_id` (docs/social.md), are left out. One statement."""
     if not author_ids:
         return {}
+    stmt = select(PostCount.author_id, PostCount.published, PostCount.unpublished).where(
+        PostCount.author_id.in_(list(set(author_ids)))
+    )
+    if viewer_id is not None:
+        stmt = stmt.where(PostCount.author_id.not_in(hidden_user_ids(viewer_id)))
     async with res.db.session() as session:
-        rows = await session.execute(
-            select(PostCount.author_id, PostCount.published, PostCount.unpublished).where(
-                PostCount.author_id.in_(list(set(author_ids)))
-            )
-        )
+        rows = await session.execute(stmt)
     return {int(a): (int(p), int(u)) for a, p, u in rows}
 
 

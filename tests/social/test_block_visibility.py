@@ -7,7 +7,8 @@ import uuid
 from tests.social.conftest import COMMENT, LIKE, Api, eventually
 
 POST = "query($id: ID!) { post(id: $id) { id } }"
-USER_POSTS = "query($id: ID!) { user(id: $id) { posts(first: 10) { edges { node { id } } } } }"
+USER_POSTS = """query($id: ID!) { user(id: $id) { postCount
+  posts(first: 10) { edges { node { id } } } } }"""
 COMMENTS = """query($id: ID!) { post(id: $id) { comments(first: 10) { edges { node { id
   replies(first: 10) { edges { node { id } } } } } } } }"""
 LIKED_BY = """query($id: ID!) { post(id: $id) { likedBy(first: 10) {
@@ -46,6 +47,7 @@ async def test_a_block_hides_content_both_ways(api: Api):
         assert (await api.data(POST, {"id": others_post}, token=token))["post"] is None
         user_posts = await api.data(USER_POSTS, {"id": other.id}, token=token)
         assert _ids(user_posts, "user", "posts") == []
+        assert user_posts["user"]["postCount"] == 0
         assert others_post not in _ids(
             await api.data(SEARCH, {"q": tag}, token=token), "searchPosts"
         )
@@ -65,6 +67,8 @@ async def test_a_block_hides_content_both_ways(api: Api):
         reply_ids = _ids(everything["post"]["comments"]["edges"][1]["node"], "replies")
         assert reply_ids == [alice_reply]
         assert (await api.data(POST, {"id": alices}, token=reader))["post"] == {"id": alices}
+        counted = await api.data(USER_POSTS, {"id": alice.id}, token=reader)
+        assert counted["user"]["postCount"] == 1
 
     # neither can like, comment on or reply to the other's things
     for viewer, post_id in ((bob, alices), (alice, bobs)):

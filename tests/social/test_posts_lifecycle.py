@@ -20,7 +20,8 @@ POST = "query($id: ID!) { post(id: $id) { id text edited editedAt likeCount comm
 COMPLETE = """mutation($id: ID!) { completeMediaUpload(mediaId: $id) {
   media { id status } errors { code message } } }"""
 MEDIA = "query($id: ID!) { post(id: $id) { media { status } } }"
-USER_POSTS = "query($id: ID!) { user(id: $id) { posts(first: 10) { edges { node { id } } } } }"
+USER_POSTS = """query($id: ID!) { user(id: $id) { postCount
+  posts(first: 10) { edges { node { id } } } } }"""
 
 
 async def test_edit_marks_the_post_edited(api: Api):
@@ -133,6 +134,7 @@ async def test_delete_removes_the_post_everywhere(api: Api, db: Database, settin
     await api.comment(bob, post_id, "agreed", reply_to=top)
     await eventually(lambda: _in_feed(api, bob, post_id))
     assert _objects(settings, f"media/{media_id}"), "the processed files exist"
+    assert (await api.data(USER_POSTS, {"id": alice.id}))["user"]["postCount"] == 2
 
     other = (await api.data(DELETE, {"id": post_id}, token=bob.token))["deletePost"]
     assert (other["deletedPostId"], other["errors"][0]["code"]) == (None, "FORBIDDEN")
@@ -143,8 +145,9 @@ async def test_delete_removes_the_post_everywhere(api: Api, db: Database, settin
     assert (await api.data(POST, {"id": post_id}, token=bob.token))["post"] is None
     assert post_id not in await api.feed(bob)
     assert post_id not in await api.feed(alice)
-    listed = (await api.data(USER_POSTS, {"id": alice.id}))["user"]["posts"]["edges"]
-    assert [e["node"]["id"] for e in listed] == [kept]
+    profile = (await api.data(USER_POSTS, {"id": alice.id}))["user"]
+    assert [e["node"]["id"] for e in profile["posts"]["edges"]] == [kept]
+    assert profile["postCount"] == 1
     again = (await api.data(DELETE, {"id": post_id}, token=alice.token))["deletePost"]
     assert again["errors"][0]["code"] == "NOT_FOUND"
     for late in (

@@ -53,3 +53,18 @@ async def test_nested_social_lists_cost_fixed_statements(posts_api: PostsClient)
         found = await posts_api.data(SEARCH, {"q": "pupper"}, user=7)
     assert len(found["searchPosts"]["edges"]) == 8
     assert len(searched.queries()) == 2, searched.queries()  # the search, likedBy pages
+
+
+COUNTS = """query($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on User { id postCount } } }"""
+
+
+async def test_post_counts_of_many_users_are_one_statement(posts_api: PostsClient) -> None:
+    for author in (300, 301, 302):
+        for _ in range(author - 299):
+            await posts_api.data(NEW, {"t": "x"}, user=author)
+    reps = [{"__typename": "User", "id": str(a)} for a in (300, 301, 302, 303)]
+    with count_statements() as counter:
+        body = await posts_api.data(COUNTS, {"reps": reps}, user=7)
+    assert [e["postCount"] for e in body["_entities"]] == [1, 2, 3, 0]
+    assert len(counter.queries()) == 1, counter.queries()
