@@ -78,14 +78,6 @@ def hidden_user_ids_sql(viewer_param: str) -> str:
     )
 
 
-def blocked_between(a: Any, b: Any) -> Any:
-    """A condition: a block exists between `a` and `b` (columns or values), either way."""
-    return exists().where(
-        ((Block.blocker_id == a) & (Block.blocked_id == b))
-        | ((Block.blocker_id == b) & (Block.blocked_id == a))
-    )
-
-
 def feed_hidden_authors(viewer_id: int) -> CompoundSelect[Any]:
     """Authors whose posts leave `viewer_id`'s home feed: blocked either way, or muted by
     the viewer (column `user_id`)."""
