@@ -157,6 +157,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         scopes = frozenset()
     tier = claims.get("tier")
     client = claims.get("client_id") or claims.get("azp")
+    session = claims.get("sid")
     return Principal(
         kind="user",
         id=subject,
@@ -164,5 +165,6 @@ def _principal(claims: dict[str, Any]) -> Principal:
         tier=tier if isinstance(tier, str) else None,
         scopes=scopes,
         client_name=client if isinstance(client, str) else None,
+        session_id=session if isinstance(session, str) and session else None,
         claims=claims,
     )

@@ -4,7 +4,9 @@ a secret the router shares with the subgraphs, in one request header.
 Claims: ``iss`` = ``puppies-router``, ``aud`` = ``puppies-subgraphs``, ``iat``, ``exp``
 (``ttl`` after signing), ``kind`` (``anonymous`` | ``user`` | ``api_key`` | ``router``),
 ``sub`` (the principal's id, absent when anonymous), ``uid`` (the user it acts for),
-``tier``, ``scope`` (space-separated), ``client``. The header's ``kid`` is the first 8 hex
+``tier``, ``scope`` (space-separated), ``client``, ``sid`` (a user token's session, from
+its own ``sid`` claim: the users subgraph's changePassword keeps that session). The
+header's ``kid`` is the first 8 hex
 digits of the SHA-256 of the secret, so a subgraph holding the current and the previous
 secret (rotation) knows which to check. Subgraphs verify it with puppies/auth/principal.py.
 
@@ -70,5 +72,7 @@ class PrincipalSigner:
             claims["scope"] = " ".join(sorted(principal.scopes))
         if principal.client_name is not None:
             claims["client"] = principal.client_name
+        if principal.session_id is not None:
+            claims["sid"] = principal.session_id
         header = {"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}
         return jwt.encode(header, claims, self.key, algorithms=[ALGORITHM])

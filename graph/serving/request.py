@@ -40,6 +40,7 @@ class Principal:
     - ``scopes``: what the credential may do (``@requiresScopes``): an API key's scopes, a
       JWT's ``scope`` claim.
     - ``client_name``: the client the credential belongs to (its persisted-query safelist).
+    - ``session_id``: the session a JWT belongs to (its ``sid`` claim), when it names one.
     - ``claims``: the verified JWT claims (``@policy`` rules may read them).
     """
 
@@ -49,6 +50,7 @@ class Principal:
     tier: str | None = None
     scopes: frozenset[str] = frozenset()
     client_name: str | None = None
+    session_id: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

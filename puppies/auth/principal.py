@@ -6,7 +6,8 @@ signed with a secret the router and the subgraphs share (the router's
 ``authentication.subgraph.principal.secret`` = the subgraphs' ``ROUTER_PRINCIPAL_SECRET``).
 The token's format is the router's contract (graph/authentication/principal_token.py):
 ``iss`` puppies-router, ``aud`` puppies-subgraphs, ``exp``, ``kind`` (anonymous, user,
-api_key, router), ``sub``, ``uid``, ``tier``, ``scope``, ``client``; the header's ``kid``
+api_key, router), ``sub``, ``uid``, ``tier``, ``scope``, ``client``, ``sid`` (the session
+of a user's token, from its own ``sid`` claim); the header's ``kid``
 is the first 8 hex digits of the SHA-256 of the secret, so the previous secret can still
 verify during a rotation.
 
@@ -94,7 +95,10 @@ def _principal(claims: dict[str, object]) -> ForwardedPrincipal:
     client = claims.get("client")
     client_name = client if isinstance(client, str) else None
     if kind == "user":
-        return ForwardedPrincipal(kind, Viewer(user_id=int(str(claims["sub"])), kind="user"))
+        sid = claims.get("sid")
+        session = int(sid) if isinstance(sid, str) and sid.isdigit() else None
+        viewer = Viewer(user_id=int(str(claims["sub"])), kind="user", session_id=session)
+        return ForwardedPrincipal(kind, viewer)
     if kind == "api_key":
         scope = claims.get("scope")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
