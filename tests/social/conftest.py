@@ -22,6 +22,10 @@ from tests.support.smtp import SmtpServer, smtp_server
 from tests.support.stack import RunningStack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
+# What the router answers, before any subgraph is asked, for a field whose authorization
+# directive (@authenticated, @requiresScopes, @policy) the caller does not meet; the
+# subgraphs check again themselves (UNAUTHENTICATED / FORBIDDEN when called directly).
+DENIED = "UNAUTHORIZED_FIELD_OR_TYPE"
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 

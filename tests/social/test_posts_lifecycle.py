@@ -9,7 +9,7 @@ from sqlalchemy import text
 from models.db import Database
 from puppies.s3 import create_s3_client
 from puppies.settings import Settings
-from tests.social.conftest import CREATE_POST, Account, Api, eventually
+from tests.social.conftest import CREATE_POST, DENIED, Account, Api, eventually
 from tests.subgraphs.posts.images import photo
 
 EDIT = """mutation($id: ID!, $t: String!) { editPost(input: {id: $id, text: $t}) {
@@ -63,7 +63,7 @@ async def test_edit_marks_the_post_edited(api: Api):
     malformed = (await api.data(EDIT, {"id": "abc", "t": "x"}, token=alice.token))["editPost"]
     assert malformed["errors"][0]["code"] == "BAD_USER_INPUT"
     anonymous = await api.error(EDIT, {"id": post_id, "t": "x"})
-    assert anonymous["extensions"]["code"] == "UNAUTHENTICATED"
+    assert anonymous["extensions"]["code"] == DENIED
     assert (await api.data(POST, {"id": post_id}))["post"]["text"] == "first post"
 
 

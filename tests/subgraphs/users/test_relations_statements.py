@@ -74,3 +74,18 @@ async def test_notifications_cost_fixed_statements(users_api: UsersApi) -> None:
         await res.close()
     # the page, its actors (one batch), viewerFollows, the unread count
     assert len(counts[2]) == len(counts[12]) == 4, counts[12]
+
+
+async def test_the_subgraph_checks_credentials_itself(users_api: UsersApi) -> None:
+    """Behind the router's directives, the subgraph still refuses (defense in depth)."""
+    alice = await users_api.sign_up("alice")
+    for query in (
+        'mutation { blockUser(userId: "1") { changed } }',
+        "{ notifications { unreadCount } }",
+        "mutation { markNotificationsRead { marked } }",
+        'mutation { changePassword(input: {currentPassword: "x", newPassword: "y"}) '
+        "{ revokedSessions } }",
+    ):
+        body = await users_api.gql(query)
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", (query, body)
+    assert alice.id
