@@ -36,6 +36,16 @@ def test_users_keys_and_anonymous_become_viewers() -> None:
     assert verifier.verify(signer.token_for(Principal("router", "router"))).is_router
 
 
+def test_a_user_tokens_session_travels_to_the_viewer() -> None:
+    signer, verifier = PrincipalSigner(CURRENT), PrincipalVerifier([CURRENT])
+    with_session = verifier.verify(signer.token_for(Principal("user", "5", "5", session_id="77")))
+    assert (with_session.viewer.user_id, with_session.viewer.session_id) == (5, 77)
+    # one token per session: another session of the same user is told apart
+    other = verifier.verify(signer.token_for(Principal("user", "5", "5", session_id="78")))
+    assert other.viewer.session_id == 78
+    assert verifier.verify(signer.token_for(Principal("user", "5", "5"))).viewer.session_id is None
+
+
 def test_rotation_wrong_secrets_tampering_and_expiry() -> None:
     token = PrincipalSigner(PREVIOUS).token_for(Principal("user", "5", "5"))
     assert PrincipalVerifier([CURRENT, PREVIOUS]).verify(token).viewer.user_id == 5
