@@ -11,6 +11,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from puppies.errors import ConfigError
@@ -113,10 +114,11 @@ def test_the_mail_backend_follows_the_settings(tmp_path: Path):
     assert create_mailer(dev).directory == tmp_path / "mail"  # type: ignore[attr-defined]
     smtp = Settings(smtp_host="mail.example.com", environment="development")
     assert type(create_mailer(smtp)).__name__ == "SmtpMailer"
+    production = Settings(environment="production", router_principal_secret=SecretStr("s" * 40))
     with pytest.raises(ConfigError, match="SMTP_HOST"):
-        create_mailer(Settings(environment="production"))
+        create_mailer(production)
     with pytest.raises(ConfigError, match="production"):
-        create_mailer(Settings(environment="production", mail_backend="file"))
+        create_mailer(production.model_copy(update={"mail_backend": "file"}))
 
 
 async def test_the_file_mailer_writes_readable_eml(tmp_path: Path):
