@@ -91,7 +91,7 @@ class Query:
     )
     async def search_posts(
         self, info: PostsInfo, query: str, first: int | None = None, after: str | None = None
-    ) -> Connection[Post]:
+    ) -> Connection[Post] | None:
         req = PageRequest.build(info.context.settings, first, after)
         page = await search.search_posts(
             info.context.resources, query, req, info.context.viewer.user_id
@@ -143,7 +143,7 @@ class Mutation:
         "media may have empty text.",
         requires_scopes=WRITE_POSTS,
     )
-    async def edit_post(self, info: PostsInfo, input: EditPostInput) -> EditPostPayload:
+    async def edit_post(self, info: PostsInfo, input: EditPostInput) -> EditPostPayload | None:
         viewer = _writer(info)
 
         async def run() -> EditPostPayload:

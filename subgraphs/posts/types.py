@@ -189,7 +189,7 @@ class Post:
     )
     async def liked_by(
         self, info: PostsInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Connection[User] | None:
         req = PageRequest.build(info.context.settings, first, after)
         page = await info.context.loaders.liked_by.load((self.rec.id, req))
         return connection_from_page(page, lambda uid: User(id=strawberry.ID(str(uid))))

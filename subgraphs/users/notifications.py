@@ -118,7 +118,7 @@ class NotificationsQuery:
         first: int | None = None,
         after: str | None = None,
         unread_only: bool = False,
-    ) -> NotificationConnection:
+    ) -> NotificationConnection | None:
         viewer = info.context.viewer.require_scope("read:profile")
         request = PageRequest.build(info.context.settings, first, after)
         page = await notifications.notifications_page(
@@ -140,7 +140,7 @@ class NotificationsMutation:
         info: UsersInfo,
         ids: list[strawberry.ID] | None = None,
         up_to: strawberry.ID | None = None,
-    ) -> MarkNotificationsReadPayload:
+    ) -> MarkNotificationsReadPayload | None:
         viewer = info.context.viewer.require_scope("write:profile")
         parsed = [parse_id(i, f"ids.{n}") for n, i in enumerate(ids)] if ids is not None else None
         res = info.context.resources

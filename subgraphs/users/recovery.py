@@ -77,7 +77,7 @@ class RecoveryMutation:
     )
     async def change_password(
         self, info: UsersInfo, input: ChangePasswordInput
-    ) -> ChangePasswordPayload:
+    ) -> ChangePasswordPayload | None:
         user_id = session_user(info, "change the password")
         result = await recovery.change_password(
             info.context.resources,

@@ -62,7 +62,7 @@ class RelationsQuery:
     )
     async def search_users(
         self, info: UsersInfo, query: str, first: int | None = None, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Connection[User] | None:
         request = KeysetRequest.build(info.context.settings, first, after, SEARCH_KEYS)
         page = await search_users(
             info.context.resources, query, request, info.context.viewer.user_id
@@ -79,7 +79,7 @@ class RelationsQuery:
     )
     async def blocked_users(
         self, info: UsersInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Connection[User] | None:
         viewer_id = info.context.viewer.require_scope("read:profile")
         request = PageRequest.build(info.context.settings, first, after)
         page = await info.context.loaders.blocked.load((viewer_id, request))
@@ -93,7 +93,7 @@ class RelationsQuery:
     )
     async def muted_users(
         self, info: UsersInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Connection[User] | None:
         viewer_id = info.context.viewer.require_scope("read:profile")
         request = PageRequest.build(info.context.settings, first, after)
         page = await info.context.loaders.muted.load((viewer_id, request))
@@ -108,14 +108,18 @@ class RelationsMutation:
         "comments or likes, neither can follow the other, and the follows between you "
         "are removed.",
     )
-    async def block_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
+    async def block_user(
+        self, info: UsersInfo, user_id: strawberry.ID
+    ) -> UserRelationPayload | None:
         return await _relate(info, user_id, _block)
 
     @strawberry.federation.mutation(
         requires_scopes=WRITE_FOLLOWS,
         description="Lift a block (idempotent). Follows the block removed stay removed.",
     )
-    async def unblock_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
+    async def unblock_user(
+        self, info: UsersInfo, user_id: strawberry.ID
+    ) -> UserRelationPayload | None:
         return await _relate(info, user_id, blocks.unblock)
 
     @strawberry.federation.mutation(
@@ -123,11 +127,15 @@ class RelationsMutation:
         description="Mute an account (idempotent): its posts leave your home feed and its "
         "actions stop notifying you. It is not told; follows stay.",
     )
-    async def mute_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
+    async def mute_user(
+        self, info: UsersInfo, user_id: strawberry.ID
+    ) -> UserRelationPayload | None:
         return await _relate(info, user_id, blocks.mute)
 
     @strawberry.federation.mutation(
         requires_scopes=WRITE_FOLLOWS, description="Unmute an account (idempotent)."
     )
-    async def unmute_user(self, info: UsersInfo, user_id: strawberry.ID) -> UserRelationPayload:
+    async def unmute_user(
+        self, info: UsersInfo, user_id: strawberry.ID
+    ) -> UserRelationPayload | None:
         return await _relate(info, user_id, blocks.unmute)
