@@ -74,7 +74,7 @@ async def test_entities_name_what_is_wrong_with_a_representation(api: Api) -> No
     )
     [error] = r.json()["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "representations.0"}
-    assert "an entity of this subgraph (Post, User)" in error["message"]
+    assert "an entity of this subgraph (Comment, Post, User)" in error["message"]
 
 
 async def test_a_subscription_over_plain_http_is_told_to_use_a_websocket(api: Api) -> None:
