@@ -43,5 +43,6 @@ async def count_posts_by_author(conn: asyncpg.Connection) -> None:
         await conn.execute(
             "INSERT INTO posts.post_counts (author_id, published, unpublished) "
             "SELECT author_id, count(*) FILTER (WHERE published_at IS NOT NULL), "
-            "count(*) FILTER (WHERE published_at IS NULL) FROM posts.posts GROUP BY author_id"
+            "count(*) FILTER (WHERE published_at IS NULL) FROM posts.posts "
+            "WHERE deleted_at IS NULL GROUP BY author_id"
         )
