@@ -9,6 +9,7 @@ import asyncio
 from sqlalchemy import text
 
 from models.posts import Media, Post
+from resolvers.posts import purge
 from resolvers.posts.posts import MediaSpec, create_post, delete_post
 from resolvers.posts.publication import post_counts, publish_if_ready
 from resolvers.runtime import Resources
@@ -67,3 +68,26 @@ async def test_a_text_post_is_published_and_counted_at_once(res: Resources) -> N
         await _scalar(res, "SELECT count(*) FROM posts.outbox WHERE event_type = 'post.published'")
         == 1
     )
+
+
+async def test_a_post_deleted_while_its_media_process_is_never_published(res: Resources) -> None:
+    """deletePost takes the post out of the counts at once; a medium that finishes after
+    it publishes nothing (no event, no count), and the purge leaves the counts alone."""
+    created = await create_post(res, 8, "soon gone", [MediaSpec("image/png", 10)])
+    post_id = created.post.id
+    assert await post_counts(res, [8]) == {8: (0, 1)}
+    await delete_post(res, 8, post_id)
+    assert await post_counts(res, [8]) == {8: (0, 0)}
+    gate = asyncio.Event()
+    gate.set()
+    assert await _ready(res, post_id, created.uploads[0].media_id, gate) is False
+    assert (
+        await _scalar(res, "SELECT published_at FROM posts.posts WHERE id = :p", p=post_id) is None
+    )
+    assert (
+        await _scalar(res, "SELECT count(*) FROM posts.outbox WHERE event_type = 'post.published'")
+        == 0
+    )
+    await purge.purge_post(res, post_id)
+    assert await _scalar(res, "SELECT count(*) FROM posts.posts WHERE id = :p", p=post_id) == 0
+    assert await post_counts(res, [8]) == {8: (0, 0)}
