@@ -1,7 +1,7 @@
 """Blocks, mutes, and the indexes of searchUsers (docs/social.md).
 
-Revision ID: users_0004
-Revises: users_0003
+Revision ID: users_0005
+Revises: users_0004
 Create Date: 2026-11-24
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "users_0004"
-down_revision: str | Sequence[str] | None = "users_0003"
+revision: str = "users_0005"
+down_revision: str | Sequence[str] | None = "users_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
