@@ -1,7 +1,7 @@
 """Blocks, mutes, and the indexes of searchUsers (docs/social.md).
 
-Revision ID: users_0005
-Revises: users_0004
+Revision ID: users_0006
+Revises: users_0005
 Create Date: 2026-11-24
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "users_0005"
-down_revision: str | Sequence[str] | None = "users_0004"
+revision: str = "users_0006"
+down_revision: str | Sequence[str] | None = "users_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

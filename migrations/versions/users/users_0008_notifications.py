@@ -1,7 +1,7 @@
 """Notifications: follows, likes, comments and replies, made by workers from outbox events.
 
-Revision ID: users_0007
-Revises: users_0006
+Revision ID: users_0008
+Revises: users_0007
 Create Date: 2026-11-24
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "users_0007"
-down_revision: str | Sequence[str] | None = "users_0006"
+revision: str = "users_0008"
+down_revision: str | Sequence[str] | None = "users_0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Password resets: one row per request for an existing account, the token stored hashed.
 
-Revision ID: users_0006
-Revises: users_0005
+Revision ID: users_0007
+Revises: users_0006
 Create Date: 2026-11-24
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "users_0006"
-down_revision: str | Sequence[str] | None = "users_0005"
+revision: str = "users_0007"
+down_revision: str | Sequence[str] | None = "users_0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

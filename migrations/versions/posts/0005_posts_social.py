@@ -7,8 +7,8 @@ comment replies (docs/social.md).
 - likes: a time-ordered `id`, the cursor of `Post.likedBy` (newest like first);
 - comments: `parent_id` (a reply to a top-level comment, one level deep) and `reply_count`.
 
-Revision ID: posts_0004
-Revises: posts_0003
+Revision ID: posts_0005
+Revises: posts_0004
 Create Date: 2026-11-24
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "posts_0004"
-down_revision: str | Sequence[str] | None = "posts_0003"
+revision: str = "posts_0005"
+down_revision: str | Sequence[str] | None = "posts_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
