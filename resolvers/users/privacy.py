@@ -19,6 +19,12 @@ PRIVACY.owned("users.refresh_tokens", "user_id", omit=("token_hash",))
 PRIVACY.owned("users.api_keys", "user_id", omit=("secret_hash",))
 PRIVACY.owned("users.oidc_identities", "user_id")
 PRIVACY.owned("users.data_exports", "user_id")
+# social (docs/social.md): the user's own blocks and mutes are exported; every row naming
+# the user either way is deleted, as are the user's reset links and notifications
+PRIVACY.owned("users.blocks", "blocker_id", "blocked_id", export_by=("blocker_id",))
+PRIVACY.owned("users.mutes", "muter_id", "muted_id", export_by=("muter_id",))
+PRIVACY.owned("users.password_resets", "user_id", omit=("token_hash", "request_id"))
+PRIVACY.owned("users.notifications", "recipient_id", "actor_id", export_by=("recipient_id",))
 PRIVACY.account("users.account_deletions", "user_id")
 PRIVACY.outbox("users")
 

@@ -14,8 +14,6 @@ from resolvers.runtime import Resources
 from resolvers.users import accounts, apikeys, follows, sessions
 from resolvers.users.accounts import AuthResult
 from subgraphs.common import build_schema
-from subgraphs.users.identity import IdentityMutation, IdentityQuery
-from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
 from subgraphs.users.caller import client_ip, session_user
 from subgraphs.users.identity import IdentityMutation, IdentityQuery
 from subgraphs.users.notifications import (
@@ -25,6 +23,7 @@ from subgraphs.users.notifications import (
     NotificationsSubscription,
     Post,
 )
+from subgraphs.users.privacy import PrivacyMutation, PrivacyQuery
 from subgraphs.users.recovery import RecoveryMutation
 from subgraphs.users.relations import RelationsMutation, RelationsQuery
 from subgraphs.users.types import (
