@@ -179,7 +179,7 @@ class Authorizer:
         if not access.allows(self.types.get(root)):
             # The whole root type is protected: every root field is removed.
             fields = [s for s in _flatten(selections) if not s.name.startswith("__")]
-            paths = tuple((s.response_key,) for s in fields)
+            paths = tuple((s.output_key,) for s in fields)
             if dry_run:
                 return Decision(selections, selections, paths)
             denied = {id(s) for s in fields}
@@ -211,7 +211,7 @@ class Authorizer:
                 plan.append(s)
                 shape.append(s)
                 continue
-            here = (*path, s.response_key)
+            here = (*path, s.output_key)
             fdef = self._field_def(parent, s.name)
             if fdef is None:  # not in the API schema: validation would have refused it
                 plan.append(s)

@@ -75,7 +75,7 @@ from graph.execution.errors import RequestError
 from graph.execution.executor import Executor, HeadersFor
 from graph.execution.http import SubgraphClient, SubgraphTransport
 from graph.execution.incremental import IncrementalExecution, active_deferrals, run_whole
-from graph.execution.shaping import Found, Shaper
+from graph.execution.shaping import Found, Shaper, client_paths
 from graph.execution.validation import RULES_WITH_INCREMENTAL
 from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
 from graph.planning.operation import NormalizedOperation, OpField, OpSelection
@@ -576,6 +576,8 @@ class Gateway:
     ) -> dict[str, Any]:
         """The response for the merged `data`; `active` deferrals are left for later parts
         (what is pending goes to `found`)."""
+        if prepared.normalized.client_keys:
+            client_paths(errors, prepared.normalized.client_keys)
         extra = None
         if prepared.introspection is not None:
             # The API schema does not change: an introspection without variables is answered

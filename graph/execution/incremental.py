@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from graph.execution.executor import HeadersFor, PartRun
-from graph.execution.shaping import Found
+from graph.execution.shaping import Found, client_paths
 from graph.planning.operation import STREAM, Deferral, NormalizedOperation
 from graph.planning.plan import DeferredNode, PlanNode, QueryPlan
 
@@ -299,6 +299,8 @@ class IncrementalExecution:
         shaper = self.gateway.shaper
         out: list[_Done] = []
         rest = list(run.errors)
+        if self.prepared.normalized.client_keys:
+            client_paths(rest, self.prepared.normalized.client_keys)
         for i, p in enumerate(pending):
             mine = [e for e in rest if _under(e, p.path)]
             if i == len(pending) - 1:  # errors with no place of their own go with the last

@@ -8,6 +8,7 @@ propagation (a null in a non-null position nulls the nearest nullable parent, wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -87,9 +88,10 @@ class Shaper:
             if s.conditions and not passes(s.conditions, variables):
                 continue
             if isinstance(s, OpField):
-                lst = out.get(s.response_key)
+                rkey = s.client_key or s.response_key
+                lst = out.get(rkey)
                 if lst is None:
-                    out[s.response_key] = [s]
+                    out[rkey] = [s]
                 else:
                     lst.append(s)
             elif s.type_condition is None or self._type_applies(s.type_condition, type_name):
@@ -196,8 +198,9 @@ SCALAR, ENUM, OBJECT, ABSTRACT, LIST = range(5)
 # How a field is completed: its __typename, a nullable scalar (copied), a non-null scalar
 # (copied after a null check), anything else (the general path), an introspection root field,
 # a field authorization removed (null, no error of its own), a @defer fragment delivered
-# later, a @stream list whose later items are delivered later.
-_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA, _DENIED, _DEFER, _STREAM = range(8)
+# later, a @stream list whose later items are delivered later, a field the client aliased
+# `__typename` (its value is under a private key in the merged data: OpField.client_key).
+_TYPENAME, _SCALAR, _SCALAR_NN, _GENERAL, _EXTRA, _DENIED, _DEFER, _STREAM, _RENAMED = range(9)
 
 
 class _VT:
@@ -310,7 +313,10 @@ class _Shaping:
             code = _GENERAL if vt.kind != SCALAR else _SCALAR_NN if vt.nonnull else _SCALAR
             stream = f0.stream
             if stream is not None and stream.id in active and vt.kind == LIST:
-                out.append((rkey, _STREAM, (vt, stream), sub, f0.name))
+                out.append((rkey, _STREAM, (vt, stream, f0.response_key), sub, f0.name))
+                continue
+            if f0.client_key is not None:
+                out.append((rkey, _RENAMED, (vt, f0.response_key), sub, f0.name))
                 continue
             out.append((rkey, code, vt, sub, f0.name))
         for frag in deferred or ():
@@ -372,9 +378,19 @@ class _Shaping:
                 out[key] = None
             elif code == _DEFER:
                 self.found.append(Found(vt, path, obj, sub or (), t))
+            elif code == _RENAMED:
+                rvt, data_key = vt
+                v = obj.get(data_key, _MISSING)
+                if v is _MISSING:
+                    self.null_error((path, key), t.name, fname, missing=True)
+                    v = None
+                r = self.value(rvt, sub, v, path, key, t.name, fname)
+                if r is _PROPAGATE:
+                    return _PROPAGATE
+                out[key] = r
             else:  # _STREAM: the first items now, the others in the stream's part
-                lvt, deferral = vt
-                v = obj.get(key, _MISSING)
+                lvt, deferral, data_key = vt
+                v = obj.get(data_key, _MISSING)
                 if v is _MISSING:
                     self.null_error((path, key), t.name, fname, missing=True)
                     v = None
@@ -539,3 +555,12 @@ def _path_list(chain: Any) -> list[str | int]:
         out.append(key)
     out.reverse()
     return out
+
+
+def client_paths(errors: list[dict[str, Any]], client_keys: Mapping[str, str]) -> None:
+    """Errors' paths as the client sees them: a private response key of a client field
+    (NormalizedOperation.client_keys) becomes its client key, in place."""
+    for e in errors:
+        path = e.get("path")
+        if isinstance(path, list) and any(seg in client_keys for seg in path):
+            e["path"] = [client_keys.get(seg, seg) if isinstance(seg, str) else seg for seg in path]

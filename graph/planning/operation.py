@@ -63,10 +63,20 @@ class OpField:
     # null propagation) and adds no error of its own (authorization reported it).
     denied: bool = False
     stream: Deferral | None = None  # `@stream` on this (list) field
+    # The key in the client's response when it is not `response_key`: a client alias
+    # `__typename` on another field (`__typename: name`, which validation allows). The
+    # field travels under a private `response_key` in subgraph queries and the merged data,
+    # where `__typename` is the planner's own (the concrete type of every object).
+    client_key: str | None = None
 
     @property
     def is_typename(self) -> bool:
         return self.name == "__typename"
+
+    @property
+    def output_key(self) -> str:
+        """The key of this field in the client's response."""
+        return self.client_key or self.response_key
 
 
 @dataclass(eq=False, slots=True)
@@ -96,6 +106,9 @@ class NormalizedOperation:
     internal_prefix: str = DEFAULT_INTERNAL_PREFIX
     # Every @defer fragment and @stream field, by id (empty for most operations).
     deferrals: tuple[Deferral, ...] = ()
+    # Private response keys of client fields aliased `__typename` -> "__typename" (see
+    # OpField.client_key), to give errors at those fields their client paths.
+    client_keys: dict[str, str] = field(default_factory=dict)
 
 
 def _collect_vars(value: ValueNode, out: set[str]) -> None:
@@ -297,14 +310,37 @@ def normalize_operation(
     # they can be turned off, and then they are).
     normalizer = _Normalizer(fragments, incremental=kind != "subscription")
     selections = normalizer.selection_set(operation.selection_set)
+    prefix = _free_prefix(selections)
     return NormalizedOperation(
         kind=kind,
         name=operation.name.value if operation.name else None,
         selections=selections,
         variable_definitions=var_defs,
-        internal_prefix=_free_prefix(selections),
+        internal_prefix=prefix,
         deferrals=tuple(normalizer.deferrals),
+        client_keys=_private_typename_aliases(selections, prefix + TYPENAME),
     )
+
+
+TYPENAME = "__typename"
+
+
+def _private_typename_aliases(selections: tuple[OpSelection, ...], key: str) -> dict[str, str]:
+    """Give every client field aliased `__typename` (on a field that is not `__typename`) the
+    private response key `key` (the operation's internal prefix + `__typename`: the planner
+    never makes that key for a field of its own). In one selection set at most one field has
+    the response key `__typename` (validation), so one private key serves them all."""
+    found = False
+    stack = list(selections)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, OpField) and s.response_key == TYPENAME and s.name != TYPENAME:
+            s.client_key = TYPENAME
+            s.response_key = key
+            found = True
+        if s.selections:
+            stack.extend(s.selections)
+    return {key: TYPENAME} if found else {}
 
 
 def _free_prefix(selections: tuple[OpSelection, ...]) -> str:

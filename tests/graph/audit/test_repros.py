@@ -171,6 +171,33 @@ REPROS = [
         "{ b { a { id: pId } a { name } } }",
         {"b": {"a": [{"id": "a.1.pId", "name": "a.1"}]}},
     ),
+    # ... nor with the planner's own `__typename`: a client alias `__typename` on another
+    # field (which validation allows) travels under a private key.
+    Repro(
+        "alias_typename_requires_interface",
+        "requires-interface",
+        "{ a { __typename: name t: __typename city } }",
+        {"a": {"__typename": "u1-name", "t": "User", "city": "a1-city"}},
+    ),
+    Repro(
+        "alias_typename_union_member",
+        "union-intersection",
+        "{ book { ... on Book { __typename: aTitle } } }",
+        {"book": {"__typename": "A: The Lord of the Rings"}},
+    ),
+    Repro(
+        "alias_typename_error_path",
+        "null-keys",
+        "{ bookContainers { book { __typename: id author { __typename: name } } } }",
+        {
+            "bookContainers": [
+                {"book": {"__typename": "1", "author": {"__typename": "Alice"}}},
+                {"book": {"__typename": "2", "author": {"__typename": "Bob"}}},
+                {"book": None},
+            ]
+        },
+        error_paths=(("bookContainers", 2, "book", "__typename"),),
+    ),
     # 7. __typename always names an object type.
     Repro(
         "typename_never_an_interface",
