@@ -1,18 +1,33 @@
 """Random valid operations over an API schema, on hypothesis.
 
-Fields with aliases (also aliases that are other fields' names), repeated fields with other
-sub-selections, inline fragments (no type condition, the type itself, an interface, a member
-of a union or interface), named fragments (nested), `@skip` / `@include` with literals and
-variables (some with defaults), arguments as literals and variables, `__typename`. Invalid
-combinations (an alias that clashes) are left to the caller's validation.
+What an operation may hold:
+
+- fields, with arguments as literals, as variables and as variables with a default (given a
+  value or not); `__typename`, at any level, also at the root;
+- aliases: fresh names, names of other fields of the same type (`id: name`), and
+  `__typename` on another field (`__typename: name`, which validation allows);
+- repeated fields: a field asked again under the same response key with another
+  sub-selection (and other directives), which the executor must merge;
+- inline fragments without a type condition, on the type itself, on an interface or union
+  it belongs to, on a member of an abstract type; named fragments, nested in each other and
+  spread in several places;
+- `@skip` / `@include` with literals, with variables (`Boolean!`) and with variables that
+  have a default (sent or not); both at once on one selection.
+
+Invalid combinations (two fields under one response key that cannot merge) are left to the
+caller's validation. The draws go through a few cached strategies (an index into the
+options, a boolean): hypothesis shrinks every choice towards the first option, so the
+simplest choice comes first in every list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -22,13 +37,72 @@ from graphql import (
 )
 from hypothesis import strategies as st
 
+_BOOL = st.booleans()
+
+_KINDS = ["field"] * 6 + ["typename", "inline", "inline", "spread", "repeat", "reuse"]
+_ALIASES = ["", "", "", "alias", "other", "typename"]
+_CONDITIONS = ["", "", "", "skip", "include", "both"]
+_HOW = ["true", "false", "var", "default"]
+_ARG = ["none", "literal", "var", "default"]
+_FRESH = ["x", "y", "id", "name"]
+_LITERALS = {
+    "String": ['"1"', '"a"', '"USD"'],
+    "Boolean": ["true", "false"],
+    "Float": ["1.5", "0"],
+}
+
+
+@cache
+def _index(n: int) -> st.SearchStrategy[int]:
+    return st.integers(min_value=0, max_value=n - 1)
+
+
+class _Keys:
+    """The response keys of one selection set (with the fragments merged into it): what each
+    key is (field name and arguments) and the keys of its sub-selection. A key drawn again
+    for something else gets a fresh alias instead, so that fields merge (the operations are
+    mostly valid; a reused named fragment may still clash)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[str, str, _Keys]] = {}
+
+    def take(self, key: str, what: str, args: str) -> _Keys | None:
+        """The sub-selection's keys, or None when `key` already holds something else."""
+        hit = self.entries.get(key)
+        if hit is None:
+            hit = self.entries[key] = (what, args, _Keys())
+        elif hit[:2] != (what, args):
+            return None
+        return hit[2]
+
 
 @dataclass
 class _Doc:
+    draw: st.DrawFn
     schema: GraphQLSchema
     fragments: dict[str, str] = field(default_factory=dict)
+    fragment_types: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)  # name -> definition text
     values: dict[str, Any] = field(default_factory=dict)
+    aliases: int = 0
+
+    def pick(self, options: list[Any]) -> Any:
+        if len(options) == 1:
+            return options[0]
+        return options[self.draw(_index(len(options)))]
+
+    def number(self, low: int, high: int) -> int:
+        return low + self.draw(_index(high - low + 1)) if high > low else low
+
+    def flag(self) -> bool:
+        return self.draw(_BOOL)
+
+    def fresh(self) -> str:
+        """A new alias (`a0: `, `a1: `, ...), taken by nothing yet."""
+        self.aliases += 1
+        return f"a{self.aliases}: "
 
 
 def _named(t: Any) -> Any:
@@ -37,18 +111,13 @@ def _named(t: Any) -> Any:
     return t
 
 
-def _possible(schema: GraphQLSchema, t: Any) -> list[Any]:
-    if isinstance(t, GraphQLObjectType):
-        return [t]
-    return list(schema.get_possible_types(t))
-
-
 @st.composite
 def operations(draw: st.DrawFn, schema: GraphQLSchema) -> tuple[str, dict[str, Any]]:
-    doc = _Doc(schema)
+    """(operation text, variable values) of a random valid-or-not query on `schema`."""
+    doc = _Doc(draw, schema)
     query = schema.query_type
     assert query is not None
-    body = draw(_selection_set(doc, query, 0))
+    body = _selection_set(doc, query, 0, _Keys())
     defs = ""
     if doc.variables:
         defs = "(" + ", ".join(doc.variables.values()) + ")"
@@ -56,85 +125,129 @@ def operations(draw: st.DrawFn, schema: GraphQLSchema) -> tuple[str, dict[str, A
     return text, doc.values
 
 
-@st.composite
-def _condition(draw: st.DrawFn, doc: _Doc) -> str:
-    kind = draw(st.sampled_from(["", "", "", "skip", "include"]))
-    if not kind:
-        return ""
-    how = draw(st.sampled_from(["true", "false", "var", "default"]))
+def _directive(doc: _Doc, kind: str) -> str:
+    how = doc.pick(_HOW)
     if how in ("true", "false"):
         return f" @{kind}(if: {how})"
     name = f"v{len(doc.variables)}"
     if how == "default":
-        default = draw(st.booleans())
+        default = doc.flag()
         doc.variables[name] = f"${name}: Boolean = {str(default).lower()}"
-        if draw(st.booleans()):
-            doc.values[name] = draw(st.booleans())
+        if doc.flag():
+            doc.values[name] = doc.flag()
     else:
         doc.variables[name] = f"${name}: Boolean!"
-        doc.values[name] = draw(st.booleans())
+        doc.values[name] = doc.flag()
     return f" @{kind}(if: ${name})"
 
 
-@st.composite
-def _selection_set(draw: st.DrawFn, doc: _Doc, t: Any, depth: int) -> str:
-    n = draw(st.integers(min_value=1, max_value=4 if depth < 2 else 2))
-    items = [draw(_selection(doc, t, depth)) for _ in range(n)]
+def _condition(doc: _Doc) -> str:
+    kind = doc.pick(_CONDITIONS)
+    if not kind:
+        return ""
+    if kind == "both":
+        return _directive(doc, "skip") + _directive(doc, "include")
+    return _directive(doc, kind)
+
+
+# A field drawn in a selection set: (text up to its directives, target type, sub-keys).
+_Drawn = tuple[str, Any, _Keys]
+
+
+def _selection_set(doc: _Doc, t: Any, depth: int, keys: _Keys) -> str:
+    n = doc.number(1, 4 if depth < 2 else 2)
+    items: list[str] = []
+    fields: list[_Drawn] = []
+    for _ in range(n):
+        items.append(_selection(doc, t, depth, fields, keys))
     return "{ " + " ".join(items) + " }"
 
 
-@st.composite
-def _selection(draw: st.DrawFn, doc: _Doc, t: Any, depth: int) -> str:
-    what = draw(st.sampled_from(["field"] * 6 + ["typename", "inline", "inline", "spread"]))
+def _selection(doc: _Doc, t: Any, depth: int, fields: list[_Drawn], keys: _Keys) -> str:
+    what = doc.pick(_KINDS)
     if what == "typename" or not getattr(t, "fields", None):
-        alias = draw(st.sampled_from(["", "", "t: "]))
-        return f"{alias}__typename{draw(_condition(doc))}"
-    if what in ("inline", "spread") and depth < 4:
-        conds = _conditions_for(doc.schema, t)
-        tc = draw(st.sampled_from(conds))
+        alias = doc.pick(["", "", "t: "])
+        if keys.take(alias[:-2] or "__typename", "__typename", "") is None:
+            alias = doc.fresh()
+        return f"{alias}__typename{_condition(doc)}"
+    if what == "repeat" and fields:
+        # The same response key again (same field, alias and arguments), another selection.
+        head, target, sub = doc.pick(fields)
+        return head + _condition(doc) + _sub(doc, target, depth, sub)
+    if what == "reuse" and doc.fragment_types:
+        usable = [n for n, tc in doc.fragment_types.items() if _spreadable(doc.schema, tc, t)]
+        if usable:
+            return f"...{doc.pick(usable)}{_condition(doc)}"
+    if what in ("inline", "spread", "reuse") and depth < 4:
+        tc = doc.pick(_conditions_for(doc.schema, t))
         target = doc.schema.get_type(tc) if tc else t
-        inner = draw(_selection_set(doc, target, depth + 1))
-        directive = draw(_condition(doc))
+        inner = _selection_set(doc, target, depth + 1, keys)
+        directive = _condition(doc)
         if what == "inline":
             head = f"... on {tc}" if tc else "..."
             return f"{head}{directive} {inner}"
         name = f"F{len(doc.fragments)}"
         doc.fragments[name] = f"fragment {name} on {tc or t.name} {inner}"
+        doc.fragment_types[name] = tc or t.name
         return f"...{name}{directive}"
-    fields = [f for f in t.fields if not f.startswith("__")]
-    name = draw(st.sampled_from(fields))
+    names = [f for f in t.fields if not f.startswith("__")]
+    name = doc.pick(names)
     fdef = t.fields[name]
-    alias_kind = draw(st.sampled_from(["", "", "", "alias", "other"]))
     alias = ""
+    alias_kind = doc.pick(_ALIASES)
     if alias_kind == "alias":
-        alias = draw(st.sampled_from(["x", "y", "id", "name"])) + ": "
+        alias = doc.pick(_FRESH) + ": "
     elif alias_kind == "other":
-        alias = draw(st.sampled_from(fields)) + ": "
-    args = ""
-    if fdef.args:
-        parts = []
-        for aname, adef in fdef.args.items():
-            if _named(adef.type).name == "Int":
-                how = draw(st.sampled_from(["none", "literal", "var"]))
-                if how == "literal" or (how == "none" and isinstance(adef.type, GraphQLNonNull)):
-                    parts.append(f"{aname}: {draw(st.integers(min_value=0, max_value=3))}")
-                elif how == "var":
-                    v = f"m{len(doc.variables)}"
-                    doc.variables[v] = f"${v}: Int!"
-                    doc.values[v] = draw(st.integers(min_value=0, max_value=3))
-                    parts.append(f"{aname}: ${v}")
-            elif _named(adef.type).name == "ID":
-                parts.append(f'{aname}: "{draw(st.sampled_from(_ids(doc.schema, fdef)))}"')
-        if parts:
-            args = "(" + ", ".join(parts) + ")"
-    directive = draw(_condition(doc))
+        alias = doc.pick(names) + ": "
+    elif alias_kind == "typename":
+        alias = "__typename: "
+    args = _arguments(doc, fdef)
+    sub = keys.take(alias[:-2] or name, name, args)
+    if sub is None:  # the key is taken by another field: a fresh alias
+        alias = doc.fresh()
+        sub = keys.take(alias[:-2], name, args)
+        assert sub is not None
+    head = f"{alias}{name}{args}"
     target = _named(fdef.type)
-    if isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
-        if depth >= 3:
-            return f"{alias}{name}{args}{directive} {{ __typename }}"
-        inner = draw(_selection_set(doc, target, depth + 1))
-        return f"{alias}{name}{args}{directive} {inner}"
-    return f"{alias}{name}{args}{directive}"
+    fields.append((head, target, sub))
+    return head + _condition(doc) + _sub(doc, target, depth, sub)
+
+
+def _sub(doc: _Doc, target: Any, depth: int, keys: _Keys) -> str:
+    if not isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
+        return ""
+    if depth >= 3:
+        return " { __typename }"
+    return " " + _selection_set(doc, target, depth + 1, keys)
+
+
+def _arguments(doc: _Doc, fdef: Any) -> str:
+    parts = []
+    for aname, adef in fdef.args.items():
+        tname = _named(adef.type).name
+        if tname == "Int":
+            how = doc.pick(_ARG)
+            required = isinstance(adef.type, GraphQLNonNull) and adef.default_value is None
+            if how == "literal" or (how == "none" and required):
+                parts.append(f"{aname}: {doc.number(0, 3)}")
+            elif how == "var":
+                v = f"m{len(doc.variables)}"
+                doc.variables[v] = f"${v}: Int!"
+                doc.values[v] = doc.number(0, 3)
+                parts.append(f"{aname}: ${v}")
+            elif how == "default":
+                v = f"m{len(doc.variables)}"
+                doc.variables[v] = f"${v}: Int = {doc.number(0, 3)}"
+                if doc.flag():
+                    doc.values[v] = doc.number(0, 3)
+                parts.append(f"{aname}: ${v}")
+        elif tname == "ID":
+            parts.append(f'{aname}: "{doc.pick(_ids(fdef))}"')
+        elif tname in _LITERALS:
+            parts.append(f"{aname}: {doc.pick(_LITERALS[tname])}")
+        elif isinstance(_named(adef.type), GraphQLEnumType):
+            parts.append(f"{aname}: {doc.pick(list(_named(adef.type).values))}")
+    return "(" + ", ".join(parts) + ")" if parts else ""
 
 
 def _conditions_for(schema: GraphQLSchema, t: Any) -> list[str | None]:
@@ -145,10 +258,25 @@ def _conditions_for(schema: GraphQLSchema, t: Any) -> list[str | None]:
             if isinstance(u, GraphQLUnionType) and t in u.types:
                 out.append(u.name)
     else:
-        out.extend(p.name for p in _possible(schema, t))
+        out.extend(p.name for p in schema.get_possible_types(t))
     return out
 
 
-def _ids(schema: GraphQLSchema, fdef: Any) -> list[str]:
+def _spreadable(schema: GraphQLSchema, condition: str, t: Any) -> bool:
+    """Whether a fragment on `condition` may be spread where the type is `t`."""
+    c = schema.get_type(condition)
+    if c is None:
+        return False
+    mine = {p.name for p in _possible(schema, t)}
+    return bool(mine & {p.name for p in _possible(schema, c)})
+
+
+def _possible(schema: GraphQLSchema, t: Any) -> list[Any]:
+    if isinstance(t, GraphQLObjectType):
+        return [t]
+    return list(schema.get_possible_types(t))
+
+
+def _ids(fdef: Any) -> list[str]:
     entity = _named(fdef.type).name
-    return [f"{entity.lower()}-{i}" for i in range(4)]
+    return [f"{entity.lower()}-{i}" for i in range(4)] + ["1", "2"]
