@@ -59,10 +59,13 @@ vendor: install
 	$(BIN)/python tools/vendor_browser_assets.py
 
 ## make test-deep: the long runs kept out of make test: the router's oracle on 100,000
-## generated operations (about an hour or more), SIGTERM to `puppies dev` at 20 moments
-## of start-up and running (make test does 3), and `make install` into a fresh .venv.
+## generated operations (tests/graph/oracle/deep.py, two processes; failures, shrunk, and the
+## report in /tmp/oracle-deep), the metamorphic checks on 3,000 operations, SIGTERM to
+## `puppies dev` at 20 moments of start-up and running (make test does 3), and `make install`
+## into a fresh .venv.
 test-deep: install
-	ORACLE_EXAMPLES=100000 $(BIN)/python -m pytest tests/graph/oracle -p no:cacheprovider
+	$(BIN)/python -m tests.graph.oracle.deep --cases 100000 --workers 2 --out /tmp/oracle-deep
+	METAMORPHIC_EXAMPLES=3000 $(BIN)/python -m pytest tests/graph/audit/test_metamorphic.py -p no:cacheprovider
 	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_supervisor.py -k sigterm_to_the_process_group
 	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_make_install.py -p no:cacheprovider
 

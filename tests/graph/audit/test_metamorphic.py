@@ -41,8 +41,8 @@ from hypothesis import strategies as st
 
 from tests.graph.audit.suites import NAMES, subgraphs
 from tests.graph.fixtures.federation import FederatedGraph
+from tests.graph.oracle.check import places
 from tests.graph.oracle.operations import operations
-from tests.graph.oracle.test_oracle import places
 
 EXAMPLES = int(os.environ.get("METAMORPHIC_EXAMPLES", "60"))
 

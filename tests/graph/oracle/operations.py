@@ -22,6 +22,7 @@ simplest choice comes first in every list.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -78,9 +79,42 @@ class _Keys:
         return hit[2]
 
 
+class Chooser:
+    """Where the choices come from: hypothesis (`draw`, shrinkable) or a plain
+    `random.Random` (the fast long runs of tests/graph/oracle/deep.py)."""
+
+    def index(self, n: int) -> int:
+        raise NotImplementedError
+
+    def flag(self) -> bool:
+        raise NotImplementedError
+
+
+class _Drawn(Chooser):
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+
+    def index(self, n: int) -> int:
+        return self.draw(_index(n))
+
+    def flag(self) -> bool:
+        return self.draw(_BOOL)
+
+
+class RandomChooser(Chooser):
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def index(self, n: int) -> int:
+        return self.rng.randrange(n)
+
+    def flag(self) -> bool:
+        return self.rng.random() < 0.5
+
+
 @dataclass
 class _Doc:
-    draw: st.DrawFn
+    choose: Chooser
     schema: GraphQLSchema
     fragments: dict[str, str] = field(default_factory=dict)
     fragment_types: dict[str, str] = field(default_factory=dict)
@@ -91,13 +125,13 @@ class _Doc:
     def pick(self, options: list[Any]) -> Any:
         if len(options) == 1:
             return options[0]
-        return options[self.draw(_index(len(options)))]
+        return options[self.choose.index(len(options))]
 
     def number(self, low: int, high: int) -> int:
-        return low + self.draw(_index(high - low + 1)) if high > low else low
+        return low + self.choose.index(high - low + 1) if high > low else low
 
     def flag(self) -> bool:
-        return self.draw(_BOOL)
+        return self.choose.flag()
 
     def fresh(self) -> str:
         """A new alias (`a0: `, `a1: `, ...), taken by nothing yet."""
@@ -114,7 +148,12 @@ def _named(t: Any) -> Any:
 @st.composite
 def operations(draw: st.DrawFn, schema: GraphQLSchema) -> tuple[str, dict[str, Any]]:
     """(operation text, variable values) of a random valid-or-not query on `schema`."""
-    doc = _Doc(draw, schema)
+    return operation(schema, _Drawn(draw))
+
+
+def operation(schema: GraphQLSchema, choose: Chooser) -> tuple[str, dict[str, Any]]:
+    """(operation text, variable values), with the choices from `choose`."""
+    doc = _Doc(choose, schema)
     query = schema.query_type
     assert query is not None
     body = _selection_set(doc, query, 0, _Keys())
@@ -151,19 +190,19 @@ def _condition(doc: _Doc) -> str:
 
 
 # A field drawn in a selection set: (text up to its directives, target type, sub-keys).
-_Drawn = tuple[str, Any, _Keys]
+_Field = tuple[str, Any, _Keys]
 
 
 def _selection_set(doc: _Doc, t: Any, depth: int, keys: _Keys) -> str:
     n = doc.number(1, 4 if depth < 2 else 2)
     items: list[str] = []
-    fields: list[_Drawn] = []
+    fields: list[_Field] = []
     for _ in range(n):
         items.append(_selection(doc, t, depth, fields, keys))
     return "{ " + " ".join(items) + " }"
 
 
-def _selection(doc: _Doc, t: Any, depth: int, fields: list[_Drawn], keys: _Keys) -> str:
+def _selection(doc: _Doc, t: Any, depth: int, fields: list[_Field], keys: _Keys) -> str:
     what = doc.pick(_KINDS)
     if what == "typename" or not getattr(t, "fields", None):
         alias = doc.pick(["", "", "t: "])
@@ -242,7 +281,7 @@ def _arguments(doc: _Doc, fdef: Any) -> str:
                     doc.values[v] = doc.number(0, 3)
                 parts.append(f"{aname}: ${v}")
         elif tname == "ID":
-            parts.append(f'{aname}: "{doc.pick(_ids(fdef))}"')
+            parts.append(f'{aname}: "{doc.pick(_ids(doc.schema, fdef))}"')
         elif tname in _LITERALS:
             parts.append(f"{aname}: {doc.pick(_LITERALS[tname])}")
         elif isinstance(_named(adef.type), GraphQLEnumType):
@@ -277,6 +316,7 @@ def _possible(schema: GraphQLSchema, t: Any) -> list[Any]:
     return list(schema.get_possible_types(t))
 
 
-def _ids(fdef: Any) -> list[str]:
-    entity = _named(fdef.type).name
-    return [f"{entity.lower()}-{i}" for i in range(4)] + ["1", "2"]
+def _ids(schema: GraphQLSchema, fdef: Any) -> list[str]:
+    """Ids for an `id:` argument: ids of the objects the world has (`e0-1`), and some not."""
+    names = [p.name.lower() for p in _possible(schema, _named(fdef.type))]
+    return [f"{n}-{i}" for n in names for i in range(4)] + ["1", "2"]

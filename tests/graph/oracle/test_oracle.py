@@ -22,20 +22,15 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import pytest
-from graphql import execute, parse, validate
+from graphql import parse, validate
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from graph.composition import CompositionError
-from graph.execution.errors import RequestError
-from graph.execution.gateway import Gateway
-from tests.graph.fixtures.federation import FederatedGraph
+from tests.graph.oracle.check import Case, Invalid, case_for, compare
 from tests.graph.oracle.operations import operations
-from tests.graph.oracle.world import World, make_world
 
 EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "150"))
 WORLDS = int(os.environ.get("ORACLE_WORLDS", "40"))
@@ -46,86 +41,11 @@ PER_BATCH = math.ceil(EXAMPLES / BATCHES)
 REPORT = os.environ.get("ORACLE_REPORT")
 
 
-class Case:
-    def __init__(self, seed: int) -> None:
-        self.world: World = make_world(seed)
-        self.graph = FederatedGraph(self.world.subgraphs())
-        self.gateway: Gateway = self.graph.gateway()
-        self.monolith = self.world.monolith()
-
-
-@lru_cache(maxsize=64)
-def case_for(seed: int) -> Case | None:
-    try:
-        return Case(seed)
-    except CompositionError:
-        return None  # the generator drew a graph composition rejects: not a router case
-
-
 @pytest.fixture(scope="module")
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     lp = asyncio.new_event_loop()
     yield lp
     lp.close()
-
-
-def places(data: Any, errors: list[dict[str, Any]] | None) -> set[tuple[Any, ...]]:
-    """Where each error's path first meets a null (or leaves the data)."""
-    out: set[tuple[Any, ...]] = set()
-    for e in errors or ():
-        path = e.get("path")
-        if not path:
-            out.add(("<no path>", e.get("message")))
-            continue
-        v: Any = data
-        where: list[Any] = []
-        for seg in path:
-            if v is None:
-                break
-            where.append(seg)
-            if isinstance(v, dict):
-                v = v.get(seg)
-            elif isinstance(v, list) and isinstance(seg, int) and seg < len(v):
-                v = v[seg]
-            else:
-                v = None
-        out.add(tuple(where))
-    return out
-
-
-class Invalid(Exception):
-    """The drawn operation does not validate (graphql-core agrees with the router)."""
-
-
-def compare(
-    case: Case, query: str, variables: dict[str, Any], loop: asyncio.AbstractEventLoop
-) -> None:
-    for sub in case.graph.subgraphs.values():  # per case (a world serves many operations)
-        sub.invalid.clear()
-        sub.calls.clear()
-    gateway = case.gateway
-    try:
-        prepared = gateway.prepare(query, None)
-    except RequestError as exc:
-        document = parse(query)
-        if exc.code == "GRAPHQL_VALIDATION_FAILED" and validate(gateway.api_schema, document):
-            raise Invalid() from None
-        raise AssertionError(
-            f"seed {case.world.seed}: the router rejects a valid operation\n{query}\n"
-            f"{exc.to_response()}"
-        ) from None
-    expected = execute(case.monolith, prepared.document, variable_values=variables)
-    assert not hasattr(expected, "__await__")
-    got = loop.run_until_complete(gateway.execute(prepared, variables))
-    context = f"seed {case.world.seed}\n{query}\n{variables}\n{got}\n{expected}"
-    assert "data" in got, context
-    assert got["data"] == expected.data, context
-    want = places(expected.data, [dict(e.formatted) for e in expected.errors or ()])
-    assert places(got["data"], got.get("errors")) == want, context
-    for e in got.get("errors") or ():
-        assert (e.get("extensions") or {}).get("code"), context
-    invalid = case.graph.invalid_subgraph_queries()
-    assert invalid == [], f"{context}\n{invalid}"
 
 
 _COUNTS: dict[int, dict[str, int]] = {}
@@ -138,6 +58,18 @@ def _report() -> Iterator[None]:
         with open(REPORT, "a") as out:
             for batch, counts in sorted(_COUNTS.items()):
                 out.write(json.dumps({"batch": batch, "first_world": FIRST_WORLD, **counts}) + "\n")
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[Case, str, dict[str, Any]]:
+    """A world of the first `ORACLE_WORLDS` and a valid operation on it (for
+    test_oracle_incremental.py, which makes incremental variants of it)."""
+    case = case_for(draw(st.integers(min_value=0, max_value=WORLDS - 1)))
+    assume(case is not None)
+    assert case is not None
+    query, variables = draw(operations(case.gateway.api_schema))
+    assume(not validate(case.gateway.api_schema, parse(query)))
+    return case, query, variables
 
 
 @pytest.mark.parametrize("batch", range(BATCHES))

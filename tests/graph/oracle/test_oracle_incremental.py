@@ -46,7 +46,8 @@ from hypothesis import strategies as st
 
 from graph.execution.incremental import DEFER_SPEC_20220824, INCREMENTAL_V02
 from graph.execution.validation import RULES_WITH_INCREMENTAL
-from tests.graph.oracle.test_oracle import Case, cases, compare
+from tests.graph.oracle.check import Case, compare
+from tests.graph.oracle.test_oracle import cases
 from tests.support.incremental import merge_payloads, same_answer
 
 EXAMPLES = int(

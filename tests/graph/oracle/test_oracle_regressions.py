@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.graph.oracle.test_oracle import case_for, compare
+from tests.graph.oracle.check import case_for, compare
 from tests.graph.oracle.test_oracle_incremental import check
 
 CASES: dict[str, tuple[int, str, dict[str, Any]]] = {

@@ -4,19 +4,25 @@ monolithic graphql-core schema over the same data (the oracle).
 `make_world(seed)` draws (deterministically from the seed):
 
 - 2-4 subgraphs; 2-4 entity types, each with a single key (`id`) and, sometimes, a compound
-  key (`id code`) and a nested one (`ref { id }` in other words `info { code }`), known to
-  several subgraphs;
+  key (`id code`) and a nested one (`info { tag }`; some subgraphs know an entity by its
+  nested key only), known to several subgraphs;
 - scalar fields of every nullability, lists, references to other entities (single and
   lists), resolved by one subgraph or shared (`@shareable`) by several;
 - `@requires` fields (the input owned by another subgraph, sometimes `@inaccessible`, with or
   without an argument), `@provides` on references, `@override` (the overridden subgraph
-  throws if it is ever asked), a union and an interface over the entities;
+  throws if it is ever asked), a union and an interface over the entities; sometimes the
+  interface is an entity interface (`@key` on it) with fields of its own in a subgraph that
+  sees it as an `@interfaceObject` (a subgraph of its own when every other one knows an
+  implementation), with a root field there that returns the interface;
 - root fields (`eX(id:)`, `allX`, `things`, `nodes`) in one or several subgraphs;
 - values that fail (the resolver raises) on some objects, in both graphs alike, never on a
   field the router needs to jump (keys, @requires inputs).
 
 `World.subgraphs()` gives executable subgraph definitions (tests/graph/fixtures/executable.py)
 and `World.monolith()` the monolithic schema; both read the same `data`.
+
+The features added after the first version draw from a second generator (seeded from the
+seed too), so the worlds of the regression cases keep their first-version parts.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from graphql import GraphQLSchema, build_schema
 from tests.graph.fixtures.executable import SubgraphDef
 
 SCALARS = ("String", "Int", "Boolean")
+KEY_FIELDS = ("id", "code", "info")
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Field:
     provides: str | None = None  # ref: a field of the target provided by the owner
     fails_on: frozenset[str] = frozenset()  # object ids whose value raises
     inaccessible: bool = False
+    provided: bool = False  # some subgraph @provides it (then it is @shareable where owned)
 
 
 @dataclass
@@ -53,6 +61,8 @@ class Entity:
     graphs: list[str]
     fields: dict[str, Field] = field(default_factory=dict)
     compound_key: bool = False
+    nested_key: bool = False  # `info { tag }` (`info: <Name>Info!`, tag unique)
+    nested_only: str | None = None  # a subgraph that knows the entity by its nested key only
 
 
 @dataclass
@@ -64,6 +74,28 @@ class World:
     roots: dict[str, list[str]]  # root field -> subgraphs
     interface_members: list[str]
     union_members: list[str]
+    # The subgraph with `Node` as an @interfaceObject (the interface then has `@key(fields:
+    # "id")`), and the fields it adds to the interface (values in the members' rows).
+    node_object: str | None = None
+    node_fields: list[Field] = field(default_factory=list)
+
+    def node_entity(self, obj_id: str) -> str | None:
+        """The interface member with the object `obj_id` (ids are unique across types)."""
+        for m in self.interface_members:
+            if obj_id in self.data[m]:
+                return m
+        return None
+
+    def key_values(self, entity: str, obj_id: str) -> dict[str, Any]:
+        """The key fields of an object, as a subgraph returns them."""
+        e = self.entities[entity]
+        row = self.data[entity][obj_id]
+        out: dict[str, Any] = {"id": obj_id}
+        if e.compound_key:
+            out["code"] = row["code"]
+        if e.nested_key:
+            out["info"] = row["info"]
+        return out
 
     # ------------------------------------------------------------------ values
     def value(self, entity: str, obj_id: str, f: Field, args: dict[str, Any]) -> Any:
@@ -89,6 +121,7 @@ class World:
     # ------------------------------------------------------------------ monolith
     def monolith(self) -> GraphQLSchema:
         lines = []
+        node_body = " ".join(f"{f.name}: {f.type}" for f in self.node_fields)
         for e in self.entities.values():
             impl = " implements Node" if e.name in self.interface_members else ""
             body = " ".join(
@@ -96,8 +129,12 @@ class World:
                 for f in e.fields.values()
                 if not f.inaccessible
             )
+            if impl:
+                body += " " + node_body
             lines.append(f"type {e.name}{impl} {{ {body} }}")
-        lines.append("interface Node { id: ID! }")
+            if e.nested_key:
+                lines.append(f"type {e.name}Info {{ tag: ID! }}")
+        lines.append(f"interface Node {{ id: ID! {node_body} }}")
         lines.append(f"union Thing = {' | '.join(self.union_members)}")
         lines.append("type Query { " + " ".join(self._root_sdl(n) for n in self.roots) + " }")
         schema = build_schema("\n".join(lines))
@@ -107,6 +144,9 @@ class World:
                 if f.inaccessible:
                     continue
                 t.fields[f.name].resolve = self._mono_field(e.name, f)
+            if e.name in self.interface_members:
+                for f in self.node_fields:
+                    t.fields[f.name].resolve = self._mono_field(e.name, f)
         q: Any = schema.query_type
         for name in self.roots:
             q.fields[name].resolve = self._root_resolver(name)
@@ -135,6 +175,8 @@ class World:
             return "things: [Thing]"
         if name == "nodes":
             return "nodes: [Node!]!"
+        if name == "pickNode":
+            return "pickNode(id: ID!): Node"
         entity = name[3:]
         if name.startswith("all"):
             return f"{name}: [{entity}!]!"
@@ -154,6 +196,9 @@ class World:
                     for e in self.interface_members
                     for i in list(self.data[e])[:2]
                 ]
+            if name == "pickNode":
+                m = self.node_entity(args["id"])
+                return None if m is None else {"__typename": m, "id": args["id"]}
             entity = name[3:]
             if name.startswith("all"):
                 return [{"__typename": entity, "id": i} for i in self.data[entity]]
@@ -169,7 +214,7 @@ class World:
 
     def _subgraph(self, g: str) -> SubgraphDef:
         imports = {"key", "shareable", "external", "requires", "provides", "override"}
-        imports |= {"inaccessible"}
+        imports |= {"inaccessible", "interfaceObject"}
         lines = [
             'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ['
             + ", ".join(f'"@{d}"' for d in sorted(imports))
@@ -180,18 +225,23 @@ class World:
         for e in self.entities.values():
             if g not in e.graphs:
                 continue
+            shared = " @shareable" if len(e.graphs) > 1 else ""
             keys = ['@key(fields: "id")']
             if e.compound_key:
                 keys.append('@key(fields: "id code")')
-            parts = ["id: ID!"]
+            if e.nested_only == g:
+                keys = []
+            parts = ["id: ID!" + shared]
             if e.compound_key:
-                parts.append("code: String!" + (" @shareable" if len(e.graphs) > 1 else ""))
-            if "id" in e.fields and len(e.graphs) > 1:
-                parts[0] = "id: ID! @shareable"
+                parts.append("code: String!" + shared)
+            if e.nested_key:
+                keys.append('@key(fields: "info { tag }")')
+                parts.append(f"info: {e.name}Info!{shared}")
+                lines.append(f"type {e.name}Info @shareable {{ tag: ID! }}")
             res: dict[str, Callable[..., Any]] = {"__resolveReference": self._reference(e.name)}
             externals: set[str] = set()
             for f in e.fields.values():
-                if f.name in ("id", "code"):
+                if f.name in KEY_FIELDS:
                     continue
                 mine = g in f.owners
                 overridden = f.override_from == g
@@ -230,8 +280,18 @@ class World:
             q[name] = self._sub_root(name)
             has_thing |= name == "things"
             has_node |= name == "nodes"
-        if has_node:
+        if has_node and self.node_object:
+            lines.append('interface Node @key(fields: "id") { id: ID! }')
+            resolvers["Node"] = {"__resolveReference": self._node_reference}
+        elif has_node:
             lines.append("interface Node { id: ID! }")
+        if g == self.node_object:
+            body = " ".join(f"{f.name}: {f.type}" for f in self.node_fields)
+            lines.append(f'type Node @key(fields: "id") @interfaceObject {{ id: ID! {body} }}')
+            node_res: dict[str, Callable[..., Any]] = {"__resolveReference": self._node_object}
+            for f in self.node_fields:
+                node_res[f.name] = self._node_field(f)
+            resolvers["Node"] = node_res
         if has_thing:
             members = [m for m in self.union_members if g in self.entities[m].graphs]
             lines.append(f"union Thing = {' | '.join(members)}")
@@ -246,7 +306,7 @@ class World:
     def _field_sdl(self, e: Entity, f: Field, g: str, overridden: bool) -> str:
         args = "(mult: Int! = 1)" if f.kind == "argfield" else ""
         out = f"{f.name}{args}: {f.type}"
-        if len(f.owners) > 1 and not f.kind.startswith("computed"):
+        if (len(f.owners) > 1 or f.provided) and not f.kind.startswith("computed"):
             out += " @shareable"
         if f.override_from and g == f.owners[0]:
             out += f' @override(from: "{f.override_from}")'
@@ -263,15 +323,39 @@ class World:
 
     def _reference(self, entity: str) -> Callable[[dict[str, Any]], Any]:
         def resolve(rep: dict[str, Any]) -> Any:
-            row = self.data[entity].get(str(rep.get("id")))
+            if "id" in rep:
+                row = self.data[entity].get(str(rep["id"]))
+            else:  # the nested key
+                tag = (rep.get("info") or {}).get("tag")
+                row = next((r for r in self.data[entity].values() if r["info"]["tag"] == tag), None)
             if row is None:
                 return None
             if "code" in rep and rep["code"] != row["code"]:
                 return None
-            out = {**rep, "id": row["id"]}
-            if "code" in row:  # a key field: resolvable whichever key the router used
-                out["code"] = row["code"]
-            return out
+            if "info" in rep and rep["info"] != row.get("info"):
+                return None
+            return {**rep, **self.key_values(entity, row["id"])}
+
+        return resolve
+
+    def _node_reference(self, rep: dict[str, Any]) -> Any:
+        """`Node` (an entity interface) by its key, in a subgraph that knows the members."""
+        m = self.node_entity(str(rep.get("id")))
+        if m is None:
+            return None
+        return {**rep, "__typename": m, **self.key_values(m, str(rep["id"]))}
+
+    def _node_object(self, rep: dict[str, Any]) -> Any:
+        """`Node` in the @interfaceObject subgraph (it does not know the concrete type)."""
+        if self.node_entity(str(rep.get("id"))) is None:
+            return None
+        return {"id": rep["id"]}
+
+    def _node_field(self, f: Field) -> Callable[..., Any]:
+        def resolve(obj: dict[str, Any]) -> Any:
+            m = self.node_entity(obj["id"])
+            assert m is not None
+            return self.value(m, obj["id"], f, {})
 
         return resolve
 
@@ -287,28 +371,14 @@ class World:
             v = self.value(entity, obj["id"], f, args)
             if f.kind == "ref" and v is not None:
                 target = self.entities[f.target or ""]
-                out = {"id": v["id"]}
+                out = self.key_values(target.name, v["id"])
                 if f.provides:
                     pf = target.fields[f.provides]
                     out[pf.name] = self.value(target.name, v["id"], pf, {})
-                if target.compound_key:
-                    out["code"] = self.data[target.name][v["id"]]["code"]
                 return out
             if f.kind == "reflist":
-                target = self.entities[f.target or ""]
-                return [
-                    None
-                    if x is None
-                    else {
-                        "id": x["id"],
-                        **(
-                            {"code": self.data[target.name][x["id"]]["code"]}
-                            if target.compound_key
-                            else {}
-                        ),
-                    }
-                    for x in v
-                ]
+                t = f.target or ""
+                return [None if x is None else self.key_values(t, x["id"]) for x in v]
             return v
 
         return resolve
@@ -322,9 +392,7 @@ class World:
                 return None
             items = v if isinstance(v, list) else [v]
             for item in items:
-                entity = self.entities[item["__typename"]]
-                if entity.compound_key:
-                    item["code"] = self.data[entity.name][item["id"]]["code"]
+                item.update(self.key_values(item["__typename"], item["id"]))
             return v
 
         return resolve
@@ -395,7 +463,50 @@ def make_world(seed: int) -> World:
             for g in roots["nodes"]:
                 if g not in entities[m].graphs:
                     entities[m].graphs.append(g)
+    _later_features(world, random.Random(f"{seed}/later"))
     return world
+
+
+def _later_features(world: World, rng: random.Random) -> None:
+    """Nested keys and the @interfaceObject (from their own generator: see the module)."""
+    for e in world.entities.values():
+        if rng.random() < 0.3:
+            e.nested_key = True
+            e.fields["info"] = Field("info", "scalar", f"{e.name}Info!", list(e.graphs))
+            for obj_id, row in world.data[e.name].items():
+                row["info"] = {"tag": f"t-{obj_id}"}
+            # (not a subgraph with `nodes`: an entity interface's key is every member's key)
+            serving = world.roots.get("nodes", []) if e.name in world.interface_members else []
+            some = sorted(g for g in e.graphs if g not in serving)
+            if len(e.graphs) > 1 and some and rng.random() < 0.5:
+                e.nested_only = rng.choice(some)
+    members = world.interface_members
+    if not members or rng.random() < 0.4:
+        return
+    free = [
+        g
+        for g in world.graphs
+        if g not in world.roots["nodes"] and all(g not in world.entities[m].graphs for m in members)
+    ]
+    if free:
+        owner = rng.choice(free)
+    else:  # every subgraph knows a member: the @interfaceObject gets a subgraph of its own
+        owner = chr(ord("a") + len(world.graphs))
+        world.graphs.append(owner)
+    world.node_object = owner
+    ids = [i for m in members for i in world.data[m]]
+    for k in range(rng.randint(1, 2)):
+        scalar = rng.choice(SCALARS)
+        nonnull = rng.random() < 0.3
+        f = Field(f"n{k}", "scalar", scalar + ("!" if nonnull else ""), [owner])
+        if rng.random() < 0.25:
+            f.fails_on = frozenset(rng.sample(ids, 1))
+        for m in members:
+            for row in world.data[m].values():
+                row[f.name] = _scalar_value(rng, scalar, nonnull)
+        world.node_fields.append(f)
+    if rng.random() < 0.7:
+        world.roots["pickNode"] = [owner]
 
 
 def _add_field(
@@ -446,7 +557,9 @@ def _add_field(
                 and not x.fails_on
             ]
             if provided:
-                f.provides = rng.choice(provided).name
+                chosen = rng.choice(provided)
+                f.provides = chosen.name
+                chosen.provided = True
     else:  # computed: an input owned by another subgraph
         inputs = [
             x
