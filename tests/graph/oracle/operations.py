@@ -29,12 +29,14 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    Undefined,
 )
 from hypothesis import strategies as st
 
@@ -256,6 +258,10 @@ def _sub(doc: _Doc, target: Any, depth: int, keys: _Keys) -> str:
     if not isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
         return ""
     if depth >= 3:
+        if keys.take("__typename", "__typename", "") is None:  # taken by an alias
+            alias = doc.fresh()
+            keys.take(alias[:-2], "__typename", "")
+            return f" {{ {alias}__typename }}"
         return " { __typename }"
     return " " + _selection_set(doc, target, depth + 1, keys)
 
@@ -266,8 +272,7 @@ def _arguments(doc: _Doc, fdef: Any) -> str:
         tname = _named(adef.type).name
         if tname == "Int":
             how = doc.pick(_ARG)
-            required = isinstance(adef.type, GraphQLNonNull) and adef.default_value is None
-            if how == "literal" or (how == "none" and required):
+            if how == "literal" or (how == "none" and _required(adef)):
                 parts.append(f"{aname}: {doc.number(0, 3)}")
             elif how == "var":
                 v = f"m{len(doc.variables)}"
@@ -286,7 +291,37 @@ def _arguments(doc: _Doc, fdef: Any) -> str:
             parts.append(f"{aname}: {doc.pick(_LITERALS[tname])}")
         elif isinstance(_named(adef.type), GraphQLEnumType):
             parts.append(f"{aname}: {doc.pick(list(_named(adef.type).values))}")
+        elif isinstance(_named(adef.type), GraphQLInputObjectType) and (
+            _required(adef) or doc.flag()
+        ):
+            parts.append(f"{aname}: {_literal(doc, adef.type, 0)}")
     return "(" + ", ".join(parts) + ")" if parts else ""
+
+
+def _required(arg: Any) -> bool:
+    return isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
+
+
+def _literal(doc: _Doc, t: Any, depth: int) -> str:
+    """A literal of input type `t`: input objects with their required fields and, while not
+    deep, some optional ones; lists of one item or none; scalars from _LITERALS."""
+    if isinstance(t, GraphQLNonNull):
+        t = t.of_type
+    if isinstance(t, GraphQLList):
+        return "[]" if depth > 1 and doc.flag() else f"[{_literal(doc, t.of_type, depth + 1)}]"
+    if isinstance(t, GraphQLEnumType):
+        return str(doc.pick(list(t.values)))
+    if isinstance(t, GraphQLInputObjectType):
+        fields = [
+            f"{name}: {_literal(doc, f.type, depth + 1)}"
+            for name, f in t.fields.items()
+            if (isinstance(f.type, GraphQLNonNull) and f.default_value is Undefined)
+            or (depth < 2 and doc.flag())
+        ]
+        return "{" + ", ".join(fields) + "}"
+    if t.name in ("Int", "ID"):
+        return str(doc.number(0, 3)) if t.name == "Int" else f'"{doc.number(1, 3)}"'
+    return str(doc.pick(_LITERALS.get(t.name, ['"1"'])))
 
 
 def _conditions_for(schema: GraphQLSchema, t: Any) -> list[str | None]:
