@@ -476,9 +476,9 @@ class OperationPlanning:
                 ),
             )
         plain = self.view.field_set(key)
-        if all(
-            isinstance(s, OpField) and s.selections is None and s.name in ctx.plain for s in plain
-        ) and self.costs.fields_local(graph, type_name, plain, ctx.provided):
+        if all(_plain_in(s, ctx.plain) for s in plain) and self.costs.fields_local(
+            graph, type_name, plain, ctx.provided
+        ):
             # The client asks for the key fields here, in this fetch: read them from there.
             key_sels = plain
         else:
@@ -492,10 +492,7 @@ class OperationPlanning:
         reqs = req_from_selections(key_sels)
         if requires:
             req_sels = self.view.field_set(requires)
-            if not all(
-                isinstance(s, OpField) and s.selections is None and s.name in ctx.plain
-                for s in req_sels
-            ):
+            if not all(_plain_in(s, ctx.plain) for s in req_sels):
                 req_sels = self.view.field_set(requires, self.op.internal_prefix)
             self.plan_sels(kctx, type_name, req_sels)
             merged = merge_reqs(reqs, req_from_selections(req_sels))
@@ -562,3 +559,9 @@ class OperationPlanning:
         return self.fetches.new_group(
             target, ctx.path, True, ctx.group.segment, ctx.group, ctx.conditions, ctx.stack
         )
+
+
+def _plain_in(s: OpSelection, plain: frozenset[str]) -> bool:
+    """A key / @requires selection the client's own plain leaf (same name, no arguments, no
+    sub-selection: groups.plain_leaves) gives: `f0(mult: 2)` is not the client's `f0`."""
+    return isinstance(s, OpField) and s.selections is None and not s.args_text and s.name in plain

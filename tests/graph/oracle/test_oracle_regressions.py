@@ -23,6 +23,14 @@ CASES: dict[str, tuple[int, str, dict[str, Any]]] = {
     # One entity's answer merged into several objects shares its nested objects between them:
     # a later fetch's error for such an object belongs at every place it is found.
     "error_at_every_place_of_a_shared_object": (368, "{ allE2 { f0 { f3 { f2 } } } }", {}),
+    # `f1 @requires(fields: "f0(mult: 2)")`: the client's own `f0` (no arguments) is not the
+    # required `f0(mult: 2)`; both went into one subgraph query under the key `f0`, which the
+    # subgraph rejected ("Fields 'f0' conflict because they have differing arguments").
+    "requires_with_arguments_is_not_the_clients_field": (
+        50,
+        '{ oneE0(id: "e0-0") { f1 f0 } }',
+        {},
+    ),
 }
 
 INCREMENTAL: dict[str, tuple[int, str, dict[str, Any]]] = {
