@@ -383,6 +383,11 @@ class OperationPlanning:
         depth = list_depth(fi.type_node)
         cands = self._candidates(ctx, type_name, fi)
         inner = ctx.sub(selset=sub, provided=provided, known=frozenset(), candidates=cands)
+        extra_conditions = tuple(c for c in f.conditions if c not in ctx.conditions)
+        if extra_conditions:
+            # Fetches made for what is below a field under @skip/@include are skipped with
+            # it (two copies of a field under other conditions must not share them).
+            inner.conditions = ctx.conditions + extra_conditions
         item_type = self.view.field_type(graph, fi)
         if f.stream is not None and depth:
             # @stream: the items before its initial count are planned with this part, the

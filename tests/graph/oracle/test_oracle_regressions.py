@@ -31,6 +31,15 @@ CASES: dict[str, tuple[int, str, dict[str, Any]]] = {
         '{ oneE0(id: "e0-0") { f1 f0 } }',
         {},
     ),
+    # Two copies of a root field under other conditions: the entity fetch for what is below
+    # the excluded copy ran anyway (one fetch for both) and its error appeared at a skipped
+    # field. Fetches for what is below a conditioned field are skipped with it.
+    "fetch_below_a_skipped_copy_is_skipped": (
+        1031,
+        "query Q($v2: Boolean!, $v3: Boolean = true) "
+        "{ allE1 @include(if: $v2) { f2 { f1 } } allE1 @skip(if: $v3) { a2: f2 { __typename } } }",
+        {"v2": False, "v3": False},
+    ),
 }
 
 INCREMENTAL: dict[str, tuple[int, str, dict[str, Any]]] = {
