@@ -263,9 +263,9 @@ class World:
         # provided fields of other entities: declared @external here
         for e in self.entities.values():
             for f in e.fields.values():
-                if f.provides and g in f.owners and f.target:
-                    t = self.entities[f.target]
-                    pf = t.fields[f.provides]
+                if self._provides(f, g):
+                    t = self.entities[f.target or ""]
+                    pf = t.fields[f.provides or ""]
                     if g not in t.graphs:
                         raise AssertionError("a provided target must be known")
                     if g not in pf.owners:
@@ -314,12 +314,19 @@ class World:
             out += f' @requires(fields: "{f.requires}")'
         if f.kind == "computed_arg" and f.requires:
             out += f' @requires(fields: "{f.requires}(mult: 2)")'
-        if f.provides and not overridden:
+        if self._provides(f, g) and not overridden:
             out += f' @provides(fields: "{f.provides}")'
         if f.inaccessible:
             out += " @inaccessible"
         del e
         return out
+
+    def _provides(self, f: Field, g: str) -> bool:
+        """Whether `g` declares the @provides of `f` (not when `g` itself has the provided
+        field, overridden to another subgraph: it would declare that field twice)."""
+        if not f.provides or not f.target or g not in f.owners:
+            return False
+        return self.entities[f.target].fields[f.provides].override_from != g
 
     def _reference(self, entity: str) -> Callable[[dict[str, Any]], Any]:
         def resolve(rep: dict[str, Any]) -> Any:
