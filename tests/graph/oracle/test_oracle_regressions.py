@@ -85,6 +85,17 @@ def test_found_by_the_oracle(loop: asyncio.AbstractEventLoop, name: str) -> None
     compare(case, query, variables, loop)
 
 
+# Known and not fixed yet (the @defer work's): `__typename` of an @interfaceObject's object in a
+# deferred part is "Could not determine the object type of a Node." (answered whole it is
+# right). Found when the generator gained @interfaceObject; the property test leaves such
+# worlds out until it is fixed (test_oracle_incremental.py); strict: passes once fixed.
+@pytest.mark.xfail(strict=True, reason="@defer below an @interfaceObject: __typename unresolved")
+def test_deferred_typename_of_an_interface_object(loop: asyncio.AbstractEventLoop) -> None:
+    case = case_for(29)
+    assert case is not None
+    check(case, '{ pickNode(id: "e0-0") { ... @defer { __typename } } }', {}, loop)
+
+
 @pytest.mark.parametrize("name", sorted(INCREMENTAL))
 def test_incremental_found_by_the_oracle(loop: asyncio.AbstractEventLoop, name: str) -> None:
     seed, query, variables = INCREMENTAL[name]
