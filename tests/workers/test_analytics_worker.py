@@ -181,7 +181,7 @@ async def test_client_events_reach_the_rollups_with_the_worker_running(
             )
             return rows == [((now - timedelta(hours=30)).date(), 1), (now.date(), 100)]
 
-        await _eventually(rolled, timeout=10)
+        await _eventually(rolled)
         assert await _rows(res.db, "SELECT count(*) FROM analytics.rollup_queue") == [(0,)]
 
 
@@ -275,7 +275,7 @@ async def test_the_worker_refreshes_trending_rankings(
         async def ranked() -> bool:
             return await res.redis.get(CACHE_PREFIX + "HOUR") == f'["{two}","{one}"]'.encode()
 
-        await _eventually(ranked, timeout=15)
+        await _eventually(ranked)
         more = [
             EventInput(id=f"u{i}", type="POST_VIEW", occurred_at=now, post_id=str(one))
             for i in range(5)
@@ -285,6 +285,6 @@ async def test_the_worker_refreshes_trending_rankings(
         async def reranked() -> bool:
             return await res.redis.get(CACHE_PREFIX + "HOUR") == f'["{one}","{two}"]'.encode()
 
-        await _eventually(reranked, timeout=15)
+        await _eventually(reranked)
         s = res.settings.model_copy(update={"analytics_trending_cache_seconds": 1})
         assert await trending_posts(replace(res, settings=s), "HOUR", 1) == [one]
