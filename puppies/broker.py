@@ -73,9 +73,12 @@ class KeyedBroker(Generic[T]):
         return sum(len(s) for s in self._subs.values())
 
     async def start(self) -> None:
+        """Subscribe, waiting up to 10 s for Redis; without Redis the process still starts
+        (its readiness says why) and the listener keeps retrying in the background."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen(), name=f"broker:{self.channel}")
-        await asyncio.wait_for(self._ready.wait(), 10)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), 10)
 
     async def stop(self) -> None:
         if self._task is not None:

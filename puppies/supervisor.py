@@ -302,8 +302,11 @@ def run_dev(
         except StopRequested:
             pass
         except ServiceStartError as exc:
-            supervisor.say(f"error: {exc}", error=True)
-            code = 1
+            # A start step killed by the same signal (SIGTERM to the process group reaches
+            # initdb too) is a stop, not an error.
+            if not stop.requested():
+                supervisor.say(f"error: {exc}", error=True)
+                code = 1
         finally:
             supervisor.say("stopping ...")
             supervisor.shutdown()

@@ -109,8 +109,19 @@ class DevStack:
             time.sleep(0.1)
 
     def wait_ready(self, timeout: float = 180) -> DevStack:
+        """The ready line, then the router's own readiness (its first subgraph probes)."""
         self.wait_for(READY_LINE, timeout)
-        return self
+        url = f"http://127.0.0.1:{self.ports['ROUTER_PORT']}/health?ready"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url, timeout=5).json().get("status") == "UP":
+                    return self
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the router was not ready within {timeout}s:\n{self.output}")
+            time.sleep(0.2)
 
     @property
     def router(self) -> str:
