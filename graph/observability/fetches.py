@@ -23,6 +23,7 @@ from graph.execution.errors import SubgraphFetchError
 from graph.execution.http import SubgraphClient
 from graph.observability.context import request_id
 from graph.observability.metrics import Metrics
+from graph.observability.tracing import unsampled
 
 # subgraph requests made for the current client request: [count]
 fetch_count: ContextVar[list[int] | None] = ContextVar("graph_fetch_count", default=None)
@@ -52,6 +53,9 @@ class FetchObserver:
         started = time.perf_counter()
         try:
             if self.tracer is None:
+                result = await self._post(client, body, headers, idempotent, context)
+            elif (carrier := unsampled.get()) is not None:
+                context.update(carrier)  # the unsampled decision goes on, no span of ours
                 result = await self._post(client, body, headers, idempotent, context)
             else:
                 with self.tracer.start_as_current_span(

@@ -45,7 +45,7 @@ from graph.execution.incremental import IncrementalExecution
 from graph.http import GraphQLParams, HttpError
 from graph.observability.fetches import FetchObserver
 from graph.observability.metrics import Metrics
-from graph.observability.tracing import configure_tracing
+from graph.observability.tracing import configure_tracing, unsampled
 from graph.plugins.apq import ApqStage, PersistedQueries
 from graph.plugins.authentication import (
     AuthenticationStage,
@@ -246,7 +246,15 @@ class Pipeline:
                 "http.request.method": request.method,
             },
         ) as span:
-            outcome = await self._run(request)
+            passed_on: dict[str, str] | None = None
+            if not span.is_recording():
+                passed_on = {}
+                _TRACE_CONTEXT.inject(passed_on)
+            token = unsampled.set(passed_on)
+            try:
+                outcome = await self._run(request)
+            finally:
+                unsampled.reset(token)
             prepared = request.prepared
             if prepared is not None:
                 span.set_attribute("graphql.operation.type", prepared.operation_type)
@@ -257,7 +265,7 @@ class Pipeline:
             return outcome
 
     def _span(self, name: str) -> AbstractContextManager[object]:
-        if self.tracer is None:
+        if self.tracer is None or unsampled.get() is not None:
             return _NO_SPAN
         return self.tracer.start_as_current_span(name)
 

@@ -24,6 +24,7 @@ NEW_POST = (
 )
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CLIENT_SPAN = "b7ad6b7169203331"
+UNSAMPLED_TRACE = "5bf7651916cd43dd8448eb211c80319d"
 
 
 def _tracing_env(otlp: OtlpReceiver) -> dict[str, str]:
@@ -105,6 +106,18 @@ async def test_one_trace_from_client_to_worker_job(clean: Settings, service_env:
             )
             assert answer.json()["data"]["createPost"]["errors"] == []
             assert answer.headers["x-request-id"] == "trace-test-1"
+            # a client's unsampled decision holds everywhere: no span of the router, the
+            # subgraph or the job, and no fresh trace started downstream
+            unsampled = await http.post(
+                router + "/graphql",
+                json={"query": NEW_POST, "variables": {"t": "unseen"}, "operationName": "NewPost"},
+                headers={
+                    "authorization": f"Bearer {token}",
+                    "traceparent": f"00-{UNSAMPLED_TRACE}-{CLIENT_SPAN}-00",
+                    "x-request-id": "trace-test-2",
+                },
+            )
+            assert unsampled.json()["data"]["createPost"]["errors"] == []
 
         def job_span() -> Span | None:
             return next(
@@ -157,6 +170,19 @@ async def test_one_trace_from_client_to_worker_job(clean: Settings, service_env:
         # every span of the trace hangs off the client's span
         for s in spans:
             assert s.parent_id == CLIENT_SPAN or root in _ancestors(spans, s) or s is root, s
+        everything = otlp.snapshot()
+        assert not [s for s in everything if s.trace_id == UNSAMPLED_TRACE]
+        fetches = [s for s in everything if s.name == "subgraph" and s.service == "puppies-router"]
+        assert [s.attributes["subgraph.name"] for s in fetches].count("posts") == 1
+        posted = [
+            s
+            for s in everything
+            if s.service == "puppies-posts"
+            and s.kind == "SERVER"
+            and s.attributes.get("http.request.method") == "POST"
+        ]
+        fanned = [s for s in everything if s.name == "job feed.fan_out"]
+        assert posted and all(s.trace_id == CLIENT_TRACE for s in posted + fanned)
 
     # one request id from the client to the worker, and an access log line at the router
     access = [
@@ -164,7 +190,9 @@ async def test_one_trace_from_client_to_worker_job(clean: Settings, service_env:
         for line in json_lines(stack.log_lines("router"))
         if line["logger"] == "graph.access" and line.get("operation_name") == "NewPost"
     ]
-    (line,) = access
+    line, unsampled_line = access
+    assert unsampled_line["request_id"] == "trace-test-2"
+    assert unsampled_line["trace_id"] == UNSAMPLED_TRACE
     assert line.keys() >= LOG_FIELDS
     assert line["request_id"] == "trace-test-1" and line["trace_id"] == CLIENT_TRACE
     assert line["status"] == 200 and line["subgraph_fetches"] == 1
