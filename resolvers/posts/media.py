@@ -123,7 +123,8 @@ async def queue_processing(session: AsyncSession, media: Media) -> None:
         session,
         SCHEMA,
         "media.uploaded",
-        {"media_id": media.id, "post_id": media.post_id},
+        # the author too: an account deletion finds the user's events by the user's id
+        {"media_id": media.id, "post_id": media.post_id, "author_id": media.author_id},
         aggregate_id=media.id,
     )
 

@@ -5,9 +5,11 @@ Erasing a user, in order (each step in short transactions, idempotent):
 1. their likes on any post: the rows go and each post's counter is recounted by the next
    like flush (the post is marked dirty; its cached live count dropped);
 2. their comments on any post (with the replies under them, as deleteComment does): each
-   affected post's `comment_count` is recounted from the rows;
-3. their posts, a few at a time: the likes and comments on them, their media (the files
-   first, under the rows' lock, then the rows), the posts.
+   affected post's `comment_count`, and each other thread's `reply_count`, is recounted
+   from the rows; the notifications about those comments are forgotten;
+3. their posts, a few at a time, through `purge_post` (resolvers/posts/purge.py), the path
+   every deleted post takes: the likes and comments on them, their media (the files first,
+   under the rows' lock, then the rows), the posts; then the notifications about them.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger
 
 from resolvers.posts.likes import DIRTY, LIVE
-from resolvers.posts.media import delete_objects
+from resolvers.posts.purge import purge_post
 from resolvers.privacy.registry import PRIVACY
 from resolvers.runtime import Resources
+from resolvers.users.notifications import on_comments_deleted, on_post_deleted
 
 BATCH = 2000
 POSTS_BATCH = 50
@@ -94,26 +97,31 @@ _UNLIKE = text(
     "DELETE FROM posts.likes WHERE (post_id, user_id) IN "
     "(SELECT post_id, user_id FROM posts.likes WHERE user_id = :u LIMIT :n) RETURNING post_id"
 )
-_UNCOMMENT = text(
-    "DELETE FROM posts.comments WHERE id IN "
-    "(SELECT id FROM posts.comments WHERE author_id = :u LIMIT :n) RETURNING post_id"
+# A batch of the user's comments: top-level ones first, so that their threads (other
+# users' replies included) go with them, as deleteComment does.
+_COMMENTS_OF = text(
+    "SELECT id FROM posts.comments WHERE author_id = :u ORDER BY parent_id IS NOT NULL, id LIMIT :n"
 )
+_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+_DELETE_THREADS = text(
+    "DELETE FROM posts.comments WHERE parent_id = ANY(:ids) RETURNING id, post_id, parent_id"
+).bindparams(_IDS)
+_DELETE_COMMENTS = text(
+    "DELETE FROM posts.comments WHERE id = ANY(:ids) RETURNING id, post_id, parent_id"
+).bindparams(_IDS)
 _RECOUNT_COMMENTS = text(
     "UPDATE posts.posts p SET comment_count = "
     "(SELECT count(*) FROM posts.comments c WHERE c.post_id = p.id) WHERE p.id = ANY(:ids)"
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
-_POSTS_OF = text("SELECT id FROM posts.posts WHERE author_id = :u ORDER BY id LIMIT :n")
-_IDS = bindparam("ids", type_=ARRAY(BigInteger))
-_ON_POSTS = [
-    text("DELETE FROM posts.likes WHERE post_id = ANY(:ids)").bindparams(_IDS),
-    text("DELETE FROM posts.comments WHERE post_id = ANY(:ids)").bindparams(_IDS),
-]
-_MEDIA_LOCK = text(
-    "SELECT object_key, stored_key, thumbnails FROM posts.media WHERE post_id = ANY(:ids) "
-    "FOR UPDATE"
 ).bindparams(_IDS)
-_DELETE_MEDIA = text("DELETE FROM posts.media WHERE post_id = ANY(:ids)").bindparams(_IDS)
-_DELETE_POSTS = text("DELETE FROM posts.posts WHERE id = ANY(:ids)").bindparams(_IDS)
+# the threads the user's replies leave: other users' top-level comments
+_RECOUNT_REPLIES = text(
+    "UPDATE posts.comments t SET reply_count = "
+    "(SELECT count(*) FROM posts.comments r WHERE r.parent_id = t.id) WHERE t.id = ANY(:ids)"
+).bindparams(_IDS)
+_POSTS_OF = text("SELECT id FROM posts.posts WHERE author_id = :u ORDER BY id LIMIT :n")
+_HIDE_POSTS = text(
+    "UPDATE posts.posts SET deleted_at = now() WHERE id = ANY(:ids) AND deleted_at IS NULL"
+).bindparams(_IDS)
 
 
 async def _forget_counts(res: Resources, post_ids: Sequence[int]) -> None:
@@ -139,33 +147,43 @@ async def erase_likes(res: Resources, user_id: int) -> None:
 
 @PRIVACY.eraser("posts")
 async def erase_comments(res: Resources, user_id: int) -> None:
+    """The user's comments with the replies under them; every post's `comment_count` and
+    every other thread's `reply_count` they were in is recounted from the rows in the same
+    transaction, and the notifications about the removed comments are forgotten."""
     while True:
         async with res.db.transaction() as session:
-            posts = sorted(
-                {r[0] for r in await session.execute(_UNCOMMENT, {"u": user_id, "n": BATCH})}
-            )
-            if posts:
-                await session.execute(_RECOUNT_COMMENTS, {"ids": posts})
-        if not posts:
-            return
+            ids = [r[0] for r in await session.execute(_COMMENTS_OF, {"u": user_id, "n": BATCH})]
+            if not ids:
+                return
+            gone = [
+                *(await session.execute(_DELETE_THREADS, {"ids": ids})).all(),
+                *(await session.execute(_DELETE_COMMENTS, {"ids": ids})).all(),
+            ]
+            removed = {r.id for r in gone}
+            posts = sorted({r.post_id for r in gone})
+            threads = sorted({r.parent_id for r in gone if r.parent_id is not None} - removed)
+            await session.execute(_RECOUNT_COMMENTS, {"ids": posts})
+            if threads:
+                await session.execute(_RECOUNT_REPLIES, {"ids": threads})
+        await on_comments_deleted(res, sorted(removed))
 
 
 @PRIVACY.eraser("posts")
 async def erase_posts(res: Resources, user_id: int) -> None:
+    """The user's posts go the way a deleted post goes: marked deleted (hidden at once,
+    no event: nothing of the erasure names the user in an outbox), then `purge_post`, the
+    one path that removes a post's likes, comments, media rows and files and its live
+    counter; then the notifications about it are forgotten, as the `post.deleted`
+    consumer does."""
     while True:
         async with res.db.session() as session:
             ids = [r[0] for r in await session.execute(_POSTS_OF, {"u": user_id, "n": POSTS_BATCH})]
         if not ids:
             return
-        for statement in _ON_POSTS:
-            async with res.db.transaction() as session:
-                await session.execute(statement, {"ids": ids})
         async with res.db.transaction() as session:
-            rows = (await session.execute(_MEDIA_LOCK, {"ids": ids})).all()
-            await delete_objects(res, sorted({k for r in rows for k in _keys(r)}))
-            await session.execute(_DELETE_MEDIA, {"ids": ids})
-            await session.execute(_DELETE_POSTS, {"ids": ids})
-        async with res.redis.pipeline(transaction=False) as pipe:
-            pipe.delete(*[LIVE + str(p) for p in ids])
-            pipe.srem(DIRTY, *[str(p) for p in ids])
-            await pipe.execute()
+            await session.execute(_HIDE_POSTS, {"ids": ids})
+        for post_id in ids:
+            result = await purge_post(res, post_id)
+            if result.state == "live":  # cannot happen: it was marked in the line above
+                raise RuntimeError(f"post {post_id} of user {user_id} was not purged")
+            await on_post_deleted(res, post_id)

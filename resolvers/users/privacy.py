@@ -107,3 +107,19 @@ async def erase_export_archives(res: Resources, user_id: int) -> None:
 
     if keys:
         await asyncio.to_thread(delete)
+
+
+# A password reset request names an address, not an account (the request must not tell
+# whether one exists), so the outbox's generic pass, which looks for the user's id, cannot
+# see it. The account is being deleted: no link will be sent for it, dispatched or not.
+_FORGET_RESET_REQUESTS = text("""
+    DELETE FROM users.outbox
+     WHERE event_type = 'password_reset.requested'
+       AND lower(payload ->> 'email') = (SELECT lower(email) FROM users.users WHERE id = :u)
+""")
+
+
+@PRIVACY.eraser("users")
+async def erase_reset_requests(res: Resources, user_id: int) -> None:
+    async with res.db.transaction() as session:
+        await session.execute(_FORGET_RESET_REQUESTS, {"u": user_id})
