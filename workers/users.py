@@ -70,7 +70,7 @@ def _int(event: Event, key: str) -> int:
 @REGISTRY.consumer("user.followed", name="users.notify_follow")
 async def notify_follow(ctx: WorkerContext, event: Event) -> None:
     await notifications.on_followed(
-        resources(ctx), _int(event, "follower_id"), _int(event, "followee_id")
+        resources(ctx), _int(event, "follower_id"), _int(event, "followee_id"), event.occurred_at
     )
 
 
@@ -84,7 +84,11 @@ async def forget_follow(ctx: WorkerContext, event: Event) -> None:
 @REGISTRY.consumer("post.liked", name="users.notify_like")
 async def notify_like(ctx: WorkerContext, event: Event) -> None:
     await notifications.on_liked(
-        resources(ctx), _int(event, "post_id"), _int(event, "user_id"), _int(event, "author_id")
+        resources(ctx),
+        _int(event, "post_id"),
+        _int(event, "user_id"),
+        _int(event, "author_id"),
+        event.occurred_at,
     )
 
 
@@ -110,6 +114,7 @@ async def notify_comment(ctx: WorkerContext, event: Event) -> None:
         author=_int(event, "author_id"),
         post_author=int(post_author) if post_author is not None else None,
         replied_author=int(replied) if replied is not None else None,
+        at=event.occurred_at,
     )
 
 

@@ -44,11 +44,18 @@ log = logging.getLogger(__name__)
 CHANNEL = "puppies:users:notifications"
 MAX_MARK_IDS = 100
 
+# The id is time-ordered like every id (public.next_id(): milliseconds since 2024 in the
+# high bits, the global sequence in the low 23), but by the time of the event, not of the
+# job: jobs run in any order, and the list is newest event first.
 _NOTIFY = text(
     """
     INSERT INTO users.notifications
-        (recipient_id, kind, actor_id, post_id, comment_id, dedupe_key)
-    SELECT :recipient, :kind, :actor, :post, :comment, :key
+        (id, created_at, recipient_id, kind, actor_id, post_id, comment_id, dedupe_key)
+    SELECT ((floor(extract(epoch FROM COALESCE(CAST(:at AS timestamptz), clock_timestamp()))
+                   * 1000)::bigint - 1704067200000) << 23)
+           | (nextval('public.id_seq') % 8388608),
+           COALESCE(CAST(:at AS timestamptz), now()),
+           :recipient, :kind, :actor, :post, :comment, :key
      WHERE NOT EXISTS (
              SELECT 1 FROM users.blocks
               WHERE (blocker_id = :recipient AND blocked_id = :actor)
@@ -128,9 +135,11 @@ async def notify(
     key: str,
     post_id: int | None = None,
     comment_id: int | None = None,
+    at: datetime | None = None,
 ) -> NotificationRecord | None:
     """Record one notification (once per recipient and key) and publish it; None when it
-    is not made (your own action, a block or mute, already there, an account gone)."""
+    is not made (your own action, a block or mute, already there, an account gone). `at`
+    is when the event happened (its `createdAt`, and its place in the list); default now."""
     if recipient == actor:
         return None
     params = {
@@ -140,6 +149,7 @@ async def notify(
         "post": post_id,
         "comment": comment_id,
         "key": key,
+        "at": at,
     }
     try:
         async with res.db.transaction() as session:
@@ -162,13 +172,15 @@ async def _forget(res: Resources, *conditions: Any) -> int:
 # --- what each event does -------------------------------------------------------------
 
 
-async def on_followed(res: Resources, follower: int, followee: int) -> bool:
+async def on_followed(
+    res: Resources, follower: int, followee: int, at: datetime | None = None
+) -> bool:
     async with res.db.session() as session:
         following = await is_following(session, follower, followee)
     if not following:  # undone before this job ran
         return False
     made = await notify(
-        res, recipient=followee, actor=follower, kind="FOLLOW", key=f"follow:{follower}"
+        res, recipient=followee, actor=follower, kind="FOLLOW", key=f"follow:{follower}", at=at
     )
     return made is not None
 
@@ -182,7 +194,9 @@ async def on_unfollowed(res: Resources, follower: int, followee: int) -> int:
     )
 
 
-async def on_liked(res: Resources, post_id: int, liker: int, author: int) -> bool:
+async def on_liked(
+    res: Resources, post_id: int, liker: int, author: int, at: datetime | None = None
+) -> bool:
     if post_id not in await liked_by(res, liker, [post_id]):
         return False
     made = await notify(
@@ -192,6 +206,7 @@ async def on_liked(res: Resources, post_id: int, liker: int, author: int) -> boo
         kind="LIKE",
         key=f"like:{post_id}:{liker}",
         post_id=post_id,
+        at=at,
     )
     return made is not None
 
@@ -214,6 +229,7 @@ async def on_comment(
     author: int,
     post_author: int | None,
     replied_author: int | None,
+    at: datetime | None = None,
 ) -> int:
     """A comment notifies the post's author; a reply notifies the author of the comment it
     answers (only that, when it is the post's author too). Returns notifications made."""
@@ -230,6 +246,7 @@ async def on_comment(
                 key=f"reply:{comment_id}",
                 post_id=post_id,
                 comment_id=comment_id,
+                at=at,
             )
             is not None
         )
@@ -243,6 +260,7 @@ async def on_comment(
                 key=f"comment:{comment_id}",
                 post_id=post_id,
                 comment_id=comment_id,
+                at=at,
             )
             is not None
         )
@@ -282,8 +300,8 @@ def _visible(viewer_id: int) -> list[Any]:
 async def notifications_page(
     res: Resources, viewer_id: int, request: PageRequest, *, unread_only: bool = False
 ) -> Page[NotificationRecord]:
-    """The viewer's notifications, newest first (one range scan of
-    ix_users_notifications_recipient_id_id)."""
+    """The viewer's notifications, newest event first (one range scan of
+    ix_users_notifications_recipient_id_id: the id is ordered by the event's time)."""
     stmt = select(Notification).where(*_visible(viewer_id))
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))

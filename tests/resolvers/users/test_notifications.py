@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from sqlalchemy import text
 
+from puppies.pagination import PageRequest
 from puppies.settings import Settings
 from resolvers.posts import comments, likes, posts
 from resolvers.runtime import Resources
@@ -134,3 +136,33 @@ async def test_comments_replies_and_who_is_told(res: Resources):
         )
         is None
     )
+
+
+async def test_the_list_is_in_the_order_events_happened_not_jobs(res: Resources):
+    """Jobs run in any order: a like that happened after a follow, but whose job ran
+    first, is still listed above it, and each says when it happened."""
+    alice, bob, carol = await _users(res, "alice", "bob", "carol")
+    post = (await posts.create_post(res, alice, "hi", [])).post
+    await follows.follow(res, carol, alice)
+    await likes.like_post(res, bob, post.id)
+    followed_at = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    liked_at = followed_at + timedelta(seconds=2)
+
+    assert await notifications.on_liked(res, post.id, bob, alice, liked_at) is True
+    assert await notifications.on_followed(res, carol, alice, followed_at) is True  # late job
+
+    page = await notifications.notifications_page(res, alice, PageRequest(first=10, after=None))
+    listed = [(n.kind, n.created_at) for n in page.items]
+    assert listed == [("LIKE", liked_at), ("FOLLOW", followed_at)]
+    # pages keep that order: the cursor is the id, which is ordered by the event's time
+    first = await notifications.notifications_page(res, alice, PageRequest(first=1, after=None))
+    (top,) = first.items
+    rest = await notifications.notifications_page(res, alice, PageRequest(first=1, after=top.id))
+    assert [n.kind for n in rest.items] == ["FOLLOW"]
+    # marking up to the like marks the follow too: it happened before
+    assert await notifications.mark_read(res, alice, ids=None, up_to=top.id) == 2
+    # and an event without a time (an old job) is placed at the time its job runs
+    await follows.follow(res, bob, alice)
+    assert await notifications.on_followed(res, bob, alice) is True
+    now_page = await notifications.notifications_page(res, alice, PageRequest(first=1, after=None))
+    assert [(n.kind, n.actor_id) for n in now_page.items] == [("FOLLOW", bob)]
