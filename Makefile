@@ -49,7 +49,7 @@ test: lint
 		echo "==> NOTE: chromium is not installed: the browser tests (tests/browser) will be SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
 
-## make screenshots: retake docs/images/ide.png and docs/images/app.png (the browser tests).
+## make screenshots: retake docs/images/ide.png, app.png, app-*.png (the browser tests).
 screenshots: install
 	SCREENSHOTS_DIR=docs/images PUPPIES_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 

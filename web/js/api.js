@@ -26,9 +26,13 @@ export function session() {
 }
 
 export function saveSession(value) {
+  const before = session()?.user.id;
   if (value) localStorage.setItem(STORED, JSON.stringify(value));
   else localStorage.removeItem(STORED);
-  resetSubscriptions(); // the WebSocket authenticated as the previous viewer
+  // The WebSocket is authenticated as the viewer it was opened for: another viewer (log
+  // in, log out) needs a new one. A refreshed token for the same viewer does not; a
+  // reconnect sends the fresh one.
+  if (value?.user.id !== before) resetSubscriptions();
 }
 
 /** What every mutation that starts a session (signUp, logIn, resetPassword) asks for. */

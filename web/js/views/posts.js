@@ -2,9 +2,10 @@
 // and the page of one post.
 import { gql, mutate, session, subscribe } from "../api.js";
 import { ago, errorLine, h, pagedList, plural } from "../dom.js";
+import { USER_FIELDS, userList } from "./users.js";
 
 /** The fields every post card shows: ask for them wherever posts are listed. */
-export const POST_FIELDS = `id text createdAt likeCount viewerHasLiked commentCount
+export const POST_FIELDS = `id text createdAt edited editedAt likeCount viewerHasLiked commentCount
   author { id username displayName }
   media { id status failureReason thumbnails { width url } }`;
 
@@ -19,6 +20,17 @@ const MEDIA = `query Media($id: ID!) {
   post(id: $id) { id media { id status failureReason thumbnails { width url } } } }`;
 const DELETE = `mutation DeletePost($id: ID!) {
   deletePost(id: $id) { deletedPostId errors { code message } } }`;
+const EDIT = `mutation EditPost($input: EditPostInput!) {
+  editPost(input: $input) { post { id text edited editedAt } errors { code field message } } }`;
+// Who liked the post, newest like first.
+const LIKED_BY = `query LikedBy($id: ID!, $after: String) {
+  post(id: $id) {
+    likedBy(first: 20, after: $after) {
+      edges { node { ${USER_FIELDS} } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}`;
 const POST = `query Post($id: ID!) { post(id: $id) { ${POST_FIELDS} } }`;
 const COMMENT_FIELDS = "id text createdAt author { id username }";
 const COMMENTS = `query Comments($id: ID!, $after: String) {
@@ -39,7 +51,7 @@ export function postCard(post, cleanup) {
     "article",
     { class: "post", "data-post-id": post.id },
     byline(post),
-    post.text && h("p", { class: "text" }, post.text),
+    h("p", { class: "text", hidden: !post.text }, post.text),
     post.media.map((media) => mediaView(post.id, media, cleanup)),
     h(
       "footer",
@@ -66,6 +78,7 @@ function byline(post) {
         ]
       : h("span", { class: "muted" }, "someone · "),
     h("a", { href: `#/p/${post.id}`, class: "muted" }, ago(post.createdAt)),
+    post.edited && h("span", { class: "muted edited", title: `edited ${new Date(post.editedAt).toLocaleString()}` }, " · edited"),
   );
 }
 
@@ -109,7 +122,7 @@ function likeButton(post, cleanup, errors) {
   return button;
 }
 
-/** What the author may do with their post. */
+/** What the author may do with their post: edit its text (editPost), delete it. */
 function ownerActions(post, card, errors) {
   async function remove() {
     if (!confirm("Delete this post? It disappears from every feed.")) return;
@@ -120,7 +133,43 @@ function ownerActions(post, card, errors) {
       errors.show(error);
     }
   }
-  return h("button", { type: "button", class: "link", onclick: remove }, "Delete");
+
+  function edit() {
+    const text = card().querySelector("p.text");
+    const box = h("textarea", { name: "edit", rows: 3 }, post.text);
+    async function save(event) {
+      event.preventDefault();
+      try {
+        const payload = await mutate("editPost", EDIT, { input: { id: post.id, text: box.value } });
+        Object.assign(post, payload.post);
+        text.textContent = post.text;
+        text.hidden = !post.text;
+        card().querySelector("header").replaceWith(byline(post)); // shows "edited"
+        form.replaceWith(text);
+        errors.show(null);
+      } catch (error) {
+        errors.show(error); // e.g. "text: ..." for empty or too long text
+      }
+    }
+    const cancel = () => {
+      form.replaceWith(text);
+      errors.show(null);
+    };
+    const form = h(
+      "form",
+      { class: "edit", onsubmit: save },
+      box,
+      h("button", { type: "submit" }, "Save"),
+      h("button", { type: "button", class: "link", onclick: cancel }, "Cancel"),
+    );
+    text.replaceWith(form);
+    box.focus();
+  }
+
+  return [
+    h("button", { type: "button", class: "link", onclick: edit }, "Edit"),
+    h("button", { type: "button", class: "link", onclick: remove }, "Delete"),
+  ];
 }
 
 /** An image: its thumbnail when READY; until then a placeholder that asks again. */
@@ -159,7 +208,7 @@ export function postList(fetchPage, cleanup, empty) {
   });
 }
 
-/** #/p/<id>: one post, its comments, and a box to add one. */
+/** #/p/<id>: one post, who liked it, its comments, and a box to add one. */
 export async function postView(main, [id], cleanup) {
   const { post } = await gql(POST, { id });
   if (!post) return main.append(h("p", {}, "This post does not exist (any more)."));
@@ -169,7 +218,18 @@ export async function postView(main, [id], cleanup) {
     cleanup,
     { empty: "No comments yet." },
   );
-  main.append(postCard(post, cleanup), h("h2", {}, "Comments"), commentBox(id, comments), comments);
+  const likers = userList(
+    async (after) => (await gql(LIKED_BY, { id, after })).post.likedBy,
+    cleanup,
+    "Nobody yet.",
+  );
+  main.append(
+    postCard(post, cleanup),
+    h("details", { class: "liked-by", open: true }, h("summary", {}, "Liked by"), likers),
+    h("h2", {}, "Comments"),
+    commentBox(id, comments),
+    comments,
+  );
 }
 
 function commentView(comment) {
