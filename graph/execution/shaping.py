@@ -146,8 +146,22 @@ class Shaper:
                     return None
                 items.append(r)
             return items
-        result = run.complete_object(found.sels, found.type, found.value, found.chain)
+        t = found.type
+        if not isinstance(t, GraphQLObjectType):
+            # Met below an @interfaceObject before its concrete type was known: the part's
+            # own fetches may have told it since (its `__typename`, as for a whole answer).
+            t = self.runtime_type(t, found.value)
+        result = run.complete_object(found.sels, t, found.value, found.chain)
         return None if result is _PROPAGATE else result
+
+    def runtime_type(self, abstract: Any, value: Any) -> Any:
+        """The object type the merged `value`'s `__typename` names, if it is one of
+        `abstract`'s; else `abstract` itself."""
+        tn = value.get("__typename") if isinstance(value, dict) else None
+        rt = self.schema.get_type(tn) if isinstance(tn, str) else None
+        if isinstance(rt, GraphQLObjectType) and self.schema.is_sub_type(abstract, rt):
+            return rt
+        return abstract
 
 
 class Found:
