@@ -3,7 +3,7 @@ small helpers over normalised selections."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from graph.planning.operation import Condition, OpField, OpFragment, OpSelection
 from graph.planning.plan import ContextRewrite, ReqSelection
@@ -263,18 +263,14 @@ def field_count(f: OpField) -> int:
 
 
 def with_selections(f: OpField, sels: tuple[OpSelection, ...]) -> OpField:
-    return OpField(
-        f.response_key,
-        f.name,
-        f.args_text,
-        f.directives_text,
-        f.conditions,
-        sels,
-        f.variables,
-        f.internal,
-        f.denied,
-        f.stream,
-    )
+    """`f` with other selections, every other attribute kept (its client key, stream,
+    conditions ...: a copy that dropped one would plan or shape another field)."""
+    return replace(f, selections=sels)
+
+
+def renamed(f: OpField, response_key: str) -> OpField:
+    """`f` under another response key in subgraph queries, every other attribute kept."""
+    return replace(f, response_key=response_key)
 
 
 def has_real_fields(sels: tuple[OpSelection, ...]) -> bool:

@@ -28,6 +28,7 @@ from graph.planning.groups import (
     flatten_fields,
     has_real_fields,
     plain_leaves,
+    renamed,
     short_alias,
     with_selections,
 )
@@ -435,18 +436,7 @@ class OperationPlanning:
         rel = tuple("@" if p[0] == "@" else p for p in rel)
         if (rel, alias, f.response_key) not in group.renames:
             group.renames.append((rel, alias, f.response_key))
-        return OpField(
-            alias,
-            f.name,
-            f.args_text,
-            f.directives_text,
-            f.conditions,
-            f.selections,
-            f.variables,
-            f.internal,
-            f.denied,
-            f.stream,
-        )
+        return renamed(f, alias)
 
     # ------------------------------------------------------------------ jumps
     def jump(

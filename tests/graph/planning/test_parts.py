@@ -3,12 +3,15 @@ without a planner, and root planning is a function over them."""
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
+
 from graphql import OperationDefinitionNode, parse
 
 from graph.planning import normalize_operation
 from graph.planning.costs import INF, JUMP, CostModel
-from graph.planning.groups import Ctx, FetchGraph
-from graph.planning.operation import OpField, parse_field_set
+from graph.planning.groups import Ctx, FetchGraph, short_alias, with_selections
+from graph.planning.operation import STREAM, Deferral, OpField, parse_field_set
+from graph.planning.planner import OperationPlanning
 from graph.planning.roots import plan_roots
 from graph.planning.schema_view import SchemaView
 from graph.supergraph import Supergraph
@@ -58,6 +61,56 @@ def test_root_planning_is_a_function() -> None:
     plan_roots(op, view.sg, CostModel(view), fetches, add_field)
     assert added == [("accounts", "me"), ("products", "topProducts")]
     assert [g.subgraph for g in fetches.groups] == ["accounts", "products"]
+
+
+def _every_attribute_set() -> OpField:
+    """A field with no attribute at its default (fails when OpField gains one this misses)."""
+    f = OpField(
+        response_key="_fed___typename",
+        name="name",
+        args_text="(first: 1)",
+        directives_text="@include(if: $v)",
+        conditions=(("include", "v"),),
+        selections=(OpField("id", "id"),),
+        variables=frozenset({"v"}),
+        internal=True,
+        denied=True,
+        stream=Deferral(7, STREAM, "l", "s", None, 2),
+        client_key="__typename",
+    )
+    for attr in fields(OpField):
+        default = attr.default if attr.default_factory is MISSING else attr.default_factory()
+        assert attr.default is MISSING or getattr(f, attr.name) != default, attr.name
+    return f
+
+
+def _same_but(a: OpField, b: OpField, changed: str) -> None:
+    for attr in fields(OpField):
+        if attr.name != changed:
+            assert getattr(a, attr.name) == getattr(b, attr.name), attr.name
+
+
+def test_planner_copies_of_a_field_keep_every_attribute() -> None:
+    """The planner's copies of a client field (split across subgraphs, renamed against a
+    clash of types in one fetch) change one thing only: a copy that dropped, say, its client
+    key (`__typename: name`) or its stream would plan or shape another field."""
+    f = _every_attribute_set()
+    sels = (OpField("upc", "upc"),)
+    split = with_selections(f, sels)
+    assert split.selections == sels
+    _same_but(split, f, "selections")
+
+    view = _view()
+    op = normalize_operation(_op("{ topProducts { name } }"), {})
+    planning = OperationPlanning(view, op)
+    group = planning.fetches.root_group("products")
+    ctx = Ctx(group, group.selset, ("topProducts", "@"))
+    # The same response key already fetched here with another type: the field is renamed.
+    group.shapes[(("topProducts", "@"), f.response_key)] = "Int"
+    fi = view.sg.types["Product"].fields["name"]
+    unclashed = planning._unclash(ctx, fi, f)
+    assert unclashed.response_key == f"{f.response_key}__{short_alias('String!')}"
+    _same_but(unclashed, f, "response_key")
 
 
 def _op(text: str) -> OperationDefinitionNode:
