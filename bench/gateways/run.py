@@ -2,12 +2,13 @@
 one load generator (wrk with a POST script).
 
     .venv/bin/python -m bench.gateways.run [--duration 30] [--connections 50] [--only puppies]
-        [--baseline DIR] [--router-config NAME=router.yaml ...] [--overhead-of NAME ...]
+        [--baseline [NAME=]DIR ...] [--router-config NAME=router.yaml ...] [--overhead-of NAME ...]
         [--header 'name: value' ...] [--edge]
 
 ``--baseline DIR`` adds ``puppies-baseline``: the router from another checkout of the code
-(e.g. ``git archive <commit> | tar -x -C DIR``) on this .venv, for side-by-side runs of two
-commits. ``--router-config NAME=FILE`` adds ``puppies-NAME``: our router with that router.yaml.
+(e.g. ``git worktree add --detach DIR <commit>``) on this .venv, for side-by-side runs of two
+commits; ``--baseline NAME=DIR`` (repeatable) adds ``puppies-NAME``, for several commits.
+``--router-config NAME=FILE`` adds ``puppies-NAME``: our router with that router.yaml.
 ``--header`` is sent with every request to every contender. ``--edge`` adds ``puppies-edge``:
 our router with authentication (a JWT checked against a ``file://`` JWKS, the signed principal
 to subgraphs), rate limits in an embedded Redis (counted on every request, never reached) and
@@ -250,10 +251,11 @@ export const gatewayConfig = defineConfig({ inboundInflightRequestDeduplication:
 
 def gateway_commands(
     supergraph: Path,
-    baseline: Path | None = None,
+    baselines: dict[str, Path] | None = None,
     router_configs: dict[str, Path] | None = None,
 ) -> dict[str, tuple[list[str], str, dict[str, str], Path]]:
-    """name -> (command, health URL, extra environment, working directory)."""
+    """name -> (command, health URL, extra environment, working directory). `baselines`:
+    contender name -> another checkout of the code, run as that contender."""
     puppies = ROOT / ".venv" / "bin" / "puppies"
     hive = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
     hive_cmd = [
@@ -288,11 +290,11 @@ def gateway_commands(
     ]
     health = f"http://127.0.0.1:{GATEWAY_PORT}/health"
     extra: dict[str, tuple[list[str], str, dict[str, str], Path]] = {}
-    if baseline is not None:
+    for name, baseline in (baselines or {}).items():
         # the other checkout's packages come first on sys.path (the editable install's finder
         # only answers for what the path does not have)
-        extra["puppies-baseline"] = (router_cmd, health, {"PYTHONPATH": str(baseline)}, baseline)
-        extra["puppies-baseline-no-inbound-dedup"] = (
+        extra[name] = (router_cmd, health, {"PYTHONPATH": str(baseline)}, baseline)
+        extra[f"{name}-no-inbound-dedup"] = (
             [*router_cmd, "--config", str(WORK / "router-no-inbound-dedup.yaml")],
             health,
             {"PYTHONPATH": str(baseline)},
@@ -417,9 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--baseline",
-        type=Path,
-        default=None,
-        help="Another checkout of the code (e.g. an older commit) run as puppies-baseline.",
+        action="append",
+        default=[],
+        metavar="[NAME=]DIR",
+        help="Another checkout of the code (e.g. an older commit) run as puppies-baseline, "
+        "or as puppies-NAME (repeatable: several commits side by side).",
     )
     parser.add_argument(
         "--router-config",
@@ -509,7 +513,11 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.router_config:
             name, _, path = item.partition("=")
             configs[name] = Path(path).resolve()
-        commands = gateway_commands(supergraph, args.baseline, configs)
+        baselines = {}
+        for item in args.baseline:
+            name, sep, path = item.rpartition("=")
+            baselines[f"puppies-{name}" if sep else "puppies-baseline"] = Path(path).resolve()
+        commands = gateway_commands(supergraph, baselines, configs)
         unknown = [n for n in (args.only or []) + (args.overhead_of or []) if n not in commands]
         if unknown:
             print(f"unknown contenders {unknown}; known: {sorted(commands)}", file=sys.stderr)
