@@ -117,6 +117,11 @@ async def footprint(api: Api) -> Footprint:
     mod_token = (await api.data(LOG_IN, {"l": mod.username, "p": PASSWORD}))["logIn"]
     kept = await api.data(DISMISS, {"p": a_posts[1]}, token=mod_token["session"]["accessToken"])
     assert kept["dismissReports"]["errors"] == [], kept
+    # A moderates too: A's decision on B's post (A's role is in A's next token)
+    assert cli_set_role(api.stack, a.username, "moderator").returncode == 0
+    a_mod = (await api.data(LOG_IN, {"l": a.username, "p": PASSWORD}))["logIn"]
+    decided = await api.data(DISMISS, {"p": b_post}, token=a_mod["session"]["accessToken"])
+    assert decided["dismissReports"]["errors"] == [], decided
     return Footprint(a, b, a_posts, b_post, key, kept["dismissReports"]["action"]["id"], b_thread)
 
 
@@ -210,8 +215,11 @@ async def test_a_data_export_holds_everything_of_the_user_and_nothing_secret(
     assert {r["post_id"] for r in rows("posts.comments")} == {int(f.b_post), int(f.a_posts[0])}
     assert all(r["author_id"] == int(f.a.id) for r in rows("posts.comments"))
     assert [r["post_id"] for r in rows("posts.reports")] == [int(f.b_post)]
-    (decision,) = rows("posts.moderation_actions")
-    assert decision["author_id"] == int(f.a.id) and decision["action"] == "DISMISSED"
+    decisions = rows("posts.moderation_actions")  # about A's posts, and A's as moderator
+    (about,) = [d for d in decisions if d["author_id"] == int(f.a.id)]
+    assert about["action"] == "DISMISSED" and str(about["id"]) == f.moderation_id
+    (mine,) = [d for d in decisions if d["moderator_id"] == int(f.a.id)]
+    assert mine["author_id"] == int(f.b.id) and mine["action"] == "DISMISSED"
     events = rows("analytics.events")
     assert {e["type"] for e in events} >= {"post_view", "profile_view", "app_open"} or {
         e["type"] for e in events
@@ -265,8 +273,6 @@ async def _counters(api: Api, f: Footprint) -> Counters:
 NOT_FILLED = {
     "users.account_deletions.user_id": "made by deleteAccount itself; checked gone after",
     "users.oidc_identities.user_id": "filled and erased by the test of an OIDC-only account",
-    "posts.moderation_actions.moderator_id": "a moderator's decisions are anonymised like the "
-    "author's (the same generic pass); A is no moderator here",
     "feed.vip.author_id": "only for authors past the VIP follower threshold",
     "feed.vip_follow.viewer_id": "only for follows of VIP authors",
     "feed.vip_follow.vip_id": "only for follows of VIP authors",
@@ -429,6 +435,13 @@ async def test_a_deleted_account_stops_at_once_and_leaves_nothing_behind(
             int(f.moderation_id),
         )
         assert kept is not None and kept["author_id"] is None and kept["moderator_id"]
+        # and A's own decision on B's post, without A
+        anonymous = await conn.fetchval(
+            "SELECT count(*) FROM posts.moderation_actions "
+            "WHERE author_id = $1 AND moderator_id IS NULL",
+            int(f.b.id),
+        )
+        assert anonymous == 1
     finally:
         await conn.close()
 
