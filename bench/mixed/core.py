@@ -326,10 +326,10 @@ async def run(args: argparse.Namespace, st_env: dict[str, str], dsn: str) -> lis
                 prof = cProfile.Profile() if sub in args.profile else None
                 for _ in range(args.runs):
                     for key in RUNS:
-                        if prof and key == "straw":
+                        if prof and key == "http":
                             prof.enable()
                         times[key].append(await op.cpu(key))
-                        if prof and key == "straw":
+                        if prof and key == "http":
                             prof.disable()
                 med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
                 lines.append(
@@ -339,7 +339,7 @@ async def run(args: argparse.Namespace, st_env: dict[str, str], dsn: str) -> lis
                 )
                 print(lines[-1], flush=True)
                 if prof:
-                    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+                    pstats.Stats(prof).sort_stats(args.sort).print_stats(40)
     return lines
 
 
@@ -350,6 +350,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--subgraphs", default="posts,users,feed")
     ap.add_argument("--profile", default="", help="subgraphs whose http runs are profiled")
+    ap.add_argument("--sort", default="tottime", help="how profiles are sorted (pstats keys)")
     args = ap.parse_args()
     data_dir = (args.data_dir or Path(f"/tmp/puppies-bench-mixed-{args.users}")).resolve()
     if not (data_dir / "seeded.json").exists():

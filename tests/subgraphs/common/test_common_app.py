@@ -57,6 +57,19 @@ class Query:
         return info.context.viewer.require_user()
 
     @strawberry.field
+    def greet(self, info: Info, name: str) -> str:
+        """Sets a header and a status on the sub-response, as FastAPI lets a resolver."""
+        response = info.context.response
+        assert response is not None
+        response.headers["x-probe"] = "greeted"
+        response.status_code = 203
+        return f"héllo {name}"
+
+    @strawberry.field
+    def legacy(self) -> str:
+        return "old \ud800 text"
+
+    @strawberry.field
     def things(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Thing]:
@@ -148,6 +161,33 @@ async def test_garbage_requests(probe) -> None:
     r = await client.post(url + "/graphql", json={"query": "{ echo(n: 1) }", "variables": [1]})
     assert r.status_code == 400
     assert "variables" in r.json()["errors"][0]["message"]
+
+
+async def test_post_served_directly_keeps_what_fastapi_did(probe) -> None:
+    """POST /graphql skips FastAPI (subgraphs/common/direct.py): what orjson cannot write
+    is still answered, a resolver's status and headers still reach the
+    client, and what is not a POST to /graphql still goes through FastAPI."""
+    url, client, _ = probe
+    # a lone surrogate (text stored before input was checked): orjson refuses to write it,
+    # the json module does, as before
+    r = await _post(client, url, "{ legacy }")
+    assert r.status_code == 200
+    assert json.loads(r.text) == {"data": {"legacy": "old \ud800 text"}}
+
+    r = await _post(client, url, 'query { greet(name: "zoé") }')
+    assert (r.status_code, r.headers["x-probe"]) == (203, "greeted")
+    assert r.json() == {"data": {"greet": "héllo zoé"}}
+    assert r.headers["content-type"] == "application/json"
+
+    # a subscription over POST: refused with the same explanation
+    r = await _post(client, url, "subscription { whoami }")
+    assert r.status_code == 400
+    assert "WebSocket" in r.json()["errors"][0]["message"]
+
+    r = await client.get(url + "/graphql", params={"query": "{ echo(n: 4) }"})
+    assert r.json() == {"data": {"echo": 4}}
+    r = await client.put(url + "/graphql", json={"query": "{ echo(n: 4) }"})
+    assert r.status_code == 405
 
 
 async def test_viewer_from_bearer_token(probe, settings: Settings) -> None:
