@@ -127,7 +127,9 @@ def mixed_stack(
     data_dir.mkdir(parents=True, exist_ok=True)
     with stack(data_dir) as st:
         asyncio.run(_seed_if_needed(st, users, data_dir))
-        ports = {name: free_port() for name in (*SUBGRAPHS, "router")}
+        # the worker's health port too: on its default (4005) it collided with other stacks
+        # on the machine, and the worker exited at start-up without the run noticing
+        ports = {name: free_port() for name in (*SUBGRAPHS, "worker", "router")}
         st.env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
         st.env["JWKS_URL"] = f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json"
         logs = data_dir / "logs"
@@ -143,7 +145,7 @@ def mixed_stack(
             st.start(
                 ["serve", name, "--port", str(port)], port, log=logs / name, profile=prof(name)
             )
-        st.start(["worker"], log=logs / "worker", profile=prof("worker"))
+        st.start(["worker"], ports["worker"], log=logs / "worker", profile=prof("worker"))
         st.start(
             [
                 "serve",
