@@ -237,10 +237,12 @@ class PersistedQueryManifest:
                 "PERSISTED_QUERY_ID_REQUIRED",
             )
         if self.safelist and not self._in_safelist(params.query):
+            # one code for one meaning: the same as a client's or a tier's list refuses with
+            logger.warning("an operation not in the safelist: %s", params.query[:500])
             raise HttpError(
                 400,
                 "This operation is not in the router's safelist of persisted operations.",
-                "QUERY_NOT_IN_SAFELIST",
+                "PERSISTED_QUERY_NOT_IN_LIST",
             )
         if self.log_unknown and params.query not in self.bodies:
             logger.warning("operation not in the persisted query manifests: %s", params.query)

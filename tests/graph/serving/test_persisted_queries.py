@@ -102,9 +102,9 @@ async def test_safelist(start_router: Callable[..., str], manifest: Path) -> Non
     assert same_text.json() == {"data": {"me": {"name": "Ada"}}}
     assert reformatted.json() == {"data": {"me": {"name": "Ada"}}}
     assert other.status_code == 400
-    assert code(other) == "QUERY_NOT_IN_SAFELIST"
+    assert code(other) == "PERSISTED_QUERY_NOT_IN_LIST"
     assert code(unknown) == "PERSISTED_QUERY_NOT_FOUND"
-    assert code(mutation) == "QUERY_NOT_IN_SAFELIST"
+    assert code(mutation) == "PERSISTED_QUERY_NOT_IN_LIST"
     assert after.json() == {"data": {"me": {"name": "Ada"}}}  # the mutation changed nothing
 
 
