@@ -204,9 +204,10 @@ def edge_scenarios(workdir: Path, redis_url: str) -> list[tuple[str, Path, str, 
     rate_limits = {
         "enabled": True,
         "redis": {"urls": [redis_url]},
-        # a 1 s window: the sliding-window log of the one bench caller holds about a second
-        # of requests (a 1-minute window at thousands of requests a second would grow a
-        # set no real caller has: a free key's holds at most 60)
+        # a 1 s window: fair to the sliding-window log of earlier versions (compared with
+        # --baseline), whose one bench caller then holds about a second of requests (a
+        # 1-minute window at thousands of requests a second would grow a set no real
+        # caller has); a GCRA bucket is one number whatever the window
         "window": "1s",
         "users": {"limit": unlimited},
         "anonymous": {"limit": unlimited},

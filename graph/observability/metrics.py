@@ -126,7 +126,13 @@ class Metrics:
         )
         self.rate_limit_failures = Counter(
             "router_rate_limit_failures",
-            "Requests whose rate limits could not be checked (Redis unreachable).",
+            "Requests whose rate limits could not be checked in Redis (unreachable or slow).",
+            registry=r,
+        )
+        self.rate_limit_local = Counter(
+            "router_rate_limit_local_decisions",
+            "Requests whose rate limits this process decided alone while Redis was "
+            "unreachable or slow (rate_limits.local_fallback).",
             registry=r,
         )
         self.websocket_connections = Gauge(

@@ -17,9 +17,15 @@ Every response to an operation that went through this stage carries the IETF
 ``RateLimit-Policy`` and ``RateLimit`` fields (graph/rate_limits/headers.py), so clients see
 what remains before they hit the limit. Over a limit: HTTP 429, ``Retry-After``, a
 ``RATE_LIMITED`` error whose extensions name the policy (and, for a daily quota,
-``resetAt``). A refused request is not counted. Redis unreachable: ``fail_open`` (the
-default) admits the request, counts it in ``router_rate_limit_failures_total`` and logs once
-per ``failure_log_interval``; otherwise the request is refused with 503.
+``resetAt``). A refused request is not counted.
+
+Redis slow or unreachable (no answer within ``rate_limits.redis.timeout``): with
+``local_fallback`` (the default) this process goes on enforcing the same limits in memory
+(divided by ``local_fallback.replicas``) and asks Redis again after
+``local_fallback.retry_interval``; without it, ``fail_open`` admits everything (the
+default) or refuses with 503. Either way counted in ``router_rate_limit_failures_total``
+(and local decisions in ``router_rate_limit_local_decisions_total``) and logged once per
+``failure_log_interval``.
 """
 
 from __future__ import annotations
@@ -31,15 +37,16 @@ from datetime import UTC, datetime, timedelta
 
 from graphql import GraphQLSchema
 from pydantic import Field, field_validator, model_validator
-from redis.exceptions import RedisError
 
 from graph.http import HttpError
 from graph.observability.metrics import Metrics
 from graph.planning.operation import OpField, OpSelection
 from graph.plugins.base import Duration, StrictModel
-from graph.plugins.redis import RedisConfig, RedisConnections
+from graph.plugins.redis import RedisConfig
+from graph.rate_limits.connection import LimiterConnection, RedisReplyError
 from graph.rate_limits.headers import policy_header, retry_after, state_header
 from graph.rate_limits.limiter import QUOTA, WINDOW, Decision, Limit, RedisLimiter, Usage
+from graph.rate_limits.local import LocalLimiter
 from graph.serving.request import RouterRequest
 from graph.serving.stage import Stage
 
@@ -70,11 +77,20 @@ class RootFieldLimit(StrictModel):
     own_budget: bool = False
 
 
+class LocalFallbackConfig(StrictModel):
+    """While Redis is slow or unreachable: the same limits per router process, in memory."""
+
+    enabled: bool = True
+    replicas: int = Field(default=1, ge=1)  # the limits are divided by this
+    retry_interval: Duration = Field(default=1.0, gt=0)  # then Redis is asked again
+
+
 class RateLimitsConfig(StrictModel):
     enabled: bool = False
     redis: RedisConfig | None = None
     window: Duration = 60.0
     fail_open: bool = True
+    local_fallback: LocalFallbackConfig = Field(default_factory=LocalFallbackConfig)
     failure_log_interval: Duration = 60.0
     tiers: dict[str, TierLimits] = Field(default_factory=_default_tiers)
     default_tier: str = "free"
@@ -135,19 +151,23 @@ class RateLimitStage(Stage):
     def __init__(
         self,
         config: RateLimitsConfig,
-        redis: RedisConnections,
         schema: GraphQLSchema,
         metrics: Metrics,
     ) -> None:
         assert config.redis is not None
         self.config = config
-        self.limiter = RedisLimiter(redis.client(config.redis))
+        # a connection of its own (pipelined; graph/rate_limits/connection.py), not the
+        # client the other stages share
+        self.connection = LimiterConnection(config.redis.urls[0], config.redis.timeout)
+        self.limiter = RedisLimiter(self.connection)
+        self.local = LocalLimiter(config.local_fallback.replicas)
         self.namespace = config.redis.namespace
         self.window_ms = int(config.window * 1000)
         self.window_s = max(1, round(config.window))
         self.metrics = metrics
         self._last_failure_log = 0.0
         self._failures_since_log = 0
+        self._redis_down_until = 0.0  # monotonic: until then, Redis is not asked
         known = {
             t.name: set(t.fields)
             for t in (schema.query_type, schema.mutation_type, schema.subscription_type)
@@ -162,24 +182,25 @@ class RateLimitStage(Stage):
                     name,
                 )
 
+    async def stop(self) -> None:
+        await self.connection.aclose()
+
     async def on_operation(self, request: RouterRequest) -> None:
         limits = self._limits(request)
         if not limits:
             return
-        try:
-            # bounded by the Redis client's socket timeout (rate_limits.redis.timeout): no
-            # extra task per request for a timer
-            decision = await self.limiter.check(limits)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(exc)
-            if self.config.fail_open:
-                return
-            raise HttpError(
-                503,
-                "The router cannot check rate limits right now; retry shortly.",
-                "RATE_LIMIT_UNAVAILABLE",
-                [(b"retry-after", b"1")],
-            ) from None
+        if time.monotonic() < self._redis_down_until:
+            decision = self._without_redis(None, limits)
+        else:
+            try:
+                # bounded by rate_limits.redis.timeout (the connection's own timeout)
+                decision = await self.limiter.check(limits)
+            except (RedisReplyError, OSError, TimeoutError) as exc:
+                retry = self.config.local_fallback.retry_interval
+                self._redis_down_until = time.monotonic() + retry
+                decision = self._without_redis(exc, limits)
+        if decision is None:
+            return
         request.response_headers.append((b"ratelimit-policy", policy_header(decision.usages)))
         request.response_headers.append((b"ratelimit", state_header(decision.usages)))
         if not decision.admitted:
@@ -187,6 +208,22 @@ class RateLimitStage(Stage):
                 decision.denied.limit.name if decision.denied else ""
             ).inc()
             raise self._refusal(decision, request)
+
+    def _without_redis(self, exc: BaseException | None, limits: list[Limit]) -> Decision | None:
+        """Redis failed (``exc``) or is known to be down: decide locally, admit, or refuse
+        (None: admit without headers)."""
+        self._failed(exc)
+        if not self.config.fail_open:
+            raise HttpError(
+                503,
+                "The router cannot check rate limits right now; retry shortly.",
+                "RATE_LIMIT_UNAVAILABLE",
+                [(b"retry-after", b"1")],
+            )
+        if not self.config.local_fallback.enabled:
+            return None
+        self.metrics.rate_limit_local.inc()
+        return self.local.check(limits)
 
     # ---- what a request is subject to
     def _limits(self, request: RouterRequest) -> list[Limit]:
@@ -228,7 +265,7 @@ class RateLimitStage(Stage):
                 limits.append(
                     Limit(
                         field.partition(".")[2],
-                        f"{ns}:{{{subject}}}:f:{field}:w",
+                        f"{ns}:{{{subject}}}:f:{field}:t",
                         WINDOW,
                         rule.limit,
                         int(window * 1000),
@@ -242,7 +279,7 @@ class RateLimitStage(Stage):
                     0,
                     Limit(
                         label,
-                        f"{ns}:{{{subject}}}:{scope}:w",
+                        f"{ns}:{{{subject}}}:{scope}:t",
                         WINDOW,
                         policy.limit,
                         self.window_ms,
@@ -304,15 +341,22 @@ class RateLimitStage(Stage):
             extensions,
         )
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException | None) -> None:
         self.metrics.rate_limit_failures.inc()
         self._failures_since_log += 1
         now = time.monotonic()
         if now - self._last_failure_log >= self.config.failure_log_interval:
+            if not self.config.fail_open:
+                outcome = "refused"
+            elif self.config.local_fallback.enabled:
+                outcome = "limited per process (local fallback)"
+            else:
+                outcome = "admitted"
             logger.warning(
-                "rate limits: Redis unreachable (%s); %s %d request(s) since the last report",
-                exc or type(exc).__name__,
-                "admitted" if self.config.fail_open else "refused",
+                "rate limits: Redis unreachable or slow (%s); %s %d request(s) since the "
+                "last report",
+                (str(exc) or type(exc).__name__) if exc is not None else "still down",
+                outcome,
                 self._failures_since_log,
             )
             self._last_failure_log = now
@@ -331,4 +375,4 @@ def _who(request: RouterRequest) -> str:
     return "an anonymous client at this address"
 
 
-__all__ = ["RateLimitStage", "RateLimitsConfig", "Usage"]
+__all__ = ["LocalFallbackConfig", "RateLimitStage", "RateLimitsConfig", "Usage"]

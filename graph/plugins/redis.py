@@ -3,7 +3,8 @@
 The shape is Apollo Router's ``redis`` block (``urls``, ``timeout``, ``namespace``), used
 wherever a stage keeps state that every router process must see: API-key revocations,
 rate limits and quotas, automatic persisted queries. The router talks to Redis with
-redis-py directly (graph/ imports nothing of the platform's packages).
+redis-py directly (graph/ imports nothing of the platform's packages), except the rate
+limits, which have a pipelined connection of their own (graph/rate_limits/connection.py).
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def build_stages(
     if authorization.active:
         stages.append(authorization)
     if config.rate_limits.enabled:
-        stages.append(RateLimitStage(config.rate_limits, redis, gateway.api_schema, metrics))
+        stages.append(RateLimitStage(config.rate_limits, gateway.api_schema, metrics))
     if config.demand_control.enabled:
         stages.append(DemandControlStage(config.demand_control, gateway))
     if gateway.supergraph.label_fields:  # progressive @override in the supergraph
