@@ -275,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         help="add the edge contenders: jwt (a cached JWT, file:// JWKS), api-key (a cached "
         "key), each with the signed principal to subgraphs; rate-limits (one Lua round trip "
         "to an embedded Redis per request); cost (demand control enforced); all (jwt, "
-        "rate-limits and cost together); redis-ping (a bare PING round trip, for scale)",
+        "rate-limits and cost together); redis-ping (a bare PING round trip, for scale); "
+        "with --baseline, each also as baseline-NAME on the baseline's code",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stub-verify", type=int, default=0, help=argparse.SUPPRESS)
@@ -313,10 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         redis_server = EmbeddedRedis(workdir / "redis", free_port(), persist=False)
         redis_url = redis_server.start()
         for name, scenario, header, port in edge_scenarios(workdir, redis_url):
-            contenders.append((name, {}, str(scenario)))
-            args.header.append(f"{name}={header}")
-            if port:
-                stub_ports[name] = port
+            names: list[tuple[str, dict[str, str]]] = [(name, {})]
+            if args.baseline is not None:  # the same scenario on the baseline's code
+                names.append((f"baseline-{name}", {"PYTHONPATH": str(args.baseline.resolve())}))
+            for contender, env in names:
+                contenders.append((contender, env, str(scenario)))
+                args.header.append(f"{contender}={header}")
+                if port:
+                    stub_ports[contender] = port
         contenders.append(("redis-ping", {}, None))
         pings["redis-ping"] = redis_url
     extra_env: dict[str, dict[str, str]] = {}

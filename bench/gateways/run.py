@@ -8,7 +8,8 @@ one load generator (wrk with a POST script).
 ``--baseline DIR`` adds ``puppies-baseline``: the router from another checkout of the code
 (e.g. ``git worktree add --detach DIR <commit>``) on this .venv, for side-by-side runs of two
 commits; ``--baseline NAME=DIR`` (repeatable) adds ``puppies-NAME``, for several commits.
-``--router-config NAME=FILE`` adds ``puppies-NAME``: our router with that router.yaml.
+``--router-config NAME=FILE`` adds ``puppies-NAME``: our router with that router.yaml, and for
+each baseline ``<baseline>-NAME``: that router.yaml on the baseline's code.
 ``--header`` is sent with every request to every contender. ``--edge`` adds ``puppies-edge``:
 our router with authentication (a JWT checked against a ``file://`` JWKS, the signed principal
 to subgraphs), rate limits in an embedded Redis (counted on every request, never reached) and
@@ -302,6 +303,13 @@ def gateway_commands(
         )
     for name, config in (router_configs or {}).items():
         extra[f"puppies-{name}"] = ([*router_cmd, "--config", str(config)], health, {}, ROOT)
+        for base, directory in (baselines or {}).items():  # the same router.yaml, its code
+            extra[f"{base}-{name}"] = (
+                [*router_cmd, "--config", str(config)],
+                health,
+                {"PYTHONPATH": str(directory)},
+                directory,
+            )
     return {
         **extra,
         "puppies": (router_cmd, f"http://127.0.0.1:{GATEWAY_PORT}/health", {}, ROOT),
