@@ -33,6 +33,7 @@ def _baseline_limiter(directory: Path) -> Any:
     spec = importlib.util.spec_from_file_location("baseline_limiter", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

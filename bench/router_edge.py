@@ -124,22 +124,7 @@ def _worker(args: argparse.Namespace) -> None:
         await started.wait()
         return task
 
-    async def stub_verify() -> None:
-        """The key service for API-key contenders: every key is a pro key of user 1."""
-        from aiohttp import web
-
-        async def verify(request: web.Request) -> web.Response:
-            return web.json_response({"id": "1", "userId": "1", "tier": "pro", "scopes": []})
-
-        web_app = web.Application()
-        web_app.router.add_post("/verify", verify)
-        runner = web.AppRunner(web_app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.stub_verify).start()
-
     async def run() -> list[float]:
-        if args.stub_verify:
-            await stub_verify()
         serving = await lifespan()
         for _ in range(2000):  # warm up: caches, JIT-free but allocator and branch warm
             await app(scope, receive, send)
@@ -169,6 +154,34 @@ def _worker(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def _stub_key_service(port: int) -> None:
+    """The key service of the API-key contenders (every key is a pro key of user 1), in a
+    thread of the driver for the whole run: bound once, so no round can lose its port to
+    another process between workers."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    async def verify(request: web.Request) -> web.Response:
+        return web.json_response({"id": "1", "userId": "1", "tier": "pro", "scopes": []})
+
+    ready = threading.Event()
+
+    async def serve() -> None:
+        web_app = web.Application()
+        web_app.router.add_post("/verify", verify)
+        runner = web.AppRunner(web_app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    if not ready.wait(30):
+        raise RuntimeError(f"the stub key service did not start on port {port}")
 
 
 def edge_scenarios(workdir: Path, redis_url: str) -> list[tuple[str, Path, str, int]]:
@@ -279,7 +292,6 @@ def main(argv: list[str] | None = None) -> int:
         "with --baseline, each also as baseline-NAME on the baseline's code",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--stub-verify", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--ping", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -303,7 +315,6 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.config:
         name, _, path = item.partition("=")
         contenders.append((name, {}, str(Path(path).resolve())))
-    stub_ports: dict[str, int] = {}
     pings: dict[str, str] = {}  # contender -> Redis URL: a bare round trip, for scale
     redis_server = None
     if args.edge:
@@ -320,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             for contender, env in names:
                 contenders.append((contender, env, str(scenario)))
                 args.header.append(f"{contender}={header}")
-                if port:
-                    stub_ports[contender] = port
+            if port:
+                _stub_key_service(port)
         contenders.append(("redis-ping", {}, None))
         pings["redis-ping"] = redis_url
     extra_env: dict[str, dict[str, str]] = {}
@@ -336,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in contenders}
     load_before = os.getloadavg()
     try:
-        failed = _run_rounds(args, contenders, headers, extra_env, stub_ports, pings, rounds)
+        failed = _run_rounds(args, contenders, headers, extra_env, pings, rounds)
     finally:
         if redis_server is not None:
             redis_server.stop()
@@ -351,7 +362,6 @@ def _run_rounds(
     contenders: list[tuple[str, dict[str, str], str | None]],
     headers: dict[str, list[str]],
     extra_env: dict[str, dict[str, str]],
-    stub_ports: dict[str, int],
     pings: dict[str, str],
     rounds: dict[str, list[dict[str, Any]]],
 ) -> bool:
@@ -371,8 +381,6 @@ def _run_rounds(
                 cmd += ["--worker-config", config]
             for header in headers.get(name, []):
                 cmd += ["--header", header]
-            if name in stub_ports:
-                cmd += ["--stub-verify", str(stub_ports[name])]
             if name in pings:
                 cmd += ["--ping", pings[name]]
             # the contender's code first; this file imports only graph.* in the worker
