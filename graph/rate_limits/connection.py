@@ -97,19 +97,22 @@ class LimiterConnection:
         return await self.send(encode(*args))
 
     async def send(self, command: bytes) -> Any:
-        """Send one encoded command (``encode``) and wait for its reply."""
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None:
-            protocol = await self._connect()
-        assert protocol.transport is not None
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        protocol.waiting.append(future)
-        protocol.transport.write(command)
+        """Send one encoded command (``encode``) and wait for its reply: connecting (when
+        needed) and the reply within ``timeout`` together."""
+        protocol: _Protocol | None = None
         try:
             async with asyncio.timeout(self.timeout):
+                protocol = self._protocol
+                if protocol is None or protocol.transport is None:
+                    protocol = await self._connect()
+                assert protocol.transport is not None
+                future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                protocol.waiting.append(future)
+                protocol.transport.write(command)
                 return await future
         except TimeoutError:
-            self._drop(protocol)
+            if protocol is not None:
+                self._drop(protocol)
             raise
 
     async def _connect(self) -> _Protocol:
@@ -120,24 +123,24 @@ class LimiterConnection:
             if protocol is not None and protocol.transport is not None:
                 return protocol
             loop = asyncio.get_running_loop()
-            async with asyncio.timeout(self.timeout):
-                if self._path is not None:
-                    _, protocol = await loop.create_unix_connection(_Protocol, self._path)
-                else:
-                    context = ssl.create_default_context() if self._tls else None
-                    _, protocol = await loop.create_connection(
-                        _Protocol, self._host, self._port, ssl=context
-                    )
-                try:
-                    for command in self._handshake():
-                        assert protocol.transport is not None
-                        future: asyncio.Future[Any] = loop.create_future()
-                        protocol.waiting.append(future)
-                        protocol.transport.write(command)
-                        await future
-                except BaseException:
-                    self._drop(protocol)
-                    raise
+            # bounded by the caller's timeout (send)
+            if self._path is not None:
+                _, protocol = await loop.create_unix_connection(_Protocol, self._path)
+            else:
+                context = ssl.create_default_context() if self._tls else None
+                _, protocol = await loop.create_connection(
+                    _Protocol, self._host, self._port, ssl=context
+                )
+            try:
+                for command in self._handshake():
+                    assert protocol.transport is not None
+                    future: asyncio.Future[Any] = loop.create_future()
+                    protocol.waiting.append(future)
+                    protocol.transport.write(command)
+                    await future
+            except BaseException:
+                self._drop(protocol)
+                raise
             self._protocol = protocol
             return protocol
 

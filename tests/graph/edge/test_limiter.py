@@ -183,6 +183,13 @@ async def test_a_paused_redis_times_out_and_the_connection_recovers(
             *(limiter.check([limit]) for _ in range(5)), return_exceptions=True
         )
         assert all(isinstance(c, TimeoutError | ConnectionError) for c in checks), checks
+        # a new connection while Redis is still paused: the kernel accepts it, the script
+        # is never loaded; every caller gives up after its own timeout, the time it waited
+        # behind another caller's connection attempt included
+        again = await asyncio.gather(
+            *(limiter.check([limit]) for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(c, TimeoutError) for c in again), again
         os.kill(pid, signal.SIGCONT)
         after = await limiter.check([limit])  # a new connection
         assert after.admitted
