@@ -2,10 +2,11 @@
 (draft-ietf-httpapi-ratelimit-headers): one entry per limit the request was subject to.
 
     RateLimit-Policy: "minute";q=60;w=60, "day";q=1000;w=86400
-    RateLimit: "minute";r=59;t=60, "day";r=999;t=41234
+    RateLimit: "minute";r=59;t=1, "day";r=999;t=41234
 
 ``q`` is the quota, ``w`` the window in seconds, ``r`` what remains, ``t`` the seconds until
-it resets (for a sliding window: until the oldest counted request leaves it).
+it resets: until the bucket is full again (a window; one refill per ``w / q`` seconds), the
+day ends (a quota), or, for the limit that refused the request, it would be admitted.
 """
 
 from __future__ import annotations
