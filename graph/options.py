@@ -4,12 +4,27 @@ supergraph does not have."""
 from __future__ import annotations
 
 from graph.config import RouterConfig
+from graph.execution.breaker import BreakerOptions
 from graph.execution.gateway import GatewayOptions, SubgraphOptions
 from graph.plugins.headers import HeaderPropagation
+from graph.plugins.traffic_shaping import TrafficShapingConfig
+
+
+def _breaker(shaping: TrafficShapingConfig, subgraph: str) -> BreakerOptions | None:
+    found = shaping.circuit_breaker_for(subgraph)
+    if found is None:
+        return None
+    return BreakerOptions(
+        error_threshold=found.error_threshold,
+        volume_threshold=found.volume_threshold,
+        reset_timeout=found.reset_timeout,
+        half_open_attempts=found.half_open_attempts,
+    )
 
 
 def gateway_options(config: RouterConfig) -> GatewayOptions:
-    """The gateway's options from router.yaml (timeouts, subgraph errors, plan cache)."""
+    """The gateway's options from router.yaml (timeouts, breakers, subgraph errors, plan
+    cache)."""
     named = (
         set(config.traffic_shaping.subgraphs)
         | set(config.include_subgraph_errors.subgraphs)
@@ -24,6 +39,7 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
                 include_errors=errors.includes(name),
                 url=config.override_subgraph_url.get(name),
                 deduplicate=shaping.deduplicate_for(name),
+                breaker=_breaker(shaping, name),
             )
             for name in sorted(named)
         },
@@ -31,6 +47,7 @@ def gateway_options(config: RouterConfig) -> GatewayOptions:
             timeout=shaping.default_timeout,
             include_errors=errors.all,
             deduplicate=shaping.deduplicate_for(""),
+            breaker=_breaker(shaping, ""),
         ),
         deduplicate_requests=shaping.router.deduplicate_requests,
         defer_support=config.supergraph.defer_support,

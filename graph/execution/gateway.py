@@ -71,6 +71,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from opentelemetry import trace
 
+from graph.execution.breaker import BreakerOptions, CircuitBreaker
 from graph.execution.errors import RequestError
 from graph.execution.executor import Executor, HeadersFor
 from graph.execution.http import SubgraphClient, SubgraphTransport
@@ -103,6 +104,8 @@ class SubgraphOptions:
     # variables and headers; never mutations). Apollo Router: traffic_shaping.*.
     # deduplicate_query; Hive Gateway: deduplicateInflightRequests (on by default there too).
     deduplicate: bool = True
+    # A circuit breaker in front of the subgraph (traffic_shaping.*.circuit_breaker), or none.
+    breaker: BreakerOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ class Gateway:
                 self.options.max_connections_per_subgraph,
                 opts.headers,
                 opts.deduplicate,
+                CircuitBreaker(name, opts.breaker) if opts.breaker is not None else None,
             )
             include[name] = opts.include_errors
         abstract = frozenset(n for n, t in supergraph.types.items() if t.is_abstract)

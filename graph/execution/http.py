@@ -5,7 +5,8 @@ a subgraph request is one `transport.write` and one parsed response, with no per
 objects beyond a future. Each subgraph has its own pool (at most `max_connections` open at
 once), a per-request total timeout, idle connections dropped before servers usually close
 them, and one retry on a fresh connection when a reused keep-alive connection turns out to be
-closed (only for queries: a mutation is never sent twice).
+closed (only for queries: a mutation is never sent twice). With a circuit breaker
+(graph/execution/breaker.py), a subgraph that keeps failing is not called at all for a while.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import httptools
 import orjson
 
+from graph.execution.breaker import CircuitBreaker
 from graph.execution.errors import SubgraphFetchError
 
 _IDLE_SECONDS = 4.0  # below uvicorn's default keep-alive timeout of 5 s
@@ -146,8 +148,10 @@ class SubgraphClient:
         max_connections: int,
         headers: Mapping[str, str] | None = None,
         deduplicate: bool = True,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.name = name
+        self.breaker = breaker  # fails fast while the subgraph is down (graph/execution/breaker.py)
         self.deduplicate = deduplicate
         self.requests_sent = 0  # round trips made (shared ones count once)
         # Identical query requests in flight (same bytes: query, variables, headers) share
@@ -225,6 +229,22 @@ class SubgraphClient:
             fut.exception()  # retrieved: every waiter may have gone away
 
     async def _send(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
+        breaker = self.breaker
+        if breaker is None:
+            return await self._attempt(data, idempotent)
+        ticket = breaker.admit()  # raises SubgraphFetchError while the breaker is open
+        try:
+            status, raw = await self._attempt(data, idempotent)
+        except SubgraphFetchError:
+            breaker.record(ticket, ok=False)
+            raise
+        except BaseException:
+            breaker.cancelled(ticket)
+            raise
+        breaker.record(ticket, ok=status < 500)
+        return status, raw
+
+    async def _attempt(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
         self.requests_sent += 1
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)

@@ -1,8 +1,8 @@
 """What the router records of each subgraph request (every fetch of every query plan):
-duration, failures and GraphQL error codes per subgraph; the fetch count of the client
-request it serves (for the access log); with tracing on, a ``subgraph`` span whose
-``traceparent`` goes to the subgraph. The request id always goes to the subgraph as
-``x-request-id``.
+duration, failures and GraphQL error codes per subgraph, and its circuit breaker's state;
+the fetch count of the client request it serves (for the access log); with tracing on, a
+``subgraph`` span whose ``traceparent`` goes to the subgraph. The request id always goes to
+the subgraph as ``x-request-id``.
 
 Request id and ``traceparent`` travel outside the bytes the router de-duplicates on
 (``SubgraphClient.post(context_headers=...)``): identical requests in flight still share
@@ -12,6 +12,7 @@ one subgraph round trip, which carries the ids of the first of them.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,8 +20,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from graph.execution.breaker import REJECTED, CircuitState
 from graph.execution.errors import SubgraphFetchError
-from graph.execution.http import SubgraphClient
+from graph.execution.http import SubgraphClient, SubgraphTransport
 from graph.observability.context import request_id
 from graph.observability.metrics import Metrics
 from graph.observability.tracing import unsampled
@@ -28,6 +30,7 @@ from graph.observability.tracing import unsampled
 # subgraph requests made for the current client request: [count]
 fetch_count: ContextVar[list[int] | None] = ContextVar("graph_fetch_count", default=None)
 _PROPAGATOR = TraceContextTextMapPropagator()
+_STATE_VALUE = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 
 
 class FetchObserver:
@@ -68,8 +71,11 @@ class FetchObserver:
                     errors = result.get("errors")
                     if errors:
                         span.set_attribute("graphql.error.count", len(errors))
-        except SubgraphFetchError:
-            self.metrics.subgraph_failures.labels(subgraph).inc()
+        except SubgraphFetchError as exc:
+            if exc.code == REJECTED:
+                self.metrics.circuit_rejections.labels(subgraph).inc()
+            else:
+                self.metrics.subgraph_failures.labels(subgraph).inc()
             raise
         finally:
             self.metrics.subgraph_duration.labels(subgraph).observe(time.perf_counter() - started)
@@ -80,6 +86,18 @@ class FetchObserver:
                 code = extensions.get("code") if isinstance(extensions, dict) else None
                 self.metrics.subgraph_errors.labels(subgraph, str(code or "UNKNOWN")).inc()
         return result
+
+    def watch_breakers(self, clients: Mapping[str, SubgraphTransport]) -> None:
+        """Export each subgraph's circuit breaker state (and every change of it)."""
+        for name, client in clients.items():
+            breaker = client.breaker if isinstance(client, SubgraphClient) else None
+            if breaker is not None:
+                self.metrics.circuit_state.labels(name).set(_STATE_VALUE[breaker.state])
+                breaker.listener = self._breaker_moved
+
+    def _breaker_moved(self, subgraph: str, was: CircuitState, now: CircuitState) -> None:
+        self.metrics.circuit_state.labels(subgraph).set(_STATE_VALUE[now])
+        self.metrics.circuit_transitions.labels(subgraph, now.value).inc()
 
     @staticmethod
     async def _post(

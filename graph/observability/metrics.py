@@ -154,6 +154,26 @@ class Metrics:
             registry=r,
             multiprocess_mode="min",
         )
+        self.circuit_state = Gauge(
+            "router_subgraph_circuit_state",
+            "Each subgraph's circuit breaker: 0 closed, 1 half-open (probing), 2 open "
+            "(failing fast); with several router processes the worst of them.",
+            ["subgraph"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.circuit_transitions = Counter(
+            "router_subgraph_circuit_transitions",
+            "Circuit breaker state changes, by subgraph and the state entered.",
+            ["subgraph", "state"],
+            registry=r,
+        )
+        self.circuit_rejections = Counter(
+            "router_subgraph_circuit_rejections",
+            "Subgraph requests not sent because the subgraph's circuit breaker was open.",
+            ["subgraph"],
+            registry=r,
+        )
         self.operation_names = LabelCap()
         self.client_names = LabelCap()
 

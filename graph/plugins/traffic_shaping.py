@@ -1,4 +1,5 @@
-"""``traffic_shaping``: per-subgraph request timeouts (``all`` and per-subgraph overrides), and
+"""``traffic_shaping``: per-subgraph request timeouts and circuit breakers (``all`` and
+per-subgraph overrides), and
 for the router itself a request timeout and a global rate limit (``traffic_shaping.router``)."""
 
 from __future__ import annotations
@@ -16,11 +17,26 @@ from graph.serving.stage import Stage
 DEFAULT_SUBGRAPH_TIMEOUT = 30.0
 
 
+class CircuitBreakerConfig(StrictModel):
+    """``circuit_breaker`` of ``traffic_shaping.all`` or ``.subgraphs.<name>``: stop calling a
+    subgraph while most of its recent requests fail (graph/execution/breaker.py)."""
+
+    enabled: bool = True
+    # open when at least this share of the last `volume_threshold` requests failed
+    error_threshold: float = Field(default=0.5, gt=0, le=1)
+    volume_threshold: int = Field(default=10, ge=1, le=10_000)
+    # how long an open breaker fails fast before letting probes through
+    reset_timeout: Duration = 5.0
+    # probes let through at once when half-open; all must succeed to close it
+    half_open_attempts: int = Field(default=1, ge=1, le=1000)
+
+
 class SubgraphShaping(StrictModel):
     """Traffic shaping for one subgraph (or all): ``timeout`` as a duration, e.g. ``"30s"``."""
 
     timeout: Duration | None = None
     deduplicate_query: bool | None = None
+    circuit_breaker: CircuitBreakerConfig | None = None
 
 
 class RateLimitConfig(StrictModel):
@@ -56,6 +72,15 @@ class TrafficShapingConfig(StrictModel):
         if own is not None and own.timeout is not None:
             return own.timeout
         return self.default_timeout
+
+    def circuit_breaker_for(self, subgraph: str) -> CircuitBreakerConfig | None:
+        """The breaker settings of ``subgraph`` (its own block replaces ``all``'s whole), or
+        None when it has no breaker."""
+        own = self.subgraphs.get(subgraph)
+        found = own.circuit_breaker if own is not None else None
+        if found is None:
+            found = self.all.circuit_breaker
+        return found if found is not None and found.enabled else None
 
     def deduplicate_for(self, subgraph: str) -> bool:
         """Whether identical in-flight queries to ``subgraph`` share one round trip."""

@@ -195,7 +195,9 @@ class Pipeline:
         # telemetry: spans when tracing is on; every subgraph fetch measured (and traced)
         self.tracer = configure_tracing(config.telemetry)
         propagate = config.telemetry.exporters.tracing.propagation.trace_context
-        gateway.executor.observer = FetchObserver(metrics, self.tracer if propagate else None)
+        observer = FetchObserver(metrics, self.tracer if propagate else None)
+        observer.watch_breakers(gateway.clients)
+        gateway.executor.observer = observer
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
