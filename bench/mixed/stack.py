@@ -35,10 +35,12 @@ SUBGRAPHS = ("users", "posts", "feed", "analytics")
 LIFTED = 1_000_000_000
 
 
-def bench_router_config(data_dir: Path) -> Path:
+def bench_router_config(data_dir: Path, overrides: dict[str, Any] | None = None) -> Path:
     """router.yaml with the rate limits lifted for signed-in users (and every root field
-    limit raised to match); no browser pages. Written next to the data."""
+    limit raised to match); no browser pages; then `overrides` (top-level sections replaced
+    whole). Written next to the data."""
     config: dict[str, Any] = yaml.safe_load((ROOT / "router.yaml").read_text())
+    config.update(overrides or {})
     limits = config["rate_limits"]
     limits["users"] = {"limit": LIFTED}
     limits["anonymous"] = {"limit": LIFTED}
@@ -119,10 +121,15 @@ class MixedStack:
 
 @contextlib.contextmanager
 def mixed_stack(
-    data_dir: Path, users: int, viewers: int, profile: tuple[str, ...] = ()
+    data_dir: Path,
+    users: int,
+    viewers: int,
+    profile: tuple[str, ...] = (),
+    router_overrides: dict[str, Any] | None = None,
 ) -> Iterator[MixedStack]:
     """`profile`: processes (router, users, ...) to run under cProfile, their stats written
-    to <data_dir>/profiles/<name>.prof when the stack stops."""
+    to <data_dir>/profiles/<name>.prof when the stack stops. `router_overrides`: router.yaml
+    sections to replace (bench_router_config)."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with stack(data_dir) as st:
@@ -153,7 +160,7 @@ def mixed_stack(
                 "--supergraph",
                 str(ROOT / "supergraph.graphql"),
                 "--config",
-                str(bench_router_config(data_dir)),
+                str(bench_router_config(data_dir, router_overrides)),
                 "--listen",
                 f"127.0.0.1:{ports['router']}",
             ],

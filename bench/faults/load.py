@@ -1,0 +1,245 @@
+"""The load a fault scenario runs under, and what a client saw of it.
+
+An open-loop sender (one request every 1/rate s, latency from the intended send time, as
+bench/mixed/generator.py does) playing bench.mixed's operations with bench.mixed's queries:
+the home feed, post detail, profile, `me`, like/unlike, comments and new posts. Follows are
+left out on purpose: with the follower sets fixed, every acknowledged post has an exact
+set of inboxes it must reach (bench/faults/truth.py).
+
+Every answer is classified: `ok` (no error), `partial` (data with errors: some fields null
+at their paths), or an error by code (no data, or a mutation refused with a payload error;
+`HTTP_<status>` or the exception's name when no GraphQL answer came). The writes the router
+acknowledged (a payload with the object and no error) are kept, to be compared with
+PostgreSQL at the end. A like and an unlike of the same post by the same viewer are never
+in flight together, so the last acknowledged one is the state PostgreSQL must hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.analytics.stack import percentile
+from bench.mixed.stack import Population
+from bench.mixed.workload import COMMENT, CREATE_POST, FEED, LIKE, ME, POST_DETAIL, PROFILE, UNLIKE
+
+TIMEOUT = aiohttp.ClientTimeout(total=60)
+MIX = (("feed", 40), ("postDetail", 15), ("profile", 10), ("like", 20), ("me", 5))
+MIX_WRITES = (("comment", 5), ("createPost", 5))
+
+
+@dataclass
+class Acknowledged:
+    """Writes the router answered as done."""
+
+    likes: dict[tuple[str, str], bool] = field(default_factory=dict)  # (viewer, post) -> liked
+    unsure: set[tuple[str, str]] = field(default_factory=set)  # last try failed: either way
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (comment id, post id)
+    posts: list[tuple[str, str]] = field(default_factory=list)  # (post id, author id)
+    liked_posts: set[str] = field(default_factory=set)  # every post a like touched
+
+
+@dataclass
+class Phase:
+    """What the client saw of the requests sent during one phase of a scenario."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)  # ok, partial, CODE
+    latencies: list[float] = field(default_factory=list)  # ms, from the intended send time
+    by_op: dict[str, list[float]] = field(default_factory=dict)  # the same, per operation
+
+    def p95(self, *ops: str) -> float:
+        values = [v for op in ops for v in self.by_op.get(op, ())] if ops else self.latencies
+        return percentile(values, 95) if values else float("nan")
+
+    def line(self) -> str:
+        n = sum(self.outcomes.values())
+        errors = {k: v for k, v in self.outcomes.items() if k not in ("ok", "partial")}
+        shown = " ".join(f"{k}={v}" for k, v in sorted(errors.items())) or "none"
+        p95 = percentile(self.latencies, 95) if self.latencies else float("nan")
+        return (
+            f"n={n} ok={self.outcomes['ok']} partial={self.outcomes['partial']} "
+            f"errors[{shown}] p95={p95:.0f}ms"
+        )
+
+
+def classify(status: int, body: dict[str, Any] | None) -> str:
+    """ok, partial, or the code of what went wrong."""
+    if body is None:
+        return f"HTTP_{status}"
+    errors = body.get("errors") or []
+    data = body.get("data")
+    codes = [str((e.get("extensions") or {}).get("code") or "NO_CODE") for e in errors]
+    payload_codes = [
+        "payload:" + str(e.get("code"))
+        for value in (data or {}).values()
+        if isinstance(value, dict)
+        for e in value.get("errors") or []
+    ]
+    if payload_codes:
+        return payload_codes[0]
+    if not codes:
+        return "ok" if status == 200 else f"HTTP_{status}"
+    if isinstance(data, dict) and any(v is not None for v in data.values()):
+        return "partial"
+    return codes[0]
+
+
+class Load:
+    """Sends the mix at `rate` until stopped; `phase` names the phase requests count in."""
+
+    def __init__(
+        self, url: str, population: Population, rate: float, seed: int = 1, writes: bool = True
+    ) -> None:
+        self.url = url + "/graphql"
+        self.pop = population
+        self.rate = rate
+        self.rng = random.Random(seed)
+        mix = MIX + (MIX_WRITES if writes else ())
+        self.names = [n for n, _ in mix]
+        self.weights = [w for _, w in mix]
+        self.phase = "before"
+        self.phases: dict[str, Phase] = {}
+        self.acked = Acknowledged()
+        self._liked: dict[tuple[str, str], bool] = {}
+        self._busy: set[tuple[str, str]] = set()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Load:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=TIMEOUT
+        )
+        self._runner = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._runner is not None:
+            await self._runner
+            self._runner = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        t0 = time.monotonic()
+        interval = 1.0 / self.rate
+        i = 0
+        while not self._stop.is_set():
+            intended = t0 + i * interval
+            delay = intended - time.monotonic()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                    return
+                except TimeoutError:
+                    pass
+            i += 1
+            name = self.rng.choices(self.names, self.weights)[0]
+            k = self.rng.randrange(len(self.pop.tokens))
+            task = asyncio.create_task(self._op(name, k, intended, self.phase))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(
+        self,
+        op: str,
+        query: str,
+        variables: dict[str, Any],
+        token: str,
+        intended: float,
+        phase: str,
+    ) -> dict[str, Any] | None:
+        assert self._session is not None
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        body: dict[str, Any] | None = None
+        status = 0
+        try:
+            async with self._session.post(
+                self.url,
+                data=orjson.dumps({"query": query, "variables": variables}),
+                headers=headers,
+            ) as r:
+                status = r.status
+                raw = await r.read()
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = None
+            outcome = classify(status, body if isinstance(body, dict) else None)
+        except Exception as exc:  # every failure is counted, by kind
+            outcome = type(exc).__name__
+        seen = self.phases.setdefault(phase, Phase())
+        seen.outcomes[outcome] += 1
+        took = (time.monotonic() - intended) * 1000
+        seen.latencies.append(took)
+        seen.by_op.setdefault(op, []).append(took)
+        return body if isinstance(body, dict) else None
+
+    async def _op(self, name: str, k: int, intended: float, phase: str) -> None:
+        pop, rng = self.pop, self.rng
+        token, viewer = pop.tokens[k], pop.viewer_ids[k]
+        if name == "feed":
+            await self._send("feed", FEED, {}, token, intended, phase)
+        elif name == "postDetail":
+            await self._send(
+                "postDetail", POST_DETAIL, {"id": rng.choice(pop.post_ids)}, token, intended, phase
+            )
+        elif name == "profile":
+            await self._send(
+                "profile", PROFILE, {"id": rng.choice(pop.user_ids)}, token, intended, phase
+            )
+        elif name == "me":
+            await self._send("me", ME, {}, token, intended, phase)
+        elif name == "like":
+            await self._like(token, viewer, rng.choice(pop.hot_post_ids[:50]), intended, phase)
+        elif name == "comment":
+            post = rng.choice(pop.hot_post_ids[:50])
+            text = f"fault comment {rng.randrange(10**9)}"
+            variables: dict[str, Any] = {"input": {"postId": post, "text": text}}
+            body = await self._send("comment", COMMENT, variables, token, intended, phase)
+            got = ((body or {}).get("data") or {}).get("addComment") or {}
+            if got.get("comment") and not got.get("errors"):
+                self.acked.comments.append((got["comment"]["id"], post))
+        elif name == "createPost":
+            text = f"fault post {rng.randrange(10**9)}"
+            variables = {"input": {"text": text, "media": []}}
+            body = await self._send("createPost", CREATE_POST, variables, token, intended, phase)
+            got = ((body or {}).get("data") or {}).get("createPost") or {}
+            if got.get("post") and not got.get("errors"):
+                self.acked.posts.append((got["post"]["id"], viewer))
+
+    async def _like(self, token: str, viewer: str, post: str, intended: float, phase: str) -> None:
+        key = (viewer, post)
+        if key in self._busy:  # one write per (viewer, post) at a time: the order is known
+            await self._send("me", ME, {}, token, intended, phase)
+            return
+        self._busy.add(key)
+        try:
+            like = not self._liked.get(key, False)
+            query, field_name = (LIKE, "likePost") if like else (UNLIKE, "unlikePost")
+            self.acked.liked_posts.add(post)
+            body = await self._send(field_name, query, {"id": post}, token, intended, phase)
+            got = ((body or {}).get("data") or {}).get(field_name) or {}
+            if got.get("post") and not got.get("errors"):
+                self._liked[key] = like
+                self.acked.likes[key] = like
+                self.acked.unsure.discard(key)
+            else:
+                self.acked.unsure.add(key)  # it may or may not have been applied
+        finally:
+            self._busy.discard(key)

@@ -1,0 +1,209 @@
+"""The fault scenarios: each breaks one part of the running stack under load, heals it, and
+reports what the client saw before, during and after, and what was lost.
+
+A scenario is `inject` (break it), the fault held for `hold` seconds, `heal` (bring it
+back, when it does not come back by itself), then load for `after` seconds. The stack is
+bench.mixed's (bench/mixed/stack.py): embedded PostgreSQL, Redis and S3, the four
+subgraphs, the worker and the router as real processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.faults.load import Load, Phase
+from bench.faults.truth import Lost, settle
+from bench.mixed.stack import MixedStack, _raw_dsn
+
+
+@dataclass
+class Outcome:
+    name: str
+    phases: dict[str, Phase]
+    lost: Lost
+    settled_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [f"{self.name}:"]
+        for phase in ("before", "fault", "after"):
+            seen = self.phases.get(phase)
+            if seen is not None:
+                parts.append(f"{phase}[{seen.line()}]")
+        parts += self.notes
+        parts.append(
+            f"lost={self.lost.total}" + (f" ({self.lost.describe()})" if self.lost.total else "")
+        )
+        return " ".join(parts)
+
+
+# ------------------------------------------------------------------ the processes
+def process(ms: MixedStack, name: str) -> subprocess.Popen[bytes]:
+    for proc in ms.st.procs:
+        if proc.poll() is None and ms.st.name_of(proc) == name:
+            return proc
+    raise RuntimeError(f"no running {name} process")
+
+
+def signal_process(ms: MixedStack, name: str, sig: signal.Signals) -> None:
+    os.killpg(process(ms, name).pid, sig)
+
+
+def kill(ms: MixedStack, name: str) -> None:
+    proc = process(ms, name)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def restart(ms: MixedStack, name: str) -> None:
+    """Start `name` again with the arguments and port it had (it must not be running)."""
+    old = next(p for p in reversed(ms.st.procs) if ms.st.name_of(p) == name)
+    assert old.poll() is not None, f"{name} still runs"
+    ms.st.procs.remove(old)
+    args = [str(a) for a in old.args]  # type: ignore[union-attr]
+    args = args[args.index("puppies.cli") + 1 :]
+    port = int(args[args.index("--port") + 1]) if "--port" in args else None
+    ms.st.start(args, port, log=ms.data_dir / "logs" / name)
+
+
+def router_metric(ms: MixedStack, name: str, **labels: str) -> float:
+    """The sum of the router's samples `name` whose labels include `labels`."""
+    text = httpx.get(ms.router_url + "/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+# ------------------------------------------------------------------ the run
+Step = Callable[[MixedStack], Awaitable[list[str] | None]]
+
+
+@dataclass
+class Scenario:
+    name: str
+    what: str
+    inject: Step
+    heal: Step | None = None
+    hold: float = 20.0
+    after: float = 20.0
+    writes: bool = True
+    breaker: str | None = None  # report this subgraph's circuit breaker
+    users_only: bool = False  # report the p95 of the operations posts takes no part in
+
+
+async def run(ms: MixedStack, scenario: Scenario, rate: float, before: float = 10.0) -> Outcome:
+    notes: list[str] = []
+    counts = breaker_counts(ms, scenario.breaker) if scenario.breaker else {}
+    async with Load(ms.router_url, ms.population, rate, writes=scenario.writes) as load:
+        await asyncio.sleep(before)
+        load.phase = "fault"
+        notes += await scenario.inject(ms) or []
+        await asyncio.sleep(scenario.hold)
+        if scenario.heal is not None:
+            notes += await scenario.heal(ms) or []
+        load.phase = "after"
+        await asyncio.sleep(scenario.after)
+    if scenario.breaker:
+        notes.append(breaker_note(ms, scenario.breaker, counts))
+    if scenario.users_only:
+        notes.append(users_only(load.phases))
+    lost, waited = await settle(_raw_dsn(ms.st), load.acked)
+    notes.append(
+        f"acked[likes={len(load.acked.likes)} comments={len(load.acked.comments)} "
+        f"posts={len(load.acked.posts)}] settled in {waited:.0f}s"
+    )
+    return Outcome(scenario.name, load.phases, lost, waited, notes)
+
+
+# ------------------------------------------------------------------ subgraphs
+def breaker_counts(ms: MixedStack, subgraph: str) -> dict[str, float]:
+    return {
+        "open": router_metric(
+            ms, "router_subgraph_circuit_transitions_total", subgraph=subgraph, state="open"
+        ),
+        "closed": router_metric(
+            ms, "router_subgraph_circuit_transitions_total", subgraph=subgraph, state="closed"
+        ),
+        "rejected": router_metric(
+            ms, "router_subgraph_circuit_rejections_total", subgraph=subgraph
+        ),
+    }
+
+
+def breaker_note(ms: MixedStack, subgraph: str, before: dict[str, float]) -> str:
+    now = breaker_counts(ms, subgraph)
+    d = {k: int(now[k] - before[k]) for k in now}
+    state = router_metric(ms, "router_subgraph_circuit_state", subgraph=subgraph)
+    names = {0: "closed", 1: "half-open", 2: "open"}
+    return (
+        f"breaker[{subgraph}: opened {d['open']}x, closed {d['closed']}x, "
+        f"{d['rejected']} fetches rejected, now {names.get(int(state), state)}]"
+    )
+
+
+async def _kill_posts(ms: MixedStack) -> list[str]:
+    await asyncio.to_thread(kill, ms, "posts")
+    return []
+
+
+async def _restart_posts(ms: MixedStack) -> list[str]:
+    started = time.monotonic()
+    await asyncio.to_thread(restart, ms, "posts")
+    return [f"posts back in {time.monotonic() - started:.1f}s"]
+
+
+async def _freeze_posts(ms: MixedStack) -> list[str]:
+    signal_process(ms, "posts", signal.SIGSTOP)
+    return []
+
+
+async def _thaw_posts(ms: MixedStack) -> list[str]:
+    signal_process(ms, "posts", signal.SIGCONT)
+    return []
+
+
+def users_only(phases: dict[str, Phase]) -> str:
+    """p95 of the operations the posts subgraph takes no part in (profile, me)."""
+    got = [f"{phase} {seen.p95('profile', 'me'):.0f}ms" for phase, seen in phases.items()]
+    return "users-only ops p95: " + ", ".join(got)
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(s: Scenario) -> None:
+    SCENARIOS[s.name] = s
+
+
+scenario(
+    Scenario(
+        "subgraph-killed",
+        "the posts subgraph SIGKILLed, restarted after 20 s",
+        _kill_posts,
+        _restart_posts,
+        breaker="posts",
+        users_only=True,
+    )
+)
+scenario(
+    Scenario(
+        "subgraph-slow",
+        "the posts subgraph frozen (SIGSTOP) for 20 s, then SIGCONT",
+        _freeze_posts,
+        _thaw_posts,
+        breaker="posts",
+        users_only=True,
+    )
+)
