@@ -244,6 +244,9 @@ class Settings(BaseSettings):
     # Worker and transactional outbox (workers/relay.py, docs/events.md).
     worker_max_jobs: int = Field(default=20, ge=1, le=1000)
     worker_queue_name: str = "puppies:queue"
+    # A running job stays reserved this long unless its worker renews the reservation (every
+    # quarter of it): a job whose worker died runs again within this time (docs/events.md).
+    worker_job_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_retention_hours: int = Field(default=24, ge=1)

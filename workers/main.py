@@ -17,9 +17,10 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from puppies.observability import metrics
 from puppies.observability.health import Readiness
@@ -90,6 +91,33 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
             await asyncio.sleep(max(0.0, interval - elapsed))
 
 
+async def _renew_job_leases(worker: Worker, redis: ArqRedis, lease: float) -> None:
+    """Keep the jobs this process runs reserved for `lease` seconds at a time.
+
+    arq reserves a started job (its "in progress" key) for the longest timeout of any
+    function plus 10 s, one hour here (the privacy jobs), and nothing else frees it: a job
+    that was running when its worker was SIGKILLed (a fan-out before its first batch, a
+    notification, a media job) ran again only an hour later. The worker reserves each job
+    for `lease` seconds instead (`in_progress_timeout_s`) and renews the reservation of the
+    jobs still running every lease/4 s, so a dead worker's jobs are free again within one
+    lease. A job that outlives a stalled renewal may run twice: jobs are at-least-once and
+    idempotent anyway (docs/events.md)."""
+    ms = int(lease * 1000)
+    with untraced():
+        while True:
+            await asyncio.sleep(lease / 4)
+            running = [job_id for job_id, task in worker.tasks.items() if not task.done()]
+            if not running:
+                continue
+            try:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for job_id in running:
+                        pipe.pexpire(in_progress_key_prefix + job_id, ms)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("could not renew the leases of %d running jobs: %s", len(running), exc)
+
+
 async def _untraced(coroutine: Coroutine[Any, Any, None]) -> None:
     with untraced():
         await coroutine
@@ -122,6 +150,12 @@ def build_worker(
         )
         for task in reg.periodics:
             background.append(asyncio.create_task(_run_periodic(ctx, task), name=task.name))
+        background.append(
+            asyncio.create_task(
+                _renew_job_leases(worker, arq_redis(ctx), settings.worker_job_lease_seconds),
+                name="job-leases",
+            )
+        )
         if health_port is not None:
 
             async def database() -> None:
@@ -159,7 +193,7 @@ def build_worker(
         if isinstance(res, Resources):
             await res.close()  # arq closes its own Redis connection
 
-    return Worker(
+    worker = Worker(
         functions=list(reg.functions.values()),
         cron_jobs=reg.cron_jobs,
         queue_name=settings.worker_queue_name,
@@ -171,6 +205,9 @@ def build_worker(
         poll_delay=0.05,
         handle_signals=True,
     )
+    # each started job reserved for one lease, renewed while it runs (_renew_job_leases)
+    worker.in_progress_timeout_s = settings.worker_job_lease_seconds
+    return worker
 
 
 def run(settings: Settings) -> None:

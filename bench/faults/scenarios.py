@@ -23,6 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.faults.load import Load, Phase
 from bench.faults.truth import Lost, settle
 from bench.mixed.stack import MixedStack, _raw_dsn
+from puppies.embedded.base import EmbeddedService
+from resolvers.posts.likes import FLUSHING
 
 
 @dataclass
@@ -103,10 +105,15 @@ class Scenario:
     users_only: bool = False  # report the p95 of the operations posts takes no part in
 
 
-async def run(ms: MixedStack, scenario: Scenario, rate: float, before: float = 10.0) -> Outcome:
+async def run(
+    ms: MixedStack, scenario: Scenario, rate: float, before: float = 10.0, warmup: float = 10.0
+) -> Outcome:
     notes: list[str] = []
     counts = breaker_counts(ms, scenario.breaker) if scenario.breaker else {}
     async with Load(ms.router_url, ms.population, rate, writes=scenario.writes) as load:
+        load.phase = "warmup"  # not reported: connections, caches, plans
+        await asyncio.sleep(warmup)
+        load.phase = "before"
         await asyncio.sleep(before)
         load.phase = "fault"
         notes += await scenario.inject(ms) or []
@@ -205,5 +212,147 @@ scenario(
         _thaw_posts,
         breaker="posts",
         users_only=True,
+    )
+)
+
+
+# ------------------------------------------------------------------ services
+def service(ms: MixedStack, name: str) -> EmbeddedService:
+    """The embedded server called `name` (postgres, redis, s3)."""
+    for s in ms.st.services.started:
+        if s.name == name:
+            return s
+    raise RuntimeError(f"no embedded {name}")
+
+
+def kill_service(ms: MixedStack, name: str) -> None:
+    s = service(ms, name)
+    assert s.proc is not None
+    os.killpg(s.proc.pid, signal.SIGKILL)
+    s.proc.wait(10)
+
+
+def start_service(ms: MixedStack, name: str) -> float:
+    """Start the (stopped or dead) server again on its port and data; the seconds it took."""
+    s = service(ms, name)
+    started = time.monotonic()
+    s.stop()  # forget the dead process (and its watchdog entry)
+    s.start()
+    return time.monotonic() - started
+
+
+async def first_ok_after(ms: MixedStack, query: str, timeout: float = 120.0) -> float:
+    """Seconds until the router answers `query` for a signed-in viewer without an error."""
+    token = ms.population.tokens[0]
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=30) as http:
+        while time.monotonic() - started < timeout:
+            try:
+                r = await http.post(
+                    ms.router_url + "/graphql",
+                    json={"query": query},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                body = r.json()
+                if r.status_code == 200 and not body.get("errors"):
+                    return time.monotonic() - started
+            except (httpx.HTTPError, ValueError):
+                pass
+            await asyncio.sleep(0.1)
+    return float("inf")
+
+
+HOME = "{ feed(first: 5) { edges { node { id likeCount author { username } } } } }"
+
+
+async def _kill_redis(ms: MixedStack) -> list[str]:
+    await asyncio.to_thread(kill_service, ms, "redis")
+    return []
+
+
+async def _restart_redis(ms: MixedStack) -> list[str]:
+    took = await asyncio.to_thread(start_service, ms, "redis")
+    ok = await first_ok_after(ms, HOME)
+    return [f"redis back in {took:.1f}s, first whole answer {ok:.1f}s later"]
+
+
+async def _restart_postgres(ms: MixedStack) -> list[str]:
+    s = service(ms, "postgres")
+    started = time.monotonic()
+    await asyncio.to_thread(s.stop)  # SIGINT: fast shutdown, in-flight transactions abort
+    down = time.monotonic() - started
+    await asyncio.sleep(5.0)  # down for a while, under load
+    took = await asyncio.to_thread(s.start)
+    del took
+    ok = await first_ok_after(ms, HOME)
+    return [f"postgres stopped in {down:.1f}s, first whole answer {ok:.1f}s after it accepted"]
+
+
+async def _noop(ms: MixedStack) -> list[str]:
+    return []
+
+
+async def _kill_worker_repeatedly(ms: MixedStack) -> list[str]:
+    """SIGKILL the worker 4 times, 5 s apart, restarting it each time; note what it was
+    doing at each kill (fan-outs running, a like-counter flush claimed)."""
+    notes = []
+    dsn = _raw_dsn(ms.st)
+    for _ in range(4):
+        await asyncio.sleep(5.0)
+        running, flushing = await _worker_busy(ms, dsn)
+        await asyncio.to_thread(kill, ms, "worker")
+        notes.append(f"{running}/{'F' if flushing else '-'}")
+        await asyncio.to_thread(restart, ms, "worker")
+    return [
+        "worker killed 4x (fan-outs running / like flush claimed at each kill: "
+        + " ".join(notes)
+        + ")"
+    ]
+
+
+async def _worker_busy(ms: MixedStack, dsn: str) -> tuple[int, bool]:
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        running = int(
+            await conn.fetchval("SELECT count(*) FROM feed.fanout WHERE state = 'running'") or 0
+        )
+    finally:
+        await conn.close()
+    r = aioredis.from_url(ms.st.settings.redis_url or "")
+    try:
+        flushing = bool(await r.exists(FLUSHING))
+    finally:
+        await r.aclose()
+    return running, flushing
+
+
+scenario(
+    Scenario(
+        "worker-killed",
+        "the worker SIGKILLed 4 times, 5 s apart, each time restarted (writes under load)",
+        _kill_worker_repeatedly,
+        None,
+        hold=0.0,
+    )
+)
+scenario(
+    Scenario(
+        "redis-killed",
+        "Redis SIGKILLed, restarted after 15 s on its data (AOF, fsync every second)",
+        _kill_redis,
+        _restart_redis,
+        hold=15.0,
+    )
+)
+scenario(
+    Scenario(
+        "postgres-restarted",
+        "PostgreSQL stopped (fast shutdown) under load, started again 5 s later",
+        _noop,
+        _restart_postgres,
+        hold=0.0,
     )
 )

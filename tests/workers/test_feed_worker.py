@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from arq.constants import in_progress_key_prefix
+from redis.asyncio import Redis
 
 from puppies.settings import Settings
 from tests.resolvers.feed.world import World, eventually
@@ -52,7 +54,8 @@ async def test_worker_killed_mid_fan_out_loses_nothing(
 ) -> None:
     author, *followers = await world.users(20_001)
     await world.bulk_follow(followers, author)
-    env = worker_env(service_env, FEED_FANOUT_BATCH="100")
+    env = worker_env(service_env, FEED_FANOUT_BATCH="100", WORKER_JOB_LEASE_SECONDS="5")
+    redis = Redis.from_url(service_env["REDIS_URL"])
     with run_cli(["worker"], env) as proc:
         post_id = await world.post(author)
 
@@ -63,8 +66,17 @@ async def test_worker_killed_mid_fan_out_loses_nothing(
             return bool(rows) and rows[0].state == "running" and rows[0].follower_cursor > 0
 
         await eventually(mid_way, timeout=60, interval=0.01)
+        # the running job is reserved for one lease (renewed while it runs), not arq's hour
+        # (the fan-out's job: a finished cron job's key is kept a minute, one run per slot)
+        reserved = [k async for k in redis.scan_iter(match=in_progress_key_prefix + "*fan_out*")]
+        assert reserved
+        ttls = [await redis.pttl(k) for k in reserved]
+        assert all(0 < ttl <= 5000 for ttl in ttls), ttls
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+    # nobody renews a dead worker's reservations: its jobs are free again within the lease
+    await eventually(lambda: _none_exist(redis, reserved), timeout=30)
+    await redis.aclose()
     delivered = await world.scalar("SELECT count(*) FROM feed.inbox WHERE post_id = :p", p=post_id)
     assert 1 < delivered < 20_001, delivered  # really interrupted half-way
     assert (
@@ -95,6 +107,10 @@ async def test_worker_killed_mid_fan_out_loses_nothing(
         for r in await world.rows("SELECT viewer_id FROM feed.inbox WHERE post_id = :p", p=post_id)
     }
     assert everyone == set(followers) and delivered_to == everyone | {author}
+
+
+async def _none_exist(redis: Redis, keys: list[bytes]) -> bool:
+    return await redis.exists(*keys) == 0
 
 
 async def _inbox_is(world: World, viewer: int, expected: list[int]) -> bool:
