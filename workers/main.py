@@ -20,7 +20,9 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from puppies.observability import metrics
 from puppies.observability.health import Readiness
@@ -89,6 +91,47 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
                 log.exception("periodic task %s failed", task.name)
             elapsed = asyncio.get_running_loop().time() - started
             await asyncio.sleep(max(0.0, interval - elapsed))
+
+
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class _Worker(Worker):
+    """arq's Worker, which outlives a Redis outage.
+
+    arq's polling loop lets a Redis connection error escape, and the process exits; with
+    Redis gone for a while that is a crash loop (and, outside a supervisor, no worker at all
+    once Redis is back). Here a poll that cannot reach Redis is logged and tried again a
+    second later. Jobs running meanwhile go on; one that cannot record its end is run again
+    once its lease lapses (at-least-once, `_renew_job_leases`)."""
+
+    _redis_down_since: float | None = None
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except _REDIS_DOWN as exc:
+            now = asyncio.get_running_loop().time()
+            if self._redis_down_since is None:
+                self._redis_down_since = now
+                log.warning("Redis is unavailable (%s); the worker waits for it", exc)
+            await asyncio.sleep(1.0)
+            return
+        if self._redis_down_since is not None:
+            down = asyncio.get_running_loop().time() - self._redis_down_since
+            log.warning("Redis is back after %.1f s; the worker polls again", down)
+            self._redis_down_since = None
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # One at a time: arq takes a slot (semaphore and counter) for a job before asking
+        # Redis whether it may run it, and does not give the slot back when Redis fails.
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except _REDIS_DOWN:
+                self.job_counter -= 1
+                self.sem.release()
+                raise
 
 
 async def _renew_job_leases(worker: Worker, redis: ArqRedis, lease: float) -> None:
@@ -193,7 +236,7 @@ def build_worker(
         if isinstance(res, Resources):
             await res.close()  # arq closes its own Redis connection
 
-    worker = Worker(
+    worker = _Worker(
         functions=list(reg.functions.values()),
         cron_jobs=reg.cron_jobs,
         queue_name=settings.worker_queue_name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -11,9 +12,12 @@ import pytest
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
+from puppies.embedded import free_port
+from puppies.embedded.redis import EmbeddedRedis
 from puppies.settings import Settings
 from tests.resolvers.feed.world import World, eventually
 from tests.support.servers import run_cli
+from tests.support.tmp import private_tmp_dir
 
 
 @pytest.fixture
@@ -172,3 +176,30 @@ async def test_vip_threshold_crossing_driven_by_follow_events(
             assert await feed(f) == [plain_post, star_post]
             assert await world.inbox(f) == [plain_post, star_post]
         assert await feed(f3) == []
+
+
+async def test_the_worker_outlives_a_redis_outage(
+    world: World, service_env: dict[str, str]
+) -> None:
+    """Redis SIGKILLed under a running worker: the worker keeps polling (arq alone would
+    exit), and once Redis is back (empty: no persistence) events flow again."""
+    redis = EmbeddedRedis(private_tmp_dir("redis-outage"), free_port(), persist=False)
+    redis.start()
+    try:
+        author, follower = await world.users(2)
+        await world.follow(follower, author)
+        with run_cli(["worker"], worker_env(service_env, REDIS_URL=redis.url)) as proc:
+            first = await world.post(author)
+            await eventually(lambda: _inbox_has(world, follower, first))
+            assert redis.proc is not None
+            os.killpg(redis.proc.pid, signal.SIGKILL)
+            redis.proc.wait(10)
+            second = await world.post(author)  # committed with its event while Redis is gone
+            await asyncio.sleep(3)  # polls that fail
+            assert proc.poll() is None, "the worker exited when Redis went away"
+            redis.stop()
+            redis.start()
+            await eventually(lambda: _inbox_has(world, follower, second), timeout=60)
+            assert proc.poll() is None
+    finally:
+        redis.stop()
