@@ -29,9 +29,11 @@ install leaves the post dirty, so the next flush installs it; the column is writ
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
+from redis.exceptions import RedisError
 from sqlalchemy import BigInteger, Column, Integer, func, select, text, update, values
 
 from models.posts import Like, Post
@@ -48,6 +50,7 @@ RETRY = "puppies:posts:likes:retry"
 LIVE = "puppies:posts:likecount:"
 LIVE_TTL_SECONDS = 24 * 3600
 STATE = "puppies:posts:likestate:"
+log = logging.getLogger(__name__)
 # A like's in-flight mark outlives a stalled process by this long at most.
 STATE_TTL_SECONDS = 60
 
@@ -248,7 +251,27 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
         count = int(cached) if cached is not None else await _cold_count(res, post_id)
         return replace(change, like_count=count)
     now = time.time()
-    value = await res.redis.eval(  # type: ignore[misc]
+    try:
+        value = await _after_commit(res, post_id, state, like, change, now)
+    except RedisError as exc:
+        # Committed: the like stands (the row is the truth and the post was marked dirty
+        # before the write). Only the live counter and the live event are missed; the
+        # answer carries the count from the rows.
+        log.warning("like on post %s committed; Redis unavailable after it: %r", post_id, exc)
+        return replace(change, like_count=await _count_rows(res, post_id))
+    if value is not None:
+        return replace(change, like_count=int(value))
+    change = replace(change, like_count=await _cold_count(res, post_id))
+    await publish_like(res.redis, change, now)
+    return change
+
+
+async def _after_commit(
+    res: Resources, post_id: int, state: str, like: bool, change: LikeChange, now: float
+) -> int | None:
+    """Adjust the live counter (when cached), mark the post dirty, publish the change: the
+    new count, or None when no counter was cached."""
+    value: int | None = await res.redis.eval(  # type: ignore[misc]
         _AFTER_COMMIT,
         3,
         LIVE + str(post_id),
@@ -262,11 +285,7 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
         COUNT_PLACEHOLDER,
         str(STATE_TTL_SECONDS),
     )
-    if value is not None:
-        return replace(change, like_count=int(value))
-    change = replace(change, like_count=await _cold_count(res, post_id))
-    await publish_like(res.redis, change, now)
-    return change
+    return value
 
 
 async def like_post(res: Resources, user_id: int, post_id: int) -> LikeChange:
@@ -294,7 +313,11 @@ async def live_counts(res: Resources, posts: list[PostRecord]) -> list[int]:
     """The freshest like count per post: the live counter when cached, else the column."""
     if not posts:
         return []
-    cached = await res.redis.mget([LIVE + str(p.id) for p in posts])
+    try:
+        cached = await res.redis.mget([LIVE + str(p.id) for p in posts])
+    except RedisError as exc:  # Redis down: the database's (flushed) counts, a little behind
+        log.warning("live like counts unavailable (%r); serving the stored counts", exc)
+        return [p.like_count for p in posts]
     return [int(c) if c is not None else p.like_count for p, c in zip(posts, cached, strict=True)]
 
 

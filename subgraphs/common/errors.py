@@ -7,6 +7,8 @@
 - exceptions raised by resolvers that carry a `code` (resolvers.errors.ResolverError,
   puppies.errors.AuthError, puppies.pagination.PaginationError, ...) keep their message and
   code (and `field` when they name one).
+- PostgreSQL or Redis unreachable (down, restarting): SERVICE_UNAVAILABLE, saying which
+  and that nothing was changed (puppies/outages.py);
 - anything else is an INTERNAL_SERVER_ERROR with the message "Internal server error": the
   exception and its traceback go to the log, never to the client.
 """
@@ -20,6 +22,8 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
+
+from puppies.outages import missing_service, unavailable_message
 
 log = logging.getLogger("puppies.subgraphs")
 
@@ -53,6 +57,7 @@ def is_unexpected(error: GraphQLError) -> bool:
         original is not None
         and not isinstance(original, GraphQLError)
         and code_of(original) is None
+        and missing_service(original) is None  # an outage: logged once by whoever sees it
     )
 
 
@@ -91,6 +96,13 @@ def classify(error: GraphQLError) -> None:
         return
     if original is None:
         _set_code(error, "INTERNAL_SERVER_ERROR")  # graphql-core's own, e.g. an abstract type
+        return
+    missing = missing_service(original)
+    if missing is not None:
+        # PostgreSQL or Redis down or restarting: the client may retry, nothing was written
+        # (a statement that fails leaves its transaction rolled back)
+        error.message = unavailable_message(missing)
+        _set_code(error, "SERVICE_UNAVAILABLE")
         return
     # an exception from our code or a library that is not a coded error (e.g. graphql-core's
     # TypeError for a null in a non-null field): a bug, logged, never shown
@@ -135,6 +147,13 @@ def log_errors(errors: list[GraphQLError]) -> None:
                 ".".join(map(str, error.path or [])),
                 original,
                 exc_info=(type(original), original, original.__traceback__),
+            )
+        elif (missing := missing_service(error.original_error)) is not None:
+            log.warning(
+                "%s unavailable at %s: %r",
+                missing,
+                ".".join(map(str, error.path or [])),
+                error.original_error,
             )
 
 

@@ -8,9 +8,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 
 from models.posts import Like
+from puppies.embedded import free_port
+from puppies.outages import missing_service
 from puppies.pagination import PageRequest
 from resolvers.errors import NotFound
 from resolvers.posts import likes, posts
@@ -195,3 +199,35 @@ async def test_liked_by_is_one_statement_for_many_posts(res):
     assert len(counter.queries()) == 1
     page = await posts.posts_page(res, PageRequest(first=3, after=None), author_id=1)
     assert [p.id for p in page.items] == [p.id for p in reversed(ps)][:3]
+
+
+async def test_with_redis_unreachable_likes_fail_cleanly_and_counts_come_from_the_rows(res):
+    """Redis down (nothing listens where it was): a like fails before it writes anything,
+    with an error the subgraph reports as SERVICE_UNAVAILABLE; reads serve the stored
+    counts instead of failing."""
+    post = await _post(res)
+    await likes.like_post(res, 7, post.id)
+    await likes.flush_like_counts(res)
+    gone = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    down = replace(res, redis=gone)
+    try:
+        with pytest.raises(RedisError) as info:
+            await likes.like_post(down, 8, post.id)
+        assert missing_service(info.value) == "Redis"
+        assert await _db_count(res, post.id) == (1, 1)  # nothing half-applied
+        stored = (await posts.posts_by_ids(res, [post.id]))[post.id]
+        assert await likes.live_counts(down, [stored]) == [1]
+    finally:
+        await gone.aclose()
+
+
+def test_an_outage_is_told_from_a_bug():
+    assert missing_service(OSError("disk")) is None
+    assert missing_service(ValueError("bug")) is None
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except ConnectionRefusedError as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as wrapped:
+        assert missing_service(wrapped) == "a backing service"
