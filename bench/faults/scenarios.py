@@ -17,11 +17,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.faults.load import Load, Phase
 from bench.faults.truth import Lost, settle
+from bench.mixed.generator import SubscriberResult, _subscriber
 from bench.mixed.stack import MixedStack, _raw_dsn
 from puppies.embedded.base import EmbeddedService
 from resolvers.posts.likes import FLUSHING
@@ -102,6 +104,7 @@ class Scenario:
     after: float = 20.0
     writes: bool = True
     breaker: str | None = None  # report this subgraph's circuit breaker
+    subscribers: int = 0  # live-like subscribers over WebSocket, counted around the fault
     users_only: bool = False  # report the p95 of the operations posts takes no part in
 
 
@@ -110,18 +113,24 @@ async def run(
 ) -> Outcome:
     notes: list[str] = []
     counts = breaker_counts(ms, scenario.breaker) if scenario.breaker else {}
-    async with Load(ms.router_url, ms.population, rate, writes=scenario.writes) as load:
+    live = Live(ms, scenario.subscribers)
+    async with live, Load(ms.router_url, ms.population, rate, writes=scenario.writes) as load:
         load.phase = "warmup"  # not reported: connections, caches, plans
         await asyncio.sleep(warmup)
         load.phase = "before"
         await asyncio.sleep(before)
+        live.mark("before")
         load.phase = "fault"
         notes += await scenario.inject(ms) or []
         await asyncio.sleep(scenario.hold)
         if scenario.heal is not None:
             notes += await scenario.heal(ms) or []
+        live.mark("fault")
         load.phase = "after"
         await asyncio.sleep(scenario.after)
+        live.mark("after")
+    if scenario.subscribers:
+        notes.append(live.note())
     if scenario.breaker:
         notes.append(breaker_note(ms, scenario.breaker, counts))
     if scenario.users_only:
@@ -132,6 +141,58 @@ async def run(
         f"posts={len(load.acked.posts)}] settled in {waited:.0f}s"
     )
     return Outcome(scenario.name, load.phases, lost, waited, notes)
+
+
+class Live:
+    """`n` postLikeChanged subscribers through the router (bench.mixed's), on the posts the
+    load likes; events counted per phase, to see whether subscriptions resume."""
+
+    def __init__(self, ms: MixedStack, n: int) -> None:
+        self.ms, self.n = ms, n
+        self.result = SubscriberResult()
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.session: aiohttp.ClientSession | None = None
+        self.marks: dict[str, int] = {}
+
+    async def __aenter__(self) -> Live:
+        if self.n:
+            self.session = aiohttp.ClientSession()
+            pop = self.ms.population
+            for i in range(self.n):
+                post = pop.hot_post_ids[i % 50]
+                self.tasks.append(
+                    asyncio.create_task(
+                        _subscriber(
+                            self.session,
+                            self.ms.router_url,
+                            pop.tokens[i],
+                            post,
+                            self.result,
+                            self.stop,
+                        )
+                    )
+                )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+
+    def mark(self, phase: str) -> None:
+        self.marks[phase] = self.result.events
+
+    def note(self) -> str:
+        before = self.marks.get("before", 0)
+        fault = self.marks.get("fault", before) - before
+        after = self.marks.get("after", 0) - self.marks.get("fault", 0)
+        errors = self.result.errors or "none"
+        return (
+            f"subscriptions[{self.result.connected}/{self.n} connected; like events: before "
+            f"{before}, fault {fault}, after {after}; ended {errors}]"
+        )
 
 
 # ------------------------------------------------------------------ subgraphs
@@ -183,7 +244,11 @@ async def _thaw_posts(ms: MixedStack) -> list[str]:
 
 def users_only(phases: dict[str, Phase]) -> str:
     """p95 of the operations the posts subgraph takes no part in (profile, me)."""
-    got = [f"{phase} {seen.p95('profile', 'me'):.0f}ms" for phase, seen in phases.items()]
+    got = [
+        f"{phase} {phases[phase].p95('profile', 'me'):.0f}ms"
+        for phase in ("before", "fault", "after")
+        if phase in phases
+    ]
     return "users-only ops p95: " + ", ".join(got)
 
 
@@ -345,6 +410,7 @@ scenario(
         _kill_redis,
         _restart_redis,
         hold=15.0,
+        subscribers=20,
     )
 )
 scenario(
@@ -354,5 +420,6 @@ scenario(
         _noop,
         _restart_postgres,
         hold=0.0,
+        subscribers=20,
     )
 )

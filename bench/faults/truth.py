@@ -8,7 +8,8 @@
   author's followers (the fan-out finished).
 
 Counters and fan-out are eventually consistent, so `settle` asks again until nothing is
-missing or its time is up; what is still missing then is lost.
+missing or its time is up (150 s: more than the worker's 60 s job lease, after which a job
+whose worker died runs again); what is still missing then is lost.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ async def check(dsn: str, acked: Acknowledged) -> Lost:
     return lost
 
 
-async def settle(dsn: str, acked: Acknowledged, timeout: float = 90.0) -> tuple[Lost, float]:
+async def settle(dsn: str, acked: Acknowledged, timeout: float = 150.0) -> tuple[Lost, float]:
     """Check until nothing is missing or `timeout` passed: (what is missing, seconds waited)."""
     started = time.monotonic()
     while True:
