@@ -1,11 +1,14 @@
-"""Telling a failure that is a backing service's absence (Redis or PostgreSQL down,
-restarting, refusing connections) from a bug, so clients get `SERVICE_UNAVAILABLE` with
-what is missing instead of an `INTERNAL_SERVER_ERROR` (docs/operations.md, "Failure modes").
+"""Telling a failure that is a backing service's absence (Redis, PostgreSQL or the S3
+media storage down, restarting, refusing connections) from a bug, so clients get
+`SERVICE_UNAVAILABLE` with what is missing instead of an `INTERNAL_SERVER_ERROR`
+(docs/operations.md, "Failure modes").
 """
 
 from __future__ import annotations
 
 import asyncpg
+from botocore.exceptions import ConnectionError as S3ConnectionError
+from botocore.exceptions import HTTPClientError as S3HttpClientError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
@@ -22,8 +25,8 @@ _POSTGRES_GONE = (
 
 
 def missing_service(exc: BaseException | None) -> str | None:
-    """'Redis' or 'the database' when `exc` (or what caused it) is that service being
-    unreachable; None for anything else."""
+    """'Redis', 'the database' or 'the media storage' when `exc` (or what caused it) is that
+    service being unreachable; None for anything else."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -31,6 +34,10 @@ def missing_service(exc: BaseException | None) -> str | None:
             return "Redis"
         if isinstance(exc, _POSTGRES_GONE):
             return "the database"
+        # botocore's: no connection, a timeout, a connection closed mid-answer (an S3 error
+        # answer, ClientError, is not an outage)
+        if isinstance(exc, S3ConnectionError | S3HttpClientError):
+            return "the media storage"
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return "the database"
         if isinstance(exc, DBAPIError) and exc.orig is not None:

@@ -259,6 +259,13 @@ class Settings(BaseSettings):
     media_max_pixels: int = Field(default=50_000_000, ge=1)
     media_upload_expiry_seconds: int = Field(default=15 * 60, ge=30, le=7 * 24 * 3600)
     media_url_expiry_seconds: int = Field(default=3600, ge=30, le=7 * 24 * 3600)
+    media_processing_deadline_hours: float = Field(
+        default=24,
+        gt=0,
+        le=30 * 24,
+        description="media still PROCESSING this long after upload is FAILED (its jobs kept "
+        "failing, e.g. the media storage was down); until then it is retried",
+    )
     likes_flush_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
     likes_flush_batch_size: int = Field(default=500, ge=1, le=100_000)
     subscription_queue_size: int = Field(default=100, ge=1, le=100_000)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import emit
 from models.posts import SCHEMA, Media, Post
+from puppies.outages import missing_service
 from resolvers.errors import Forbidden, NotFound
 from resolvers.posts.errors import MediaRejected
 from resolvers.posts.records import MediaRecord, Upload
@@ -202,7 +203,10 @@ async def get_media(res: Resources, media_id: int) -> MediaRecord | None:
 async def sweep(res: Resources, *, now: datetime | None = None) -> dict[str, int]:
     """Uploads never completed: queue those that arrived, fail those whose URL expired.
 
-    Media stuck in PROCESSING for 10 minutes (a job lost past its retries) is re-queued.
+    Media stuck in PROCESSING for 10 minutes (a job lost past its retries, or failing while
+    the media storage is down) is re-queued, until `media_processing_deadline_hours` after
+    its upload: then it is FAILED with the reason, so no post waits for it forever. While
+    the media storage is unreachable, pending uploads wait for the next sweep.
     """
     now = now or datetime.now(UTC)
     s = res.settings
@@ -235,8 +239,15 @@ async def sweep(res: Resources, *, now: datetime | None = None) -> dict[str, int
             .all()
         )
     expiry = timedelta(seconds=s.media_upload_expiry_seconds)
+    deadline = now - timedelta(hours=s.media_processing_deadline_hours)
     for media in pending:
-        head = await head_object(res, media.object_key)
+        try:
+            head = await head_object(res, media.object_key)
+        except Exception as exc:
+            if missing_service(exc) is None:
+                raise
+            log.warning("media sweep: the media storage is unreachable; uploads wait: %s", exc)
+            break
         async with res.db.transaction() as session:
             row = (
                 await session.execute(
@@ -267,7 +278,18 @@ async def sweep(res: Resources, *, now: datetime | None = None) -> dict[str, int
     for media_id in stuck:
         async with res.db.transaction() as session:
             row = await session.get(Media, media_id, with_for_update=True)
-            if row is not None and row.status == "PROCESSING":
+            if row is None or row.status != "PROCESSING":
+                continue
+            if row.created_at < deadline:
+                await mark_failed(
+                    session,
+                    row.id,
+                    "the image could not be processed within "
+                    f"{s.media_processing_deadline_hours:g} hours of its upload "
+                    "(processing kept failing); upload it again",
+                )
+                counts["failed"] += 1
+            else:
                 await queue_processing(session, row)
                 counts["requeued"] += 1
     return counts

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from botocore.exceptions import ClientError
 from sqlalchemy import text
 
+from puppies.outages import missing_service
 from resolvers.posts import media, posts
 from resolvers.posts.posts import MediaSpec
+from resolvers.runtime import Resources
 
 
 async def _status(res, media_id):
@@ -77,3 +82,55 @@ async def test_media_urls_are_presigned_or_on_the_public_base(res):
         "https://cdn.example.com/p/media/1/w320.webp"
     )
     assert media.media_url(res, None) is None
+
+
+async def _processing_media(res, text_: str) -> int:
+    created = await posts.create_post(res, 1, text_, [MediaSpec("image/png", 5)])
+    (upload,) = created.uploads
+    async with res.db.transaction() as s:
+        await s.execute(
+            text("UPDATE posts.media SET status = 'PROCESSING' WHERE id = :i"),
+            {"i": upload.media_id},
+        )
+    return upload.media_id
+
+
+async def test_media_processing_that_keeps_failing_ends_failed_with_its_reason(res):
+    """Re-queued every 10 minutes while its jobs fail (the media storage down, say), until
+    media_processing_deadline_hours after the upload: then FAILED, never PROCESSING forever."""
+    media_id = await _processing_media(res, "stuck")
+    hours = res.settings.media_processing_deadline_hours
+    within = datetime.now(UTC) + timedelta(hours=hours) - timedelta(minutes=5)
+    assert await media.sweep(res, now=within) == {"queued": 0, "failed": 0, "requeued": 1}
+    assert await _status(res, media_id) == ("PROCESSING", None)
+    past = datetime.now(UTC) + timedelta(hours=hours, minutes=5)
+    assert await media.sweep(res, now=past) == {"queued": 0, "failed": 1, "requeued": 0}
+    status, reason = await _status(res, media_id)
+    assert status == "FAILED" and f"within {hours:g} hours" in reason
+    assert await media.sweep(res, now=past) == {"queued": 0, "failed": 0, "requeued": 0}
+
+
+async def test_media_storage_down_is_an_outage_and_the_sweep_goes_on(res):
+    """S3 unreachable (nothing listens at its address): the error is classed as the media
+    storage's outage (clients get SERVICE_UNAVAILABLE), pending uploads wait for a later
+    sweep untouched, and stuck processing is still handled."""
+    arrived = (await posts.create_post(res, 1, "up", [MediaSpec("image/png", 5)])).uploads[0]
+    stuck = await _processing_media(res, "stuck")
+    down = Resources.open(res.settings.model_copy(update={"s3_endpoint_url": _nothing_at()}))
+    try:
+        with pytest.raises(Exception) as info:
+            await media.head_object(down, f"uploads/{arrived.media_id}")
+        assert missing_service(info.value) == "the media storage"
+        later = datetime.now(UTC) + timedelta(minutes=20)
+        assert await media.sweep(down, now=later) == {"queued": 0, "failed": 0, "requeued": 1}
+    finally:
+        await down.close()
+    assert (await _status(res, arrived.media_id))[0] == "PENDING_UPLOAD"
+    assert (await _status(res, stuck))[0] == "PROCESSING"
+    assert missing_service(ClientError({"Error": {"Code": "403"}}, "HeadObject")) is None
+
+
+def _nothing_at() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
