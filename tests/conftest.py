@@ -4,6 +4,10 @@ The same switch as `puppies dev`: with DATABASE_URL / REDIS_URL / S3_ENDPOINT_UR
 tests use those servers (point them at disposable ones: tests truncate tables and flush
 Redis); each one unset is started here as a real embedded server on an ephemeral port,
 with its data in a temporary directory, once per test session.
+
+The whole stack of processes the end-to-end packages share (`running`, with `smtp` and
+`provider`) is in tests/support/shared_stack.py; the tests that use it run last, so that it
+starts once and no test truncates tables, flushes Redis or queues jobs under its processes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from puppies.embedded import free_port
 from puppies.s3 import create_s3_client, ensure_bucket
 from puppies.services import RunningServices, start_services
 from puppies.settings import Settings, load_settings
+from tests.support.shared_stack import provider, running, smtp
 from tests.support.tmp import private_tmp_dir
+
+__all__ = ["provider", "running", "smtp"]  # the shared stack's session fixtures, for every package
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the shared stack last (in their order): module docstring."""
+    items.sort(key=lambda item: "running" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")

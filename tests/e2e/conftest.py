@@ -1,25 +1,24 @@
-"""End to end through the router: real router, subgraph and worker processes
-(tests/support/stack.py), started once for this package; each test makes its own accounts,
-so tests never see each other's data."""
+"""End to end through the router: real router, subgraph and worker processes, the session's
+shared stack (`running`, tests/support/shared_stack.py); each test makes its own accounts, so
+tests never see each other's data."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.stack import RunningStack, running_stack
+from tests.support.shared_stack import eventually as eventually  # re-exported for the tests
+from tests.support.stack import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
-T = TypeVar("T")
 
 SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
   signUp(input: {username: $u, email: $e, password: $p}) {
@@ -28,12 +27,6 @@ CREATE_POST = """mutation($input: CreatePostInput!) { createPost(input: $input) 
   post { id } uploads { mediaId url fields { name value } } errors { code field message } } }"""
 COMPLETE = """mutation($id: ID!) { completeMediaUpload(mediaId: $id) {
   media { id status } errors { code field message } } }"""
-
-
-@pytest.fixture(scope="package")
-def running(service_env: dict[str, str]) -> Iterator[RunningStack]:
-    with running_stack(service_env, ROOT) as stack:
-        yield stack
 
 
 @dataclass(frozen=True)
@@ -117,17 +110,3 @@ class Api:
 async def api(running: RunningStack) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(timeout=60) as http:
         yield Api(running, http)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
-) -> T:
-    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

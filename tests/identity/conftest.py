@@ -1,31 +1,27 @@
 """Identity, roles and GDPR end to end: the router in front of real subgraph and worker
-processes (tests/support/stack.py) and a real OpenID Connect provider process
-(tests/support/oidc_provider.py), started once for this package. Each test makes its own
-accounts (and provider subjects), so tests never see each other's data."""
+processes and a real OpenID Connect provider process (`provider`), the session's shared stack
+(`running`, tests/support/shared_stack.py). Each test makes its own accounts (and provider
+subjects), so tests never see each other's data."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from tests.support.oidc_provider import RunningProvider, running_provider
-from tests.support.stack import RunningStack, running_stack
+from tests.support.oidc_provider import RunningProvider
+from tests.support.shared_stack import REDIRECT_URI, eventually
+from tests.support.stack import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
-REDIRECT_URI = "http://127.0.0.1:3000/auth/callback"
-CLIENT_SECRET = "test-client-secret-0123456789"
-T = TypeVar("T")
 
 SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
   signUp(input: {username: $u, email: $e, password: $p}) {
@@ -44,52 +40,6 @@ COMPLETE = """mutation($s: String!, $c: String!) {
   completeOidcSignIn(input: {state: $s, code: $c}) {
     session { accessToken refreshToken user { id username displayName } }
     outcome passwordRemoved errors { code field message } } }"""
-
-
-@pytest.fixture(scope="package")
-def provider() -> Iterator[RunningProvider]:
-    clients = [
-        {
-            "client_id": "puppies",
-            "client_secret": CLIENT_SECRET,
-            "redirect_uris": [REDIRECT_URI],
-        },
-        {
-            "client_id": "puppies-public",
-            "client_secret": "",
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "none",
-        },
-    ]
-    with running_provider(clients) as running:
-        yield running
-
-
-def oidc_env(provider: RunningProvider) -> dict[str, str]:
-    return {
-        "OIDC_PROVIDERS": json.dumps(
-            {
-                "testid": {
-                    "issuer": provider.issuer,
-                    "client_id": "puppies",
-                    "client_secret": CLIENT_SECRET,
-                    "display_name": "Test ID",
-                },
-                "publicid": {
-                    "issuer": provider.issuer,
-                    "client_id": "puppies-public",
-                    "token_endpoint_auth_method": "none",
-                },
-            }
-        ),
-        "OIDC_REDIRECT_URIS": json.dumps([REDIRECT_URI]),
-    }
-
-
-@pytest.fixture(scope="package")
-def running(service_env: dict[str, str], provider: RunningProvider) -> Iterator[RunningStack]:
-    with running_stack(service_env, ROOT, extra_env=oidc_env(provider)) as stack:
-        yield stack
 
 
 @dataclass(frozen=True)
@@ -219,20 +169,6 @@ async def api(running: RunningStack, provider: RunningProvider) -> AsyncIterator
 
 def new_subject(prefix: str = "sub") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
-) -> T:
-    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
 def photo(width: int = 640, height: int = 480) -> bytes:

@@ -1,25 +1,24 @@
-"""Social features end to end: the router in front of real subgraph and worker processes
-(tests/support/stack.py) and a real SMTP server process (tests/support/smtp.py), started
-once for this package. Each test makes its own accounts, so tests never see each other's
-data and no table is truncated under the running processes."""
+"""Social features end to end: the router in front of real subgraph and worker processes and
+a real SMTP server process (`smtp`), the session's shared stack (`running`,
+tests/support/shared_stack.py). Each test makes its own accounts, so tests never see each
+other's data and no table is truncated under the running processes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from models.db import Database
 from puppies.settings import Settings
-from tests.support.smtp import SmtpServer, smtp_server
-from tests.support.stack import RunningStack, running_stack
+from tests.support.shared_stack import eventually as eventually  # re-exported for the tests
+from tests.support.stack import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the router answers, before any subgraph is asked, for a field whose authorization
@@ -27,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # subgraphs check again themselves (UNAUTHENTICATED / FORBIDDEN when called directly).
 DENIED = "UNAUTHORIZED_FIELD_OR_TYPE"
 PASSWORD = "correct horse battery staple"
-T = TypeVar("T")
 
 CREATE_POST = """mutation($input: CreatePostInput!) { createPost(input: $input) {
   post { id } uploads { mediaId url fields { name value } } errors { code field message } } }"""
@@ -41,23 +39,6 @@ FEED = "query($first: Int) { feed(first: $first) { edges { node { id } } } }"
 SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
   signUp(input: {username: $u, email: $e, password: $p}) {
     session { accessToken refreshToken user { id username } } errors { code field message } } }"""
-
-
-# Every test request reaches the users subgraph from the router's address, so the per-IP
-# reset throttle is lifted here (it is tested in-process, tests/resolvers/users/).
-STACK_ENV = {"PASSWORD_RESET_MAX_PER_IP": "100000"}
-
-
-@pytest.fixture(scope="package")
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="package")
-def running(service_env: dict[str, str], smtp: SmtpServer) -> Iterator[RunningStack]:
-    with running_stack(service_env, ROOT, extra_env={**smtp.env, **STACK_ENV}) as stack:
-        yield stack
 
 
 @dataclass(frozen=True)
@@ -174,17 +155,3 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
-) -> T:
-    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

@@ -26,6 +26,7 @@ PORT_SETTINGS = (
     "POSTS_PORT",
     "FEED_PORT",
     "ANALYTICS_PORT",
+    "WORKER_PORT",  # the worker's /health listener: 4005 may be another stack's on this machine
     "EMBEDDED_POSTGRES_PORT",
     "EMBEDDED_REDIS_PORT",
     "EMBEDDED_S3_PORT",  # last: the nine ports above it are the S3 server's internal ones
