@@ -57,7 +57,11 @@ async def test_embedded_services_are_real_and_migrated(settings: Settings) -> No
         await redis.aclose()
     s3 = create_s3_client(settings)
     s3.put_object(Bucket=settings.s3_bucket, Key="probe", Body=b"x")
-    assert s3.get_object(Bucket=settings.s3_bucket, Key="probe")["Body"].read() == b"x"
+    try:
+        assert s3.get_object(Bucket=settings.s3_bucket, Key="probe")["Body"].read() == b"x"
+    finally:
+        # the session's bucket holds only what the app names (tests/identity/test_privacy.py)
+        s3.delete_object(Bucket=settings.s3_bucket, Key="probe")
 
 
 def test_port_in_use_is_a_clear_error(tmp_path) -> None:
