@@ -139,8 +139,6 @@ def mixed_stack(
         ports = {name: free_port() for name in (*SUBGRAPHS, "worker", "router")}
         st.env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
         st.env["JWKS_URL"] = f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json"
-        # the worker's health and metrics listener: not the default 4005 `make run` uses
-        st.env["WORKER_PORT"] = str(free_port())
         logs = data_dir / "logs"
         logs.mkdir(exist_ok=True)
         profiles = data_dir / "profiles"
