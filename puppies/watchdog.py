@@ -6,8 +6,9 @@ then stops the children in order. If the supervisor itself is SIGKILLed, nothing
 them: ports stay bound and the next start fails. So the supervisor first starts this
 watchdog, holding the read end of a pipe. Each child's process group is registered over the
 pipe with the signal that stops it gracefully. When the pipe closes without the word
-"done" (the owner died, however it died), the watchdog sends each group its signal, waits,
-and SIGKILLs whatever is left.
+"done" (the owner died, however it died), the watchdog sends each group its signal and a
+SIGCONT (a group frozen with SIGSTOP, as bench.faults freezes a subgraph, would otherwise
+hold the signal pending until the SIGKILL), waits, and SIGKILLs whatever is left.
 
 The pipe's write end is not inherited by any child (file descriptors are non-inheritable by
 default), so the owner's death is the only thing that closes it.
@@ -76,10 +77,12 @@ def _group_alive(pgid: int) -> bool:
 
 
 def reap(groups: dict[int, int], grace: float = GRACE_SECONDS) -> list[int]:
-    """Signal each group, wait up to `grace` seconds, SIGKILL the rest; the killed groups."""
+    """Signal each group (and continue it, should it be stopped), wait up to `grace`
+    seconds, SIGKILL the rest; the killed groups."""
     for pgid, sig in groups.items():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
+            os.killpg(pgid, signal.SIGCONT)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(_group_alive(g) for g in groups):
         time.sleep(0.1)

@@ -3,6 +3,9 @@
 Real embedded PostgreSQL (durable: fsync on), Redis and S3 started with the same code as
 `puppies dev`, migrated; subgraphs and the worker started as real `puppies` processes.
 Nothing here collides with `puppies dev` or the test suite (own data dir, free ports).
+Every process started (the servers and the `puppies` processes) is registered with a
+watchdog (puppies/watchdog.py): if the benchmark is killed (a timeout's SIGKILL) the
+watchdog stops them all, so no process is left behind holding ports and data.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from puppies.embedded import free_port
 from puppies.s3 import create_s3_client, ensure_bucket
 from puppies.services import RunningServices, start_services
 from puppies.settings import Settings, load_settings
+from puppies.watchdog import Watchdog
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Stack:
     services: RunningServices
     env: dict[str, str]
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    watchdog: Watchdog | None = None  # stops every process if this one dies
 
     @property
     def settings(self) -> Settings:
@@ -55,6 +60,8 @@ class Stack:
             start_new_session=True,
         )
         self.procs.append(proc)
+        if self.watchdog is not None:
+            self.watchdog.watch(proc.pid, signal.SIGTERM)
         if port is not None:
             deadline = time.monotonic() + 90
             while True:
@@ -75,17 +82,29 @@ class Stack:
         rest = args[args.index("puppies.cli") + 1 :]
         return rest[1] if rest[0] == "serve" else rest[0]
 
+    def forget(self, proc: subprocess.Popen[bytes]) -> None:
+        """`proc` (exited) is no longer the stack's."""
+        self.procs.remove(proc)
+        if self.watchdog is not None:
+            self.watchdog.forget(proc.pid)
+
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
+                    # a process frozen with SIGSTOP (bench.faults) gets the SIGTERM only
+                    # once continued
+                    os.killpg(proc.pid, signal.SIGCONT)
         for proc in self.procs:
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+            if self.watchdog is not None:
+                self.watchdog.forget(proc.pid)
         self.procs.clear()
 
 
@@ -96,7 +115,17 @@ def stack(data_dir: Path, **overrides: object) -> Iterator[Stack]:
     base = load_settings(
         data_dir=data_dir, jwt_keys_dir=data_dir / "keys", log_level="WARNING", **overrides
     )
-    running = start_services(base, data_dir=data_dir, ports=(free_port(), free_port(), free_port()))
+    watchdog = Watchdog()  # also when every server is given by URL: it watches our processes
+    try:
+        running = start_services(
+            base,
+            data_dir=data_dir,
+            ports=(free_port(), free_port(), free_port()),
+            watchdog=watchdog,
+        )
+    except BaseException:
+        watchdog.close()
+        raise
     try:
         migrate.upgrade(running.settings)
         ensure_bucket(create_s3_client(running.settings), running.settings.s3_bucket)
@@ -109,13 +138,14 @@ def stack(data_dir: Path, **overrides: object) -> Iterator[Stack]:
             "PYTHONUNBUFFERED": "1",
             **{k.upper(): str(v) for k, v in overrides.items()},
         }
-        st = Stack(running, env)
+        st = Stack(running, env, watchdog=watchdog)
         try:
             yield st
         finally:
             st.stop_all()
     finally:
         running.stop()
+        watchdog.close()
 
 
 def percentile(values: list[float], p: float) -> float:
