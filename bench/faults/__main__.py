@@ -8,11 +8,16 @@ scenario under an open-loop load of --rate requests/s: the part is broken, held 
 healed, and the load goes on. One line per scenario: what a client saw before, during and
 after (ok, partial answers, errors by code, p95 from the intended send time), then what
 was lost (acknowledged writes missing from PostgreSQL, counters unequal to the rows).
-Ends with `lost=N`; exits 1 when anything was lost.
+Ends with `lost=N`; exits 1 when anything was lost or a scenario broke a promise it checks
+(`FAILED ...`: PostgreSQL's pools not recovered within 5 s of it accepting connections).
 
 The router runs the repository's router.yaml (circuit breakers on) with two changes for
 the benchmark: rate limits lifted (bench.mixed) and every subgraph's timeout at 5 s (the
 dev file's 30 s would make a frozen subgraph's scenario a long wait; production's is 10 s).
+
+Interrupted (Ctrl-C, or SIGTERM from a timeout) it stops the stack as at the end, thawing a
+subgraph it froze; killed outright (SIGKILL), the stack's watchdog (puppies/watchdog.py)
+stops every process it started. Nothing is left running either way.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -41,7 +47,15 @@ ROUTER_OVERRIDES = {
 }
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    # SIGTERM (a timeout, a CI job cancelled) ends the run as Ctrl-C does: the stack's
+    # context managers stop every process (without this Python would exit at once and
+    # leave them to the watchdog)
+    signal.signal(signal.SIGTERM, _interrupted)
     ap = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n")[0])
     ap.add_argument(
         "--scenario",
@@ -68,6 +82,9 @@ def main() -> None:
             outcomes.append(outcome)
             print(outcome.line(), flush=True)
     lost = sum(o.lost.total for o in outcomes)
+    failed = [f"{o.name}: {f}" for o in outcomes for f in o.failures]
+    for f in failed:
+        print(f"FAILED {f}")
     print(f"lost={lost}")
     if args.json:
         args.json.write_text(
@@ -83,16 +100,18 @@ def main() -> None:
                                 for k, v in o.phases.items()
                             },
                             "lost": o.lost.total,
+                            "failures": o.failures,
                         }
                         for o in outcomes
                     ],
                     "lost": lost,
+                    "failed": failed,
                 },
                 indent=2,
                 default=str,
             )
         )
-    sys.exit(1 if lost else 0)
+    sys.exit(1 if lost or failed else 0)
 
 
 if __name__ == "__main__":

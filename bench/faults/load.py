@@ -6,6 +6,12 @@ the home feed, post detail, profile, `me`, like/unlike, comments and new posts. 
 left out on purpose: with the follower sets fixed, every acknowledged post has an exact
 set of inboxes it must reach (bench/faults/truth.py).
 
+With `images` (a fraction of the new posts), a new post carries a JPEG and the client goes
+the whole upload path as an app does: createPost, the upload to S3 with the presigned POST,
+completeMediaUpload; when the upload or the completion fails it tries again every 2 s (the
+upload URL stays valid) for up to `UPLOAD_PATIENCE` seconds. Each try is counted under its
+operation (`upload` for the POST to S3), in the phase it was made in.
+
 Every answer is classified: `ok` (no error), `partial` (data with errors: some fields null
 at their paths), or an error by code (no data, or a mutation refused with a payload error;
 `HTTP_<status>` or the exception's name when no GraphQL answer came). The writes the router
@@ -28,11 +34,25 @@ import orjson
 
 from bench.analytics.stack import percentile
 from bench.mixed.stack import Population
-from bench.mixed.workload import COMMENT, CREATE_POST, FEED, LIKE, ME, POST_DETAIL, PROFILE, UNLIKE
+from bench.mixed.workload import (
+    COMMENT,
+    COMPLETE,
+    CREATE_POST,
+    FEED,
+    LIKE,
+    ME,
+    POST_DETAIL,
+    PROFILE,
+    UNLIKE,
+    jpeg,
+)
 
 TIMEOUT = aiohttp.ClientTimeout(total=60)
 MIX = (("feed", 40), ("postDetail", 15), ("profile", 10), ("like", 20), ("me", 5))
 MIX_WRITES = (("comment", 5), ("createPost", 5))
+# operations that touch the media storage (S3): the rest must not notice it is down
+MEDIA_OPS = ("createPost+image", "upload", "completeMediaUpload")
+UPLOAD_PATIENCE = 120.0  # seconds a client keeps retrying an upload and its completion
 
 
 @dataclass
@@ -44,6 +64,8 @@ class Acknowledged:
     comments: list[tuple[str, str]] = field(default_factory=list)  # (comment id, post id)
     posts: list[tuple[str, str]] = field(default_factory=list)  # (post id, author id)
     liked_posts: set[str] = field(default_factory=set)  # every post a like touched
+    media: dict[str, str] = field(default_factory=dict)  # media id -> post id (image posts)
+    uploaded: set[str] = field(default_factory=set)  # media ids whose completion was acked
 
 
 @dataclass
@@ -51,6 +73,7 @@ class Phase:
     """What the client saw of the requests sent during one phase of a scenario."""
 
     outcomes: Counter[str] = field(default_factory=Counter)  # ok, partial, CODE
+    op_outcomes: dict[str, Counter[str]] = field(default_factory=dict)  # the same, per op
     latencies: list[float] = field(default_factory=list)  # ms, from the intended send time
     by_op: dict[str, list[float]] = field(default_factory=dict)  # the same, per operation
 
@@ -58,15 +81,31 @@ class Phase:
         values = [v for op in ops for v in self.by_op.get(op, ())] if ops else self.latencies
         return percentile(values, 95) if values else float("nan")
 
-    def line(self) -> str:
-        n = sum(self.outcomes.values())
-        errors = {k: v for k, v in self.outcomes.items() if k not in ("ok", "partial")}
+    def line(self, ops: tuple[str, ...] = ()) -> str:
+        """The whole phase, or only the operations `ops`."""
+        if ops:
+            outcomes: Counter[str] = Counter()
+            for op in ops:
+                outcomes.update(self.op_outcomes.get(op, Counter()))
+        else:
+            outcomes = self.outcomes
+        n = sum(outcomes.values())
+        errors = {k: v for k, v in outcomes.items() if k not in ("ok", "partial")}
         shown = " ".join(f"{k}={v}" for k, v in sorted(errors.items())) or "none"
-        p95 = percentile(self.latencies, 95) if self.latencies else float("nan")
+        p95 = self.p95(*ops)
         return (
-            f"n={n} ok={self.outcomes['ok']} partial={self.outcomes['partial']} "
+            f"n={n} ok={outcomes['ok']} partial={outcomes['partial']} "
             f"errors[{shown}] p95={p95:.0f}ms"
         )
+
+    def count(self, op: str, outcome: str, took_ms: float) -> None:
+        self.outcomes[outcome] += 1
+        self.op_outcomes.setdefault(op, Counter())[outcome] += 1
+        self.latencies.append(took_ms)
+        self.by_op.setdefault(op, []).append(took_ms)
+
+    def ops(self) -> list[str]:
+        return sorted(self.op_outcomes)
 
 
 def classify(status: int, body: dict[str, Any] | None) -> str:
@@ -95,11 +134,19 @@ class Load:
     """Sends the mix at `rate` until stopped; `phase` names the phase requests count in."""
 
     def __init__(
-        self, url: str, population: Population, rate: float, seed: int = 1, writes: bool = True
+        self,
+        url: str,
+        population: Population,
+        rate: float,
+        seed: int = 1,
+        writes: bool = True,
+        images: float = 0.0,
     ) -> None:
         self.url = url + "/graphql"
         self.pop = population
         self.rate = rate
+        self.images = images  # the fraction of new posts that carry an image
+        self.image = jpeg() if images else b""
         self.rng = random.Random(seed)
         mix = MIX + (MIX_WRITES if writes else ())
         self.names = [n for n, _ in mix]
@@ -109,6 +156,8 @@ class Load:
         self.acked = Acknowledged()
         self._liked: dict[tuple[str, str], bool] = {}
         self._busy: set[tuple[str, str]] = set()
+        # (intended send, answered) of each answer carrying SERVICE_UNAVAILABLE anywhere
+        self.unavailable: list[tuple[float, float]] = []
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
@@ -183,11 +232,14 @@ class Load:
             outcome = classify(status, body if isinstance(body, dict) else None)
         except Exception as exc:  # every failure is counted, by kind
             outcome = type(exc).__name__
-        seen = self.phases.setdefault(phase, Phase())
-        seen.outcomes[outcome] += 1
-        took = (time.monotonic() - intended) * 1000
-        seen.latencies.append(took)
-        seen.by_op.setdefault(op, []).append(took)
+        answered = time.monotonic()
+        took = (answered - intended) * 1000
+        self.phases.setdefault(phase, Phase()).count(op, outcome, took)
+        if isinstance(body, dict) and any(
+            (e.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE"
+            for e in body.get("errors") or []
+        ):
+            self.unavailable.append((intended, answered))
         return body if isinstance(body, dict) else None
 
     async def _op(self, name: str, k: int, intended: float, phase: str) -> None:
@@ -217,11 +269,61 @@ class Load:
                 self.acked.comments.append((got["comment"]["id"], post))
         elif name == "createPost":
             text = f"fault post {rng.randrange(10**9)}"
-            variables = {"input": {"text": text, "media": []}}
-            body = await self._send("createPost", CREATE_POST, variables, token, intended, phase)
+            image = rng.random() < self.images
+            media = [{"contentType": "image/jpeg", "byteSize": len(self.image)}] if image else []
+            variables = {"input": {"text": text, "media": media}}
+            op = "createPost+image" if image else "createPost"
+            body = await self._send(op, CREATE_POST, variables, token, intended, phase)
             got = ((body or {}).get("data") or {}).get("createPost") or {}
             if got.get("post") and not got.get("errors"):
                 self.acked.posts.append((got["post"]["id"], viewer))
+                for upload in got.get("uploads") or []:
+                    self.acked.media[str(upload["mediaId"])] = got["post"]["id"]
+                    await self._upload(token, upload)
+
+    async def _upload(self, token: str, upload: dict[str, Any]) -> None:
+        """POST the image to S3, then completeMediaUpload, each retried every 2 s until it
+        succeeds or UPLOAD_PATIENCE has passed (an app's retry)."""
+        assert self._session is not None
+        media_id = str(upload["mediaId"])
+        give_up = time.monotonic() + UPLOAD_PATIENCE
+        while not await self._upload_once(upload):
+            if time.monotonic() > give_up:
+                return
+            await asyncio.sleep(2.0)
+        while True:
+            body = await self._send(
+                "completeMediaUpload",
+                COMPLETE,
+                {"id": media_id},
+                token,
+                time.monotonic(),
+                self.phase,
+            )
+            got = ((body or {}).get("data") or {}).get("completeMediaUpload") or {}
+            if got.get("media") and not got.get("errors"):
+                self.acked.uploaded.add(media_id)
+                return
+            if time.monotonic() > give_up:
+                return
+            await asyncio.sleep(2.0)
+
+    async def _upload_once(self, upload: dict[str, Any]) -> bool:
+        assert self._session is not None
+        form = aiohttp.FormData()
+        for f in upload["fields"]:
+            form.add_field(f["name"], f["value"])
+        form.add_field("file", self.image, content_type="image/jpeg", filename="photo.jpg")
+        started, phase = time.monotonic(), self.phase
+        try:
+            async with self._session.post(upload["url"], data=form) as r:
+                await r.read()
+                outcome = "ok" if r.status < 300 else f"HTTP_{r.status}"
+        except Exception as exc:  # S3 away: connection refused, reset, timeout
+            outcome = type(exc).__name__
+        took = (time.monotonic() - started) * 1000
+        self.phases.setdefault(phase, Phase()).count("upload", outcome, took)
+        return outcome == "ok"
 
     async def _like(self, token: str, viewer: str, post: str, intended: float, phase: str) -> None:
         key = (viewer, post)

@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import aiohttp
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.faults.load import Load, Phase
+from bench.faults.load import MEDIA_OPS, Load, Phase
 from bench.faults.truth import Lost, settle
 from bench.mixed.generator import SubscriberResult, _subscriber
 from bench.mixed.stack import MixedStack, _raw_dsn
@@ -36,6 +37,7 @@ class Outcome:
     lost: Lost
     settled_seconds: float
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # promises broken (besides losses)
 
     def line(self) -> str:
         parts = [f"{self.name}:"]
@@ -44,6 +46,7 @@ class Outcome:
             if seen is not None:
                 parts.append(f"{phase}[{seen.line()}]")
         parts += self.notes
+        parts += [f"FAILED: {f}" for f in self.failures]
         parts.append(
             f"lost={self.lost.total}" + (f" ({self.lost.describe()})" if self.lost.total else "")
         )
@@ -72,7 +75,7 @@ def restart(ms: MixedStack, name: str) -> None:
     """Start `name` again with the arguments and port it had (it must not be running)."""
     old = next(p for p in reversed(ms.st.procs) if ms.st.name_of(p) == name)
     assert old.poll() is not None, f"{name} still runs"
-    ms.st.procs.remove(old)
+    ms.st.forget(old)
     args = [str(a) for a in old.args]  # type: ignore[union-attr]
     args = args[args.index("puppies.cli") + 1 :]
     port = int(args[args.index("--port") + 1]) if "--port" in args else None
@@ -91,7 +94,12 @@ def router_metric(ms: MixedStack, name: str, **labels: str) -> float:
 
 
 # ------------------------------------------------------------------ the run
-Step = Callable[[MixedStack], Awaitable[list[str] | None]]
+# what a step noted for the verdict, e.g. {"accepted": the monotonic time PostgreSQL
+# accepted connections again}
+Marks = dict[str, float]
+Step = Callable[[MixedStack, Marks], Awaitable[list[str] | None]]
+# (notes, failures) from the load and the marks once the run is over; a failure fails the run
+Verdict = Callable[[Load, Marks], tuple[list[str], list[str]]]
 
 
 @dataclass
@@ -106,25 +114,36 @@ class Scenario:
     breaker: str | None = None  # report this subgraph's circuit breaker
     subscribers: int = 0  # live-like subscribers over WebSocket, counted around the fault
     users_only: bool = False  # report the p95 of the operations posts takes no part in
+    images: float = 0.0  # the fraction of new posts with an image (the whole upload path)
+    verdict: Verdict | None = None
 
 
 async def run(
     ms: MixedStack, scenario: Scenario, rate: float, before: float = 10.0, warmup: float = 10.0
 ) -> Outcome:
     notes: list[str] = []
+    marks: Marks = {}
+    failures: list[str] = []
     counts = breaker_counts(ms, scenario.breaker) if scenario.breaker else {}
     live = Live(ms, scenario.subscribers)
-    async with live, Load(ms.router_url, ms.population, rate, writes=scenario.writes) as load:
+    async with (
+        live,
+        Load(
+            ms.router_url, ms.population, rate, writes=scenario.writes, images=scenario.images
+        ) as load,
+    ):
         load.phase = "warmup"  # not reported: connections, caches, plans
         await asyncio.sleep(warmup)
         load.phase = "before"
         await asyncio.sleep(before)
         live.mark("before")
         load.phase = "fault"
-        notes += await scenario.inject(ms) or []
+        notes += await scenario.inject(ms, marks) or []
+        progress(f"{scenario.name}: fault injected")
         await asyncio.sleep(scenario.hold)
         if scenario.heal is not None:
-            notes += await scenario.heal(ms) or []
+            notes += await scenario.heal(ms, marks) or []
+            progress(f"{scenario.name}: healed")
         live.mark("fault")
         load.phase = "after"
         await asyncio.sleep(scenario.after)
@@ -135,12 +154,29 @@ async def run(
         notes.append(breaker_note(ms, scenario.breaker, counts))
     if scenario.users_only:
         notes.append(users_only(load.phases))
+    if scenario.images:
+        notes.append(media_split(load.phases))
+    if scenario.verdict is not None:
+        said, failures = scenario.verdict(load, marks)
+        notes += said
     lost, waited = await settle(_raw_dsn(ms.st), load.acked)
+    images = (
+        f" images={len(load.acked.media)} (completed {len(load.acked.uploaded)}, ready "
+        f"{len(load.acked.media) - len(lost.stuck) - len(lost.media_failed)}, failed "
+        f"{len(lost.media_failed)}{': ' + lost.media_failed[0][1] if lost.media_failed else ''})"
+        if load.acked.media
+        else ""
+    )
     notes.append(
         f"acked[likes={len(load.acked.likes)} comments={len(load.acked.comments)} "
-        f"posts={len(load.acked.posts)}] settled in {waited:.0f}s"
+        f"posts={len(load.acked.posts)}{images}] settled in {waited:.0f}s"
     )
-    return Outcome(scenario.name, load.phases, lost, waited, notes)
+    return Outcome(scenario.name, load.phases, lost, waited, notes, failures)
+
+
+def progress(what: str) -> None:
+    """A line on stderr as the run goes (the scenario's line comes at its end)."""
+    print(f"  {time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
 
 
 class Live:
@@ -221,23 +257,23 @@ def breaker_note(ms: MixedStack, subgraph: str, before: dict[str, float]) -> str
     )
 
 
-async def _kill_posts(ms: MixedStack) -> list[str]:
+async def _kill_posts(ms: MixedStack, marks: Marks) -> list[str]:
     await asyncio.to_thread(kill, ms, "posts")
     return []
 
 
-async def _restart_posts(ms: MixedStack) -> list[str]:
+async def _restart_posts(ms: MixedStack, marks: Marks) -> list[str]:
     started = time.monotonic()
     await asyncio.to_thread(restart, ms, "posts")
     return [f"posts back in {time.monotonic() - started:.1f}s"]
 
 
-async def _freeze_posts(ms: MixedStack) -> list[str]:
+async def _freeze_posts(ms: MixedStack, marks: Marks) -> list[str]:
     signal_process(ms, "posts", signal.SIGSTOP)
     return []
 
 
-async def _thaw_posts(ms: MixedStack) -> list[str]:
+async def _thaw_posts(ms: MixedStack, marks: Marks) -> list[str]:
     signal_process(ms, "posts", signal.SIGCONT)
     return []
 
@@ -250,6 +286,15 @@ def users_only(phases: dict[str, Phase]) -> str:
         if phase in phases
     ]
     return "users-only ops p95: " + ", ".join(got)
+
+
+def media_split(phases: dict[str, Phase]) -> str:
+    """During the fault: the operations that touch the media storage, and all the others."""
+    fault = phases.get("fault")
+    if fault is None:
+        return ""
+    others = tuple(op for op in fault.ops() if op not in MEDIA_OPS)
+    return f"fault media ops[{fault.line(MEDIA_OPS)}] fault other ops[{fault.line(others)}]"
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -330,34 +375,101 @@ async def first_ok_after(ms: MixedStack, query: str, timeout: float = 120.0) -> 
 HOME = "{ feed(first: 5) { edges { node { id likeCount author { username } } } } }"
 
 
-async def _kill_redis(ms: MixedStack) -> list[str]:
+async def _kill_redis(ms: MixedStack, marks: Marks) -> list[str]:
     await asyncio.to_thread(kill_service, ms, "redis")
     return []
 
 
-async def _restart_redis(ms: MixedStack) -> list[str]:
+async def _restart_redis(ms: MixedStack, marks: Marks) -> list[str]:
     took = await asyncio.to_thread(start_service, ms, "redis")
     ok = await first_ok_after(ms, HOME)
     return [f"redis back in {took:.1f}s, first whole answer {ok:.1f}s later"]
 
 
-async def _restart_postgres(ms: MixedStack) -> list[str]:
+async def _restart_postgres(ms: MixedStack, marks: Marks) -> list[str]:
     s = service(ms, "postgres")
     started = time.monotonic()
     await asyncio.to_thread(s.stop)  # SIGINT: fast shutdown, in-flight transactions abort
     down = time.monotonic() - started
     await asyncio.sleep(5.0)  # down for a while, under load
-    took = await asyncio.to_thread(s.start)
-    del took
-    ok = await first_ok_after(ms, HOME)
-    return [f"postgres stopped in {down:.1f}s, first whole answer {ok:.1f}s after it accepted"]
+    starting = asyncio.create_task(asyncio.to_thread(s.start))
+    accepted = await first_connect(_raw_dsn(ms.st))
+    await starting
+    marks["accepted"] = accepted
+    asking = time.monotonic()
+    ready, ok = await asyncio.gather(
+        asyncio.gather(*(first_ready(ms, name, accepted) for name in POOLED)),
+        first_ok_after(ms, HOME),
+    )
+    marks["ready"] = max(ready)
+    marks["whole"] = asking + ok - accepted
+    each = " ".join(f"{name} {t:.1f}s" for name, t in zip(POOLED, ready, strict=True))
+    return [f"postgres stopped in {down:.1f}s; after it accepted connections: ready {each}"]
 
 
-async def _noop(ms: MixedStack) -> list[str]:
+# the processes with a database pool, and the setting that holds their HTTP port
+POOLED = ("users", "posts", "feed", "analytics", "worker")
+RECOVERY_LIMIT = 5.0  # seconds from PostgreSQL accepting to every pool working (issue 15)
+
+
+async def first_connect(dsn: str, timeout: float = 120.0) -> float:
+    """The monotonic time a new connection to PostgreSQL first succeeds (polled every 20 ms)."""
+    import asyncpg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=2)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            await asyncio.sleep(0.02)
+            continue
+        at = time.monotonic()
+        await conn.close()
+        return at
+    raise RuntimeError("PostgreSQL did not come back")
+
+
+async def first_ready(ms: MixedStack, name: str, since: float, timeout: float = 120.0) -> float:
+    """Seconds after `since` until process `name` answers its readiness check (PostgreSQL
+    `SELECT 1` through its pool, and Redis) with 200, polled every 20 ms."""
+    url = f"http://127.0.0.1:{ms.st.env[name.upper() + '_PORT']}/health?ready"
+    async with httpx.AsyncClient(timeout=10) as http:
+        while time.monotonic() - since < timeout:
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return time.monotonic() - since
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.02)
+    return float("inf")
+
+
+def postgres_verdict(load: Load, marks: Marks) -> tuple[list[str], list[str]]:
+    """Recovery: the later of every pool's readiness and the last request sent after
+    PostgreSQL accepted that still got SERVICE_UNAVAILABLE (a dead pooled connection)."""
+    accepted = marks.get("accepted")
+    if accepted is None:
+        return [], ["PostgreSQL never accepted connections again"]
+    late = [answered - accepted for intended, answered in load.unavailable if intended > accepted]
+    last_error = max(late, default=0.0)
+    recovery = max(marks.get("ready", float("inf")), last_error)
+    notes = [
+        f"recovery {recovery:.1f}s (pools ready {marks.get('ready', float('inf')):.1f}s, "
+        f"{len(late)} requests sent after it accepted got SERVICE_UNAVAILABLE, the last "
+        f"answered {last_error:.1f}s after; first whole answer through the router "
+        f"{marks.get('whole', float('inf')):.1f}s after)"
+    ]
+    failures = (
+        [f"recovery {recovery:.1f}s > {RECOVERY_LIMIT:g}s"] if recovery > RECOVERY_LIMIT else []
+    )
+    return notes, failures
+
+
+async def _noop(ms: MixedStack, marks: Marks) -> list[str]:
     return []
 
 
-async def _kill_worker_repeatedly(ms: MixedStack) -> list[str]:
+async def _kill_worker_repeatedly(ms: MixedStack, marks: Marks) -> list[str]:
     """SIGKILL the worker 4 times, 5 s apart, restarting it each time; note what it was
     doing at each kill (fan-outs running, a like-counter flush claimed)."""
     notes = []
@@ -421,5 +533,27 @@ scenario(
         _restart_postgres,
         hold=0.0,
         subscribers=20,
+        verdict=postgres_verdict,
+    )
+)
+
+
+async def _stop_s3(ms: MixedStack, marks: Marks) -> list[str]:
+    await asyncio.to_thread(service(ms, "s3").stop)  # weed and its parts, gracefully
+    return []
+
+
+async def _start_s3(ms: MixedStack, marks: Marks) -> list[str]:
+    took = await asyncio.to_thread(start_service, ms, "s3")
+    return [f"s3 back in {took:.1f}s"]
+
+
+scenario(
+    Scenario(
+        "s3-down",
+        "the S3 server (weed) stopped for 20 s under load with image posts, started again",
+        _stop_s3,
+        _start_s3,
+        images=1.0,
     )
 )

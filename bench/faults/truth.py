@@ -5,7 +5,11 @@
   flushed exactly, nothing counted twice or dropped);
 - every acknowledged comment and post exists;
 - every acknowledged post of an ordinary (non-VIP) author is in the inbox of each of the
-  author's followers (the fan-out finished).
+  author's followers (the fan-out finished), except a post with an image that failed
+  (such a post is never published);
+- no post is stuck: every image of an acknowledged post is READY with its stored copy, or
+  FAILED with a reason; one still PENDING_UPLOAD or PROCESSING is stuck (a client that gave
+  up its upload counts too: the run's clients retry until it is done).
 
 Counters and fan-out are eventually consistent, so `settle` asks again until nothing is
 missing or its time is up (150 s: more than the worker's 60 s job lease, after which a job
@@ -30,6 +34,8 @@ class Lost:
     comments: list[str] = field(default_factory=list)
     posts: list[str] = field(default_factory=list)
     inboxes: int = 0  # (follower, post) inbox entries missing
+    stuck: list[tuple[str, str]] = field(default_factory=list)  # media id, its status
+    media_failed: list[tuple[str, str]] = field(default_factory=list)  # media id, reason
 
     @property
     def total(self) -> int:
@@ -39,6 +45,7 @@ class Lost:
             + len(self.comments)
             + len(self.posts)
             + self.inboxes
+            + len(self.stuck)
         )
 
     def describe(self) -> str:
@@ -55,6 +62,8 @@ class Lost:
             parts.append(f"posts {len(self.posts)}")
         if self.inboxes:
             parts.append(f"inbox entries {self.inboxes}")
+        if self.stuck:
+            parts.append(f"media stuck {len(self.stuck)} (e.g. {self.stuck[:3]})")
         return ", ".join(parts) or "nothing"
 
 
@@ -103,6 +112,8 @@ async def check(dsn: str, acked: Acknowledged) -> Lost:
                 JOIN users.follows f ON f.followee_id = a.author_id
                 WHERE NOT EXISTS (SELECT 1 FROM feed.vip v
                                   WHERE v.author_id = a.author_id AND v.state = 'vip')
+                  AND NOT EXISTS (SELECT 1 FROM posts.media m
+                                  WHERE m.post_id = a.post_id AND m.status = 'FAILED')
                   AND NOT EXISTS (SELECT 1 FROM feed.inbox i
                                   WHERE i.viewer_id = f.follower_id AND i.post_id = a.post_id)
                 """,
@@ -110,6 +121,16 @@ async def check(dsn: str, acked: Acknowledged) -> Lost:
                 [int(a) for _, a in acked.posts],
             )
             lost.inboxes = int(missing or 0)
+        if acked.media:
+            rows = await conn.fetch(
+                "SELECT id, status, stored_key, failure_reason FROM posts.media WHERE id = ANY($1)",
+                [int(m) for m in acked.media],
+            )
+            for r in rows:
+                if r["status"] == "FAILED" and r["failure_reason"]:
+                    lost.media_failed.append((str(r["id"]), r["failure_reason"]))
+                elif r["status"] != "READY" or not r["stored_key"]:
+                    lost.stuck.append((str(r["id"]), r["status"]))
     finally:
         await conn.close()
     return lost
