@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy.ext.asyncio
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
@@ -32,13 +33,30 @@ def create_engine(settings: Settings) -> AsyncEngine:
         raise ValueError("DATABASE_URL is not set")
     # looked up at call time: with tracing on, OpenTelemetry's instrumentation has wrapped
     # it (puppies/observability/tracing.py) and the engine's SQL gets spans
-    return sqlalchemy.ext.asyncio.create_async_engine(
+    engine = sqlalchemy.ext.asyncio.create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        # no round trip per checkout: `_closed_by_the_server` catches what a restart closes
         pool_pre_ping=False,
         echo=settings.db_echo,
     )
+    event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    return engine
+
+
+def _closed_by_the_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection PostgreSQL has closed (a restart, a fail-over, a terminated
+    backend) is replaced before it is handed out. PostgreSQL says goodbye on the socket and
+    asyncpg marks the connection closed, so this is a look at local state, not the round
+    trip `pool_pre_ping` costs on every checkout (bench/RESULTS.md, "Faults"). Without it
+    the pool learnt of each dead connection by failing a request with it. A connection that
+    died silently (a network partition) is still found by its first failed use, which
+    invalidates the whole pool (SQLAlchemy's disconnect handling)."""
+    connection = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise exc.DisconnectionError("PostgreSQL closed this pooled connection")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
