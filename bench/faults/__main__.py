@@ -70,6 +70,12 @@ def main() -> None:
         "--data-dir", type=Path, default=None, help="default /tmp/puppies-bench-faults-<users>"
     )
     ap.add_argument("--json", type=Path, help="write every figure to this file")
+    ap.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds of load before counting (default 10)"
+    )
+    ap.add_argument(
+        "--before", type=float, default=10.0, help="seconds counted before the fault (default 10)"
+    )
     args = ap.parse_args()
     names = args.scenario or list(SCENARIOS)
     data_dir = args.data_dir or Path(f"/tmp/puppies-bench-faults-{args.users}")
@@ -78,7 +84,7 @@ def main() -> None:
         for name in names:
             s = SCENARIOS[name]
             print(f"# {name}: {s.what} (load {args.rate:g}/s)", flush=True)
-            outcome = asyncio.run(run(ms, s, args.rate))
+            outcome = asyncio.run(run(ms, s, args.rate, before=args.before, warmup=args.warmup))
             outcomes.append(outcome)
             print(outcome.line(), flush=True)
     lost = sum(o.lost.total for o in outcomes)
