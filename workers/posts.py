@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from arq import Retry
-
 from models.outbox import Event
-from puppies.outages import missing_service
 from resolvers.posts import likes, media, processing, purge
 from workers.context import WorkerContext, resources
 from workers.registry import REGISTRY
@@ -16,42 +13,13 @@ from workers.registry import REGISTRY
 log = logging.getLogger(__name__)
 
 
-MEDIA_TRIES = 5
-
-
-def outage_retry_delay(job_try: int) -> float:
-    """Seconds before the next try of a job that met an outage: 5, 10, 20, 40 (75 s over
-    MEDIA_TRIES tries; a longer outage is the upload sweep's, every 10 minutes)."""
-    return 5.0 * 2 ** (max(1, job_try) - 1)
-
-
-@REGISTRY.consumer("media.uploaded", name="posts.process_media", max_tries=MEDIA_TRIES, timeout=120)
+@REGISTRY.consumer("media.uploaded", name="posts.process_media", max_tries=5, timeout=120)
 async def process_media(ctx: WorkerContext, event: Event) -> None:
     """Idempotent: a media row not in PROCESSING is left alone (already READY/FAILED).
-
-    The media storage or the database away (an outage, not a bad file) is retried with a
-    growing delay: without it the job would fail at once and the image would wait for the
-    sweep's re-queue, 10 minutes later."""
-    media_id = int(event.payload["media_id"])
-    try:
-        status = await processing.process_media(resources(ctx), media_id)
-    except Exception as exc:
-        missing = missing_service(exc)
-        if missing is None:
-            raise
-        job_try = int(ctx.get("job_try") or 1)
-        delay = outage_retry_delay(job_try)
-        log.warning(
-            "media %s: %s is unreachable (try %d of %d); trying again in %.0f s: %s",
-            media_id,
-            missing,
-            job_try,
-            MEDIA_TRIES,
-            delay,
-            exc,
-        )
-        raise Retry(defer=delay) from exc
-    log.info("media %s -> %s", media_id, status)
+    S3 or PostgreSQL away, it is tried again after 5, 10, 20 and 40 s (the registry's
+    outage retry); past that the upload sweep re-queues it every 10 minutes."""
+    status = await processing.process_media(resources(ctx), int(event.payload["media_id"]))
+    log.info("media %s -> %s", event.payload["media_id"], status)
 
 
 @REGISTRY.consumer("post.deleted", name="posts.purge_post", timeout=600)

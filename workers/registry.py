@@ -23,14 +23,16 @@ row becomes.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from arq.cron import CronJob, cron
-from arq.worker import Function, func
+from arq.worker import Function, Retry, func
 
 from models.outbox import Event
+from puppies.outages import missing_service
 from puppies.settings import Settings
 from workers.context import WorkerContext
 from workers.errors import RegistryError
@@ -40,6 +42,18 @@ ConsumerFn = Callable[[WorkerContext, Event], Awaitable[None]]
 JobFn = Callable[..., Awaitable[Any]]
 HookFn = Callable[[WorkerContext], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+log = logging.getLogger(__name__)
+
+# Seconds before a consumer job that met an outage is tried again, by the try that failed;
+# the last one for every later try.
+OUTAGE_RETRY_SECONDS = (5.0, 10.0, 20.0, 40.0, 60.0)
+
+
+def outage_retry_delay(job_try: int) -> float:
+    """5, 10, 20, 40, then 60 s: a restart or a fail-over is over within the first tries,
+    and the 10 tries of a consumer span about 7 minutes."""
+    return OUTAGE_RETRY_SECONDS[min(max(job_try, 1), len(OUTAGE_RETRY_SECONDS)) - 1]
 
 
 def _default_name(fn: Callable[..., Any]) -> str:
@@ -98,8 +112,10 @@ class Registry:
     ) -> Callable[[ConsumerFn], ConsumerFn]:
         """Register `fn(ctx, event)` to run once per committed `event_type` outbox row.
 
-        Delivery is at least once (arq retries; a relay crash may re-enqueue): make the
-        consumer idempotent, e.g. with `workers.idempotency`.
+        Delivery is at least once (a relay crash may re-enqueue; a job that fails because
+        a backing service is unreachable, `puppies.outages`, is tried again after
+        `outage_retry_delay`, up to `max_tries`; any other exception fails it for good):
+        make the consumer idempotent, e.g. with `workers.idempotency`.
         """
 
         def register(fn: ConsumerFn) -> ConsumerFn:
@@ -107,7 +123,26 @@ class Registry:
 
             @functools.wraps(fn)
             async def run(ctx: WorkerContext, event: dict[str, Any]) -> None:
-                await fn(ctx, Event.from_dict(event))
+                try:
+                    await fn(ctx, Event.from_dict(event))
+                except Exception as exc:
+                    # arq retries only a job that raises Retry: without this, a consumer
+                    # whose PostgreSQL, Redis or S3 was away failed for good
+                    missing = missing_service(exc)
+                    if missing is None:
+                        raise
+                    job_try = int(ctx.get("job_try") or 1)
+                    delay = outage_retry_delay(job_try)
+                    log.warning(
+                        "%s: %s is unreachable (try %d of %d); trying again in %.0f s: %s",
+                        job_name,
+                        missing,
+                        job_try,
+                        max_tries,
+                        delay,
+                        exc,
+                    )
+                    raise Retry(defer=delay) from exc
 
             self._add_function(
                 job_name, run, max_tries=max_tries, timeout=timeout, origin=event_origin
