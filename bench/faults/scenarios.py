@@ -445,8 +445,14 @@ async def first_ready(
     async with httpx.AsyncClient(timeout=10) as http:
         while time.monotonic() - since < timeout:
             try:
+                sent = time.monotonic()
                 if (await http.get(url)).status_code == 200:
-                    return time.monotonic() - since, failed
+                    now = time.monotonic()
+                    progress(
+                        f"{name} ready: asked at +{sent - since:.2f}s, "
+                        f"answered in {now - sent:.2f}s"
+                    )
+                    return now - since, failed
                 failed += 1
             except httpx.HTTPError:
                 failed += 1
