@@ -58,6 +58,7 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
     raise AssertionError(f"never saw {text!r}; the run's output:\n{path.read_text()[-4000:]}")
 
 
+@pytest.mark.timeout(900)  # a whole stack starts (and is seeded) under the suite's load
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_an_interrupted_fault_run_leaves_no_process_behind(sig: signal.Signals) -> None:
     mark = uuid.uuid4().hex
