@@ -28,6 +28,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.db import Base
 
 SCHEMA = "analytics"
+# pg_notify channel: a statement trigger on `rollup_queue` notifies it (at commit), so the
+# worker's roll-up runs when events were queued, not on a clock (workers/analytics.py).
+ROLLUP_CHANNEL = "puppies_rollup"
 PARTITION_PREFIX = "events_p"
 
 

@@ -247,8 +247,13 @@ class Settings(BaseSettings):
     # A running job stays reserved this long unless its worker renews the reservation (every
     # quarter of it): a job whose worker died runs again within this time (docs/events.md).
     worker_job_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
+    # The worker asks Redis for jobs when the relay (in the same process) queued some, and
+    # otherwise every this many seconds: jobs queued by another process (a cron's, a retry
+    # that was deferred, another worker's relay) wait at most this long (docs/events.md).
+    worker_idle_poll_seconds: float = Field(default=0.5, ge=0.01, le=10)
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)
-    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The relay wakes on NOTIFY; this is only its fallback poll (docs/events.md).
+    outbox_poll_interval_seconds: float = Field(default=5.0, gt=0, le=60)
     outbox_retention_hours: int = Field(default=24, ge=1)
 
     # Posts, media and likes (docs/posts.md).

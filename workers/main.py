@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.util
 import logging
@@ -32,6 +33,7 @@ from puppies.settings import Settings
 from resolvers.runtime import Resources
 from workers.context import WorkerContext, arq_redis, resources
 from workers.http import HealthServer
+from workers.listen import Listener
 from workers.registry import REGISTRY, Periodic, Registry
 from workers.relay import OutboxRelay
 from workers.telemetry import keep_gauges_fresh
@@ -63,6 +65,9 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
     that deletes the key only while it still holds this process's token (atomic: a lock
     that expired and was taken by another process is never released by this one).
 
+    A task with a `wake` channel waits, after its interval, for a notification of that
+    channel (or its `idle` seconds): it runs when there is work, not on a clock.
+
     Untraced (a poll many times a second would start as many traces); measured as a job
     of its name (duration, failures)."""
     res = resources(ctx)
@@ -70,8 +75,18 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
     lock_seconds = max(5.0, interval * 3)
     duration = metrics.JOB_DURATION.labels(task.name)
     failures = metrics.JOB_FAILURES.labels(task.name)
+    wake: asyncio.Event | None = None
+    idle = interval
+    if task.wake is not None:
+        listener: Listener = ctx["listener"]
+        wake = listener.subscribe(task.wake)
+        idle = max(interval, task.idle(res.settings) if task.idle else interval)
     with untraced():
         while True:
+            if wake is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), idle)
+                wake.clear()
             started = asyncio.get_running_loop().time()
             try:
                 lock = res.redis.lock(
@@ -97,7 +112,13 @@ _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class _Worker(Worker):
-    """arq's Worker, which outlives a Redis outage.
+    """arq's Worker, which outlives a Redis outage and does not poll an idle queue.
+
+    arq polls Redis every `poll_delay` (two round trips and the cron check each time); at
+    the 50 ms jobs need, that was 20 polls a second on an idle queue. Here a poll waits for
+    the doorbell (`wake()`: the relay in this process queued jobs, or the previous poll
+    read a full page of them) or `idle_poll` seconds, whichever comes first; `poll_delay`
+    stays the shortest time between two polls.
 
     arq's polling loop lets a Redis connection error escape, and the process exits; with
     Redis gone for a while that is a crash loop (and, outside a supervisor, no worker at all
@@ -106,10 +127,27 @@ class _Worker(Worker):
     once its lease lapses (at-least-once, `_renew_job_leases`)."""
 
     _redis_down_since: float | None = None
+    idle_poll = 0.5
+    _read = 0  # job ids the last poll read
+
+    def wake(self) -> None:
+        """Poll now (or as soon as `poll_delay` after the last poll allows)."""
+        self._doorbell.set()
+
+    @functools.cached_property
+    def _doorbell(self) -> asyncio.Event:
+        return asyncio.Event()
 
     async def _poll_iteration(self) -> None:
+        if not self._doorbell.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._doorbell.wait(), self.idle_poll)
+        self._doorbell.clear()
+        self._read = 0
         try:
             await super()._poll_iteration()
+            if self._read >= self.queue_read_limit:
+                self.wake()  # a full page: more may be waiting
         except _REDIS_DOWN as exc:
             now = asyncio.get_running_loop().time()
             if self._redis_down_since is None:
@@ -125,6 +163,7 @@ class _Worker(Worker):
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         # One at a time: arq takes a slot (semaphore and counter) for a job before asking
         # Redis whether it may run it, and does not give the slot back when Redis fails.
+        self._read = len(job_ids)
         for job_id in job_ids:
             try:
                 await super().start_jobs([job_id])
@@ -182,7 +221,11 @@ def build_worker(
         ctx["resources"] = res
         for hook in reg.startup:
             await hook(ctx)
-        relay = OutboxRelay(settings, res.db, arq_redis(ctx), reg)
+        listener = Listener(settings)
+        ctx["listener"] = listener
+        relay = OutboxRelay(
+            settings, res.db, arq_redis(ctx), reg, listener=listener, on_enqueued=worker.wake
+        )
         ctx["relay"] = relay
         background.append(asyncio.create_task(_untraced(relay.run()), name="outbox-relay"))
         background.append(
@@ -193,6 +236,8 @@ def build_worker(
         )
         for task in reg.periodics:
             background.append(asyncio.create_task(_run_periodic(ctx, task), name=task.name))
+        # after every subscribe (the relay's, the periodic tasks' woken by a channel)
+        background.append(asyncio.create_task(_untraced(listener.run()), name="listen"))
         background.append(
             asyncio.create_task(
                 _renew_job_leases(worker, arq_redis(ctx), settings.worker_job_lease_seconds),
@@ -212,6 +257,7 @@ def build_worker(
             )
             ctx["health"] = health
             ctx["health_port"] = await health.start()
+        worker.wake()  # the first poll (and the start-up crons) without waiting
         log.info(
             "worker started: %d jobs, %d crons, %d periodic tasks, relay on",
             len(reg.functions),
@@ -245,9 +291,10 @@ def build_worker(
         on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,
         keep_result=3600,
-        poll_delay=0.05,
+        poll_delay=0.05,  # the shortest time between two polls (see _Worker)
         handle_signals=True,
     )
+    worker.idle_poll = settings.worker_idle_poll_seconds
     # each started job reserved for one lease, renewed while it runs (_renew_job_leases)
     worker.in_progress_timeout_s = settings.worker_job_lease_seconds
     return worker
@@ -258,5 +305,5 @@ def run(settings: Settings) -> None:
     configure_process_logging("worker", settings)
     configure_tracing("worker", environment=settings.environment)
     worker = build_worker(settings, health_port=settings.worker_port)
-    with untraced():  # arq polls Redis 20 times a second; jobs turn tracing back on
+    with untraced():  # arq's polls are not traced; jobs turn tracing back on
         worker.run()

@@ -73,6 +73,10 @@ class Periodic:
     name: str
     fn: HookFn
     interval: Callable[[Settings], float]
+    # A PostgreSQL NOTIFY channel: run when it is notified (at most every `interval`), and
+    # without a notification only every `idle` seconds (a fallback), not every `interval`.
+    wake: str | None = None
+    idle: Callable[[Settings], float] | None = None
 
 
 @dataclass
@@ -192,17 +196,26 @@ class Registry:
         return register
 
     def periodic(
-        self, interval: Callable[[Settings], float], *, name: str | None = None
+        self,
+        interval: Callable[[Settings], float],
+        *,
+        name: str | None = None,
+        wake: str | None = None,
+        idle: Callable[[Settings], float] | None = None,
     ) -> Callable[[HookFn], HookFn]:
         """Register `fn(ctx)` to run every `interval(settings)` seconds in the worker process.
 
         For sub-minute work (counter flushes). Across several worker processes one run at a
-        time holds a Redis lock, so the task behaves as a singleton.
+        time holds a Redis lock, so the task behaves as a singleton. With `wake` (a
+        PostgreSQL NOTIFY channel a trigger notifies when there is work), it runs when
+        notified, at most every `interval`, and otherwise every `idle(settings)` seconds.
         """
 
         def register(fn: HookFn) -> HookFn:
             self.periodics.append(
-                Periodic(name=name or _default_name(fn), fn=fn, interval=interval)
+                Periodic(
+                    name=name or _default_name(fn), fn=fn, interval=interval, wake=wake, idle=idle
+                )
             )
             return fn
 

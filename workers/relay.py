@@ -12,9 +12,11 @@ and the job ids absorb the duplicates. Rows are dispatched exactly once from the
 point of view; consumers are still written to be idempotent (arq is at-least-once).
 
 Latency: an AFTER INSERT trigger does `pg_notify('puppies_outbox', schema)`, delivered at
-commit; the relay LISTENs and wakes at once. It also polls every
-`outbox_poll_interval_seconds`, so a lost notification (e.g. while reconnecting) only
-delays a row, never loses it.
+commit; the relay LISTENs (workers/listen.py) and wakes at once, and after enqueueing it
+rings the arq worker's doorbell (`on_enqueued`), so the jobs start without waiting for the
+worker's next poll. It also polls every `outbox_poll_interval_seconds`, so a lost
+notification only delays a row, never loses it (a reconnected LISTEN wakes it at once, so
+the fallback is for what no reconnect covers).
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
-import asyncpg
 from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
@@ -42,6 +43,7 @@ from models.outbox import (
 )
 from puppies.settings import Settings
 from workers.context import WorkerContext, resources
+from workers.listen import Listener
 from workers.registry import REGISTRY, Registry
 
 log = logging.getLogger(__name__)
@@ -65,15 +67,28 @@ def job_id(event: Event, consumer_name: str) -> str:
 
 class OutboxRelay:
     def __init__(
-        self, settings: Settings, db: Database, redis: ArqRedis, registry: Registry
+        self,
+        settings: Settings,
+        db: Database,
+        redis: ArqRedis,
+        registry: Registry,
+        *,
+        listener: Listener | None = None,
+        on_enqueued: Callable[[], None] | None = None,
     ) -> None:
+        """`listener`: a shared LISTEN connection (subscribed to here, run by its owner);
+        without one, `run()` keeps its own. `on_enqueued`: called after jobs were queued
+        (the worker's doorbell)."""
         self.settings = settings
         self.db = db
         self.redis = redis
         self.registry = registry
         self.batch_size = settings.outbox_batch_size
         self.poll_interval = settings.outbox_poll_interval_seconds
-        self._wake = asyncio.Event()
+        self._own_listener = listener is None
+        self._listener = listener or Listener(settings)
+        self._wake = self._listener.subscribe(OUTBOX_CHANNEL)
+        self._on_enqueued = on_enqueued
         self._schemas: list[str] = []
         self._schemas_at = 0.0
         self.dispatched = 0
@@ -124,9 +139,11 @@ class OutboxRelay:
             events = await claim_pending(session, schema, self.batch_size)
             if not events:
                 return 0
-            await self._enqueue(events)
+            queued = await self._enqueue(events)
             await mark_dispatched(session, schema, events)
         self.dispatched += len(events)
+        if queued and self._on_enqueued is not None:
+            self._on_enqueued()
         return len(events)
 
     async def relay_once(self) -> int:
@@ -140,38 +157,13 @@ class OutboxRelay:
                     break
         return total
 
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
-
-    async def _listen(self) -> None:
-        """Keep a LISTEN connection open; reconnect with back-off."""
-        assert self.settings.database_url is not None
-        dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        delay = 0.5
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(dsn)
-                await conn.add_listener(OUTBOX_CHANNEL, self._on_notify)
-                delay = 0.5
-                self._wake.set()  # catch up on anything committed while not listening
-                while not conn.is_closed():
-                    await asyncio.sleep(5)
-                    await conn.execute("SELECT 1")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox LISTEN connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-
     async def run(self) -> None:
         """Run until cancelled."""
-        listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        listener = (
+            asyncio.create_task(self._listener.run(), name="outbox-listen")
+            if self._own_listener
+            else None
+        )
         try:
             while True:
                 self._wake.clear()
@@ -181,13 +173,14 @@ class OutboxRelay:
                     raise
                 except Exception:
                     log.exception("outbox relay pass failed; retrying")
-                    await asyncio.sleep(self.poll_interval)
+                    await asyncio.sleep(min(1.0, self.poll_interval))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await listener
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listener
 
 
 async def purge_outboxes(ctx: WorkerContext) -> None:
