@@ -34,7 +34,18 @@ import time
 from dataclasses import replace
 
 from redis.exceptions import RedisError
-from sqlalchemy import BigInteger, Column, Integer, func, select, text, update, values
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from models.posts import Like, Post
 from resolvers.errors import NotFound
@@ -302,11 +313,13 @@ async def liked_by(res: Resources, user_id: int, post_ids: list[int]) -> set[int
     """Which of `post_ids` `user_id` likes (one statement, the primary key)."""
     if not post_ids:
         return set()
-    async with res.db.read() as session:
-        rows = await session.execute(
-            select(Like.post_id).where(Like.user_id == user_id, Like.post_id.in_(post_ids))
-        )
+    rows = await res.db.rows(_LIKED_BY, {"user": user_id, "ids": list(post_ids)})
     return {r[0] for r in rows}
+
+
+_LIKED_BY = text(
+    "SELECT post_id FROM posts.likes WHERE user_id = :user AND post_id = ANY(:ids)"
+).bindparams(bindparam("user", type_=BigInteger), bindparam("ids", type_=ARRAY(BigInteger)))
 
 
 async def live_counts(res: Resources, posts: list[PostRecord]) -> list[int]:

@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from sqlalchemy import select, update
+from sqlalchemy import BigInteger, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import emit
@@ -177,21 +178,17 @@ async def media_for_posts(res: Resources, post_ids: list[int]) -> dict[int, list
     out: dict[int, list[MediaRecord]] = {pid: [] for pid in post_ids}
     if not post_ids:
         return out
-    async with res.db.read() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(Media)
-                    .where(Media.post_id.in_(post_ids))
-                    .order_by(Media.post_id, Media.position)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    for m in rows:
+    for m in await res.db.rows(_MEDIA_FOR_POSTS, {"ids": list(post_ids)}):
         out[m.post_id].append(MediaRecord.of(m))
     return out
+
+
+# Built once (Core, the columns typed: `thumbnails` is decoded from jsonb), the ids as one array.
+_MEDIA_FOR_POSTS = (
+    select(Media.__table__)
+    .where(Media.__table__.c.post_id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    .order_by(Media.__table__.c.post_id, Media.__table__.c.position)
+)
 
 
 async def get_media(res: Resources, media_id: int) -> MediaRecord | None:

@@ -23,7 +23,7 @@ from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
 from resolvers.posts.publication import count_post, emit_published
 from resolvers.posts.records import CreatedPost, PostRecord
-from resolvers.posts.visibility import visible_posts
+from resolvers.posts.visibility import hidden_sql, visible_posts
 from resolvers.runtime import Resources
 
 
@@ -189,16 +189,20 @@ def media_keys(row: Any) -> list[str]:
 async def posts_by_ids(
     res: Resources, ids: list[int], viewer_id: int | None = None
 ) -> dict[int, PostRecord]:
-    """The visible posts among `ids` (for `viewer_id`, when given)."""
+    """The visible posts among `ids` (for `viewer_id`, when given): one statement."""
     if not ids:
         return {}
-    async with res.db.read() as session:
-        rows = (
-            (await session.execute(select(Post).where(Post.id.in_(ids), *visible_posts(viewer_id))))
-            .scalars()
-            .all()
-        )
-    return {p.id: PostRecord.of(p) for p in rows}
+    rows = await res.db.rows(_POSTS_BY_IDS, {"ids": list(ids), "viewer": viewer_id})
+    return {r.id: PostRecord.from_mapping(r._mapping) for r in rows}
+
+
+# `visible_posts` as text (a NULL viewer: published posts only, nobody hidden), built once.
+_POSTS_BY_IDS = text(
+    "SELECT id, author_id, text, like_count, comment_count, created_at, published_at, "
+    "edited_at FROM posts.posts WHERE id = ANY(:ids) AND deleted_at IS NULL "
+    "AND (published_at IS NOT NULL OR author_id = :viewer) "
+    f"AND author_id NOT IN ({hidden_sql('viewer')})"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("viewer", type_=BigInteger))
 
 
 async def post_authors(res: Resources, ids: Sequence[int]) -> dict[int, int]:

@@ -106,7 +106,8 @@ class MediaRecord:
     created_at: datetime
 
     @classmethod
-    def of(cls, m: Media) -> MediaRecord:
+    def of(cls, m: Media | Any) -> MediaRecord:
+        """From a `Media` object or a row of the media table's columns."""
         return cls(
             id=m.id,
             post_id=m.post_id,
