@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 from aiodataloader import DataLoader
 
-from models.users import User
 from puppies.auth import Viewer
 from puppies.auth.keys import KeyRing
 from puppies.broker import KeyedBroker
 from puppies.pagination import Page, PageRequest
 from resolvers.runtime import Resources
 from resolvers.users import accounts, blocks, follows
+from resolvers.users.accounts import ProfileRow
 from resolvers.users.notifications import NotificationRecord
 from resolvers.users.oidc import OidcClients
 
@@ -41,7 +41,7 @@ class UsersLoaders:
         self.oidc = oidc if oidc is not None else OidcClients(res.settings)
         # the process's one broker of live notifications (the users app starts it)
         self.notification_broker = notification_broker
-        self.user: DataLoader[int, User | None] = DataLoader(self._users)
+        self.user: DataLoader[int, ProfileRow | None] = DataLoader(self._users)
         self.followers: DataLoader[PageKey, Page[int]] = DataLoader(self._followers)
         self.following: DataLoader[PageKey, Page[int]] = DataLoader(self._following)
         self.viewer_follows: DataLoader[int, bool] = DataLoader(self._viewer_follows)
@@ -50,7 +50,7 @@ class UsersLoaders:
         self.viewer_blocks: DataLoader[int, bool] = DataLoader(self._viewer_blocks)
         self.viewer_mutes: DataLoader[int, bool] = DataLoader(self._viewer_mutes)
 
-    async def _users(self, ids: Sequence[int]) -> list[User | None]:
+    async def _users(self, ids: Sequence[int]) -> list[ProfileRow | None]:
         return await accounts.users_by_ids(self.res, ids)
 
     async def _followers(self, keys: Sequence[PageKey]) -> list[Page[int]]:

@@ -10,6 +10,7 @@ import strawberry
 
 from puppies.pagination import Page, PageRequest
 from resolvers.ids import try_parse_id
+from resolvers.users.accounts import ProfileRow
 from resolvers.users.loaders import UsersLoaders
 from resolvers.users.oidc_accounts import identity_providers
 from subgraphs.common import Connection, Info, connection_from_page, page_size
@@ -17,7 +18,6 @@ from subgraphs.common.payloads import UserError
 
 if TYPE_CHECKING:
     from models.users import ApiKey as ApiKeyRow
-    from models.users import User as UserRow
 
 
 UsersInfo = Info[UsersLoaders]
@@ -37,7 +37,7 @@ class User:
     _has_password: strawberry.Private[bool] = True
 
     @classmethod
-    def from_row(cls, row: UserRow) -> User:
+    def from_row(cls, row: ProfileRow) -> User:
         return cls(
             id=strawberry.ID(str(row.id)),
             username=row.username,
