@@ -121,9 +121,7 @@ async def read_inbox_page(res: Resources, viewer_id: int, request: PageRequest) 
     """
     before = request.after if request.after is not None else MAX_ID
     params = {"viewer": viewer_id, "before": before, "n": request.first + 1}
-    async with res.db.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        rows = [(r[0], r[1]) for r in await conn.execute(PAGE, params)]
+    rows = [(r.post_id, r.author_id) for r in await res.db.rows(PAGE, params)]
     items, has_next = merge(request.first, rows)
     return FeedPage(items=items, has_next_page=has_next)
 

@@ -1,14 +1,15 @@
 """Per-request DataLoaders of the posts domain: one statement per list level.
 
 Built fresh for every request (and every WebSocket operation) by the subgraph's context
-getter, so caching never crosses viewers. Every read shows what this viewer may see
-(resolvers/posts/visibility.py).
+getter (each DataLoader when first used), so caching never crosses viewers. Every read
+shows what this viewer may see (resolvers/posts/visibility.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from typing import TypeVar
 
 from aiodataloader import DataLoader
@@ -29,19 +30,50 @@ class PostsLoaders:
         self.res = res
         self.viewer_id = viewer_id
         self.broker = broker
-        self.post: DataLoader[int, PostRecord | None] = DataLoader(self._posts)
-        self.media: DataLoader[int, list[MediaRecord]] = DataLoader(self._media)
-        self.liked: DataLoader[int, bool] = DataLoader(self._liked)
-        self.like_count: DataLoader[PostRecord, int] = DataLoader(
-            self._like_counts, get_cache_key=lambda p: p.id
-        )
-        self.comments: DataLoader[PageKey, Page[CommentRecord]] = DataLoader(self._comments)
-        self.replies: DataLoader[PageKey, Page[CommentRecord]] = DataLoader(self._replies)
-        self.comment: DataLoader[int, CommentRecord | None] = DataLoader(self._comment)
-        self.author_posts: DataLoader[PageKey, Page[PostRecord]] = DataLoader(self._author_posts)
-        self.liked_by: DataLoader[PageKey, Page[int]] = DataLoader(self._liked_by)
-        # posts by an author that this viewer may see (their own unpublished ones included)
-        self.post_count: DataLoader[int, int] = DataLoader(self._post_counts)
+
+    # Each DataLoader is made when a field first asks for it: a request uses one to four
+    # of them (the home feed page's: post, media, liked, like_count).
+
+    @cached_property
+    def post(self) -> DataLoader[int, PostRecord | None]:
+        return DataLoader(self._posts)
+
+    @cached_property
+    def media(self) -> DataLoader[int, list[MediaRecord]]:
+        return DataLoader(self._media)
+
+    @cached_property
+    def liked(self) -> DataLoader[int, bool]:
+        return DataLoader(self._liked)
+
+    @cached_property
+    def like_count(self) -> DataLoader[PostRecord, int]:
+        return DataLoader(self._like_counts, get_cache_key=lambda p: p.id)
+
+    @cached_property
+    def comments(self) -> DataLoader[PageKey, Page[CommentRecord]]:
+        return DataLoader(self._comments)
+
+    @cached_property
+    def replies(self) -> DataLoader[PageKey, Page[CommentRecord]]:
+        return DataLoader(self._replies)
+
+    @cached_property
+    def comment(self) -> DataLoader[int, CommentRecord | None]:
+        return DataLoader(self._comment)
+
+    @cached_property
+    def author_posts(self) -> DataLoader[PageKey, Page[PostRecord]]:
+        return DataLoader(self._author_posts)
+
+    @cached_property
+    def liked_by(self) -> DataLoader[PageKey, Page[int]]:
+        return DataLoader(self._liked_by)
+
+    @cached_property
+    def post_count(self) -> DataLoader[int, int]:
+        """Posts by an author that this viewer may see (their own unpublished ones too)."""
+        return DataLoader(self._post_counts)
 
     async def _posts(self, ids: list[int]) -> list[PostRecord | None]:
         """The posts this viewer may see (None for the others, as for missing ones)."""

@@ -8,6 +8,7 @@ level of a query into one LATERAL statement; their nodes come through `user`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from aiodataloader import DataLoader
 
@@ -41,14 +42,38 @@ class UsersLoaders:
         self.oidc = oidc if oidc is not None else OidcClients(res.settings)
         # the process's one broker of live notifications (the users app starts it)
         self.notification_broker = notification_broker
-        self.user: DataLoader[int, ProfileRow | None] = DataLoader(self._users)
-        self.followers: DataLoader[PageKey, Page[int]] = DataLoader(self._followers)
-        self.following: DataLoader[PageKey, Page[int]] = DataLoader(self._following)
-        self.viewer_follows: DataLoader[int, bool] = DataLoader(self._viewer_follows)
-        self.blocked: DataLoader[PageKey, Page[int]] = DataLoader(self._blocked)
-        self.muted: DataLoader[PageKey, Page[int]] = DataLoader(self._muted)
-        self.viewer_blocks: DataLoader[int, bool] = DataLoader(self._viewer_blocks)
-        self.viewer_mutes: DataLoader[int, bool] = DataLoader(self._viewer_mutes)
+
+    @cached_property
+    def user(self) -> DataLoader[int, ProfileRow | None]:
+        return DataLoader(self._users)
+
+    @cached_property
+    def followers(self) -> DataLoader[PageKey, Page[int]]:
+        return DataLoader(self._followers)
+
+    @cached_property
+    def following(self) -> DataLoader[PageKey, Page[int]]:
+        return DataLoader(self._following)
+
+    @cached_property
+    def viewer_follows(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_follows)
+
+    @cached_property
+    def blocked(self) -> DataLoader[PageKey, Page[int]]:
+        return DataLoader(self._blocked)
+
+    @cached_property
+    def muted(self) -> DataLoader[PageKey, Page[int]]:
+        return DataLoader(self._muted)
+
+    @cached_property
+    def viewer_blocks(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_blocks)
+
+    @cached_property
+    def viewer_mutes(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_mutes)
 
     async def _users(self, ids: Sequence[int]) -> list[ProfileRow | None]:
         return await accounts.users_by_ids(self.res, ids)
