@@ -172,8 +172,10 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    # PostgreSQL or Redis away: try again every second until a pass works
                     log.exception("outbox relay pass failed; retrying")
                     await asyncio.sleep(min(1.0, self.poll_interval))
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:

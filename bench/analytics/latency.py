@@ -3,9 +3,10 @@
     .venv/bin/python -m bench.analytics.latency --samples 200 --background 2000
 
 Starts its own stack (durable embedded PostgreSQL/Redis/S3), the users subgraph (JWKS),
-the analytics subgraph and the worker (rollups every ANALYTICS_ROLLUP_INTERVAL_MS, default
-100 ms). For each sample: send one POST_VIEW through trackEvents over HTTP, then poll
-Post.stats (as the post's author) every 10 ms until the view count shows it. Optional
+the analytics subgraph and the worker (a roll-up when events were queued, at most every
+ANALYTICS_ROLLUP_INTERVAL_MS, default 100 ms). For each sample: send one POST_VIEW through
+trackEvents over HTTP, then poll Post.stats (as the post's author) every 10 ms until the
+view count shows it. Optional
 background load: --background events/s of other views in batches of 100.
 """
 
@@ -161,7 +162,7 @@ def main() -> None:
             _run(f"http://127.0.0.1:{port}/graphql", token, args.samples, args.background // 4)
         )
         print(
-            f"event -> Post.stats latency, rollup every "
+            f"event -> Post.stats latency, rollups at most every "
             f"{st.settings.analytics_rollup_interval_ms} ms, background "
             f"{args.background} events/s, {len(lat)} samples:"
         )
