@@ -190,16 +190,27 @@ async def posts_by_ids(
     res: Resources, ids: list[int], viewer_id: int | None = None
 ) -> dict[int, PostRecord]:
     """The visible posts among `ids` (for `viewer_id`, when given): one statement."""
+    return {pid: rec for pid, (rec, _) in (await posts_and_likes(res, ids, viewer_id)).items()}
+
+
+async def posts_and_likes(
+    res: Resources, ids: list[int], viewer_id: int | None
+) -> dict[int, tuple[PostRecord, bool]]:
+    """`posts_by_ids`, each with whether `viewer_id` likes it, in the same statement (the
+    page's `viewerHasLiked` then costs no statement of its own)."""
     if not ids:
         return {}
     rows = await res.db.rows(_POSTS_BY_IDS, {"ids": list(ids), "viewer": viewer_id})
-    return {r.id: PostRecord.from_mapping(r._mapping) for r in rows}
+    return {r.id: (PostRecord.from_mapping(r._mapping), bool(r.viewer_liked)) for r in rows}
 
 
-# `visible_posts` as text (a NULL viewer: published posts only, nobody hidden), built once.
+# `visible_posts` as text (a NULL viewer: published posts only, nobody hidden, no likes),
+# built once, with the viewer's like of each post (a primary-key probe).
 _POSTS_BY_IDS = text(
     "SELECT id, author_id, text, like_count, comment_count, created_at, published_at, "
-    "edited_at FROM posts.posts WHERE id = ANY(:ids) AND deleted_at IS NULL "
+    "edited_at, EXISTS (SELECT 1 FROM posts.likes l WHERE l.user_id = :viewer "
+    "AND l.post_id = posts.posts.id) AS viewer_liked "
+    "FROM posts.posts WHERE id = ANY(:ids) AND deleted_at IS NULL "
     "AND (published_at IS NOT NULL OR author_id = :viewer) "
     f"AND author_id NOT IN ({hidden_sql('viewer')})"
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("viewer", type_=BigInteger))

@@ -217,3 +217,25 @@ async def test_a_listing_costs_a_fixed_number_of_statements(posts_api):
         (16, 16),
     ]
     assert len(counter.queries()) == 4  # + every author's counters, in one statement
+
+
+HOME_PAGE_POSTS = """
+query($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on Post { id text likeCount viewerHasLiked media { id } author { id } } } }"""
+
+
+async def test_the_home_feed_page_s_posts_cost_two_statements(posts_api):
+    """What the router asks for a home feed page: the posts with the viewer's likes in one
+    statement, their media in another; anonymous viewers like nothing."""
+    ids = await _seed_listing(posts_api.settings, 20)
+    reps = [{"__typename": "Post", "id": str(i)} for i in ids]
+    for viewer in (77, None):
+        with count_statements() as counter:
+            data = await posts_api.data(HOME_PAGE_POSTS, {"reps": reps}, user=viewer)
+        posts = data["_entities"]
+        assert [p["id"] for p in posts] == [str(i) for i in ids]
+        liked = [p["viewerHasLiked"] for p in posts]
+        assert liked == [viewer is not None and i % 2 == 1 for i in range(20)]
+        assert [p["likeCount"] for p in posts] == [i % 2 for i in range(20)]
+        assert all(len(p["media"]) == 2 for p in posts)
+        assert len(counter.queries()) == 2
