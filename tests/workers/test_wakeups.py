@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -41,8 +42,8 @@ async def ctx(clean: Settings) -> AsyncIterator[WorkerContext]:
 
 
 @contextlib.asynccontextmanager
-async def _running(*coroutines: object) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(c) for c in coroutines]  # type: ignore[arg-type]
+async def _running(*coroutines: Coroutine[Any, Any, Any]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coroutines]
     try:
         yield
     finally:
@@ -53,9 +54,9 @@ async def _running(*coroutines: object) -> AsyncIterator[None]:
                 await t
 
 
-async def _until(check: object, timeout: float = 20) -> None:
+async def _until(check: Callable[[], object], timeout: float = 20) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"not woken within {timeout} s")
         await asyncio.sleep(0.02)
