@@ -115,7 +115,7 @@ class _Worker(Worker):
     """arq's Worker, which outlives a Redis outage and does not poll an idle queue.
 
     arq polls Redis every `poll_delay` (two round trips and the cron check each time); at
-    the 50 ms jobs need, that was 20 polls a second on an idle queue. Here a poll waits for
+    the 50 ms it was set to, that was 20 polls a second on an idle queue. Here a poll waits for
     the doorbell (`wake()`: the relay in this process queued jobs, or the previous poll
     read a full page of them) or `idle_poll` seconds, whichever comes first; `poll_delay`
     stays the shortest time between two polls.
@@ -291,7 +291,7 @@ def build_worker(
         on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,
         keep_result=3600,
-        poll_delay=0.05,  # the shortest time between two polls (see _Worker)
+        poll_delay=0.02,  # the shortest time between two polls (see _Worker)
         handle_signals=True,
     )
     worker.idle_poll = settings.worker_idle_poll_seconds

@@ -139,11 +139,10 @@ class OutboxRelay:
             events = await claim_pending(session, schema, self.batch_size)
             if not events:
                 return 0
-            queued = await self._enqueue(events)
+            if await self._enqueue(events) and self._on_enqueued is not None:
+                self._on_enqueued()  # the jobs may start now: a job id is never queued twice
             await mark_dispatched(session, schema, events)
         self.dispatched += len(events)
-        if queued and self._on_enqueued is not None:
-            self._on_enqueued()
         return len(events)
 
     async def relay_once(self) -> int:
