@@ -14,7 +14,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Select, delete, select, true, update, values
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Select,
+    TextClause,
+    bindparam,
+    delete,
+    select,
+    text,
+    true,
+    update,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from models.outbox import emit
@@ -22,7 +35,7 @@ from models.posts import SCHEMA, Comment, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.records import CommentRecord
-from resolvers.posts.visibility import not_hidden, visible_posts
+from resolvers.posts.visibility import hidden_sql, not_hidden, visible_posts
 from resolvers.runtime import Resources
 
 
@@ -164,23 +177,33 @@ async def comment_pages(
     post index)."""
     if not post_ids:
         return {}
-    posts = values(Column("pid", BigInteger), name="p").data([(p,) for p in post_ids])
-    inner = select(Comment).where(
-        Comment.post_id == posts.c.pid,
-        Comment.parent_id.is_(None),
-        *not_hidden(Comment.author_id, viewer_id),
+    params = {"ids": list(post_ids), "viewer": viewer_id, "n": request.first + 1}
+    if request.after is None:
+        rows = await res.db.rows(_COMMENT_PAGES, params)
+    else:
+        rows = await res.db.rows(_COMMENT_PAGES_AFTER, {**params, "after": request.after})
+    return _grouped(rows, post_ids, "post_id", request)
+
+
+def _comment_pages_sql(after: bool) -> TextClause:
+    """Top-level comments, a page per post (LATERAL over the post index), as text built
+    once (a NULL viewer: nobody hidden)."""
+    return text(
+        "SELECT c.* FROM unnest(:ids) AS p(pid) CROSS JOIN LATERAL ("
+        "SELECT id, post_id, author_id, text, created_at, parent_id, reply_count "
+        "FROM posts.comments WHERE post_id = p.pid AND parent_id IS NULL "
+        f"AND author_id NOT IN ({hidden_sql('viewer')}) "
+        + ("AND id < :after " if after else "")
+        + "ORDER BY id DESC LIMIT :n) c ORDER BY c.post_id, c.id DESC"
+    ).bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger)),
+        bindparam("viewer", type_=BigInteger),
+        *([bindparam("after", type_=BigInteger)] if after else []),
     )
-    if request.after is not None:
-        inner = inner.where(Comment.id < request.after)
-    lateral = inner.order_by(Comment.id.desc()).limit(request.first + 1).lateral("c")
-    stmt = (
-        select(lateral)
-        .select_from(posts.join(lateral, true()))
-        .order_by(lateral.c.post_id, lateral.c.id.desc())
-    )
-    async with res.db.read() as session:
-        result = (await session.execute(stmt)).all()
-    return _grouped(result, post_ids, "post_id", request)
+
+
+_COMMENT_PAGES = _comment_pages_sql(after=False)
+_COMMENT_PAGES_AFTER = _comment_pages_sql(after=True)
 
 
 async def reply_pages(
