@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, bindparam, null, select, text, true, values
+from sqlalchemy import (
+    BigInteger,
+    TextClause,
+    bindparam,
+    null,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -279,20 +286,36 @@ async def posts_pages_by_author(
     author hidden from the viewer has an empty page."""
     if not author_ids:
         return {}
-    authors = values(Column("aid", BigInteger), name="a").data([(a,) for a in author_ids])
-    inner = select(Post).where(Post.author_id == authors.c.aid, *visible_posts(viewer_id))
-    if request.after is not None:
-        inner = inner.where(Post.id < request.after)
-    lateral = inner.order_by(Post.id.desc()).limit(request.first + 1).lateral("p")
-    stmt = (
-        select(lateral)
-        .select_from(authors.join(lateral, true()))
-        .order_by(lateral.c.author_id, lateral.c.id.desc())
-    )
-    async with res.db.read() as session:
-        result = (await session.execute(stmt)).all()
+    params = {"ids": list(author_ids), "viewer": viewer_id, "n": request.first + 1}
+    if request.after is None:
+        result = await res.db.rows(_AUTHOR_PAGES, params)
+    else:
+        result = await res.db.rows(_AUTHOR_PAGES_AFTER, {**params, "after": request.after})
     grouped: dict[int, list[tuple[int, PostRecord]]] = {a: [] for a in author_ids}
     for r in result:
         rec = PostRecord.from_mapping(r._mapping)
         grouped[rec.author_id].append((rec.id, rec))
     return {a: page_from_rows(rows, request) for a, rows in grouped.items()}
+
+
+def _author_pages_sql(after: bool) -> TextClause:
+    """`visible_posts`, a page per author (LATERAL over the author index), as text built
+    once: a statement built per request (its VALUES list of ids) was compiled anew each
+    time."""
+    return text(
+        "SELECT p.* FROM unnest(:ids) AS a(aid) CROSS JOIN LATERAL (SELECT id, author_id, "
+        "text, like_count, comment_count, created_at, published_at, edited_at "
+        "FROM posts.posts WHERE author_id = a.aid AND deleted_at IS NULL "
+        "AND (published_at IS NOT NULL OR author_id = :viewer) "
+        f"AND author_id NOT IN ({hidden_sql('viewer')}) "
+        + ("AND id < :after " if after else "")
+        + "ORDER BY id DESC LIMIT :n) p ORDER BY p.author_id, p.id DESC"
+    ).bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger)),
+        bindparam("viewer", type_=BigInteger),
+        *([bindparam("after", type_=BigInteger)] if after else []),
+    )
+
+
+_AUTHOR_PAGES = _author_pages_sql(after=False)
+_AUTHOR_PAGES_AFTER = _author_pages_sql(after=True)
