@@ -36,6 +36,7 @@ class Listener:
         self.dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._events: dict[str, list[asyncio.Event]] = {}
         self._conn: asyncpg.Connection | None = None
+        self._adding: set[asyncio.Task[None]] = set()
         self.connected = asyncio.Event()
 
     def subscribe(self, channel: str) -> asyncio.Event:
@@ -46,9 +47,11 @@ class Listener:
         new = channel not in self._events
         self._events.setdefault(channel, []).append(event)
         if new and self._conn is not None and not self._conn.is_closed():
-            asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 self._conn.add_listener(channel, self._on_notify)
             )
+            self._adding.add(task)  # a reference until it is done
+            task.add_done_callback(self._adding.discard)
         return event
 
     def _on_notify(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:

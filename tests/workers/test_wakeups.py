@@ -160,3 +160,21 @@ async def test_a_reconnected_listener_wakes_every_subscriber(clean: Settings) ->
         assert listener._conn is not None
         await listener._conn.close()  # the connection drops (as when PostgreSQL restarts)
         await _until(lambda: outbox.is_set() and rollup.is_set())
+
+
+async def test_a_channel_subscribed_while_listening_is_listened_to(clean: Settings) -> None:
+    listener = Listener(clean)
+    listener.subscribe("puppies_outbox")
+    db = Database(clean)
+    try:
+        async with _running(listener.run()):
+            await _until(listener.connected.is_set)
+            late = listener.subscribe("puppies_test_late")
+            assert late.is_set()  # a new subscriber's first pass does not wait
+            late.clear()
+            await asyncio.sleep(0.3)  # its LISTEN reaches the server
+            async with db.transaction() as session:
+                await session.execute(text("SELECT pg_notify('puppies_test_late', '')"))
+            await _until(late.is_set, timeout=10)
+    finally:
+        await db.dispose()
