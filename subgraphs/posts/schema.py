@@ -250,6 +250,9 @@ class Subscription:
             raise GraphQLError(
                 f"post {pid} does not exist", extensions={"code": "NOT_FOUND", "field": "postId"}
             )
+        # The check read the post (and the viewer's like of it, into `liked`): the first
+        # event must not be answered from that (loaders are refreshed after each event).
+        info.context.refresh_loaders()
         async with ld.broker.subscribe(pid) as sub:
             try:
                 async for event in sub.events():
