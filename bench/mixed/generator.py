@@ -185,7 +185,8 @@ async def _subscriber(
                 error("NO_ACK")
                 return
             sub = {"query": SUBSCRIPTION, "variables": {"id": post_id}}
-            await ws.send_str(json.dumps({"id": "1", "type": "subscribe", "payload": sub}))
+            subscribe = json.dumps({"id": "1", "type": "subscribe", "payload": sub})
+            await ws.send_str(subscribe)
             result.connected += 1
             stopping = asyncio.ensure_future(stop.wait())
             while not stop.is_set():
@@ -203,6 +204,13 @@ async def _subscriber(
                     result.events += 1
                 elif msg.get("type") == "ping":
                     await ws.send_str(json.dumps({"type": "pong"}))
+                elif msg.get("type") == "error":
+                    # the stream broke (the posts subgraph restarted, or is down): like an
+                    # app, subscribe again a second later, on the same connection
+                    codes = {e.get("extensions", {}).get("code") for e in msg.get("payload") or ()}
+                    error("error:" + ",".join(sorted(str(c) for c in codes)))
+                    await asyncio.sleep(1)
+                    await ws.send_str(subscribe)
                 elif msg.get("type") != "pong":
                     error(str(msg.get("type")))
     except Exception as exc:

@@ -4,7 +4,9 @@ every event then runs through the rest of the plan (entity fetches) and the shap
 The client's credentials reach the subgraph as the upgrade request's headers (from the
 ``headers`` rules, exactly as for HTTP fetches; a WebSocket client's connection_init payload
 counts as its headers, see graph/ws.py); the connection_init sent to the subgraph is empty.
-A subgraph that refuses them (close 4403) gives the client an UNAUTHENTICATED error."""
+A subgraph that refuses them (close 4403) gives the client an UNAUTHENTICATED error; a stream
+that breaks before the subgraph completes it (the subgraph restarted, killed, the network)
+ends with a SUBREQUEST_HTTP_ERROR, never with a `complete` that would look like its end."""
 
 from __future__ import annotations
 
@@ -128,6 +130,10 @@ async def run_subscription(
                     return
                 elif kind == "complete":
                     return
+            # The socket ended without the subgraph's `complete`: the subgraph went away
+            # (killed, restarted, the network). Ending quietly would look like a stream
+            # that finished; the client is told, so it can subscribe again.
+            yield {}, [_broken(root.subgraph, ws.close_code)]
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         yield (
             {},
@@ -138,6 +144,15 @@ async def run_subscription(
                 }
             ],
         )
+
+
+def _broken(subgraph: str, close_code: int | None) -> dict[str, Any]:
+    how = f"WebSocket close {close_code}" if close_code is not None else "connection lost"
+    return {
+        "message": f"subscription to '{subgraph}' failed: its stream ended before the "
+        f"subgraph completed it ({how}); subscribe again",
+        "extensions": {"code": "SUBREQUEST_HTTP_ERROR", "serviceName": subgraph},
+    }
 
 
 def _refused(subgraph: str) -> dict[str, Any]:

@@ -14,6 +14,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
+from graph.app import create_app
+from graph.config import config_from_mapping
+from tests.graph.serving.conftest import DEV_CONFIG
+from tests.graph.serving.servers import ServerThread
+from tests.graph.serving.subgraphs import accounts_app, reviews_app, supergraph
+
 PROTOCOL = Subprotocol("graphql-transport-ws")
 INIT = json.dumps({"type": "connection_init"})
 
@@ -68,6 +74,83 @@ async def test_subscription_streams_from_the_subgraph(router_url: str) -> None:
             assert message["id"] == "s1"
             values.append(message["payload"]["data"]["countdown"])
         assert values == [3, 2, 1, 0]
+
+
+def closing_after(app: Any, events: int) -> Any:
+    """`app`, whose WebSockets the server closes with 1012 (service restart, what a subgraph
+    being restarted sends) after `events` `next` messages, without a `complete`."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await app(scope, receive, send)
+            return
+        sent = 0
+        gone = asyncio.Event()
+
+        async def send_then_close(message: dict[str, Any]) -> None:
+            nonlocal sent
+            if gone.is_set():
+                return
+            await send(message)
+            if message["type"] == "websocket.send" and '"next"' in (message.get("text") or ""):
+                sent += 1
+                if sent == events:
+                    await send({"type": "websocket.close", "code": 1012})
+                    gone.set()
+
+        inner = asyncio.ensure_future(app(scope, receive, send_then_close))
+        stopped = asyncio.ensure_future(gone.wait())
+        await asyncio.wait({inner, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        inner.cancel()
+        stopped.cancel()
+
+    return wrapped
+
+
+async def test_a_subgraph_that_goes_away_ends_the_subscription_with_an_error() -> None:
+    """The subgraph's stream breaks mid-way (it was restarted: close 1012, no `complete`):
+    the client gets an `error` it can act on (subscribe again), not a `complete` that looks
+    like the stream's normal end (which is what it got before). The events before it arrive
+    whole and in order."""
+    accounts = ServerThread(lambda: closing_after(accounts_app(), 3)).start()
+    reviews = ServerThread(reviews_app).start()
+    sdl = supergraph(f"{accounts.url}/graphql", f"{reviews.url}/graphql")
+    router = ServerThread(
+        lambda: create_app(sdl, config_from_mapping(DEV_CONFIG)), lifespan="on"
+    ).start()
+    try:
+        async with connect(ws_url(router.url), subprotocols=[PROTOCOL]) as ws:
+            await handshake(ws)
+            query = "subscription { countdown(start: 1000) }"
+            await ws.send(
+                json.dumps({"type": "subscribe", "id": "s1", "payload": {"query": query}})
+            )
+            events = []
+            while (message := await recv(ws))["type"] == "next":
+                events.append(message["payload"])
+            assert events == [{"data": {"countdown": n}} for n in (1000, 999, 998)]
+            # graphql-transport-ws's `error` ends the operation (no `complete` after it)
+            assert message["type"] == "error"
+            assert message["id"] == "s1"
+            [error] = message["payload"]
+            assert error["extensions"] == {
+                "code": "SUBREQUEST_HTTP_ERROR",
+                "serviceName": "accounts",
+            }
+            assert (
+                "ended before the subgraph completed it (WebSocket close 1012)"
+                in (error["message"])
+            )
+            # the connection stays usable: the same query again runs (and breaks) the same way
+            await ws.send(
+                json.dumps({"type": "subscribe", "id": "s2", "payload": {"query": query}})
+            )
+            kinds = [(await recv(ws))["type"] for _ in range(4)]
+            assert kinds == ["next", "next", "next", "error"]
+    finally:
+        router.stop()
+        reviews.stop()
+        accounts.stop()
 
 
 async def test_query_and_mutation_over_websocket(router_url: str) -> None:
