@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Api, eventually
 from tests.subgraphs.posts.images import photo
+from tests.support.client import Api
+from tests.support.shared_stack import eventually
 
 COMMENT = """mutation($id: ID!, $t: String!) { addComment(input: {postId: $id, text: $t}) {
   comment { id } errors { code } } }"""

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Api
+from tests.support.client import Api
 from tests.support.stack import SUBGRAPHS
 
 ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.e2e.conftest import Api
 from tests.subgraphs.posts.images import photo
+from tests.support.client import Api
 
 TRACK = """mutation($e: [EventInput!]!) { trackEvents(events: $e) {
   accepted rejected rejections { index reason message } } }"""

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from puppies.embedded import free_port
-from tests.e2e.conftest import ROOT, Api
+from tests.e2e.conftest import ROOT
+from tests.support.client import Api
 from tests.support.servers import run_cli, wait_listening
 from tests.support.stack import RunningStack
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.e2e.conftest import Account, Api, eventually
 from tests.subgraphs.posts.images import photo
 from tests.subgraphs.posts.wsclient import GraphQLWebSocket
+from tests.support.client import Account, Api
+from tests.support.shared_stack import eventually
 
 POST = """query($id: ID!) { post(id: $id) { id text
   media { status failureReason url } } }"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Api
+from tests.support.client import Api
 
 TRACK = "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }"
 INTERNALS = ("int()", "base 10", "b'", "Traceback", "ValueError", "isoparse", "dateutil")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Api
+from tests.support.client import Api
 
 POST = "query($id: ID!) { post(id: $id) { id text author { id username } } }"
 

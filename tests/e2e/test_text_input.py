@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, Account, Api
+from tests.support.client import PASSWORD, Account, Api
 
 # What reaches the subgraphs through the router. (A lone surrogate never does: the router
 # refuses such a body as invalid JSON, see the last tests.)

@@ -1,7 +1,8 @@
 """Identity, roles and GDPR end to end: the router in front of real subgraph and worker
 processes and a real OpenID Connect provider process (`provider`), the session's shared stack
-(`running`, tests/support/shared_stack.py). Each test makes its own accounts (and provider
-subjects), so tests never see each other's data."""
+(`running`, tests/support/shared_stack.py), through tests/support/client.py's client with the
+identity helpers. Each test makes its own accounts (and provider subjects), so tests never see
+each other's data."""
 
 from __future__ import annotations
 
@@ -16,25 +17,18 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.support.client import Account, Api
 from tests.support.oidc_provider import RunningProvider
 from tests.support.shared_stack import REDIRECT_URI, eventually
 from tests.support.stack import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery staple"
 
-SIGN_UP = """mutation($u: String!, $e: String!, $p: String!) {
-  signUp(input: {username: $u, email: $e, password: $p}) {
-    session { accessToken refreshToken user { id username } } errors { code field message } } }"""
 LOG_IN = """mutation($l: String!, $p: String!) { logIn(input: {login: $l, password: $p}) {
   session { accessToken refreshToken user { id } } errors { code field message } } }"""
 START = """mutation($p: String!, $r: String!, $purpose: OidcPurpose) {
   startOidcSignIn(input: {provider: $p, redirectUri: $r, purpose: $purpose}) {
     authorization { authorizationUrl state expiresAt } errors { code field message } } }"""
-CREATE_POST = """mutation($input: CreatePostInput!) { createPost(input: $input) {
-  post { id } uploads { mediaId url fields { name value } } errors { code field message } } }"""
-COMPLETE_UPLOAD = """mutation($id: ID!) { completeMediaUpload(mediaId: $id) {
-  media { id status } errors { code field message } } }"""
 MEDIA_STATUS = """query($id: ID!) { post(id: $id) { media { id status } } }"""
 COMPLETE = """mutation($s: String!, $c: String!) {
   completeOidcSignIn(input: {state: $s, code: $c}) {
@@ -42,79 +36,23 @@ COMPLETE = """mutation($s: String!, $c: String!) {
     outcome passwordRemoved errors { code field message } } }"""
 
 
-@dataclass(frozen=True)
-class Account:
-    id: str
-    username: str
-    token: str
-    refresh: str = ""
-
-    @property
-    def email(self) -> str:
-        return f"{self.username}@example.com"
-
-
 @dataclass
-class Api:
-    """A client of the router, as an app would be."""
+class IdentityApi(Api):
+    """The router's client with the identity helpers: posts with processed photos, and
+    signing in with the OpenID Connect provider."""
 
-    stack: RunningStack
-    http: httpx.AsyncClient
     provider: RunningProvider
 
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
-    ) -> httpx.Response:
-        headers = {"content-type": "application/json"}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        body = {"query": query, "variables": variables or {}}
-        return await self.http.post(self.stack.graphql_url, json=body, headers=headers)
-
-    async def gql(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
-    ) -> dict[str, Any]:
-        """The response body (errors included); never a 5xx."""
-        r = await self.post(query, variables, token=token)
-        assert r.status_code < 500, (r.status_code, r.text)
-        body: dict[str, Any] = r.json()
-        return body
-
-    async def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
-    ) -> dict[str, Any]:
-        body = await self.gql(query, variables, token=token)
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    async def account(self, prefix: str = "pup") -> Account:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        body = await self.data(SIGN_UP, {"u": name, "e": f"{name}@example.com", "p": PASSWORD})
-        session = body["signUp"]["session"]
-        assert session, body
-        return Account(session["user"]["id"], name, session["accessToken"], session["refreshToken"])
-
-    async def create_post(
+    async def post_ready(
         self, who: Account, text: str = "woof", files: list[tuple[str, bytes]] | None = None
     ) -> str:
-        """A post (with its files uploaded and processed to READY); its id."""
+        """A post with its files uploaded and processed to READY; its id."""
         files = files or []
-        media = [{"contentType": ct, "byteSize": len(body)} for ct, body in files]
-        body = await self.data(
-            CREATE_POST, {"input": {"text": text, "media": media}}, token=who.token
-        )
-        payload = body["createPost"]
-        assert payload["errors"] == [], payload
-        for spec, (content_type, blob) in zip(payload["uploads"], files, strict=True):
-            fields = {f["name"]: f["value"] for f in spec["fields"]}
-            r = await self.http.post(
-                spec["url"], data=fields, files={"file": ("upload", blob, content_type)}
-            )
-            assert r.status_code in (200, 201, 204), r.text
-            done = await self.data(COMPLETE_UPLOAD, {"id": spec["mediaId"]}, token=who.token)
-            assert done["completeMediaUpload"]["errors"] == [], done
-        post_id = str(payload["post"]["id"])
+        post_id, uploads = await self.create_post(who, text, files)
+        for spec, (content_type, blob) in zip(uploads, files, strict=True):
+            await self.upload(spec, blob, content_type)
+            done = await self.complete(who, spec["mediaId"])
+            assert done["errors"] == [], done
         if files:
 
             async def ready() -> bool:
@@ -162,9 +100,9 @@ class Api:
 
 
 @pytest.fixture
-async def api(running: RunningStack, provider: RunningProvider) -> AsyncIterator[Api]:
+async def api(running: RunningStack, provider: RunningProvider) -> AsyncIterator[IdentityApi]:
     async with httpx.AsyncClient(timeout=60) as http:
-        yield Api(running, http, provider)
+        yield IdentityApi(running, http, provider)
 
 
 def new_subject(prefix: str = "sub") -> str:

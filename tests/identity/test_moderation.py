@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.identity.conftest import LOG_IN, PASSWORD, Account, Api
+from tests.identity.conftest import LOG_IN, IdentityApi
 from tests.identity.test_roles import cli_set_role
+from tests.support.client import PASSWORD, Account
 from tests.support.stack import RunningStack
 
 REPORT = """mutation($p: ID!, $r: ReportReason!, $d: String) {
@@ -27,14 +28,14 @@ def _code(body: dict[str, Any]) -> str:
     return str(body["errors"][0]["extensions"]["code"])
 
 
-async def _moderator(api: Api, running: RunningStack) -> tuple[Account, str]:
+async def _moderator(api: IdentityApi, running: RunningStack) -> tuple[Account, str]:
     mod = await api.account("mod")
     assert cli_set_role(running, mod.username, "moderator").returncode == 0
     body = await api.data(LOG_IN, {"l": mod.username, "p": PASSWORD})
     return mod, body["logIn"]["session"]["accessToken"]
 
 
-async def _queue(api: Api, token: str) -> dict[str, dict[str, Any]]:
+async def _queue(api: IdentityApi, token: str) -> dict[str, dict[str, Any]]:
     """Every reported post in the queue, by post id (all pages)."""
     found: dict[str, dict[str, Any]] = {}
     after = None
@@ -47,9 +48,9 @@ async def _queue(api: Api, token: str) -> dict[str, dict[str, Any]]:
         after = page["pageInfo"]["endCursor"]
 
 
-async def test_reports_and_their_bad_paths(api: Api) -> None:
+async def test_reports_and_their_bad_paths(api: IdentityApi) -> None:
     author, reporter = await api.account("author"), await api.account("reporter")
-    post = await api.create_post(author, "questionable")
+    post = await api.new_post(author, "questionable")
     made = await api.data(REPORT, {"p": post, "r": "SPAM", "d": "buy now"}, token=reporter.token)
     assert made["reportPost"]["created"] is True
     assert made["reportPost"]["report"]["reason"] == "SPAM"
@@ -68,11 +69,13 @@ async def test_reports_and_their_bad_paths(api: Api) -> None:
     assert _code(anonymous) == "UNAUTHORIZED_FIELD_OR_TYPE"
 
 
-async def test_moderators_work_the_queue_and_others_cannot(api: Api, running: RunningStack) -> None:
+async def test_moderators_work_the_queue_and_others_cannot(
+    api: IdentityApi, running: RunningStack
+) -> None:
     author = await api.account("author")
     reporters = [await api.account("rep") for _ in range(2)]
-    bad_post = await api.create_post(author, "bad")
-    fine_post = await api.create_post(author, "fine")
+    bad_post = await api.new_post(author, "bad")
+    fine_post = await api.new_post(author, "fine")
     for reporter, reason in zip(reporters, ("SPAM", "HATE"), strict=True):
         await api.data(
             REPORT, {"p": bad_post, "r": reason, "d": reason.lower()}, token=reporter.token

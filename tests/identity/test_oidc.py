@@ -7,14 +7,8 @@ import uuid
 
 import httpx
 
-from tests.identity.conftest import (
-    LOG_IN,
-    PASSWORD,
-    REDIRECT_URI,
-    START,
-    Api,
-    new_subject,
-)
+from tests.identity.conftest import LOG_IN, REDIRECT_URI, START, IdentityApi, new_subject
+from tests.support.client import PASSWORD
 
 ME = """{ me { id username email role hasPassword identityProviders } }"""
 PROVIDERS = "{ oidcProviders { name displayName } }"
@@ -26,7 +20,7 @@ def _codes(body: dict) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
 
 
-async def test_the_providers_are_listed(api: Api) -> None:
+async def test_the_providers_are_listed(api: IdentityApi) -> None:
     data = await api.data(PROVIDERS)
     assert data["oidcProviders"] == [
         {"name": "publicid", "displayName": "Publicid"},
@@ -35,7 +29,7 @@ async def test_the_providers_are_listed(api: Api) -> None:
 
 
 async def test_the_authorization_url_asks_for_the_code_flow_with_pkce_state_and_nonce(
-    api: Api,
+    api: IdentityApi,
 ) -> None:
     started = await api.start_oidc()
     url = httpx.URL(started["authorizationUrl"])
@@ -56,7 +50,7 @@ async def test_the_authorization_url_asks_for_the_code_flow_with_pkce_state_and_
     assert again["code_challenge"] != params["code_challenge"]
 
 
-async def test_a_new_identity_makes_an_account_and_signs_in_again_later(api: Api) -> None:
+async def test_a_new_identity_makes_an_account_and_signs_in_again_later(api: IdentityApi) -> None:
     sub = new_subject()
     email = f"{sub}@mail.example"
     api.provider.add_user(sub, email=email, name="Ada Lovelace", preferred_username="ada.l")
@@ -87,7 +81,7 @@ async def test_a_new_identity_makes_an_account_and_signs_in_again_later(api: Api
     assert body["logIn"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
 
 
-async def test_a_public_client_signs_in_with_pkce_alone(api: Api) -> None:
+async def test_a_public_client_signs_in_with_pkce_alone(api: IdentityApi) -> None:
     sub = new_subject("pub")
     api.provider.add_user(sub, email=f"{sub}@mail.example")
     payload = await api.oidc_sign_in(sub, provider="publicid")
@@ -95,7 +89,7 @@ async def test_a_public_client_signs_in_with_pkce_alone(api: Api) -> None:
 
 
 async def test_a_verified_email_links_the_existing_account_and_the_owner_takes_it_over(
-    api: Api,
+    api: IdentityApi,
 ) -> None:
     account = await api.account("linkme")
     sub = new_subject("link")
@@ -123,7 +117,7 @@ async def test_a_verified_email_links_the_existing_account_and_the_owner_takes_i
     assert me["identityProviders"] == ["publicid", "testid"]
 
 
-async def test_an_unverified_email_neither_links_nor_creates(api: Api) -> None:
+async def test_an_unverified_email_neither_links_nor_creates(api: IdentityApi) -> None:
     account = await api.account("victim")
     sub = new_subject("unverified")
     api.provider.add_user(sub, email=account.email, email_verified=False)
@@ -140,7 +134,7 @@ async def test_an_unverified_email_neither_links_nor_creates(api: Api) -> None:
     assert [e["code"] for e in payload["errors"]] == ["EMAIL_NOT_VERIFIED"]
 
 
-async def test_a_state_works_once_and_only_with_its_own_code(api: Api) -> None:
+async def test_a_state_works_once_and_only_with_its_own_code(api: IdentityApi) -> None:
     sub = new_subject("once")
     api.provider.add_user(sub, email=f"{sub}@mail.example")
     started = await api.start_oidc()
@@ -153,7 +147,7 @@ async def test_a_state_works_once_and_only_with_its_own_code(api: Api) -> None:
     assert [e["code"] for e in unknown["errors"]] == ["OIDC_STATE_INVALID"]
 
 
-async def test_pkce_binds_the_code_to_the_flow_that_asked_for_it(api: Api) -> None:
+async def test_pkce_binds_the_code_to_the_flow_that_asked_for_it(api: IdentityApi) -> None:
     """A code stolen from one flow is refused in another: the provider checks our code
     verifier against the challenge of the flow the code was issued to."""
     sub = new_subject("pkce")
@@ -170,7 +164,9 @@ async def test_pkce_binds_the_code_to_the_flow_that_asked_for_it(api: Api) -> No
     assert [e["code"] for e in payload["errors"]] == ["OIDC_CODE_REJECTED"]
 
 
-async def _with_tampered_token(api: Api, claims: dict | None = None, rogue: bool = False) -> dict:
+async def _with_tampered_token(
+    api: IdentityApi, claims: dict | None = None, rogue: bool = False
+) -> dict:
     sub = new_subject("tamper")
     api.provider.add_user(sub, email=f"{sub}@mail.example")
     api.provider.tamper(claims, rogue_key=rogue)
@@ -180,7 +176,7 @@ async def _with_tampered_token(api: Api, claims: dict | None = None, rogue: bool
         api.provider.tamper()
 
 
-async def test_id_tokens_that_do_not_verify_are_refused(api: Api) -> None:
+async def test_id_tokens_that_do_not_verify_are_refused(api: IdentityApi) -> None:
     cases: dict[str, dict] = {
         "nonce": {"nonce": "replayed-nonce-from-another-flow"},
         "aud": {"aud": ["someone-else"]},
@@ -198,7 +194,7 @@ async def test_id_tokens_that_do_not_verify_are_refused(api: Api) -> None:
     assert ok["outcome"] == "CREATED", ok
 
 
-async def test_a_rotated_provider_key_is_fetched_when_a_token_names_it(api: Api) -> None:
+async def test_a_rotated_provider_key_is_fetched_when_a_token_names_it(api: IdentityApi) -> None:
     sub = new_subject("rotate")
     api.provider.add_user(sub, email=f"{sub}@mail.example")
     assert (await api.oidc_sign_in(sub))["outcome"] == "CREATED"
@@ -206,7 +202,7 @@ async def test_a_rotated_provider_key_is_fetched_when_a_token_names_it(api: Api)
     assert (await api.oidc_sign_in(sub))["outcome"] == "SIGNED_IN"
 
 
-async def test_bad_input_is_a_graphql_error_that_says_what_to_fix(api: Api) -> None:
+async def test_bad_input_is_a_graphql_error_that_says_what_to_fix(api: IdentityApi) -> None:
     body = await api.gql(START, {"p": "nosuch", "r": REDIRECT_URI})
     assert _codes(body) == ["BAD_USER_INPUT"]
     assert "publicid" in body["errors"][0]["message"] and "testid" in body["errors"][0]["message"]
@@ -218,7 +214,7 @@ async def test_bad_input_is_a_graphql_error_that_says_what_to_fix(api: Api) -> N
     assert _codes(body) == ["UNAUTHENTICATED"]
 
 
-async def test_a_confirmation_flow_is_not_a_sign_in(api: Api) -> None:
+async def test_a_confirmation_flow_is_not_a_sign_in(api: IdentityApi) -> None:
     account = await api.account("confirm")
     sub = new_subject("confirm")
     api.provider.add_user(sub, email=f"{sub}@mail.example")

@@ -21,16 +21,9 @@ from resolvers.privacy import load
 from resolvers.privacy.registry import Erase
 from resolvers.privacy.tables import count_naming
 from resolvers.runtime import Resources
-from tests.identity.conftest import (
-    LOG_IN,
-    PASSWORD,
-    Account,
-    Api,
-    eventually,
-    new_subject,
-    photo,
-)
+from tests.identity.conftest import LOG_IN, IdentityApi, eventually, new_subject, photo
 from tests.identity.test_roles import cli_set_role
+from tests.support.client import PASSWORD, Account
 from tests.support.privacy import bucket_keys, connect, prefix_of, rows_naming
 
 REQUEST_EXPORT = """mutation { requestDataExport {
@@ -75,17 +68,17 @@ class Footprint:
     b_thread: str  # B's comment on B's post, with replies by A and D
 
 
-async def footprint(api: Api) -> Footprint:
+async def footprint(api: IdentityApi) -> Footprint:
     """A (to export or delete) and B (who stays): A has something in every domain, and
     B has something that involves A."""
     a = await api.account("gdpr_a")
     b = await api.account("gdpr_b")
     await api.data(PROFILE, {"b": "A bio that is personal data"}, token=a.token)
     a_posts = [
-        await api.create_post(a, "A's photo post", [("image/jpeg", photo())]),
-        await api.create_post(a, "A's text post"),
+        await api.post_ready(a, "A's photo post", [("image/jpeg", photo())]),
+        await api.new_post(a, "A's text post"),
     ]
-    b_post = await api.create_post(b, "B's post", [("image/jpeg", photo(320, 240))])
+    b_post = await api.post_ready(b, "B's post", [("image/jpeg", photo(320, 240))])
     for who, target in ((a, b), (b, a)):
         assert (await api.data(FOLLOW, {"id": target.id}, token=who.token))["follow"]
     await api.data(LIKE, {"id": b_post}, token=a.token)
@@ -126,14 +119,14 @@ async def footprint(api: Api) -> Footprint:
 
 
 async def _comment(
-    api: Api, who: Account, post: str, text: str, reply_to: str | None = None
+    api: IdentityApi, who: Account, post: str, text: str, reply_to: str | None = None
 ) -> str:
     body = await api.data(COMMENT, {"p": post, "t": text, "r": reply_to}, token=who.token)
     assert body["addComment"]["errors"] == [], body
     return str(body["addComment"]["comment"]["id"])
 
 
-async def _threads(api: Api, a: Account, b: Account, a_post: str, b_post: str) -> str:
+async def _threads(api: IdentityApi, a: Account, b: Account, a_post: str, b_post: str) -> str:
     """Replies both ways: A replies in B's thread (B's `replyCount` counts it), B replies
     to A's comment (the reply goes with A's comment), D replies to B on A's post (B is
     notified about A's post by someone else). Returns B's thread."""
@@ -148,7 +141,7 @@ async def _threads(api: Api, a: Account, b: Account, a_post: str, b_post: str) -
     return thread
 
 
-async def _relations(api: Api, a: Account) -> None:
+async def _relations(api: IdentityApi, a: Account) -> None:
     """Blocks and mutes both ways (with C, who does nothing else: a block hides A's posts
     from C), and a password reset link of A's."""
     c = await api.account("gdpr_c")
@@ -159,7 +152,7 @@ async def _relations(api: Api, a: Account) -> None:
     assert reset["requestPasswordReset"]["errors"] == [], reset
 
 
-async def _wait_ready(api: Api, who: Account, export_id: str) -> dict[str, Any]:
+async def _wait_ready(api: IdentityApi, who: Account, export_id: str) -> dict[str, Any]:
     async def ready() -> dict[str, Any] | None:
         got = (await api.data(EXPORT, {"id": export_id}, token=who.token))["dataExport"]
         assert got["status"] != "FAILED", got
@@ -169,7 +162,7 @@ async def _wait_ready(api: Api, who: Account, export_id: str) -> dict[str, Any]:
 
 
 async def test_a_data_export_holds_everything_of_the_user_and_nothing_secret(
-    api: Api, settings: Settings
+    api: IdentityApi, settings: Settings
 ) -> None:
     f = await footprint(api)
     made = (await api.data(REQUEST_EXPORT, token=f.a.token))["requestDataExport"]
@@ -254,7 +247,7 @@ class Counters:
     unread: int
 
 
-async def _counters(api: Api, f: Footprint) -> Counters:
+async def _counters(api: IdentityApi, f: Footprint) -> Counters:
     user = (await api.data(USER, {"id": f.b.id}, token=f.b.token))["user"]
     post = (await api.data(POST, {"id": f.b_post}, token=f.b.token))["post"]
     (thread,) = [e["node"] for e in post["comments"]["edges"] if e["node"]["id"] == f.b_thread]
@@ -306,7 +299,7 @@ async def _unfilled(res: Resources, user_id: int) -> list[str]:
     return empty
 
 
-async def _pending_upload(api: Api, who: Account) -> None:
+async def _pending_upload(api: IdentityApi, who: Account) -> None:
     """A file uploaded to S3 for a post, never completed: it stays under uploads/."""
     body = await api.data(
         CREATE_POST_WITH_FILE,
@@ -322,7 +315,7 @@ async def _pending_upload(api: Api, who: Account) -> None:
 
 
 async def test_a_deleted_account_stops_at_once_and_leaves_nothing_behind(
-    api: Api, settings: Settings
+    api: IdentityApi, settings: Settings
 ) -> None:
     f = await footprint(api)
     # an export archive too, a file never completed, and B views A's post
@@ -461,7 +454,7 @@ async def _all_filled(res: Resources, user_id: int) -> bool:
     return not await _unfilled(res, user_id)
 
 
-async def _counters_are(api: Api, f: Footprint, expected: Counters) -> bool:
+async def _counters_are(api: IdentityApi, f: Footprint, expected: Counters) -> bool:
     return await _counters(api, f) == expected
 
 
@@ -481,7 +474,7 @@ async def _ids_of_a(conn: Any, f: Footprint) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-async def test_deleting_needs_a_confirmation_and_a_session(api: Api) -> None:
+async def test_deleting_needs_a_confirmation_and_a_session(api: IdentityApi) -> None:
     account = await api.account("gdpr_c")
     neither = (await api.data(DELETE, {"input": {}}, token=account.token))["deleteAccount"]
     assert [e["code"] for e in neither["errors"]] == ["CONFIRMATION_REQUIRED"]
@@ -500,7 +493,7 @@ async def test_deleting_needs_a_confirmation_and_a_session(api: Api) -> None:
 
 
 async def test_an_account_without_a_password_confirms_its_deletion_at_its_provider(
-    api: Api, settings: Settings
+    api: IdentityApi, settings: Settings
 ) -> None:
     sub = new_subject("oidc-only")
     api.provider.add_user(sub, email=f"{sub}@mail.example")

@@ -8,7 +8,8 @@ import json
 import subprocess
 import sys
 
-from tests.identity.conftest import LOG_IN, PASSWORD, Account, Api
+from tests.identity.conftest import LOG_IN, IdentityApi
+from tests.support.client import PASSWORD, Account
 from tests.support.stack import RunningStack
 
 SET_ROLE = """mutation($u: ID!, $r: Role!) { setUserRole(userId: $u, role: $r) { id role } }"""
@@ -30,12 +31,12 @@ def cli_set_role(stack: RunningStack, username: str, role: str) -> subprocess.Co
     )
 
 
-async def log_in(api: Api, account: Account) -> str:
+async def log_in(api: IdentityApi, account: Account) -> str:
     body = await api.data(LOG_IN, {"l": account.username, "p": PASSWORD})
     return str(body["logIn"]["session"]["accessToken"])
 
 
-async def test_a_new_account_is_a_user_and_its_token_says_so(api: Api) -> None:
+async def test_a_new_account_is_a_user_and_its_token_says_so(api: IdentityApi) -> None:
     account = await api.account("plain")
     assert claims(account.token)["roles"] == ["user"]
     assert (await api.data(ME, token=account.token))["me"]["role"] == "USER"
@@ -48,7 +49,7 @@ async def test_a_new_account_is_a_user_and_its_token_says_so(api: Api) -> None:
 
 
 async def test_an_operator_makes_an_admin_who_makes_a_moderator(
-    api: Api, running: RunningStack
+    api: IdentityApi, running: RunningStack
 ) -> None:
     admin = await api.account("admin")
     done = cli_set_role(running, admin.username, "admin")
@@ -70,7 +71,7 @@ async def test_an_operator_makes_an_admin_who_makes_a_moderator(
 
 
 async def test_only_admins_change_roles_and_never_their_own(
-    api: Api, running: RunningStack
+    api: IdentityApi, running: RunningStack
 ) -> None:
     admin = await api.account("admin2")
     assert cli_set_role(running, admin.username, "admin").returncode == 0

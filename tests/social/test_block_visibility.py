@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.social.conftest import COMMENT, LIKE, Api, eventually
+from tests.social.conftest import COMMENT, LIKE, SocialApi
+from tests.support.shared_stack import eventually
 
 POST = "query($id: ID!) { post(id: $id) { id } }"
 USER_POSTS = """query($id: ID!) { user(id: $id) { postCount
@@ -27,7 +28,7 @@ def _ids(body: dict, *path: str) -> list[str]:
     return [e["node"]["id"] for e in node["edges"]]
 
 
-async def test_a_block_hides_content_both_ways(api: Api):
+async def test_a_block_hides_content_both_ways(api: SocialApi):
     tag = "zq" + uuid.uuid4().hex[:8]
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     alices = await api.new_post(alice, f"{tag} by alice")
@@ -89,7 +90,7 @@ async def test_a_block_hides_content_both_ways(api: Api):
     await api.like(bob, alices)
 
 
-async def test_feeds_lose_blocked_and_muted_authors_at_once(api: Api):
+async def test_feeds_lose_blocked_and_muted_authors_at_once(api: SocialApi):
     viewer, muted, blocker, friend = [
         await api.account(n) for n in ("viewer", "muted", "blocker", "friend")
     ]
@@ -117,5 +118,5 @@ async def test_feeds_lose_blocked_and_muted_authors_at_once(api: Api):
     assert posts[muted.username] in await api.feed(viewer)
 
 
-async def _has(api: Api, who, post_id: str) -> bool:
+async def _has(api: SocialApi, who, post_id: str) -> bool:
     return post_id in await api.feed(who)

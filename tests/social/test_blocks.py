@@ -7,7 +7,8 @@ import asyncio
 from sqlalchemy import text
 
 from models.db import Database
-from tests.social.conftest import DENIED, Account, Api
+from tests.social.conftest import DENIED, SocialApi
+from tests.support.client import Account
 
 BLOCK = """mutation($id: ID!) { blockUser(userId: $id) {
   changed user { id viewerBlocks viewerFollows followerCount followingCount } } }"""
@@ -38,7 +39,7 @@ async def _follows(db: Database, a: Account, b: Account) -> int:
         )
 
 
-async def test_a_block_removes_follows_both_ways_and_refuses_new_ones(api: Api, db: Database):
+async def test_a_block_removes_follows_both_ways_and_refuses_new_ones(api: SocialApi, db: Database):
     alice, bob = await api.account("alice"), await api.account("bob")
     await api.data(FOLLOW, {"id": bob.id}, token=alice.token)
     await api.data(FOLLOW, {"id": alice.id}, token=bob.token)
@@ -83,7 +84,7 @@ async def test_a_block_removes_follows_both_ways_and_refuses_new_ones(api: Api, 
     assert (await api.data(FOLLOW, {"id": alice.id}, token=bob.token))["follow"]["changed"]
 
 
-async def test_block_and_mute_bad_input_changes_nothing(api: Api, db: Database):
+async def test_block_and_mute_bad_input_changes_nothing(api: SocialApi, db: Database):
     alice = await api.account("alice")
     for mutation in (BLOCK, UNBLOCK, MUTE, UNMUTE):
         anonymous = await api.error(mutation, {"id": alice.id})
@@ -115,7 +116,7 @@ async def test_block_and_mute_bad_input_changes_nothing(api: Api, db: Database):
     assert (await api.error(LISTS, {}))["extensions"]["code"] == DENIED
 
 
-async def test_mute_keeps_follows_and_is_listed(api: Api):
+async def test_mute_keeps_follows_and_is_listed(api: SocialApi):
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     await api.data(FOLLOW, {"id": bob.id}, token=alice.token)
     muted = (await api.data(MUTE, {"id": bob.id}, token=alice.token))["muteUser"]
@@ -136,7 +137,7 @@ async def test_mute_keeps_follows_and_is_listed(api: Api):
     ] is False
 
 
-async def test_blocked_list_pages(api: Api):
+async def test_blocked_list_pages(api: SocialApi):
     alice = await api.account("alice")
     others = [await api.account("other") for _ in range(3)]
     for other in others:
@@ -153,7 +154,7 @@ async def test_blocked_list_pages(api: Api):
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
-async def test_a_follow_racing_a_block_never_survives_it(api: Api, db: Database):
+async def test_a_follow_racing_a_block_never_survives_it(api: SocialApi, db: Database):
     alice, bob = await api.account("alice"), await api.account("bob")
     for _ in range(8):
         follow, block = await asyncio.gather(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.social.conftest import COMMENT, Api
+from tests.social.conftest import COMMENT, SocialApi
 
 THREAD = """query($id: ID!) { post(id: $id) { commentCount
   comments(first: 10) { edges { node { id text replyCount parent { id }
@@ -20,7 +20,7 @@ LIKED_BY = """query($id: ID!, $first: Int, $after: String) { post(id: $id) {
     edges { node { id username } } pageInfo { hasNextPage endCursor } } } }"""
 
 
-async def test_replies_are_one_level_deep(api: Api):
+async def test_replies_are_one_level_deep(api: SocialApi):
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     post_id = await api.new_post(alice, "what do you feed your dog?")
     top = await api.comment(bob, post_id, "kibble")
@@ -61,7 +61,7 @@ async def test_replies_are_one_level_deep(api: Api):
     assert post["comments"]["edges"][0]["node"]["replyCount"] == 0
 
 
-async def test_reply_bad_paths(api: Api):
+async def test_reply_bad_paths(api: SocialApi):
     alice, bob = await api.account("alice"), await api.account("bob")
     post_id = await api.new_post(alice)
     elsewhere = await api.new_post(alice)
@@ -78,7 +78,7 @@ async def test_reply_bad_paths(api: Api):
     assert counts["commentCount"] == 0 and counts["comments"]["edges"] == []
 
 
-async def test_liked_by_newest_like_first(api: Api):
+async def test_liked_by_newest_like_first(api: SocialApi):
     alice = await api.account("alice")
     fans = [await api.account("fan") for _ in range(3)]
     post_id = await api.new_post(alice)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.social.conftest import DENIED, Account, Api, eventually
+from tests.social.conftest import DENIED, SocialApi
 from tests.subgraphs.posts.wsclient import GraphQLWebSocket
+from tests.support.client import Account
+from tests.support.shared_stack import eventually
 
 LIST = """query($first: Int, $after: String, $unread: Boolean) {
   notifications(first: $first, after: $after, unreadOnly: $unread) {
@@ -25,7 +27,7 @@ DELETE_COMMENT = "mutation($id: ID!) { deleteComment(id: $id) { errors { code } 
 MUTE = "mutation($id: ID!) { muteUser(userId: $id) { changed } }"
 
 
-async def _list(api: Api, who: Account, **variables: Any) -> dict[str, Any]:
+async def _list(api: SocialApi, who: Account, **variables: Any) -> dict[str, Any]:
     body = await api.data(LIST, {"first": 50, **variables}, token=who.token)
     notifications: dict[str, Any] = body["notifications"]
     return notifications
@@ -35,16 +37,16 @@ def _summary(notifications: dict[str, Any]) -> list[tuple[str, str]]:
     return [(e["node"]["kind"], e["node"]["actor"]["username"]) for e in notifications["edges"]]
 
 
-async def _has(api: Api, who: Account, expected: list[tuple[str, str]]) -> bool:
+async def _has(api: SocialApi, who: Account, expected: list[tuple[str, str]]) -> bool:
     return _summary(await _list(api, who)) == expected
 
 
-async def _has_set(api: Api, who: Account, expected: set[tuple[str, str]]) -> bool:
+async def _has_set(api: SocialApi, who: Account, expected: set[tuple[str, str]]) -> bool:
     found = _summary(await _list(api, who))
     return len(found) == len(expected) and set(found) == expected
 
 
-async def test_follows_likes_comments_and_replies_notify(api: Api):
+async def test_follows_likes_comments_and_replies_notify(api: SocialApi):
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     post_id = await api.new_post(alice, "my dog")
     await api.new_post(alice, "unrelated")
@@ -97,7 +99,7 @@ async def test_follows_likes_comments_and_replies_notify(api: Api):
     assert other["marked"] == 0 and (await _list(api, carol))["unreadCount"] == 2
 
 
-async def test_undone_and_deleted_things_take_their_notifications_along(api: Api):
+async def test_undone_and_deleted_things_take_their_notifications_along(api: SocialApi):
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     post_id = await api.new_post(alice, "soon gone")
     kept = await api.new_post(alice, "stays")
@@ -121,11 +123,11 @@ async def test_undone_and_deleted_things_take_their_notifications_along(api: Api
     assert (await _list(api, alice))["edges"][0]["node"]["post"]["id"] == kept
 
 
-async def _count(api: Api, who: Account, n: int) -> bool:
+async def _count(api: SocialApi, who: Account, n: int) -> bool:
     return len((await _list(api, who))["edges"]) == n
 
 
-async def test_blocks_and_mutes_silence_notifications(api: Api):
+async def test_blocks_and_mutes_silence_notifications(api: SocialApi):
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     post_id = await api.new_post(alice)
     await api.like(bob, post_id)
@@ -153,7 +155,7 @@ async def test_blocks_and_mutes_silence_notifications(api: Api):
     ]
 
 
-async def test_bad_input(api: Api):
+async def test_bad_input(api: SocialApi):
     alice = await api.account("alice")
     for variables, field in (
         ({"ids": ["1"], "upTo": "2"}, "ids"),
@@ -173,7 +175,7 @@ async def test_bad_input(api: Api):
     ] == "BAD_USER_INPUT"
 
 
-async def test_notification_added_streams_through_the_router(api: Api):
+async def test_notification_added_streams_through_the_router(api: SocialApi):
     alice, bob = await api.account("alice"), await api.account("bob")
     post_id = await api.new_post(alice, "live!")
     init = {"Authorization": f"Bearer {alice.token}"}

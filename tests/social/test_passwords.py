@@ -9,7 +9,9 @@ import uuid
 from sqlalchemy import text
 
 from models.db import Database
-from tests.social.conftest import DENIED, PASSWORD, Account, Api, eventually
+from tests.social.conftest import DENIED, SocialApi
+from tests.support.client import PASSWORD, Account
+from tests.support.shared_stack import eventually
 from tests.support.smtp import SmtpServer
 
 NEW_PASSWORD = "a much better passphrase 42"
@@ -30,11 +32,11 @@ CHANGED_MAIL = "Your Puppies password was changed"
 TOKEN = re.compile(r"prt_[A-Za-z0-9_-]{43}")
 
 
-async def _log_in(api: Api, who: Account, password: str) -> dict:
+async def _log_in(api: SocialApi, who: Account, password: str) -> dict:
     return (await api.data(LOG_IN, {"l": who.username, "p": password}))["logIn"]
 
 
-async def _refreshes(api: Api, refresh: str) -> bool:
+async def _refreshes(api: SocialApi, refresh: str) -> bool:
     body = await api.gql(REFRESH, {"t": refresh})
     return bool(body.get("data") and body["data"]["refreshSession"]["session"])
 
@@ -45,7 +47,7 @@ def _token(mail) -> str:
     return str(found[0])
 
 
-async def test_change_password_signs_out_the_other_sessions(api: Api, smtp: SmtpServer):
+async def test_change_password_signs_out_the_other_sessions(api: SocialApi, smtp: SmtpServer):
     alice = await api.account("alice")  # this session stays
     other = await _log_in(api, alice, PASSWORD)  # a second device
 
@@ -75,7 +77,7 @@ async def test_change_password_signs_out_the_other_sessions(api: Api, smtp: Smtp
     assert alice.username in notice.get_content()
 
 
-async def test_change_password_needs_a_session(api: Api):
+async def test_change_password_needs_a_session(api: SocialApi):
     alice = await api.account("alice")
     anonymous = await api.error(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD})
     assert anonymous["extensions"]["code"] == DENIED  # the router's @policy(session)
@@ -85,7 +87,7 @@ async def test_change_password_needs_a_session(api: Api):
     assert (await _log_in(api, alice, PASSWORD))["session"]
 
 
-async def test_reset_password_with_the_mailed_token(api: Api, smtp: SmtpServer, db: Database):
+async def test_reset_password_with_the_mailed_token(api: SocialApi, smtp: SmtpServer, db: Database):
     alice = await api.account("alice")
     phone = await _log_in(api, alice, PASSWORD)
     asked = (await api.data(REQUEST, {"e": alice.email.upper()}))["requestPasswordReset"]
@@ -130,7 +132,7 @@ async def test_reset_password_with_the_mailed_token(api: Api, smtp: SmtpServer, 
 
 
 async def test_a_reset_closes_every_other_link_and_links_expire(
-    api: Api, smtp: SmtpServer, db: Database
+    api: SocialApi, smtp: SmtpServer, db: Database
 ):
     alice = await api.account("alice")
     await api.data(REQUEST, {"e": alice.email})
@@ -163,7 +165,7 @@ async def test_a_reset_closes_every_other_link_and_links_expire(
 
 
 async def test_the_answer_never_tells_whether_an_account_exists(
-    api: Api, smtp: SmtpServer, db: Database
+    api: SocialApi, smtp: SmtpServer, db: Database
 ):
     alice = await api.account("alice")
     nobody = f"nobody_{uuid.uuid4().hex[:8]}@example.com"
@@ -213,7 +215,7 @@ async def test_the_answer_never_tells_whether_an_account_exists(
     assert over_known == over_unknown
 
 
-async def test_bad_reset_input(api: Api):
+async def test_bad_reset_input(api: SocialApi):
     for email in ("not an address", "", "a@b"):
         error = await api.error(REQUEST, {"e": email})
         assert (error["extensions"]["code"], error["extensions"]["field"]) == (

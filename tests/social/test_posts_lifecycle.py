@@ -9,8 +9,10 @@ from sqlalchemy import text
 from models.db import Database
 from puppies.s3 import create_s3_client
 from puppies.settings import Settings
-from tests.social.conftest import CREATE_POST, DENIED, Account, Api, eventually
+from tests.social.conftest import DENIED, SocialApi
 from tests.subgraphs.posts.images import photo
+from tests.support.client import CREATE_POST, Account
+from tests.support.shared_stack import eventually
 
 EDIT = """mutation($id: ID!, $t: String!) { editPost(input: {id: $id, text: $t}) {
   post { id text edited editedAt } errors { code field message } } }"""
@@ -24,7 +26,7 @@ USER_POSTS = """query($id: ID!) { user(id: $id) { postCount
   posts(first: 10) { edges { node { id } } } } }"""
 
 
-async def test_edit_marks_the_post_edited(api: Api):
+async def test_edit_marks_the_post_edited(api: SocialApi):
     alice, bob = await api.account("alice"), await api.account("bob")
     post_id = await api.new_post(alice, "frist post")
     fresh = (await api.data(POST, {"id": post_id}))["post"]
@@ -90,7 +92,7 @@ def _objects(settings: Settings, prefix: str) -> list[str]:
     return [o["Key"] for o in listed.get("Contents", [])]
 
 
-async def _post_with_photo(api: Api, who: Account) -> tuple[str, str]:
+async def _post_with_photo(api: SocialApi, who: Account) -> tuple[str, str]:
     image = photo(400, 300, "PNG")
     body = await api.data(
         CREATE_POST,
@@ -123,7 +125,7 @@ async def _post_with_photo(api: Api, who: Account) -> tuple[str, str]:
     return post_id, upload["mediaId"]
 
 
-async def test_delete_removes_the_post_everywhere(api: Api, db: Database, settings: Settings):
+async def test_delete_removes_the_post_everywhere(api: SocialApi, db: Database, settings: Settings):
     alice, bob, carol = [await api.account(n) for n in ("alice", "bob", "carol")]
     await api.follow(bob, alice)
     post_id, media_id = await _post_with_photo(api, alice)
@@ -174,5 +176,5 @@ async def test_delete_removes_the_post_everywhere(api: Api, db: Database, settin
     assert (await api.data(POST, {"id": kept}))["post"]["id"] == kept
 
 
-async def _in_feed(api: Api, who: Account, post_id: str) -> bool:
+async def _in_feed(api: SocialApi, who: Account, post_id: str) -> bool:
     return post_id in await api.feed(who)

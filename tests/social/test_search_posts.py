@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.social.conftest import Api
+from tests.social.conftest import SocialApi
 
 SEARCH = """query($q: String!, $first: Int, $after: String) {
   searchPosts(query: $q, first: $first, after: $after) {
@@ -15,12 +15,12 @@ EDIT = (
 DELETE = "mutation($id: ID!) { deletePost(id: $id) { errors { code } } }"
 
 
-async def _found(api: Api, q: str, token: str | None = None) -> list[str]:
+async def _found(api: SocialApi, q: str, token: str | None = None) -> list[str]:
     body = await api.data(SEARCH, {"q": q, "first": 50}, token=token)
     return [e["node"]["id"] for e in body["searchPosts"]["edges"]]
 
 
-async def test_words_phrases_and_exclusions(api: Api):
+async def test_words_phrases_and_exclusions(api: SocialApi):
     tag = "zq" + uuid.uuid4().hex[:8]  # a word no other test writes
     alice = await api.account("alice")
     walks = await api.new_post(alice, f"{tag} Walking the puppies in the park")
@@ -42,7 +42,7 @@ async def test_words_phrases_and_exclusions(api: Api):
     assert await _found(api, f"{tag} puppies") == [cats, walks]
 
 
-async def test_pages_and_bad_input(api: Api):
+async def test_pages_and_bad_input(api: SocialApi):
     tag = "zq" + uuid.uuid4().hex[:8]
     alice = await api.account("alice")
     made = [await api.new_post(alice, f"{tag} number {i}") for i in range(5)]

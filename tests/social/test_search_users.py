@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.social.conftest import Api
+from tests.social.conftest import SocialApi
 
 SEARCH = """query($q: String!, $first: Int, $after: String) {
   searchUsers(query: $q, first: $first, after: $after) {
@@ -14,12 +14,12 @@ FOLLOW = "mutation($id: ID!) { follow(userId: $id) { changed } }"
 BLOCK = "mutation($id: ID!) { blockUser(userId: $id) { changed } }"
 
 
-async def _names(api: Api, q: str, token: str | None = None, first: int = 20) -> list[str]:
+async def _names(api: SocialApi, q: str, token: str | None = None, first: int = 20) -> list[str]:
     body = await api.data(SEARCH, {"q": q, "first": first}, token=token)
     return [e["node"]["username"] for e in body["searchUsers"]["edges"]]
 
 
-async def test_username_and_display_name_prefixes_ranked(api: Api):
+async def test_username_and_display_name_prefixes_ranked(api: SocialApi):
     tag = uuid.uuid4().hex[:6]
     exact = await api.account(f"zq{tag}")  # username zq<tag>_<hex>
     # usernames are made unique by a suffix: make an exact one by searching it whole
@@ -46,7 +46,7 @@ async def test_username_and_display_name_prefixes_ranked(api: Api):
     assert await _names(api, f"rex zq{tag}") == [named.username]
 
 
-async def test_pages_do_not_repeat_or_skip(api: Api):
+async def test_pages_do_not_repeat_or_skip(api: SocialApi):
     tag = uuid.uuid4().hex[:6]
     made = {(await api.account(f"pg{tag}")).username for _ in range(5)}
     seen: list[str] = []
@@ -61,7 +61,7 @@ async def test_pages_do_not_repeat_or_skip(api: Api):
     assert sorted(seen) == sorted(made) and len(seen) == 5
 
 
-async def test_like_wildcards_are_plain_characters(api: Api):
+async def test_like_wildcards_are_plain_characters(api: SocialApi):
     tag = uuid.uuid4().hex[:6]
     await api.account(f"w{tag}")
     assert await _names(api, "%") == []
@@ -69,7 +69,7 @@ async def test_like_wildcards_are_plain_characters(api: Api):
     assert await _names(api, "'\\:*&|!") == []  # tsquery syntax is not interpreted
 
 
-async def test_accounts_that_block_the_viewer_are_left_out(api: Api):
+async def test_accounts_that_block_the_viewer_are_left_out(api: SocialApi):
     tag = uuid.uuid4().hex[:6]
     blocker = await api.account(f"bk{tag}")
     viewer = await api.account("viewer")
@@ -80,7 +80,7 @@ async def test_accounts_that_block_the_viewer_are_left_out(api: Api):
     assert await _names(api, viewer.username, token=blocker.token) == [viewer.username]
 
 
-async def test_bad_search_input(api: Api):
+async def test_bad_search_input(api: SocialApi):
     for q, word in (("", "at least one"), ("   @ ", "at least one"), ("x" * 101, "at most")):
         error = await api.error(SEARCH, {"q": q})
         assert error["extensions"]["code"] == "BAD_USER_INPUT", error
