@@ -25,7 +25,7 @@ traffic_shaping:
     circuit_breaker:
       volume_threshold: 4
       error_threshold: 0.5
-      reset_timeout: 2s
+      reset_timeout: 5s
   subgraphs:
     analytics:
       timeout: 3s
@@ -73,8 +73,7 @@ async def test_a_dead_or_frozen_subgraph_opens_its_breaker_and_the_rest_answers(
     clean: Settings, service_env: dict[str, str]
 ) -> None:
     with ProcessStack(service_env, private_tmp_dir("breaker")) as stack:
-        stack.start_subgraph("users")
-        analytics = stack.start_subgraph("analytics")
+        _, analytics = stack.start_subgraphs("users", "analytics")
         router = stack.start_router(config=router_yaml(stack.ports, BREAKER)).url
         state = lambda: metric(router, "router_subgraph_circuit_state", subgraph="analytics")  # noqa: E731
         async with httpx.AsyncClient(timeout=60) as http:
@@ -86,7 +85,7 @@ async def test_a_dead_or_frozen_subgraph_opens_its_breaker_and_the_rest_answers(
             analytics.proc.wait(10)
             codes = [_trending_code(await _ask(http, router)) for _ in range(8)]
             # refused connections first (the window holds one success from before), then the
-            # breaker rejects without trying (or a probe fails, if this machine stalled 2 s)
+            # breaker rejects without trying (or a probe fails, if this machine stalled 5 s)
             assert codes[:2] == [HTTP_ERROR] * 2 and REJECTED in codes, codes
             assert set(codes) == {HTTP_ERROR, REJECTED}, codes
             assert state() == 2

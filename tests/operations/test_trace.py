@@ -83,8 +83,9 @@ async def test_one_trace_from_client_to_worker_job(clean: Settings, service_env:
         OtlpReceiver() as otlp,
         ProcessStack({**service_env, **_tracing_env(otlp)}, private_tmp_dir("trace")) as stack,
     ):
+        worker = stack.start_worker(wait=False)
         stack.start_subgraphs("users", "posts")
-        stack.start_worker()
+        stack.wait_ready(worker)
         router = stack.start_router(config=_router_config(stack, otlp)).url
         async with httpx.AsyncClient(timeout=30) as http:
             signed = await http.post(

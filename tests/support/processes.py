@@ -3,14 +3,17 @@ what an operator sees: several instances, their logs, their signals (tests/suppo
 starts the whole stack at once, the way `make run` does).
 
     with ProcessStack(service_env, tmp_path) as stack:
-        stack.start_subgraphs("users", "posts")
+        stack.start_subgraphs("users", "posts")   # started together, then waited for
         stack.start_worker()
         router = stack.start_router()
         ...
         stack.log_lines("posts")   # what the process wrote to stderr
 
-Every process runs in its own process group with stdout and stderr in a file under the
-stack's directory; `stop()` (and leaving the block) ends them all.
+Each `start_*` waits until the process answers its health check; with `wait=False` it
+returns at once, and `stack.wait_ready(process)` waits later (so that processes that do not
+need each other start side by side). Every process runs in its own process group with stdout
+and stderr in a file under the stack's directory; `stop()` (and leaving the block) ends them
+all.
 """
 
 from __future__ import annotations
@@ -169,24 +172,38 @@ class ProcessStack:
         workers: int = 1,
         port: int | None = None,
         extra_env: Mapping[str, str] | None = None,
+        wait: bool = True,
     ) -> Process:
         """`puppies serve <name>`; the first one of a name gets the stack's port for it."""
         port = port if port is not None else self.ports[name]
         args = ["serve", name, "--port", str(port), "--workers", str(workers)]
-        process = self._spawn(name, args, port, extra_env)
-        self.wait_ready(process)
-        return process
+        return self._started(self._spawn(name, args, port, extra_env), wait)
 
-    def start_subgraphs(self, *names: str, extra_env: Mapping[str, str] | None = None) -> None:
-        for name in names or SUBGRAPHS:
-            self.start_subgraph(name, extra_env=extra_env)
+    def start_subgraphs(
+        self, *names: str, extra_env: Mapping[str, str] | None = None
+    ) -> list[Process]:
+        """The named subgraphs (all four without names), started side by side; once each
+        answers, the processes in the order named."""
+        started = [
+            self.start_subgraph(name, extra_env=extra_env, wait=False)
+            for name in names or SUBGRAPHS
+        ]
+        for process in started:
+            self.wait_ready(process)
+        return started
 
-    def start_worker(self, extra_env: Mapping[str, str] | None = None) -> Process:
+    def start_worker(
+        self, extra_env: Mapping[str, str] | None = None, wait: bool = True
+    ) -> Process:
         port = free_port()
         process = self._spawn(
             "worker", ["worker"], port, {"WORKER_PORT": str(port), **(extra_env or {})}
         )
-        self.wait_ready(process)
+        return self._started(process, wait)
+
+    def _started(self, process: Process, wait: bool) -> Process:
+        if wait:
+            self.wait_ready(process)
         return process
 
     def start_router(
@@ -196,6 +213,7 @@ class ProcessStack:
         workers: int = 1,
         extra_env: Mapping[str, str] | None = None,
         supergraph: Path = SUPERGRAPH,
+        wait: bool = True,
     ) -> Process:
         port = free_port()
         self._count += 1
@@ -217,9 +235,7 @@ class ProcessStack:
             "--workers",
             str(workers),
         ]
-        process = self._spawn("router", args, port, extra_env)
-        self.wait_ready(process)
-        return process
+        return self._started(self._spawn("router", args, port, extra_env), wait)
 
     def log_lines(self, name: str) -> list[str]:
         lines: list[str] = []

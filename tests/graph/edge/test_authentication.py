@@ -146,8 +146,9 @@ async def test_a_revoked_key_stops_working_on_every_router_process(edge: Edge) -
     async def refused(router: Router) -> bool:
         return (await post(router, ME, headers={"x-api-key": key})).status_code == 401
 
-    # cache_ttl is 1 h: only the published revocation can end the key this soon
-    took = [await until(lambda r=router: refused(r), timeout=5.0) for router in (one, two)]
+    # cache_ttl is 1 h: only the published revocation can end the key within a minute (a
+    # generous bound: it takes milliseconds, but a loaded machine must not fail the test)
+    took = [await until(lambda r=router: refused(r), timeout=60.0) for router in (one, two)]
     assert edge.users.graphql == verifications + 1  # only the revoke itself reached users
     print(f"revocation effective after {took[0] * 1000:.0f} ms / {took[1] * 1000:.0f} ms")
     outcome, detail = await ws_operation(two, {"x-api-key": key}, ME)
@@ -165,7 +166,7 @@ async def test_without_redis_cached_keys_are_checked_again_every_second(edge: Ed
     async def refused() -> bool:
         return (await post(router, ME, headers={"x-api-key": key})).status_code == 401
 
-    await until(refused, timeout=10.0)
+    await until(refused, timeout=60.0)  # far within cache_ttl (1 h): checked again
 
 
 async def direct(edge: Edge, headers: dict[str, str] | None = None) -> httpx.Response:

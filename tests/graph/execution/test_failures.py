@@ -44,12 +44,13 @@ async def test_failed_root_subgraph_nulls_its_fields_only(
 async def test_slow_subgraph_times_out_with_a_path_and_code(
     sdl: str, servers: dict[str, SubgraphServer]
 ) -> None:
-    servers["inventory"].delay = 2.0
+    # generous both ways: the timeout is seconds, the subgraph's delay far longer still
+    servers["inventory"].delay = 30.0
     gw = Gateway.from_supergraph_sdl(
         sdl,
         GatewayOptions(
-            subgraphs={"inventory": SubgraphOptions(timeout=0.3)},
-            default=SubgraphOptions(timeout=5),
+            subgraphs={"inventory": SubgraphOptions(timeout=2)},
+            default=SubgraphOptions(timeout=60),
         ),
     )
     try:
@@ -58,7 +59,7 @@ async def test_slow_subgraph_times_out_with_a_path_and_code(
         elapsed = time.monotonic() - started
     finally:
         await gw.aclose()
-    assert elapsed < 1.5
+    assert elapsed < 30  # answered without waiting for the subgraph
     assert result["data"] == {"topProducts": [{"name": "Product 1", "inStock": None}]}
     [error] = result["errors"]
     assert error["extensions"]["code"] == "SUBREQUEST_TIMEOUT"

@@ -43,9 +43,9 @@ async def test_request_id_reaches_the_worker_job_and_every_line_is_json(
 ) -> None:
     directory = private_tmp_dir("obs")
     with ProcessStack({**service_env, **JSON_LOGS}, directory) as stack:
-        stack.start_subgraphs("users", "posts")
-        worker = stack.start_worker()
-        users, posts = stack.processes[0].url, stack.processes[1].url
+        worker = stack.start_worker(wait=False)
+        users, posts = (process.url for process in stack.start_subgraphs("users", "posts"))
+        stack.wait_ready(worker)
         async with httpx.AsyncClient(timeout=30) as http:
             token = await _sign_up(http, users, "walker")
             r = await http.post(
