@@ -1,5 +1,7 @@
 """`puppies serve router` as a real process: serving, /health on its own port or on
-health_check.listen, clean shutdown on SIGTERM."""
+health_check.listen, clean shutdown on SIGTERM. Tests that only read what a router serves
+share one process per configuration (the module fixtures); each start is seconds of a
+loaded machine."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -66,45 +68,70 @@ def stop(process: subprocess.Popen[str]) -> bool:
             process.kill()
 
 
-def test_serves_graphql_and_health_on_its_own_port(tmp_path: Path, supergraph_sdl: str) -> None:
+@pytest.fixture(scope="module")
+def own_port(tmp_path_factory: pytest.TempPathFactory, supergraph_sdl: str) -> Iterator[str]:
+    """One router process (its base URL) for the tests of what its own port serves: GraphQL,
+    /health there too (health_check.listen equal to its own listen is its own port), and the
+    WebSocket message limit (a limit no other request here comes near). Stopped by SIGTERM,
+    cleanly, after the module's tests."""
     port = free_port()
-    process = serve(tmp_path, supergraph_sdl, f"supergraph:\n  listen: 127.0.0.1:{port}\n")
+    config = (
+        f"supergraph:\n  listen: 127.0.0.1:{port}\n"
+        f"health_check:\n  listen: 127.0.0.1:{port}\n"
+        "limits:\n  http_max_request_bytes: 1000\n"
+    )
+    process = serve(tmp_path_factory.mktemp("own-port"), supergraph_sdl, config)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process)
-        health = httpx.get(f"http://127.0.0.1:{port}/health")
-        assert health.status_code == 200
-        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { name } }"})
-        assert answer.json() == {"data": {"me": {"name": "Ada"}}}
+        yield f"http://127.0.0.1:{port}"
     finally:
         assert stop(process)
 
 
-def test_health_check_listen_moves_health_to_its_own_listener(
-    tmp_path: Path, supergraph_sdl: str
-) -> None:
-    port, health_port = free_port(), free_port()
+@pytest.fixture(scope="module")
+def listeners(
+    tmp_path_factory: pytest.TempPathFactory, supergraph_sdl: str
+) -> Iterator[tuple[str, str, str]]:
+    """One router process with /health (at /ready) and /metrics each on a listener of its
+    own: the base URLs (own port, health, metrics)."""
+    port, health_port, metrics_port = free_port(), free_port(), free_port()
     config = (
         f"supergraph:\n  listen: 127.0.0.1:{port}\n"
         f"health_check:\n  listen: 127.0.0.1:{health_port}\n  path: /ready\n"
+        "telemetry:\n  exporters:\n    metrics:\n      prometheus:\n"
+        f"        listen: 127.0.0.1:{metrics_port}\n"
     )
-    process = serve(tmp_path, supergraph_sdl, config)
+    process = serve(tmp_path_factory.mktemp("listeners"), supergraph_sdl, config)
     try:
         wait_for(f"http://127.0.0.1:{health_port}/ready", process)
-        assert httpx.get(f"http://127.0.0.1:{health_port}/ready").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 404
-        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 404
-        # GraphQL is not served on the health listener
-        assert (
-            httpx.post(
-                f"http://127.0.0.1:{health_port}/graphql", json={"query": "{ __typename }"}
-            ).status_code
-            == 404
-        )
-        assert httpx.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": "{ __typename }"}
-        ).json() == {"data": {"__typename": "Query"}}
+        base, health, metrics = (f"http://127.0.0.1:{p}" for p in (port, health_port, metrics_port))
+        yield base, health, metrics
     finally:
         assert stop(process)
+
+
+def test_serves_graphql_and_health_on_its_own_port(own_port: str) -> None:
+    """health_check.listen equal to the router's own listen is its own port, not a second
+    listener on the same address."""
+    health = httpx.get(f"{own_port}/health")
+    assert health.status_code == 200
+    answer = httpx.post(f"{own_port}/graphql", json={"query": "{ me { name } }"})
+    assert answer.json() == {"data": {"me": {"name": "Ada"}}}
+
+
+def test_health_check_listen_moves_health_to_its_own_listener(
+    listeners: tuple[str, str, str],
+) -> None:
+    base, health, _ = listeners
+    assert httpx.get(f"{health}/ready").status_code == 200
+    assert httpx.get(f"{health}/ready").json() == {"status": "UP"}
+    assert httpx.get(f"{base}/ready").status_code == 404
+    assert httpx.get(f"{base}/health").status_code == 404
+    # GraphQL is not served on the health listener
+    assert httpx.post(f"{health}/graphql", json={"query": "{ __typename }"}).status_code == 404
+    assert httpx.post(f"{base}/graphql", json={"query": "{ __typename }"}).json() == {
+        "data": {"__typename": "Query"}
+    }
 
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path, supergraph_sdl: str) -> None:
@@ -195,39 +222,13 @@ def test_workers_share_the_port(tmp_path: Path, supergraph_sdl: str) -> None:
         assert stop(process)
 
 
-def test_health_and_metrics_each_on_their_own_listener(tmp_path: Path, supergraph_sdl: str) -> None:
-    port, health_port, metrics_port = free_port(), free_port(), free_port()
-    config = (
-        f"supergraph:\n  listen: 127.0.0.1:{port}\n"
-        f"health_check:\n  listen: 127.0.0.1:{health_port}\n"
-        "telemetry:\n  exporters:\n    metrics:\n      prometheus:\n"
-        f"        listen: 127.0.0.1:{metrics_port}\n"
-    )
-    process = serve(tmp_path, supergraph_sdl, config)
-    try:
-        wait_for(f"http://127.0.0.1:{health_port}/health", process)
-        base, health, metrics = (f"http://127.0.0.1:{p}" for p in (port, health_port, metrics_port))
-        assert httpx.get(f"{health}/health").json() == {"status": "UP"}
-        assert httpx.get(f"{health}/metrics").status_code == 404
-        assert "router_http_requests_total" in httpx.get(f"{metrics}/metrics").text
-        assert httpx.get(f"{metrics}/health").status_code == 404
-        assert httpx.get(f"{base}/health").status_code == 404
-        assert httpx.get(f"{base}/metrics").status_code == 404
-    finally:
-        assert stop(process)
-
-
-def test_listen_equal_to_the_router_s_own_is_the_own_port(
-    tmp_path: Path, supergraph_sdl: str
-) -> None:
-    port = free_port()
-    config = f"supergraph:\n  listen: 127.0.0.1:{port}\nhealth_check:\n  listen: 127.0.0.1:{port}\n"
-    process = serve(tmp_path, supergraph_sdl, config)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health", process)
-        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
-    finally:
-        assert stop(process)
+def test_health_and_metrics_each_on_their_own_listener(listeners: tuple[str, str, str]) -> None:
+    base, health, metrics = listeners
+    assert httpx.get(f"{health}/metrics").status_code == 404
+    assert "router_http_requests_total" in httpx.get(f"{metrics}/metrics").text
+    assert httpx.get(f"{metrics}/ready").status_code == 404
+    assert httpx.get(f"{metrics}/health").status_code == 404
+    assert httpx.get(f"{base}/metrics").status_code == 404
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -293,24 +294,16 @@ def test_hot_reload_of_router_yaml_and_supergraph(tmp_path: Path, supergraph_sdl
     assert "limits.max_dpth" in stderr
 
 
-async def test_websocket_messages_obey_http_max_request_bytes(
-    tmp_path: Path, supergraph_sdl: str
-) -> None:
-    port = free_port()
-    config = f"supergraph:\n  listen: 127.0.0.1:{port}\nlimits:\n  http_max_request_bytes: 1000\n"
-    process = serve(tmp_path, supergraph_sdl, config)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health", process)
-        async with connect(
-            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-        ) as ws:
-            await ws.send(json.dumps({"type": "connection_init"}))
-            assert json.loads(await ws.recv()) == {"type": "connection_ack"}
-            big = {"query": "{ me { name } }", "variables": {"pad": "x" * 5000}}
-            await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": big}))
-            with pytest.raises(ConnectionClosed) as caught:
-                await asyncio.wait_for(ws.recv(), timeout=10)
-        assert caught.value.rcvd is not None
-        assert caught.value.rcvd.code == 1009  # message too big
-    finally:
-        assert stop(process)
+async def test_websocket_messages_obey_http_max_request_bytes(own_port: str) -> None:
+    async with connect(
+        own_port.replace("http://", "ws://") + "/graphql",
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        big = {"query": "{ me { name } }", "variables": {"pad": "x" * 5000}}
+        await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": big}))
+        with pytest.raises(ConnectionClosed) as caught:
+            await asyncio.wait_for(ws.recv(), timeout=10)
+    assert caught.value.rcvd is not None
+    assert caught.value.rcvd.code == 1009  # message too big
