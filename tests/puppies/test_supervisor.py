@@ -1,4 +1,11 @@
-"""`puppies dev`: starts real services and every process, keeps them up, always stops cleanly."""
+"""`puppies dev`: starts real services and every process, keeps them up, restarts what
+crashes, always stops cleanly; `kill -9` of it in the middle of an upload, then `make run`
+again: its watchdog stops every process it had started, and nothing that was stored is lost.
+
+The tests that need a whole running `puppies dev` share one (`dev`, started once for this
+module, each start is a database cluster, three servers and six processes); the one that
+kills it runs last, and stops with SIGTERM the stack it starts again on the same data.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 from puppies.embedded import port_is_free
 from puppies.supervisor import backoff
+from tests.subgraphs.posts.images import photo
 from tests.support.devstack import (
     REPO,
     DevStack,
@@ -40,6 +51,24 @@ def data_home() -> Iterator[Path]:
     path = private_tmp_dir("dev")
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def dev() -> Iterator[DevStack]:
+    """One `puppies dev` on its own DATA_DIR and free ports, ready, for this module's tests in
+    their order (module docstring); whatever is left of it is stopped after them."""
+    home = private_tmp_dir("dev")
+    env, ports = dev_env(home / "data")
+    stack = DevStack.start(env, ports)
+    try:
+        yield stack.wait_ready()
+    finally:
+        seen = stack.descendants()
+        try:
+            stack.stop(STOPPED_WITHIN_SECONDS)
+        finally:
+            stack.kill_everything(known=seen)  # a no-op when it stopped by itself
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _round_trip_through_the_router(stack: DevStack) -> None:
@@ -73,36 +102,15 @@ def _round_trip_through_the_router(stack: DevStack) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_dev_starts_everything_restarts_what_crashes_and_sigterm_stops_it_all(
-    data_home: Path,
-) -> None:
-    env, ports = dev_env(data_home / "data")
-    stack = DevStack.start(env, ports)
-    try:
-        stack.wait_ready()
-        for name in ("EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT"):
-            assert not port_is_free(ports[name]), f"{name} is not listening\n{stack.output}"
-        children = stack.descendants()
-        assert len(children) >= 8  # 3 servers, a watchdog, 4 subgraphs, worker, router
-        assert f"graph served at http://127.0.0.1:{ports['ROUTER_PORT']}/graphql" in stack.output
-        _round_trip_through_the_router(stack)
-        _other_commands_find_the_running_stack(stack)
-        _crashed_processes_come_back(stack)
-        children = list({p.pid: p for p in [*children, *stack.descendants()]}.values())
-    finally:
-        code = stack.stop(STOPPED_WITHIN_SECONDS)
-    assert code == 0, stack.output
-    assert "stopped." in stack.output
-    # Stopped: the record is gone, and seed says what to do instead of failing obscurely.
-    assert not (data_home / "data" / "dev-stack.json").exists()
-    after = _cli(stack.env, "seed", "--users", "3")
-    assert after.returncode != 0 and "Traceback" not in after.stderr
-    assert "no `puppies dev` is running on DATA_DIR=" in after.stderr, after.stderr
-    assert "start `make run` in another terminal" in after.stderr
-    # Nothing it started survives, and no port stays bound (the S3 server's nine included).
-    assert not wait_no_leftovers(children, all_ports(ports), timeout=10)
-    # Data survives a restart: the database cluster was initialised in DATA_DIR.
-    assert (data_home / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+def test_dev_starts_everything_and_restarts_what_crashes(dev: DevStack) -> None:
+    ports = dev.ports
+    for name in ("EMBEDDED_POSTGRES_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_S3_PORT"):
+        assert not port_is_free(ports[name]), f"{name} is not listening\n{dev.output}"
+    assert len(dev.descendants()) >= 8  # 3 servers, a watchdog, 4 subgraphs, worker, router
+    assert f"graph served at http://127.0.0.1:{ports['ROUTER_PORT']}/graphql" in dev.output
+    _round_trip_through_the_router(dev)
+    _other_commands_find_the_running_stack(dev)
+    _crashed_processes_come_back(dev)
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -234,3 +242,155 @@ def test_sigterm_to_the_process_group_always_stops_it(data_home: Path) -> None:
         left = wait_no_leftovers(seen, all_ports(ports), timeout=10)
         assert not left, f"round {i} ({moment!r}): {left}\n{stack.output}"
         assert re.search(r"^stopped\.$", stack.output, re.M), stack.output
+
+
+# -- kill -9 mid-upload, then `make run` again (last: it kills `dev`) ---------------------
+
+SIGN_UP = """mutation { signUp(input: {username: "walker", email: "walker@example.com",
+  password: "correct horse battery"}) { session { accessToken } errors { code message } } }"""
+CREATE = """mutation($i: CreatePostInput!) { createPost(input: $i) {
+  post { id } uploads { mediaId url fields { name value } } errors { code message } } }"""
+COMPLETE = """mutation($id: ID!) { completeMediaUpload(mediaId: $id) {
+  media { status } errors { code message } } }"""
+MEDIA = "query($id: ID!) { post(id: $id) { media { status url failureReason } } }"
+
+
+def create_post(stack: DevStack, token: str, body: bytes) -> tuple[str, dict]:
+    media = [{"contentType": "image/jpeg", "byteSize": len(body)}]
+    created = stack.gql(CREATE, {"i": {"text": "walkies", "media": media}}, token)["createPost"]
+    assert created["errors"] == [], created
+    return created["post"]["id"], created["uploads"][0]
+
+
+def form(spec: dict) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in spec["fields"]}
+
+
+def wait_media(stack: DevStack, token: str, post_id: str, status: str) -> dict:
+    deadline = time.monotonic() + 90
+    while True:
+        [m] = stack.gql(MEDIA, {"id": post_id}, token)["post"]["media"]
+        if m["status"] == status or time.monotonic() > deadline:
+            assert m["status"] == status, m
+            return m
+        time.sleep(0.3)
+
+
+@pytest.mark.timeout(600)
+def test_killing_the_stack_mid_upload_loses_nothing_and_it_starts_again(dev: DevStack) -> None:
+    """Last in this module: it kills `dev` (and stops the stack it starts again)."""
+    stack, env, ports = dev, dev.env, dev.ports
+    data_home = Path(env["DATA_DIR"]).parent
+    children: list[psutil.Process] = []
+    try:
+        session = stack.gql(SIGN_UP)["signUp"]
+        assert session["errors"] == [], session
+        token = session["session"]["accessToken"]
+        # One photo fully uploaded and processed before the crash.
+        first = photo(800, 600, "JPEG")
+        done_id, done_spec = create_post(stack, token, first)
+        r = httpx.post(
+            done_spec["url"], data=form(done_spec), files={"file": ("a.jpg", first, "image/jpeg")}
+        )
+        assert r.status_code in (200, 204), r.text
+        assert (
+            stack.gql(COMPLETE, {"id": done_spec["mediaId"]}, token)["completeMediaUpload"][
+                "errors"
+            ]
+            == []
+        )
+        wait_media(stack, token, done_id, "READY")
+        # A second one whose bytes are still on the wire when everything dies.
+        second = photo(1600, 1200, "JPEG")
+        half_id, half_spec = create_post(stack, token, second)
+        sending, killed = threading.Event(), threading.Event()
+        outcome: list[object] = []
+
+        def trickle() -> Iterator[bytes]:
+            yield from (second[i : i + 4096] for i in range(0, 8192, 4096))
+            sending.set()
+            killed.wait(120)  # the rest comes only after the server died
+            yield second[8192:]
+
+        def upload() -> None:
+            fields = form(half_spec)
+            boundary = "puppies-test-boundary"
+            head = "".join(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                for k, v in fields.items()
+            )
+            head += (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.jpg"'
+                "\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            tail = f"\r\n--{boundary}--\r\n".encode()
+
+            def body() -> Iterator[bytes]:
+                yield head.encode()
+                yield from trickle()
+                yield tail
+
+            try:
+                outcome.append(
+                    httpx.post(
+                        half_spec["url"],
+                        content=body(),
+                        headers={
+                            "content-type": f"multipart/form-data; boundary={boundary}",
+                            "content-length": str(len(head.encode()) + len(second) + len(tail)),
+                        },
+                        timeout=150,
+                    )
+                )
+            except httpx.HTTPError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=upload, daemon=True)
+        thread.start()
+        assert sending.wait(30)
+        time.sleep(0.5)
+        children = stack.descendants()
+        os.kill(stack.proc.pid, signal.SIGKILL)  # the supervisor alone: no chance to clean up
+        stack.proc.wait(10)
+        # Its watchdog stops every process group it had started: no process, no bound port.
+        assert not wait_no_leftovers(children, all_ports(ports), timeout=60), stack.output
+        stack.wait_for("puppies watchdog: the process that started them died", timeout=30)
+    finally:
+        stack.kill_everything(known=children)  # a no-op when the watchdog did its job
+    assert len(children) >= 8
+    killed.set()
+    thread.join(30)
+    assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome  # cut off mid-body
+
+    again = DevStack.start(env, ports).wait_ready()  # starts fine on the killed stack's data
+    try:
+        first_media = wait_media(again, token, done_id, "READY")
+        stored = httpx.get(first_media["url"], timeout=30)
+        assert stored.status_code == 200 and stored.content[:3] == b"\xff\xd8\xff"
+        # The interrupted upload stored nothing: uploading again (same presigned POST, it is
+        # still valid) and completing it works as the first time.
+        pending = wait_media(again, token, half_id, "PENDING_UPLOAD")
+        assert pending["url"] is None
+        r = httpx.post(
+            half_spec["url"], data=form(half_spec), files={"file": ("b.jpg", second, "image/jpeg")}
+        )
+        assert r.status_code in (200, 204), r.text
+        completed = again.gql(COMPLETE, {"id": half_spec["mediaId"]}, token)
+        assert completed["completeMediaUpload"]["errors"] == []
+        wait_media(again, token, half_id, "READY")
+        survivors = again.descendants()
+    finally:
+        code = again.stop(STOPPED_WITHIN_SECONDS)
+    # SIGTERM to the process group (Ctrl-C in the terminal) stops it all, cleanly.
+    assert code == 0, again.output
+    assert "stopped." in again.output
+    # Stopped: the record is gone, and seed says what to do instead of failing obscurely.
+    assert not (data_home / "data" / "dev-stack.json").exists()
+    after = _cli(env, "seed", "--users", "3")
+    assert after.returncode != 0 and "Traceback" not in after.stderr
+    assert "no `puppies dev` is running on DATA_DIR=" in after.stderr, after.stderr
+    assert "start `make run` in another terminal" in after.stderr
+    # Nothing it started survives, and no port stays bound (the S3 server's nine included).
+    assert not wait_no_leftovers(survivors, all_ports(ports), timeout=10)
+    # Data survives a restart: the database cluster was initialised in DATA_DIR.
+    assert (data_home / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
