@@ -107,7 +107,8 @@ def error_count(metrics: str, code: str) -> int:
 
 
 async def test_error_metrics_count_every_transport(start_router: Callable[..., str]) -> None:
-    url = start_router({"traffic_shaping": {"router": {"timeout": "2s"}}})
+    # no quick operation to let through here: a short timeout, against a far slower operation
+    url = start_router({"traffic_shaping": {"router": {"timeout": "300ms"}}})
     await over_http(url, "{ nope }")
     await over_sse(url, "{ nope }")
     await over_ws(url, "{ nope }")

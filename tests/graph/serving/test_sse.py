@@ -140,7 +140,7 @@ async def test_keepalive_comments_while_waiting(supergraph_sdl: str) -> None:
         async with (
             httpx.AsyncClient(base_url=server.url, timeout=10) as http,
             http.stream(
-                "POST", "/graphql", json={"query": "{ slow(seconds: 2) }"}, headers=STREAM
+                "POST", "/graphql", json={"query": "{ slow(seconds: 1) }"}, headers=STREAM
             ) as response,
         ):
             lines = [line async for line in response.aiter_lines()]
