@@ -78,7 +78,7 @@ class FetchObserver:
                 self.metrics.subgraph_failures.labels(subgraph).inc()
             raise
         finally:
-            self.metrics.subgraph_duration.labels(subgraph).observe(time.perf_counter() - started)
+            self.metrics.subgraph_durations(subgraph).observe(time.perf_counter() - started)
         errors = result.get("errors")
         if errors:
             for error in errors:

@@ -6,12 +6,18 @@ Each router app has its own registry (tests run several in one process). With
 router`` before they start) and any of them renders the sum. Operation names and client
 names come from clients, so their label values are capped (``MAX_LABEL_VALUES``, then
 ``other``). docs/operations.md lists every metric.
+
+The request path makes no ``labels(...)`` call (which checks and builds the label values
+and takes a lock): it keeps each child it used (``ChildCache``, the operation children of
+``observe_operation``), within the same caps, so a hostile operation or client name costs
+no memory past them.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -46,6 +52,41 @@ class LabelCap:
                 return OTHER
             self._seen.add(value)
         return value
+
+
+class ChildCache:
+    """The children of one labelled metric by its last label value (the others fixed):
+    ``cache(value)`` is ``metric.labels(*fixed, value)``, kept after its first use. At
+    most ``limit`` are kept (the callers' values are bounded; past the limit a value is
+    looked up each time, never stored)."""
+
+    __slots__ = ("_children", "fixed", "limit", "metric")
+
+    def __init__(self, metric: Any, *fixed: str, limit: int = 1000) -> None:
+        self.metric = metric
+        self.fixed = fixed
+        self.limit = limit
+        self._children: dict[str, Any] = {}
+
+    def __call__(self, value: str) -> Any:
+        child = self._children.get(value)
+        if child is None:
+            child = self.metric.labels(*self.fixed, value)
+            if len(self._children) < self.limit:
+                self._children[value] = child
+        return child
+
+
+class _Operation:
+    """The children of one ``operation_name`` label value: its error counter, and its
+    duration histograms by client name label value, then operation type."""
+
+    __slots__ = ("by_client", "errors", "label")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.errors: Any = None
+        self.by_client: dict[str, dict[str, Any]] = {}
 
 
 class Metrics:
@@ -176,17 +217,65 @@ class Metrics:
         )
         self.operation_names = LabelCap()
         self.client_names = LabelCap()
+        # the children the request path uses, kept (no labels() call per request)
+        self.operations_by_type = ChildCache(self.operations)
+        self.plan_cache = ChildCache(self.cache, "plan")
+        self.apq_cache = ChildCache(self.cache, "apq")
+        self.error_codes = ChildCache(self.errors)
+        self.subgraph_durations = ChildCache(self.subgraph_duration)
+        self._http: dict[str, dict[int, Any]] = {}  # method -> status -> child
+        self._operations: dict[str, _Operation] = {}  # operation_name label value -> children
 
     # what the transports and the app call
     def observe_request(self, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, str(status)).inc()
+        by_status = self._http.get(method)
+        if by_status is None:
+            by_status = self._http.setdefault(method, {}) if len(self._http) < 64 else {}
+        child = by_status.get(status)
+        if child is None:
+            child = by_status[status] = self.http_requests.labels(method, str(status))
+        child.inc()
         self.http_duration.observe(seconds)
+
+    def observe_operation(
+        self, name: str, kind: str, client: str, seconds: float, failed: bool
+    ) -> None:
+        """One GraphQL request's ``router_operation_duration_seconds`` (by operation name,
+        type and client name, the names capped) and, when it ``failed``,
+        ``router_operation_errors_total``."""
+        operation = self._operations.get(name)
+        if operation is None:
+            operation = self._operation(name)
+        by_type = operation.by_client.get(client)
+        if by_type is None:
+            label = self.client_names(client)
+            by_type = operation.by_client.get(label)
+            if by_type is None:
+                by_type = operation.by_client[label] = {}
+        child = by_type.get(kind)
+        if child is None:
+            child = by_type[kind] = self.operation_duration.labels(
+                operation.label, kind, self.client_names(client)
+            )
+        child.observe(seconds)
+        if failed:
+            if operation.errors is None:
+                operation.errors = self.operation_errors.labels(operation.label)
+            operation.errors.inc()
+
+    def _operation(self, name: str) -> _Operation:
+        # a name past the cap is counted as `other` and never kept itself
+        label = self.operation_names(name)
+        operation = self._operations.get(label)
+        if operation is None:
+            operation = self._operations[label] = _Operation(label)
+        return operation
 
     def observe_errors(self, errors: list[object]) -> None:
         for error in errors:
             extensions = error.get("extensions") if isinstance(error, dict) else None
             code = extensions.get("code") if isinstance(extensions, dict) else None
-            self.errors.labels(str(code) if code is not None else "INTERNAL_SERVER_ERROR").inc()
+            self.error_codes(str(code) if code is not None else "INTERNAL_SERVER_ERROR").inc()
 
     def render(self) -> tuple[bytes, str]:
         if os.environ.get(MULTIPROC_ENV):

@@ -10,6 +10,11 @@ The stage, the same for every transport: the request id (the client's ``x-reques
 new one; echoed in the response, sent to every subgraph, on every log line), operations
 and GraphQL errors by code, RED per operation name and client, plan and APQ cache hits,
 active subscriptions, and one access log line per request (logger ``graph.access``).
+
+It runs for every request, so it is kept cheap: metric children are kept rather than
+looked up per request (graph/observability/metrics.py), and the access line goes to its
+handler without a ``LogRecord`` and is written off the request path
+(graph/observability/logs.py).
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from pydantic import Field, field_validator, model_validator
 
 from graph.observability.context import REQUEST_ID_HEADER, accept_request_id, request_id
 from graph.observability.fetches import fetch_count
+from graph.observability.logs import ACCESS_LOGGER, access_fields, access_handler
 from graph.observability.metrics import Metrics
 from graph.plugins.base import StrictModel
 from graph.serving.request import RouterRequest
 from graph.serving.stage import Stage
 
-access_log = logging.getLogger("graph.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 CLIENT_NAME_HEADER = b"apollographql-client-name"
 
@@ -163,8 +169,13 @@ class TelemetryStage(Stage):
     def _seen(self, request: RouterRequest) -> _Seen:
         seen: _Seen | None = request.context.get(self.name)
         if seen is None:
-            rid = accept_request_id(request.header(REQUEST_ID_HEADER))
-            client = request.header(CLIENT_NAME_HEADER)
+            given = client = None
+            for key, value in request.headers:  # one pass for both headers
+                if key == REQUEST_ID_HEADER:
+                    given = value if given is None else given + b", " + value
+                elif key == CLIENT_NAME_HEADER:
+                    client = value if client is None else client + b", " + value
+            rid = accept_request_id(given)
             name = client.decode("latin-1") if client else (request.principal.client_name or "")
             seen = request.context[self.name] = _Seen(rid, name)
             request.response_headers.append((REQUEST_ID_HEADER, rid.encode()))
@@ -181,11 +192,12 @@ class TelemetryStage(Stage):
         assert prepared is not None
         seen = self._seen(request)
         seen.kind = kind = prepared.operation_type
-        self.metrics.operations.labels(kind).inc()
-        self.metrics.cache.labels("plan", "hit" if prepared.planned else "miss").inc()
+        metrics = self.metrics
+        metrics.operations_by_type(kind).inc()
+        metrics.plan_cache("hit" if prepared.planned else "miss").inc()
         extensions = request.params.extensions
         if request.params.query is None and extensions and "persistedQuery" in extensions:
-            self.metrics.cache.labels("apq", "hit").inc()
+            metrics.apq_cache("hit").inc()
         if kind == "subscription":
             self.metrics.active_subscriptions.inc()
             seen.subscription = True
@@ -202,7 +214,7 @@ class TelemetryStage(Stage):
                 code = extensions.get("code") if isinstance(extensions, dict) else None
                 seen.codes.append(str(code))
                 if code == "PERSISTED_QUERY_NOT_FOUND":
-                    self.metrics.cache.labels("apq", "miss").inc()
+                    self.metrics.apq_cache("miss").inc()
 
     def on_end(self, request: RouterRequest) -> None:
         seen = self._seen(request)
@@ -210,28 +222,24 @@ class TelemetryStage(Stage):
         if seen.subscription:
             self.metrics.active_subscriptions.dec()
         name = _operation_name(request)
-        operation = self.metrics.operation_names(name or "")
-        client = self.metrics.client_names(seen.client)
-        self.metrics.operation_duration.labels(operation, seen.kind, client).observe(seconds)
-        if seen.codes:
-            self.metrics.operation_errors.labels(operation).inc()
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "%s %s %s %d %.1fms",
-                request.transport,
-                name or "-",
-                seen.client or "-",
-                seen.status,
-                seconds * 1000,
-                extra={
-                    "request_id": seen.rid,
-                    "transport": request.transport,
-                    "operation_name": name,
-                    "operation_type": seen.kind,
-                    "client_name": seen.client or None,
-                    "status": seen.status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "subgraph_fetches": seen.fetches[0],
-                    "error_codes": seen.codes or None,
-                },
-            )
+        self.metrics.observe_operation(
+            name or "", seen.kind, seen.client, seconds, failed=bool(seen.codes)
+        )
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        values = (
+            request.transport,
+            name,
+            seen.kind,
+            seen.client or None,
+            seen.status,
+            seconds,
+            seen.fetches[0],
+            seen.codes or None,
+        )
+        handler = access_handler()
+        if handler is not None:  # the router's own logging (graph/observability/logs.py)
+            handler.access(seen.rid, *values)
+        else:
+            message, fields = access_fields(*values)
+            access_log.info("%s", message, extra={"request_id": seen.rid, **fields})
