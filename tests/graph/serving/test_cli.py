@@ -307,3 +307,62 @@ async def test_websocket_messages_obey_http_max_request_bytes(own_port: str) -> 
             await asyncio.wait_for(ws.recv(), timeout=10)
     assert caught.value.rcvd is not None
     assert caught.value.rcvd.code == 1009  # message too big
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_one_access_line_per_request_with_its_fields(
+    tmp_path: Path, supergraph_sdl: str, fmt: str
+) -> None:
+    """The access lines (written off the request path, in batches) are all there after a
+    SIGTERM, with the fields docs/operations.md lists, in both formats."""
+    port = free_port()
+    config = (
+        f"supergraph:\n  listen: 127.0.0.1:{port}\n"
+        f"telemetry:\n  exporters:\n    logging:\n      stdout:\n        format: {fmt}\n"
+    )
+    process = serve(tmp_path, supergraph_sdl, config)
+    url = f"http://127.0.0.1:{port}/graphql"
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        ok = httpx.post(
+            url,
+            json={"query": "query Me { me { name } }"},
+            headers={"x-request-id": "access-ok", "apollographql-client-name": "web"},
+        )
+        assert ok.headers["x-request-id"] == "access-ok"
+        bad = httpx.post(url, json={"query": "{ nope }"}, headers={"x-request-id": "access-bad"})
+        assert bad.status_code == 200 and bad.json()["errors"]
+        made = httpx.post(url, json={"query": "{ me { name } }"}).headers["x-request-id"]
+        assert len(made) == 32 and made not in ("access-ok", "access-bad")
+    finally:
+        assert stop(process)
+    _, stderr = process.communicate()
+    if fmt == "json":
+        lines = [json.loads(x) for x in stderr.splitlines() if x.startswith("{")]
+        access = {x["request_id"]: x for x in lines if x["logger"] == "graph.access"}
+        assert access.keys() == {"access-ok", "access-bad", made}
+        first = access["access-ok"]
+        assert first["message"].startswith("http Me web 200 ")
+        assert (first["operation_name"], first["operation_type"], first["client_name"]) == (
+            "Me",
+            "query",
+            "web",
+        )
+        assert (first["status"], first["subgraph_fetches"], first["error_codes"]) == (200, 1, None)
+        assert first["transport"] == "http" and first["duration_ms"] > 0
+        assert first["process"] == "router" and first["level"] == "INFO"
+        assert access["access-bad"]["error_codes"] == ["GRAPHQL_VALIDATION_FAILED"]
+        assert access["access-bad"]["subgraph_fetches"] == 0
+        assert access[made]["operation_name"] is None
+    else:
+        access = [x for x in stderr.splitlines() if " graph.access: " in x]
+        assert len(access) == 3, stderr
+        first, second, third = access
+        assert " INFO    router[" in first and " graph.access: http Me web 200 " in first
+        assert (
+            "[transport=http operation_name=Me operation_type=query client_name=web "
+            "status=200 duration_ms="
+        ) in first
+        assert first.endswith(" subgraph_fetches=1 error_codes=None request_id=access-ok]")
+        assert "error_codes=['GRAPHQL_VALIDATION_FAILED'] request_id=access-bad]" in second
+        assert " graph.access: http - - 200 " in third and f"request_id={made}]" in third
