@@ -102,7 +102,21 @@ async def _requests(
     return (time.process_time() - started) / n * 1e6
 
 
-async def main() -> None:
+async def _rounds(args: argparse.Namespace) -> tuple[list[float], list[float]]:
+    gateway = Gateway.from_supergraph_sdl((ROOT / "supergraph.graphql").read_text())
+    metrics = Metrics()
+    stage = TelemetryStage(metrics)
+    observer = FetchObserver(metrics, None)
+    await _requests(gateway, stage, metrics, observer, 2000, args.fetches)  # warm up
+    bare: list[float] = []
+    full: list[float] = []
+    for _ in range(args.rounds):
+        bare.append(await _requests(gateway, None, metrics, observer, args.requests, args.fetches))
+        full.append(await _requests(gateway, stage, metrics, observer, args.requests, args.fetches))
+    return bare, full
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
@@ -117,20 +131,7 @@ async def main() -> None:
         sys.stderr = log_file.open("w")  # logging_config writes to ext://sys.stderr
         try:
             logging.config.dictConfig(logging_config("INFO", args.format))
-            gateway = Gateway.from_supergraph_sdl((ROOT / "supergraph.graphql").read_text())
-            metrics = Metrics()
-            stage = TelemetryStage(metrics)
-            observer = FetchObserver(metrics, None)
-            await _requests(gateway, stage, metrics, observer, 2000, args.fetches)  # warm up
-            bare: list[float] = []
-            full: list[float] = []
-            for _ in range(args.rounds):
-                bare.append(
-                    await _requests(gateway, None, metrics, observer, args.requests, args.fetches)
-                )
-                full.append(
-                    await _requests(gateway, stage, metrics, observer, args.requests, args.fetches)
-                )
+            bare, full = asyncio.run(_rounds(args))
             logging.shutdown()
         finally:
             sys.stderr.close()
@@ -148,4 +149,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from resolvers.errors import BadInput, ResolverError
+from resolvers.errors import BadInput
 
 
 class MediaRejected(BadInput):
     """Processing refused a media file; the message is the user-readable reason."""
-
-
-class SubscriberTooSlow(ResolverError):
-    """A live subscriber's queue overflowed; it was dropped so others are not slowed."""
-
-    code = "SUBSCRIBER_TOO_SLOW"

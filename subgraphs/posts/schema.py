@@ -10,11 +10,11 @@ from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.types.graphql import OperationType
 
+from puppies.broker import SubscriberDropped
 from puppies.pagination import PageRequest
 from resolvers.errors import ResolverError, Unauthenticated
 from resolvers.ids import parse_id
 from resolvers.posts import comments, likes, media, posts, search
-from resolvers.posts.errors import SubscriberTooSlow
 from resolvers.posts.posts import MediaSpec
 from subgraphs.common import (
     Connection,
@@ -255,15 +255,15 @@ class Subscription:
         info.context.refresh_loaders()
         async with ld.broker.subscribe(pid) as sub:
             try:
-                async for event in sub.events():
+                async for event in sub.items():
                     yield PostLikeEvent(
                         post=Post.of(event.post),
                         like_count=event.like_count,
                         liked=event.liked,
                         user_id=strawberry.ID(str(event.user_id)),
                     )
-            except SubscriberTooSlow as exc:
-                raise GraphQLError(exc.message, extensions={"code": exc.code}) from None
+            except SubscriberDropped as exc:
+                raise GraphQLError(str(exc), extensions={"code": exc.code}) from None
 
 
 class PostsSchema(SubgraphSchema):

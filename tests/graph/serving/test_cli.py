@@ -355,9 +355,9 @@ def test_one_access_line_per_request_with_its_fields(
         assert access["access-bad"]["subgraph_fetches"] == 0
         assert access[made]["operation_name"] is None
     else:
-        access = [x for x in stderr.splitlines() if " graph.access: " in x]
-        assert len(access) == 3, stderr
-        first, second, third = access
+        text = [x for x in stderr.splitlines() if " graph.access: " in x]
+        assert len(text) == 3, stderr
+        first, second, third = text
         assert " INFO    router[" in first and " graph.access: http Me web 200 " in first
         assert (
             "[transport=http operation_name=Me operation_type=query client_name=web "
