@@ -190,22 +190,17 @@ class SubgraphClient:
         first caller's."""
         payload = orjson.dumps(body)
         head = self._head + _header_bytes(headers) if headers else self._head
-        data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
-        sent = (
-            b"%b%bcontent-length: %d\r\n\r\n%b"
-            % (head, _header_bytes(context_headers), len(payload), payload)
-            if context_headers
-            else data
-        )
         if idempotent and self.deduplicate:
+            data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
             shared = self._inflight.get(data)
-            if shared is None:
+            if shared is None:  # the bytes sent (with the context headers) only when sent
+                sent = _request(head, context_headers, payload) if context_headers else data
                 shared = asyncio.ensure_future(self._send(sent, idempotent))
                 self._inflight[data] = shared
                 shared.add_done_callback(functools.partial(self._settled, data))
             status, raw = await asyncio.shield(shared)
         else:
-            status, raw = await self._send(sent, idempotent)
+            status, raw = await self._send(_request(head, context_headers, payload), idempotent)
         try:
             result = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -332,6 +327,15 @@ _RESERVED = frozenset(
         "accept-encoding",
     }
 )
+
+
+def _request(head: bytes, context_headers: Mapping[str, str] | None, payload: bytes) -> bytes:
+    return b"%b%bcontent-length: %d\r\n\r\n%b" % (
+        head,
+        _header_bytes(context_headers),
+        len(payload),
+        payload,
+    )
 
 
 def _header_bytes(headers: Mapping[str, str] | None, reserved: bool = True) -> bytes:

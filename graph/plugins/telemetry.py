@@ -36,6 +36,7 @@ from graph.serving.stage import Stage
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 CLIENT_NAME_HEADER = b"apollographql-client-name"
+NAME = "telemetry"  # the stage's name, and its key in RouterRequest.context
 
 
 class PrometheusConfig(StrictModel):
@@ -161,13 +162,13 @@ class TelemetryStage(Stage):
     """Request ids, metrics and the access log, the same way for every transport (refusals
     included)."""
 
-    name = "telemetry"
+    name = NAME
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
     def _seen(self, request: RouterRequest) -> _Seen:
-        seen: _Seen | None = request.context.get(self.name)
+        seen: _Seen | None = request.context.get(NAME)
         if seen is None:
             given = client = None
             for key, value in request.headers:  # one pass for both headers
@@ -177,7 +178,7 @@ class TelemetryStage(Stage):
                     client = value if client is None else client + b", " + value
             rid = accept_request_id(given)
             name = client.decode("latin-1") if client else (request.principal.client_name or "")
-            seen = request.context[self.name] = _Seen(rid, name)
+            seen = request.context[NAME] = _Seen(rid, name)
             request.response_headers.append((REQUEST_ID_HEADER, rid.encode()))
         return seen
 
@@ -190,7 +191,7 @@ class TelemetryStage(Stage):
     async def on_operation(self, request: RouterRequest) -> None:
         prepared = request.prepared
         assert prepared is not None
-        seen = self._seen(request)
+        seen = request.context.get(NAME) or self._seen(request)
         seen.kind = kind = prepared.operation_type
         metrics = self.metrics
         metrics.operations_by_type(kind).inc()
@@ -203,7 +204,7 @@ class TelemetryStage(Stage):
             seen.subscription = True
 
     def on_response(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
-        seen = self._seen(request)
+        seen = request.context.get(NAME) or self._seen(request)
         if status is not None:
             seen.status = status
         errors = body.get("errors")
@@ -217,7 +218,7 @@ class TelemetryStage(Stage):
                     self.metrics.apq_cache("miss").inc()
 
     def on_end(self, request: RouterRequest) -> None:
-        seen = self._seen(request)
+        seen = request.context.get(NAME) or self._seen(request)
         seconds = time.perf_counter() - request.started
         if seen.subscription:
             self.metrics.active_subscriptions.dec()
