@@ -4,7 +4,8 @@ The gateway benchmark (bench/gateways) moves by 5-10% between rounds of the same
 shared machine; this figure does not. It drives the real code of every request, in one
 process, a request at a time, two ways interleaved in rounds:
 
-- ``bare``: the request object alone (what a request costs without telemetry);
+- ``bare``: the request object and its ``--fetches`` calls to the subgraph, without
+  telemetry;
 - ``telemetry``: the same request through ``TelemetryStage`` (``on_request``,
   ``on_operation``, ``on_response``, ``on_end``: the request id, the metrics, the access log
   line) and ``Metrics.observe_request`` (what the app records per HTTP request), with
@@ -86,8 +87,10 @@ async def _requests(
     started = time.process_time()
     for _ in range(n):
         request = RouterRequest("http", params, HEADERS, gateway)
-        if stage is None:
+        if stage is None:  # the same request and fetches, without telemetry
             request.prepared = prepared
+            for _ in range(fetches):
+                await client.post(fetch_body, None, True)
             continue
         began = time.perf_counter()
         await stage.on_request(request)

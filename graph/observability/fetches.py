@@ -12,7 +12,7 @@ one subgraph round trip, which carries the ids of the first of them.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -100,13 +100,14 @@ class FetchObserver:
         self.metrics.circuit_transitions.labels(subgraph, now.value).inc()
 
     @staticmethod
-    async def _post(
+    def _post(
         client: Any, body: dict[str, Any], headers: Any, idempotent: bool, context: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> Awaitable[dict[str, Any]]:
+        # (the client's coroutine itself, not one more around it: this runs for every fetch)
         if isinstance(client, SubgraphClient):
-            return await client.post(body, headers, idempotent=idempotent, context_headers=context)
+            return client.post(body, headers, idempotent=idempotent, context_headers=context)
         merged = {**(headers or {}), **context}  # an in-process transport (tests)
-        result: dict[str, Any] = await client.post(body, merged, idempotent=idempotent)
+        result: Awaitable[dict[str, Any]] = client.post(body, merged, idempotent=idempotent)
         return result
 
 
