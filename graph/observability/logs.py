@@ -312,8 +312,12 @@ class AccessLogHandler(logging.Handler):
         while not self._stopping.wait(self.interval):
             self._write()
 
-    def _write(self) -> None:
-        with self._writing:
+    def _write(self, wait: float = -1) -> None:
+        """Write what is queued; give up after ``wait`` seconds (-1: never) while another
+        write holds the stream (a stderr that takes nothing must not hang a shutdown)."""
+        if not self._writing.acquire(timeout=wait):
+            return
+        try:
             lines: list[str] = []
             pop = self._pending.popleft
             try:
@@ -333,6 +337,8 @@ class AccessLogHandler(logging.Handler):
             except Exception:  # a closed or broken stderr: nothing else to tell it to
                 self.dropped += len(lines)
                 self._reported = self.dropped
+        finally:
+            self._writing.release()
 
     def _dropped_line(self, count: int) -> str:
         message = (
@@ -365,14 +371,14 @@ class AccessLogHandler(logging.Handler):
         )
 
     def flush(self) -> None:
-        self._write()
+        self._write(wait=5)
 
     def close(self) -> None:
         self._stopping.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-        self._write()
+        self._write(wait=5)
         super().close()
 
 
