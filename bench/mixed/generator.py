@@ -202,6 +202,9 @@ async def _subscriber(
                 msg = json.loads(frame.data)
                 if msg.get("type") == "next" and not msg["payload"].get("errors"):
                     result.events += 1
+                elif msg.get("type") == "next":  # an event with errors: not delivered whole
+                    codes = {e.get("extensions", {}).get("code") for e in msg["payload"]["errors"]}
+                    error("next-with-errors:" + ",".join(sorted(str(c) for c in codes)))
                 elif msg.get("type") == "ping":
                     await ws.send_str(json.dumps({"type": "pong"}))
                 elif msg.get("type") == "error":
