@@ -177,11 +177,13 @@ class DevStack:
 
 def leftovers(procs: list[psutil.Process], ports: list[int]) -> list[str]:
     """What a stopped stack left behind: live processes and bound ports."""
-    out = [
-        f"process {p.pid} {p.name()}"
-        for p in procs
-        if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    ]
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"process {p.pid} {p.name()}")
+        except psutil.NoSuchProcess:  # it exited between the two questions: not left behind
+            continue
     out += [f"port {port}" for port in ports if not port_is_free(port)]
     return out
 
