@@ -324,14 +324,27 @@ _LIKED_BY = text(
 
 async def live_counts(res: Resources, posts: list[PostRecord]) -> list[int]:
     """The freshest like count per post: the live counter when cached, else the column."""
-    if not posts:
-        return []
+    live = await cached_live_counts(res, [p.id for p in posts])
+    return [live_count(p, live) for p in posts]
+
+
+async def cached_live_counts(res: Resources, post_ids: list[int]) -> dict[int, int] | None:
+    """The live counters cached for these posts (a post without one is left out); None when
+    Redis cannot be reached (logged): the database's (flushed) counts, a little behind, are
+    then served (`live_count`)."""
+    if not post_ids:
+        return {}
     try:
-        cached = await res.redis.mget([LIVE + str(p.id) for p in posts])
-    except RedisError as exc:  # Redis down: the database's (flushed) counts, a little behind
+        cached = await res.redis.mget([LIVE + str(i) for i in post_ids])
+    except RedisError as exc:
         log.warning("live like counts unavailable (%r); serving the stored counts", exc)
-        return [p.like_count for p in posts]
-    return [int(c) if c is not None else p.like_count for p, c in zip(posts, cached, strict=True)]
+        return None
+    return {i: int(c) for i, c in zip(post_ids, cached, strict=True) if c is not None}
+
+
+def live_count(post: PostRecord, live: dict[int, int] | None) -> int:
+    """A post's freshest like count from `cached_live_counts`' answer."""
+    return post.like_count if live is None else live.get(post.id, post.like_count)
 
 
 async def _recount(res: Resources, post_ids: list[int]) -> dict[int, int]:

@@ -7,8 +7,9 @@ shows what this viewer may see (resolvers/posts/visibility.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from functools import cached_property
 from typing import TypeVar
 
@@ -23,6 +24,20 @@ from resolvers.runtime import Resources
 
 PageKey = tuple[int, PageRequest]
 P = TypeVar("P")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def at_once(
+    cache: Mapping[K, asyncio.Future[V]], key: K, load: Callable[[], Awaitable[V]]
+) -> V | Awaitable[V]:
+    """The value a DataLoader already holds for `key` (its `cache_map` is `cache`), else
+    `load()`: a field answered from what an earlier statement read needs no coroutine, and
+    graphql-core then runs no task for it (bench/RESULTS.md, session 20)."""
+    found = cache.get(key)
+    if found is not None and found.done() and not found.cancelled() and found.exception() is None:
+        return found.result()
+    return load()
 
 
 class PostsLoaders:
@@ -30,6 +45,9 @@ class PostsLoaders:
         self.res = res
         self.viewer_id = viewer_id
         self.broker = broker
+        # the caches of `liked` and `like_count`, read by `viewer_liked` and `like_count_of`
+        self._liked: dict[int, asyncio.Future[bool]] = {}
+        self._like_counts: dict[int | PostRecord, asyncio.Future[int]] = {}
 
     # Each DataLoader is made when a field first asks for it: a request uses one to four
     # of them (the home feed page's: post, media, liked, like_count).
@@ -44,11 +62,23 @@ class PostsLoaders:
 
     @cached_property
     def liked(self) -> DataLoader[int, bool]:
-        return DataLoader(self._liked)
+        return DataLoader(self._load_liked, cache_map=self._liked)
 
     @cached_property
     def like_count(self) -> DataLoader[PostRecord, int]:
-        return DataLoader(self._like_counts, get_cache_key=lambda p: p.id)
+        return DataLoader(
+            self._load_like_counts, get_cache_key=lambda p: p.id, cache_map=self._like_counts
+        )
+
+    def viewer_liked(self, post_id: int) -> bool | Awaitable[bool]:
+        """`liked.load(post_id)`, answered at once when the post's statement said it."""
+        if self.viewer_id is None:
+            return False
+        return at_once(self._liked, post_id, lambda: self.liked.load(post_id))
+
+    def like_count_of(self, post: PostRecord) -> int | Awaitable[int]:
+        """`like_count.load(post)`, answered at once when read with the post."""
+        return at_once(self._like_counts, post.id, lambda: self.like_count.load(post))
 
     @cached_property
     def comments(self) -> DataLoader[PageKey, Page[CommentRecord]]:
@@ -77,12 +107,24 @@ class PostsLoaders:
 
     async def _posts(self, ids: list[int]) -> list[PostRecord | None]:
         """The posts this viewer may see (None for the others, as for missing ones). The
-        same statement says which of them the viewer likes: `liked` is primed with it."""
-        found = await posts.posts_and_likes(self.res, list(set(ids)), self.viewer_id)
-        if self.viewer_id is not None:
-            for post_id, (_, liked) in found.items():
+        same statement says which of them the viewer likes: `liked` is primed with it.
+        Their live like counts are read from Redis at the same time (nearly every read of
+        a post asks for `likeCount`): `like_count` is primed with them."""
+        unique = list(set(ids))
+        read, live = await asyncio.gather(
+            posts.posts_and_likes(self.res, unique, self.viewer_id),
+            likes.cached_live_counts(self.res, unique),
+            return_exceptions=True,
+        )
+        if isinstance(read, BaseException):
+            raise read
+        if isinstance(live, BaseException):
+            raise live
+        for post_id, (rec, liked) in read.items():
+            if self.viewer_id is not None:
                 self.liked.prime(post_id, liked)
-        return [found[i][0] if i in found else None for i in ids]
+            self.like_count.prime(rec, likes.live_count(rec, live))
+        return [read[i][0] if i in read else None for i in ids]
 
     async def _comment(self, ids: list[int]) -> list[CommentRecord | None]:
         found = await comments.comments_by_ids(self.res, list(set(ids)), self.viewer_id)
@@ -100,13 +142,13 @@ class PostsLoaders:
         found = await media.media_for_posts(self.res, list(set(post_ids)))
         return [found.get(i, []) for i in post_ids]
 
-    async def _liked(self, post_ids: list[int]) -> list[bool]:
+    async def _load_liked(self, post_ids: list[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(post_ids)
         found = await likes.liked_by(self.res, self.viewer_id, list(set(post_ids)))
         return [i in found for i in post_ids]
 
-    async def _like_counts(self, records: list[PostRecord]) -> list[int]:
+    async def _load_like_counts(self, records: list[PostRecord]) -> list[int]:
         return await likes.live_counts(self.res, records)
 
     async def _paged(

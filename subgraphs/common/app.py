@@ -14,6 +14,7 @@ builds a RequestContext per request.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -76,6 +77,7 @@ from subgraphs.common.scalars import SCALAR_OVERRIDES
 from subgraphs.common.telemetry import OperationMetrics, TracedOperations, count_errors
 
 FEDERATION_VERSION: Literal["2.9"] = "2.9"
+_ID_KEY = {"__typename", "id"}
 # Garbage collection tuned for a request server: after start-up, the long-lived heap (schema,
 # mappers, modules) is frozen out of collection, and the young generation is collected every
 # 20,000 allocations instead of 700. Halves the CPU of a 100-node page (bench/RESULTS.md).
@@ -134,11 +136,17 @@ class SubgraphSchema(strawberry.federation.Schema):
             operation_extensions,
         )
 
-    def entities_resolver(
+    def entities_resolver(  # type: ignore[override]  # graphql-core awaits an awaitable
         self, info: StrawberryInfo, representations: list[FederationAny]
-    ) -> list[FederationAny]:
+    ) -> list[FederationAny] | Awaitable[list[object]]:
         """Federation's `_entities`, with representations checked first: a router sends
-        good ones, a direct caller may not (Strawberry would fail with a KeyError)."""
+        good ones, a direct caller may not (Strawberry would fail with a KeyError).
+
+        When every representation is `{__typename, id}` of a type with a
+        `resolve_references(info, ids)` classmethod (its `resolve_reference` for a whole
+        list: one coroutine, not one per entity, each of which graphql-core would run as a
+        task), the list is resolved by those; else by each `resolve_reference`."""
+        batched: dict[str, list[int]] | None = {}
         for i, representation in enumerate(representations):
             type_name = getattr(representation, "get", lambda _key: None)("__typename")
             if not isinstance(type_name, str) or type_name not in self.entity_names:
@@ -148,7 +156,55 @@ class SubgraphSchema(strawberry.federation.Schema):
                     "key fields",
                     field=f"representations.{i}",
                 )
-        return super().entities_resolver(info, representations)
+            if batched is not None:
+                if (
+                    type_name in self.batch_resolvers
+                    and isinstance(representation, dict)
+                    and representation.keys() == _ID_KEY
+                ):
+                    batched.setdefault(type_name, []).append(i)
+                else:
+                    batched = None
+        if batched is None:
+            return super().entities_resolver(info, representations)
+        return self._resolve_batches(info, representations, batched)
+
+    async def _resolve_batches(
+        self,
+        info: StrawberryInfo,
+        representations: list[FederationAny],
+        batched: dict[str, list[int]],
+    ) -> list[object]:
+        """Each entity, an error (an Exception: graphql-core reports it at that entity's
+        path, as when `resolve_reference` raises) or None, in the representations' order."""
+        found: list[object] = [None] * len(representations)
+
+        async def one_type(type_name: str, positions: list[int]) -> None:
+            ids = [representations[i]["id"] for i in positions]  # type: ignore[index]
+            try:
+                results: Sequence[object] = await self.batch_resolvers[type_name](info, ids)
+            except Exception as exc:  # each entity gets the error, as one by one
+                results = [exc] * len(positions)
+            for i, result in zip(positions, results, strict=True):
+                found[i] = result
+
+        if len(batched) == 1:
+            [(type_name, positions)] = batched.items()
+            await one_type(type_name, positions)
+        else:
+            await asyncio.gather(*(one_type(t, p) for t, p in batched.items()))
+        return found
+
+    @cached_property
+    def batch_resolvers(self) -> dict[str, Callable[..., Awaitable[Sequence[object]]]]:
+        """Entity type name -> its `resolve_references` (see `entities_resolver`)."""
+        found = {}
+        for name in self.entity_names:
+            origin = getattr(self.schema_converter.type_map[name].definition, "origin", None)
+            batch = getattr(origin, "resolve_references", None)
+            if batch is not None:
+                found[name] = batch
+        return found
 
     @cached_property
     def entity_names(self) -> frozenset[str]:

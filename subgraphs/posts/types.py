@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 
 from puppies.pagination import Page, PageRequest
+from resolvers.errors import BadInput
 from resolvers.ids import parse_id, try_parse_id
 from resolvers.posts.loaders import PostsLoaders
 from resolvers.posts.media import media_url
@@ -119,6 +122,25 @@ class User:
         return cls(id=id)
 
 
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def _keys(ids: list[object], parse: Callable[[object], int]) -> list[int | Exception]:
+    """Each id parsed, or the error parsing it raised (that entity's error)."""
+    keys: list[int | Exception] = []
+    for i in ids:
+        try:
+            keys.append(parse(i))
+        except BadInput as exc:
+            keys.append(exc)
+    return keys
+
+
+def _or_none(rec: R | None, to: Callable[[R], T]) -> T | None:
+    return to(rec) if rec else None
+
+
 @strawberry.federation.type(keys=["id"])
 class Post:
     """Fields read straight from the record are data fields, set once in `of`: Strawberry
@@ -146,6 +168,14 @@ class Post:
         rec = await info.context.loaders.post.load(parse_id(id, "id"))
         return cls.of(rec) if rec else None
 
+    @classmethod
+    async def resolve_references(cls, info: PostsInfo, ids: list[object]) -> list[object]:
+        """`resolve_reference` of each id, as one coroutine (SubgraphSchema.entities_resolver):
+        a post, None, or the BadInput of an id that is not one."""
+        keys = _keys(ids, lambda i: parse_id(i, "id"))
+        recs = iter(await info.context.loaders.post.load_many([k for k in keys if type(k) is int]))
+        return [k if type(k) is not int else _or_none(next(recs), cls.of) for k in keys]
+
     @strawberry.field(description="Whether the author changed the text after posting.")
     def edited(self) -> bool:
         return self.rec.edited_at is not None
@@ -158,13 +188,17 @@ class Post:
     async def media(self, info: PostsInfo) -> list[Media]:
         return [Media(rec=m) for m in await info.context.loaders.media.load(self.rec.id)]
 
-    @strawberry.field(description="Likes; buffered counters are flushed about every second.")
-    async def like_count(self, info: PostsInfo) -> int:
-        return await info.context.loaders.like_count.load(self.rec)
+    # Not coroutines: read with the post (its statement and the live counters), these are
+    # answered at once; otherwise the DataLoader's future is returned, and awaited.
+    @strawberry.field(
+        description="Likes; buffered counters are flushed about every second.", graphql_type=int
+    )
+    def like_count(self, info: PostsInfo) -> int | Awaitable[int]:
+        return info.context.loaders.like_count_of(self.rec)
 
-    @strawberry.field(description="False for anonymous viewers.")
-    async def viewer_has_liked(self, info: PostsInfo) -> bool:
-        return await info.context.loaders.liked.load(self.rec.id)
+    @strawberry.field(description="False for anonymous viewers.", graphql_type=bool)
+    def viewer_has_liked(self, info: PostsInfo) -> bool | Awaitable[bool]:
+        return info.context.loaders.viewer_liked(self.rec.id)
 
     @strawberry.field
     def comment_count(self) -> int:
@@ -225,6 +259,14 @@ class Comment:
         key = try_parse_id(id)
         rec = await info.context.loaders.comment.load(key) if key is not None else None
         return cls.of(rec) if rec else None
+
+    @classmethod
+    async def resolve_references(cls, info: PostsInfo, ids: list[object]) -> list[object]:
+        """`resolve_reference` of each id, as one coroutine."""
+        keys = [try_parse_id(i) for i in ids]
+        wanted = [k for k in keys if k is not None]
+        recs = iter(await info.context.loaders.comment.load_many(wanted))
+        return [None if k is None else _or_none(next(recs), cls.of) for k in keys]
 
     @strawberry.field(description="The comment this one replies to (null for a top-level one).")
     async def parent(self, info: PostsInfo) -> Comment | None:

@@ -59,6 +59,17 @@ class User:
         row = await info.context.loaders.user.load(key)
         return cls.from_row(row) if row else None
 
+    @classmethod
+    async def resolve_references(cls, info: UsersInfo, ids: list[object]) -> list[User | None]:
+        """`resolve_reference` of each id, as one coroutine (SubgraphSchema.entities_resolver)."""
+        keys = [try_parse_id(i) for i in ids]
+        rows = iter(await info.context.loaders.user.load_many([k for k in keys if k is not None]))
+        out: list[User | None] = []
+        for key in keys:
+            row = next(rows) if key is not None else None
+            out.append(cls.from_row(row) if row else None)
+        return out
+
     @strawberry.field(description="Only visible to the account itself.")
     def email(self, info: UsersInfo) -> str | None:
         return self._email if info.context.viewer.user_id == int(self.id) else None

@@ -239,3 +239,63 @@ async def test_the_home_feed_page_s_posts_cost_two_statements(posts_api):
         assert [p["likeCount"] for p in posts] == [i % 2 for i in range(20)]
         assert all(len(p["media"]) == 2 for p in posts)
         assert len(counter.queries()) == 2
+
+
+MIXED = """
+query($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on Post { id text likeCount viewerHasLiked author { id } }
+  ... on Comment { id text post { id likeCount } }
+  ... on User { id } } }"""
+
+
+async def test_entities_are_answered_in_order_batched_or_one_by_one(posts_api):
+    """Posts and comments are resolved a list at a time (`resolve_references`); a list
+    with a type that has no such method is resolved one representation at a time. Either
+    way: each entity in its place, null for a missing one, the error of a bad id at its
+    own path, live like counts and the viewer's likes."""
+    ids = await _seed_listing(posts_api.settings, 3)
+    detail = await posts_api.data(
+        "query($id: ID!) { post(id: $id) { comments(first: 1) { edges { node { id } } } } }",
+        {"id": str(ids[1])},
+    )
+    comment = detail["post"]["comments"]["edges"][0]["node"]["id"]
+    reps = [
+        {"__typename": "Post", "id": str(ids[1])},
+        {"__typename": "Post", "id": "x1"},
+        {"__typename": "Comment", "id": comment},
+        {"__typename": "Post", "id": "999999999"},
+        {"__typename": "Comment", "id": "nope"},
+        {"__typename": "Post", "id": str(ids[0])},
+    ]
+    batched = await posts_api.gql(MIXED, {"reps": reps}, user=77)
+    one_by_one = await posts_api.gql(
+        MIXED, {"reps": [*reps, {"__typename": "User", "id": "5"}]}, user=77
+    )
+    post_1 = {
+        "id": str(ids[1]),
+        "text": "post 1",
+        "likeCount": 1,
+        "viewerHasLiked": True,
+        "author": {"id": "2"},
+    }
+    expected = [
+        post_1,
+        None,
+        {"id": comment, "text": "comment on 1", "post": {"id": str(ids[1]), "likeCount": 1}},
+        None,
+        None,
+        {
+            **post_1,
+            "id": str(ids[0]),
+            "text": "post 0",
+            "likeCount": 0,
+            "viewerHasLiked": False,
+            "author": {"id": "1"},
+        },
+    ]
+    assert batched["data"]["_entities"] == expected
+    assert one_by_one["data"]["_entities"] == [*expected, {"id": "5"}]
+    for body in (batched, one_by_one):
+        assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+            (["_entities", 1], "BAD_USER_INPUT")
+        ]
