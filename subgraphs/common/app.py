@@ -401,7 +401,11 @@ class SubgraphRouter(GraphQLRouter[RequestContext[Any], None]):
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
-            return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
+            return self.bad_request(exc)
+
+    def bad_request(self, exc: HTTPException) -> Response:
+        """The response to a request that never reached execution."""
+        return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
 
     async def on_ws_connect(self, context: RequestContext[Any]) -> Any:
         """graphql-transport-ws / graphql-ws connection_init: the viewer from the credential

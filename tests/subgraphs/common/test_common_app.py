@@ -190,6 +190,47 @@ async def test_post_served_directly_keeps_what_fastapi_did(probe) -> None:
     assert r.status_code == 405
 
 
+async def test_plain_json_requests_are_answered_as_the_view_answers_them(probe) -> None:
+    """A body sent as exactly `application/json` is run without Strawberry's view
+    (DirectGraphQL.plain_json); with a charset it goes through the view: every kind of
+    request gets the same status and body both ways."""
+    url, client, _ = probe
+    two = "query A { echo(n: 1) } query B { echo(n: 2) }"
+    cases: list[object] = [
+        {"query": "{ echo(n: 3) }"},
+        {"query": "{ boom }"},
+        {"query": "{ missing }"},
+        {"query": ""},
+        {"query": "{ nope }"},
+        {"query": "{ echo(n: "},
+        {"query": two},
+        {"query": two, "operationName": "B"},
+        {"query": two, "operationName": "C"},
+        {"query": "subscription { whoami }"},
+        {"query": "{ echo(n: 1) }", "extensions": {"x": 1}, "variables": None},
+        {"query": "query($n: Int!) { echo(n: $n) }", "variables": {"n": "x"}},
+        {"query": "query($n: Int!) { echo(n: $n) }", "variables": {"n": 5}},
+        {"query": "{ echo(n: 1) }", "extensions": [1]},
+        [{"query": "{ echo(n: 1) }"}],
+    ]
+    for case in cases:
+        raw = json.dumps(case).encode()
+        answers = []
+        for content_type in ("application/json", "application/json; charset=utf-8"):
+            r = await client.post(
+                url + "/graphql", content=raw, headers={"content-type": content_type}
+            )
+            answers.append((r.status_code, r.json()))
+        assert answers[0] == answers[1], case
+    r = await client.post(
+        url + "/graphql",
+        content=json.dumps(cases[1]).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert r.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert r.json()["errors"][0]["message"] == "Internal server error"
+
+
 async def test_viewer_from_bearer_token(probe, settings: Settings) -> None:
     url, client, ring = probe
     token = issue_access_token(ring, settings, 12345).token
