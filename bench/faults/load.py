@@ -18,6 +18,14 @@ at their paths), or an error by code (no data, or a mutation refused with a payl
 acknowledged (a payload with the object and no error) are kept, to be compared with
 PostgreSQL at the end. A like and an unlike of the same post by the same viewer are never
 in flight together, so the last acknowledged one is the state PostgreSQL must hold.
+
+Likes toggle from the state PostgreSQL holds when the load starts (`liked`,
+bench.mixed.stack.liked_pairs): the graph outlives a scenario (and the data directory a
+run), and each scenario plays the same sequence (seed 1), so a load that assumed "nothing
+liked" would mostly send `likePost` for likes that exist: idempotent no-ops that change
+nothing and publish no live event (0 events for the subscribers while every like was
+acknowledged). Every acknowledged toggle is counted per phase and post (`changes`), so a
+subscriber's events can be compared with the likes of its post.
 """
 
 from __future__ import annotations
@@ -138,10 +146,13 @@ class Load:
         url: str,
         population: Population,
         rate: float,
+        *,
+        liked: set[tuple[str, str]],
         seed: int = 1,
         writes: bool = True,
         images: float = 0.0,
     ) -> None:
+        """`liked`: the (viewer id, post id) pairs liked in PostgreSQL now (liked_pairs)."""
         self.url = url + "/graphql"
         self.pop = population
         self.rate = rate
@@ -154,7 +165,9 @@ class Load:
         self.phase = "before"
         self.phases: dict[str, Phase] = {}
         self.acked = Acknowledged()
-        self._liked: dict[tuple[str, str], bool] = {}
+        self._liked: dict[tuple[str, str], bool] = dict.fromkeys(liked, True)
+        # phase -> post id -> likes and unlikes acknowledged (each one a live event)
+        self.changes: dict[str, Counter[str]] = {}
         self._busy: set[tuple[str, str]] = set()
         # (intended send, answered) of each answer carrying SERVICE_UNAVAILABLE anywhere
         self.unavailable: list[tuple[float, float]] = []
@@ -167,7 +180,8 @@ class Load:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), timeout=TIMEOUT
         )
-        self._runner = asyncio.create_task(self._run())
+        if self.rate > 0:  # (rate 0: no load of its own, only what is asked: toggle_like)
+            self._runner = asyncio.create_task(self._run())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -325,6 +339,11 @@ class Load:
         self.phases.setdefault(phase, Phase()).count("upload", outcome, took)
         return outcome == "ok"
 
+    async def toggle_like(self, k: int, post: str) -> None:
+        """Viewer slot `k` likes `post`, or unlikes it if it likes it (as the mix does)."""
+        pop = self.pop
+        await self._like(pop.tokens[k], pop.viewer_ids[k], post, time.monotonic(), self.phase)
+
     async def _like(self, token: str, viewer: str, post: str, intended: float, phase: str) -> None:
         key = (viewer, post)
         if key in self._busy:  # one write per (viewer, post) at a time: the order is known
@@ -338,6 +357,8 @@ class Load:
             body = await self._send(field_name, query, {"id": post}, token, intended, phase)
             got = ((body or {}).get("data") or {}).get(field_name) or {}
             if got.get("post") and not got.get("errors"):
+                if key not in self.acked.unsure:  # (after an unsure try it may be a no-op)
+                    self.changes.setdefault(phase, Counter())[post] += 1
                 self._liked[key] = like
                 self.acked.likes[key] = like
                 self.acked.unsure.discard(key)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.faults.load import MEDIA_OPS, Load, Phase
 from bench.faults.truth import Lost, settle
 from bench.mixed.generator import SubscriberResult, _subscriber
-from bench.mixed.stack import MixedStack, _raw_dsn
+from bench.mixed.stack import MixedStack, _raw_dsn, liked_pairs
 from puppies.embedded.base import EmbeddedService
 from resolvers.posts.likes import FLUSHING
 
@@ -126,10 +127,18 @@ async def run(
     failures: list[str] = []
     counts = breaker_counts(ms, scenario.breaker) if scenario.breaker else {}
     live = Live(ms, scenario.subscribers)
+    pop = ms.population
+    # the likes PostgreSQL holds now (earlier scenarios and runs left some): see load.py
+    liked = await liked_pairs(_raw_dsn(ms.st), pop.viewer_ids, pop.hot_post_ids[:50])
     async with (
         live,
         Load(
-            ms.router_url, ms.population, rate, writes=scenario.writes, images=scenario.images
+            ms.router_url,
+            pop,
+            rate,
+            liked=liked,
+            writes=scenario.writes,
+            images=scenario.images,
         ) as load,
     ):
         load.phase = "warmup"  # not reported: connections, caches, plans
@@ -149,7 +158,7 @@ async def run(
         await asyncio.sleep(scenario.after)
         live.mark("after")
     if scenario.subscribers:
-        notes.append(live.note())
+        notes.append(live.note(load.changes))
     if scenario.breaker:
         notes.append(breaker_note(ms, scenario.breaker, counts))
     if scenario.users_only:
@@ -190,13 +199,14 @@ class Live:
         self.tasks: list[asyncio.Task[None]] = []
         self.session: aiohttp.ClientSession | None = None
         self.marks: dict[str, int] = {}
+        pop = ms.population
+        self.posts = [pop.hot_post_ids[i % 50] for i in range(n)]  # subscriber i watches
 
     async def __aenter__(self) -> Live:
         if self.n:
             self.session = aiohttp.ClientSession()
             pop = self.ms.population
-            for i in range(self.n):
-                post = pop.hot_post_ids[i % 50]
+            for i, post in enumerate(self.posts):
                 self.tasks.append(
                     asyncio.create_task(
                         _subscriber(
@@ -220,14 +230,23 @@ class Live:
     def mark(self, phase: str) -> None:
         self.marks[phase] = self.result.events
 
-    def note(self) -> str:
+    def expected(self, changes: dict[str, Counter[str]], *phases: str) -> int:
+        """Events the subscribers should see for the acknowledged likes of `phases`: one per
+        like or unlike of a watched post, per subscriber watching it."""
+        return sum(changes.get(phase, Counter())[post] for phase in phases for post in self.posts)
+
+    def note(self, changes: dict[str, Counter[str]]) -> str:
+        """Events per phase (the first from the start, warm-up included), each next to the
+        likes and unlikes of the watched posts acknowledged in it."""
         before = self.marks.get("before", 0)
         fault = self.marks.get("fault", before) - before
         after = self.marks.get("after", 0) - self.marks.get("fault", 0)
         errors = self.result.errors or "none"
         return (
-            f"subscriptions[{self.result.connected}/{self.n} connected; like events: before "
-            f"{before}, fault {fault}, after {after}; ended {errors}]"
+            f"subscriptions[{self.result.connected}/{self.n} connected; like events / acked "
+            f"likes of watched posts: before {before}/{self.expected(changes, 'warmup', 'before')}"
+            f", fault {fault}/{self.expected(changes, 'fault')}, after {after}/"
+            f"{self.expected(changes, 'after')}; ended {errors}]"
         )
 
 

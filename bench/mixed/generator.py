@@ -41,6 +41,9 @@ class SenderJob:
     user_ids: list[str]
     image: bytes
     mix: list[tuple[str, int]] | None = None
+    # (viewer id, post id) liked in PostgreSQL at the start (bench.mixed.stack.liked_pairs):
+    # the like op toggles from there, so a like is never an already-applied no-op
+    liked: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -112,7 +115,9 @@ class _HttpSender(Sender):
 async def _send(job: SenderJob) -> SenderResult:
     result = SenderResult()
     rng = random.Random(job.seed)
-    viewers = [Viewer(tok, uid, set(), set()) for tok, uid in job.viewers]
+    viewers = [
+        Viewer(tok, uid, {p for v, p in job.liked if v == uid}, set()) for tok, uid in job.viewers
+    ]
     work = Workload(viewers, job.post_ids, job.hot_post_ids, job.user_ids, job.image, rng, job.mix)
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
     async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:

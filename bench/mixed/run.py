@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing as mp
 import os
 import time
@@ -18,7 +19,7 @@ from bench.mixed.generator import (
     sender_main,
     subscribers_main,
 )
-from bench.mixed.stack import MixedStack
+from bench.mixed.stack import MixedStack, _raw_dsn, liked_pairs
 from bench.mixed.workload import jpeg
 from bench.posts.common import cpu_seconds
 
@@ -80,10 +81,12 @@ def measure(
     pop = ms.population
     image = jpeg()
     viewers = list(zip(pop.tokens, pop.viewer_ids, strict=True))
+    liked = asyncio.run(liked_pairs(_raw_dsn(ms.st), pop.viewer_ids, pop.hot_post_ids))
     start_at = time.time() + 1.0
     pipes, procs = [], []
     ctx = mp.get_context("spawn")
     for k in range(clients):
+        mine = {uid for _, uid in viewers[k::clients]}
         job = SenderJob(
             url=ms.router_url,
             rate=rate / clients,
@@ -97,6 +100,7 @@ def measure(
             user_ids=pop.user_ids,
             image=image,
             mix=mix,
+            liked={(v, p) for v, p in liked if v in mine},
         )
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=sender_main, args=(job, child), daemon=True)

@@ -74,6 +74,26 @@ def _raw_dsn(st: Stack) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
+async def liked_pairs(dsn: str, viewer_ids: list[str], post_ids: list[str]) -> set[tuple[str, str]]:
+    """The (viewer, post) pairs of these viewers and posts that PostgreSQL holds a like for.
+
+    A load that toggles likes must start from this, not from "nothing liked": the data
+    directory is kept between runs (and the graph between scenarios), so a viewer may
+    already like the post; a `likePost` then is an idempotent no-op, which changes nothing
+    and publishes no live event (resolvers/posts/likes.py)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT user_id, post_id FROM posts.likes "
+            "WHERE user_id = ANY($1::bigint[]) AND post_id = ANY($2::bigint[])",
+            [int(v) for v in viewer_ids],
+            [int(p) for p in post_ids],
+        )
+    finally:
+        await conn.close()
+    return {(str(r["user_id"]), str(r["post_id"])) for r in rows}
+
+
 async def _seed_if_needed(st: Stack, users: int, data_dir: Path) -> None:
     marker = data_dir / "seeded.json"
     if marker.exists():
