@@ -6,8 +6,10 @@ import asyncio
 import time
 
 import pytest
+from redis.asyncio import Redis
 
 from puppies.broker import SubscriberDropped
+from puppies.embedded.redis import EmbeddedRedis
 from resolvers.posts.live import LikeBroker, publish_like
 from resolvers.posts.records import LikeChange, PostRecord
 
@@ -70,3 +72,43 @@ async def test_a_slow_subscriber_is_dropped_and_the_others_keep_up(res):
                     pass
     finally:
         await broker.stop()
+
+
+async def test_start_tries_redis_once_then_subscribes_in_the_background(tmp_path):
+    """A process started while Redis is down is not held up waiting for it (start() used to
+    wait 10 s, retrying): start() makes one try and returns; the listener subscribes by
+    itself once Redis is up, and delivers."""
+    tries = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal tries
+        tries += 1
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    broker = LikeBroker(redis, queue_size=10)
+    try:
+        await broker.start()
+        assert tries == 1  # one try, and start() returned: no waiting for Redis
+        assert not broker.subscribed
+        server.close()
+        await server.wait_closed()
+        real = EmbeddedRedis(tmp_path / "redis", port, persist=False)
+        await asyncio.to_thread(real.start)
+        try:
+            for _ in range(600):  # (the listener retries at least once a second)
+                if broker.subscribed:
+                    break
+                await asyncio.sleep(0.1)
+            assert broker.subscribed
+            async with broker.subscribe(1) as sub:
+                await publish_like(redis, _change(1, 3), time.time())
+                event = await asyncio.wait_for(anext(sub.items()), 30)
+            assert event.like_count == 3
+        finally:
+            await asyncio.to_thread(real.stop)
+    finally:
+        await broker.stop()
+        await redis.aclose()
