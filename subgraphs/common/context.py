@@ -27,9 +27,11 @@ Where the viewer comes from:
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
@@ -41,6 +43,9 @@ from puppies.settings import Settings
 from resolvers.runtime import Resources
 
 L = TypeVar("L")
+log = logging.getLogger(__name__)
+# Redis could not answer the last revocation check (logged once, until it answers again)
+_revocations_down = False
 
 # (the process's resources, the request's viewer) -> that request's DataLoaders
 MakeLoaders = Callable[[Resources, Viewer], L]
@@ -112,11 +117,23 @@ async def get_context(connection: HTTPConnection) -> RequestContext[Any]:
 async def refuse_revoked(resources: Resources, viewer: Viewer) -> None:
     """A subgraph reached directly (no router principal) checks itself that the account's
     tokens were not revoked (an account being deleted); the router does it for requests
-    it forwards (docs/privacy.md)."""
+    it forwards (docs/privacy.md). When Redis cannot answer, the token is accepted and that
+    is logged once per outage, as the router does (docs/router-config.md, "Revoked
+    subjects"): the account's refresh tokens are revoked in the database already and its
+    access tokens expire soon, while refusing would take every signed-in request down
+    with Redis (it used to: an HTTP 500 from building the context)."""
+    global _revocations_down
     if viewer.kind != "user" or viewer.user_id is None:
         return
     settings = resources.settings
-    revoked = await revoked_at(resources.redis, settings.revoked_subjects_key, viewer.user_id)
+    try:
+        revoked = await revoked_at(resources.redis, settings.revoked_subjects_key, viewer.user_id)
+    except (RedisError, OSError) as exc:
+        if not _revocations_down:
+            log.warning("revoked subjects: Redis unreachable (%s); tokens accepted", exc)
+            _revocations_down = True
+        return
+    _revocations_down = False
     if is_revoked(revoked, viewer.issued_at):
         raise AuthError("this account's tokens were revoked (the account is disabled)")
 

@@ -5,6 +5,7 @@ is up."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -69,3 +70,27 @@ async def test_starts_and_reads_without_redis_and_live_likes_flow_once_it_is_up(
             await eventually(ready, timeout=30)
         finally:
             redis.stop()
+
+
+async def test_revocations_fail_open_while_redis_is_down(
+    posts_api: PostsClient, clean: Settings
+) -> None:
+    """Reached directly, the subgraph checks revoked subjects itself: refused while Redis
+    says so; accepted (as at the router) while Redis cannot answer, instead of the HTTP 500
+    that building the request's context used to end in."""
+    pid = await new_post(posts_api, t="read by a signed-in viewer")
+    redis = posts_api.app.state.resources.redis
+    await redis.zadd(clean.revoked_subjects_key, {"9": time.time() + 60})
+    refused = await posts_api.gql(POST, {"id": pid}, user=9)
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["UNAUTHENTICATED"]
+    assert "revoked" in refused["errors"][0]["message"]
+
+    settings = clean.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    ring = KeyRing(settings.keys_dir).load()
+    app = create_app(settings, key_source=lambda resources: LocalKeys(ring))
+    async with serve_asgi(app) as url, httpx.AsyncClient(timeout=30) as http:
+        api = PostsClient(url=url, http=http, keyring=ring, settings=settings, app=app)
+        for user in (7, 9):  # 9's revocation cannot be read: accepted, as at the router
+            read = await api.data(POST, {"id": pid}, user=user)
+            assert read["post"]["id"] == pid
+            assert read["post"]["viewerHasLiked"] is False
