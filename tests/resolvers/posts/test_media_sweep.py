@@ -120,7 +120,7 @@ async def test_media_storage_down_is_an_outage_and_the_sweep_goes_on(res):
     try:
         with pytest.raises(Exception) as info:
             await media.head_object(down, f"uploads/{arrived.media_id}")
-        assert missing_service(info.value) == "the media storage"
+        assert missing_service(info.value) == "the S3 media storage"
         later = datetime.now(UTC) + timedelta(minutes=20)
         assert await media.sweep(down, now=later) == {"queued": 0, "failed": 0, "requeued": 1}
     finally:

@@ -154,7 +154,7 @@ async def test_upload_path_fails_clearly_while_s3_is_down_and_nothing_else_does(
     body = await api.gql(COMPLETE, {"id": spec["mediaId"]}, user=1)
     [error] = body["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-    assert error["message"].startswith("The media storage is unavailable")
+    assert error["message"].startswith("The S3 media storage is unavailable")
     assert error["path"] == ["completeMediaUpload"]
     assert await _media_status(api.settings, spec["mediaId"]) == "PENDING_UPLOAD"
     assert gate.refused > 0
