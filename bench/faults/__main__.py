@@ -9,7 +9,9 @@ healed, and the load goes on. One line per scenario: what a client saw before, d
 after (ok, partial answers, errors by code, p95 from the intended send time), then what
 was lost (acknowledged writes missing from PostgreSQL, counters unequal to the rows).
 Ends with `lost=N`; exits 1 when anything was lost or a scenario broke a promise it checks
-(`FAILED ...`: PostgreSQL's pools not recovered within 5 s of it accepting connections).
+(`FAILED ...`: PostgreSQL's pools not recovered within 5 s of it accepting connections;
+live-like subscribers that got no event before, or after, the fault though likes of their
+posts were acknowledged then).
 
 The router runs the repository's router.yaml (circuit breakers on) with two changes for
 the benchmark: rate limits lifted (bench.mixed) and every subgraph's timeout at 5 s (the

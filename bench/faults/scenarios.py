@@ -159,6 +159,7 @@ async def run(
         live.mark("after")
     if scenario.subscribers:
         notes.append(live.note(load.changes))
+        failures += live.failures(load.changes)
     if scenario.breaker:
         notes.append(breaker_note(ms, scenario.breaker, counts))
     if scenario.users_only:
@@ -166,8 +167,9 @@ async def run(
     if scenario.images:
         notes.append(media_split(load.phases))
     if scenario.verdict is not None:
-        said, failures = scenario.verdict(load, marks)
+        said, broken = scenario.verdict(load, marks)
         notes += said
+        failures += broken
     lost, waited = await settle(_raw_dsn(ms.st), load.acked)
     images = (
         f" images={len(load.acked.media)} (completed {len(load.acked.uploaded)}, ready "
@@ -234,6 +236,25 @@ class Live:
         """Events the subscribers should see for the acknowledged likes of `phases`: one per
         like or unlike of a watched post, per subscriber watching it."""
         return sum(changes.get(phase, Counter())[post] for phase in phases for post in self.posts)
+
+    def failures(self, changes: dict[str, Counter[str]]) -> list[str]:
+        """The promise checked: subscribers get like events before the fault and again after
+        it ("subscriptions resume"): none at all in a phase with acknowledged likes of the
+        watched posts fails the scenario. (A few short is the best effort documented: the
+        events published while Redis is away, or while a process resubscribes, are gone.)"""
+        before = self.marks.get("before", 0)
+        after = self.marks.get("after", 0) - self.marks.get("fault", 0)
+        out = []
+        for phase, got, expected in (
+            ("before the fault", before, self.expected(changes, "warmup", "before")),
+            ("after the fault", after, self.expected(changes, "after")),
+        ):
+            if expected and not got:
+                out.append(
+                    f"0 live like events {phase} for {expected} acknowledged likes of the "
+                    "watched posts"
+                )
+        return out
 
     def note(self, changes: dict[str, Counter[str]]) -> str:
         """Events per phase (the first from the start, warm-up included), each next to the
