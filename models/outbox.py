@@ -34,16 +34,17 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    column,
     delete,
     func,
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
 
 from models.db import DOMAIN_SCHEMAS, Base
 from puppies.observability.context import current_traceparent, request_id
@@ -255,29 +256,42 @@ async def emit(
     return int(result.scalar_one())
 
 
-async def claim_pending(session: AsyncSession, schema: str, limit: int) -> list[Event]:
-    """Lock up to `limit` undispatched rows, oldest first, skipping rows another relay holds.
+# `<schema>.outbox` -> the statement that claims and marks a batch (built once per schema)
+_DISPATCH: dict[str, TextualSelect] = {}
 
-    Call inside a transaction and `mark_dispatched` the same rows before committing.
-    """
-    table = outbox_table(schema)
-    rows = (
-        await session.execute(
-            select(
-                table.c.id,
-                table.c.event_type,
-                table.c.aggregate_id,
-                table.c.payload,
-                table.c.created_at,
-                table.c.traceparent,
-                table.c.request_id,
-            )
-            .where(table.c.dispatched_at.is_(None))
-            .order_by(table.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+
+def _dispatch_statement(schema: str) -> TextualSelect:
+    _check_schema(schema)
+    statement = _DISPATCH.get(schema)
+    if statement is None:
+        statement = text(
+            f"UPDATE {schema}.outbox AS o SET dispatched_at = now() "
+            f"WHERE o.id IN (SELECT id FROM {schema}.outbox WHERE dispatched_at IS NULL "
+            "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+            "RETURNING o.id, o.event_type, o.aggregate_id, o.payload, o.created_at, "
+            "o.traceparent, o.request_id"
+        ).columns(
+            column("id", BigInteger),
+            column("event_type", Text),
+            column("aggregate_id", BigInteger),
+            column("payload", JSONB),
+            column("created_at", DateTime(timezone=True)),
+            column("traceparent", Text),
+            column("request_id", Text),
         )
-    ).all()
+        _DISPATCH[schema] = statement
+    return statement
+
+
+async def claim_for_dispatch(connection: AsyncConnection, schema: str, limit: int) -> list[Event]:
+    """Lock up to `limit` undispatched rows, oldest first, skipping rows another relay
+    holds, and mark them dispatched: ONE statement, inside the caller's transaction.
+
+    The caller enqueues the returned events before it commits; if it cannot, it rolls back
+    and the rows are undispatched again. Oldest first (by id) in the returned list too.
+    """
+    result = await connection.execute(_dispatch_statement(schema), {"limit": limit})
+    rows = sorted(result.all(), key=lambda r: r.id)
     return [
         Event(
             id=f"{schema}:{r.id}",
@@ -291,14 +305,6 @@ async def claim_pending(session: AsyncSession, schema: str, limit: int) -> list[
         )
         for r in rows
     ]
-
-
-async def mark_dispatched(session: AsyncSession, schema: str, events: list[Event]) -> None:
-    if not events:
-        return
-    table = outbox_table(schema)
-    ids = [int(e.id.split(":", 1)[1]) for e in events]
-    await session.execute(update(table).where(table.c.id.in_(ids)).values(dispatched_at=func.now()))
 
 
 async def existing_outbox_schemas(session: AsyncSession) -> list[str]:

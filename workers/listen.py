@@ -12,6 +12,11 @@ polls the database but a slow fallback of each waiter's own.
 
 Every subscribed event is also set each time the connection is (re)established, so rows
 committed while nobody listened are caught up at once, never left to the fallback.
+
+The event (`Wake`) also collects the notifications' payloads, so a waiter can do only the
+work a notification names (the relay drains only the outboxes whose schema was notified);
+`everything` says that something other than a notification woke it (the first pass, a
+reconnect), when the waiter must look at everything.
 """
 
 from __future__ import annotations
@@ -30,19 +35,36 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 5.0
 
 
+class Wake(asyncio.Event):
+    """An asyncio.Event that remembers why it was set: the payloads of the notifications
+    since the last `take()`, and whether a reconnect (or the first pass) set it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.payloads: set[str] = set()
+        self.everything = True
+
+    def take(self) -> tuple[bool, set[str]]:
+        """Clear the event; (everything, payloads) of what set it since the last take."""
+        self.clear()
+        everything, payloads = self.everything, self.payloads
+        self.everything, self.payloads = False, set()
+        return everything, payloads
+
+
 class Listener:
     def __init__(self, settings: Settings) -> None:
         assert settings.database_url is not None
         self.dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        self._events: dict[str, list[asyncio.Event]] = {}
+        self._events: dict[str, list[Wake]] = {}
         self._conn: asyncpg.Connection | None = None
         self._adding: set[asyncio.Task[None]] = set()
         self.connected = asyncio.Event()
 
-    def subscribe(self, channel: str) -> asyncio.Event:
+    def subscribe(self, channel: str) -> Wake:
         """An event set on every notification of `channel` and on every reconnect; set at
         once too, so the subscriber's first pass does not wait."""
-        event = asyncio.Event()
+        event = Wake()
         event.set()
         new = channel not in self._events
         self._events.setdefault(channel, []).append(event)
@@ -54,13 +76,15 @@ class Listener:
             task.add_done_callback(self._adding.discard)
         return event
 
-    def _on_notify(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:
+    def _on_notify(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         for event in self._events.get(channel, ()):
+            event.payloads.add(payload)
             event.set()
 
     def _wake_all(self) -> None:
         for events in self._events.values():
             for event in events:
+                event.everything = True
                 event.set()
 
     async def run(self) -> None:

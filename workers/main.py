@@ -33,7 +33,7 @@ from puppies.settings import Settings
 from resolvers.runtime import Resources
 from workers.context import WorkerContext, arq_redis, resources
 from workers.http import HealthServer
-from workers.listen import Listener
+from workers.listen import Listener, Wake
 from workers.registry import REGISTRY, Periodic, Registry
 from workers.relay import OutboxRelay
 from workers.telemetry import keep_gauges_fresh
@@ -75,7 +75,7 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
     lock_seconds = max(5.0, interval * 3)
     duration = metrics.JOB_DURATION.labels(task.name)
     failures = metrics.JOB_FAILURES.labels(task.name)
-    wake: asyncio.Event | None = None
+    wake: Wake | None = None
     idle = interval
     if task.wake is not None:
         listener: Listener = ctx["listener"]
@@ -86,7 +86,7 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
             if wake is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), idle)
-                wake.clear()
+                wake.take()
             started = asyncio.get_running_loop().time()
             try:
                 lock = res.redis.lock(

@@ -3,20 +3,23 @@
 For each `<schema>.outbox` that exists it repeatedly, in one transaction:
   1. locks up to `outbox_batch_size` undispatched rows, oldest first, with
      `FOR UPDATE SKIP LOCKED` (several relays share the work without waiting on each other),
+     and sets their `dispatched_at`, in ONE statement (`claim_for_dispatch`),
   2. enqueues one arq job per (row, registered consumer) with the deterministic job id
      `<schema>:<row id>:<consumer>`, so arq refuses a second copy of the same job while
      the first is queued or its result is kept,
-  3. sets `dispatched_at` on those rows and commits.
-A crash before the commit leaves the rows undispatched; the next pass enqueues them again
-and the job ids absorb the duplicates. Rows are dispatched exactly once from the relay's
-point of view; consumers are still written to be idempotent (arq is at-least-once).
+  3. commits.
+A crash (or a Redis error) before the commit leaves the rows undispatched; the next pass
+enqueues them again and the job ids absorb the duplicates. Rows are dispatched exactly once
+from the relay's point of view; consumers are still written to be idempotent (arq is
+at-least-once).
 
 Latency: an AFTER INSERT trigger does `pg_notify('puppies_outbox', schema)`, delivered at
 commit; the relay LISTENs (workers/listen.py) and wakes at once, and after enqueueing it
 rings the arq worker's doorbell (`on_enqueued`), so the jobs start without waiting for the
-worker's next poll. It also polls every `outbox_poll_interval_seconds`, so a lost
-notification only delays a row, never loses it (a reconnected LISTEN wakes it at once, so
-the fallback is for what no reconnect covers).
+worker's next poll. A notification names its schema, so a pass it starts drains only the
+outboxes notified (one transaction, not one per domain); the first pass, a reconnected
+LISTEN and the fallback poll every `outbox_poll_interval_seconds` drain every outbox, so a
+lost notification only delays a row, never loses it.
 """
 
 from __future__ import annotations
@@ -36,9 +39,8 @@ from models.db import Database
 from models.outbox import (
     OUTBOX_CHANNEL,
     Event,
-    claim_pending,
+    claim_for_dispatch,
     existing_outbox_schemas,
-    mark_dispatched,
     purge_dispatched,
 )
 from puppies.settings import Settings
@@ -111,8 +113,8 @@ class OutboxRelay:
         per job. The stored job is arq's own serialisation (`arq.jobs.serialize_job`).
         """
         jobs = [
-            (c.name, e, job_id(e, c.name))
-            for e in events
+            (c.name, wire, job_id(e, c.name))
+            for e, wire in ((e, e.to_dict()) for e in events)
             for c in self.registry.consumers_for(e.type)
         ]
         if not jobs:
@@ -123,7 +125,7 @@ class OutboxRelay:
         async with self.redis.pipeline(transaction=False) as pipe:
             for name, event, jid in jobs:
                 data = serialize_job(
-                    name, (event.to_dict(),), {}, None, now, serializer=self.redis.job_serializer
+                    name, (event,), {}, None, now, serializer=self.redis.job_serializer
                 )
                 await self._script(
                     keys=[job_key_prefix + jid, result_key_prefix + jid, queue],
@@ -135,20 +137,27 @@ class OutboxRelay:
 
     async def relay_schema(self, schema: str) -> int:
         """Dispatch one batch of `schema`'s outbox; returns how many rows it dispatched."""
-        async with self.db.transaction() as session:
-            events = await claim_pending(session, schema, self.batch_size)
+        # a plain connection (no ORM session): BEGIN, the claim, COMMIT
+        async with self.db.engine.begin() as connection:
+            events = await claim_for_dispatch(connection, schema, self.batch_size)
             if not events:
                 return 0
             if await self._enqueue(events) and self._on_enqueued is not None:
                 self._on_enqueued()  # the jobs may start now: a job id is never queued twice
-            await mark_dispatched(session, schema, events)
         self.dispatched += len(events)
         return len(events)
 
-    async def relay_once(self) -> int:
-        """Drain every outbox once (batch by batch); returns the rows dispatched."""
+    async def relay_once(self, only: set[str] | None = None) -> int:
+        """Drain every outbox once (batch by batch), or only those of the schemas in
+        `only`; returns the rows dispatched."""
         total = 0
-        for schema in await self.schemas():
+        schemas = await self.schemas()
+        if only is not None and not only <= set(schemas):
+            self._schemas_at = 0.0  # an outbox created since the last look
+            schemas = await self.schemas()
+        for schema in schemas:
+            if only is not None and schema not in only:
+                continue
             while True:
                 n = await self.relay_schema(schema)
                 total += n
@@ -163,20 +172,26 @@ class OutboxRelay:
             if self._own_listener
             else None
         )
+        everything = True  # the first pass
         try:
             while True:
-                self._wake.clear()
+                woken, notified = self._wake.take()
+                everything = everything or woken
                 try:
-                    await self.relay_once()
+                    await self.relay_once(None if everything else notified)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     # PostgreSQL or Redis away: try again every second until a pass works
                     log.exception("outbox relay pass failed; retrying")
                     await asyncio.sleep(min(1.0, self.poll_interval))
+                    everything = True  # what failed may be in any outbox
                     continue
-                with contextlib.suppress(TimeoutError):
+                everything = False
+                try:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    everything = True  # the fallback poll: every outbox
         finally:
             if listener is not None:
                 listener.cancel()

@@ -129,6 +129,54 @@ async def test_notify_wakes_the_relay_without_waiting_for_the_poll(db, arq_redis
             await task
 
 
+async def test_a_notified_pass_drains_only_the_outboxes_it_names(db, arq_redis, settings):
+    """A notification names its schema: the pass it starts drains that outbox alone; the
+    first pass and the fallback poll drain every outbox."""
+    async with db.transaction() as session:
+        post_row = await emit(session, "posts", "test.happened", {}, aggregate_id=1)
+        user_row = await emit(session, "users", "test.happened", {}, aggregate_id=2)
+    relay = OutboxRelay(settings, db, arq_redis, _registry())
+    assert await relay.relay_once({"posts"}) == 1
+    assert sorted(await _queued(arq_redis, settings)) == [
+        f"posts:{post_row}:test.first",
+        f"posts:{post_row}:test.second",
+    ]
+    assert await relay.relay_once({"feed"}) == 0  # nothing pending there
+    assert await relay.relay_once() == 1  # every outbox: the users row
+    assert f"users:{user_row}:test.first" in await _queued(arq_redis, settings)
+
+
+async def test_a_running_relay_relays_each_notified_outbox_and_polls_the_rest(
+    db, arq_redis, settings
+):
+    """Under `run()`: a row whose notification is lost (its trigger off, as for a NOTIFY
+    that never arrives) waits for the fallback poll; a notified one goes at once."""
+    fast_poll = settings.model_copy(update={"outbox_poll_interval_seconds": 1.0})
+    relay = OutboxRelay(fast_poll, db, arq_redis, _registry())
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # first pass done, LISTEN connected
+        async with db.transaction() as session:
+            from sqlalchemy import text
+
+            await session.execute(text("ALTER TABLE users.outbox DISABLE TRIGGER outbox_notify"))
+            silent = await emit(session, "users", "test.happened", {}, aggregate_id=3)
+            await session.execute(text("ALTER TABLE users.outbox ENABLE TRIGGER outbox_notify"))
+        async with db.transaction() as session:
+            loud = await emit(session, "posts", "test.happened", {}, aggregate_id=4)
+        for _ in range(400):
+            queued = await _queued(arq_redis, settings)
+            if f"posts:{loud}:test.first" in queued and f"users:{silent}:test.first" in queued:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the relay did not relay both rows (notified and polled)")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_claim_marks_an_event_once_per_consumer(db):
     event = Event(id="posts:1", type="test.happened", schema="posts", aggregate_id=None)
     async with db.transaction() as session:

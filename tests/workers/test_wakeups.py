@@ -178,3 +178,25 @@ async def test_a_channel_subscribed_while_listening_is_listened_to(clean: Settin
             await _until(late.is_set, timeout=10)
     finally:
         await db.dispose()
+
+
+async def test_a_wake_says_which_payloads_woke_it(clean: Settings) -> None:
+    listener = Listener(clean)
+    wake = listener.subscribe("puppies_test_payloads")
+    db = Database(clean)
+    try:
+        async with _running(listener.run()):
+            await _until(listener.connected.is_set)
+            assert wake.take()[0] is True  # the first pass (and the connect) look at all
+            assert wake.take() == (False, set())
+            async with db.transaction() as session:
+                for payload in ("posts", "users", "posts"):
+                    await session.execute(
+                        text("SELECT pg_notify('puppies_test_payloads', :p)"), {"p": payload}
+                    )
+            await _until(lambda: wake.payloads == {"posts", "users"}, timeout=10)
+            assert wake.is_set()
+            assert wake.take() == (False, {"posts", "users"})
+            assert not wake.is_set()
+    finally:
+        await db.dispose()
