@@ -20,7 +20,9 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import Worker
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -58,12 +60,69 @@ def load_domains(modules: tuple[str, ...] = DOMAIN_MODULES) -> Registry:
     return REGISTRY
 
 
-async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
-    """Run `task` every interval; a Redis lock keeps one run at a time across processes.
+# A task run at least this often keeps its lock between runs (`_Lease`).
+KEEP_LOCK_MAX_INTERVAL = 2.0
 
-    redis-py's Lock: acquired with SET NX PX and a random token, released by a Lua script
-    that deletes the key only while it still holds this process's token (atomic: a lock
-    that expired and was taken by another process is never released by this one).
+
+class _Lease:
+    """A periodic task's Redis lock (redis-py's Lock: SET NX PX with a random token; renewed
+    and released by Lua scripts that act only while the key still holds this token).
+
+    A task that runs at most every few seconds takes it before each run and releases it
+    after. One that runs more often (the roll-up up to ten times a second, the like-count
+    flush every second) keeps it between runs: taking and releasing it cost two Redis round
+    trips a run, most of what such a run costs when there is nothing to do. The kept lock
+    lasts `seconds` (1.5 times the lock time the task would have per run) and is renewed
+    before a run once a third of it has passed, so every run starts with at least the lock
+    time a run had when it took the lock itself. Another process asks for a lock it did not
+    get once per third of that (not every interval), and takes over within `seconds` of the
+    holder's death; a stopped holder releases it at once."""
+
+    def __init__(self, redis: Any, name: str, seconds: float, *, keep: bool) -> None:
+        self.keep = keep
+        self.seconds = seconds * 1.5 if keep else seconds
+        self.lock = redis.lock(name, timeout=self.seconds, blocking=False)
+        self._fresh_until = 0.0  # loop time until which a kept lock needs no renewal
+        self._next_try = 0.0  # loop time before which a process without it does not ask
+
+    @property
+    def held(self) -> bool:
+        return self.lock.local.token is not None
+
+    async def take(self, now: float) -> bool:
+        """True when this process holds the lock for the coming run."""
+        if self.keep and self.held:
+            if now < self._fresh_until:
+                return True
+            try:
+                await self.lock.reacquire()  # back to its full time, if still ours
+                self._fresh_until = now + self.seconds / 3
+                return True
+            except LockError:  # it lapsed (and may have been taken): not ours any more
+                self.lock.local.token = None
+        if self.keep and now < self._next_try:
+            return False
+        if await self.lock.acquire():
+            self._fresh_until = now + self.seconds / 3
+            return True
+        self._next_try = now + self.seconds / 3
+        return False
+
+    async def after_run(self) -> None:
+        if not self.keep:
+            await self.release()
+
+    async def release(self) -> None:
+        if self.held:
+            with contextlib.suppress(LockError):  # expired meanwhile: not ours
+                await self.lock.release()
+            self.lock.local.token = None
+
+
+async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
+    """Run `task` every interval; a Redis lock keeps one run at a time across processes
+    (`_Lease`: a lock that expired and was taken by another process is never released or
+    renewed by this one).
 
     A task with a `wake` channel waits, after its interval, for a notification of that
     channel (or its `idle` seconds): it runs when there is work, not on a clock.
@@ -72,7 +131,12 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
     of its name (duration, failures)."""
     res = resources(ctx)
     interval = max(0.01, task.interval(res.settings))
-    lock_seconds = max(5.0, interval * 3)
+    lease = _Lease(
+        res.redis,
+        PERIODIC_LOCK_PREFIX + task.name,
+        max(5.0, interval * 3),
+        keep=interval <= KEEP_LOCK_MAX_INTERVAL,
+    )
     duration = metrics.JOB_DURATION.labels(task.name)
     failures = metrics.JOB_FAILURES.labels(task.name)
     wake: Wake | None = None
@@ -81,34 +145,52 @@ async def _run_periodic(ctx: WorkerContext, task: Periodic) -> None:
         listener: Listener = ctx["listener"]
         wake = listener.subscribe(task.wake)
         idle = max(interval, task.idle(res.settings) if task.idle else interval)
-    with untraced():
-        while True:
-            if wake is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), idle)
-                wake.take()
-            started = asyncio.get_running_loop().time()
-            try:
-                lock = res.redis.lock(
-                    PERIODIC_LOCK_PREFIX + task.name, timeout=lock_seconds, blocking=False
-                )
-                if await lock.acquire():
-                    try:
-                        await task.fn(ctx)
-                    finally:
-                        duration.observe(asyncio.get_running_loop().time() - started)
-                        with contextlib.suppress(LockError):  # expired meanwhile: not ours
-                            await lock.release()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                failures.inc()
-                log.exception("periodic task %s failed", task.name)
-            elapsed = asyncio.get_running_loop().time() - started
-            await asyncio.sleep(max(0.0, interval - elapsed))
+    loop = asyncio.get_running_loop()
+    try:
+        with untraced():
+            while True:
+                if wake is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), idle)
+                    wake.take()
+                started = loop.time()
+                try:
+                    if await lease.take(started):
+                        try:
+                            await task.fn(ctx)
+                        finally:
+                            duration.observe(loop.time() - started)
+                            await lease.after_run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    failures.inc()
+                    log.exception("periodic task %s failed", task.name)
+                elapsed = loop.time() - started
+                await asyncio.sleep(max(0.0, interval - elapsed))
+    finally:
+        with contextlib.suppress(Exception):
+            await lease.release()  # another process may take over at once
 
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+# KEYS: the queue, then one in-progress key per job; ARGV: the reservation in ms, now in ms,
+# then the job ids (in the keys' order). Returns [job id, score, ...] of the jobs reserved.
+_CLAIM_JOBS = """
+local claimed = {}
+local now = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  local id = ARGV[i + 1]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) <= now and redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('PSETEX', KEYS[i], ARGV[1], '1')
+    claimed[#claimed + 1] = id
+    claimed[#claimed + 1] = score
+  end
+end
+return claimed
+"""
 
 
 class _Worker(Worker):
@@ -161,16 +243,49 @@ class _Worker(Worker):
             self._redis_down_since = None
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        # One at a time: arq takes a slot (semaphore and counter) for a job before asking
-        # Redis whether it may run it, and does not give the slot back when Redis fails.
+        """Start the jobs `job_ids` names, as many as there are free slots: ONE round trip.
+
+        arq asks Redis four times per job (WATCH its in-progress key, EXISTS, ZSCORE, then
+        MULTI/PSETEX/EXEC); `_CLAIM_JOBS` makes the same check and reservation for every id
+        of the poll at once, atomically (a Lua script runs alone, as the transaction did):
+        a job is taken when it is still queued, due, and not reserved by another worker.
+
+        The slots (arq's semaphore and counter) are taken before asking and given back for
+        every job not taken, and for all of them when Redis fails (arq kept them)."""
         self._read = len(job_ids)
-        for job_id in job_ids:
-            try:
-                await super().start_jobs([job_id])
-            except _REDIS_DOWN:
+        ids = job_ids[: max(0, self.max_jobs - self.job_counter)]
+        if not ids:
+            return
+        for _ in ids:
+            await self.sem.acquire()
+        self.job_counter += len(ids)
+        names = [job_id.decode() for job_id in ids]
+        try:
+            claimed = await self._claim_script(
+                keys=[self.queue_name, *(in_progress_key_prefix + name for name in names)],
+                args=[int(self.in_progress_timeout_s * 1000), timestamp_ms(), *names],
+            )
+        except BaseException:
+            self.job_counter -= len(ids)
+            for _ in ids:
+                self.sem.release()
+            raise
+        scores = {
+            claimed[i].decode(): int(float(claimed[i + 1])) for i in range(0, len(claimed), 2)
+        }
+        for name in names:
+            score = scores.get(name)
+            if score is None:  # finished, re-queued for later, or running elsewhere
                 self.job_counter -= 1
                 self.sem.release()
-                raise
+                continue
+            task = self.loop.create_task(self.run_job(name, score))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[name] = task
+
+    @functools.cached_property
+    def _claim_script(self) -> AsyncScript:
+        return self.pool.register_script(_CLAIM_JOBS)
 
 
 async def _renew_job_leases(worker: Worker, redis: ArqRedis, lease: float) -> None:
