@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, func, literal, literal_column, select, text
+from sqlalchemy import BigInteger, Integer, Table, bindparam, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,12 +50,19 @@ class FanoutResult:
     rows_inserted: int = 0
 
 
-def sample_condition(column: object, post_id: int, every: int) -> object:
-    """Deterministic 1-in-`every` sample of (viewer, post) pairs, for trimming."""
+def sample_condition(column: str, post_id: int, every: int) -> object:
+    """Deterministic 1-in-`every` sample of (viewer, post) pairs, for trimming.
+
+    The post and the rate are bound parameters, not literals in the SQL: a statement with
+    the post id in its text missed SQLAlchemy's compiled cache and was compiled again for
+    every batch of every fan-out (most of a small fan-out's CPU, bench/RESULTS.md)."""
     if every <= 1:
         return literal(True)
-    return literal_column(
-        f"(hashint8(({column}) # {int(post_id)}) & 2147483647) % {int(every)} = 0"
+    return text(
+        f"(hashint8(({column}) # :sample_post) & 2147483647) % :sample_every = 0"
+    ).bindparams(
+        bindparam("sample_post", int(post_id), type_=BigInteger),
+        bindparam("sample_every", int(every), type_=Integer),
     )
 
 

@@ -36,14 +36,10 @@ from dataclasses import replace
 from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
-    Column,
-    Integer,
     bindparam,
     func,
     select,
     text,
-    update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -347,24 +343,21 @@ def live_count(post: PostRecord, live: dict[int, int] | None) -> int:
     return post.like_count if live is None else live.get(post.id, post.like_count)
 
 
+# Built once (a prepared statement whatever the number of ids): the ORM statement with a
+# VALUES list was compiled anew at every flush, most of a flush's CPU (bench/RESULTS.md).
+_RECOUNT = text(
+    "UPDATE posts.posts AS p SET like_count = c.n "
+    "FROM (SELECT d.pid, count(l.user_id)::int AS n "
+    "FROM unnest(:ids) AS d(pid) LEFT JOIN posts.likes AS l ON l.post_id = d.pid "
+    "GROUP BY d.pid) AS c "
+    "WHERE p.id = c.pid RETURNING p.id, p.like_count"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
 async def _recount(res: Resources, post_ids: list[int]) -> dict[int, int]:
     """Set like_count = count(rows) for these posts in one statement; returns the counts."""
-    ids = values(Column("pid", BigInteger), name="d").data([(i,) for i in post_ids])
-    counts = (
-        select(ids.c.pid, func.count(Like.user_id).cast(Integer).label("n"))
-        .select_from(ids.outerjoin(Like, Like.post_id == ids.c.pid))
-        .group_by(ids.c.pid)
-        .subquery("c")
-    )
-    stmt = (
-        update(Post)
-        .where(Post.id == counts.c.pid)
-        .values(like_count=counts.c.n)
-        .returning(Post.id, Post.like_count)
-        .execution_options(synchronize_session=False)
-    )
-    async with res.db.transaction() as session:
-        rows = (await session.execute(stmt)).all()
+    async with res.db.autocommit.connect() as connection:  # one statement: atomic alone
+        rows = (await connection.execute(_RECOUNT, {"ids": list(post_ids)})).all()
     return {int(r[0]): int(r[1]) for r in rows}
 
 

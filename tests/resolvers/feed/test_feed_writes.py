@@ -188,3 +188,29 @@ async def test_old_fan_out_records_are_purged_but_running_ones_kept(world: World
     assert await purge_finished(world.res) == 1
     left = [r[0] for r in await world.rows("SELECT post_id FROM feed.fanout")]
     assert left == [running] and done not in left
+
+
+async def test_a_fan_out_samples_one_inbox_in_n_for_trimming(world: World) -> None:
+    """`feed_trim_every` > 1: a batch names for trimming exactly the followers the hash
+    picks (the post id and the rate are bound parameters: one compiled statement)."""
+    from resolvers.feed.fanout import fanout_batch
+
+    author, *followers = await world.users(60)
+    await world.bulk_follow(followers, author)
+    settings = world.settings.model_copy(update={"feed_trim_every": 4})
+    for _ in range(2):
+        post_id = await world.post(author)
+        expected = {
+            r[0]
+            for r in await world.rows(
+                "SELECT follower_id FROM users.follows WHERE followee_id = :a "
+                "AND (hashint8(follower_id # CAST(:p AS bigint)) & 2147483647) % 4 = 0",
+                a=author,
+                p=post_id,
+            )
+        }
+        assert 0 < len(expected) < len(followers)  # a sample, not all or none
+        async with world.res.db.transaction() as session:
+            _, n, inserted, sample = await fanout_batch(session, settings, post_id, author, 0)
+        assert (n, inserted) == (59, 59)
+        assert set(sample) == expected
