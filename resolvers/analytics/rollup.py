@@ -121,11 +121,17 @@ def _with(*names: str) -> str:
 
 _ALL = ("ph", "ins_ph", "ins_pd", "uh", "ins_uh", "ins_ud")
 
+# One statement in autocommit (one round trip, no BEGIN/COMMIT): the roller lock is taken
+# once, before the scan (an uncorrelated sub-select: a one-time filter), and held to the
+# end of the statement's own transaction; without it the statement deletes nothing. A
+# roller that took the lock after another committed may have a snapshot from before that
+# commit: its DELETE skips the rows the other deleted, so no event is counted twice.
 _ROLL_UP = text(
     """
     WITH batch AS (
         DELETE FROM analytics.rollup_queue
-        WHERE seq IN (SELECT seq FROM analytics.rollup_queue ORDER BY seq LIMIT :limit)
+        WHERE (SELECT pg_try_advisory_xact_lock(:k))
+          AND seq IN (SELECT seq FROM analytics.rollup_queue ORDER BY seq LIMIT :limit)
         RETURNING type, occurred_at, post_id, user_id, owner_id
     ),
     b AS (
@@ -155,13 +161,9 @@ _REBUILD_HOURLY = text(
 async def roll_up(res: Resources, *, limit: int = 50_000) -> int:
     """Fold up to `limit` queued events into the rollups; returns how many (0 when another
     roller holds the lock or nothing is queued)."""
-    async with res.db.transaction() as session:
-        got = (
-            await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        ).scalar_one()
-        if not got:
-            return 0
-        return int((await session.execute(_ROLL_UP, {"limit": limit})).scalar_one())
+    async with res.db.autocommit.connect() as connection:
+        result = await connection.execute(_ROLL_UP, {"k": _LOCK_KEY, "limit": limit})
+        return int(result.scalar_one())
 
 
 async def roll_up_all(res: Resources, *, limit: int = 50_000) -> int:

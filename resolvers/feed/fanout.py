@@ -117,7 +117,7 @@ async def start_fanout(res: Resources, post_id: int, author_id: int) -> str:
 
 
 async def _claim(res: Resources, post_id: int, lease_seconds: float) -> bool:
-    async with res.db.transaction() as session:
+    async with res.db.autocommit.connect() as session:  # one statement: atomic alone
         row = (
             await session.execute(
                 text(

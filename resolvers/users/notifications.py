@@ -151,9 +151,9 @@ async def notify(
         "key": key,
         "at": at,
     }
-    try:
-        async with res.db.transaction() as session:
-            row = (await session.execute(_NOTIFY, params)).first()
+    try:  # one statement: atomic alone, in autocommit (no BEGIN/COMMIT round trips)
+        async with res.db.autocommit.connect() as connection:
+            row = (await connection.execute(_NOTIFY, params)).first()
     except IntegrityError:  # the recipient or the actor was deleted meanwhile
         return None
     if row is None:
