@@ -86,6 +86,11 @@ def to_row(event: Event) -> Row | None:
     )
 
 
+# The types that also change analytics' own projection of posts (`_project`), in the same
+# transaction as their record.
+_PROJECTED = frozenset({"POST_CREATED", "POST_DELETED"})
+
+
 async def _project(session: AsyncSession, row: Row) -> None:
     if row.post_id is None or row.owner_id is None:
         return
@@ -127,6 +132,9 @@ async def record_domain_event(res: Resources, event: Event) -> bool:
         return False
     for attempt in (1, 2):
         try:
+            if row.type not in _PROJECTED:  # one statement: in autocommit, one round trip
+                async with res.db.autocommit.connect() as connection:
+                    return bool(await record_in(connection, [row]))
             async with res.db.transaction() as session:
                 fresh = await record_in(session, [row])
                 if fresh:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from resolvers.analytics.partitions import ensure_partitions
 from resolvers.runtime import Resources
@@ -107,8 +107,9 @@ def _is_missing_partition(exc: DBAPIError) -> bool:
     return "no partition of relation" in str(exc.orig)
 
 
-async def record_in(session: AsyncSession, rows: Sequence[Row]) -> set[uuid.UUID]:
-    """Record `rows` in the caller's transaction; returns the ids that were new."""
+async def record_in(session: AsyncSession | AsyncConnection, rows: Sequence[Row]) -> set[uuid.UUID]:
+    """Record `rows` in the caller's transaction (one statement: an autocommit connection
+    records them atomically too); returns the ids that were new."""
     if not rows:
         return set()
     # One lock order for every batch: two batches sharing ids (a client retrying while its

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from models.analytics import partition_name
 from models.outbox import Event
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event, to_row
@@ -98,3 +99,42 @@ async def test_post_deleted_marks_the_projection(res: Resources, settings: Setti
     await record_domain_event(res, _event(2, "post.deleted", post_id=10, author_id=1))
     rows = await _rows(res, "SELECT post_id, deleted_at IS NOT NULL FROM analytics.posts")
     assert rows == [(10, True)]
+
+
+async def test_an_event_of_a_day_without_a_partition_makes_it(
+    res: Resources, settings: Settings
+) -> None:
+    """10 days ago is inside retention but before the partitions made ahead of time: the
+    first try fails on the missing partition, which is made, and the second records it
+    (a like goes in one autocommit statement, a publication in a transaction)."""
+    ago = datetime.now(UTC) - timedelta(days=10)
+    like = Event(
+        id="posts:21",
+        type="post.liked",
+        schema="posts",
+        aggregate_id=7,
+        payload={"post_id": 7, "user_id": 2, "author_id": 3},
+        occurred_at=ago,
+    )
+    published = Event(
+        id="posts:22",
+        type="post.published",
+        schema="posts",
+        aggregate_id=8,
+        payload={"post_id": 8, "author_id": 3},
+        occurred_at=ago - timedelta(days=1),
+    )
+    days = [like.occurred_at.date(), published.occurred_at.date()]
+    exists = "SELECT to_regclass(:name) IS NOT NULL"
+    for day in days:
+        async with res.db.session() as s:
+            name = f"analytics.{partition_name(day)}"
+            assert (await s.execute(text(exists), {"name": name})).scalar_one() is False
+    for event in (like, published):
+        assert await record_domain_event(res, event) is True
+        assert await record_domain_event(res, event) is False
+    assert await _rows(res, "SELECT type FROM analytics.events ORDER BY type") == [
+        ("LIKE",),
+        ("POST_CREATED",),
+    ]
+    assert await _rows(res, "SELECT post_id, author_id FROM analytics.posts") == [(8, 3)]
