@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy.ext.asyncio
-from sqlalchemy import Executable, MetaData, Row, event, exc, text
+from sqlalchemy import Executable, MetaData, Row, TextClause, event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
@@ -63,6 +64,67 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# `Database.rows` keeps this many compiled text statements (they are built once each; one
+# built per call is compiled per call)
+_PLAIN_STATEMENTS = 256
+
+
+class _PlainStatement:
+    """A `text()` statement as asyncpg takes it: SQL with `$n` placeholders, the bound
+    names in their order with their types' bind processors, and a row class made from the
+    first result's columns. `ok` is False for what needs SQLAlchemy's execution (expanding
+    or literal parameters)."""
+
+    def __init__(
+        self,
+        statement: TextClause,
+        sql: str,
+        names: Sequence[str],
+        processors: Sequence[Any],
+        ok: bool,
+    ) -> None:
+        self.statement = statement
+        self.sql = sql
+        self.names = tuple(names)
+        self.processors = tuple(processors)
+        self.ok = ok
+        self.row: type[tuple[Any, ...]] | None = None
+
+    @classmethod
+    def of(cls, statement: TextClause, engine: AsyncEngine) -> _PlainStatement:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        names = list(compiled.positiontup or ())
+        processors = [compiled.binds[n].type.bind_processor(dialect) for n in names]
+        ok = not (compiled.post_compile_params or compiled.literal_execute_params)
+        return cls(statement, compiled.string, names, processors, ok)
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = params[name]
+            values.append(process(value) if process is not None and value is not None else value)
+        return values
+
+    def rows(self, records: Sequence[Any]) -> list[Any]:
+        if not records:
+            return []
+        row = self.row
+        if row is None:
+            row = self.row = _row_class(tuple(records[0].keys()))
+        return [row(*r) for r in records]
+
+
+def _row_class(names: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    """A tuple with the columns as attributes and a `_mapping`, as SQLAlchemy's Row has."""
+    base = namedtuple("Row", names, rename=True)  # type: ignore[misc]  # "?column?": by `_mapping`
+
+    def mapping(self: tuple[Any, ...]) -> dict[str, Any]:
+        return dict(zip(names, self, strict=True))
+
+    return type("Row", (base,), {"__slots__": (), "_mapping": property(mapping)})
+
+
 class Database:
     """An engine and its sessionmaker, owned by one process and closed at shutdown."""
 
@@ -72,6 +134,8 @@ class Database:
         # The same pool in autocommit: no BEGIN before and no ROLLBACK after a statement.
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = create_sessionmaker(self.autocommit)
+        # `rows`' text statements as asyncpg runs them, compiled once each
+        self._plain: dict[int, _PlainStatement] = {}
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -94,9 +158,65 @@ class Database:
         `read()` without the ORM session around it. For the per-request DataLoaders' reads,
         whose rows become records at once (a `text()` statement built once, its ids as one
         array: one prepared statement whatever their number; bench/RESULTS.md, session 19:
-        0.74 ms of CPU per 20 posts, 1.82 ms through the ORM)."""
+        0.74 ms of CPU per 20 posts, 1.82 ms through the ORM).
+
+        A `text()` statement goes to asyncpg itself on a connection of the same pool
+        (compiled once; rows with the same attributes and `_mapping`): SQLAlchemy's
+        execution (its greenlet, cursor adapter, result and Row objects) cost more than the
+        statement (bench/RESULTS.md, session 20). Not while something listens to the
+        engine's statements (`models/sqlcount.py` in tests, OpenTelemetry's SQLAlchemy
+        spans): then through SQLAlchemy, as other statements always go."""
+        plain = None
+        if isinstance(statement, TextClause) and not self._listened():
+            plain = self._plain.get(id(statement))
+            if plain is None or plain.statement is not statement:
+                plain = _PlainStatement.of(statement, self.engine)
+                if len(self._plain) < _PLAIN_STATEMENTS:
+                    self._plain[id(statement)] = plain
         async with self.autocommit.connect() as connection:
-            return (await connection.execute(statement, params)).all()
+            if plain is None or not plain.ok:
+                return (await connection.execute(statement, params)).all()
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            arguments = plain.arguments(params or {})
+            try:
+                records = await driver.fetch(plain.sql, *arguments)
+            except Exception as error:
+                raise await self._as_sqlalchemy_error(
+                    connection, raw.dbapi_connection, plain.sql, arguments, error
+                ) from error
+        return plain.rows(records)
+
+    async def _as_sqlalchemy_error(
+        self, connection: Any, adapted: Any, sql: str, arguments: list[Any], error: Exception
+    ) -> BaseException:
+        """asyncpg's `error` as SQLAlchemy would have raised it for the same statement (what
+        the resolvers catch and puppies/outages.py classifies): translated by SQLAlchemy's
+        asyncpg adapter into its DBAPI error, wrapped in `DBAPIError` (OperationalError,
+        IntegrityError, ...), the connection invalidated when it was lost."""
+        dialect = self.engine.dialect
+        dbapi_error = dialect.loaded_dbapi.Error
+        try:
+            adapted._handle_exception(error)  # raises the adapter's translation
+        except dbapi_error as translated:
+            lost = dialect.is_disconnect(translated, adapted, None)
+            if lost:
+                await connection.invalidate()
+            return exc.DBAPIError.instance(
+                sql,
+                arguments,
+                translated,
+                dbapi_error,
+                connection_invalidated=lost,
+                dialect=dialect,
+            )
+        except Exception as other:  # not one of asyncpg's: as it is
+            return other
+        return error
+
+    def _listened(self) -> bool:
+        return bool(self.engine.sync_engine.dispatch.before_cursor_execute)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
