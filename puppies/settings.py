@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         default=None, description="postgresql+asyncpg://user:pass@host:port/db"
     )
     redis_url: str | None = Field(default=None, description="redis://host:port/0")
+    # A Redis that accepts connections and never answers (frozen, partitioned) fails a
+    # command of a subgraph, the worker or a CLI after this long, like a Redis that is down
+    # (docs/operations.md, "Redis dies"); pub/sub listeners read with timeouts of their own.
+    redis_socket_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    redis_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     s3_endpoint_url: str | None = Field(default=None, description="http://host:port")
     s3_bucket: str = "puppies-media"
     s3_region: str = "us-east-1"

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
@@ -211,6 +211,26 @@ class _Worker(Worker):
     _redis_down_since: float | None = None
     idle_poll = 0.5
     _read = 0  # job ids the last poll read
+    # arq's pool has a connect timeout (RedisSettings.conn_timeout) and no read timeout: a
+    # frozen Redis hung the poll loop, the lease renewals and every job's Redis call
+    socket_timeout: float | None = None
+
+    async def main(self) -> None:
+        if self._pool is None and self.socket_timeout is not None:
+            pool = await create_pool(
+                self.redis_settings,
+                job_deserializer=self.job_deserializer,
+                job_serializer=self.job_serializer,
+                default_queue_name=self.queue_name,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+            # connections made from now on have the timeout; the one create_pool used is
+            # closed and forgotten
+            pool.connection_pool.connection_kwargs["socket_timeout"] = self.socket_timeout
+            await pool.connection_pool.disconnect()
+            pool.connection_pool.reset()
+            self._pool = pool
+        await super().main()
 
     def wake(self) -> None:
         """Poll now (or as soon as `poll_delay` after the last poll allows)."""
@@ -410,6 +430,7 @@ def build_worker(
         handle_signals=True,
     )
     worker.idle_poll = settings.worker_idle_poll_seconds
+    worker.socket_timeout = settings.redis_socket_timeout_seconds
     # each started job reserved for one lease, renewed while it runs (_renew_job_leases)
     worker.in_progress_timeout_s = settings.worker_job_lease_seconds
     return worker

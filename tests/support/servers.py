@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -64,15 +65,25 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> 
 
 @contextlib.contextmanager
 def run_cli(
-    args: list[str], env: Mapping[str, str], *, port: int | None = None, timeout: float = 60
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    port: int | None = None,
+    timeout: float = 60,
+    output: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `puppies <args>` as a real child process; stop its whole group afterwards."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "puppies.cli", *args],
-        env=dict(env),
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run `puppies <args>` as a real child process; stop its whole group afterwards.
+    `output`: a file for its stdout and stderr (else the test's own)."""
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(output.open("wb")) if output is not None else None
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "puppies.cli", *args],
+            env=dict(env),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
     try:
         if port is not None:
             wait_listening(port, proc, timeout)

@@ -203,3 +203,38 @@ async def test_the_worker_outlives_a_redis_outage(
             assert proc.poll() is None
     finally:
         redis.stop()
+
+
+async def test_the_worker_outlives_a_frozen_redis(
+    world: World, service_env: dict[str, str]
+) -> None:
+    """Redis SIGSTOPped under a running worker (it accepts connections and never answers):
+    the worker's polls time out (`REDIS_SOCKET_TIMEOUT_SECONDS`) and it says Redis is
+    unavailable, instead of waiting forever on its first poll (arq's connection had no read
+    timeout); after SIGCONT events flow again."""
+    redis = EmbeddedRedis(private_tmp_dir("redis-frozen"), free_port(), persist=False)
+    redis.start()
+    assert redis.proc is not None
+    pid = redis.proc.pid
+    log = private_tmp_dir("frozen-worker") / "worker.log"
+    try:
+        author, follower = await world.users(2)
+        await world.follow(follower, author)
+        env = worker_env(service_env, REDIS_URL=redis.url)
+        with run_cli(["worker"], env, output=log) as proc:
+            first = await world.post(author)
+            await eventually(lambda: _inbox_has(world, follower, first))
+            os.kill(pid, signal.SIGSTOP)
+            second = await world.post(author)  # committed with its event while Redis is frozen
+
+            async def says_unavailable() -> bool:
+                return "Redis is unavailable" in log.read_text(errors="replace")
+
+            await eventually(says_unavailable, timeout=60)
+            assert proc.poll() is None, log.read_text(errors="replace")
+            os.kill(pid, signal.SIGCONT)
+            await eventually(lambda: _inbox_has(world, follower, second), timeout=60)
+            assert proc.poll() is None
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        redis.stop()

@@ -25,10 +25,15 @@ EdgeFactory = Callable[..., AbstractAsyncContextManager[Edge]]
 @pytest.fixture
 def edge_stack(clean: Settings, service_env: dict[str, str]) -> EdgeFactory:
     @asynccontextmanager
-    async def start(environment: str = "test", posts: bool = False) -> AsyncIterator[Edge]:
+    async def start(
+        environment: str = "test", posts: bool = False, redis_url: str | None = None
+    ) -> AsyncIterator[Edge]:
+        """`redis_url`: the subgraphs' Redis instead of the session's (a test's own)."""
         settings = clean.model_copy(
             update={"environment": environment, "router_principal_secret": SecretStr(SECRET)}
         )
+        if redis_url is not None:
+            settings = settings.model_copy(update={"redis_url": redis_url})
         users = RequestCounter(create_users(settings))
         workdir = private_tmp_dir("edge")
         async with contextlib.AsyncExitStack() as stack:
@@ -36,6 +41,7 @@ def edge_stack(clean: Settings, service_env: dict[str, str]) -> EdgeFactory:
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
             subgraphs = [("users", users_url)]
             posts_app = None
+            posts_url = None
             if posts:
                 jwks = settings.model_copy(
                     update={"jwks_url": f"{users_url}/.well-known/jwks.json"}
@@ -66,6 +72,7 @@ def edge_stack(clean: Settings, service_env: dict[str, str]) -> EdgeFactory:
                 sources.append(Subgraph(name, f"{url}/graphql", sdl))
             edge.supergraph.write_text(compose(sources))
             edge.posts_app = posts_app
+            edge.posts_url = posts_url if posts else None
             try:
                 yield edge
             finally:

@@ -104,6 +104,7 @@ class Edge:
     http: httpx.AsyncClient
     routers: list[Router] = field(default_factory=list)
     posts_app: Any = None
+    posts_url: str | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def start_router(self, config: dict[str, Any], name: str = "router") -> Router:
