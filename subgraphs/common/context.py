@@ -177,7 +177,8 @@ def connection_credentials(params: object) -> tuple[str | None, str | None]:
 async def authenticate_connection(context: RequestContext[Any]) -> None:
     """Called once a WebSocket's connection_init arrives (its payload is
     `context.connection_params`): set the viewer from the credential in it, if any.
-    Raises AuthError for a bad credential, in the payload or on the upgrade request."""
+    Raises AuthError for a bad credential, in the payload or on the upgrade request, and
+    for a revoked account's token (`refuse_revoked`, as an HTTP request's context does)."""
     if context.via_router:
         return  # the router authenticated the connection; its principal decides
     if context.auth_error is not None and context.settings.environment == "production":
@@ -190,6 +191,8 @@ async def authenticate_connection(context: RequestContext[Any]) -> None:
     request = context.request
     assert request is not None
     authenticator: Authenticator = request.app.state.authenticator
-    context.viewer = await authenticator.authenticate(authorization, api_key)
+    viewer = await authenticator.authenticate(authorization, api_key)
+    await refuse_revoked(context.resources, viewer)  # as for HTTP (get_context)
+    context.viewer = viewer
     context.auth_error = None
     context.refresh_loaders()

@@ -7,7 +7,9 @@ of ``subscribe`` messages, each run through the request pipeline as its own task
 subscription streams ``next`` messages, a query or mutation sends one), ended by ``complete``
 from either side. Protocol violations close the socket with the protocol's close codes
 (4400, 4401, 4406, 4408, 4409, 4429); a browser origin that ``cors`` does not allow is closed
-with 4403, and so is a request the pipeline refuses as unauthenticated (401). String values
+with 4403, and so is a request the pipeline refuses as unauthenticated (401), and a socket
+running operations whose credential is refused when checked again (every
+``CREDENTIAL_RECHECK`` seconds: an account revoked, a token expired). String values
 in the ``connection_init`` payload (and in a nested ``headers`` object) are treated as
 request headers (credentials, header propagation), since browsers cannot set headers on a
 WebSocket.
@@ -40,6 +42,10 @@ PROTOCOL = "graphql-transport-ws"
 LEGACY_PROTOCOL = "graphql-ws"  # subscriptions-transport-ws
 INIT_TIMEOUT = 3.0
 LEGACY_KEEPALIVE = 12.0
+# While a socket runs operations, its credential goes through the connect hooks again this
+# often: a subscription of an account revoked since (or of a token expired since) ends with
+# 4403 within this time instead of streaming for as long as the socket stays open
+CREDENTIAL_RECHECK = 5.0
 
 
 def _header_entries(source: dict[str, Any]) -> dict[bytes, bytes]:
@@ -163,6 +169,8 @@ class Connection:
         self.headers: RawHeaders = list(scope["headers"])
         self.closed = False
         self.send_lock = asyncio.Lock()
+        self.credential_recheck = CREDENTIAL_RECHECK
+        self._recheck: asyncio.Task[None] | None = None
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         if self.closed:
@@ -205,6 +213,8 @@ class Connection:
                     return
         finally:
             init_timer.cancel()
+            if self._recheck is not None:
+                self._recheck.cancel()
             for task in list(self.operations.values()):
                 task.cancel()
             for task in list(self.operations.values()):
@@ -246,6 +256,19 @@ class Connection:
         if payload is not None and not isinstance(payload, dict):
             raise _Close(4400, "Invalid message received: payload must be an object")
         self.headers = merge_init_headers(self.headers, payload or {})
+        refusal = await self._connect()
+        if refusal is not None:
+            await self.refused(refusal)
+            code = 4403 if refusal.status in (401, 403) else 4500
+            raise _Close(code, "Forbidden: " + _first_message(refusal.body))
+        self.acknowledged = True
+        await self.send_json({"type": "connection_ack"})
+        if self.credential_recheck > 0:
+            self._recheck = asyncio.create_task(self._recheck_credential())
+
+    async def _connect(self) -> Response | None:
+        """The connection's credential through the pipeline's connect hooks (authentication):
+        None when it may go on, else the refusal."""
         pipeline = self.source()
         connection = RouterRequest(
             WEBSOCKET,
@@ -256,13 +279,27 @@ class Connection:
             client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
             stream_ok=True,
         )
-        refusal = await pipeline.connect(connection)
-        if refusal is not None:
-            await self.refused(refusal)
-            code = 4403 if refusal.status in (401, 403) else 4500
-            raise _Close(code, "Forbidden: " + _first_message(refusal.body))
-        self.acknowledged = True
-        await self.send_json({"type": "connection_ack"})
+        return await pipeline.connect(connection)
+
+    async def _recheck_credential(self) -> None:
+        """Every `credential_recheck` seconds while operations run: a credential refused now
+        (an account revoked, a token expired, an API key revoked) closes the socket with 4403
+        and ends its operations, as a new operation on it would be. A check that cannot be
+        made (503: the JWKS or key service down) leaves the socket open."""
+        while not self.closed:
+            await asyncio.sleep(self.credential_recheck)
+            if not self.operations:
+                continue
+            try:
+                refusal = await self._connect()
+            except Exception:  # pragma: no cover - connect answers failures itself
+                logger.exception("rechecking a connection's credential failed")
+                continue
+            if refusal is not None and refusal.status == 401:
+                await self.close(4403, "Forbidden: " + _first_message(refusal.body))
+                for task in list(self.operations.values()):
+                    task.cancel()
+                return
 
     async def refused(self, refusal: Response) -> None:
         """Before the socket is closed for refused credentials (graphql-ws says why)."""
@@ -400,9 +437,11 @@ class LegacyConnection(Connection):
             raise _Close(4400, f"Invalid message received: unknown type {kind!r}")
 
     async def refused(self, refusal: Response) -> None:
-        await self.send_json(
-            {"type": "connection_error", "payload": {"message": _first_message(refusal.body)}}
-        )
+        payload: dict[str, Any] = {"message": _first_message(refusal.body)}
+        errors = refusal.body.get("errors") or [{}]
+        if isinstance(errors[0].get("extensions"), dict):
+            payload["extensions"] = errors[0]["extensions"]  # the code, as HTTP answers it
+        await self.send_json({"type": "connection_error", "payload": payload})
 
     async def _keep_alive(self) -> None:
         while not self.closed:

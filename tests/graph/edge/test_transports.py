@@ -9,6 +9,7 @@ test uses API keys of its own, so its rate-limit budget is its own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -54,6 +55,7 @@ class Answer:
     headers: httpx.Headers | None = None
     result: dict[str, Any] = field(default_factory=dict)
     closed: int | None = None
+    reason: str = ""
 
     @property
     def codes(self) -> list[str]:
@@ -104,6 +106,16 @@ async def send(
     body = {"query": query, "variables": variables or {}}
     if transport == "websocket":
         return await _over_ws(router, body, headers or {})
+    if transport == "legacy-websocket":
+        return await _over_legacy_ws(router, body, headers or {})
+    if transport == "get":
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.get(
+                router + "/graphql",
+                params={"query": query, "variables": json.dumps(variables or {})},
+                headers={**(headers or {}), "accept": "application/graphql-response+json"},
+            )
+        return Answer(response.status_code, response.headers, response.json())
     accept = {
         "http": "application/graphql-response+json",
         "sse": "text/event-stream",
@@ -148,7 +160,31 @@ async def _over_ws(router: str, body: dict[str, Any], init: dict[str, str]) -> A
                     return Answer(result=merge_payloads(payloads))
         except ConnectionClosed as closed:
             assert closed.rcvd is not None
-            return Answer(closed=closed.rcvd.code)
+            return Answer(closed=closed.rcvd.code, reason=closed.rcvd.reason)
+
+
+async def _over_legacy_ws(router: str, body: dict[str, Any], init: dict[str, str]) -> Answer:
+    """subscriptions-transport-ws (`graphql-ws`): a refused connection_init is answered
+    with `connection_error` (its payload in `result["errors"]`) and the socket closed."""
+    url = router.replace("http://", "ws://") + "/graphql"
+    answer = Answer()
+    async with connect(url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        try:
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            while True:
+                message = json.loads(await ws.recv())
+                if message["type"] == "connection_ack":
+                    await ws.send(json.dumps({"type": "start", "id": "1", "payload": body}))
+                elif message["type"] == "connection_error":
+                    answer.result = {"errors": [message["payload"]]}
+                elif message["type"] == "data":
+                    answer.result = message["payload"]
+                elif message["type"] in ("error", "complete"):
+                    return answer
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            answer.closed, answer.reason = closed.rcvd.code, closed.rcvd.reason
+            return answer
 
 
 def _manifest(path: Path) -> None:
@@ -187,6 +223,7 @@ def stack(settings: Settings, service_env: dict[str, str]) -> Iterator[Transport
         redis_url = str(settings.redis_url)
         config = router_config(users, redis_url)
         config["include_subgraph_errors"] = {"all": False}
+        config["authentication"]["router"]["jwt"]["revocations"] = {"redis": {"urls": [redis_url]}}
         config["rate_limits"] = {
             "enabled": True,
             "redis": {"urls": [redis_url]},
@@ -324,3 +361,80 @@ async def test_the_cost_limit(stack: TransportStack, transport: str) -> None:
         assert dear.status == 400
     cheap = await send(transport, stack.router, ME, headers=headers)
     assert cheap.result["data"]["me"]["username"].startswith("tr_"), cheap
+
+
+# ---- a revoked account (deleteAccount): refused alike on every transport, open sockets end
+
+REVOKED_TRANSPORTS = ["http", "get", "sse", "multipart", "websocket", "legacy-websocket"]
+DELETE = """mutation($input: DeleteAccountInput!) { deleteAccount(input: $input) {
+  deletionRequestedAt errors { code } } }"""
+NOTIFICATIONS = "subscription { notificationAdded { id } }"
+
+
+async def _account(stack: TransportStack) -> dict[str, str]:
+    name = f"rv_{secrets.token_hex(4)}"
+    variables = {"u": name, "e": f"{name}@example.com", "p": PASSWORD}
+    signed = await send("http", stack.router, SIGN_UP, variables)
+    token = signed.result["data"]["signUp"]["session"]["accessToken"]
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _delete(stack: TransportStack, bearer: dict[str, str]) -> None:
+    """deleteAccount through the router, then wait until this router refuses the token
+    (the revocation reaches it over Redis pub/sub)."""
+    deleted = await send("http", stack.router, DELETE, {"input": {"password": PASSWORD}}, bearer)
+    assert deleted.result["data"]["deleteAccount"]["errors"] == [], deleted
+    deadline = time.monotonic() + 60
+    while (await send("http", stack.router, ME, headers=bearer)).status != 401:
+        assert time.monotonic() < deadline, "the revocation never reached the router"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("transport", REVOKED_TRANSPORTS)
+async def test_a_revoked_accounts_token_is_refused(stack: TransportStack, transport: str) -> None:
+    bearer = await _account(stack)
+    before = await send(transport, stack.router, ME, headers=bearer)
+    assert before.result["data"]["me"]["username"].startswith("rv_"), before
+    await _delete(stack, bearer)
+    answer = await send(transport, stack.router, ME, headers=bearer)
+    if transport == "websocket":  # the protocol has only its close code to say it
+        assert answer.closed == 4403 and "revoked" in answer.reason, answer
+        return
+    assert answer.codes == ["UNAUTHENTICATED"] and "data" not in answer.result, answer
+    assert "revoked" in answer.result["errors"][0]["message"]
+    if transport == "legacy-websocket":
+        assert answer.closed == 4403, answer
+        return
+    assert answer.status == 401, answer
+    assert answer.headers is not None
+    assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_an_open_subscription_of_a_revoked_account_ends(
+    stack: TransportStack, protocol: str
+) -> None:
+    """The socket was accepted before the revocation; its subscription streams until the
+    router checks the credential again (every few seconds while operations run,
+    graph/serving/transports/ws.py) and closes the socket with 4403."""
+    bearer = await _account(stack)
+    legacy = protocol == "graphql-ws"
+    start, result = ("start", "data") if legacy else ("subscribe", "next")
+    url = stack.router.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": bearer}))
+        payload = {"query": NOTIFICATIONS}
+        await ws.send(json.dumps({"type": start, "id": "sub", "payload": payload}))
+        await ws.send(json.dumps({"type": start, "id": "me", "payload": {"query": ME}}))
+        while True:  # the socket works: the query sent after the subscription is answered
+            message = json.loads(await ws.recv())
+            if message["type"] == result and message["id"] == "me":
+                assert message["payload"]["data"]["me"]["username"].startswith("rv_")
+                break
+        await _delete(stack, bearer)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:  # nothing but keep-alives and the end of the query
+                message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                assert message["type"] in ("ka", "complete"), message
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert "revoked" in closed.value.rcvd.reason

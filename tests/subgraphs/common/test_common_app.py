@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from puppies.auth.keys import KeyRing
 from puppies.auth.tokens import LocalKeys, issue_access_token
 from puppies.pagination import Page, PageRequest
+from puppies.redis import create_redis
 from puppies.settings import Settings
 from resolvers.errors import NotFound
 from subgraphs.common import (
@@ -388,6 +390,40 @@ async def test_legacy_graphql_ws_refuses_a_bad_token_with_a_code(probe, settings
             msg = json.loads(await ws.recv())
         assert msg["type"] == "connection_error"
         assert msg["payload"]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_revoked_account_is_refused_over_http_and_both_websocket_protocols(
+    probe, settings: Settings
+) -> None:
+    """Reached directly, the subgraph refuses a revoked account's token however it comes:
+    the connection_init payload was authenticated without asking (refuse_revoked ran for
+    the HTTP context only), so a revoked account could still subscribe."""
+    url, client, ring = probe
+    token = issue_access_token(ring, settings, 781, now=time.time() - 5).token
+    redis = create_redis(settings)
+    try:
+        await redis.zadd(settings.revoked_subjects_key, {"781": time.time()})
+        r = await _post(client, url, "{ whoami }", headers={"authorization": f"Bearer {token}"})
+        assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["UNAUTHENTICATED"]
+        assert "revoked" in r.json()["errors"][0]["message"]
+        assert await _ws_whoami(url, {"Authorization": f"Bearer {token}"}) == ("closed", 4403)
+        ws_url = url.replace("http://", "ws://") + "/graphql"
+        async with connect(ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+            init = {"headers": {"Authorization": f"Bearer {token}"}}
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            msg = json.loads(await ws.recv())
+            while msg["type"] == "ka":
+                msg = json.loads(await ws.recv())
+            assert msg["type"] == "connection_error", msg
+            assert msg["payload"]["extensions"]["code"] == "UNAUTHENTICATED"
+            assert "revoked" in msg["payload"]["message"]
+        # another account's token is not refused
+        other = issue_access_token(ring, settings, 782).token
+        msg = await _ws_whoami(url, {"Authorization": f"Bearer {other}"})
+        assert msg["payload"]["data"] == {"whoami": 782}
+    finally:
+        await redis.zrem(settings.revoked_subjects_key, "781")
+        await redis.aclose()
 
 
 async def test_operations_are_parsed_and_validated_once_per_text(probe) -> None:
