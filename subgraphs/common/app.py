@@ -25,7 +25,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import orjson
 import strawberry
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from graphql import GraphQLError
@@ -403,6 +403,16 @@ class SubgraphRouter(GraphQLRouter[RequestContext[Any], None]):
         except HTTPException as exc:
             return self.bad_request(exc)
 
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        """Strawberry's, after checking that a JSON body is a request: an object, or a list
+        of objects (a batch). Strawberry reads any other JSON value (a string, a number,
+        null) as if it were an object and fails with a 500."""
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            data = self.parse_json(await request.get_body())  # Starlette keeps the body
+            if not _a_request(data):
+                raise HTTPException(400, NOT_A_REQUEST)
+        return await super().parse_http_body(request)
+
     def bad_request(self, exc: HTTPException) -> Response:
         """The response to a request that never reached execution."""
         return JSONResponse(request_error(_explain(exc)), status_code=exc.status_code)
@@ -419,6 +429,18 @@ class SubgraphRouter(GraphQLRouter[RequestContext[Any], None]):
                 {"message": str(exc), "extensions": {"code": exc.code}}
             ) from None
         return UNSET
+
+
+NOT_A_REQUEST = (
+    'the request body must be an object, {"query": "...", "variables": {...}}, or a list '
+    "of such objects (a batch)"
+)
+
+
+def _a_request(data: object) -> bool:
+    if isinstance(data, list):
+        return all(isinstance(item, dict) for item in data)
+    return isinstance(data, dict)
 
 
 def _explain(exc: HTTPException) -> str:

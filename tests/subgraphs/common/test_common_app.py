@@ -156,6 +156,17 @@ async def test_garbage_requests(probe) -> None:
     assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert "not valid JSON" in body["errors"][0]["message"]
 
+    # JSON that is not an object (nor a batch of them): a coded 400, not the view's 500
+    for raw in (b'"{ echo(n: 1) }"', b"42", b"null", b"true", b"[1]"):
+        for content_type in ("application/json", "application/json; charset=utf-8"):
+            r = await client.post(
+                url + "/graphql", content=raw, headers={"content-type": content_type}
+            )
+            assert r.status_code == 400, (raw, content_type, r.text)
+            error = r.json()["errors"][0]
+            assert error["extensions"]["code"] == "BAD_REQUEST", (raw, error)
+            assert "object" in error["message"], (raw, error)
+
     r = await client.post(url + "/graphql", json={"query": 42})
     assert r.status_code == 400
     assert "query" in r.json()["errors"][0]["message"]
