@@ -8,6 +8,11 @@ per distinct (document, operation name, variables) in the process and fans its r
 out. (Apollo Router's `subscription.enable_deduplication` does the same across
 subgraph subscriptions.)
 
+The shared execution checks that the post exists for its FIRST viewer only, so each viewer
+who joins an existing group is checked first (`Share.post_ids`, loaded in the joiner's own
+context by PostsSchema.stream): a viewer who may not see the post (someone else's draft, a
+blocked author) is not joined; it runs its own execution, which answers NOT_FOUND.
+
 Each member keeps the contract of a plain subscription: its own bounded queue
 (SUBSCRIPTION_QUEUE_SIZE); a member that falls behind gets a SUBSCRIBER_TOO_SLOW error and
 ends, without slowing the others; the upstream ends when its last member leaves.
@@ -26,8 +31,11 @@ from typing import Any
 from graphql import (
     FieldNode,
     GraphQLError,
+    IntValueNode,
     OperationDefinitionNode,
     OperationType,
+    StringValueNode,
+    VariableNode,
     parse,
     visit,
 )
@@ -52,10 +60,39 @@ class _FieldNames(Visitor):
         self.names.add(node.name.value)
 
 
+@dataclass(frozen=True)
+class Share:
+    """An operation that may share its execution: the group's key, and the posts its
+    root fields watch (each joiner must be allowed to see every one of them)."""
+
+    key: str
+    post_ids: tuple[object, ...]
+
+
+def _post_ids(fields: list[FieldNode], variables: dict[str, Any]) -> tuple[object, ...] | None:
+    """The `postId` argument of each root field (literal or variable), None if one is
+    missing or not a plain value (the unshared execution reports that)."""
+    out: list[object] = []
+    for f in fields:
+        arg = next((a for a in f.arguments or () if a.name.value == "postId"), None)
+        if arg is None:
+            return None
+        if isinstance(arg.value, VariableNode):
+            name = arg.value.name.value
+            if name not in variables:
+                return None
+            out.append(variables[name])
+        elif isinstance(arg.value, StringValueNode | IntValueNode):
+            out.append(arg.value.value)
+        else:
+            return None
+    return tuple(out)
+
+
 def share_key(
     query: str | None, variables: dict[str, Any] | None, operation_name: str | None
-) -> str | None:
-    """A key when this operation may share its execution with identical ones, else None."""
+) -> Share | None:
+    """A Share when this operation may share its execution with identical ones, else None."""
     if not query or len(query) > 10_000:
         return None
     try:
@@ -65,22 +102,26 @@ def share_key(
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
     if len(ops) != 1 or ops[0].operation != OperationType.SUBSCRIPTION:
         return None
-    roots = {s.name.value for s in ops[0].selection_set.selections if isinstance(s, FieldNode)}
+    fields = [s for s in ops[0].selection_set.selections if isinstance(s, FieldNode)]
+    roots = {f.name.value for f in fields}
     if (
         not roots
         or not roots <= SHAREABLE_ROOT_FIELDS
-        or len(roots) != len(ops[0].selection_set.selections)
+        or len(fields) != len(ops[0].selection_set.selections)
     ):
         return None
     names = _FieldNames()
     visit(doc, names)
     if names.names & VIEWER_DEPENDENT_FIELDS:
         return None
+    post_ids = _post_ids(fields, variables or {})
+    if post_ids is None:
+        return None
     try:
         vars_key = json.dumps(variables or {}, sort_keys=True)
     except (TypeError, ValueError):
         return None
-    return f"{operation_name or ''}\x00{vars_key}\x00{query}"
+    return Share(f"{operation_name or ''}\x00{vars_key}\x00{query}", post_ids)
 
 
 @dataclass(eq=False)

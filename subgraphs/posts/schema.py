@@ -13,7 +13,7 @@ from strawberry.types.graphql import OperationType
 from puppies.broker import SubscriberDropped
 from puppies.pagination import PageRequest
 from resolvers.errors import ResolverError, Unauthenticated
-from resolvers.ids import parse_id
+from resolvers.ids import parse_id, try_parse_id
 from resolvers.posts import comments, likes, media, posts, search
 from resolvers.posts.posts import MediaSpec
 from subgraphs.common import (
@@ -298,16 +298,33 @@ class PostsSchema(SubgraphSchema):
             )
 
         allowed = set(allowed_operation_types or (OperationType.SUBSCRIPTION,))
-        key = (
+        share = (
             share_key(query, variable_values, operation_name)
             if (OperationType.SUBSCRIPTION in allowed and not operation_extensions)
             else None
         )
-        if key is None or not isinstance(context_value, RequestContext):
+        if (
+            share is None
+            or not isinstance(context_value, RequestContext)
+            or not await _may_see(context_value, share.post_ids)
+        ):
             return await open_source()
         return await self.multiplexer.join(
-            key, open_source, context_value.settings.subscription_queue_size
+            share.key, open_source, context_value.settings.subscription_queue_size
         )
+
+
+async def _may_see(context: RequestContext[Any], post_ids: tuple[object, ...]) -> bool:
+    """Whether this viewer sees every post (the shared execution checked its first viewer
+    only). Not shared otherwise: the viewer's own execution gives the error (NOT_FOUND,
+    BAD_USER_INPUT)."""
+    loaders = context.loaders
+    for raw in post_ids:
+        pid = try_parse_id(raw)
+        if pid is None or await loaders.post.load(pid) is None:
+            return False
+    context.refresh_loaders()  # nothing read here is served to a later operation
+    return True
 
 
 # The shared factory's arguments (error codes, caches, ...), in the posts schema's class.

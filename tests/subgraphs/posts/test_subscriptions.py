@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from puppies.embedded import free_port
 from tests.subgraphs.posts.test_likes_api import LIKE, UNLIKE, new_post
@@ -156,3 +157,39 @@ async def test_multiplexer_drops_a_slow_member_and_keeps_the_others():
     assert mux.dropped == 1 and mux.upstreams == 1
     await fast.aclose()
     await _settle(lambda: mux.upstreams == 0)
+
+
+async def test_a_shared_subscription_checks_each_viewer_before_it_joins(posts_api):
+    """The shared execution's own check ran for its first viewer only: a second viewer of
+    the same operation who may not see the post (someone else's draft) is refused with
+    NOT_FOUND, and gets none of its events, while the author's stream goes on."""
+    from resolvers.posts import posts
+    from resolvers.posts.posts import MediaSpec
+    from resolvers.runtime import Resources
+    from subgraphs.posts.schema import schema
+
+    res = Resources.open(posts_api.settings)
+    try:  # media never processed here: the post stays a draft, seen by its author alone
+        draft = await posts.create_post(res, 1, "secret draft", [MediaSpec("image/png", 100)])
+    finally:
+        await res.close()
+    pid = str(draft.post.id)
+    query = "subscription($id: ID!) { postLikeChanged(postId: $id) { likeCount userId } }"
+    author = {"Authorization": f"Bearer {posts_api.token(1)}"}
+    other = {"Authorization": f"Bearer {posts_api.token(5)}"}
+    async with (
+        GraphQLWebSocket(posts_api.url, init=author) as a,
+        GraphQLWebSocket(posts_api.url, init=other) as b,
+    ):
+        await a.subscribe(query, {"id": pid})
+        await _settle(lambda: schema.multiplexer.upstreams == 1)
+        await b.subscribe(query, {"id": pid})
+        refused = await asyncio.wait_for(b.next_payload(), 10)
+        assert refused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert refused.get("data") is None
+        await posts_api.data(LIKE, {"id": pid}, user=1)
+        got = await asyncio.wait_for(a.next_payload(), 10)
+        assert got["data"]["postLikeChanged"] == {"likeCount": 1, "userId": "1"}
+        with contextlib.suppress(TimeoutError):
+            leaked = await asyncio.wait_for(b.next_payload(), 1.0)
+            raise AssertionError(f"the refused viewer got {leaked}")
