@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from bench.analytics.stack import percentile
+from bench.analytics.stack import Stack, percentile
 from bench.mixed.generator import (
     SenderJob,
     SenderResult,
@@ -70,6 +70,20 @@ def idle_cores(ms: MixedStack, seconds: float = 10.0) -> dict[str, float]:
     return {name: (cpu1.get(name, 0.0) - cpu0.get(name, 0.0)) / (t1 - t0) for name in PROCESSES}
 
 
+class StackProcessDied(RuntimeError):
+    """A process of the stack is not running: its CPU would read 0 and the figures lie."""
+
+
+def require_running(st: Stack) -> None:
+    """Refuse to measure a stack one of whose processes has exited (a worker that lost
+    its port to another process once made a run report 0.00 ms for the worker)."""
+    dead = [f"{st.name_of(p)} (exit {p.returncode})" for p in st.procs if p.poll() is not None]
+    if dead:
+        raise StackProcessDied(
+            "not measuring: these processes of the stack have exited: " + ", ".join(dead)
+        )
+
+
 def measure(
     ms: MixedStack,
     rate: float,
@@ -109,9 +123,11 @@ def measure(
         procs.append(proc)
     load0 = os.getloadavg()[0]
     time.sleep(max(0.0, start_at + warmup - time.time()))
+    require_running(ms.st)
     cpu0, wall0 = cpu_seconds(ms.st, ms.data_dir), time.monotonic()
     results: list[SenderResult] = [p.recv() for p in pipes]
     cpu1, wall1 = cpu_seconds(ms.st, ms.data_dir), time.monotonic()
+    require_running(ms.st)
     for proc in procs:
         proc.join(10)
     latencies: dict[str, list[float]] = {}
