@@ -44,10 +44,14 @@ run: install
 
 ## make test: the quality gates, then every test against real services. The browser
 ## tests (tests/browser) need Debian's chromium; without it they are skipped, and said so.
+## TEST_WORKERS pytest-xdist workers, each with its own services (tests/conftest.py says how
+## the tests are shared out); most of a test's time is waiting for processes, so two
+## workers finish sooner even on one core. TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= 2
 test: lint
 	@test -x "$${CHROMIUM:-$$(command -v chromium || echo /usr/bin/chromium)}" || \
 		echo "==> NOTE: chromium is not installed: the browser tests (tests/browser) will be SKIPPED (apt-get install chromium)"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## make screenshots: retake docs/images/ide.png, app.png, app-*.png (the browser tests).
 screenshots: install
@@ -61,12 +65,14 @@ vendor: install
 ## make test-deep: the long runs kept out of make test: the router's oracle on 100,000
 ## generated operations (tests/graph/oracle/deep.py, two processes; failures, shrunk, and the
 ## report in /tmp/oracle-deep), the metamorphic checks on 3,000 operations, SIGTERM to
-## `puppies dev` at 20 moments of start-up and running (make test does 3), and `make install`
-## into a fresh .venv.
+## `puppies dev` at 20 moments of start-up and running (make test does 3), SIGKILL to a
+## `python -m bench.faults` run (make test does its SIGTERM), and `make install` into a
+## fresh .venv.
 test-deep: install
 	$(BIN)/python -m tests.graph.oracle.deep --cases 100000 --workers 2 --out /tmp/oracle-deep
 	METAMORPHIC_EXAMPLES=3000 $(BIN)/python -m pytest tests/graph/audit/test_metamorphic.py -p no:cacheprovider
 	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_supervisor.py -k sigterm_to_the_process_group
+	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/operations/test_faults_interrupted.py -k SIGKILL -p no:cacheprovider
 	PUPPIES_DEEP=1 $(BIN)/python -m pytest tests/puppies/test_make_install.py -p no:cacheprovider
 
 lint: install

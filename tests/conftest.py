@@ -7,7 +7,8 @@ with its data in a temporary directory, once per test session.
 
 The whole stack of processes the end-to-end packages share (`running`, with `smtp` and
 `provider`) is in tests/support/shared_stack.py; the tests that use it run last, so that it
-starts once and no test truncates tables, flushes Redis or queues jobs under its processes.
+starts once (per pytest-xdist worker) and no test truncates tables, flushes Redis or queues
+jobs under its processes.
 """
 
 from __future__ import annotations
@@ -31,9 +32,32 @@ from tests.support.tmp import private_tmp_dir
 __all__ = ["provider", "running", "smtp"]  # the shared stack's session fixtures, for every package
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests on the shared stack last (in their order): module docstring."""
-    items.sort(key=lambda item: "running" in getattr(item, "fixturenames", ()))
+def _on_shared_stack(item: pytest.Item) -> bool:
+    return "running" in getattr(item, "fixturenames", ())
+
+
+def _work_unit(item: pytest.Item) -> str:
+    """What one worker of `make test` (pytest-xdist, `--dist loadgroup`) runs as a whole: a
+    module (its module-scoped fixtures start once), tests/browser (a package-scoped stack),
+    and a module's tests on the shared stack apart from its others (they run last)."""
+    module = item.nodeid.split("::", 1)[0]
+    if module.startswith("tests/browser/"):
+        return "tests/browser"
+    return f"{module}+shared-stack" if _on_shared_stack(item) else module
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test's group in its node id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests on the shared stack last (in their order): module docstring.
+
+    Under pytest-xdist (`make test`: two workers, `--dist loadgroup --no-loadscope-reorder`)
+    each worker has its own session, so its own services and, if it runs any of them, its
+    own shared stack; work units (`_work_unit`) are handed out in this order, so on each
+    worker too the shared stack's tests run after every other test it runs."""
+    items.sort(key=_on_shared_stack)
+    if config.getoption("loadgroup", False):  # set on each worker by `--dist loadgroup`
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(_work_unit(item)))
 
 
 @pytest.fixture(scope="session")

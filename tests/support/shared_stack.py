@@ -3,11 +3,12 @@ tests/social, tests/identity): the router in front of the four subgraphs and the
 a real `puppies ...` process (tests/support/stack.py), with a real SMTP server
 (tests/support/smtp.py) and a real OpenID Connect provider (tests/support/oidc_provider.py).
 
-Started once, the first time a test asks for `running`, and stopped at the end of the
-session. Tests never see each other's data because each makes its own accounts (and provider
-subjects); none truncates tables or flushes Redis under these processes. The fixtures are
-imported by tests/conftest.py, so every package can use them; a package that needs another
-configuration starts a stack of its own with `running_stack`.
+Started once (per pytest-xdist worker: each is a session of its own), the first time a test
+asks for `running`, and stopped at the end of the session. Tests never see each other's data
+because each makes its own accounts (and provider subjects); none truncates tables or flushes
+Redis under these processes. The fixtures are imported by tests/conftest.py, so every package
+can use them; a package that needs another configuration starts a stack of its own with
+`running_stack`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ The router serves the checked-in `supergraph.graphql` with the repository's `rou
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -72,8 +75,7 @@ def running_stack(
             )
             for name in SUBGRAPHS
         }
-        if worker:
-            processes.enter_context(run_cli(["worker"], env))
+        others = [processes.enter_context(run_cli(["worker"], env))] if worker else []
         started["router"] = processes.enter_context(
             run_cli(
                 [
@@ -87,11 +89,21 @@ def running_stack(
                 env,
             )
         )
+        # On the way out every process gets its SIGTERM at once (this callback runs first),
+        # so they stop side by side; each run_cli then only waits for its own.
+        processes.callback(_terminate_all, [*started.values(), *others])
         for name, proc in started.items():
             wait_listening(ports[name], proc, timeout)
         router_url = f"http://127.0.0.1:{ports['router']}"
         _wait_ready(router_url, timeout)
         yield RunningStack(router_url, ports, env)
+
+
+def _terminate_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
 
 
 def _wait_ready(router_url: str, timeout: float) -> None:
