@@ -227,6 +227,25 @@ class Subscribers:
         return total
 
 
+def settle(
+    ms: MixedStack, busy_below: float = 0.3, window: float = 2.0, limit: float = 180.0
+) -> float:
+    """Wait until the stack has worked off what an overloaded step left behind (queued
+    requests, the worker's job backlog): its processes together busy less than
+    `busy_below` cores over `window` seconds, or `limit` seconds have passed. Returns the
+    seconds waited. Without it, the step after an overloaded one starts on a stack still
+    busy with the last one's backlog, and fails for that."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        cpu0, w0 = cpu_seconds(ms.st, ms.data_dir), time.monotonic()
+        time.sleep(window)
+        cpu1, w1 = cpu_seconds(ms.st, ms.data_dir), time.monotonic()
+        busy = sum(cpu1.get(n, 0.0) - cpu0.get(n, 0.0) for n in PROCESSES) / (w1 - w0)
+        if busy < busy_below:
+            break
+    return time.monotonic() - t0
+
+
 def find_max(
     ms: MixedStack,
     start: float,
@@ -237,15 +256,15 @@ def find_max(
     mix: list[tuple[str, int]] | None = None,
 ) -> tuple[float | None, list[Measurement]]:
     """Double the rate from `start` until a step fails (p95 >= 100 ms or any error), then
-    bisect between the last good and the first bad rate for `steps` more runs."""
+    bisect between the last good and the first bad rate for `steps` more runs. Every step
+    starts on a settled stack (`settle`): a failed step's backlog does not fail the next."""
     runs: list[Measurement] = []
     good: float | None = None
     bad: float | None = None
     rate = start
     while bad is None:
-        m = measure(ms, rate, duration, warmup, clients, mix)
+        m = _step(ms, rate, duration, warmup, clients, mix)
         runs.append(m)
-        print(summary_line(m), flush=True)
         if m.ok:
             good, rate = rate, rate * 2
         else:
@@ -258,14 +277,27 @@ def find_max(
         mid = round((lo + hi) / 2, 1)
         if mid <= 1 or hi - lo < max(2.0, lo * 0.05):
             break
-        m = measure(ms, mid, duration, warmup, clients, mix)
+        m = _step(ms, mid, duration, warmup, clients, mix)
         runs.append(m)
-        print(summary_line(m), flush=True)
         if m.ok:
             lo, good = mid, mid
         else:
             hi = mid
     return good, runs
+
+
+def _step(
+    ms: MixedStack,
+    rate: float,
+    duration: float,
+    warmup: float,
+    clients: int,
+    mix: list[tuple[str, int]] | None,
+) -> Measurement:
+    waited = settle(ms)
+    m = measure(ms, rate, duration, warmup, clients, mix)
+    print(summary_line(m) + f" (settled {waited:.0f} s before)", flush=True)
+    return m
 
 
 def summary_line(m: Measurement) -> str:
