@@ -256,6 +256,11 @@ class Settings(BaseSettings):
     # otherwise every this many seconds: jobs queued by another process (a cron's, a retry
     # that was deferred, another worker's relay) wait at most this long (docs/events.md).
     worker_idle_poll_seconds: float = Field(default=0.5, ge=0.01, le=10)
+    # A finished job's result stays in Redis this long; while it does, the relay refuses to
+    # queue the same job id again. Every job is idempotent, so this only saves repeated
+    # work; what it costs is Redis memory, which grows with the job rate times this
+    # (an hour at 180 mix requests/s was ~190 MiB, bench/RESULTS.md "Soak").
+    worker_keep_result_seconds: int = Field(default=120, ge=1, le=86_400)
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)
     # The relay wakes on NOTIFY; this is only its fallback poll (docs/events.md).
     outbox_poll_interval_seconds: float = Field(default=5.0, gt=0, le=60)

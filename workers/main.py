@@ -425,7 +425,7 @@ def build_worker(
         on_startup=startup,
         on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,
-        keep_result=3600,
+        keep_result=settings.worker_keep_result_seconds,
         poll_delay=0.02,  # the shortest time between two polls (see _Worker)
         handle_signals=True,
     )

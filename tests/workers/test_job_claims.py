@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, result_key_prefix
 
 from puppies.settings import Settings
 from workers.context import WorkerContext
@@ -110,3 +110,48 @@ async def test_a_job_another_worker_took_meanwhile_is_not_run_twice(
                 await t
         for w in workers:
             await w.close()
+
+
+async def test_a_finished_jobs_result_is_kept_for_the_configured_time(
+    clean: Settings, pool: ArqRedis
+) -> None:
+    """WORKER_KEEP_RESULT_SECONDS: a result is kept (the relay refuses the id meanwhile) for
+    that long, then Redis forgets it; an hour of results was most of Redis's memory in the
+    soak."""
+    settings = clean.model_copy(
+        update={"worker_idle_poll_seconds": 0.05, "worker_keep_result_seconds": 7}
+    )
+    reg = Registry()
+
+    @reg.job(name="test.noop")
+    async def noop(_ctx: WorkerContext) -> None:
+        return None
+
+    await pool.enqueue_job("test.noop", _job_id="kept", _queue_name=settings.worker_queue_name)
+    worker = build_worker(settings, reg)
+    task = asyncio.create_task(worker.main())
+    try:
+        key = result_key_prefix + "kept"
+        found: list[bool] = []
+
+        async def stored() -> None:
+            found.append(bool(await pool.exists(key)))
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not found or not found[-1]:
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail("no result stored within 30 s")
+            await stored()
+            await asyncio.sleep(0.05)
+        ttl_ms = await pool.pttl(key)
+        assert 0 < ttl_ms <= 7_000
+        # while kept, the same id is refused (what the relay relies on)
+        again = await pool.enqueue_job(
+            "test.noop", _job_id="kept", _queue_name=settings.worker_queue_name
+        )
+        assert again is None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
