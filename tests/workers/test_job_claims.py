@@ -14,6 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, result_key_prefix
 
 from puppies.settings import Settings
+from tests.support.shared_stack import eventually
 from workers.context import WorkerContext
 from workers.main import build_worker
 from workers.registry import Registry
@@ -132,17 +133,7 @@ async def test_a_finished_jobs_result_is_kept_for_the_configured_time(
     task = asyncio.create_task(worker.main())
     try:
         key = result_key_prefix + "kept"
-        found: list[bool] = []
-
-        async def stored() -> None:
-            found.append(bool(await pool.exists(key)))
-
-        deadline = asyncio.get_running_loop().time() + 30
-        while not found or not found[-1]:
-            if asyncio.get_running_loop().time() > deadline:
-                pytest.fail("no result stored within 30 s")
-            await stored()
-            await asyncio.sleep(0.05)
+        await eventually(lambda: pool.exists(key), timeout=30, interval=0.05)
         ttl_ms = await pool.pttl(key)
         assert 0 < ttl_ms <= 7_000
         # while kept, the same id is refused (what the relay relies on)
