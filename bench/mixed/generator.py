@@ -44,6 +44,9 @@ class SenderJob:
     # (viewer id, post id) liked in PostgreSQL at the start (bench.mixed.stack.liked_pairs):
     # the like op toggles from there, so a like is never an already-applied no-op
     liked: set[tuple[str, str]] = field(default_factory=set)
+    # (viewer id, user id) followed in PostgreSQL at the start (stack.followed_pairs): the
+    # follow op toggles from there too
+    followed: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -116,7 +119,13 @@ async def _send(job: SenderJob) -> SenderResult:
     result = SenderResult()
     rng = random.Random(job.seed)
     viewers = [
-        Viewer(tok, uid, {p for v, p in job.liked if v == uid}, set()) for tok, uid in job.viewers
+        Viewer(
+            tok,
+            uid,
+            {p for v, p in job.liked if v == uid},
+            {u for v, u in job.followed if v == uid},
+        )
+        for tok, uid in job.viewers
     ]
     work = Workload(viewers, job.post_ids, job.hot_post_ids, job.user_ids, job.image, rng, job.mix)
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)

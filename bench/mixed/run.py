@@ -19,7 +19,7 @@ from bench.mixed.generator import (
     sender_main,
     subscribers_main,
 )
-from bench.mixed.stack import MixedStack, _raw_dsn, liked_pairs
+from bench.mixed.stack import MixedStack, _raw_dsn, followed_pairs, liked_pairs
 from bench.mixed.workload import jpeg
 from bench.posts.common import cpu_seconds
 
@@ -96,6 +96,7 @@ def measure(
     image = jpeg()
     viewers = list(zip(pop.tokens, pop.viewer_ids, strict=True))
     liked = asyncio.run(liked_pairs(_raw_dsn(ms.st), pop.viewer_ids, pop.hot_post_ids))
+    followed = asyncio.run(followed_pairs(_raw_dsn(ms.st), pop.viewer_ids, pop.user_ids))
     start_at = time.time() + 1.0
     pipes, procs = [], []
     ctx = mp.get_context("spawn")
@@ -115,6 +116,7 @@ def measure(
             image=image,
             mix=mix,
             liked={(v, p) for v, p in liked if v in mine},
+            followed={(v, u) for v, u in followed if v in mine},
         )
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=sender_main, args=(job, child), daemon=True)

@@ -94,6 +94,26 @@ async def liked_pairs(dsn: str, viewer_ids: list[str], post_ids: list[str]) -> s
     return {(str(r["user_id"]), str(r["post_id"])) for r in rows}
 
 
+async def followed_pairs(
+    dsn: str, viewer_ids: list[str], user_ids: list[str]
+) -> set[tuple[str, str]]:
+    """The (viewer, user) pairs of these viewers and users where the viewer follows the user
+    in PostgreSQL. The follow op toggles from this, as the like op from liked_pairs: the
+    seeded graph has each viewer following ~50 accounts, so "nothing followed" made about
+    one follow in six a no-op on an existing follow (`changed: false`)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT follower_id, followee_id FROM users.follows "
+            "WHERE follower_id = ANY($1::bigint[]) AND followee_id = ANY($2::bigint[])",
+            [int(v) for v in viewer_ids],
+            [int(u) for u in user_ids],
+        )
+    finally:
+        await conn.close()
+    return {(str(r["follower_id"]), str(r["followee_id"])) for r in rows}
+
+
 async def _seed_if_needed(st: Stack, users: int, data_dir: Path) -> None:
     marker = data_dir / "seeded.json"
     if marker.exists():
