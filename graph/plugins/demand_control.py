@@ -10,9 +10,11 @@ always, as ``cost_in_extensions`` says."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from graphql import VariableDefinitionNode
 from pydantic import Field, model_validator
 
 from graph.demand_control import CostCalculator, CostError
@@ -139,16 +141,23 @@ class DemandControlStage(Stage):
             report["result"] = "COST_OK"
 
     def _estimate(self, request: RouterRequest) -> float:
-        """The estimate, kept with the operation when variables cannot change it."""
+        """The estimate, kept with the operation per cost key of its variables
+        (:func:`cost_key`: what of the variables the estimate reads), so one operation sent
+        with other ids, texts or dates is costed once."""
         prepared = request.prepared
         assert prepared is not None
-        constant = not prepared.operation.variable_definitions
-        if constant:
-            found = prepared.shape_cache.get(self.name)
+        cache = prepared.shape_cache.get(self.name)
+        if cache is None:
+            cache = prepared.shape_cache[self.name] = {}
+        defs = prepared.operation.variable_definitions
+        key = cost_key(defs, request.params.variables) if defs else ()
+        found = cache.get(key)
+        if found is not None:
             if isinstance(found, CostError):
-                raise found
-            if found is not None:
-                return float(found)
+                raise found.with_traceback(None)
+            return float(found)
+        if len(cache) >= _COSTS_PER_OPERATION:
+            cache.clear()
         try:
             estimated = self.calculator.estimate(
                 prepared.document,
@@ -157,11 +166,9 @@ class DemandControlStage(Stage):
                 self.strategy.list_size,
             )
         except CostError as exc:
-            if constant:
-                prepared.shape_cache[self.name] = exc
+            cache[key] = exc
             raise
-        if constant:
-            prepared.shape_cache[self.name] = estimated
+        cache[key] = estimated
         return estimated
 
     def on_response(self, request: RouterRequest, body: dict[str, Any], status: int | None) -> None:
@@ -186,6 +193,38 @@ class DemandControlStage(Stage):
             return False
         asked = request.params.extensions
         return isinstance(asked, dict) and asked.get("cost") is True
+
+
+# estimates kept per operation (one per cost key; cleared when full)
+_COSTS_PER_OPERATION = 256
+
+
+def cost_key(
+    definitions: Sequence[VariableDefinitionNode], variables: Mapping[str, Any] | None
+) -> tuple[Any, ...]:
+    """What of ``variables`` the static estimate depends on (graph/demand_control/cost.py):
+    whether each value is null, a top-level integer's value (a slicing argument), and the
+    structure of lists and input objects (their keys in order, their items, which nested
+    values are null); never other scalars' values. Equal keys give equal estimates."""
+    values = variables or {}
+    key: list[Any] = []
+    for definition in definitions:
+        v = values.get(definition.variable.name.value)
+        if type(v) is int:
+            key.append(v)
+        else:
+            key.append(_shape_of(v))
+    return tuple(key)
+
+
+def _shape_of(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ("l", *(_shape_of(v) for v in value))
+    if isinstance(value, dict):
+        return ("d", *((k, _shape_of(v)) for k, v in value.items()))
+    return "s"  # a scalar: only its presence counts
 
 
 def _number(value: float) -> str:

@@ -141,3 +141,51 @@ def test_actual_cost_counts_what_came_back(calc: CostCalculator) -> None:
     assert actual(calc, query, data) == 2 + 1 + 50 + 7
     assert actual(calc, query, {}) == 0
     assert estimate(calc, query) == 10 * 2 + 50 + 7
+
+
+def test_variables_with_one_cost_key_have_one_estimate(calc: CostCalculator) -> None:
+    """The demand-control stage keeps one estimate per operation and cost key
+    (graph/plugins/demand_control.py): whatever else differs between two requests' variables
+    must not change the estimate, and what the key tells apart must be told apart."""
+    from graph.plugins.demand_control import cost_key
+
+    query = (
+        "query($n: Int, $f: Filter, $ids: [ID!], $t: String)"
+        " { posts(first: $n) { id } search(filter: $f, ids: $ids) { title }"
+        " other: search(filter: {text: $t}) { id } }"
+    )
+    op = parse(query).definitions[0]
+    assert isinstance(op, OperationDefinitionNode)
+    defs = op.variable_definitions
+    variable_sets: list[dict[str, Any]] = [
+        {},
+        {"n": 3},
+        {"n": 4},
+        {"n": None},
+        {"n": 3, "t": "a"},
+        {"n": 3, "t": "b"},
+        {"f": {"text": "a"}},
+        {"f": {"text": "zzz"}},
+        {"f": {"text": None}},
+        {"f": {"tags": ["a", "b"]}},
+        {"f": {"tags": ["c", "d"]}},
+        {"f": {"tags": ["a"]}},
+        {"f": {"text": "a", "tags": []}},
+        {"ids": ["1", "2"]},
+        {"ids": ["3", "4"]},
+        {"ids": ["1"]},
+        {"ids": None},
+    ]
+    by_key: dict[tuple[Any, ...], float] = {}
+    keys = set()
+    for variables in variable_sets:
+        key = cost_key(defs, variables)
+        keys.add(key)
+        cost = estimate(calc, query, variables)
+        assert by_key.setdefault(key, cost) == cost, variables
+    # the values that change the estimate give keys of their own
+    assert estimate(calc, query, {"n": 3}) != estimate(calc, query, {"n": 4})
+    assert estimate(calc, query, {"ids": ["1"]}) != estimate(calc, query, {"ids": ["1", "2"]})
+    assert estimate(calc, query, {"f": {"text": "a"}}) != estimate(calc, query, {"f": {}})
+    assert estimate(calc, query, {"t": "a"}) != estimate(calc, query, {"t": None})
+    assert len(keys) == 11

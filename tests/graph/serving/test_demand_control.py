@@ -109,3 +109,16 @@ async def test_an_operation_that_cannot_be_costed(shop_router: Any) -> None:
     # measure mode does not refuse it
     _, body = await post(shop_router(demand_control("measure")), query)
     assert len(body["data"]["window"]) == 1
+
+
+async def test_one_operation_costed_by_its_variables_each_time(shop_router: Any) -> None:
+    """The stage keeps estimates per operation and cost key: the same document with other
+    list sizes is costed again, with the same ones it gets the same answer."""
+    url = shop_router(demand_control())
+    query = "query($n: Int) { products(first: $n) { name } }"
+    for n, admitted in ((20, False), (3, True), (20, False), (3, True), (11, False)):
+        _, body = await post(url, query, variables={"n": n})
+        if admitted:
+            assert len(body["data"]["products"]) == n
+        else:
+            assert body["errors"][0]["extensions"]["cost.estimated"] == float(n)
