@@ -94,6 +94,8 @@ class GraphQLTransportWS:
         self.source = source
         self.init_timeout = init_timeout
         self.legacy_keepalive = legacy_keepalive  # seconds between `ka` messages (graphql-ws)
+        # one timer rechecks the credential of every socket running operations
+        self.rechecks = Rechecks(CREDENTIAL_RECHECK)
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -129,10 +131,18 @@ class GraphQLTransportWS:
         metrics.websocket_connections.inc()
         try:
             if protocol == PROTOCOL:
-                await Connection(self.source, scope, receive, send, self.init_timeout).run()
+                await Connection(
+                    self.source, scope, receive, send, self.init_timeout, self.rechecks
+                ).run()
             else:
                 await LegacyConnection(
-                    self.source, scope, receive, send, self.init_timeout, self.legacy_keepalive
+                    self.source,
+                    scope,
+                    receive,
+                    send,
+                    self.init_timeout,
+                    self.legacy_keepalive,
+                    self.rechecks,
                 ).run()
         finally:
             metrics.websocket_connections.dec()
@@ -142,6 +152,41 @@ class GraphQLTransportWS:
         # accept first: a close code and reason can only be sent on an open WebSocket
         await send({"type": "websocket.accept", "subprotocol": subprotocol})
         await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class Rechecks:
+    """The credential recheck of every acknowledged socket on one timer: every ``interval``
+    seconds each socket running operations has its credential checked again
+    (:meth:`Connection.recheck`), one after the other, instead of a sleeping task per
+    socket. The timer runs only while sockets are registered."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.connections: dict[Connection, None] = {}  # in the order they came
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, connection: Connection) -> None:
+        self.connections[connection] = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    def discard(self, connection: Connection) -> None:
+        self.connections.pop(connection, None)
+        if not self.connections and self._task is not None:
+            self._task.cancel()  # no socket left: no timer (add starts one again)
+            self._task = None
+
+    async def _run(self) -> None:
+        while self.connections:
+            await asyncio.sleep(self.interval)
+            for connection in list(self.connections):
+                if connection.closed:
+                    self.discard(connection)
+                elif connection.operations:
+                    try:
+                        await connection.recheck()
+                    except Exception:  # pragma: no cover - connect answers failures itself
+                        logger.exception("rechecking a connection's credential failed")
 
 
 class Connection:
@@ -157,6 +202,7 @@ class Connection:
         receive: Receive,
         send: Send,
         init_timeout: float,
+        rechecks: Rechecks | None = None,
     ) -> None:
         self.source = source
         self.scope = scope
@@ -169,8 +215,9 @@ class Connection:
         self.headers: RawHeaders = list(scope["headers"])
         self.closed = False
         self.send_lock = asyncio.Lock()
-        self.credential_recheck = CREDENTIAL_RECHECK
-        self._recheck: asyncio.Task[None] | None = None
+        self.rechecks = rechecks  # None: the credential is checked once, at connection_init
+        # the client's address as the pipeline determines it (plugins/client_ip.py), by pipeline
+        self._client_ip: tuple[object, str | None] | None = None
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         if self.closed:
@@ -213,8 +260,8 @@ class Connection:
                     return
         finally:
             init_timer.cancel()
-            if self._recheck is not None:
-                self._recheck.cancel()
+            if self.rechecks is not None:
+                self.rechecks.discard(self)
             for task in list(self.operations.values()):
                 task.cancel()
             for task in list(self.operations.values()):
@@ -263,43 +310,41 @@ class Connection:
             raise _Close(code, "Forbidden: " + _first_message(refusal.body))
         self.acknowledged = True
         await self.send_json({"type": "connection_ack"})
-        if self.credential_recheck > 0:
-            self._recheck = asyncio.create_task(self._recheck_credential())
+        if self.rechecks is not None:
+            self.rechecks.add(self)
 
     async def _connect(self) -> Response | None:
         """The connection's credential through the pipeline's connect hooks (authentication):
         None when it may go on, else the refusal."""
         pipeline = self.source()
+        cached = self._client_ip
+        if cached is not None and cached[0] is pipeline:
+            client_ip = cached[1]
+        else:  # the first check, or the pipeline was reloaded since
+            client_ip = pipeline.client_address.of(peer(self.scope), self.scope["headers"])
+            self._client_ip = (pipeline, client_ip)
         connection = RouterRequest(
             WEBSOCKET,
             GraphQLParams(None, None, None, None),
             self.headers,
             pipeline.gateway,
             method="WS",
-            client_ip=pipeline.client_address.of(peer(self.scope), self.scope["headers"]),
+            client_ip=client_ip,
             stream_ok=True,
         )
         return await pipeline.connect(connection)
 
-    async def _recheck_credential(self) -> None:
-        """Every `credential_recheck` seconds while operations run: a credential refused now
-        (an account revoked, a token expired, an API key revoked) closes the socket with 4403
-        and ends its operations, as a new operation on it would be. A check that cannot be
-        made (503: the JWKS or key service down) leaves the socket open."""
-        while not self.closed:
-            await asyncio.sleep(self.credential_recheck)
-            if not self.operations:
-                continue
-            try:
-                refusal = await self._connect()
-            except Exception:  # pragma: no cover - connect answers failures itself
-                logger.exception("rechecking a connection's credential failed")
-                continue
-            if refusal is not None and refusal.status == 401:
-                await self.close(4403, "Forbidden: " + _first_message(refusal.body))
-                for task in list(self.operations.values()):
-                    task.cancel()
-                return
+    async def recheck(self) -> None:
+        """The credential checked again while operations run (``Rechecks``, every
+        ``CREDENTIAL_RECHECK`` seconds): one refused now (an account revoked, a token expired,
+        an API key revoked) closes the socket with 4403 and ends its operations, as a new
+        operation on it would be. A check that cannot be made (503: the JWKS or key service
+        down) leaves the socket open."""
+        refusal = await self._connect()
+        if refusal is not None and refusal.status == 401 and not self.closed:
+            await self.close(4403, "Forbidden: " + _first_message(refusal.body))
+            for task in list(self.operations.values()):
+                task.cancel()
 
     async def refused(self, refusal: Response) -> None:
         """Before the socket is closed for refused credentials (graphql-ws says why)."""
@@ -401,8 +446,9 @@ class LegacyConnection(Connection):
         send: Send,
         init_timeout: float,
         keepalive: float,
+        rechecks: Rechecks | None = None,
     ) -> None:
-        super().__init__(source, scope, receive, send, init_timeout)
+        super().__init__(source, scope, receive, send, init_timeout, rechecks)
         self.keepalive = keepalive
         self._keepalive: asyncio.Task[None] | None = None
 
