@@ -65,6 +65,7 @@ from subgraphs.common.context import (
 )
 from subgraphs.common.direct import DirectGraphQL
 from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
+from subgraphs.common.execution import LeanExecution
 from subgraphs.common.hints import ResponseHints
 from subgraphs.common.inputs import (
     RawArguments,
@@ -92,6 +93,8 @@ class SubgraphSchema(strawberry.federation.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # (GraphQL type name, field name) -> raw resolver; filled by get_fields below
         self.raw_resolvers: dict[tuple[str, str], RawResolver] = {}
+        self._lean_for: tuple[Any, ...] | None = None
+        self._lean: LeanExecution | None = None
         super().__init__(*args, **kwargs)
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
@@ -123,9 +126,27 @@ class SubgraphSchema(strawberry.federation.Schema):
     ) -> ExecutionResult:
         """One result for one request (HTTP POST/GET): a subscription cannot be answered
         so, and is refused before it runs (400, BAD_REQUEST: SubgraphRouter says to use a
-        WebSocket); WebSockets and multipart streams go through `subscribe`/`stream`."""
+        WebSocket); WebSockets and multipart streams go through `subscribe`/`stream`.
+
+        An operation whose text was parsed and validated before is executed without
+        Strawberry's extension runner when that changes nothing
+        (subgraphs/common/execution.py); anything else by Strawberry's `execute`."""
         allowed = set(allowed_operation_types or OperationType)
         allowed.discard(OperationType.SUBSCRIPTION)
+        lean = self._lean_execution()
+        if lean is not None and query:
+            prepared = lean.prepare(query, operation_name)
+            if prepared is not None and prepared[1] in allowed:
+                return await lean.execute(
+                    prepared[0],
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    allowed,
+                    operation_extensions,
+                )
         return await super().execute(
             query,
             variable_values,
@@ -135,6 +156,15 @@ class SubgraphSchema(strawberry.federation.Schema):
             allowed,
             operation_extensions,
         )
+
+    def _lean_execution(self) -> LeanExecution | None:
+        """The lean path for the current extensions (they may change after the schema is
+        built: create_subgraph_app adds tracing's), or None when they rule it out."""
+        extensions = tuple(self.extensions)
+        if extensions != self._lean_for:
+            self._lean_for = extensions
+            self._lean = LeanExecution.for_schema(self, OPERATION_CACHE_SIZE)
+        return self._lean
 
     def entities_resolver(  # type: ignore[override]  # graphql-core awaits an awaitable
         self, info: StrawberryInfo, representations: list[FederationAny]

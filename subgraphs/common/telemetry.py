@@ -48,16 +48,17 @@ class OperationMetrics(SchemaExtension):
         try:
             yield
         finally:  # a document that does not parse ends the operation with an exception
-            self._observe(time.perf_counter() - started)
+            observe_operation(self.execution_context, time.perf_counter() - started)
 
-    def _observe(self, seconds: float) -> None:
-        ctx = self.execution_context
-        name = metrics.operation_names(operation_label(ctx))
-        try:
-            kind = ctx.operation_type.value
-        except Exception:  # a document that did not parse has no operation type
-            kind = "unknown"
-        metrics.GRAPHQL_DURATION.labels(kind, name).observe(seconds)
+
+def observe_operation(ctx: Any, seconds: float) -> None:
+    """The operation's duration, by its type and name (also subgraphs/common/execution.py)."""
+    name = metrics.operation_names(operation_label(ctx))
+    try:
+        kind = ctx.operation_type.value
+    except Exception:  # a document that did not parse has no operation type
+        kind = "unknown"
+    metrics.GRAPHQL_DURATION.labels(kind, name).observe(seconds)
 
 
 def count_errors(errors: list[GraphQLError], execution_context: Any) -> None:
