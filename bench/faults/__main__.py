@@ -104,7 +104,17 @@ def main() -> None:
                             "name": o.name,
                             "line": o.line(),
                             "phases": {
-                                k: {"outcomes": dict(v.outcomes), "p95_ms": v.p95()}
+                                k: {
+                                    "outcomes": dict(v.outcomes),
+                                    "p95_ms": v.p95(),
+                                    "ops": {
+                                        op: {
+                                            "outcomes": dict(v.op_outcomes[op]),
+                                            "p95_ms": v.p95(op),
+                                        }
+                                        for op in v.ops()
+                                    },
+                                }
                                 for k, v in o.phases.items()
                             },
                             "lost": o.lost.total,

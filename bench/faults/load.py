@@ -21,8 +21,8 @@ in flight together, so the last acknowledged one is the state PostgreSQL must ho
 
 Likes toggle from the state PostgreSQL holds when the load starts (`liked`,
 bench.mixed.stack.liked_pairs): the graph outlives a scenario (and the data directory a
-run), and each scenario plays the same sequence (seed 1), so a load that assumed "nothing
-liked" would mostly send `likePost` for likes that exist: idempotent no-ops that change
+run), and a scenario plays the same sequence in every run (its seed), so a load that
+assumed "nothing liked" would mostly send `likePost` for likes that exist: no-ops that change
 nothing and publish no live event (0 events for the subscribers while every like was
 acknowledged). Every acknowledged toggle is counted per phase and post (`changes`), so a
 subscriber's events can be compared with the likes of its post.
@@ -116,12 +116,67 @@ class Phase:
         return sorted(self.op_outcomes)
 
 
+# Fields of the mix's queries that are never null for what the load asks (seeded posts and
+# users, the viewer's own feed, payloads that carry their object or their errors) unless
+# something failed, and then an error must say so on the null's path: at it, below it
+# (null propagation) or above it. A null there with no such error is a silent null.
+NEVER_NULL = frozenset(
+    {
+        "feed",
+        "post",
+        "user",
+        "me",
+        "author",
+        "node",
+        "likePost",
+        "unlikePost",
+        "addComment",
+        "createPost",
+        "completeMediaUpload",
+    }
+)
+SILENT_NULL = "SILENT_NULL"
+
+
+def silent_nulls(data: Any, errors: list[dict[str, Any]]) -> list[list[str | int]]:
+    """The paths in `data` of NEVER_NULL fields that are null with no error on their path
+    (an error without a path explains nothing) and not in a payload carrying its errors."""
+    error_paths = [e["path"] for e in errors if isinstance(e.get("path"), list)]
+    found: list[list[str | int]] = []
+
+    def explained(path: list[str | int]) -> bool:
+        # an error at the null or below it (null propagation), or at a field above it: the
+        # router puts one error for a failed entity fetch at the place its objects share
+        # (the 20 nodes of a feed page: ["feed", "edges"])
+        return any(p[: len(path)] == path or (p and path[: len(p)] == p) for p in error_paths)
+
+    def walk(value: Any, path: list[str | int]) -> None:
+        if isinstance(value, dict):
+            # a payload that carries its own errors (refused write) has its object null
+            refused = bool(value.get("errors"))
+            for key, child in value.items():
+                here = [*path, key]
+                if child is None:
+                    if key in NEVER_NULL and not refused and not explained(here):
+                        found.append(here)
+                else:
+                    walk(child, here)
+        elif isinstance(value, list):
+            for i, child in enumerate(value):
+                walk(child, [*path, i])
+
+    walk(data, [])
+    return found
+
+
 def classify(status: int, body: dict[str, Any] | None) -> str:
-    """ok, partial, or the code of what went wrong."""
+    """ok, partial, or the code of what went wrong (SILENT_NULL: a null no error explains)."""
     if body is None:
         return f"HTTP_{status}"
     errors = body.get("errors") or []
     data = body.get("data")
+    if isinstance(data, dict) and silent_nulls(data, errors):
+        return SILENT_NULL
     codes = [str((e.get("extensions") or {}).get("code") or "NO_CODE") for e in errors]
     payload_codes = [
         "payload:" + str(e.get("code"))
@@ -136,6 +191,28 @@ def classify(status: int, body: dict[str, Any] | None) -> str:
     if isinstance(data, dict) and any(v is not None for v in data.values()):
         return "partial"
     return codes[0]
+
+
+def broken(outcome: str) -> bool:
+    """An answer no fault excuses: an internal error, an error without a code, a silent null,
+    an HTTP failure without a GraphQL answer, or no answer at all (an exception's name)."""
+    if outcome in ("ok", "partial") or outcome.startswith("payload:"):
+        return False
+    if outcome in ("INTERNAL_SERVER_ERROR", "NO_CODE", SILENT_NULL) or outcome.startswith("HTTP_"):
+        return True
+    return not outcome.replace("_", "").isupper()  # not a code: an exception's name
+
+
+def example(body: dict[str, Any] | None) -> str:
+    """What to show of a broken answer: its errors (paths and codes) and its silent nulls."""
+    if not isinstance(body, dict):
+        return repr(body)[:300]
+    errors = [
+        {"path": e.get("path"), "code": (e.get("extensions") or {}).get("code")}
+        for e in body.get("errors") or []
+    ]
+    nulls = silent_nulls(body.get("data"), body.get("errors") or [])
+    return orjson.dumps({"errors": errors[:5], "silent_nulls": nulls[:5]}).decode()
 
 
 class Load:
@@ -169,6 +246,9 @@ class Load:
         # phase -> post id -> likes and unlikes acknowledged (each one a live event)
         self.changes: dict[str, Counter[str]] = {}
         self._busy: set[tuple[str, str]] = set()
+        # "phase op outcome" -> answers no fault excuses (broken()), and the first of each
+        self.broken: Counter[str] = Counter()
+        self.broken_examples: dict[str, str] = {}
         # (intended send, answered) of each answer carrying SERVICE_UNAVAILABLE anywhere
         self.unavailable: list[tuple[float, float]] = []
         self._stop = asyncio.Event()
@@ -249,6 +329,10 @@ class Load:
         answered = time.monotonic()
         took = (answered - intended) * 1000
         self.phases.setdefault(phase, Phase()).count(op, outcome, took)
+        if broken(outcome):
+            key = f"{phase} {op} {outcome}"
+            self.broken[key] += 1
+            self.broken_examples.setdefault(key, example(body))
         if isinstance(body, dict) and any(
             (e.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE"
             for e in body.get("errors") or []
