@@ -22,6 +22,7 @@ row becomes.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,7 @@ from arq.worker import Function, Retry, func
 from models.outbox import Event
 from puppies.outages import missing_service
 from puppies.settings import Settings
-from workers.context import WorkerContext
+from workers.context import WorkerContext, arq_redis, resources
 from workers.errors import RegistryError
 from workers.telemetry import Origin, event_origin, instrument
 
@@ -54,6 +55,21 @@ def outage_retry_delay(job_try: int) -> float:
     """5, 10, 20, 40, then 60 s: a restart or a fail-over is over within the first tries,
     and the 10 tries of a consumer span about 7 minutes."""
     return OUTAGE_RETRY_SECONDS[min(max(job_try, 1), len(OUTAGE_RETRY_SECONDS)) - 1]
+
+
+# The job that runs every consumer of one outbox event (an event with two or more consumers:
+# a like's notification and analytics record, a follow's three), instead of one job each.
+EVENT_JOB = "outbox.event"
+
+
+def consumer_job_id(event_id: str, consumer_name: str) -> str:
+    """The deterministic job id of one consumer's job for one event."""
+    return f"{event_id}:{consumer_name}"
+
+
+def event_job_id(event_id: str) -> str:
+    """The deterministic job id of an event's `EVENT_JOB`."""
+    return f"{event_id}:{EVENT_JOB}"
 
 
 def _default_name(fn: Callable[..., Any]) -> str:
@@ -154,9 +170,92 @@ class Registry:
             self.consumers.setdefault(event_type, []).append(
                 Consumer(event_type=event_type, name=job_name, fn=fn)
             )
+            self._register_event_job()
             return fn
 
         return register
+
+    def _register_event_job(self) -> None:
+        """(Re-)register `EVENT_JOB` with a timeout above every consumer's: each consumer
+        in it runs under its own timeout (`run_event`)."""
+        longest = max(
+            (self.functions[c.name].timeout_s or 0.0 for cs in self.consumers.values() for c in cs),
+            default=0.0,
+        )
+        self.functions[EVENT_JOB] = func(
+            self.run_event,
+            name=EVENT_JOB,
+            max_tries=10,
+            timeout=longest + 10.0,
+        )
+
+    async def run_event(self, ctx: WorkerContext, event: dict[str, Any]) -> None:
+        """`EVENT_JOB`: run every consumer of `event` at once, each as its own job would run
+        (the same instrumented function: span, request id, metrics, outage -> Retry; its own
+        timeout; `ctx["job_id"]` its own job id).
+
+        One arq job per event instead of one per consumer: arq's bookkeeping (the poll's
+        reservation, the job fetch, the finish with its kept result, and the relay's
+        enqueue) is paid once per event. A consumer that fails does not fail the others:
+        - an outage (`Retry`): its own job is queued, `consumer_job_id`, with the delay the
+          consumer asked for and the next try number, so it is retried exactly as it would
+          have been alone (up to its own `max_tries`);
+        - any other exception, or its timeout: it fails for good (logged; counted by its
+          instrumentation), as its own job would have.
+        Only when such a hand-over cannot be queued (Redis away) does this job raise, and
+        arq runs it again later (every consumer again: they are idempotent). A worker killed
+        meanwhile: the whole job runs again once its lease lapses."""
+        event_id = str(event.get("id"))
+        event_type = str(event.get("type"))
+        consumers = self.consumers_for(event_type)
+        job_try = int(ctx.get("job_try") or 1)
+
+        async def one(consumer: Consumer) -> Retry | None:
+            function = self.functions[consumer.name]
+            own = {**ctx, "job_id": consumer_job_id(event_id, consumer.name)}
+            try:
+                await asyncio.wait_for(function.coroutine(own, event), function.timeout_s)
+            except Retry as retry:
+                return retry
+            except TimeoutError:
+                log.error(
+                    "%s of %s timed out after %s s", consumer.name, event_id, function.timeout_s
+                )
+            except Exception:
+                log.exception("%s of %s failed", consumer.name, event_id)
+            return None
+
+        outcomes = await asyncio.gather(*(one(c) for c in consumers))
+        handovers = [(c, r) for c, r in zip(consumers, outcomes, strict=True) if r is not None]
+        if not handovers:
+            return
+        redis = arq_redis(ctx)
+        queue = resources(ctx).settings.worker_queue_name
+        try:
+            for consumer, retry in handovers:
+                await redis.enqueue_job(
+                    consumer.name,
+                    event,
+                    _job_id=consumer_job_id(event_id, consumer.name),
+                    _queue_name=queue,
+                    _defer_by=(retry.defer_score or 0) / 1000,
+                    _job_try=job_try + 1,
+                )
+        except Exception as exc:
+            missing = missing_service(exc)
+            if missing is None:
+                raise
+            delay = outage_retry_delay(job_try)
+            log.warning(
+                "%s of %s: %s is unreachable, its retries not queued; the event runs again "
+                "in %.0f s: %s",
+                EVENT_JOB,
+                event_id,
+                missing,
+                delay,
+                exc,
+            )
+            raise Retry(defer=delay) from exc
 
     def job(
         self, *, name: str | None = None, max_tries: int = 5, timeout: float | None = 300

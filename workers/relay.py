@@ -4,9 +4,12 @@ For each `<schema>.outbox` that exists it repeatedly, in one transaction:
   1. locks up to `outbox_batch_size` undispatched rows, oldest first, with
      `FOR UPDATE SKIP LOCKED` (several relays share the work without waiting on each other),
      and sets their `dispatched_at`, in ONE statement (`claim_for_dispatch`),
-  2. enqueues one arq job per (row, registered consumer) with the deterministic job id
-     `<schema>:<row id>:<consumer>`, so arq refuses a second copy of the same job while
-     the first is queued or its result is kept,
+  2. enqueues one arq job per row with a deterministic job id, so arq refuses a second
+     copy of the same job while the first is queued or its result is kept: a row with one
+     registered consumer becomes that consumer's job, `<schema>:<row id>:<consumer>`; a
+     row with several becomes one `outbox.event` job, `<schema>:<row id>:outbox.event`,
+     which runs them all (`Registry.run_event`; a consumer that meets an outage is handed
+     over to its own job, retried as before),
   3. commits.
 A crash (or a Redis error) before the commit leaves the rows undispatched; the next pass
 enqueues them again and the job ids absorb the duplicates. Rows are dispatched exactly once
@@ -46,7 +49,7 @@ from models.outbox import (
 from puppies.settings import Settings
 from workers.context import WorkerContext, resources
 from workers.listen import Listener
-from workers.registry import REGISTRY, Registry
+from workers.registry import EVENT_JOB, REGISTRY, Registry, consumer_job_id, event_job_id
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ return 1
 
 
 def job_id(event: Event, consumer_name: str) -> str:
-    return f"{event.id}:{consumer_name}"
+    return consumer_job_id(event.id, consumer_name)
 
 
 class OutboxRelay:
@@ -105,27 +108,30 @@ class OutboxRelay:
         return self._schemas
 
     async def _enqueue(self, events: list[Event]) -> int:
-        """Enqueue one job per (event, consumer) in ONE pipelined round trip.
+        """Enqueue one job per event (its consumer's, or `EVENT_JOB` for an event with
+        several) in ONE pipelined round trip.
 
         Each job goes through `_ENQUEUE`, which does what `ArqRedis.enqueue_job` does (refuse
         an id whose job or result key exists, else store the job and add it to the queue)
         atomically in Lua instead of WATCH/MULTI, so a batch is one round trip, not three
         per job. The stored job is arq's own serialisation (`arq.jobs.serialize_job`).
         """
-        jobs = [
-            (c.name, wire, job_id(e, c.name))
-            for e, wire in ((e, e.to_dict()) for e in events)
-            for c in self.registry.consumers_for(e.type)
-        ]
+        jobs: list[tuple[str, dict[str, object], str]] = []
+        for event in events:
+            consumers = self.registry.consumers_for(event.type)
+            if len(consumers) > 1:  # one job runs them all (Registry.run_event)
+                jobs.append((EVENT_JOB, event.to_dict(), event_job_id(event.id)))
+            elif consumers:
+                jobs.append((consumers[0].name, event.to_dict(), job_id(event, consumers[0].name)))
         if not jobs:
             return 0
         now = timestamp_ms()
         expires = str(expires_extra_ms)
         queue = self.settings.worker_queue_name
         async with self.redis.pipeline(transaction=False) as pipe:
-            for name, event, jid in jobs:
+            for name, wire, jid in jobs:
                 data = serialize_job(
-                    name, (event,), {}, None, now, serializer=self.redis.job_serializer
+                    name, (wire,), {}, None, now, serializer=self.redis.job_serializer
                 )
                 await self._script(
                     keys=[job_key_prefix + jid, result_key_prefix + jid, queue],

@@ -5,7 +5,8 @@
 Starts its own embedded PostgreSQL/Redis/S3 (under --data-dir), commits --rows outbox rows
 in `posts.outbox`, registers --consumers consumers for their event type, and times one
 `OutboxRelay.relay_once()` draining them (batches of OUTBOX_BATCH_SIZE, default 200). It
-then checks arq's queue holds exactly rows x consumers jobs.
+then checks arq's queue holds exactly one job per row (a row with several consumers is one
+`outbox.event` job that runs them all).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def run(settings: Settings, rows: int, consumers: int) -> None:
     dt = time.perf_counter() - t0
     queued = await redis.zcard(settings.worker_queue_name)
     print(
-        f"relayed {n} rows ({queued} jobs queued, expected {rows * consumers}) in "
+        f"relayed {n} rows ({queued} jobs queued, expected {rows if consumers else 0}) in "
         f"{dt * 1000:.0f} ms: {n / dt:,.0f} rows/s, {queued / dt:,.0f} jobs/s; "
         f"load average {os.getloadavg()[0]:.1f} (2 cores)"
     )

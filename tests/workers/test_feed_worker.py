@@ -71,8 +71,9 @@ async def test_worker_killed_mid_fan_out_loses_nothing(
 
         await eventually(mid_way, timeout=60, interval=0.01)
         # the running job is reserved for one lease (renewed while it runs), not arq's hour
-        # (the fan-out's job: a finished cron job's key is kept a minute, one run per slot)
-        reserved = [k async for k in redis.scan_iter(match=in_progress_key_prefix + "*fan_out*")]
+        # (the post.published event's job, which runs the fan-out: a finished cron job's key
+        # is kept a minute, one run per slot, and its id does not start with a schema)
+        reserved = [k async for k in redis.scan_iter(match=in_progress_key_prefix + "posts:*")]
         assert reserved
         ttls = [await redis.pttl(k) for k in reserved]
         assert all(0 < ttl <= 5000 for ttl in ttls), ttls

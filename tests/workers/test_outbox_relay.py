@@ -13,7 +13,7 @@ from models.db import Database
 from models.outbox import Event, emit
 from puppies.settings import Settings
 from workers.idempotency import AlreadyRunning, claim, once
-from workers.registry import Registry
+from workers.registry import EVENT_JOB, Registry
 from workers.relay import OutboxRelay, job_id
 
 
@@ -57,17 +57,19 @@ async def test_rolled_back_event_is_never_relayed(db, arq_redis, settings):
     assert await _queued(arq_redis, settings) == []
 
 
-async def test_committed_event_becomes_one_job_per_consumer_once(db, arq_redis, settings):
+async def test_committed_event_becomes_one_job_once(db, arq_redis, settings):
+    """One job per event: its two consumers run in one `outbox.event` job
+    (tests/workers/test_event_jobs.py runs it)."""
     async with db.transaction() as session:
         row = await emit(session, "posts", "test.happened", {"n": 1}, aggregate_id=7)
         await emit(session, "posts", "nobody.listens", {}, aggregate_id=8)
     relay = OutboxRelay(settings, db, arq_redis, _registry())
     assert await relay.relay_once() == 2
     queued = sorted(await _queued(arq_redis, settings))
-    assert queued == [f"posts:{row}:test.first", f"posts:{row}:test.second"]
+    assert queued == [f"posts:{row}:{EVENT_JOB}"]
     job = Job(queued[0], arq_redis, _queue_name=settings.worker_queue_name)
     info = await job.info()
-    assert info is not None and info.function == "test.first"
+    assert info is not None and info.function == EVENT_JOB
     event = Event.from_dict(info.args[0])
     assert (event.id, event.type, event.aggregate_id, event.payload) == (
         f"posts:{row}",
@@ -77,7 +79,7 @@ async def test_committed_event_becomes_one_job_per_consumer_once(db, arq_redis, 
     )
     # A second pass finds nothing: rows are marked dispatched in the same transaction.
     assert await relay.relay_once() == 0
-    assert len(await _queued(arq_redis, settings)) == 2
+    assert len(await _queued(arq_redis, settings)) == 1
 
 
 async def test_redispatch_after_a_crash_does_not_duplicate_jobs(db, arq_redis, settings):
@@ -92,7 +94,7 @@ async def test_redispatch_after_a_crash_does_not_duplicate_jobs(db, arq_redis, s
         await session.execute(text("UPDATE posts.outbox SET dispatched_at = NULL"))
     assert await relay.relay_once() == 1
     queued = await _queued(arq_redis, settings)
-    assert sorted(queued) == [f"posts:{row}:test.first", f"posts:{row}:test.second"]
+    assert queued == [f"posts:{row}:{EVENT_JOB}"]
     status = await Job(queued[0], arq_redis, _queue_name=settings.worker_queue_name).status()
     assert status == JobStatus.queued
 
@@ -106,7 +108,7 @@ async def test_concurrent_relays_share_rows_without_overlap(db, arq_redis, setti
     relays = [OutboxRelay(small, db, arq_redis, reg) for _ in range(3)]
     counts = await asyncio.gather(*(r.relay_once() for r in relays))
     assert sum(counts) == 300
-    assert len(await _queued(arq_redis, settings)) == 600
+    assert len(await _queued(arq_redis, settings)) == 300
 
 
 async def test_notify_wakes_the_relay_without_waiting_for_the_poll(db, arq_redis, settings):
@@ -118,7 +120,7 @@ async def test_notify_wakes_the_relay_without_waiting_for_the_poll(db, arq_redis
         async with db.transaction() as session:
             row = await emit(session, "posts", "test.happened", {}, aggregate_id=1)
         for _ in range(100):
-            if f"posts:{row}:test.first" in await _queued(arq_redis, settings):
+            if f"posts:{row}:{EVENT_JOB}" in await _queued(arq_redis, settings):
                 break
             await asyncio.sleep(0.05)
         else:
@@ -137,13 +139,10 @@ async def test_a_notified_pass_drains_only_the_outboxes_it_names(db, arq_redis, 
         user_row = await emit(session, "users", "test.happened", {}, aggregate_id=2)
     relay = OutboxRelay(settings, db, arq_redis, _registry())
     assert await relay.relay_once({"posts"}) == 1
-    assert sorted(await _queued(arq_redis, settings)) == [
-        f"posts:{post_row}:test.first",
-        f"posts:{post_row}:test.second",
-    ]
+    assert await _queued(arq_redis, settings) == [f"posts:{post_row}:{EVENT_JOB}"]
     assert await relay.relay_once({"feed"}) == 0  # nothing pending there
     assert await relay.relay_once() == 1  # every outbox: the users row
-    assert f"users:{user_row}:test.first" in await _queued(arq_redis, settings)
+    assert f"users:{user_row}:{EVENT_JOB}" in await _queued(arq_redis, settings)
 
 
 async def test_a_running_relay_relays_each_notified_outbox_and_polls_the_rest(
@@ -166,7 +165,7 @@ async def test_a_running_relay_relays_each_notified_outbox_and_polls_the_rest(
             loud = await emit(session, "posts", "test.happened", {}, aggregate_id=4)
         for _ in range(400):
             queued = await _queued(arq_redis, settings)
-            if f"posts:{loud}:test.first" in queued and f"users:{silent}:test.first" in queued:
+            if f"posts:{loud}:{EVENT_JOB}" in queued and f"users:{silent}:{EVENT_JOB}" in queued:
                 break
             await asyncio.sleep(0.05)
         else:
