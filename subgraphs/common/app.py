@@ -62,6 +62,7 @@ from subgraphs.common.context import (
     RequestContext,
     authenticate_connection,
     get_context,
+    watch_revocation,
 )
 from subgraphs.common.direct import DirectGraphQL
 from subgraphs.common.errors import ErrorCodes, classify, log_errors, request_error
@@ -428,10 +429,21 @@ class SubgraphRouter(GraphQLRouter[RequestContext[Any], None]):
                 status_code=401 if context.auth_error.code == "UNAUTHENTICATED" else 403,
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+        watch = None
+        if (
+            isinstance(request, WebSocket)
+            and isinstance(context, RequestContext)
+            and not context.via_router
+        ):
+            # a direct socket's account is checked for revocation while it is open
+            watch = asyncio.create_task(watch_revocation(context, request))
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             return self.bad_request(exc)
+        finally:
+            if watch is not None:
+                watch.cancel()
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         """Strawberry's, after checking that a JSON body is a request: an object, or a list

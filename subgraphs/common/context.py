@@ -21,11 +21,15 @@ Where the viewer comes from:
   (what the router sends), or, since browsers cannot set headers on a WebSocket, the
   connection_init payload: `{"Authorization": "Bearer ..."}`, `{"authorization": ...}`,
   `{"x-api-key": ...}` or those nested in `{"headers": {...}}`. Connection params win over
-  upgrade headers. A bad credential refuses the connection (`authenticate_connection`).
+  upgrade headers. A bad credential refuses the connection (`authenticate_connection`),
+  and while the socket is open its account's revocation is checked again every 5 s: a
+  revoked one's socket is closed with 4403 (`watch_revocation`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Callable, Mapping
@@ -33,6 +37,7 @@ from typing import Any, Generic, TypeVar
 
 from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
@@ -136,6 +141,35 @@ async def refuse_revoked(resources: Resources, viewer: Viewer) -> None:
     _revocations_down = False
     if is_revoked(revoked, viewer.issued_at):
         raise AuthError("this account's tokens were revoked (the account is disabled)")
+
+
+# A WebSocket opened to a subgraph directly (outside production) has its account's
+# revocation checked again this often while it is open, as the router does for its own
+# sockets (graph/serving/transports/ws.py, CREDENTIAL_RECHECK)
+REVOCATION_RECHECK = 5.0
+
+
+async def watch_revocation(
+    context: RequestContext[Any], websocket: WebSocket, every: float = REVOCATION_RECHECK
+) -> None:
+    """While a direct WebSocket is open (run as a task beside it, cancelled when it ends):
+    every `every` seconds, the account of the viewer its connection_init authenticated goes
+    through `refuse_revoked` again; once it is revoked (an account deleted or disabled)
+    the socket is closed with 4403 and the reason, which ends its subscriptions. Checked
+    at connection_init only, a subscription of a deleted account streamed for as long as
+    the socket stayed open. When Redis cannot answer, the socket stays open (as the
+    check at connect fails open)."""
+    while True:
+        await asyncio.sleep(every)
+        if context.via_router:
+            return  # the router's principal decides, and the router rechecks its sockets
+        try:
+            await refuse_revoked(context.resources, context.viewer)
+        except AuthError as exc:
+            log.info("closing a direct WebSocket of user %s: %s", context.viewer.user_id, exc)
+            with contextlib.suppress(RuntimeError, OSError):  # (already closing)
+                await websocket.close(4403, f"Forbidden: {exc}"[:120])
+            return
 
 
 def forwarded_principal(connection: HTTPConnection) -> ForwardedPrincipal | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -89,6 +90,13 @@ class Subscription:
     @strawberry.subscription
     async def whoami(self, info: Info) -> AsyncIterator[int]:
         yield info.context.viewer.require_user()
+
+    @strawberry.subscription
+    async def whoami_forever(self, info: Info) -> AsyncIterator[int]:
+        """The viewer, then nothing until the socket ends (a quiet live subscription)."""
+        yield info.context.viewer.require_user()
+        await asyncio.Event().wait()
+        yield 0  # never
 
 
 def _app(settings: Settings) -> Any:
@@ -435,6 +443,53 @@ async def test_a_revoked_account_is_refused_over_http_and_both_websocket_protoco
     finally:
         await redis.zrem(settings.revoked_subjects_key, "781")
         await redis.aclose()
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_an_open_direct_subscription_of_a_revoked_account_ends(
+    probe, settings: Settings, protocol: str
+) -> None:
+    """Reached directly, a subgraph checked revocation at connection_init only: a
+    subscription opened before the account was revoked went on for as long as the socket
+    stayed open. It now ends (close 4403 with the reason) within a few seconds, as the
+    router's own sockets do; another account's subscription goes on."""
+    url, _, ring = probe
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    first = "next" if protocol == "graphql-transport-ws" else "data"
+
+    async def subscribed(user: int) -> Any:
+        token = issue_access_token(ring, settings, user, now=time.time() - 5).token
+        ws = await connect(ws_url, subprotocols=[protocol])  # type: ignore[list-item]
+        init = {"Authorization": f"Bearer {token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        query = {"query": "subscription { whoamiForever }"}
+        await ws.send(json.dumps({"id": "1", "type": start, "payload": query}))
+        msg = json.loads(await ws.recv())
+        while msg["type"] == "ka":
+            msg = json.loads(await ws.recv())
+        assert msg["type"] == first and msg["payload"]["data"] == {"whoamiForever": user}
+        return ws
+
+    revoked, other = await subscribed(791), await subscribed(792)
+    redis = create_redis(settings)
+    try:
+        await redis.zadd(settings.revoked_subjects_key, {"791": time.time()})
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(60):
+                while True:
+                    assert json.loads(await revoked.recv())["type"] == "ka"
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403 and "revoked" in closed.value.rcvd.reason
+        # the other account's socket is still open and answers
+        await other.ping()
+        assert other.close_code is None
+    finally:
+        await redis.zrem(settings.revoked_subjects_key, "791")
+        await redis.aclose()
+        await revoked.close()
+        await other.close()
 
 
 async def test_operations_are_parsed_and_validated_once_per_text(probe) -> None:
