@@ -138,9 +138,13 @@ class Settings(BaseSettings):
         default=19000, ge=1, le=65526, description="and the nine ports above it (S3's internals)"
     )
 
-    # Database pool.
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # Database pool. Connections opened are kept: SQLAlchemy closes an overflow connection
+    # as soon as it is returned, so every burst above DB_POOL_SIZE costs new PostgreSQL
+    # backends, asyncpg's type introspection and every statement prepared again
+    # (bench/RESULTS.md, "PostgreSQL connections"). A burst above the pool waits for a
+    # connection instead; raise DB_MAX_OVERFLOW only for rare bursts.
+    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_max_overflow: int = Field(default=0, ge=0, le=200)
     db_echo: bool = False
 
     # Auth.
