@@ -28,8 +28,9 @@ Contract:
   is still shaped by the client's operation, so removed fields come back ``null``. Cached
   per ``(prepared, key)``.
 - ``await execute(prepared, variables, *, headers_for=None) -> dict``: the GraphQL response.
-  Identical queries in flight together (same prepared operation, variables and subgraph
-  headers) share one execution (``GatewayOptions.deduplicate_requests``); the returned dict
+  Identical queries in flight together (same prepared operation, variables and the headers
+  of the subgraphs its plan calls) share one execution
+  (``GatewayOptions.deduplicate_requests``); the returned dict
   is the caller's, the data inside it may be shared: serialise it, do not mutate it.
   Without "data" it is a request error (variables that do not coerce: BAD_USER_INPUT).
   ``headers_for(subgraph_name)`` gives extra headers for each subgraph request.
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import re
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
@@ -58,14 +60,23 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLBoolean,
     GraphQLError,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableDefinitionNode,
     execute_sync,
     parse,
     print_ast,
     specified_rules,
+    type_from_ast,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -115,7 +126,7 @@ class GatewayOptions:
     default: SubgraphOptions = field(default_factory=SubgraphOptions)
     max_connections_per_subgraph: int = 100
     # Identical queries in flight at the same time (same operation, variables and the headers
-    # each subgraph would get) share one execution. Never mutations or subscriptions.
+    # each subgraph it calls would get) share one execution. Never mutations or subscriptions.
     deduplicate_requests: bool = True
     # @defer and @stream in the API schema (Apollo Router: supergraph.defer_support)
     defer_support: bool = True
@@ -131,6 +142,7 @@ class PreparedOperation:
     """A parsed and validated operation, with its plan made on first use."""
 
     __slots__ = (
+        "_fetched",
         "_plan",
         "_planner",
         "document",
@@ -164,6 +176,7 @@ class PreparedOperation:
         self.introspection = introspection  # the introspection root fields, answered locally
         self._planner = planner
         self._plan: QueryPlan | RequestError | None = None
+        self._fetched: tuple[str, ...] | None = None
         # The shaper's per-operation cache (collected fields per selection set and type): it
         # lives and dies with this prepared operation in the LRU.
         self.shape_cache: dict[Any, Any] = {}
@@ -194,6 +207,14 @@ class PreparedOperation:
     @property
     def plan(self) -> QueryPlan:
         return self.ensure_planned()
+
+    @property
+    def fetched(self) -> tuple[str, ...]:
+        """The subgraphs its plan sends requests to (deferred parts included), by name."""
+        found = self._fetched
+        if found is None:
+            found = self._fetched = tuple(sorted({f.subgraph for f in self.plan.fetches()}))
+        return found
 
     @property
     def planned(self) -> bool:
@@ -495,10 +516,8 @@ class Gateway:
         except TypeError:
             return None
         headers: tuple[Any, ...] = ()
-        if headers_for is not None:
-            headers = tuple(
-                tuple(sorted(headers_for(name).items())) for name in self.subgraph_names
-            )
+        if headers_for is not None:  # what the subgraphs it calls would get
+            headers = tuple(tuple(sorted(headers_for(name).items())) for name in prepared.fetched)
         # The in-flight task holds `prepared`, so its id() cannot be reused meanwhile.
         return (id(prepared), var_key, headers)
 
@@ -561,6 +580,11 @@ class Gateway:
         defs = prepared.operation.variable_definitions
         if not defs:
             return values, []
+        checks = prepared.shape_cache.get(_SCALAR_VARIABLES)
+        if checks is None:
+            checks = prepared.shape_cache[_SCALAR_VARIABLES] = _scalar_checks(self.api_schema, defs)
+        if checks and _plain_scalars(checks, values):
+            return values, []  # they coerce, and no default is left to add
         coerced = get_variable_values(self.api_schema, defs, values)
         if isinstance(coerced, list):
             return values, [_error(e, "BAD_USER_INPUT") for e in coerced]
@@ -641,6 +665,78 @@ class Gateway:
 
 
 _LABELS = "override_labels"
+_SCALAR_VARIABLES = "scalar_variables"
+_MIN_INT, _MAX_INT = -2_147_483_648, 2_147_483_647
+
+
+def _is_string(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_id(v: Any) -> bool:
+    return type(v) is str or (type(v) is int and not isinstance(v, bool))
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int and _MIN_INT <= v <= _MAX_INT
+
+
+def _is_float(v: Any) -> bool:
+    return type(v) is int or (type(v) is float and math.isfinite(v))
+
+
+def _is_boolean(v: Any) -> bool:
+    return type(v) is bool
+
+
+# What graphql-core's built-in scalars accept as variable values (graphql/type/scalars.py),
+# in part: a value these say yes to coerces; for any other the full coercion decides.
+_SCALAR_CHECKS: dict[GraphQLScalarType, Callable[[Any], bool]] = {
+    GraphQLString: _is_string,
+    GraphQLID: _is_id,
+    GraphQLInt: _is_int,
+    GraphQLFloat: _is_float,
+    GraphQLBoolean: _is_boolean,
+}
+# name, the scalar's check, the variable can be left out (nullable, no default)
+_ScalarCheck = tuple[str, Callable[[Any], bool], bool]
+
+
+def _scalar_checks(
+    schema: GraphQLSchema, definitions: Sequence[VariableDefinitionNode]
+) -> tuple[_ScalarCheck, ...]:
+    """The operation's variables as built-in scalars to check (empty if any is something
+    else: a list, an input object, an enum, a custom scalar)."""
+    out: list[_ScalarCheck] = []
+    for definition in definitions:
+        var_type = type_from_ast(schema, definition.type)
+        non_null = isinstance(var_type, GraphQLNonNull)
+        named = var_type.of_type if non_null else var_type  # type: ignore[union-attr]
+        check = _SCALAR_CHECKS.get(named) if isinstance(named, GraphQLScalarType) else None
+        if check is None:
+            return ()
+        optional = not non_null and definition.default_value is None
+        out.append((definition.variable.name.value, check, optional))
+    return tuple(out)
+
+
+def _plain_scalars(checks: tuple[_ScalarCheck, ...], values: Mapping[str, Any]) -> bool:
+    """Do ``values`` coerce without an error and without a default to apply? (False: let
+    graphql-core's coercion decide and give the errors and defaults.)"""
+    for name, check, optional in checks:
+        v = values.get(name, _ABSENT)
+        if v is _ABSENT:
+            if not optional:
+                return False  # a default to apply, or a required variable missing
+        elif v is None:
+            if not optional:
+                return False  # null for a non-null type (or a default: coerce decides)
+        elif not check(v):
+            return False
+    return True
+
+
+_ABSENT = object()
 
 
 def _field_names(sels: tuple[OpSelection, ...], out: set[str] | None = None) -> set[str]:

@@ -231,6 +231,17 @@ async def test_identical_queries_in_flight_share_one_execution(
             gw.execute(query, {"n": 2}, headers_for=auth("b")),
         )
         assert len(servers["products"].calls) == 4  # other credentials: not shared
+
+        def for_accounts(token: str) -> Any:
+            return lambda subgraph: {"authorization": token} if subgraph == "accounts" else {}
+
+        assert query.fetched == ("products",)
+        await asyncio.gather(
+            gw.execute(query, {"n": 2}, headers_for=for_accounts("a")),
+            gw.execute(query, {"n": 2}, headers_for=for_accounts("b")),
+        )
+        # they differ only for a subgraph the plan does not call: shared
+        assert len(servers["products"].calls) == 5
         servers["products"].calls.clear()
         other = plain.prepare("{ topProducts { upc } }", None)
         await asyncio.gather(*(plain.execute(other, None) for _ in range(3)))
