@@ -11,6 +11,7 @@ import sqlalchemy.ext.asyncio
 from sqlalchemy import Executable, MetaData, Row, TextClause, event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from puppies.settings import Settings
 
@@ -161,11 +162,12 @@ class Database:
         0.74 ms of CPU per 20 posts, 1.82 ms through the ORM).
 
         A `text()` statement goes to asyncpg itself on a connection of the same pool
-        (compiled once; rows with the same attributes and `_mapping`): SQLAlchemy's
-        execution (its greenlet, cursor adapter, result and Row objects) cost more than the
-        statement (bench/RESULTS.md, session 20). Not while something listens to the
-        engine's statements (`models/sqlcount.py` in tests, OpenTelemetry's SQLAlchemy
-        spans): then through SQLAlchemy, as other statements always go."""
+        (compiled once; rows with the same attributes and `_mapping`; `_fetch`): SQLAlchemy's
+        execution (its greenlets, Core connection, cursor adapter, result and Row objects)
+        cost more than the statement (bench/RESULTS.md, sessions 20 and 21). Not while
+        something listens to the engine's statements (`models/sqlcount.py` in tests,
+        OpenTelemetry's SQLAlchemy spans): then through SQLAlchemy, as other statements
+        always go."""
         plain = None
         if isinstance(statement, TextClause) and not self._listened():
             plain = self._plain.get(id(statement))
@@ -173,23 +175,34 @@ class Database:
                 plain = _PlainStatement.of(statement, self.engine)
                 if len(self._plain) < _PLAIN_STATEMENTS:
                     self._plain[id(statement)] = plain
-        async with self.autocommit.connect() as connection:
-            if plain is None or not plain.ok:
+        if plain is None or not plain.ok:
+            async with self.autocommit.connect() as connection:
                 return (await connection.execute(statement, params)).all()
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            arguments = plain.arguments(params or {})
-            try:
-                records = await driver.fetch(plain.sql, *arguments)
-            except Exception as error:
-                raise await self._as_sqlalchemy_error(
-                    connection, raw.dbapi_connection, plain.sql, arguments, error
-                ) from error
+        records = await greenlet_spawn(self._fetch, plain.sql, plain.arguments(params or {}))
         return plain.rows(records)
 
-    async def _as_sqlalchemy_error(
-        self, connection: Any, adapted: Any, sql: str, arguments: list[Any], error: Exception
+    def _fetch(self, sql: str, arguments: list[Any]) -> list[Any]:
+        """In SQLAlchemy's greenlet (one spawn, where a Core connection costs three: checkout,
+        raw connection, close): a pooled connection checked out as `raw_connection()` does
+        (the pool's checkout events run: `_closed_by_the_server`, the feed's statement
+        timeout on connect), the statement run by asyncpg outside any transaction
+        (autocommit, as the `autocommit` engine's connections), the connection checked in
+        (its reset rolls back nothing: the adapter began no transaction). asyncpg's errors
+        as SQLAlchemy raises them (`_as_sqlalchemy_error`)."""
+        pooled = self.engine.sync_engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None
+            try:
+                records: list[Any] = await_only(driver.fetch(sql, *arguments))
+            except Exception as error:
+                raise self._as_sqlalchemy_error(pooled, sql, arguments, error) from error
+            return records
+        finally:
+            pooled.close()
+
+    def _as_sqlalchemy_error(
+        self, pooled: Any, sql: str, arguments: list[Any], error: Exception
     ) -> BaseException:
         """asyncpg's `error` as SQLAlchemy would have raised it for the same statement (what
         the resolvers catch and puppies/outages.py classifies): translated by SQLAlchemy's
@@ -197,12 +210,13 @@ class Database:
         IntegrityError, ...), the connection invalidated when it was lost."""
         dialect = self.engine.dialect
         dbapi_error = dialect.loaded_dbapi.Error
+        adapted = pooled.dbapi_connection
         try:
             adapted._handle_exception(error)  # raises the adapter's translation
         except dbapi_error as translated:
             lost = dialect.is_disconnect(translated, adapted, None)
             if lost:
-                await connection.invalidate()
+                pooled.invalidate(translated)
             return exc.DBAPIError.instance(
                 sql,
                 arguments,

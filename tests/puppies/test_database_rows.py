@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
+import pytest
 from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
@@ -113,4 +115,42 @@ async def test_text_rows_fail_with_sqlalchemy_s_errors(settings: Settings) -> No
         # the connection is still good
         assert [r.n for r in await db.rows(text("SELECT 7 AS n"))] == [7]
     finally:
+        await db.dispose()
+
+
+async def test_a_connection_lost_during_a_statement_fails_as_sqlalchemy_fails(
+    settings: Settings,
+) -> None:
+    """A backend terminated while its statement runs: the same error both ways (its kind,
+    whether the connection was invalidated), and the next read gets a working connection."""
+    assert settings.database_url
+    db = Database(settings)
+    sleep = text("SELECT pg_sleep(:s) AS x -- lost probe")
+    admin = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        errors: list[DBAPIError] = []
+        for listened in (False, True):
+            with count_statements() if listened else contextlib.nullcontext():
+                read = asyncio.create_task(db.rows(sleep, {"s": 30}))
+                pid = None
+                for _ in range(400):
+                    pid = await admin.fetchval(
+                        "SELECT pid FROM pg_stat_activity WHERE query LIKE '%lost probe'"
+                        " AND pid <> pg_backend_pid() AND state = 'active'"
+                    )
+                    if pid is not None:
+                        break
+                    await asyncio.sleep(0.05)
+                assert pid is not None
+                await admin.fetchval("SELECT pg_terminate_backend($1::int)", pid)
+                with pytest.raises(DBAPIError) as caught:
+                    await asyncio.wait_for(read, 60)
+                errors.append(caught.value)
+            assert [r.n for r in await db.rows(text("SELECT 7 AS n"))] == [7]
+        fast, slow = errors
+        assert type(fast) is type(slow)
+        assert type(fast.orig) is type(slow.orig)
+        assert fast.connection_invalidated is slow.connection_invalidated
+    finally:
+        await admin.close()
         await db.dispose()
