@@ -12,6 +12,15 @@ run after its first minute, every process's RSS slope (least squares) is below
 --max-rss-slope MiB per minute, and the fds and connections end within a small band of
 where they started (fds +-16 per process, connections +-4). Hive Gateway's memory test
 judges its runs the same way: the slope of memory over the run, not one reading.
+
+Diagnostics (off by default): `--memtrace DIR` runs every process with
+puppies/observability/memtrace.py on (RSS vs the traced Python heap vs glibc's heap, the
+allocation sites that grew, GC pauses, event-loop stalls with the blocking stack) writing
+to DIR; `--memtrace-tracemalloc worker,router` limits tracemalloc (slow) to those.
+`--freeze NAME:AT:SECONDS` stops that process (SIGSTOP) AT seconds into the run for SECONDS,
+then continues it: a stall made on purpose, to see what one leaves behind (connections,
+memory). `--redis-latency-ms N` turns Redis's LATENCY monitor on at N ms (and its SLOWLOG)
+and prints what it recorded, with its persistence counters, after the run.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -28,6 +39,7 @@ from typing import Any
 
 import asyncpg
 import psutil
+import redis
 
 from bench.mixed.__main__ import print_measurement
 from bench.mixed.run import Subscribers, find_max, measure
@@ -75,6 +87,72 @@ def _pg_connections(ms: MixedStack) -> int:
             await conn.close()
 
     return asyncio.run(count())
+
+
+def _redis(ms: MixedStack) -> redis.Redis:
+    url = ms.st.settings.redis_url
+    assert url
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def redis_monitors_on(ms: MixedStack, threshold_ms: int) -> None:
+    r = _redis(ms)
+    r.config_set("latency-monitor-threshold", threshold_ms)
+    r.config_set("slowlog-log-slower-than", threshold_ms * 1000)
+    r.execute_command("LATENCY", "RESET")
+    r.slowlog_reset()
+
+
+def redis_monitors_report(ms: MixedStack) -> dict[str, Any]:
+    """What Redis's LATENCY monitor and SLOWLOG recorded, and its persistence counters."""
+    r = _redis(ms)
+    latest: list[Any] = r.execute_command("LATENCY", "LATEST")
+    history = {str(row[0]): r.execute_command("LATENCY", "HISTORY", row[0]) for row in latest or []}
+    slow = [
+        {"start": e["start_time"], "us": e["duration"], "command": str(e["command"])[:120]}
+        for e in r.slowlog_get(20)  # type: ignore[union-attr]
+    ]
+    info: Any = r.info("persistence")
+    stats: Any = r.info("stats")
+    persistence = {
+        k: v
+        for k, v in info.items()
+        if k.startswith(("rdb_", "aof_")) and not k.endswith("_status")
+    }
+    persistence |= {k: v for k, v in stats.items() if k.startswith("latest_fork")}
+    out = {"latency_latest": latest, "latency_history": history, "slowlog": slow}
+    out["persistence"] = persistence
+    print("\nRedis LATENCY LATEST (event, time, latest ms, max ms):", latest or "nothing")
+    for event, rows in history.items():
+        print(
+            f"  {event}: "
+            + ", ".join(
+                f"{time.strftime('%H:%M:%S', time.localtime(int(t)))} {ms} ms" for t, ms in rows
+            )
+        )
+    for e in slow:
+        at = time.strftime("%H:%M:%S", time.localtime(e["start"]))
+        print(f"  slowlog {at} {e['us']} us {e['command']}")
+    print("Redis persistence:", persistence)
+    return out
+
+
+def freeze_later(ms: MixedStack, spec: str) -> threading.Timer:
+    """`spec` NAME:AT:SECONDS: SIGSTOP the process NAME (router, a subgraph, worker) AT
+    seconds from now, SIGCONT it SECONDS later."""
+    name, at, seconds = spec.split(":")
+    (proc,) = [p for p in ms.st.procs if ms.st.name_of(p) == name]
+
+    def freeze() -> None:
+        print(f"{time.strftime('%H:%M:%S')} freezing {name} for {seconds} s", flush=True)
+        os.killpg(proc.pid, signal.SIGSTOP)
+        time.sleep(float(seconds))
+        os.killpg(proc.pid, signal.SIGCONT)
+
+    timer = threading.Timer(float(at), freeze)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def sample(ms: MixedStack) -> dict[str, Any]:
@@ -163,7 +241,17 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=5000)
     ap.add_argument("--viewers", type=int, default=2000)
     ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--memtrace", type=Path, help="diagnostics of every process, written here")
+    ap.add_argument("--memtrace-seconds", type=float, default=60.0)
+    ap.add_argument("--memtrace-tracemalloc", default="", help="only these processes (a,b)")
+    ap.add_argument("--redis-latency-ms", type=int, default=0, help="Redis LATENCY monitor")
+    ap.add_argument("--freeze", help="NAME:AT:SECONDS: stop a process for a while (a stall)")
     args = ap.parse_args()
+    if args.memtrace:
+        os.environ["PUPPIES_MEMTRACE_DIR"] = str(args.memtrace.resolve())
+        os.environ["PUPPIES_MEMTRACE_SECONDS"] = str(args.memtrace_seconds)
+        if args.memtrace_tracemalloc:
+            os.environ["PUPPIES_MEMTRACE_TRACEMALLOC"] = args.memtrace_tracemalloc
     if args.judge:
         verdicts, _ = judge(json.loads(args.judge.read_text())["samples"], args.max_rss_slope)
         print("\nsoak: " + ("PASS" if not verdicts else "FAIL: " + "; ".join(verdicts)))
@@ -171,6 +259,9 @@ def main() -> None:
     data_dir = args.data_dir or Path(f"/tmp/puppies-bench-mixed-{args.users}")
     with mixed_stack(data_dir, args.users, args.viewers) as ms:
         subs = Subscribers(ms, args.subscribers)
+        redis_report: dict[str, Any] = {}
+        if args.redis_latency_ms:
+            redis_monitors_on(ms, args.redis_latency_ms)
         try:
             max_rate = args.max_rate
             if max_rate is None:
@@ -191,10 +282,14 @@ def main() -> None:
             samples.append(sample(ms))
             thread = threading.Thread(target=sampler, daemon=True)
             thread.start()
+            if args.freeze:  # measure() starts sending ~1 s after it is called
+                freeze_later(ms, args.freeze)
             m = measure(ms, rate, args.minutes * 60, 5.0, args.clients)
             done.set()
             thread.join()
             samples.append(sample(ms))
+            if args.redis_latency_ms:
+                redis_report = redis_monitors_report(ms)
         finally:
             live = subs.stop()
     print_measurement(m)
@@ -219,6 +314,7 @@ def main() -> None:
                     "processes": report,
                     "samples": samples,
                     "verdicts": verdicts,
+                    "redis": redis_report,
                 },
                 indent=2,
                 default=str,

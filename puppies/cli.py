@@ -158,6 +158,9 @@ def serve(
     The router serves any supergraph file and needs no database; a subgraph needs
     DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL (which `puppies dev` sets for it).
     """
+    from puppies.observability import memtrace
+
+    memtrace.install(process)  # off unless PUPPIES_MEMTRACE_DIR is set
     if process == "router":
         if listen is None and (host is not None or port is not None):
             listen = f"{host or '127.0.0.1'}:{port or 4000}"
@@ -218,6 +221,9 @@ def serve(
 @main.command()
 def worker() -> None:
     """Run the arq worker: outbox relay, feed fan-out, media processing, counters, rollups."""
+    from puppies.observability import memtrace
+
+    memtrace.install("worker")  # off unless PUPPIES_MEMTRACE_DIR is set
     settings = _settings()
     _require_services(settings)
     if not components.exists(components.WORKER_MAIN):
