@@ -32,6 +32,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import linecache
 import os
 import sys
 import threading
@@ -164,6 +165,8 @@ class MemTrace:
         snap = tracemalloc.take_snapshot().filter_traces(
             [
                 tracemalloc.Filter(False, tracemalloc.__file__, all_frames=True),
+                # the source lines of the tracebacks written here (and of stall stacks)
+                tracemalloc.Filter(False, linecache.__file__),
                 tracemalloc.Filter(False, __file__),
             ]
         )
