@@ -72,6 +72,7 @@ class HotReload:
                     task = asyncio.create_task(self._close_later(old))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
+                    del old  # _close_later holds it until retired
         finally:
             for task in pending:
                 task.cancel()
@@ -112,3 +113,5 @@ class HotReload:
     async def _close_later(self, pipeline: Pipeline) -> None:
         await asyncio.sleep(self.grace)
         await self.router.retire(pipeline)
+        del pipeline  # the last reference: collectable once unfrozen
+        self.router.refreeze()
