@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.subgraphs.posts.images import photo
 from tests.support.client import Api
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 
 COMMENT = """mutation($id: ID!, $t: String!) { addComment(input: {postId: $id, text: $t}) {
   comment { id } errors { code } } }"""

@@ -11,7 +11,7 @@ from typing import Any
 from tests.subgraphs.posts.images import photo
 from tests.subgraphs.posts.wsclient import GraphQLWebSocket
 from tests.support.client import Account, Api
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 
 POST = """query($id: ID!) { post(id: $id) { id text
   media { status failureReason url } } }"""

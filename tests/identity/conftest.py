@@ -19,7 +19,8 @@ from PIL import Image
 
 from tests.support.client import Account, Api
 from tests.support.oidc_provider import RunningProvider
-from tests.support.shared_stack import REDIRECT_URI, eventually
+from tests.support.polling import eventually
+from tests.support.shared_stack import REDIRECT_URI
 from tests.support.stack import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,9 +21,10 @@ from resolvers.privacy import load
 from resolvers.privacy.registry import Erase
 from resolvers.privacy.tables import count_naming
 from resolvers.runtime import Resources
-from tests.identity.conftest import LOG_IN, IdentityApi, eventually, new_subject, photo
+from tests.identity.conftest import LOG_IN, IdentityApi, new_subject, photo
 from tests.identity.test_roles import cli_set_role
 from tests.support.client import PASSWORD, Account
+from tests.support.polling import eventually
 from tests.support.privacy import bucket_keys, connect, prefix_of, rows_naming
 
 REQUEST_EXPORT = """mutation { requestDataExport {

@@ -20,6 +20,7 @@ from puppies.embedded import free_port
 from puppies.settings import Settings
 from tests.subgraphs.posts.wsclient import GraphQLWebSocket
 from tests.subgraphs.users.conftest import PASSWORD, SIGN_UP
+from tests.support.polling import eventually
 from tests.support.processes import ProcessStack, router_yaml
 from tests.support.telemetry import metric
 from tests.support.tmp import private_tmp_dir
@@ -43,13 +44,6 @@ async def _data(http: httpx.AsyncClient, url: str, query: str, variables: Any, t
     body = r.json()
     assert "errors" not in body, body
     return body["data"]
-
-
-async def _until(check: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.1)
 
 
 async def _token(http: httpx.AsyncClient, router: str, name: str) -> str:
@@ -95,9 +89,11 @@ async def test_two_routers_and_two_posts_processes_answer_as_one(
                 await on_b.subscribe(SUB, {"id": pid})
                 # both posts processes have the subscription running (their own metric)
                 for posts in (first_posts, second_posts):
-                    await _until(
-                        lambda url=posts.url: metric(url, "puppies_active_subscriptions") >= 1
-                    )
+
+                    def running(url: str = posts.url) -> bool:
+                        return metric(url, "puppies_active_subscriptions") >= 1
+
+                    await eventually(running)
                 seen: dict[str, list[tuple[str, int]]] = {"a": [], "b": []}
                 for i, token in enumerate(likers):
                     # alternate: even likes through router a (posts #1), odd through b (#2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.social.conftest import COMMENT, LIKE, SocialApi
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 
 POST = "query($id: ID!) { post(id: $id) { id } }"
 USER_POSTS = """query($id: ID!) { user(id: $id) { postCount

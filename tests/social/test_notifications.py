@@ -9,7 +9,7 @@ from typing import Any
 from tests.social.conftest import DENIED, SocialApi
 from tests.subgraphs.posts.wsclient import GraphQLWebSocket
 from tests.support.client import Account
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 
 LIST = """query($first: Int, $after: String, $unread: Boolean) {
   notifications(first: $first, after: $after, unreadOnly: $unread) {

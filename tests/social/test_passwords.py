@@ -11,7 +11,7 @@ from sqlalchemy import text
 from models.db import Database
 from tests.social.conftest import DENIED, SocialApi
 from tests.support.client import PASSWORD, Account
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 from tests.support.smtp import SmtpServer
 
 NEW_PASSWORD = "a much better passphrase 42"

@@ -12,7 +12,7 @@ from puppies.settings import Settings
 from tests.social.conftest import DENIED, SocialApi
 from tests.subgraphs.posts.images import photo
 from tests.support.client import CREATE_POST, Account
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 
 EDIT = """mutation($id: ID!, $t: String!) { editPost(input: {id: $id, text: $t}) {
   post { id text edited editedAt } errors { code field message } } }"""

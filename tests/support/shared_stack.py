@@ -13,9 +13,8 @@ can use them; a package that needs another configuration starts a stack of its o
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,17 +92,3 @@ def running(
     env = {**smtp.env, **oidc_env(provider), **STACK_ENV}
     with running_stack(service_env, ROOT, extra_env=env) as stack:
         yield stack
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
-) -> T:
-    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

@@ -19,7 +19,7 @@ from models.db import Database
 from models.outbox import Event, emit
 from puppies.settings import Settings
 from resolvers.runtime import Resources
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 from workers.context import WorkerContext
 from workers.main import build_worker
 from workers.registry import EVENT_JOB, Registry, event_job_id

@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 from puppies.embedded import free_port
 from puppies.embedded.redis import EmbeddedRedis
 from puppies.settings import Settings
-from tests.resolvers.feed.world import World, eventually
+from tests.resolvers.feed.world import World
+from tests.support.polling import eventually
 from tests.support.servers import run_cli
 from tests.support.tmp import private_tmp_dir
 

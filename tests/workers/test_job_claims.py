@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, result_key_prefix
 
 from puppies.settings import Settings
-from tests.support.shared_stack import eventually
+from tests.support.polling import eventually
 from workers.context import WorkerContext
 from workers.main import build_worker
 from workers.registry import Registry
@@ -26,14 +26,6 @@ async def pool(clean: Settings) -> AsyncIterator[ArqRedis]:
     redis = await create_pool(RedisSettings.from_dsn(clean.redis_url))
     yield redis
     await redis.aclose()
-
-
-async def _until(check: Callable[[], object], timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"not so within {timeout} s")
-        await asyncio.sleep(0.02)
 
 
 async def test_a_poll_takes_due_free_jobs_and_leaves_the_others(
@@ -59,16 +51,16 @@ async def test_a_poll_takes_due_free_jobs_and_leaves_the_others(
     task = asyncio.create_task(worker.main())
     try:
         # more due jobs than slots (3): every free one runs, over several polls
-        await _until(lambda: len(ran) == 5)
+        await eventually(lambda: len(ran) == 5)
         assert sorted(ran) == [f"free-{i}" for i in range(1, 6)]
         await asyncio.sleep(1.0)
         assert "held" not in ran and "later" not in ran
         await pool.delete(in_progress_key_prefix + "held")  # the other worker let go
-        await _until(lambda: "held" in ran and "later" in ran)  # the deferred one in time
+        await eventually(lambda: "held" in ran and "later" in ran)  # the deferred one in time
         assert sorted(ran).count("held") == 1
         # every slot came back: nothing runs, nothing is reserved
-        await _until(lambda: not any(not t.done() for t in worker.tasks.values()))
-        await _until(lambda: worker.job_counter == 0)
+        await eventually(lambda: not any(not t.done() for t in worker.tasks.values()))
+        await eventually(lambda: worker.job_counter == 0)
         assert worker.sem._value == slots
         assert await pool.zcard(queue) == 0
     finally:
@@ -100,7 +92,7 @@ async def test_a_job_another_worker_took_meanwhile_is_not_run_twice(
             await pool.enqueue_job(
                 "test.count", label, _job_id=label, _queue_name=settings.worker_queue_name
             )
-        await _until(lambda: len(ran) >= 60)
+        await eventually(lambda: len(ran) >= 60)
         await asyncio.sleep(0.5)
         assert sorted(ran) == sorted(labels)
     finally:

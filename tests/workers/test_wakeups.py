@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from models.db import Database
 from models.outbox import Event, emit
 from puppies.settings import Settings
 from resolvers.runtime import Resources
+from tests.support.polling import eventually
 from workers.context import WorkerContext
 from workers.listen import Listener
 from workers.main import _run_periodic, build_worker
@@ -54,14 +55,6 @@ async def _running(*coroutines: Coroutine[Any, Any, Any]) -> AsyncIterator[None]
                 await t
 
 
-async def _until(check: Callable[[], object], timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"not woken within {timeout} s")
-        await asyncio.sleep(0.02)
-
-
 async def test_the_relay_rings_the_worker_s_doorbell(clean: Settings) -> None:
     settings = clean.model_copy(update={"worker_idle_poll_seconds": 10.0})
     ran: list[str] = []
@@ -75,11 +68,11 @@ async def test_the_relay_rings_the_worker_s_doorbell(clean: Settings) -> None:
     db = Database(settings)
     try:
         async with _running(worker.main()):
-            await _until(lambda: "relay" in worker.ctx)
+            await eventually(lambda: "relay" in worker.ctx)
             await asyncio.sleep(0.5)  # the first polls are done: the worker waits now
             async with db.transaction() as session:
                 row = await emit(session, "posts", "test.doorbell", {}, aggregate_id=1)
-            await _until(lambda: ran, timeout=5)  # well under one idle poll (10 s)
+            await eventually(lambda: ran, timeout=5)  # well under one idle poll (10 s)
             assert ran == [f"posts:{row}"]
     finally:
         await worker.close()
@@ -99,7 +92,7 @@ async def test_the_roll_up_runs_when_events_are_queued_not_on_a_clock(
     task = Periodic("test.woken", run, lambda s: 0.05, wake=ROLLUP_CHANNEL, idle=lambda s: 60.0)
     db = ctx["resources"].db
     async with _running(_run_periodic(ctx, task), listener.run()):
-        await _until(lambda: listener.connected.is_set() and runs)
+        await eventually(lambda: listener.connected.is_set() and runs)
         await asyncio.sleep(0.6)  # the first pass(es): on subscribe, on connect
         settled = len(runs)
         assert settled <= 2
@@ -113,7 +106,7 @@ async def test_the_roll_up_runs_when_events_are_queued_not_on_a_clock(
                 ),
                 {"t": datetime.now(UTC)},
             )
-        await _until(lambda: len(runs) == settled + 1)
+        await eventually(lambda: len(runs) == settled + 1)
         await asyncio.sleep(0.6)
         assert len(runs) == settled + 1
 
@@ -142,7 +135,7 @@ async def test_a_rolled_back_insert_notifies_nobody(clean: Settings) -> None:
                     "VALUES ('POST_VIEW', now())"
                 )
             )
-        await _until(lambda: got, timeout=10)
+        await eventually(lambda: got, timeout=10)
         await asyncio.sleep(0.3)
         assert got == [ROLLUP_CHANNEL]  # the committed insert's, once
     finally:
@@ -154,12 +147,12 @@ async def test_a_reconnected_listener_wakes_every_subscriber(clean: Settings) ->
     listener = Listener(clean)
     outbox, rollup = listener.subscribe("puppies_outbox"), listener.subscribe(ROLLUP_CHANNEL)
     async with _running(listener.run()):
-        await _until(listener.connected.is_set)
+        await eventually(listener.connected.is_set)
         outbox.clear()
         rollup.clear()
         assert listener._conn is not None
         await listener._conn.close()  # the connection drops (as when PostgreSQL restarts)
-        await _until(lambda: outbox.is_set() and rollup.is_set())
+        await eventually(lambda: outbox.is_set() and rollup.is_set())
 
 
 async def test_a_channel_subscribed_while_listening_is_listened_to(clean: Settings) -> None:
@@ -168,14 +161,14 @@ async def test_a_channel_subscribed_while_listening_is_listened_to(clean: Settin
     db = Database(clean)
     try:
         async with _running(listener.run()):
-            await _until(listener.connected.is_set)
+            await eventually(listener.connected.is_set)
             late = listener.subscribe("puppies_test_late")
             assert late.is_set()  # a new subscriber's first pass does not wait
             late.clear()
             await asyncio.sleep(0.3)  # its LISTEN reaches the server
             async with db.transaction() as session:
                 await session.execute(text("SELECT pg_notify('puppies_test_late', '')"))
-            await _until(late.is_set, timeout=10)
+            await eventually(late.is_set, timeout=10)
     finally:
         await db.dispose()
 
@@ -186,7 +179,7 @@ async def test_a_wake_says_which_payloads_woke_it(clean: Settings) -> None:
     db = Database(clean)
     try:
         async with _running(listener.run()):
-            await _until(listener.connected.is_set)
+            await eventually(listener.connected.is_set)
             assert wake.take()[0] is True  # the first pass (and the connect) look at all
             assert wake.take() == (False, set())
             async with db.transaction() as session:
@@ -194,7 +187,7 @@ async def test_a_wake_says_which_payloads_woke_it(clean: Settings) -> None:
                     await session.execute(
                         text("SELECT pg_notify('puppies_test_payloads', :p)"), {"p": payload}
                     )
-            await _until(lambda: wake.payloads == {"posts", "users"}, timeout=10)
+            await eventually(lambda: wake.payloads == {"posts", "users"}, timeout=10)
             assert wake.is_set()
             assert wake.take() == (False, {"posts", "users"})
             assert not wake.is_set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
@@ -84,14 +83,3 @@ class World:
                 v=viewer,
             )
         ]
-
-
-async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

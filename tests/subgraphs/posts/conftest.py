@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -69,15 +68,3 @@ def worker(clean: Settings, worker_env: dict[str, str]) -> Iterator[subprocess.P
     """A real `puppies worker` process (arq + relay) for the test."""
     with run_cli(["worker"], worker_env) as proc:
         yield proc
-
-
-async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Await `check()` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

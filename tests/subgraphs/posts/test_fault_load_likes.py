@@ -22,9 +22,10 @@ from bench.faults.load import Load
 from bench.mixed.generator import SubscriberResult, _subscriber
 from bench.mixed.stack import Population, liked_pairs
 from puppies.settings import Settings
-from tests.subgraphs.posts.conftest import PostsClient, eventually
+from tests.subgraphs.posts.conftest import PostsClient
 from tests.subgraphs.posts.test_likes_api import LIKE, new_post
 from tests.subgraphs.posts.test_subscriptions import _subscribed
+from tests.support.polling import eventually
 
 
 async def test_each_acked_toggle_is_a_live_event_when_likes_exist_from_before(

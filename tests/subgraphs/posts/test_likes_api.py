@@ -10,7 +10,8 @@ from models.db import Database
 from models.sqlcount import count_statements
 from resolvers.posts import likes
 from resolvers.runtime import Resources
-from tests.subgraphs.posts.conftest import PostsClient, eventually
+from tests.subgraphs.posts.conftest import PostsClient
+from tests.support.polling import eventually
 
 NEW = """mutation($t: String!) { createPost(input: {text: $t}) { post { id } errors { code } } }"""
 LIKE = """mutation($id: ID!) { likePost(postId: $id) {

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from puppies.s3 import create_s3_client
-from tests.subgraphs.posts.conftest import PostsClient, eventually
+from tests.subgraphs.posts.conftest import PostsClient
 from tests.subgraphs.posts.images import photo, png_bomb
+from tests.support.polling import eventually
 
 CREATE = """
 mutation($input: CreatePostInput!) {

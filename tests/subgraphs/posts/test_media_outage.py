@@ -25,9 +25,10 @@ from puppies.embedded import free_port
 from puppies.settings import Settings
 from resolvers.runtime import Resources
 from subgraphs.posts.app import create_app
-from tests.subgraphs.posts.conftest import PostsClient, eventually
+from tests.subgraphs.posts.conftest import PostsClient
 from tests.subgraphs.posts.images import photo
 from tests.subgraphs.posts.test_media import COMPLETE, CREATE, POST_MEDIA, upload, wait_final
+from tests.support.polling import eventually
 from tests.support.servers import run_cli, serve_asgi
 
 LIKE = "mutation($id: ID!) { likePost(postId: $id) { post { id } errors { code } } }"

@@ -16,10 +16,11 @@ from puppies.embedded import free_port
 from puppies.embedded.redis import EmbeddedRedis
 from puppies.settings import Settings
 from subgraphs.posts.app import create_app
-from tests.subgraphs.posts.conftest import PostsClient, eventually
+from tests.subgraphs.posts.conftest import PostsClient
 from tests.subgraphs.posts.test_likes_api import LIKE, POST, new_post
 from tests.subgraphs.posts.test_subscriptions import SUB, _subscribed
 from tests.subgraphs.posts.wsclient import TRANSPORT_WS, GraphQLWebSocket
+from tests.support.polling import eventually
 from tests.support.servers import serve_asgi
 
 
