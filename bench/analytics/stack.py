@@ -21,12 +21,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from puppies import migrate
 from puppies.embedded import free_port
 from puppies.s3 import create_s3_client, ensure_bucket
 from puppies.services import RunningServices, start_services
 from puppies.settings import Settings, load_settings
 from puppies.watchdog import Watchdog
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` (or a child of it) has a listening TCP socket on `port`."""
+    try:
+        root = psutil.Process(pid)
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+            for p in (root, *root.children(recursive=True))
+            for c in p.net_connections(kind="tcp")
+        )
+    except psutil.Error:
+        return False
 
 
 @dataclass
@@ -68,7 +83,9 @@ class Stack:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{args} exited with {proc.returncode}")
                 with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                    # its own listener: on a shared machine another process can take the
+                    # free port first, and this one then exits (address already in use)
+                    if s.connect_ex(("127.0.0.1", port)) == 0 and _listens(proc.pid, port):
                         break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{args} did not listen on {port}")
