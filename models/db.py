@@ -155,8 +155,10 @@ class Database:
     async def rows(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
-        """The rows of ONE read-only Core statement, in autocommit on a plain connection:
-        `read()` without the ORM session around it. For the per-request DataLoaders' reads,
+        """The rows of ONE Core statement, in autocommit on a plain connection: `read()`
+        without the ORM session around it. A write only when it is atomic alone and needs no
+        transaction around it (the worker's notification INSERT, a domain event's analytics
+        record: one statement each). For the per-request DataLoaders' reads,
         whose rows become records at once (a `text()` statement built once, its ids as one
         array: one prepared statement whatever their number; bench/RESULTS.md, session 19:
         0.74 ms of CPU per 20 posts, 1.82 ms through the ORM).

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import Event
-from resolvers.analytics.events import Row, domain_event_uuid, record_in
+from resolvers.analytics.events import Row, domain_event_uuid, record_alone, record_in
 from resolvers.analytics.partitions import ensure_partitions
 from resolvers.runtime import Resources
 
@@ -133,8 +133,7 @@ async def record_domain_event(res: Resources, event: Event) -> bool:
     for attempt in (1, 2):
         try:
             if row.type not in _PROJECTED:  # one statement: in autocommit, one round trip
-                async with res.db.autocommit.connect() as connection:
-                    return bool(await record_in(connection, [row]))
+                return bool(await record_alone(res.db, [row]))
             async with res.db.transaction() as session:
                 fresh = await record_in(session, [row])
                 if fresh:

@@ -15,11 +15,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from models.db import Database
 from resolvers.analytics.partitions import ensure_partitions
 from resolvers.runtime import Resources
 
@@ -107,15 +109,12 @@ def _is_missing_partition(exc: DBAPIError) -> bool:
     return "no partition of relation" in str(exc.orig)
 
 
-async def record_in(session: AsyncSession | AsyncConnection, rows: Sequence[Row]) -> set[uuid.UUID]:
-    """Record `rows` in the caller's transaction (one statement: an autocommit connection
-    records them atomically too); returns the ids that were new."""
-    if not rows:
-        return set()
+def _record_params(rows: Sequence[Row]) -> dict[str, Any]:
+    """`_RECORD`'s parameters: the rows as column arrays."""
     # One lock order for every batch: two batches sharing ids (a client retrying while its
     # first attempt is still in flight) then wait on each other instead of deadlocking.
     rows = sorted(rows, key=lambda r: r.event_id)
-    params = {
+    return {
         "event_id": [r.event_id for r in rows],
         "occurred_at": [r.occurred_at for r in rows],
         "type": [r.type for r in rows],
@@ -127,8 +126,22 @@ async def record_in(session: AsyncSession | AsyncConnection, rows: Sequence[Row]
         "owner_id": [r.owner_id for r in rows],
         "rolled_up": sorted(ROLLED_UP),
     }
-    result = await session.execute(_RECORD, params)
+
+
+async def record_in(session: AsyncSession | AsyncConnection, rows: Sequence[Row]) -> set[uuid.UUID]:
+    """Record `rows` in the caller's transaction; returns the ids that were new."""
+    if not rows:
+        return set()
+    result = await session.execute(_RECORD, _record_params(rows))
     return {r[0] for r in result}
+
+
+async def record_alone(db: Database, rows: Sequence[Row]) -> set[uuid.UUID]:
+    """Record `rows` in ONE statement of their own: atomic alone, so in autocommit, on
+    asyncpg itself (`Database.rows`); returns the ids that were new."""
+    if not rows:
+        return set()
+    return {r[0] for r in await db.rows(_RECORD, _record_params(rows))}
 
 
 def days_of(rows: Sequence[Row]) -> set[date]:

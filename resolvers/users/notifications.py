@@ -151,14 +151,14 @@ async def notify(
         "key": key,
         "at": at,
     }
-    try:  # one statement: atomic alone, in autocommit (no BEGIN/COMMIT round trips)
-        async with res.db.autocommit.connect() as connection:
-            row = (await connection.execute(_NOTIFY, params)).first()
+    try:  # one statement: atomic alone, in autocommit (no BEGIN/COMMIT round trips), on
+        # asyncpg itself (`Database.rows`: no SQLAlchemy execution around it)
+        rows = await res.db.rows(_NOTIFY, params)
     except IntegrityError:  # the recipient or the actor was deleted meanwhile
         return None
-    if row is None:
+    if not rows:
         return None
-    record = NotificationRecord.of(row)
+    record = NotificationRecord.of(rows[0])
     await res.redis.publish(CHANNEL, record.message())
     return record
 
