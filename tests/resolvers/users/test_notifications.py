@@ -166,3 +166,22 @@ async def test_the_list_is_in_the_order_events_happened_not_jobs(res: Resources)
     assert await notifications.on_followed(res, bob, alice) is True
     now_page = await notifications.notifications_page(res, alice, PageRequest(first=1, after=None))
     assert [(n.kind, n.actor_id) for n in now_page.items] == [("FOLLOW", bob)]
+
+
+async def test_a_notification_for_an_account_gone_meanwhile_is_not_made(res: Resources):
+    """The INSERT runs on asyncpg itself (`Database.rows`): PostgreSQL's foreign-key
+    violation still arrives as SQLAlchemy's IntegrityError, and nothing is made."""
+    (alice,) = await _users(res, "alice")
+    made = await notifications.notify(
+        res, recipient=alice, actor=alice + 10_000_000, kind="FOLLOW", key="follow:gone"
+    )
+    assert made is None
+    assert await _rows(res, alice) == []
+    made = await notifications.notify(
+        res, recipient=alice + 10_000_000, actor=alice, kind="FOLLOW", key=f"follow:{alice}"
+    )
+    assert made is None
+    ok = await notifications.notify(
+        res, recipient=alice, actor=(await _users(res, "bob"))[0], kind="FOLLOW", key="follow:b"
+    )
+    assert ok is not None and await _rows(res, alice) == [("FOLLOW", ok.actor_id)]
