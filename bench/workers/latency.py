@@ -9,8 +9,11 @@ plus one `bench.ping` consumer). Then:
    cores (the worker is all this process runs; PostgreSQL's and Redis's share of the idle
    cost is in `python -m bench.mixed`'s idle figures);
 2. latency: --samples outbox events committed one at a time, 20-150 ms apart; for each,
-   the time from its commit returning to the `bench.ping` job starting (relay wake-up,
-   enqueue, the worker's poll): p50/p95/p99/max.
+   the time from its commit returning to the `bench.ping` consumer starting (relay
+   wake-up, enqueue, the worker's poll): p50/p95/p99/max. With `--consumers 2` the event
+   has a second (no-op) consumer too, as a like or a comment has: one `outbox.event` job
+   runs both. Also the CPU of this process per event over that phase (the commit, the
+   relay, the worker's jobs), less its idle rate.
 """
 
 from __future__ import annotations
@@ -31,13 +34,19 @@ from puppies.settings import Settings
 from workers.main import build_worker, load_domains
 
 
-async def run(settings: Settings, samples: int, idle: float) -> None:
+async def run(settings: Settings, samples: int, idle: float, consumers: int = 1) -> None:
     started: dict[str, float] = {}
     reg = load_domains()
 
     @reg.consumer("bench.ping", name="bench.ping")
     async def ping(_ctx: object, event: Event) -> None:
         started.setdefault(event.id, time.perf_counter())
+
+    async def other(_ctx: object, _event: Event) -> None:
+        return None
+
+    for n in range(1, consumers):
+        reg.consumer("bench.ping", name=f"bench.other{n}")(other)
 
     worker = build_worker(settings, reg)
     db = Database(settings)
@@ -52,6 +61,8 @@ async def run(settings: Settings, samples: int, idle: float) -> None:
         print(f"idle {idle:.0f} s: worker {cpu / idle:.4f} cores", flush=True)
         committed: dict[str, float] = {}
         rng = random.Random(5)
+        busy0 = time.process_time()
+        sent_at = time.perf_counter()
         for i in range(samples):
             async with db.transaction() as s:
                 row = await emit(s, "posts", "bench.ping", {"i": i}, aggregate_id=i)
@@ -60,11 +71,18 @@ async def run(settings: Settings, samples: int, idle: float) -> None:
         deadline = time.perf_counter() + 30
         while len(started) < samples and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # the last jobs' finish
+        busy = time.process_time() - busy0 - cpu / idle * (time.perf_counter() - sent_at)
         ms = [(started[k] - t) * 1000 for k, t in committed.items() if k in started]
         print(
             f"commit -> job start, {len(ms)}/{samples} jobs: p50 {percentile(ms, 50):.1f} ms, "
             f"p95 {percentile(ms, 95):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
             f"max {max(ms):.1f} ms; load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        print(
+            f"CPU of this process per event (its commit, the relay, the jobs; the idle cost "
+            f"left out): {busy / samples * 1000:.2f} ms",
             flush=True,
         )
     finally:
@@ -79,11 +97,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.workers.latency")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--idle", type=float, default=20.0, help="seconds measured idle")
+    ap.add_argument("--consumers", type=int, default=1, help="consumers of the event")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/puppies-bench-worker-latency"))
     args = ap.parse_args()
     shutil.rmtree(args.data_dir, ignore_errors=True)
     with stack(args.data_dir) as st:
-        asyncio.run(run(st.settings, args.samples, args.idle))
+        asyncio.run(run(st.settings, args.samples, args.idle, args.consumers))
 
 
 if __name__ == "__main__":
