@@ -24,8 +24,10 @@ bench.mixed.stack.liked_pairs): the graph outlives a scenario (and the data dire
 run), and a scenario plays the same sequence in every run (its seed), so a load that
 assumed "nothing liked" would mostly send `likePost` for likes that exist: no-ops that change
 nothing and publish no live event (0 events for the subscribers while every like was
-acknowledged). Every acknowledged toggle is counted per phase and post (`changes`), so a
-subscriber's events can be compared with the likes of its post.
+acknowledged). Half the like operations unlike one of the likes held (those and the ones
+the load made), the other half toggle a random viewer's like of a random hot post, so
+every scenario sends both. Every acknowledged toggle is counted per phase and post
+(`changes`), so a subscriber's events can be compared with the likes of its post.
 """
 
 from __future__ import annotations
@@ -243,6 +245,8 @@ class Load:
         self.phases: dict[str, Phase] = {}
         self.acked = Acknowledged()
         self._liked: dict[tuple[str, str], bool] = dict.fromkeys(liked, True)
+        self._liked_pairs = {key for key in liked if key[0] in population.viewer_ids}
+        self._slot = {viewer: i for i, viewer in enumerate(population.viewer_ids)}
         # phase -> post id -> likes and unlikes acknowledged (each one a live event)
         self.changes: dict[str, Counter[str]] = {}
         self._busy: set[tuple[str, str]] = set()
@@ -356,7 +360,16 @@ class Load:
         elif name == "me":
             await self._send("me", ME, {}, token, intended, phase)
         elif name == "like":
-            await self._like(token, viewer, rng.choice(pop.hot_post_ids[:50]), intended, phase)
+            # half the time one of the likes held now (an unlike), else the viewer's like or
+            # unlike of a random hot post: a random pair is rarely picked twice in a
+            # scenario, so without the first half a scenario would only like (its pairs
+            # start unliked) or, run again on the same data, only unlike
+            if self._liked_pairs and rng.random() < 0.5:
+                viewer, post = rng.choice(sorted(self._liked_pairs))
+                token = pop.tokens[self._slot[viewer]]
+            else:
+                post = rng.choice(pop.hot_post_ids[:50])
+            await self._like(token, viewer, post, intended, phase)
         elif name == "comment":
             post = rng.choice(pop.hot_post_ids[:50])
             text = f"fault comment {rng.randrange(10**9)}"
@@ -444,6 +457,10 @@ class Load:
                 if key not in self.acked.unsure:  # (after an unsure try it may be a no-op)
                     self.changes.setdefault(phase, Counter())[post] += 1
                 self._liked[key] = like
+                if like:
+                    self._liked_pairs.add(key)
+                else:
+                    self._liked_pairs.discard(key)
                 self.acked.likes[key] = like
                 self.acked.unsure.discard(key)
             else:
