@@ -214,7 +214,8 @@ class Registry:
             function = self.functions[consumer.name]
             own = {**ctx, "job_id": consumer_job_id(event_id, consumer.name)}
             try:
-                await asyncio.wait_for(function.coroutine(own, event), function.timeout_s)
+                async with asyncio.timeout(function.timeout_s):  # no task of its own
+                    await function.coroutine(own, event)
             except Retry as retry:
                 return retry
             except TimeoutError:

@@ -159,3 +159,26 @@ async def test_an_event_job_whose_retry_cannot_be_queued_runs_again(clean: Setti
     finally:
         await down.aclose()
         await res.close()
+
+
+async def test_a_consumer_past_its_timeout_fails_alone(caplog: pytest.LogCaptureFixture) -> None:
+    """Each consumer runs under its own timeout: the slow one is cancelled and fails for
+    good (not retried, as arq fails a job past its timeout); the other one finishes."""
+    reg = Registry()
+    done: list[str] = []
+
+    async def slow(_ctx: WorkerContext, _event: Event) -> None:
+        await asyncio.sleep(30)
+        done.append("slow")
+
+    async def quick(_ctx: WorkerContext, _event: Event) -> None:
+        done.append("quick")
+
+    reg.consumer("test.many", name="test.slow", timeout=0.2)(slow)
+    reg.consumer("test.many", name="test.quick")(quick)
+    event = Event(id="posts:5", type="test.many", schema="posts", aggregate_id=1).to_dict()
+    started = asyncio.get_running_loop().time()
+    await reg.run_event({"job_try": 1, "job_id": "posts:5:outbox.event"}, event)
+    assert done == ["quick"]
+    assert asyncio.get_running_loop().time() - started < 20
+    assert "test.slow of posts:5 timed out" in caplog.text
