@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.feed import InboxEntry
 from puppies.settings import Settings
-from resolvers.feed.locks import author_exclusive, author_shared
+from resolvers.feed.locks import author_exclusive, author_shared_of_fanout
 from resolvers.feed.trim import trim_inboxes
 from resolvers.runtime import Resources
 from resolvers.users.graph_queries import follower_ids_after
@@ -180,6 +180,11 @@ async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
         return result
     while True:
         async with res.db.transaction() as session:
+            # No WAL flush wait: the `running` row was committed durably by start_fanout, so
+            # a batch lost in a database crash is redone by the stalled-fan-out sweep.
+            await session.execute(ASYNC_COMMIT)
+            # The author's lock before the row's, as delete_post takes them (locks.py).
+            await author_shared_of_fanout(session, post_id)
             row = (
                 await session.execute(
                     text(
@@ -192,10 +197,6 @@ async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
             if row.state != "running":
                 result.state = row.state
                 return result
-            # No WAL flush wait: the `running` row was committed durably by start_fanout, so
-            # a batch lost in a database crash is redone by the stalled-fan-out sweep.
-            await session.execute(ASYNC_COMMIT)
-            await author_shared(session, row.author_id)
             last, n, inserted, sample = await fanout_batch(
                 session, res.settings, post_id, row.author_id, row.follower_cursor
             )

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import replace
+
+from sqlalchemy import text
 
 from puppies.pagination import PageRequest
 from resolvers.feed.fanout import delete_post, fan_out_post, run_fanout, start_fanout
 from resolvers.feed.follows import sync_follow, sync_unfollow
+from resolvers.feed.locks import author_exclusive
 from resolvers.feed.read import read_feed
 from resolvers.feed.vip import reconcile_vip, vip_state
 from tests.resolvers.feed.world import World
+from tests.support.polling import eventually
 
 
 async def feed_ids(w: World, viewer: int, first: int = 100) -> list[int]:
@@ -214,3 +219,30 @@ async def test_a_fan_out_samples_one_inbox_in_n_for_trimming(world: World) -> No
             _, n, inserted, sample = await fanout_batch(session, settings, post_id, author, 0)
         assert (n, inserted) == (59, 59)
         assert set(sample) == expected
+
+
+async def test_a_fan_out_batch_takes_the_author_s_lock_before_its_row(world: World) -> None:
+    """Post deletion locks the author (exclusive), then the post's fan-out row; a fan-out
+    batch must lock them in the same order, or each waits for the other: a deadlock that
+    PostgreSQL ends by aborting one of them (a deletion or a delivery failing)."""
+    author, follower = await world.users(2)
+    await world.bulk_follow([follower], author)
+    post_id = await world.post(author)
+    assert await start_fanout(world.res, post_id, author) == "running"
+    waiting = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND objid = ((hashint8(CAST(:a AS bigint))::bigint) & 4294967295)::oid"
+    )
+    async with world.db.transaction() as deleter:  # delete_post, up to its row lock
+        await author_exclusive(deleter, author)
+        batch = asyncio.create_task(run_fanout(world.res, post_id))
+        await eventually(lambda: world.scalar(waiting, a=author))  # the batch waits
+        # ... and holds no lock on the row: the deletion takes it at once
+        await deleter.execute(
+            text("SELECT 1 FROM feed.fanout WHERE post_id = :p FOR UPDATE NOWAIT"), {"p": post_id}
+        )
+        await deleter.execute(
+            text("UPDATE feed.fanout SET state = 'deleted' WHERE post_id = :p"), {"p": post_id}
+        )
+    assert (await batch).state == "deleted"  # it saw the deletion, and delivered nothing
+    assert await world.inbox(follower) == []
