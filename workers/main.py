@@ -27,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from puppies.memory import release_free_memory
 from puppies.observability import metrics
 from puppies.observability.health import Readiness
 from puppies.observability.logs import configure_process_logging
@@ -51,6 +52,8 @@ DOMAIN_MODULES = (
     "workers.privacy",
 )
 PERIODIC_LOCK_PREFIX = "puppies:periodic:"
+# How often the worker gives the memory glibc keeps free back to the OS (_release_memory).
+RELEASE_MEMORY_SECONDS = 60.0
 
 
 def load_domains(modules: tuple[str, ...] = DOMAIN_MODULES) -> Registry:
@@ -335,6 +338,21 @@ async def _renew_job_leases(worker: Worker, redis: ArqRedis, lease: float) -> No
                 log.warning("could not renew the leases of %d running jobs: %s", len(running), exc)
 
 
+async def _release_memory(interval: float) -> None:
+    """Every `interval` seconds, give back to the OS what glibc keeps free (malloc_trim).
+
+    The worker's RSS rose in steps that never came down: a burst of jobs (start-up's
+    catch-up, a big fan-out, image jobs decoding in asyncio.to_thread's threads, each with
+    its own malloc arena) left ~30 MiB free but kept in glibc's arenas, and each new
+    high-water mark was a step (bench/RESULTS.md, "Soak, session 21"). Run in a thread:
+    it takes tens of milliseconds when there is much to give back, and holds no lock the
+    event loop needs except an arena's while trimming it."""
+    while True:
+        await asyncio.sleep(interval)
+        if not await asyncio.to_thread(release_free_memory):
+            return  # not glibc's malloc: nothing to do
+
+
 async def _untraced(coroutine: Coroutine[Any, Any, None]) -> None:
     with untraced():
         await coroutine
@@ -378,6 +396,9 @@ def build_worker(
                 _renew_job_leases(worker, arq_redis(ctx), settings.worker_job_lease_seconds),
                 name="job-leases",
             )
+        )
+        background.append(
+            asyncio.create_task(_release_memory(RELEASE_MEMORY_SECONDS), name="release-memory")
         )
         if health_port is not None:
 
