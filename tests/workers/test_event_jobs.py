@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.worker import Retry
 
@@ -24,14 +24,6 @@ from workers.context import WorkerContext
 from workers.main import build_worker
 from workers.registry import EVENT_JOB, Registry, event_job_id
 from workers.relay import OutboxRelay, job_id
-
-
-@pytest.fixture
-async def pool(clean: Settings) -> AsyncIterator[ArqRedis]:
-    assert clean.redis_url
-    redis = await create_pool(RedisSettings.from_dsn(clean.redis_url))
-    yield redis
-    await redis.aclose()
 
 
 @pytest.fixture

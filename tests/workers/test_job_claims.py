@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, result_key_prefix
 
 from puppies.settings import Settings
@@ -18,14 +16,6 @@ from tests.support.polling import eventually
 from workers.context import WorkerContext
 from workers.main import build_worker
 from workers.registry import Registry
-
-
-@pytest.fixture
-async def pool(clean: Settings) -> AsyncIterator[ArqRedis]:
-    assert clean.redis_url
-    redis = await create_pool(RedisSettings.from_dsn(clean.redis_url))
-    yield redis
-    await redis.aclose()
 
 
 async def test_a_poll_takes_due_free_jobs_and_leaves_the_others(
