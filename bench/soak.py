@@ -187,7 +187,7 @@ def judge(
 ) -> tuple[list[str], dict[str, dict[str, float]]]:
     """RSS: the least-squares slope after the first minute (start-up and pools warming up
     are not leaks). File descriptors and PostgreSQL connections: over the second half of
-    the run (pools have grown to what the load needs by then; a leak keeps growing), the
+    the run (each pool opened to its size at start, DB_POOL_PREWARM; a leak keeps growing), the
     change from its first to its last sample within a band (fds: 16 or 2% per process,
     connections: 4). The S3 server is printed, not judged: it stands in for the provider's
     S3 and its RSS follows the objects it stores (the mix uploads images)."""

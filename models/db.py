@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import namedtuple
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +26,8 @@ NAMING = {
 }
 
 DOMAIN_SCHEMAS = ("users", "posts", "feed", "analytics")
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -243,6 +247,45 @@ class Database:
         """Raise unless PostgreSQL answers a trivial query (readiness checks)."""
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    async def warm(self, timeout: float = 5.0) -> int:
+        """Open the pool to its size at start-up and give every connection back to it: a
+        fixed-size pool (DB_POOL_PREWARM). The process then never opens a connection under
+        a burst (a backend fork and asyncpg's type introspection on the request's path), and
+        its PostgreSQL connection count is flat from the start, so a count that grows is a
+        leak. Best effort: what PostgreSQL refuses or does not open within `timeout` seconds
+        (down, at max_connections) is opened on demand later, as without warming. Returns the
+        number of connections the pool holds."""
+        pool = self.engine.pool
+        wanted = max(pool.size() - pool.checkedin() - pool.checkedout(), 0)  # type: ignore[attr-defined]
+        connections: list[sqlalchemy.ext.asyncio.AsyncConnection] = []
+        failure: BaseException | None = None
+
+        async def hold() -> None:
+            connections.append(await self.engine.connect().start())
+
+        try:
+            async with asyncio.timeout(timeout):
+                # all at once, so each takes a new connection instead of the one just returned
+                outcomes = await asyncio.gather(
+                    *(hold() for _ in range(wanted)), return_exceptions=True
+                )
+            failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        except TimeoutError as error:
+            failure = error
+        finally:
+            for connection in connections:
+                await connection.close()
+        if failure is not None:
+            log.warning(
+                "database pool: opened %d of %d connections at start-up (%s: %s); "
+                "the rest open on demand",
+                len(connections),
+                wanted,
+                failure.__class__.__name__,
+                failure,
+            )
+        return int(pool.checkedin())  # type: ignore[attr-defined]
 
     async def dispose(self) -> None:
         await self.engine.dispose()

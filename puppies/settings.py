@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     # connection instead; raise DB_MAX_OVERFLOW only for rare bursts.
     db_pool_size: int = Field(default=20, ge=1, le=200)
     db_max_overflow: int = Field(default=0, ge=0, le=200)
+    # Open the pool to DB_POOL_SIZE when a subgraph or the worker starts (a fixed-size pool):
+    # no connection is opened on a request's path, and the count is flat from the start.
+    db_pool_prewarm: bool = True
     db_echo: bool = False
 
     # Auth.

@@ -68,6 +68,9 @@ def services() -> Iterator[RunningServices]:
         data_dir=data_dir,
         jwt_keys_dir=data_dir / "keys",
         s3_bucket="puppies-test",
+        # hundreds of apps and workers start in one test run: their pools open on demand
+        # (tests/puppies/test_database_pool.py opens one to its size)
+        db_pool_prewarm=False,
     )
     running = start_services(
         base, data_dir=data_dir, ports=(free_port(), free_port(), free_port()), throwaway=True
@@ -98,6 +101,7 @@ def service_env(services: RunningServices) -> dict[str, str]:
         "JWT_KEYS_DIR": str(s.keys_dir),
         "PYTHONUNBUFFERED": "1",
         "WORKER_PORT": "0",  # several workers may run at once: each on a free port
+        "DB_POOL_PREWARM": "false",
     }
 
 

@@ -372,6 +372,8 @@ def build_worker(
         with untraced(False):  # an engine made while untraced would never get SQL spans
             res = Resources.open(settings, redis=ctx["redis"])
         ctx["resources"] = res
+        if settings.db_pool_prewarm:
+            await res.db.warm()
         for hook in reg.startup:
             await hook(ctx)
         listener = Listener(settings)

@@ -527,6 +527,8 @@ def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = Non
         app.state.principals = principal_verifier(settings)
         app.state.make_loaders = spec.make_loaders
         try:
+            if settings.db_pool_prewarm:
+                await resources.db.warm()
             if spec.on_startup:
                 await spec.on_startup(app, resources)
             gc.collect()
