@@ -135,7 +135,12 @@ async def _population(st: Stack, viewers: int, rng: random.Random) -> Population
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM users.users")]
         posts = [
             r["id"]
-            for r in await conn.fetch("SELECT id FROM posts.posts ORDER BY id DESC LIMIT 5000")
+            # visible to everyone: in a reused data directory the newest posts include the
+            # mix's own image posts still waiting for the worker, which are NOT_FOUND to others
+            for r in await conn.fetch(
+                "SELECT id FROM posts.posts WHERE published_at IS NOT NULL"
+                " AND deleted_at IS NULL ORDER BY id DESC LIMIT 5000"
+            )
         ]
     finally:
         await conn.close()
