@@ -75,6 +75,7 @@ from subgraphs.common.inputs import (
     check_raw_field,
     raw_resolver_of,
 )
+from subgraphs.common.plain import PlainFieldsExecutionContext
 from subgraphs.common.scalars import SCALAR_OVERRIDES
 from subgraphs.common.telemetry import OperationMetrics, TracedOperations, count_errors
 
@@ -362,6 +363,9 @@ def schema_arguments(
             *([RawArguments] if raw else []),
         ],
         federation_version=FEDERATION_VERSION,
+        # plain attribute fields completed without graphql-core's per-field path
+        # (subgraphs/common/plain.py)
+        execution_context_class=PlainFieldsExecutionContext,
     )
 
 

@@ -1,0 +1,288 @@
+"""Plain fields completed without graphql-core's per-field machinery.
+
+Most fields of a subgraph's answers are plain attribute reads: `User.username`,
+`FeedEdge.cursor`, `Post.id`, `__typename`. graphql-core executes each one as it executes a
+resolver with arguments: the field's definition looked up, a `GraphQLResolveInfo` built, its
+arguments coerced, Strawberry's basic-field wrapper called, then `complete_value` through the
+non-null, list, leaf, abstract and object cases. A home feed page is 85 such field
+executions in the feed subgraph for 3 that resolve anything (bench/RESULTS.md, session 22).
+
+`PlainFieldsExecutionContext.execute_fields` takes two kinds of field straight to their
+value when nothing else can happen to them (decided once per field node of a document, by
+`plain_field`):
+
+- a leaf (scalar or enum, nullable or not) whose resolver is Strawberry's basic one (no
+  resolver, no field extension, no exception handler, the default `getattr`): its
+  attribute, serialized by its type's `serialize`;
+- an object type without `is_type_of` likewise read: its attribute, then its own selection
+  (through this same `execute_fields`);
+- `__typename`: the parent type's name.
+
+Only the ordinary outcome is taken short: the attribute read and serialized to a value. A
+value that is None where null is not allowed, an Exception, an awaitable, a serializer that
+raises or gives None, an attribute read that raises: each goes on to graphql-core's own
+completion (`complete_value` inside the same error handling as `execute_field`) with the
+value read, so errors, their messages, paths and null propagation are graphql-core's. Every
+other field (resolvers, arguments, lists, unions, interfaces, introspection) runs through
+`execute_field` as before, and so does every field when a middleware is installed (a
+Strawberry extension with a `resolve` hook). tests/subgraphs/common/test_plain.py runs
+generated schemas, documents and values both ways and compares the results and errors.
+"""
+
+from __future__ import annotations
+
+from asyncio import gather
+from collections.abc import Awaitable, Callable
+from operator import attrgetter
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.error import located_error
+from graphql.pyutils import Path, Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+LEAF, OBJECT, TYPENAME = 1, 2, 3
+# plans kept (a field node of a cached document each); emptied when full
+PLAN_CACHE_SIZE = 20_000
+
+
+class PlainField:
+    """How a plain field is read and completed (see the module docstring)."""
+
+    __slots__ = ("field_def", "get", "kind", "named", "nullable", "serialize")
+    named: Any
+
+    def __init__(
+        self,
+        kind: int,
+        field_def: GraphQLField | None = None,
+        get: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.field_def = field_def
+        self.get = get
+        return_type: Any = field_def.type if field_def is not None else None
+        self.nullable = not isinstance(return_type, GraphQLNonNull)
+        named: Any = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+        self.named = named
+        self.serialize: Callable[[Any], Any] | None = named.serialize if kind == LEAF else None
+
+
+def plain_field(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField | None:
+    """The field's plan when it is plain, else None (see the module docstring)."""
+    name = node.name.value
+    if name == "__typename":
+        return PlainField(TYPENAME)
+    if name.startswith("__") or node.arguments:
+        return None
+    field_def = parent_type.fields.get(name)
+    if field_def is None or field_def.args:
+        return None
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if (
+        definition is None
+        or not getattr(field_def.resolve, "_is_default", False)
+        or definition.base_resolver is not None
+        or definition.extensions
+        or definition.default_resolver is not getattr
+        or not isinstance(definition.python_name, str)
+    ):
+        return None
+    return_type = field_def.type
+    named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+    get = attrgetter(definition.python_name)
+    if is_leaf_type(named):
+        return PlainField(LEAF, field_def, get)
+    if is_object_type(named) and named.is_type_of is None:
+        return PlainField(OBJECT, field_def, get)
+    return None
+
+
+# (id of the parent type, id of the field node) -> (parent type, node, plan or None); the
+# type and node are kept, so their ids cannot be reused while the entry is here
+_plans: dict[tuple[int, int], tuple[GraphQLObjectType, FieldNode, PlainField | None]] = {}
+
+
+def _plan(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField | None:
+    key = (id(parent_type), id(node))
+    found = _plans.get(key)
+    if found is not None and found[0] is parent_type and found[1] is node:
+        return found[2]
+    plan = plain_field(parent_type, node)
+    if len(_plans) >= PLAN_CACHE_SIZE:
+        _plans.clear()
+    _plans[key] = (parent_type, node, plan)
+    return plan
+
+
+class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with plain fields taken short (module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        self.plain_fields = manager is None or not manager.middlewares
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        fields: dict[str, list[FieldNode]],
+    ) -> Any:
+        """graphql-core's `execute_fields`, with plain fields completed here."""
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        plain = self.plain_fields
+        for response_name, field_nodes in fields.items():
+            plan = _plan(parent_type, field_nodes[0]) if plain else None
+            if plan is None:
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_nodes,
+                    Path(path, response_name, parent_type.name),
+                )
+            elif plan.kind == TYPENAME:
+                result = parent_type.name
+            else:
+                result = self._plain(
+                    plan, parent_type, source_value, field_nodes, path, response_name
+                )
+            if result is not Undefined:
+                results[response_name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(response_name)
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            results.update(
+                zip(
+                    awaitable_fields,
+                    await gather(*(results[field] for field in awaitable_fields)),
+                    strict=True,
+                )
+            )
+            return results
+
+        return get_results()
+
+    def _plain(
+        self,
+        plan: PlainField,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_nodes: list[FieldNode],
+        path: Path | None,
+        response_name: str,
+    ) -> Any:
+        """One plain field's completed value (or an awaitable of it)."""
+        assert plan.get is not None and plan.field_def is not None
+        try:
+            value = plan.get(source)
+        except Exception as raw_error:  # as `execute_field` handles a resolver's error
+            field_path = Path(path, response_name, parent_type.name)
+            error = located_error(raw_error, field_nodes, field_path.as_list())
+            self.handle_field_error(error, plan.field_def.type, field_path)
+            return None
+        if value is None and plan.nullable:
+            return None
+        if value is not None and not isinstance(value, Exception) and not self.is_awaitable(value):
+            if plan.kind == LEAF:
+                assert plan.serialize is not None
+                try:
+                    serialized = plan.serialize(value)
+                except Exception:
+                    serialized = None  # completed below, where it raises again
+                if serialized is not None and serialized is not Undefined:
+                    return serialized
+            else:
+                return self._object(
+                    plan, value, field_nodes, Path(path, response_name, parent_type.name)
+                )
+        return self._complete(
+            plan.field_def,
+            parent_type,
+            field_nodes,
+            Path(path, response_name, parent_type.name),
+            value,
+        )
+
+    def _object(
+        self, plan: PlainField, value: Any, field_nodes: list[FieldNode], path: Path
+    ) -> Any:
+        """`complete_object_value` of an object type without `is_type_of`, in
+        `execute_field`'s error handling."""
+        assert plan.field_def is not None
+        try:
+            sub_fields = self.collect_subfields(plan.named, field_nodes)
+            completed = self.execute_fields(plan.named, value, path, sub_fields)
+        except Exception as raw_error:
+            error = located_error(raw_error, field_nodes, path.as_list())
+            self.handle_field_error(error, plan.field_def.type, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._await_completed(completed, plan.field_def.type, field_nodes, path)
+        return completed
+
+    def _complete(
+        self,
+        field_def: GraphQLField,
+        parent_type: GraphQLObjectType,
+        field_nodes: list[FieldNode],
+        path: Path,
+        result: Any,
+    ) -> Any:
+        """What `execute_field` does with a resolver's `result` (graphql-core 3.2)."""
+        return_type = field_def.type
+        info = self.build_resolve_info(field_def, field_nodes, parent_type, path)
+        try:
+            if self.is_awaitable(result):
+
+                async def await_result() -> Any:
+                    try:
+                        completed = self.complete_value(
+                            return_type, field_nodes, info, path, await result
+                        )
+                        if self.is_awaitable(completed):
+                            return await completed
+                        return completed
+                    except Exception as raw_error:
+                        error = located_error(raw_error, field_nodes, path.as_list())
+                        self.handle_field_error(error, return_type, path)
+                        return None
+
+                return await_result()
+            completed = self.complete_value(return_type, field_nodes, info, path, result)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, return_type, field_nodes, path)
+            return completed
+        except Exception as raw_error:
+            error = located_error(raw_error, field_nodes, path.as_list())
+            self.handle_field_error(error, return_type, path)
+            return None
+
+    async def _await_completed(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_nodes: list[FieldNode],
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            error = located_error(raw_error, field_nodes, path.as_list())
+            self.handle_field_error(error, return_type, path)
+            return None
