@@ -121,6 +121,12 @@ def _with(*names: str) -> str:
 
 _ALL = ("ph", "ins_ph", "ins_pd", "uh", "ins_uh", "ins_ud")
 
+# A queued event without its post's author (a client's POST_VIEW) takes it from
+# analytics.posts by primary key: a sub-select evaluated only for those rows. (A LEFT JOIN
+# here let the planner's generic plan, made for a batch of unknown size, hash the whole of
+# analytics.posts, one row per post ever published, on every roll-up: bench/RESULTS.md,
+# "Session 22: worker".)
+#
 # One statement in autocommit (one round trip, no BEGIN/COMMIT): the roller lock is taken
 # once, before the scan (an uncorrelated sub-select: a one-time filter), and held to the
 # end of the statement's own transaction; without it the statement deletes nothing. A
@@ -136,8 +142,11 @@ _ROLL_UP = text(
     ),
     b AS (
         SELECT q.type, date_trunc('hour', q.occurred_at, 'UTC') AS bucket, q.post_id, q.user_id,
-               coalesce(q.owner_id, p.author_id) AS owner_id
-        FROM batch q LEFT JOIN analytics.posts p ON p.post_id = q.post_id
+               coalesce(
+                   q.owner_id,
+                   (SELECT p.author_id FROM analytics.posts p WHERE p.post_id = q.post_id)
+               ) AS owner_id
+        FROM batch q
     ),
     """
     + _with(*_ALL)

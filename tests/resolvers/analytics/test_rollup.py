@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from models.outbox import Event
 from puppies.settings import Settings
 from resolvers.analytics.domain import record_domain_event
 from resolvers.analytics.events import Row, record
-from resolvers.analytics.rollup import queued, rebuild, roll_up, roll_up_all
+from resolvers.analytics.rollup import _ROLL_UP, queued, rebuild, roll_up, roll_up_all
 from resolvers.runtime import Resources
 
 AUTHOR, FAN, POST = 500, 600, 9001
@@ -207,3 +208,44 @@ async def test_views_before_the_post_is_known_get_their_author(
     await _post_created(res, 77, AUTHOR, at - timedelta(minutes=1))
     assert await _rows(res, "SELECT owner_id FROM analytics.post_daily") == [(AUTHOR,)]
     assert await _rows(res, "SELECT owner_id FROM analytics.post_hourly") == [(AUTHOR,)]
+
+
+def _plan_nodes(node: dict) -> list[dict]:
+    return [node, *(n for child in node.get("Plans", []) for n in _plan_nodes(child))]
+
+
+async def test_the_roll_up_reads_authors_by_key_not_the_whole_projection(
+    res: Resources, settings: Settings
+) -> None:
+    """A queued view without its author takes it from analytics.posts (one row per post ever
+    published) by primary key. With a LEFT JOIN, the plan the driver's prepared statement
+    settles on (a generic one, for a batch of unknown size) hashed the whole projection on
+    every roll-up."""
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    async with res.db.transaction() as s:
+        await s.execute(
+            text(
+                "INSERT INTO analytics.posts (post_id, author_id, created_at) "
+                "SELECT g, g % 97 + 1, now() FROM generate_series(1, 20000) g"
+            )
+        )
+    await record(res, [_row("POST_VIEW", at, post=p) for p in range(1, 1001)])
+    sql = str(_ROLL_UP.compile(dialect=asyncpg_dialect()))
+    async with res.db.autocommit.connect() as c:
+        await c.exec_driver_sql("ANALYZE analytics.posts")
+        await c.exec_driver_sql("ANALYZE analytics.rollup_queue")
+        await c.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        await c.exec_driver_sql(f"PREPARE roll_up_plan(bigint, int) AS {sql}")
+        plan = (
+            await c.exec_driver_sql("EXPLAIN (FORMAT JSON) EXECUTE roll_up_plan(0, 50000)")
+        ).scalar_one()
+        await c.exec_driver_sql("DEALLOCATE roll_up_plan")
+    # every read of the projection looks one post up by its key (no Seq Scan, and no
+    # Merge Join walking the whole primary key: both were seen)
+    reads = [n for n in _plan_nodes(plan[0]["Plan"]) if n.get("Relation Name") == "posts"]
+    assert reads, plan
+    assert all("Index Cond" in n for n in reads), [n["Node Type"] for n in reads]
+    # and the views still get their authors
+    assert await roll_up_all(res) == 1000
+    rows = await _rows(res, "SELECT sum(post_views), count(*) FROM analytics.user_daily")
+    assert rows == [(1000, 97)]
