@@ -231,7 +231,7 @@ class Settings(BaseSettings):
         default=10_000, ge=1, le=100_000, description="followers per fan-out statement"
     )
     feed_trim_every: int = Field(
-        default=32, ge=1, description="a fan-out trims each inbox it touches with chance 1/N"
+        default=32, ge=1, description="each delivery into an inbox trims it with chance 1/N"
     )
     feed_read_timeout_ms: int = Field(
         default=250, ge=1, description="inbox read budget before the degraded answer"

@@ -21,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, func, literal, select, text
+from sqlalchemy import BigInteger, Table, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.feed import InboxEntry
 from puppies.settings import Settings
 from resolvers.feed.locks import author_exclusive, author_shared_of_fanout
-from resolvers.feed.trim import trim_inboxes
+from resolvers.feed.trim import insert_sampled, sample_condition, trim_inboxes
 from resolvers.runtime import Resources
 from resolvers.users.graph_queries import follower_ids_after
 
@@ -48,22 +48,6 @@ class FanoutResult:
     state: str
     batches: int = 0
     rows_inserted: int = 0
-
-
-def sample_condition(column: str, post_id: int, every: int) -> object:
-    """Deterministic 1-in-`every` sample of (viewer, post) pairs, for trimming.
-
-    The post and the rate are bound parameters, not literals in the SQL: a statement with
-    the post id in its text missed SQLAlchemy's compiled cache and was compiled again for
-    every batch of every fan-out (most of a small fan-out's CPU, bench/RESULTS.md)."""
-    if every <= 1:
-        return literal(True)
-    return text(
-        f"(hashint8(({column}) # :sample_post) & 2147483647) % :sample_every = 0"
-    ).bindparams(
-        bindparam("sample_post", int(post_id), type_=BigInteger),
-        bindparam("sample_every", int(every), type_=Integer),
-    )
 
 
 async def start_fanout(res: Resources, post_id: int, author_id: int) -> str:
@@ -106,13 +90,16 @@ async def start_fanout(res: Resources, post_id: int, author_id: int) -> str:
             await session.execute(
                 VIP_POST_TRIM, {"a": author_id, "cap": res.settings.feed_inbox_cap}
             )
-        # The author sees their own post.
-        await session.execute(
+        # The author sees their own post; their inbox is trimmed on the same sample as
+        # every other delivery (trim.py), not on every post.
+        _, to_trim = await insert_sampled(
+            session,
             pg_insert(INBOX)
             .values(viewer_id=author_id, post_id=post_id, author_id=author_id)
-            .on_conflict_do_nothing()
+            .on_conflict_do_nothing(),
+            res.settings.feed_trim_every,
         )
-        await trim_inboxes(session, [author_id], res.settings.feed_inbox_cap)
+        await trim_inboxes(session, to_trim, res.settings.feed_inbox_cap)
     return str(state)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.feed import InboxEntry
 from resolvers.feed.locks import author_exclusive
-from resolvers.feed.trim import trim_inboxes
+from resolvers.feed.trim import insert_sampled, trim_inboxes
 from resolvers.posts.feed_queries import recent_post_ids
 from resolvers.runtime import Resources
 from resolvers.users.graph_queries import is_following
@@ -55,7 +55,10 @@ async def sync_follow(res: Resources, follower_id: int, followee_id: int) -> str
         if vip_state == "vip":
             return "vip"
         recent = recent_post_ids(followee_id, res.settings.feed_follow_backfill).subquery("recent")
-        await session.execute(
+        # Trimmed when one of the copied posts is in the sample (trim.py): a backfill of
+        # up to FEED_FOLLOW_BACKFILL posts is that many deliveries.
+        _, to_trim = await insert_sampled(
+            session,
             pg_insert(INBOX)
             .from_select(
                 ["viewer_id", "post_id", "author_id"],
@@ -65,9 +68,10 @@ async def sync_follow(res: Resources, follower_id: int, followee_id: int) -> str
                     literal(followee_id, BigInteger),
                 ).where(NOT_DELETED),
             )
-            .on_conflict_do_nothing()
+            .on_conflict_do_nothing(),
+            res.settings.feed_trim_every,
         )
-        await trim_inboxes(session, [follower_id], res.settings.feed_inbox_cap)
+        await trim_inboxes(session, to_trim, res.settings.feed_inbox_cap)
     return "backfilled"
 
 

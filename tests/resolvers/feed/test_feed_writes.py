@@ -221,6 +221,62 @@ async def test_a_fan_out_samples_one_inbox_in_n_for_trimming(world: World) -> No
         assert set(sample) == expected
 
 
+async def _sampled(world: World, viewer: int, post: int, every: int) -> bool:
+    return bool(
+        await world.scalar(
+            "SELECT (hashint8(CAST(:v AS bigint) # CAST(:p AS bigint)) & 2147483647) % :n = 0",
+            v=viewer,
+            p=post,
+            n=every,
+        )
+    )
+
+
+async def test_the_author_s_own_inbox_is_trimmed_on_the_same_sample(world: World) -> None:
+    """Not on every post: only when (author, post) is in the 1-in-N sample, like a
+    follower's inbox in a fan-out; the inbox then goes back to the cap."""
+    (author,) = await world.users(1)
+    settings = world.settings.model_copy(update={"feed_inbox_cap": 2, "feed_trim_every": 3})
+    res = replace(world.res, settings=settings)
+    expected: list[int] = []
+    seen: Counter[bool] = Counter()
+    while min(seen[True], seen[False]) < 3:  # until both cases were seen a few times
+        assert seen.total() < 100
+        post_id = await world.post(author)
+        assert await start_fanout(res, post_id, author) == "running"
+        expected.insert(0, post_id)
+        sampled = await _sampled(world, author, post_id, 3)
+        seen[sampled] += 1
+        if sampled:
+            expected = expected[:2]
+        assert await world.inbox(author) == expected
+
+
+async def test_a_follow_s_backfill_trims_when_a_copied_post_is_sampled(world: World) -> None:
+    (viewer,) = await world.users(1)
+    settings = world.settings.model_copy(
+        update={"feed_inbox_cap": 3, "feed_trim_every": 4, "feed_follow_backfill": 2}
+    )
+    res = replace(world.res, settings=settings)
+    expected: list[int] = []
+    seen: Counter[bool] = Counter()
+    while min(seen[True], seen[False]) < 2:  # until both cases were seen
+        assert seen.total() < 60
+        (author,) = await world.users(1)
+        posts = [await world.post(author) for _ in range(2)]
+        await world.follow(viewer, author)
+        assert await sync_follow(res, viewer, author) == "backfilled"
+        expected = sorted(expected + posts, reverse=True)
+        sampled = any([await _sampled(world, viewer, p, 4) for p in posts])
+        seen[sampled] += 1
+        if sampled:
+            expected = expected[:3]
+        assert await world.inbox(viewer) == expected
+        # the same follow again copies nothing, so trims nothing
+        assert await sync_follow(res, viewer, author) == "backfilled"
+        assert await world.inbox(viewer) == expected
+
+
 async def test_a_fan_out_batch_takes_the_author_s_lock_before_its_row(world: World) -> None:
     """Post deletion locks the author (exclusive), then the post's fan-out row; a fan-out
     batch must lock them in the same order, or each waits for the other: a deadlock that
