@@ -182,9 +182,14 @@ def test_a_time_wait_connection_does_not_make_a_port_busy() -> None:
 
 
 def _child(stack: DevStack, *words: str) -> psutil.Process:
+    """The process whose command line has each word as a word (or a word's file name; a
+    process that retitles itself, as redis-server does, has all its words in one
+    argument): not as a substring, which the checkout's path can hold (a worktree named
+    `worker3` made every process match "worker")."""
     for p in stack.descendants():
-        cmd = " ".join(p.cmdline())
-        if all(w in cmd for w in words):
+        tokens = [t for arg in p.cmdline() for t in arg.split()]
+        names = {*tokens, *(os.path.basename(t) for t in tokens)}
+        if all(w in names for w in words):
             return p
     raise AssertionError(f"no process with {words}: {stack.output}")
 
