@@ -27,6 +27,7 @@ import asyncpg
 from tqdm import tqdm
 
 from puppies.settings import Settings
+from resolvers.analytics.domain import remember_posts
 from resolvers.feed.bulk import build_inboxes, build_vips
 from resolvers.feed.popular import refresh_popular
 from resolvers.posts.bulk_copy import analyze_posts, copy_posts, count_posts_by_author
@@ -194,7 +195,16 @@ async def seed_scale(
                 )
                 for i, (pid, ms) in enumerate(post_flakes)
             )
-            await _copy_chunks(conn, copy_posts, iter(prows), spec.chunk, bar)
+
+            async def copy_posts_and_authorship(
+                conn: asyncpg.Connection, part: list[tuple[int, int, str, datetime]]
+            ) -> None:
+                await copy_posts(conn, part)
+                # analytics' projection of who wrote which post, as post.published events
+                # would fill it (trending, dashboards and roll-ups read it)
+                await remember_posts(res, [(p, a, t) for p, a, _, t in part])
+
+            await _copy_chunks(conn, copy_posts_and_authorship, iter(prows), spec.chunk, bar)
         await analyze_posts(conn)
         await count_posts_by_author(conn)
         # Feed.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import literal, select, union
+from sqlalchemy import literal, select, text, union
 
 from puppies.pagination import PageRequest
 from puppies.settings import Settings
@@ -28,6 +28,18 @@ async def test_scale_seed_builds_what_fan_out_would_have(clean: Settings) -> Non
         async with res.db.session() as session:
             ids = await all_user_ids(session)
             counts = [c for _, c in await accounts_with_followers(session, 0)]
+            # analytics knows every seeded post's author, as post.published events would
+            # have told it (trending, dashboards and roll-ups read this projection)
+            projected = (
+                await session.execute(
+                    text(
+                        "SELECT count(*) FROM posts.posts p JOIN analytics.posts a "
+                        "ON a.post_id = p.id AND a.author_id = p.author_id "
+                        "AND a.created_at = p.created_at"
+                    )
+                )
+            ).scalar_one()
+        assert projected == 15_000
         assert sum(counts) == 30_000
         assert counts[0] > 20 * (sum(counts) / len(counts))  # heavy head: a power law
         for viewer in random.Random(1).sample(ids, 25):
