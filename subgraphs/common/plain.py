@@ -16,7 +16,16 @@ value when nothing else can happen to them (decided once per field node of a doc
   attribute, serialized by its type's `serialize`;
 - an object type without `is_type_of` likewise read: its attribute, then its own selection
   (through this same `execute_fields`);
-- `__typename`: the parent type's name.
+- `__typename`: the parent type's name;
+- a leaf declared with `context_field`: a function of the object and the request context
+  (`Post.likeCount`: `like_count(post, context)`), no arguments, no field extension; its
+  value completed as a data field's (a DataLoader's future goes on to graphql-core's
+  completion, awaited there).
+
+A value of a union's member that is not generic gets its runtime type from its own
+Strawberry definition (what Strawberry's union type resolver answers for it: the member
+whose definition it is) instead of the resolver's search over the union's types
+(`complete_abstract_value`; `_entities`' posts and users).
 
 Only the ordinary outcome is taken short: the attribute read and serialized to a value. A
 value that is None where null is not allowed, an Exception, an awaitable, a serializer that
@@ -32,16 +41,21 @@ generated schemas, documents and values both ways and compares the results and e
 from __future__ import annotations
 
 from asyncio import gather
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from operator import attrgetter
 from typing import Any
 
+import strawberry
 from graphql import (
     FieldNode,
+    GraphQLAbstractType,
     GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLUnionType,
+    get_nullable_type,
     is_leaf_type,
     is_object_type,
 )
@@ -49,6 +63,9 @@ from graphql.error import located_error
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
 
 LEAF, OBJECT, TYPENAME = 1, 2, 3
 # plans kept (a field node of a cached document each); emptied when full
@@ -58,18 +75,20 @@ PLAN_CACHE_SIZE = 20_000
 class PlainField:
     """How a plain field is read and completed (see the module docstring)."""
 
-    __slots__ = ("field_def", "get", "kind", "named", "nullable", "serialize")
+    __slots__ = ("field_def", "get", "kind", "named", "nullable", "serialize", "with_context")
     named: Any
 
     def __init__(
         self,
         kind: int,
         field_def: GraphQLField | None = None,
-        get: Callable[[Any], Any] | None = None,
+        get: Callable[..., Any] | None = None,
+        with_context: bool = False,
     ) -> None:
         self.kind = kind
         self.field_def = field_def
-        self.get = get
+        self.get = get  # get(source), or get(source, context) `with_context`
+        self.with_context = with_context
         return_type: Any = field_def.type if field_def is not None else None
         self.nullable = not isinstance(return_type, GraphQLNonNull)
         named: Any = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
@@ -88,6 +107,11 @@ def plain_field(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField |
     if field_def is None or field_def.args:
         return None
     definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    by_context = context_resolver(definition)
+    if by_context is not None and definition is not None:
+        if definition.extensions or not is_leaf_type(get_nullable_type(field_def.type)):
+            return None
+        return PlainField(LEAF, field_def, by_context, with_context=True)
     if (
         definition is None
         or not getattr(field_def.resolve, "_is_default", False)
@@ -105,6 +129,86 @@ def plain_field(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField |
     if is_object_type(named) and named.is_type_of is None:
         return PlainField(OBJECT, field_def, get)
     return None
+
+
+CONTEXT_RESOLVER = "puppies.context_resolver"  # StrawberryField.metadata key
+ContextResolver = Callable[[Any, Any], Any]
+
+
+def context_field(
+    *, graphql_type: Any, description: str | None = None, name: str | None = None
+) -> Callable[[ContextResolver], Any]:
+    """A field whose value is `fn(obj, context)` (no arguments), completed as a plain field:
+
+        @context_field(graphql_type=int, description="Likes.")
+        def like_count(self, context: PostsContext) -> int | Awaitable[int]:
+            return context.loaders.like_count_of(self.rec)
+
+    The schema (and the general path, with a middleware) see a Strawberry resolver
+    `(self, info)` calling it with `info.context`."""
+
+    def decorate(fn: ContextResolver) -> Any:
+        def resolver(self: Any, info: Info[Any, Any]) -> Any:
+            return fn(self, info.context)
+
+        resolver.__name__ = fn.__name__
+        resolver.__qualname__ = fn.__qualname__
+        resolver.__doc__ = fn.__doc__
+        resolver.__annotations__ = {"info": Info, "return": Any}
+        return strawberry.field(
+            resolver=resolver,
+            graphql_type=graphql_type,
+            description=description,
+            name=name,
+            metadata={CONTEXT_RESOLVER: fn},
+        )
+
+    return decorate
+
+
+def context_resolver(definition: Any) -> ContextResolver | None:
+    """The function a `context_field` was declared with, or None."""
+    if not isinstance(definition, StrawberryField):
+        return None
+    metadata: Mapping[str, Any] = definition.metadata or {}
+    fn = metadata.get(CONTEXT_RESOLVER)
+    return fn if callable(fn) else None
+
+
+def union_members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType]:
+    """id(Strawberry definition) -> member, for the members of a union Strawberry resolves
+    (`_resolve_union_type`) that are not generic and have no `is_type_of`: Strawberry's
+    answer for a value with that definition (`StrawberryObjectDefinition.is_implemented_by`
+    is an identity test for them, and the union's own members are tried first)."""
+    resolver = union.resolve_type
+    if getattr(resolver, "__name__", "") != "_resolve_union_type":
+        return {}
+    members: dict[int, GraphQLObjectType] = {}
+    for member in union.types:
+        definition = (member.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if (
+            isinstance(definition, StrawberryObjectDefinition)
+            and not definition.is_graphql_generic
+            and definition.concrete_of is None
+            and member.is_type_of is None
+        ):
+            members.setdefault(id(definition), member)
+    return members
+
+
+# id(union) -> (union, its `union_members`); the union is kept, so its id is not reused
+_unions: dict[int, tuple[GraphQLUnionType, dict[int, GraphQLObjectType]]] = {}
+
+
+def _members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType]:
+    found = _unions.get(id(union))
+    if found is not None and found[0] is union:
+        return found[1]
+    members = union_members(union)
+    if len(_unions) >= PLAN_CACHE_SIZE:
+        _unions.clear()
+    _unions[id(union)] = (union, members)
+    return members
 
 
 # (id of the parent type, id of the field node) -> (parent type, node, plan or None); the
@@ -178,6 +282,24 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def complete_abstract_value(
+        self,
+        return_type: GraphQLAbstractType,
+        field_nodes: list[FieldNode],
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+    ) -> Any:
+        """graphql-core's, with the runtime type of a union member's value taken from
+        `union_members` (module docstring); anything else as before."""
+        if self.plain_fields and isinstance(return_type, GraphQLUnionType):
+            definition = getattr(result, "__strawberry_definition__", None)
+            if definition is not None:
+                member = _members(return_type).get(id(definition))
+                if member is not None:
+                    return self.complete_object_value(member, field_nodes, info, path, result)
+        return super().complete_abstract_value(return_type, field_nodes, info, path, result)
+
     def _plain(
         self,
         plan: PlainField,
@@ -190,7 +312,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """One plain field's completed value (or an awaitable of it)."""
         assert plan.get is not None and plan.field_def is not None
         try:
-            value = plan.get(source)
+            value = plan.get(source, self.context_value) if plan.with_context else plan.get(source)
         except Exception as raw_error:  # as `execute_field` handles a resolver's error
             field_path = Path(path, response_name, parent_type.name)
             error = located_error(raw_error, field_nodes, field_path.as_list())

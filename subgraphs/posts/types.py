@@ -15,10 +15,12 @@ from resolvers.ids import parse_id, try_parse_id
 from resolvers.posts.loaders import PostsLoaders
 from resolvers.posts.media import media_url
 from resolvers.posts.records import CommentRecord, MediaRecord, PostRecord, Upload
-from subgraphs.common import Connection, Info, connection_from_page, page_size
+from subgraphs.common import Connection, Info, RequestContext, connection_from_page, page_size
 from subgraphs.common.payloads import UserError
+from subgraphs.common.plain import context_field
 
 PostsInfo = Info[PostsLoaders]
+PostsContext = RequestContext[PostsLoaders]
 
 
 @strawberry.enum(description="Where a media file is in its life.")
@@ -176,12 +178,17 @@ class Post:
         recs = iter(await info.context.loaders.post.load_many([k for k in keys if type(k) is int]))
         return [k if type(k) is not int else _or_none(next(recs), cls.of) for k in keys]
 
-    @strawberry.field(description="Whether the author changed the text after posting.")
-    def edited(self) -> bool:
+    @context_field(
+        description="Whether the author changed the text after posting.", graphql_type=bool
+    )
+    def edited(self, context: PostsContext) -> bool:
         return self.rec.edited_at is not None
 
-    @strawberry.field(description="When the text was last changed (null if never).")
-    def edited_at(self) -> datetime | None:
+    @context_field(
+        description="When the text was last changed (null if never).",
+        graphql_type=datetime | None,
+    )
+    def edited_at(self, context: PostsContext) -> datetime | None:
         return self.rec.edited_at
 
     @strawberry.field
@@ -189,19 +196,20 @@ class Post:
         return [Media(rec=m) for m in await info.context.loaders.media.load(self.rec.id)]
 
     # Not coroutines: read with the post (its statement and the live counters), these are
-    # answered at once; otherwise the DataLoader's future is returned, and awaited.
-    @strawberry.field(
+    # answered at once, on the plain fields' fast path (subgraphs/common/plain.py);
+    # otherwise the DataLoader's future is returned, and awaited.
+    @context_field(
         description="Likes; buffered counters are flushed about every second.", graphql_type=int
     )
-    def like_count(self, info: PostsInfo) -> int | Awaitable[int]:
-        return info.context.loaders.like_count_of(self.rec)
+    def like_count(self, context: PostsContext) -> int | Awaitable[int]:
+        return context.loaders.like_count_of(self.rec)
 
-    @strawberry.field(description="False for anonymous viewers.", graphql_type=bool)
-    def viewer_has_liked(self, info: PostsInfo) -> bool | Awaitable[bool]:
-        return info.context.loaders.viewer_liked(self.rec.id)
+    @context_field(description="False for anonymous viewers.", graphql_type=bool)
+    def viewer_has_liked(self, context: PostsContext) -> bool | Awaitable[bool]:
+        return context.loaders.viewer_liked(self.rec.id)
 
-    @strawberry.field
-    def comment_count(self) -> int:
+    @context_field(graphql_type=int)
+    def comment_count(self, context: PostsContext) -> int:
         return self.rec.comment_count
 
     @strawberry.field(
