@@ -14,7 +14,11 @@ When on, the process writes `<dir>/<process>-<pid>.txt`:
   compare `kept`).
   With `PUPPIES_MEMTRACE_TRIM=1` it calls `malloc_trim(0)` before each sample, so what
   glibc merely keeps is given back and what stays is live.
-- every garbage collection that takes over 100 ms (the process is frozen meanwhile);
+- every garbage collection that takes over 100 ms (the process is frozen meanwhile), and
+  every full (generation 2) collection whatever it took; each sample sums up the full
+  collections since the one before (count, total, longest pause);
+- with `PUPPIES_MEMTRACE_TYPES=N`, the N most numerous types among the tracked objects in
+  each sample (what a full collection walks);
 - every stall of the event loop: a callback is posted to the loop every 100 ms from a
   thread, and one not run within `PUPPIES_MEMTRACE_STALL_MS` (250) is a stall; the main
   thread's Python stack is written once while it lasts (what blocks the loop), and the
@@ -39,6 +43,7 @@ import threading
 import time
 import traceback
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +53,7 @@ ENV_FRAMES = "PUPPIES_MEMTRACE_FRAMES"
 ENV_TRIM = "PUPPIES_MEMTRACE_TRIM"
 ENV_STALL_MS = "PUPPIES_MEMTRACE_STALL_MS"
 ENV_TRACED = "PUPPIES_MEMTRACE_TRACEMALLOC"
+ENV_TYPES = "PUPPIES_MEMTRACE_TYPES"
 TOP = 15
 GC_PAUSE_LOG = 0.1
 
@@ -109,6 +115,8 @@ class MemTrace:
         self.gc_total = 0.0
         self.gc_max = 0.0
         self.gc_runs = [0, 0, 0]  # collections per generation
+        self.full_pauses: list[float] = []  # full collections since the last sample, seconds
+        self.types = int(os.environ.get(ENV_TYPES, "0") or 0)  # top tracked types per sample
         self.main_ident = threading.main_thread().ident
         self.frames = 0  # tracemalloc's depth; 0: not traced
         self.loop: Any = None  # the event loop, once it runs (_capture_running_loop)
@@ -125,9 +133,12 @@ class MemTrace:
             return
         took = time.perf_counter() - self.gc_started
         self.gc_total += took
-        self.gc_runs[info.get("generation", 0)] += 1
+        generation = info.get("generation", 0)
+        self.gc_runs[generation] += 1
         self.gc_max = max(self.gc_max, took)
-        if took > GC_PAUSE_LOG:
+        if generation == 2:
+            self.full_pauses.append(took)
+        if took > GC_PAUSE_LOG or generation == 2:
             self.write(
                 f"GC pause {took * 1000:.0f} ms: generation {info.get('generation')}, "
                 f"collected {info.get('collected')}"
@@ -152,15 +163,25 @@ class MemTrace:
             self.libc.malloc_trim(0)
         traced, peak = tracemalloc.get_traced_memory()
         anon = _anonymous_mib()
+        full, self.full_pauses = self.full_pauses, []
+        tracked = gc.get_objects()
         lines = [
             f"RSS {_rss_mib():.1f} MiB (anonymous {anon:.1f}); traced {traced / 2**20:.1f} "
             f"MiB (peak {peak / 2**20:.1f}); {self.mallinfo(anon)}; GC {self.gc_total:.2f} s "
             f"in total, {self.gc_runs} runs, longest {self.gc_max * 1000:.0f} ms; gc counts "
-            f"{gc.get_count()}, objects tracked {len(gc.get_objects())}, frozen "
-            f"{gc.get_freeze_count()}"
+            f"{gc.get_count()}, objects tracked {len(tracked)}, frozen "
+            f"{gc.get_freeze_count()}; full collections since the last sample: {len(full)}"
+            + (f" ({sum(full) * 1000:.0f} ms, longest {max(full) * 1000:.0f} ms)" if full else "")
         ]
+        if self.types:
+            counts = Counter(type(o).__qualname__ for o in tracked)
+            lines.append(
+                "tracked by type: "
+                + ", ".join(f"{name} {n}" for name, n in counts.most_common(self.types))
+            )
+        del tracked
         if not tracemalloc.is_tracing():
-            self.write(lines[0])
+            self.write("\n".join(lines))
             return
         snap = tracemalloc.take_snapshot().filter_traces(
             [
