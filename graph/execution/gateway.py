@@ -655,9 +655,12 @@ class Gateway:
             return
         async for data, errors in run_subscription(self, prepared, values, headers_for):
             if not data and errors:
-                yield {"errors": errors}  # the subgraph refused or the stream failed
-                continue
-            yield self._shape(prepared, data, errors, values)
+                body = {"errors": errors}  # the subgraph refused or the stream failed
+            else:
+                body = self._shape(prepared, data, errors, values)
+            # the event's unshaped data is not kept while the next event is awaited
+            del data, errors
+            yield body
 
     async def aclose(self) -> None:
         for c in self.clients.values():

@@ -218,6 +218,7 @@ class Connection:
         self.rechecks = rechecks  # None: the credential is checked once, at connection_init
         # the client's address as the pipeline determines it (plugins/client_ip.py), by pipeline
         self._client_ip: tuple[object, str | None] | None = None
+        self._init_timer: asyncio.TimerHandle | None = None  # until connection_init
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         if self.closed:
@@ -237,7 +238,9 @@ class Connection:
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def run(self) -> None:
-        init_timer = asyncio.get_running_loop().call_later(
+        # dropped at connection_init (init): a timer kept for the socket's life is four more
+        # objects per socket for every full garbage collection to walk
+        self._init_timer = asyncio.get_running_loop().call_later(
             self.init_timeout, lambda: asyncio.ensure_future(self._init_timeout())
         )
         try:
@@ -259,7 +262,7 @@ class Connection:
                 if self.closed:
                     return
         finally:
-            init_timer.cancel()
+            self._stop_init_timer()
             if self.rechecks is not None:
                 self.rechecks.discard(self)
             for task in list(self.operations.values()):
@@ -267,6 +270,11 @@ class Connection:
             for task in list(self.operations.values()):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def _stop_init_timer(self) -> None:
+        if self._init_timer is not None:
+            self._init_timer.cancel()
+            self._init_timer = None
 
     async def _init_timeout(self) -> None:
         if not self.init_received:
@@ -299,6 +307,7 @@ class Connection:
         if self.init_received:
             raise _Close(4429, "Too many initialisation requests")
         self.init_received = True
+        self._stop_init_timer()
         payload = message.get("payload")
         if payload is not None and not isinstance(payload, dict):
             raise _Close(4400, "Invalid message received: payload must be an object")
