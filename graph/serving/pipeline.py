@@ -487,6 +487,11 @@ class Pipeline:
                 stage.on_end(request)
             except Exception:
                 logger.exception("stage %s failed at the end of a request", stage.name)
+        # request -> headers_for -> its closure -> request is a reference cycle: left in
+        # place, every request (and all it holds) would wait for a garbage collection, be
+        # promoted meanwhile and make full collections frequent and long (bench/RESULTS.md,
+        # "Session 22: router"); broken here, reference counting frees the request at once
+        request.headers_for = None
 
     def _headers_for(self, request: RouterRequest) -> HeadersFor | None:
         stages = self._subgraph_headers
