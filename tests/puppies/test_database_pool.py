@@ -23,18 +23,23 @@ from tests.support.servers import serve_asgi
 HOLD = text("SELECT true AS slept FROM pg_sleep(0.05)")
 
 
+def _connections_opened(db: Database) -> list[int]:
+    """A counter (its one item) of the connections the pool opens from now on."""
+    opened = [0]
+
+    def count(*_: object) -> None:
+        opened[0] += 1
+
+    event.listen(db.engine.sync_engine, "connect", count)
+    return opened
+
+
 async def test_a_burst_s_connections_are_kept_for_the_next_burst(settings: Settings) -> None:
     defaults = Settings.model_fields
     size = defaults["db_pool_size"].default
     assert defaults["db_max_overflow"].default == 0
     db = Database(settings.model_copy(update={"db_pool_size": size, "db_max_overflow": 0}))
-    opened = 0
-
-    def count(*_: object) -> None:
-        nonlocal opened
-        opened += 1
-
-    event.listen(db.engine.sync_engine, "connect", count)
+    opened = _connections_opened(db)
     try:
 
         async def burst() -> None:
@@ -43,11 +48,11 @@ async def test_a_burst_s_connections_are_kept_for_the_next_burst(settings: Setti
             assert [r.slept for rows in answers for r in rows] == [True] * (size + 10)
 
         await burst()
-        assert 0 < opened <= size
-        first = opened
+        assert 0 < opened[0] <= size
+        first = opened[0]
         assert db.engine.pool.checkedin() == first  # type: ignore[attr-defined]
         await burst()
-        assert opened == first  # nothing was closed, nothing opened again
+        assert opened[0] == first  # nothing was closed, nothing opened again
     finally:
         await db.dispose()
 
@@ -57,16 +62,10 @@ async def test_warm_opens_the_pool_to_its_size_and_a_burst_then_opens_nothing(
 ) -> None:
     size = 6
     db = Database(settings.model_copy(update={"db_pool_size": size, "db_max_overflow": 0}))
-    opened = 0
-
-    def count(*_: object) -> None:
-        nonlocal opened
-        opened += 1
-
-    event.listen(db.engine.sync_engine, "connect", count)
+    opened = _connections_opened(db)
     try:
         assert await db.warm() == size
-        assert opened == size
+        assert opened[0] == size
         assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         backends = await db.rows(
             text(
@@ -77,9 +76,9 @@ async def test_warm_opens_the_pool_to_its_size_and_a_burst_then_opens_nothing(
         assert backends[0].n >= size - 1  # PostgreSQL holds them (this one aside)
         answers = await asyncio.gather(*(db.rows(HOLD) for _ in range(size * 2)))
         assert len(answers) == size * 2
-        assert opened == size  # the burst found its connections open
+        assert opened[0] == size  # the burst found its connections open
         assert await db.warm() == size  # again: nothing more to open
-        assert opened == size
+        assert opened[0] == size
     finally:
         await db.dispose()
 
