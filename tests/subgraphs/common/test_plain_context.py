@@ -13,16 +13,16 @@ from enum import Enum
 from typing import Annotated, Any, cast
 
 import strawberry
-from graphql import GraphQLObjectType, GraphQLUnionType, execute, parse
+from graphql import GraphQLObjectType, GraphQLUnionType, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from resolvers.errors import NotFound
 from subgraphs.common import build_schema
 from subgraphs.common.plain import PlainFieldsExecutionContext, context_field, union_members
+from tests.support.execution import execute_with
 
 
 @strawberry.enum
@@ -229,17 +229,7 @@ SCHEMA = build_schema(Query, types=[Box])
 
 
 async def _run(context_class: Any, specs: list[dict[str, Any]]) -> tuple[Any, Any]:
-    result = execute(
-        SCHEMA._schema,
-        QUERY,
-        context_value=Context(specs),
-        execution_context_class=context_class,
-        is_awaitable=optimized_is_awaitable,
-    )
-    if optimized_is_awaitable(result):
-        result = await result  # type: ignore[misc]
-    errors = [e.formatted for e in result.errors or []]  # type: ignore[union-attr]
-    return result.data, errors  # type: ignore[union-attr]
+    return await execute_with(SCHEMA._schema, QUERY, context_class, context_value=Context(specs))
 
 
 def _ordinary() -> dict[str, Any]:

@@ -11,8 +11,7 @@ import copy
 import random
 from typing import Any, cast
 
-from graphql import GraphQLObjectType, execute, parse
-from strawberry.execution.is_awaitable import optimized_is_awaitable
+from graphql import GraphQLObjectType, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from puppies.auth import Viewer
@@ -20,6 +19,7 @@ from subgraphs.common.context import RequestContext
 from subgraphs.common.plain import PlainFieldsExecutionContext, context_resolver
 from subgraphs.posts.schema import schema
 from tests.subgraphs.posts.conftest import PostsClient
+from tests.support.execution import execute_with
 
 NEW = "mutation($t: String!) { createPost(input: {text: $t}) { post { id } } }"
 WITH_MEDIA = """mutation($t: String!) { createPost(input: {text: $t, media: [
@@ -73,19 +73,14 @@ async def _run(
 ) -> Any:
     state = api.app.state
     context = RequestContext(state.resources, viewer, state.make_loaders)
-    result = execute(
+    return await execute_with(
         schema._schema,
         parse(query),
+        context_class,
         # a copy: Strawberry's `_entities` changes the representations it is given
         variable_values=copy.deepcopy(variables),
         context_value=context,
-        execution_context_class=context_class,
-        is_awaitable=optimized_is_awaitable,
     )
-    if optimized_is_awaitable(result):
-        result = await result  # type: ignore[misc]
-    errors = [e.formatted for e in result.errors or []]  # type: ignore[union-attr]
-    return result.data, errors  # type: ignore[union-attr]
 
 
 async def test_posts_plain_fields_answer_as_the_general_path(posts_api: PostsClient) -> None:
