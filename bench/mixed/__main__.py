@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.mixed.run import (
     PROCESSES,
+    TARGET_P95_MS,
     Measurement,
     Subscribers,
     find_max,
@@ -38,6 +39,15 @@ def print_measurement(m: Measurement) -> None:
     print(f"\n{'operation':<22}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for op, s in m.latency.items():
         print(f"{op:<22}{s['n']:>7}{s['p50']:>10.1f}{s['p95']:>10.1f}{s['p99']:>10.1f}")
+    if m.timeline:
+        slow = [t for t in m.timeline if t["p95"] >= TARGET_P95_MS]
+        worst = max(m.timeline, key=lambda t: t["p95"])
+        print(
+            f"\nper second: p95 >= {TARGET_P95_MS:g} ms in {len(slow)} of {len(m.timeline)} "
+            f"seconds (worst: second {worst['second']:g}, p95 {worst['p95']:.0f} ms, "
+            f"max {worst['max']:.0f} ms); p95 by second (ms): "
+            + " ".join(f"{t['p95']:.0f}" for t in m.timeline)
+        )
     print("\nerrors by operation and code:", json.dumps(m.errors) if m.errors else "none")
     print("\nCPU per request (ms) and CPU busy (cores) per process:")
     for name in (*PROCESSES, "total"):

@@ -57,6 +57,9 @@ class SenderResult:
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
     late_p99_ms: float = 0.0  # how late requests were started vs their intended time
+    # (second of the measured run the request was due in, ms): the run's timeline, which
+    # tells a stall (a few seconds of slow requests) from saturation (every second slow)
+    timeline: list[tuple[int, float]] = field(default_factory=list)
 
 
 class _HttpSender(Sender):
@@ -64,6 +67,7 @@ class _HttpSender(Sender):
         self.session, self.url, self.result = session, url + "/graphql", result
         self.recording = False
         self.late: list[float] = []
+        self.measured_from = 0.0  # monotonic time of the first measured arrival
 
     def _error(self, op: str, code: str) -> None:
         if self.recording:
@@ -90,9 +94,9 @@ class _HttpSender(Sender):
             self._error(call.op, type(exc).__name__)
             body = None
         if self.recording:
-            self.result.latencies.setdefault(call.op, []).append(
-                (time.monotonic() - intended) * 1000
-            )
+            ms = (time.monotonic() - intended) * 1000
+            self.result.latencies.setdefault(call.op, []).append(ms)
+            self.result.timeline.append((int(intended - self.measured_from), ms))
             if body is not None:
                 for code in error_codes(body):
                     self._error(call.op, code)
@@ -145,6 +149,7 @@ async def _send(job: SenderJob) -> SenderResult:
                 await asyncio.sleep(delay)
             if i == first_recorded:
                 sender.recording = True
+                sender.measured_from = intended
                 cpu0, wall0 = time.process_time(), time.monotonic()
             op, viewer = work.next()
             task = asyncio.create_task(op(sender, viewer, intended))

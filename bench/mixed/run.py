@@ -6,7 +6,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
@@ -39,6 +39,8 @@ class Measurement:
     cpu_busy: dict[str, float]  # CPU seconds per wall second, per process
     generator: dict[str, float]
     load_average: tuple[float, float]  # 1-minute load average at start and end
+    # per second of the measured run: n, p95 and max latency of the requests due in it
+    timeline: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def p95(self) -> float:
@@ -59,6 +61,18 @@ def _stats(values: list[float]) -> dict[str, float]:
         "p95": percentile(values, 95),
         "p99": percentile(values, 99),
     }
+
+
+def per_second(samples: list[tuple[int, float]]) -> list[dict[str, float]]:
+    """The measured run second by second (by when each request was due): a knee that is a
+    stall shows as a few slow seconds, one that is saturation as every second slow."""
+    by_second: dict[int, list[float]] = {}
+    for second, ms in samples:
+        by_second.setdefault(second, []).append(ms)
+    return [
+        {"second": s, "n": len(v), "p95": percentile(v, 95), "max": max(v)}
+        for s, v in sorted(by_second.items())
+    ]
 
 
 def idle_cores(ms: MixedStack, seconds: float = 10.0) -> dict[str, float]:
@@ -164,6 +178,7 @@ def measure(
             "late_start_p99_ms": max(r.late_p99_ms for r in results),
         },
         load_average=(load0, os.getloadavg()[0]),
+        timeline=per_second([sample for r in results for sample in r.timeline]),
     )
 
 
