@@ -87,6 +87,7 @@ from graph.execution.errors import RequestError
 from graph.execution.executor import Executor, HeadersFor
 from graph.execution.http import SubgraphClient, SubgraphTransport
 from graph.execution.incremental import IncrementalExecution, active_deferrals, run_whole
+from graph.execution.inflight import shared
 from graph.execution.shaping import Found, Shaper, client_paths
 from graph.execution.validation import RULES_WITH_INCREMENTAL
 from graph.planning import Planner, PlanningError, QueryPlan, normalize_operation
@@ -271,7 +272,7 @@ class Gateway:
             tuple[str, str | None, int | None], PreparedOperation | RequestError
         ] = OrderedDict()
         self._normal: OrderedDict[tuple[str, str | None], PreparedOperation] = OrderedDict()
-        self._inflight: dict[tuple[Any, ...], asyncio.Future[dict[str, Any]]] = {}
+        self._inflight: dict[Hashable, asyncio.Future[dict[str, Any]]] = {}
 
     @classmethod
     def from_supergraph_sdl(
@@ -496,12 +497,8 @@ class Gateway:
         if self.options.deduplicate_requests and prepared.operation_type == "query":
             key = self._request_key(prepared, variables, headers_for)
             if key is not None:
-                shared = self._inflight.get(key)
-                if shared is None:
-                    shared = asyncio.ensure_future(self._execute(prepared, variables, headers_for))
-                    self._inflight[key] = shared
-                    shared.add_done_callback(functools.partial(self._settled, key))
-                result = await asyncio.shield(shared)
+                work = functools.partial(self._execute, prepared, variables, headers_for)
+                result, _ = await shared(self._inflight, key, work)
                 return dict(result)  # callers share nested data: they must not mutate it
         return await self._execute(prepared, variables, headers_for)
 
@@ -520,12 +517,6 @@ class Gateway:
             headers = tuple(tuple(sorted(headers_for(name).items())) for name in prepared.fetched)
         # The in-flight task holds `prepared`, so its id() cannot be reused meanwhile.
         return (id(prepared), var_key, headers)
-
-    def _settled(self, key: tuple[Any, ...], task: asyncio.Future[dict[str, Any]]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved, whoever is still waiting
 
     async def _execute(
         self,

@@ -15,7 +15,7 @@ import asyncio
 import functools
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ import orjson
 
 from graph.execution.breaker import CircuitBreaker
 from graph.execution.errors import SubgraphFetchError
+from graph.execution.inflight import shared
 
 _IDLE_SECONDS = 4.0  # below uvicorn's default keep-alive timeout of 5 s
 
@@ -156,7 +157,7 @@ class SubgraphClient:
         self.requests_sent = 0  # round trips made (shared ones count once)
         # Identical query requests in flight (same bytes: query, variables, headers) share
         # one subgraph round trip; each caller parses the answer into its own objects.
-        self._inflight: dict[bytes, asyncio.Future[tuple[int, bytes]]] = {}
+        self._inflight: dict[Hashable, asyncio.Future[tuple[int, bytes]]] = {}
         self.url = url
         self.timeout = timeout
         self.max_connections = max_connections
@@ -192,13 +193,11 @@ class SubgraphClient:
         head = self._head + _header_bytes(headers) if headers else self._head
         if idempotent and self.deduplicate:
             data = b"%bcontent-length: %d\r\n\r\n%b" % (head, len(payload), payload)
-            shared = self._inflight.get(data)
-            if shared is None:  # the bytes sent (with the context headers) only when sent
-                sent = _request(head, context_headers, payload) if context_headers else data
-                shared = asyncio.ensure_future(self._send(sent, idempotent))
-                self._inflight[data] = shared
-                shared.add_done_callback(functools.partial(self._settled, data))
-            status, raw = await asyncio.shield(shared)
+            # the bytes sent carry the context headers of whoever sends them
+            sent = _request(head, context_headers, payload) if context_headers else data
+            (status, raw), _ = await shared(
+                self._inflight, data, functools.partial(self._send, sent, True)
+            )
         else:
             status, raw = await self._send(_request(head, context_headers, payload), idempotent)
         try:
@@ -216,12 +215,6 @@ class SubgraphClient:
                 "SUBREQUEST_HTTP_ERROR",
             )
         return result
-
-    def _settled(self, key: bytes, fut: asyncio.Future[tuple[int, bytes]]) -> None:
-        if self._inflight.get(key) is fut:
-            del self._inflight[key]
-        if not fut.cancelled():
-            fut.exception()  # retrieved: every waiter may have gone away
 
     async def _send(self, data: bytes, idempotent: bool) -> tuple[int, bytes]:
         breaker = self.breaker
