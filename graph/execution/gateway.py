@@ -61,16 +61,20 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLFloat,
     GraphQLID,
+    GraphQLInputObjectType,
     GraphQLInt,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
     OperationDefinitionNode,
     SelectionSetNode,
+    Undefined,
     VariableDefinitionNode,
     execute_sync,
     parse,
@@ -692,21 +696,112 @@ _SCALAR_CHECKS: dict[GraphQLScalarType, Callable[[Any], bool]] = {
     GraphQLFloat: _is_float,
     GraphQLBoolean: _is_boolean,
 }
-# name, the scalar's check, the variable can be left out (nullable, no default)
+# name, the value's check, the variable can be left out (nullable, no default)
 _ScalarCheck = tuple[str, Callable[[Any], bool], bool]
+# Deeper than this (a recursive input type), the full coercion decides: graphql-core refuses
+# values nested deeper than 200 (MAX_NESTING_DEPTH).
+_MAX_CHECK_DEPTH = 32
+
+
+def _identity_scalar(t: GraphQLScalarType) -> bool:
+    """A custom scalar without its own parse_value (the supergraph's: any value but null
+    coerces to itself)."""
+    return t.parse_value is GraphQLScalarType.parse_value
+
+
+def _accept(v: Any) -> bool:
+    return True
+
+
+def _value_check(type_: Any, depth: int = 0) -> Callable[[Any], bool] | None:
+    """A check of a non-null value of input type `type_` that says yes only to values
+    graphql-core's coercion takes without an error (None: no such check, coerce decides).
+    Defaults of input object fields are left to the subgraphs (they get the client's
+    values), so a field left out is fine when it may be."""
+    if depth > _MAX_CHECK_DEPTH:
+        return None
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLScalarType):
+        found = _SCALAR_CHECKS.get(type_)
+        if found is not None:
+            return found
+        return _accept if _identity_scalar(type_) else None
+    if isinstance(type_, GraphQLEnumType):
+        names = frozenset(type_.values)
+        return lambda v: type(v) is str and v in names
+    if isinstance(type_, GraphQLList):
+        item = type_.of_type
+        item_check = _value_check(item, depth + 1)
+        if item_check is None:
+            return None
+        nullable = not isinstance(item, GraphQLNonNull)
+
+        def list_check(v: Any) -> bool:
+            if type(v) is not list:
+                return False  # a single value as a list of one: coerce decides
+            for x in v:
+                if x is None:
+                    if not nullable:
+                        return False
+                elif not item_check(x):
+                    return False
+            return True
+
+        return list_check
+    if isinstance(type_, GraphQLInputObjectType):
+        if getattr(type_, "is_one_of", False):
+            return None
+        # field name -> [its value's check (None until first used: input types may be
+        # recursive), non-null]
+        fields: dict[str, list[Any]] = {}
+        required: list[str] = []
+        for name, f in type_.fields.items():
+            non_null = isinstance(f.type, GraphQLNonNull)
+            if non_null and f.default_value is Undefined:
+                required.append(name)
+            fields[name] = [None, non_null]
+        input_fields = type_.fields
+
+        def object_check(v: Any) -> bool:
+            if type(v) is not dict:
+                return False
+            for name in required:
+                if name not in v:
+                    return False
+            for key, x in v.items():
+                found = fields.get(key)
+                if found is None:
+                    return False  # not a field of the type
+                if x is None:
+                    if found[1]:
+                        return False
+                    continue
+                check = found[0]
+                if check is None:
+                    check = _value_check(input_fields[key].type, depth + 1) or _refuse
+                    found[0] = check
+                if not check(x):
+                    return False
+            return True
+
+        return object_check
+    return None
+
+
+def _refuse(v: Any) -> bool:
+    return False
 
 
 def _scalar_checks(
     schema: GraphQLSchema, definitions: Sequence[VariableDefinitionNode]
 ) -> tuple[_ScalarCheck, ...]:
-    """The operation's variables as built-in scalars to check (empty if any is something
-    else: a list, an input object, an enum, a custom scalar)."""
+    """The operation's variables' checks (empty if any variable's type has none)."""
     out: list[_ScalarCheck] = []
     for definition in definitions:
         var_type = type_from_ast(schema, definition.type)
         non_null = isinstance(var_type, GraphQLNonNull)
-        named = var_type.of_type if non_null else var_type  # type: ignore[union-attr]
-        check = _SCALAR_CHECKS.get(named) if isinstance(named, GraphQLScalarType) else None
+        check = _value_check(var_type)
         if check is None:
             return ()
         optional = not non_null and definition.default_value is None
