@@ -12,8 +12,9 @@ Each contender (``current`` = this checkout, ``baseline`` = another checkout, e.
 ``git archive main | tar -x -C DIR``) runs in its own process, rounds interleaved (ABAB);
 a round sends ``--requests`` requests of each operation one at a time and records the
 router process's CPU time (user+system) per request. The report gives each contender's
-median over rounds, per operation, and the ratio to the first contender. With
-``--profile``, one extra run of the current checkout under cProfile (all operations).
+median over rounds, per operation, and the ratio to the first contender, and per round the
+garbage collections and the time spent in them (gc.callbacks). With ``--profile``, one
+extra run of the current checkout under cProfile (all operations).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -194,9 +196,20 @@ def _worker(args: argparse.Namespace) -> None:
             profiler = cProfile.Profile()
             profiler.enable()
         gcs = sum(s["collections"] for s in gc.get_stats())
+        paused = [0.0, 0.0]  # seconds in collections, the start of the one running
+
+        def timer(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                paused[1] = time.perf_counter()
+            else:
+                paused[0] += time.perf_counter() - paused[1]
+
+        gc.callbacks.append(timer)
         for name in names:
             result[name] = await one(name, args.requests)
+        gc.callbacks.remove(timer)
         result["gc_collections"] = sum(s["collections"] for s in gc.get_stats()) - gcs
+        result["gc_ms"] = paused[0] * 1e3
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
@@ -238,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     stub = subprocess.Popen(
         [sys.executable, "-m", "bench.router_stubs", "--port", str(port)], cwd=ROOT
     )
+    workdir = Path(tempfile.mkdtemp(prefix="router-mix-"))
     try:
         _wait(f"http://127.0.0.1:{port}/health")
-        workdir = Path(tempfile.mkdtemp(prefix="router-mix-"))
         config, token = _config(workdir, port)
         contenders = [("current", ROOT)]
         if args.baseline is not None:
@@ -275,15 +288,17 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 ratios = "  ".join(f"{op} {medians[op] / first[op]:.2f}x" for op in names)
                 print(f"{name:9s} {line}\n{'':9s} ({name}/current: {ratios})")
-            gcs = [r["gc_collections"] for r in results[name]]
+            gcs = [f"{r['gc_collections']} ({r['gc_ms']:.1f} ms)" for r in results[name]]
             sizes = {op: results[name][0][f"{op}_bytes"] for op in names}
-            print(f"{'':9s} gc collections per round {gcs}; response bytes {sizes}")
+            print(f"{'':9s} collections (time in them) per round {gcs}")
+            print(f"{'':9s} response bytes {sizes}")
         if args.profile:
             run(ROOT, args.profile)
             print(f"profile: {args.profile}")
     finally:
         stub.terminate()
         stub.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
