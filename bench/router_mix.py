@@ -15,6 +15,11 @@ router process's CPU time (user+system) per request. The report gives each conte
 median over rounds, per operation, and the ratio to the first contender, and per round the
 garbage collections and the time spent in them (gc.callbacks). With ``--profile``, one
 extra run of the current checkout under cProfile (all operations).
+
+With ``--served``, each contender's router runs as ``puppies serve router`` (uvicorn,
+httptools, uvloop: what the stack runs) in its own process, a new one per round, and the
+driver sends the requests over one keep-alive connection; the router's CPU is read from
+/proc (clock ticks: use ``--requests`` of 1,000 or more).
 """
 
 from __future__ import annotations
@@ -230,6 +235,47 @@ def _wait(url: str) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU time of process `pid` so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drive(pid: int, port: int, token: str, names: list[str], n: int) -> dict[str, Any]:
+    """`n` requests of each operation, one at a time over one keep-alive connection, to the
+    router served at `port`; its CPU ms per request."""
+    import http.client
+
+    operations = _operations()
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {
+        "content-type": "application/json",
+        "accept": "application/graphql-response+json",
+        "authorization": f"Bearer {token}",
+    }
+
+    def send(body: bytes) -> tuple[int, bytes]:
+        connection.request("POST", "/graphql", body, headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    result: dict[str, Any] = {}
+    for name in names:
+        query, variables = operations[name]
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        for _ in range(50):  # warm up; check the answers
+            status, answer = send(body)
+        if status != 200 or "errors" in json.loads(answer):
+            raise SystemExit(f"{name}: {status} {answer[:600]!r}")
+        result[f"{name}_bytes"] = len(answer)
+        cpu = _cpu_seconds(pid)
+        for _ in range(n):
+            send(body)
+        result[name] = (_cpu_seconds(pid) - cpu) / n * 1e3
+    connection.close()
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -237,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, default=None)
     parser.add_argument("--ops", default="feed,post,profile,me,like,track")
     parser.add_argument("--profile", default=None)
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="the router as `puppies serve router` (uvicorn) in its own process, driven over "
+        "one keep-alive connection; its CPU from /proc",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--token", default=None, help=argparse.SUPPRESS)
@@ -272,10 +324,25 @@ def main(argv: list[str] | None = None) -> int:
             ).stdout
             return dict(json.loads(out.strip().splitlines()[-1]))
 
+        def served(where: Path) -> dict[str, Any]:
+            listen = _free_port()
+            env = dict(os.environ, PYTHONPATH=f"{where}:{ROOT}")
+            command = [sys.executable, "-c", "from puppies.cli import main; main()"]
+            command += ["serve", "router", "--supergraph", str(ROOT / "supergraph.graphql")]
+            command += ["--config", str(config), "--listen", f"127.0.0.1:{listen}"]
+            with open(workdir / "served.log", "ab") as log:
+                router = subprocess.Popen(command, cwd=where, env=env, stdout=log, stderr=log)
+            try:
+                _wait(f"http://127.0.0.1:{listen}/health")
+                return _drive(router.pid, listen, token, args.ops.split(","), args.requests)
+            finally:
+                router.terminate()
+                router.wait()
+
         results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in contenders}
         for _ in range(args.rounds):
             for name, where in contenders:
-                results[name].append(run(where))
+                results[name].append(served(where) if args.served else run(where))
         names = args.ops.split(",")
         first = None
         print(f"router CPU ms per request, median of {args.rounds} rounds of {args.requests}")
@@ -288,9 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 ratios = "  ".join(f"{op} {medians[op] / first[op]:.2f}x" for op in names)
                 print(f"{name:9s} {line}\n{'':9s} ({name}/current: {ratios})")
-            gcs = [f"{r['gc_collections']} ({r['gc_ms']:.1f} ms)" for r in results[name]]
+            if not args.served:
+                gcs = [f"{r['gc_collections']} ({r['gc_ms']:.1f} ms)" for r in results[name]]
+                print(f"{'':9s} collections (time in them) per round {gcs}")
             sizes = {op: results[name][0][f"{op}_bytes"] for op in names}
-            print(f"{'':9s} collections (time in them) per round {gcs}")
             print(f"{'':9s} response bytes {sizes}")
         if args.profile:
             run(ROOT, args.profile)
