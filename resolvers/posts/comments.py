@@ -11,7 +11,7 @@ a comment) of an account that blocks them, or that they block: to them it does n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -34,7 +34,7 @@ from models.outbox import emit
 from models.posts import SCHEMA, Comment, Post
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
-from resolvers.posts.records import CommentRecord
+from resolvers.posts.records import COMMENT_COLUMNS, CommentRecord
 from resolvers.posts.visibility import hidden_sql, not_hidden, visible_posts
 from resolvers.runtime import Resources
 
@@ -161,11 +161,10 @@ async def delete_comment(res: Resources, viewer_id: int, comment_id: int) -> Com
 
 
 def _grouped(
-    rows: Sequence[Any], keys: list[int], key: str, request: PageRequest
+    recs: Iterable[CommentRecord], keys: list[int], key: str, request: PageRequest
 ) -> dict[int, Page[CommentRecord]]:
     grouped: dict[int, list[tuple[int, CommentRecord]]] = {k: [] for k in keys}
-    for r in rows:
-        rec = CommentRecord.from_mapping(r._mapping)
+    for rec in recs:
         grouped[getattr(rec, key)].append((rec.id, rec))
     return {k: page_from_rows(v, request) for k, v in grouped.items()}
 
@@ -182,7 +181,7 @@ async def comment_pages(
         rows = await res.db.rows(_COMMENT_PAGES, params)
     else:
         rows = await res.db.rows(_COMMENT_PAGES_AFTER, {**params, "after": request.after})
-    return _grouped(rows, post_ids, "post_id", request)
+    return _grouped(map(CommentRecord.from_row, rows), post_ids, "post_id", request)
 
 
 def _comment_pages_sql(after: bool) -> TextClause:
@@ -190,8 +189,7 @@ def _comment_pages_sql(after: bool) -> TextClause:
     once (a NULL viewer: nobody hidden)."""
     return text(
         "SELECT c.* FROM unnest(:ids) AS p(pid) CROSS JOIN LATERAL ("
-        "SELECT id, post_id, author_id, text, created_at, parent_id, reply_count "
-        "FROM posts.comments WHERE post_id = p.pid AND parent_id IS NULL "
+        f"SELECT {COMMENT_COLUMNS} FROM posts.comments WHERE post_id = p.pid AND parent_id IS NULL "
         f"AND author_id NOT IN ({hidden_sql('viewer')}) "
         + ("AND id < :after " if after else "")
         + "ORDER BY id DESC LIMIT :n) c ORDER BY c.post_id, c.id DESC"
@@ -227,7 +225,8 @@ async def reply_pages(
     )
     async with res.db.session() as session:
         result = (await session.execute(stmt)).all()
-    return _grouped(result, comment_ids, "parent_id", request)
+    recs = (CommentRecord.of(c) for c in result)
+    return _grouped(recs, comment_ids, "parent_id", request)
 
 
 def _visible_comments(viewer_id: int | None) -> Select[Any]:

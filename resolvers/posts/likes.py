@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
+    String,
     bindparam,
     func,
     select,
@@ -46,7 +49,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from models.posts import Like, Post
 from resolvers.errors import NotFound
 from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
-from resolvers.posts.records import LikeChange, PostRecord
+from resolvers.posts.records import POST_COLUMNS, LikeChange, PostRecord
 from resolvers.posts.visibility import hidden_sql
 from resolvers.runtime import Resources
 
@@ -188,7 +191,9 @@ async def _cold_count(res: Resources, post_id: int) -> int:
 _LIKE_SQL = (
     """
 WITH p AS (
-  SELECT id, author_id, text, like_count, comment_count, created_at, published_at, edited_at
+  SELECT """
+    + POST_COLUMNS
+    + """
   FROM posts.posts WHERE id = :post_id AND deleted_at IS NULL
    AND (published_at IS NOT NULL OR author_id = :user_id)
    AND author_id NOT IN ("""
@@ -206,18 +211,29 @@ WITH p AS (
 SELECT p.*, EXISTS (SELECT 1 FROM ev) AS changed FROM p
 """
 )
-_INSERT_LIKE = _LIKE_SQL.format(
-    change=(
-        "INSERT INTO posts.likes (post_id, user_id) SELECT id, :user_id FROM p "
-        "ON CONFLICT DO NOTHING RETURNING post_id, user_id"
-    )
+# Built once (run by `Database.rows`: compiled once, straight to asyncpg; a `text()` made
+# per call went through SQLAlchemy's Core execution each time).
+_LIKE_PARAMS = (
+    bindparam("post_id", type_=BigInteger),
+    bindparam("user_id", type_=BigInteger),
+    bindparam("event_type", type_=String),
 )
-_DELETE_LIKE = _LIKE_SQL.format(
-    change=(
-        "DELETE FROM posts.likes WHERE post_id = (SELECT id FROM p) AND user_id = :user_id "
-        "RETURNING post_id, user_id"
+_INSERT_LIKE = text(
+    _LIKE_SQL.format(
+        change=(
+            "INSERT INTO posts.likes (post_id, user_id) SELECT id, :user_id FROM p "
+            "ON CONFLICT DO NOTHING RETURNING post_id, user_id"
+        )
     )
-)
+).bindparams(*_LIKE_PARAMS)
+_DELETE_LIKE = text(
+    _LIKE_SQL.format(
+        change=(
+            "DELETE FROM posts.likes WHERE post_id = (SELECT id FROM p) AND user_id = :user_id "
+            "RETURNING post_id, user_id"
+        )
+    )
+).bindparams(*_LIKE_PARAMS)
 
 
 async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> LikeChange:
@@ -231,27 +247,25 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
         pipe.expire(state, STATE_TTL_SECONDS)
         await pipe.execute()
     try:
-        async with res.db.engine.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            row = (
-                await auto.execute(
-                    text(_INSERT_LIKE if like else _DELETE_LIKE),
-                    {
-                        "post_id": post_id,
-                        "user_id": user_id,
-                        "event_type": "post.liked" if like else "post.unliked",
-                    },
-                )
-            ).first()
+        # one statement, atomic alone: in autocommit (`Database.rows`)
+        rows: Sequence[Any] = await res.db.rows(
+            _INSERT_LIKE if like else _DELETE_LIKE,
+            {
+                "post_id": post_id,
+                "user_id": user_id,
+                "event_type": "post.liked" if like else "post.unliked",
+            },
+        )
+        row = rows[0] if rows else None
     except BaseException:
         await res.redis.eval(_SETTLE, 1, state)  # type: ignore[misc]
         raise
-    changed = row is not None and bool(row.changed)
+    changed = row is not None and bool(row[8])
     if not changed:
         await res.redis.eval(_SETTLE, 1, state)  # type: ignore[misc]
     if row is None:
         raise NotFound(f"post {post_id} does not exist", field="postId")
-    record = PostRecord.from_mapping(row._mapping)
+    record = PostRecord.from_row(row)
     change = LikeChange(post=record, like_count=0, liked=like, changed=changed, user_id=user_id)
     if not changed:
         cached = await res.redis.get(LIVE + str(post_id))

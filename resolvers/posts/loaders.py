@@ -46,15 +46,37 @@ class PostsLoaders:
         self.viewer_id = viewer_id
         self.broker = broker
         # the caches of `liked` and `like_count`, read by `viewer_liked` and `like_count_of`
+        self._post_cache: dict[int, asyncio.Future[PostRecord | None]] = {}
         self._liked: dict[int, asyncio.Future[bool]] = {}
         self._like_counts: dict[int | PostRecord, asyncio.Future[int]] = {}
+        # What a post's statement said (`_posts`), as plain values: a page's 20 posts need
+        # no primed future each. Read before the DataLoaders' caches, and, as `prime`, never
+        # set for a post those already hold (the first value read in a request stays).
+        self._liked_read: dict[int, bool] = {}
+        self._counts_read: dict[int, int] = {}
 
     # Each DataLoader is made when a field first asks for it: a request uses one to four
     # of them (the home feed page's: post, media, liked, like_count).
 
     @cached_property
     def post(self) -> DataLoader[int, PostRecord | None]:
-        return DataLoader(self._posts)
+        return DataLoader(self._posts, cache_map=self._post_cache)
+
+    async def posts_many(self, ids: list[int]) -> list[PostRecord | None]:
+        """`post.load_many(ids)`: when no id is cached or on its way, the batch read at once
+        (one statement, as the DataLoader's batch) and its records primed, without a future,
+        a gather callback and a loop turn per id (`_entities` of a home feed page: 20 posts);
+        else through the DataLoader."""
+        if not ids:
+            return []
+        cache = self._post_cache
+        if any(i in cache for i in ids):
+            return await self.post.load_many(ids)
+        recs = await self._posts(ids)
+        post = self.post
+        for i, rec in zip(ids, recs, strict=True):
+            post.prime(i, rec)  # a post loaded meanwhile (another batch) keeps its value
+        return recs
 
     @cached_property
     def media(self) -> DataLoader[int, list[MediaRecord]]:
@@ -74,10 +96,16 @@ class PostsLoaders:
         """`liked.load(post_id)`, answered at once when the post's statement said it."""
         if self.viewer_id is None:
             return False
+        found = self._liked_read.get(post_id)
+        if found is not None:
+            return found
         return at_once(self._liked, post_id, lambda: self.liked.load(post_id))
 
     def like_count_of(self, post: PostRecord) -> int | Awaitable[int]:
         """`like_count.load(post)`, answered at once when read with the post."""
+        found = self._counts_read.get(post.id)
+        if found is not None:
+            return found
         return at_once(self._like_counts, post.id, lambda: self.like_count.load(post))
 
     @cached_property
@@ -120,10 +148,15 @@ class PostsLoaders:
             raise read
         if isinstance(live, BaseException):
             raise live
+        liked_read, counts_read = self._liked_read, self._counts_read
+        primed_liked, primed_counts = self._liked, self._like_counts
+        signed_in = self.viewer_id is not None
         for post_id, (rec, liked) in read.items():
-            if self.viewer_id is not None:
-                self.liked.prime(post_id, liked)
-            self.like_count.prime(rec, likes.live_count(rec, live))
+            # as `prime` would: a value already held for the post stays
+            if signed_in and post_id not in primed_liked:
+                liked_read.setdefault(post_id, liked)
+            if post_id not in primed_counts:
+                counts_read.setdefault(post_id, likes.live_count(rec, live))
         return [read[i][0] if i in read else None for i in ids]
 
     async def _comment(self, ids: list[int]) -> list[CommentRecord | None]:

@@ -29,7 +29,7 @@ from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
 from resolvers.posts.publication import count_post, emit_published
-from resolvers.posts.records import CreatedPost, PostRecord
+from resolvers.posts.records import POST_COLUMNS, CreatedPost, PostRecord
 from resolvers.posts.visibility import hidden_sql, visible_posts
 from resolvers.runtime import Resources
 
@@ -207,15 +207,14 @@ async def posts_and_likes(
     page's `viewerHasLiked` then costs no statement of its own)."""
     if not ids:
         return {}
-    rows = await res.db.rows(_POSTS_BY_IDS, {"ids": list(ids), "viewer": viewer_id})
-    return {r.id: (PostRecord.from_mapping(r._mapping), bool(r.viewer_liked)) for r in rows}
+    rows: Sequence[Any] = await res.db.rows(_POSTS_BY_IDS, {"ids": list(ids), "viewer": viewer_id})
+    return {r[0]: (PostRecord.from_row(r), bool(r[8])) for r in rows}
 
 
 # `visible_posts` as text (a NULL viewer: published posts only, nobody hidden, no likes),
 # built once, with the viewer's like of each post (a primary-key probe).
 _POSTS_BY_IDS = text(
-    "SELECT id, author_id, text, like_count, comment_count, created_at, published_at, "
-    "edited_at, EXISTS (SELECT 1 FROM posts.likes l WHERE l.user_id = :viewer "
+    f"SELECT {POST_COLUMNS}, EXISTS (SELECT 1 FROM posts.likes l WHERE l.user_id = :viewer "
     "AND l.post_id = posts.posts.id) AS viewer_liked "
     "FROM posts.posts WHERE id = ANY(:ids) AND deleted_at IS NULL "
     "AND (published_at IS NOT NULL OR author_id = :viewer) "
@@ -293,7 +292,7 @@ async def posts_pages_by_author(
         result = await res.db.rows(_AUTHOR_PAGES_AFTER, {**params, "after": request.after})
     grouped: dict[int, list[tuple[int, PostRecord]]] = {a: [] for a in author_ids}
     for r in result:
-        rec = PostRecord.from_mapping(r._mapping)
+        rec = PostRecord.from_row(r)
         grouped[rec.author_id].append((rec.id, rec))
     return {a: page_from_rows(rows, request) for a, rows in grouped.items()}
 
@@ -303,8 +302,7 @@ def _author_pages_sql(after: bool) -> TextClause:
     once: a statement built per request (its VALUES list of ids) was compiled anew each
     time."""
     return text(
-        "SELECT p.* FROM unnest(:ids) AS a(aid) CROSS JOIN LATERAL (SELECT id, author_id, "
-        "text, like_count, comment_count, created_at, published_at, edited_at "
+        f"SELECT p.* FROM unnest(:ids) AS a(aid) CROSS JOIN LATERAL (SELECT {POST_COLUMNS} "
         "FROM posts.posts WHERE author_id = a.aid AND deleted_at IS NULL "
         "AND (published_at IS NOT NULL OR author_id = :viewer) "
         f"AND author_id NOT IN ({hidden_sql('viewer')}) "

@@ -34,18 +34,10 @@ class PostRecord:
         )
 
     @classmethod
-    def from_mapping(cls, m: Any) -> PostRecord:
-        """From a row of post columns (a Core result's `_mapping`)."""
-        return cls(
-            id=m["id"],
-            author_id=m["author_id"],
-            text=m["text"],
-            like_count=m["like_count"],
-            comment_count=m["comment_count"],
-            created_at=m["created_at"],
-            published_at=m["published_at"],
-            edited_at=m["edited_at"],
-        )
+    def from_row(cls, row: Any) -> PostRecord:
+        """From a row whose first columns are `POST_COLUMNS`, in that order (a statement's
+        row, a tuple): by position, without the row's `_mapping` (a dict per row)."""
+        return cls(*row[:8])
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -79,6 +71,10 @@ def _published_at(d: dict[str, Any]) -> datetime | None:
         return datetime.fromisoformat(d["created_at"])
     value = d["published_at"]
     return datetime.fromisoformat(value) if value else None
+
+
+# The columns a statement selects for `PostRecord.from_row`, in the record's field order.
+POST_COLUMNS = "id, author_id, text, like_count, comment_count, created_at, published_at, edited_at"
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,8 @@ class CommentRecord:
     reply_count: int = 0
 
     @classmethod
-    def of(cls, c: Comment) -> CommentRecord:
+    def of(cls, c: Comment | Any) -> CommentRecord:
+        """From a `Comment` object or a row of the comments table's columns."""
         return cls(
             id=c.id,
             post_id=c.post_id,
@@ -152,16 +149,13 @@ class CommentRecord:
         )
 
     @classmethod
-    def from_mapping(cls, m: Any) -> CommentRecord:
-        return cls(
-            id=m["id"],
-            post_id=m["post_id"],
-            author_id=m["author_id"],
-            text=m["text"],
-            created_at=m["created_at"],
-            parent_id=m["parent_id"],
-            reply_count=m["reply_count"],
-        )
+    def from_row(cls, row: Any) -> CommentRecord:
+        """From a row whose first columns are `COMMENT_COLUMNS`, in that order."""
+        return cls(*row[:7])
+
+
+# The columns a statement selects for `CommentRecord.from_row`, in the record's field order.
+COMMENT_COLUMNS = "id, post_id, author_id, text, created_at, parent_id, reply_count"
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ class Post:
         """`resolve_reference` of each id, as one coroutine (SubgraphSchema.entities_resolver):
         a post, None, or the BadInput of an id that is not one."""
         keys = _keys(ids, lambda i: parse_id(i, "id"))
-        recs = iter(await info.context.loaders.post.load_many([k for k in keys if type(k) is int]))
+        recs = iter(await info.context.loaders.posts_many([k for k in keys if type(k) is int]))
         return [k if type(k) is not int else _or_none(next(recs), cls.of) for k in keys]
 
     @context_field(
