@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     BigInteger,
+    String,
     TextClause,
     bindparam,
     null,
@@ -25,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import emit
 from models.posts import SCHEMA, Media, Post
+from puppies.observability.context import current_traceparent, request_id
+from puppies.observability.tracing import tracer
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
-from resolvers.posts.publication import count_post, emit_published
+from resolvers.posts.publication import PUBLISHED, count_post, emit_published
 from resolvers.posts.records import POST_COLUMNS, CreatedPost, PostRecord
 from resolvers.posts.visibility import hidden_sql, visible_posts
 from resolvers.runtime import Resources
@@ -78,10 +82,75 @@ def validate_new_post(res: Resources, text: str, media: list[MediaSpec]) -> str:
     return text
 
 
+def iso_sql(column: str) -> str:
+    """SQL: a timestamptz as Python's `datetime.isoformat()` writes the UTC datetime asyncpg
+    reads (microseconds left out when there are none), for events built in a statement."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN date_trunc('second', {column}) = {column} "
+        f'THEN to_char({utc}, \'YYYY-MM-DD"T"HH24\\:MI\\:SS"+00\\:00"\') '
+        f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24\\:MI\\:SS.US"+00\\:00"\') END'
+    )
+
+
+# A post without media in ONE statement, atomic alone (run in autocommit by `Database.rows`):
+# the post (published as it is created), its author's published count, and its
+# `post.published` event as `emit_published` writes it (with the request's trace). Where a
+# transaction of five statements through the ORM (and a re-read of the new row) cost more
+# CPU here and in PostgreSQL (bench/RESULTS.md, session 23).
+_CREATE_PUBLISHED = text(
+    "WITH p AS (INSERT INTO posts.posts (author_id, text) VALUES (:author_id, :text) "
+    f"RETURNING {POST_COLUMNS}), "
+    "n AS (INSERT INTO posts.post_counts AS pc (author_id, published, unpublished) "
+    "SELECT author_id, 1, 0 FROM p ON CONFLICT (author_id) DO UPDATE "
+    "SET published = pc.published + 1), "
+    "ev AS (INSERT INTO posts.outbox (event_type, aggregate_id, payload, traceparent, "
+    f"request_id) SELECT '{PUBLISHED}', p.id, jsonb_build_object('post_id', p.id, "
+    f"'author_id', p.author_id, 'created_at', {iso_sql('p.created_at')}, "
+    f"'published_at', {iso_sql('p.published_at')}), :traceparent, :request_id FROM p) "
+    "SELECT p.* FROM p"
+).bindparams(
+    bindparam("author_id", type_=BigInteger),
+    bindparam("text", type_=String),
+    bindparam("traceparent", type_=String),
+    bindparam("request_id", type_=String),
+)
+
+
+async def _create_published(res: Resources, author_id: int, text: str) -> PostRecord:
+    # the outbox row as `emit` writes it: under a producer span, with its trace and request id
+    with tracer().start_as_current_span(
+        f"outbox {PUBLISHED}",
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "puppies.outbox", "messaging.destination.name": SCHEMA},
+    ):
+        rows: Sequence[Any] = await res.db.rows(
+            _CREATE_PUBLISHED,
+            {
+                "author_id": author_id,
+                "text": text,
+                "traceparent": current_traceparent(),
+                "request_id": request_id(),
+            },
+        )
+    return PostRecord.from_row(rows[0])
+
+
 async def create_post(
     res: Resources, author_id: int, text: str, media: list[MediaSpec]
 ) -> CreatedPost:
     text = validate_new_post(res, text, media)
+    if not media:
+        return CreatedPost(post=await _create_published(res, author_id, text))
+    return await _create_in_transaction(res, author_id, text, media)
+
+
+async def _create_in_transaction(
+    res: Resources, author_id: int, text: str, media: list[MediaSpec]
+) -> CreatedPost:
+    """A post (with its media rows: waiting for them) in a transaction of several
+    statements. Without media as `_create_published` creates it (its tests compare the
+    two)."""
     async with res.db.transaction() as session:
         # With media it waits for them (resolvers/posts/publication.py); without, it is live.
         post = Post(author_id=author_id, text=text)
