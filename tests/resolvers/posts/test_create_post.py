@@ -69,13 +69,13 @@ async def test_one_statement_post_is_the_transactions_post(res: Resources) -> No
         author = rng.choice([900, 901, 902, 903])
         body = " ".join(rng.choice(["pup", "dog", "ball", "park", "🐶"]) for _ in range(5))
         made: dict[bool, PostRecord] = {}
-        for one in rng.sample([True, False], 2):
+        for single in rng.sample([True, False], 2):
             before = await _counts(res, author)
-            if one:
-                made[one] = await posts._create_published(res, author, body)
+            if single:
+                made[single] = await posts._create_published(res, author, body)
             else:
-                made[one] = (await posts._create_in_transaction(res, author, body, [])).post
-            rec = made[one]
+                made[single] = (await posts._create_in_transaction(res, author, body, [])).post
+            rec = made[single]
             assert await _counts(res, author) == (before[0] + 1, before[1])
             [row] = await _rows(
                 res, f"SELECT {POST_COLUMNS} FROM posts.posts WHERE id = :p", p=rec.id
