@@ -16,6 +16,8 @@ Redis's CPU are not counted):
 - comment: addComment on a hot post;
 - createPost: a post without media.
 
+`--profile OP` prints the cProfile statistics of that operation's measured runs.
+
 For a side-by-side comparison run it in two trees (e.g. `git archive main` into /tmp)
 against the same --data-dir, alternately (ABAB). Every answer is checked for errors.
 """
@@ -25,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import pstats
 import random
 import time
 from pathlib import Path
@@ -112,17 +116,25 @@ async def run(args: argparse.Namespace, env: dict[str, str], dsn: str) -> None:
         for pid in hot:
             await asgi_post(app, body("unlike", pid), principal)
         times: dict[str, list[float]] = {op: [] for op in OPS}
+        prof = cProfile.Profile() if args.profile else None
         for i in range(args.runs + 5):
             pid = hot[i % len(hot)]
             for op in OPS:
                 b = body(op, pid)
+                profiled = prof if op == args.profile and i >= 5 else None
+                if profiled is not None:
+                    profiled.enable()
                 t = time.process_time()
                 out = await asgi_post(app, b, principal)
                 spent = (time.process_time() - t) * 1000
+                if profiled is not None:
+                    profiled.disable()
                 assert b'"errors"' not in out or b'"errors":[]' in out, out[:300]
                 assert b'"errors":[{' not in out, out[:300]
                 if i >= 5:  # warm-up runs are not counted
                     times[op].append(spent)
+    if prof is not None:
+        pstats.Stats(prof).sort_stats(args.sort).print_stats(40)
     print("| operation | CPU ms (median) | p25 | p75 |")
     print("|---|---|---|---|")
     for op in OPS:
@@ -136,6 +148,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--users", type=int, default=2000, help="the bench.mixed graph to use")
     ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--profile", default="", choices=("", *OPS), help="an operation to profile")
+    ap.add_argument("--sort", default="tottime", help="how the profile is sorted (pstats keys)")
     args = ap.parse_args()
     data_dir = (args.data_dir or Path(f"/tmp/puppies-bench-mixed-{args.users}")).resolve()
     if not (data_dir / "seeded.json").exists():
