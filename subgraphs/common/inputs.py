@@ -19,7 +19,7 @@ declaring one is an error at start-up, never a silent bypass.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -29,7 +29,7 @@ from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
-from resolvers.text import check_text
+from resolvers.text import check_text, text_problem
 
 DEFAULT_MAX_TEXT = 10_000
 RAW_RESOLVER = "puppies.raw_resolver"  # StrawberryField.metadata key
@@ -88,9 +88,48 @@ def check_strings(value: object, path: str, limit: int) -> None:
                 check_strings(getattr(value, f.python_name, None), _join(path, name), limit)
 
 
+def acceptable(value: object, limit: int) -> bool:
+    """Whether `check_strings` passes `value` (it raises for none of its strings), found
+    without building the path of each string: the same walk (strings, lists and tuples,
+    mappings, Strawberry input objects), the same `text_problem`. False also when the walk
+    raises: `check_strings` then runs and answers as before."""
+    try:
+        return _acceptable(value, limit)
+    except Exception:
+        return False
+
+
+def _acceptable(value: object, limit: int) -> bool:
+    kind = type(value)
+    if kind is dict:  # the common cases first, by exact type; then as `check_strings`
+        items: Iterable[object] = value.values()  # type: ignore[attr-defined]
+    elif kind is list:
+        items = value  # type: ignore[assignment]
+    elif isinstance(value, str):
+        return text_problem(value, limit) is None
+    elif isinstance(value, list | tuple):
+        items = value
+    elif isinstance(value, Mapping):
+        # a coerced argument's keys are strings (GraphQL names, JSON keys): `check_strings`
+        # only names them (`str(key)`) in a path
+        items = value.values()
+    else:
+        definition = get_object_definition(type(value))
+        if definition is None or not definition.is_input:
+            return True
+        items = [getattr(value, f.python_name, None) for f in definition.fields]
+    for item in items:
+        if type(item) is str:
+            if text_problem(item, limit) is not None:
+                return False
+        elif item is not None and not _acceptable(item, limit):
+            return False
+    return True
+
+
 def check_arguments(kwargs: Mapping[str, Any], limit: int) -> None:
     for python_name, value in kwargs.items():
-        if python_name == "info":
+        if python_name == "info" or acceptable(value, limit):
             continue
         # `input: SomeInput`: its fields are named on their own, as the domains name them
         name = "" if python_name == "input" else to_camel_case(python_name)

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 import strawberry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission
 
+from resolvers.errors import BadInput
 from subgraphs.common import build_schema
-from subgraphs.common.inputs import TextInput, raw_arguments
+from subgraphs.common.inputs import TextInput, acceptable, check_strings, raw_arguments
 
 
 async def _raw(_root: object, _info: Any, words: list[str]) -> int:
@@ -81,3 +84,39 @@ def test_raw_arguments_refuse_what_they_would_skip(options: dict[str, Any]) -> N
 
     with pytest.raises(TypeError, match="would never run"):
         build_schema(Query, Mutation)
+
+
+@strawberry.input
+class Pair:
+    first: str
+    second: list[str | None] | None = None
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(["a", "é", " ", "\t", "\n", "\x00", "\x07", "\x7f", "\x85", "\ud800"]),
+    max_size=8,
+)
+_VALUES = st.recursive(
+    st.none() | st.integers() | st.booleans() | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.sampled_from(["__typename", "id", "k"]), inner, max_size=3)
+        | st.builds(Pair, first=_TEXT, second=st.none() | st.lists(st.none() | _TEXT, max_size=3))
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_VALUES, limit=st.integers(min_value=0, max_value=6))
+def test_acceptable_says_what_check_strings_does(value: Any, limit: int) -> None:
+    """The check without paths (`acceptable`, taken first for every argument) passes
+    exactly the values `check_strings` passes; a value it refuses gets `check_strings`'
+    own error (its message names the string's path)."""
+    try:
+        check_strings(value, "representations", limit)
+        passes = True
+    except BadInput:
+        passes = False
+    assert acceptable(value, limit) is passes
