@@ -50,16 +50,24 @@ from graphql import (
     FieldNode,
     GraphQLAbstractType,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
     GraphQLUnionType,
     get_nullable_type,
     is_leaf_type,
     is_object_type,
 )
 from graphql.error import located_error
+from graphql.execution.execute import (
+    CollectedErrors,
+    default_field_resolver,
+    default_type_resolver,
+)
+from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -67,7 +75,9 @@ from strawberry.types import Info
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
-LEAF, OBJECT, TYPENAME = 1, 2, 3
+from subgraphs.common.variables import coerce_simple_variables
+
+LEAF, OBJECT, TYPENAME, LIST = 1, 2, 3, 4
 # plans kept (a field node of a cached document each); emptied when full
 PLAN_CACHE_SIZE = 20_000
 
@@ -128,6 +138,8 @@ def plain_field(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField |
         return PlainField(LEAF, field_def, get)
     if is_object_type(named) and named.is_type_of is None:
         return PlainField(OBJECT, field_def, get)
+    if isinstance(named, GraphQLList):
+        return PlainField(LIST, field_def, get)
     return None
 
 
@@ -228,6 +240,39 @@ def _plan(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField | None:
     return plan
 
 
+# A selection's entries: (response name, field nodes, plan or None), in order
+Entries = tuple[tuple[str, list[FieldNode], PlainField | None], ...]
+
+# How the items of a list type are completed (`_list_items`): (the item type, whether an
+# item may be null, the object type of every item, or the union's members by definition)
+ItemsPlan = tuple[GraphQLOutputType, bool, GraphQLObjectType | None, dict[int, GraphQLObjectType]]
+
+# id(list type) -> (list type, its plan or None); the type is kept, so its id is not reused
+_lists: dict[int, tuple[GraphQLList[Any], ItemsPlan | None]] = {}
+
+
+def _list_items(list_type: GraphQLList[Any]) -> ItemsPlan | None:
+    """The plan for the items of `list_type` when they are objects of a type without
+    `is_type_of`, or members of a union Strawberry resolves (`union_members`), else None."""
+    found = _lists.get(id(list_type))
+    if found is not None and found[0] is list_type:
+        return found[1]
+    item_type = list_type.of_type
+    nullable = not isinstance(item_type, GraphQLNonNull)
+    named = item_type if nullable else item_type.of_type
+    plan: ItemsPlan | None = None
+    if is_object_type(named) and named.is_type_of is None:
+        plan = (item_type, nullable, named, {})
+    elif isinstance(named, GraphQLUnionType):
+        members = _members(named)
+        if members:
+            plan = (item_type, nullable, None, members)
+    if len(_lists) >= PLAN_CACHE_SIZE:
+        _lists.clear()
+    _lists[id(list_type)] = (list_type, plan)
+    return plan
+
+
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with plain fields taken short (module docstring)."""
 
@@ -235,6 +280,95 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         self.plain_fields = manager is None or not manager.middlewares
+        # id(collected fields) -> (fields, parent type, entries), for this operation: a
+        # selection's plans are looked up once, not once per object of a list
+        self._selections: dict[
+            int, tuple[dict[str, list[FieldNode]], GraphQLObjectType, Entries]
+        ] = {}
+
+    @classmethod
+    def build(  # type: ignore[override]
+        cls,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        field_resolver: Any = None,
+        type_resolver: Any = None,
+        subscribe_field_resolver: Any = None,
+        max_coercion_errors: int = 50,
+        middleware: Any = None,
+        is_awaitable: Callable[[Any], bool] | None = None,
+        **options: Any,
+    ) -> Any:
+        """graphql-core's `build`, with simple variables coerced by
+        `coerce_simple_variables` (subgraphs/common/variables.py) when there is no
+        middleware and the document names its operation unambiguously; anything else,
+        and any variables it does not take, by graphql-core's own `build`."""
+        general = (
+            schema,
+            document,
+            root_value,
+            context_value,
+            raw_variable_values,
+            operation_name,
+            field_resolver,
+            type_resolver,
+            subscribe_field_resolver,
+            max_coercion_errors,
+            middleware,
+            is_awaitable,
+        )
+        if middleware is not None:
+            return super().build(*general, **options)
+        operation: OperationDefinitionNode | None = None
+        fragments: dict[str, FragmentDefinitionNode] = {}
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                if operation_name is None:
+                    if operation is not None:
+                        return super().build(*general, **options)
+                    operation = definition
+                elif definition.name and definition.name.value == operation_name:
+                    operation = definition
+            elif isinstance(definition, FragmentDefinitionNode):
+                fragments[definition.name.value] = definition
+        if operation is None:
+            return super().build(*general, **options)
+        coerced = coerce_simple_variables(schema, operation, raw_variable_values or {})
+        if coerced is None:
+            return super().build(*general, **options)
+        return cls(
+            schema,
+            fragments,
+            root_value,
+            context_value,
+            operation,
+            coerced,
+            field_resolver or default_field_resolver,
+            type_resolver or default_type_resolver,
+            subscribe_field_resolver or default_field_resolver,
+            CollectedErrors(),
+            None,
+            is_awaitable,
+        )
+
+    def _entries(
+        self, parent_type: GraphQLObjectType, fields: dict[str, list[FieldNode]]
+    ) -> Entries:
+        """The selection's entries, made once per collected selection of this operation."""
+        found = self._selections.get(id(fields))
+        if found is not None and found[0] is fields and found[1] is parent_type:
+            return found[2]
+        plain = self.plain_fields
+        entries = tuple(
+            (name, nodes, _plan(parent_type, nodes[0]) if plain else None)
+            for name, nodes in fields.items()
+        )
+        self._selections[id(fields)] = (fields, parent_type, entries)
+        return entries
 
     def execute_fields(
         self,
@@ -247,9 +381,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
-        plain = self.plain_fields
-        for response_name, field_nodes in fields.items():
-            plan = _plan(parent_type, field_nodes[0]) if plain else None
+        for response_name, field_nodes, plan in self._entries(parent_type, fields):
             if plan is None:
                 result = self.execute_field(
                     parent_type,
@@ -300,6 +432,113 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return self.complete_object_value(member, field_nodes, info, path, result)
         return super().complete_abstract_value(return_type, field_nodes, info, path, result)
 
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_nodes: list[FieldNode],
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+    ) -> Any:
+        """graphql-core's, with each item of a `list` of objects (`_list_items`) that is
+        an object of the item type, or of a union member by its definition, completed by
+        its selection directly: `execute_fields` with the sub-selection collected once
+        per runtime type. Any other item (None, an Exception, an awaitable, Undefined, a
+        union value of no known member) is completed by graphql-core's `complete_value`
+        as in its own loop, and any other list by graphql-core's."""
+        items = _list_items(return_type) if self.plain_fields else None
+        if items is None or type(result) is not list:
+            return super().complete_list_value(return_type, field_nodes, info, path, result)
+        item_type, _nullable, object_type, members = items
+        is_awaitable = self.is_awaitable
+        sub_fields: dict[GraphQLObjectType, dict[str, list[FieldNode]]] = {}
+        awaitable_indices: list[int] = []
+        completed_results: list[Any] = []
+        for index, item in enumerate(result):
+            item_path = path.add_key(index, None)
+            runtime_type: GraphQLObjectType | None = None
+            if (
+                item is not None
+                and item is not Undefined
+                and not isinstance(item, Exception)
+                and not is_awaitable(item)
+            ):
+                if object_type is not None:
+                    runtime_type = object_type
+                else:
+                    definition = getattr(item, "__strawberry_definition__", None)
+                    if definition is not None:
+                        runtime_type = members.get(id(definition))
+            completed_item: Any
+            if runtime_type is None:
+                completed_item = self._list_item(item_type, field_nodes, info, item_path, item)
+            else:
+                try:
+                    selection = sub_fields.get(runtime_type)
+                    if selection is None:
+                        selection = self.collect_subfields(runtime_type, field_nodes)
+                        sub_fields[runtime_type] = selection
+                    completed_item = self.execute_fields(runtime_type, item, item_path, selection)
+                    if is_awaitable(completed_item):
+                        completed_item = self._await_completed(
+                            completed_item, item_type, field_nodes, item_path
+                        )
+                except Exception as raw_error:
+                    error = located_error(raw_error, field_nodes, item_path.as_list())
+                    self.handle_field_error(error, item_type, item_path)
+                    completed_item = None
+            if is_awaitable(completed_item):
+                awaitable_indices.append(index)
+            completed_results.append(completed_item)
+        if not awaitable_indices:
+            return completed_results
+
+        async def get_completed_results() -> list[Any]:
+            for index, value in zip(
+                awaitable_indices,
+                await gather(*(completed_results[index] for index in awaitable_indices)),
+                strict=True,
+            ):
+                completed_results[index] = value
+            return completed_results
+
+        return get_completed_results()
+
+    def _list_item(
+        self,
+        item_type: GraphQLOutputType,
+        field_nodes: list[FieldNode],
+        info: GraphQLResolveInfo,
+        item_path: Path,
+        item: Any,
+    ) -> Any:
+        """One item of a list completed as graphql-core's `complete_list_value` does."""
+        if self.is_awaitable(item):
+
+            async def await_completed() -> Any:
+                try:
+                    completed = self.complete_value(
+                        item_type, field_nodes, info, item_path, await item
+                    )
+                    if self.is_awaitable(completed):
+                        return await completed
+                    return completed
+                except Exception as raw_error:
+                    error = located_error(raw_error, field_nodes, item_path.as_list())
+                    self.handle_field_error(error, item_type, item_path)
+                    return None
+
+            return await_completed()
+        try:
+            completed_item = self.complete_value(item_type, field_nodes, info, item_path, item)
+            if self.is_awaitable(completed_item):
+                return self._await_completed(completed_item, item_type, field_nodes, item_path)
+            return completed_item
+        except Exception as raw_error:
+            error = located_error(raw_error, field_nodes, item_path.as_list())
+            self.handle_field_error(error, item_type, item_path)
+            return None
+
     def _plain(
         self,
         plan: PlainField,
@@ -321,7 +560,9 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if value is None and plan.nullable:
             return None
         if value is not None and not isinstance(value, Exception) and not self.is_awaitable(value):
-            if plan.kind == LEAF:
+            if plan.kind == LIST:
+                pass  # completed below, as `execute_field` completes a resolver's list
+            elif plan.kind == LEAF:
                 assert plan.serialize is not None
                 try:
                     serialized = plan.serialize(value)

@@ -21,7 +21,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from subgraphs.common import build_schema
-from subgraphs.common.plain import LEAF, OBJECT, TYPENAME, PlainFieldsExecutionContext, _plan
+from subgraphs.common.plain import (
+    LEAF,
+    LIST,
+    OBJECT,
+    TYPENAME,
+    PlainFieldsExecutionContext,
+    _plan,
+)
 
 # When a non-null field's error nulls its parent, graphql-core drops the parent's pending
 # sibling coroutines unawaited (both ways: it is graphql-core's behaviour, compared below)
@@ -71,10 +78,25 @@ class Node:
     thing: Thing | None
     either: Annotated[Leaf | Thing, strawberry.union("Either")] | None
     k: int
+    # lists: of non-null objects, of a union, nested, of leaves (subgraphs/common/plain.py's
+    # list items straight to their selection)
+    leaves: list[Leaf] | None
+    eithers: list[Annotated[Leaf | Thing, strawberry.union("Either")] | None] | None
+    grid: list[list[Leaf | None] | None] | None
+    ints: list[int | None] | None
+    colors: list[Color] | None
 
     @strawberry.field
     def doubled(self) -> int:
         return self.k * 2
+
+    @strawberry.field
+    def listed(self) -> list[Node | None] | None:  # a resolver's list
+        return self.nodes
+
+    @strawberry.field
+    def must_leaves(self) -> list[Leaf]:  # a resolver's non-null list of non-null items
+        return self.leaves  # type: ignore[return-value]
 
     @strawberry.field
     def times(self, n: int) -> int:
@@ -180,10 +202,36 @@ class Values:
             thing=self.thing(),
             either=self.rng.choice([self.leaf(), self.thing(), None]),
             k=self.odd(2, "k"),
+            leaves=self.items(self.leaf),
+            eithers=self.items(
+                lambda: self.rng.choice([self.leaf(), self.thing(), SubLeaf(**_good_leaf())])
+            ),
+            grid=self.items(lambda: self.items(self.leaf)),
+            ints=self.items(lambda: self.odd(4, "four")),
+            colors=self.items(lambda: self.odd(Color.RED, "green")),
         )
+
+    def items(self, make: Any) -> Any:
+        """A list (mostly) of made items, some unusual: None, an error, an awaitable, a
+        stranger (an object of no Strawberry type); or no list, or a tuple."""
+        r = self.rng.random()
+        if r < 0.1:
+            return self.rng.choice([None, "not a list", Later([make()]), (make(), make())])
+        return [
+            self.odd(make(), self.rng.choice([Stranger(), "text", 5]))
+            for _ in range(self.rng.randint(0, 4))
+        ]
 
     def root(self) -> Any:
         return Query(root=self.node(0), nroot=self.odd(self.node(0), None), label="root")
+
+
+class SubLeaf(Leaf):
+    """Not a Strawberry type of its own: Leaf's definition (a union member by it)."""
+
+
+class Stranger:
+    """Of no Strawberry type: no union member, no attributes of any field."""
 
 
 def _good_leaf() -> dict[str, Any]:
@@ -224,19 +272,27 @@ class Document:
 
     def node(self, depth: int) -> str:
         names = ["leaf", "nleaf", "thing", "either", "k", "doubled", "times"]
+        names += ["leaves", "eithers", "grid", "ints", "colors", "mustLeaves"]
         if depth < 3:
-            names += ["node", "nodes"]
+            names += ["node", "nodes", "listed"]
         parts = []
         for name in self.pick(names, 4):
-            if name in ("leaf", "nleaf"):
+            if name in ("leaf", "nleaf", "leaves", "grid", "mustLeaves"):
                 parts.append(self.alias(name) + self.directive() + " " + self.leaf())
+            elif name == "eithers":
+                parts.append(
+                    self.alias(name)
+                    + " { __typename ... on Leaf "
+                    + self.leaf()
+                    + " ... on Thing { name } }"
+                )
             elif name == "thing":
                 parts.append(name + " " + self.thing())
             elif name == "either":
                 parts.append(
                     "either { __typename ... on Leaf " + self.leaf() + " ... on Thing { name } }"
                 )
-            elif name in ("node", "nodes"):
+            elif name in ("node", "nodes", "listed"):
                 parts.append(self.alias(name) + " " + self.node(depth + 1))
             elif name == "times":
                 parts.append("times(n: 3)")
@@ -301,9 +357,17 @@ async def test_the_generated_cases_reach_every_outcome() -> None:
     def selections(text: str) -> Any:
         return parse(text).definitions[0].selection_set.selections  # type: ignore[attr-defined]
 
-    chosen = selections("{ leaf { s } k doubled __typename nodes { k } thing { name } }")
+    chosen = selections("{ leaf { s } k doubled __typename nodes { k } thing { name } ints }")
     kinds = [_plan(node, s) for s in chosen]
-    assert [p.kind if p else None for p in kinds] == [OBJECT, LEAF, None, TYPENAME, None, None]
+    assert [p.kind if p else None for p in kinds] == [
+        OBJECT,
+        LEAF,
+        None,
+        TYPENAME,
+        LIST,
+        None,
+        LIST,
+    ]
     plan = _plan(leaf, selections("{ s }")[0])
     assert plan is not None and plan.kind == LEAF
 
@@ -318,10 +382,14 @@ class Resolving(SchemaExtension):
 
 async def test_a_middleware_sees_every_field() -> None:
     schema = build_schema(Query, types=[Thing], extensions=[Resolving])
-    node = Node(
-        leaf=Leaf(**_good_leaf()), nleaf=None, node=None, nodes=None, thing=None, either=None, k=1
-    )
+    empty = dict.fromkeys(["nleaf", "node", "nodes", "thing", "either", "eithers", "grid"])
+    leaf = Leaf(**_good_leaf())
+    node = Node(leaf=leaf, k=1, leaves=[leaf], ints=None, colors=None, **empty)
     result = await schema.execute(
-        "{ label root { leaf { s } } }", root_value=Query(root=node, nroot=None, label="root")
+        "{ label root { leaf { s } leaves { s } } }",
+        root_value=Query(root=node, nroot=None, label="root"),
     )
-    assert result.data == {"label": "ROOT", "root": {"leaf": {"s": "TEXT"}}}
+    assert result.data == {
+        "label": "ROOT",
+        "root": {"leaf": {"s": "TEXT"}, "leaves": [{"s": "TEXT"}]},
+    }
