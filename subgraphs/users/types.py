@@ -63,7 +63,7 @@ class User:
     async def resolve_references(cls, info: UsersInfo, ids: list[object]) -> list[User | None]:
         """`resolve_reference` of each id, as one coroutine (SubgraphSchema.entities_resolver)."""
         keys = [try_parse_id(i) for i in ids]
-        rows = iter(await info.context.loaders.user.load_many([k for k in keys if k is not None]))
+        rows = iter(await info.context.loaders.users([k for k in keys if k is not None]))
         out: list[User | None] = []
         for key in keys:
             row = next(rows) if key is not None else None
@@ -147,7 +147,7 @@ async def users_connection(
 ) -> Connection[User]:
     """A page of user ids as a connection of users (one batched load for the nodes)."""
     ld = info.context.loaders
-    rows = await ld.user.load_many(list(page.items))
+    rows = await ld.users(list(page.items))
     by_id: dict[int, Any] = {r.id: r for r in rows if r is not None}
     # An account deleted between the two statements is skipped, not a null in a list.
     kept = [(k, i) for k, i in zip(page.keys, page.items, strict=True) if i in by_id]
