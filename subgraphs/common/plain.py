@@ -69,6 +69,14 @@ from graphql.execution.execute import (
 )
 from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 from graphql.pyutils import Path, Undefined
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_boolean,
+    serialize_id,
+    serialize_int,
+    serialize_string,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
@@ -78,6 +86,15 @@ from strawberry.types.field import StrawberryField
 from subgraphs.common.variables import coerce_simple_variables
 
 LEAF, OBJECT, TYPENAME, LIST = 1, 2, 3, 4
+# serializer -> the type whose values (exactly that type) it returns unchanged; Int's only
+# within 32 bits (checked where it is used)
+_EXACT: dict[Any, type] = {
+    serialize_string: str,
+    serialize_id: str,
+    serialize_boolean: bool,
+    serialize_int: int,
+}
+_MIN_INT, _MAX_INT = GRAPHQL_MIN_INT, GRAPHQL_MAX_INT
 # plans kept (a field node of a cached document each); emptied when full
 PLAN_CACHE_SIZE = 20_000
 
@@ -85,7 +102,16 @@ PLAN_CACHE_SIZE = 20_000
 class PlainField:
     """How a plain field is read and completed (see the module docstring)."""
 
-    __slots__ = ("field_def", "get", "kind", "named", "nullable", "serialize", "with_context")
+    __slots__ = (
+        "exact",
+        "field_def",
+        "get",
+        "kind",
+        "named",
+        "nullable",
+        "serialize",
+        "with_context",
+    )
     named: Any
 
     def __init__(
@@ -104,6 +130,11 @@ class PlainField:
         named: Any = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
         self.named = named
         self.serialize: Callable[[Any], Any] | None = named.serialize if kind == LEAF else None
+        # a data leaf of String, ID, Boolean or Int: the Python type of the values that
+        # graphql-core's serializer gives back as they are (an int within 32 bits)
+        self.exact: type | None = (
+            _EXACT.get(self.serialize) if kind == LEAF and not with_context else None
+        )
 
 
 def plain_field(parent_type: GraphQLObjectType, node: FieldNode) -> PlainField | None:
@@ -390,7 +421,21 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     Path(path, response_name, parent_type.name),
                 )
             elif plan.kind == TYPENAME:
-                result = parent_type.name
+                results[response_name] = parent_type.name
+                continue
+            elif plan.exact is not None:  # a data leaf whose value may be its own answer
+                exact: Any = plan.exact
+                try:
+                    value: Any = plan.get(source_value)  # type: ignore[misc]
+                except Exception as raw_error:
+                    result = self._read_error(
+                        raw_error, plan, parent_type, field_nodes, path, response_name
+                    )
+                else:
+                    if type(value) is exact and (exact is not int or _MIN_INT <= value <= _MAX_INT):
+                        results[response_name] = value
+                        continue
+                    result = self._value(plan, parent_type, value, field_nodes, path, response_name)
             else:
                 result = self._plain(
                     plan, parent_type, source_value, field_nodes, path, response_name
@@ -549,14 +594,40 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         response_name: str,
     ) -> Any:
         """One plain field's completed value (or an awaitable of it)."""
-        assert plan.get is not None and plan.field_def is not None
+        assert plan.get is not None
         try:
             value = plan.get(source, self.context_value) if plan.with_context else plan.get(source)
         except Exception as raw_error:  # as `execute_field` handles a resolver's error
-            field_path = Path(path, response_name, parent_type.name)
-            error = located_error(raw_error, field_nodes, field_path.as_list())
-            self.handle_field_error(error, plan.field_def.type, field_path)
-            return None
+            return self._read_error(raw_error, plan, parent_type, field_nodes, path, response_name)
+        return self._value(plan, parent_type, value, field_nodes, path, response_name)
+
+    def _read_error(
+        self,
+        raw_error: Exception,
+        plan: PlainField,
+        parent_type: GraphQLObjectType,
+        field_nodes: list[FieldNode],
+        path: Path | None,
+        response_name: str,
+    ) -> Any:
+        """A plain field's read raised: as `execute_field` handles a resolver's error."""
+        assert plan.field_def is not None
+        field_path = Path(path, response_name, parent_type.name)
+        error = located_error(raw_error, field_nodes, field_path.as_list())
+        self.handle_field_error(error, plan.field_def.type, field_path)
+        return None
+
+    def _value(
+        self,
+        plan: PlainField,
+        parent_type: GraphQLObjectType,
+        value: Any,
+        field_nodes: list[FieldNode],
+        path: Path | None,
+        response_name: str,
+    ) -> Any:
+        """A plain field's completed value (or an awaitable of it), from the value read."""
+        assert plan.field_def is not None
         if value is None and plan.nullable:
             return None
         if value is not None and not isinstance(value, Exception) and not self.is_awaitable(value):
