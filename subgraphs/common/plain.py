@@ -7,7 +7,7 @@ arguments coerced, Strawberry's basic-field wrapper called, then `complete_value
 non-null, list, leaf, abstract and object cases. A home feed page is 85 such field
 executions in the feed subgraph for 3 that resolve anything (bench/RESULTS.md, session 22).
 
-`PlainFieldsExecutionContext.execute_fields` takes two kinds of field straight to their
+`PlainFieldsExecutionContext.execute_fields` takes these kinds of field straight to their
 value when nothing else can happen to them (decided once per field node of a document, by
 `plain_field`):
 
@@ -20,7 +20,26 @@ value when nothing else can happen to them (decided once per field node of a doc
 - a leaf declared with `context_field`: a function of the object and the request context
   (`Post.likeCount`: `like_count(post, context)`), no arguments, no field extension; its
   value completed as a data field's (a DataLoader's future goes on to graphql-core's
-  completion, awaited there).
+  completion, awaited there);
+- a list read likewise: its attribute, completed as `execute_field` completes a resolver's
+  list (no `GraphQLResolveInfo` per item, no Strawberry resolver call).
+
+A data leaf of String, ID, Boolean or Int whose value is exactly the Python type the
+serializer gives back unchanged (`str`, `bool`, an `int` within 32 bits) is its own answer,
+without the serializer call and the awaitable checks.
+
+The items of a list (`complete_list_value`: `_entities`, connection edges, any list field)
+whose item type is an object type without `is_type_of`, or a union whose member a value's
+Strawberry definition names, go straight to `execute_fields` with the sub-selection
+collected once per list and runtime type: no `complete_value`, `complete_abstract_value`,
+`ensure_valid_runtime_type`, `complete_object_value` per item. An item that is None, an
+Exception, an awaitable, or a value of no known member is completed by graphql-core's own
+`complete_value` in its list loop's error handling. A selection's plans (`_plan`) are
+looked up once per collected selection of an operation, not once per object.
+
+`build` coerces an operation's variables with `coerce_simple_variables`
+(subgraphs/common/variables.py) when they are all given scalars or lists of scalars, else
+graphql-core's `build` does it all.
 
 A value of a union's member that is not generic gets its runtime type from its own
 Strawberry definition (what Strawberry's union type resolver answers for it: the member
@@ -32,10 +51,13 @@ value that is None where null is not allowed, an Exception, an awaitable, a seri
 raises or gives None, an attribute read that raises: each goes on to graphql-core's own
 completion (`complete_value` inside the same error handling as `execute_field`) with the
 value read, so errors, their messages, paths and null propagation are graphql-core's. Every
-other field (resolvers, arguments, lists, unions, interfaces, introspection) runs through
+other field (resolvers, arguments, unions, interfaces, introspection) runs through
 `execute_field` as before, and so does every field when a middleware is installed (a
 Strawberry extension with a `resolve` hook). tests/subgraphs/common/test_plain.py runs
-generated schemas, documents and values both ways and compares the results and errors.
+generated schemas, documents and values both ways and compares the results and errors
+(lists of objects, of a union, of leaves, nested; values each serializer converts or
+refuses); test_plain_entities.py does so for `_entities` with mixed and bad
+representations.
 """
 
 from __future__ import annotations
