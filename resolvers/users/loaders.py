@@ -55,7 +55,10 @@ class UsersLoaders:
         a home feed page's authors): rows the loader holds are reused, the others read in
         one statement (as the loader's one batch would be) and then held by the loader
         (`prime`), so later loads in this request get them. An id whose load is pending or
-        failed sends the whole list through `load_many` itself."""
+        failed sends the whole list through `load_many` itself. Its statement is not shared
+        with other loads made in the same step (the loader's batching): for a list read on
+        its own, as `_entities`' users; lists read side by side (a blocked and a muted page
+        in one operation) go through `user.load_many` to share one statement."""
         rows: dict[int, ProfileRow | None] = {}
         missing: dict[int, None] = {}
         cache = self._user_rows

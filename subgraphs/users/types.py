@@ -147,7 +147,7 @@ async def users_connection(
 ) -> Connection[User]:
     """A page of user ids as a connection of users (one batched load for the nodes)."""
     ld = info.context.loaders
-    rows = await ld.users(list(page.items))
+    rows = await ld.user.load_many(list(page.items))
     by_id: dict[int, Any] = {r.id: r for r in rows if r is not None}
     # An account deleted between the two statements is skipped, not a null in a list.
     kept = [(k, i) for k, i in zip(page.keys, page.items, strict=True) if i in by_id]
