@@ -21,20 +21,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, func, literal, select, text
+from sqlalchemy import BigInteger, Float, Table, bindparam, case, func, literal, null, select, text
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.feed import InboxEntry
+from models.feed import Fanout, InboxEntry
 from puppies.settings import Settings
-from resolvers.feed.locks import author_exclusive, author_shared_of_fanout
-from resolvers.feed.trim import insert_sampled, sample_condition, trim_inboxes
+from resolvers.feed.locks import SHARED_OF_FANOUT_ASYNC_COMMIT, author_exclusive
+from resolvers.feed.trim import TRIM_MANY, insert_sampled, sample_condition, trim_inboxes
 from resolvers.runtime import Resources
 from resolvers.users.graph_queries import follower_ids_after
 
 INBOX = cast(Table, InboxEntry.__table__)
+FANOUT = cast(Table, Fanout.__table__)
 TRIM_CHUNK = 1000
-ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+# The post's fan-out record and the author's VIP state in ONE statement (it was two, three
+# on a redelivery): the VIP row locked FOR SHARE (a demotion waits until posts that saw
+# "vip" are in vip_post), the record inserted unless it exists, and the existing record's
+# state when it does. With :claim a `running` record is inserted with the fan-out's lease
+# already taken (no separate claim statement). `existing` is read in the statement's
+# snapshot: NULL together with `inserted` when a concurrent insert won the conflict after
+# it was taken (then read again).
+_START = text(
+    "WITH v AS (SELECT state FROM feed.vip WHERE author_id = :a FOR SHARE), "
+    "s AS (SELECT CASE WHEN (SELECT state FROM v) = 'vip' THEN 'vip' ELSE 'running' END AS s), "
+    "ins AS ("
+    " INSERT INTO feed.fanout (post_id, author_id, state, lease_until)"
+    " SELECT :p, :a, s.s, CASE WHEN :claim AND s.s = 'running'"
+    "  THEN now() + make_interval(secs => :l) END FROM s"
+    " ON CONFLICT (post_id) DO NOTHING RETURNING state) "
+    "SELECT (SELECT state FROM v) AS vip_state, (SELECT state FROM ins) AS inserted, "
+    "(SELECT state FROM feed.fanout WHERE post_id = :p) AS existing"
+)
 VIP_POST_TRIM = text(
     "DELETE FROM feed.vip_post WHERE author_id = :a AND post_id <= ("
     " SELECT post_id FROM feed.vip_post WHERE author_id = :a "
@@ -52,32 +71,31 @@ class FanoutResult:
 
 async def start_fanout(res: Resources, post_id: int, author_id: int) -> str:
     """Record the post for fan-out; returns its state (`running`, `vip`, `done`, `deleted`)."""
+    state, _ = await _start(res, post_id, author_id, claim=False)
+    return state
+
+
+async def _start(res: Resources, post_id: int, author_id: int, *, claim: bool) -> tuple[str, bool]:
+    """`start_fanout`; with `claim`, a `running` record it creates has the fan-out's lease
+    taken: (state, True) then, and the caller runs it without claiming it again."""
+    lease = float(res.settings.feed_fanout_lease_seconds)
     async with res.db.transaction() as session:
-        # FOR SHARE: a demotion waits until posts that saw "vip" are in vip_post.
-        vip_state = (
+        row = (
             await session.execute(
-                text("SELECT state FROM feed.vip WHERE author_id = :a FOR SHARE"),
-                {"a": author_id},
+                _START, {"p": post_id, "a": author_id, "claim": claim, "l": lease}
             )
-        ).scalar_one_or_none()
-        new_state = "vip" if vip_state == "vip" else "running"
-        state = (
-            await session.execute(
-                text(
-                    "INSERT INTO feed.fanout (post_id, author_id, state, lease_until) "
-                    "VALUES (:p, :a, :s, NULL) ON CONFLICT (post_id) DO NOTHING RETURNING state"
-                ),
-                {"p": post_id, "a": author_id, "s": new_state},
-            )
-        ).scalar_one_or_none()
-        if state is None:
+        ).one()
+        vip_state = row.vip_state
+        state = row.inserted or row.existing
+        if state is None:  # a concurrent start committed the record after our snapshot
             state = (
                 await session.execute(
                     text("SELECT state FROM feed.fanout WHERE post_id = :p"), {"p": post_id}
                 )
             ).scalar_one()
+        claimed = claim and row.inserted == "running"
         if state == "deleted":
-            return state
+            return state, False
         if vip_state is not None:
             await session.execute(
                 text(
@@ -100,7 +118,7 @@ async def start_fanout(res: Resources, post_id: int, author_id: int) -> str:
             res.settings.feed_trim_every,
         )
         await trim_inboxes(session, to_trim, res.settings.feed_inbox_cap)
-    return str(state)
+    return str(state), claimed
 
 
 async def _claim(res: Resources, post_id: int, lease_seconds: float) -> bool:
@@ -119,10 +137,21 @@ async def _claim(res: Resources, post_id: int, lease_seconds: float) -> bool:
 
 
 async def fanout_batch(
-    session: AsyncSession, settings: Settings, post_id: int, author_id: int, after: int
+    session: AsyncSession,
+    settings: Settings,
+    post_id: int,
+    author_id: int,
+    after: int,
+    *,
+    record: bool = False,
 ) -> tuple[int | None, int, int, list[int]]:
     """One batch: (follower cursor after it, followers in batch, rows inserted, sampled
-    viewers to trim)."""
+    viewers to trim).
+
+    With `record`, the same statement also records the batch in the post's `feed.fanout`
+    row (locked by the caller): the cursor past the batch, the rows inserted, and `done`
+    (lease dropped) when the batch was the last, else the lease renewed. One round trip
+    where the batch and its record were two."""
     limit = settings.feed_fanout_batch
     batch = follower_ids_after(author_id, after, limit).cte("batch")
     follower = batch.c.follower_id
@@ -140,23 +169,49 @@ async def fanout_batch(
         .cte("ins")
     )
     sampled = sample_condition("batch.follower_id", post_id, settings.feed_trim_every)
-    stmt = select(
-        select(func.max(batch.c.cursor)).scalar_subquery(),
-        select(func.count()).select_from(batch).scalar_subquery(),
-        select(func.count()).select_from(ins).scalar_subquery(),
+    last_q = select(func.max(batch.c.cursor)).scalar_subquery()
+    n_q = select(func.count()).select_from(batch).scalar_subquery()
+    inserted_q = select(func.count()).select_from(ins).scalar_subquery()
+    columns = [
+        last_q,
+        n_q,
+        inserted_q,
         select(func.array_agg(follower)).where(sampled).scalar_subquery(),  # type: ignore[arg-type]
-    )
-    last, n, inserted, sample = (await session.execute(stmt)).one()
+    ]
+    if record:
+        done = n_q < bindparam("batch_limit", limit, type_=BigInteger)
+        lease = bindparam("lease", float(settings.feed_fanout_lease_seconds), type_=Float)
+        upd = (
+            sql_update(FANOUT)
+            .where(FANOUT.c.post_id == bindparam("fanout_post", post_id, type_=BigInteger))
+            .values(
+                follower_cursor=func.coalesce(last_q, FANOUT.c.follower_cursor),
+                rows_inserted=FANOUT.c.rows_inserted + inserted_q,
+                updated_at=func.now(),
+                state=case((done, "done"), else_=FANOUT.c.state),
+                lease_until=case(
+                    (done, null()),
+                    else_=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease),
+                ),
+            )
+            .returning(FANOUT.c.post_id)
+            .cte("upd")
+        )
+        # referenced, so rendered (and run: PostgreSQL runs a data-modifying CTE anyway)
+        columns.append(select(func.count()).select_from(upd).scalar_subquery())
+    row = (await session.execute(select(*columns))).one()
+    last, n, inserted, sample = row[0], row[1], row[2], row[3]
     return last, int(n), int(inserted), list(sample or [])
 
 
-async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
+async def run_fanout(res: Resources, post_id: int, *, claimed: bool = False) -> FanoutResult:
     """Deliver a `running` post to the followers not reached yet; resumable, idempotent.
-    Then trim the sampled inboxes it touched."""
+    Then trim the sampled inboxes it touched. `claimed`: the caller holds the fan-out's
+    lease already (`_start` took it with the record)."""
     lease = float(res.settings.feed_fanout_lease_seconds)
     result = FanoutResult(post_id=post_id, state="running")
     to_trim: list[int] = []
-    if not await _claim(res, post_id, lease):
+    if not claimed and not await _claim(res, post_id, lease):
         async with res.db.session() as session:
             state = (
                 await session.execute(
@@ -168,10 +223,10 @@ async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
     while True:
         async with res.db.transaction() as session:
             # No WAL flush wait: the `running` row was committed durably by start_fanout, so
-            # a batch lost in a database crash is redone by the stalled-fan-out sweep.
-            await session.execute(ASYNC_COMMIT)
-            # The author's lock before the row's, as delete_post takes them (locks.py).
-            await author_shared_of_fanout(session, post_id)
+            # a batch lost in a database crash is redone by the stalled-fan-out sweep. And
+            # the author's lock before the row's, as delete_post takes them (locks.py): one
+            # statement.
+            await session.execute(SHARED_OF_FANOUT_ASYNC_COMMIT, {"p": post_id})
             row = (
                 await session.execute(
                     text(
@@ -184,50 +239,35 @@ async def run_fanout(res: Resources, post_id: int) -> FanoutResult:
             if row.state != "running":
                 result.state = row.state
                 return result
-            last, n, inserted, sample = await fanout_batch(
-                session, res.settings, post_id, row.author_id, row.follower_cursor
+            # the batch and its record (cursor, count, done or lease renewed): one statement
+            _, n, inserted, sample = await fanout_batch(
+                session, res.settings, post_id, row.author_id, row.follower_cursor, record=True
             )
             to_trim += sample
             done = n < res.settings.feed_fanout_batch
-            await session.execute(
-                text(
-                    "UPDATE feed.fanout SET follower_cursor = :after, "
-                    "rows_inserted = rows_inserted + :ins, updated_at = now(), "
-                    "state = CASE WHEN :done THEN 'done' ELSE state END, "
-                    "lease_until = CASE WHEN :done THEN NULL "
-                    "ELSE now() + make_interval(secs => :l) END "
-                    "WHERE post_id = :p"
-                ),
-                {
-                    "after": last if last is not None else row.follower_cursor,
-                    "ins": inserted,
-                    "done": done,
-                    "l": lease,
-                    "p": post_id,
-                },
-            )
         result.batches += 1
         result.rows_inserted += inserted
         if done:
             result.state = "done"
             break
     # Trim after the deliveries committed, so trimming never delays a post becoming visible.
-    # (If the worker dies first, these inboxes are trimmed when next sampled.)
+    # (If the worker dies first, these inboxes are trimmed when next sampled.) One statement
+    # in autocommit per chunk: a trim is atomic alone.
+    cap = res.settings.feed_inbox_cap
     for start in range(0, len(to_trim), TRIM_CHUNK):
-        async with res.db.transaction() as session:
-            await session.execute(ASYNC_COMMIT)
-            await trim_inboxes(
-                session, to_trim[start : start + TRIM_CHUNK], res.settings.feed_inbox_cap
+        async with res.db.autocommit.connect() as connection:
+            await connection.execute(
+                TRIM_MANY, {"viewers": to_trim[start : start + TRIM_CHUNK], "cap": cap}
             )
     return result
 
 
 async def fan_out_post(res: Resources, post_id: int, author_id: int) -> FanoutResult:
     """The whole `post.published` effect: record, own inbox, then followers (if not a VIP)."""
-    state = await start_fanout(res, post_id, author_id)
+    state, claimed = await _start(res, post_id, author_id, claim=True)
     if state != "running":
         return FanoutResult(post_id=post_id, state=state)
-    return await run_fanout(res, post_id)
+    return await run_fanout(res, post_id, claimed=claimed)
 
 
 async def stalled_fanouts(res: Resources, limit: int = 100) -> list[int]:

@@ -22,6 +22,13 @@ _SHARED_OF_FANOUT = text(
     "SELECT pg_advisory_xact_lock_shared(hashtext('feed.author'), hashint8(author_id)) "
     "FROM feed.fanout WHERE post_id = :p"
 )
+# `_SHARED_OF_FANOUT` and `SET LOCAL synchronous_commit = off` in one statement (a fan-out
+# batch's first; resolvers/feed/fanout.py)
+SHARED_OF_FANOUT_ASYNC_COMMIT = text(
+    "SELECT set_config('synchronous_commit', 'off', true), "
+    "pg_advisory_xact_lock_shared(hashtext('feed.author'), hashint8(author_id)) "
+    "FROM feed.fanout WHERE post_id = :p"
+)
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(hashtext('feed.author'), hashint8(:a))")
 
 
