@@ -13,7 +13,8 @@ plus one `bench.ping` consumer). Then:
    wake-up, enqueue, the worker's poll): p50/p95/p99/max. With `--consumers 2` the event
    has a second (no-op) consumer too, as a like or a comment has: one `outbox.event` job
    runs both. Also the CPU of this process per event over that phase (the commit, the
-   relay, the worker's jobs), less its idle rate.
+   relay, the worker's jobs), less its idle rate. `--profile F`: that phase under cProfile
+   (CPU time), its stats written to F.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import os
 import random
 import shutil
@@ -34,7 +36,13 @@ from puppies.settings import Settings
 from workers.main import build_worker, load_domains
 
 
-async def run(settings: Settings, samples: int, idle: float, consumers: int = 1) -> None:
+async def run(
+    settings: Settings,
+    samples: int,
+    idle: float,
+    consumers: int = 1,
+    profile: Path | None = None,
+) -> None:
     started: dict[str, float] = {}
     reg = load_domains()
 
@@ -61,6 +69,9 @@ async def run(settings: Settings, samples: int, idle: float, consumers: int = 1)
         print(f"idle {idle:.0f} s: worker {cpu / idle:.4f} cores", flush=True)
         committed: dict[str, float] = {}
         rng = random.Random(5)
+        profiler = cProfile.Profile(time.process_time) if profile else None
+        if profiler is not None:
+            profiler.enable()
         busy0 = time.process_time()
         sent_at = time.perf_counter()
         for i in range(samples):
@@ -73,6 +84,9 @@ async def run(settings: Settings, samples: int, idle: float, consumers: int = 1)
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the last jobs' finish
         busy = time.process_time() - busy0 - cpu / idle * (time.perf_counter() - sent_at)
+        if profiler is not None and profile is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         ms = [(started[k] - t) * 1000 for k, t in committed.items() if k in started]
         print(
             f"commit -> job start, {len(ms)}/{samples} jobs: p50 {percentile(ms, 50):.1f} ms, "
@@ -99,10 +113,11 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=20.0, help="seconds measured idle")
     ap.add_argument("--consumers", type=int, default=1, help="consumers of the event")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/puppies-bench-worker-latency"))
+    ap.add_argument("--profile", type=Path, help="cProfile (CPU time) of the events phase")
     args = ap.parse_args()
     shutil.rmtree(args.data_dir, ignore_errors=True)
     with stack(args.data_dir) as st:
-        asyncio.run(run(st.settings, args.samples, args.idle, args.consumers))
+        asyncio.run(run(st.settings, args.samples, args.idle, args.consumers, args.profile))
 
 
 if __name__ == "__main__":
