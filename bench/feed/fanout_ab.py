@@ -12,12 +12,15 @@ does. Per post: the child's CPU (process time) and PostgreSQL's (every process o
 cluster, from /proc), and the statements PostgreSQL ran (pg_stat_database's transactions are
 not enough: pg_stat_statements is not loaded here, so statements are counted by the child
 with SQLAlchemy's before_cursor_execute event on a separate, uncounted pass).
+FANOUT_AB_PROFILE=PREFIX in the environment: each measured child's fan-outs under cProfile
+(CPU time), stats in PREFIX.<pid>.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import shutil
@@ -73,11 +76,18 @@ async def _child(posts: int, authors: list[int], count: bool) -> dict[str, float
                 statements += 1
 
             event.listen(res.db.engine.sync_engine, "before_cursor_execute", counted)
+        profile = os.environ.get("FANOUT_AB_PROFILE")
+        profiler = cProfile.Profile(time.process_time) if profile and not count else None
+        if profiler is not None:
+            profiler.enable()
         cpu0 = time.process_time()
         for post_id, author in made:
             result = await fan_out_post(res, post_id, author)
             assert result.state == "done", result
         cpu = time.process_time() - cpu0
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{os.getpid()}")
         return {"cpu_ms": cpu * 1000 / posts, "statements": statements / posts}
     finally:
         await res.close()

@@ -19,9 +19,21 @@ the INSERT as a subquery so each batch is one statement and one round trip.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Float, Table, bindparam, case, func, literal, null, select, text
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    select,
+    text,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.feed import Fanout, InboxEntry
 from puppies.settings import Settings
 from resolvers.feed.locks import SHARED_OF_FANOUT_ASYNC_COMMIT, author_exclusive
-from resolvers.feed.trim import TRIM_MANY, insert_sampled, sample_condition, trim_inboxes
+from resolvers.feed.trim import TRIM_MANY, sample_condition, trim_inboxes
 from resolvers.runtime import Resources
 from resolvers.users.graph_queries import follower_ids_after
 
@@ -110,14 +122,13 @@ async def _start(res: Resources, post_id: int, author_id: int, *, claim: bool) -
             )
         # The author sees their own post; their inbox is trimmed on the same sample as
         # every other delivery (trim.py), not on every post.
-        _, to_trim = await insert_sampled(
-            session,
-            pg_insert(INBOX)
-            .values(viewer_id=author_id, post_id=post_id, author_id=author_id)
-            .on_conflict_do_nothing(),
-            res.settings.feed_trim_every,
-        )
-        await trim_inboxes(session, to_trim, res.settings.feed_inbox_cap)
+        sampled = (
+            await session.execute(
+                _OWN_INBOX, {"a": author_id, "p": post_id, "n": res.settings.feed_trim_every}
+            )
+        ).scalar_one()
+        if sampled:
+            await trim_inboxes(session, [author_id], res.settings.feed_inbox_cap)
     return str(state), claimed
 
 
@@ -136,6 +147,85 @@ async def _claim(res: Resources, post_id: int, lease_seconds: float) -> bool:
     return row is not None
 
 
+# The author's own inbox entry, and whether it is in the trim sample (trim.py's
+# `sample_condition`; `% 1` is always 0: every delivery trims with FEED_TRIM_EVERY=1), as
+# `insert_sampled` does for a built insert: one prepared text, not a statement built per post.
+_OWN_INBOX = text(
+    "WITH ins AS (INSERT INTO feed.inbox (viewer_id, post_id, author_id) "
+    "VALUES (:a, :p, :a) ON CONFLICT DO NOTHING RETURNING viewer_id, post_id) "
+    "SELECT EXISTS (SELECT 1 FROM ins "
+    "WHERE (hashint8(ins.viewer_id # ins.post_id) & 2147483647) % CAST(:n AS int) = 0)"
+)
+
+# Built once per (record, sampled) with bound parameters (`_batch_statement`): building the
+# statement for every batch (its CTEs, the INSERT ... FROM SELECT, the UPDATE) was most of
+# a small fan-out's CPU.
+_BATCH_STATEMENTS: dict[tuple[bool, bool], Select[Any]] = {}
+
+
+def _batch_statement(record: bool, sampled: bool) -> Select[Any]:
+    key = (record, sampled)
+    stmt = _BATCH_STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
+    post = bindparam("fb_post", type_=BigInteger)
+    author = bindparam("fb_author", type_=BigInteger)
+    limit = bindparam("fb_limit", type_=BigInteger)
+    batch = follower_ids_after(
+        cast(int, author), cast(int, bindparam("fb_after", type_=BigInteger)), cast(int, limit)
+    ).cte("batch")
+    follower = batch.c.follower_id
+    ins = (
+        pg_insert(INBOX)
+        .from_select(
+            ["viewer_id", "post_id", "author_id"],
+            # In key order: the primary-key leaves are visited once each, left to right.
+            select(follower, post, author).order_by(follower),
+        )
+        .on_conflict_do_nothing()
+        .returning(INBOX.c.viewer_id)
+        .cte("ins")
+    )
+    condition = (
+        sample_condition("batch.follower_id", "CAST(:fb_post AS bigint)", 2)
+        if sampled
+        else literal(True)
+    )
+    last_q = select(func.max(batch.c.cursor)).scalar_subquery()
+    n_q = select(func.count()).select_from(batch).scalar_subquery()
+    inserted_q = select(func.count()).select_from(ins).scalar_subquery()
+    columns: list[Any] = [
+        last_q,
+        n_q,
+        inserted_q,
+        select(func.array_agg(follower)).where(condition).scalar_subquery(),  # type: ignore[arg-type]
+    ]
+    if record:
+        done = n_q < limit
+        lease = bindparam("fb_lease", type_=Float)
+        upd = (
+            sql_update(FANOUT)
+            .where(FANOUT.c.post_id == post)
+            .values(
+                follower_cursor=func.coalesce(last_q, FANOUT.c.follower_cursor),
+                rows_inserted=FANOUT.c.rows_inserted + inserted_q,
+                updated_at=func.now(),
+                state=case((done, "done"), else_=FANOUT.c.state),
+                lease_until=case(
+                    (done, null()),
+                    else_=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease),
+                ),
+            )
+            .returning(FANOUT.c.post_id)
+            .cte("upd")
+        )
+        # referenced, so rendered (and run: PostgreSQL runs a data-modifying CTE anyway)
+        columns.append(select(func.count()).select_from(upd).scalar_subquery())
+    stmt = select(*columns)
+    _BATCH_STATEMENTS[key] = stmt
+    return stmt
+
+
 async def fanout_batch(
     session: AsyncSession,
     settings: Settings,
@@ -152,54 +242,18 @@ async def fanout_batch(
     row (locked by the caller): the cursor past the batch, the rows inserted, and `done`
     (lease dropped) when the batch was the last, else the lease renewed. One round trip
     where the batch and its record were two."""
-    limit = settings.feed_fanout_batch
-    batch = follower_ids_after(author_id, after, limit).cte("batch")
-    follower = batch.c.follower_id
-    ins = (
-        pg_insert(INBOX)
-        .from_select(
-            ["viewer_id", "post_id", "author_id"],
-            # In key order: the primary-key leaves are visited once each, left to right.
-            select(follower, literal(post_id, BigInteger), literal(author_id, BigInteger)).order_by(
-                follower
-            ),
-        )
-        .on_conflict_do_nothing()
-        .returning(INBOX.c.viewer_id)
-        .cte("ins")
-    )
-    sampled = sample_condition("batch.follower_id", post_id, settings.feed_trim_every)
-    last_q = select(func.max(batch.c.cursor)).scalar_subquery()
-    n_q = select(func.count()).select_from(batch).scalar_subquery()
-    inserted_q = select(func.count()).select_from(ins).scalar_subquery()
-    columns = [
-        last_q,
-        n_q,
-        inserted_q,
-        select(func.array_agg(follower)).where(sampled).scalar_subquery(),  # type: ignore[arg-type]
-    ]
+    every = settings.feed_trim_every
+    params: dict[str, Any] = {
+        "fb_post": post_id,
+        "fb_author": author_id,
+        "fb_after": after,
+        "fb_limit": settings.feed_fanout_batch,
+        "sample_every": every,
+    }
     if record:
-        done = n_q < bindparam("batch_limit", limit, type_=BigInteger)
-        lease = bindparam("lease", float(settings.feed_fanout_lease_seconds), type_=Float)
-        upd = (
-            sql_update(FANOUT)
-            .where(FANOUT.c.post_id == bindparam("fanout_post", post_id, type_=BigInteger))
-            .values(
-                follower_cursor=func.coalesce(last_q, FANOUT.c.follower_cursor),
-                rows_inserted=FANOUT.c.rows_inserted + inserted_q,
-                updated_at=func.now(),
-                state=case((done, "done"), else_=FANOUT.c.state),
-                lease_until=case(
-                    (done, null()),
-                    else_=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease),
-                ),
-            )
-            .returning(FANOUT.c.post_id)
-            .cte("upd")
-        )
-        # referenced, so rendered (and run: PostgreSQL runs a data-modifying CTE anyway)
-        columns.append(select(func.count()).select_from(upd).scalar_subquery())
-    row = (await session.execute(select(*columns))).one()
+        params["fb_lease"] = float(settings.feed_fanout_lease_seconds)
+    stmt = _batch_statement(record, every > 1)
+    row = (await session.execute(stmt, params)).one()
     last, n, inserted, sample = row[0], row[1], row[2], row[3]
     return last, int(n), int(inserted), list(sample or [])
 
