@@ -13,9 +13,9 @@ after the post's deliveries committed, so trimming never delays a post becoming 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, func, literal, select, text
+from sqlalchemy import BigInteger, Integer, Select, Table, bindparam, func, literal, select, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,20 +51,27 @@ def sample_condition(viewer: str, post: str | int, every: int) -> object:
     )
 
 
-async def insert_sampled(
-    session: AsyncSession, insert: Insert, every: int
-) -> tuple[int, list[int]]:
-    """Run `insert` (into feed.inbox, ON CONFLICT DO NOTHING) in the same statement as its
-    sample: (rows inserted, the viewers whose inboxes a new row picked for trimming)."""
+def sampled_insert(insert: Insert, every: int) -> Select[Any]:
+    """The statement `insert_sampled` runs: (rows inserted, the viewers whose inboxes a new
+    row picked for trimming). `sample_every` is a bound parameter (its value `every` by
+    default), so a statement built once serves any rate."""
     ins = insert.returning(INBOX.c.viewer_id, INBOX.c.post_id).cte("ins")
-    sampled = sample_condition("ins.viewer_id", "ins.post_id", every)
-    stmt = select(
+    sampled = sample_condition("ins.viewer_id", "ins.post_id", max(2, every))
+    return select(
         select(func.count()).select_from(ins).scalar_subquery(),
         select(func.array_agg(ins.c.viewer_id.distinct()))
         .where(sampled)  # type: ignore[arg-type]
         .scalar_subquery(),
     )
-    inserted, viewers = (await session.execute(stmt)).one()
+
+
+async def insert_sampled(
+    session: AsyncSession, insert: Insert, every: int
+) -> tuple[int, list[int]]:
+    """Run `insert` (into feed.inbox, ON CONFLICT DO NOTHING) in the same statement as its
+    sample: (rows inserted, the viewers whose inboxes a new row picked for trimming)."""
+    stmt = sampled_insert(insert, every)
+    inserted, viewers = (await session.execute(stmt, {"sample_every": every})).one()
     return int(inserted), list(viewers or [])
 
 

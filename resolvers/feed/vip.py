@@ -197,6 +197,20 @@ async def reconcile_vip(res: Resources, author_id: int) -> str:
     One reconciler per author at a time (a Redis lock); it re-reads the count after each
     transition, so a count that moved meanwhile is not missed.
     """
+    # Most authors are far from the threshold and were never VIPs: then there is nothing to
+    # reconcile, and no lock to take (two Redis round trips) nor session to open (BEGIN,
+    # ROLLBACK). Anything else goes the locked way below. A transition another reconciler
+    # runs meanwhile re-reads the count after it (see above), as when this one found the
+    # lock taken ("busy").
+    async with res.db.read() as session:
+        count = await follower_count(session, author_id)
+        state = (
+            await session.execute(
+                text("SELECT state FROM feed.vip WHERE author_id = :a"), {"a": author_id}
+            )
+        ).scalar_one_or_none()
+    if state is None and count < res.settings.feed_vip_threshold:
+        return "ordinary"
     lock = res.redis.lock(LOCK_PREFIX + str(author_id), timeout=900, blocking=False)
     if not await lock.acquire():
         return "busy"

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import text
 
 from resolvers.feed.fanout import _start, fan_out_post, fanout_batch, run_fanout, stalled_fanouts
+from resolvers.feed.follows import remove_followee
+from resolvers.feed.vip import LOCK_PREFIX, reconcile_vip
 from tests.resolvers.feed.world import World
 
 # The record of a batch as run_fanout wrote it before it went into the batch's statement.
@@ -190,3 +192,53 @@ async def test_a_start_for_a_deleted_or_vip_post_claims_nothing(world: World) ->
     assert (
         await world.scalar("SELECT count(*) FROM feed.vip_post WHERE post_id = :p", p=vip_post) == 1
     )
+
+
+async def test_an_unfollow_removes_the_followee_s_rows_and_vip_merge_only(world: World) -> None:
+    viewer, author, other = await world.users(3)
+    posts = [await world.post(author) for _ in range(3)]
+    kept = await world.post(other)
+    for post in [*posts, kept]:
+        await world.execute(
+            "INSERT INTO feed.inbox (viewer_id, post_id, author_id) "
+            "SELECT :v, :p, author_id FROM posts.posts WHERE id = :p",
+            v=viewer,
+            p=post,
+        )
+    for vip in (author, other):
+        await world.execute(
+            "INSERT INTO feed.vip_follow (viewer_id, vip_id) VALUES (:v, :a)", v=viewer, a=vip
+        )
+    assert await remove_followee(world.res, viewer, author) == 3
+    assert await world.inbox(viewer) == [kept]
+    vips = await world.rows("SELECT vip_id FROM feed.vip_follow WHERE viewer_id = :v", v=viewer)
+    assert [r[0] for r in vips] == [other]
+    assert await remove_followee(world.res, viewer, author) == 0  # a redelivery
+
+
+async def test_reconciling_an_author_far_from_the_threshold_takes_no_lock(world: World) -> None:
+    """An author under the threshold who never was a VIP: "ordinary" without the Redis lock
+    (returned even while another reconciler holds it); any other author still takes it."""
+    author, follower = await world.users(2)
+    await world.bulk_follow([follower], author)
+    settings = world.settings.model_copy(update={"feed_vip_threshold": 2})
+    res = replace(world.res, settings=settings)
+    lock = world.res.redis.lock(LOCK_PREFIX + str(author), timeout=30)
+    assert await lock.acquire()
+    try:
+        assert await reconcile_vip(res, author) == "ordinary"
+        (second,) = await world.users(1)
+        await world.bulk_follow([second], author)  # at the threshold now
+        assert await reconcile_vip(res, author) == "busy"
+    finally:
+        await lock.release()
+    assert await reconcile_vip(res, author) == "vip"
+    lower = replace(world.res, settings=world.settings.model_copy(update={"feed_vip_threshold": 3}))
+    # a VIP that fell under the threshold is demoted: the locked way, not the shortcut
+    assert await lock.acquire()
+    try:
+        assert await reconcile_vip(lower, author) == "busy"
+    finally:
+        await lock.release()
+    assert await reconcile_vip(lower, author) == "ordinary"
+    assert await world.scalar("SELECT count(*) FROM feed.vip WHERE author_id = :a", a=author) == 0
