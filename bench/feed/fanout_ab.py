@@ -8,7 +8,9 @@ Starts embedded PostgreSQL/Redis/S3 (migrated by this tree), seeds `--followers`
 for each of 20 authors, then alternates the trees (ABAB... `--rounds` times each): a child
 process run in the tree (its own modules) creates `--posts` posts (not measured) and runs
 `resolvers.feed.fanout.fan_out_post` on each, one after another, as the worker's consumer
-does. Per post: the child's CPU (process time) and PostgreSQL's (every process of the
+does; then as many follow + unfollow pairs (the feed's consumers: sync_follow or
+sync_unfollow, then reconcile_vip; the users domain's writes not measured).
+Per post: the child's CPU (process time) and PostgreSQL's (every process of the
 cluster, from /proc), and the statements PostgreSQL ran (pg_stat_database's transactions are
 not enough: pg_stat_statements is not loaded here, so statements are counted by the child
 with SQLAlchemy's before_cursor_execute event on a separate, uncounted pass).
@@ -85,10 +87,41 @@ async def _child(posts: int, authors: list[int], count: bool) -> dict[str, float
             result = await fan_out_post(res, post_id, author)
             assert result.state == "done", result
         cpu = time.process_time() - cpu0
+        fanout_statements = statements
         if profiler is not None and profile:
             profiler.disable()
             profiler.dump_stats(f"{profile}.{os.getpid()}")
-        return {"cpu_ms": cpu * 1000 / posts, "statements": statements / posts}
+        # a follow and an unfollow as the feed's consumers run them (the users domain's
+        # write, not measured; then sync + the VIP reconcile, measured), by followers of
+        # another author (their inboxes get the backfill)
+        from resolvers.feed.follows import sync_follow, sync_unfollow
+        from resolvers.feed.vip import reconcile_vip
+        from resolvers.users.follows import follow, unfollow
+
+        pairs = [(authors[i % len(authors)], authors[(i + 1) % len(authors)]) for i in range(posts)]
+        follow_cpu = 0.0
+        follow_statements = 0
+        for viewer, followee in pairs:
+            await follow(res, viewer, followee)
+            t0 = time.process_time()
+            before = statements
+            await sync_follow(res, viewer, followee)
+            await reconcile_vip(res, followee)
+            follow_cpu += time.process_time() - t0
+            follow_statements += statements - before
+            await unfollow(res, viewer, followee)
+            t0 = time.process_time()
+            before = statements
+            await sync_unfollow(res, viewer, followee)
+            await reconcile_vip(res, followee)
+            follow_cpu += time.process_time() - t0
+            follow_statements += statements - before
+        return {
+            "cpu_ms": cpu * 1000 / posts,
+            "statements": fanout_statements / posts,
+            "follow_statements": follow_statements / posts,
+            "follow_ms": follow_cpu * 1000 / posts,
+        }
     finally:
         await res.close()
 
@@ -159,28 +192,35 @@ def main() -> None:
         os.environ.update(st.env)
         authors = asyncio.run(_seed(args.followers))
         pgdata = next(args.data_dir.resolve().rglob("postmaster.pid")).parent
-        figures: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
+        figures: dict[str, list[tuple[float, float, float]]] = {"A": [], "B": []}
         for name, tree in trees.items():  # warm-up pass of each, counting statements
             counted = _run_child(tree, env, 20, authors, True)
-            print(f"{name} {tree}: {counted['statements']:.1f} statements per fan-out", flush=True)
+            print(
+                f"{name} {tree}: {counted['statements']:.1f} statements per fan-out, "
+                f"{counted['follow_statements']:.1f} per follow + unfollow",
+                flush=True,
+            )
         for r in range(args.rounds):
             for name in ("A", "B") if r % 2 == 0 else ("B", "A"):
                 pg0 = _cluster_cpu(pgdata)
                 got = _run_child(trees[name], env, args.posts, authors, False)
                 # PostgreSQL's CPU over the child (post creation included: the same in both)
                 pg = (_cluster_cpu(pgdata) - pg0) * 1000 / args.posts
-                figures[name].append((got["cpu_ms"], pg))
+                figures[name].append((got["cpu_ms"], pg, got["follow_ms"]))
                 print(
                     f"round {r} {name}: fan-out CPU {got['cpu_ms']:.2f} ms/post, "
-                    f"PostgreSQL {pg:.2f} ms/post (creation included)",
+                    f"follow+unfollow {got['follow_ms']:.2f} ms/pair, PostgreSQL "
+                    f"{pg:.2f} ms/post (creation, follows included)",
                     flush=True,
                 )
         for name in ("A", "B"):
             cpu = sorted(f[0] for f in figures[name])
             pg = sorted(f[1] for f in figures[name])
+            fol = sorted(f[2] for f in figures[name])
             print(
-                f"{name}: fan-out CPU median {cpu[len(cpu) // 2]:.2f} ms/post, "
-                f"PostgreSQL median {pg[len(pg) // 2]:.2f} ms/post"
+                f"{name}: fan-out CPU median {cpu[len(cpu) // 2]:.2f} ms/post, follow+unfollow "
+                f"{fol[len(fol) // 2]:.2f} ms/pair, PostgreSQL median {pg[len(pg) // 2]:.2f} "
+                "ms/post"
             )
 
 
