@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
@@ -46,7 +47,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from models.posts import Like, Post
+from models.posts import SCHEMA, Like, Post
+from puppies.observability.context import current_traceparent, request_id
+from puppies.observability.tracing import tracer
 from resolvers.errors import NotFound
 from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
 from resolvers.posts.records import POST_COLUMNS, LikeChange, PostRecord
@@ -187,7 +190,8 @@ async def _cold_count(res: Resources, post_id: int) -> int:
 
 # One statement, so one round trip and atomic by itself (run in autocommit): read the post
 # (if it is visible to the liker: not deleted, no block between them), insert (or delete)
-# the like row, and write the outbox event only when a row changed.
+# the like row, and write the outbox event only when a row changed, with the request's trace
+# and request id as `emit` writes them (under the producer span `outbox <event type>`).
 _LIKE_SQL = (
     """
 WITH p AS (
@@ -202,9 +206,10 @@ WITH p AS (
 ), ch AS (
   {change}
 ), ev AS (
-  INSERT INTO posts.outbox (event_type, aggregate_id, payload)
+  INSERT INTO posts.outbox (event_type, aggregate_id, payload, traceparent, request_id)
   SELECT :event_type, ch.post_id, jsonb_build_object(
-    'post_id', ch.post_id, 'user_id', ch.user_id, 'author_id', p.author_id)
+    'post_id', ch.post_id, 'user_id', ch.user_id, 'author_id', p.author_id),
+    :traceparent, :request_id
   FROM ch CROSS JOIN p
   RETURNING id
 )
@@ -217,6 +222,8 @@ _LIKE_PARAMS = (
     bindparam("post_id", type_=BigInteger),
     bindparam("user_id", type_=BigInteger),
     bindparam("event_type", type_=String),
+    bindparam("traceparent", type_=String),
+    bindparam("request_id", type_=String),
 )
 _INSERT_LIKE = text(
     _LIKE_SQL.format(
@@ -235,6 +242,12 @@ _DELETE_LIKE = text(
     )
 ).bindparams(*_LIKE_PARAMS)
 
+LIKED = "post.liked"
+UNLIKED = "post.unliked"
+# `emit`'s producer span, per event type (names and attributes built once)
+_SPAN_NAMES = {t: f"outbox {t}" for t in (LIKED, UNLIKED)}
+_SPAN_ATTRIBUTES = {"messaging.system": "puppies.outbox", "messaging.destination.name": SCHEMA}
+
 
 async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> LikeChange:
     # Marked dirty before the write too: a process that dies right after its commit
@@ -246,16 +259,23 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
         pipe.hincrby(state, "p", 1)
         pipe.expire(state, STATE_TTL_SECONDS)
         await pipe.execute()
+    event_type = LIKED if like else UNLIKED
     try:
-        # one statement, atomic alone: in autocommit (`Database.rows`)
-        rows: Sequence[Any] = await res.db.rows(
-            _INSERT_LIKE if like else _DELETE_LIKE,
-            {
-                "post_id": post_id,
-                "user_id": user_id,
-                "event_type": "post.liked" if like else "post.unliked",
-            },
-        )
+        # one statement, atomic alone: in autocommit (`Database.rows`); its outbox row as
+        # `emit` writes it: under a producer span, with its trace and request id
+        with tracer().start_as_current_span(
+            _SPAN_NAMES[event_type], kind=SpanKind.PRODUCER, attributes=_SPAN_ATTRIBUTES
+        ):
+            rows: Sequence[Any] = await res.db.rows(
+                _INSERT_LIKE if like else _DELETE_LIKE,
+                {
+                    "post_id": post_id,
+                    "user_id": user_id,
+                    "event_type": event_type,
+                    "traceparent": current_traceparent(),
+                    "request_id": request_id(),
+                },
+            )
         row = rows[0] if rows else None
     except BaseException:
         await res.redis.eval(_SETTLE, 1, state)  # type: ignore[misc]

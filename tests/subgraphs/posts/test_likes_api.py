@@ -300,3 +300,66 @@ async def test_entities_are_answered_in_order_batched_or_one_by_one(posts_api):
         assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
             (["_entities", 1], "BAD_USER_INPUT")
         ]
+
+
+TRACED_COMMENT = """mutation($p: ID!, $t: String!, $r: ID) {
+  addComment(input: {postId: $p, text: $t, replyTo: $r}) { comment { id } errors { code } } }"""
+TRACED_EDIT = """mutation($id: ID!, $t: String!) {
+  editPost(input: {id: $id, text: $t}) { post { id } errors { code } } }"""
+
+
+async def test_every_events_trace_is_its_requests_one_statement_or_emit(posts_api):
+    """Requests with a known traceparent and request id: the like and unlike, the post
+    without media and the top-level comment (each one statement) write event rows whose
+    trace columns equal those of the rows `emit` writes for the same request headers (an
+    edit, a reply: transactions through `emit`), and the incoming ones."""
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    rid = "posts5-trace-check"
+    headers = {
+        "Authorization": f"Bearer {posts_api.token(7)}",
+        "traceparent": traceparent,
+        "x-request-id": rid,
+    }
+
+    async def call(query: str, variables: dict) -> dict:
+        r = await posts_api.http.post(
+            posts_api.url + "/graphql",
+            json={"query": query, "variables": variables},
+            headers=headers,
+        )
+        body = r.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    pid = (await call(NEW, {"t": "traced"}))["createPost"]["post"]["id"]
+    await call(LIKE, {"id": pid})
+    await call(UNLIKE, {"id": pid})
+    top = (await call(TRACED_COMMENT, {"p": pid, "t": "top", "r": None}))["addComment"]
+    await call(TRACED_COMMENT, {"p": pid, "t": "reply", "r": top["comment"]["id"]})
+    await call(TRACED_EDIT, {"id": pid, "t": "traced, edited"})
+    db = Database(posts_api.settings)
+    try:
+        async with db.session() as s:
+            rows = (
+                await s.execute(
+                    text(
+                        "SELECT event_type, traceparent, request_id FROM posts.outbox "
+                        "WHERE aggregate_id = :a"
+                    ),
+                    {"a": int(pid)},
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    by_type: dict[str, set[tuple[str, str]]] = {}
+    assert len(rows) == 6, rows
+    for event_type, tp, r in rows:
+        by_type.setdefault(event_type, set()).add((tp, r))
+    assert sorted(by_type) == [
+        "comment.created",
+        "post.edited",
+        "post.liked",
+        "post.published",
+        "post.unliked",
+    ], by_type
+    assert {v for vs in by_type.values() for v in vs} == {(traceparent, rid)}, by_type
