@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -69,32 +70,19 @@ class Share:
     post_ids: tuple[object, ...]
 
 
-def _post_ids(fields: list[FieldNode], variables: dict[str, Any]) -> tuple[object, ...] | None:
-    """The `postId` argument of each root field (literal or variable), None if one is
-    missing or not a plain value (the unshared execution reports that)."""
-    out: list[object] = []
-    for f in fields:
-        arg = next((a for a in f.arguments or () if a.name.value == "postId"), None)
-        if arg is None:
-            return None
-        if isinstance(arg.value, VariableNode):
-            name = arg.value.name.value
-            if name not in variables:
-                return None
-            out.append(variables[name])
-        elif isinstance(arg.value, StringValueNode | IntValueNode):
-            out.append(arg.value.value)
-        else:
-            return None
-    return tuple(out)
+# A root field's `postId` argument: (True, variable name) or (False, literal value).
+_PostIdArg = tuple[bool, str]
+# Query texts whose shape `_shape` keeps (the live-like subscription of each client
+# version: a handful; the cap bounds what odd clients can make it hold).
+SHAPE_CACHE_SIZE = 256
 
 
-def share_key(
-    query: str | None, variables: dict[str, Any] | None, operation_name: str | None
-) -> Share | None:
-    """A Share when this operation may share its execution with identical ones, else None."""
-    if not query or len(query) > 10_000:
-        return None
+@functools.lru_cache(maxsize=SHAPE_CACHE_SIZE)
+def _shape(query: str) -> tuple[_PostIdArg, ...] | None:
+    """What `share_key` needs of a query text, parsed once per text: the `postId` argument
+    of each root field, or None if the text may not share (not one subscription
+    operation, a root field other than SHAREABLE_ROOT_FIELDS, a fragment at the root, a
+    viewer-dependent field anywhere, a root field without a plain `postId` argument)."""
     try:
         doc = parse(query)
     except GraphQLError:
@@ -114,14 +102,44 @@ def share_key(
     visit(doc, names)
     if names.names & VIEWER_DEPENDENT_FIELDS:
         return None
-    post_ids = _post_ids(fields, variables or {})
-    if post_ids is None:
+    out: list[_PostIdArg] = []
+    for f in fields:
+        arg = next((a for a in f.arguments or () if a.name.value == "postId"), None)
+        if arg is None:
+            return None
+        if isinstance(arg.value, VariableNode):
+            out.append((True, arg.value.name.value))
+        elif isinstance(arg.value, StringValueNode | IntValueNode):
+            out.append((False, arg.value.value))
+        else:
+            return None
+    return tuple(out)
+
+
+def share_key(
+    query: str | None, variables: dict[str, Any] | None, operation_name: str | None
+) -> Share | None:
+    """A Share when this operation may share its execution with identical ones, else None.
+    The text is parsed once per distinct text (`_shape`); the variables are read each time."""
+    if not query or len(query) > 10_000:
         return None
+    shape = _shape(query)
+    if shape is None:
+        return None
+    variables = variables or {}
+    post_ids: list[object] = []
+    for is_variable, value in shape:
+        if not is_variable:
+            post_ids.append(value)
+        elif value in variables:
+            post_ids.append(variables[value])
+        else:  # a missing variable: the unshared execution reports it
+            return None
     try:
-        vars_key = json.dumps(variables or {}, sort_keys=True)
+        vars_key = json.dumps(variables, sort_keys=True)
     except (TypeError, ValueError):
         return None
-    return Share(f"{operation_name or ''}\x00{vars_key}\x00{query}", post_ids)
+    return Share(f"{operation_name or ''}\x00{vars_key}\x00{query}", tuple(post_ids))
 
 
 @dataclass(eq=False)

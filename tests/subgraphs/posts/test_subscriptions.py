@@ -105,18 +105,25 @@ async def test_identical_subscriptions_share_one_execution(posts_api):
     from subgraphs.posts.schema import schema
 
     pid = await new_post(posts_api)
+    other = await new_post(posts_api)
     broker = posts_api.app.state.like_broker
     mux = schema.multiplexer
     async with (
         GraphQLWebSocket(posts_api.url) as a,
         GraphQLWebSocket(posts_api.url) as b,
         GraphQLWebSocket(posts_api.url) as c,
+        GraphQLWebSocket(posts_api.url) as d,
+        GraphQLWebSocket(posts_api.url) as e,
     ):
         await a.subscribe(SUB, {"id": pid})
         await b.subscribe(SUB, {"id": pid})
         viewer_q = SUB.replace("likeCount", "likeCount post { viewerHasLiked }")
         await c.subscribe(viewer_q, {"id": pid})  # viewer-dependent: not shared
         await _settle(lambda: broker.subscriber_count == 2 and mux.upstreams == 1)
+        await d.subscribe(SUB, {"id": other})  # other variables: a group of its own
+        await _settle(lambda: broker.subscriber_count == 3 and mux.upstreams == 2)
+        await e.subscribe(SUB.replace("userId", "userId liked"), {"id": pid})  # other text
+        await _settle(lambda: broker.subscriber_count == 4 and mux.upstreams == 3)
         await posts_api.data(LIKE, {"id": pid}, user=3)
         ga, gb, gc = await asyncio.gather(
             *(asyncio.wait_for(x.next_payload(), 10) for x in (a, b, c))
