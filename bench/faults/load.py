@@ -10,7 +10,8 @@ With `images` (a fraction of the new posts), a new post carries a JPEG and the c
 the whole upload path as an app does: createPost, the upload to S3 with the presigned POST,
 completeMediaUpload; when the upload or the completion fails it tries again every 2 s (the
 upload URL stays valid) for up to `UPLOAD_PATIENCE` seconds. Each try is counted under its
-operation (`upload` for the POST to S3), in the phase it was made in.
+operation (`upload` for the POST to S3), in the phase it was made in (a request made
+before the fault and still in flight when it came counts in the fault's).
 
 Every answer is classified: `ok` (no error), `partial` (data with errors: some fields null
 at their paths), or an error by code (no data, or a mutation refused with a payload error;
@@ -302,6 +303,15 @@ class Load:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _counted_in(self, sent_in: str) -> str:
+        """The phase an answer counts in: the one its request was sent in, except that a
+        request sent before the fault and still in flight when it came is the fault's (the
+        request due just ahead of a SIGSTOP waited out the router's timeout, and one ahead
+        of a SIGKILL got a partial answer: neither is the healthy stack's)."""
+        if sent_in == "before" and self.phase in ("fault", "after"):
+            return "fault"
+        return sent_in
+
     async def _send(
         self,
         op: str,
@@ -332,6 +342,7 @@ class Load:
             outcome = type(exc).__name__
         answered = time.monotonic()
         took = (answered - intended) * 1000
+        phase = self._counted_in(phase)
         self.phases.setdefault(phase, Phase()).count(op, outcome, took)
         if broken(outcome):
             key = f"{phase} {op} {outcome}"
@@ -433,7 +444,7 @@ class Load:
         except Exception as exc:  # S3 away: connection refused, reset, timeout
             outcome = type(exc).__name__
         took = (time.monotonic() - started) * 1000
-        self.phases.setdefault(phase, Phase()).count("upload", outcome, took)
+        self.phases.setdefault(self._counted_in(phase), Phase()).count("upload", outcome, took)
         return outcome == "ok"
 
     async def toggle_like(self, k: int, post: str) -> None:
