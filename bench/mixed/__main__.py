@@ -33,6 +33,8 @@ from bench.mixed.run import (
 from bench.mixed.stack import mixed_stack
 from bench.mixed.workload import parse_mix
 
+TIMELINE_PRINTED_SECONDS = 120
+
 
 def print_measurement(m: Measurement) -> None:
     print(summary_line(m))
@@ -42,12 +44,14 @@ def print_measurement(m: Measurement) -> None:
     if m.timeline:
         slow = [t for t in m.timeline if t["p95"] >= TARGET_P95_MS]
         worst = max(m.timeline, key=lambda t: t["p95"])
-        print(
+        line = (
             f"\nper second: p95 >= {TARGET_P95_MS:g} ms in {len(slow)} of {len(m.timeline)} "
             f"seconds (worst: second {worst['second']:g}, p95 {worst['p95']:.0f} ms, "
-            f"max {worst['max']:.0f} ms); p95 by second (ms): "
-            + " ".join(f"{t['p95']:.0f}" for t in m.timeline)
+            f"max {worst['max']:.0f} ms)"
         )
+        if len(m.timeline) <= TIMELINE_PRINTED_SECONDS:  # a soak's is in its --json only
+            line += "; p95 by second (ms): " + " ".join(f"{t['p95']:.0f}" for t in m.timeline)
+        print(line)
     print("\nerrors by operation and code:", json.dumps(m.errors) if m.errors else "none")
     print("\nCPU per request (ms) and CPU busy (cores) per process:")
     for name in (*PROCESSES, "total"):
