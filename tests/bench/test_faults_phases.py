@@ -50,46 +50,33 @@ def _counts(load: Load) -> dict[str, int]:
     return {name: sum(phase.outcomes.values()) for name, phase in load.phases.items()}
 
 
+async def _sent_in_answered_in(
+    load: Load, release: asyncio.Event, sent_in: str, answered_in: str
+) -> None:
+    """One request sent in phase `sent_in`, held until the phase is `answered_in`."""
+    load.phase = sent_in
+    release.clear()
+    in_flight = asyncio.create_task(load._send("feed", FEED, {}, "t", time.monotonic(), sent_in))
+    await asyncio.sleep(0.2)
+    load.phase = answered_in
+    release.set()
+    await in_flight
+
+
 async def test_a_request_in_flight_when_the_fault_comes_is_the_faults(
     held: tuple[str, asyncio.Event],
 ) -> None:
     url, release = held
     async with _load(url) as load:
-        load.phase = "before"
-        await load._send("feed", FEED, {}, "t", time.monotonic(), load.phase)
+        await _sent_in_answered_in(load, release, "before", "before")
         assert _counts(load) == {"before": 1}  # answered before the fault: before's
-
-        release.clear()
-        in_flight = asyncio.create_task(
-            load._send("feed", FEED, {}, "t", time.monotonic(), load.phase)
-        )
-        await asyncio.sleep(0.2)
-        load.phase = "fault"
-        release.set()
-        await in_flight
+        await _sent_in_answered_in(load, release, "before", "fault")
         assert _counts(load) == {"before": 1, "fault": 1}
-
         # sent during the fault, answered after it: still the fault's
-        release.clear()
-        in_flight = asyncio.create_task(
-            load._send("feed", FEED, {}, "t", time.monotonic(), load.phase)
-        )
-        await asyncio.sleep(0.2)
-        load.phase = "after"
-        release.set()
-        await in_flight
+        await _sent_in_answered_in(load, release, "fault", "after")
         assert _counts(load) == {"before": 1, "fault": 2}
-
         # sent before and answered only after the fault was healed: the fault's too
-        load.phase = "before"
-        release.clear()
-        in_flight = asyncio.create_task(
-            load._send("feed", FEED, {}, "t", time.monotonic(), load.phase)
-        )
-        await asyncio.sleep(0.2)
-        load.phase = "after"
-        release.set()
-        await in_flight
+        await _sent_in_answered_in(load, release, "before", "after")
         assert _counts(load) == {"before": 1, "fault": 3}
 
 
@@ -98,13 +85,5 @@ async def test_a_warmup_request_answered_before_the_fault_is_not_counted_as_befo
 ) -> None:
     url, release = held
     async with _load(url) as load:
-        load.phase = "warmup"
-        release.clear()
-        in_flight = asyncio.create_task(
-            load._send("feed", FEED, {}, "t", time.monotonic(), load.phase)
-        )
-        await asyncio.sleep(0.2)
-        load.phase = "before"
-        release.set()
-        await in_flight
+        await _sent_in_answered_in(load, release, "warmup", "before")
         assert _counts(load) == {"warmup": 1}
