@@ -28,15 +28,15 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
+
+from bench.router_core import _free_port, _wait
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBGRAPHS = ("analytics", "feed", "posts", "users")
@@ -67,12 +67,6 @@ def _operations() -> dict[str, tuple[str, dict[str, Any]]]:
             },
         ),
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(workdir: Path, stub_port: int) -> tuple[Path, str]:
@@ -222,17 +216,6 @@ def _worker(args: argparse.Namespace) -> None:
         return result
 
     print(json.dumps(uvloop.run(run())))
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
 
 
 def _cpu_seconds(pid: int) -> float:
