@@ -21,6 +21,8 @@ continues the request's trace and logs under its request id (docs/operations.md)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -222,6 +224,21 @@ class Event:
         )
 
 
+@contextmanager
+def producing(schema: str, event_type: str) -> Iterator[dict[str, str | None]]:
+    """The producer span `outbox <event_type>` (a child of the current one) for writing one
+    event row, and the row's trace fields taken inside it: `traceparent` and `request_id`,
+    as every outbox row carries them. `emit` writes with it, and so do the writes whose
+    event row is part of one SQL statement of their own (resolvers/posts: a like, a new
+    post, a comment)."""
+    with tracer().start_as_current_span(
+        f"outbox {event_type}",
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "puppies.outbox", "messaging.destination.name": schema},
+    ):
+        yield {"traceparent": current_traceparent(), "request_id": request_id()}
+
+
 async def emit(
     session: AsyncSession,
     schema: str,
@@ -237,19 +254,11 @@ async def emit(
     the caller (a producer span `outbox <event_type>`, child of the current one).
     """
     table = outbox_table(schema)
-    with tracer().start_as_current_span(
-        f"outbox {event_type}",
-        kind=SpanKind.PRODUCER,
-        attributes={"messaging.system": "puppies.outbox", "messaging.destination.name": schema},
-    ):
+    with producing(schema, event_type) as trace:
         result = await session.execute(
             insert(table)
             .values(
-                event_type=event_type,
-                aggregate_id=aggregate_id,
-                payload=payload or {},
-                traceparent=current_traceparent(),
-                request_id=request_id(),
+                event_type=event_type, aggregate_id=aggregate_id, payload=payload or {}, **trace
             )
             .returning(table.c.id)
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -32,10 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
-from models.outbox import emit
+from models.outbox import emit, producing
 from models.posts import SCHEMA, Comment, Post
-from puppies.observability.context import current_traceparent, request_id
-from puppies.observability.tracing import tracer
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.records import COMMENT_COLUMNS, CommentRecord
@@ -82,21 +79,11 @@ CREATED = "comment.created"
 
 
 async def _add_top_level(res: Resources, author_id: int, post_id: int, text: str) -> CommentRecord:
-    # the outbox row as `emit` writes it: under a producer span, with its trace and request id
-    with tracer().start_as_current_span(
-        f"outbox {CREATED}",
-        kind=SpanKind.PRODUCER,
-        attributes={"messaging.system": "puppies.outbox", "messaging.destination.name": SCHEMA},
-    ):
+    # the outbox row as `emit` writes it: under its producer span, with its trace fields
+    with producing(SCHEMA, CREATED) as trace:
         rows: Sequence[Any] = await res.db.rows(
             _ADD_TOP_LEVEL,
-            {
-                "post_id": post_id,
-                "author_id": author_id,
-                "text": text,
-                "traceparent": current_traceparent(),
-                "request_id": request_id(),
-            },
+            {"post_id": post_id, "author_id": author_id, "text": text, **trace},
         )
     if not rows:
         raise NotFound(f"post {post_id} does not exist", field="postId")

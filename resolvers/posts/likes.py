@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
@@ -47,9 +46,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from models.outbox import producing
 from models.posts import SCHEMA, Like, Post
-from puppies.observability.context import current_traceparent, request_id
-from puppies.observability.tracing import tracer
 from resolvers.errors import NotFound
 from resolvers.posts.live import CHANNEL, COUNT_PLACEHOLDER, like_message, publish_like
 from resolvers.posts.records import POST_COLUMNS, LikeChange, PostRecord
@@ -244,9 +242,6 @@ _DELETE_LIKE = text(
 
 LIKED = "post.liked"
 UNLIKED = "post.unliked"
-# `emit`'s producer span, per event type (names and attributes built once)
-_SPAN_NAMES = {t: f"outbox {t}" for t in (LIKED, UNLIKED)}
-_SPAN_ATTRIBUTES = {"messaging.system": "puppies.outbox", "messaging.destination.name": SCHEMA}
 
 
 async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> LikeChange:
@@ -262,19 +257,11 @@ async def _change(res: Resources, user_id: int, post_id: int, like: bool) -> Lik
     event_type = LIKED if like else UNLIKED
     try:
         # one statement, atomic alone: in autocommit (`Database.rows`); its outbox row as
-        # `emit` writes it: under a producer span, with its trace and request id
-        with tracer().start_as_current_span(
-            _SPAN_NAMES[event_type], kind=SpanKind.PRODUCER, attributes=_SPAN_ATTRIBUTES
-        ):
+        # `emit` writes it: under its producer span, with its trace fields
+        with producing(SCHEMA, event_type) as trace:
             rows: Sequence[Any] = await res.db.rows(
                 _INSERT_LIKE if like else _DELETE_LIKE,
-                {
-                    "post_id": post_id,
-                    "user_id": user_id,
-                    "event_type": event_type,
-                    "traceparent": current_traceparent(),
-                    "request_id": request_id(),
-                },
+                {"post_id": post_id, "user_id": user_id, "event_type": event_type, **trace},
             )
         row = rows[0] if rows else None
     except BaseException:

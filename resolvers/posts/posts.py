@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     BigInteger,
     String,
@@ -25,10 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.outbox import emit
+from models.outbox import emit, producing
 from models.posts import SCHEMA, Media, Post
-from puppies.observability.context import current_traceparent, request_id
-from puppies.observability.tracing import tracer
 from puppies.pagination import Page, PageRequest, page_from_rows
 from resolvers.errors import BadInput, Forbidden, NotFound
 from resolvers.posts.media import TYPE_NAMES, presign_upload, upload_key
@@ -118,20 +115,10 @@ _CREATE_PUBLISHED = text(
 
 
 async def _create_published(res: Resources, author_id: int, text: str) -> PostRecord:
-    # the outbox row as `emit` writes it: under a producer span, with its trace and request id
-    with tracer().start_as_current_span(
-        f"outbox {PUBLISHED}",
-        kind=SpanKind.PRODUCER,
-        attributes={"messaging.system": "puppies.outbox", "messaging.destination.name": SCHEMA},
-    ):
+    # the outbox row as `emit` writes it: under its producer span, with its trace fields
+    with producing(SCHEMA, PUBLISHED) as trace:
         rows: Sequence[Any] = await res.db.rows(
-            _CREATE_PUBLISHED,
-            {
-                "author_id": author_id,
-                "text": text,
-                "traceparent": current_traceparent(),
-                "request_id": request_id(),
-            },
+            _CREATE_PUBLISHED, {"author_id": author_id, "text": text, **trace}
         )
     return PostRecord.from_row(rows[0])
 
