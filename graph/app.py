@@ -18,6 +18,7 @@ from typing import Any
 from graph.config import RouterConfig
 from graph.execution.gateway import Gateway
 from graph.http import APPLICATION_JSON, HttpError, respond
+from graph.observability import gc as gc_tuning
 from graph.observability.health import SubgraphReadiness
 from graph.observability.metrics import Metrics
 from graph.options import credentials_warning, gateway_options, unknown_subgraph_names
@@ -29,20 +30,17 @@ from graph.serving.transports.ws import GraphQLTransportWS
 
 logger = logging.getLogger("graph.app")
 
-# Garbage collection: after start-up the long-lived heap (supergraph, schema, planner,
-# modules: ~95,000 objects) is frozen out of collection, so a full collection walks only what
-# came after it (connections, caches, requests in flight). CPython's thresholds are kept:
-# with the subgraphs' (20,000, 20, 50) the router ran 2 full collections in 11 minutes of an
-# overloaded soak while its tracked objects grew to 1M (requests' cycles promoted while in
-# flight wait for a full collection).
+# Garbage collection (graph/observability/gc.py): after start-up the long-lived heap
+# (supergraph, schema, planner, modules: ~95,000 objects) is frozen out of collection, so a
+# full collection walks only what came after it (connections, subscriptions, caches, requests
+# in flight), and the thresholds are set (PUPPIES_ROUTER_GC_THRESHOLDS, else GC_THRESHOLDS).
 # With neither, under the soak's load the router stopped for 1-6 s at every full collection
-# and spent a quarter of its time collecting (bench/RESULTS.md, "Soak, session 21").
+# (bench/RESULTS.md, "Soak, session 21"; "Session 24: router GC with subscribers").
 
 
 def tune_gc() -> None:
-    """Collect, then freeze what is alive (start-up's heap)."""
-    gc.collect()
-    gc.freeze()
+    """Collect, freeze what is alive (start-up's heap), set the thresholds."""
+    gc_tuning.tune()
 
 
 HEALTH_BODY = b'{"status":"UP"}'
@@ -137,6 +135,7 @@ class RouterApp:
         if self.serving:
             gc.unfreeze()
             tune_gc()
+            self.metrics.gc.install()  # the frozen objects counted again
 
     # ---- ASGI entry point
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,10 +163,12 @@ class RouterApp:
                     return
                 self.serving = True
                 tune_gc()
+                self.metrics.gc.install()
                 tasks = [asyncio.create_task(job()) for job in self.background]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.serving = False
+                self.metrics.gc.uninstall()
                 try:
                     for task in tasks:
                         task.cancel()

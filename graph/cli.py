@@ -146,6 +146,9 @@ def serve_router(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from graph.observability.gc import thresholds as gc_thresholds
+    from graph.serving.transports.ws_protocol import LeanWebSocketProtocol
+
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -153,6 +156,10 @@ def serve_router(
             f"--log-level must be debug, info, warning, error or critical, got {log_level!r}"
         )
     config = _effective_config(config_path, listen)
+    try:
+        gc_thresholds()  # PUPPIES_ROUTER_GC_THRESHOLDS, set at start-up (graph/app.py)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     stdout = config.telemetry.exporters.logging.stdout
     log_config = logging_config(log_level if stdout.enabled else "CRITICAL", stdout.format)
     logging.config.dictConfig(log_config)
@@ -165,7 +172,9 @@ def serve_router(
     options: dict[str, Any] = {
         "loop": "uvloop",
         "http": "httptools",
-        "ws": "websockets-sansio",
+        # uvicorn's websockets-sansio protocol, without the handshake kept for the socket's
+        # life (fewer objects per WebSocket for every full garbage collection to walk)
+        "ws": LeanWebSocketProtocol,
         "lifespan": "on",
         "access_log": False,
         "log_level": log_level,

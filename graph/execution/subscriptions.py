@@ -21,7 +21,7 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
-from websockets.protocol import State
+from websockets.protocol import OPEN, Protocol, State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
@@ -57,6 +57,29 @@ def split_subscription_plan(node: PlanNode | None) -> tuple[FetchNode | None, Pl
             return node.nodes[0], None
         return node.nodes[0], rest[0] if len(rest) == 1 else SequenceNode(rest)
     return None, None
+
+
+def drop_handshake_parser(protocol: Protocol) -> None:
+    """Replace the parser generator of an ``OPEN`` websockets protocol whose handshake is
+    done by a fresh frame parser (``Protocol.parse``: what the client's and the server's
+    parsers run past the handshake), so the handshake's response (client) or request
+    (server), a local of the old generator, is freed: ~20 objects per socket the garbage
+    collector would walk for the socket's life. Only between frames: inside one (its
+    header may be read already, the buffer empty) the old parser is kept, as it holds
+    that frame's state."""
+    reader = protocol.reader
+    if protocol.state is not OPEN or reader.buffer or reader.eof:
+        return
+    # between frames, the parser (through the generators it delegates to) waits in
+    # reader.at_eof() at the top of Protocol.parse's loop; anywhere else, a frame is begun
+    waiting: Any = protocol.parser
+    while waiting is not None and waiting.gi_code.co_name != "at_eof":
+        waiting = waiting.gi_yieldfrom
+    if waiting is None:
+        return
+    parser = Protocol.parse(protocol)
+    next(parser)  # started, as Protocol.__init__ does: it waits for data
+    protocol.parser = parser
 
 
 def _ws_url(url: str) -> str:
@@ -267,6 +290,7 @@ async def run_subscription(
             if not isinstance(response, Response) or upstream.ws.handshake_exc is not None:
                 raise UpstreamError(str(upstream.ws.handshake_exc or "no handshake response"))
             del response  # graphql-transport-ws messages are text frames.
+            drop_handshake_parser(upstream.ws)  # the parser's copy of the response
             upstream.send('{"type":"connection_init","payload":{}}')
             ack = await upstream.receive()
         if ack is None and upstream.close_code == _FORBIDDEN:

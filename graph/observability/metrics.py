@@ -30,6 +30,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from graph.observability.gc import GcMetrics
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MAX_LABEL_VALUES = 200
 OTHER = "other"
@@ -215,6 +217,7 @@ class Metrics:
             ["subgraph"],
             registry=r,
         )
+        self.gc = GcMetrics(r)  # router_gc_* (graph/observability/gc.py)
         self.operation_names = LabelCap()
         self.client_names = LabelCap()
         # the children the request path uses, kept (no labels() call per request)

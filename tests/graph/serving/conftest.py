@@ -10,6 +10,7 @@ import pytest
 
 from graph.app import create_app
 from graph.config import config_from_mapping
+from graph.serving.transports.ws_protocol import LeanWebSocketProtocol
 from tests.graph.serving.servers import ServerThread
 from tests.graph.serving.subgraphs import accounts_app, reviews_app, supergraph
 
@@ -44,7 +45,9 @@ def start_router(supergraph_sdl: str) -> Iterator[RouterFactory]:
     def start(config: dict[str, Any] | None = None, **uvicorn_options: Any) -> str:
         parsed = config_from_mapping(config or {})
         server = ServerThread(
-            lambda: create_app(supergraph_sdl, parsed), **{"lifespan": "on", **uvicorn_options}
+            lambda: create_app(supergraph_sdl, parsed),
+            # the WebSocket protocol `puppies serve router` runs (graph/cli.py)
+            **{"lifespan": "on", "ws": LeanWebSocketProtocol, **uvicorn_options},
         )
         started.append(server.start())
         return server.url

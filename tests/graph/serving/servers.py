@@ -36,10 +36,9 @@ class ServerThread:
                 app,
                 loop="uvloop",
                 http="httptools",
-                ws="websockets-sansio",
                 log_level="warning",
                 access_log=False,
-                **{"lifespan": "auto", **self.options},
+                **{"lifespan": "auto", "ws": "websockets-sansio", **self.options},
             )
             self.server = uvicorn.Server(config)
             self.server.run(sockets=[self.sock])
