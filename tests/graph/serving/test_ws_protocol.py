@@ -34,6 +34,7 @@ def _pair() -> tuple[ClientProtocol, ServerProtocol, bytes]:
     for chunk in client.data_to_send():
         server.receive_data(chunk)
     [request] = server.events_received()
+    assert isinstance(request, Request)
     server.send_response(server.accept(request))
     for chunk in server.data_to_send():
         client.receive_data(chunk)
@@ -84,7 +85,7 @@ def test_the_fresh_parser_reads_every_frame_as_the_old_one(
         for event in receiver.events_received():
             assert isinstance(event, Frame)
             if event.opcode is Opcode.TEXT:
-                received.append(event.data.decode())
+                received.append(bytes(event.data).decode())
             elif event.opcode is Opcode.BINARY:
                 received.append(bytes(event.data))
     assert received == sent
@@ -110,7 +111,7 @@ def test_a_frame_begun_keeps_its_parser(begun: int) -> None:
     assert client.parser is before
     client.receive_data(wire[begun:])
     [frame] = client.events_received()
-    assert frame.data == b"x" * 200
+    assert isinstance(frame, Frame) and frame.data == b"x" * 200
 
 
 async def test_the_router_forgets_the_upgrade_request_and_response(router_url: str) -> None:
