@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from binascii import b2a_base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -37,7 +38,30 @@ class PaginationError(PuppiesError):
         self.field = field
 
 
+# urlsafe base64 from standard base64 (what `base64.urlsafe_b64encode` does, without its
+# two Python calls)
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+# The cursors of ID keys already made in this process: a home feed page makes 20, and the
+# same recent posts are on every viewer's page. Bounded: emptied when full.
+_ID_CURSORS: dict[int, str] = {}
+_ID_CURSORS_MAX = 65536
+
+
 def encode_cursor(key: Key) -> str:
+    if type(key) is int:
+        found = _ID_CURSORS.get(key)
+        if found is not None:
+            return found
+        cursor = b2a_base64(b"v1:%d" % key, newline=False).translate(_URLSAFE).rstrip(b"=")
+        if len(_ID_CURSORS) >= _ID_CURSORS_MAX:
+            _ID_CURSORS.clear()
+        made = _ID_CURSORS[key] = cursor.decode()
+        return made
+    return _encode_text(key)
+
+
+def _encode_text(key: Key) -> str:
+    """The cursor as first written (any key; `encode_cursor` gives the same for an int)."""
     text = (
         _COMPOUND + ".".join(str(k) for k in key) if isinstance(key, tuple) else f"{_PREFIX}{key}"
     )
