@@ -139,15 +139,17 @@ class PostsLoaders:
         Their live like counts are read from Redis at the same time (nearly every read of
         a post asks for `likeCount`): `like_count` is primed with them."""
         unique = list(set(ids))
-        read, live = await asyncio.gather(
-            posts.posts_and_likes(self.res, unique, self.viewer_id),
-            likes.cached_live_counts(self.res, unique),
-            return_exceptions=True,
-        )
-        if isinstance(read, BaseException):
-            raise read
-        if isinstance(live, BaseException):
-            raise live
+        # Both at once, the counters' read in one task (where `asyncio.gather` makes two
+        # and a gathering future): the statement's error first, as gather's would be.
+        counting = asyncio.ensure_future(likes.cached_live_counts(self.res, unique))
+        try:
+            read = await posts.posts_and_likes(self.res, unique, self.viewer_id)
+        except BaseException:
+            counting.cancel()
+            if counting.done() and not counting.cancelled():
+                counting.exception()  # retrieved: the statement's error is the one raised
+            raise
+        live = await counting
         liked_read, counts_read = self._liked_read, self._counts_read
         primed_liked, primed_counts = self._liked, self._like_counts
         signed_in = self.viewer_id is not None
