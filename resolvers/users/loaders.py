@@ -45,10 +45,18 @@ class UsersLoaders:
         self.notification_broker = notification_broker
         # the `user` loader's cache: id -> its row's future
         self._user_rows: dict[int, Future[ProfileRow | None]] = {}
+        # Rows `users` read before the `user` loader was made, as plain values (no future
+        # each: a home feed page's 20 authors are read by `_entities` alone, no loader made);
+        # primed into the loader when it is made, then None.
+        self._held: dict[int, ProfileRow | None] | None = {}
 
     @cached_property
     def user(self) -> DataLoader[int, ProfileRow | None]:
-        return DataLoader(self._users, cache_map=self._user_rows)
+        loader = DataLoader(self._users, cache_map=self._user_rows)
+        held, self._held = self._held, None
+        for key, row in (held or {}).items():
+            loader.prime(key, row)
+        return loader
 
     async def users(self, ids: Sequence[int]) -> list[ProfileRow | None]:
         """`user.load_many(ids)` without a future and an event-loop step per id (20 for
@@ -59,26 +67,44 @@ class UsersLoaders:
         with other loads made in the same step (the loader's batching): for a list read on
         its own, as `_entities`' users; lists read side by side (a blocked and a muted page
         in one operation) go through `user.load_many` to share one statement."""
+        held = self._held
+        if held is not None:  # no loader yet: nothing pending, nothing failed
+            missing = [key for key in dict.fromkeys(ids) if key not in held]
+            if missing:
+                read = await self._users(missing)
+                held = self._held  # a loader may have been made meanwhile
+                if held is None:
+                    self._prime(missing, read)
+                else:
+                    for key, row in zip(missing, read, strict=True):
+                        held.setdefault(key, row)  # as `prime`: the first value read stays
+                    return [held[key] for key in ids]
+            else:
+                return [held[key] for key in ids]
         rows: dict[int, ProfileRow | None] = {}
-        missing: dict[int, None] = {}
+        wanted: dict[int, None] = {}
         cache = self._user_rows
         for key in ids:
-            if key in rows or key in missing:
+            if key in rows or key in wanted:
                 continue
             found = cache.get(key)
             if found is None:
-                missing[key] = None
+                wanted[key] = None
             elif found.done() and not found.cancelled() and found.exception() is None:
                 rows[key] = found.result()
             else:
                 return await self.user.load_many(ids)
-        if missing:
-            wanted = list(missing)
-            loader = self.user
-            for key, row in zip(wanted, await self._users(wanted), strict=True):
-                rows[key] = row
-                loader.prime(key, row)
+        if wanted:
+            keys = list(wanted)
+            read = await self._users(keys)
+            rows.update(zip(keys, read, strict=True))
+            self._prime(keys, read)
         return [rows[key] for key in ids]
+
+    def _prime(self, keys: list[int], rows: list[ProfileRow | None]) -> None:
+        loader = self.user
+        for key, row in zip(keys, rows, strict=True):
+            loader.prime(key, row)
 
     @cached_property
     def followers(self) -> DataLoader[PageKey, Page[int]]:

@@ -70,14 +70,22 @@ async def test_users_answers_as_load_many(res: Resources, seed: int) -> None:
         ).values()
     )
     pool = [*ids, 10**9 + seed, 10**9 + seed + 1]  # two that do not exist
-    for _ in range(6):
+    for _ in range(10):
         direct, general = _loaders(res), _loaders(res)
         earlier = rng.sample(pool, rng.randint(0, 4))
         fail = rng.random() < 0.2
         settle = rng.random() < 0.5  # let the earlier batch finish (or fail) first
         wanted = [rng.choice(pool) for _ in range(rng.randint(0, 8))]
+        # a list read before (`_entities` twice): held without a loader on the direct side
+        before = [rng.choice(pool) for _ in range(rng.randint(1, 5))] if rng.random() < 0.4 else []
         answers = []
         for loaders in (general, direct):  # one after the other: their batches apart
+            if before:
+                first = loaders.users(before) if loaders is direct else None
+                got_before = await (first or loaders.user.load_many(before))
+                assert [r.id if r else None for r in got_before] == [
+                    k if k in ids else None for k in before
+                ]
             loaders.fail_next = fail
             futures = [loaders.user.load(k) for k in earlier]
             if settle:
