@@ -54,13 +54,21 @@ class PostsLoaders:
         # set for a post those already hold (the first value read in a request stays).
         self._liked_read: dict[int, bool] = {}
         self._counts_read: dict[int, int] = {}
+        # Records `posts_many` read before the `post` loader was made, as plain values (no
+        # future each: a home feed page's `_entities` makes no loader); primed into the
+        # loader when it is made, then None.
+        self._held: dict[int, PostRecord | None] | None = {}
 
     # Each DataLoader is made when a field first asks for it: a request uses one to four
     # of them (the home feed page's: post, media, liked, like_count).
 
     @cached_property
     def post(self) -> DataLoader[int, PostRecord | None]:
-        return DataLoader(self._posts, cache_map=self._post_cache)
+        loader = DataLoader(self._posts, cache_map=self._post_cache)
+        held, self._held = self._held, None
+        for key, rec in (held or {}).items():
+            loader.prime(key, rec)
+        return loader
 
     async def posts_many(self, ids: list[int]) -> list[PostRecord | None]:
         """`post.load_many(ids)`: when no id is cached or on its way, the batch read at once
@@ -69,10 +77,21 @@ class PostsLoaders:
         else through the DataLoader."""
         if not ids:
             return []
-        cache = self._post_cache
-        if any(i in cache for i in ids):
-            return await self.post.load_many(ids)
-        recs = await self._posts(ids)
+        held = self._held
+        if held is not None:  # no loader yet: nothing cached, pending or failed
+            if any(i in held for i in ids):
+                return await self.post.load_many(ids)
+            recs = await self._posts(ids)
+            held = self._held  # a loader may have been made meanwhile
+            if held is not None:
+                for i, rec in zip(ids, recs, strict=True):
+                    held.setdefault(i, rec)  # as `prime`: the first value read stays
+                return recs
+        else:
+            cache = self._post_cache
+            if any(i in cache for i in ids):
+                return await self.post.load_many(ids)
+            recs = await self._posts(ids)
         post = self.post
         for i, rec in zip(ids, recs, strict=True):
             post.prime(i, rec)  # a post loaded meanwhile (another batch) keeps its value
