@@ -1,10 +1,11 @@
-"""`Post.of` (fields set directly, not through the dataclass's keyword `__init__`) makes the
-very object the constructors make, for any record (`resolve_references`' answers, bad ids
-and all, are held to the one-by-one path in test_likes_api.py and to the rows in
-test_read_oracle.py)."""
+"""`PostRecord.from_row` and `Post.of` (fields set directly, not through the dataclasses'
+`__init__`) make the very objects the constructors make, for any record
+(`resolve_references`' answers, bad ids and all, are held to the one-by-one path in
+test_likes_api.py and to the rows in test_read_oracle.py)."""
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import UTC
 
 import strawberry
@@ -43,3 +44,11 @@ def test_of_is_the_constructor(rec: PostRecord) -> None:
     assert type(got) is Post and type(got.author) is User
     assert vars(got) == vars(want) and list(vars(got)) == list(vars(want))
     assert vars(got.author) == vars(want.author)
+
+
+@given(RECORDS, st.lists(st.booleans() | st.integers(), max_size=3))
+def test_from_row_is_the_constructor(rec: PostRecord, more: list[object]) -> None:
+    row = (*astuple(rec), *more)  # a statement's row: the columns, then what else it read
+    got = PostRecord.from_row(row)
+    assert got == rec and type(got) is PostRecord and hash(got) == hash(rec)
+    assert list(vars(got).items()) == list(vars(rec).items())
