@@ -135,8 +135,8 @@ class ObservedApp:
             self._leave(token, attached)
             path = scope["path"] if scope["path"] in self.paths else metrics.OTHER
             method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
-            metrics.HTTP_DURATION.labels(method, path).observe(time.perf_counter() - started)
+            metrics.http_requests(method, path, str(status)).inc()
+            metrics.http_duration(method, path).observe(time.perf_counter() - started)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         _, token, attached = self._enter(scope)

@@ -29,8 +29,10 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from graphql import GraphQLError
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
@@ -514,6 +516,52 @@ def _explain(exc: HTTPException) -> str:
     return reason
 
 
+class SubgraphApp(FastAPI):
+    """FastAPI, except for the router's kind of request: a POST to exactly `/graphql` (no
+    `root_path`) goes straight to `quick`, the same ObservedApp and DirectGraphQL under
+    the same ServerErrorMiddleware (an exception: a plain 500, then raised to the server),
+    without FastAPI's and Starlette's other layers, which do nothing for it when the app
+    has no body size limit and FastAPI's own telemetry is off (no tracer provider; with
+    tracing on, every request goes through FastAPI as before). Everything else (GET,
+    WebSockets, `/health`, `/metrics`, other routes, the lifespan) goes through FastAPI."""
+
+    # ObservedApp over DirectGraphQL (create_subgraph_app), and that under the error
+    # middleware, made at the first request (as FastAPI makes its middleware stack then)
+    quick_inner: ASGIApp | None = None
+    _quick: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.quick_inner is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == "/graphql"
+            and not scope.get("root_path")
+            and not self.root_path
+            and self.max_body_size is None
+            and not _native_telemetry(self)
+        ):
+            quick = self._quick
+            if quick is None:
+                quick = self._quick = self._error_middleware(self.quick_inner)
+            scope["app"] = self  # as Starlette sets it (the context getter reads app.state)
+            await quick(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _error_middleware(self, inner: ASGIApp) -> ASGIApp:
+        """What FastAPI puts outermost: Starlette's ServerErrorMiddleware, with the app's
+        handler for 500 or Exception if it has one."""
+        handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
+        return ServerErrorMiddleware(inner, handler=handler, debug=self.debug)
+
+
+def _native_telemetry(app: FastAPI) -> bool:
+    """Whether FastAPI makes its own spans and metrics of requests (FastAPI.__call__)."""
+    native = getattr(app, "_native_telemetry", None)
+    return native is not None and bool(native.enabled())
+
+
 def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     settings.require_services()
@@ -554,7 +602,7 @@ def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = Non
                 await spec.on_shutdown(app, resources)
             await resources.close()
 
-    app = FastAPI(
+    app = SubgraphApp(
         title=f"puppies {spec.name} subgraph",
         lifespan=lifespan,
         docs_url=None,
@@ -578,9 +626,12 @@ def create_subgraph_app(spec: SubgraphSpec[Any], settings: Settings | None = Non
         await app.state.resources.redis.ping()
 
     # POST /graphql skips FastAPI's routing and dependencies (subgraphs/common/direct.py)
+    readiness = Readiness({"postgresql": database, "redis": redis})
     app.add_middleware(DirectGraphQL, router=graphql, context_getter=get_context)
-    app.add_middleware(
-        ObservedApp,
-        readiness=Readiness({"postgresql": database, "redis": redis}),
+    app.add_middleware(ObservedApp, readiness=readiness)
+    # ... and the router's POST /graphql skips FastAPI's own layers too (SubgraphApp)
+    app.quick_inner = ObservedApp(
+        DirectGraphQL(app.router, router=graphql, context_getter=get_context),
+        readiness=readiness,
     )
     return app

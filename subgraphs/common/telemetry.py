@@ -58,7 +58,7 @@ def observe_operation(ctx: Any, seconds: float) -> None:
         kind = ctx.operation_type.value
     except Exception:  # a document that did not parse has no operation type
         kind = "unknown"
-    metrics.GRAPHQL_DURATION.labels(kind, name).observe(seconds)
+    metrics.graphql_duration(kind, name).observe(seconds)
 
 
 def count_errors(errors: list[GraphQLError], execution_context: Any) -> None:

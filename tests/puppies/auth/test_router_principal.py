@@ -3,12 +3,20 @@ signed by the router's own code (graph/authentication/principal_token.py)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graph.authentication.principal_token import PrincipalSigner
 from graph.serving.request import Principal
 from puppies.auth.errors import AuthError
-from puppies.auth.principal import PrincipalVerifier
+from puppies.auth.principal import AUDIENCE, ISSUER, PrincipalVerifier
 
 CURRENT = "c" * 40
 PREVIOUS = "p" * 40
@@ -62,3 +70,121 @@ def test_rotation_wrong_secrets_tampering_and_expiry() -> None:
     token = expired._sign(Principal("user", "5", "5"), now=0.0)
     with pytest.raises(AuthError, match="does not verify"):
         PrincipalVerifier([CURRENT]).verify(token)
+
+
+# ---- the quick check of a known header's signature is joserfc's answer, on any token
+
+_PRINCIPALS = st.one_of(
+    st.builds(Principal),
+    st.builds(
+        lambda uid, sid: Principal("user", uid, uid, session_id=sid),
+        st.integers(1, 10**6).map(str),
+        st.none() | st.integers(1, 10**6).map(str),
+    ),
+    st.builds(
+        lambda kid, uid, tier, scopes, client: Principal(
+            "api_key", kid, uid, tier, frozenset(scopes), client
+        ),
+        st.integers(1, 10**6).map(str),
+        st.integers(1, 10**6).map(str),
+        st.sampled_from(["free", "pro"]),
+        st.sets(st.sampled_from(["read:posts", "write:posts", "read:users"])),
+        st.none() | st.text("abc-", min_size=1, max_size=6),
+    ),
+    st.just(Principal("router", "router")),
+)
+
+
+def _b64json(value: object) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _signed(secret: str, header: str, payload: str) -> str:
+    mac = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+@st.composite
+def _tokens(draw: st.DrawFn) -> str:
+    """Router tokens (current or previous or a foreign secret, expired or not), tokens
+    with other claims signed with the router's header, and tampered ones."""
+    secret = draw(st.sampled_from([CURRENT, PREVIOUS, "f" * 40]))
+    signer = PrincipalSigner(secret, ttl=draw(st.sampled_from([1.0, 60.0])))
+    now = time.time() - draw(st.sampled_from([0.0, 30.0, 3600.0]))
+    token = signer._sign(draw(_PRINCIPALS), now=now)
+    header, payload, signature = token.split(".")
+    how = draw(st.sampled_from(["as is", "claims", "flip", "swap", "segments", "padding"]))
+    if how == "claims":  # any claims, correctly signed under the router's header
+        claims = draw(
+            st.dictionaries(
+                st.sampled_from(["iss", "aud", "exp", "kind", "sub", "uid", "nbf", "iat", "sid"]),
+                st.one_of(
+                    st.sampled_from(["puppies-router", "puppies-subgraphs", "user", "anonymous"]),
+                    st.just(["puppies-subgraphs"]),
+                    st.integers(-(2**40), 2**40),
+                    st.floats(allow_nan=False),
+                    st.integers(0, 10**6).map(str),
+                    st.none(),
+                ),
+            )
+        )
+        base = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(now) + 60, "kind": "anonymous"}
+        token = _signed(secret, header, _b64json(draw(st.booleans()) and {**base, **claims}))
+        if draw(st.booleans()):
+            token = _signed(secret, header, _b64json(claims))
+    elif how == "flip":  # one character of one segment changed
+        part = draw(st.integers(0, 2))
+        pieces = [header, payload, signature]
+        at = draw(st.integers(0, len(pieces[part]) - 1))
+        char = draw(st.sampled_from("AQgw_-+/=.é0"))
+        pieces[part] = pieces[part][:at] + char + pieces[part][at + 1 :]
+        token = ".".join(pieces)
+    elif how == "swap":  # another token's payload under this signature
+        other = signer._sign(draw(_PRINCIPALS), now=now).split(".")[1]
+        token = f"{header}.{other}.{signature}"
+    elif how == "segments":
+        token = draw(st.sampled_from([f"{header}.{payload}", f"{token}.{signature}", ""]))
+    elif how == "padding":
+        token = f"{header}.{payload}.{signature}=="
+    return token
+
+
+def _outcome(verifier: PrincipalVerifier, token: str) -> object:
+    try:
+        found = verifier.verify(token)
+    except AuthError as exc:
+        return ("refused", str(exc))
+    return ("verified", found)
+
+
+class _JoserfcOnly(PrincipalVerifier):
+    def _known_signature(self, token: str) -> dict[str, object] | None:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_tokens(), min_size=1, max_size=8))
+def test_known_headers_are_checked_as_joserfc_checks_them(tokens: list[str]) -> None:
+    quick = PrincipalVerifier([CURRENT, PREVIOUS])
+    # both signers' headers are known to it before the generated tokens come
+    for secret in (CURRENT, PREVIOUS):
+        quick.verify(PrincipalSigner(secret).token_for(Principal()))
+    assert len(quick._headers) == 2
+    slow = _JoserfcOnly([CURRENT, PREVIOUS])
+    for token in tokens:
+        assert _outcome(quick, token) == _outcome(slow, token)
+
+
+def test_the_quick_check_is_taken_for_a_known_header() -> None:
+    """A new token under a known header skips joserfc; a tampered one is refused by it."""
+    verifier = PrincipalVerifier([CURRENT])
+    signer = PrincipalSigner(CURRENT)
+    verifier.verify(signer.token_for(Principal("user", "1", "1")))
+    token = signer.token_for(Principal("user", "2", "2"))
+    assert verifier._known_signature(token) is not None
+    assert verifier.verify(token).viewer.user_id == 2
+    head, payload, signature = token.split(".")
+    assert verifier._known_signature(f"{head}.{payload}.{signature[::-1]}") is None
+    with pytest.raises(AuthError, match="does not verify"):
+        verifier.verify(f"{head}.{payload}.{signature[::-1]}")
