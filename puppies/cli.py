@@ -72,6 +72,10 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+# what `puppies serve <subgraph>` serves HTTP with (subgraphs/common/server.py)
+SUBGRAPH_HTTP_PROTOCOL = "subgraphs.common.server:CoalescingHttpToolsProtocol"
+
+
 @click.group(
     cls=LazyGroup,
     lazy={
@@ -209,7 +213,8 @@ def serve(
             access_log=False,
             lifespan="on",
             loop="uvloop",
-            http="httptools",
+            # uvicorn's httptools protocol, a response's writes coalesced into one
+            http=SUBGRAPH_HTTP_PROTOCOL,
             ws="websockets-sansio",
             timeout_graceful_shutdown=10,
         )
