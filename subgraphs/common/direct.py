@@ -46,10 +46,14 @@ _POST = OperationType.from_http("POST")
 
 
 def sub_response() -> Response:
-    """The response object a resolver can set a status or headers on: FastAPI's own."""
-    response = Response()
-    del response.headers["content-length"]
+    """The response object a resolver can set a status or headers on: FastAPI's own
+    (`Response()`, its content-length header deleted, no status), with the attributes that
+    construction leaves set directly (tests/subgraphs/common/test_common_app.py compares)."""
+    response = Response.__new__(Response)
     response.status_code = None  # type: ignore[assignment]
+    response.background = None
+    response.body = b""
+    response.raw_headers = []
     return response
 
 

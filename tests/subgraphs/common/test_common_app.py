@@ -528,3 +528,26 @@ async def test_operations_are_parsed_and_validated_once_per_text(probe) -> None:
         err = r.json()["errors"][0]
         assert err["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
         assert "Syntax Error" in err["message"]
+
+
+def test_the_sub_response_is_fastapis() -> None:
+    """DirectGraphQL's sub-response has exactly the state of FastAPI's (`Response()`, its
+    content-length deleted, no status), and behaves as one when a resolver sets on it."""
+    from starlette.responses import Response
+
+    from subgraphs.common.direct import sub_response
+
+    fastapis = Response()
+    del fastapis.headers["content-length"]
+    fastapis.status_code = None  # type: ignore[assignment]
+    ours = sub_response()
+
+    def state(response: Response) -> dict[str, object]:
+        # `_headers`: the `headers` property's cache, made at the first access
+        return {k: v for k, v in vars(response).items() if k != "_headers"}
+
+    assert type(ours) is Response and state(ours) == state(fastapis)
+    for response in (ours, fastapis):
+        response.headers["x-probe"] = "1"
+        response.status_code = 203
+    assert state(ours) == state(fastapis) and vars(ours) == vars(fastapis)
