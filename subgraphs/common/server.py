@@ -8,8 +8,9 @@ reads, often with two wake-ups. Here what is written to the connection during on
 the event loop is handed to the socket once, at the end of that turn (`loop.call_soon`):
 a response sent in one go (every GraphQL response) leaves as one write; a streamed one
 (a multipart subscription) still has its headers and each part on the wire within the turn
-that wrote them. Closing the connection hands over what is pending first; aborting it drops
-it, as the transport drops its own buffer. Everything else is uvicorn's.
+that wrote them. 64 KiB pending are handed over at once (the transport's flow control sees
+large bodies as before). Closing the connection hands over what is pending first; aborting
+it drops it, as the transport drops its own buffer. Everything else is uvicorn's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# pending bytes handed to the transport at once, without waiting for the end of the turn:
+# what the transport's write buffer limits (flow control: `pause_writing`) should see
+FLUSH_AT = 64 * 1024
 
 
 class CoalescingTransport:
@@ -28,13 +33,18 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
             return
         if not self._pending:
+            self._size = 0
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._size += len(data)
+        if self._size >= FLUSH_AT:  # large: to the transport now (its flow control acts)
+            self.flush()
 
     def writelines(self, lines: Any) -> None:
         for data in lines:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from puppies.embedded import free_port
-from subgraphs.common.server import CoalescingHttpToolsProtocol, CoalescingTransport
+from subgraphs.common.server import FLUSH_AT, CoalescingHttpToolsProtocol, CoalescingTransport
 
 Message = dict[str, Any]
 
@@ -180,6 +180,12 @@ async def test_a_response_sent_in_one_go_is_one_write() -> None:
     assert writes == []
     await asyncio.sleep(0)
     assert writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    big = b"x" * FLUSH_AT  # handed over at once, with what was pending
+    transport.write(b"head")
+    transport.write(big)
+    assert writes[-1] == b"head" + big
+    await asyncio.sleep(0)
+    assert writes[-1] == b"head" + big  # nothing more at the end of the turn
     transport.write(b"later")
     transport.close()  # what is pending goes before the close
     assert writes[-2:] == [b"later", b"<closed>"]
