@@ -18,7 +18,8 @@ from typing import Any
 import aiohttp
 import orjson
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import Key, KeySet
+from joserfc.jws import JWSAlgModel, JWSRegistry
 
 from graph.authentication.credentials import CredentialError
 
@@ -47,6 +48,9 @@ class Jwks:
         self.headers = dict(headers or {})
         self.key_set: KeySet | None = None
         self.kids: frozenset[str] = frozenset()
+        # (kid, alg) -> the key and algorithm joserfc would verify with, or None when the
+        # token must go through joserfc's whole path; per key set (reset on a new one)
+        self._verifiers: dict[tuple[str, str], tuple[JWSAlgModel, Key] | None] = {}
         self.fetched_at = 0.0  # monotonic time of the last fetch attempt
         self.fetches = 0
         self._lock = asyncio.Lock()
@@ -94,6 +98,7 @@ class Jwks:
                 return
             self.key_set = key_set
             self.kids = frozenset(str(k.kid) for k in key_set.keys if k.kid)
+            self._verifiers = {}
             self._tried_kids.clear()
 
     async def _read(self) -> Any:
@@ -114,6 +119,33 @@ class Jwks:
             await self.refresh()
         assert self.key_set is not None
         return self.key_set
+
+    def verifier(self, kid: str, alg: str) -> tuple[JWSAlgModel, Key] | None:
+        """The algorithm and the key a token signed with ``alg`` under ``kid`` verifies with,
+        chosen once per key set as joserfc chooses them for each token (``get_by_kid``, the
+        algorithm's ``check_key``: use, key type, curve, the key's own ``alg``); None when
+        that choice is not plain (no such key, several keys with this kid, a refusal), so
+        such a token goes through joserfc's whole path and gets its exact verdict."""
+        if (kid, alg) in self._verifiers:
+            return self._verifiers[(kid, alg)]
+        verifier: tuple[JWSAlgModel, Key] | None = None
+        key_set = self.key_set
+        model = JWSRegistry.algorithms.get(alg)
+        if (
+            key_set is not None
+            and model is not None
+            and alg != "none"
+            and sum(1 for k in key_set.keys if k.kid == kid) == 1
+        ):
+            try:
+                key = key_set.get_by_kid(kid, {"alg": alg, "use": "sig"})
+                model.check_key(key)
+            except (JoseError, ValueError, TypeError):
+                pass
+            else:
+                verifier = (model, key)
+        self._verifiers[(kid, alg)] = verifier
+        return verifier
 
     def _may_refetch(self, kid: str) -> bool:
         if kid in self._tried_kids or len(self._tried_kids) > 1000:
