@@ -6,7 +6,7 @@ metrics, APQ in memory), minus what needs Redis (rate limits, revocations, the A
 tier): bench/router_edge.py measures those.
 
     .venv/bin/python -m bench.router_mix [--requests 400] [--rounds 3] [--baseline DIR]
-        [--ops feed,post,profile,me,like] [--profile FILE.prof]
+        [--ops feed,post,profile,me,like] [--profile FILE.prof] [--fresh-tokens]
 
 Each contender (``current`` = this checkout, ``baseline`` = another checkout, e.g.
 ``git archive main | tar -x -C DIR``) runs in its own process, rounds interleaved (ABAB);
@@ -14,7 +14,10 @@ a round sends ``--requests`` requests of each operation one at a time and record
 router process's CPU time (user+system) per request. The report gives each contender's
 median over rounds, per operation, and the ratio to the first contender, and per round the
 garbage collections and the time spent in them (gc.callbacks). With ``--profile``, one
-extra run of the current checkout under cProfile (all operations).
+extra run of the current checkout under cProfile (all operations). With ``--fresh-tokens``
+every request brings an access token the router has not seen before (signed ahead, the same
+ones for every contender: each verifies every one), as most viewers of the in-stack mix do
+(bench/mixed: 2,000 viewers); otherwise one token, verified once and then cached.
 
 With ``--served``, each contender's router runs as ``puppies serve router`` (uvicorn,
 httptools, uvloop: what the stack runs) in its own process, a new one per round, and the
@@ -69,8 +72,9 @@ def _operations() -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-def _config(workdir: Path, stub_port: int) -> tuple[Path, str]:
-    """router.yaml for the bench and an access token it accepts."""
+def _config(workdir: Path, stub_port: int, tokens: int = 0) -> tuple[Path, str]:
+    """router.yaml for the bench and an access token it accepts (and ``tokens`` more of
+    them, different ones, in tokens.json next to it)."""
     import yaml
     from joserfc import jwt
     from joserfc.jwk import ECKey
@@ -94,6 +98,16 @@ def _config(workdir: Path, stub_port: int) -> tuple[Path, str]:
     }
     path = workdir / "router.bench.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    fresh = [
+        jwt.encode(
+            {"alg": "ES256", "kid": "bench"},
+            {**claims, "sub": str(1000 + i), "jti": f"t{i}"},
+            key,
+            algorithms=["ES256"],
+        )
+        for i in range(tokens)
+    ]
+    (workdir / "tokens.json").write_text(json.dumps(fresh))
     return path, token
 
 
@@ -128,7 +142,11 @@ def _worker(args: argparse.Namespace) -> None:
     statuses: list[int] = []
     bodies: list[bytes] = []
 
-    def scope_for(name: str) -> tuple[dict[str, Any], bytes]:
+    fresh: list[str] = []
+    if args.fresh_tokens:
+        fresh = json.loads(Path(args.config).with_name("tokens.json").read_text())
+
+    def scope_for(name: str, token: str) -> tuple[dict[str, Any], bytes]:
         query, variables = operations[name]
         body = json.dumps({"query": query, "variables": variables}).encode()
         headers = [
@@ -136,7 +154,7 @@ def _worker(args: argparse.Namespace) -> None:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"accept", b"application/graphql-response+json"),
-            (b"authorization", f"Bearer {args.token}".encode()),
+            (b"authorization", f"Bearer {token}".encode()),
         ]
         scope = {
             "type": "http",
@@ -168,13 +186,17 @@ def _worker(args: argparse.Namespace) -> None:
         return task
 
     async def one(name: str, n: int) -> float:
-        scope, body = scope_for(name)
+        if fresh:  # a token not seen before for each request (built before the clock starts)
+            scopes = [scope_for(name, fresh.pop())[0] for _ in range(n)]
+        else:
+            scopes = [scope_for(name, args.token)[0]] * n
+        _, body = scope_for(name, args.token)
 
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": body, "more_body": False}
 
         cpu = time.process_time()
-        for _ in range(n):
+        for scope in scopes:
             await app(scope, receive, send)
         return (time.process_time() - cpu) / n * 1e3
 
@@ -272,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the router as `puppies serve router` (uvicorn) in its own process, driven over "
         "one keep-alive connection; its CPU from /proc",
     )
+    parser.add_argument(
+        "--fresh-tokens",
+        action="store_true",
+        help="each request with an access token not seen before (in-process runs only)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--token", default=None, help=argparse.SUPPRESS)
@@ -289,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="router-mix-"))
     try:
         _wait(f"http://127.0.0.1:{port}/health")
-        config, token = _config(workdir, port)
+        ops = len(args.ops.split(","))
+        fresh = ops * (50 + args.requests) if args.fresh_tokens else 0
+        config, token = _config(workdir, port, fresh)
         contenders = [("current", ROOT)]
         if args.baseline is not None:
             contenders.append(("baseline", args.baseline.resolve()))
@@ -300,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, str(Path(__file__).resolve()), "--worker"]
             command += ["--config", str(config), "--token", token, "--ops", args.ops]
             command += ["--requests", str(args.requests)]
+            if args.fresh_tokens:
+                command.append("--fresh-tokens")
             if profile:
                 command += ["--profile", profile]
             out = subprocess.run(

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httptools
 import orjson
 
+from graph.deadline import Deadline
 from graph.execution.breaker import CircuitBreaker
 from graph.execution.errors import SubgraphFetchError
 from graph.execution.inflight import shared
@@ -237,8 +238,17 @@ class SubgraphClient:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)
         try:
-            async with self._slots, asyncio.timeout(self.timeout):
-                return await self._roundtrip(data, idempotent)
+            async with self._slots:  # (waiting for a connection slot is not timed)
+                # asyncio.timeout's semantics at half its cost (graph/deadline.py)
+                deadline = Deadline(self.timeout)
+                try:
+                    return await self._roundtrip(data, idempotent)
+                except asyncio.CancelledError as exc:
+                    if deadline.expired_by(exc):
+                        raise TimeoutError from exc
+                    raise
+                finally:
+                    deadline.close()
         except TimeoutError as exc:
             raise SubgraphFetchError(
                 self.name,

@@ -25,6 +25,8 @@ from typing import Any, cast
 import hiredis
 from redis.connection import parse_url
 
+from graph.deadline import Deadline
+
 
 class RedisReplyError(Exception):
     """Redis answered a command with an error (``-ERR ...``, ``-NOSCRIPT ...``)."""
@@ -101,7 +103,9 @@ class LimiterConnection:
         needed) and the reply within ``timeout`` together."""
         protocol: _Protocol | None = None
         try:
-            async with asyncio.timeout(self.timeout):
+            # asyncio.timeout's semantics at half its cost (graph/deadline.py)
+            deadline = Deadline(self.timeout)
+            try:
                 protocol = self._protocol
                 if protocol is None or protocol.transport is None:
                     protocol = await self._connect()
@@ -110,6 +114,12 @@ class LimiterConnection:
                 protocol.waiting.append(future)
                 protocol.transport.write(command)
                 return await future
+            except asyncio.CancelledError as exc:
+                if deadline.expired_by(exc):
+                    raise TimeoutError from exc
+                raise
+            finally:
+                deadline.close()
         except TimeoutError:
             if protocol is not None:
                 self._drop(protocol)
