@@ -25,6 +25,8 @@ import hmac
 import json
 import time
 
+import orjson
+
 from graph.serving.request import Principal
 
 ISSUER = "puppies-router"
@@ -85,7 +87,9 @@ class PrincipalSigner:
             claims["client"] = principal.client_name
         if principal.session_id is not None:
             claims["sid"] = principal.session_id
-        payload = _b64(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+        # orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":")) writes,
+        # UTF-8 encoded, 50x faster (tests/graph/plugins/test_principal_token.py)
+        payload = _b64(orjson.dumps(claims))
         signing_input = self._header + b"." + payload
         signature = _b64(hmac.digest(self.key, signing_input, "sha256"))
         return (signing_input + b"." + signature).decode("ascii")
