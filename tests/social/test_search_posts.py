@@ -26,12 +26,15 @@ async def test_words_phrases_and_exclusions(api: SocialApi):
     walks = await api.new_post(alice, f"{tag} Walking the puppies in the park")
     beach = await api.new_post(alice, f"{tag} A puppy at the beach, running")
     cats = await api.new_post(alice, f"{tag} cats only here")
+    # Other tests on this stack write "park" and "puppy" too: a decoy without the tag must
+    # never be found (`or` binds looser than the implied `and`: "a b or c" is (a & b) | c)
+    await api.new_post(alice, "a park and a puppy, cats too, without the tag")
 
     assert await _found(api, f"{tag} puppy") == [beach, walks]  # stemmed, newest first
     assert await _found(api, f"{tag} walked") == [walks]
     assert await _found(api, f'{tag} "the beach"') == [beach]
     assert await _found(api, f"{tag} puppy -beach") == [walks]
-    assert await _found(api, f"{tag} cats or park") == [cats, walks]
+    assert await _found(api, f"{tag} cats or {tag} park") == [cats, walks]
     assert await _found(api, f"{tag} UNICORNS") == []
     # only stop words: nothing to match, not an error
     assert await _found(api, "the and of") == []
