@@ -108,6 +108,16 @@ async def test_identical_subscriptions_share_one_execution(posts_api):
     other = await new_post(posts_api)
     broker = posts_api.app.state.like_broker
     mux = schema.multiplexer
+
+    def settled(subscribers: int, members: list[int]) -> bool:
+        """`subscribers` registered with the broker (each group's upstream and each own
+        execution) and groups of these sizes. The member counts matter: the group's
+        upstream registers as soon as its first member joins, and a second member that
+        joins later (its own visibility check is a database round trip) would miss a like
+        made before (under load 5 in 30 runs had b still outside the group here)."""
+        sizes = sorted(len(g.members) for g in mux.groups.values())
+        return broker.subscriber_count == subscribers and sizes == members
+
     async with (
         GraphQLWebSocket(posts_api.url) as a,
         GraphQLWebSocket(posts_api.url) as b,
@@ -119,11 +129,12 @@ async def test_identical_subscriptions_share_one_execution(posts_api):
         await b.subscribe(SUB, {"id": pid})
         viewer_q = SUB.replace("likeCount", "likeCount post { viewerHasLiked }")
         await c.subscribe(viewer_q, {"id": pid})  # viewer-dependent: not shared
-        await _settle(lambda: broker.subscriber_count == 2 and mux.upstreams == 1)
+        await _settle(lambda: settled(2, [2]))  # a and b in one group, c on its own
         await d.subscribe(SUB, {"id": other})  # other variables: a group of its own
-        await _settle(lambda: broker.subscriber_count == 3 and mux.upstreams == 2)
+        await _settle(lambda: settled(3, [1, 2]))
         await e.subscribe(SUB.replace("userId", "userId liked"), {"id": pid})  # other text
-        await _settle(lambda: broker.subscriber_count == 4 and mux.upstreams == 3)
+        await _settle(lambda: settled(4, [1, 1, 2]))
+        assert mux.upstreams == 3
         await posts_api.data(LIKE, {"id": pid}, user=3)
         ga, gb, gc = await asyncio.gather(
             *(asyncio.wait_for(x.next_payload(), 10) for x in (a, b, c))
@@ -189,7 +200,9 @@ async def test_a_shared_subscription_checks_each_viewer_before_it_joins(posts_ap
         GraphQLWebSocket(posts_api.url, init=other) as b,
     ):
         await a.subscribe(query, {"id": pid})
-        await _settle(lambda: schema.multiplexer.upstreams == 1)
+        # the group exists as a joins; its upstream registers with the broker after that
+        broker = posts_api.app.state.like_broker
+        await _settle(lambda: schema.multiplexer.upstreams == 1 and broker.subscriber_count == 1)
         await b.subscribe(query, {"id": pid})
         refused = await asyncio.wait_for(b.next_payload(), 10)
         assert refused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
