@@ -38,11 +38,14 @@ async def test_served_subgraph_and_worker_turn_views_into_trending(
             )
     finally:
         await res.close()
-    port = free_port()
+    port, worker_port = free_port(), free_port()
     env = {**service_env, "ANALYTICS_TRENDING_CACHE_SECONDS": "1"}
     with (
         run_cli(["serve", "analytics", "--port", str(port)], env, port=port),
-        run_cli(["worker"], env),
+        # in use once its /health listens (the end of its start-up): the wait for trending
+        # below is then for the roll-up and a refresh (0.2-1 s under CPU load), not for the
+        # worker's imports and start-up, which under load took 5-9.4 s of the 20 s
+        run_cli(["worker"], {**env, "WORKER_PORT": str(worker_port)}, port=worker_port),
     ):
         url = f"http://127.0.0.1:{port}/graphql"
         now = datetime.now(UTC).isoformat()
