@@ -12,7 +12,11 @@ is the first 8 hex digits of the SHA-256 of the secret, so the previous secret c
 verify during a rotation.
 
 A verified token is remembered until it expires: the router reuses one token per
-principal for half its lifetime, so a subgraph checks each signature once.
+principal for half its lifetime, so a subgraph checks each signature once. Expired tokens
+are swept out every SWEEP_SECONDS, so the cache holds about the tokens of the last minute
+(before, they stayed until `cache_size` of them made it start again: the analytics
+subgraph, with few requests per viewer, grew ~1 MiB a minute for ~9 minutes so,
+bench/RESULTS.md "Session 24: analytics memory").
 
 A token not seen before (each new viewer's: most of a page's subgraph requests under many
 viewers) is checked by joserfc the first time its protected header is seen; once one token
@@ -47,6 +51,8 @@ ISSUER = "puppies-router"
 AUDIENCE = "puppies-subgraphs"
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 5
+# How often verify() drops the expired tokens from its cache (one pass over it).
+SWEEP_SECONDS = 30.0
 # distinct protected headers remembered for the quick signature check (the router sends one
 # per secret; bounded so that a caller cannot grow the map)
 KNOWN_HEADERS = 16
@@ -88,6 +94,12 @@ class PrincipalVerifier:
         self._cache: dict[str, tuple[float, ForwardedPrincipal]] = {}
         # protected header text (first segment) -> the secret that verified a token with it
         self._headers: dict[str, bytes] = {}
+        self._next_sweep = 0.0
+
+    @property
+    def cached(self) -> int:
+        """Tokens remembered now."""
+        return len(self._cache)
 
     def verify(self, token: str) -> ForwardedPrincipal:
         now = self.clock()
@@ -110,6 +122,9 @@ class PrincipalVerifier:
             found = _principal(claims)
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise AuthError("the router's principal header does not verify") from exc
+        if now >= self._next_sweep:
+            self._cache = {t: hit for t, hit in self._cache.items() if hit[0] > now}
+            self._next_sweep = now + SWEEP_SECONDS
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
         self._cache[token] = (float(claims["exp"]), found)  # type: ignore[arg-type]

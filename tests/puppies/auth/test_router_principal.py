@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from graph.authentication.principal_token import PrincipalSigner
 from graph.serving.request import Principal
 from puppies.auth.errors import AuthError
-from puppies.auth.principal import AUDIENCE, ISSUER, PrincipalVerifier
+from puppies.auth.principal import AUDIENCE, ISSUER, LEEWAY_SECONDS, PrincipalVerifier
 
 CURRENT = "c" * 40
 PREVIOUS = "p" * 40
@@ -225,3 +225,26 @@ def test_the_quick_check_is_taken_for_a_known_header() -> None:
     assert verifier._known_signature(f"{head}.{payload}.{signature[::-1]}") is None
     with pytest.raises(AuthError, match="does not verify"):
         verifier.verify(f"{head}.{payload}.{signature[::-1]}")
+
+
+def test_the_cache_keeps_live_tokens_only() -> None:
+    """The router signs a new token per principal every ttl/2 (30 s): the verifier's cache
+    holds the live ones (the last minute's), not every token until `cache_size` of them
+    (a subgraph with few requests per viewer, analytics, grew ~1 MiB a minute so), and
+    never answers an expired token from it."""
+    now = [1_000_000.0]
+    signer = PrincipalSigner(CURRENT)
+    verifier = PrincipalVerifier([CURRENT], clock=lambda: now[0])
+    viewers = [Principal("user", str(u), str(u)) for u in range(1, 301)]
+    sizes = []
+    for _ in range(20):  # 10 minutes: each viewer's token renewed every 30 s
+        tokens = [signer._sign(p, now=now[0]) for p in viewers]
+        first = [verifier.verify(t) for t in tokens]
+        assert [f.viewer.user_id for f in first] == list(range(1, 301))
+        assert all(verifier.verify(t) is f for t, f in zip(tokens, first, strict=True))  # hits
+        sizes.append(verifier.cached)
+        now[0] += 30
+    assert max(sizes) <= 2 * len(viewers), sizes  # this step's tokens and the last step's
+    now[0] += 60 + LEEWAY_SECONDS + 1
+    with pytest.raises(AuthError, match="does not verify"):
+        verifier.verify(tokens[0])
