@@ -36,15 +36,8 @@ async def _measure(awaits: int, rounds: int) -> dict[str, list[float]]:
 
     async def deadline() -> None:
         for _ in range(awaits):
-            d = Deadline(30)
-            try:
+            with Deadline(30):
                 await one()
-            except asyncio.CancelledError as exc:
-                if d.expired_by(exc):
-                    raise TimeoutError from exc
-                raise
-            finally:
-                d.close()
 
     out: dict[str, list[float]] = {"bare": [], "asyncio.timeout": [], "Deadline": []}
     for _ in range(rounds):

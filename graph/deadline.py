@@ -1,19 +1,13 @@
 """``asyncio.timeout`` for the router's per-request awaits (a subgraph fetch, the rate-limit
 check), at about half its cost: no context-manager object and coroutines around the await,
-one timer handle. The semantics are asyncio.Timeout's (tests/graph/test_deadline.py compares
-both over generated schedules): when the time is up the current task is cancelled; the
-``CancelledError`` that this caused becomes ``TimeoutError``, one that someone else asked
-for (too) stays a cancellation; the task's cancel request is withdrawn either way.
+one timer handle, a plain (not async) ``with``. The semantics are asyncio.Timeout's
+(tests/graph/test_deadline.py compares both over generated schedules): when the time is up
+the current task is cancelled; the ``CancelledError`` that this caused becomes
+``TimeoutError``, one that someone else asked for (too) stays a cancellation; the task's
+cancel request is withdrawn either way.
 
-    deadline = Deadline(seconds)
-    try:
+    with Deadline(seconds):
         return await work()
-    except asyncio.CancelledError as exc:
-        if deadline.expired_by(exc):
-            raise TimeoutError from exc
-        raise
-    finally:
-        deadline.close()
 """
 
 from __future__ import annotations
@@ -38,21 +32,31 @@ class Deadline:
         else:
             self._handle = loop.call_at(when, self._expire)
 
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if isinstance(exc, asyncio.CancelledError) and self.expired_by(exc):
+                raise TimeoutError from exc
+        finally:
+            self.close()
+
     def _expire(self) -> None:
         self._expired = True
         self._task.cancel()
 
     def expired_by(self, exc: asyncio.CancelledError) -> bool:
-        """In ``except CancelledError``: whether it is this deadline's (raise TimeoutError)
-        rather than another cancellation (re-raise it)."""
+        """Whether `exc` is this deadline's (``__exit__`` raises TimeoutError) rather than
+        another cancellation (it propagates)."""
         if not self._expired:
             return False
         self._expired = False
         return self._task.uncancel() <= self._cancelling
 
     def close(self) -> None:
-        """In ``finally``: the timer is not needed any more (and a cancel request it made
-        that no await has seen yet is withdrawn)."""
+        """The timer is not needed any more (and a cancel request it made that no await has
+        seen yet is withdrawn); ``__exit__`` calls it."""
         self._handle.cancel()
         if self._expired:
             self._expired = False

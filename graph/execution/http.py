@@ -240,15 +240,8 @@ class SubgraphClient:
         try:
             async with self._slots:  # (waiting for a connection slot is not timed)
                 # asyncio.timeout's semantics at half its cost (graph/deadline.py)
-                deadline = Deadline(self.timeout)
-                try:
+                with Deadline(self.timeout):
                     return await self._roundtrip(data, idempotent)
-                except asyncio.CancelledError as exc:
-                    if deadline.expired_by(exc):
-                        raise TimeoutError from exc
-                    raise
-                finally:
-                    deadline.close()
         except TimeoutError as exc:
             raise SubgraphFetchError(
                 self.name,

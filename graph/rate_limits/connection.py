@@ -104,8 +104,7 @@ class LimiterConnection:
         protocol: _Protocol | None = None
         try:
             # asyncio.timeout's semantics at half its cost (graph/deadline.py)
-            deadline = Deadline(self.timeout)
-            try:
+            with Deadline(self.timeout):
                 protocol = self._protocol
                 if protocol is None or protocol.transport is None:
                     protocol = await self._connect()
@@ -114,12 +113,6 @@ class LimiterConnection:
                 protocol.waiting.append(future)
                 protocol.transport.write(command)
                 return await future
-            except asyncio.CancelledError as exc:
-                if deadline.expired_by(exc):
-                    raise TimeoutError from exc
-                raise
-            finally:
-                deadline.close()
         except TimeoutError:
             if protocol is not None:
                 self._drop(protocol)

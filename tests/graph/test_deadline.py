@@ -43,15 +43,8 @@ async def _stdlib(seconds: float, work: Callable[[], Awaitable[str]]) -> str:
 
 
 async def _deadline(seconds: float, work: Callable[[], Awaitable[str]]) -> str:
-    deadline = Deadline(seconds)
-    try:
+    with Deadline(seconds):
         return await work()
-    except asyncio.CancelledError as exc:
-        if deadline.expired_by(exc):
-            raise TimeoutError from exc
-        raise
-    finally:
-        deadline.close()
 
 
 def _run(
